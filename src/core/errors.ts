@@ -1,0 +1,141 @@
+/**
+ * Every expected failure is a StrataError subclass with a literal `code` (stable, machine-readable,
+ * mapped to a gRPC status by the server) and a `retriable` flag that tells a client whether the same
+ * request may succeed later without being changed.
+ */
+export abstract class StrataError extends Error {
+  abstract readonly code: string;
+  abstract readonly retriable: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidArgumentError extends StrataError {
+  readonly code = 'INVALID_ARGUMENT';
+  readonly retriable = false;
+}
+
+export class InvalidTopicNameError extends StrataError {
+  readonly code = 'INVALID_TOPIC_NAME';
+  readonly retriable = false;
+}
+
+export class InvalidConfigError extends StrataError {
+  readonly code = 'INVALID_CONFIG';
+  readonly retriable = false;
+}
+
+/** A batch that cannot be what its producer meant: truncated, wrong magic, CRC mismatch, bad counts. */
+export class CorruptBatchError extends StrataError {
+  readonly code = 'CORRUPT_BATCH';
+  readonly retriable = false;
+}
+
+export class BatchTooLargeError extends StrataError {
+  readonly code = 'BATCH_TOO_LARGE';
+  readonly retriable = false;
+  constructor(
+    readonly sizeBytes: number,
+    readonly maxBatchBytes: number,
+  ) {
+    super(`batch of ${sizeBytes} bytes exceeds the limit of ${maxBatchBytes} bytes`);
+  }
+}
+
+export class TopicNotFoundError extends StrataError {
+  readonly code = 'TOPIC_NOT_FOUND';
+  readonly retriable = false;
+  constructor(readonly topic: string) {
+    super(`topic '${topic}' does not exist`);
+  }
+}
+
+export class PartitionNotFoundError extends StrataError {
+  readonly code = 'PARTITION_NOT_FOUND';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly partitionCount: number,
+  ) {
+    super(`topic '${topic}' has no partition ${partition} (partitions 0..${partitionCount - 1})`);
+  }
+}
+
+export class TopicAlreadyExistsError extends StrataError {
+  readonly code = 'TOPIC_ALREADY_EXISTS';
+  readonly retriable = false;
+  constructor(readonly topic: string) {
+    super(`topic '${topic}' already exists`);
+  }
+}
+
+/** The range is [logStartOffset, logEndOffset]: reading at logEndOffset is valid and waits for data. */
+export class OffsetOutOfRangeError extends StrataError {
+  readonly code = 'OFFSET_OUT_OF_RANGE';
+  readonly retriable = false;
+  constructor(
+    readonly requestedOffset: number,
+    readonly logStartOffset: number,
+    readonly logEndOffset: number,
+  ) {
+    super(
+      `offset ${requestedOffset} is outside the valid range [${logStartOffset}, ${logEndOffset}] ` +
+        `(log start inclusive, log end inclusive for reads that wait for new records)`,
+    );
+  }
+}
+
+/**
+ * The partition stopped taking writes after a write or fsync error. Retrying fsync after a failure can
+ * report success although the kernel already dropped the dirty pages, so the partition stays failed
+ * until a restart runs recovery over what really reached the disk.
+ */
+export class StorageFailedError extends StrataError {
+  readonly code = 'STORAGE_FAILED';
+  readonly retriable = false;
+}
+
+/** Damage in the middle of a log: valid batches follow a bad one, so cutting the tail would drop data. */
+export class DataLossError extends StrataError {
+  readonly code = 'DATA_LOSS';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly firstBadOffset: number,
+    readonly nextValidOffset: number,
+    readonly segmentPath: string,
+    readonly position: number,
+  ) {
+    super(
+      `partition ${topic}/${partition} is damaged in the middle of the log: no valid batch covers ` +
+        `offsets [${firstBadOffset}, ${nextValidOffset}) at byte ${position} of ${segmentPath}, ` +
+        `and valid batches follow; the partition refuses service until an operator repairs or ` +
+        `truncates it`,
+    );
+  }
+}
+
+export class ShuttingDownError extends StrataError {
+  readonly code = 'SHUTTING_DOWN';
+  readonly retriable = true;
+}
+
+export class LogClosedError extends StrataError {
+  readonly code = 'LOG_CLOSED';
+  readonly retriable = true;
+}
+
+export class DataDirLockedError extends StrataError {
+  readonly code = 'DATA_DIR_LOCKED';
+  readonly retriable = false;
+}
+
+/** Too many appends wait behind one partition's writer; the client should back off and retry. */
+export class TooManyPendingAppendsError extends StrataError {
+  readonly code = 'TOO_MANY_PENDING_APPENDS';
+  readonly retriable = true;
+}

@@ -1,0 +1,347 @@
+import { join } from 'node:path';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import {
+  DataDirLockedError,
+  DataLossError,
+  InvalidArgumentError,
+  PartitionNotFoundError,
+  ShuttingDownError,
+  TopicAlreadyExistsError,
+  TopicNotFoundError,
+} from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import type { FileSystemPort } from './file-system.js';
+import { NodeFileSystem } from './node-file-system.js';
+import { PartitionLog } from './partition-log.js';
+import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
+import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
+import { validatePartitionCount, validateTopicName } from './topic-name.js';
+
+/**
+ * Data directory layout. Names outside the topic-name alphabet ('@', '~') cannot clash with a topic.
+ *   <data>/@lock                       pid of the process that owns the directory
+ *   <data>/@clean-shutdown             present only after a clean close; removed at open
+ *   <data>/<topic>/topic.json          see topic-metadata.ts
+ *   <data>/<topic>/<partition>/        segments, indexes and recovery-point (see partition-log.ts)
+ *   <data>/<topic>~creating-<n>/       a creation a crash interrupted: removed at open
+ *   <data>/<topic>~deleting-<n>/       a deletion in progress: removed at open
+ */
+export const LOCK_FILE_NAME = '@lock';
+export const CLEAN_SHUTDOWN_FILE_NAME = '@clean-shutdown';
+export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000;
+
+export interface LogManagerOptions {
+  dataDir: string;
+  fs?: FileSystemPort;
+  clock?: Clock;
+  logger?: Logger;
+  retentionCheckIntervalMs?: number;
+}
+
+export interface PartitionDescription {
+  partition: number;
+  status: 'online' | 'failed' | 'data-loss';
+  logStartOffset: number;
+  logEndOffset: number;
+  highWatermark: number;
+  sizeBytes: number;
+  segmentCount: number;
+  error?: string;
+}
+
+export interface TopicDescription {
+  name: string;
+  partitionCount: number;
+  config: TopicConfig;
+  configOverrides: Record<string, string>;
+  partitions: PartitionDescription[];
+}
+
+/** A partition is either open, or refused with the DataLossError found while opening it. */
+type PartitionSlot = PartitionLog | DataLossError;
+
+interface Topic {
+  metadata: TopicMetadata;
+  config: TopicConfig;
+  partitions: PartitionSlot[];
+}
+
+let directorySequence = 0;
+
+/**
+ * All topics of one data directory: opening (with recovery), creating, deleting and growing topics,
+ * retention on a timer, and a clean close that leaves the marker which lets the next open skip
+ * recovery. Admin operations run one at a time; appends and reads go straight to the PartitionLog.
+ */
+export class LogManager {
+  private readonly topics = new Map<string, Topic>();
+  private adminChain: Promise<unknown> = Promise.resolve();
+  private retentionTimer: TimerHandle | undefined;
+  private isClosing = false;
+  private closed: Promise<void> | undefined;
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly fs: FileSystemPort,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly retentionCheckIntervalMs: number,
+  ) {}
+
+  static async open(options: LogManagerOptions): Promise<LogManager> {
+    const fs = options.fs ?? new NodeFileSystem();
+    const logger = options.logger ?? silentLogger;
+    const manager = new LogManager(
+      options.dataDir,
+      fs,
+      options.clock ?? systemClock,
+      logger,
+      options.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+    );
+    await fs.mkdir(options.dataDir);
+    await manager.lock();
+    try {
+      await manager.load();
+    } catch (error) {
+      await manager.closePartitions();
+      await manager.unlock();
+      throw error;
+    }
+    manager.scheduleRetention();
+    return manager;
+  }
+
+  listTopics(): string[] {
+    return [...this.topics.keys()].sort();
+  }
+
+  /** The open partition log; TopicNotFoundError, PartitionNotFoundError or the partition's DataLossError. */
+  partition(topic: string, partition: number): PartitionLog {
+    const slot = this.topicOrThrow(topic).partitions[partition];
+    if (!Number.isInteger(partition) || slot === undefined) {
+      throw new PartitionNotFoundError(topic, partition, this.topicOrThrow(topic).partitions.length);
+    }
+    if (slot instanceof DataLossError) throw slot;
+    return slot;
+  }
+
+  describeTopic(name: string): TopicDescription {
+    const topic = this.topicOrThrow(name);
+    return {
+      name,
+      partitionCount: topic.partitions.length,
+      config: { ...topic.config },
+      configOverrides: { ...topic.metadata.configOverrides },
+      partitions: topic.partitions.map((slot, partition) => describePartition(slot, partition)),
+    };
+  }
+
+  createTopic(name: string, partitionCount: number, configOverrides: Record<string, string> = {}): Promise<TopicDescription> {
+    return this.admin(async () => {
+      validateTopicName(name);
+      validatePartitionCount(partitionCount);
+      const config = resolveTopicConfig(configOverrides);
+      if (this.topics.has(name)) throw new TopicAlreadyExistsError(name);
+      const metadata: TopicMetadata = { name, partitionCount, configOverrides: { ...configOverrides }, createdAtMs: this.clock.nowMs() };
+      // Build the whole topic under a temporary name, then rename: a crash leaves all or nothing.
+      const staging = join(this.dataDir, `${name}~creating-${process.pid}-${directorySequence++}`);
+      await this.fs.mkdir(staging);
+      for (let p = 0; p < partitionCount; p++) await this.fs.mkdir(join(staging, String(p)));
+      await writeTopicMetadata(this.fs, staging, metadata);
+      await this.fs.rename(staging, join(this.dataDir, name));
+      await this.fs.syncDirectory(this.dataDir);
+      const topic: Topic = { metadata, config, partitions: [] };
+      topic.partitions = await this.openPartitions(name, config, 0, partitionCount, true);
+      this.topics.set(name, topic);
+      this.logger.info({ topic: name, partitionCount, config: configOverrides }, 'topic created');
+      return this.describeTopic(name);
+    });
+  }
+
+  deleteTopic(name: string): Promise<void> {
+    return this.admin(async () => {
+      const topic = this.topicOrThrow(name);
+      this.topics.delete(name);
+      await Promise.all(topic.partitions.map((slot) => (slot instanceof PartitionLog ? slot.close() : undefined)));
+      const doomed = join(this.dataDir, `${name}~deleting-${process.pid}-${directorySequence++}`);
+      await this.fs.rename(join(this.dataDir, name), doomed);
+      await this.fs.syncDirectory(this.dataDir);
+      await this.fs.removeTree(doomed);
+      this.logger.info({ topic: name }, 'topic deleted');
+    });
+  }
+
+  /** Grows a topic to `partitionCount` partitions; shrinking is refused (it would move keys). */
+  createPartitions(name: string, partitionCount: number): Promise<TopicDescription> {
+    return this.admin(async () => {
+      const topic = this.topicOrThrow(name);
+      validatePartitionCount(partitionCount);
+      const currentCount = topic.partitions.length;
+      if (partitionCount <= currentCount) {
+        throw new InvalidArgumentError(`topic '${name}' has ${currentCount} partitions; the count can only grow`);
+      }
+      const topicDirectory = join(this.dataDir, name);
+      for (let p = currentCount; p < partitionCount; p++) await this.fs.mkdir(join(topicDirectory, String(p)));
+      await this.fs.syncDirectory(topicDirectory);
+      const added = await this.openPartitions(name, topic.config, currentCount, partitionCount, true);
+      topic.metadata = { ...topic.metadata, partitionCount };
+      await writeTopicMetadata(this.fs, topicDirectory, topic.metadata);
+      topic.partitions.push(...added);
+      this.logger.info({ topic: name, from: currentCount, to: partitionCount }, 'partitions added');
+      return this.describeTopic(name);
+    });
+  }
+
+  /** Runs retention on every open partition now (the timer calls this too). */
+  async runRetention(): Promise<void> {
+    const nowMs = this.clock.nowMs();
+    for (const topic of this.topics.values()) {
+      for (const slot of topic.partitions) {
+        if (slot instanceof PartitionLog && !slot.isFailed) await slot.applyRetention(nowMs);
+      }
+    }
+  }
+
+  /** Clean shutdown: no new appends, queued ones finish, everything is flushed, then the marker. */
+  close(): Promise<void> {
+    if (this.closed) return this.closed;
+    this.isClosing = true;
+    this.retentionTimer?.cancel();
+    this.closed = (async () => {
+      await this.adminChain.catch(() => undefined);
+      const isEveryPartitionHealthy = await this.closePartitions();
+      if (isEveryPartitionHealthy) await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME), `${this.clock.nowMs()}\n`);
+      await this.unlock();
+      this.logger.info({ dataDir: this.dataDir, isClean: isEveryPartitionHealthy }, 'log manager closed');
+    })();
+    return this.closed;
+  }
+
+  private admin<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.isClosing) return Promise.reject(new ShuttingDownError('the log manager is closing'));
+    const result = this.adminChain.then(operation);
+    this.adminChain = result.catch(() => undefined);
+    return result;
+  }
+
+  private topicOrThrow(name: string): Topic {
+    const topic = this.topics.get(name);
+    if (!topic) throw new TopicNotFoundError(name);
+    return topic;
+  }
+
+  private async load(): Promise<void> {
+    const markerPath = join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME);
+    const isCleanShutdown = await this.fs.exists(markerPath);
+    for (const name of await this.fs.readdir(this.dataDir)) {
+      const path = join(this.dataDir, name);
+      if (name.includes('~creating-') || name.includes('~deleting-')) {
+        this.logger.warn({ path }, 'removing a topic directory left by an interrupted create or delete');
+        await this.fs.removeTree(path);
+        continue;
+      }
+      if (name.startsWith('@') || !(await this.fs.isDirectory(path))) continue;
+      const metadata = await readTopicMetadata(this.fs, path);
+      const config = resolveTopicConfig(metadata.configOverrides);
+      const partitions = await this.openPartitions(metadata.name, config, 0, metadata.partitionCount, isCleanShutdown);
+      this.topics.set(metadata.name, { metadata, config, partitions });
+    }
+    // The marker vouches for the state at the last close only: remove it before anything changes.
+    if (isCleanShutdown) {
+      await this.fs.unlink(markerPath);
+      await this.fs.syncDirectory(this.dataDir);
+    }
+    this.logger.info({ dataDir: this.dataDir, topics: this.topics.size, isCleanShutdown }, 'logs opened');
+  }
+
+  private async openPartitions(topic: string, config: TopicConfig, fromPartition: number, toPartition: number, isCleanShutdown: boolean): Promise<PartitionSlot[]> {
+    const slots: PartitionSlot[] = [];
+    for (let partition = fromPartition; partition < toPartition; partition++) {
+      try {
+        slots.push(
+          await PartitionLog.open({
+            fs: this.fs,
+            directory: join(this.dataDir, topic, String(partition)),
+            topic,
+            partition,
+            config,
+            clock: this.clock,
+            logger: this.logger,
+            isCleanShutdown,
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof DataLossError)) {
+          await Promise.all(slots.map((s) => (s instanceof PartitionLog ? s.close() : undefined)));
+          throw error;
+        }
+        slots.push(error);
+      }
+    }
+    return slots;
+  }
+
+  /** Closes every partition; true when all of them closed cleanly (no failed or damaged one). */
+  private async closePartitions(): Promise<boolean> {
+    let isEveryPartitionHealthy = true;
+    for (const topic of this.topics.values()) {
+      for (const slot of topic.partitions) {
+        if (!(slot instanceof PartitionLog) || slot.isFailed) {
+          isEveryPartitionHealthy = false;
+          continue;
+        }
+        await slot.close();
+      }
+    }
+    return isEveryPartitionHealthy;
+  }
+
+  private scheduleRetention(): void {
+    if (this.isClosing) return;
+    this.retentionTimer = this.clock.setTimeout(() => {
+      this.runRetention()
+        .catch((error: unknown) => this.logger.error({ err: error }, 'retention run failed'))
+        .finally(() => this.scheduleRetention());
+    }, this.retentionCheckIntervalMs);
+  }
+
+  private async lock(): Promise<void> {
+    const path = join(this.dataDir, LOCK_FILE_NAME);
+    if (await this.fs.exists(path)) {
+      const pid = Number((await this.fs.readFile(path)).toString('utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
+        throw new DataDirLockedError(`data directory ${this.dataDir} is in use by process ${pid}`);
+      }
+    }
+    await this.fs.writeFileAtomic(path, `${process.pid}\n`);
+  }
+
+  private async unlock(): Promise<void> {
+    const path = join(this.dataDir, LOCK_FILE_NAME);
+    if (await this.fs.exists(path)) await this.fs.unlink(path);
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function describePartition(slot: PartitionSlot, partition: number): PartitionDescription {
+  if (slot instanceof DataLossError) {
+    return { partition, status: 'data-loss', logStartOffset: -1, logEndOffset: -1, highWatermark: -1, sizeBytes: 0, segmentCount: 0, error: slot.message };
+  }
+  return {
+    partition,
+    status: slot.isFailed ? 'failed' : 'online',
+    logStartOffset: slot.logStartOffset,
+    logEndOffset: slot.logEndOffset,
+    highWatermark: slot.highWatermark,
+    sizeBytes: slot.sizeBytes,
+    segmentCount: slot.segmentCount,
+  };
+}

@@ -1,0 +1,437 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import {
+  InvalidArgumentError,
+  LogClosedError,
+  OffsetOutOfRangeError,
+  ShuttingDownError,
+  StorageFailedError,
+  StrataError,
+  TooManyPendingAppendsError,
+} from '../core/errors.js';
+import {
+  MAX_GROUP_COMMIT_BYTES,
+  MAX_PENDING_APPEND_BYTES_PER_PARTITION,
+  MAX_PENDING_APPENDS_PER_PARTITION,
+  MAX_RELATIVE_OFFSET,
+} from '../core/limits.js';
+import type { Logger } from '../core/logger.js';
+import { patchBaseOffset, validateBatches, type BatchHeader } from '../format/record-batch.js';
+import type { FileSystemPort } from './file-system.js';
+import { openSegments } from './partition-recovery.js';
+import { writeRecoveryPoint } from './recovery-point-file.js';
+import { countSegmentsToDelete } from './retention.js';
+import { Segment, type AppendedBatch } from './segment.js';
+import type { TopicConfig } from './topic-config.js';
+
+/** `written`: in the log file (page cache); `durable`: fdatasync'ed. */
+export type AckLevel = 'written' | 'durable';
+
+export interface AppendResult {
+  /** Offset of the first record appended (inclusive). */
+  baseOffset: number;
+  /** Offset of the last record appended (inclusive). */
+  lastOffset: number;
+  /** What the acknowledgement promises: see TopicConfig's flush policies. */
+  durability: AckLevel;
+}
+
+export interface ReadResult {
+  /** Whole raw batches; the first may start before the offset asked for (the reader skips). */
+  batches: Buffer;
+  /** Where the next read should start. */
+  nextOffset: number;
+  logStartOffset: number;
+  /** The end of what readers may see (exclusive). */
+  highWatermark: number;
+}
+
+export interface PartitionLogOptions {
+  fs: FileSystemPort;
+  directory: string;
+  topic: string;
+  partition: number;
+  config: TopicConfig;
+  clock: Clock;
+  logger: Logger;
+  isCleanShutdown: boolean;
+}
+
+interface PendingAppend {
+  data: Buffer;
+  headers: BatchHeader[];
+  ackLevel: AckLevel;
+  baseOffset: number;
+  lastOffset: number;
+  resolve: (result: AppendResult) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * One partition: an ordered list of segments, the last one active.
+ *
+ * Appends are validated on the caller's turn (a bad batch changes nothing), then queued for a single
+ * write loop, which takes every queued append (up to MAX_GROUP_COMMIT_BYTES), assigns offsets by
+ * patching each batch's base offset in place (the caller hands the buffer over), writes them with one
+ * writev and, when any of them needs it, one fdatasync: a group commit. Appends arriving during that
+ * fsync wait for the next round and share its fsync.
+ *
+ * Visibility: readers see offsets below the high watermark: durable offsets under `flush: always`
+ * (a consumer never sees a record that a crash could take back), written offsets otherwise.
+ * After a write or fsync error the partition takes no more writes (StorageFailedError): retrying an
+ * fsync can succeed after the kernel dropped the data, so only a restart and recovery tell the truth.
+ */
+export class PartitionLog {
+  private readonly segments: Segment[];
+  private config: TopicConfig;
+  private readonly pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private nextOffsetToAssign: number;
+  private writer: Promise<void> | undefined;
+  private isSyncRequested = false;
+  private failure: StrataError | undefined;
+  private isClosing = false;
+  private closed: Promise<void> | undefined;
+  private flushTimer: TimerHandle | undefined;
+  private readonly highWatermarkListeners = new Set<(highWatermark: number) => void>();
+  private lastNotifiedHighWatermark: number;
+
+  private constructor(
+    private readonly options: PartitionLogOptions,
+    segments: Segment[],
+  ) {
+    this.segments = segments;
+    this.config = options.config;
+    this.nextOffsetToAssign = this.active.nextOffset;
+    this.lastNotifiedHighWatermark = this.highWatermark;
+    this.scheduleFlush();
+  }
+
+  /** Opens (and after an unclean shutdown, recovers) a partition; throws DataLossError on mid-log damage. */
+  static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const segments = await openSegments({
+      fs: options.fs,
+      directory: options.directory,
+      topic: options.topic,
+      partition: options.partition,
+      indexIntervalBytes: options.config.indexIntervalBytes,
+      isCleanShutdown: options.isCleanShutdown,
+      nowMs: options.clock.nowMs(),
+      logger: options.logger,
+    });
+    return new PartitionLog(options, segments);
+  }
+
+  get topic(): string {
+    return this.options.topic;
+  }
+
+  get partition(): number {
+    return this.options.partition;
+  }
+
+  /** First readable offset (inclusive). */
+  get logStartOffset(): number {
+    return this.segments[0]!.baseOffset;
+  }
+
+  /** One past the last offset written to the file (exclusive). */
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  /** One past the last offset readers may see (exclusive); see the class comment. */
+  get highWatermark(): number {
+    return this.config.flushPolicy === 'always' ? this.active.durableNextOffset : this.active.nextOffset;
+  }
+
+  get sizeBytes(): number {
+    let total = 0;
+    for (const segment of this.segments) total += segment.sizeBytes;
+    return total;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  get isFailed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  updateConfig(config: TopicConfig): void {
+    this.config = config;
+  }
+
+  /**
+   * Appends one or more concatenated batches, all or nothing. Validation (framing, CRC-32C, counts,
+   * size limit) happens before anything is queued, so a bad batch changes nothing. `ackLevel`
+   * defaults to `durable` under `flush: always` and to `written` otherwise. Takes ownership of `data`:
+   * base offsets are patched in place.
+   */
+  append(data: Buffer, options: { ackLevel?: AckLevel } = {}): Promise<AppendResult> {
+    try {
+      if (this.failure) throw this.failure;
+      if (this.isClosing) throw new ShuttingDownError(`partition ${this.describe()} is closing`);
+      if (data.length > MAX_GROUP_COMMIT_BYTES) {
+        throw new InvalidArgumentError(`an append of ${data.length} bytes exceeds ${MAX_GROUP_COMMIT_BYTES} bytes`);
+      }
+      const headers = validateBatches(data, { maxBatchBytes: this.config.maxBatchBytes });
+      if (
+        this.pending.length >= MAX_PENDING_APPENDS_PER_PARTITION ||
+        this.pendingBytes + data.length > MAX_PENDING_APPEND_BYTES_PER_PARTITION
+      ) {
+        throw new TooManyPendingAppendsError(
+          `partition ${this.describe()} has ${this.pending.length} appends (${this.pendingBytes} bytes) waiting`,
+        );
+      }
+      const ackLevel = options.ackLevel ?? (this.config.flushPolicy === 'always' ? 'durable' : 'written');
+      return new Promise<AppendResult>((resolve, reject) => {
+        this.pending.push({ data, headers, ackLevel, baseOffset: -1, lastOffset: -1, resolve, reject });
+        this.pendingBytes += data.length;
+        this.startWriter();
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Whole batches from `offset` on, up to `maxBytes` (at least one batch). The valid range for
+   * `offset` is [logStartOffset, logEndOffset]; at or past the high watermark the result is empty.
+   */
+  async read(offset: number, maxBytes: number): Promise<ReadResult> {
+    if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${maxBytes}`);
+    const logStartOffset = this.logStartOffset;
+    const highWatermark = this.highWatermark;
+    if (!Number.isSafeInteger(offset) || offset < logStartOffset || offset > this.logEndOffset) {
+      throw new OffsetOutOfRangeError(offset, logStartOffset, this.logEndOffset);
+    }
+    const empty = { batches: Buffer.alloc(0), nextOffset: offset, logStartOffset, highWatermark };
+    if (offset >= highWatermark) return empty;
+    for (let i = this.floorSegmentIndex(offset); i < this.segments.length; i++) {
+      const segment = this.segments[i]!;
+      const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
+      segment.acquire();
+      try {
+        const result = await segment.read(offset, maxBytes, endPosition);
+        if (result) return { ...result, logStartOffset, highWatermark };
+      } finally {
+        segment.release();
+      }
+    }
+    return empty;
+  }
+
+  /** The earliest offset whose timestamp is >= timestampMs, or undefined if no visible record is that new. */
+  async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
+    for (const segment of [...this.segments]) {
+      const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
+      if (segment.maxTimestampMs < timestampMs) continue;
+      segment.acquire();
+      try {
+        const offset = await segment.offsetForTimestamp(timestampMs, endPosition);
+        if (offset !== undefined && offset < this.highWatermark) return offset;
+      } finally {
+        segment.release();
+      }
+    }
+    return undefined;
+  }
+
+  /** Called with the new high watermark whenever it advances; returns an unsubscribe function. */
+  onHighWatermark(listener: (highWatermark: number) => void): () => void {
+    this.highWatermarkListeners.add(listener);
+    return () => this.highWatermarkListeners.delete(listener);
+  }
+
+  /** fsyncs everything written so far (through the write loop, so it never races a write). */
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.isSyncRequested = true;
+    this.startWriter();
+    await this.writer;
+    if (this.failure) throw this.failure;
+  }
+
+  /** Deletes the oldest closed segments that retention.ms / retention.bytes let go; never the active one. */
+  async applyRetention(nowMs: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
+    if (this.isClosing) return { deletedSegments: 0, deletedBytes: 0 };
+    const count = countSegmentsToDelete(this.segments, this.config, nowMs);
+    const doomed = this.segments.splice(0, count);
+    let deletedBytes = 0;
+    for (const segment of doomed) {
+      deletedBytes += segment.sizeBytes;
+      await segment.delete();
+    }
+    if (count > 0) {
+      this.options.logger.info(
+        { topic: this.topic, partition: this.partition, deletedSegments: count, deletedBytes, logStartOffset: this.logStartOffset },
+        'retention deleted old segments',
+      );
+    }
+    return { deletedSegments: count, deletedBytes };
+  }
+
+  /**
+   * Clean close: refuses new appends, lets queued ones finish, fsyncs, writes the active segment's
+   * indexes and the recovery point, closes every file.
+   */
+  close(): Promise<void> {
+    if (this.closed) return this.closed;
+    this.isClosing = true;
+    this.flushTimer?.cancel();
+    this.closed = (async () => {
+      await this.writer;
+      if (!this.failure) {
+        await this.active.sync();
+        await this.active.persistIndexes();
+        await writeRecoveryPoint(this.options.fs, this.options.directory, this.active.baseOffset);
+      }
+      await Promise.all(this.segments.map((s) => s.close()));
+    })();
+    return this.closed;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  private describe(): string {
+    return `${this.options.topic}/${this.options.partition}`;
+  }
+
+  private floorSegmentIndex(offset: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (this.segments[middle]!.baseOffset <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  private scheduleFlush(): void {
+    if (this.config.flushPolicy !== 'interval' || this.isClosing) return;
+    this.flushTimer = this.options.clock.setTimeout(() => {
+      if (this.active.durableSizeBytes < this.active.sizeBytes) {
+        this.isSyncRequested = true;
+        this.startWriter();
+      }
+      this.scheduleFlush();
+    }, this.config.flushMs);
+  }
+
+  private startWriter(): void {
+    if (this.writer) return;
+    this.writer = this.runWriter().finally(() => {
+      this.writer = undefined;
+      // Work may have arrived between the loop's last check and this callback.
+      if (!this.failure && (this.pending.length > 0 || this.isSyncRequested)) this.startWriter();
+    });
+  }
+
+  private async runWriter(): Promise<void> {
+    while (!this.failure && (this.pending.length > 0 || this.isSyncRequested)) {
+      const group = this.takeGroup();
+      try {
+        if (group.length > 0) await this.writeGroup(group);
+        for (const append of group) {
+          if (append.ackLevel === 'written') append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, durability: 'written' });
+        }
+        this.notifyHighWatermark();
+        const isSyncNeeded = this.isSyncRequested || group.some((a) => a.ackLevel === 'durable');
+        this.isSyncRequested = false;
+        if (isSyncNeeded) await this.active.sync();
+        for (const append of group) {
+          if (append.ackLevel === 'durable') append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, durability: 'durable' });
+        }
+        this.notifyHighWatermark();
+      } catch (error) {
+        this.fail(error, group);
+      }
+    }
+  }
+
+  private takeGroup(): PendingAppend[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.pending.length && (count === 0 || bytes + this.pending[count]!.data.length <= MAX_GROUP_COMMIT_BYTES)) {
+      bytes += this.pending[count]!.data.length;
+      count++;
+    }
+    this.pendingBytes -= bytes;
+    return this.pending.splice(0, count);
+  }
+
+  private async writeGroup(group: PendingAppend[]): Promise<void> {
+    const nowMs = this.options.clock.nowMs();
+    if (!this.active.isEmpty && nowMs - this.active.rollClockStartMs >= this.config.segmentMs) {
+      await this.roll(this.nextOffsetToAssign, nowMs);
+    }
+    let buffers: Buffer[] = [];
+    let batches: AppendedBatch[] = [];
+    let segmentBytes = this.active.sizeBytes;
+    for (const append of group) {
+      append.baseOffset = this.nextOffsetToAssign;
+      let position = 0;
+      for (const header of append.headers) {
+        const baseOffset = this.nextOffsetToAssign;
+        const batch: AppendedBatch = {
+          sizeBytes: header.sizeBytes,
+          baseOffset,
+          lastOffset: baseOffset + header.lastOffsetDelta,
+          maxTimestampMs: header.maxTimestampMs,
+        };
+        const overflowsSize = segmentBytes + batch.sizeBytes > this.config.segmentBytes;
+        const overflowsIndex = batch.lastOffset - this.active.baseOffset > MAX_RELATIVE_OFFSET;
+        if (segmentBytes > 0 && (overflowsSize || overflowsIndex)) {
+          if (batches.length > 0) await this.active.append(buffers, batches);
+          buffers = [];
+          batches = [];
+          await this.roll(baseOffset, nowMs);
+          segmentBytes = 0;
+        }
+        patchBaseOffset(append.data, position, baseOffset);
+        buffers.push(append.data.subarray(position, position + header.sizeBytes));
+        batches.push(batch);
+        segmentBytes += batch.sizeBytes;
+        this.nextOffsetToAssign = batch.lastOffset + 1;
+        position += header.sizeBytes;
+      }
+      append.lastOffset = this.nextOffsetToAssign - 1;
+    }
+    if (batches.length > 0) await this.active.append(buffers, batches);
+  }
+
+  /** Seals the active segment (fsync, index files) and starts a new one at `baseOffset`. */
+  private async roll(baseOffset: number, nowMs: number): Promise<void> {
+    const previous = this.active;
+    await previous.sync();
+    await previous.persistIndexes();
+    const segment = await Segment.create(this.options.fs, this.options.directory, baseOffset, this.config.indexIntervalBytes, nowMs);
+    await this.options.fs.syncDirectory(this.options.directory);
+    this.segments.push(segment);
+    await writeRecoveryPoint(this.options.fs, this.options.directory, baseOffset);
+  }
+
+  private notifyHighWatermark(): void {
+    const highWatermark = this.highWatermark;
+    if (highWatermark <= this.lastNotifiedHighWatermark) return;
+    this.lastNotifiedHighWatermark = highWatermark;
+    for (const listener of this.highWatermarkListeners) listener(highWatermark);
+  }
+
+  private fail(error: unknown, group: PendingAppend[]): void {
+    const failure = new StorageFailedError(
+      `partition ${this.describe()} stopped taking writes after an I/O error: ${(error as Error).message}`,
+      { cause: error },
+    );
+    this.failure = failure;
+    this.options.logger.error({ err: error, topic: this.topic, partition: this.partition }, 'storage failure: partition is read-only until restart');
+    // Appends already resolved as `written` keep that promise; everything else fails.
+    for (const append of [...group, ...this.pending.splice(0)]) append.reject(failure);
+    this.pendingBytes = 0;
+  }
+}

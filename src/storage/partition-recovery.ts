@@ -1,0 +1,118 @@
+import { join } from 'node:path';
+import { DataLossError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { FileSystemPort } from './file-system.js';
+import { readRecoveryPoint, writeRecoveryPoint } from './recovery-point-file.js';
+import { Segment } from './segment.js';
+import { parseSegmentFileName, segmentPaths } from './segment-files.js';
+import { findValidBatchAfter, scanSegment } from './segment-scan.js';
+
+export interface OpenSegmentsOptions {
+  fs: FileSystemPort;
+  directory: string;
+  topic: string;
+  partition: number;
+  indexIntervalBytes: number;
+  /** True when the data directory holds the clean-shutdown marker. */
+  isCleanShutdown: boolean;
+  nowMs: number;
+  logger: Logger;
+}
+
+/**
+ * Opens every segment of a partition directory, recovering after an unclean shutdown:
+ * - segments below the recovery point (fsynced, indexes written at roll) are opened from their
+ *   indexes after structural checks; a missing or damaged index is rebuilt from the log;
+ * - segments at or after it (or all of them, when no checkpoint survives) are scanned batch by batch:
+ *   CRC, framing and contiguous offsets. A torn or corrupt tail (nothing valid after the damage) is
+ *   truncated at the last valid batch and logged. Damage followed by valid batches, or a gap between
+ *   segments, is never cut away: DataLossError names the offsets and the byte position.
+ * Leftovers of interrupted work (orphan index files, temporary files) are removed.
+ * Returns the segments in offset order; the last one is the active segment. Never returns none.
+ */
+export async function openSegments(options: OpenSegmentsOptions): Promise<Segment[]> {
+  const { fs, directory, logger } = options;
+  const log = logger.child({ topic: options.topic, partition: options.partition });
+  await fs.mkdir(directory);
+  const names = await fs.readdir(directory);
+  const logBaseOffsets: number[] = [];
+  const indexFiles: Array<{ name: string; baseOffset: number }> = [];
+  for (const name of names) {
+    if (name.includes('.tmp-')) {
+      await fs.unlink(join(directory, name));
+      continue;
+    }
+    const parsed = parseSegmentFileName(name);
+    if (!parsed) continue;
+    if (parsed.kind === 'log') logBaseOffsets.push(parsed.baseOffset);
+    else indexFiles.push({ name, baseOffset: parsed.baseOffset });
+  }
+  logBaseOffsets.sort((a, b) => a - b);
+  const logSet = new Set(logBaseOffsets);
+  for (const orphan of indexFiles.filter((f) => !logSet.has(f.baseOffset))) {
+    log.warn({ file: orphan.name }, 'removing an index file whose segment is gone');
+    await fs.unlink(join(directory, orphan.name));
+  }
+  if (logBaseOffsets.length === 0) {
+    const segment = await Segment.create(fs, directory, 0, options.indexIntervalBytes, options.nowMs);
+    await fs.syncDirectory(directory);
+    return [segment];
+  }
+
+  const recoveryPoint = options.isCleanShutdown ? Number.POSITIVE_INFINITY : await readRecoveryPoint(fs, directory);
+  const segments: Segment[] = [];
+  try {
+    for (let i = 0; i < logBaseOffsets.length; i++) {
+      const baseOffset = logBaseOffsets[i]!;
+      const isLast = i === logBaseOffsets.length - 1;
+      const paths = segmentPaths(directory, baseOffset);
+      const file = await fs.open(paths.log, { create: false });
+      let segment: Segment | undefined;
+      if (baseOffset < recoveryPoint) {
+        segment = await Segment.openWithIndexes(fs, directory, file, baseOffset, options.indexIntervalBytes, options.nowMs);
+        if (!segment) log.warn({ segment: paths.log }, 'index missing or damaged: rebuilding it from the log');
+      }
+      if (!segment) {
+        const fileSizeBytes = await file.sizeBytes();
+        const outcome = await scanSegment(file, baseOffset, fileSizeBytes, options.indexIntervalBytes);
+        if (outcome.damage) {
+          const { damage } = outcome;
+          const later = await findValidBatchAfter(file, damage.position, fileSizeBytes, damage.expectedOffset);
+          const nextSegmentBase = logBaseOffsets[i + 1];
+          const nextValidOffset = later?.baseOffset ?? nextSegmentBase;
+          if (nextValidOffset !== undefined) {
+            await file.close();
+            throw new DataLossError(options.topic, options.partition, damage.expectedOffset, nextValidOffset, paths.log, damage.position);
+          }
+          log.warn(
+            {
+              segment: paths.log,
+              truncatedAtPosition: outcome.validSizeBytes,
+              truncatedBytes: fileSizeBytes - outcome.validSizeBytes,
+              logEndOffset: outcome.nextOffset,
+              reason: damage.reason,
+            },
+            'recovery truncated a torn or corrupt tail after the last valid batch',
+          );
+          await file.truncate(outcome.validSizeBytes);
+        }
+        // Recovery's result must be durable before the recovery point moves past it.
+        await file.datasync();
+        segment = Segment.fromScan(fs, directory, file, outcome.indexer, outcome.validSizeBytes, outcome.nextOffset, options.nowMs);
+        if (!isLast) await segment.persistIndexes();
+      }
+      const previous = segments[segments.length - 1];
+      if (previous && previous.nextOffset !== segment.baseOffset) {
+        await segment.close();
+        throw new DataLossError(options.topic, options.partition, previous.nextOffset, segment.baseOffset, previous.paths.log, previous.sizeBytes);
+      }
+      segments.push(segment);
+    }
+  } catch (error) {
+    await Promise.all(segments.map((s) => s.close()));
+    if (error instanceof DataLossError) log.error({ err: error }, 'DATA LOSS: partition refuses service');
+    throw error;
+  }
+  if (!options.isCleanShutdown) await writeRecoveryPoint(fs, directory, segments[segments.length - 1]!.baseOffset);
+  return segments;
+}

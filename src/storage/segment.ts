@@ -1,0 +1,280 @@
+import { assert } from '../core/assert.js';
+import { StorageFailedError } from '../core/errors.js';
+import { BATCH_HEADER_BYTES } from '../format/record-batch-layout.js';
+import { lastOffsetOf, readBatchHeader, readBatchSize } from '../format/record-batch.js';
+import { decodeRecordBatch } from '../format/record-batch-codec.js';
+import { BatchWalker } from './batch-walker.js';
+import type { FileHandlePort, FileSystemPort } from './file-system.js';
+import { OffsetIndex } from './offset-index.js';
+import { segmentPaths, type SegmentPaths } from './segment-files.js';
+import { SegmentIndexer } from './segment-indexer.js';
+import { TimeIndex } from './time-index.js';
+
+/** What the writer knows about a batch it appends: framing already validated by the caller. */
+export interface AppendedBatch {
+  sizeBytes: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestampMs: number;
+}
+
+export interface SegmentReadResult {
+  /** Whole batches, concatenated; the first may start before the offset asked for. */
+  batches: Buffer;
+  /** One past the last offset in `batches`. */
+  nextOffset: number;
+}
+
+/**
+ * segment.ms counts from the first batch's largest timestamp, as in Kafka, but never from the future,
+ * and a segment created by this process counts from its creation.
+ */
+function rollClockStart(firstBatchMaxTimestampMs: number | undefined, nowMs: number): number {
+  return Math.min(firstBatchMaxTimestampMs ?? nowMs, nowMs);
+}
+
+/** Added to a read, so that skipping from an index entry to the offset usually takes the same read. */
+const MIN_READ_BYTES = 64 * 1024;
+
+/**
+ * One segment: a .log file of batches plus its two sparse indexes. Owns the file handle and the byte
+ * and offset bookkeeping; the partition log decides when to write, sync and roll.
+ *
+ * Tracked positions (byte locations in the .log, exclusive ends) and offsets (exclusive ends):
+ *   durableSizeBytes <= sizeBytes        bytes fsynced <= bytes written
+ *   durableNextOffset <= nextOffset      the same, in offsets
+ * Concurrency: one writer at a time (the partition log's write loop); any number of readers, which
+ * read only below an end position the caller passes in, so they never see a half-written batch.
+ * A reader holds a reference (acquire/release) so that retention closes the file only after it.
+ */
+export class Segment {
+  readonly paths: SegmentPaths;
+  sizeBytes: number;
+  durableSizeBytes: number;
+  nextOffset: number;
+  durableNextOffset: number;
+  private references = 0;
+  private isClosing = false;
+  private closed: Promise<void> | undefined;
+  private onReleased: (() => void) | undefined;
+
+  private constructor(
+    private readonly fs: FileSystemPort,
+    directory: string,
+    readonly baseOffset: number,
+    private readonly file: FileHandlePort,
+    private readonly indexer: SegmentIndexer,
+    sizeBytes: number,
+    nextOffset: number,
+    /** When the segment.ms clock started (see rollClockStart). */
+    private readonly createdAtMs: number,
+  ) {
+    this.paths = segmentPaths(directory, baseOffset);
+    this.sizeBytes = sizeBytes;
+    this.durableSizeBytes = sizeBytes;
+    this.nextOffset = nextOffset;
+    this.durableNextOffset = nextOffset;
+  }
+
+  static async create(fs: FileSystemPort, directory: string, baseOffset: number, indexIntervalBytes: number, nowMs: number): Promise<Segment> {
+    const paths = segmentPaths(directory, baseOffset);
+    const file = await fs.open(paths.log, { create: true });
+    const existingBytes = await file.sizeBytes();
+    if (existingBytes > 0) await file.truncate(0);
+    const indexer = new SegmentIndexer(baseOffset, indexIntervalBytes);
+    return new Segment(fs, directory, baseOffset, file, indexer, 0, baseOffset, nowMs);
+  }
+
+  /**
+   * Opens a segment with the bookkeeping a recovery scan produced (see segment-scan.ts): the file is
+   * already known to hold `sizeBytes` of valid batches.
+   */
+  static fromScan(fs: FileSystemPort, directory: string, file: FileHandlePort, indexer: SegmentIndexer, sizeBytes: number, nextOffset: number, nowMs: number): Segment {
+    return new Segment(fs, directory, indexer.baseOffset, file, indexer, sizeBytes, nextOffset, rollClockStart(indexer.firstBatchMaxTimestampMs, nowMs));
+  }
+
+  /**
+   * Opens a segment that was closed cleanly, trusting its index files after structural checks; reads
+   * only the batch headers after the last index entry. Undefined if anything fails a check, so the
+   * caller falls back to a full recovery scan.
+   */
+  static async openWithIndexes(fs: FileSystemPort, directory: string, file: FileHandlePort, baseOffset: number, indexIntervalBytes: number, nowMs: number): Promise<Segment | undefined> {
+    const paths = segmentPaths(directory, baseOffset);
+    const fileSizeBytes = await file.sizeBytes();
+    if (!(await fs.exists(paths.offsetIndex)) || !(await fs.exists(paths.timeIndex))) return undefined;
+    const offsetIndex = OffsetIndex.decode(baseOffset, await fs.readFile(paths.offsetIndex), fileSizeBytes);
+    if (!offsetIndex) return undefined;
+    const lastEntry = offsetIndex.lastEntry() ?? { offset: baseOffset, position: 0 };
+    // Walk the tail after the last entry to find the end offset and the index counters.
+    const walker = new BatchWalker(file, lastEntry.position, fileSizeBytes);
+    let nextOffset = lastEntry.offset;
+    let tailMaxTimestampMs = -1;
+    let tailOffsetOfMax = -1;
+    let firstBatchMaxTimestampMs: number | undefined;
+    let isFirstStep = true;
+    for (;;) {
+      const step = await walker.next();
+      if (step.kind === 'end') break;
+      if (step.kind === 'broken') return undefined;
+      const header = readBatchHeader(step.chunk, step.at);
+      if (header.baseOffset !== nextOffset) return undefined;
+      if (isFirstStep && lastEntry.position === 0) firstBatchMaxTimestampMs = header.maxTimestampMs;
+      isFirstStep = false;
+      if (header.maxTimestampMs > tailMaxTimestampMs) {
+        tailMaxTimestampMs = header.maxTimestampMs;
+        tailOffsetOfMax = lastOffsetOf(header);
+      }
+      nextOffset = lastOffsetOf(header) + 1;
+    }
+    const timeIndex = TimeIndex.decode(baseOffset, await fs.readFile(paths.timeIndex), nextOffset);
+    if (!timeIndex) return undefined;
+    if (firstBatchMaxTimestampMs === undefined && fileSizeBytes > 0) {
+      const head = Buffer.allocUnsafe(BATCH_HEADER_BYTES);
+      if ((await file.read(head, 0, BATCH_HEADER_BYTES, 0)) < BATCH_HEADER_BYTES) return undefined;
+      firstBatchMaxTimestampMs = readBatchHeader(head, 0).maxTimestampMs;
+    }
+    const sealed = timeIndex.lastEntry();
+    let maxTimestampMs = sealed?.timestampMs ?? -1;
+    let offsetOfMaxTimestamp = sealed?.offset ?? -1;
+    if (tailMaxTimestampMs > maxTimestampMs) {
+      maxTimestampMs = tailMaxTimestampMs;
+      offsetOfMaxTimestamp = tailOffsetOfMax;
+    }
+    const indexer = new SegmentIndexer(baseOffset, indexIntervalBytes, offsetIndex, timeIndex);
+    indexer.resumeAfterLoad(fileSizeBytes - lastEntry.position, maxTimestampMs, offsetOfMaxTimestamp, firstBatchMaxTimestampMs);
+    return new Segment(fs, directory, baseOffset, file, indexer, fileSizeBytes, nextOffset, rollClockStart(firstBatchMaxTimestampMs, nowMs));
+  }
+
+  get maxTimestampMs(): number {
+    return this.indexer.maxTimestampMs;
+  }
+
+  /** When the segment.ms clock started for this segment. */
+  get rollClockStartMs(): number {
+    return this.createdAtMs;
+  }
+
+  get isEmpty(): boolean {
+    return this.sizeBytes === 0;
+  }
+
+  /** Writes batches at the end of the file; the caller guarantees offsets continue from nextOffset. */
+  async append(buffers: readonly Buffer[], batches: readonly AppendedBatch[]): Promise<void> {
+    assert(!this.isClosing, 'append to a closing segment');
+    const startPosition = this.sizeBytes;
+    await this.file.writev(buffers, startPosition);
+    let position = startPosition;
+    for (const batch of batches) {
+      assert(batch.baseOffset === this.nextOffset, `batch ${batch.baseOffset} does not follow ${this.nextOffset}`);
+      this.indexer.onBatch(position, batch.baseOffset, batch.lastOffset, batch.maxTimestampMs, batch.sizeBytes);
+      position += batch.sizeBytes;
+      this.nextOffset = batch.lastOffset + 1;
+    }
+    this.sizeBytes = position;
+  }
+
+  /** fdatasync; then everything written before the call is durable. */
+  async sync(): Promise<void> {
+    const sizeBytes = this.sizeBytes;
+    const nextOffset = this.nextOffset;
+    if (this.durableSizeBytes === sizeBytes) return;
+    await this.file.datasync();
+    this.durableSizeBytes = sizeBytes;
+    this.durableNextOffset = nextOffset;
+  }
+
+  /** Writes both indexes (with the final time entry) for a segment that takes no more appends. */
+  async persistIndexes(): Promise<void> {
+    this.indexer.seal();
+    await this.fs.writeFileAtomic(this.paths.offsetIndex, this.indexer.offsetIndex.encode());
+    await this.fs.writeFileAtomic(this.paths.timeIndex, this.indexer.timeIndex.encode());
+  }
+
+  async truncateTo(sizeBytes: number): Promise<void> {
+    await this.file.truncate(sizeBytes);
+    await this.file.datasync();
+  }
+
+  /**
+   * Whole batches starting with the one that holds `offset`, up to `maxBytes` (but at least one whole
+   * batch, so a consumer always makes progress), read only below `endPosition` (exclusive).
+   * Undefined when no batch at or after `offset` lies below `endPosition`.
+   */
+  async read(offset: number, maxBytes: number, endPosition: number): Promise<SegmentReadResult | undefined> {
+    const entry = this.indexer.offsetIndex.lookup(offset);
+    const walker = new BatchWalker(this.file, entry.position, endPosition, maxBytes + MIN_READ_BYTES);
+    for (;;) {
+      const step = await walker.next();
+      if (step.kind === 'end') return undefined;
+      if (step.kind === 'broken') {
+        throw new StorageFailedError(`${this.paths.log} is unreadable at byte ${step.position}: ${step.reason}`);
+      }
+      const header = readBatchHeader(step.chunk, step.at);
+      if (lastOffsetOf(header) < offset) continue;
+      // Take more whole batches from the same chunk while they fit in maxBytes.
+      const { chunk, at } = step;
+      let end = at + step.sizeBytes;
+      let nextOffset = lastOffsetOf(header) + 1;
+      for (;;) {
+        const sizeBytes = readBatchSize(chunk, end);
+        if (sizeBytes === undefined || sizeBytes < BATCH_HEADER_BYTES || end + sizeBytes > chunk.length) break;
+        if (end + sizeBytes - at > maxBytes) break;
+        nextOffset = lastOffsetOf(readBatchHeader(chunk, end)) + 1;
+        end += sizeBytes;
+      }
+      return { batches: chunk.subarray(at, end), nextOffset };
+    }
+  }
+
+  /**
+   * The first offset whose record timestamp is >= timestampMs, among batches below `endPosition`, or
+   * undefined if there is none. Decodes only the one batch where the answer lies.
+   */
+  async offsetForTimestamp(timestampMs: number, endPosition: number): Promise<number | undefined> {
+    if (this.maxTimestampMs < timestampMs) return undefined;
+    const before = this.indexer.timeIndex.lastEntryBefore(timestampMs);
+    const startOffset = before ? before.offset + 1 : this.baseOffset;
+    const walker = new BatchWalker(this.file, this.indexer.offsetIndex.lookup(startOffset).position, endPosition);
+    for (;;) {
+      const step = await walker.next();
+      if (step.kind !== 'batch') return undefined;
+      const header = readBatchHeader(step.chunk, step.at);
+      if (header.maxTimestampMs < timestampMs) continue;
+      const { records } = decodeRecordBatch(step.chunk.subarray(step.at, step.at + step.sizeBytes), 0);
+      const found = records.find((r) => r.timestampMs >= timestampMs && r.offset >= startOffset);
+      if (found) return found.offset;
+    }
+  }
+
+  acquire(): void {
+    assert(!this.isClosing, 'acquire of a closing segment');
+    this.references++;
+  }
+
+  release(): void {
+    assert(this.references > 0, 'release without acquire');
+    this.references--;
+    if (this.references === 0 && this.onReleased) this.onReleased();
+  }
+
+  /** Closes the file once every reader has released it. */
+  close(): Promise<void> {
+    if (this.closed) return this.closed;
+    this.isClosing = true;
+    this.closed = (async () => {
+      if (this.references > 0) await new Promise<void>((resolve) => (this.onReleased = resolve));
+      await this.file.close();
+    })();
+    return this.closed;
+  }
+
+  /** Closes and removes the files; the .log goes first, so a crash leaves only orphan indexes. */
+  async delete(): Promise<void> {
+    await this.close();
+    await this.fs.unlink(this.paths.log);
+    for (const path of [this.paths.offsetIndex, this.paths.timeIndex]) {
+      if (await this.fs.exists(path)) await this.fs.unlink(path);
+    }
+  }
+
+}

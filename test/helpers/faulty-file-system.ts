@@ -1,0 +1,57 @@
+import type { FileHandlePort, FileSystemPort } from '../../src/storage/file-system.js';
+import { NodeFileSystem } from '../../src/storage/node-file-system.js';
+
+/**
+ * The real file system with faults on demand: fail the n-th fdatasync or write of matching files,
+ * count fsyncs, and "crash" (drop every open handle without the clean-close steps), so that a test can
+ * reopen the same directory as a restarted process would after SIGKILL.
+ */
+export class FaultyFileSystem extends NodeFileSystem {
+  datasyncCount = 0;
+  writevCount = 0;
+  /** Called before every datasync/writev; throw from it to inject a failure. */
+  beforeDatasync: ((path: string, count: number) => void) | undefined;
+  beforeWritev: ((path: string, count: number) => void) | undefined;
+  private readonly openHandles = new Set<FileHandlePort>();
+
+  override async open(path: string, options: { create: boolean }): Promise<FileHandlePort> {
+    const inner = await super.open(path, options);
+    const handle: FileHandlePort = {
+      path,
+      read: (buffer, bufferOffset, length, position) => inner.read(buffer, bufferOffset, length, position),
+      writev: async (buffers, position) => {
+        this.writevCount++;
+        this.beforeWritev?.(path, this.writevCount);
+        await inner.writev(buffers, position);
+      },
+      datasync: async () => {
+        this.datasyncCount++;
+        this.beforeDatasync?.(path, this.datasyncCount);
+        await inner.datasync();
+      },
+      truncate: (sizeBytes) => inner.truncate(sizeBytes),
+      sizeBytes: () => inner.sizeBytes(),
+      close: async () => {
+        this.openHandles.delete(handle);
+        await inner.close();
+      },
+    };
+    this.openHandles.add(handle);
+    return handle;
+  }
+
+  /** Closes every handle behind the storage engine's back, as the kernel does when a process dies. */
+  async crash(): Promise<void> {
+    const handles = [...this.openHandles];
+    this.openHandles.clear();
+    await Promise.allSettled(handles.map((h) => h.close()));
+  }
+
+  get openHandleCount(): number {
+    return this.openHandles.size;
+  }
+}
+
+export const ioError = (what: string): NodeJS.ErrnoException => Object.assign(new Error(`EIO: injected ${what} failure`), { code: 'EIO' });
+
+export type { FileSystemPort };

@@ -1,0 +1,187 @@
+import { readdir } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { BatchTooLargeError, CorruptBatchError, OffsetOutOfRangeError } from '../../src/core/errors.js';
+import type { PartitionLog } from '../../src/storage/partition-log.js';
+import { decodeAll, makeBatch } from '../helpers/batches.js';
+import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
+import { openLog, readAllBatches } from '../helpers/open-log.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+describe('PartitionLog', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  const logs: PartitionLog[] = [];
+  const track = (log: PartitionLog) => (logs.push(log), log);
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    await Promise.all(logs.splice(0).map((l) => l.close()));
+    await dir.remove();
+  });
+
+  it('assigns contiguous offsets and reads back every record in order', async () => {
+    const log = track(await openLog(dir.path));
+    const results = [];
+    for (let i = 0; i < 20; i++) results.push(await log.append(makeBatch(`b${i}`, 3)));
+    expect(results.map((r) => r.baseOffset)).toEqual(Array.from({ length: 20 }, (_, i) => i * 3));
+    expect(results.every((r) => r.durability === 'durable')).toBe(true);
+    expect(log.logEndOffset).toBe(60);
+    expect(log.highWatermark).toBe(60);
+    const records = decodeAll(await readAllBatches(log));
+    expect(records.map((r) => r.offset)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(records[4]!.value).toBe('b1#1');
+  });
+
+  it('rolls segments at segment.bytes and finds every offset across many rolls', async () => {
+    const log = track(await openLog(dir.path, { config: { 'segment.bytes': '2048', 'index.interval.bytes': '256' } }));
+    for (let i = 0; i < 200; i++) await log.append(makeBatch(`b${i}`, 1 + (i % 4), { valueBytes: 20 }));
+    expect(log.segmentCount).toBeGreaterThan(10);
+    const files = (await readdir(dir.path)).filter((n) => n.endsWith('.log'));
+    expect(files.length).toBe(log.segmentCount);
+    expect(files[0]).toBe('00000000000000000000.log');
+    const all = decodeAll(await readAllBatches(log));
+    expect(all.map((r) => r.offset)).toEqual(Array.from({ length: log.logEndOffset }, (_, i) => i));
+    // Every single offset, read on its own: the first batch returned must hold it.
+    for (let offset = 0; offset < log.logEndOffset; offset++) {
+      const { batches } = await log.read(offset, 1);
+      const records = decodeAll(batches);
+      expect(records.some((r) => r.offset === offset), `offset ${offset}`).toBe(true);
+      expect(records[0]!.offset).toBeLessThanOrEqual(offset);
+    }
+  });
+
+  it('reads across segment boundaries within maxBytes, at least one whole batch', async () => {
+    const log = track(await openLog(dir.path, { config: { 'segment.bytes': '1024' } }));
+    for (let i = 0; i < 30; i++) await log.append(makeBatch(`b${i}`, 2, { valueBytes: 50 }));
+    const first = await log.read(0, 1);
+    expect(decodeAll(first.batches).length).toBe(2);
+    expect(first.nextOffset).toBe(2);
+    const big = await log.read(0, 10_000);
+    expect(big.batches.length).toBeLessThanOrEqual(10_000);
+    expect(big.nextOffset).toBeGreaterThan(2);
+  });
+
+  it('keeps everything across a clean close and reopen, and continues the offsets', async () => {
+    const config = { 'segment.bytes': '4096' };
+    const first = await openLog(dir.path, { config });
+    for (let i = 0; i < 50; i++) await first.append(makeBatch(`a${i}`, 2));
+    await first.close();
+    const second = track(await openLog(dir.path, { config, isCleanShutdown: true }));
+    expect(second.logEndOffset).toBe(100);
+    expect((await second.append(makeBatch('after', 1))).baseOffset).toBe(100);
+    const records = decodeAll(await readAllBatches(second));
+    expect(records.length).toBe(101);
+    expect(records.at(-1)!.value).toBe('after#0');
+  });
+
+  it('rejects offsets outside [logStartOffset, logEndOffset] with the range in the error', async () => {
+    const log = track(await openLog(dir.path));
+    await log.append(makeBatch('x', 5));
+    await expect(log.read(6, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    await expect(log.read(-1, 100)).rejects.toThrow(/\[0, 5\]/);
+    await expect(log.read(1.5, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    expect((await log.read(5, 100)).batches.length).toBe(0);
+  });
+
+  it('rejects a bad batch whole and changes nothing', async () => {
+    const log = track(await openLog(dir.path, { config: { 'max.message.bytes': '2000' } }));
+    await log.append(makeBatch('ok', 1));
+    const corrupt = makeBatch('bad', 2);
+    corrupt[corrupt.length - 1]! ^= 0xff;
+    const good = makeBatch('good', 1);
+    await expect(log.append(Buffer.concat([good, corrupt]))).rejects.toBeInstanceOf(CorruptBatchError);
+    await expect(log.append(makeBatch('huge', 1, { valueBytes: 5000 }))).rejects.toBeInstanceOf(BatchTooLargeError);
+    await expect(log.append(makeBatch('cut', 2).subarray(0, 40))).rejects.toBeInstanceOf(CorruptBatchError);
+    // Garbage reads as an absurd length field, so it is refused before anything else is parsed.
+    await expect(log.append(Buffer.from('garbage that is not a batch at all, not even close....................'))).rejects.toThrow(/CORRUPT|exceeds/i);
+    expect(log.logEndOffset).toBe(1);
+    expect((await log.append(makeBatch('next', 1))).baseOffset).toBe(1);
+  });
+
+  it('group-commits concurrent appends into far fewer fsyncs than appends', async () => {
+    const fs = new FaultyFileSystem();
+    const log = track(await openLog(dir.path, { fs }));
+    const before = fs.datasyncCount;
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(makeBatch(`c${i}`, 1))));
+    const offsets = results.map((r) => r.baseOffset).sort((a, b) => a - b);
+    expect(offsets).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(fs.datasyncCount - before).toBeLessThan(20);
+  });
+
+  it('under flush: interval acknowledges written appends and fsyncs on the timer', async () => {
+    const fs = new FaultyFileSystem();
+    const clock = new ManualClock(1_700_000_000_000);
+    const log = track(await openLog(dir.path, { fs, clock, config: { flush: 'interval', 'flush.ms': '1000' } }));
+    const before = fs.datasyncCount;
+    const result = await log.append(makeBatch('w', 1));
+    expect(result.durability).toBe('written');
+    expect(log.highWatermark).toBe(1);
+    expect(fs.datasyncCount).toBe(before);
+    clock.advance(1000);
+    await log.flush();
+    expect(fs.datasyncCount).toBe(before + 1);
+    const durable = await log.append(makeBatch('d', 1), { ackLevel: 'durable' });
+    expect(durable.durability).toBe('durable');
+    expect(fs.datasyncCount).toBe(before + 2);
+  });
+
+  it('deletes whole closed segments by retention.ms and never the active one', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const log = track(await openLog(dir.path, { clock, config: { 'segment.bytes': '1024', 'retention.ms': '60000' } }));
+    for (let i = 0; i < 40; i++) await log.append(makeBatch(`old${i}`, 1, { timestampMs: clock.nowMs(), valueBytes: 100 }));
+    const segmentsBefore = log.segmentCount;
+    clock.advance(30_000);
+    expect((await log.applyRetention(clock.nowMs())).deletedSegments).toBe(0);
+    clock.advance(31_000);
+    for (let i = 0; i < 3; i++) await log.append(makeBatch(`new${i}`, 1, { timestampMs: clock.nowMs(), valueBytes: 100 }));
+    const { deletedSegments } = await log.applyRetention(clock.nowMs());
+    expect(deletedSegments).toBeGreaterThan(0);
+    expect(log.segmentCount).toBeLessThan(segmentsBefore);
+    expect(log.logStartOffset).toBeGreaterThan(0);
+    await expect(log.read(0, 100)).rejects.toThrow(OffsetOutOfRangeError);
+    const remaining = decodeAll(await readAllBatches(log));
+    expect(remaining[0]!.offset).toBe(log.logStartOffset);
+    expect(remaining.at(-1)!.value.startsWith('new2#0')).toBe(true);
+    // Everything expired: all closed segments go, the active one stays.
+    clock.advance(10 * 60_000);
+    await log.applyRetention(clock.nowMs());
+    expect(log.segmentCount).toBe(1);
+  });
+
+  it('deletes the oldest segments by retention.bytes', async () => {
+    const log = track(await openLog(dir.path, { config: { 'segment.bytes': '1024', 'retention.bytes': '3000' } }));
+    for (let i = 0; i < 60; i++) await log.append(makeBatch(`s${i}`, 1, { valueBytes: 100 }));
+    // Record timestamps are 1_700_000_000_000: retention.ms (7 days) does not expire them then.
+    await log.applyRetention(1_700_000_000_000);
+    // Whole segments go while what is left stays at or above retention.bytes.
+    expect(log.sizeBytes).toBeGreaterThanOrEqual(3000);
+    expect(log.sizeBytes).toBeLessThan(3000 + 1024);
+    const records = decodeAll(await readAllBatches(log));
+    expect(records.at(-1)!.value.startsWith('s59#0')).toBe(true);
+    expect(records[0]!.offset).toBe(log.logStartOffset);
+  });
+
+  it('finds offsets by timestamp through the time index', async () => {
+    const log = track(await openLog(dir.path, { config: { 'segment.bytes': '2048', 'index.interval.bytes': '200' } }));
+    for (let i = 0; i < 100; i++) await log.append(makeBatch(`t${i}`, 1, { timestampMs: 1000 + i * 10 }));
+    expect(await log.offsetForTimestamp(0)).toBe(0);
+    expect(await log.offsetForTimestamp(1000)).toBe(0);
+    expect(await log.offsetForTimestamp(1001)).toBe(1);
+    expect(await log.offsetForTimestamp(1500)).toBe(50);
+    expect(await log.offsetForTimestamp(1990)).toBe(99);
+    expect(await log.offsetForTimestamp(1991)).toBeUndefined();
+  });
+
+  it('wakes high-watermark listeners when appends become visible', async () => {
+    const log = track(await openLog(dir.path));
+    const seen: number[] = [];
+    const unsubscribe = log.onHighWatermark((hw) => seen.push(hw));
+    await log.append(makeBatch('a', 2));
+    await log.append(makeBatch('b', 1));
+    unsubscribe();
+    await log.append(makeBatch('c', 1));
+    expect(seen).toEqual([2, 3]);
+  });
+});
