@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import {
+  DataLossError,
   InvalidArgumentError,
   LogClosedError,
   OffsetOutOfRangeError,
@@ -20,7 +21,7 @@ import type { FileSystemPort } from './file-system.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
 import { countSegmentsToDelete } from './retention.js';
-import { Segment, type AppendedBatch } from './segment.js';
+import { DamagedBatchError, Segment, type AppendedBatch } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 
 /** `written`: in the log file (page cache); `durable`: fdatasync'ed. */
@@ -216,6 +217,11 @@ export class PartitionLog {
       try {
         const result = await segment.read(offset, maxBytes, endPosition);
         if (result) return { ...result, logStartOffset, highWatermark };
+      } catch (error) {
+        if (!(error instanceof DamagedBatchError)) throw error;
+        const dataLoss = new DataLossError(this.topic, this.partition, error.baseOffset, error.nextOffset, error.path, error.position);
+        this.options.logger.error({ err: dataLoss }, 'DATA LOSS: a stored batch fails its CRC; reads of it are refused');
+        throw dataLoss;
       } finally {
         segment.release();
       }

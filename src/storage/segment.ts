@@ -1,7 +1,7 @@
 import { assert } from '../core/assert.js';
 import { StorageFailedError } from '../core/errors.js';
 import { BATCH_HEADER_BYTES } from '../format/record-batch-layout.js';
-import { lastOffsetOf, readBatchHeader, readBatchSize } from '../format/record-batch.js';
+import { isBatchCrcValid, lastOffsetOf, readBatchHeader, readBatchSize } from '../format/record-batch.js';
 import { decodeRecordBatch } from '../format/record-batch-codec.js';
 import { BatchWalker } from './batch-walker.js';
 import type { FileHandlePort, FileSystemPort } from './file-system.js';
@@ -16,6 +16,18 @@ export interface AppendedBatch {
   baseOffset: number;
   lastOffset: number;
   maxTimestampMs: number;
+}
+
+/** A batch in the file fails its CRC: the partition log reports it as data loss for that range. */
+export class DamagedBatchError extends Error {
+  constructor(
+    readonly path: string,
+    readonly position: number,
+    readonly baseOffset: number,
+    readonly nextOffset: number,
+  ) {
+    super(`batch at byte ${position} of ${path} (offsets [${baseOffset}, ${nextOffset})) fails its CRC`);
+  }
 }
 
 export interface SegmentReadResult {
@@ -211,6 +223,7 @@ export class Segment {
       }
       const header = readBatchHeader(step.chunk, step.at);
       if (lastOffsetOf(header) < offset) continue;
+      this.checkCrc(step.chunk, step.at, step.sizeBytes, step.position);
       // Take more whole batches from the same chunk while they fit in maxBytes.
       const { chunk, at } = step;
       let end = at + step.sizeBytes;
@@ -219,11 +232,19 @@ export class Segment {
         const sizeBytes = readBatchSize(chunk, end);
         if (sizeBytes === undefined || sizeBytes < BATCH_HEADER_BYTES || end + sizeBytes > chunk.length) break;
         if (end + sizeBytes - at > maxBytes) break;
+        // A damaged batch after the first ends this read; the next read starts at it and reports it.
+        if (!isBatchCrcValid(chunk, end, sizeBytes)) break;
         nextOffset = lastOffsetOf(readBatchHeader(chunk, end)) + 1;
         end += sizeBytes;
       }
       return { batches: chunk.subarray(at, end), nextOffset };
     }
+  }
+
+  private checkCrc(chunk: Buffer, at: number, sizeBytes: number, position: number): void {
+    if (isBatchCrcValid(chunk, at, sizeBytes)) return;
+    const header = readBatchHeader(chunk, at);
+    throw new DamagedBatchError(this.paths.log, position, header.baseOffset, lastOffsetOf(header) + 1);
   }
 
   /**

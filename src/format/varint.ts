@@ -1,0 +1,145 @@
+import { assert } from '../core/assert.js';
+import { CorruptBatchError } from '../core/errors.js';
+
+/**
+ * Zigzag varints as Kafka (and Protocol Buffers) write them: the sign is moved into the lowest bit so
+ * small negative numbers stay short, then the value goes out 7 bits per byte, least significant group
+ * first, with the high bit of each byte saying "more follows".
+ *
+ * A varint carries an int32 (at most 5 bytes); a varlong an int64 (at most 10 bytes). JS numbers hold
+ * only 53 bits exactly, so the varlong functions accept and return safe integers and use arithmetic
+ * instead of 32-bit bitwise operators, which would silently truncate anything beyond 2^31.
+ */
+
+export const MAX_VARINT_BYTES = 5;
+export const MAX_VARLONG_BYTES = 10;
+
+const INT32_MIN = -0x8000_0000;
+const INT32_MAX = 0x7fff_ffff;
+
+/** A decoded value and the position just after its last byte. */
+export interface DecodedVarint {
+  value: number;
+  nextPosition: number;
+}
+
+/** Bytes that encodeVarint writes for `value` (an int32). */
+export function sizeOfVarint(value: number): number {
+  let zigzag = ((value << 1) ^ (value >> 31)) >>> 0;
+  let sizeBytes = 1;
+  while (zigzag >= 0x80) {
+    zigzag >>>= 7;
+    sizeBytes++;
+  }
+  return sizeBytes;
+}
+
+/** Writes `value` (an int32) at `position`; returns the position after the last byte written. */
+export function encodeVarint(buf: Buffer, position: number, value: number): number {
+  assert(Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX, `varint out of int32 range: ${value}`);
+  let zigzag = ((value << 1) ^ (value >> 31)) >>> 0;
+  let pos = position;
+  while (zigzag >= 0x80) {
+    buf[pos++] = (zigzag & 0x7f) | 0x80;
+    zigzag >>>= 7;
+  }
+  buf[pos++] = zigzag;
+  return pos;
+}
+
+/**
+ * Reads an int32 varint starting at `position`, reading no byte at or after `end` (defaults to the
+ * buffer's end, but callers pass the end of the enclosing record so one record cannot borrow bytes from
+ * the next). Throws CorruptBatchError on overrun, on more than 5 bytes, or on a value beyond 32 bits.
+ */
+export function decodeVarint(buf: Buffer, position: number, end: number = buf.length): DecodedVarint {
+  const limit = Math.min(end, buf.length);
+  let zigzag = 0;
+  let multiplier = 1;
+  let pos = position;
+  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+    if (pos >= limit) throw new CorruptBatchError(`varint at byte ${position} runs past byte ${limit}`);
+    const byte = buf[pos++]!;
+    // Arithmetic, not <<, so a fifth byte with bits beyond 32 shows up as a too-large value.
+    zigzag += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) {
+      if (zigzag > 0xffff_ffff) throw new CorruptBatchError(`varint at byte ${position} exceeds 32 bits`);
+      // zigzag < 2^32 here, so the 32-bit operators below are exact.
+      return { value: (zigzag >>> 1) ^ -(zigzag & 1), nextPosition: pos };
+    }
+    multiplier *= 0x80;
+  }
+  throw new CorruptBatchError(`varint at byte ${position} is longer than ${MAX_VARINT_BYTES} bytes`);
+}
+
+/**
+ * zigzag(v) = 2v for v >= 0 and 2|v| - 1 for v < 0. For |v| near 2^53 that exceeds 2^53 and a double
+ * would round it, so the encoded value is handled as 2 * magnitude + signBit without forming it:
+ * magnitude is v or -v - 1, both safe integers.
+ */
+function zigzagParts(value: number): { magnitude: number; signBit: number } {
+  return value >= 0 ? { magnitude: value, signBit: 0 } : { magnitude: -value - 1, signBit: 1 };
+}
+
+/** Bytes that encodeVarlong writes for `value` (a safe integer). */
+export function sizeOfVarlong(value: number): number {
+  const { magnitude } = zigzagParts(value);
+  // The first byte carries the sign bit and the low 6 bits of the magnitude.
+  let rest = Math.floor(magnitude / 0x40);
+  let sizeBytes = 1;
+  while (rest > 0) {
+    rest = Math.floor(rest / 0x80);
+    sizeBytes++;
+  }
+  return sizeBytes;
+}
+
+/** Writes `value` (a safe integer) at `position`; returns the position after the last byte written. */
+export function encodeVarlong(buf: Buffer, position: number, value: number): number {
+  assert(Number.isSafeInteger(value), `varlong must be a safe integer, got ${value}`);
+  const { magnitude, signBit } = zigzagParts(value);
+  let group = (magnitude % 0x40) * 2 + signBit;
+  let rest = Math.floor(magnitude / 0x40);
+  let pos = position;
+  while (rest > 0) {
+    buf[pos++] = group | 0x80;
+    group = rest % 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  buf[pos++] = group;
+  return pos;
+}
+
+/**
+ * Reads an int64 varlong starting at `position`, reading no byte at or after `end`. Throws
+ * CorruptBatchError on overrun, on more than 10 bytes, or when the value is not a safe integer (the
+ * wire allows the full int64 range, but offsets and timestamps beyond 2^53 cannot be JS numbers).
+ */
+export function decodeVarlong(buf: Buffer, position: number, end: number = buf.length): DecodedVarint {
+  const limit = Math.min(end, buf.length);
+  // The first 7 bytes (49 bits) accumulate exactly in `low`; anything later goes to `high`, scaled by
+  // 2^49 at the end, so no intermediate sum is rounded before the range check.
+  let low = 0;
+  let high = 0;
+  let multiplier = 1;
+  let pos = position;
+  for (let i = 0; i < MAX_VARLONG_BYTES; i++) {
+    if (pos >= limit) throw new CorruptBatchError(`varlong at byte ${position} runs past byte ${limit}`);
+    const byte = buf[pos++]!;
+    if (i === 7) multiplier = 1;
+    if (i < 7) low += (byte & 0x7f) * multiplier;
+    else high += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) {
+      // zigzag = high * 2^49 + low; the sign is its lowest bit, the magnitude the rest.
+      const signBit = low % 2;
+      const magnitude = high * 2 ** 48 + Math.floor(low / 2);
+      const value = signBit === 0 ? magnitude : -magnitude - 1;
+      if (!Number.isSafeInteger(value)) {
+        throw new CorruptBatchError(`varlong at byte ${position} is outside the safe integer range`);
+      }
+      return { value, nextPosition: pos };
+    }
+    multiplier *= 0x80;
+  }
+  throw new CorruptBatchError(`varlong at byte ${position} is longer than ${MAX_VARLONG_BYTES} bytes`);
+}
