@@ -2,7 +2,8 @@
 NPM ?= npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install build run test bench clean
+.PHONY: install proto lint-proto build run test bench clean
+PROTO_FILES := $(wildcard proto/strata/v1/*.proto)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -10,17 +11,31 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 
 install: $(NODE_MODULES_STAMP)
 
-build: install
+# TypeScript types for the protocol, generated (never hand-written) into src/generated/. The sed adds
+# the .js extensions that ESM (NodeNext) resolution wants on relative imports.
+src/generated/.stamp: $(PROTO_FILES) $(NODE_MODULES_STAMP)
+	rm -rf src/generated
+	npx proto-loader-gen-types --longs=Number --enums=String --defaults --oneofs --includeComments \
+	  --grpcLib=@grpc/grpc-js -O src/generated $(PROTO_FILES:proto/%=%) -I proto
+	find src/generated -name '*.ts' -exec sed -i -E "s#(from '\.{1,2}/[^']*)';#\1.js';#" {} +
+	@touch $@
+
+proto: src/generated/.stamp
+
+lint-proto: install
+	npx buf lint proto
+
+build: install proto
 	npx tsc -p tsconfig.json
 
 run: build
 	node bin/strata.js serve --data-dir data --host 127.0.0.1 --port 7070
 
-test: build
+test: build lint-proto
 	npx vitest run
 
 bench: build
 	node dist/bench/storage-bench.js
 
 clean:
-	rm -rf dist
+	rm -rf dist src/generated

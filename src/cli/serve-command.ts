@@ -1,18 +1,37 @@
 import type { Command } from 'commander';
 import { createLogger } from '../core/logger.js';
 import { startServer } from '../server/bootstrap.js';
+import { readServerConfigFile, resolveServerConfig, type ServerConfig } from '../server/server-config.js';
+
+interface ServeOptions {
+  dataDir?: string;
+  host?: string;
+  port?: string;
+  logLevel?: string;
+  config?: string;
+}
 
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('start the server on a data directory')
-    .option('--data-dir <dir>', 'data directory', 'data')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on', (v) => parsePort(v), 7070)
-    .option('--log-level <level>', 'pino log level: trace, debug, info, warn, error', 'info')
-    .action(async (options: { dataDir: string; host: string; port: number; logLevel: string }) => {
-      const logger = createLogger({ level: options.logLevel });
-      const server = await startServer({ dataDir: options.dataDir, host: options.host, port: options.port, logger });
+    .description('start the server (defaults: --data-dir data --host 127.0.0.1 --port 7070)')
+    .option('--data-dir <dir>', 'data directory')
+    .option('--host <host>', 'address to listen on')
+    .option('--port <port>', 'port to listen on (0: any free port)')
+    .option('--log-level <level>', 'pino log level: trace, debug, info, warn, error')
+    .option('--config <file>', 'JSON file of server settings (flags win)')
+    .action(async (options: ServeOptions) => {
+      const flags: Partial<ServerConfig> = {
+        dataDir: options.dataDir,
+        host: options.host,
+        port: options.port === undefined ? undefined : Number(options.port),
+        logLevel: options.logLevel,
+      };
+      const config = resolveServerConfig(options.config ? readServerConfigFile(options.config) : {}, flags);
+      const logger = createLogger({ level: config.logLevel });
+      const server = await startServer(config, logger);
+      // A line on stdout for scripts and tests that start the server on port 0.
+      process.stdout.write(`strata listening on ${config.host}:${server.port}\n`);
       let isStopping = false;
       const stop = (signal: string) => {
         if (isStopping) return;
@@ -28,13 +47,5 @@ export function registerServeCommand(program: Command): void {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
-      // Keep the process alive until a signal arrives (the logs' own timers do not hold it).
-      setInterval(() => undefined, 1 << 30);
     });
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port '${value}'`);
-  return port;
 }

@@ -139,3 +139,12 @@ export class TooManyPendingAppendsError extends StrataError {
   readonly code = 'TOO_MANY_PENDING_APPENDS';
   readonly retriable = true;
 }
+
+/**
+ * A producer's batch does not carry the sequence number the partition expects next: an earlier batch
+ * of the same producer failed or is still in flight. The producer resends its batches in order.
+ */
+export class OutOfOrderSequenceError extends StrataError {
+  readonly code = 'OUT_OF_ORDER_SEQUENCE';
+  readonly retriable = true;
+}

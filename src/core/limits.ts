@@ -29,3 +29,18 @@ export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 assert(MAX_BATCH_BYTES_LIMIT < MAX_SEGMENT_BYTES, 'a batch must fit in a segment');
 assert(DEFAULT_MAX_BATCH_BYTES <= MAX_BATCH_BYTES_LIMIT, 'default batch limit within hard limit');
 assert(MAX_GROUP_COMMIT_BYTES >= MAX_BATCH_BYTES_LIMIT / 4, 'a group commit holds several batches');
+
+/** Producers whose sequences one partition remembers (least recently used are forgotten first). */
+export const MAX_PRODUCERS_PER_PARTITION = 10_000;
+/** Recent batches per producer that a retry is recognised against (Kafka keeps 5). */
+export const PRODUCER_RECENT_BATCHES = 5;
+
+/** Produce requests one stream may have in flight before the server stops reading it. */
+export const MAX_IN_FLIGHT_REQUESTS_PER_STREAM = 256;
+/** Bytes of produce requests one stream may have in flight before the server stops reading it. */
+export const MAX_IN_FLIGHT_BYTES_PER_STREAM = 64 * 1024 * 1024;
+/** The largest response a read may ask for (at least one whole batch is always sent). */
+export const MAX_FETCH_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
+/** The longest a subscription gathers min_bytes, and the longest a Fetch waits. */
+export const MAX_FETCH_WAIT_MS = 60_000;

@@ -1,36 +1,42 @@
+import { Broker } from '../broker/broker.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { LogManager } from '../storage/log-manager.js';
-
-export interface ServerOptions {
-  dataDir: string;
-  host: string;
-  port: number;
-  logger: Logger;
-  clock?: Clock;
-  retentionCheckIntervalMs?: number;
-}
+import { startGrpcServer } from './grpc-server.js';
+import type { ServerConfig } from './server-config.js';
 
 export interface RunningServer {
   readonly logManager: LogManager;
-  /** Clean shutdown: stops appends, flushes every partition, writes the clean-shutdown marker. */
+  readonly broker: Broker;
+  /** The port actually bound (config.port 0 picks a free one). */
+  readonly port: number;
+  /** Clean shutdown: streams ended, in-flight appends finished, every partition flushed, marker written. */
   close(): Promise<void>;
 }
 
-/**
- * The one composition root: opens the logs (recovering them after an unclean shutdown). The gRPC
- * services attach here; until they exist the server only opens the logs and reports readiness.
- */
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const logManager = await LogManager.open({
-    dataDir: options.dataDir,
-    logger: options.logger,
-    clock: options.clock ?? systemClock,
-    ...(options.retentionCheckIntervalMs !== undefined ? { retentionCheckIntervalMs: options.retentionCheckIntervalMs } : {}),
-  });
-  options.logger.info({ dataDir: options.dataDir, host: options.host, port: options.port, topics: logManager.listTopics().length }, 'strata ready');
+/** The one composition root: logs (recovered if needed), broker, gRPC services. */
+export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningServer> {
+  const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs });
+  const broker = new Broker(logManager, clock, logger);
+  let grpcServer;
+  try {
+    grpcServer = await startGrpcServer(broker, config, logger);
+  } catch (error) {
+    await logManager.close();
+    throw error;
+  }
+  logger.info({ dataDir: config.dataDir, host: config.host, port: grpcServer.port, topics: logManager.listTopics().length }, 'strata ready');
+  let closing: Promise<void> | undefined;
   return {
     logManager,
-    close: () => logManager.close(),
+    broker,
+    port: grpcServer.port,
+    close() {
+      closing ??= (async () => {
+        await grpcServer.shutdown();
+        await logManager.close();
+      })();
+      return closing;
+    },
   };
 }

@@ -286,10 +286,12 @@ export class LogManager {
     let isEveryPartitionHealthy = true;
     for (const topic of this.topics.values()) {
       for (const slot of topic.partitions) {
-        if (!(slot instanceof PartitionLog) || slot.isFailed) {
+        if (!(slot instanceof PartitionLog)) {
           isEveryPartitionHealthy = false;
           continue;
         }
+        // A failed partition still holds open files: close it too (after a failure, close writes nothing).
+        if (slot.isFailed) isEveryPartitionHealthy = false;
         await slot.close();
       }
     }

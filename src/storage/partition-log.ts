@@ -46,6 +46,17 @@ export interface ReadResult {
   highWatermark: number;
 }
 
+export interface AppendOptions {
+  /** Default: `durable` under `flush: always`, `written` otherwise. */
+  ackLevel?: AckLevel;
+  /**
+   * Runs after validation, on the caller's turn and in append order, before the append is queued:
+   * may throw to refuse it (nothing is written), or return a result to answer without writing (a
+   * retried batch already in the log). The broker's producer sequence check lives here.
+   */
+  admit?: (headers: readonly BatchHeader[]) => AppendResult | undefined;
+}
+
 export interface PartitionLogOptions {
   fs: FileSystemPort;
   directory: string;
@@ -155,6 +166,10 @@ export class PartitionLog {
     return this.segments.length;
   }
 
+  get isClosed(): boolean {
+    return this.closed !== undefined;
+  }
+
   get isFailed(): boolean {
     return this.failure !== undefined;
   }
@@ -169,7 +184,7 @@ export class PartitionLog {
    * defaults to `durable` under `flush: always` and to `written` otherwise. Takes ownership of `data`:
    * base offsets are patched in place.
    */
-  append(data: Buffer, options: { ackLevel?: AckLevel } = {}): Promise<AppendResult> {
+  append(data: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
     try {
       if (this.failure) throw this.failure;
       if (this.isClosing) throw new ShuttingDownError(`partition ${this.describe()} is closing`);
@@ -185,6 +200,9 @@ export class PartitionLog {
           `partition ${this.describe()} has ${this.pending.length} appends (${this.pendingBytes} bytes) waiting`,
         );
       }
+      // Last, after every check that can refuse the append: what admit records must not be undone.
+      const admitted = options.admit?.(headers);
+      if (admitted) return Promise.resolve(admitted);
       const ackLevel = options.ackLevel ?? (this.config.flushPolicy === 'always' ? 'durable' : 'written');
       return new Promise<AppendResult>((resolve, reject) => {
         this.pending.push({ data, headers, ackLevel, baseOffset: -1, lastOffset: -1, resolve, reject });
@@ -245,7 +263,7 @@ export class PartitionLog {
     return undefined;
   }
 
-  /** Called with the new high watermark whenever it advances; returns an unsubscribe function. */
+  /** Called with the new high watermark whenever it advances, and once at close; returns an unsubscribe function. */
   onHighWatermark(listener: (highWatermark: number) => void): () => void {
     this.highWatermarkListeners.add(listener);
     return () => this.highWatermarkListeners.delete(listener);
@@ -295,6 +313,8 @@ export class PartitionLog {
         await writeRecoveryPoint(this.options.fs, this.options.directory, this.active.baseOffset);
       }
       await Promise.all(this.segments.map((s) => s.close()));
+      // Wake every waiting reader: its next read reports the log closed.
+      for (const listener of this.highWatermarkListeners) listener(this.highWatermark);
     })();
     return this.closed;
   }

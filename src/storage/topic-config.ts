@@ -85,7 +85,8 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, KeySpec>> = Object.freez
 export function resolveTopicConfig(overrides: Readonly<Record<string, string>>): TopicConfig {
   const config: TopicConfig = { ...DEFAULT_TOPIC_CONFIG };
   for (const [key, raw] of Object.entries(overrides)) {
-    const spec = TOPIC_CONFIG_KEYS[key];
+    // Own keys only: 'constructor' or '__proto__' must be unknown keys, not Object.prototype members.
+    const spec = Object.hasOwn(TOPIC_CONFIG_KEYS, key) ? TOPIC_CONFIG_KEYS[key] : undefined;
     if (!spec) {
       const known = Object.keys(TOPIC_CONFIG_KEYS).join(', ');
       throw new InvalidConfigError(`unknown topic config '${key}' (known: ${known})`);

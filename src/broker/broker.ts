@@ -1,0 +1,103 @@
+import type { Clock } from '../core/clock.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { LogManager } from '../storage/log-manager.js';
+import type { AckLevel, AppendResult, PartitionLog, ReadResult } from '../storage/partition-log.js';
+import { ProducerSequences } from './producer-sequences.js';
+import { waitForData } from './wait-for-data.js';
+
+export type StartPosition = { offset: number } | { point: 'earliest' | 'latest' } | { timestampMs: number };
+
+export interface FetchOptions {
+  maxBytes: number;
+  /** Answer as soon as this many bytes are there (at least one batch). */
+  minBytes: number;
+  /** How long to wait for minBytes once there is some data (or, with waitForFirstData false, at all). */
+  maxWaitMs: number;
+  /** True for a subscription: with nothing to send, wait for data with no time limit. */
+  waitForFirstData: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ProduceResult extends AppendResult {
+  /** A retry of a batch already in the log: nothing was written again. */
+  isDuplicate: boolean;
+}
+
+/**
+ * What the services call: produce with producer sequence checks, long-poll reads, start positions.
+ * Holds no storage logic of its own; the LogManager owns topics and partitions.
+ */
+export class Broker {
+  private readonly sequences = new WeakMap<PartitionLog, ProducerSequences>();
+
+  constructor(
+    readonly logs: LogManager,
+    private readonly clock: Clock,
+    readonly logger: Logger,
+  ) {}
+
+  /**
+   * Appends raw batches to one partition. Validation and the sequence check run before anything is
+   * queued; `ackLevel` 'none' answers once the append is queued (failures are then only logged).
+   */
+  produce(topic: string, partition: number, records: Buffer, ackLevel: AckLevel | 'none' | undefined): Promise<ProduceResult> {
+    try {
+      const log = this.logs.partition(topic, partition);
+      let sequences = this.sequences.get(log);
+      if (!sequences) this.sequences.set(log, (sequences = new ProducerSequences()));
+      let onAppended: ((result: AppendResult) => void) | undefined;
+      let duplicate: AppendResult | undefined;
+      const appended = log.append(records, {
+        ...(ackLevel && ackLevel !== 'none' ? { ackLevel } : {}),
+        admit: (headers) => {
+          const admission = sequences.admit(headers);
+          if (admission.kind === 'duplicate') return (duplicate = admission.result);
+          if (admission.kind === 'append') onAppended = admission.onAppended;
+          return undefined;
+        },
+      });
+      const result = appended.then((r) => {
+        onAppended?.(r);
+        return { ...r, isDuplicate: duplicate !== undefined };
+      });
+      if (ackLevel === 'none') {
+        result.catch((error: unknown) => this.logger.warn({ err: error, topic, partition }, 'an unacknowledged produce failed'));
+        return Promise.resolve({ baseOffset: -1, lastOffset: -1, durability: 'written', isDuplicate: false });
+      }
+      return result;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The offset a reader starts at; latest is the high watermark, a timestamp past the end is too. */
+  async resolveStart(topic: string, partition: number, start: StartPosition): Promise<number> {
+    const log = this.logs.partition(topic, partition);
+    if ('offset' in start) return start.offset;
+    if ('point' in start) return start.point === 'earliest' ? log.logStartOffset : log.highWatermark;
+    return (await log.offsetForTimestamp(start.timestampMs)) ?? log.highWatermark;
+  }
+
+  /**
+   * A long-poll read: returns as soon as `minBytes` are there; with some data but fewer bytes, waits
+   * up to `maxWaitMs` for more; with none, waits up to `maxWaitMs`, or for a subscription until data
+   * arrives or `signal` aborts. Throws OffsetOutOfRangeError and the partition's errors.
+   */
+  async fetch(topic: string, partition: number, offset: number, options: FetchOptions): Promise<ReadResult> {
+    if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes <= 0) throw new InvalidArgumentError('maxBytes must be a positive integer');
+    let deadlineMs = options.waitForFirstData ? undefined : this.clock.nowMs() + options.maxWaitMs;
+    for (;;) {
+      const log = this.logs.partition(topic, partition);
+      const result = await log.read(offset, options.maxBytes);
+      const nowMs = this.clock.nowMs();
+      const hasEnough = result.batches.length >= Math.max(1, options.minBytes) || result.batches.length >= options.maxBytes;
+      if (hasEnough || options.signal?.aborted || (deadlineMs !== undefined && nowMs >= deadlineMs)) return result;
+      if (result.batches.length > 0 && deadlineMs === undefined) deadlineMs = nowMs + options.maxWaitMs;
+      // With some data, wait for more than is there now; with none, for anything at all.
+      const waitFrom = result.batches.length > 0 ? result.highWatermark : offset;
+      await waitForData(log, waitFrom, this.clock, deadlineMs === undefined ? undefined : deadlineMs - nowMs, options.signal);
+      if (log.isClosed) return result;
+    }
+  }
+}

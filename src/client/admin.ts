@@ -1,0 +1,53 @@
+import type { AdminServiceClient } from '../generated/strata/v1/AdminService.js';
+import type { PartitionOffset__Output } from '../generated/strata/v1/PartitionOffset.js';
+import type { StartPosition } from '../generated/strata/v1/StartPosition.js';
+import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
+import type { TopicSummary__Output } from '../generated/strata/v1/TopicSummary.js';
+import { StrataClientError } from './client-error.js';
+
+export type OffsetSpec = 'earliest' | 'latest' | { timestampMs: number };
+
+/** A unary call as a promise; failures become StrataClientError. */
+export function call<Req, Res>(method: (request: Req, callback: (error: unknown, response?: Res) => void) => unknown, request: Req): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    method(request, (error, response) => (error ? reject(StrataClientError.fromServiceError(error)) : resolve(response!)));
+  });
+}
+
+export function startPositionToProto(spec: OffsetSpec | number): StartPosition {
+  if (typeof spec === 'number') return { offset: spec };
+  if (spec === 'earliest') return { point: 'START_POINT_EARLIEST' };
+  if (spec === 'latest') return { point: 'START_POINT_LATEST' };
+  return { timestampMs: spec.timestampMs };
+}
+
+/** The Admin service, one method per RPC. */
+export class Admin {
+  constructor(private readonly stub: AdminServiceClient) {}
+
+  async createTopic(topic: string, options: { partitions: number; config?: Record<string, string> }): Promise<TopicDescription__Output> {
+    const response = await call(this.stub.createTopic.bind(this.stub), { topic, partitionCount: options.partitions, config: options.config ?? {} });
+    return response.topic!;
+  }
+
+  async deleteTopic(topic: string): Promise<void> {
+    await call(this.stub.deleteTopic.bind(this.stub), { topic });
+  }
+
+  async listTopics(): Promise<TopicSummary__Output[]> {
+    return (await call(this.stub.listTopics.bind(this.stub), {})).topics;
+  }
+
+  async describeTopic(topic: string): Promise<TopicDescription__Output> {
+    return (await call(this.stub.describeTopic.bind(this.stub), { topic })).topic!;
+  }
+
+  async createPartitions(topic: string, partitions: number): Promise<TopicDescription__Output> {
+    return (await call(this.stub.createPartitions.bind(this.stub), { topic, partitionCount: partitions })).topic!;
+  }
+
+  /** Earliest, latest, or the first offset at or after a time, per partition (all by default). */
+  async listOffsets(topic: string, spec: OffsetSpec, partitions: number[] = []): Promise<PartitionOffset__Output[]> {
+    return (await call(this.stub.listOffsets.bind(this.stub), { topic, partitions, position: startPositionToProto(spec) })).offsets;
+  }
+}

@@ -1,0 +1,37 @@
+import * as grpc from '@grpc/grpc-js';
+import { StrataError } from '../core/errors.js';
+import { ERROR_CODE_METADATA_KEY, ERROR_RETRIABLE_METADATA_KEY } from '../protocol/protocol.js';
+
+/** gRPC statuses a client may retry unchanged when the server did not say otherwise. */
+const RETRIABLE_STATUSES = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED]);
+
+/**
+ * A failure reported by the server (or the transport): `code` is Strata's machine-readable reason
+ * (TOPIC_NOT_FOUND, OFFSET_OUT_OF_RANGE, ...), `grpcStatus` the gRPC status code.
+ */
+export class StrataClientError extends StrataError {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly grpcStatus: grpc.status,
+    readonly retriable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  static fromServiceError(error: unknown): StrataClientError {
+    if (error instanceof StrataClientError) return error;
+    const serviceError = error as Partial<grpc.ServiceError>;
+    const status = serviceError.code ?? grpc.status.UNKNOWN;
+    const code = serviceError.metadata?.get(ERROR_CODE_METADATA_KEY)[0]?.toString() ?? grpc.status[status] ?? 'UNKNOWN';
+    const retriableText = serviceError.metadata?.get(ERROR_RETRIABLE_METADATA_KEY)[0]?.toString();
+    const retriable = retriableText !== undefined ? retriableText === 'true' : RETRIABLE_STATUSES.has(status);
+    const details = serviceError.details ?? (error instanceof Error ? error.message : String(error));
+    return new StrataClientError(code, details, status, retriable, { cause: error });
+  }
+
+  static fromFailure(failure: { code: string; message: string; retriable: boolean; grpcStatus: number }): StrataClientError {
+    return new StrataClientError(failure.code, failure.message, failure.grpcStatus as grpc.status, failure.retriable);
+  }
+}

@@ -1,0 +1,107 @@
+import type * as grpc from '@grpc/grpc-js';
+import { decodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
+import type { RecordHeader } from '../format/record.js';
+import type { SubscribeRequest } from '../generated/strata/v1/SubscribeRequest.js';
+import type { SubscribeResponse__Output } from '../generated/strata/v1/SubscribeResponse.js';
+import { startPositionToProto, type OffsetSpec } from './admin.js';
+import { StrataClientError } from './client-error.js';
+import type { StrataClient } from './strata-client.js';
+
+export interface ConsumeOptions {
+  /** Where to start on each partition: 'earliest' replays from the log start. Default 'latest'. */
+  from?: OffsetSpec | number | Date;
+  /** Default: every partition of the topic. */
+  partitions?: number[];
+  /** Per-partition start offsets; they win over `from`. */
+  startOffsets?: Record<number, number>;
+  /** Ends the iteration (without an error) and cancels the stream. */
+  signal?: AbortSignal;
+  /** Most bytes per server response (at least one batch). Default 1 MiB. */
+  maxBytes?: number;
+  minBytes?: number;
+  maxWaitMs?: number;
+  /** Resubscribe from the last position after the connection drops. Default true. */
+  shouldReconnect?: boolean;
+}
+
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestampMs: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+const MAX_RECONNECT_ATTEMPTS = 10;
+const MAX_RECONNECT_BACKOFF_MS = 5_000;
+
+/**
+ * Records of one topic as an AsyncIterable, pushed by a Subscribe stream. Backpressure is end to end:
+ * the iterator pulls from the gRPC stream only as fast as the loop body runs, so a slow consumer
+ * lets HTTP/2 flow control stop the server, never a buffer without bound.
+ */
+export async function* consume(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
+  const nextOffsets = new Map<number, number>(Object.entries(options.startOffsets ?? {}).map(([p, o]) => [Number(p), o]));
+  const from = options.from instanceof Date ? { timestampMs: options.from.getTime() } : (options.from ?? 'latest');
+  let failures = 0;
+  for (;;) {
+    if (options.signal?.aborted) return;
+    const request: SubscribeRequest = {
+      topic,
+      partitions: options.partitions ?? [],
+      start: startPositionToProto(from),
+      startOffsets: Object.fromEntries(nextOffsets),
+      maxBytes: options.maxBytes ?? 0,
+      minBytes: options.minBytes ?? 0,
+      maxWaitMs: options.maxWaitMs ?? 0,
+    };
+    const call = client.stubs.consume.subscribe(request) as grpc.ClientReadableStream<SubscribeResponse__Output>;
+    const onAbort = () => call.cancel();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const response of call as AsyncIterable<SubscribeResponse__Output>) {
+        failures = 0;
+        for (const record of recordsOf(topic, response)) {
+          nextOffsets.set(record.partition, record.offset + 1);
+          yield record;
+        }
+        nextOffsets.set(response.partition, response.nextOffset);
+      }
+      return;
+    } catch (error) {
+      if (options.signal?.aborted) return;
+      const clientError = StrataClientError.fromServiceError(error);
+      const isTransient = clientError.grpcStatus === 14; // UNAVAILABLE: connection lost or server restarting
+      if (!isTransient || options.shouldReconnect === false || ++failures > MAX_RECONNECT_ATTEMPTS) throw clientError;
+      await sleep(Math.min(MAX_RECONNECT_BACKOFF_MS, 100 * 2 ** failures), options.signal);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      call.cancel();
+    }
+  }
+}
+
+/** Decodes one response, skipping records of its first batch below the offset it was read from. */
+export function* recordsOf(topic: string, response: SubscribeResponse__Output): Generator<ConsumedRecord> {
+  const data = response.records;
+  for (const { position } of iterateBatches(data)) {
+    for (const record of decodeRecordBatch(data, position).records) {
+      if (record.offset < response.fetchOffset) continue;
+      yield { topic, partition: response.partition, offset: record.offset, timestampMs: record.timestampMs, key: record.key, value: record.value, headers: record.headers };
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

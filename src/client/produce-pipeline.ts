@@ -1,0 +1,220 @@
+import type * as grpc from '@grpc/grpc-js';
+import { encodeRecordBatch, type RecordInput } from '../format/record-batch-codec.js';
+import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
+import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
+import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResponse.js';
+import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
+import { StrataClientError } from './client-error.js';
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  /** -1 when the producer asked for no acknowledgement. */
+  offset: number;
+  /** What the acknowledgement promises: 'durable' (fsynced), 'written' (in the log) or 'none'. */
+  durability: 'durable' | 'written' | 'none';
+}
+
+/** A sealed batch: encoded once, resent unchanged unless its partition's sequence is renumbered. */
+export interface SealedBatch {
+  topic: string;
+  partition: number;
+  records: RecordInput[];
+  resolvers: Array<{ resolve: (metadata: RecordMetadata) => void; reject: (error: Error) => void }>;
+  sizeBytes: number;
+  sequence: number;
+  encoded: Buffer;
+  deadlineMs: number;
+}
+
+interface PartitionPipeline {
+  topic: string;
+  partition: number;
+  epoch: number;
+  nextSequence: number;
+  queue: SealedBatch[];
+  inFlight: Set<SealedBatch>;
+  retry: SealedBatch[];
+  isRecovering: boolean;
+  needsRenumber: boolean;
+  failures: number;
+}
+
+export interface PipelineOptions {
+  producerId: number;
+  ackLevel: AckLevel;
+  maxInFlightPerPartition: number;
+  retryBackoffMs: number;
+  maxRetryBackoffMs: number;
+  compression: 'none' | 'gzip';
+  /** Called with the bytes of every batch that leaves the pipeline (acknowledged or failed). */
+  onSettled: (sizeBytes: number) => void;
+}
+
+/**
+ * Sends sealed batches over one Produce stream, keeping per-partition order through failures with
+ * the server's producer sequence check (see broker/producer-sequences.ts):
+ * - up to maxInFlightPerPartition batches of a partition are in flight at once;
+ * - a retriable failure (or a broken stream) stops the partition until all its in-flight batches
+ *   have answered, then resends the failed ones in sequence order, unchanged, after a backoff: the
+ *   server either appends them in order or recognises one it already has;
+ * - a batch that fails for good (or runs out of delivery time) is rejected, and the partition's
+ *   remaining batches are renumbered under a new producer epoch, so they do not wait forever for the
+ *   sequence number that will never come.
+ */
+export class ProducePipeline {
+  private readonly partitions = new Map<string, PartitionPipeline>();
+  private readonly byRequestId = new Map<number, SealedBatch>();
+  private stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> | undefined;
+  private isStreamBlocked = false;
+  private nextRequestId = 1;
+  private idleWaiters: Array<() => void> = [];
+  private pendingCount = 0;
+
+  constructor(
+    private readonly stub: ProduceServiceClient,
+    private readonly options: PipelineOptions,
+  ) {}
+
+  /** Assigns the next sequence of the partition and encodes the batch. */
+  seal(topic: string, partition: number, records: RecordInput[], resolvers: SealedBatch['resolvers'], sizeBytes: number, deadlineMs: number): void {
+    const state = this.partitionState(topic, partition);
+    const batch: SealedBatch = { topic, partition, records, resolvers, sizeBytes, sequence: state.nextSequence, encoded: Buffer.alloc(0), deadlineMs };
+    state.nextSequence += records.length;
+    this.encode(batch, state.epoch);
+    state.queue.push(batch);
+    this.pendingCount++;
+    this.pump(state);
+  }
+
+  /** Resolves when every sealed batch has been acknowledged or failed. */
+  whenIdle(): Promise<void> {
+    if (this.pendingCount === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Ends the stream (after whenIdle, nothing is in flight). */
+  close(): void {
+    this.stream?.end();
+    this.stream = undefined;
+  }
+
+  private partitionState(topic: string, partition: number): PartitionPipeline {
+    const key = `${partition}\u0000${topic}`;
+    let state = this.partitions.get(key);
+    if (!state) {
+      state = { topic, partition, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), retry: [], isRecovering: false, needsRenumber: false, failures: 0 };
+      this.partitions.set(key, state);
+    }
+    return state;
+  }
+
+  private encode(batch: SealedBatch, epoch: number): void {
+    batch.encoded = encodeRecordBatch(batch.records, {
+      producerId: this.options.producerId,
+      producerEpoch: epoch,
+      baseSequence: batch.sequence,
+      compression: this.options.compression,
+    });
+  }
+
+  private openStream(): grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> {
+    if (this.stream) return this.stream;
+    const stream = this.stub.produce() as grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output>;
+    this.stream = stream;
+    this.isStreamBlocked = false;
+    stream.on('data', (response: ProduceResponse__Output) => this.onResponse(response));
+    stream.on('drain', () => {
+      this.isStreamBlocked = false;
+      for (const state of this.partitions.values()) this.pump(state);
+    });
+    const onBroken = (error?: unknown) => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      const failure = error
+        ? StrataClientError.fromServiceError(error)
+        : new StrataClientError('STREAM_ENDED', 'the produce stream ended', 14, true);
+      // Every batch still in flight on this stream is retried on a new one.
+      const inFlight = [...this.byRequestId.values()];
+      this.byRequestId.clear();
+      for (const batch of inFlight) this.onFailure(batch, failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true));
+    };
+    stream.on('error', onBroken);
+    stream.on('end', () => onBroken());
+    return stream;
+  }
+
+  private pump(state: PartitionPipeline): void {
+    while (!state.isRecovering && !this.isStreamBlocked && state.queue.length > 0 && state.inFlight.size < this.options.maxInFlightPerPartition) {
+      const batch = state.queue.shift()!;
+      const stream = this.openStream();
+      const requestId = this.nextRequestId++;
+      state.inFlight.add(batch);
+      this.byRequestId.set(requestId, batch);
+      const isWritable = stream.write({ requestId, topic: batch.topic, partition: batch.partition, records: batch.encoded, ackLevel: this.options.ackLevel });
+      if (!isWritable) this.isStreamBlocked = true;
+    }
+  }
+
+  private onResponse(response: ProduceResponse__Output): void {
+    const batch = this.byRequestId.get(response.requestId);
+    if (!batch) return;
+    this.byRequestId.delete(response.requestId);
+    if (response.failure) return this.onFailure(batch, StrataClientError.fromFailure(response.failure));
+    const state = this.partitionState(batch.topic, batch.partition);
+    state.inFlight.delete(batch);
+    state.failures = 0;
+    const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
+    batch.resolvers.forEach((r, i) =>
+      r.resolve({ topic: batch.topic, partition: batch.partition, offset: response.baseOffset < 0 ? -1 : response.baseOffset + i, durability }),
+    );
+    this.settle(batch);
+    if (state.isRecovering && state.inFlight.size === 0) this.scheduleResume(state);
+    else this.pump(state);
+  }
+
+  private onFailure(batch: SealedBatch, error: StrataClientError): void {
+    const state = this.partitionState(batch.topic, batch.partition);
+    state.inFlight.delete(batch);
+    if (!error.retriable || Date.now() >= batch.deadlineMs) {
+      for (const r of batch.resolvers) r.reject(error);
+      this.settle(batch);
+      state.needsRenumber = true;
+    } else {
+      state.retry.push(batch);
+    }
+    state.isRecovering = true;
+    if (state.inFlight.size === 0) this.scheduleResume(state);
+  }
+
+  private scheduleResume(state: PartitionPipeline): void {
+    state.failures++;
+    const backoffMs = Math.min(this.options.maxRetryBackoffMs, this.options.retryBackoffMs * 2 ** (state.failures - 1));
+    setTimeout(() => {
+      state.queue = [...state.retry.sort((a, b) => a.sequence - b.sequence), ...state.queue];
+      state.retry = [];
+      if (state.needsRenumber) {
+        state.epoch++;
+        state.nextSequence = 0;
+        for (const batch of state.queue) {
+          batch.sequence = state.nextSequence;
+          state.nextSequence += batch.records.length;
+          this.encode(batch, state.epoch);
+        }
+        state.needsRenumber = false;
+      }
+      state.isRecovering = false;
+      this.pump(state);
+    }, state.needsRenumber && state.retry.length === 0 ? 0 : backoffMs);
+  }
+
+  private settle(batch: SealedBatch): void {
+    this.options.onSettled(batch.sizeBytes);
+    this.pendingCount--;
+    if (this.pendingCount === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+}

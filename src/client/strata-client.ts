@@ -1,0 +1,71 @@
+import * as grpc from '@grpc/grpc-js';
+import type { AdminServiceClient } from '../generated/strata/v1/AdminService.js';
+import type { ConsumeServiceClient } from '../generated/strata/v1/ConsumeService.js';
+import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
+import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
+import { loadProtocol } from '../protocol/protocol.js';
+import { Admin } from './admin.js';
+import { consume, type ConsumeOptions, type ConsumedRecord } from './consume.js';
+import { Producer, type ProducerOptions } from './producer.js';
+
+export const DEFAULT_SERVER_ADDRESS = 'localhost:7070';
+
+export interface StrataClientOptions {
+  /** host:port. Default: the STRATA_SERVER environment variable, else localhost:7070. */
+  address?: string;
+  credentials?: grpc.ChannelCredentials;
+  /** Extra grpc-js channel options. */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+export type { TopicDescription__Output as TopicDescription };
+
+/**
+ * One connection to a Strata server: admin calls, producers and consumers share one HTTP/2 channel.
+ * `close()` closes it; producers should be closed (flushed) first.
+ */
+export class StrataClient {
+  readonly address: string;
+  readonly admin: Admin;
+  /** @internal the generated stubs, shared by producers and consumers. */
+  readonly stubs: { admin: AdminServiceClient; produce: ProduceServiceClient; consume: ConsumeServiceClient };
+  private readonly channel: grpc.Channel;
+
+  constructor(options: StrataClientOptions = {}) {
+    this.address = options.address ?? process.env.STRATA_SERVER ?? DEFAULT_SERVER_ADDRESS;
+    const credentials = options.credentials ?? grpc.credentials.createInsecure();
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.max_receive_message_length': 17 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      // A larger HTTP/2 window lets one subscription stream run at disk speed (see PERFORMANCE.md).
+      'grpc-node.flow_control_window': 8 * 1024 * 1024,
+      ...options.channelOptions,
+    };
+    this.channel = new grpc.Channel(this.address, credentials, channelOptions);
+    const v1 = loadProtocol().protocol.strata.v1;
+    const shared = { channelOverride: this.channel };
+    this.stubs = {
+      admin: new v1.AdminService(this.address, credentials, shared),
+      produce: new v1.ProduceService(this.address, credentials, shared),
+      consume: new v1.ConsumeService(this.address, credentials, shared),
+    };
+    this.admin = new Admin(this.stubs.admin);
+  }
+
+  producer(options: ProducerOptions = {}): Producer {
+    return new Producer(this, options);
+  }
+
+  /** Records of a topic, in offset order per partition; see ConsumeOptions. */
+  consume(topic: string, options: ConsumeOptions = {}): AsyncIterable<ConsumedRecord> {
+    return consume(this, topic, options);
+  }
+
+  close(): void {
+    this.stubs.admin.close();
+    this.stubs.produce.close();
+    this.stubs.consume.close();
+    this.channel.close();
+  }
+}

@@ -1,0 +1,86 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Broker } from '../broker/broker.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { AdminServiceHandlers } from '../generated/strata/v1/AdminService.js';
+import type { TopicDescription as TopicDescriptionProto } from '../generated/strata/v1/TopicDescription.js';
+import type { TopicDescription } from '../storage/log-manager.js';
+import { TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
+import { startPositionFromProto } from './start-position.js';
+import { toServiceError } from './status.js';
+
+type UnaryCallback<T> = (error: Partial<grpc.StatusObject> | null, value?: T) => void;
+
+/** Runs a unary handler: exactly one callback, errors mapped to statuses. */
+function unary<Req, Res>(handler: (request: Req) => Promise<Res>) {
+  return (call: grpc.ServerUnaryCall<Req, Res>, callback: UnaryCallback<Res>): void => {
+    handler(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toServiceError(error)),
+    );
+  };
+}
+
+function effectiveConfig(config: TopicConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, spec] of Object.entries(TOPIC_CONFIG_KEYS)) out[key] = String(config[spec.field]);
+  return out;
+}
+
+const STATUS_NAMES = { online: 'PARTITION_STATUS_ONLINE', failed: 'PARTITION_STATUS_FAILED', 'data-loss': 'PARTITION_STATUS_DATA_LOSS' } as const;
+
+export function topicDescriptionToProto(description: TopicDescription): TopicDescriptionProto {
+  return {
+    name: description.name,
+    partitionCount: description.partitionCount,
+    config: effectiveConfig(description.config),
+    configOverrides: description.configOverrides,
+    partitions: description.partitions.map((p) => ({
+      partition: p.partition,
+      status: STATUS_NAMES[p.status],
+      logStartOffset: p.logStartOffset,
+      logEndOffset: p.logEndOffset,
+      highWatermark: p.highWatermark,
+      sizeBytes: p.sizeBytes,
+      segmentCount: p.segmentCount,
+      error: p.error ?? '',
+    })),
+  };
+}
+
+/** The Admin service: topics, partitions and offset look-ups. */
+export function createAdminService(broker: Broker): AdminServiceHandlers {
+  const logs = broker.logs;
+  return {
+    CreateTopic: unary(async (request) => ({
+      topic: topicDescriptionToProto(await logs.createTopic(request.topic, request.partitionCount, request.config)),
+    })),
+    DeleteTopic: unary(async (request) => {
+      await logs.deleteTopic(request.topic);
+      return {};
+    }),
+    ListTopics: unary(async () => ({
+      topics: logs.listTopics().map((name) => ({ name, partitionCount: logs.describeTopic(name).partitionCount })),
+    })),
+    DescribeTopic: unary(async (request) => ({ topic: topicDescriptionToProto(logs.describeTopic(request.topic)) })),
+    CreatePartitions: unary(async (request) => ({
+      topic: topicDescriptionToProto(await logs.createPartitions(request.topic, request.partitionCount)),
+    })),
+    ListOffsets: unary(async (request) => {
+      const description = logs.describeTopic(request.topic);
+      const partitions = request.partitions.length > 0 ? request.partitions : description.partitions.map((p) => p.partition);
+      if (!request.position?.position) throw new InvalidArgumentError('position is required: an offset spec (earliest, latest or timestamp_ms)');
+      const start = startPositionFromProto(request.position, { point: 'latest' });
+      const offsets = [];
+      for (const partition of partitions) {
+        const log = logs.partition(request.topic, partition);
+        if ('timestampMs' in start) {
+          const found = await log.offsetForTimestamp(start.timestampMs);
+          offsets.push({ partition, offset: found ?? log.highWatermark, found: found !== undefined });
+        } else {
+          offsets.push({ partition, offset: await broker.resolveStart(request.topic, partition, start), found: true });
+        }
+      }
+      return { offsets };
+    }),
+  };
+}

@@ -1,0 +1,127 @@
+import { once } from 'node:events';
+import type * as grpc from '@grpc/grpc-js';
+import type { Broker, StartPosition } from '../broker/broker.js';
+import { InvalidArgumentError, ShuttingDownError } from '../core/errors.js';
+import { DEFAULT_FETCH_MAX_BYTES, MAX_FETCH_BYTES, MAX_FETCH_WAIT_MS, MAX_PARTITIONS } from '../core/limits.js';
+import type { ConsumeServiceHandlers } from '../generated/strata/v1/ConsumeService.js';
+import type { SubscribeRequest__Output } from '../generated/strata/v1/SubscribeRequest.js';
+import type { SubscribeResponse } from '../generated/strata/v1/SubscribeResponse.js';
+import { assertDecoded } from './safe-deserialize.js';
+import { startPositionFromProto } from './start-position.js';
+import { toServiceError } from './status.js';
+import type { StreamRegistry } from './stream-registry.js';
+
+const DEFAULT_SUBSCRIBE_MAX_WAIT_MS = 100;
+
+function boundedInteger(value: number, fallback: number, min: number, max: number, name: string): number {
+  if (value === 0) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+/**
+ * Subscribe and Fetch. A subscription runs one loop per partition: a long-poll read (no polling: it
+ * sleeps on the partition's high-watermark listener), then a write that honours flow control: when
+ * write() returns false the loop waits for 'drain' before it reads the log again, so a slow client
+ * holds at most one response per partition in server memory.
+ */
+export function createConsumeService(broker: Broker, streams: StreamRegistry): ConsumeServiceHandlers {
+  return {
+    Subscribe(call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) {
+      const controller = new AbortController();
+      let isFinished = false;
+      const finish = (error?: unknown) => {
+        if (isFinished) return;
+        isFinished = true;
+        controller.abort();
+        unregister();
+        if (error !== undefined) call.emit('error', toServiceError(error));
+        else call.end();
+      };
+      const unregister = streams.register(async () => finish(new ShuttingDownError('the server is shutting down')));
+      call.on('cancelled', () => finish());
+      call.on('error', () => {
+        isFinished = true;
+        controller.abort();
+        unregister();
+      });
+      subscribe(broker, call, controller.signal).then(
+        () => finish(),
+        (error: unknown) => finish(controller.signal.aborted ? undefined : error),
+      );
+    },
+
+    Fetch(call, callback) {
+      (async () => {
+        assertDecoded(call.request);
+        const request = call.request;
+        const controller = new AbortController();
+        call.on('cancelled', () => controller.abort());
+        const result = await broker.fetch(request.topic, request.partition, request.offset, {
+          maxBytes: boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes'),
+          minBytes: request.minBytes,
+          maxWaitMs: Math.min(request.maxWaitMs, MAX_FETCH_WAIT_MS),
+          waitForFirstData: false,
+          signal: controller.signal,
+        });
+        return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
+      })().then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toServiceError(error)),
+      );
+    },
+  };
+}
+
+async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal): Promise<void> {
+  assertDecoded(call.request);
+  const request = call.request;
+  const description = broker.logs.describeTopic(request.topic);
+  const partitions = request.partitions.length > 0 ? [...new Set(request.partitions)] : description.partitions.map((p) => p.partition);
+  if (partitions.length > MAX_PARTITIONS) throw new InvalidArgumentError(`at most ${MAX_PARTITIONS} partitions per subscription`);
+  const maxBytes = boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes');
+  const maxWaitMs = boundedInteger(request.maxWaitMs, DEFAULT_SUBSCRIBE_MAX_WAIT_MS, 0, MAX_FETCH_WAIT_MS, 'max_wait_ms');
+  const defaultStart: StartPosition = startPositionFromProto(request.start, { point: 'latest' });
+  // Resolve every start first: a bad partition or offset fails the call before anything is sent.
+  const starts = new Map<number, number>();
+  for (const partition of partitions) {
+    const explicit = request.startOffsets[partition];
+    const start = explicit !== undefined ? { offset: Number(explicit) } : defaultStart;
+    const offset = await broker.resolveStart(request.topic, partition, start);
+    const log = broker.logs.partition(request.topic, partition);
+    if (offset < log.logStartOffset || offset > log.logEndOffset) {
+      await log.read(offset, 1); // throws OffsetOutOfRangeError with the valid range
+    }
+    starts.set(partition, offset);
+  }
+  await Promise.all(
+    partitions.map(async (partition) => {
+      let offset = starts.get(partition)!;
+      while (!signal.aborted) {
+        const result = await broker.fetch(request.topic, partition, offset, {
+          maxBytes,
+          minBytes: request.minBytes,
+          maxWaitMs,
+          waitForFirstData: true,
+          signal,
+        });
+        if (signal.aborted) return;
+        if (result.batches.length === 0) {
+          // Woken without data: the log closed (topic deleted or server stopping) or nothing yet.
+          if (broker.logs.partition(request.topic, partition).isClosed) throw new ShuttingDownError('the partition was closed');
+          continue;
+        }
+        const response: SubscribeResponse = {
+          partition,
+          fetchOffset: offset,
+          records: result.batches,
+          nextOffset: result.nextOffset,
+          highWatermark: result.highWatermark,
+          logStartOffset: result.logStartOffset,
+        };
+        offset = result.nextOffset;
+        if (!call.write(response)) await once(call, 'drain', { signal }).catch(() => undefined);
+      }
+    }),
+  );
+}

@@ -1,0 +1,69 @@
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Broker } from '../broker/broker.js';
+import type { Logger } from '../core/logger.js';
+import { loadProtocol } from '../protocol/protocol.js';
+import { createAdminService } from './admin-service.js';
+import { createConsumeService } from './consume-service.js';
+import { createProduceService } from './produce-service.js';
+import { withSafeDeserializers } from './safe-deserialize.js';
+import type { ServerConfig } from './server-config.js';
+import { StreamRegistry } from './stream-registry.js';
+
+const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService'];
+
+export interface GrpcServer {
+  readonly port: number;
+  /** Health NOT_SERVING, refuse new calls, end open streams (in-flight appends first), stop. */
+  shutdown(): Promise<void>;
+}
+
+/** The gRPC server: Strata's three services, grpc.health.v1 and server reflection. */
+export async function startGrpcServer(broker: Broker, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
+  const { packageDefinition, protocol } = loadProtocol();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': config.maxRequestBytes,
+    // A subscription response carries up to max_bytes of batches (16 MiB at most) plus framing.
+    'grpc.max_send_message_length': 17 * 1024 * 1024,
+    'grpc.keepalive_time_ms': config.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
+  const streams = new StreamRegistry();
+  const v1 = protocol.strata.v1;
+  server.addService(withSafeDeserializers(v1.AdminService.service), createAdminService(broker));
+  server.addService(withSafeDeserializers(v1.ProduceService.service), createProduceService(broker, streams, logger));
+  server.addService(withSafeDeserializers(v1.ConsumeService.service), createConsumeService(broker, streams));
+  const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
+  health.addToServer(server);
+  new ReflectionService(packageDefinition).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${config.host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    ),
+  );
+
+  let shuttingDown: Promise<void> | undefined;
+  return {
+    port,
+    shutdown() {
+      shuttingDown ??= (async () => {
+        for (const name of ['', ...SERVICE_NAMES]) health.setStatus(name, 'NOT_SERVING');
+        logger.info({ openStreams: streams.openStreamCount }, 'shutting down: ending open streams');
+        await streams.closeAll(config.shutdownGraceMs);
+        await new Promise<void>((resolve) => {
+          // tryShutdown waits for calls to end; they were all told to. Force what remains after the grace.
+          const timer = setTimeout(() => server.forceShutdown(), config.shutdownGraceMs);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      })();
+      return shuttingDown;
+    },
+  };
+}

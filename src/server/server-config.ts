@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { InvalidConfigError } from '../core/errors.js';
+import { DEFAULT_MAX_BATCH_BYTES } from '../core/limits.js';
+
+/**
+ * Server settings. `strata serve --config FILE` reads a JSON object with any of these keys; command
+ * line flags win over the file.
+ */
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  logLevel: string;
+  /** The largest gRPC message the server accepts: a produce request is one or more batches. */
+  maxRequestBytes: number;
+  /** How often the server pings an idle connection, and how long it waits for the answer. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  /** How long a shutdown waits for in-flight appends before closing streams anyway. */
+  shutdownGraceMs: number;
+  retentionCheckIntervalMs: number;
+}
+
+export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
+  dataDir: 'data',
+  host: '127.0.0.1',
+  port: 7070,
+  logLevel: 'info',
+  // One default-sized batch plus room for the request's other fields.
+  maxRequestBytes: DEFAULT_MAX_BATCH_BYTES + 64 * 1024,
+  keepaliveTimeMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  shutdownGraceMs: 10_000,
+  retentionCheckIntervalMs: 5 * 60 * 1000,
+});
+
+const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
+
+/** Checks a partial configuration (from a file or flags) and fills in the defaults. */
+export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfig>>): ServerConfig {
+  const config: ServerConfig = { ...DEFAULT_SERVER_CONFIG };
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if (!(key in DEFAULT_SERVER_CONFIG)) throw new InvalidConfigError(`unknown server setting '${key}'`);
+      (config as unknown as Record<string, unknown>)[key] = value;
+    }
+  }
+  for (const key of NUMERIC_KEYS) {
+    const value = config[key];
+    if (!Number.isInteger(value) || value < 0) throw new InvalidConfigError(`${key} must be a non-negative integer, got ${String(value)}`);
+  }
+  if (config.port > 65535) throw new InvalidConfigError(`port must be at most 65535, got ${config.port}`);
+  if (config.maxRequestBytes < 1024) throw new InvalidConfigError('maxRequestBytes must be at least 1024');
+  return config;
+}
+
+export function readServerConfigFile(path: string): Partial<ServerConfig> {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as Partial<ServerConfig>;
+  } catch (error) {
+    throw new InvalidConfigError(`cannot read server config ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,54 @@
+import * as grpc from '@grpc/grpc-js';
+import { StrataError } from '../core/errors.js';
+import type { Failure } from '../generated/strata/v1/Failure.js';
+import { ERROR_CODE_METADATA_KEY, ERROR_RETRIABLE_METADATA_KEY } from '../protocol/protocol.js';
+
+/** The one table from Strata error codes to gRPC status codes. */
+export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Object.freeze({
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  INVALID_TOPIC_NAME: grpc.status.INVALID_ARGUMENT,
+  INVALID_CONFIG: grpc.status.INVALID_ARGUMENT,
+  CORRUPT_BATCH: grpc.status.INVALID_ARGUMENT,
+  BATCH_TOO_LARGE: grpc.status.RESOURCE_EXHAUSTED,
+  TOO_MANY_PENDING_APPENDS: grpc.status.RESOURCE_EXHAUSTED,
+  TOO_MANY_IN_FLIGHT: grpc.status.RESOURCE_EXHAUSTED,
+  TOPIC_NOT_FOUND: grpc.status.NOT_FOUND,
+  PARTITION_NOT_FOUND: grpc.status.NOT_FOUND,
+  TOPIC_ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
+  OFFSET_OUT_OF_RANGE: grpc.status.OUT_OF_RANGE,
+  OUT_OF_ORDER_SEQUENCE: grpc.status.FAILED_PRECONDITION,
+  STORAGE_FAILED: grpc.status.UNAVAILABLE,
+  SHUTTING_DOWN: grpc.status.UNAVAILABLE,
+  LOG_CLOSED: grpc.status.UNAVAILABLE,
+  DATA_LOSS: grpc.status.DATA_LOSS,
+});
+
+export interface DescribedError {
+  code: string;
+  message: string;
+  retriable: boolean;
+  grpcStatus: grpc.status;
+}
+
+/** Any thrown value as a code, message and status; unknown errors are INTERNAL and never retriable. */
+export function describeError(error: unknown): DescribedError {
+  if (error instanceof StrataError) {
+    return { code: error.code, message: error.message, retriable: error.retriable, grpcStatus: STATUS_BY_ERROR_CODE[error.code] ?? grpc.status.INTERNAL };
+  }
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), retriable: false, grpcStatus: grpc.status.INTERNAL };
+}
+
+/** For a whole call: the status with the code and retriable flag in trailing metadata. */
+export function toServiceError(error: unknown): Partial<grpc.StatusObject> {
+  const described = describeError(error);
+  const metadata = new grpc.Metadata();
+  metadata.set(ERROR_CODE_METADATA_KEY, described.code);
+  metadata.set(ERROR_RETRIABLE_METADATA_KEY, String(described.retriable));
+  return { code: described.grpcStatus, details: `${described.code}: ${described.message}`, metadata };
+}
+
+/** For one request inside a stream that goes on. */
+export function toFailure(error: unknown): Failure {
+  const described = describeError(error);
+  return { code: described.code, message: described.message, retriable: described.retriable, grpcStatus: described.grpcStatus };
+}
