@@ -1,18 +1,27 @@
 import { Command } from 'commander';
 import { StrataError } from '../core/errors.js';
+import { registerConsumeCommand } from './consume-command.js';
+import { registerProduceCommand } from './produce-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerTopicsCommand } from './topics-command.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command();
-  program.name('strata').description('Strata: a partitioned append-only log server over gRPC').showHelpAfterError();
+  program
+    .name('strata')
+    .description('Strata: a partitioned append-only log server over gRPC')
+    .option('--server <host:port>', 'server address (default: $STRATA_SERVER, else localhost:7070)')
+    .showHelpAfterError();
   registerServeCommand(program);
+  registerTopicsCommand(program);
+  registerProduceCommand(program);
+  registerConsumeCommand(program);
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {
-    if (error instanceof StrataError) {
-      process.stderr.write(`strata: ${error.code}: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
+    // Expected failures print one line and exit 1; anything else is a bug and keeps its stack.
+    if (!(error instanceof StrataError)) throw error;
+    process.stderr.write(`strata: ${error.code}: ${error.message}\n`);
+    process.exitCode = 1;
   }
 }

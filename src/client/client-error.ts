@@ -27,7 +27,9 @@ export class StrataClientError extends StrataError {
     const code = serviceError.metadata?.get(ERROR_CODE_METADATA_KEY)[0]?.toString() ?? grpc.status[status] ?? 'UNKNOWN';
     const retriableText = serviceError.metadata?.get(ERROR_RETRIABLE_METADATA_KEY)[0]?.toString();
     const retriable = retriableText !== undefined ? retriableText === 'true' : RETRIABLE_STATUSES.has(status);
-    const details = serviceError.details ?? (error instanceof Error ? error.message : String(error));
+    let details = serviceError.details ?? (error instanceof Error ? error.message : String(error));
+    // The server writes "CODE: message"; the code has its own field.
+    if (details.startsWith(`${code}: `)) details = details.slice(code.length + 2);
     return new StrataClientError(code, details, status, retriable, { cause: error });
   }
 

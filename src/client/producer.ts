@@ -69,6 +69,7 @@ export class Producer {
   private bufferedBytes = 0;
   private readonly roomWaiters: Array<{ sizeBytes: number; resolve: () => void }> = [];
   private isClosed = false;
+  private readonly admitting = new Set<Promise<unknown>>();
 
   constructor(
     private readonly client: StrataClient,
@@ -107,6 +108,17 @@ export class Producer {
   /** Queues one record; resolves with its partition and offset once acknowledged. */
   async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     if (this.isClosed) throw new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false);
+    const admitted: Promise<{ acknowledged: Promise<RecordMetadata> }> = this.admit(topic, record).finally(() => this.admitting.delete(admitted));
+    this.admitting.add(admitted);
+    const { acknowledged } = await admitted;
+    return acknowledged;
+  }
+
+  /**
+   * Everything before a record joins its batch: validation, room in the buffer, the topic's partition
+   * count. Resolves with the acknowledgement promise, so flush() can wait for every send to be in a batch.
+   */
+  private async admit(topic: string, record: ProducerRecord): Promise<{ acknowledged: Promise<RecordMetadata> }> {
     const input: RecordInput = {
       key: record.key ?? null,
       value: record.value,
@@ -126,11 +138,15 @@ export class Producer {
       this.release(sizeBytes);
       throw new InvalidArgumentError(`partition ${partition} is outside 0..${count - 1} of topic '${topic}'`);
     }
-    return new Promise<RecordMetadata>((resolve, reject) => this.append(topic, partition, input, sizeBytes, { resolve, reject }));
+    const acknowledged = new Promise<RecordMetadata>((resolve, reject) => this.append(topic, partition, input, sizeBytes, { resolve, reject }));
+    // In an object: awaiting admit() must not also wait for the acknowledgement.
+    return { acknowledged };
   }
 
   /** Sends every open batch now and waits until all records sent so far are acknowledged or failed. */
   async flush(): Promise<void> {
+    // Sends still waiting for room or metadata join their batches first.
+    while (this.admitting.size > 0) await Promise.allSettled([...this.admitting]);
     for (const key of [...this.openBatches.keys()]) this.seal(key);
     await this.pipeline.whenIdle();
   }

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { ConsumedRecord, ConsumeOptions } from '../client/consume.js';
+import { parseInteger, withClient } from './cli-context.js';
+
+interface ConsumeCommandOptions {
+  fromBeginning?: boolean;
+  offset?: number;
+  fromTime?: string;
+  partition?: number;
+  maxMessages?: number;
+  follow?: boolean;
+  json?: boolean;
+}
+
+function toText(value: Buffer | null): string | null {
+  return value === null ? null : value.toString('utf8');
+}
+
+export function formatRecordJson(record: ConsumedRecord): string {
+  return JSON.stringify({
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: new Date(record.timestampMs).toISOString(),
+    timestampMs: record.timestampMs,
+    key: toText(record.key),
+    value: toText(record.value),
+    headers: Object.fromEntries(record.headers.map((h) => [h.key, toText(h.value)])),
+  });
+}
+
+export function registerConsumeCommand(program: Command): void {
+  program
+    .command('consume <topic>')
+    .description('print records; without --follow, stops at the end of the log as it was at the start')
+    .option('--from-beginning', 'replay from the earliest offset (offset zero unless retention removed it)')
+    .option('--offset <n>', 'start at this offset (on every partition read)', parseInteger('--offset'))
+    .option('--from-time <iso>', 'start at the first record at or after this time')
+    .option('--partition <p>', 'read only this partition', parseInteger('--partition'))
+    .option('--max-messages <n>', 'stop after this many records', parseInteger('--max-messages', 1))
+    .option('--follow', 'keep printing new records as they arrive')
+    .option('--json', 'one JSON object per line: topic, partition, offset, timestamp, key, value, headers')
+    .action(async (topic: string, options: ConsumeCommandOptions, command: Command) => {
+      const starts = [options.fromBeginning, options.offset !== undefined, options.fromTime !== undefined].filter(Boolean).length;
+      if (starts > 1) throw new InvalidArgumentError('use only one of --from-beginning, --offset and --from-time');
+      let from: ConsumeOptions['from'] = 'latest';
+      if (options.fromBeginning) from = 'earliest';
+      else if (options.offset !== undefined) from = options.offset;
+      else if (options.fromTime !== undefined) {
+        const timestampMs = Date.parse(options.fromTime);
+        if (Number.isNaN(timestampMs)) throw new InvalidArgumentError(`--from-time: not a date: '${options.fromTime}'`);
+        from = { timestampMs };
+      }
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await withClient(command, async (client) => {
+          const partitions = options.partition !== undefined ? [options.partition] : undefined;
+          // Without --follow: read up to each partition's end as of now, then stop.
+          const remaining = new Map<number, number>();
+          if (!options.follow) {
+            for (const { partition, offset } of await client.admin.listOffsets(topic, 'latest', partitions)) remaining.set(partition, offset);
+            const startOffsets = typeof from === 'number' ? undefined : await client.admin.listOffsets(topic, from, partitions);
+            for (const start of startOffsets ?? []) if (start.offset >= remaining.get(start.partition)!) remaining.delete(start.partition);
+            if (typeof from === 'number') for (const [p, end] of remaining) if (from >= end) remaining.delete(p);
+            if (remaining.size === 0) return;
+          }
+          let count = 0;
+          for await (const record of client.consume(topic, { from, ...(partitions ? { partitions } : {}), signal: controller.signal })) {
+            process.stdout.write(options.json ? formatRecordJson(record) + '\n' : (toText(record.value) ?? '') + '\n');
+            count++;
+            if (options.maxMessages !== undefined && count >= options.maxMessages) break;
+            if (!options.follow) {
+              const end = remaining.get(record.partition);
+              if (end !== undefined && record.offset + 1 >= end) remaining.delete(record.partition);
+              if (remaining.size === 0) break;
+            }
+          }
+        });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
+}

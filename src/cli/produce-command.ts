@@ -1,0 +1,74 @@
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { parseInteger, withClient } from './cli-context.js';
+
+const MAX_OUTSTANDING = 10_000;
+
+interface ProduceOptions {
+  key?: string;
+  partition?: number;
+  value?: string;
+  keySeparator?: string;
+  acks: 'default' | 'none' | 'written' | 'durable';
+  json?: boolean;
+}
+
+export function registerProduceCommand(program: Command): void {
+  program
+    .command('produce <topic>')
+    .description('write records: --value once, or one record per line of standard input')
+    .option('--key <key>', 'record key (same key, same partition)')
+    .option('--partition <p>', 'write to this partition instead of choosing by key', parseInteger('--partition'))
+    .option('--value <value>', 'a single record value; without it, each stdin line is a record')
+    .option('--key-separator <sep>', 'split each stdin line into key and value at the first <sep>')
+    .option('--acks <level>', 'default | none | written | durable', 'default')
+    .option('--json', 'print one JSON line per acknowledged record')
+    .action(async (topic: string, options: ProduceOptions, command: Command) => {
+      const count = await withClient(command, async (client) => {
+        const producer = client.producer({ acks: options.acks });
+        let sentCount = 0;
+        let outstanding = 0;
+        let onRoom: (() => void) | undefined;
+        let firstError: unknown;
+        const sendLine = (line: string) => {
+          let key = options.key ?? null;
+          let value = line;
+          if (options.keySeparator !== undefined) {
+            const at = line.indexOf(options.keySeparator);
+            if (at >= 0) {
+              key = line.slice(0, at);
+              value = line.slice(at + options.keySeparator.length);
+            }
+          }
+          sentCount++;
+          outstanding++;
+          // Not awaited one by one, so the producer can batch; MAX_OUTSTANDING bounds what stdin queues.
+          producer
+            .send(topic, { key, value, ...(options.partition !== undefined ? { partition: options.partition } : {}) })
+            .then(
+              (metadata) => options.json && process.stdout.write(JSON.stringify(metadata) + '\n'),
+              (error: unknown) => (firstError ??= error),
+            )
+            .finally(() => {
+              outstanding--;
+              if (outstanding < MAX_OUTSTANDING) onRoom?.();
+            });
+        };
+        try {
+          if (options.value !== undefined) sendLine(options.value);
+          else {
+            for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+              sendLine(line);
+              if (outstanding >= MAX_OUTSTANDING) await new Promise<void>((resolve) => (onRoom = resolve));
+            }
+          }
+          await producer.flush();
+          if (firstError) throw firstError;
+          return sentCount;
+        } finally {
+          await producer.close();
+        }
+      });
+      if (!options.json) process.stderr.write(`produced ${count} record${count === 1 ? '' : 's'} to ${topic}\n`);
+    });
+}
