@@ -68,7 +68,7 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
       const respond = (response: ProduceResponse, sizeBytes: number) => {
         inFlightCount--;
         inFlightBytes -= sizeBytes;
-        if (!isFinished && !call.cancelled && !call.write(response)) {
+        if (!isFinished && !call.cancelled && !call.write(response) && !isWriteBlocked) {
           isWriteBlocked = true;
           call.once('drain', () => {
             isWriteBlocked = false;
