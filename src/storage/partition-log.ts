@@ -99,7 +99,10 @@ export class PartitionLog {
   private pendingBytes = 0;
   private nextOffsetToAssign: number;
   private writer: Promise<void> | undefined;
+  private syncer: Promise<void> | undefined;
   private isSyncRequested = false;
+  /** Written appends waiting for an fsync, in offset order. */
+  private readonly awaitingSync: PendingAppend[] = [];
   private failure: StrataError | undefined;
   private isClosing = false;
   private closed: Promise<void> | undefined;
@@ -193,7 +196,7 @@ export class PartitionLog {
       }
       const headers = validateBatches(data, { maxBatchBytes: this.config.maxBatchBytes });
       if (
-        this.pending.length >= MAX_PENDING_APPENDS_PER_PARTITION ||
+        this.pending.length + this.awaitingSync.length >= MAX_PENDING_APPENDS_PER_PARTITION ||
         this.pendingBytes + data.length > MAX_PENDING_APPEND_BYTES_PER_PARTITION
       ) {
         throw new TooManyPendingAppendsError(
@@ -272,9 +275,10 @@ export class PartitionLog {
   /** fsyncs everything written so far (through the write loop, so it never races a write). */
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
-    this.isSyncRequested = true;
-    this.startWriter();
     await this.writer;
+    this.isSyncRequested = true;
+    this.startSyncer();
+    await this.syncer;
     if (this.failure) throw this.failure;
   }
 
@@ -307,6 +311,7 @@ export class PartitionLog {
     this.flushTimer?.cancel();
     this.closed = (async () => {
       await this.writer;
+      await this.syncer;
       if (!this.failure) {
         await this.active.sync();
         await this.active.persistIndexes();
@@ -343,7 +348,7 @@ export class PartitionLog {
     this.flushTimer = this.options.clock.setTimeout(() => {
       if (this.active.durableSizeBytes < this.active.sizeBytes) {
         this.isSyncRequested = true;
-        this.startWriter();
+        this.startSyncer();
       }
       this.scheduleFlush();
     }, this.config.flushMs);
@@ -354,29 +359,65 @@ export class PartitionLog {
     this.writer = this.runWriter().finally(() => {
       this.writer = undefined;
       // Work may have arrived between the loop's last check and this callback.
-      if (!this.failure && (this.pending.length > 0 || this.isSyncRequested)) this.startWriter();
+      if (!this.failure && this.pending.length > 0) this.startWriter();
     });
   }
 
+  private startSyncer(): void {
+    if (this.syncer) return;
+    this.syncer = this.runSyncer().finally(() => {
+      this.syncer = undefined;
+      if (!this.failure && (this.awaitingSync.length > 0 || this.isSyncRequested)) this.startSyncer();
+    });
+  }
+
+  /**
+   * The write half of the group commit: writes every queued append (one writev per group) and never
+   * waits for an fsync, so writes go on while the syncer's fdatasync runs.
+   */
   private async runWriter(): Promise<void> {
-    while (!this.failure && (this.pending.length > 0 || this.isSyncRequested)) {
+    while (!this.failure && this.pending.length > 0) {
       const group = this.takeGroup();
       try {
-        if (group.length > 0) await this.writeGroup(group);
-        for (const append of group) {
-          if (append.ackLevel === 'written') append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, durability: 'written' });
-        }
-        this.notifyHighWatermark();
-        const isSyncNeeded = this.isSyncRequested || group.some((a) => a.ackLevel === 'durable');
-        this.isSyncRequested = false;
-        if (isSyncNeeded) await this.active.sync();
-        for (const append of group) {
-          if (append.ackLevel === 'durable') append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, durability: 'durable' });
-        }
-        this.notifyHighWatermark();
+        await this.writeGroup(group);
       } catch (error) {
         this.fail(error, group);
+        return;
       }
+      // The syncer may have failed while this group was being written: it is not acknowledged.
+      if (this.failure) {
+        for (const append of group) append.reject(this.failure);
+        return;
+      }
+      for (const append of group) {
+        if (append.ackLevel === 'written') append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, durability: 'written' });
+        else this.awaitingSync.push(append);
+      }
+      this.notifyHighWatermark();
+      if (this.awaitingSync.length > 0) this.startSyncer();
+    }
+  }
+
+  /**
+   * The sync half: one fdatasync covers everything written before it started; every append it covers
+   * is acknowledged as durable. Appends written during that fsync share the next one.
+   */
+  private async runSyncer(): Promise<void> {
+    while (!this.failure && (this.awaitingSync.length > 0 || this.isSyncRequested)) {
+      this.isSyncRequested = false;
+      try {
+        // Segments before the active one were fsynced when they rolled.
+        await this.active.sync();
+      } catch (error) {
+        this.fail(error, []);
+        return;
+      }
+      const durableEndOffset = this.active.durableNextOffset;
+      while (this.awaitingSync.length > 0 && this.awaitingSync[0]!.lastOffset < durableEndOffset) {
+        const append = this.awaitingSync.shift()!;
+        append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, durability: 'durable' });
+      }
+      this.notifyHighWatermark();
     }
   }
 
@@ -457,7 +498,7 @@ export class PartitionLog {
     this.failure = failure;
     this.options.logger.error({ err: error, topic: this.topic, partition: this.partition }, 'storage failure: partition is read-only until restart');
     // Appends already resolved as `written` keep that promise; everything else fails.
-    for (const append of [...group, ...this.pending.splice(0)]) append.reject(failure);
+    for (const append of [...group, ...this.awaitingSync.splice(0), ...this.pending.splice(0)]) append.reject(failure);
     this.pendingBytes = 0;
   }
 }

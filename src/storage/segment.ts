@@ -65,6 +65,12 @@ export class Segment {
   durableSizeBytes: number;
   nextOffset: number;
   durableNextOffset: number;
+  /**
+   * Bytes [0, verifiedEndPosition) are known to hold batches whose CRC was checked in this process (on
+   * append, by a recovery scan, or by an earlier read), so reads skip the CRC there. Segments opened
+   * on trust after a clean shutdown start at 0: each batch is checked the first time it is read.
+   */
+  private verifiedEndPosition: number;
   private references = 0;
   private isClosing = false;
   private closed: Promise<void> | undefined;
@@ -80,8 +86,10 @@ export class Segment {
     nextOffset: number,
     /** When the segment.ms clock started (see rollClockStart). */
     private readonly createdAtMs: number,
+    isVerified: boolean,
   ) {
     this.paths = segmentPaths(directory, baseOffset);
+    this.verifiedEndPosition = isVerified ? sizeBytes : 0;
     this.sizeBytes = sizeBytes;
     this.durableSizeBytes = sizeBytes;
     this.nextOffset = nextOffset;
@@ -94,7 +102,7 @@ export class Segment {
     const existingBytes = await file.sizeBytes();
     if (existingBytes > 0) await file.truncate(0);
     const indexer = new SegmentIndexer(baseOffset, indexIntervalBytes);
-    return new Segment(fs, directory, baseOffset, file, indexer, 0, baseOffset, nowMs);
+    return new Segment(fs, directory, baseOffset, file, indexer, 0, baseOffset, nowMs, true);
   }
 
   /**
@@ -102,7 +110,7 @@ export class Segment {
    * already known to hold `sizeBytes` of valid batches.
    */
   static fromScan(fs: FileSystemPort, directory: string, file: FileHandlePort, indexer: SegmentIndexer, sizeBytes: number, nextOffset: number, nowMs: number): Segment {
-    return new Segment(fs, directory, indexer.baseOffset, file, indexer, sizeBytes, nextOffset, rollClockStart(indexer.firstBatchMaxTimestampMs, nowMs));
+    return new Segment(fs, directory, indexer.baseOffset, file, indexer, sizeBytes, nextOffset, rollClockStart(indexer.firstBatchMaxTimestampMs, nowMs), true);
   }
 
   /**
@@ -154,7 +162,7 @@ export class Segment {
     }
     const indexer = new SegmentIndexer(baseOffset, indexIntervalBytes, offsetIndex, timeIndex);
     indexer.resumeAfterLoad(fileSizeBytes - lastEntry.position, maxTimestampMs, offsetOfMaxTimestamp, firstBatchMaxTimestampMs);
-    return new Segment(fs, directory, baseOffset, file, indexer, fileSizeBytes, nextOffset, rollClockStart(firstBatchMaxTimestampMs, nowMs));
+    return new Segment(fs, directory, baseOffset, file, indexer, fileSizeBytes, nextOffset, rollClockStart(firstBatchMaxTimestampMs, nowMs), false);
   }
 
   get maxTimestampMs(): number {
@@ -182,6 +190,8 @@ export class Segment {
       position += batch.sizeBytes;
       this.nextOffset = batch.lastOffset + 1;
     }
+    // The caller validated these batches (CRC included) before they were written.
+    if (this.verifiedEndPosition === startPosition) this.verifiedEndPosition = position;
     this.sizeBytes = position;
   }
 
@@ -191,8 +201,9 @@ export class Segment {
     const nextOffset = this.nextOffset;
     if (this.durableSizeBytes === sizeBytes) return;
     await this.file.datasync();
-    this.durableSizeBytes = sizeBytes;
-    this.durableNextOffset = nextOffset;
+    // Syncs may overlap (the syncer and a roll): never move the durable marks backwards.
+    this.durableSizeBytes = Math.max(this.durableSizeBytes, sizeBytes);
+    this.durableNextOffset = Math.max(this.durableNextOffset, nextOffset);
   }
 
   /** Writes both indexes (with the final time entry) for a segment that takes no more appends. */
@@ -233,7 +244,7 @@ export class Segment {
         if (sizeBytes === undefined || sizeBytes < BATCH_HEADER_BYTES || end + sizeBytes > chunk.length) break;
         if (end + sizeBytes - at > maxBytes) break;
         // A damaged batch after the first ends this read; the next read starts at it and reports it.
-        if (!isBatchCrcValid(chunk, end, sizeBytes)) break;
+        if (!this.isVerified(chunk, end, sizeBytes, step.position + (end - at))) break;
         nextOffset = lastOffsetOf(readBatchHeader(chunk, end)) + 1;
         end += sizeBytes;
       }
@@ -242,9 +253,17 @@ export class Segment {
   }
 
   private checkCrc(chunk: Buffer, at: number, sizeBytes: number, position: number): void {
-    if (isBatchCrcValid(chunk, at, sizeBytes)) return;
+    if (this.isVerified(chunk, at, sizeBytes, position)) return;
     const header = readBatchHeader(chunk, at);
     throw new DamagedBatchError(this.paths.log, position, header.baseOffset, lastOffsetOf(header) + 1);
+  }
+
+  /** Whether the batch at `position` (held in `chunk` at `at`) is intact; checks its CRC at most once. */
+  private isVerified(chunk: Buffer, at: number, sizeBytes: number, position: number): boolean {
+    if (position + sizeBytes <= this.verifiedEndPosition) return true;
+    if (!isBatchCrcValid(chunk, at, sizeBytes)) return false;
+    if (position === this.verifiedEndPosition) this.verifiedEndPosition = position + sizeBytes;
+    return true;
   }
 
   /**
