@@ -1,0 +1,174 @@
+import { createRequire } from 'node:module';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StrataClientError } from '../../src/client/client-error.js';
+import { StrataClient } from '../../src/client/strata-client.js';
+import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
+import type { ProduceResponse__Output } from '../../src/generated/strata/v1/ProduceResponse.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const require = createRequire(import.meta.url);
+
+/** Sends raw produce requests on one stream and collects the responses until it ends. */
+function produceRaw(client: StrataClient, requests: ProduceRequest[]): Promise<{ responses: ProduceResponse__Output[]; error?: grpc.ServiceError }> {
+  return new Promise((resolve) => {
+    const call = client.stubs.produce.produce();
+    const responses: ProduceResponse__Output[] = [];
+    call.on('data', (r: ProduceResponse__Output) => responses.push(r));
+    call.on('error', (error: grpc.ServiceError) => resolve({ responses, error }));
+    call.on('end', () => resolve({ responses }));
+    for (const request of requests) call.write(request);
+    call.end();
+  });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<StrataClientError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as StrataClientError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('bad input gets a typed error and hurts nobody else', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: ServerProcess;
+  let client: StrataClient;
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    server = await startServerProcess(dir.path);
+    client = new StrataClient({ address: server.address });
+    await client.admin.createTopic('good', { partitions: 2 });
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.stop('SIGKILL');
+    await dir.remove();
+  });
+
+  it('answers admin mistakes with NOT_FOUND, ALREADY_EXISTS and INVALID_ARGUMENT', async () => {
+    const missing = await rejection(client.admin.describeTopic('missing'));
+    expect(missing).toMatchObject({ code: 'TOPIC_NOT_FOUND', grpcStatus: grpc.status.NOT_FOUND, retriable: false });
+    expect(await rejection(client.admin.createTopic('good', { partitions: 1 }))).toMatchObject({ code: 'TOPIC_ALREADY_EXISTS', grpcStatus: grpc.status.ALREADY_EXISTS });
+    for (const name of ['a/b', '..', '', 'x'.repeat(250), 'ümlaut']) {
+      expect(await rejection(client.admin.createTopic(name, { partitions: 1 })), name).toMatchObject({ code: 'INVALID_TOPIC_NAME', grpcStatus: grpc.status.INVALID_ARGUMENT });
+    }
+    expect(await rejection(client.admin.createTopic('zero', { partitions: 0 }))).toMatchObject({ grpcStatus: grpc.status.INVALID_ARGUMENT });
+    expect(await rejection(client.admin.createTopic('cfg', { partitions: 1, config: { 'retention.ms': 'soon' } }))).toMatchObject({ code: 'INVALID_CONFIG' });
+    expect(await rejection(client.admin.createPartitions('good', 1))).toMatchObject({ grpcStatus: grpc.status.INVALID_ARGUMENT });
+    expect((await client.admin.listTopics()).map((t) => t.name)).toEqual(['good']);
+  });
+
+  it('fails bad produce requests one by one while the stream and other requests go on', async () => {
+    const valid = () => encodeRecordBatch([{ key: 'k', value: 'v' }]);
+    const corrupt = valid();
+    corrupt[corrupt.length - 1]! ^= 0xff;
+    const tooLarge = encodeRecordBatch([{ value: Buffer.alloc(1024 * 1024) }]);
+    const { responses, error } = await produceRaw(client, [
+      { requestId: 1, topic: 'good', partition: 0, records: valid() },
+      { requestId: 2, topic: 'missing', partition: 0, records: valid() },
+      { requestId: 3, topic: 'good', partition: 7, records: valid() },
+      { requestId: 4, topic: 'good', partition: 0, records: corrupt },
+      { requestId: 5, topic: 'good', partition: 0, records: Buffer.from('not a batch') },
+      { requestId: 6, topic: 'good', partition: 0, records: tooLarge },
+      { requestId: 7, topic: 'good', partition: 0, records: valid() },
+    ]);
+    expect(error).toBeUndefined();
+    const byId = new Map(responses.map((r) => [r.requestId, r]));
+    expect(byId.get(1)).toMatchObject({ baseOffset: 0, failure: null });
+    expect(byId.get(2)!.failure).toMatchObject({ code: 'TOPIC_NOT_FOUND', grpcStatus: grpc.status.NOT_FOUND });
+    expect(byId.get(3)!.failure).toMatchObject({ code: 'PARTITION_NOT_FOUND', grpcStatus: grpc.status.NOT_FOUND });
+    expect(byId.get(4)!.failure).toMatchObject({ code: 'CORRUPT_BATCH', grpcStatus: grpc.status.INVALID_ARGUMENT });
+    expect(byId.get(5)!.failure).toMatchObject({ code: 'CORRUPT_BATCH', grpcStatus: grpc.status.INVALID_ARGUMENT });
+    expect(byId.get(6)!.failure).toMatchObject({ code: 'BATCH_TOO_LARGE', grpcStatus: grpc.status.RESOURCE_EXHAUSTED });
+    // Nothing of the bad requests was written: the next good one follows the first directly.
+    expect(byId.get(7)).toMatchObject({ baseOffset: 1, failure: null, durability: 'ACK_LEVEL_DURABLE' });
+  });
+
+  it('ends a stream that sends a message over the size limit with RESOURCE_EXHAUSTED, and only that stream', async () => {
+    const { error } = await produceRaw(client, [{ requestId: 1, topic: 'good', partition: 1, records: Buffer.alloc(3 * 1024 * 1024) }]);
+    expect(error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const producer = client.producer();
+    expect((await producer.send('good', { key: 'after', value: 'fine' })).offset).toBeGreaterThanOrEqual(0);
+    await producer.close();
+  });
+
+  it('ends a stream of garbage bytes with INVALID_ARGUMENT while another client keeps producing', async () => {
+    const RawClient = grpc.makeGenericClientConstructor(
+      {
+        Produce: {
+          path: '/strata.v1.ProduceService/Produce',
+          requestStream: true,
+          responseStream: true,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      'RawProduce',
+    );
+    const raw = new RawClient(server.address, grpc.credentials.createInsecure()) as unknown as { Produce: () => grpc.ClientDuplexStream<Buffer, Buffer>; close: () => void };
+    const producer = client.producer({ lingerMs: 0 });
+    const bystander = Promise.all(Array.from({ length: 50 }, (_, i) => producer.send('good', { key: `b${i}`, value: 'ok' })));
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const call = raw.Produce();
+      call.on('data', () => undefined);
+      call.on('error', () => undefined);
+      call.on('status', resolve);
+      // A field tag with wire type 7 does not exist: no protobuf decoder accepts this.
+      call.write(Buffer.from([0x0f, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x07]));
+    });
+    raw.close();
+    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await bystander).length).toBe(50);
+    await producer.close();
+  });
+
+  it('answers offsets outside the log with OUT_OF_RANGE and the valid range', async () => {
+    const fetch = (offset: number) =>
+      new Promise<unknown>((resolve, reject) =>
+        client.stubs.consume.fetch({ topic: 'good', partition: 0, offset, maxBytes: 1024 }, (error, response) => (error ? reject(StrataClientError.fromServiceError(error)) : resolve(response))),
+      );
+    const error = await rejection(fetch(1_000_000));
+    expect(error).toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', grpcStatus: grpc.status.OUT_OF_RANGE });
+    expect(error.message).toMatch(/\[0, \d+\]/);
+    const iterator = client.consume('good', { startOffsets: { 0: 1_000_000 }, partitions: [0] })[Symbol.asyncIterator]();
+    expect(await rejection(iterator.next())).toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', grpcStatus: grpc.status.OUT_OF_RANGE });
+    expect(await rejection(client.admin.listOffsets('missing', 'earliest'))).toMatchObject({ grpcStatus: grpc.status.NOT_FOUND });
+  });
+
+  it('serves grpc.health.v1 and server reflection', async () => {
+    const healthPath = (require('grpc-health-check') as { protoPath: string }).protoPath;
+    const health = grpc.loadPackageDefinition(protoLoader.loadSync(healthPath, { enums: String })) as unknown as {
+      grpc: { health: { v1: { Health: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & { check: (req: { service: string }, cb: (e: unknown, r: { status: string }) => void) => void } } } };
+    };
+    const healthClient = new health.grpc.health.v1.Health(server.address, grpc.credentials.createInsecure());
+    for (const service of ['', 'strata.v1.ProduceService']) {
+      const response = await new Promise<{ status: string }>((resolve, reject) => healthClient.check({ service }, (e, r) => (e ? reject(e) : resolve(r))));
+      expect(response.status).toBe('SERVING');
+    }
+    healthClient.close();
+
+    const reflectionPath = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+    const reflection = grpc.loadPackageDefinition(protoLoader.loadSync(reflectionPath)) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & { serverReflectionInfo: () => grpc.ClientDuplexStream<object, { listServicesResponse?: { service: Array<{ name: string }> } }> } } } };
+    };
+    const reflectionClient = new reflection.grpc.reflection.v1.ServerReflection(server.address, grpc.credentials.createInsecure());
+    const names = await new Promise<string[]>((resolve, reject) => {
+      const call = reflectionClient.serverReflectionInfo();
+      call.on('data', (r) => {
+        resolve(r.listServicesResponse!.service.map((s: { name: string }) => s.name));
+        call.end();
+      });
+      call.on('error', reject);
+      call.write({ listServices: '' });
+    });
+    reflectionClient.close();
+    expect(names).toEqual(expect.arrayContaining(['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService']));
+  });
+});
