@@ -26,7 +26,7 @@ describe('subscription flow control', () => {
     await dir.remove();
   });
 
-  it('stops reading the log while a consumer's loop stalls, and delivers everything once it pulls again', async () => {
+  it("stops reading the log while a consumer's loop stalls, and delivers everything once it pulls again", async () => {
     // A small HTTP/2 window, so that the server feels the paused client quickly.
     const client = new StrataClient({ address: `127.0.0.1:${server.port}`, channelOptions: { 'grpc-node.flow_control_window': 65_535 } });
     try {
