@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { StrataError } from '../core/errors.js';
+import { registerBenchCommand } from './bench-command.js';
 import { registerConsumeCommand } from './consume-command.js';
 import { registerProduceCommand } from './produce-command.js';
 import { registerServeCommand } from './serve-command.js';
@@ -16,6 +17,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerTopicsCommand(program);
   registerProduceCommand(program);
   registerConsumeCommand(program);
+  registerBenchCommand(program);
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {
