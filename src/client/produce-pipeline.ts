@@ -20,7 +20,9 @@ export interface SealedBatch {
   topic: string;
   partition: number;
   records: RecordInput[];
-  resolvers: Array<{ resolve: (metadata: RecordMetadata) => void; reject: (error: Error) => void }>;
+  /** One per record, in record order. */
+  resolves: Array<(metadata: RecordMetadata) => void>;
+  rejects: Array<(error: Error) => void>;
   sizeBytes: number;
   sequence: number;
   encoded: Buffer;
@@ -77,9 +79,9 @@ export class ProducePipeline {
   ) {}
 
   /** Assigns the next sequence of the partition and encodes the batch. */
-  seal(topic: string, partition: number, records: RecordInput[], resolvers: SealedBatch['resolvers'], sizeBytes: number, deadlineMs: number): void {
+  seal(topic: string, partition: number, records: RecordInput[], resolves: SealedBatch['resolves'], rejects: SealedBatch['rejects'], sizeBytes: number, deadlineMs: number): void {
     const state = this.partitionState(topic, partition);
-    const batch: SealedBatch = { topic, partition, records, resolvers, sizeBytes, sequence: state.nextSequence, encoded: Buffer.alloc(0), deadlineMs };
+    const batch: SealedBatch = { topic, partition, records, resolves, rejects, sizeBytes, sequence: state.nextSequence, encoded: Buffer.alloc(0), deadlineMs };
     state.nextSequence += records.length;
     this.encode(batch, state.epoch);
     state.queue.push(batch);
@@ -165,9 +167,9 @@ export class ProducePipeline {
     state.inFlight.delete(batch);
     state.failures = 0;
     const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
-    batch.resolvers.forEach((r, i) =>
-      r.resolve({ topic: batch.topic, partition: batch.partition, offset: response.baseOffset < 0 ? -1 : response.baseOffset + i, durability }),
-    );
+    const { topic, partition, resolves } = batch;
+    const baseOffset = response.baseOffset;
+    for (let i = 0; i < resolves.length; i++) resolves[i]!({ topic, partition, offset: baseOffset < 0 ? -1 : baseOffset + i, durability });
     this.settle(batch);
     if (state.isRecovering && state.inFlight.size === 0) this.scheduleResume(state);
     else this.pump(state);
@@ -177,7 +179,7 @@ export class ProducePipeline {
     const state = this.partitionState(batch.topic, batch.partition);
     state.inFlight.delete(batch);
     if (!error.retriable || Date.now() >= batch.deadlineMs) {
-      for (const r of batch.resolvers) r.reject(error);
+      for (const reject of batch.rejects) reject(error);
       this.settle(batch);
       state.needsRenumber = true;
     } else {

@@ -41,7 +41,8 @@ export interface ProducerRecord {
 
 interface OpenBatch {
   records: RecordInput[];
-  resolvers: SealedBatch['resolvers'];
+  resolves: SealedBatch['resolves'];
+  rejects: SealedBatch['rejects'];
   sizeBytes: number;
   createdAtMs: number;
   timer: NodeJS.Timeout | undefined;
@@ -66,10 +67,12 @@ export class Producer {
   private readonly pipeline: ProducePipeline;
   private readonly openBatches = new Map<string, OpenBatch>();
   private readonly partitionCounts = new Map<string, Promise<number>>();
+  private readonly knownPartitionCounts = new Map<string, number>();
+  private waitingSends = 0;
+  private waitChain: Promise<void> = Promise.resolve();
   private bufferedBytes = 0;
   private readonly roomWaiters: Array<{ sizeBytes: number; resolve: () => void }> = [];
   private isClosed = false;
-  private readonly admitting = new Set<Promise<unknown>>();
 
   constructor(
     private readonly client: StrataClient,
@@ -105,48 +108,62 @@ export class Producer {
     });
   }
 
-  /** Queues one record; resolves with its partition and offset once acknowledged. */
-  async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
-    if (this.isClosed) throw new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false);
-    const admitted: Promise<{ acknowledged: Promise<RecordMetadata> }> = this.admit(topic, record).finally(() => this.admitting.delete(admitted));
-    this.admitting.add(admitted);
-    const { acknowledged } = await admitted;
+  /**
+   * Queues one record; resolves with its partition and offset once acknowledged. The common case
+   * (metadata known, room in the buffer) places the record synchronously; otherwise the send waits
+   * its turn behind every earlier send that had to wait, so the order of sends is kept.
+   */
+  send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.isClosed) return Promise.reject(new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false));
+    const key = record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
+    const input: RecordInput = { key, value: record.value, timestampMs: record.timestampMs ?? Date.now() };
+    if (record.headers) input.headers = record.headers;
+    const sizeBytes = recordSizeBytes(input);
+    if (sizeBytes > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes));
+    const partitionCount = this.knownPartitionCounts.get(topic);
+    if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
+      this.bufferedBytes += sizeBytes;
+      return this.place(topic, partitionCount, record.partition, input, sizeBytes);
+    }
+    return this.sendAfterWaiting(topic, record.partition, input, sizeBytes);
+  }
+
+  private async sendAfterWaiting(topic: string, explicitPartition: number | undefined, input: RecordInput, sizeBytes: number): Promise<RecordMetadata> {
+    this.waitingSends++;
+    const turn = this.waitChain.then(async () => {
+      const partitionCount = await this.partitionCount(topic);
+      await this.reserveRoom(sizeBytes);
+      // In an object: the chain must not wait for the acknowledgement, only for the placing.
+      return { acknowledged: this.place(topic, partitionCount, explicitPartition, input, sizeBytes) };
+    });
+    this.waitChain = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    let acknowledged: Promise<RecordMetadata>;
+    try {
+      ({ acknowledged } = await turn);
+    } finally {
+      // Placed (or failed): later sends may take the direct path again.
+      this.waitingSends--;
+    }
     return acknowledged;
   }
 
-  /**
-   * Everything before a record joins its batch: validation, room in the buffer, the topic's partition
-   * count. Resolves with the acknowledgement promise, so flush() can wait for every send to be in a batch.
-   */
-  private async admit(topic: string, record: ProducerRecord): Promise<{ acknowledged: Promise<RecordMetadata> }> {
-    const input: RecordInput = {
-      key: record.key ?? null,
-      value: record.value,
-      ...(record.headers ? { headers: record.headers } : {}),
-      timestampMs: record.timestampMs ?? Date.now(),
-    };
-    const sizeBytes = recordSizeBytes(input);
-    if (sizeBytes > this.options.maxBatchBytes) throw new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes);
-    // Order: a send that must wait for room or metadata keeps its place behind earlier ones.
-    const partitionCount = this.partitionCounts.get(topic) ?? this.loadPartitionCount(topic);
-    if (this.roomWaiters.length > 0 || this.bufferedBytes + sizeBytes > this.options.maxBufferedBytes) await this.waitForRoom(sizeBytes);
-    else this.bufferedBytes += sizeBytes;
-    const count = await partitionCount;
-    const key = input.key === null || input.key === undefined ? null : Buffer.from(input.key);
-    const partition = record.partition ?? this.options.partitioner.partition(topic, key, count);
-    if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
+  /** Chooses the partition and adds the record to its open batch; the buffer room is already taken. */
+  private place(topic: string, partitionCount: number, explicitPartition: number | undefined, input: RecordInput, sizeBytes: number): Promise<RecordMetadata> {
+    const partition = explicitPartition ?? this.options.partitioner.partition(topic, input.key as Buffer | null, partitionCount);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
       this.release(sizeBytes);
-      throw new InvalidArgumentError(`partition ${partition} is outside 0..${count - 1} of topic '${topic}'`);
+      return Promise.reject(new InvalidArgumentError(`partition ${partition} is outside 0..${partitionCount - 1} of topic '${topic}'`));
     }
-    const acknowledged = new Promise<RecordMetadata>((resolve, reject) => this.append(topic, partition, input, sizeBytes, { resolve, reject }));
-    // In an object: awaiting admit() must not also wait for the acknowledgement.
-    return { acknowledged };
+    return new Promise<RecordMetadata>((resolve, reject) => this.append(topic, partition, input, sizeBytes, resolve, reject));
   }
 
   /** Sends every open batch now and waits until all records sent so far are acknowledged or failed. */
   async flush(): Promise<void> {
     // Sends still waiting for room or metadata join their batches first.
-    while (this.admitting.size > 0) await Promise.allSettled([...this.admitting]);
+    while (this.waitingSends > 0) await this.waitChain;
     for (const key of [...this.openBatches.keys()]) this.seal(key);
     await this.pipeline.whenIdle();
   }
@@ -157,14 +174,20 @@ export class Producer {
     this.pipeline.close();
   }
 
-  private loadPartitionCount(topic: string): Promise<number> {
-    const loading = this.client.admin.describeTopic(topic).then((d) => d.partitionCount);
-    this.partitionCounts.set(topic, loading);
-    loading.catch(() => this.partitionCounts.delete(topic));
+  private partitionCount(topic: string): Promise<number> {
+    let loading = this.partitionCounts.get(topic);
+    if (!loading) {
+      loading = this.client.admin.describeTopic(topic).then((d) => {
+        this.knownPartitionCounts.set(topic, d.partitionCount);
+        return d.partitionCount;
+      });
+      this.partitionCounts.set(topic, loading);
+      loading.catch(() => this.partitionCounts.delete(topic));
+    }
     return loading;
   }
 
-  private append(topic: string, partition: number, input: RecordInput, sizeBytes: number, resolver: SealedBatch['resolvers'][number]): void {
+  private append(topic: string, partition: number, input: RecordInput, sizeBytes: number, resolve: (m: RecordMetadata) => void, reject: (e: Error) => void): void {
     const key = `${partition}\u0000${topic}`;
     let batch = this.openBatches.get(key);
     if (batch && batch.sizeBytes + sizeBytes > this.options.maxBatchBytes) {
@@ -172,14 +195,15 @@ export class Producer {
       batch = undefined;
     }
     if (!batch) {
-      batch = { records: [], resolvers: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
+      batch = { records: [], resolves: [], rejects: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
       this.openBatches.set(key, batch);
       const open = batch;
       if (this.options.lingerMs === 0) setImmediate(() => this.openBatches.get(key) === open && this.seal(key));
       else open.timer = setTimeout(() => this.seal(key), this.options.lingerMs);
     }
     batch.records.push(input);
-    batch.resolvers.push(resolver);
+    batch.resolves.push(resolve);
+    batch.rejects.push(reject);
     batch.sizeBytes += sizeBytes;
     if (batch.sizeBytes >= this.options.batchBytes) this.seal(key);
   }
@@ -193,10 +217,15 @@ export class Producer {
     const partition = Number(key.slice(0, separator));
     const topic = key.slice(separator + 1);
     this.options.partitioner.onBatchSealed?.(topic, partition);
-    this.pipeline.seal(topic, partition, batch.records, batch.resolvers, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
+    this.pipeline.seal(topic, partition, batch.records, batch.resolves, batch.rejects, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
   }
 
-  private waitForRoom(sizeBytes: number): Promise<void> {
+  /** Takes `sizeBytes` of buffer room, waiting until acknowledgements free enough. */
+  private reserveRoom(sizeBytes: number): Promise<void> {
+    if (this.roomWaiters.length === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
+      this.bufferedBytes += sizeBytes;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.roomWaiters.push({ sizeBytes, resolve });
       // Nothing in flight can free room while records sit in open batches: send them.
