@@ -1,4 +1,4 @@
-import { InvalidArgumentError, OutOfOrderSequenceError } from '../core/errors.js';
+import { InvalidArgumentError, OutOfOrderSequenceError, UnknownProducerError } from '../core/errors.js';
 import { MAX_PRODUCERS_PER_PARTITION, PRODUCER_RECENT_BATCHES } from '../core/limits.js';
 import type { BatchHeader } from '../format/record-batch.js';
 import type { AppendResult } from '../storage/partition-log.js';
@@ -29,9 +29,10 @@ export type Admission =
  * batches in flight: once a batch fails, the producer's later batches fail too, until it resends them
  * in order.
  *
- * Held in memory only: after a server restart a producer is unknown, and its first batch is accepted
- * at any sequence (a retry of a batch whose acknowledgement was lost in the restart may then be
- * written twice). Batches with producer id -1 are not tracked at all.
+ * A producer unknown to the partition (new, at a new epoch, or forgotten in a server restart) must
+ * start at sequence 0; otherwise UnknownProducerError tells it to renumber its unacknowledged batches
+ * from 0 under a new epoch. Held in memory only: after a server restart, a retry of a batch whose
+ * acknowledgement was lost in the restart may be written twice. Producer id -1 is not tracked.
  */
 export class ProducerSequences {
   private readonly producers = new Map<number, ProducerEntry>();
@@ -54,24 +55,29 @@ export class ProducerSequences {
       if (header.producerEpoch < entry.producerEpoch) {
         throw new OutOfOrderSequenceError(`producer ${header.producerId} epoch ${header.producerEpoch} is older than ${entry.producerEpoch}`);
       }
-      if (header.producerEpoch === entry.producerEpoch && firstSequence !== entry.nextSequence) {
-        const recent = entry.recent.find((b) => b.firstSequence === firstSequence && b.lastSequence === lastSequence);
-        if (recent?.result) return { kind: 'duplicate', result: recent.result };
-        throw new OutOfOrderSequenceError(
-          `producer ${header.producerId} sent sequence ${firstSequence}; this partition expects ${entry.nextSequence}`,
+    }
+    const isNewEpoch = !entry || header.producerEpoch > entry.producerEpoch;
+    if (isNewEpoch) {
+      // A sequence that starts anywhere but 0 continues batches this partition never saw in order.
+      if (firstSequence !== 0) {
+        throw new UnknownProducerError(
+          `producer ${header.producerId} epoch ${header.producerEpoch} is unknown to this partition; its sequence must start at 0, not ${firstSequence}`,
         );
       }
-    } else {
-      if (this.producers.size >= MAX_PRODUCERS_PER_PARTITION) {
-        this.producers.delete(this.producers.keys().next().value as number);
+      if (!entry) {
+        if (this.producers.size >= MAX_PRODUCERS_PER_PARTITION) this.producers.delete(this.producers.keys().next().value as number);
+        entry = { producerEpoch: header.producerEpoch, nextSequence: 0, recent: [] };
+        this.producers.set(header.producerId, entry);
       }
-      entry = { producerEpoch: header.producerEpoch, nextSequence: firstSequence, recent: [] };
-      this.producers.set(header.producerId, entry);
-    }
-    if (header.producerEpoch > entry.producerEpoch) {
       entry.producerEpoch = header.producerEpoch;
+      entry.nextSequence = 0;
       entry.recent = [];
+    } else if (firstSequence !== entry!.nextSequence) {
+      const recent = entry!.recent.find((b) => b.firstSequence === firstSequence && b.lastSequence === lastSequence);
+      if (recent?.result) return { kind: 'duplicate', result: recent.result };
+      throw new OutOfOrderSequenceError(`producer ${header.producerId} sent sequence ${firstSequence}; this partition expects ${entry!.nextSequence}`);
     }
+    entry = entry!;
     const batch: RecentBatch = { firstSequence, lastSequence, result: undefined };
     entry.recent.push(batch);
     if (entry.recent.length > PRODUCER_RECENT_BATCHES) entry.recent.shift();

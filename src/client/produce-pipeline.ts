@@ -61,8 +61,9 @@ export interface PipelineOptions {
  *   have answered, then resends the failed ones in sequence order, unchanged, after a backoff: the
  *   server either appends them in order or recognises one it already has;
  * - a batch that fails for good (or runs out of delivery time) is rejected, and the partition's
- *   remaining batches are renumbered under a new producer epoch, so they do not wait forever for the
- *   sequence number that will never come.
+ *   remaining batches are renumbered from 0 under a new producer epoch, so they do not wait forever
+ *   for the sequence number that will never come; UNKNOWN_PRODUCER (the server forgot the producer,
+ *   e.g. in a restart) renumbers them the same way, without rejecting any.
  */
 export class ProducePipeline {
   private readonly partitions = new Map<string, PartitionPipeline>();
@@ -184,6 +185,7 @@ export class ProducePipeline {
       state.needsRenumber = true;
     } else {
       state.retry.push(batch);
+      if (error.code === 'UNKNOWN_PRODUCER') state.needsRenumber = true;
     }
     state.isRecovering = true;
     if (state.inFlight.size === 0) this.scheduleResume(state);

@@ -148,3 +148,13 @@ export class OutOfOrderSequenceError extends StrataError {
   readonly code = 'OUT_OF_ORDER_SEQUENCE';
   readonly retriable = true;
 }
+
+/**
+ * The partition does not know this producer at this epoch (a new producer, a new epoch, or the server
+ * restarted and forgot it), and the batch does not start the producer's sequence at 0. The producer
+ * renumbers its unacknowledged batches from 0 under a new epoch and sends them again, in order.
+ */
+export class UnknownProducerError extends StrataError {
+  readonly code = 'UNKNOWN_PRODUCER';
+  readonly retriable = true;
+}

@@ -17,6 +17,7 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   TOPIC_ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
   OFFSET_OUT_OF_RANGE: grpc.status.OUT_OF_RANGE,
   OUT_OF_ORDER_SEQUENCE: grpc.status.FAILED_PRECONDITION,
+  UNKNOWN_PRODUCER: grpc.status.FAILED_PRECONDITION,
   STORAGE_FAILED: grpc.status.UNAVAILABLE,
   SHUTTING_DOWN: grpc.status.UNAVAILABLE,
   LOG_CLOSED: grpc.status.UNAVAILABLE,

@@ -1,0 +1,156 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { ProducerSequences } from '../../src/broker/producer-sequences.js';
+import { Producer } from '../../src/client/producer.js';
+import type { StrataClient } from '../../src/client/strata-client.js';
+import { StrataError, TooManyPendingAppendsError } from '../../src/core/errors.js';
+import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { readBatchHeader } from '../../src/format/record-batch.js';
+import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
+import { SeededRandom, seedsFromEnv } from '../helpers/seeded-random.js';
+
+const PARTITIONS = 4;
+
+/**
+ * A fake Produce service with the server's real sequence check (broker/producer-sequences.ts), that
+ * fails requests at random with retriable errors, breaks streams at random (sometimes after appending
+ * but before answering), and "restarts" (forgets every producer), so that UNKNOWN_PRODUCER happens.
+ */
+class FlakyProduceService {
+  readonly logs: string[][] = Array.from({ length: PARTITIONS }, () => []);
+  private sequences = Array.from({ length: PARTITIONS }, () => new ProducerSequences());
+  restarts = 0;
+  streamsOpened = 0;
+  failures = 0;
+  breaks = 0;
+
+  constructor(
+    private readonly random: () => number,
+    private readonly faults: { breakAfterAppend: boolean; restart: boolean },
+  ) {}
+
+  produce(): EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void } {
+    this.streamsOpened++;
+    const stream = new EventEmitter() as EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
+    let isBroken = false;
+    // Like the real server, one stream's requests are handled in arrival order.
+    const queue: ProduceRequest[] = [];
+    let isHandling = false;
+    const handleNext = () => {
+      const request = queue.shift();
+      if (!request || isBroken) {
+        isHandling = false;
+        return;
+      }
+      setTimeout(() => {
+        handle(request);
+        handleNext();
+      }, Math.floor(this.random() * 2));
+    };
+    stream.end = () => undefined;
+    stream.write = (request) => {
+      queue.push(request);
+      if (!isHandling) {
+        isHandling = true;
+        handleNext();
+      }
+      return true;
+    };
+    const handle = (request: ProduceRequest) => {
+        if (isBroken) return;
+        const partition = request.partition as number;
+        const records = request.records as Buffer;
+        const roll = this.random();
+        if (roll < 0.05) {
+          this.failures++;
+          const error = new TooManyPendingAppendsError('injected');
+          return stream.emit('data', { requestId: request.requestId, partition, baseOffset: -1, lastOffset: -1, failure: failureOf(error) });
+        }
+        if (roll < 0.06 && this.faults.restart) {
+          // A server restart: every producer is forgotten, the stream breaks before this request.
+          this.restarts++;
+          this.sequences = Array.from({ length: PARTITIONS }, () => new ProducerSequences());
+          isBroken = true;
+          return stream.emit('error', Object.assign(new Error('server restarted'), { code: 14, details: 'server restarted' }));
+        }
+        let response;
+        try {
+          const admission = this.sequences[partition]!.admit([readBatchHeader(records)]);
+          if (admission.kind === 'duplicate') {
+            response = { ...admission.result, duplicate: true };
+          } else {
+            const log = this.logs[partition]!;
+            const baseOffset = log.length;
+            for (const record of decodeRecordBatch(records).records) log.push(record.value!.toString());
+            const result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
+            if (admission.kind === 'append') admission.onAppended(result);
+            response = { ...result, duplicate: false };
+          }
+        } catch (error) {
+          return stream.emit('data', { requestId: request.requestId, partition, baseOffset: -1, lastOffset: -1, failure: failureOf(error) });
+        }
+        if (roll > 0.99 && this.faults.breakAfterAppend) {
+          // Appended, but the stream dies before the answer: the retry must not write it twice.
+          this.breaks++;
+          isBroken = true;
+          return stream.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
+        }
+        stream.emit('data', { requestId: request.requestId, partition, baseOffset: response.baseOffset, lastOffset: response.lastOffset, durability: 'ACK_LEVEL_DURABLE', duplicate: response.duplicate, failure: null });
+    };
+    return stream;
+  }
+}
+
+function failureOf(error: unknown) {
+  const e = error as StrataError;
+  return { code: e.code, message: e.message, retriable: e.retriable, grpcStatus: 9 };
+}
+
+const SCENARIOS = [
+  { name: 'failed requests and streams broken after an append', faults: { breakAfterAppend: true, restart: false }, isExactlyOnce: true },
+  { name: 'failed requests and server restarts', faults: { breakAfterAppend: false, restart: true }, isExactlyOnce: true },
+  // A restart forgets which batches were appended: a batch whose answer was lost may be appended
+  // again after it (documented at-least-once), but never out of order and never lost.
+  { name: 'everything at once', faults: { breakAfterAppend: true, restart: true }, isExactlyOnce: false },
+];
+
+describe('producer ordering through retries, broken streams and restarts', () => {
+  for (const scenario of SCENARIOS) {
+    for (const seed of seedsFromEnv([1, 2, 3, 4, 5, 6])) {
+      it(`${scenario.name}: per-partition send order, nothing lost (seed ${seed})`, async () => {
+        const generator = new SeededRandom(seed);
+        const random = () => generator.next();
+        const service = new FlakyProduceService(random, scenario.faults);
+        const fakeClient = {
+          stubs: { produce: service },
+          admin: { describeTopic: async () => ({ partitionCount: PARTITIONS }) },
+        } as unknown as StrataClient;
+        const producer = new Producer(fakeClient, { lingerMs: 0, batchBytes: 200, retryBackoffMs: 1, maxInFlightPerPartition: 5 });
+        const sentInOrder: string[][] = Array.from({ length: PARTITIONS }, () => []);
+        const sends = [];
+        for (let i = 0; i < 3000; i++) {
+          const value = `r${i}`;
+          const partition = Math.floor(random() * PARTITIONS);
+          sentInOrder[partition]!.push(value);
+          sends.push(producer.send('t', { value, partition }).then((m) => ({ value, m })));
+          if (i % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
+        const results = await Promise.all(sends);
+        await producer.close();
+        const context = `seed ${seed} (STRATA_SEED=${seed} replays it): ${service.failures} failures, ${service.breaks} broken streams, ${service.restarts} restarts`;
+        expect(service.failures, context).toBeGreaterThan(10);
+        for (let p = 0; p < PARTITIONS; p++) {
+          const log = service.logs[p]!;
+          if (scenario.isExactlyOnce) {
+            expect(log, `${context}, partition ${p}`).toEqual(sentInOrder[p]);
+          } else {
+            // First occurrences in send order; every repeat is a re-append of something already there.
+            const firstSeen = log.filter((v, i) => log.indexOf(v) === i);
+            expect(firstSeen, `${context}, partition ${p}`).toEqual(sentInOrder[p]);
+          }
+        }
+        for (const { value, m } of results) expect(service.logs[m.partition]![m.offset], context).toBe(value);
+      });
+    }
+  }
+});
