@@ -1,0 +1,109 @@
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STRATA_BIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const run = promisify(execFile);
+
+describe('the strata CLI against a real server', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: ServerProcess;
+  let strata: (...args: string[]) => Promise<{ stdout: string; stderr: string }>;
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    server = await startServerProcess(dir.path);
+    strata = (...args) => run(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: server.address }, timeout: 30_000 });
+  });
+  afterAll(async () => {
+    await server?.stop('SIGKILL');
+    await dir.remove();
+  });
+
+  /** Runs `strata produce` with text on its standard input. */
+  function produceStdin(args: string[], input: string): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: server.address } });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (code) => resolve({ code, stderr }));
+      child.stdin.end(input);
+    });
+  }
+
+  it('creates, lists, describes and deletes topics, in tables and JSON', async () => {
+    expect((await strata('topics', 'create', 'orders', '--partitions', '3', '--config', 'retention.ms=60000')).stdout).toMatch(/created topic orders with 3 partitions/);
+    const list = JSON.parse((await strata('topics', 'list', '--json')).stdout) as Array<{ name: string; partitionCount: number }>;
+    expect(list).toEqual([{ name: 'orders', partitionCount: 3 }]);
+    const table = (await strata('topics', 'describe', 'orders')).stdout;
+    expect(table).toMatch(/log start/);
+    expect(table).toMatch(/retention\.ms \(set\)\s*│\s*60000/);
+    const described = JSON.parse((await strata('topics', 'describe', 'orders', '--json')).stdout) as { partitions: Array<{ logStartOffset: number; logEndOffset: number }> };
+    expect(described.partitions).toHaveLength(3);
+    expect(described.partitions.every((p) => p.logStartOffset === 0 && p.logEndOffset === 0)).toBe(true);
+    await strata('topics', 'create', 'scratch', '--partitions', '1');
+    await strata('topics', 'delete', 'scratch');
+    expect(JSON.parse((await strata('topics', 'list', '--json')).stdout)).toHaveLength(1);
+  });
+
+  it('reports a bad command with a one-line error and exit code 1', async () => {
+    await expect(strata('topics', 'create', 'bad/name', '--partitions', '1')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^strata: INVALID_TOPIC_NAME: /) });
+    await expect(strata('topics', 'describe', 'nope')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/TOPIC_NOT_FOUND/) });
+    await expect(strata('consume', 'orders', '--from-beginning', '--offset', '3')).rejects.toMatchObject({ code: 1 });
+  });
+
+  it('produces stdin lines with keys and replays them from offset zero as JSON', async () => {
+    const lines = Array.from({ length: 200 }, (_, i) => `user-${i % 7}:event-${i}`).join('\n') + '\n';
+    const produced = await produceStdin(['produce', 'orders', '--key-separator', ':'], lines);
+    expect(produced.code, produced.stderr).toBe(0);
+    expect(produced.stderr).toMatch(/produced 200 records/);
+    await strata('produce', 'orders', '--key', 'solo', '--value', 'single', '--partition', '2');
+    const { stdout } = await strata('consume', 'orders', '--from-beginning', '--json');
+    const records = stdout.trim().split('\n').map((l) => JSON.parse(l) as { partition: number; offset: number; key: string; value: string; timestamp: string; headers: object; topic: string });
+    expect(records).toHaveLength(201);
+    expect(records[0]).toEqual(expect.objectContaining({ topic: 'orders', headers: {} }));
+    expect(Number.isNaN(Date.parse(records[0]!.timestamp))).toBe(false);
+    // Per key, the events keep their order; each key stays on one partition.
+    const byKey = new Map<string, { partition: number; events: number[] }>();
+    for (const r of records.filter((r) => r.key !== 'solo')) {
+      const entry = byKey.get(r.key) ?? { partition: r.partition, events: [] };
+      expect(r.partition).toBe(entry.partition);
+      entry.events.push(Number(r.value.split('-')[1]));
+      byKey.set(r.key, entry);
+    }
+    for (const { events } of byKey.values()) expect(events).toEqual([...events].sort((a, b) => a - b));
+    expect(records.find((r) => r.key === 'solo')).toMatchObject({ partition: 2, value: 'single' });
+    const plain = await strata('consume', 'orders', '--from-beginning', '--partition', '2', '--max-messages', '1');
+    expect(plain.stdout.trim().split('\n')).toHaveLength(1);
+    const fromOffset = await strata('consume', 'orders', '--partition', '2', '--offset', '0', '--json');
+    expect(fromOffset.stdout.trim().split('\n').length).toBe(records.filter((r) => r.partition === 2).length);
+  });
+
+  it('starts from a time and follows new records', async () => {
+    await strata('topics', 'create', 'timed', '--partitions', '1');
+    await strata('produce', 'timed', '--value', 'before');
+    await new Promise((r) => setTimeout(r, 50));
+    const cut = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 50));
+    await strata('produce', 'timed', '--value', 'after');
+    expect((await strata('consume', 'timed', '--from-time', cut)).stdout.trim()).toBe('after');
+
+    const follower = spawn(process.execPath, [STRATA_BIN, 'consume', 'timed', '--follow', '--max-messages', '2'], { env: { ...process.env, STRATA_SERVER: server.address } });
+    let out = '';
+    follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => follower.on('exit', resolve));
+    await new Promise((r) => setTimeout(r, 700));
+    await strata('produce', 'timed', '--value', 'live-1');
+    await strata('produce', 'timed', '--value', 'live-2');
+    expect(await exited).toBe(0);
+    expect(out.trim().split('\n')).toEqual(['live-1', 'live-2']);
+  });
+
+  it('benchmarks produce and consume with a summary', async () => {
+    const produce = JSON.parse((await strata('bench', 'produce', '--topic', 'bench', '--records', '20000', '--json')).stdout) as { records: number; recordsPerSecond: number };
+    expect(produce.records).toBe(20000);
+    expect(produce.recordsPerSecond).toBeGreaterThan(0);
+    const consume = JSON.parse((await strata('bench', 'consume', '--topic', 'bench', '--records', '20000', '--json')).stdout) as { records: number };
+    expect(consume.records).toBe(20000);
+  });
+});
