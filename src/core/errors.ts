@@ -158,3 +158,31 @@ export class UnknownProducerError extends StrataError {
   readonly code = 'UNKNOWN_PRODUCER';
   readonly retriable = true;
 }
+
+/** A heartbeat or commit from a member epoch the group has moved past: the member must rejoin. */
+export class FencedMemberEpochError extends StrataError {
+  readonly code = 'FENCED_MEMBER_EPOCH';
+  readonly retriable = false;
+}
+
+/** The group has no member with this id (it left, timed out, or was replaced): rejoin with epoch 0. */
+export class UnknownMemberIdError extends StrataError {
+  readonly code = 'UNKNOWN_MEMBER_ID';
+  readonly retriable = false;
+}
+
+export class GroupNotFoundError extends StrataError {
+  readonly code = 'GROUP_NOT_FOUND';
+  readonly retriable = false;
+}
+
+export class GroupNotEmptyError extends StrataError {
+  readonly code = 'GROUP_NOT_EMPTY';
+  readonly retriable = false;
+}
+
+/** The group (or the server) has as many members (groups) as it may have. */
+export class GroupMaxSizeReachedError extends StrataError {
+  readonly code = 'GROUP_MAX_SIZE_REACHED';
+  readonly retriable = true;
+}

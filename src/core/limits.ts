@@ -44,3 +44,7 @@ export const MAX_FETCH_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
 /** The longest a subscription gathers min_bytes, and the longest a Fetch waits. */
 export const MAX_FETCH_WAIT_MS = 60_000;
+
+export const MAX_MEMBERS_PER_GROUP = 1_000;
+export const MAX_GROUPS = 10_000;
+export const MAX_GROUP_ID_LENGTH = 249;

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType as AdminProto } from '../generated/admin.js';
 import type { ProtoGrpcType as ConsumeProto } from '../generated/consume.js';
+import type { ProtoGrpcType as GroupsProto } from '../generated/groups.js';
 import type { ProtoGrpcType as ProduceProto } from '../generated/produce.js';
 
 /**
@@ -12,7 +13,7 @@ import type { ProtoGrpcType as ProduceProto } from '../generated/produce.js';
  * with (see `make proto`): 64-bit integers as numbers (offsets stay below 2^53), enums as strings,
  * defaults filled in, oneofs named. Shared by the server and the client; depends on nothing of ours.
  */
-export const PROTO_FILES = ['strata/v1/common.proto', 'strata/v1/admin.proto', 'strata/v1/produce.proto', 'strata/v1/consume.proto'];
+export const PROTO_FILES = ['strata/v1/common.proto', 'strata/v1/admin.proto', 'strata/v1/produce.proto', 'strata/v1/consume.proto', 'strata/v1/groups.proto'];
 
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   keepCase: false,
@@ -33,7 +34,7 @@ export function findProtoDirectory(): string {
   throw new Error('cannot find the proto/ directory of the strata package');
 }
 
-export type StrataProtocol = AdminProto & ProduceProto & ConsumeProto;
+export type StrataProtocol = AdminProto & ProduceProto & ConsumeProto & GroupsProto;
 
 let cached: { packageDefinition: protoLoader.PackageDefinition; protocol: StrataProtocol } | undefined;
 

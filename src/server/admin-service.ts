@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Broker } from '../broker/broker.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import { OFFSETS_TOPIC } from '../groups/offset-store.js';
 import type { AdminServiceHandlers } from '../generated/strata/v1/AdminService.js';
 import type { TopicDescription as TopicDescriptionProto } from '../generated/strata/v1/TopicDescription.js';
 import type { TopicDescription } from '../storage/log-manager.js';
@@ -58,8 +59,12 @@ export function createAdminService(broker: Broker): AdminServiceHandlers {
       await logs.deleteTopic(request.topic);
       return {};
     }),
+    // The internal offsets topic is Strata's own bookkeeping: described on request, not listed.
     ListTopics: unary(async () => ({
-      topics: logs.listTopics().map((name) => ({ name, partitionCount: logs.describeTopic(name).partitionCount })),
+      topics: logs
+        .listTopics()
+        .filter((name) => name !== OFFSETS_TOPIC)
+        .map((name) => ({ name, partitionCount: logs.partitionCount(name) ?? 0 })),
     })),
     DescribeTopic: unary(async (request) => ({ topic: topicDescriptionToProto(logs.describeTopic(request.topic)) })),
     CreatePartitions: unary(async (request) => ({

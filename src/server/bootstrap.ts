@@ -1,7 +1,12 @@
 import { Broker } from '../broker/broker.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { StickyAssignor } from '../groups/assignors/sticky-assignor.js';
+import { GroupCoordinator } from '../groups/group-coordinator.js';
+import { resolveGroupConfig } from '../groups/group-config.js';
+import { OffsetStore } from '../groups/offset-store.js';
 import { LogManager } from '../storage/log-manager.js';
+import { HeartbeatStreams } from './group-service.js';
 import { startGrpcServer } from './grpc-server.js';
 import type { ServerConfig } from './server-config.js';
 
@@ -19,9 +24,21 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs });
   const broker = new Broker(logManager, clock, logger);
   let grpcServer;
+  let coordinator: GroupCoordinator | undefined;
   try {
-    grpcServer = await startGrpcServer(broker, config, logger);
+    const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
+    const heartbeatStreams = new HeartbeatStreams();
+    coordinator = new GroupCoordinator({
+      clock,
+      assignor: new StickyAssignor(),
+      topics: { partitionCount: (topic) => logManager.partitionCount(topic) },
+      config: resolveGroupConfig(config.groups),
+      logger,
+      events: { onAssignmentChanged: (_groupId, response) => heartbeatStreams.push(response) },
+    });
+    grpcServer = await startGrpcServer(broker, { coordinator, offsets, heartbeatStreams }, config, logger);
   } catch (error) {
+    coordinator?.close();
     await logManager.close();
     throw error;
   }
@@ -34,6 +51,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     close() {
       closing ??= (async () => {
         await grpcServer.shutdown();
+        coordinator?.close();
         await logManager.close();
       })();
       return closing;

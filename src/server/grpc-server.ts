@@ -6,12 +6,21 @@ import type { Logger } from '../core/logger.js';
 import { loadProtocol } from '../protocol/protocol.js';
 import { createAdminService } from './admin-service.js';
 import { createConsumeService } from './consume-service.js';
+import { createGroupService, type HeartbeatStreams } from './group-service.js';
+import type { GroupCoordinator } from '../groups/group-coordinator.js';
+import type { OffsetStore } from '../groups/offset-store.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
 import type { ServerConfig } from './server-config.js';
 import { StreamRegistry } from './stream-registry.js';
 
-const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService'];
+const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService'];
+
+export interface GroupServices {
+  coordinator: GroupCoordinator;
+  offsets: OffsetStore;
+  heartbeatStreams: HeartbeatStreams;
+}
 
 export interface GrpcServer {
   readonly port: number;
@@ -20,7 +29,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's three services, grpc.health.v1 and server reflection. */
-export async function startGrpcServer(broker: Broker, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
+export async function startGrpcServer(broker: Broker, groups: GroupServices, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.maxRequestBytes,
@@ -36,6 +45,10 @@ export async function startGrpcServer(broker: Broker, config: ServerConfig, logg
   server.addService(withSafeDeserializers(v1.AdminService.service), createAdminService(broker));
   server.addService(withSafeDeserializers(v1.ProduceService.service), createProduceService(broker, streams, logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), createConsumeService(broker, streams));
+  server.addService(
+    withSafeDeserializers(v1.GroupService.service),
+    createGroupService({ ...groups, logs: broker.logs, streams, logger, nowMs: () => Date.now() }),
+  );
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(server);
   new ReflectionService(packageDefinition).addToServer(server);

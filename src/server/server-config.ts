@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from '../core/errors.js';
 import { DEFAULT_MAX_BATCH_BYTES } from '../core/limits.js';
+import { resolveGroupConfig, type GroupConfig } from '../groups/group-config.js';
 
 /**
  * Server settings. `strata serve --config FILE` reads a JSON object with any of these keys; command
@@ -19,6 +20,8 @@ export interface ServerConfig {
   /** How long a shutdown waits for in-flight appends before closing streams anyway. */
   shutdownGraceMs: number;
   retentionCheckIntervalMs: number;
+  /** Consumer group settings (session timeout, heartbeat interval, ...): see groups/group-config.ts. */
+  groups: Partial<GroupConfig>;
 }
 
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -32,6 +35,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   keepaliveTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
   retentionCheckIntervalMs: 5 * 60 * 1000,
+  groups: {},
 });
 
 const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
@@ -52,6 +56,7 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
   }
   if (config.port > 65535) throw new InvalidConfigError(`port must be at most 65535, got ${config.port}`);
   if (config.maxRequestBytes < 1024) throw new InvalidConfigError('maxRequestBytes must be at least 1024');
+  resolveGroupConfig(config.groups);
   return config;
 }
 

@@ -111,6 +111,11 @@ export class LogManager {
     return manager;
   }
 
+  /** The partition count of a topic, or undefined if there is no such topic. */
+  partitionCount(topic: string): number | undefined {
+    return this.topics.get(topic)?.partitions.length;
+  }
+
   listTopics(): string[] {
     return [...this.topics.keys()].sort();
   }

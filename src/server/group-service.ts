@@ -1,0 +1,181 @@
+import type * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { decodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
+import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
+import type { GroupHeartbeatResponse } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import type { GroupServiceHandlers } from '../generated/strata/v1/GroupService.js';
+import type { PartitionLag } from '../generated/strata/v1/PartitionLag.js';
+import type { GroupCoordinator, HeartbeatResponse } from '../groups/group-coordinator.js';
+import { validateGroupId } from '../groups/group-coordinator.js';
+import type { OffsetStore } from '../groups/offset-store.js';
+import type { LogManager } from '../storage/log-manager.js';
+import { assertDecoded } from './safe-deserialize.js';
+import { toFailure, toServiceError } from './status.js';
+import type { StreamRegistry } from './stream-registry.js';
+
+type HeartbeatCall = grpc.ServerDuplexStream<GroupHeartbeatRequest__Output, GroupHeartbeatResponse>;
+
+/**
+ * Routes pushes from the coordinator (an assignment changed because another member released or left)
+ * to the heartbeat stream of the member concerned.
+ */
+export class HeartbeatStreams {
+  private readonly byMember = new Map<string, HeartbeatCall>();
+
+  attach(memberId: string, call: HeartbeatCall): void {
+    this.byMember.set(memberId, call);
+  }
+
+  detach(call: HeartbeatCall): void {
+    for (const [memberId, c] of this.byMember) if (c === call) this.byMember.delete(memberId);
+  }
+
+  push(response: HeartbeatResponse): void {
+    const call = this.byMember.get(response.memberId);
+    // A heartbeat answer is tiny and the member heartbeats anyway: a full buffer just skips a push.
+    if (call && !call.cancelled && call.writableLength < 64 * 1024) call.write(response);
+  }
+
+  forget(memberId: string): void {
+    this.byMember.delete(memberId);
+  }
+}
+
+const unary =
+  <Req, Res>(handler: (request: Req) => Promise<Res>) =>
+  (call: grpc.ServerUnaryCall<Req, Res>, callback: (error: Partial<grpc.StatusObject> | null, value?: Res) => void): void => {
+    Promise.resolve()
+      .then(() => {
+        assertDecoded(call.request);
+        return handler(call.request);
+      })
+      .then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toServiceError(error)),
+      );
+  };
+
+export function createGroupService(options: {
+  coordinator: GroupCoordinator;
+  offsets: OffsetStore;
+  logs: LogManager;
+  heartbeatStreams: HeartbeatStreams;
+  streams: StreamRegistry;
+  logger: Logger;
+  nowMs: () => number;
+}): GroupServiceHandlers {
+  const { coordinator, offsets, logs, heartbeatStreams } = options;
+  return {
+    GroupHeartbeat(call: HeartbeatCall) {
+      const unregister = options.streams.register(async () => {
+        heartbeatStreams.detach(call);
+        call.end();
+      });
+      call.on('data', (request: GroupHeartbeatRequest__Output) => {
+        try {
+          assertDecoded(request);
+          const response = coordinator.heartbeat({
+            groupId: request.groupId,
+            memberId: request.memberId,
+            instanceId: request.instanceId || undefined,
+            memberEpoch: request.memberEpoch,
+            topics: request.topics,
+            owned: request.owned.map((o) => ({ topic: o.topic, partitions: o.partitions })),
+            idleMs: request.idleMs,
+          });
+          if (request.memberEpoch >= 0) heartbeatStreams.attach(response.memberId, call);
+          else heartbeatStreams.forget(response.memberId);
+          call.write(response);
+        } catch (error) {
+          call.write({ memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], failure: toFailure(error) });
+        }
+      });
+      const done = () => {
+        // Not a leave: the member keeps its partitions until the session timeout unless it rejoins.
+        heartbeatStreams.detach(call);
+        unregister();
+      };
+      call.on('end', () => {
+        done();
+        call.end();
+      });
+      call.on('cancelled', done);
+      call.on('error', done);
+    },
+
+    CommitOffsets: unary(async (request) => {
+      validateGroupId(request.groupId);
+      coordinator.validateMember(request.groupId, request.memberId, request.memberEpoch);
+      const flat = request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
+      for (const o of flat) {
+        const count = logs.partitionCount(o.topic);
+        if (count === undefined || o.partition >= count) throw new InvalidArgumentError(`no partition ${o.topic}/${o.partition}`);
+      }
+      await offsets.commit(request.groupId, request.memberId, flat);
+      return {};
+    }),
+
+    FetchOffsets: unary(async (request) => {
+      validateGroupId(request.groupId);
+      const committed = offsets.fetch(request.groupId, request.topics);
+      return {
+        topics: [...committed].map(([topic, partitions]) => ({
+          topic,
+          partitions: [...partitions].sort(([a], [b]) => a - b).map(([partition, c]) => ({ partition, offset: c.offset })),
+        })),
+      };
+    }),
+
+    ListGroups: unary(async () => {
+      const live = new Map(coordinator.listGroups().map((g) => [g.groupId, g]));
+      const ids = [...new Set([...live.keys(), ...offsets.groupIds()])].sort();
+      return { groups: ids.map((groupId) => ({ groupId, memberCount: live.get(groupId)?.memberCount ?? 0, groupEpoch: live.get(groupId)?.groupEpoch ?? 0 })) };
+    }),
+
+    DescribeGroup: unary(async (request) => {
+      validateGroupId(request.groupId);
+      const description = coordinator.describeGroup(request.groupId);
+      const committed = offsets.fetch(request.groupId);
+      if (!description && committed.size === 0) throw new InvalidArgumentError(`no group '${request.groupId}'`);
+      const topics = new Set<string>([...committed.keys(), ...(description?.members.flatMap((m) => m.topics) ?? [])]);
+      const lag: PartitionLag[] = [];
+      for (const topic of [...topics].sort()) {
+        const count = logs.partitionCount(topic);
+        if (count === undefined) continue;
+        for (let partition = 0; partition < count; partition++) {
+          const log = logs.partition(topic, partition);
+          const committedOffset = committed.get(topic)?.get(partition)?.offset ?? -1;
+          const from = committedOffset >= 0 ? Math.max(committedOffset, log.logStartOffset) : log.logStartOffset;
+          lag.push({
+            topic,
+            partition,
+            committedOffset,
+            logEndOffset: log.highWatermark,
+            lagRecords: Math.max(0, log.highWatermark - from),
+            lagMs: await ageOfRecordAt(log, from, options.nowMs()),
+            ownerMemberId: coordinator.ownerOf(request.groupId, topic, partition) ?? '',
+          });
+        }
+      }
+      return { groupId: request.groupId, groupEpoch: description?.groupEpoch ?? 0, members: description?.members ?? [], lag };
+    }),
+
+    DeleteGroup: unary(async (request) => {
+      validateGroupId(request.groupId);
+      coordinator.deleteGroup(request.groupId);
+      await offsets.deleteGroup(request.groupId);
+      return {};
+    }),
+  };
+}
+
+/** How old the record at `offset` is (0 when there is none yet): the lag in time of a consumer there. */
+async function ageOfRecordAt(log: ReturnType<LogManager['partition']>, offset: number, nowMs: number): Promise<number> {
+  if (offset >= log.highWatermark) return 0;
+  const { batches } = await log.read(offset, 1);
+  for (const { position } of iterateBatches(batches)) {
+    for (const record of decodeRecordBatch(batches, position).records) if (record.offset >= offset) return Math.max(0, nowMs - record.timestampMs);
+  }
+  return 0;
+}
