@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AdminServiceClient } from '../generated/strata/v1/AdminService.js';
 import type { ConsumeServiceClient } from '../generated/strata/v1/ConsumeService.js';
+import type { GroupServiceClient } from '../generated/strata/v1/GroupService.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
 import { loadProtocol } from '../protocol/protocol.js';
 import { Admin } from './admin.js';
+import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
 import { consume, type ConsumeOptions, type ConsumedRecord } from './consume.js';
 import { Producer, type ProducerOptions } from './producer.js';
 
@@ -28,7 +30,7 @@ export class StrataClient {
   readonly address: string;
   readonly admin: Admin;
   /** @internal the generated stubs, shared by producers and consumers. */
-  readonly stubs: { admin: AdminServiceClient; produce: ProduceServiceClient; consume: ConsumeServiceClient };
+  readonly stubs: { admin: AdminServiceClient; produce: ProduceServiceClient; consume: ConsumeServiceClient; groups: GroupServiceClient };
   private readonly channel: grpc.Channel;
 
   constructor(options: StrataClientOptions = {}) {
@@ -49,12 +51,18 @@ export class StrataClient {
       admin: new v1.AdminService(this.address, credentials, shared),
       produce: new v1.ProduceService(this.address, credentials, shared),
       consume: new v1.ConsumeService(this.address, credentials, shared),
+      groups: new v1.GroupService(this.address, credentials, shared),
     };
     this.admin = new Admin(this.stubs.admin);
   }
 
   producer(options: ProducerOptions = {}): Producer {
     return new Producer(this, options);
+  }
+
+  /** A member of a consumer group: partitions assigned by the server, offsets committed as it goes. */
+  consumer(options: GroupConsumerOptions): GroupConsumer {
+    return new GroupConsumer(this, options);
   }
 
   /** Records of a topic, in offset order per partition; see ConsumeOptions. */
@@ -66,6 +74,7 @@ export class StrataClient {
     this.stubs.admin.close();
     this.stubs.produce.close();
     this.stubs.consume.close();
+    this.stubs.groups.close();
     this.channel.close();
   }
 }

@@ -116,8 +116,9 @@ function compareRank(a: AssignorMember, b: AssignorMember): number {
  * topic index = position in code-unit order of the name. Invariants between the phases:
  * owners[t][p] is the member owning partition p of topic t (or NO_OWNER); that member subscribes
  * to t; counts[m] is the number of partitions m owns; m's partitions are in kept[m] (kept-valid)
- * or fresh[m] (received in this run); reach[m].get(g) is how many of them group g subscribes to
- * (zero entries deleted); groupHeaps[g] orders g's members by (count, rank).
+ * or fresh[m] (received in this run); reachCounts[m * groupCount + g] is how many of them group g
+ * subscribes to; groupHeaps[g] orders g's members by (count, rank). There are at most as many
+ * groups as members, so reachCounts holds at most MAX_MEMBERS_PER_GROUP^2 int32s (4 MiB).
  */
 class AssignmentPlan {
   private readonly members: AssignorMember[];
@@ -134,7 +135,7 @@ class AssignmentPlan {
   private readonly counts: Int32Array;
   private readonly kept: Map<number, number[]>[];
   private readonly fresh: Map<number, number[]>[];
-  private readonly reach: Map<number, number>[];
+  private readonly reachCounts: Int32Array;
 
   constructor(input: AssignorInput) {
     this.members = [...input.members].sort(compareRank);
@@ -177,7 +178,7 @@ class AssignmentPlan {
     this.counts = new Int32Array(memberCount);
     this.kept = this.members.map(() => new Map());
     this.fresh = this.members.map(() => new Map());
-    this.reach = this.members.map(() => new Map());
+    this.reachCounts = new Int32Array(memberCount * this.groupTopics.length);
   }
 
   /** Phase 1: every member keeps its kept-valid partitions; the first claimant in rank order wins. */
@@ -207,7 +208,7 @@ class AssignmentPlan {
       const owners = this.owners[t]!;
       for (let p = 0; p < owners.length; p++) {
         if (owners[p] !== NO_OWNER) continue;
-        const m = this.leastLoadedOf(this.topicGroups[t]!, NO_OWNER);
+        const m = this.leastLoadedOf(this.topicGroups[t]!);
         assert(m !== undefined, `topic ${this.topicNames[t]} has subscribers`);
         this.give(t, p, m, this.fresh[m]!);
         this.groupHeaps[this.groupOf[m]!]!.update(m);
@@ -261,7 +262,7 @@ class AssignmentPlan {
         assert(m !== NO_OWNER, `partition of ${this.topicNames[t]} left unowned`);
         maxOwnerCount = Math.max(maxOwnerCount, this.counts[m]!);
       }
-      const leastLoaded = this.leastLoadedOf(this.topicGroups[t]!, NO_OWNER);
+      const leastLoaded = this.leastLoadedOf(this.topicGroups[t]!);
       assert(leastLoaded !== undefined, 'a topic with partitions has subscribers');
       assert(this.counts[leastLoaded]! >= maxOwnerCount - 1, `topic ${this.topicNames[t]} is not balanced`);
     });
@@ -291,12 +292,12 @@ class AssignmentPlan {
     return countA < countB || (countA === countB && a < b);
   }
 
-  /** The least-loaded member of the given groups other than `excluded`; undefined if none. */
-  private leastLoadedOf(groups: Iterable<number>, excluded: number): number | undefined {
+  /** The least-loaded member of the given groups; undefined if they are all empty. */
+  private leastLoadedOf(groups: readonly number[]): number | undefined {
     let best: number | undefined;
     for (const g of groups) {
       const candidate = this.groupHeaps[g]!.peek();
-      if (candidate === undefined || candidate === excluded) continue;
+      if (candidate === undefined) continue;
       if (best === undefined || this.isLessLoaded(candidate, best)) best = candidate;
     }
     return best;
@@ -307,7 +308,15 @@ class AssignmentPlan {
    * least-loaded member is `a` itself has nobody below `a`, so it is skipped.
    */
   private bestTaker(a: number): number | undefined {
-    return this.leastLoadedOf(this.reach[a]!.keys(), a);
+    const groupCount = this.groupTopics.length;
+    let best: number | undefined;
+    for (let g = 0; g < groupCount; g++) {
+      if (this.reachCounts[a * groupCount + g] === 0) continue;
+      const candidate = this.groupHeaps[g]!.peek();
+      if (candidate === undefined || candidate === a) continue;
+      if (best === undefined || this.isLessLoaded(candidate, best)) best = candidate;
+    }
+    return best;
   }
 
   private move(a: number, b: number): void {
@@ -340,8 +349,8 @@ class AssignmentPlan {
     if (partitions === undefined) holdings.set(t, [p]);
     else partitions.push(p);
     this.counts[m]! += 1;
-    const reach = this.reach[m]!;
-    for (const g of this.topicGroups[t]!) reach.set(g, (reach.get(g) ?? 0) + 1);
+    const reachBase = m * this.groupTopics.length;
+    for (const g of this.topicGroups[t]!) this.reachCounts[reachBase + g]! += 1;
   }
 
   /** Clears ownership; the caller has already removed `p` from the member's holdings. */
@@ -350,11 +359,7 @@ class AssignmentPlan {
     assert(owners[p] === m, 'only the owner gives a partition away');
     owners[p] = NO_OWNER;
     this.counts[m]! -= 1;
-    const reach = this.reach[m]!;
-    for (const g of this.topicGroups[t]!) {
-      const held = reach.get(g)! - 1;
-      if (held === 0) reach.delete(g);
-      else reach.set(g, held);
-    }
+    const reachBase = m * this.groupTopics.length;
+    for (const g of this.topicGroups[t]!) this.reachCounts[reachBase + g]! -= 1;
   }
 }

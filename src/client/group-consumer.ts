@@ -1,0 +1,295 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
+import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import { call } from './admin.js';
+import { StrataClientError } from './client-error.js';
+import type { ConsumedRecord } from './consume.js';
+import { RecordBuffer } from './record-buffer.js';
+import type { StrataClient } from './strata-client.js';
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface GroupConsumerOptions {
+  groupId: string;
+  /** Static membership: the same id after a restart gets the same partitions back, nobody moves. */
+  instanceId?: string;
+  topics: string[];
+  /** Where to start on a partition the group never committed: earliest (true) or latest. Default false. */
+  fromBeginning?: boolean;
+  /** Commit processed offsets this often (and on revocation and close). Default 5000. */
+  autoCommitIntervalMs?: number;
+  /** Called before the consumer reads newly assigned partitions. */
+  onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>;
+  /** Called after the consumer stopped reading revoked partitions and committed them. */
+  onRevoked?: (partitions: TopicPartition[]) => void | Promise<void>;
+  /** Records held between the server and the loop. Default 1000. */
+  bufferRecords?: number;
+}
+
+const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
+const JOIN_EPOCH = 0;
+const LEAVE_EPOCH = -1;
+
+/**
+ * A member of a consumer group. Iterate it to get records; a record counts as processed once the
+ * loop asks for the next one, and processed offsets are committed (at-least-once) on a timer, when
+ * partitions are revoked, on commit() and on close(). Rebalances reach the loop only as the
+ * onAssigned / onRevoked hooks: the iteration itself goes on.
+ *
+ * The server decides the assignment (see the GroupService); this side heartbeats, follows the
+ * assignment (let go of revoked partitions first, then start on new ones from the committed offset)
+ * and reads with one Subscribe stream per topic.
+ */
+export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
+  private memberId = '';
+  private memberEpoch = JOIN_EPOCH;
+  private heartbeatIntervalMs = 3_000;
+  private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
+  /** Partitions this member reads now, with the next offset to hand out (fetch position). */
+  private readonly owned = new Map<string, TopicPartition>();
+  /** Next offset after the last processed record, per partition: what a commit writes. */
+  private readonly processed = new Map<string, number>();
+  private readonly committed = new Map<string, number>();
+  /** Next offset after the last record handed to the loop, per partition. */
+  private readonly handedNext = new Map<string, number>();
+  private readonly buffer: RecordBuffer<ConsumedRecord>;
+  private fetchers: AbortController | undefined;
+  private reconciling: Promise<void> = Promise.resolve();
+  private lastHanded: ConsumedRecord | undefined;
+  private lastAskedAtMs = Date.now();
+  private isClosed = false;
+  private closing: Promise<void> | undefined;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly client: StrataClient,
+    private readonly options: GroupConsumerOptions,
+  ) {
+    if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', 3, false);
+    this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000);
+    this.openStream();
+    this.sendHeartbeat();
+    const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
+    this.commitTimer = setInterval(() => void this.commit().catch(() => undefined), commitEveryMs);
+  }
+
+  /** The partitions this member reads now. */
+  assignment(): TopicPartition[] {
+    return [...this.owned.values()];
+  }
+
+  get currentMemberId(): string {
+    return this.memberId;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ConsumedRecord> {
+    try {
+      for (;;) {
+        this.markProcessed();
+        this.lastAskedAtMs = Date.now();
+        const record = await this.buffer.take();
+        if (record === undefined) {
+          if (this.failure) throw this.failure;
+          return;
+        }
+        // Revoked while it waited in the buffer: it belongs to another member now.
+        if (!this.owned.has(key(record.topic, record.partition))) continue;
+        this.lastHanded = record;
+        this.handedNext.set(key(record.topic, record.partition), record.offset + 1);
+        yield record;
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Commits the offsets of every processed record (the next offset to read, per partition). */
+  async commit(): Promise<void> {
+    this.markProcessed();
+    const topics = new Map<string, Array<{ partition: number; offset: number }>>();
+    for (const [k, offset] of this.processed) {
+      const tp = this.owned.get(k);
+      if (!tp || this.committed.get(k) === offset) continue;
+      const list = topics.get(tp.topic) ?? [];
+      list.push({ partition: tp.partition, offset });
+      topics.set(tp.topic, list);
+    }
+    if (topics.size === 0 || !this.memberId) return;
+    const request = { groupId: this.options.groupId, memberId: this.memberId, memberEpoch: this.memberEpoch, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) };
+    await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request);
+    for (const { topic, partitions } of request.topics) for (const p of partitions) this.committed.set(key(topic, p.partition), p.offset);
+  }
+
+  /** Commits, leaves the group (its partitions move at once), and ends the iteration. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.isClosed = true;
+      clearInterval(this.commitTimer);
+      clearTimeout(this.heartbeatTimer);
+      await this.reconciling.catch(() => undefined);
+      this.fetchers?.abort();
+      await this.commit().catch(() => undefined);
+      if (this.memberId && this.stream) {
+        this.stream.write(this.heartbeatRequest(LEAVE_EPOCH));
+        this.stream.end();
+      }
+      this.buffer.close();
+    })();
+    return this.closing;
+  }
+
+  private markProcessed(): void {
+    const record = this.lastHanded;
+    if (!record) return;
+    this.lastHanded = undefined;
+    const k = key(record.topic, record.partition);
+    if (this.owned.has(k)) this.processed.set(k, record.offset + 1);
+  }
+
+  private heartbeatRequest(memberEpoch = this.memberEpoch): GroupHeartbeatRequest {
+    const owned = new Map<string, number[]>();
+    for (const { topic, partition } of this.owned.values()) owned.set(topic, [...(owned.get(topic) ?? []), partition]);
+    const isWaitingForRecords = this.buffer.hasWaitingTaker;
+    return {
+      groupId: this.options.groupId,
+      memberId: this.memberId,
+      instanceId: this.options.instanceId ?? '',
+      memberEpoch,
+      topics: this.options.topics,
+      owned: [...owned].map(([topic, partitions]) => ({ topic, partitions })),
+      idleMs: isWaitingForRecords ? 0 : Math.min(Date.now() - this.lastAskedAtMs, 0xffff_ffff),
+    };
+  }
+
+  private openStream(): void {
+    const stream = this.client.stubs.groups.groupHeartbeat() as grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output>;
+    this.stream = stream;
+    stream.on('data', (response: GroupHeartbeatResponse__Output) => this.onResponse(response));
+    const onBroken = () => {
+      if (this.stream !== stream || this.isClosed) return;
+      // The member keeps its partitions on the server until the session timeout: reconnect and go on.
+      this.stream = undefined;
+      setTimeout(() => {
+        if (this.isClosed) return;
+        this.openStream();
+        this.sendHeartbeat();
+      }, 500);
+    };
+    stream.on('error', onBroken);
+    stream.on('end', onBroken);
+  }
+
+  private sendHeartbeat(): void {
+    clearTimeout(this.heartbeatTimer);
+    if (this.isClosed) return;
+    this.stream?.write(this.heartbeatRequest());
+    this.heartbeatTimer = setTimeout(() => this.sendHeartbeat(), this.heartbeatIntervalMs);
+  }
+
+  private onResponse(response: GroupHeartbeatResponse__Output): void {
+    if (this.isClosed) return;
+    if (response.failure) {
+      const error = StrataClientError.fromFailure(response.failure);
+      if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
+        // Fenced: its partitions may be someone else's already. Drop them without committing, rejoin.
+        this.memberId = '';
+        this.memberEpoch = JOIN_EPOCH;
+        this.enqueueReconcile([]);
+        this.reconciling = this.reconciling.then(() => this.sendHeartbeat());
+      } else if (!error.retriable) {
+        this.failure = error;
+        void this.close();
+      }
+      return;
+    }
+    this.memberId = response.memberId;
+    this.memberEpoch = response.memberEpoch;
+    if (response.heartbeatIntervalMs > 0) this.heartbeatIntervalMs = response.heartbeatIntervalMs;
+    this.enqueueReconcile(response.assignment.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))));
+  }
+
+  private enqueueReconcile(target: TopicPartition[]): void {
+    this.reconciling = this.reconciling.then(() => this.reconcile(target)).catch((error: unknown) => {
+      this.failure = error as Error;
+      void this.close();
+    });
+  }
+
+  /** Follows an assignment: revoked partitions first (stop, commit, hook), then new ones. */
+  private async reconcile(target: TopicPartition[]): Promise<void> {
+    if (this.isClosed) return;
+    const targetKeys = new Set(target.map((tp) => key(tp.topic, tp.partition)));
+    const revoked = [...this.owned].filter(([k]) => !targetKeys.has(k)).map(([, tp]) => tp);
+    const added = target.filter((tp) => !this.owned.has(key(tp.topic, tp.partition)));
+    if (revoked.length === 0 && added.length === 0) return;
+    this.fetchers?.abort();
+    if (revoked.length > 0) {
+      this.markProcessed();
+      if (this.memberId) await this.commit().catch(() => undefined);
+      const revokedKeys = new Set(revoked.map((tp) => key(tp.topic, tp.partition)));
+      for (const k of revokedKeys) {
+        this.owned.delete(k);
+        this.processed.delete(k);
+        this.committed.delete(k);
+        this.handedNext.delete(k);
+      }
+      this.buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
+      await this.options.onRevoked?.(revoked);
+      // Tell the coordinator at once, so the partitions can move without waiting for the interval.
+      this.sendHeartbeat();
+    }
+    if (added.length > 0) {
+      const committed = await call(this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups), {
+        groupId: this.options.groupId,
+        topics: [...new Set(added.map((tp) => tp.topic))],
+      });
+      for (const tp of added) {
+        const k = key(tp.topic, tp.partition);
+        this.owned.set(k, tp);
+        const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
+        if (offset !== undefined) {
+          this.processed.set(k, offset);
+          this.committed.set(k, offset);
+        }
+      }
+      await this.options.onAssigned?.(added);
+    }
+    this.startFetchers();
+  }
+
+  /** One subscription per topic over the owned partitions, from the processed (or committed) offsets. */
+  private startFetchers(): void {
+    const controller = new AbortController();
+    this.fetchers = controller;
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of this.owned.values()) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    // Buffered records are fetched again by the new subscriptions, from just after the last record
+    // handed to the loop (or the committed offset), so nothing is skipped or handed out twice.
+    this.buffer.drop(() => true);
+    for (const [topic, partitions] of byTopic) {
+      const startOffsets: Record<number, number> = {};
+      for (const p of partitions) {
+        const k = key(topic, p);
+        const next = this.handedNext.get(k) ?? this.processed.get(k);
+        if (next !== undefined) startOffsets[p] = next;
+      }
+      void (async () => {
+        try {
+          for await (const record of this.client.consume(topic, { partitions, startOffsets, from: this.options.fromBeginning ? 'earliest' : 'latest', signal: controller.signal })) {
+            await this.buffer.push(record, controller.signal);
+            if (controller.signal.aborted) return;
+          }
+        } catch (error) {
+          if (controller.signal.aborted || this.isClosed) return;
+          this.failure = error as Error;
+          void this.close();
+        }
+      })();
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * A bounded FIFO between the fetching side and a consumer's loop: push waits when it is full (so
+ * fetching slows to the loop's pace), take waits when it is empty. `drop` removes queued items that
+ * no longer belong to the consumer (its partitions were revoked).
+ */
+export class RecordBuffer<T> {
+  private items: T[] = [];
+  private takers: Array<(item: T | undefined) => void> = [];
+  private pushers: Array<() => void> = [];
+  private isClosed = false;
+
+  constructor(private readonly capacity: number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  get hasWaitingTaker(): boolean {
+    return this.takers.length > 0;
+  }
+
+  async push(item: T, signal?: AbortSignal): Promise<void> {
+    while (!this.isClosed && this.items.length >= this.capacity && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        this.pushers.push(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+    if (this.isClosed || signal?.aborted) return;
+    const taker = this.takers.shift();
+    if (taker) taker(item);
+    else this.items.push(item);
+  }
+
+  /** The next item, or undefined once closed and empty. */
+  take(): Promise<T | undefined> {
+    const item = this.items.shift();
+    if (item !== undefined) {
+      this.pushers.shift()?.();
+      return Promise.resolve(item);
+    }
+    if (this.isClosed) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.takers.push(resolve));
+  }
+
+  drop(predicate: (item: T) => boolean): void {
+    this.items = this.items.filter((item) => !predicate(item));
+    while (this.items.length < this.capacity && this.pushers.length > 0) this.pushers.shift()!();
+  }
+
+  close(): void {
+    this.isClosed = true;
+    for (const taker of this.takers.splice(0)) taker(undefined);
+    for (const pusher of this.pushers.splice(0)) pusher();
+  }
+}
