@@ -11,6 +11,8 @@ interface ConsumeCommandOptions {
   maxMessages?: number;
   follow?: boolean;
   json?: boolean;
+  group?: string;
+  instanceId?: string;
 }
 
 function toText(value: Buffer | null): string | null {
@@ -41,7 +43,10 @@ export function registerConsumeCommand(program: Command): void {
     .option('--max-messages <n>', 'stop after this many records', parseInteger('--max-messages', 1))
     .option('--follow', 'keep printing new records as they arrive')
     .option('--json', 'one JSON object per line: topic, partition, offset, timestamp, key, value, headers')
+    .option('--group <group>', 'join this consumer group: read the partitions it assigns, committing as it goes (implies --follow)')
+    .option('--instance-id <id>', 'static group membership: a restart with the same id keeps its partitions')
     .action(async (topic: string, options: ConsumeCommandOptions, command: Command) => {
+      if (options.group !== undefined) return consumeInGroup(topic, options, command);
       const starts = [options.fromBeginning, options.offset !== undefined, options.fromTime !== undefined].filter(Boolean).length;
       if (starts > 1) throw new InvalidArgumentError('use only one of --from-beginning, --offset and --from-time');
       let from: ConsumeOptions['from'] = 'latest';
@@ -85,4 +90,36 @@ export function registerConsumeCommand(program: Command): void {
         process.off('SIGTERM', stop);
       }
     });
+}
+
+/** `consume --group`: a group member until --max-messages, SIGINT or SIGTERM; then commit and leave. */
+async function consumeInGroup(topic: string, options: ConsumeCommandOptions, command: Command): Promise<void> {
+  if (options.offset !== undefined || options.fromTime !== undefined || options.partition !== undefined) {
+    throw new InvalidArgumentError('with --group, the group decides partitions and offsets: --offset, --from-time and --partition do not apply');
+  }
+  await withClient(command, async (client) => {
+    const describe = (ps: Array<{ topic: string; partition: number }>) => ps.map((p) => `${p.topic}/${p.partition}`).sort().join(' ');
+    const consumer = client.consumer({
+      groupId: options.group!,
+      ...(options.instanceId !== undefined ? { instanceId: options.instanceId } : {}),
+      topics: [topic],
+      fromBeginning: options.fromBeginning ?? false,
+      onAssigned: (ps) => void process.stderr.write(`assigned: ${describe(ps)}\n`),
+      onRevoked: (ps) => void process.stderr.write(`revoked: ${describe(ps)}\n`),
+    });
+    const stop = () => void consumer.close();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      let count = 0;
+      for await (const record of consumer) {
+        process.stdout.write(options.json ? formatRecordJson(record) + '\n' : (toText(record.value) ?? '') + '\n');
+        if (options.maxMessages !== undefined && ++count >= options.maxMessages) break;
+      }
+    } finally {
+      await consumer.close();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
 }

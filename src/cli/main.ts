@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { StrataError } from '../core/errors.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerGroupsCommand } from './groups-command.js';
 import { registerConsumeCommand } from './consume-command.js';
 import { registerProduceCommand } from './produce-command.js';
 import { registerServeCommand } from './serve-command.js';
@@ -18,6 +19,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerProduceCommand(program);
   registerConsumeCommand(program);
   registerBenchCommand(program);
+  registerGroupsCommand(program);
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {

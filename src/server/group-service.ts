@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { GroupNotEmptyError, GroupNotFoundError, InvalidArgumentError, PartitionNotFoundError, TopicNotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
@@ -137,7 +137,7 @@ export function createGroupService(options: {
       validateGroupId(request.groupId);
       const description = coordinator.describeGroup(request.groupId);
       const committed = offsets.fetch(request.groupId);
-      if (!description && committed.size === 0) throw new InvalidArgumentError(`no group '${request.groupId}'`);
+      if (!description && committed.size === 0) throw new GroupNotFoundError(`no group '${request.groupId}'`);
       const topics = new Set<string>([...committed.keys(), ...(description?.members.flatMap((m) => m.topics) ?? [])]);
       const lag: PartitionLag[] = [];
       for (const topic of [...topics].sort()) {
@@ -159,6 +159,40 @@ export function createGroupService(options: {
         }
       }
       return { groupId: request.groupId, groupEpoch: description?.groupEpoch ?? 0, members: description?.members ?? [], lag };
+    }),
+
+    ResetOffsets: unary(async (request) => {
+      validateGroupId(request.groupId);
+      const count = logs.partitionCount(request.topic);
+      if (count === undefined) throw new TopicNotFoundError(request.topic);
+      const partitions = request.partitions.length > 0 ? request.partitions : Array.from({ length: count }, (_, p) => p);
+      const committed = offsets.fetch(request.groupId, [request.topic]).get(request.topic);
+      const changes = [];
+      for (const partition of partitions) {
+        if (partition >= count) throw new PartitionNotFoundError(request.topic, partition, count);
+        const log = logs.partition(request.topic, partition);
+        const previousOffset = committed?.get(partition)?.offset ?? -1;
+        let newOffset: number;
+        if (request.target === 'shiftBy') {
+          newOffset = (previousOffset >= 0 ? previousOffset : log.logStartOffset) + request.shiftBy!;
+        } else if (request.target === 'to' && request.to?.position) {
+          const to = request.to;
+          if (to.position === 'offset') newOffset = to.offset!;
+          else if (to.position === 'timestampMs') newOffset = (await log.offsetForTimestamp(to.timestampMs!)) ?? log.highWatermark;
+          else newOffset = to.point === 'START_POINT_EARLIEST' ? log.logStartOffset : log.highWatermark;
+        } else {
+          throw new InvalidArgumentError('a reset needs a target: to (earliest, latest, offset, timestamp) or shift_by');
+        }
+        // Clamped into the log, as Kafka's tool does.
+        newOffset = Math.min(Math.max(newOffset, log.logStartOffset), log.highWatermark);
+        changes.push({ topic: request.topic, partition, previousOffset, newOffset });
+      }
+      if (request.execute) {
+        const live = coordinator.describeGroup(request.groupId)?.members.length ?? 0;
+        if (live > 0) throw new GroupNotEmptyError(`group '${request.groupId}' has ${live} live members: stop them before resetting its offsets`);
+        await offsets.reset(request.groupId, request.requestedBy || 'unknown', changes.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.newOffset })));
+      }
+      return { changes, executed: request.execute };
     }),
 
     DeleteGroup: unary(async (request) => {

@@ -159,10 +159,17 @@ class AssignmentPlan {
     const groupIndexes = new Map<string, number>();
     const groupPositions = new Int32Array(memberCount).fill(-1);
     const isLessLoaded = (a: number, b: number) => this.isLessLoaded(a, b);
+    const lastSubscriber = new Int32Array(this.topicNames.length).fill(-1);
     this.members.forEach((member, m) => {
-      const topics = [...new Set(member.topics.flatMap((name) => this.topicIndexes.get(name) ?? []))];
+      const topics: number[] = [];
+      for (const name of member.topics) {
+        const t = this.topicIndexes.get(name);
+        if (t === undefined || lastSubscriber[t] === m) continue; // missing, or listed twice
+        lastSubscriber[t] = m;
+        topics.push(t);
+        this.topicSubscriberCounts[t]! += 1;
+      }
       topics.sort((a, b) => a - b);
-      for (const t of topics) this.topicSubscriberCounts[t]! += 1;
       const key = topics.join(',');
       let g = groupIndexes.get(key);
       if (g === undefined) {
@@ -321,7 +328,7 @@ class AssignmentPlan {
 
   private move(a: number, b: number): void {
     const takerTopics = this.groupTopics[this.groupOf[b]!]!;
-    const source = this.firstTopicIn(this.fresh[a]!, takerTopics) ?? this.firstTopicIn(this.kept[a]!, takerTopics);
+    const source = this.firstTopicIn(this.kept[a]!, takerTopics) ?? this.firstTopicIn(this.fresh[a]!, takerTopics);
     assert(source !== undefined, 'the taker subscribes to a topic the giver owns');
     const [holdings, t, partitions] = source;
     const p = partitions.pop()!;

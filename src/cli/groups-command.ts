@@ -1,0 +1,101 @@
+import { userInfo, hostname } from 'node:os';
+import type { Command } from 'commander';
+import { call } from '../client/admin.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { ResetOffsetsRequest } from '../generated/strata/v1/ResetOffsetsRequest.js';
+import { parseInteger, printJson, printTable, withClient } from './cli-context.js';
+
+interface ResetOptions {
+  topic: string;
+  toEarliest?: boolean;
+  toLatest?: boolean;
+  toOffset?: number;
+  toDatetime?: string;
+  shiftBy?: string;
+  execute?: boolean;
+  json?: boolean;
+}
+
+function resetTarget(options: ResetOptions): Pick<ResetOffsetsRequest, 'to' | 'shiftBy'> {
+  const chosen = [options.toEarliest, options.toLatest, options.toOffset !== undefined, options.toDatetime !== undefined, options.shiftBy !== undefined].filter(Boolean);
+  if (chosen.length !== 1) throw new InvalidArgumentError('choose exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by');
+  if (options.toEarliest) return { to: { point: 'START_POINT_EARLIEST' } };
+  if (options.toLatest) return { to: { point: 'START_POINT_LATEST' } };
+  if (options.toOffset !== undefined) return { to: { offset: options.toOffset } };
+  if (options.toDatetime !== undefined) {
+    const timestampMs = Date.parse(options.toDatetime);
+    if (Number.isNaN(timestampMs)) throw new InvalidArgumentError(`--to-datetime: not a date: '${options.toDatetime}'`);
+    return { to: { timestampMs } };
+  }
+  const shift = Number(options.shiftBy);
+  if (!Number.isSafeInteger(shift)) throw new InvalidArgumentError(`--shift-by must be an integer, got '${options.shiftBy}'`);
+  return { shiftBy: shift };
+}
+
+export function registerGroupsCommand(program: Command): void {
+  const groups = program.command('groups').description('list, describe, reset and delete consumer groups');
+
+  groups
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { groups: list } = await withClient(command, (c) => call(c.stubs.groups.listGroups.bind(c.stubs.groups), {}));
+      if (options.json) return printJson(list);
+      printTable(['group', 'members', 'epoch'], list.map((g) => [g.groupId, g.memberCount, g.groupEpoch]));
+    });
+
+  groups
+    .command('describe <group>')
+    .description('members and their partitions; committed offset, log end offset and lag per partition')
+    .option('--json', 'print JSON')
+    .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
+      const d = await withClient(command, (c) => call(c.stubs.groups.describeGroup.bind(c.stubs.groups), { groupId }));
+      if (options.json) return printJson(d);
+      process.stdout.write(`group ${d.groupId}, epoch ${d.groupEpoch}, ${d.members.length} members\n`);
+      if (d.members.length > 0) {
+        printTable(
+          ['member', 'instance id', 'epoch', 'assigned'],
+          d.members.map((m) => [m.memberId, m.instanceId || '-', m.memberEpoch, m.assignment.map((a) => `${a.topic}:${a.partitions.join(',')}`).join(' ') || '-']),
+        );
+      }
+      printTable(
+        ['topic', 'partition', 'committed', 'log end', 'lag', 'lag ms', 'owner'],
+        d.lag.map((l) => [l.topic, l.partition, l.committedOffset < 0 ? '-' : l.committedOffset, l.logEndOffset, l.lagRecords, l.lagMs, l.ownerMemberId || '-']),
+      );
+    });
+
+  groups
+    .command('reset-offsets <group>')
+    .description('move committed offsets; prints the plan, and applies it only with --execute')
+    .requiredOption('--topic <topic>', 'topic whose offsets move')
+    .option('--to-earliest', 'to the log start')
+    .option('--to-latest', 'to the log end')
+    .option('--to-offset <n>', 'to this offset (clamped to the log)', parseInteger('--to-offset'))
+    .option('--to-datetime <iso>', 'to the first record at or after this time')
+    .option('--shift-by <n>', 'by this many records from the committed offset (negative goes back)')
+    .option('--execute', 'apply the plan (the group must have no live members)')
+    .option('--json', 'print JSON')
+    .action(async (groupId: string, options: ResetOptions, command: Command) => {
+      const request: ResetOffsetsRequest = {
+        groupId,
+        topic: options.topic,
+        ...resetTarget(options),
+        execute: options.execute ?? false,
+        requestedBy: `${userInfo().username}@${hostname()}`,
+      };
+      const response = await withClient(command, (c) => call(c.stubs.groups.resetOffsets.bind(c.stubs.groups), request));
+      if (options.json) return printJson(response);
+      printTable(['topic', 'partition', 'current', 'new'], response.changes.map((c) => [c.topic, c.partition, c.previousOffset < 0 ? '-' : c.previousOffset, c.newOffset]));
+      process.stdout.write(response.executed ? 'offsets reset\n' : 'dry run: nothing changed (add --execute to apply)\n');
+    });
+
+  groups
+    .command('delete <group>')
+    .description('delete a group with no live members, and its committed offsets')
+    .option('--json', 'print JSON')
+    .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
+      await withClient(command, (c) => call(c.stubs.groups.deleteGroup.bind(c.stubs.groups), { groupId }));
+      if (options.json) printJson({ deleted: groupId });
+      else process.stdout.write(`deleted group ${groupId}\n`);
+    });
+}
