@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Broker, StartPosition } from '../broker/broker.js';
 import { InvalidArgumentError, ShuttingDownError } from '../core/errors.js';
@@ -29,6 +29,8 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry): C
   return {
     Subscribe(call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) {
       const controller = new AbortController();
+      // One waiter per partition may listen on this signal at once.
+      setMaxListeners(MAX_PARTITIONS + 10, controller.signal);
       let isFinished = false;
       const finish = (error?: unknown) => {
         if (isFinished) return;

@@ -27,10 +27,10 @@ import type { AssignorInput, AssignorMember, GroupAssignment, PartitionAssignor 
  *     topic is dealt round-robin over the members in rank order.
  *  3. Balance: while some member `a` owns a partition that a subscriber `b` of its topic could take
  *     with count(b) <= count(a) - 2, move one: `a` is the most loaded member that has such a move,
- *     `b` the least loaded member that can take one of its partitions, and the partition is one `a`
- *     received in this run if it has one (it moves anyway, so moving it again costs nothing), else the
- *     highest partition of `a`'s first kept topic. Rounds over all members repeat until a whole
- *     round moves nothing.
+ *     `b` the least loaded member that can take one of its partitions. The partition is one that `a`
+ *     received in this run, if `b` can take one (it moves anyway, so moving it again costs nothing),
+ *     else the highest kept partition of `a`'s first topic (in name order) that `b` subscribes to.
+ *     Rounds over all members repeat until a whole round moves nothing.
  *
  * Guarantees (test/groups/assignors/sticky-assignor.test.ts checks each one).
  *  - Valid: every partition of every topic that exists and has a subscriber is owned by exactly one
@@ -45,18 +45,23 @@ import type { AssignorInput, AssignorMember, GroupAssignment, PartitionAssignor 
  *    although 2/2/2 exists (a gives T1 to b, b gives T2 to c).
  *  - Sticky: a partition leaves its kept-valid owner only in phase 3, and only to narrow the spread.
  *    With one subscription group every member is either a giver or a taker, never both, and givers
- *    are drained from the top, so the number of moved partitions is the minimum for a balanced
- *    result: sum over members of max(0, keptValid - final) plus the partitions without a kept-valid
- *    owner. In particular an input that is already valid and locally balanced comes back unchanged.
+ *    are drained from the most loaded down, so the members left one above the others are ones that
+ *    kept that many. The number of moved partitions is therefore the minimum over all balanced
+ *    results: sum over members of max(0, keptValid - final) plus the partitions without a kept-valid
+ *    owner, and every member keeps min(keptValid, final) of its partitions. In particular a member
+ *    leaving moves only its partitions, a member joining takes only its share from the others, and
+ *    an input that is already valid and locally balanced (any subscriptions) comes back unchanged.
  *  - Deterministic: the output depends on the input's content only (members and topics are ranked
- *    and sorted first; ties are broken by rank, never by iteration order); the input is not mutated.
+ *    and sorted first; every tie is broken by rank, never by iteration order); the input is not mutated.
  *
  * Bounds. Every loop walks an input-sized collection, except the rounds of phase 3, which are bounded
  * by a potential: a move from count x to count y <= x - 2 lowers the sum of squared counts by
  * 2(x - y - 1) >= 2, so at most floor(sumOfSquares / 2) moves happen, and each round but the last
  * moves at least once. In practice one round does the work and one more confirms it.
- * Cost: O(P log M + M log M) with one subscription group (P partitions, M members); with several
- * groups each placement and move also scans the groups that subscribe to the topic at hand.
+ * Cost: O(P log M + M log M) with one subscription group (P partitions, M members) after reading
+ * the input. With G groups, placing a partition also scans the groups subscribing to its topic,
+ * each move or check of a giver scans all G, and a member x group table of int32 counts is kept
+ * (G <= M <= MAX_MEMBERS_PER_GROUP, so at most 4 MiB).
  */
 export class StickyAssignor implements PartitionAssignor {
   readonly name = 'sticky';
@@ -328,7 +333,7 @@ class AssignmentPlan {
 
   private move(a: number, b: number): void {
     const takerTopics = this.groupTopics[this.groupOf[b]!]!;
-    const source = this.firstTopicIn(this.kept[a]!, takerTopics) ?? this.firstTopicIn(this.fresh[a]!, takerTopics);
+    const source = this.firstTopicIn(this.fresh[a]!, takerTopics) ?? this.firstTopicIn(this.kept[a]!, takerTopics);
     assert(source !== undefined, 'the taker subscribes to a topic the giver owns');
     const [holdings, t, partitions] = source;
     const p = partitions.pop()!;

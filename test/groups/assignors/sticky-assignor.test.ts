@@ -10,6 +10,12 @@ const assignor = new StickyAssignor();
 const assign = (input: AssignorInput) => assignor.assign(input);
 const key = (topic: string, partition: number) => `${topic}/${partition}`;
 
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const values = map.get(key);
+  if (values === undefined) map.set(key, [value]);
+  else values.push(value);
+}
+
 /** The topics a member effectively subscribes to: existing, with at least one partition. */
 function effectiveTopics(input: AssignorInput, member: AssignorMember): string[] {
   return [...new Set(member.topics)].filter((t) => (input.partitionCounts.get(t) ?? 0) > 0).sort();
@@ -33,7 +39,7 @@ function checkAssignment(input: AssignorInput, output: GroupAssignment): Map<str
   const subscribers = new Map<string, string[]>();
   for (const member of input.members) {
     const subscribed = new Set(effectiveTopics(input, member));
-    for (const t of subscribed) subscribers.set(t, [...(subscribers.get(t) ?? []), member.memberId]);
+    for (const t of subscribed) pushTo(subscribers, t, member.memberId);
     let count = 0;
     for (const [t, ps] of output.get(member.memberId)!) {
       expect(subscribed.has(t), `${member.memberId} got unsubscribed ${t}`).toBe(true);
@@ -60,8 +66,7 @@ function checkAssignment(input: AssignorInput, output: GroupAssignment): Map<str
   }
   const groups = new Map<string, number[]>();
   for (const m of input.members) {
-    const g = effectiveTopics(input, m).join(',');
-    groups.set(g, [...(groups.get(g) ?? []), counts.get(m.memberId)!]);
+    pushTo(groups, effectiveTopics(input, m).join(','), counts.get(m.memberId)!);
   }
   for (const cs of groups.values()) expect(Math.max(...cs) - Math.min(...cs)).toBeLessThanOrEqual(1);
   return counts;
@@ -208,6 +213,15 @@ describe('StickyAssignor', () => {
     expect(asRecord(assign(sticky))).toEqual(previous);
     const fresh = { members: (['a', 'b', 'c'] as const).map((m) => member(m, topics[m])), partitionCounts };
     expect([...checkAssignment(fresh, assign(fresh)).values()]).toEqual([2, 2, 2]);
+  });
+
+  it('passes on a partition it received in this run before one it kept', () => {
+    // X1, X2 fill a (least loaded); c gives Y1 to b; then a gives X2 (fresh) to c, not its kept X0.
+    const input = {
+      members: [member('a', ['X', 'Y'], { X: [0] }), member('b', ['Y']), member('c', ['X', 'Y'], { Y: [0, 1] })],
+      partitionCounts: counts({ X: 3, Y: 2 }),
+    };
+    expect(asRecord(assign(input))).toEqual({ a: { X: [0, 1] }, b: { Y: [1] }, c: { X: [2], Y: [0] } });
   });
 
   it('rejects duplicate member ids and impossible partition counts', () => {

@@ -1,0 +1,161 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from '../../src/client/admin.js';
+import { StrataClient } from '../../src/client/strata-client.js';
+import { STRATA_BIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const TOPIC = 'work';
+const PARTITIONS = 12;
+const RECORDS = 6_000;
+const SESSION_TIMEOUT_MS = 3_000;
+const GROUP_CONFIG = { groups: { sessionTimeoutMs: SESSION_TIMEOUT_MS, heartbeatIntervalMs: 300, initialRebalanceDelayMs: 300, rebalanceDelayMs: 100, revocationTimeoutMs: 5_000 } };
+
+interface Consumer {
+  child: ChildProcess;
+  lines: () => Array<{ partition: number; offset: number; value: string }>;
+  exited: Promise<number | null>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a consumer group of real processes', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: ServerProcess;
+  const consumers: Consumer[] = [];
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    await writeFile(join(dir.path, 'server.json'), JSON.stringify(GROUP_CONFIG));
+    server = await startServerProcess(join(dir.path, 'data'), ['--config', join(dir.path, 'server.json'), '--log-level', 'info']);
+  });
+  afterAll(async () => {
+    for (const c of consumers) c.child.kill('SIGKILL');
+    await server?.stop('SIGKILL');
+    await dir.remove();
+  });
+
+  function startConsumer(instanceId?: string): Consumer {
+    const args = [STRATA_BIN, 'consume', TOPIC, '--group', 'g', '--from-beginning', '--json', ...(instanceId ? ['--instance-id', instanceId] : [])];
+    const child = spawn(process.execPath, args, { env: { ...process.env, STRATA_SERVER: server.address }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', () => undefined);
+    const consumer: Consumer = {
+      child,
+      lines: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { partition: number; offset: number; value: string }),
+      exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+    };
+    consumers.push(consumer);
+    return consumer;
+  }
+
+  async function describeGroup(client: StrataClient) {
+    return call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'g' });
+  }
+
+  async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+    const startedAt = Date.now();
+    while (Date.now() - startedAt < timeoutMs) {
+      // Not there yet (for example, the group does not exist before its first member): keep waiting.
+      if (await condition().catch(() => false)) return Date.now() - startedAt;
+      await sleep(100);
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+
+  it('moves a killed member’s partitions within the session timeout, loses nothing, and keeps offsets across a restart', async () => {
+    const client = new StrataClient({ address: server.address });
+    try {
+      await client.admin.createTopic(TOPIC, { partitions: PARTITIONS });
+      const a = startConsumer();
+      const b = startConsumer();
+      const s = startConsumer('static-1');
+      const assignedCount = (d: Awaited<ReturnType<typeof describeGroup>>) => d.members.reduce((n, m) => n + m.assignment.reduce((k, t) => k + t.partitions.length, 0), 0);
+      await waitFor('3 members sharing 12 partitions', async () => {
+        const d = await describeGroup(client);
+        return d.members.length === 3 && assignedCount(d) === PARTITIONS;
+      }, 20_000);
+
+      // A producer writes all the while.
+      const producer = client.producer({ lingerMs: 2 });
+      const producing = (async () => {
+        for (let i = 0; i < RECORDS; i++) {
+          void producer.send(TOPIC, { key: `k${i % 300}`, value: `v${i}` });
+          if (i % 500 === 0) await sleep(100);
+        }
+        await producer.flush();
+      })();
+
+      // SIGKILL one member: its partitions move once the session timeout notices.
+      await sleep(500);
+      const before = await describeGroup(client);
+      b.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      await waitFor('the killed member removed and its partitions reassigned', async () => {
+        const d = await describeGroup(client);
+        return d.members.length === 2 && d.members.some((m) => m.instanceId === 'static-1') && assignedCount(d) === PARTITIONS;
+      }, SESSION_TIMEOUT_MS + 10_000);
+      const survivors = new Set((await describeGroup(client)).members.map((m) => m.memberId));
+      const victimId = before.members.find((m) => !survivors.has(m.memberId))!.memberId;
+      // Removed by the session timeout (a broken stream alone removes nobody), not sooner than its
+      // last heartbeat allows; the wait above bounds it from above.
+      const removal = server.stderr().split('\n').find((l) => l.includes(victimId) && l.includes('member removed'));
+      expect(removal).toMatch(/"reason":"session-timeout"/);
+      expect(Date.now() - killedAt).toBeLessThan(SESSION_TIMEOUT_MS + 10_000);
+
+      // The static member restarts within the session timeout: the same partitions, nobody moves.
+      const beforeRestart = await describeGroup(client);
+      const ownedBy = (d: typeof beforeRestart, predicate: (m: (typeof d.members)[number]) => boolean) => JSON.stringify(d.members.filter(predicate).map((m) => m.assignment));
+      s.child.kill('SIGKILL');
+      await sleep(300);
+      const s2 = startConsumer('static-1');
+      await waitFor('the static member back', async () => {
+        const d = await describeGroup(client);
+        return d.members.some((m) => m.instanceId === 'static-1' && m.memberId !== beforeRestart.members.find((x) => x.instanceId === 'static-1')!.memberId);
+      }, 10_000);
+      const afterRestart = await describeGroup(client);
+      expect(ownedBy(afterRestart, (m) => m.instanceId === 'static-1')).toBe(ownedBy(beforeRestart, (m) => m.instanceId === 'static-1'));
+      expect(ownedBy(afterRestart, (m) => !m.instanceId)).toBe(ownedBy(beforeRestart, (m) => !m.instanceId));
+      expect(afterRestart.groupEpoch).toBe(beforeRestart.groupEpoch);
+
+      await producing;
+      await producer.close();
+      // Everything gets consumed and committed by the survivors.
+      await waitFor('every record committed', async () => {
+        const d = await describeGroup(client);
+        return d.lag.every((l) => l.lagRecords === 0 && l.committedOffset === l.logEndOffset) && d.lag.reduce((n, l) => n + l.logEndOffset, 0) === RECORDS;
+      }, 30_000);
+      a.child.kill('SIGTERM');
+      s2.child.kill('SIGTERM');
+      expect(await a.exited).toBe(0);
+      expect(await s2.exited).toBe(0);
+
+      // No record lost; duplicates only where a killed member had an uncommitted window.
+      const seen = new Map<string, number>();
+      for (const c of consumers) for (const r of c.lines()) seen.set(`${r.partition}/${r.offset}`, (seen.get(`${r.partition}/${r.offset}`) ?? 0) + 1);
+      const committed = await describeGroup(client);
+      for (const l of committed.lag) for (let o = 0; o < l.logEndOffset; o++) expect(seen.has(`${l.partition}/${o}`), `${l.partition}/${o} lost`).toBe(true);
+      const killedPartitions = new Set<number>([
+        ...before.members.filter((m) => m.memberId === victimId).flatMap((m) => m.assignment.flatMap((t) => t.partitions)),
+        ...beforeRestart.members.filter((m) => m.instanceId === 'static-1').flatMap((m) => m.assignment.flatMap((t) => t.partitions)),
+      ]);
+      for (const [k, n] of seen) if (n > 1) expect(killedPartitions.has(Number(k.split('/')[0])), `duplicate ${k} outside a killed member's partitions`).toBe(true);
+
+      // A server restart keeps the committed offsets.
+      const offsetsBefore = committed.lag.map((l) => [l.partition, l.committedOffset]);
+      expect((await server.stop('SIGTERM')).code).toBe(0);
+      server = await startServerProcess(join(dir.path, 'data'), ['--config', join(dir.path, 'server.json')]);
+    } finally {
+      client.close();
+    }
+    const again = new StrataClient({ address: server.address });
+    try {
+      const d = await describeGroup(again);
+      expect(d.lag.map((l) => l.committedOffset).reduce((a, b) => a + b, 0)).toBe(RECORDS);
+    } finally {
+      again.close();
+    }
+  }, 120_000);
+});
