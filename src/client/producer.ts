@@ -65,7 +65,7 @@ const RECORD_OVERHEAD_BYTES = 20;
 export class Producer {
   private readonly options: Required<Omit<ProducerOptions, 'partitioner'>> & { partitioner: Partitioner };
   private readonly pipeline: ProducePipeline;
-  private readonly openBatches = new Map<string, OpenBatch>();
+  private readonly openBatches = new Map<string, Map<number, OpenBatch>>();
   private readonly partitionCounts = new Map<string, Promise<number>>();
   private readonly knownPartitionCounts = new Map<string, number>();
   private waitingSends = 0;
@@ -164,7 +164,7 @@ export class Producer {
   async flush(): Promise<void> {
     // Sends still waiting for room or metadata join their batches first.
     while (this.waitingSends > 0) await this.waitChain;
-    for (const key of [...this.openBatches.keys()]) this.seal(key);
+    this.sealAll();
     await this.pipeline.whenIdle();
   }
 
@@ -188,36 +188,39 @@ export class Producer {
   }
 
   private append(topic: string, partition: number, input: RecordInput, sizeBytes: number, resolve: (m: RecordMetadata) => void, reject: (e: Error) => void): void {
-    const key = `${partition}\u0000${topic}`;
-    let batch = this.openBatches.get(key);
+    // topic -> partition -> open batch; no per-record key strings on this hot path.
+    let byPartition = this.openBatches.get(topic);
+    if (!byPartition) this.openBatches.set(topic, (byPartition = new Map()));
+    let batch = byPartition.get(partition);
     if (batch && batch.sizeBytes + sizeBytes > this.options.maxBatchBytes) {
-      this.seal(key);
+      this.seal(topic, partition);
       batch = undefined;
     }
     if (!batch) {
-      batch = { records: [], resolves: [], rejects: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
-      this.openBatches.set(key, batch);
-      const open = batch;
-      if (this.options.lingerMs === 0) setImmediate(() => this.openBatches.get(key) === open && this.seal(key));
-      else open.timer = setTimeout(() => this.seal(key), this.options.lingerMs);
+      const open: OpenBatch = { records: [], resolves: [], rejects: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
+      byPartition.set(partition, open);
+      if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
+      else open.timer = setTimeout(() => this.seal(topic, partition), this.options.lingerMs);
+      batch = open;
     }
     batch.records.push(input);
     batch.resolves.push(resolve);
     batch.rejects.push(reject);
     batch.sizeBytes += sizeBytes;
-    if (batch.sizeBytes >= this.options.batchBytes) this.seal(key);
+    if (batch.sizeBytes >= this.options.batchBytes) this.seal(topic, partition);
   }
 
-  private seal(key: string): void {
-    const batch = this.openBatches.get(key);
+  private seal(topic: string, partition: number): void {
+    const batch = this.openBatches.get(topic)?.get(partition);
     if (!batch) return;
-    this.openBatches.delete(key);
+    this.openBatches.get(topic)!.delete(partition);
     if (batch.timer) clearTimeout(batch.timer);
-    const separator = key.indexOf('\u0000');
-    const partition = Number(key.slice(0, separator));
-    const topic = key.slice(separator + 1);
     this.options.partitioner.onBatchSealed?.(topic, partition);
     this.pipeline.seal(topic, partition, batch.records, batch.resolves, batch.rejects, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
+  }
+
+  private sealAll(): void {
+    for (const [topic, byPartition] of this.openBatches) for (const partition of [...byPartition.keys()]) this.seal(topic, partition);
   }
 
   /** Takes `sizeBytes` of buffer room, waiting until acknowledgements free enough. */
@@ -229,7 +232,7 @@ export class Producer {
     return new Promise((resolve) => {
       this.roomWaiters.push({ sizeBytes, resolve });
       // Nothing in flight can free room while records sit in open batches: send them.
-      for (const key of [...this.openBatches.keys()]) this.seal(key);
+      this.sealAll();
     });
   }
 
