@@ -46,6 +46,8 @@ const LEAVE_EPOCH = -1;
 export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private memberId = '';
   private memberEpoch = JOIN_EPOCH;
+  /** The group's offset-reset epoch as last seen; undefined before the first answer. */
+  private offsetsEpoch: number | undefined;
   private heartbeatIntervalMs = 3_000;
   private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -120,7 +122,13 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       topics.set(tp.topic, list);
     }
     if (topics.size === 0 || !this.memberId) return;
-    const request = { groupId: this.options.groupId, memberId: this.memberId, memberEpoch: this.memberEpoch, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) };
+    const request = {
+      groupId: this.options.groupId,
+      memberId: this.memberId,
+      memberEpoch: this.memberEpoch,
+      offsetsEpoch: this.offsetsEpoch ?? 0,
+      topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+    };
     await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request);
     for (const { topic, partitions } of request.topics) for (const p of partitions) this.committed.set(key(topic, p.partition), p.offset);
   }
@@ -210,7 +218,15 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.memberId = response.memberId;
     this.memberEpoch = response.memberEpoch;
     if (response.heartbeatIntervalMs > 0) this.heartbeatIntervalMs = response.heartbeatIntervalMs;
+    const isOffsetsReset = this.offsetsEpoch !== undefined && response.offsetsEpoch !== this.offsetsEpoch;
+    this.offsetsEpoch = response.offsetsEpoch;
     this.enqueueReconcile(response.assignment.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))));
+    if (isOffsetsReset) {
+      this.reconciling = this.reconciling.then(() => this.reloadOffsets()).catch((error: unknown) => {
+        this.failure = error as Error;
+        void this.close();
+      });
+    }
   }
 
   private enqueueReconcile(target: TopicPartition[]): void {
@@ -258,6 +274,33 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         }
       }
       await this.options.onAssigned?.(added);
+    }
+    this.startFetchers();
+  }
+
+  /**
+   * After an operator reset the group's offsets: forget positions and buffered records (the record in
+   * the loop's hands is not committed either), read the committed offsets again, resume from them.
+   */
+  private async reloadOffsets(): Promise<void> {
+    if (this.isClosed) return;
+    this.fetchers?.abort();
+    this.lastHanded = undefined;
+    this.buffer.drop(() => true);
+    this.processed.clear();
+    this.committed.clear();
+    this.handedNext.clear();
+    const owned = [...this.owned.values()];
+    if (owned.length === 0) return;
+    const committed = await call(this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups), {
+      groupId: this.options.groupId,
+      topics: [...new Set(owned.map((tp) => tp.topic))],
+    });
+    for (const tp of owned) {
+      const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
+      if (offset === undefined) continue;
+      this.processed.set(key(tp.topic, tp.partition), offset);
+      this.committed.set(key(tp.topic, tp.partition), offset);
     }
     this.startFetchers();
   }

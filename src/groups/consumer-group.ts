@@ -37,6 +37,8 @@ export class ConsumerGroup {
   /** When the coalesced recomputation of the target is due; undefined when none is pending. */
   rebalanceDueMs: number | undefined;
   lastRebalanceMs = Number.NEGATIVE_INFINITY;
+  /** Bumped by every offset reset: commits made before it are refused. */
+  offsetsEpoch = 0;
   private readonly owners = new Map<string, string>();
 
   constructor(readonly groupId: string) {}

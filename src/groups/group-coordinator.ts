@@ -40,6 +40,7 @@ export interface HeartbeatResponse {
   memberEpoch: number;
   heartbeatIntervalMs: number;
   assignment: Array<{ topic: string; partitions: number[] }>;
+  offsetsEpoch: number;
 }
 
 /** Why a member left the group, for logs and tests. */
@@ -95,14 +96,14 @@ export class GroupCoordinator {
     if (!group || !member) throw new UnknownMemberIdError(`group '${request.groupId}' has no member '${request.memberId}': rejoin with epoch 0`);
     if (request.memberEpoch === LEAVE_EPOCH) {
       this.removeMember(group, member.memberId, 'left', nowMs);
-      return { memberId: member.memberId, memberEpoch: LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: [] };
+      return { memberId: member.memberId, memberEpoch: LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: group.offsetsEpoch };
     }
     member.lastHeartbeatMs = nowMs;
     if (request.memberEpoch === STATIC_LEAVE_EPOCH) {
       if (member.instanceId === undefined) throw new InvalidArgumentError('epoch -2 is for static members (with an instance id)');
       member.isAway = true;
       this.scheduleTimer();
-      return { memberId: member.memberId, memberEpoch: STATIC_LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(member.assigned) };
+      return { memberId: member.memberId, memberEpoch: STATIC_LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(member.assigned), offsetsEpoch: group.offsetsEpoch };
     }
     if (request.memberEpoch > member.memberEpoch || request.memberEpoch < 0) {
       throw new FencedMemberEpochError(`member '${member.memberId}' sent epoch ${request.memberEpoch}; its epoch is ${member.memberEpoch}`);
@@ -123,13 +124,33 @@ export class GroupCoordinator {
     return this.responseFor(member);
   }
 
-  /** Throws unless `memberId` is a live member of the group at an epoch it has reached (fencing). */
-  validateMember(groupId: string, memberId: string, memberEpoch: number): void {
-    const member = this.groups.get(groupId)?.members.get(memberId);
-    if (!member) throw new UnknownMemberIdError(`group '${groupId}' has no member '${memberId}'`);
+  /**
+   * Throws unless `memberId` is a live member of the group at an epoch it has reached, and has seen
+   * the group's latest offset reset (fencing: a zombie, or a commit made before a reset, is refused).
+   */
+  validateMember(groupId: string, memberId: string, memberEpoch: number, offsetsEpoch: number): void {
+    const group = this.groups.get(groupId);
+    const member = group?.members.get(memberId);
+    if (!group || !member) throw new UnknownMemberIdError(`group '${groupId}' has no member '${memberId}'`);
     if (memberEpoch > member.memberEpoch || memberEpoch < 0) {
       throw new FencedMemberEpochError(`member '${memberId}' used epoch ${memberEpoch}; its epoch is ${member.memberEpoch}`);
     }
+    if (offsetsEpoch !== group.offsetsEpoch) {
+      throw new FencedMemberEpochError(`member '${memberId}' committed at offsets epoch ${offsetsEpoch}, before the group's offsets were reset (epoch ${group.offsetsEpoch})`);
+    }
+  }
+
+  /** Before an offset reset is written: commits of the group's live members made before it are refused. */
+  fenceOffsets(groupId: string): void {
+    const group = this.groups.get(groupId);
+    if (group) group.offsetsEpoch++;
+  }
+
+  /** After the reset is written: every live member is told to reload its offsets (the new epoch). */
+  notifyOffsetsReset(groupId: string): void {
+    const group = this.groups.get(groupId);
+    if (!group) return;
+    for (const member of group.members.values()) this.options.events?.onAssignmentChanged?.(groupId, this.responseFor(member));
   }
 
   listGroups(): Array<{ groupId: string; memberCount: number; groupEpoch: number }> {
@@ -276,7 +297,7 @@ export class GroupCoordinator {
     const target = group?.target.get(member.memberId);
     // During a revocation, the member is told its assignment without the partitions to let go.
     const assignment = target ? intersectWith(member.assigned, target) : member.assigned;
-    return { memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(assignment) };
+    return { memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(assignment), offsetsEpoch: group?.offsetsEpoch ?? 0 };
   }
 
   private scheduleTimer(): void {

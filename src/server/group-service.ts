@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { GroupNotEmptyError, GroupNotFoundError, InvalidArgumentError, PartitionNotFoundError, TopicNotFoundError } from '../core/errors.js';
+import { GroupNotFoundError, InvalidArgumentError, PartitionNotFoundError, TopicNotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
@@ -88,7 +88,7 @@ export function createGroupService(options: {
           else heartbeatStreams.forget(response.memberId);
           call.write(response);
         } catch (error) {
-          call.write({ memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], failure: toFailure(error) });
+          call.write({ memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: 0, failure: toFailure(error) });
         }
       });
       const done = () => {
@@ -106,7 +106,7 @@ export function createGroupService(options: {
 
     CommitOffsets: unary(async (request) => {
       validateGroupId(request.groupId);
-      coordinator.validateMember(request.groupId, request.memberId, request.memberEpoch);
+      coordinator.validateMember(request.groupId, request.memberId, request.memberEpoch, request.offsetsEpoch);
       const flat = request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
       for (const o of flat) {
         const count = logs.partitionCount(o.topic);
@@ -188,9 +188,11 @@ export function createGroupService(options: {
         changes.push({ topic: request.topic, partition, previousOffset, newOffset });
       }
       if (request.execute) {
-        const live = coordinator.describeGroup(request.groupId)?.members.length ?? 0;
-        if (live > 0) throw new GroupNotEmptyError(`group '${request.groupId}' has ${live} live members: stop them before resetting its offsets`);
+        // Live members: fence their commits first (none may land after the reset), write the reset,
+        // then tell each member to reload its offsets; they go on from there without a restart.
+        coordinator.fenceOffsets(request.groupId);
         await offsets.reset(request.groupId, request.requestedBy || 'unknown', changes.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.newOffset })));
+        coordinator.notifyOffsetsReset(request.groupId);
       }
       return { changes, executed: request.execute };
     }),

@@ -100,6 +100,8 @@ export class PartitionLog {
   private nextOffsetToAssign: number;
   private writer: Promise<void> | undefined;
   private syncer: Promise<void> | undefined;
+  /** The writev in progress, if any; the syncer waits for it (errors are the writer's to handle). */
+  private currentWrite: Promise<void> | undefined;
   private isSyncRequested = false;
   /** Written appends waiting for an fsync, in offset order. */
   private readonly awaitingSync: PendingAppend[] = [];
@@ -379,7 +381,8 @@ export class PartitionLog {
     while (!this.failure && this.pending.length > 0) {
       const group = this.takeGroup();
       try {
-        await this.writeGroup(group);
+        this.currentWrite = this.writeGroup(group);
+        await this.currentWrite;
       } catch (error) {
         this.fail(error, group);
         return;
@@ -406,6 +409,10 @@ export class PartitionLog {
     while (!this.failure && (this.awaitingSync.length > 0 || this.isSyncRequested)) {
       this.isSyncRequested = false;
       try {
+        // Appenders just acknowledged come back within a tick, and the writer may be writing: let
+        // those writes finish so this fsync covers them too, instead of leaving them for the next.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.currentWrite) await this.currentWrite.catch(() => undefined);
         // Segments before the active one were fsynced when they rolled.
         await this.active.sync();
       } catch (error) {

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from '../../src/client/admin.js';
+import { StrataClient } from '../../src/client/strata-client.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
+import { resolveServerConfig } from '../../src/server/server-config.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const RECORDS = 100;
+const GROUPS = { initialRebalanceDelayMs: 100, rebalanceDelayMs: 50, heartbeatIntervalMs: 200, sessionTimeoutMs: 3_000 };
+
+describe('committed offsets of a live group', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: RunningServer;
+  let client: StrataClient;
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, groups: GROUPS }), silentLogger);
+    client = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    await client.admin.createTopic('jobs', { partitions: 2 });
+    const producer = client.producer();
+    await Promise.all(Array.from({ length: RECORDS }, (_, i) => producer.send('jobs', { key: `k${i}`, value: `job-${i}` })));
+    await producer.close();
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+    await dir.remove();
+  });
+
+  it('resets offsets while the member runs: old commits are fenced, the member replays without a restart', async () => {
+    const consumer = client.consumer({ groupId: 'workers', topics: ['jobs'], fromBeginning: true, autoCommitIntervalMs: 100 });
+    const values: string[] = [];
+    const iterator = consumer[Symbol.asyncIterator]();
+    while (values.length < RECORDS) values.push((await iterator.next()).value!.value!.toString());
+    await consumer.commit();
+    const memberId = consumer.currentMemberId;
+    const before = await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'workers' });
+    expect(before.lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(RECORDS);
+
+    // A dry run changes nothing.
+    const plan = await call(client.stubs.groups.resetOffsets.bind(client.stubs.groups), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: false, requestedBy: 'tester@test' });
+    expect(plan.executed).toBe(false);
+    expect(plan.changes.map((c) => c.newOffset)).toEqual([0, 0]);
+    expect((await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'workers' })).lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(RECORDS);
+
+    const reset = await call(client.stubs.groups.resetOffsets.bind(client.stubs.groups), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: true, requestedBy: 'tester@test' });
+    expect(reset.executed).toBe(true);
+    expect(reset.changes.reduce((n, c) => n + c.previousOffset, 0)).toBe(RECORDS);
+
+    // A commit from before the reset (the old offsets epoch) is refused: a zombie cannot undo it.
+    await expect(
+      call(client.stubs.groups.commitOffsets.bind(client.stubs.groups), { groupId: 'workers', memberId, memberEpoch: 1, offsetsEpoch: 0, topics: [{ topic: 'jobs', partitions: [{ partition: 0, offset: 50 }] }] }),
+    ).rejects.toMatchObject({ code: 'FENCED_MEMBER_EPOCH' });
+
+    // The same member, still iterating, is handed every record again from offset zero.
+    const replayed: string[] = [];
+    while (replayed.length < RECORDS) replayed.push((await iterator.next()).value!.value!.toString());
+    expect([...replayed].sort()).toEqual([...values].sort());
+    await iterator.return?.(undefined);
+
+    // The reset is on record in __consumer_offsets: who, when, old and new offsets.
+    const history: Array<{ type: string; by?: string; previousOffset?: number; offset?: number }> = [];
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 5_000);
+    for await (const record of client.consume('__consumer_offsets', { from: 'earliest', signal: controller.signal, maxWaitMs: 10 })) {
+      history.push(JSON.parse(record.value!.toString()));
+      if (history.filter((h) => h.type === 'reset').length === 2) break;
+    }
+    clearTimeout(timer);
+    const resets = history.filter((h) => h.type === 'reset');
+    expect(resets).toHaveLength(2);
+    expect(resets.every((r) => r.by === 'tester@test' && r.offset === 0 && (r.previousOffset ?? 0) > 0)).toBe(true);
+  }, 60_000);
+
+  it('keeps committed offsets across a restart of the coordinator (rebuilt from __consumer_offsets)', async () => {
+    const consumer = client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
+    let count = 0;
+    for await (const _ of consumer) if (++count === 60) break;
+    const before = (await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
+    // -1: no commit yet for a partition the member did not reach.
+    expect(before.reduce((a, b) => a + Math.max(0, b), 0)).toBe(60);
+    client.close();
+    await server.close();
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, groups: GROUPS }), silentLogger);
+    client = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const after = (await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
+    expect(after).toEqual(before);
+    // A member of the group resumes after the committed offsets: the remaining 40 records.
+    const resumed = client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
+    const rest: number[] = [];
+    for await (const record of resumed) {
+      rest.push(record.offset);
+      if (rest.length === RECORDS - 60) break;
+    }
+    expect(rest).toHaveLength(RECORDS - 60);
+  }, 60_000);
+});
