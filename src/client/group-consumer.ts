@@ -123,10 +123,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     }
     if (topics.size === 0 || !this.memberId) return;
     const request = {
-      groupId: this.options.groupId,
-      memberId: this.memberId,
-      memberEpoch: this.memberEpoch,
-      offsetsEpoch: this.offsetsEpoch ?? 0,
+      ...this.memberIdentity(),
       topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
     };
     await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request);
@@ -149,6 +146,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.buffer.close();
     })();
     return this.closing;
+  }
+
+  /** What commits and offset fetches carry, so the server can fence a zombie. */
+  private memberIdentity() {
+    return { groupId: this.options.groupId, memberId: this.memberId, memberEpoch: this.memberEpoch, offsetsEpoch: this.offsetsEpoch ?? 0 };
   }
 
   private markProcessed(): void {
@@ -261,7 +263,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     }
     if (added.length > 0) {
       const committed = await call(this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups), {
-        groupId: this.options.groupId,
+        ...this.memberIdentity(),
         topics: [...new Set(added.map((tp) => tp.topic))],
       });
       for (const tp of added) {
@@ -293,7 +295,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     const owned = [...this.owned.values()];
     if (owned.length === 0) return;
     const committed = await call(this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups), {
-      groupId: this.options.groupId,
+      ...this.memberIdentity(),
       topics: [...new Set(owned.map((tp) => tp.topic))],
     });
     for (const tp of owned) {

@@ -7,6 +7,10 @@ import type { LogManager } from '../storage/log-manager.js';
 /** The internal topic that holds committed offsets: the log is the source of truth here too. */
 export const OFFSETS_TOPIC = '__consumer_offsets';
 export const OFFSETS_TOPIC_PARTITIONS = 8;
+export const OFFSETS_SEGMENT_BYTES = 4 * 1024 * 1024;
+/** A partition of the offsets topic is compacted once it has this many segments. */
+export const COMPACT_AT_SEGMENTS = 3;
+const SNAPSHOT_RECORD_BYTES_ESTIMATE = 200;
 const REPLAY_READ_BYTES = 4 * 1024 * 1024;
 
 export interface CommittedOffset {
@@ -30,22 +34,33 @@ type OffsetRecord =
 
 /**
  * Committed offsets of every group, in memory, made durable in `__consumer_offsets` before a commit
- * is acknowledged (the topic uses flush=always). Old records are not cleaned yet: the topic grows
- * with every commit (a compaction of the topic is future work).
+ * is acknowledged (the topic uses flush=always).
+ *
+ * Cleaning: when a partition of the topic has COMPACT_AT_SEGMENTS segments, the store appends a
+ * snapshot (the latest record of every group/topic/partition that maps to it) and deletes the
+ * segments wholly below the snapshot. Replay reads the snapshot after anything older, so the state
+ * is the same, and the topic stays bounded by the number of live keys, not by the number of commits.
+ * Writes to one partition are serialized, so no commit can land between a snapshot and its cut.
  */
 export class OffsetStore {
   private readonly offsets = new Map<string, Map<string, Map<number, CommittedOffset>>>();
+  /** The latest record per key, so a snapshot can write it again as it was. */
+  private readonly latest = new Map<string, OffsetRecord>();
+  /** One write at a time per partition of the offsets topic. */
+  private readonly writeChains = new Map<number, Promise<void>>();
 
   private constructor(
     private readonly logs: LogManager,
     private readonly nowMs: () => number,
   ) {}
 
-  static async open(logs: LogManager, nowMs: () => number, logger: Logger): Promise<OffsetStore> {
+  /** `segmentBytes` applies when the topic is created (tests use small segments to see compaction). */
+  static async open(logs: LogManager, nowMs: () => number, logger: Logger, options: { segmentBytes?: number } = {}): Promise<OffsetStore> {
     const store = new OffsetStore(logs, nowMs);
     if (!logs.listTopics().includes(OFFSETS_TOPIC)) {
       try {
-        await logs.createTopic(OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, { flush: 'always', 'segment.bytes': String(64 * 1024 * 1024), 'retention.ms': '-1' });
+        const segmentBytes = String(options.segmentBytes ?? OFFSETS_SEGMENT_BYTES);
+        await logs.createTopic(OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, { flush: 'always', 'segment.bytes': segmentBytes, 'retention.ms': '-1' });
       } catch (error) {
         if (!(error instanceof TopicAlreadyExistsError)) throw error;
       }
@@ -108,19 +123,48 @@ export class OffsetStore {
     await this.write(groupId, [{ type: 'delete', groupId, atMs: this.nowMs() }]);
   }
 
-  private async write(groupId: string, records: OffsetRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const partition = crc32(groupId) % this.logs.describeTopic(OFFSETS_TOPIC).partitionCount;
-    const batch = encodeRecordBatch(records.map((r) => ({ key: groupId, value: JSON.stringify(r), timestampMs: r.atMs })));
+  private write(groupId: string, records: OffsetRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    const partition = this.partitionOf(groupId);
+    const previous = this.writeChains.get(partition) ?? Promise.resolve();
+    const written = previous.then(async () => {
+      await this.append(partition, records);
+      for (const record of records) this.apply(record);
+      await this.compactIfDue(partition);
+    });
+    this.writeChains.set(partition, written.catch(() => undefined));
+    return written;
+  }
+
+  private partitionOf(groupId: string): number {
+    return crc32(groupId) % this.logs.describeTopic(OFFSETS_TOPIC).partitionCount;
+  }
+
+  private async append(partition: number, records: readonly OffsetRecord[]): Promise<void> {
+    const batch = encodeRecordBatch(records.map((r) => ({ key: r.groupId, value: JSON.stringify(r), timestampMs: r.atMs })));
     await this.logs.partition(OFFSETS_TOPIC, partition).append(batch, { ackLevel: 'durable' });
-    for (const record of records) this.apply(record);
+  }
+
+  /** Snapshot, then cut: see the class comment. Runs inside the partition's write chain. */
+  private async compactIfDue(partition: number): Promise<void> {
+    const log = this.logs.partition(OFFSETS_TOPIC, partition);
+    if (log.segmentCount < COMPACT_AT_SEGMENTS) return;
+    const snapshot = [...this.latest.values()].filter((r) => this.partitionOf(r.groupId) === partition);
+    // Only when the log is well beyond what a snapshot rewrites, so compaction never thrashes.
+    if (log.sizeBytes < 4 * snapshot.length * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
+    const snapshotOffset = log.logEndOffset;
+    // In slices, so that no batch comes near the topic's batch size limit.
+    for (let i = 0; i < snapshot.length; i += 1_000) await this.append(partition, snapshot.slice(i, i + 1_000));
+    await log.deleteSegmentsBelow(snapshotOffset);
   }
 
   private apply(record: OffsetRecord): void {
     if (record.type === 'delete') {
       this.offsets.delete(record.groupId);
+      for (const [k, r] of this.latest) if (r.groupId === record.groupId) this.latest.delete(k);
       return;
     }
+    this.latest.set(`${record.groupId}\u0000${record.topic}\u0000${record.partition}`, record);
     let group = this.offsets.get(record.groupId);
     if (!group) this.offsets.set(record.groupId, (group = new Map()));
     let topic = group.get(record.topic);

@@ -118,6 +118,7 @@ export function createGroupService(options: {
 
     FetchOffsets: unary(async (request) => {
       validateGroupId(request.groupId);
+      if (request.memberId) coordinator.validateMember(request.groupId, request.memberId, request.memberEpoch, request.offsetsEpoch);
       const committed = offsets.fetch(request.groupId, request.topics);
       return {
         topics: [...committed].map(([topic, partitions]) => ({

@@ -286,20 +286,28 @@ export class PartitionLog {
 
   /** Deletes the oldest closed segments that retention.ms / retention.bytes let go; never the active one. */
   async applyRetention(nowMs: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    if (this.isClosing) return { deletedSegments: 0, deletedBytes: 0 };
-    const count = countSegmentsToDelete(this.segments, this.config, nowMs);
+    return this.deleteOldestSegments(countSegmentsToDelete(this.segments, this.config, nowMs), 'retention deleted old segments');
+  }
+
+  /**
+   * Deletes the closed segments that lie wholly below `offset` (Kafka's DeleteRecords, at segment
+   * granularity): the log start offset advances to the first remaining segment. Never the active one.
+   */
+  async deleteSegmentsBelow(offset: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
+    let count = 0;
+    while (count < this.segments.length - 1 && this.segments[count]!.nextOffset <= offset) count++;
+    return this.deleteOldestSegments(count, 'deleted segments below an offset');
+  }
+
+  private async deleteOldestSegments(count: number, message: string): Promise<{ deletedSegments: number; deletedBytes: number }> {
+    if (this.isClosing || count === 0) return { deletedSegments: 0, deletedBytes: 0 };
     const doomed = this.segments.splice(0, count);
     let deletedBytes = 0;
     for (const segment of doomed) {
       deletedBytes += segment.sizeBytes;
       await segment.delete();
     }
-    if (count > 0) {
-      this.options.logger.info(
-        { topic: this.topic, partition: this.partition, deletedSegments: count, deletedBytes, logStartOffset: this.logStartOffset },
-        'retention deleted old segments',
-      );
-    }
+    this.options.logger.info({ topic: this.topic, partition: this.partition, deletedSegments: count, deletedBytes, logStartOffset: this.logStartOffset }, message);
     return { deletedSegments: count, deletedBytes };
   }
 

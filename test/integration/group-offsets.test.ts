@@ -53,6 +53,14 @@ describe('committed offsets of a live group', () => {
       call(client.stubs.groups.commitOffsets.bind(client.stubs.groups), { groupId: 'workers', memberId, memberEpoch: 1, offsetsEpoch: 0, topics: [{ topic: 'jobs', partitions: [{ partition: 0, offset: 50 }] }] }),
     ).rejects.toMatchObject({ code: 'FENCED_MEMBER_EPOCH' });
 
+    // Fetches carry the member too: a zombie (unknown member) or a stale offsets epoch is refused.
+    await expect(
+      call(client.stubs.groups.fetchOffsets.bind(client.stubs.groups), { groupId: 'workers', topics: ['jobs'], memberId: 'zombie', memberEpoch: 1, offsetsEpoch: 1 }),
+    ).rejects.toMatchObject({ code: 'UNKNOWN_MEMBER_ID' });
+    await expect(
+      call(client.stubs.groups.fetchOffsets.bind(client.stubs.groups), { groupId: 'workers', topics: ['jobs'], memberId, memberEpoch: 1, offsetsEpoch: 0 }),
+    ).rejects.toMatchObject({ code: 'FENCED_MEMBER_EPOCH' });
+
     // The same member, still iterating, is handed every record again from offset zero.
     const replayed: string[] = [];
     while (replayed.length < RECORDS) replayed.push((await iterator.next()).value!.value!.toString());

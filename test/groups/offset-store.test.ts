@@ -1,0 +1,53 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core/logger.js';
+import { OFFSETS_TOPIC, OffsetStore } from '../../src/groups/offset-store.js';
+import { LogManager } from '../../src/storage/log-manager.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+describe('OffsetStore (__consumer_offsets)', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let logs: LogManager;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    await logs.createTopic('orders', 4);
+  });
+  afterEach(async () => {
+    await logs.close();
+    await dir.remove();
+  });
+
+  it('keeps the latest commit per group, topic and partition, and rebuilds it from the log', async () => {
+    const store = await OffsetStore.open(logs, () => 1_000, silentLogger);
+    await store.commit('g1', 'm1', [{ topic: 'orders', partition: 0, offset: 5 }, { topic: 'orders', partition: 1, offset: 7 }]);
+    await store.commit('g1', 'm1', [{ topic: 'orders', partition: 0, offset: 9 }]);
+    await store.commit('g2', 'm2', [{ topic: 'orders', partition: 0, offset: 1 }]);
+    await store.reset('g2', 'ops@host', [{ topic: 'orders', partition: 0, offset: 0 }]);
+    await store.deleteGroup('g3');
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const again = await OffsetStore.open(logs, () => 2_000, silentLogger);
+    expect(again.groupIds()).toEqual(['g1', 'g2']);
+    expect(again.fetch('g1').get('orders')!.get(0)!.offset).toBe(9);
+    expect(again.fetch('g1').get('orders')!.get(1)!.offset).toBe(7);
+    expect(again.fetch('g2').get('orders')!.get(0)).toMatchObject({ offset: 0, memberId: 'ops@host' });
+    await again.deleteGroup('g1');
+    expect(again.groupIds()).toEqual(['g2']);
+    await expect(again.commit('g2', 'm', [{ topic: 'orders', partition: 0, offset: -1 }])).rejects.toThrow(/non-negative/);
+  });
+
+  it('cleans old records: the topic stays bounded however many commits there are', async () => {
+    const store = await OffsetStore.open(logs, () => 1_000, silentLogger, { segmentBytes: 4096 });
+    const partitionOf = () => [...Array(8).keys()].find((p) => logs.partition(OFFSETS_TOPIC, p).logEndOffset > 0)!;
+    for (let i = 0; i < 1_500; i++) await store.commit('busy', 'm', [{ topic: 'orders', partition: i % 4, offset: i }]);
+    const log = logs.partition(OFFSETS_TOPIC, partitionOf());
+    expect(log.logEndOffset).toBeGreaterThan(1_500);
+    // Without cleaning, 1,500 records of ~150 bytes would fill about 55 segments of 4 KiB.
+    expect(log.segmentCount).toBeLessThanOrEqual(4);
+    expect(log.logStartOffset).toBeGreaterThan(1_000);
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const again = await OffsetStore.open(logs, () => 2_000, silentLogger);
+    for (let p = 0; p < 4; p++) expect(again.fetch('busy').get('orders')!.get(p)!.offset).toBe(1_496 + p);
+  }, 60_000);
+});
