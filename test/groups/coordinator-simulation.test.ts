@@ -41,6 +41,9 @@ function runSimulation(seed: number) {
   let idCounter = 0;
   const removed: Array<{ memberId: string; reason: RemovalReason }> = [];
   const rebalances: Array<{ moved: number }> = [];
+  /** Identity of a member across static restarts: its instance id, else its member id. */
+  let identitiesAtLastRebalance = new Set<string>();
+  const movementViolations: string[] = [];
   const members = new Map<string, SimMember>();
   const coordinator = new GroupCoordinator({
     clock,
@@ -55,7 +58,17 @@ function runSimulation(seed: number) {
         if (member) apply(member, response);
       },
       onMemberRemoved: (_group, memberId, reason) => removed.push({ memberId, reason }),
-      onRebalance: (_group, _epoch, moved) => rebalances.push({ moved }),
+      onRebalance: (_group, _epoch, moved) => {
+        rebalances.push({ moved });
+        // Movement is bounded by what changed: leavers move nothing among the survivors (only their
+        // own partitions are handed out), and each newcomer takes at most its fair share.
+        const current = coordinator.describeGroup('g')?.members ?? [];
+        const identities = new Set(current.map((m) => m.instanceId || m.memberId));
+        const joined = [...identities].filter((id) => !identitiesAtLastRebalance.has(id)).length;
+        const bound = joined * Math.ceil(PARTITIONS / Math.max(1, identities.size));
+        if (moved > bound) movementViolations.push(`t=${clock.nowMs()}: ${moved} partitions moved between members with ${joined} joined (bound ${bound})`);
+        identitiesAtLastRebalance = identities;
+      },
     },
   });
   const context = (step: number) => `seed ${seed} (STRATA_SEED=${seed} replays it), step ${step}, t=${clock.nowMs()} ms`;
@@ -177,13 +190,14 @@ function runSimulation(seed: number) {
     }
   }
   coordinator.close();
-  return { removed, rebalances };
+  return { removed, rebalances, movementViolations };
 }
 
 describe('group coordinator simulation (virtual clock, seeded schedule)', () => {
   for (const seed of seedsFromEnv([1, 2, 3, 4, 5, 6, 7, 8])) {
     it(`keeps ownership exclusive, assigns everything when quiet, and never storms (seed ${seed})`, () => {
-      const { removed, rebalances } = runSimulation(seed);
+      const { removed, rebalances, movementViolations } = runSimulation(seed);
+      expect(movementViolations, `seed ${seed} (STRATA_SEED=${seed} replays it)`).toEqual([]);
       expect(removed.length).toBeGreaterThan(0);
       // Bounded movement: no recomputation moves more than the whole topic, and most move little.
       for (const r of rebalances) expect(r.moved).toBeLessThanOrEqual(PARTITIONS);
