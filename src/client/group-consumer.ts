@@ -62,7 +62,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly buffer: RecordBuffer<ConsumedRecord>;
   private fetchers: AbortController | undefined;
   private reconciling: Promise<void> = Promise.resolve();
-  private lastHanded: ConsumedRecord | undefined;
+  /** Records handed to the loop and not yet known processed (one record, or one batch). */
+  private lastHanded: ConsumedRecord[] = [];
   private lastAskedAtMs = Date.now();
   private isClosed = false;
   private closing: Promise<void> | undefined;
@@ -101,13 +102,41 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         }
         // Revoked while it waited in the buffer: it belongs to another member now.
         if (!this.owned.has(key(record.topic, record.partition))) continue;
-        this.lastHanded = record;
-        this.handedNext.set(key(record.topic, record.partition), record.offset + 1);
+        this.hand([record]);
         yield record;
       }
     } finally {
       await this.close();
     }
+  }
+
+  /**
+   * The same records in batches: each batch holds what has arrived (at least one record, at most
+   * `maxRecords`); a batch is processed once the loop asks for the next one.
+   */
+  async *batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
+    try {
+      for (;;) {
+        this.markProcessed();
+        this.lastAskedAtMs = Date.now();
+        const first = await this.buffer.take();
+        if (first === undefined) {
+          if (this.failure) throw this.failure;
+          return;
+        }
+        const batch = [first, ...this.buffer.takeAvailable(maxRecords - 1)].filter((r) => this.owned.has(key(r.topic, r.partition)));
+        if (batch.length === 0) continue;
+        this.hand(batch);
+        yield batch;
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  private hand(records: ConsumedRecord[]): void {
+    this.lastHanded = records;
+    for (const record of records) this.handedNext.set(key(record.topic, record.partition), record.offset + 1);
   }
 
   /** Commits the offsets of every processed record (the next offset to read, per partition). */
@@ -154,11 +183,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private markProcessed(): void {
-    const record = this.lastHanded;
-    if (!record) return;
-    this.lastHanded = undefined;
-    const k = key(record.topic, record.partition);
-    if (this.owned.has(k)) this.processed.set(k, record.offset + 1);
+    const records = this.lastHanded;
+    this.lastHanded = [];
+    for (const record of records) {
+      const k = key(record.topic, record.partition);
+      if (this.owned.has(k)) this.processed.set(k, record.offset + 1);
+    }
   }
 
   private heartbeatRequest(memberEpoch = this.memberEpoch): GroupHeartbeatRequest {
@@ -287,7 +317,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private async reloadOffsets(): Promise<void> {
     if (this.isClosed) return;
     this.fetchers?.abort();
-    this.lastHanded = undefined;
+    this.lastHanded = [];
     this.buffer.drop(() => true);
     this.processed.clear();
     this.committed.clear();

@@ -47,6 +47,13 @@ export class RecordBuffer<T> {
     return new Promise((resolve) => this.takers.push(resolve));
   }
 
+  /** Up to `count` items that are already here, without waiting. */
+  takeAvailable(count: number): T[] {
+    const taken = this.items.splice(0, Math.max(0, count));
+    while (this.items.length < this.capacity && this.pushers.length > 0) this.pushers.shift()!();
+    return taken;
+  }
+
   drop(predicate: (item: T) => boolean): void {
     this.items = this.items.filter((item) => !predicate(item));
     while (this.items.length < this.capacity && this.pushers.length > 0) this.pushers.shift()!();

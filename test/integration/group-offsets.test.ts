@@ -103,4 +103,20 @@ describe('committed offsets of a live group', () => {
     }
     expect(rest).toHaveLength(RECORDS - 60);
   }, 60_000);
+
+  it('hands out batches too, and commits a batch once the next one is asked for', async () => {
+    const consumer = client.consumer({ groupId: 'batched', topics: ['jobs'], fromBeginning: true });
+    const offsets = new Set<string>();
+    let batches = 0;
+    for await (const batch of consumer.batches(30)) {
+      expect(batch.length).toBeGreaterThan(0);
+      expect(batch.length).toBeLessThanOrEqual(30);
+      batches++;
+      for (const r of batch) offsets.add(`${r.partition}/${r.offset}`);
+      if (offsets.size === RECORDS) break;
+    }
+    expect(batches).toBeGreaterThan(RECORDS / 30);
+    const lag = (await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'batched' })).lag;
+    expect(lag.reduce((n, l) => n + l.lagRecords, 0)).toBe(0);
+  }, 60_000);
 });
