@@ -4,7 +4,6 @@ import {
   FencedMemberEpochError,
   GroupMaxSizeReachedError,
   GroupNotEmptyError,
-  GroupNotFoundError,
   InvalidArgumentError,
   UnknownMemberIdError,
 } from '../core/errors.js';

@@ -5,23 +5,16 @@ import {
   LogClosedError,
   OffsetOutOfRangeError,
   ShuttingDownError,
-  StorageFailedError,
-  StrataError,
-  TooManyPendingAppendsError,
 } from '../core/errors.js';
-import {
-  MAX_GROUP_COMMIT_BYTES,
-  MAX_PENDING_APPEND_BYTES_PER_PARTITION,
-  MAX_PENDING_APPENDS_PER_PARTITION,
-  MAX_RELATIVE_OFFSET,
-} from '../core/limits.js';
+import { MAX_GROUP_COMMIT_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
-import { patchBaseOffset, validateBatches, type BatchHeader } from '../format/record-batch.js';
+import { validateBatches, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
 import { countSegmentsToDelete } from './retention.js';
-import { DamagedBatchError, Segment, type AppendedBatch } from './segment.js';
+import { GroupCommit } from './group-commit.js';
+import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 
 /** `written`: in the log file (page cache); `durable`: fdatasync'ed. */
@@ -68,24 +61,12 @@ export interface PartitionLogOptions {
   isCleanShutdown: boolean;
 }
 
-interface PendingAppend {
-  data: Buffer;
-  headers: BatchHeader[];
-  ackLevel: AckLevel;
-  baseOffset: number;
-  lastOffset: number;
-  resolve: (result: AppendResult) => void;
-  reject: (error: Error) => void;
-}
-
 /**
  * One partition: an ordered list of segments, the last one active.
  *
- * Appends are validated on the caller's turn (a bad batch changes nothing), then queued for a single
- * write loop, which takes every queued append (up to MAX_GROUP_COMMIT_BYTES), assigns offsets by
- * patching each batch's base offset in place (the caller hands the buffer over), writes them with one
- * writev and, when any of them needs it, one fdatasync: a group commit. Appends arriving during that
- * fsync wait for the next round and share its fsync.
+ * Appends are validated on the caller's turn (a bad batch changes nothing), then handed to the
+ * partition's GroupCommit (group-commit.ts), whose writer assigns offsets and writes while its syncer
+ * fsyncs: appends written during one fsync share the next.
  *
  * Visibility: readers see offsets below the high watermark: durable offsets under `flush: always`
  * (a consumer never sees a record that a crash could take back), written offsets otherwise.
@@ -95,17 +76,7 @@ interface PendingAppend {
 export class PartitionLog {
   private readonly segments: Segment[];
   private config: TopicConfig;
-  private readonly pending: PendingAppend[] = [];
-  private pendingBytes = 0;
-  private nextOffsetToAssign: number;
-  private writer: Promise<void> | undefined;
-  private syncer: Promise<void> | undefined;
-  /** The writev in progress, if any; the syncer waits for it (errors are the writer's to handle). */
-  private currentWrite: Promise<void> | undefined;
-  private isSyncRequested = false;
-  /** Written appends waiting for an fsync, in offset order. */
-  private readonly awaitingSync: PendingAppend[] = [];
-  private failure: StrataError | undefined;
+  private readonly groupCommit: GroupCommit;
   private isClosing = false;
   private closed: Promise<void> | undefined;
   private flushTimer: TimerHandle | undefined;
@@ -118,7 +89,20 @@ export class PartitionLog {
   ) {
     this.segments = segments;
     this.config = options.config;
-    this.nextOffsetToAssign = this.active.nextOffset;
+    const log = this;
+    this.groupCommit = new GroupCommit(
+      {
+        segments,
+        fs: options.fs,
+        directory: options.directory,
+        clock: options.clock,
+        logger: options.logger,
+        config: () => log.config,
+        describe: () => log.describe(),
+        onProgress: () => log.notifyHighWatermark(),
+      },
+      this.active.nextOffset,
+    );
     this.lastNotifiedHighWatermark = this.highWatermark;
     this.scheduleFlush();
   }
@@ -176,7 +160,7 @@ export class PartitionLog {
   }
 
   get isFailed(): boolean {
-    return this.failure !== undefined;
+    return this.groupCommit.failure !== undefined;
   }
 
   updateConfig(config: TopicConfig): void {
@@ -191,29 +175,18 @@ export class PartitionLog {
    */
   append(data: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
     try {
-      if (this.failure) throw this.failure;
+      if (this.groupCommit.failure) throw this.groupCommit.failure;
       if (this.isClosing) throw new ShuttingDownError(`partition ${this.describe()} is closing`);
       if (data.length > MAX_GROUP_COMMIT_BYTES) {
         throw new InvalidArgumentError(`an append of ${data.length} bytes exceeds ${MAX_GROUP_COMMIT_BYTES} bytes`);
       }
       const headers = validateBatches(data, { maxBatchBytes: this.config.maxBatchBytes });
-      if (
-        this.pending.length + this.awaitingSync.length >= MAX_PENDING_APPENDS_PER_PARTITION ||
-        this.pendingBytes + data.length > MAX_PENDING_APPEND_BYTES_PER_PARTITION
-      ) {
-        throw new TooManyPendingAppendsError(
-          `partition ${this.describe()} has ${this.pending.length} appends (${this.pendingBytes} bytes) waiting`,
-        );
-      }
+      this.groupCommit.checkRoom(data.length);
       // Last, after every check that can refuse the append: what admit records must not be undone.
       const admitted = options.admit?.(headers);
       if (admitted) return Promise.resolve(admitted);
       const ackLevel = options.ackLevel ?? (this.config.flushPolicy === 'always' ? 'durable' : 'written');
-      return new Promise<AppendResult>((resolve, reject) => {
-        this.pending.push({ data, headers, ackLevel, baseOffset: -1, lastOffset: -1, resolve, reject });
-        this.pendingBytes += data.length;
-        this.startWriter();
-      });
+      return this.groupCommit.enqueue(data, headers, ackLevel);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -274,14 +247,9 @@ export class PartitionLog {
     return () => this.highWatermarkListeners.delete(listener);
   }
 
-  /** fsyncs everything written so far (through the write loop, so it never races a write). */
-  async flush(): Promise<void> {
-    if (this.failure) throw this.failure;
-    await this.writer;
-    this.isSyncRequested = true;
-    this.startSyncer();
-    await this.syncer;
-    if (this.failure) throw this.failure;
+  /** fsyncs everything written so far (through the syncer, so it never races a write). */
+  flush(): Promise<void> {
+    return this.groupCommit.flush();
   }
 
   /** Deletes the oldest closed segments that retention.ms / retention.bytes let go; never the active one. */
@@ -320,9 +288,8 @@ export class PartitionLog {
     this.isClosing = true;
     this.flushTimer?.cancel();
     this.closed = (async () => {
-      await this.writer;
-      await this.syncer;
-      if (!this.failure) {
+      await this.groupCommit.drain();
+      if (!this.groupCommit.failure) {
         await this.active.sync();
         await this.active.persistIndexes();
         await writeRecoveryPoint(this.options.fs, this.options.directory, this.active.baseOffset);
@@ -356,164 +323,16 @@ export class PartitionLog {
   private scheduleFlush(): void {
     if (this.config.flushPolicy !== 'interval' || this.isClosing) return;
     this.flushTimer = this.options.clock.setTimeout(() => {
-      if (this.active.durableSizeBytes < this.active.sizeBytes) {
-        this.isSyncRequested = true;
-        this.startSyncer();
-      }
+      if (this.active.durableSizeBytes < this.active.sizeBytes) this.groupCommit.requestSync();
       this.scheduleFlush();
     }, this.config.flushMs);
   }
 
-  private startWriter(): void {
-    if (this.writer) return;
-    this.writer = this.runWriter().finally(() => {
-      this.writer = undefined;
-      // Work may have arrived between the loop's last check and this callback.
-      if (!this.failure && this.pending.length > 0) this.startWriter();
-    });
-  }
-
-  private startSyncer(): void {
-    if (this.syncer) return;
-    this.syncer = this.runSyncer().finally(() => {
-      this.syncer = undefined;
-      if (!this.failure && (this.awaitingSync.length > 0 || this.isSyncRequested)) this.startSyncer();
-    });
-  }
-
-  /**
-   * The write half of the group commit: writes every queued append (one writev per group) and never
-   * waits for an fsync, so writes go on while the syncer's fdatasync runs.
-   */
-  private async runWriter(): Promise<void> {
-    while (!this.failure && this.pending.length > 0) {
-      const group = this.takeGroup();
-      try {
-        this.currentWrite = this.writeGroup(group);
-        await this.currentWrite;
-      } catch (error) {
-        this.fail(error, group);
-        return;
-      }
-      // The syncer may have failed while this group was being written: it is not acknowledged.
-      if (this.failure) {
-        for (const append of group) append.reject(this.failure);
-        return;
-      }
-      for (const append of group) {
-        if (append.ackLevel === 'written') append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, durability: 'written' });
-        else this.awaitingSync.push(append);
-      }
-      this.notifyHighWatermark();
-      if (this.awaitingSync.length > 0) this.startSyncer();
-    }
-  }
-
-  /**
-   * The sync half: one fdatasync covers everything written before it started; every append it covers
-   * is acknowledged as durable. Appends written during that fsync share the next one.
-   */
-  private async runSyncer(): Promise<void> {
-    while (!this.failure && (this.awaitingSync.length > 0 || this.isSyncRequested)) {
-      this.isSyncRequested = false;
-      try {
-        // Appenders just acknowledged come back within a tick, and the writer may be writing: let
-        // those writes finish so this fsync covers them too, instead of leaving them for the next.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.currentWrite) await this.currentWrite.catch(() => undefined);
-        // Segments before the active one were fsynced when they rolled.
-        await this.active.sync();
-      } catch (error) {
-        this.fail(error, []);
-        return;
-      }
-      const durableEndOffset = this.active.durableNextOffset;
-      while (this.awaitingSync.length > 0 && this.awaitingSync[0]!.lastOffset < durableEndOffset) {
-        const append = this.awaitingSync.shift()!;
-        append.resolve({ baseOffset: append.baseOffset, lastOffset: append.lastOffset, durability: 'durable' });
-      }
-      this.notifyHighWatermark();
-    }
-  }
-
-  private takeGroup(): PendingAppend[] {
-    let bytes = 0;
-    let count = 0;
-    while (count < this.pending.length && (count === 0 || bytes + this.pending[count]!.data.length <= MAX_GROUP_COMMIT_BYTES)) {
-      bytes += this.pending[count]!.data.length;
-      count++;
-    }
-    this.pendingBytes -= bytes;
-    return this.pending.splice(0, count);
-  }
-
-  private async writeGroup(group: PendingAppend[]): Promise<void> {
-    const nowMs = this.options.clock.nowMs();
-    if (!this.active.isEmpty && nowMs - this.active.rollClockStartMs >= this.config.segmentMs) {
-      await this.roll(this.nextOffsetToAssign, nowMs);
-    }
-    let buffers: Buffer[] = [];
-    let batches: AppendedBatch[] = [];
-    let segmentBytes = this.active.sizeBytes;
-    for (const append of group) {
-      append.baseOffset = this.nextOffsetToAssign;
-      let position = 0;
-      for (const header of append.headers) {
-        const baseOffset = this.nextOffsetToAssign;
-        const batch: AppendedBatch = {
-          sizeBytes: header.sizeBytes,
-          baseOffset,
-          lastOffset: baseOffset + header.lastOffsetDelta,
-          maxTimestampMs: header.maxTimestampMs,
-        };
-        const overflowsSize = segmentBytes + batch.sizeBytes > this.config.segmentBytes;
-        const overflowsIndex = batch.lastOffset - this.active.baseOffset > MAX_RELATIVE_OFFSET;
-        if (segmentBytes > 0 && (overflowsSize || overflowsIndex)) {
-          if (batches.length > 0) await this.active.append(buffers, batches);
-          buffers = [];
-          batches = [];
-          await this.roll(baseOffset, nowMs);
-          segmentBytes = 0;
-        }
-        patchBaseOffset(append.data, position, baseOffset);
-        buffers.push(append.data.subarray(position, position + header.sizeBytes));
-        batches.push(batch);
-        segmentBytes += batch.sizeBytes;
-        this.nextOffsetToAssign = batch.lastOffset + 1;
-        position += header.sizeBytes;
-      }
-      append.lastOffset = this.nextOffsetToAssign - 1;
-    }
-    if (batches.length > 0) await this.active.append(buffers, batches);
-  }
-
-  /** Seals the active segment (fsync, index files) and starts a new one at `baseOffset`. */
-  private async roll(baseOffset: number, nowMs: number): Promise<void> {
-    const previous = this.active;
-    await previous.sync();
-    await previous.persistIndexes();
-    const segment = await Segment.create(this.options.fs, this.options.directory, baseOffset, this.config.indexIntervalBytes, nowMs);
-    await this.options.fs.syncDirectory(this.options.directory);
-    this.segments.push(segment);
-    await writeRecoveryPoint(this.options.fs, this.options.directory, baseOffset);
-  }
-
+  /** Tells waiting readers when the high watermark moved (the group commit calls it). */
   private notifyHighWatermark(): void {
     const highWatermark = this.highWatermark;
     if (highWatermark <= this.lastNotifiedHighWatermark) return;
     this.lastNotifiedHighWatermark = highWatermark;
     for (const listener of this.highWatermarkListeners) listener(highWatermark);
-  }
-
-  private fail(error: unknown, group: PendingAppend[]): void {
-    const failure = new StorageFailedError(
-      `partition ${this.describe()} stopped taking writes after an I/O error: ${(error as Error).message}`,
-      { cause: error },
-    );
-    this.failure = failure;
-    this.options.logger.error({ err: error, topic: this.topic, partition: this.partition }, 'storage failure: partition is read-only until restart');
-    // Appends already resolved as `written` keep that promise; everything else fails.
-    for (const append of [...group, ...this.awaitingSync.splice(0), ...this.pending.splice(0)]) append.reject(failure);
-    this.pendingBytes = 0;
   }
 }
