@@ -236,10 +236,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     if (response.failure) {
       const error = StrataClientError.fromFailure(response.failure);
       if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
-        // Fenced: its partitions may be someone else's already. Drop them without committing, rejoin.
+        // Forgotten (removed, or the coordinator restarted): rejoin reporting what it owns. It keeps
+        // what nobody else took, the join's answer says which; commits for the rest are refused.
         this.memberId = '';
         this.memberEpoch = JOIN_EPOCH;
-        this.enqueueReconcile([]);
         this.reconciling = this.reconciling.then(() => this.sendHeartbeat());
       } else if (!error.retriable) {
         this.failure = error;

@@ -139,6 +139,17 @@ export class GroupCoordinator {
     }
   }
 
+  /** Throws unless every partition is held by `memberId`: nobody commits for a partition it lost. */
+  validateOwnership(groupId: string, memberId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): void {
+    const group = this.groups.get(groupId);
+    for (const { topic, partition } of partitions) {
+      const owner = group?.ownerOf(topic, partition);
+      if (owner !== memberId) {
+        throw new FencedMemberEpochError(`member '${memberId}' does not hold ${topic}/${partition}${owner ? ' (another member does)' : ''}: its commit is refused`);
+      }
+    }
+  }
+
   /** Before an offset reset is written: commits of the group's live members made before it are refused. */
   fenceOffsets(groupId: string): void {
     const group = this.groups.get(groupId);
@@ -224,12 +235,13 @@ export class GroupCoordinator {
     if (previousId !== undefined) {
       // Static membership: the same instance is back (after a restart or a -2 leave). It takes
       // over its predecessor's partitions; the predecessor, if still alive, is fenced.
+      const previousTopics = group.members.get(previousId)!.topics;
       member = group.replaceStaticMember(previousId, fields);
       this.options.events?.onMemberRemoved?.(group.groupId, previousId, 'replaced');
-      if (!sameTopics(topics, group.members.get(memberId)!.topics)) this.membershipChanged(group, nowMs);
+      if (!sameTopics(topics, previousTopics)) this.membershipChanged(group, nowMs);
     } else {
       if (group.members.size >= MAX_MEMBERS_PER_GROUP) throw new GroupMaxSizeReachedError(`group '${group.groupId}' has ${MAX_MEMBERS_PER_GROUP} members`);
-      member = { ...fields, memberEpoch: 0, assigned: new Map() };
+      member = { ...fields, memberEpoch: 0, assigned: this.freeClaims(group, topics, request.owned) };
       group.addMember(member);
       this.membershipChanged(group, nowMs);
       member.memberEpoch = group.groupEpoch;
@@ -237,6 +249,26 @@ export class GroupCoordinator {
     group.reconcile(memberId, toPartitionSet(request.owned), nowMs);
     this.scheduleTimer();
     return this.responseFor(member);
+  }
+
+  /**
+   * What a joining member already consumes and nobody else holds: it keeps those. After a restart of
+   * the coordinator every member rejoins with what it owned, so the assignment carries over and the
+   * sticky assignor starts from it; a member that was removed finds its partitions taken, and lets go.
+   */
+  private freeClaims(group: ConsumerGroup, topics: readonly string[], owned: HeartbeatRequest['owned']): PartitionSet {
+    const claims: PartitionSet = new Map();
+    for (const { topic, partitions } of owned) {
+      const count = this.options.topics.partitionCount(topic);
+      if (count === undefined || !topics.includes(topic)) continue;
+      for (const p of partitions) {
+        if (!Number.isInteger(p) || p < 0 || p >= count || group.ownerOf(topic, p) !== undefined) continue;
+        let set = claims.get(topic);
+        if (!set) claims.set(topic, (set = new Set()));
+        set.add(p);
+      }
+    }
+    return claims;
   }
 
   private removeMember(group: ConsumerGroup, memberId: string, reason: RemovalReason, nowMs: number): void {

@@ -108,6 +108,7 @@ export function createGroupService(options: {
       validateGroupId(request.groupId);
       coordinator.validateMember(request.groupId, request.memberId, request.memberEpoch, request.offsetsEpoch);
       const flat = request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
+      coordinator.validateOwnership(request.groupId, request.memberId, flat);
       for (const o of flat) {
         const count = logs.partitionCount(o.topic);
         if (count === undefined || o.partition >= count) throw new InvalidArgumentError(`no partition ${o.topic}/${o.partition}`);

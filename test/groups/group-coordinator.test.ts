@@ -134,3 +134,32 @@ describe('GroupCoordinator', () => {
     coordinator.close();
   });
 });
+
+describe('GroupCoordinator after a restart', () => {
+  it('keeps the assignment: members rejoin with what they own and keep it', () => {
+    const first = setup();
+    const a = first.beat({ memberId: '', memberEpoch: 0 });
+    const b = first.beat({ memberId: '', memberEpoch: 0 });
+    first.clock.advance(CONFIG.initialRebalanceDelayMs);
+    const ownedA = partitionsOf(first.beat({ memberId: a.memberId, memberEpoch: a.memberEpoch }));
+    const ownedB = partitionsOf(first.beat({ memberId: b.memberId, memberEpoch: b.memberEpoch }));
+    first.coordinator.close();
+
+    // A new coordinator knows nobody: both rejoin, each reporting what it owns.
+    const second = setup();
+    const a2 = second.beat({ memberId: '', memberEpoch: 0, owned: [{ topic: 't', partitions: ownedA }] });
+    const b2 = second.beat({ memberId: '', memberEpoch: 0, owned: [{ topic: 't', partitions: ownedB }] });
+    expect(partitionsOf(a2)).toEqual(ownedA);
+    expect(partitionsOf(b2)).toEqual(ownedB);
+    second.clock.advance(CONFIG.initialRebalanceDelayMs);
+    expect(partitionsOf(second.beat({ memberId: a2.memberId, memberEpoch: a2.memberEpoch, owned: [{ topic: 't', partitions: ownedA }] }))).toEqual(ownedA);
+    expect(partitionsOf(second.beat({ memberId: b2.memberId, memberEpoch: b2.memberEpoch, owned: [{ topic: 't', partitions: ownedB }] }))).toEqual(ownedB);
+
+    // A member claiming what another holds gets only the free part, and may not commit the rest.
+    const c = second.beat({ memberId: '', memberEpoch: 0, owned: [{ topic: 't', partitions: [ownedA[0]!, 99] }] });
+    expect(partitionsOf(c)).toEqual([]);
+    expect(() => second.coordinator.validateOwnership('g', c.memberId, [{ topic: 't', partition: ownedA[0]! }])).toThrow(expect.objectContaining({ code: 'FENCED_MEMBER_EPOCH' }));
+    expect(() => second.coordinator.validateOwnership('g', a2.memberId, [{ topic: 't', partition: ownedA[0]! }])).not.toThrow();
+    second.coordinator.close();
+  });
+});
