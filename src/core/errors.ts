@@ -186,3 +186,9 @@ export class GroupMaxSizeReachedError extends StrataError {
   readonly code = 'GROUP_MAX_SIZE_REACHED';
   readonly retriable = true;
 }
+
+/** A client left too many answers unread on a stream; the stream is ended rather than buffered for. */
+export class SlowReaderError extends StrataError {
+  readonly code = 'SLOW_READER';
+  readonly retriable = true;
+}

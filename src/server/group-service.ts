@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { GroupNotFoundError, InvalidArgumentError, PartitionNotFoundError, TopicNotFoundError } from '../core/errors.js';
+import { GroupNotFoundError, InvalidArgumentError, PartitionNotFoundError, SlowReaderError, TopicNotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
@@ -13,6 +13,9 @@ import type { LogManager } from '../storage/log-manager.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
+
+/** Heartbeat answers a member may leave unread before its stream is ended. */
+const MAX_UNREAD_HEARTBEAT_BYTES = 256 * 1024;
 
 type HeartbeatCall = grpc.ServerDuplexStream<GroupHeartbeatRequest__Output, GroupHeartbeatResponse>;
 
@@ -72,6 +75,15 @@ export function createGroupService(options: {
         heartbeatStreams.detach(call);
         call.end();
       });
+      // A member that sends heartbeats but never reads the answers is cut off, not buffered for.
+      const respond = (response: GroupHeartbeatResponse) => {
+        if (call.writableLength > MAX_UNREAD_HEARTBEAT_BYTES) {
+          heartbeatStreams.detach(call);
+          call.emit('error', toServiceError(new SlowReaderError('the member does not read its heartbeat answers')));
+          return;
+        }
+        call.write(response);
+      };
       call.on('data', (request: GroupHeartbeatRequest__Output) => {
         try {
           assertDecoded(request);
@@ -86,9 +98,9 @@ export function createGroupService(options: {
           });
           if (request.memberEpoch >= 0) heartbeatStreams.attach(response.memberId, call);
           else heartbeatStreams.forget(response.memberId);
-          call.write(response);
+          respond(response);
         } catch (error) {
-          call.write({ memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: 0, failure: toFailure(error) });
+          respond({ memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: 0, failure: toFailure(error) });
         }
       });
       const done = () => {
