@@ -276,8 +276,9 @@ export class GroupCoordinator {
     this.options.logger.info({ groupId: group.groupId, memberId, reason }, 'member removed from group');
     this.options.events?.onMemberRemoved?.(group.groupId, memberId, reason);
     if (group.isEmpty) {
-      group.rebalanceDueMs = undefined;
-      group.target.clear();
+      // An empty group holds nothing but counts against MAX_GROUPS: forget it (its offsets stay in
+      // the offset store; a member that joins later starts a new group state from them).
+      this.groups.delete(group.groupId);
       return;
     }
     this.membershipChanged(group, nowMs);
