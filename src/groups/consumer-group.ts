@@ -2,6 +2,13 @@ import { assert } from '../core/assert.js';
 import type { GroupAssignment } from './assignors/partition-assignor.js';
 import { difference, equals, intersects, isEmpty, partitionKey, toPartitionSet, type PartitionSet } from './topic-partitions.js';
 
+export interface ReconcileResult {
+  /** The member's assignment (or epoch) changed. */
+  hasChanged: boolean;
+  /** The member let go of partitions: others may take them now. */
+  hasReleased: boolean;
+}
+
 export interface GroupMember {
   memberId: string;
   instanceId: string | undefined;
@@ -90,17 +97,20 @@ export class ConsumerGroup {
   }
 
   /**
-   * Moves a member one step towards its target, given what it reports owning. Returns true when its
-   * assignment changed. Revocation first: partitions its target dropped stay assigned until the
+   * Moves a member one step towards its target, given what it reports owning. Revocation first: partitions its target dropped stay assigned until the
    * member no longer reports them; then free partitions of its target are added.
    */
-  reconcile(memberId: string, owned: PartitionSet | undefined, nowMs: number): boolean {
+  reconcile(memberId: string, owned: PartitionSet | undefined, nowMs: number): ReconcileResult {
     const member = this.members.get(memberId);
     assert(member !== undefined, 'reconcile of a known member');
     const target = this.target.get(memberId) ?? member.assigned;
     let hasChanged = false;
+    let hasReleased = false;
     const toRevoke = difference(member.assigned, target);
-    if (!isEmpty(toRevoke)) {
+    // Nothing (left) to revoke, for instance because a newer target gave the partitions back: no
+    // revocation is pending, whatever was started before.
+    if (isEmpty(toRevoke)) member.revocationStartedMs = undefined;
+    else {
       if (owned !== undefined && !intersects(owned, toRevoke)) {
         for (const [topic, partitions] of toRevoke) {
           for (const p of partitions) {
@@ -111,9 +121,10 @@ export class ConsumerGroup {
         }
         member.revocationStartedMs = undefined;
         hasChanged = true;
+        hasReleased = true;
       } else {
         member.revocationStartedMs ??= nowMs;
-        return hasChanged;
+        return { hasChanged, hasReleased };
       }
     }
     for (const [topic, partitions] of difference(target, member.assigned)) {
@@ -132,6 +143,6 @@ export class ConsumerGroup {
       member.memberEpoch = this.targetEpoch;
       hasChanged = true;
     }
-    return hasChanged;
+    return { hasChanged, hasReleased };
   }
 }

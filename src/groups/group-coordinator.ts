@@ -101,7 +101,6 @@ export class GroupCoordinator {
     if (request.memberEpoch === STATIC_LEAVE_EPOCH) {
       if (member.instanceId === undefined) throw new InvalidArgumentError('epoch -2 is for static members (with an instance id)');
       member.isAway = true;
-      this.scheduleTimer();
       return { memberId: member.memberId, memberEpoch: STATIC_LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(member.assigned), offsetsEpoch: group.offsetsEpoch };
     }
     if (request.memberEpoch > member.memberEpoch || request.memberEpoch < 0) {
@@ -116,11 +115,11 @@ export class GroupCoordinator {
       member.topics = normalizeTopics(request.topics);
       this.membershipChanged(group, nowMs);
     }
-    group.reconcile(member.memberId, toPartitionSet(request.owned), nowMs);
+    const { hasReleased } = group.reconcile(member.memberId, toPartitionSet(request.owned), nowMs);
     // Partitions this member just released may complete others' assignments.
-    this.pushChangesToOthers(group, member.memberId, nowMs);
-    this.scheduleTimer();
-    return this.responseFor(member);
+    if (hasReleased) this.pushChangesToOthers(group, member.memberId, nowMs);
+    if (member.revocationStartedMs !== undefined) this.scheduleTimerBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
+    return this.responseFor(group, member);
   }
 
   /**
@@ -160,7 +159,7 @@ export class GroupCoordinator {
   notifyOffsetsReset(groupId: string): void {
     const group = this.groups.get(groupId);
     if (!group) return;
-    for (const member of group.members.values()) this.options.events?.onAssignmentChanged?.(groupId, this.responseFor(member));
+    for (const member of group.members.values()) this.options.events?.onAssignmentChanged?.(groupId, this.responseFor(group, member));
   }
 
   listGroups(): Array<{ groupId: string; memberCount: number; groupEpoch: number }> {
@@ -247,8 +246,8 @@ export class GroupCoordinator {
       member.memberEpoch = group.groupEpoch;
     }
     group.reconcile(memberId, toPartitionSet(request.owned), nowMs);
-    this.scheduleTimer();
-    return this.responseFor(member);
+    this.scheduleTimerBy(nowMs + this.config.sessionTimeoutMs);
+    return this.responseFor(group, member);
   }
 
   /**
@@ -292,7 +291,7 @@ export class GroupCoordinator {
     if (group.rebalanceDueMs !== undefined) return;
     const delayMs = group.targetEpoch === 0 ? this.config.initialRebalanceDelayMs : this.config.rebalanceDelayMs;
     group.rebalanceDueMs = Math.max(nowMs + delayMs, group.lastRebalanceMs + this.config.rebalanceDelayMs);
-    this.scheduleTimer();
+    this.scheduleTimerBy(group.rebalanceDueMs);
   }
 
   private rebalance(group: ConsumerGroup, nowMs: number): void {
@@ -319,19 +318,35 @@ export class GroupCoordinator {
     for (const member of group.members.values()) {
       if (member.memberId === except) continue;
       // Without a fresh report, assume it owns what it was given: only additions can happen here.
-      if (group.reconcile(member.memberId, undefined, nowMs)) this.options.events?.onAssignmentChanged?.(group.groupId, this.responseFor(member));
-      else if (member.revocationStartedMs !== undefined) this.options.events?.onAssignmentChanged?.(group.groupId, this.responseFor(member));
+      const { hasChanged } = group.reconcile(member.memberId, undefined, nowMs);
+      if (member.revocationStartedMs !== undefined) this.scheduleTimerBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
+      if (hasChanged || member.revocationStartedMs !== undefined) this.options.events?.onAssignmentChanged?.(group.groupId, this.responseFor(group, member));
     }
   }
 
-  private responseFor(member: GroupMember): HeartbeatResponse {
-    const group = [...this.groups.values()].find((g) => g.members.get(member.memberId) === member);
-    const target = group?.target.get(member.memberId);
+  private responseFor(group: ConsumerGroup, member: GroupMember): HeartbeatResponse {
+    const target = group.target.get(member.memberId);
     // During a revocation, the member is told its assignment without the partitions to let go.
     const assignment = target ? intersectWith(member.assigned, target) : member.assigned;
-    return { memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(assignment), offsetsEpoch: group?.offsetsEpoch ?? 0 };
+    return { memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(assignment), offsetsEpoch: group.offsetsEpoch };
   }
 
+  /**
+   * Makes sure the timer fires no later than `dueMs`. A heartbeat only pushes its own deadlines later,
+   * so it never needs the full scan below: a timer that fires early finds nothing due and re-arms.
+   */
+  private scheduleTimerBy(dueMs: number): void {
+    if (dueMs >= this.timerDueMs && this.timer) return;
+    this.timer?.cancel();
+    this.timerDueMs = dueMs;
+    this.timer = this.options.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.timerDueMs = Number.POSITIVE_INFINITY;
+      this.tick();
+    }, Math.max(0, dueMs - this.options.clock.nowMs()));
+  }
+
+  /** Re-arms the timer for the earliest deadline of all groups (a full scan: after tick and changes). */
   private scheduleTimer(): void {
     let dueMs = Number.POSITIVE_INFINITY;
     const config = this.config;

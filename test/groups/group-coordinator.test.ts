@@ -164,3 +164,25 @@ describe('GroupCoordinator after a restart', () => {
     second.coordinator.close();
   });
 });
+
+describe('GroupCoordinator revocations', () => {
+  it('drops a pending revocation when a newer target gives the partitions back (no false revocation timeout)', () => {
+    const { clock, coordinator, removed, beat } = setup();
+    const a = beat({ memberId: '', memberEpoch: 0 });
+    clock.advance(CONFIG.initialRebalanceDelayMs);
+    const all = partitionsOf(beat({ memberId: a.memberId, memberEpoch: a.memberEpoch }));
+    expect(all).toHaveLength(6);
+    const b = beat({ memberId: '', memberEpoch: 0 });
+    clock.advance(CONFIG.rebalanceDelayMs);
+    // a is asked to give up 3 but is slow; meanwhile b leaves, and the next target gives them back.
+    expect(partitionsOf(beat({ memberId: a.memberId, memberEpoch: a.memberEpoch, owned: [{ topic: 't', partitions: all }] }))).toHaveLength(3);
+    beat({ memberId: b.memberId, memberEpoch: -1 });
+    clock.advance(CONFIG.rebalanceDelayMs);
+    for (let t = 0; t < 3 * CONFIG.revocationTimeoutMs; t += CONFIG.heartbeatIntervalMs) {
+      expect(partitionsOf(beat({ memberId: a.memberId, memberEpoch: a.memberEpoch, owned: [{ topic: 't', partitions: all }] }))).toHaveLength(6);
+      clock.advance(CONFIG.heartbeatIntervalMs);
+    }
+    expect(removed.filter((r) => r.memberId === a.memberId)).toEqual([]);
+    coordinator.close();
+  });
+});
