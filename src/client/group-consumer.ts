@@ -32,6 +32,7 @@ export interface GroupConsumerOptions {
 const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
 const LEAVE_EPOCH = -1;
+const STATIC_LEAVE_EPOCH = -2;
 
 /**
  * A member of a consumer group. Iterate it to get records; a record counts as processed once the
@@ -60,7 +61,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   /** Next offset after the last record handed to the loop, per partition. */
   private readonly handedNext = new Map<string, number>();
   private readonly buffer: RecordBuffer<ConsumedRecord>;
-  private fetchers: AbortController | undefined;
+  /** One subscription per topic: what it reads, and how to stop it. */
+  private readonly fetchers = new Map<string, { controller: AbortController; partitionsKey: string }>();
   private reconciling: Promise<void> = Promise.resolve();
   /** Records handed to the loop and not yet known processed (one record, or one batch). */
   private lastHanded: ConsumedRecord[] = [];
@@ -166,10 +168,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       clearInterval(this.commitTimer);
       clearTimeout(this.heartbeatTimer);
       await this.reconciling.catch(() => undefined);
-      this.fetchers?.abort();
+      this.stopFetchers(() => true);
       await this.commit().catch(() => undefined);
       if (this.memberId && this.stream) {
-        this.stream.write(this.heartbeatRequest(LEAVE_EPOCH));
+        // A static member steps away (-2): it keeps its partitions until the session timeout, and
+        // gets them back if it returns in time; a dynamic one leaves, and its partitions move at once.
+        this.stream.write(this.heartbeatRequest(this.options.instanceId ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH));
         this.stream.end();
       }
       this.buffer.close();
@@ -275,7 +279,6 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     const revoked = [...this.owned].filter(([k]) => !targetKeys.has(k)).map(([, tp]) => tp);
     const added = target.filter((tp) => !this.owned.has(key(tp.topic, tp.partition)));
     if (revoked.length === 0 && added.length === 0) return;
-    this.fetchers?.abort();
     if (revoked.length > 0) {
       this.markProcessed();
       if (this.memberId) await this.commit().catch(() => undefined);
@@ -307,7 +310,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       }
       await this.options.onAssigned?.(added);
     }
-    this.startFetchers();
+    // Only topics whose partitions changed get a new subscription: the rest go on untouched.
+    this.startFetchers(false);
   }
 
   /**
@@ -316,7 +320,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    */
   private async reloadOffsets(): Promise<void> {
     if (this.isClosed) return;
-    this.fetchers?.abort();
+    this.stopFetchers(() => true);
     this.lastHanded = [];
     this.buffer.drop(() => true);
     this.processed.clear();
@@ -334,19 +338,36 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.processed.set(key(tp.topic, tp.partition), offset);
       this.committed.set(key(tp.topic, tp.partition), offset);
     }
-    this.startFetchers();
+    this.startFetchers(true);
   }
 
-  /** One subscription per topic over the owned partitions, from the processed (or committed) offsets. */
-  private startFetchers(): void {
-    const controller = new AbortController();
-    this.fetchers = controller;
+  private stopFetchers(shouldStop: (topic: string) => boolean): void {
+    for (const [topic, fetcher] of [...this.fetchers]) {
+      if (!shouldStop(topic)) continue;
+      fetcher.controller.abort();
+      this.fetchers.delete(topic);
+    }
+  }
+
+  /**
+   * One subscription per topic over its owned partitions, from just after the last record handed to
+   * the loop (or the committed offset). A topic whose partition set is unchanged keeps its running
+   * subscription unless `shouldRestartAll`; a restarted topic's buffered records are dropped and read
+   * again, so nothing is skipped or handed out twice.
+   */
+  private startFetchers(shouldRestartAll: boolean): void {
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of this.owned.values()) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    // Buffered records are fetched again by the new subscriptions, from just after the last record
-    // handed to the loop (or the committed offset), so nothing is skipped or handed out twice.
-    this.buffer.drop(() => true);
+    this.stopFetchers((topic) => !byTopic.has(topic));
     for (const [topic, partitions] of byTopic) {
+      partitions.sort((a, b) => a - b);
+      const partitionsKey = partitions.join(',');
+      const running = this.fetchers.get(topic);
+      if (running && running.partitionsKey === partitionsKey && !shouldRestartAll) continue;
+      running?.controller.abort();
+      this.buffer.drop((r) => r.topic === topic);
+      const controller = new AbortController();
+      this.fetchers.set(topic, { controller, partitionsKey });
       const startOffsets: Record<number, number> = {};
       for (const p of partitions) {
         const k = key(topic, p);
