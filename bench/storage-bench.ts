@@ -438,8 +438,12 @@ function groupCommitIdeal(directory: string, template: Buffer, groupSize: number
   return { acks, ms, latenciesMs };
 }
 
-/** Strata, flush=always: 32 appenders, each appends one batch, awaits the durable ack, repeats. */
-async function groupCommitStrata(directory: string, template: Buffer): Promise<AckRate> {
+/**
+ * Strata, flush=always: `appenders` concurrent appenders (32 by default), each appends one batch,
+ * awaits the durable ack, repeats. With one appender every batch gets an fsync of its own: the same
+ * engine without any grouping, the second baseline of section 3.
+ */
+async function groupCommitStrata(directory: string, template: Buffer, appenders = GROUP_COMMIT_APPENDERS): Promise<AckRate> {
   const io = newIoStats();
   const log = await openLog(directory, 'always', io);
   const latenciesMs: number[] = [];
@@ -456,7 +460,7 @@ async function groupCommitStrata(directory: string, template: Buffer): Promise<A
       now = after;
     }
   };
-  await Promise.all(Array.from({ length: GROUP_COMMIT_APPENDERS }, appender));
+  await Promise.all(Array.from({ length: appenders }, appender));
   const ms = performance.now() - start;
   const ioDuringRun = { ...io };
   await closeAndRemove(log, directory);
@@ -573,19 +577,30 @@ async function main(): Promise<void> {
       `   (reference, not a target: "ideal" = one loop of writev of ${GROUP_COMMIT_APPENDERS} batches + one fdatasync, ` +
         `the best any group commit of ${GROUP_COMMIT_APPENDERS} appenders could do on this disk, with no overhead)`,
     );
-    const commitRows: Array<{ baseline: AckRate; ideal: AckRate; strata: AckRate }> = [];
+    console.log(
+      `   (second baseline: Strata itself with 1 appender, so that each batch is fsynced alone: what group commit adds ` +
+        `to the same engine)`,
+    );
+    const commitRows: Array<{ baseline: AckRate; ideal: AckRate; strata: AckRate; single: AckRate }> = [];
     for (let rep = 0; rep < params.repetitions; rep++) {
       const baseline = groupCommitBaseline(freshDirectory(root, 'commit-baseline'), template);
       const ideal = groupCommitIdeal(freshDirectory(root, 'commit-ideal'), template, GROUP_COMMIT_APPENDERS);
+      const single = await groupCommitStrata(freshDirectory(root, 'commit-single'), template, 1);
       const strata = await groupCommitStrata(freshDirectory(root, 'commit-strata'), template);
-      commitRows.push({ baseline, ideal, strata });
+      commitRows.push({ baseline, ideal, strata, single });
       console.log(
         `  rep ${rep + 1}: write+fdatasync ${fmt(acksPerSecond(baseline), 0)} batches/s (${latencyText(baseline.latenciesMs)}) | ` +
           `ideal ${fmt(acksPerSecond(ideal), 0)} batches/s ${fmt(acksPerSecond(ideal) / acksPerSecond(baseline), 1)}x | ` +
           `Strata ${fmt(acksPerSecond(strata), 0)} batches/s (${latencyText(strata.latenciesMs)}) ${fmt(acksPerSecond(strata) / acksPerSecond(baseline), 1)}x`,
       );
       console.log(`         Strata I/O: ${ioText(strata.io!, strata.ms)}, ${fmt(strata.acks / Math.max(1, strata.io!.datasyncCalls), 1)} batches per fdatasync`);
+      console.log(
+        `         Strata, 1 appender (one fsync per batch): ${fmt(acksPerSecond(single), 0)} batches/s (${latencyText(single.latenciesMs)}); ` +
+          `${GROUP_COMMIT_APPENDERS} appenders ${fmt(acksPerSecond(strata) / acksPerSecond(single), 1)}x that`,
+      );
     }
+    const singleMedian = median(commitRows.map((r) => acksPerSecond(r.single)));
+    const withinRatio = median(commitRows.map((r) => acksPerSecond(r.strata) / acksPerSecond(r.single)));
     const commitBaselineMedian = median(commitRows.map((r) => acksPerSecond(r.baseline)));
     const commitMedian = median(commitRows.map((r) => acksPerSecond(r.strata)));
     const commitRatio = median(commitRows.map((r) => acksPerSecond(r.strata) / acksPerSecond(r.baseline)));
@@ -606,6 +621,7 @@ async function main(): Promise<void> {
     console.log(`| append, flush=always | ${fmt(appendBaselineMedian, 0)} MB/s | ${fmt(alwaysMedian, 0)} MB/s | ${pct(alwaysRatio)} | (none) | - |`);
     console.log(`| sequential read | ${fmt(readBaselineMedian, 2)} GB/s | ${fmt(readMedian, 2)} GB/s | ${pct(readRatio)} | >= 1 GB/s | ${readMedian >= 1 ? 'yes' : 'no'} |`);
     console.log(`| group commit | ${fmt(commitBaselineMedian, 0)} batches/s | ${fmt(commitMedian, 0)} batches/s | ${fmt(commitRatio, 1)}x | >= 10x | ${commitRatio >= 10 ? 'yes' : 'no'} |`);
+    console.log(`| group commit, same engine: ${GROUP_COMMIT_APPENDERS} appenders vs 1 (one fsync per batch) | ${fmt(singleMedian, 0)} batches/s | ${fmt(commitMedian, 0)} batches/s | ${fmt(withinRatio, 1)}x | >= 10x | ${withinRatio >= 10 ? 'yes' : 'no'} |`);
     console.log(`| (reference) ideal group commit, ${GROUP_COMMIT_APPENDERS} per fdatasync | ${fmt(commitBaselineMedian, 0)} batches/s | ${fmt(idealMedian, 0)} batches/s | ${fmt(idealRatio, 1)}x | - | - |`);
     console.log(`\ntotal bench time ${fmt((performance.now() - benchStart) / 1000, 1)} s`);
   } finally {
