@@ -136,6 +136,9 @@ export class GroupCommit {
    * waits for an fsync, so writes go on while the syncer's fdatasync runs.
    */
   private async runWriter(): Promise<void> {
+    // Appenders woken by the same acknowledgement append in the same tick: gather them all into the
+    // first writev instead of writing the first one alone.
+    await Promise.resolve();
     while (!this.failure && this.pending.length > 0) {
       const group = this.takeGroup();
       try {
