@@ -34,8 +34,11 @@ run: build
 test: build lint-proto
 	npx vitest run
 
+# Benchmarks (not tests): each prints its environment, command and ratios; see bench/RESULTS.md.
 bench: build
 	node dist/bench/storage-bench.js
+	node dist/bench/grpc-bench.js
+	node dist/bench/groups-bench.js
 
 clean:
 	rm -rf dist src/generated
