@@ -134,6 +134,8 @@ export class ProducePipeline {
     const onBroken = (error?: unknown) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
+      // A dead stream never drains: the next stream starts unblocked.
+      this.isStreamBlocked = false;
       const failure = error
         ? StrataClientError.fromServiceError(error)
         : new StrataClientError('STREAM_ENDED', 'the produce stream ended', 14, true);

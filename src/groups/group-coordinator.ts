@@ -245,8 +245,11 @@ export class GroupCoordinator {
       this.membershipChanged(group, nowMs);
       member.memberEpoch = group.groupEpoch;
     }
-    group.reconcile(memberId, toPartitionSet(request.owned), nowMs);
+    const { hasReleased } = group.reconcile(memberId, toPartitionSet(request.owned), nowMs);
+    // A static member back after a restart owns nothing yet: what it was asking to revoke is free.
+    if (hasReleased) this.pushChangesToOthers(group, memberId, nowMs);
     this.scheduleTimerBy(nowMs + this.config.sessionTimeoutMs);
+    if (member.revocationStartedMs !== undefined) this.scheduleTimerBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
     return this.responseFor(group, member);
   }
 

@@ -1,3 +1,4 @@
+import { assert } from '../core/assert.js';
 import type { Clock } from '../core/clock.js';
 import { StorageFailedError, StrataError, TooManyPendingAppendsError } from '../core/errors.js';
 import {
@@ -110,8 +111,11 @@ export class GroupCommit {
 
   /** Waits until nothing is being written or synced (for a clean close). */
   async drain(): Promise<void> {
-    await this.writer;
-    await this.syncer;
+    // A loop, not two awaits: each loop restarts itself in its `finally` when work arrived meanwhile.
+    for (let round = 0; this.writer || this.syncer; round++) {
+      assert(round < 1_000_000, 'drain makes progress');
+      await (this.writer ?? this.syncer);
+    }
   }
 
   private startWriter(): void {

@@ -209,7 +209,11 @@ export class PartitionLog {
     for (let i = this.floorSegmentIndex(offset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
       const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
-      segment.acquire();
+      if (!segment.tryAcquire()) {
+        // Closed under us: the log closed, or retention deleted the segment (the offset is gone).
+        if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
+        throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.logEndOffset);
+      }
       try {
         const result = await segment.read(offset, maxBytes, endPosition);
         if (result) return { ...result, logStartOffset, highWatermark };
@@ -230,7 +234,8 @@ export class PartitionLog {
     for (const segment of [...this.segments]) {
       const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
       if (segment.maxTimestampMs < timestampMs) continue;
-      segment.acquire();
+      // Deleted by retention or closed while this search ran: nothing to find there any more.
+      if (!segment.tryAcquire()) continue;
       try {
         const offset = await segment.offsetForTimestamp(timestampMs, endPosition);
         if (offset !== undefined && offset < this.highWatermark) return offset;

@@ -286,9 +286,11 @@ export class Segment {
     }
   }
 
-  acquire(): void {
-    assert(!this.isClosing, 'acquire of a closing segment');
+  /** Takes a reader's reference; false when the segment is closing (deleted by retention, log closed). */
+  tryAcquire(): boolean {
+    if (this.isClosing) return false;
     this.references++;
+    return true;
   }
 
   release(): void {

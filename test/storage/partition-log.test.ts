@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { BatchTooLargeError, CorruptBatchError, OffsetOutOfRangeError } from '../../src/core/errors.js';
+import { NodeFileSystem } from '../../src/storage/node-file-system.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
@@ -183,5 +184,41 @@ describe('PartitionLog', () => {
     unsubscribe();
     await log.append(makeBatch('c', 1));
     expect(seen).toEqual([2, 3]);
+  });
+
+  it('closes cleanly when an append arrives in the same tick as close() (the writer restarts itself)', async () => {
+    for (const flush of ['never', 'always'] as const) {
+      const sub = await makeTempDir();
+      // Every write after the first takes 50 ms, so a close that does not wait for it overlaps it.
+      let writes = 0;
+      const slowWrites = new (class extends NodeFileSystem {
+        override async open(path: string, options: { create: boolean }) {
+          const handle = await super.open(path, options);
+          const writev = handle.writev.bind(handle);
+          return Object.assign(handle, {
+            writev: async (buffers: readonly Buffer[], position: number) => {
+              if (path.endsWith('.log') && writes++ > 0) await new Promise((r) => setTimeout(r, 50));
+              return writev(buffers, position);
+            },
+          });
+        }
+      })();
+      const log = await openLog(sub.path, { config: { flush }, fs: slowWrites });
+      let closing: Promise<void> | undefined;
+      let second: Promise<unknown> | undefined;
+      await log.append(makeBatch('a', 1)).then(() => {
+        // An appender woken by this acknowledgement appends again; the server stops in the same tick.
+        second = log.append(makeBatch('b', 1));
+        closing = log.close();
+      });
+      await closing;
+      // Accepted before close(): a clean close lets it finish, and writes it before the files close.
+      await expect(second).resolves.toMatchObject({ baseOffset: 1 });
+      expect(log.isFailed).toBe(false);
+      const reopened = await openLog(sub.path, { config: { flush }, isCleanShutdown: true });
+      expect(decodeAll(await readAllBatches(reopened)).map((r) => r.value)).toEqual(['a#0', 'b#0']);
+      await reopened.close();
+      await sub.remove();
+    }
   });
 });
