@@ -80,7 +80,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.openStream();
     this.sendHeartbeat();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
-    this.commitTimer = setInterval(() => void this.commit().catch(() => undefined), commitEveryMs);
+    // The timer runs beside the loop: it commits what is processed, not the record in hand.
+    this.commitTimer = setInterval(() => void this.commitProcessed().catch(() => undefined), commitEveryMs);
   }
 
   /** The partitions this member reads now. */
@@ -141,9 +142,16 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     for (const record of records) this.handedNext.set(key(record.topic, record.partition), record.offset + 1);
   }
 
-  /** Commits the offsets of every processed record (the next offset to read, per partition). */
+  /**
+   * Commits the offsets of every processed record (the next offset to read, per partition). Called
+   * from the loop, the record in hand counts as processed.
+   */
   async commit(): Promise<void> {
     this.markProcessed();
+    await this.commitProcessed();
+  }
+
+  private async commitProcessed(): Promise<void> {
     const topics = new Map<string, Array<{ partition: number; offset: number }>>();
     for (const [k, offset] of this.processed) {
       const tp = this.owned.get(k);
@@ -280,8 +288,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     const added = target.filter((tp) => !this.owned.has(key(tp.topic, tp.partition)));
     if (revoked.length === 0 && added.length === 0) return;
     if (revoked.length > 0) {
-      this.markProcessed();
-      if (this.memberId) await this.commit().catch(() => undefined);
+      // Commit what the loop has finished; the record it may still hold is not processed yet (its
+      // next owner gets it again: at least once).
+      if (this.memberId) await this.commitProcessed().catch(() => undefined);
       const revokedKeys = new Set(revoked.map((tp) => key(tp.topic, tp.partition)));
       for (const k of revokedKeys) {
         this.owned.delete(k);
