@@ -39,7 +39,7 @@ export function registerGroupsCommand(program: Command): void {
     .command('list')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const { groups: list } = await withClient(command, (c) => call(c.stubs.groups.listGroups.bind(c.stubs.groups), {}));
+      const { groups: list } = await withClient(command, (c) => call(c.stubs.admin.listGroups.bind(c.stubs.admin), {}));
       if (options.json) return printJson(list);
       printTable(['group', 'members', 'epoch'], list.map((g) => [g.groupId, g.memberCount, g.groupEpoch]));
     });
@@ -49,7 +49,7 @@ export function registerGroupsCommand(program: Command): void {
     .description('members and their partitions; committed offset, log end offset and lag per partition')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
-      const d = await withClient(command, (c) => call(c.stubs.groups.describeGroup.bind(c.stubs.groups), { groupId }));
+      const d = await withClient(command, (c) => call(c.stubs.admin.describeGroup.bind(c.stubs.admin), { groupId }));
       if (options.json) return printJson(d);
       process.stdout.write(`group ${d.groupId}, epoch ${d.groupEpoch}, ${d.members.length} members\n`);
       if (d.members.length > 0) {
@@ -83,7 +83,7 @@ export function registerGroupsCommand(program: Command): void {
         execute: options.execute ?? false,
         requestedBy: `${userInfo().username}@${hostname()}`,
       };
-      const response = await withClient(command, (c) => call(c.stubs.groups.resetOffsets.bind(c.stubs.groups), request));
+      const response = await withClient(command, (c) => call(c.stubs.admin.resetOffsets.bind(c.stubs.admin), request));
       if (options.json) return printJson(response);
       printTable(['topic', 'partition', 'current', 'new'], response.changes.map((c) => [c.topic, c.partition, c.previousOffset < 0 ? '-' : c.previousOffset, c.newOffset]));
       process.stdout.write(response.executed ? 'offsets reset\n' : 'dry run: nothing changed (add --execute to apply)\n');
@@ -94,7 +94,7 @@ export function registerGroupsCommand(program: Command): void {
     .description('delete a group with no live members, and its committed offsets')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
-      await withClient(command, (c) => call(c.stubs.groups.deleteGroup.bind(c.stubs.groups), { groupId }));
+      await withClient(command, (c) => call(c.stubs.admin.deleteGroup.bind(c.stubs.admin), { groupId }));
       if (options.json) printJson({ deleted: groupId });
       else process.stdout.write(`deleted group ${groupId}\n`);
     });

@@ -6,6 +6,7 @@ import type { AdminServiceHandlers } from '../generated/strata/v1/AdminService.j
 import type { TopicDescription as TopicDescriptionProto } from '../generated/strata/v1/TopicDescription.js';
 import type { TopicDescription } from '../storage/log-manager.js';
 import { TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
+import type { GroupAdminHandlers } from './group-admin.js';
 import { startPositionFromProto } from './start-position.js';
 import { toServiceError } from './status.js';
 
@@ -48,10 +49,11 @@ export function topicDescriptionToProto(description: TopicDescription): TopicDes
   };
 }
 
-/** The Admin service: topics, partitions and offset look-ups. */
-export function createAdminService(broker: Broker): AdminServiceHandlers {
+/** The Admin service: topics, partitions, offset look-ups, and the operator's side of groups. */
+export function createAdminService(broker: Broker, groupAdmin: GroupAdminHandlers): AdminServiceHandlers {
   const logs = broker.logs;
   return {
+    ...groupAdmin,
     CreateTopic: unary(async (request) => ({
       topic: topicDescriptionToProto(await logs.createTopic(request.topic, request.partitionCount, request.config)),
     })),

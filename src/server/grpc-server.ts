@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import { loadProtocol } from '../protocol/protocol.js';
 import { createAdminService } from './admin-service.js';
 import { createConsumeService } from './consume-service.js';
+import { createGroupAdminHandlers } from './group-admin.js';
 import { createGroupService, type HeartbeatStreams } from './group-service.js';
 import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
@@ -42,12 +43,15 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   });
   const streams = new StreamRegistry();
   const v1 = protocol.strata.v1;
-  server.addService(withSafeDeserializers(v1.AdminService.service), createAdminService(broker));
+  server.addService(
+    withSafeDeserializers(v1.AdminService.service),
+    createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() })),
+  );
   server.addService(withSafeDeserializers(v1.ProduceService.service), createProduceService(broker, streams, logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), createConsumeService(broker, streams));
   server.addService(
     withSafeDeserializers(v1.GroupService.service),
-    createGroupService({ ...groups, logs: broker.logs, streams, logger, nowMs: () => Date.now() }),
+    createGroupService({ ...groups, logs: broker.logs, streams, logger }),
   );
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(server);

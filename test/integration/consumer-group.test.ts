@@ -52,7 +52,7 @@ describe('a consumer group of real processes', () => {
   }
 
   async function describeGroup(client: StrataClient) {
-    return call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'g' });
+    return call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'g' });
   }
 
   async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<number> {
@@ -144,7 +144,6 @@ describe('a consumer group of real processes', () => {
       for (const [k, n] of seen) if (n > 1) expect(killedPartitions.has(Number(k.split('/')[0])), `duplicate ${k} outside a killed member's partitions`).toBe(true);
 
       // A server restart keeps the committed offsets.
-      const offsetsBefore = committed.lag.map((l) => [l.partition, l.committedOffset]);
       expect((await server.stop('SIGTERM')).code).toBe(0);
       server = await startServerProcess(join(dir.path, 'data'), ['--config', join(dir.path, 'server.json')]);
     } finally {

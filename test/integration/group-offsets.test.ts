@@ -35,16 +35,16 @@ describe('committed offsets of a live group', () => {
     while (values.length < RECORDS) values.push((await iterator.next()).value!.value!.toString());
     await consumer.commit();
     const memberId = consumer.currentMemberId;
-    const before = await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'workers' });
+    const before = await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'workers' });
     expect(before.lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(RECORDS);
 
     // A dry run changes nothing.
-    const plan = await call(client.stubs.groups.resetOffsets.bind(client.stubs.groups), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: false, requestedBy: 'tester@test' });
+    const plan = await call(client.stubs.admin.resetOffsets.bind(client.stubs.admin), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: false, requestedBy: 'tester@test' });
     expect(plan.executed).toBe(false);
     expect(plan.changes.map((c) => c.newOffset)).toEqual([0, 0]);
-    expect((await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'workers' })).lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(RECORDS);
+    expect((await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'workers' })).lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(RECORDS);
 
-    const reset = await call(client.stubs.groups.resetOffsets.bind(client.stubs.groups), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: true, requestedBy: 'tester@test' });
+    const reset = await call(client.stubs.admin.resetOffsets.bind(client.stubs.admin), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: true, requestedBy: 'tester@test' });
     expect(reset.executed).toBe(true);
     expect(reset.changes.reduce((n, c) => n + c.previousOffset, 0)).toBe(RECORDS);
 
@@ -85,14 +85,14 @@ describe('committed offsets of a live group', () => {
     const consumer = client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
     let count = 0;
     for await (const _ of consumer) if (++count === 60) break;
-    const before = (await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
+    const before = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
     // -1: no commit yet for a partition the member did not reach.
     expect(before.reduce((a, b) => a + Math.max(0, b), 0)).toBe(60);
     client.close();
     await server.close();
     server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, groups: GROUPS }), silentLogger);
     client = new StrataClient({ address: `127.0.0.1:${server.port}` });
-    const after = (await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
+    const after = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
     expect(after).toEqual(before);
     // A member of the group resumes after the committed offsets: the remaining 40 records.
     const resumed = client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
@@ -116,7 +116,7 @@ describe('committed offsets of a live group', () => {
       if (offsets.size === RECORDS) break;
     }
     expect(batches).toBeGreaterThan(RECORDS / 30);
-    const lag = (await call(client.stubs.groups.describeGroup.bind(client.stubs.groups), { groupId: 'batched' })).lag;
+    const lag = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'batched' })).lag;
     expect(lag.reduce((n, l) => n + l.lagRecords, 0)).toBe(0);
   }, 60_000);
 });
