@@ -192,3 +192,9 @@ export class SlowReaderError extends StrataError {
   readonly code = 'SLOW_READER';
   readonly retriable = true;
 }
+
+/** A client sends requests faster than the server serves them on one stream; they are refused. */
+export class TooManyRequestsError extends StrataError {
+  readonly code = 'TOO_MANY_REQUESTS';
+  readonly retriable = true;
+}

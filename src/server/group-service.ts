@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, SlowReaderError } from '../core/errors.js';
+import { InvalidArgumentError, SlowReaderError, TooManyRequestsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse } from '../generated/strata/v1/GroupHeartbeatResponse.js';
@@ -11,6 +11,9 @@ import type { LogManager } from '../storage/log-manager.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
+
+/** Heartbeats one stream may send per second; more are answered with a failure, not processed. */
+const MAX_HEARTBEATS_PER_SECOND = 20;
 
 /** Heartbeat answers a member may leave unread before its stream is ended. */
 const MAX_UNREAD_HEARTBEAT_BYTES = 256 * 1024;
@@ -81,7 +84,20 @@ export function createGroupService(options: {
         }
         call.write(response);
       };
+      // At most MAX_HEARTBEATS_PER_SECOND per stream: a member heartbeats every few seconds, so a
+      // faster stream is broken or hostile, and each heartbeat costs the coordinator work.
+      let windowStartMs = 0;
+      let heartbeatsInWindow = 0;
       call.on('data', (request: GroupHeartbeatRequest__Output) => {
+        const nowMs = Date.now();
+        if (nowMs - windowStartMs >= 1_000) {
+          windowStartMs = nowMs;
+          heartbeatsInWindow = 0;
+        }
+        if (++heartbeatsInWindow > MAX_HEARTBEATS_PER_SECOND) {
+          respond({ memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: 0, failure: toFailure(new TooManyRequestsError(`more than ${MAX_HEARTBEATS_PER_SECOND} heartbeats a second on one stream: this one was not processed`)) });
+          return;
+        }
         try {
           assertDecoded(request);
           const response = coordinator.heartbeat({

@@ -22,6 +22,7 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   LOG_CLOSED: grpc.status.UNAVAILABLE,
   DATA_LOSS: grpc.status.DATA_LOSS,
   SLOW_READER: grpc.status.RESOURCE_EXHAUSTED,
+  TOO_MANY_REQUESTS: grpc.status.RESOURCE_EXHAUSTED,
   FENCED_MEMBER_EPOCH: grpc.status.FAILED_PRECONDITION,
   UNKNOWN_MEMBER_ID: grpc.status.NOT_FOUND,
   GROUP_NOT_FOUND: grpc.status.NOT_FOUND,

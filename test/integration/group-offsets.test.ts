@@ -119,4 +119,20 @@ describe('committed offsets of a live group', () => {
     const lag = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'batched' })).lag;
     expect(lag.reduce((n, l) => n + l.lagRecords, 0)).toBe(0);
   }, 60_000);
+
+  it('bounds a heartbeat stream: heartbeats past the rate limit are refused, the member and others go on', async () => {
+    const stream = client.stubs.groups.groupHeartbeat();
+    const answers: Array<{ memberId: string; failure: { code: string } | null }> = [];
+    stream.on('data', (a: { memberId: string; failure: { code: string } | null }) => answers.push(a));
+    stream.write({ groupId: 'spam', memberId: '', memberEpoch: 0, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
+    for (let i = 0; i < 100; i++) stream.write({ groupId: 'spam', memberId: 'whoever', memberEpoch: 1, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
+    await new Promise((r) => setTimeout(r, 500));
+    stream.end();
+    // One answer per heartbeat (plus possibly a push after the group's first assignment).
+    expect(answers.length).toBeGreaterThanOrEqual(101);
+    expect(answers.filter((a) => a.failure?.code === 'TOO_MANY_REQUESTS').length).toBeGreaterThanOrEqual(100 - 20);
+    // The server and other groups are unaffected.
+    const list = await call(client.stubs.admin.listGroups.bind(client.stubs.admin), {});
+    expect(list.groups.map((g) => g.groupId)).toContain('spam');
+  });
 });
