@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { Broker } from '../broker/broker.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { OFFSETS_TOPIC } from '../groups/offset-store.js';
@@ -8,19 +7,7 @@ import type { TopicDescription } from '../storage/log-manager.js';
 import { TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
 import type { GroupAdminHandlers } from './group-admin.js';
 import { startPositionFromProto } from './start-position.js';
-import { toServiceError } from './status.js';
-
-type UnaryCallback<T> = (error: Partial<grpc.StatusObject> | null, value?: T) => void;
-
-/** Runs a unary handler: exactly one callback, errors mapped to statuses. */
-function unary<Req, Res>(handler: (request: Req) => Promise<Res>) {
-  return (call: grpc.ServerUnaryCall<Req, Res>, callback: UnaryCallback<Res>): void => {
-    handler(call.request).then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(toServiceError(error)),
-    );
-  };
-}
+import { unary } from './unary.js';
 
 function effectiveConfig(config: TopicConfig): Record<string, string> {
   const out: Record<string, string> = {};

@@ -8,6 +8,7 @@ import type { SubscribeRequest__Output } from '../generated/strata/v1/SubscribeR
 import type { SubscribeResponse } from '../generated/strata/v1/SubscribeResponse.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { startPositionFromProto } from './start-position.js';
+import { unary } from './unary.js';
 import { toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
@@ -53,25 +54,18 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry): C
       );
     },
 
-    Fetch(call, callback) {
-      (async () => {
-        assertDecoded(call.request);
-        const request = call.request;
-        const controller = new AbortController();
-        call.on('cancelled', () => controller.abort());
-        const result = await broker.fetch(request.topic, request.partition, request.offset, {
-          maxBytes: boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes'),
-          minBytes: request.minBytes,
-          maxWaitMs: Math.min(request.maxWaitMs, MAX_FETCH_WAIT_MS),
-          waitForFirstData: false,
-          signal: controller.signal,
-        });
-        return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
-      })().then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error)),
-      );
-    },
+    Fetch: unary(async (request, call) => {
+      const controller = new AbortController();
+      call.on('cancelled', () => controller.abort());
+      const result = await broker.fetch(request.topic, request.partition, request.offset, {
+        maxBytes: boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes'),
+        minBytes: request.minBytes,
+        maxWaitMs: Math.min(request.maxWaitMs, MAX_FETCH_WAIT_MS),
+        waitForFirstData: false,
+        signal: controller.signal,
+      });
+      return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
+    }),
   };
 }
 

@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import { GroupNotFoundError, InvalidArgumentError, PartitionNotFoundError, TopicNotFoundError } from '../core/errors.js';
 import { decodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { AdminServiceHandlers } from '../generated/strata/v1/AdminService.js';
@@ -7,22 +6,8 @@ import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import { validateGroupId } from '../groups/group-coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { LogManager } from '../storage/log-manager.js';
-import { assertDecoded } from './safe-deserialize.js';
-import { toServiceError } from './status.js';
+import { unary } from './unary.js';
 
-const unary =
-  <Req, Res>(handler: (request: Req) => Promise<Res>) =>
-  (call: grpc.ServerUnaryCall<Req, Res>, callback: (error: Partial<grpc.StatusObject> | null, value?: Res) => void): void => {
-    Promise.resolve()
-      .then(() => {
-        assertDecoded(call.request);
-        return handler(call.request);
-      })
-      .then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error)),
-      );
-  };
 
 export type GroupAdminHandlers = Pick<AdminServiceHandlers, 'ListGroups' | 'DescribeGroup' | 'DeleteGroup' | 'ResetOffsets'>;
 

@@ -9,6 +9,7 @@ import { validateGroupId } from '../groups/group-coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { assertDecoded } from './safe-deserialize.js';
+import { unary } from './unary.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
@@ -46,19 +47,6 @@ export class HeartbeatStreams {
   }
 }
 
-const unary =
-  <Req, Res>(handler: (request: Req) => Promise<Res>) =>
-  (call: grpc.ServerUnaryCall<Req, Res>, callback: (error: Partial<grpc.StatusObject> | null, value?: Res) => void): void => {
-    Promise.resolve()
-      .then(() => {
-        assertDecoded(call.request);
-        return handler(call.request);
-      })
-      .then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error)),
-      );
-  };
 
 export function createGroupService(options: {
   coordinator: GroupCoordinator;

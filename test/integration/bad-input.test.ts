@@ -125,6 +125,25 @@ describe('bad input gets a typed error and hurts nobody else', () => {
     });
     raw.close();
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // A unary call with garbage too (field 2 with wire type 7, which does not exist): INVALID_ARGUMENT.
+    const RawAdmin = grpc.makeGenericClientConstructor(
+      {
+        DescribeTopic: {
+          path: '/strata.v1.AdminService/DescribeTopic',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      'RawAdmin',
+    );
+    const rawAdmin = new RawAdmin(server.address, grpc.credentials.createInsecure()) as unknown as { DescribeTopic: (b: Buffer, cb: (e: grpc.ServiceError | null) => void) => void; close: () => void };
+    const unaryError = await new Promise<grpc.ServiceError | null>((resolve) => rawAdmin.DescribeTopic(Buffer.from([0x17, 0x01]), resolve));
+    rawAdmin.close();
+    expect(unaryError?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect((await bystander).length).toBe(50);
     await producer.close();
   });
