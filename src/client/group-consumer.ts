@@ -189,6 +189,20 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     return this.closing;
   }
 
+  /** Reads the group's committed offsets of `partitions`: where reading resumes. */
+  private async loadCommittedOffsets(partitions: readonly TopicPartition[]): Promise<void> {
+    const committed = await call(this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups), {
+      ...this.memberIdentity(),
+      topics: [...new Set(partitions.map((tp) => tp.topic))],
+    });
+    for (const tp of partitions) {
+      const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
+      if (offset === undefined) continue;
+      this.processed.set(key(tp.topic, tp.partition), offset);
+      this.committed.set(key(tp.topic, tp.partition), offset);
+    }
+  }
+
   /** What commits and offset fetches carry, so the server can fence a zombie. */
   private memberIdentity() {
     return { groupId: this.options.groupId, memberId: this.memberId, memberEpoch: this.memberEpoch, offsetsEpoch: this.offsetsEpoch ?? 0 };
@@ -304,19 +318,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.sendHeartbeat();
     }
     if (added.length > 0) {
-      const committed = await call(this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups), {
-        ...this.memberIdentity(),
-        topics: [...new Set(added.map((tp) => tp.topic))],
-      });
-      for (const tp of added) {
-        const k = key(tp.topic, tp.partition);
-        this.owned.set(k, tp);
-        const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
-        if (offset !== undefined) {
-          this.processed.set(k, offset);
-          this.committed.set(k, offset);
-        }
-      }
+      for (const tp of added) this.owned.set(key(tp.topic, tp.partition), tp);
+      await this.loadCommittedOffsets(added);
       await this.options.onAssigned?.(added);
     }
     // Only topics whose partitions changed get a new subscription: the rest go on untouched.
@@ -335,18 +338,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.processed.clear();
     this.committed.clear();
     this.handedNext.clear();
-    const owned = [...this.owned.values()];
-    if (owned.length === 0) return;
-    const committed = await call(this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups), {
-      ...this.memberIdentity(),
-      topics: [...new Set(owned.map((tp) => tp.topic))],
-    });
-    for (const tp of owned) {
-      const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
-      if (offset === undefined) continue;
-      this.processed.set(key(tp.topic, tp.partition), offset);
-      this.committed.set(key(tp.topic, tp.partition), offset);
-    }
+    if (this.owned.size === 0) return;
+    await this.loadCommittedOffsets([...this.owned.values()]);
     this.startFetchers(true);
   }
 
