@@ -13,7 +13,8 @@
  *      (10k keys, round robin) and unkeyed, 8 partitions, flush=interval and flush=always; each case
  *      at two bounds on un-awaited sends (PRODUCE_WINDOWS): 2,000 and 50,000 (an application that
  *      fires and forgets; the more sends are pending, the more the client spends in GC, see
- *      bench/RESULTS.md).
+ *      bench/RESULTS.md); and through sendBatch() in calls of 1,000 records, 50,000 un-awaited
+ *      (one promise per call instead of per record).
  *      Beside it, two bounds measured in the same run: the Producer with a fake transport (client CPU
  *      only), and the server's produce path fed raw batches without the Producer class.
  *   3. replay from offset 0 of each produced topic through client.consume(topic, {from: 'earliest'}),
@@ -31,7 +32,8 @@
  *            --server-cpu-prof=DIR                          run the server under node --cpu-prof
  *            --client-cpu-prof=DIR                          profile this process during the produce and
  *                                                           replay steps (DIR/client-produce.cpuprofile, ...)
- *            --window=N                                     produce with only this bound on un-awaited sends
+ *            --window=N                                     send() with only this bound on un-awaited sends
+ *            --api=send,sendBatch                           which producer calls to measure
  *            --json=FILE                                    also write the results as JSON
  *   Summarise a profile with: node dist/bench/cpuprofile-top.js FILE.cpuprofile
  */
@@ -87,6 +89,8 @@ const VALUE_BYTES = 100;
 const KEY_COUNT = 10_000;
 /** Sends not yet acknowledged, at most; the send loop waits for half of them when it is reached. */
 const PRODUCE_WINDOWS = option('window') ? [Number(option('window'))] : [2_000, 50_000];
+/** Which producer calls the produce step measures (--api=send,sendBatch). */
+const PRODUCE_APIS = new Set((option('api') ?? 'send,sendBatch').split(','));
 /** Sends the latency step lets pile up unacknowledged before it skips (and reports) sends. */
 const LATENCY_MAX_OUTSTANDING = 50_000;
 const ECHO_MESSAGE_BYTES = 16 * KiB;
@@ -345,9 +349,16 @@ async function measurePull(address: string, durationMs: number): Promise<Ceiling
 interface ProduceCase {
   flush: 'interval' | 'always';
   keyed: boolean;
-  /** Sends un-awaited at most. */
+  /** Records un-awaited at most. */
   window: number;
+  /** `send`: one call (and promise) per record; `sendBatch`: calls of SEND_BATCH_RECORDS records. */
+  api: 'send' | 'sendBatch';
 }
+
+/** Records per sendBatch() call (kafkajs users pass arrays of messages the same way). */
+const SEND_BATCH_RECORDS = 1_000;
+/** Records un-awaited at most with sendBatch: 50 calls. */
+const SEND_BATCH_WINDOW = 50_000;
 
 interface ProduceResult extends ProduceCase {
   topic: string;
@@ -414,15 +425,62 @@ async function sendFor(producer: Producer, topic: string, keyed: boolean, durati
   return { records: acknowledged, failed, seconds, firstError };
 }
 
+/**
+ * Like sendFor, through sendBatch(): calls of `callRecords` records (a fresh array of fresh record
+ * objects each time, as an application would build them), at most `window` records un-awaited.
+ */
+async function sendBatchFor(producer: Producer, topic: string, keyed: boolean, durationMs: number, window: number, callRecords = SEND_BATCH_RECORDS): Promise<{ records: number; failed: number; seconds: number; firstError: unknown }> {
+  let outstanding = 0;
+  let acknowledged = 0;
+  let failed = 0;
+  let firstError: unknown;
+  let wake: (() => void) | undefined;
+  let isDraining = false;
+  const settled = () => {
+    outstanding -= callRecords;
+    if (wake && (isDraining ? outstanding === 0 : outstanding <= window / 2)) {
+      const resume = wake;
+      wake = undefined;
+      resume();
+    }
+  };
+  const onAck = () => {
+    acknowledged += callRecords;
+    settled();
+  };
+  const onFail = (error: unknown) => {
+    failed += callRecords;
+    firstError ??= error;
+    settled();
+  };
+  const start = performance.now();
+  const deadline = start + durationMs;
+  let next = 0;
+  while (performance.now() < deadline) {
+    const records = new Array<{ key: Buffer | null; value: Buffer }>(callRecords);
+    for (let j = 0; j < callRecords; j++, next++) records[j] = { key: keyed ? KEYS[next % KEY_COUNT]! : null, value: VALUE };
+    outstanding += callRecords;
+    producer.sendBatch(topic, records).then(onAck, onFail);
+    if (outstanding >= window) await new Promise<void>((resolve) => (wake = resolve));
+  }
+  isDraining = true;
+  if (outstanding > 0) await new Promise<void>((resolve) => (wake = resolve));
+  await producer.flush();
+  const seconds = (performance.now() - start) / 1000;
+  return { records: acknowledged, failed, seconds, firstError };
+}
+
 async function createTopic(client: StrataClient, topic: string, flush: 'interval' | 'always'): Promise<void> {
   await client.admin.createTopic(topic, { partitions: PARTITIONS, config: { flush } });
 }
 
 async function measureProduce(client: StrataClient, testCase: ProduceCase, durationMs: number): Promise<ProduceResult> {
-  const topic = topicName(`${testCase.flush}-${testCase.keyed ? 'keyed' : 'unkeyed'}-w${testCase.window}`);
+  const topic = topicName(`${testCase.flush}-${testCase.keyed ? 'keyed' : 'unkeyed'}-${testCase.api}-w${testCase.window}`);
   await createTopic(client, topic, testCase.flush);
   const producer = client.producer();
-  const sent = await sendFor(producer, topic, testCase.keyed, durationMs, testCase.window);
+  const sent = testCase.api === 'send'
+    ? await sendFor(producer, topic, testCase.keyed, durationMs, testCase.window)
+    : await sendBatchFor(producer, topic, testCase.keyed, durationMs, testCase.window);
   await producer.close();
   if (sent.failed > 0) log(`  ! ${sent.failed} sends failed; the first: ${String(sent.firstError)}`);
   const description = await client.admin.describeTopic(topic);
@@ -498,7 +556,7 @@ async function measureRawProduce(client: StrataClient, flush: 'interval' | 'alwa
  * on setImmediate (and a topic of PARTITIONS partitions). What remains is the client's own CPU per
  * record: Producer.send, batching, encoding, the acknowledgement promises. An upper bound for step 2.
  */
-async function measureProducerWithoutTransport(keyed: boolean, window: number, durationMs: number): Promise<{ recordsPerSec: number }> {
+async function measureProducerWithoutTransport(keyed: boolean, window: number, durationMs: number, api: ProduceCase['api']): Promise<{ recordsPerSec: number }> {
   const stream = new EventEmitter() as EventEmitter & { write(request: { requestId: number; partition: number }): boolean; end(): void };
   let nextOffset = 0;
   stream.write = (request) => {
@@ -514,7 +572,7 @@ async function measureProducerWithoutTransport(keyed: boolean, window: number, d
     stubs: { produce: { produce: () => stream } },
   } as unknown as StrataClient;
   const producer = new Producer(fakeClient, {});
-  const sent = await sendFor(producer, 'no-transport', keyed, durationMs, window);
+  const sent = api === 'send' ? await sendFor(producer, 'no-transport', keyed, durationMs, window) : await sendBatchFor(producer, 'no-transport', keyed, durationMs, window);
   await producer.close();
   return { recordsPerSec: sent.records / sent.seconds };
 }
@@ -893,27 +951,34 @@ async function main(): Promise<void> {
     const rawProduce: Array<Awaited<ReturnType<typeof measureRawProduce>>> = [];
     if (producesRecords) {
       log(`## 2. Produce (${fmt(produceMs / 1000, 1)} s per case, the time runs until the last send is acknowledged)`);
-      const cases: ProduceCase[] = PRODUCE_WINDOWS.flatMap((window) => [
-        { flush: 'interval' as const, keyed: false, window },
-        { flush: 'interval' as const, keyed: true, window },
-        { flush: 'always' as const, keyed: false, window },
-        { flush: 'always' as const, keyed: true, window },
+      const cases: ProduceCase[] = [
+        ...(PRODUCE_APIS.has('send') ? PRODUCE_WINDOWS.map((window) => ({ api: 'send' as const, window })) : []),
+        ...(PRODUCE_APIS.has('sendBatch') ? [{ api: 'sendBatch' as const, window: SEND_BATCH_WINDOW }] : []),
+      ].flatMap(({ api, window }) => [
+        { flush: 'interval' as const, keyed: false, window, api },
+        { flush: 'interval' as const, keyed: true, window, api },
+        { flush: 'always' as const, keyed: false, window, api },
+        { flush: 'always' as const, keyed: true, window, api },
       ]);
       await profiled('produce', async () => {
         for (const testCase of cases) {
           const r = await measureProduce(client, testCase, produceMs);
           produced.push(r);
-          log(`  window ${String(r.window).padEnd(6)} flush=${r.flush.padEnd(8)} ${r.keyed ? 'keyed  ' : 'unkeyed'}: ${fmt(r.recordsPerSec)} records/s, ${fmt(r.batchMbPerSec, 1)} MB/s of batches (${fmt(r.valueMbPerSec, 1)} MB/s of values), ${fmt(r.records)} records in ${fmt(r.seconds, 2)} s${r.logRecords !== r.records ? `  ! the log holds ${r.logRecords}` : ''}`);
+          log(`  ${r.api.padEnd(9)} window ${String(r.window).padEnd(6)} flush=${r.flush.padEnd(8)} ${r.keyed ? 'keyed  ' : 'unkeyed'}: ${fmt(r.recordsPerSec)} records/s, ${fmt(r.batchMbPerSec, 1)} MB/s of batches (${fmt(r.valueMbPerSec, 1)} MB/s of values), ${fmt(r.records)} records in ${fmt(r.seconds, 2)} s${r.logRecords !== r.records ? `  ! the log holds ${r.logRecords}` : ''}`);
         }
       });
       log('');
       log('### The producer without transport (fake stream acknowledging on setImmediate; client CPU only)');
-      const noTransport: Array<{ keyed: boolean; window: number; recordsPerSec: number }> = [];
-      for (const window of PRODUCE_WINDOWS) {
+      const noTransport: Array<{ api: ProduceCase['api']; keyed: boolean; window: number; recordsPerSec: number }> = [];
+      const noTransportCases = [
+        ...(PRODUCE_APIS.has('send') ? PRODUCE_WINDOWS.map((window) => ({ api: 'send' as const, window })) : []),
+        ...(PRODUCE_APIS.has('sendBatch') ? [{ api: 'sendBatch' as const, window: SEND_BATCH_WINDOW }] : []),
+      ];
+      for (const { api, window } of noTransportCases) {
         for (const keyed of [false, true]) {
-          const r = await measureProducerWithoutTransport(keyed, window, Math.min(2000, produceMs));
-          noTransport.push({ keyed, window, ...r });
-          log(`  window ${String(window).padEnd(6)} ${keyed ? 'keyed  ' : 'unkeyed'}: ${fmt(r.recordsPerSec)} records/s`);
+          const r = await measureProducerWithoutTransport(keyed, window, Math.min(2000, produceMs), api);
+          noTransport.push({ api, keyed, window, ...r });
+          log(`  ${api.padEnd(9)} window ${String(window).padEnd(6)} ${keyed ? 'keyed  ' : 'unkeyed'}: ${fmt(r.recordsPerSec)} records/s`);
         }
       }
       results['producerWithoutTransport'] = noTransport;
@@ -944,8 +1009,9 @@ async function main(): Promise<void> {
       log('### Produce summary (ratio: MB/s of batches over the mean Echo ceiling; Ack ceiling beside it)');
       log(
         table(
-          ['un-awaited sends', 'flush', 'keys', 'records/s', 'MB/s (batches)', 'MB/s (values)', '/ Echo ceiling', '/ Ack ceiling', 'target 500k rec/s', 'target 60 % of ceiling'],
+          ['call', 'un-awaited records', 'flush', 'keys', 'records/s', 'MB/s (batches)', 'MB/s (values)', '/ Echo ceiling', '/ Ack ceiling', 'target 500k rec/s', 'target 60 % of ceiling'],
           produced.map((r) => [
+            r.api === 'send' ? 'send()' : `sendBatch() of ${fmt(SEND_BATCH_RECORDS)}`,
             fmt(r.window),
             r.flush,
             r.keyed ? `${KEY_COUNT / 1000}k keys` : 'none',
@@ -958,7 +1024,8 @@ async function main(): Promise<void> {
             Number.isNaN(echoMbPerSec) ? 'n/a' : r.batchMbPerSec >= 0.6 * echoMbPerSec ? 'met' : `missed (${pct(r.batchMbPerSec / echoMbPerSec)})`,
           ]).concat(
             rawProduce.map((r) => [
-              `raw, ${RAW_IN_FLIGHT} requests`,
+              'raw (no Producer)',
+              `${RAW_IN_FLIGHT} requests`,
               r.flush,
               'none',
               fmt(r.recordsPerSec),
@@ -998,7 +1065,7 @@ async function main(): Promise<void> {
         table(
           ['topic', 'records', 'records/s', 'MB/s', '/ Pull ceiling', 'in order, none missing', 'target 1M rec/s'],
           replays.map((r, i) => [
-            `flush=${produced[i]!.flush}, ${produced[i]!.keyed ? 'keyed' : 'unkeyed'}, window ${fmt(produced[i]!.window)}`,
+            `${produced[i]!.api}, flush=${produced[i]!.flush}, ${produced[i]!.keyed ? 'keyed' : 'unkeyed'}, window ${fmt(produced[i]!.window)}`,
             fmt(r.records),
             fmt(r.recordsPerSec),
             fmt(r.mbPerSec, 1),
@@ -1015,8 +1082,9 @@ async function main(): Promise<void> {
       log(`## 4. End-to-end latency (send -> subscriber), ${fmt(params.latencyMs / 1000, 1)} s measured after ${params.latencyWarmupMs} ms warm-up`);
       const latencies: LatencyResult[] = [];
       for (const flush of params.latencyFlushes) {
-        // The peak: the best unkeyed rate of this flush policy, over the windows.
-        const peak = Math.max(...produced.filter((p) => p.flush === flush && !p.keyed).map((p) => p.recordsPerSec));
+        // The peak: the best unkeyed send() rate of this flush policy, over the windows (the latency
+        // producer calls send() per record; sendBatch rates are out of its reach).
+        const peak = Math.max(...produced.filter((p) => p.flush === flush && !p.keyed && p.api === 'send').map((p) => p.recordsPerSec));
         for (const share of [0.1, 0.5]) {
           for (const lingerMs of [0, 5]) {
             const rate = Math.max(1000, Math.round((peak * share) / 1000) * 1000);
@@ -1057,7 +1125,7 @@ async function main(): Promise<void> {
           .filter((p) => !p.keyed)
           .map((p) => {
             const replay = replays.find((r) => r.topic === p.topic);
-            return [`Strata flush=${p.flush} (${p.flush === 'always' ? 'fdatasync before ack' : 'page cache, fsync every 1 s'}), window ${fmt(p.window)}`, fmt(p.recordsPerSec), replay ? fmt(replay.recordsPerSec) : 'n/a'];
+            return [`Strata flush=${p.flush} (${p.flush === 'always' ? 'fdatasync before ack' : 'page cache, fsync every 1 s'}), ${p.api}, window ${fmt(p.window)}`, fmt(p.recordsPerSec), replay ? fmt(replay.recordsPerSec) : 'n/a'];
           });
         for (const r of redisResults) rows.push([`Redis ${r.persistence}`, fmt(r.producePerSec), fmt(r.consumePerSec)]);
         log(table(['system (100-byte records, unkeyed)', 'produce records/s', 'consume records/s'], rows));

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { encodeRecordBatch, type RecordInput } from '../format/record-batch-codec.js';
+import { encodeRecordBatch, restampProducerState, type RecordInput } from '../format/record-batch-codec.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResponse.js';
@@ -15,14 +15,29 @@ export interface RecordMetadata {
   durability: 'durable' | 'written' | 'none';
 }
 
-/** A sealed batch: encoded once, resent unchanged unless its partition's sequence is renumbered. */
+/**
+ * Who waits for records: one send() (one record) or one sendBatch() (many, possibly in several
+ * batches). A sink object per call, not closures per record, keeps un-acknowledged records cheap for
+ * the garbage collector.
+ */
+export interface RecordSink {
+  /** Record number `index` of the call is acknowledged. */
+  onAcknowledged(index: number, metadata: RecordMetadata): void;
+  /** Some record of the call failed for good (may be called more than once). */
+  onFailed(error: Error): void;
+}
+
+/**
+ * A sealed batch: encoded once, then only its bytes are kept (not the records); resent unchanged, or
+ * restamped in place (producer epoch, base sequence, CRC) when its partition's sequence is renumbered.
+ */
 export interface SealedBatch {
   topic: string;
   partition: number;
-  records: RecordInput[];
-  /** One per record, in record order. */
-  resolves: Array<(metadata: RecordMetadata) => void>;
-  rejects: Array<(error: Error) => void>;
+  recordCount: number;
+  /** One per record, in record order: the record's sink and its index within that sink's call. */
+  sinks: RecordSink[];
+  sinkIndexes: number[];
   sizeBytes: number;
   sequence: number;
   encoded: Buffer;
@@ -80,11 +95,16 @@ export class ProducePipeline {
   ) {}
 
   /** Assigns the next sequence of the partition and encodes the batch. */
-  seal(topic: string, partition: number, records: RecordInput[], resolves: SealedBatch['resolves'], rejects: SealedBatch['rejects'], sizeBytes: number, deadlineMs: number): void {
+  seal(topic: string, partition: number, records: RecordInput[], sinks: RecordSink[], sinkIndexes: number[], sizeBytes: number, deadlineMs: number): void {
     const state = this.partitionState(topic, partition);
-    const batch: SealedBatch = { topic, partition, records, resolves, rejects, sizeBytes, sequence: state.nextSequence, encoded: Buffer.alloc(0), deadlineMs };
+    const encoded = encodeRecordBatch(records, {
+      producerId: this.options.producerId,
+      producerEpoch: state.epoch,
+      baseSequence: state.nextSequence,
+      compression: this.options.compression,
+    });
+    const batch: SealedBatch = { topic, partition, recordCount: records.length, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs };
     state.nextSequence += records.length;
-    this.encode(batch, state.epoch);
     state.queue.push(batch);
     this.pendingCount++;
     this.pump(state);
@@ -110,15 +130,6 @@ export class ProducePipeline {
       this.partitions.set(key, state);
     }
     return state;
-  }
-
-  private encode(batch: SealedBatch, epoch: number): void {
-    batch.encoded = encodeRecordBatch(batch.records, {
-      producerId: this.options.producerId,
-      producerEpoch: epoch,
-      baseSequence: batch.sequence,
-      compression: this.options.compression,
-    });
   }
 
   private openStream(): grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> {
@@ -170,9 +181,9 @@ export class ProducePipeline {
     state.inFlight.delete(batch);
     state.failures = 0;
     const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
-    const { topic, partition, resolves } = batch;
+    const { topic, partition, sinks, sinkIndexes } = batch;
     const baseOffset = response.baseOffset;
-    for (let i = 0; i < resolves.length; i++) resolves[i]!({ topic, partition, offset: baseOffset < 0 ? -1 : baseOffset + i, durability });
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.onAcknowledged(sinkIndexes[i]!, { topic, partition, offset: baseOffset < 0 ? -1 : baseOffset + i, durability });
     this.settle(batch);
     if (state.isRecovering && state.inFlight.size === 0) this.scheduleResume(state);
     else this.pump(state);
@@ -182,7 +193,7 @@ export class ProducePipeline {
     const state = this.partitionState(batch.topic, batch.partition);
     state.inFlight.delete(batch);
     if (!error.retriable || Date.now() >= batch.deadlineMs) {
-      for (const reject of batch.rejects) reject(error);
+      for (const sink of batch.sinks) sink.onFailed(error);
       this.settle(batch);
       state.needsRenumber = true;
     } else {
@@ -204,8 +215,9 @@ export class ProducePipeline {
         state.nextSequence = 0;
         for (const batch of state.queue) {
           batch.sequence = state.nextSequence;
-          state.nextSequence += batch.records.length;
-          this.encode(batch, state.epoch);
+          state.nextSequence += batch.recordCount;
+          // Not in flight (the partition waited for every answer), so patching in place is safe.
+          restampProducerState(batch.encoded, state.epoch, batch.sequence);
         }
         state.needsRenumber = false;
       }

@@ -4,7 +4,7 @@ import type { RecordInput } from '../format/record-batch-codec.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { StrataClientError } from './client-error.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
-import { ProducePipeline, type RecordMetadata, type SealedBatch } from './produce-pipeline.js';
+import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
 import type { StrataClient } from './strata-client.js';
 
 export type { RecordMetadata };
@@ -41,8 +41,8 @@ export interface ProducerRecord {
 
 interface OpenBatch {
   records: RecordInput[];
-  resolves: SealedBatch['resolves'];
-  rejects: SealedBatch['rejects'];
+  sinks: RecordSink[];
+  sinkIndexes: number[];
   sizeBytes: number;
   createdAtMs: number;
   timer: NodeJS.Timeout | undefined;
@@ -114,50 +114,94 @@ export class Producer {
    * its turn behind every earlier send that had to wait, so the order of sends is kept.
    */
   send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
-    if (this.isClosed) return Promise.reject(new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false));
-    const key = record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
-    const input: RecordInput = { key, value: record.value, timestampMs: record.timestampMs ?? Date.now() };
-    if (record.headers) input.headers = record.headers;
+    if (this.isClosed) return Promise.reject(closedError());
+    const input = toRecordInput(record);
     const sizeBytes = recordSizeBytes(input);
     if (sizeBytes > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes));
     const partitionCount = this.knownPartitionCounts.get(topic);
     if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
       this.bufferedBytes += sizeBytes;
-      return this.place(topic, partitionCount, record.partition, input, sizeBytes);
+      return new Promise<RecordMetadata>((resolve, reject) => this.place(topic, partitionCount, record.partition, input, sizeBytes, new SingleSend(resolve, reject), 0));
     }
-    return this.sendAfterWaiting(topic, record.partition, input, sizeBytes);
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      this.placeAfterWaiting(topic, [record.partition], [input], [sizeBytes], new SingleSend(resolve, reject));
+    });
   }
 
-  private async sendAfterWaiting(topic: string, explicitPartition: number | undefined, input: RecordInput, sizeBytes: number): Promise<RecordMetadata> {
+  /**
+   * Queues many records of one topic (kafkajs's `send({topic, messages})`); resolves with the
+   * metadata of each, in the order given, once all are acknowledged. Each record is partitioned as
+   * send() would, and the records keep their order within each partition. Rejects with the first
+   * failure; records that went to other partitions may then be in the log (as with separate sends).
+   * A record too large, or an explicit partition out of range, refuses the whole call before
+   * anything is queued. One promise per call instead of one per record: the cheap way to send much.
+   */
+  sendBatch(topic: string, records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (this.isClosed) return Promise.reject(closedError());
+    if (records.length === 0) return Promise.resolve([]);
+    const inputs: RecordInput[] = new Array(records.length);
+    const sizes: number[] = new Array(records.length);
+    const partitions: Array<number | undefined> = new Array(records.length);
+    let totalBytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      inputs[i] = toRecordInput(record);
+      sizes[i] = recordSizeBytes(inputs[i]!);
+      if (sizes[i]! > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizes[i]!, this.options.maxBatchBytes));
+      partitions[i] = record.partition;
+      totalBytes += sizes[i]!;
+    }
+    return new Promise<RecordMetadata[]>((resolve, reject) => {
+      const sink = new ManySend(records.length, resolve, reject);
+      const partitionCount = this.knownPartitionCounts.get(topic);
+      if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + totalBytes <= this.options.maxBufferedBytes) {
+        const invalid = firstInvalidPartition(partitions, partitionCount);
+        if (invalid !== undefined) return sink.onFailed(outsideTopic(invalid, topic, partitionCount));
+        this.bufferedBytes += totalBytes;
+        for (let i = 0; i < inputs.length; i++) this.place(topic, partitionCount, partitions[i], inputs[i]!, sizes[i]!, sink, i);
+        return;
+      }
+      this.placeAfterWaiting(topic, partitions, inputs, sizes, sink);
+    });
+  }
+
+  /**
+   * The slow path: waits its turn behind every earlier waiting call (so the order of calls is
+   * kept), for the topic's partition count, and for buffer room record by record.
+   */
+  private placeAfterWaiting(topic: string, partitions: Array<number | undefined>, inputs: RecordInput[], sizes: number[], sink: RecordSink): void {
     this.waitingSends++;
     const turn = this.waitChain.then(async () => {
       const partitionCount = await this.partitionCount(topic);
-      await this.reserveRoom(sizeBytes);
-      // In an object: the chain must not wait for the acknowledgement, only for the placing.
-      return { acknowledged: this.place(topic, partitionCount, explicitPartition, input, sizeBytes) };
+      const invalid = firstInvalidPartition(partitions, partitionCount);
+      if (invalid !== undefined) throw outsideTopic(invalid, topic, partitionCount);
+      for (let i = 0; i < inputs.length; i++) {
+        await this.reserveRoom(sizes[i]!);
+        this.place(topic, partitionCount, partitions[i], inputs[i]!, sizes[i]!, sink, i);
+      }
     });
     this.waitChain = turn.then(
       () => undefined,
       () => undefined,
     );
-    let acknowledged: Promise<RecordMetadata>;
-    try {
-      ({ acknowledged } = await turn);
-    } finally {
-      // Placed (or failed): later sends may take the direct path again.
-      this.waitingSends--;
-    }
-    return acknowledged;
+    turn.then(
+      () => this.waitingSends--,
+      (error: unknown) => {
+        this.waitingSends--;
+        sink.onFailed(error as Error);
+      },
+    );
   }
 
   /** Chooses the partition and adds the record to its open batch; the buffer room is already taken. */
-  private place(topic: string, partitionCount: number, explicitPartition: number | undefined, input: RecordInput, sizeBytes: number): Promise<RecordMetadata> {
+  private place(topic: string, partitionCount: number, explicitPartition: number | undefined, input: RecordInput, sizeBytes: number, sink: RecordSink, index: number): void {
     const partition = explicitPartition ?? this.options.partitioner.partition(topic, input.key as Buffer | null, partitionCount);
     if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
       this.release(sizeBytes);
-      return Promise.reject(new InvalidArgumentError(`partition ${partition} is outside 0..${partitionCount - 1} of topic '${topic}'`));
+      sink.onFailed(outsideTopic(partition, topic, partitionCount));
+      return;
     }
-    return new Promise<RecordMetadata>((resolve, reject) => this.append(topic, partition, input, sizeBytes, resolve, reject));
+    this.append(topic, partition, input, sizeBytes, sink, index);
   }
 
   /** Sends every open batch now and waits until all records sent so far are acknowledged or failed. */
@@ -187,7 +231,7 @@ export class Producer {
     return loading;
   }
 
-  private append(topic: string, partition: number, input: RecordInput, sizeBytes: number, resolve: (m: RecordMetadata) => void, reject: (e: Error) => void): void {
+  private append(topic: string, partition: number, input: RecordInput, sizeBytes: number, sink: RecordSink, index: number): void {
     // topic -> partition -> open batch; no per-record key strings on this hot path.
     let byPartition = this.openBatches.get(topic);
     if (!byPartition) this.openBatches.set(topic, (byPartition = new Map()));
@@ -197,15 +241,15 @@ export class Producer {
       batch = undefined;
     }
     if (!batch) {
-      const open: OpenBatch = { records: [], resolves: [], rejects: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
+      const open: OpenBatch = { records: [], sinks: [], sinkIndexes: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
       byPartition.set(partition, open);
       if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
       else open.timer = setTimeout(() => this.seal(topic, partition), this.options.lingerMs);
       batch = open;
     }
     batch.records.push(input);
-    batch.resolves.push(resolve);
-    batch.rejects.push(reject);
+    batch.sinks.push(sink);
+    batch.sinkIndexes.push(index);
     batch.sizeBytes += sizeBytes;
     if (batch.sizeBytes >= this.options.batchBytes) this.seal(topic, partition);
   }
@@ -216,7 +260,7 @@ export class Producer {
     this.openBatches.get(topic)!.delete(partition);
     if (batch.timer) clearTimeout(batch.timer);
     this.options.partitioner.onBatchSealed?.(topic, partition);
-    this.pipeline.seal(topic, partition, batch.records, batch.resolves, batch.rejects, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
+    this.pipeline.seal(topic, partition, batch.records, batch.sinks, batch.sinkIndexes, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
   }
 
   private sealAll(): void {
@@ -246,6 +290,74 @@ export class Producer {
       next.resolve();
     }
   }
+}
+
+/** send()'s sink: one record, one promise. */
+class SingleSend implements RecordSink {
+  constructor(
+    private readonly resolve: (metadata: RecordMetadata) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  onAcknowledged(_index: number, metadata: RecordMetadata): void {
+    this.resolve(metadata);
+  }
+
+  onFailed(error: Error): void {
+    this.reject(error);
+  }
+}
+
+/** sendBatch()'s sink: settles its one promise when the last record is acknowledged, or at the first failure. */
+class ManySend implements RecordSink {
+  private readonly results: RecordMetadata[];
+  private remaining: number;
+  private isSettled = false;
+
+  constructor(
+    count: number,
+    private readonly resolve: (metadata: RecordMetadata[]) => void,
+    private readonly reject: (error: Error) => void,
+  ) {
+    this.results = new Array<RecordMetadata>(count);
+    this.remaining = count;
+  }
+
+  onAcknowledged(index: number, metadata: RecordMetadata): void {
+    this.results[index] = metadata;
+    if (--this.remaining === 0 && !this.isSettled) {
+      this.isSettled = true;
+      this.resolve(this.results);
+    }
+  }
+
+  onFailed(error: Error): void {
+    if (this.isSettled) return;
+    this.isSettled = true;
+    this.reject(error);
+  }
+}
+
+function closedError(): StrataClientError {
+  return new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false);
+}
+
+function toRecordInput(record: ProducerRecord): RecordInput {
+  const key = record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
+  const input: RecordInput = { key, value: record.value, timestampMs: record.timestampMs ?? Date.now() };
+  if (record.headers) input.headers = record.headers;
+  return input;
+}
+
+function firstInvalidPartition(partitions: ReadonlyArray<number | undefined>, partitionCount: number): number | undefined {
+  for (const partition of partitions) {
+    if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount)) return partition;
+  }
+  return undefined;
+}
+
+function outsideTopic(partition: number, topic: string, partitionCount: number): InvalidArgumentError {
+  return new InvalidArgumentError(`partition ${partition} is outside 0..${partitionCount - 1} of topic '${topic}'`);
 }
 
 function recordSizeBytes(record: RecordInput): number {

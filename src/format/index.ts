@@ -59,4 +59,5 @@ export {
   MAX_DECOMPRESSED_RECORDS_BYTES,
   type RecordHeader,
   type RecordInput,
+  restampProducerState,
 } from './record-batch-codec.js';

@@ -161,6 +161,18 @@ export function encodeRecordBatch(records: readonly RecordInput[], options: Enco
 }
 
 /**
+ * Gives an encoded batch (at position 0) a new producer epoch and base sequence, and its new CRC, in
+ * place: how a producer renumbers a batch it already encoded without keeping or re-encoding records.
+ */
+export function restampProducerState(batch: Buffer, producerEpoch: number, baseSequence: number): void {
+  checkIntegerOption('producerEpoch', producerEpoch, INT16_MIN, INT16_MAX);
+  checkIntegerOption('baseSequence', baseSequence, INT32_MIN, INT32_MAX);
+  batch.writeInt16BE(producerEpoch, PRODUCER_EPOCH_POSITION);
+  batch.writeInt32BE(baseSequence, BASE_SEQUENCE_POSITION);
+  batch.writeUInt32BE(crc32c(batch.subarray(ATTRIBUTES_POSITION)), CRC_POSITION);
+}
+
+/**
  * Decodes the batch at `position` after the full validateBatch check (CRC included, with the hard
  * batch-size limit). Keys and values are views into `buf` (uncompressed) or into the inflated records.
  */

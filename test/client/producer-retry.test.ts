@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ProducerSequences } from '../../src/broker/producer-sequences.js';
-import { Producer } from '../../src/client/producer.js';
+import { Producer, type RecordMetadata } from '../../src/client/producer.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { StrataError, TooManyPendingAppendsError } from '../../src/core/errors.js';
 import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
@@ -127,15 +127,18 @@ describe('producer ordering through retries, broken streams and restarts', () =>
         } as unknown as StrataClient;
         const producer = new Producer(fakeClient, { lingerMs: 0, batchBytes: 200, retryBackoffMs: 1, maxInFlightPerPartition: 5 });
         const sentInOrder: string[][] = Array.from({ length: PARTITIONS }, () => []);
-        const sends = [];
-        for (let i = 0; i < 3000; i++) {
-          const value = `r${i}`;
-          const partition = Math.floor(random() * PARTITIONS);
-          sentInOrder[partition]!.push(value);
-          sends.push(producer.send('t', { value, partition }).then((m) => ({ value, m })));
-          if (i % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+        const sends: Array<Promise<Array<{ value: string; m: RecordMetadata }>>> = [];
+        // One send() per record, or (a third of the time) sendBatch() of up to 20: the two mix in one order.
+        for (let i = 0; i < 3000; ) {
+          const count = random() < 0.33 ? 1 + Math.floor(random() * 20) : 1;
+          const records = Array.from({ length: count }, (_, j) => ({ value: `r${i + j}`, partition: Math.floor(random() * PARTITIONS) }));
+          for (const r of records) sentInOrder[r.partition]!.push(r.value);
+          if (count === 1) sends.push(producer.send('t', records[0]!).then((m) => [{ value: records[0]!.value, m }]));
+          else sends.push(producer.sendBatch('t', records).then((ms) => ms.map((m, j) => ({ value: records[j]!.value, m }))));
+          if (Math.floor((i + count) / 100) > Math.floor(i / 100)) await new Promise((r) => setTimeout(r, 1));
+          i += count;
         }
-        const results = await Promise.all(sends);
+        const results = (await Promise.all(sends)).flat();
         await producer.close();
         const context = `seed ${seed} (STRATA_SEED=${seed} replays it): ${service.failures} failures, ${service.breaks} broken streams, ${service.restarts} restarts`;
         expect(service.failures, context).toBeGreaterThan(10);

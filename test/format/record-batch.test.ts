@@ -16,6 +16,7 @@ import {
   encodeRecordBatch,
   lastOffsetOf,
   patchBaseOffset,
+  restampProducerState,
   validateBatch,
   validateBatches,
 } from '../../src/format/index.js';
@@ -306,5 +307,34 @@ describe('patchBaseOffset', () => {
     patchBaseOffset(both, a.length, 1000);
     expect(both.subarray(0, a.length).equals(a)).toBe(true);
     expect(validateBatches(both, LIMITS).map((header) => header.baseOffset)).toEqual([42, 1000]);
+  });
+});
+
+describe('restampProducerState', () => {
+  it('gives the same bytes as encoding with the new epoch and sequence (the producer renumbers without records)', () => {
+    fc.assert(
+      fc.property(
+        recordsArb,
+        encodeOptionsArb,
+        fc.integer({ min: -0x8000, max: 0x7fff }),
+        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+        (records, options, producerEpoch, baseSequence) => {
+          const batch = encodeRecordBatch(records, withClock(options));
+          restampProducerState(batch, producerEpoch, baseSequence);
+          expect(batch.equals(encodeRecordBatch(records, withClock({ ...options, producerEpoch, baseSequence })))).toBe(true);
+          const header = validateBatch(batch, 0, LIMITS);
+          expect([header.producerEpoch, header.baseSequence]).toEqual([producerEpoch, baseSequence]);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses an epoch or sequence outside its field and leaves the batch unchanged', () => {
+    const batch = sampleBatch('none');
+    const before = Buffer.from(batch);
+    expect(() => restampProducerState(batch, 0x8000, 0)).toThrow(InvalidArgumentError);
+    expect(() => restampProducerState(batch, 0, 2 ** 31)).toThrow(InvalidArgumentError);
+    expect(batch.equals(before)).toBe(true);
   });
 });

@@ -1,0 +1,134 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { partitionForKey } from '../../src/client/murmur2.js';
+import { Producer } from '../../src/client/producer.js';
+import type { StrataClient } from '../../src/client/strata-client.js';
+import { BatchTooLargeError, InvalidArgumentError } from '../../src/core/errors.js';
+import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
+
+const PARTITIONS = 4;
+
+/** A Produce service that appends every batch to an in-memory log per partition, or fails the ones `failIf` picks. */
+function fakeService(options: { failIf?: (partition: number) => boolean; describeDelayMs?: number } = {}) {
+  const logs: string[][] = Array.from({ length: PARTITIONS }, () => []);
+  let requests = 0;
+  const client = {
+    admin: {
+      describeTopic: async (topic: string) => {
+        await new Promise((r) => setTimeout(r, options.describeDelayMs ?? 0));
+        if (topic !== 't') throw new InvalidArgumentError(`no topic ${topic}`);
+        return { partitionCount: PARTITIONS };
+      },
+    },
+    stubs: {
+      produce: {
+        produce() {
+          const stream = new EventEmitter() as EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
+          stream.end = () => undefined;
+          stream.write = (request) => {
+            requests++;
+            const partition = request.partition as number;
+            setImmediate(() => {
+              if (options.failIf?.(partition)) {
+                const failure = { code: 'INVALID_ARGUMENT', message: 'refused by the test', retriable: false, grpcStatus: 3 };
+                return stream.emit('data', { requestId: request.requestId, partition, baseOffset: -1, lastOffset: -1, failure });
+              }
+              const log = logs[partition]!;
+              const baseOffset = log.length;
+              for (const record of decodeRecordBatch(request.records as Buffer).records) log.push(record.value!.toString());
+              stream.emit('data', { requestId: request.requestId, partition, baseOffset, lastOffset: log.length - 1, durability: 'ACK_LEVEL_DURABLE', failure: null, duplicate: false });
+            });
+            return true;
+          };
+          return stream;
+        },
+      },
+    },
+  } as unknown as StrataClient;
+  return { client, logs, requestCount: () => requests };
+}
+
+describe('Producer.sendBatch', () => {
+  it('answers each record with its partition and offset, in the order given; keys go where send() puts them', async () => {
+    const { client, logs } = fakeService();
+    const producer = new Producer(client, { lingerMs: 1, batchBytes: 300 });
+    const records = Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 13}`, value: `v${i}` }));
+    const results = await producer.sendBatch('t', records);
+    await producer.close();
+    expect(results).toHaveLength(200);
+    results.forEach((m, i) => {
+      expect(m.partition).toBe(partitionForKey(Buffer.from(`k${i % 13}`), PARTITIONS));
+      expect(logs[m.partition]![m.offset]).toBe(`v${i}`);
+      expect(m.durability).toBe('durable');
+    });
+    // Per partition, the records are in the log in the order they were given.
+    for (let p = 0; p < PARTITIONS; p++) {
+      expect(logs[p]).toEqual(records.filter((_, i) => results[i]!.partition === p).map((r) => r.value));
+    }
+  });
+
+  it('keeps the order of send() and sendBatch() calls per partition, also while the topic metadata loads', async () => {
+    const { client, logs } = fakeService({ describeDelayMs: 20 });
+    const producer = new Producer(client, { lingerMs: 0, batchBytes: 200 });
+    const expected: string[][] = Array.from({ length: PARTITIONS }, () => []);
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 50; i++) {
+      const partition = i % PARTITIONS;
+      if (i % 3 === 0) {
+        const batch = [0, 1, 2].map((j) => ({ value: `b${i}.${j}`, partition: (partition + j) % PARTITIONS }));
+        for (const r of batch) expected[r.partition]!.push(r.value);
+        calls.push(producer.sendBatch('t', batch));
+      } else {
+        expected[partition]!.push(`s${i}`);
+        calls.push(producer.send('t', { value: `s${i}`, partition }));
+      }
+    }
+    await Promise.all(calls);
+    await producer.close();
+    expect(logs).toEqual(expected);
+  });
+
+  it('refuses the whole call when one record is too large or names a partition outside the topic, queueing nothing', async () => {
+    const { client, logs, requestCount } = fakeService();
+    const producer = new Producer(client, { maxBatchBytes: 1000, batchBytes: 500, maxBufferedBytes: 10_000 });
+    await producer.send('t', { value: 'warm', partition: 0 });
+    await expect(producer.sendBatch('t', [{ value: 'a' }, { value: 'x'.repeat(2000) }])).rejects.toBeInstanceOf(BatchTooLargeError);
+    await expect(producer.sendBatch('t', [{ value: 'a', partition: 1 }, { value: 'b', partition: PARTITIONS }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await producer.flush();
+    expect(requestCount()).toBe(1);
+    expect(logs.flat()).toEqual(['warm']);
+    // The buffer accounting is intact: a later call still goes through.
+    const [m] = await producer.sendBatch('t', [{ value: 'after', partition: 2 }]);
+    expect(logs[2]![m!.offset]).toBe('after');
+    await producer.close();
+  });
+
+  it('rejects with the first failure when any record fails; the records of healthy partitions are written', async () => {
+    const { client, logs } = fakeService({ failIf: (partition) => partition === 3 });
+    const producer = new Producer(client, { lingerMs: 0 });
+    const call = producer.sendBatch('t', [0, 1, 2, 3].map((p) => ({ value: `v${p}`, partition: p })));
+    await expect(call).rejects.toMatchObject({ message: expect.stringContaining('refused by the test') });
+    await producer.close();
+    expect(logs).toEqual([['v0'], ['v1'], ['v2'], []]);
+  });
+
+  it('an unknown topic rejects the call; an empty call resolves at once; a closed producer refuses', async () => {
+    const { client } = fakeService();
+    const producer = new Producer(client, {});
+    await expect(producer.sendBatch('nope', [{ value: 'a' }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await producer.sendBatch('t', [])).toEqual([]);
+    await producer.close();
+    await expect(producer.sendBatch('t', [{ value: 'a' }])).rejects.toMatchObject({ code: 'PRODUCER_CLOSED' });
+  });
+
+  it('waits for buffer room record by record when a call is larger than the whole buffer', async () => {
+    const { client, logs } = fakeService();
+    const producer = new Producer(client, { lingerMs: 0, batchBytes: 400, maxBatchBytes: 400, maxBufferedBytes: 1000 });
+    const records = Array.from({ length: 100 }, (_, i) => ({ value: `v${String(i).padStart(30, '0')}`, partition: 0 }));
+    const results = await producer.sendBatch('t', records);
+    await producer.close();
+    expect(results.map((m) => m.offset)).toEqual(records.map((_, i) => i));
+    expect(logs[0]).toEqual(records.map((r) => r.value));
+  });
+});
