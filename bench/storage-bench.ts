@@ -9,7 +9,19 @@
  *      following nextOffset, vs plain fs.readSync of the same segment files in 1 MiB chunks;
  *   3. group commit: flush=always with 32 concurrent appenders (append one batch, await, repeat),
  *      vs one writeSync + fdatasyncSync per batch in a single loop, same duration; beside it, as a
- *      reference, an "ideal" loop of one writev of 32 batches + one fdatasync (no overhead at all).
+ *      reference, an "ideal" loop of one writev of 32 batches + one fdatasync (no overhead at all),
+ *      and the same engine with 1 appender (one fsync per batch: what grouping adds to Strata itself).
+ *      16 KiB batches are the headline (the size the issue names); in the same run, interleaved:
+ *      - the disk ceiling: a loop of one writeSync of a large chunk (4 MiB, and 512 KiB = 32 x 16 KiB)
+ *        + fdatasyncSync, appending to a fresh file, same duration: the bandwidth this disk gives
+ *        appending writes made durable, in MB/s and in 16 KiB batches/s. Ceiling / baseline is the
+ *        largest ratio any group commit of 16 KiB batches could reach here (unless it overlaps its
+ *        writes with its fdatasync, as Strata does: the bench also prints the MB/s counted over the
+ *        fdatasync time alone, the bound if the writes cost nothing);
+ *      - the same four measurements (baseline loop, ideal, Strata 32 appenders, Strata 1 appender) at
+ *        batches of about 1 KiB and 4 KiB of 100-byte records, for a shorter time each, in one table
+ *        per batch size with batches per fdatasync: whether group commit itself reaches 10x when the
+ *        disk's bandwidth is not the limit.
  *
  * Each measurement is repeated (interleaved: baseline, strata, ... then again) and the median is
  * reported; a ratio is the median of the per-repetition ratios (each pair ran back to back).
@@ -47,14 +59,18 @@ const isQuick = process.argv.includes('--quick') || process.env['STRATA_BENCH_QU
  * for its periodic fdatasync (flush.ms 1000) at least twice, as it would in steady state.
  */
 const params = isQuick
-  ? { repetitions: 1, appendCapBytes: 64 * MiB, appendBudgetMs: 400, groupCommitMs: 400, warmupBytes: 4 * MiB }
-  : { repetitions: 3, appendCapBytes: 2 * 1024 * MiB, appendBudgetMs: 2500, groupCommitMs: 3000, warmupBytes: 32 * MiB };
+  ? { repetitions: 1, appendCapBytes: 64 * MiB, appendBudgetMs: 400, groupCommitMs: 400, groupCommitSmallMs: 300, warmupBytes: 4 * MiB }
+  : { repetitions: 3, appendCapBytes: 2 * 1024 * MiB, appendBudgetMs: 2500, groupCommitMs: 3000, groupCommitSmallMs: 2000, warmupBytes: 32 * MiB };
 
 const BATCH_TARGET_BYTES = 16 * KiB;
 const RECORD_VALUE_BYTES = 100;
 const APPENDS_IN_FLIGHT = 64;
 const GROUP_COMMIT_APPENDERS = 32;
 const READ_CHUNK_BYTES = 1 * MiB;
+/** Group commit also at these smaller batch sizes (for params.groupCommitSmallMs each); 16 KiB stays the headline. */
+const SMALL_BATCH_TARGETS = [1 * KiB, 4 * KiB];
+/** Disk ceiling: appending writeSync + fdatasyncSync of chunks this large (512 KiB = 32 x 16 KiB). */
+const CEILING_CHUNK_BYTES = [4 * MiB, 512 * KiB];
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -96,8 +112,8 @@ function fileSystemTypeOf(directory: string): string {
   }
 }
 
-/** The largest batch of 100-byte records (null keys) that fits in 16 KiB, built with the real codec. */
-function buildTemplateBatch(): { template: Buffer; recordCount: number } {
+/** The largest batch of 100-byte records (null keys) that fits in `targetBytes` (16 KiB), built with the real codec. */
+function buildTemplateBatch(targetBytes = BATCH_TARGET_BYTES): { template: Buffer; recordCount: number } {
   const value = Buffer.alloc(RECORD_VALUE_BYTES);
   for (let i = 0; i < value.length; i++) value[i] = 0x61 + (i % 26);
   const timestampMs = Date.now();
@@ -107,7 +123,7 @@ function buildTemplateBatch(): { template: Buffer; recordCount: number } {
     return encodeRecordBatch(records);
   };
   let count = 1;
-  while (make(count + 1).length <= BATCH_TARGET_BYTES) count++;
+  while (make(count + 1).length <= targetBytes) count++;
   return { template: make(count), recordCount: count };
 }
 
@@ -363,14 +379,14 @@ interface AckRate {
 
 const acksPerSecond = (r: AckRate): number => r.acks / (r.ms / 1000);
 
-/** Baseline: one loop, write 16 KiB then fdatasync, until the time is up. */
-function groupCommitBaseline(directory: string, template: Buffer): AckRate {
+/** Baseline: one loop, write one batch (16 KiB) then fdatasync, until the time is up. */
+function groupCommitBaseline(directory: string, template: Buffer, durationMs = params.groupCommitMs): AckRate {
   const file = path.join(directory, 'baseline-fsync.dat');
   const fd = fs.openSync(file, 'w');
   const latenciesMs: number[] = [];
   let acks = 0;
   const start = performance.now();
-  const deadline = start + params.groupCommitMs;
+  const deadline = start + durationMs;
   let now = start;
   while (now < deadline) {
     const buffer = Buffer.from(template);
@@ -414,13 +430,13 @@ function writeAllSync(fd: number, buffers: Buffer[]): void {
  * no overhead at all: one loop, writev of `groupSize` fresh copies of the batch, fdatasync, repeat.
  * Each acknowledged batch is counted once its group's fdatasync returns.
  */
-function groupCommitIdeal(directory: string, template: Buffer, groupSize: number): AckRate {
+function groupCommitIdeal(directory: string, template: Buffer, groupSize: number, durationMs = params.groupCommitMs): AckRate {
   const file = path.join(directory, 'ideal-group.dat');
   const fd = fs.openSync(file, 'w');
   const latenciesMs: number[] = [];
   let acks = 0;
   const start = performance.now();
-  const deadline = start + params.groupCommitMs;
+  const deadline = start + durationMs;
   let now = start;
   while (now < deadline) {
     const buffers: Buffer[] = [];
@@ -443,13 +459,18 @@ function groupCommitIdeal(directory: string, template: Buffer, groupSize: number
  * awaits the durable ack, repeats. With one appender every batch gets an fsync of its own: the same
  * engine without any grouping, the second baseline of section 3.
  */
-async function groupCommitStrata(directory: string, template: Buffer, appenders = GROUP_COMMIT_APPENDERS): Promise<AckRate> {
+async function groupCommitStrata(
+  directory: string,
+  template: Buffer,
+  appenders = GROUP_COMMIT_APPENDERS,
+  durationMs = params.groupCommitMs,
+): Promise<AckRate> {
   const io = newIoStats();
   const log = await openLog(directory, 'always', io);
   const latenciesMs: number[] = [];
   let acks = 0;
   const start = performance.now();
-  const deadline = start + params.groupCommitMs;
+  const deadline = start + durationMs;
   const appender = async (): Promise<void> => {
     for (let now = performance.now(); now < deadline; ) {
       const result = await log.append(Buffer.from(template));
@@ -465,6 +486,84 @@ async function groupCommitStrata(directory: string, template: Buffer, appenders 
   const ioDuringRun = { ...io };
   await closeAndRemove(log, directory);
   return { acks, ms, latenciesMs, io: ioDuringRun };
+}
+
+/** One repetition of the four group-commit measurements at one batch size, in this order. */
+interface CommitRow {
+  baseline: AckRate;
+  ideal: AckRate;
+  strata: AckRate;
+  single: AckRate;
+}
+
+async function measureGroupCommit(root: string, prefix: string, template: Buffer, durationMs: number): Promise<CommitRow> {
+  const baseline = groupCommitBaseline(freshDirectory(root, `${prefix}-baseline`), template, durationMs);
+  const ideal = groupCommitIdeal(freshDirectory(root, `${prefix}-ideal`), template, GROUP_COMMIT_APPENDERS, durationMs);
+  const single = await groupCommitStrata(freshDirectory(root, `${prefix}-single`), template, 1, durationMs);
+  const strata = await groupCommitStrata(freshDirectory(root, `${prefix}-strata`), template, GROUP_COMMIT_APPENDERS, durationMs);
+  return { baseline, ideal, strata, single };
+}
+
+const batchesPerDatasync = (r: AckRate): number => r.acks / Math.max(1, r.io!.datasyncCalls);
+
+/** Medians over the repetitions of one batch size; every ratio is the median of the per-repetition ratios. */
+function summarizeGroupCommit(rows: CommitRow[]) {
+  return {
+    baseline: median(rows.map((r) => acksPerSecond(r.baseline))),
+    strata: median(rows.map((r) => acksPerSecond(r.strata))),
+    strataRatio: median(rows.map((r) => acksPerSecond(r.strata) / acksPerSecond(r.baseline))),
+    single: median(rows.map((r) => acksPerSecond(r.single))),
+    singleRatio: median(rows.map((r) => acksPerSecond(r.single) / acksPerSecond(r.baseline))),
+    withinRatio: median(rows.map((r) => acksPerSecond(r.strata) / acksPerSecond(r.single))),
+    ideal: median(rows.map((r) => acksPerSecond(r.ideal))),
+    idealRatio: median(rows.map((r) => acksPerSecond(r.ideal) / acksPerSecond(r.baseline))),
+    batchesPerDatasync: median(rows.map((r) => batchesPerDatasync(r.strata))),
+  };
+}
+
+/** The disk ceiling: appending write + fdatasync of large chunks (see the file comment). */
+interface Ceiling {
+  bytes: number;
+  ms: number;
+  syncs: number;
+  /** Time spent in fdatasyncSync alone. */
+  datasyncMs: number;
+}
+
+/**
+ * One loop: writeSync of `chunkBytes` (one buffer, filled with copies of the batch, reused: no copy in
+ * the loop) then fdatasyncSync, appending to a fresh file, until the time is up.
+ */
+function diskCeiling(directory: string, chunkBytes: number, template: Buffer, durationMs = params.groupCommitMs): Ceiling {
+  const file = path.join(directory, 'ceiling.dat');
+  const fd = fs.openSync(file, 'w');
+  const chunk = Buffer.alloc(chunkBytes, template);
+  let syncs = 0;
+  let datasyncMs = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  while (performance.now() < deadline) {
+    let written = 0;
+    while (written < chunk.length) written += fs.writeSync(fd, chunk, written, chunk.length - written);
+    const beforeSync = performance.now();
+    fs.fdatasyncSync(fd);
+    datasyncMs += performance.now() - beforeSync;
+    syncs++;
+  }
+  const ms = performance.now() - start;
+  fs.closeSync(fd);
+  fs.rmSync(directory, { recursive: true, force: true });
+  return { bytes: syncs * chunkBytes, ms, syncs, datasyncMs };
+}
+
+const ceilingBytesPerSecond = (c: Ceiling): number => c.bytes / (c.ms / 1000);
+/** The same bytes over the fdatasync time alone: the bound if writes overlapped the fdatasyncs entirely. */
+const ceilingSyncBytesPerSecond = (c: Ceiling): number => c.bytes / (c.datasyncMs / 1000);
+/** The best of the chunk sizes of one repetition. */
+const bestCeiling = (ceilings: Ceiling[]): number => Math.max(...ceilings.map(ceilingBytesPerSecond));
+
+function sizeText(bytes: number): string {
+  return bytes >= MiB && bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -581,12 +680,19 @@ async function main(): Promise<void> {
       `   (second baseline: Strata itself with 1 appender, so that each batch is fsynced alone: what group commit adds ` +
         `to the same engine)`,
     );
-    const commitRows: Array<{ baseline: AckRate; ideal: AckRate; strata: AckRate; single: AckRate }> = [];
+    const smallSizes = SMALL_BATCH_TARGETS.map((targetBytes) => ({ targetBytes, ...buildTemplateBatch(targetBytes) }));
+    console.log(
+      `   (in the same repetitions: the disk ceiling, one loop of writeSync of a ${CEILING_CHUNK_BYTES.map(sizeText).join(' or ')} chunk ` +
+        `+ fdatasyncSync, appending, ${params.groupCommitMs} ms; and the same four measurements at smaller batches, ` +
+        `${params.groupCommitSmallMs} ms each: ` +
+        smallSizes.map((s) => `${sizeText(s.targetBytes)} = ${s.template.length} bytes (${s.recordCount} records)`).join(', ') +
+        ')',
+    );
+    const commitRows: CommitRow[] = [];
+    const ceilingRows: Ceiling[][] = [];
+    const smallRows: CommitRow[][] = smallSizes.map(() => []);
     for (let rep = 0; rep < params.repetitions; rep++) {
-      const baseline = groupCommitBaseline(freshDirectory(root, 'commit-baseline'), template);
-      const ideal = groupCommitIdeal(freshDirectory(root, 'commit-ideal'), template, GROUP_COMMIT_APPENDERS);
-      const single = await groupCommitStrata(freshDirectory(root, 'commit-single'), template, 1);
-      const strata = await groupCommitStrata(freshDirectory(root, 'commit-strata'), template);
+      const { baseline, ideal, strata, single } = await measureGroupCommit(root, 'commit', template, params.groupCommitMs);
       commitRows.push({ baseline, ideal, strata, single });
       console.log(
         `  rep ${rep + 1}: write+fdatasync ${fmt(acksPerSecond(baseline), 0)} batches/s (${latencyText(baseline.latenciesMs)}) | ` +
@@ -598,6 +704,33 @@ async function main(): Promise<void> {
         `         Strata, 1 appender (one fsync per batch): ${fmt(acksPerSecond(single), 0)} batches/s (${latencyText(single.latenciesMs)}); ` +
           `${GROUP_COMMIT_APPENDERS} appenders ${fmt(acksPerSecond(strata) / acksPerSecond(single), 1)}x that`,
       );
+      const ceilings = CEILING_CHUNK_BYTES.map((chunkBytes) =>
+        diskCeiling(freshDirectory(root, `ceiling-${chunkBytes / KiB}k`), chunkBytes, template),
+      );
+      ceilingRows.push(ceilings);
+      console.log(
+        `         disk ceiling, write+fdatasync of ` +
+          ceilings
+            .map((c, i) => {
+              const batchesPerSecond = ceilingBytesPerSecond(c) / template.length;
+              return (
+                `${sizeText(CEILING_CHUNK_BYTES[i]!)}: ${fmt(ceilingBytesPerSecond(c) / MB, 0)} MB/s (${c.syncs} fdatasync, ` +
+                `${pct(c.datasyncMs / c.ms)} of the time) = ${fmt(batchesPerSecond, 0)} batches/s ${fmt(batchesPerSecond / acksPerSecond(baseline), 1)}x`
+              );
+            })
+            .join(' | '),
+      );
+      for (const [i, size] of smallSizes.entries()) {
+        const row = await measureGroupCommit(root, `commit-${size.targetBytes / KiB}k`, size.template, params.groupCommitSmallMs);
+        smallRows[i]!.push(row);
+        const rate = (r: AckRate): string => fmt(acksPerSecond(r), 0);
+        const times = (r: AckRate): string => `${fmt(acksPerSecond(r) / acksPerSecond(row.baseline), 1)}x`;
+        console.log(
+          `         ${sizeText(size.targetBytes)} batches: write+fdatasync ${rate(row.baseline)}/s | ideal ${rate(row.ideal)}/s ${times(row.ideal)} | ` +
+            `Strata ${rate(row.strata)}/s ${times(row.strata)} (${fmt(batchesPerDatasync(row.strata), 1)} per fdatasync, ${latencyText(row.strata.latenciesMs)}) | ` +
+            `1 appender ${rate(row.single)}/s ${times(row.single)}; ${GROUP_COMMIT_APPENDERS} vs 1: ${fmt(acksPerSecond(row.strata) / acksPerSecond(row.single), 1)}x`,
+        );
+      }
     }
     const singleMedian = median(commitRows.map((r) => acksPerSecond(r.single)));
     const withinRatio = median(commitRows.map((r) => acksPerSecond(r.strata) / acksPerSecond(r.single)));
@@ -612,6 +745,53 @@ async function main(): Promise<void> {
         `(${fmt((commitMedian * template.length) / MB)} MB/s made durable)`,
     );
     console.log(`  median: write+fdatasync ${fmt(commitBaselineMedian, 0)} batches/s | Strata ${fmt(commitMedian, 0)} batches/s (${fmt((commitMedian * recordCount) / 1000, 0)}k records/s), ratio ${fmt(commitRatio, 1)}x (target >= 10x: ${commitRatio >= 10 ? 'MET' : 'NOT MET'})`);
+
+    // The disk ceiling: per chunk size, and the best chunk size of each repetition.
+    const ceilingPerRep = ceilingRows.map(bestCeiling);
+    const ceilingMedian = median(ceilingPerRep);
+    const ceilingRatio = median(ceilingPerRep.map((bytesPerSecond, rep) => bytesPerSecond / template.length / acksPerSecond(commitRows[rep]!.baseline)));
+    const ceilingSyncRatio = median(
+      ceilingRows.map((ceilings, rep) => Math.max(...ceilings.map(ceilingSyncBytesPerSecond)) / template.length / acksPerSecond(commitRows[rep]!.baseline)),
+    );
+    const strataOfCeiling = median(ceilingPerRep.map((bytesPerSecond, rep) => (acksPerSecond(commitRows[rep]!.strata) * template.length) / bytesPerSecond));
+    for (const [i, chunkBytes] of CEILING_CHUNK_BYTES.entries()) {
+      const rate = median(ceilingRows.map((ceilings) => ceilingBytesPerSecond(ceilings[i]!)));
+      const syncRate = median(ceilingRows.map((ceilings) => ceilingSyncBytesPerSecond(ceilings[i]!)));
+      const ratio = median(ceilingRows.map((ceilings, rep) => ceilingBytesPerSecond(ceilings[i]!) / template.length / acksPerSecond(commitRows[rep]!.baseline)));
+      console.log(
+        `  median: disk ceiling, write+fdatasync of ${sizeText(chunkBytes)} appending: ${fmt(rate / MB, 0)} MB/s = ${fmt(rate / template.length, 0)} batches/s ` +
+          `of ${template.length} bytes = ${fmt(ratio, 1)}x the baseline (over the fdatasync time alone: ${fmt(syncRate / MB, 0)} MB/s)`,
+      );
+    }
+    console.log(
+      `  median: disk ceiling (best chunk size per repetition) ${fmt(ceilingMedian / MB, 0)} MB/s: no group commit of ${template.length}-byte batches can pass ` +
+        `${fmt(ceilingRatio, 1)}x the baseline on this disk (${fmt(ceilingSyncRatio, 1)}x if its writes cost no time at all); ` +
+        `Strata made ${pct(strataOfCeiling)} of the ceiling durable`,
+    );
+    console.log('');
+
+    // Group commit by batch size: 16 KiB (the rows above) and the smaller sizes.
+    const bySize = [
+      { label: sizeText(BATCH_TARGET_BYTES), template, rows: commitRows },
+      ...smallSizes.map((size, i) => ({ label: sizeText(size.targetBytes), template: size.template, rows: smallRows[i]! })),
+    ].map((size) => ({ ...size, summary: summarizeGroupCommit(size.rows) }));
+    console.log(
+      `### Group commit by batch size (medians of ${params.repetitions}; ratio = median of per-repetition ratios over write+fdatasync per batch; ` +
+        `16 KiB ran ${params.groupCommitMs} ms, smaller sizes ${params.groupCommitSmallMs} ms; ceiling = best disk ceiling of the repetition in batches of that size)`,
+    );
+    console.log(
+      `| batch | write+fdatasync | Strata ${GROUP_COMMIT_APPENDERS} appenders | ratio | Strata 1 appender | ratio | ${GROUP_COMMIT_APPENDERS} vs 1 | ` +
+        `ideal ${GROUP_COMMIT_APPENDERS} per fdatasync | ratio | batches per fdatasync (${GROUP_COMMIT_APPENDERS} appenders) | Strata MB/s durable | ceiling / baseline |`,
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const { label, template: batch, rows, summary: m } of bySize) {
+      const ceilingOverBaseline = median(rows.map((r, rep) => ceilingPerRep[rep]! / batch.length / acksPerSecond(r.baseline)));
+      console.log(
+        `| ${label} (${batch.length} B) | ${fmt(m.baseline, 0)} /s | ${fmt(m.strata, 0)} /s | ${fmt(m.strataRatio, 1)}x | ${fmt(m.single, 0)} /s | ` +
+          `${fmt(m.singleRatio, 1)}x | ${fmt(m.withinRatio, 1)}x | ${fmt(m.ideal, 0)} /s | ${fmt(m.idealRatio, 1)}x | ${fmt(m.batchesPerDatasync, 1)} | ` +
+          `${fmt((m.strata * batch.length) / MB, 0)} | ${fmt(ceilingOverBaseline, 1)}x |`,
+      );
+    }
     console.log('');
 
     console.log('## Summary (medians; ratio = median of per-repetition ratios)');
@@ -623,6 +803,11 @@ async function main(): Promise<void> {
     console.log(`| group commit | ${fmt(commitBaselineMedian, 0)} batches/s | ${fmt(commitMedian, 0)} batches/s | ${fmt(commitRatio, 1)}x | >= 10x | ${commitRatio >= 10 ? 'yes' : 'no'} |`);
     console.log(`| group commit, same engine: ${GROUP_COMMIT_APPENDERS} appenders vs 1 (one fsync per batch) | ${fmt(singleMedian, 0)} batches/s | ${fmt(commitMedian, 0)} batches/s | ${fmt(withinRatio, 1)}x | >= 10x | ${withinRatio >= 10 ? 'yes' : 'no'} |`);
     console.log(`| (reference) ideal group commit, ${GROUP_COMMIT_APPENDERS} per fdatasync | ${fmt(commitBaselineMedian, 0)} batches/s | ${fmt(idealMedian, 0)} batches/s | ${fmt(idealRatio, 1)}x | - | - |`);
+    console.log(`| (reference) disk ceiling, appending write+fdatasync of ${CEILING_CHUNK_BYTES.map(sizeText).join(' or ')}, in ${template.length}-byte batches | ${fmt(commitBaselineMedian, 0)} batches/s | ${fmt(ceilingMedian / template.length, 0)} batches/s (${fmt(ceilingMedian / MB, 0)} MB/s) | ${fmt(ceilingRatio, 1)}x | - | - |`);
+    for (const { label, template: batch, summary: m } of bySize.slice(1)) {
+      console.log(`| group commit, ${label} batches (${batch.length} B; the target names 16 KiB) | ${fmt(m.baseline, 0)} batches/s | ${fmt(m.strata, 0)} batches/s | ${fmt(m.strataRatio, 1)}x | (>= 10x) | ${m.strataRatio >= 10 ? 'yes' : 'no'} |`);
+      console.log(`| group commit, ${label} batches, same engine: ${GROUP_COMMIT_APPENDERS} appenders vs 1 | ${fmt(m.single, 0)} batches/s | ${fmt(m.strata, 0)} batches/s | ${fmt(m.withinRatio, 1)}x | (>= 10x) | ${m.withinRatio >= 10 ? 'yes' : 'no'} |`);
+    }
     console.log(`\ntotal bench time ${fmt((performance.now() - benchStart) / 1000, 1)} s`);
   } finally {
     removeRoot();
