@@ -37,51 +37,98 @@ export type Admission =
 export class ProducerSequences {
   private readonly producers = new Map<number, ProducerEntry>();
 
+  /**
+   * Checks the batches of one request. A request may carry several batches of one producer when their
+   * sequences continue one another (the client sends queued batches of a partition together); they
+   * are appended together, so their offsets are contiguous, and each is remembered on its own, so a
+   * retry of any of them alone is still recognised.
+   */
   admit(headers: readonly BatchHeader[]): Admission {
-    const tracked = headers.filter((h) => h.producerId >= 0);
-    if (tracked.length === 0) return { kind: 'untracked' };
-    if (headers.length !== 1) {
-      throw new InvalidArgumentError('a request with a producer id must carry exactly one batch');
+    const first = headers[0];
+    if (!first || first.producerId < 0) {
+      if (headers.some((h) => h.producerId >= 0)) throw new InvalidArgumentError('a request mixes batches with and without a producer id');
+      return { kind: 'untracked' };
     }
-    const header = headers[0]!;
-    if (header.baseSequence < 0) throw new InvalidArgumentError(`producer ${header.producerId} sent a batch without a sequence number`);
-    const firstSequence = header.baseSequence;
-    const lastSequence = firstSequence + header.lastOffsetDelta;
-    let entry = this.producers.get(header.producerId);
-    if (entry) {
-      // Least recently used order: move to the end.
-      this.producers.delete(header.producerId);
-      this.producers.set(header.producerId, entry);
-      if (header.producerEpoch < entry.producerEpoch) {
-        throw new OutOfOrderSequenceError(`producer ${header.producerId} epoch ${header.producerEpoch} is older than ${entry.producerEpoch}`);
+    for (let i = 1; i < headers.length; i++) {
+      const previous = headers[i - 1]!;
+      const header = headers[i]!;
+      if (header.producerId !== first.producerId || header.producerEpoch !== first.producerEpoch) {
+        throw new InvalidArgumentError('the batches of one request must come from one producer and epoch');
+      }
+      if (header.baseSequence !== previous.baseSequence + previous.lastOffsetDelta + 1) {
+        throw new InvalidArgumentError(`the batches of one request must continue one another's sequence: ${header.baseSequence} follows ${previous.baseSequence + previous.lastOffsetDelta}`);
       }
     }
-    const isNewEpoch = !entry || header.producerEpoch > entry.producerEpoch;
+    if (first.baseSequence < 0) throw new InvalidArgumentError(`producer ${first.producerId} sent a batch without a sequence number`);
+    const last = headers[headers.length - 1]!;
+    const firstSequence = first.baseSequence;
+    const lastSequence = last.baseSequence + last.lastOffsetDelta;
+    let entry = this.producers.get(first.producerId);
+    if (entry) {
+      // Least recently used order: move to the end.
+      this.producers.delete(first.producerId);
+      this.producers.set(first.producerId, entry);
+      if (first.producerEpoch < entry.producerEpoch) {
+        throw new OutOfOrderSequenceError(`producer ${first.producerId} epoch ${first.producerEpoch} is older than ${entry.producerEpoch}`);
+      }
+    }
+    const isNewEpoch = !entry || first.producerEpoch > entry.producerEpoch;
     if (isNewEpoch) {
       // A sequence that starts anywhere but 0 continues batches this partition never saw in order.
       if (firstSequence !== 0) {
         throw new UnknownProducerError(
-          `producer ${header.producerId} epoch ${header.producerEpoch} is unknown to this partition; its sequence must start at 0, not ${firstSequence}`,
+          `producer ${first.producerId} epoch ${first.producerEpoch} is unknown to this partition; its sequence must start at 0, not ${firstSequence}`,
         );
       }
       if (!entry) {
         if (this.producers.size >= MAX_PRODUCERS_PER_PARTITION) this.producers.delete(this.producers.keys().next().value as number);
-        entry = { producerEpoch: header.producerEpoch, nextSequence: 0, recent: [] };
-        this.producers.set(header.producerId, entry);
+        entry = { producerEpoch: first.producerEpoch, nextSequence: 0, recent: [] };
+        this.producers.set(first.producerId, entry);
       }
-      entry.producerEpoch = header.producerEpoch;
+      entry.producerEpoch = first.producerEpoch;
       entry.nextSequence = 0;
       entry.recent = [];
     } else if (firstSequence !== entry!.nextSequence) {
-      const recent = entry!.recent.find((b) => b.firstSequence === firstSequence && b.lastSequence === lastSequence);
-      if (recent?.result) return { kind: 'duplicate', result: recent.result };
-      throw new OutOfOrderSequenceError(`producer ${header.producerId} sent sequence ${firstSequence}; this partition expects ${entry!.nextSequence}`);
+      const duplicate = duplicateResult(entry!.recent, headers);
+      if (duplicate) return { kind: 'duplicate', result: duplicate };
+      throw new OutOfOrderSequenceError(`producer ${first.producerId} sent sequence ${firstSequence}; this partition expects ${entry!.nextSequence}`);
     }
     entry = entry!;
-    const batch: RecentBatch = { firstSequence, lastSequence, result: undefined };
-    entry.recent.push(batch);
-    if (entry.recent.length > PRODUCER_RECENT_BATCHES) entry.recent.shift();
+    const batches: RecentBatch[] = headers.map((h) => ({ firstSequence: h.baseSequence, lastSequence: h.baseSequence + h.lastOffsetDelta, result: undefined }));
+    entry.recent.push(...batches);
+    if (entry.recent.length > PRODUCER_RECENT_BATCHES) entry.recent.splice(0, entry.recent.length - PRODUCER_RECENT_BATCHES);
     entry.nextSequence = lastSequence + 1;
-    return { kind: 'append', onAppended: (result) => void (batch.result = result) };
+    return {
+      kind: 'append',
+      onAppended: (result) => {
+        // One append: the batches got contiguous offsets, in order.
+        let baseOffset = result.baseOffset;
+        for (const batch of batches) {
+          const lastOffset = baseOffset + batch.lastSequence - batch.firstSequence;
+          batch.result = { baseOffset, lastOffset, durability: result.durability };
+          baseOffset = lastOffset + 1;
+        }
+      },
+    };
   }
+}
+
+/**
+ * The original answer to a retried request, if every batch of it is among the recent ones, already
+ * appended, with offsets that follow one another (so one base and last offset describe them all).
+ */
+function duplicateResult(recent: readonly RecentBatch[], headers: readonly BatchHeader[]): AppendResult | undefined {
+  let combined: AppendResult | undefined;
+  for (const header of headers) {
+    const lastSequence = header.baseSequence + header.lastOffsetDelta;
+    const found = recent.find((b) => b.firstSequence === header.baseSequence && b.lastSequence === lastSequence)?.result;
+    if (!found) return undefined;
+    if (!combined) combined = { ...found };
+    else if (found.baseOffset !== combined.lastOffset + 1) return undefined;
+    else {
+      combined.lastOffset = found.lastOffset;
+      if (found.durability === 'written') combined.durability = 'written';
+    }
+  }
+  return combined;
 }

@@ -4,6 +4,7 @@ import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResponse.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
+import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
 import { StrataClientError } from './client-error.js';
 
 export interface RecordMetadata {
@@ -42,6 +43,8 @@ export interface SealedBatch {
   sequence: number;
   encoded: Buffer;
   deadlineMs: number;
+  /** Times sent; a batch sent before (a retry) always travels alone, so the server can recognise it. */
+  attempts: number;
 }
 
 interface PartitionPipeline {
@@ -51,6 +54,7 @@ interface PartitionPipeline {
   nextSequence: number;
   queue: SealedBatch[];
   inFlight: Set<SealedBatch>;
+  requestsInFlight: number;
   retry: SealedBatch[];
   isRecovering: boolean;
   needsRenumber: boolean;
@@ -60,7 +64,10 @@ interface PartitionPipeline {
 export interface PipelineOptions {
   producerId: number;
   ackLevel: AckLevel;
+  /** Produce requests of one partition in flight at once. */
   maxInFlightPerPartition: number;
+  /** A request carries queued, never-sent batches of one partition up to this many bytes (at least one batch). */
+  maxRequestBytes: number;
   retryBackoffMs: number;
   maxRetryBackoffMs: number;
   compression: 'none' | 'gzip';
@@ -82,7 +89,8 @@ export interface PipelineOptions {
  */
 export class ProducePipeline {
   private readonly partitions = new Map<string, PartitionPipeline>();
-  private readonly byRequestId = new Map<number, SealedBatch>();
+  /** The batches each request in flight carries, in sequence order. */
+  private readonly byRequestId = new Map<number, SealedBatch[]>();
   private stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> | undefined;
   private isStreamBlocked = false;
   private nextRequestId = 1;
@@ -103,7 +111,7 @@ export class ProducePipeline {
       baseSequence: state.nextSequence,
       compression: this.options.compression,
     });
-    const batch: SealedBatch = { topic, partition, recordCount: records.length, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs };
+    const batch: SealedBatch = { topic, partition, recordCount: records.length, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0 };
     state.nextSequence += records.length;
     state.queue.push(batch);
     this.pendingCount++;
@@ -126,7 +134,7 @@ export class ProducePipeline {
     const key = `${partition}\u0000${topic}`;
     let state = this.partitions.get(key);
     if (!state) {
-      state = { topic, partition, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), retry: [], isRecovering: false, needsRenumber: false, failures: 0 };
+      state = { topic, partition, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, failures: 0 };
       this.partitions.set(key, state);
     }
     return state;
@@ -151,42 +159,73 @@ export class ProducePipeline {
         ? StrataClientError.fromServiceError(error)
         : new StrataClientError('STREAM_ENDED', 'the produce stream ended', 14, true);
       // Every batch still in flight on this stream is retried on a new one.
-      const inFlight = [...this.byRequestId.values()];
+      const requests = [...this.byRequestId.values()];
       this.byRequestId.clear();
-      for (const batch of inFlight) this.onFailure(batch, failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true));
+      const retriable = failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true);
+      for (const group of requests) this.onRequestFailure(group, retriable);
     };
     stream.on('error', onBroken);
     stream.on('end', () => onBroken());
     return stream;
   }
 
+  /**
+   * Sends queued batches while the partition has room in flight. When batches queue up (the
+   * partition is at its in-flight bound, or its stream is blocked), the never-sent ones at the head
+   * of the queue travel together in one request: fewer, larger gRPC messages and appends, and more
+   * bytes per fsync under flush=always.
+   */
   private pump(state: PartitionPipeline): void {
-    while (!state.isRecovering && !this.isStreamBlocked && state.queue.length > 0 && state.inFlight.size < this.options.maxInFlightPerPartition) {
-      const batch = state.queue.shift()!;
+    while (!state.isRecovering && !this.isStreamBlocked && state.queue.length > 0 && state.requestsInFlight < this.options.maxInFlightPerPartition) {
+      const group = [state.queue.shift()!];
+      let requestBytes = group[0]!.encoded.length;
+      if (group[0]!.attempts === 0) {
+        for (;;) {
+          const next = state.queue[0];
+          if (!next || next.attempts > 0 || group.length >= MAX_BATCHES_PER_PRODUCE_REQUEST || requestBytes + next.encoded.length > this.options.maxRequestBytes) break;
+          group.push(state.queue.shift()!);
+          requestBytes += next.encoded.length;
+        }
+      }
       const stream = this.openStream();
       const requestId = this.nextRequestId++;
-      state.inFlight.add(batch);
-      this.byRequestId.set(requestId, batch);
-      const isWritable = stream.write({ requestId, topic: batch.topic, partition: batch.partition, records: batch.encoded, ackLevel: this.options.ackLevel });
+      for (const batch of group) {
+        batch.attempts++;
+        state.inFlight.add(batch);
+      }
+      state.requestsInFlight++;
+      this.byRequestId.set(requestId, group);
+      const records = group.length === 1 ? group[0]!.encoded : Buffer.concat(group.map((b) => b.encoded), requestBytes);
+      const isWritable = stream.write({ requestId, topic: state.topic, partition: state.partition, records, ackLevel: this.options.ackLevel });
       if (!isWritable) this.isStreamBlocked = true;
     }
   }
 
   private onResponse(response: ProduceResponse__Output): void {
-    const batch = this.byRequestId.get(response.requestId);
-    if (!batch) return;
+    const group = this.byRequestId.get(response.requestId);
+    if (!group) return;
     this.byRequestId.delete(response.requestId);
-    if (response.failure) return this.onFailure(batch, StrataClientError.fromFailure(response.failure));
-    const state = this.partitionState(batch.topic, batch.partition);
-    state.inFlight.delete(batch);
+    if (response.failure) return this.onRequestFailure(group, StrataClientError.fromFailure(response.failure));
+    const state = this.partitionState(group[0]!.topic, group[0]!.partition);
+    state.requestsInFlight--;
     state.failures = 0;
     const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
-    const { topic, partition, sinks, sinkIndexes } = batch;
-    const baseOffset = response.baseOffset;
-    for (let i = 0; i < sinks.length; i++) sinks[i]!.onAcknowledged(sinkIndexes[i]!, { topic, partition, offset: baseOffset < 0 ? -1 : baseOffset + i, durability });
-    this.settle(batch);
+    // The batches of one request were appended together: their offsets follow one another.
+    let baseOffset = response.baseOffset;
+    for (const batch of group) {
+      state.inFlight.delete(batch);
+      const { topic, partition, sinks, sinkIndexes } = batch;
+      for (let i = 0; i < sinks.length; i++) sinks[i]!.onAcknowledged(sinkIndexes[i]!, { topic, partition, offset: baseOffset < 0 ? -1 : baseOffset + i, durability });
+      if (baseOffset >= 0) baseOffset += batch.recordCount;
+      this.settle(batch);
+    }
     if (state.isRecovering && state.inFlight.size === 0) this.scheduleResume(state);
     else this.pump(state);
+  }
+
+  private onRequestFailure(group: SealedBatch[], error: StrataClientError): void {
+    this.partitionState(group[0]!.topic, group[0]!.partition).requestsInFlight--;
+    for (const batch of group) this.onFailure(batch, error);
   }
 
   private onFailure(batch: SealedBatch, error: StrataClientError): void {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
+import { MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
 import type { RecordInput } from '../format/record-batch-codec.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { StrataClientError } from './client-error.js';
@@ -16,8 +17,13 @@ export interface ProducerOptions {
   batchBytes?: number;
   /** 'default': the topic's (durable under flush=always). Default 'default'. */
   acks?: 'default' | 'none' | 'written' | 'durable';
-  /** Batches of one partition in flight at once; order holds through retries. Default 5. */
+  /** Requests of one partition in flight at once (1..8); order holds through retries. Default 5. */
   maxInFlightPerPartition?: number;
+  /**
+   * When batches of a partition queue up, up to 4 never-sent ones travel in one request of at most
+   * this many bytes (one batch always fits). Default 1 MiB, the server's default request limit.
+   */
+  maxRequestBytes?: number;
   /** How long a record may take, retries included, before send() rejects. Default 120000. */
   deliveryTimeoutMs?: number;
   /** First retry backoff, doubling up to 1000 ms. Default 100. */
@@ -83,6 +89,7 @@ export class Producer {
       batchBytes: options.batchBytes ?? 16_384,
       acks: options.acks ?? 'default',
       maxInFlightPerPartition: options.maxInFlightPerPartition ?? 5,
+      maxRequestBytes: options.maxRequestBytes ?? 1024 * 1024,
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
       retryBackoffMs: options.retryBackoffMs ?? 100,
       maxBufferedBytes: options.maxBufferedBytes ?? 32 * 1024 * 1024,
@@ -91,8 +98,12 @@ export class Producer {
       partitioner: options.partitioner ?? new DefaultPartitioner(),
     };
     const o = this.options;
-    if (!(o.lingerMs >= 0) || !(o.batchBytes > 0) || !(o.maxInFlightPerPartition >= 1) || !(o.deliveryTimeoutMs > 0)) {
-      throw new InvalidArgumentError('lingerMs >= 0, batchBytes > 0, maxInFlightPerPartition >= 1 and deliveryTimeoutMs > 0 are required');
+    if (!(o.lingerMs >= 0) || !(o.batchBytes > 0) || !(o.deliveryTimeoutMs > 0) || !(o.maxRequestBytes > 0)) {
+      throw new InvalidArgumentError('lingerMs >= 0, batchBytes > 0, deliveryTimeoutMs > 0 and maxRequestBytes > 0 are required');
+    }
+    // The server recognises a retry only among a producer's last PRODUCER_RECENT_BATCHES batches.
+    if (!Number.isInteger(o.maxInFlightPerPartition) || o.maxInFlightPerPartition < 1 || o.maxInFlightPerPartition > MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION) {
+      throw new InvalidArgumentError(`maxInFlightPerPartition must be an integer in 1..${MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION}`);
     }
     if (o.batchBytes > o.maxBatchBytes || o.maxBatchBytes > o.maxBufferedBytes) {
       throw new InvalidArgumentError('batchBytes <= maxBatchBytes <= maxBufferedBytes is required');
@@ -101,6 +112,7 @@ export class Producer {
       producerId: randomInt(1, 2 ** 47),
       ackLevel: ACKS[o.acks],
       maxInFlightPerPartition: o.maxInFlightPerPartition,
+      maxRequestBytes: o.maxRequestBytes,
       retryBackoffMs: o.retryBackoffMs,
       maxRetryBackoffMs: 1_000,
       compression: o.compression,

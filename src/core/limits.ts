@@ -32,8 +32,19 @@ assert(MAX_GROUP_COMMIT_BYTES >= MAX_BATCH_BYTES_LIMIT / 4, 'a group commit hold
 
 /** Producers whose sequences one partition remembers (least recently used are forgotten first). */
 export const MAX_PRODUCERS_PER_PARTITION = 10_000;
-/** Recent batches per producer that a retry is recognised against (Kafka keeps 5). */
-export const PRODUCER_RECENT_BATCHES = 5;
+/** Batches of one partition a Producer sends in one request, at most (when batches queue up). */
+export const MAX_BATCHES_PER_PRODUCE_REQUEST = 4;
+/** Produce requests of one partition a Producer keeps in flight, at most (Kafka allows 5). */
+export const MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION = 8;
+/**
+ * Recent batches per producer that a retry is recognised against (Kafka keeps 5): at least every
+ * batch a Producer can have in flight on a partition, or a retry could go unrecognised.
+ */
+export const PRODUCER_RECENT_BATCHES = 32;
+assert(
+  PRODUCER_RECENT_BATCHES >= MAX_BATCHES_PER_PRODUCE_REQUEST * MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION,
+  'the server remembers every batch a producer may have in flight',
+);
 
 /** Produce requests one stream may have in flight before the server stops reading it. */
 export const MAX_IN_FLIGHT_REQUESTS_PER_STREAM = 256;

@@ -5,7 +5,7 @@ import { Producer, type RecordMetadata } from '../../src/client/producer.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { StrataError, TooManyPendingAppendsError } from '../../src/core/errors.js';
 import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
-import { readBatchHeader } from '../../src/format/record-batch.js';
+import { validateBatches } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { SeededRandom, seedsFromEnv } from '../helpers/seeded-random.js';
 
@@ -23,6 +23,7 @@ class FlakyProduceService {
   streamsOpened = 0;
   failures = 0;
   breaks = 0;
+  multiBatchRequests = 0;
 
   constructor(
     private readonly random: () => number,
@@ -61,12 +62,12 @@ class FlakyProduceService {
         const partition = request.partition as number;
         const records = request.records as Buffer;
         const roll = this.random();
-        if (roll < 0.05) {
+        if (roll < 0.08) {
           this.failures++;
           const error = new TooManyPendingAppendsError('injected');
           return stream.emit('data', { requestId: request.requestId, partition, baseOffset: -1, lastOffset: -1, failure: failureOf(error) });
         }
-        if (roll < 0.06 && this.faults.restart) {
+        if (roll < 0.095 && this.faults.restart) {
           // A server restart: every producer is forgotten, the stream breaks before this request.
           this.restarts++;
           this.sequences = Array.from({ length: PARTITIONS }, () => new ProducerSequences());
@@ -75,13 +76,18 @@ class FlakyProduceService {
         }
         let response;
         try {
-          const admission = this.sequences[partition]!.admit([readBatchHeader(records)]);
+          // A request may carry several batches (queued ones travel together); all or none is appended.
+          const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
+          if (headers.length > 1) this.multiBatchRequests++;
+          const admission = this.sequences[partition]!.admit(headers);
           if (admission.kind === 'duplicate') {
             response = { ...admission.result, duplicate: true };
           } else {
             const log = this.logs[partition]!;
             const baseOffset = log.length;
-            for (const record of decodeRecordBatch(records).records) log.push(record.value!.toString());
+            for (let position = 0, i = 0; i < headers.length; position += headers[i]!.sizeBytes, i++) {
+              for (const record of decodeRecordBatch(records, position).records) log.push(record.value!.toString());
+            }
             const result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
             if (admission.kind === 'append') admission.onAppended(result);
             response = { ...result, duplicate: false };
@@ -140,8 +146,9 @@ describe('producer ordering through retries, broken streams and restarts', () =>
         }
         const results = (await Promise.all(sends)).flat();
         await producer.close();
-        const context = `seed ${seed} (STRATA_SEED=${seed} replays it): ${service.failures} failures, ${service.breaks} broken streams, ${service.restarts} restarts`;
+        const context = `seed ${seed} (STRATA_SEED=${seed} replays it): ${service.failures} failures, ${service.breaks} broken streams, ${service.restarts} restarts, ${service.multiBatchRequests} requests of several batches`;
         expect(service.failures, context).toBeGreaterThan(10);
+        expect(service.multiBatchRequests, context).toBeGreaterThan(0);
         for (let p = 0; p < PARTITIONS; p++) {
           const log = service.logs[p]!;
           if (scenario.isExactlyOnce) {

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { ProducerSequences, type Admission } from '../../src/broker/producer-sequences.js';
+import { InvalidArgumentError, OutOfOrderSequenceError, UnknownProducerError } from '../../src/core/errors.js';
+import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { readBatchHeader, type BatchHeader } from '../../src/format/record-batch.js';
+
+/** The header of a batch of `count` records of producer `producerId`, starting at `baseSequence`. */
+function header(baseSequence: number, count: number, producerId = 7, producerEpoch = 0): BatchHeader {
+  const records = Array.from({ length: count }, (_, i) => ({ value: `r${baseSequence + i}`, timestampMs: 1 }));
+  return readBatchHeader(encodeRecordBatch(records, { producerId, producerEpoch, baseSequence }));
+}
+
+function appended(admission: Admission, baseOffset: number, lastOffset: number): void {
+  if (admission.kind !== 'append') throw new Error(`expected an append, got ${admission.kind}`);
+  admission.onAppended({ baseOffset, lastOffset, durability: 'durable' });
+}
+
+describe('ProducerSequences with several batches in one request', () => {
+  it('admits contiguous batches together and recognises a retry of the whole request or of any batch alone', () => {
+    const sequences = new ProducerSequences();
+    const [a, b, c] = [header(0, 3), header(3, 2), header(5, 4)];
+    appended(sequences.admit([a!, b!, c!]), 100, 108);
+    expect(sequences.admit([b!])).toEqual({ kind: 'duplicate', result: { baseOffset: 103, lastOffset: 104, durability: 'durable' } });
+    expect(sequences.admit([a!, b!, c!])).toEqual({ kind: 'duplicate', result: { baseOffset: 100, lastOffset: 108, durability: 'durable' } });
+    expect(sequences.admit([b!, c!])).toEqual({ kind: 'duplicate', result: { baseOffset: 103, lastOffset: 108, durability: 'durable' } });
+    // And the sequence goes on after the last batch.
+    expect(sequences.admit([header(9, 1)]).kind).toBe('append');
+  });
+
+  it('refuses batches of one request that do not continue one another, or mix producers, epochs or untracked batches', () => {
+    const sequences = new ProducerSequences();
+    expect(() => sequences.admit([header(0, 3), header(4, 1)])).toThrow(InvalidArgumentError);
+    expect(() => sequences.admit([header(0, 3), header(3, 1, 8)])).toThrow(InvalidArgumentError);
+    expect(() => sequences.admit([header(0, 3), header(3, 1, 7, 1)])).toThrow(InvalidArgumentError);
+    expect(() => sequences.admit([header(0, 3), header(-1, 1, -1, -1)])).toThrow(InvalidArgumentError);
+    expect(() => sequences.admit([header(-1, 1, -1, -1), header(0, 3)])).toThrow(InvalidArgumentError);
+    // Nothing was admitted: the producer is still unknown, so it must start at 0.
+    expect(() => sequences.admit([header(3, 1)])).toThrow(UnknownProducerError);
+    expect(sequences.admit([header(-1, 2, -1, -1), header(-1, 2, -1, -1)]).kind).toBe('untracked');
+  });
+
+  it('does not answer a retry whose batches were appended apart (their offsets do not follow one another)', () => {
+    const sequences = new ProducerSequences();
+    const [a, b] = [header(0, 2), header(2, 2)];
+    appended(sequences.admit([a!]), 0, 1);
+    appended(sequences.admit([b!]), 10, 11); // another producer wrote offsets 2..9 in between
+    expect(() => sequences.admit([a!, b!])).toThrow(OutOfOrderSequenceError);
+    expect(sequences.admit([b!])).toEqual({ kind: 'duplicate', result: { baseOffset: 10, lastOffset: 11, durability: 'durable' } });
+  });
+
+  it('a retry of a batch whose append has not finished is out of order (the client waits and resends)', () => {
+    const sequences = new ProducerSequences();
+    const a = header(0, 2);
+    expect(sequences.admit([a, header(2, 1)]).kind).toBe('append');
+    expect(() => sequences.admit([a])).toThrow(OutOfOrderSequenceError);
+  });
+});
