@@ -5,6 +5,7 @@ import { Producer } from '../../src/client/producer.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { BatchTooLargeError, InvalidArgumentError } from '../../src/core/errors.js';
 import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { readBatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 
 const PARTITIONS = 4;
@@ -13,6 +14,7 @@ const PARTITIONS = 4;
 function fakeService(options: { failIf?: (partition: number) => boolean; describeDelayMs?: number } = {}) {
   const logs: string[][] = Array.from({ length: PARTITIONS }, () => []);
   let requests = 0;
+  let multiBatchRequests = 0;
   const client = {
     admin: {
       describeTopic: async (topic: string) => {
@@ -36,7 +38,12 @@ function fakeService(options: { failIf?: (partition: number) => boolean; describ
               }
               const log = logs[partition]!;
               const baseOffset = log.length;
-              for (const record of decodeRecordBatch(request.records as Buffer).records) log.push(record.value!.toString());
+              // A request may carry several batches (queued ones travel together).
+              const records = request.records as Buffer;
+              if (readBatchHeader(records).sizeBytes < records.length) multiBatchRequests++;
+              for (let position = 0; position < records.length; position += readBatchHeader(records, position).sizeBytes) {
+                for (const record of decodeRecordBatch(records, position).records) log.push(record.value!.toString());
+              }
               stream.emit('data', { requestId: request.requestId, partition, baseOffset, lastOffset: log.length - 1, durability: 'ACK_LEVEL_DURABLE', failure: null, duplicate: false });
             });
             return true;
@@ -46,7 +53,7 @@ function fakeService(options: { failIf?: (partition: number) => boolean; describ
       },
     },
   } as unknown as StrataClient;
-  return { client, logs, requestCount: () => requests };
+  return { client, logs, requestCount: () => requests, multiBatchRequestCount: () => multiBatchRequests };
 }
 
 describe('Producer.sendBatch', () => {
@@ -66,6 +73,19 @@ describe('Producer.sendBatch', () => {
     for (let p = 0; p < PARTITIONS; p++) {
       expect(logs[p]).toEqual(records.filter((_, i) => results[i]!.partition === p).map((r) => r.value));
     }
+  });
+
+  it('sends queued batches of a partition together, and each record still gets its own offset', async () => {
+    const { client, logs, requestCount, multiBatchRequestCount } = fakeService();
+    // One request in flight per partition and small batches: batches queue up behind it.
+    const producer = new Producer(client, { lingerMs: 0, batchBytes: 200, maxInFlightPerPartition: 1 });
+    const records = Array.from({ length: 400 }, (_, i) => ({ value: `v${i}`, partition: i % 2 }));
+    const results = await producer.sendBatch('t', records);
+    await producer.close();
+    expect(multiBatchRequestCount()).toBeGreaterThan(0);
+    expect(requestCount()).toBeLessThan(400 / 5);
+    results.forEach((m, i) => expect(logs[m.partition]![m.offset]).toBe(`v${i}`));
+    expect(logs[0]).toEqual(records.filter((r) => r.partition === 0).map((r) => r.value));
   });
 
   it('keeps the order of send() and sendBatch() calls per partition, also while the topic metadata loads', async () => {
