@@ -1,5 +1,5 @@
 import { InvalidArgumentError, OutOfOrderSequenceError, UnknownProducerError } from '../core/errors.js';
-import { MAX_PRODUCERS_PER_PARTITION, PRODUCER_RECENT_BATCHES } from '../core/limits.js';
+import { MAX_BATCHES_PER_PRODUCE_REQUEST, MAX_PRODUCERS_PER_PARTITION, PRODUCER_RECENT_BATCHES } from '../core/limits.js';
 import type { BatchHeader } from '../format/record-batch.js';
 import type { AppendResult } from '../storage/partition-log.js';
 
@@ -48,6 +48,9 @@ export class ProducerSequences {
     if (!first || first.producerId < 0) {
       if (headers.some((h) => h.producerId >= 0)) throw new InvalidArgumentError('a request mixes batches with and without a producer id');
       return { kind: 'untracked' };
+    }
+    if (headers.length > MAX_BATCHES_PER_PRODUCE_REQUEST) {
+      throw new InvalidArgumentError(`a request may carry at most ${MAX_BATCHES_PER_PRODUCE_REQUEST} batches of one producer, not ${headers.length}`);
     }
     for (let i = 1; i < headers.length; i++) {
       const previous = headers[i - 1]!;

@@ -45,6 +45,8 @@ export interface SealedBatch {
   deadlineMs: number;
   /** Times sent; a batch sent before (a retry) always travels alone, so the server can recognise it. */
   attempts: number;
+  /** Its last attempt died with the stream, unanswered: it may be in the log. */
+  isOutcomeUnknown: boolean;
 }
 
 interface PartitionPipeline {
@@ -58,6 +60,11 @@ interface PartitionPipeline {
   retry: SealedBatch[];
   isRecovering: boolean;
   needsRenumber: boolean;
+  /**
+   * A batch whose outcome was unknown was rejected (its delivery time ran out): batches after it may
+   * be in the log too, so those whose outcome is unknown must not be renumbered and written again.
+   */
+  hasUnresolvedSequence: boolean;
   failures: number;
 }
 
@@ -111,7 +118,7 @@ export class ProducePipeline {
       baseSequence: state.nextSequence,
       compression: this.options.compression,
     });
-    const batch: SealedBatch = { topic, partition, recordCount: records.length, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0 };
+    const batch: SealedBatch = { topic, partition, recordCount: records.length, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
     state.nextSequence += records.length;
     state.queue.push(batch);
     this.pendingCount++;
@@ -134,7 +141,7 @@ export class ProducePipeline {
     const key = `${partition}\u0000${topic}`;
     let state = this.partitions.get(key);
     if (!state) {
-      state = { topic, partition, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, failures: 0 };
+      state = { topic, partition, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, failures: 0 };
       this.partitions.set(key, state);
     }
     return state;
@@ -162,7 +169,9 @@ export class ProducePipeline {
       const requests = [...this.byRequestId.values()];
       this.byRequestId.clear();
       const retriable = failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true);
-      for (const group of requests) this.onRequestFailure(group, retriable);
+      for (const group of requests) this.onRequestFailure(group, retriable, true);
+      // Partitions with nothing in flight may have batches queued behind the blocked stream.
+      for (const state of this.partitions.values()) this.pump(state);
     };
     stream.on('error', onBroken);
     stream.on('end', () => onBroken());
@@ -223,18 +232,26 @@ export class ProducePipeline {
     else this.pump(state);
   }
 
-  private onRequestFailure(group: SealedBatch[], error: StrataClientError): void {
+  /**
+   * `isOutcomeUnknown`: the stream broke before the answer (the request may have been appended);
+   * otherwise the server refused the request, and nothing of it was written.
+   */
+  private onRequestFailure(group: SealedBatch[], error: StrataClientError, isOutcomeUnknown = false): void {
     this.partitionState(group[0]!.topic, group[0]!.partition).requestsInFlight--;
-    for (const batch of group) this.onFailure(batch, error);
+    // A refusal covers the whole request; which batch caused it is unknown. Nothing was written, so
+    // each batch is sent again alone and only the one at fault fails.
+    const batchError = !isOutcomeUnknown && group.length > 1 && !error.retriable ? new StrataClientError(error.code, error.message, error.grpcStatus, true) : error;
+    for (const batch of group) this.onFailure(batch, batchError, isOutcomeUnknown);
   }
 
-  private onFailure(batch: SealedBatch, error: StrataClientError): void {
+  private onFailure(batch: SealedBatch, error: StrataClientError, isOutcomeUnknown: boolean): void {
     const state = this.partitionState(batch.topic, batch.partition);
     state.inFlight.delete(batch);
+    batch.isOutcomeUnknown = isOutcomeUnknown;
     if (!error.retriable || Date.now() >= batch.deadlineMs) {
-      for (const sink of batch.sinks) sink.onFailed(error);
-      this.settle(batch);
+      this.reject(batch, isOutcomeUnknown ? mayBeWritten(error) : error);
       state.needsRenumber = true;
+      if (isOutcomeUnknown) state.hasUnresolvedSequence = true;
     } else {
       state.retry.push(batch);
       if (error.code === 'UNKNOWN_PRODUCER') state.needsRenumber = true;
@@ -249,6 +266,14 @@ export class ProducePipeline {
     setTimeout(() => {
       state.queue = [...state.retry.sort((a, b) => a.sequence - b.sequence), ...state.queue];
       state.retry = [];
+      if (state.hasUnresolvedSequence) {
+        // Renumbered, these could be written twice: they fail instead, saying they may be in the log.
+        for (const batch of state.queue.filter((b) => b.isOutcomeUnknown)) {
+          this.reject(batch, mayBeWritten(new StrataClientError('OUTCOME_UNKNOWN', 'an earlier batch of this partition ran out of delivery time with its outcome unknown', 4, false)));
+        }
+        state.queue = state.queue.filter((b) => !b.isOutcomeUnknown);
+        state.hasUnresolvedSequence = false;
+      }
       if (state.needsRenumber) {
         state.epoch++;
         state.nextSequence = 0;
@@ -265,6 +290,11 @@ export class ProducePipeline {
     }, state.needsRenumber && state.retry.length === 0 ? 0 : backoffMs);
   }
 
+  private reject(batch: SealedBatch, error: Error): void {
+    for (const sink of batch.sinks) sink.onFailed(error);
+    this.settle(batch);
+  }
+
   private settle(batch: SealedBatch): void {
     this.options.onSettled(batch.sizeBytes);
     this.pendingCount--;
@@ -274,4 +304,9 @@ export class ProducePipeline {
       for (const resolve of waiters) resolve();
     }
   }
+}
+
+/** The error for a batch that failed after its request went unanswered: it may be in the log. */
+function mayBeWritten(error: StrataClientError): StrataClientError {
+  return new StrataClientError(error.code, `${error.message} (the batch was sent and not answered: it may have been written)`, error.grpcStatus, false);
 }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
-import { MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
+import { MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
 import type { RecordInput } from '../format/record-batch-codec.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { StrataClientError } from './client-error.js';
@@ -98,8 +98,8 @@ export class Producer {
       partitioner: options.partitioner ?? new DefaultPartitioner(),
     };
     const o = this.options;
-    if (!(o.lingerMs >= 0) || !(o.batchBytes > 0) || !(o.deliveryTimeoutMs > 0) || !(o.maxRequestBytes > 0)) {
-      throw new InvalidArgumentError('lingerMs >= 0, batchBytes > 0, deliveryTimeoutMs > 0 and maxRequestBytes > 0 are required');
+    if (!(o.lingerMs >= 0) || !(o.batchBytes > 0) || !(o.deliveryTimeoutMs > 0) || !(o.maxRequestBytes > 0 && o.maxRequestBytes <= MAX_PRODUCE_REQUEST_BYTES)) {
+      throw new InvalidArgumentError(`lingerMs >= 0, batchBytes > 0, deliveryTimeoutMs > 0 and 0 < maxRequestBytes <= ${MAX_PRODUCE_REQUEST_BYTES} are required`);
     }
     // The server recognises a retry only among a producer's last PRODUCER_RECENT_BATCHES batches.
     if (!Number.isInteger(o.maxInFlightPerPartition) || o.maxInFlightPerPartition < 1 || o.maxInFlightPerPartition > MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION) {

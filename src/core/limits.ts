@@ -32,7 +32,12 @@ assert(MAX_GROUP_COMMIT_BYTES >= MAX_BATCH_BYTES_LIMIT / 4, 'a group commit hold
 
 /** Producers whose sequences one partition remembers (least recently used are forgotten first). */
 export const MAX_PRODUCERS_PER_PARTITION = 10_000;
-/** Batches of one partition a Producer sends in one request, at most (when batches queue up). */
+/** The largest produce request a Producer builds (one append must fit in one group commit). */
+export const MAX_PRODUCE_REQUEST_BYTES = MAX_GROUP_COMMIT_BYTES;
+/**
+ * Batches of one producer in one request, at most: the Producer sends up to this many queued batches
+ * of a partition together, and the server refuses more (it remembers only PRODUCER_RECENT_BATCHES).
+ */
 export const MAX_BATCHES_PER_PRODUCE_REQUEST = 4;
 /** Produce requests of one partition a Producer keeps in flight, at most (Kafka allows 5). */
 export const MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION = 8;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProducerSequences, type Admission } from '../../src/broker/producer-sequences.js';
 import { InvalidArgumentError, OutOfOrderSequenceError, UnknownProducerError } from '../../src/core/errors.js';
+import { MAX_BATCHES_PER_PRODUCE_REQUEST, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../../src/core/limits.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { readBatchHeader, type BatchHeader } from '../../src/format/record-batch.js';
 
@@ -53,5 +54,25 @@ describe('ProducerSequences with several batches in one request', () => {
     const a = header(0, 2);
     expect(sequences.admit([a, header(2, 1)]).kind).toBe('append');
     expect(() => sequences.admit([a])).toThrow(OutOfOrderSequenceError);
+  });
+
+  it('refuses more batches of one producer in a request than it can remember for retries', () => {
+    const sequences = new ProducerSequences();
+    const headers = Array.from({ length: MAX_BATCHES_PER_PRODUCE_REQUEST + 1 }, (_, i) => header(i * 2, 2));
+    expect(() => sequences.admit(headers)).toThrow(InvalidArgumentError);
+    expect(sequences.admit(headers.slice(0, MAX_BATCHES_PER_PRODUCE_REQUEST)).kind).toBe('append');
+  });
+
+  it('recognises a retry of the oldest batch a producer can have in flight (requests x batches per request)', () => {
+    const sequences = new ProducerSequences();
+    const requests = Array.from({ length: MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION }, (_, r) =>
+      Array.from({ length: MAX_BATCHES_PER_PRODUCE_REQUEST }, (_, b) => header((r * MAX_BATCHES_PER_PRODUCE_REQUEST + b) * 3, 3)),
+    );
+    let offset = 0;
+    for (const request of requests) {
+      appended(sequences.admit(request), offset, offset + request.length * 3 - 1);
+      offset += request.length * 3;
+    }
+    expect(sequences.admit([requests[0]![0]!])).toEqual({ kind: 'duplicate', result: { baseOffset: 0, lastOffset: 2, durability: 'durable' } });
   });
 });

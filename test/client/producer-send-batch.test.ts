@@ -111,16 +111,20 @@ describe('Producer.sendBatch', () => {
 
   it('refuses the whole call when one record is too large or names a partition outside the topic, queueing nothing', async () => {
     const { client, logs, requestCount } = fakeService();
-    const producer = new Producer(client, { maxBatchBytes: 1000, batchBytes: 500, maxBufferedBytes: 10_000 });
+    // The buffer holds one largest record: a single leaked byte of room would block the last call.
+    const producer = new Producer(client, { maxBatchBytes: 1000, batchBytes: 500, maxBufferedBytes: 1000 });
     await producer.send('t', { value: 'warm', partition: 0 });
     await expect(producer.sendBatch('t', [{ value: 'a' }, { value: 'x'.repeat(2000) }])).rejects.toBeInstanceOf(BatchTooLargeError);
     await expect(producer.sendBatch('t', [{ value: 'a', partition: 1 }, { value: 'b', partition: PARTITIONS }])).rejects.toBeInstanceOf(InvalidArgumentError);
     await producer.flush();
     expect(requestCount()).toBe(1);
     expect(logs.flat()).toEqual(['warm']);
-    // The buffer accounting is intact: a later call still goes through.
-    const [m] = await producer.sendBatch('t', [{ value: 'after', partition: 2 }]);
-    expect(logs[2]![m!.offset]).toBe('after');
+    // The buffer accounting is intact: a call that needs the whole buffer still goes through.
+    const whole = 'y'.repeat(1000 - 20);
+    const sent = producer.sendBatch('t', [{ value: whole, partition: 2 }]);
+    expect(await Promise.race([sent.then(() => 'sent'), new Promise((r) => setTimeout(() => r('stuck'), 1000))])).toBe('sent');
+    const [m] = await sent;
+    expect(logs[2]![m!.offset]).toBe(whole);
     await producer.close();
   });
 

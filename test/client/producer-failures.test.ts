@@ -1,0 +1,176 @@
+/**
+ * Producer failure paths that a review found broken (each test failed before its fix): a refusal of a
+ * request of several batches, a stream that breaks while blocked, and a delivery timeout whose
+ * outcome is unknown.
+ */
+import { EventEmitter } from 'node:events';
+import { afterEach, expect, it } from 'vitest';
+import { Broker } from '../../src/broker/broker.js';
+import { ProducerSequences } from '../../src/broker/producer-sequences.js';
+import { Producer } from '../../src/client/producer.js';
+import type { StrataClient } from '../../src/client/strata-client.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { validateBatches } from '../../src/format/record-batch.js';
+import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
+import { toFailure } from '../../src/server/status.js';
+import type { LogManager } from '../../src/storage/log-manager.js';
+import { openLog } from '../helpers/open-log.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+type FakeStream = EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
+const tick = () => new Promise((r) => setImmediate(r));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const outcome = (p: Promise<unknown>) => p.then(() => 'acknowledged', (e: Error) => `rejected: ${e.message}`);
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+it('a batch the topic refuses as too large fails alone, not with the batches coalesced into its request', async () => {
+  const dir = await makeTempDir();
+  const log = await openLog(dir.path, { config: { 'max.message.bytes': '4096' } });
+  cleanups.push(async () => {
+    await log.close();
+    await dir.remove();
+  });
+  // The real broker and partition log behind a fake stream that answers each request 30 ms late.
+  const broker = new Broker({ partition: () => log } as unknown as LogManager, new ManualClock(0), silentLogger);
+  const client = {
+    admin: { describeTopic: async () => ({ partitionCount: 1 }) },
+    stubs: {
+      produce: {
+        produce() {
+          const stream = new EventEmitter() as FakeStream;
+          stream.end = () => undefined;
+          stream.write = (request) => {
+            setTimeout(() => {
+              broker.produce('t', 0, Buffer.from(request.records as Buffer), 'written').then(
+                (r) => stream.emit('data', { requestId: request.requestId, partition: 0, baseOffset: r.baseOffset, lastOffset: r.lastOffset, durability: 'ACK_LEVEL_WRITTEN', duplicate: r.isDuplicate, failure: null }),
+                (error: unknown) => stream.emit('data', { requestId: request.requestId, partition: 0, baseOffset: -1, lastOffset: -1, failure: toFailure(error) }),
+              );
+            }, 30);
+            return true;
+          };
+          return stream;
+        },
+      },
+    },
+  } as unknown as StrataClient;
+  const producer = new Producer(client, { lingerMs: 0, maxInFlightPerPartition: 1 });
+  await producer.send('t', { value: 'warm' });
+  const hold = outcome(producer.send('t', { value: 'hold' })); // in flight: the next three queue up
+  await tick();
+  const small1 = outcome(producer.send('t', { value: 'small-1' }));
+  await tick();
+  const big = outcome(producer.send('t', { value: 'x'.repeat(5000) }));
+  await tick();
+  const small2 = outcome(producer.send('t', { value: 'small-2' }));
+  const results = { hold: await hold, small1: await small1, big: await big, small2: await small2 };
+  await producer.close();
+  expect(results.big).toMatch(/exceeds the limit/);
+  // The three queued batches travelled in one request; the refusal is resent alone per batch.
+  expect(results.small1).toBe('acknowledged');
+  expect(results.small2).toBe('acknowledged');
+});
+
+it('batches queued behind a blocked stream are sent after that stream breaks', async () => {
+  const logs: string[][] = [[], []];
+  const streams: FakeStream[] = [];
+  const client = {
+    admin: { describeTopic: async () => ({ partitionCount: 2 }) },
+    stubs: {
+      produce: {
+        produce() {
+          const stream = new EventEmitter() as FakeStream;
+          const isFirst = streams.length === 0;
+          streams.push(stream);
+          stream.end = () => undefined;
+          stream.write = (request) => {
+            // The first stream takes one request, reports back-pressure, and never answers.
+            if (isFirst) return false;
+            const partition = request.partition as number;
+            setImmediate(() => {
+              const log = logs[partition]!;
+              const baseOffset = log.length;
+              for (const r of decodeRecordBatch(request.records as Buffer).records) log.push(r.value!.toString());
+              stream.emit('data', { requestId: request.requestId, partition, baseOffset, lastOffset: log.length - 1, durability: 'ACK_LEVEL_DURABLE', failure: null, duplicate: false });
+            });
+            return true;
+          };
+          return stream;
+        },
+      },
+    },
+  } as unknown as StrataClient;
+  const producer = new Producer(client, { lingerMs: 0, retryBackoffMs: 1 });
+  const a = producer.send('t', { value: 'a', partition: 0 });
+  await sleep(20);
+  const b = producer.send('t', { value: 'b', partition: 1 }); // queued: the stream is blocked, partition 1 has nothing in flight
+  await sleep(20);
+  streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
+  expect((await a).offset).toBe(0);
+  // Partition 1 had nothing in flight: only the stream break can get its queued batch going.
+  expect(await Promise.race([b.then(() => 'sent'), sleep(1000).then(() => 'stuck')])).toBe('sent');
+  expect(logs).toEqual([['a'], ['b']]);
+}, 10_000);
+
+it('a batch past its delivery timeout with an unknown outcome does not get the next batch written twice', async () => {
+  const log: string[] = [];
+  const sequences = new ProducerSequences();
+  const streams: FakeStream[] = [];
+  const client = {
+    admin: { describeTopic: async () => ({ partitionCount: 1 }) },
+    stubs: {
+      produce: {
+        produce() {
+          const stream = new EventEmitter() as FakeStream;
+          const isFirst = streams.length === 0;
+          streams.push(stream);
+          stream.end = () => undefined;
+          stream.write = (request) => {
+            const records = request.records as Buffer;
+            const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
+            try {
+              const admission = sequences.admit(headers);
+              let result = admission.kind === 'duplicate' ? admission.result : undefined;
+              if (!result) {
+                const baseOffset = log.length;
+                for (let position = 0, i = 0; i < headers.length; position += headers[i]!.sizeBytes, i++) {
+                  for (const r of decodeRecordBatch(records, position).records) log.push(r.value!.toString());
+                }
+                result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
+                if (admission.kind === 'append') admission.onAppended(result);
+              }
+              // The first stream appends but never answers (it breaks later); later ones answer.
+              const answer = { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: admission.kind === 'duplicate', failure: null };
+              if (!isFirst) setImmediate(() => stream.emit('data', answer));
+            } catch (error) {
+              setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, baseOffset: -1, lastOffset: -1, failure: toFailure(error) }));
+            }
+            return true;
+          };
+          return stream;
+        },
+      },
+    },
+  } as unknown as StrataClient;
+  const producer = new Producer(client, { lingerMs: 0, deliveryTimeoutMs: 200, retryBackoffMs: 1 });
+  const a = outcome(producer.send('t', { value: 'a' }));
+  await sleep(100);
+  const b = outcome(producer.send('t', { value: 'b' }));
+  await sleep(150); // a is past its delivery timeout, b is not; both are in the log, unanswered
+  streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
+  const outcomes = [await a, await b];
+  // Both were sent and never answered: both fail saying they may be in the log, and nothing is
+  // renumbered and written again.
+  expect(outcomes[0]).toMatch(/may have been written/);
+  expect(outcomes[1]).toMatch(/may have been written/);
+  expect(log).toEqual(['a', 'b']);
+  // The partition goes on under a new producer epoch.
+  expect((await producer.send('t', { value: 'c' })).offset).toBe(2);
+  await producer.close();
+  expect(log).toEqual(['a', 'b', 'c']);
+});
