@@ -127,8 +127,14 @@ export class Producer {
    */
   send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     if (this.isClosed) return Promise.reject(closedError());
-    const input = toRecordInput(record);
-    const sizeBytes = recordSizeBytes(input);
+    let input: RecordInput;
+    let sizeBytes: number;
+    try {
+      input = toRecordInput(record);
+      sizeBytes = recordSizeBytes(input);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     if (sizeBytes > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes));
     const partitionCount = this.knownPartitionCounts.get(topic);
     if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
@@ -157,8 +163,12 @@ export class Producer {
     let totalBytes = 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
-      inputs[i] = toRecordInput(record);
-      sizes[i] = recordSizeBytes(inputs[i]!);
+      try {
+        inputs[i] = toRecordInput(record);
+        sizes[i] = recordSizeBytes(inputs[i]!);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
       if (sizes[i]! > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizes[i]!, this.options.maxBatchBytes));
       partitions[i] = record.partition;
       totalBytes += sizes[i]!;
@@ -207,7 +217,15 @@ export class Producer {
 
   /** Chooses the partition and adds the record to its open batch; the buffer room is already taken. */
   private place(topic: string, partitionCount: number, explicitPartition: number | undefined, input: RecordInput, sizeBytes: number, sink: RecordSink, index: number): void {
-    const partition = explicitPartition ?? this.options.partitioner.partition(topic, input.key as Buffer | null, partitionCount);
+    let partition: number;
+    try {
+      partition = explicitPartition ?? this.options.partitioner.partition(topic, input.key as Buffer | null, partitionCount);
+    } catch (error) {
+      // A custom partitioner that throws fails this record alone and gives its room back.
+      this.release(sizeBytes);
+      sink.onFailed(error as Error);
+      return;
+    }
     if (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount) {
       this.release(sizeBytes);
       sink.onFailed(outsideTopic(partition, topic, partitionCount));
@@ -272,7 +290,14 @@ export class Producer {
     this.openBatches.get(topic)!.delete(partition);
     if (batch.timer) clearTimeout(batch.timer);
     this.options.partitioner.onBatchSealed?.(topic, partition);
-    this.pipeline.seal(topic, partition, batch.records, batch.sinks, batch.sinkIndexes, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
+    try {
+      this.pipeline.seal(topic, partition, batch.records, batch.sinks, batch.sinkIndexes, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
+    } catch (error) {
+      // Encoding refused the batch (often on a linger timer, where a throw would end the process):
+      // its records fail, nothing was sent, and their buffer room is free again.
+      for (const sink of batch.sinks) sink.onFailed(error as Error);
+      this.release(batch.sizeBytes);
+    }
   }
 
   private sealAll(): void {
@@ -354,7 +379,21 @@ function closedError(): StrataClientError {
   return new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false);
 }
 
+/** Checks what encoding would refuse later, so that a bad record fails its own send() alone. */
 function toRecordInput(record: ProducerRecord): RecordInput {
+  const isBytes = (v: unknown): v is Buffer | string => typeof v === 'string' || Buffer.isBuffer(v);
+  if (record === null || typeof record !== 'object') throw new InvalidArgumentError('a record must be an object with a value');
+  if (record.value !== null && !isBytes(record.value)) throw new InvalidArgumentError('a record value must be a string, a Buffer or null');
+  if (record.key !== null && record.key !== undefined && !isBytes(record.key)) throw new InvalidArgumentError('a record key must be a string, a Buffer, null or undefined');
+  if (record.timestampMs !== undefined && !(Number.isSafeInteger(record.timestampMs) && record.timestampMs >= 0)) {
+    throw new InvalidArgumentError(`a record timestamp must be a non-negative integer of ms, not ${String(record.timestampMs)}`);
+  }
+  if (record.headers !== undefined) {
+    if (record.headers === null || typeof record.headers !== 'object') throw new InvalidArgumentError('record headers must be an object of strings or Buffers');
+    for (const value of Object.values(record.headers)) {
+      if (!isBytes(value)) throw new InvalidArgumentError('record header values must be strings or Buffers');
+    }
+  }
   const key = record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
   const input: RecordInput = { key, value: record.value, timestampMs: record.timestampMs ?? Date.now() };
   if (record.headers) input.headers = record.headers;

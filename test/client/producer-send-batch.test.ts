@@ -155,4 +155,19 @@ describe('Producer.sendBatch', () => {
     expect(results.map((m) => m.offset)).toEqual(records.map((_, i) => i));
     expect(logs[0]).toEqual(records.map((r) => r.value));
   });
+
+  it('a record that encoding would refuse fails its own call at once; the records around it are sent', async () => {
+    const { client, logs } = fakeService();
+    const producer = new Producer(client, { lingerMs: 5 });
+    const good1 = producer.send('t', { value: 'g1', partition: 0 });
+    await expect(producer.send('t', { value: 'bad', partition: 0, timestampMs: 1.5 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(producer.send('t', { value: 'bad', partition: 0, timestampMs: -5 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(producer.send('t', { value: 42 as unknown as string, partition: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(producer.send('t', { value: 'bad', partition: 0, headers: { h: 7 as unknown as string } })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(producer.sendBatch('t', [{ value: 'ok', partition: 0 }, { value: 'bad', partition: 0, timestampMs: Number.NaN }])).rejects.toBeInstanceOf(InvalidArgumentError);
+    const good2 = producer.send('t', { value: 'g2', partition: 0 });
+    expect([(await good1).offset, (await good2).offset]).toEqual([0, 1]);
+    await producer.close();
+    expect(logs[0]).toEqual(['g1', 'g2']);
+  });
 });
