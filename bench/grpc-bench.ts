@@ -382,8 +382,14 @@ function topicName(label: string): string {
   return `bench-${label}-${process.pid}-${++topicCounter}`;
 }
 
-/** Sends for `durationMs` (checked every 1024 sends); the time runs until the last send is acknowledged. */
-async function sendFor(producer: Producer, topic: string, keyed: boolean, durationMs: number, window: number): Promise<{ records: number; failed: number; seconds: number; firstError: unknown }> {
+/**
+ * Sends for `durationMs` through send() (one record a call; the clock is read every 1024 calls) or
+ * sendBatch() (SEND_BATCH_RECORDS a call, a fresh array of fresh record objects each time, as an
+ * application would build them), with at most `window` records un-awaited; the time runs until the
+ * last record is acknowledged.
+ */
+async function sendFor(producer: Producer, topic: string, keyed: boolean, durationMs: number, window: number, api: ProduceCase['api'] = 'send'): Promise<{ records: number; failed: number; seconds: number; firstError: unknown }> {
+  const recordsPerCall = api === 'send' ? 1 : SEND_BATCH_RECORDS;
   let outstanding = 0;
   let acknowledged = 0;
   let failed = 0;
@@ -391,7 +397,7 @@ async function sendFor(producer: Producer, topic: string, keyed: boolean, durati
   let wake: (() => void) | undefined;
   let isDraining = false;
   const settled = () => {
-    outstanding--;
+    outstanding -= recordsPerCall;
     if (wake && (isDraining ? outstanding === 0 : outstanding <= window / 2)) {
       const resume = wake;
       wake = undefined;
@@ -399,70 +405,31 @@ async function sendFor(producer: Producer, topic: string, keyed: boolean, durati
     }
   };
   const onAck = () => {
-    acknowledged++;
+    acknowledged += recordsPerCall;
     settled();
   };
   const onFail = (error: unknown) => {
-    failed++;
+    failed += recordsPerCall;
     firstError ??= error;
     settled();
+  };
+  let next = 0;
+  const record = () => {
+    const n = next++;
+    return { key: keyed ? KEYS[n % KEY_COUNT]! : null, value: VALUE };
   };
   const start = performance.now();
   const deadline = start + durationMs;
   for (let i = 0; ; i++) {
-    if ((i & 1023) === 0 && performance.now() >= deadline) break;
-    outstanding++;
-    producer.send(topic, { key: keyed ? KEYS[i % KEY_COUNT]! : null, value: VALUE }).then(onAck, onFail);
+    if ((api === 'sendBatch' || (i & 1023) === 0) && performance.now() >= deadline) break;
+    outstanding += recordsPerCall;
+    const sent = api === 'send' ? producer.send(topic, record()) : producer.sendBatch(topic, Array.from({ length: recordsPerCall }, record));
+    sent.then(onAck, onFail);
     if (outstanding >= window) await new Promise<void>((resolve) => (wake = resolve));
   }
   // Every send acknowledged (the last open batches go out when their linger ends), then flush(), which
   // then has nothing left to do. Waiting for the sends first keeps this loop independent of how
   // flush() treats sends that are still in progress.
-  isDraining = true;
-  if (outstanding > 0) await new Promise<void>((resolve) => (wake = resolve));
-  await producer.flush();
-  const seconds = (performance.now() - start) / 1000;
-  return { records: acknowledged, failed, seconds, firstError };
-}
-
-/**
- * Like sendFor, through sendBatch(): calls of `callRecords` records (a fresh array of fresh record
- * objects each time, as an application would build them), at most `window` records un-awaited.
- */
-async function sendBatchFor(producer: Producer, topic: string, keyed: boolean, durationMs: number, window: number, callRecords = SEND_BATCH_RECORDS): Promise<{ records: number; failed: number; seconds: number; firstError: unknown }> {
-  let outstanding = 0;
-  let acknowledged = 0;
-  let failed = 0;
-  let firstError: unknown;
-  let wake: (() => void) | undefined;
-  let isDraining = false;
-  const settled = () => {
-    outstanding -= callRecords;
-    if (wake && (isDraining ? outstanding === 0 : outstanding <= window / 2)) {
-      const resume = wake;
-      wake = undefined;
-      resume();
-    }
-  };
-  const onAck = () => {
-    acknowledged += callRecords;
-    settled();
-  };
-  const onFail = (error: unknown) => {
-    failed += callRecords;
-    firstError ??= error;
-    settled();
-  };
-  const start = performance.now();
-  const deadline = start + durationMs;
-  let next = 0;
-  while (performance.now() < deadline) {
-    const records = new Array<{ key: Buffer | null; value: Buffer }>(callRecords);
-    for (let j = 0; j < callRecords; j++, next++) records[j] = { key: keyed ? KEYS[next % KEY_COUNT]! : null, value: VALUE };
-    outstanding += callRecords;
-    producer.sendBatch(topic, records).then(onAck, onFail);
-    if (outstanding >= window) await new Promise<void>((resolve) => (wake = resolve));
-  }
   isDraining = true;
   if (outstanding > 0) await new Promise<void>((resolve) => (wake = resolve));
   await producer.flush();
@@ -478,9 +445,7 @@ async function measureProduce(client: StrataClient, testCase: ProduceCase, durat
   const topic = topicName(`${testCase.flush}-${testCase.keyed ? 'keyed' : 'unkeyed'}-${testCase.api}-w${testCase.window}`);
   await createTopic(client, topic, testCase.flush);
   const producer = client.producer();
-  const sent = testCase.api === 'send'
-    ? await sendFor(producer, topic, testCase.keyed, durationMs, testCase.window)
-    : await sendBatchFor(producer, topic, testCase.keyed, durationMs, testCase.window);
+  const sent = await sendFor(producer, topic, testCase.keyed, durationMs, testCase.window, testCase.api);
   await producer.close();
   if (sent.failed > 0) log(`  ! ${sent.failed} sends failed; the first: ${String(sent.firstError)}`);
   const description = await client.admin.describeTopic(topic);
@@ -572,7 +537,7 @@ async function measureProducerWithoutTransport(keyed: boolean, window: number, d
     stubs: { produce: { produce: () => stream } },
   } as unknown as StrataClient;
   const producer = new Producer(fakeClient, {});
-  const sent = api === 'send' ? await sendFor(producer, 'no-transport', keyed, durationMs, window) : await sendBatchFor(producer, 'no-transport', keyed, durationMs, window);
+  const sent = await sendFor(producer, 'no-transport', keyed, durationMs, window, api);
   await producer.close();
   return { recordsPerSec: sent.records / sent.seconds };
 }
