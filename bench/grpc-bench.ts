@@ -17,8 +17,9 @@
  *      (one promise per call instead of per record).
  *      Beside it, two bounds measured in the same run: the Producer with a fake transport (client CPU
  *      only), and the server's produce path fed raw batches without the Producer class.
- *   3. replay from offset 0 of each produced topic through client.consume(topic, {from: 'earliest'}),
- *      checking that every offset of every partition arrives once, in order.
+ *   3. replay from offset 0 of each produced topic through client.consume(topic, {from: 'earliest'})
+ *      and through client.consumeBatches (an array per response), checking that every offset of every
+ *      partition arrives once, in order.
  *   4. end-to-end latency (send -> a subscriber started before, in a child process of its own:
  *      bench/latency-subscriber.ts), at ~10 % and ~50 % of the peak unkeyed produce rate of step 2,
  *      lingerMs 0 and 5, flush=interval and flush=always.
@@ -49,6 +50,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import type { ConsumedRecord } from '../src/client/consume.js';
 import { StrataClient } from '../src/client/strata-client.js';
 import { Producer } from '../src/client/producer.js';
 import { encodeRecordBatch } from '../src/format/record-batch-codec.js';
@@ -566,6 +568,7 @@ async function profiled<T>(name: string, body: () => Promise<T>): Promise<T> {
 
 interface ReplayResult {
   topic: string;
+  api: 'consume' | 'consumeBatches';
   records: number;
   seconds: number;
   recordsPerSec: number;
@@ -574,7 +577,7 @@ interface ReplayResult {
   anomalies: number;
 }
 
-async function measureReplay(client: StrataClient, topic: string, expected: number, storedBytes: number): Promise<ReplayResult> {
+async function measureReplay(client: StrataClient, topic: string, expected: number, storedBytes: number, api: ReplayResult['api']): Promise<ReplayResult> {
   const controller = new AbortController();
   const nextOffset = new Array<number>(PARTITIONS).fill(0);
   let anomalies = 0;
@@ -587,11 +590,22 @@ async function measureReplay(client: StrataClient, topic: string, expected: numb
   const start = performance.now();
   try {
     if (expected > 0) {
-      for await (const record of client.consume(topic, { from: 'earliest', signal: controller.signal })) {
+      const check = (record: ConsumedRecord) => {
         if (record.offset !== nextOffset[record.partition]) anomalies++;
         nextOffset[record.partition] = record.offset + 1;
         if (record.value === null || record.value.length !== VALUE_BYTES) anomalies++;
-        if (++count >= expected) break;
+        count++;
+      };
+      if (api === 'consume') {
+        for await (const record of client.consume(topic, { from: 'earliest', signal: controller.signal })) {
+          check(record);
+          if (count >= expected) break;
+        }
+      } else {
+        for await (const records of client.consumeBatches(topic, { from: 'earliest', signal: controller.signal })) {
+          for (const record of records) check(record);
+          if (count >= expected) break;
+        }
       }
     }
   } finally {
@@ -602,7 +616,7 @@ async function measureReplay(client: StrataClient, topic: string, expected: numb
     log(`  ! replay of ${topic} stalled at ${count} of ${expected} records (no progress for 10 s)`);
     anomalies += expected - count;
   }
-  return { topic, records: count, seconds, recordsPerSec: count / seconds, mbPerSec: storedBytes / seconds / MB, anomalies };
+  return { topic, api, records: count, seconds, recordsPerSec: count / seconds, mbPerSec: storedBytes / seconds / MB, anomalies };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1008,19 +1022,21 @@ async function main(): Promise<void> {
     }
 
     if (runs('replay') && produced.length > 0) {
-      log('## 3. Replay from offset 0 (client.consume, from: earliest, default maxBytes 1 MiB)');
+      log('## 3. Replay from offset 0 (client.consume and client.consumeBatches, from: earliest, default maxBytes 1 MiB)');
       const replays: ReplayResult[] = [];
       await profiled('replay', async () => {
         for (const p of produced) {
           const description = await client.admin.describeTopic(p.topic);
           const storedBytes = description.partitions.reduce((sum, d) => sum + Number(d.sizeBytes), 0);
-          const replayClient = new StrataClient({ address: strata.address });
-          try {
-            const r = await measureReplay(replayClient, p.topic, p.logRecords, storedBytes);
-            replays.push(r);
-            log(`  ${p.topic}: ${fmt(r.recordsPerSec)} records/s, ${fmt(r.mbPerSec, 1)} MB/s, ${fmt(r.records)} records in ${fmt(r.seconds, 2)} s${r.anomalies > 0 ? `  ! ${r.anomalies} anomalies` : ''}`);
-          } finally {
-            replayClient.close();
+          for (const api of ['consume', 'consumeBatches'] as const) {
+            const replayClient = new StrataClient({ address: strata.address });
+            try {
+              const r = await measureReplay(replayClient, p.topic, p.logRecords, storedBytes, api);
+              replays.push(r);
+              log(`  ${p.topic} (${api}): ${fmt(r.recordsPerSec)} records/s, ${fmt(r.mbPerSec, 1)} MB/s, ${fmt(r.records)} records in ${fmt(r.seconds, 2)} s${r.anomalies > 0 ? `  ! ${r.anomalies} anomalies` : ''}`);
+            } finally {
+              replayClient.close();
+            }
           }
         }
       });
@@ -1028,9 +1044,10 @@ async function main(): Promise<void> {
       log('');
       log(
         table(
-          ['topic', 'records', 'records/s', 'MB/s', '/ Pull ceiling', 'in order, none missing', 'target 1M rec/s'],
+          ['topic (produced by)', 'read with', 'records', 'records/s', 'MB/s', '/ Pull ceiling', 'in order, none missing', 'target 1M rec/s'],
           replays.map((r, i) => [
-            `${produced[i]!.api}, flush=${produced[i]!.flush}, ${produced[i]!.keyed ? 'keyed' : 'unkeyed'}, window ${fmt(produced[i]!.window)}`,
+            `${produced[i >> 1]!.api}, flush=${produced[i >> 1]!.flush}, ${produced[i >> 1]!.keyed ? 'keyed' : 'unkeyed'}, window ${fmt(produced[i >> 1]!.window)}`,
+            r.api,
             fmt(r.records),
             fmt(r.recordsPerSec),
             fmt(r.mbPerSec, 1),
@@ -1089,7 +1106,7 @@ async function main(): Promise<void> {
         const rows: string[][] = produced
           .filter((p) => !p.keyed)
           .map((p) => {
-            const replay = replays.find((r) => r.topic === p.topic);
+            const replay = replays.find((r) => r.topic === p.topic && r.api === 'consume');
             return [`Strata flush=${p.flush} (${p.flush === 'always' ? 'fdatasync before ack' : 'page cache, fsync every 1 s'}), ${p.api}, window ${fmt(p.window)}`, fmt(p.recordsPerSec), replay ? fmt(replay.recordsPerSec) : 'n/a'];
           });
         for (const r of redisResults) rows.push([`Redis ${r.persistence}`, fmt(r.producePerSec), fmt(r.consumePerSec)]);

@@ -43,6 +43,29 @@ const MAX_RECONNECT_BACKOFF_MS = 5_000;
  * lets HTTP/2 flow control stop the server, never a buffer without bound.
  */
 export async function* consume(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
+  // Records are made as the loop asks for them: a response's records never all live at once.
+  for await (const response of subscribeResponses(client, topic, options)) {
+    for (const record of recordsOf(topic, response)) yield record;
+  }
+}
+
+/**
+ * The same records, a server response at a time (up to `maxBytes` of one partition, in offset
+ * order): one await per response instead of one per record, which is what a fast loop wants (like
+ * kafkajs's eachBatch). The next response is read when the loop asks for it.
+ */
+export async function* consumeBatches(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
+  for await (const response of subscribeResponses(client, topic, options)) {
+    const records = [...recordsOf(topic, response)];
+    if (records.length > 0) yield records;
+  }
+}
+
+/**
+ * The Subscribe responses, resubscribing after a dropped connection from the offset after the last
+ * response the caller finished with (it asked for the next one).
+ */
+async function* subscribeResponses(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<SubscribeResponse__Output> {
   const nextOffsets = new Map<number, number>(Object.entries(options.startOffsets ?? {}).map(([p, o]) => [Number(p), o]));
   const from = options.from instanceof Date ? { timestampMs: options.from.getTime() } : (options.from ?? 'latest');
   let failures = 0;
@@ -63,10 +86,7 @@ export async function* consume(client: StrataClient, topic: string, options: Con
     try {
       for await (const response of call as AsyncIterable<SubscribeResponse__Output>) {
         failures = 0;
-        for (const record of recordsOf(topic, response)) {
-          nextOffsets.set(record.partition, record.offset + 1);
-          yield record;
-        }
+        yield response;
         nextOffsets.set(response.partition, response.nextOffset);
       }
       return;

@@ -251,14 +251,31 @@ export class Producer {
   private partitionCount(topic: string): Promise<number> {
     let loading = this.partitionCounts.get(topic);
     if (!loading) {
-      loading = this.client.admin.describeTopic(topic).then((d) => {
-        this.knownPartitionCounts.set(topic, d.partitionCount);
-        return d.partitionCount;
+      loading = this.describeWithRetries(topic).then((partitionCount) => {
+        this.knownPartitionCounts.set(topic, partitionCount);
+        return partitionCount;
       });
       this.partitionCounts.set(topic, loading);
       loading.catch(() => this.partitionCounts.delete(topic));
     }
     return loading;
+  }
+
+  /**
+   * The topic's partition count; a server that is unreachable for a moment (restarting) is asked
+   * again with backoff for up to deliveryTimeoutMs, as sends to a known topic would be retried.
+   */
+  private async describeWithRetries(topic: string): Promise<number> {
+    const deadlineMs = Date.now() + this.options.deliveryTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.client.admin.describeTopic(topic)).partitionCount;
+      } catch (error) {
+        const isUnavailable = error instanceof StrataClientError && error.grpcStatus === 14;
+        if (!isUnavailable || this.isClosed || Date.now() >= deadlineMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, this.options.retryBackoffMs * 2 ** attempt)));
+      }
+    }
   }
 
   private append(topic: string, partition: number, input: RecordInput, sizeBytes: number, sink: RecordSink, index: number): void {

@@ -7,7 +7,7 @@ import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescr
 import { loadProtocol } from '../protocol/protocol.js';
 import { Admin } from './admin.js';
 import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
-import { consume, type ConsumeOptions, type ConsumedRecord } from './consume.js';
+import { consume, consumeBatches, type ConsumeOptions, type ConsumedRecord } from './consume.js';
 import { Producer, type ProducerOptions } from './producer.js';
 
 export const DEFAULT_SERVER_ADDRESS = 'localhost:7070';
@@ -68,6 +68,11 @@ export class StrataClient {
   /** Records of a topic, in offset order per partition; see ConsumeOptions. */
   consume(topic: string, options: ConsumeOptions = {}): AsyncIterable<ConsumedRecord> {
     return consume(this, topic, options);
+  }
+
+  /** The same records as consume(), an array per server response: one await per response, not per record. */
+  consumeBatches(topic: string, options: ConsumeOptions = {}): AsyncIterable<ConsumedRecord[]> {
+    return consumeBatches(this, topic, options);
   }
 
   close(): void {

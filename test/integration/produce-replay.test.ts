@@ -10,14 +10,22 @@ const PARTITIONS = 8;
 const RECORDS = 100_000;
 const KEYS = 1_000;
 
-/** Reads everything from offset zero until `expected` records arrived. */
-async function replay(client: StrataClient, expected: number): Promise<ConsumedRecord[]> {
+/** Reads everything from offset zero until `expected` records arrived, a record or a response at a time. */
+async function replay(client: StrataClient, expected: number, api: 'consume' | 'consumeBatches' = 'consume'): Promise<ConsumedRecord[]> {
   const controller = new AbortController();
   const records: ConsumedRecord[] = [];
   const timer = setTimeout(() => controller.abort(), 60_000);
-  for await (const record of client.consume(TOPIC, { from: 'earliest', signal: controller.signal })) {
-    records.push(record);
-    if (records.length >= expected) break;
+  if (api === 'consume') {
+    for await (const record of client.consume(TOPIC, { from: 'earliest', signal: controller.signal })) {
+      records.push(record);
+      if (records.length >= expected) break;
+    }
+  } else {
+    for await (const batch of client.consumeBatches(TOPIC, { from: 'earliest', signal: controller.signal })) {
+      expect(batch.length).toBeGreaterThan(0);
+      records.push(...batch);
+      if (records.length >= expected) break;
+    }
   }
   clearTimeout(timer);
   return records;
@@ -80,12 +88,12 @@ describe('produce 100,000 keyed records, replay from offset zero', () => {
       client.close();
     }
 
-    // A clean restart, then the same replay.
+    // A clean restart, then the same replay, a response at a time.
     expect((await server.stop('SIGTERM')).code).toBe(0);
     server = await startServerProcess(dir.path);
     const again = new StrataClient({ address: server.address });
     try {
-      checkReplay(await replay(again, RECORDS));
+      checkReplay(await replay(again, RECORDS, 'consumeBatches'));
     } finally {
       again.close();
     }
@@ -131,4 +139,44 @@ describe('produce 100,000 keyed records, replay from offset zero', () => {
       client.close();
     }
   });
+
+  it('a follower resumes after a server restart on the same address, with no record lost or repeated', async () => {
+    const client = new StrataClient({ address: server.address });
+    const controller = new AbortController();
+    try {
+      await client.admin.createTopic('follow', { partitions: 2 });
+      const send = async (from: number, count: number) => {
+        const producer = client.producer({ lingerMs: 1 });
+        await producer.sendBatch('follow', Array.from({ length: count }, (_, i) => ({ value: `f${from + i}`, partition: (from + i) % 2 })));
+        await producer.close();
+      };
+      await send(0, 200);
+      const received: ConsumedRecord[] = [];
+      const following = (async () => {
+        for await (const record of client.consume('follow', { from: 'earliest', signal: controller.signal, maxBytes: 1024 })) {
+          received.push(record);
+          if (received.length >= 400) return;
+        }
+      })();
+      const waitFor = async (count: number) => {
+        for (let i = 0; received.length < count; i++) {
+          expect(i, `received ${received.length} of ${count}`).toBeLessThan(300);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await waitFor(200);
+      expect((await server.stop('SIGTERM')).code).toBe(0);
+      server = await startServerProcess(dir.path, ['--port', String(server.port)]);
+      await send(200, 200);
+      await waitFor(400);
+      await following;
+      for (const partition of [0, 1]) {
+        const values = received.filter((r) => r.partition === partition).map((r) => r.value!.toString());
+        expect(values).toEqual(Array.from({ length: 200 }, (_, i) => `f${i * 2 + partition}`));
+      }
+    } finally {
+      controller.abort();
+      client.close();
+    }
+  }, 60_000);
 });
