@@ -174,3 +174,62 @@ it('a batch past its delivery timeout with an unknown outcome does not get the n
   await producer.close();
   expect(log).toEqual(['a', 'b', 'c']);
 });
+
+it('a request of several batches appended but unanswered (the stream broke) is retried batch by batch and recognised: each record once', async () => {
+  const log: string[] = [];
+  const sequences = new ProducerSequences();
+  const streams: FakeStream[] = [];
+  let multiBatchAppendsUnanswered = 0;
+  let duplicatesAnswered = 0;
+  let requestsOnFirst = 0;
+  const client = {
+    admin: { describeTopic: async () => ({ partitionCount: 1 }) },
+    stubs: {
+      produce: {
+        produce() {
+          const stream = new EventEmitter() as FakeStream;
+          const isFirst = streams.length === 0;
+          streams.push(stream);
+          stream.end = () => undefined;
+          stream.write = (request) => {
+            const records = request.records as Buffer;
+            const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
+            const admission = sequences.admit(headers);
+            let result = admission.kind === 'duplicate' ? admission.result : undefined;
+            if (admission.kind === 'duplicate') duplicatesAnswered++;
+            if (!result) {
+              const baseOffset = log.length;
+              for (let position = 0, i = 0; i < headers.length; position += headers[i]!.sizeBytes, i++) {
+                for (const r of decodeRecordBatch(records, position).records) log.push(r.value!.toString());
+              }
+              result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
+              if (admission.kind === 'append') admission.onAppended(result);
+            }
+            // The first stream answers its first three requests (so queued batches go out in groups),
+            // then appends without answering.
+            requestsOnFirst += isFirst ? 1 : 0;
+            const isAnswered = !isFirst || requestsOnFirst <= 3;
+            if (!isAnswered && headers.length > 1) multiBatchAppendsUnanswered++;
+            const answer = { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: admission.kind === 'duplicate', failure: null };
+            if (isAnswered) setImmediate(() => stream.emit('data', answer));
+            return true;
+          };
+          return stream;
+        },
+      },
+    },
+  } as unknown as StrataClient;
+  const producer = new Producer(client, { lingerMs: 0, batchBytes: 100, maxInFlightPerPartition: 2, retryBackoffMs: 1 });
+  await producer.send('t', { value: 'first' });
+  // Small batches (batchBytes 100) pile up behind two unanswered requests and travel together.
+  const sends = Array.from({ length: 40 }, (_, i) => producer.send('t', { value: `v${i}` }));
+  await sleep(50);
+  streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
+  const offsets = (await Promise.all(sends)).map((m) => m.offset);
+  await producer.close();
+  expect(multiBatchAppendsUnanswered).toBeGreaterThan(0);
+  expect(duplicatesAnswered).toBeGreaterThan(0);
+  expect(log).toEqual(['first', ...Array.from({ length: 40 }, (_, i) => `v${i}`)]);
+  expect(offsets).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+});
+
