@@ -10,7 +10,8 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 const TOPIC = 'work';
 const PARTITIONS = 12;
 const RECORDS = 6_000;
-const SESSION_TIMEOUT_MS = 3_000;
+/** Long enough for a consumer process to restart on a loaded 2-core machine (the static member test). */
+const SESSION_TIMEOUT_MS = 6_000;
 const GROUP_CONFIG = { groups: { sessionTimeoutMs: SESSION_TIMEOUT_MS, heartbeatIntervalMs: 300, initialRebalanceDelayMs: 300, rebalanceDelayMs: 100, revocationTimeoutMs: 5_000 } };
 
 interface Consumer {
@@ -118,6 +119,11 @@ describe('a consumer group of real processes', () => {
         const isRejoined = d.members.some((m) => m.instanceId === 'static-1' && m.memberId !== beforeRestart.members.find((x) => x.instanceId === 'static-1')!.memberId);
         return isRejoined && ownedBy(d, (m) => m.instanceId === 'static-1') !== '[[]]';
       }, 10_000);
+      // A restart slower than the session timeout is a different story (the member was removed):
+      // say so plainly instead of failing on the partitions.
+      const oldStaticId = beforeRestart.members.find((x) => x.instanceId === 'static-1')!.memberId;
+      const oldStaticRemoval = server.stderr().split('\n').find((l) => l.includes(oldStaticId) && l.includes('member removed'));
+      expect(oldStaticRemoval ?? 'not removed', 'the restarted static member came back within the session timeout').not.toMatch(/session-timeout/);
       const afterRestart = await describeGroup(client);
       expect(ownedBy(afterRestart, (m) => m.instanceId === 'static-1')).toBe(ownedBy(beforeRestart, (m) => m.instanceId === 'static-1'));
       expect(ownedBy(afterRestart, (m) => !m.instanceId)).toBe(ownedBy(beforeRestart, (m) => !m.instanceId));
