@@ -6,9 +6,11 @@ import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { StrataClientError } from './client-error.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
 import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
+import { closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes, toRecordInput } from './producer-records.js';
+import { ManySend, SingleSend } from './send-sinks.js';
 import type { StrataClient } from './strata-client.js';
 
-export type { RecordMetadata };
+export type { ProducerRecord, RecordMetadata };
 
 export interface ProducerOptions {
   /** How long a batch waits for more records before it is sent. Default 5 (Kafka 4's linger.ms). */
@@ -36,14 +38,6 @@ export interface ProducerOptions {
   partitioner?: Partitioner;
 }
 
-export interface ProducerRecord {
-  key?: Buffer | string | null;
-  value: Buffer | string | null;
-  headers?: Record<string, string | Buffer>;
-  timestampMs?: number;
-  /** Overrides the partitioner. */
-  partition?: number;
-}
 
 interface OpenBatch {
   records: RecordInput[];
@@ -60,8 +54,6 @@ const ACKS: Record<NonNullable<ProducerOptions['acks']>, AckLevel> = {
   written: 'ACK_LEVEL_WRITTEN',
   durable: 'ACK_LEVEL_DURABLE',
 };
-/** Per-record bytes on top of key, value and headers in a batch (varints, attributes, deltas). */
-const RECORD_OVERHEAD_BYTES = 20;
 
 /**
  * Batches records per partition and sends them through one Produce stream. A keyed record always
@@ -344,96 +336,4 @@ export class Producer {
       next.resolve();
     }
   }
-}
-
-/** send()'s sink: one record, one promise. */
-class SingleSend implements RecordSink {
-  constructor(
-    private readonly resolve: (metadata: RecordMetadata) => void,
-    private readonly reject: (error: Error) => void,
-  ) {}
-
-  onAcknowledged(_index: number, metadata: RecordMetadata): void {
-    this.resolve(metadata);
-  }
-
-  onFailed(error: Error): void {
-    this.reject(error);
-  }
-}
-
-/** sendBatch()'s sink: settles its one promise when the last record is acknowledged, or at the first failure. */
-class ManySend implements RecordSink {
-  private readonly results: RecordMetadata[];
-  private remaining: number;
-  private isSettled = false;
-
-  constructor(
-    count: number,
-    private readonly resolve: (metadata: RecordMetadata[]) => void,
-    private readonly reject: (error: Error) => void,
-  ) {
-    this.results = new Array<RecordMetadata>(count);
-    this.remaining = count;
-  }
-
-  onAcknowledged(index: number, metadata: RecordMetadata): void {
-    this.results[index] = metadata;
-    if (--this.remaining === 0 && !this.isSettled) {
-      this.isSettled = true;
-      this.resolve(this.results);
-    }
-  }
-
-  onFailed(error: Error): void {
-    if (this.isSettled) return;
-    this.isSettled = true;
-    this.reject(error);
-  }
-}
-
-function closedError(): StrataClientError {
-  return new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false);
-}
-
-/** Checks what encoding would refuse later, so that a bad record fails its own send() alone. */
-function toRecordInput(record: ProducerRecord): RecordInput {
-  const isBytes = (v: unknown): v is Buffer | string => typeof v === 'string' || Buffer.isBuffer(v);
-  if (record === null || typeof record !== 'object') throw new InvalidArgumentError('a record must be an object with a value');
-  if (record.value !== null && !isBytes(record.value)) throw new InvalidArgumentError('a record value must be a string, a Buffer or null');
-  if (record.key !== null && record.key !== undefined && !isBytes(record.key)) throw new InvalidArgumentError('a record key must be a string, a Buffer, null or undefined');
-  if (record.timestampMs !== undefined && !(Number.isSafeInteger(record.timestampMs) && record.timestampMs >= 0)) {
-    throw new InvalidArgumentError(`a record timestamp must be a non-negative integer of ms, not ${String(record.timestampMs)}`);
-  }
-  if (record.headers !== undefined) {
-    if (record.headers === null || typeof record.headers !== 'object') throw new InvalidArgumentError('record headers must be an object of strings or Buffers');
-    for (const value of Object.values(record.headers)) {
-      if (!isBytes(value)) throw new InvalidArgumentError('record header values must be strings or Buffers');
-    }
-  }
-  const key = record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
-  const input: RecordInput = { key, value: record.value, timestampMs: record.timestampMs ?? Date.now() };
-  if (record.headers) input.headers = record.headers;
-  return input;
-}
-
-function firstInvalidPartition(partitions: ReadonlyArray<number | undefined>, partitionCount: number): number | undefined {
-  for (const partition of partitions) {
-    if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount)) return partition;
-  }
-  return undefined;
-}
-
-function outsideTopic(partition: number, topic: string, partitionCount: number): InvalidArgumentError {
-  return new InvalidArgumentError(`partition ${partition} is outside 0..${partitionCount - 1} of topic '${topic}'`);
-}
-
-function recordSizeBytes(record: RecordInput): number {
-  let size = RECORD_OVERHEAD_BYTES;
-  if (record.key !== null && record.key !== undefined) size += Buffer.byteLength(record.key);
-  if (record.value !== null) size += Buffer.byteLength(record.value);
-  if (record.headers && !Array.isArray(record.headers)) {
-    for (const [name, value] of Object.entries(record.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
-  }
-  return size;
 }

@@ -1,0 +1,61 @@
+import { InvalidArgumentError } from '../core/errors.js';
+import type { RecordInput } from '../format/record-batch-codec.js';
+import { StrataClientError } from './client-error.js';
+
+export interface ProducerRecord {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: Record<string, string | Buffer>;
+  timestampMs?: number;
+  /** Overrides the partitioner. */
+  partition?: number;
+}
+
+/** Per-record bytes on top of key, value and headers in a batch (varints, attributes, deltas). */
+const RECORD_OVERHEAD_BYTES = 20;
+
+export function closedError(): StrataClientError {
+  return new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false);
+}
+
+/** Checks what encoding would refuse later, so that a bad record fails its own send() alone. */
+export function toRecordInput(record: ProducerRecord): RecordInput {
+  const isBytes = (v: unknown): v is Buffer | string => typeof v === 'string' || Buffer.isBuffer(v);
+  if (record === null || typeof record !== 'object') throw new InvalidArgumentError('a record must be an object with a value');
+  if (record.value !== null && !isBytes(record.value)) throw new InvalidArgumentError('a record value must be a string, a Buffer or null');
+  if (record.key !== null && record.key !== undefined && !isBytes(record.key)) throw new InvalidArgumentError('a record key must be a string, a Buffer, null or undefined');
+  if (record.timestampMs !== undefined && !(Number.isSafeInteger(record.timestampMs) && record.timestampMs >= 0)) {
+    throw new InvalidArgumentError(`a record timestamp must be a non-negative integer of ms, not ${String(record.timestampMs)}`);
+  }
+  if (record.headers !== undefined) {
+    if (record.headers === null || typeof record.headers !== 'object') throw new InvalidArgumentError('record headers must be an object of strings or Buffers');
+    for (const value of Object.values(record.headers)) {
+      if (!isBytes(value)) throw new InvalidArgumentError('record header values must be strings or Buffers');
+    }
+  }
+  const key = record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
+  const input: RecordInput = { key, value: record.value, timestampMs: record.timestampMs ?? Date.now() };
+  if (record.headers) input.headers = record.headers;
+  return input;
+}
+
+export function firstInvalidPartition(partitions: ReadonlyArray<number | undefined>, partitionCount: number): number | undefined {
+  for (const partition of partitions) {
+    if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount)) return partition;
+  }
+  return undefined;
+}
+
+export function outsideTopic(partition: number, topic: string, partitionCount: number): InvalidArgumentError {
+  return new InvalidArgumentError(`partition ${partition} is outside 0..${partitionCount - 1} of topic '${topic}'`);
+}
+
+export function recordSizeBytes(record: RecordInput): number {
+  let size = RECORD_OVERHEAD_BYTES;
+  if (record.key !== null && record.key !== undefined) size += Buffer.byteLength(record.key);
+  if (record.value !== null) size += Buffer.byteLength(record.value);
+  if (record.headers && !Array.isArray(record.headers)) {
+    for (const [name, value] of Object.entries(record.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
+  }
+  return size;
+}
