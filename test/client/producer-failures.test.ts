@@ -117,25 +117,34 @@ it('batches queued behind a blocked stream are sent after that stream breaks', a
   expect(logs).toEqual([['a'], ['b']]);
 }, 10_000);
 
-it('a batch past its delivery timeout with an unknown outcome does not get the next batch written twice', async () => {
+/**
+ * One partition served by the server's real sequence check (ProducerSequences), appending to `log`;
+ * `isAnswered(streamIndex, requestIndexOnStream)` decides which requests get an answer (the others
+ * are appended and left unanswered, as when a connection dies after the append).
+ */
+function sequencedService(isAnswered: (streamIndex: number, requestIndex: number) => boolean) {
   const log: string[] = [];
   const sequences = new ProducerSequences();
   const streams: FakeStream[] = [];
+  const counts = { multiBatchAppendsUnanswered: 0, duplicatesAnswered: 0 };
   const client = {
     admin: { describeTopic: async () => ({ partitionCount: 1 }) },
     stubs: {
       produce: {
         produce() {
           const stream = new EventEmitter() as FakeStream;
-          const isFirst = streams.length === 0;
+          const streamIndex = streams.length;
+          let requestIndex = 0;
           streams.push(stream);
           stream.end = () => undefined;
           stream.write = (request) => {
             const records = request.records as Buffer;
             const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
+            const answered = isAnswered(streamIndex, requestIndex++);
             try {
               const admission = sequences.admit(headers);
               let result = admission.kind === 'duplicate' ? admission.result : undefined;
+              if (admission.kind === 'duplicate' && answered) counts.duplicatesAnswered++;
               if (!result) {
                 const baseOffset = log.length;
                 for (let position = 0, i = 0; i < headers.length; position += headers[i]!.sizeBytes, i++) {
@@ -143,10 +152,10 @@ it('a batch past its delivery timeout with an unknown outcome does not get the n
                 }
                 result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
                 if (admission.kind === 'append') admission.onAppended(result);
+                if (!answered && headers.length > 1) counts.multiBatchAppendsUnanswered++;
               }
-              // The first stream appends but never answers (it breaks later); later ones answer.
               const answer = { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: admission.kind === 'duplicate', failure: null };
-              if (!isFirst) setImmediate(() => stream.emit('data', answer));
+              if (answered) setImmediate(() => stream.emit('data', answer));
             } catch (error) {
               setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, baseOffset: -1, lastOffset: -1, failure: toFailure(error) }));
             }
@@ -157,12 +166,19 @@ it('a batch past its delivery timeout with an unknown outcome does not get the n
       },
     },
   } as unknown as StrataClient;
+  const breakFirstStream = () => streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
+  return { client, log, counts, breakFirstStream };
+}
+
+it('a batch past its delivery timeout with an unknown outcome does not get the next batch written twice', async () => {
+  // The first stream appends but never answers (it breaks later); later ones answer.
+  const { client, log, breakFirstStream } = sequencedService((streamIndex) => streamIndex > 0);
   const producer = new Producer(client, { lingerMs: 0, deliveryTimeoutMs: 200, retryBackoffMs: 1 });
   const a = outcome(producer.send('t', { value: 'a' }));
   await sleep(100);
   const b = outcome(producer.send('t', { value: 'b' }));
   await sleep(150); // a is past its delivery timeout, b is not; both are in the log, unanswered
-  streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
+  breakFirstStream();
   const outcomes = [await a, await b];
   // Both were sent and never answered: both fail saying they may be in the log, and nothing is
   // renumbered and written again.
@@ -176,59 +192,19 @@ it('a batch past its delivery timeout with an unknown outcome does not get the n
 });
 
 it('a request of several batches appended but unanswered (the stream broke) is retried batch by batch and recognised: each record once', async () => {
-  const log: string[] = [];
-  const sequences = new ProducerSequences();
-  const streams: FakeStream[] = [];
-  let multiBatchAppendsUnanswered = 0;
-  let duplicatesAnswered = 0;
-  let requestsOnFirst = 0;
-  const client = {
-    admin: { describeTopic: async () => ({ partitionCount: 1 }) },
-    stubs: {
-      produce: {
-        produce() {
-          const stream = new EventEmitter() as FakeStream;
-          const isFirst = streams.length === 0;
-          streams.push(stream);
-          stream.end = () => undefined;
-          stream.write = (request) => {
-            const records = request.records as Buffer;
-            const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
-            const admission = sequences.admit(headers);
-            let result = admission.kind === 'duplicate' ? admission.result : undefined;
-            if (admission.kind === 'duplicate') duplicatesAnswered++;
-            if (!result) {
-              const baseOffset = log.length;
-              for (let position = 0, i = 0; i < headers.length; position += headers[i]!.sizeBytes, i++) {
-                for (const r of decodeRecordBatch(records, position).records) log.push(r.value!.toString());
-              }
-              result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
-              if (admission.kind === 'append') admission.onAppended(result);
-            }
-            // The first stream answers its first three requests (so queued batches go out in groups),
-            // then appends without answering.
-            requestsOnFirst += isFirst ? 1 : 0;
-            const isAnswered = !isFirst || requestsOnFirst <= 3;
-            if (!isAnswered && headers.length > 1) multiBatchAppendsUnanswered++;
-            const answer = { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: admission.kind === 'duplicate', failure: null };
-            if (isAnswered) setImmediate(() => stream.emit('data', answer));
-            return true;
-          };
-          return stream;
-        },
-      },
-    },
-  } as unknown as StrataClient;
+  // The first stream answers its first three requests (so queued batches go out in groups), then
+  // appends without answering.
+  const { client, log, counts, breakFirstStream } = sequencedService((streamIndex, requestIndex) => streamIndex > 0 || requestIndex < 3);
   const producer = new Producer(client, { lingerMs: 0, batchBytes: 100, maxInFlightPerPartition: 2, retryBackoffMs: 1 });
   await producer.send('t', { value: 'first' });
   // Small batches (batchBytes 100) pile up behind two unanswered requests and travel together.
   const sends = Array.from({ length: 40 }, (_, i) => producer.send('t', { value: `v${i}` }));
   await sleep(50);
-  streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
+  breakFirstStream();
   const offsets = (await Promise.all(sends)).map((m) => m.offset);
   await producer.close();
-  expect(multiBatchAppendsUnanswered).toBeGreaterThan(0);
-  expect(duplicatesAnswered).toBeGreaterThan(0);
+  expect(counts.multiBatchAppendsUnanswered).toBeGreaterThan(0);
+  expect(counts.duplicatesAnswered).toBeGreaterThan(0);
   expect(log).toEqual(['first', ...Array.from({ length: 40 }, (_, i) => `v${i}`)]);
   expect(offsets).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
 });
