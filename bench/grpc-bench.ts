@@ -8,8 +8,8 @@
  *      child process; 16 KiB messages pipelined with a bounded window on one bidi stream, echoed back
  *      (Echo) and, produce-like, answered with 8 bytes (Ack); fetch-like, 1 MiB messages pushed on a
  *      server stream (Pull). The Echo ceiling is measured before and after the produce runs.
- *   2. produce through StrataClient.producer() (defaults: 16 KiB batches, linger 5 ms, 5 batches in
- *      flight per partition; a case ends when every send is acknowledged), 100-byte values, keyed
+ *   2. produce through StrataClient.producer() (defaults: 16 KiB batches, linger 5 ms, 5 requests in
+ *      flight per partition, up to 4 queued batches each; a case ends when every send is acknowledged), 100-byte values, keyed
  *      (10k keys, round robin) and unkeyed, 8 partitions, flush=interval and flush=always; each case
  *      at two bounds on un-awaited sends (PRODUCE_WINDOWS): 2,000 and 50,000 (an application that
  *      fires and forgets; the more sends are pending, the more the client spends in GC, see
@@ -96,7 +96,7 @@ const PRODUCE_APIS = new Set((option('api') ?? 'send,sendBatch').split(','));
 /** Sends the latency step lets pile up unacknowledged before it skips (and reports) sends. */
 const LATENCY_MAX_OUTSTANDING = 50_000;
 const ECHO_MESSAGE_BYTES = 16 * KiB;
-/** Messages in flight on the echo stream (1 MiB: the producer's 8 partitions x 5 batches is 40). */
+/** Messages in flight on the echo stream (1 MiB; the producer keeps up to 8 partitions x 5 requests = 40 in flight). */
 const ECHO_WINDOW = 64;
 const PULL_MESSAGE_BYTES = 1 * MiB;
 /** The same channel options as StrataClient, so the ceiling and Strata ride the same transport. */
@@ -468,7 +468,7 @@ async function measureProduce(client: StrataClient, testCase: ProduceCase, durat
 
 /** Records per batch in the raw produce step: 100-byte values, null keys, just under 16 KiB. */
 const RAW_RECORDS_PER_BATCH = 136;
-/** Produce requests in flight on the raw produce stream (the producer allows 8 partitions x 5 = 40). */
+/** Produce requests in flight on the raw produce stream (the producer allows 8 partitions x 5 requests = 40, each of up to 4 queued batches). */
 const RAW_IN_FLIGHT = 64;
 
 /**
@@ -892,7 +892,7 @@ function printEnvironment(): void {
   log(`command:  ${environment.command}  (${environment.mode} run)`);
   log(`code:     ${Object.entries(environment.code).map(([k, v]) => `${k} ${v}`).join(', ')} (sha-256 of dist/src/<dir>/**/*.js)`);
   log(`load:     ${environment.loadAverageAtStart.join(' ')} (1, 5, 15 min averages at start: other work on this shared machine)`);
-  log(`workload: ${VALUE_BYTES}-byte values, ${PARTITIONS} partitions, keyed = ${KEY_COUNT} keys round robin; producer defaults (16 KiB batches, linger 5 ms, 5 in flight per partition); at most ${PRODUCE_WINDOWS.join(' or ')} sends un-awaited`);
+  log(`workload: ${VALUE_BYTES}-byte values, ${PARTITIONS} partitions, keyed = ${KEY_COUNT} keys round robin; producer defaults (16 KiB batches, linger 5 ms, 5 requests in flight per partition, up to 4 queued batches a request); send() with at most ${PRODUCE_WINDOWS.join(' or ')} records un-awaited, sendBatch() of ${SEND_BATCH_RECORDS} with at most ${SEND_BATCH_WINDOW}`);
   log('');
 }
 

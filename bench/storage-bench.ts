@@ -8,7 +8,7 @@
  *   2. sequential read of the whole log from offset 0 out of the page cache, read(offset, 1 MiB)
  *      following nextOffset, vs plain fs.readSync of the same segment files in 1 MiB chunks;
  *   3. group commit: flush=always with 32 concurrent appenders (append one batch, await, repeat),
- *      vs one writeSync + fdatasyncSync per batch in a single loop, same duration; beside it, as a
+ *      vs one write (writevSync of the one batch) + fdatasyncSync per batch in a single loop, same duration; beside it, as a
  *      reference, an "ideal" loop of one writev of 32 batches + one fdatasync (no overhead at all),
  *      and the same engine with 1 appender (one fsync per batch: what grouping adds to Strata itself).
  *      16 KiB batches are the headline (the size the issue names); in the same run, interleaved:
@@ -379,29 +379,9 @@ interface AckRate {
 
 const acksPerSecond = (r: AckRate): number => r.acks / (r.ms / 1000);
 
-/** Baseline: one loop, write one batch (16 KiB) then fdatasync, until the time is up. */
+/** Baseline: one loop, write one batch then fdatasync, until the time is up (the ideal loop with groups of one). */
 function groupCommitBaseline(directory: string, template: Buffer, durationMs = params.groupCommitMs): AckRate {
-  const file = path.join(directory, 'baseline-fsync.dat');
-  const fd = fs.openSync(file, 'w');
-  const latenciesMs: number[] = [];
-  let acks = 0;
-  const start = performance.now();
-  const deadline = start + durationMs;
-  let now = start;
-  while (now < deadline) {
-    const buffer = Buffer.from(template);
-    let written = 0;
-    while (written < buffer.length) written += fs.writeSync(fd, buffer, written, buffer.length - written);
-    fs.fdatasyncSync(fd);
-    acks++;
-    const after = performance.now();
-    latenciesMs.push(after - now);
-    now = after;
-  }
-  const ms = performance.now() - start;
-  fs.closeSync(fd);
-  fs.rmSync(directory, { recursive: true, force: true });
-  return { acks, ms, latenciesMs };
+  return groupCommitIdeal(directory, template, 1, durationMs);
 }
 
 /** Writes every byte of `buffers` at the file cursor with writev(2), finishing a short write. */
@@ -431,7 +411,7 @@ function writeAllSync(fd: number, buffers: Buffer[]): void {
  * Each acknowledged batch is counted once its group's fdatasync returns.
  */
 function groupCommitIdeal(directory: string, template: Buffer, groupSize: number, durationMs = params.groupCommitMs): AckRate {
-  const file = path.join(directory, 'ideal-group.dat');
+  const file = path.join(directory, `write-${groupSize}-fdatasync.dat`);
   const fd = fs.openSync(file, 'w');
   const latenciesMs: number[] = [];
   let acks = 0;
