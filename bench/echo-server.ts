@@ -12,11 +12,14 @@
  *   Pull  server stream: the request is 8 bytes, [messageBytes u32 BE, count u32 BE]; the server sends
  *         `count` messages of `messageBytes` bytes, honouring flow control (fetch-like).
  * The server applies backpressure the way Strata's services do: it stops reading (pause) while its
- * writes are blocked, and waits for 'drain'.
+ * writes are blocked, and waits for 'drain'. It raises its HTTP/2 receive window as Strata's server
+ * does by default (8 MiB, src/server/flow-control-window.ts), so the ceiling has the same transport.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { raiseFlowControlWindow } from '../src/server/flow-control-window.js';
+import { DEFAULT_SERVER_CONFIG } from '../src/server/server-config.js';
 
 const identity = (buffer: Buffer): Buffer => buffer;
 
@@ -94,6 +97,10 @@ function main(): void {
   server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => {
     if (error) {
       process.stderr.write(`echo server: ${error.message}\n`);
+      process.exit(1);
+    }
+    if (!raiseFlowControlWindow(server, DEFAULT_SERVER_CONFIG.flowControlWindowBytes)) {
+      process.stderr.write('echo server: cannot raise the HTTP/2 window\n');
       process.exit(1);
     }
     process.stdout.write(`echo listening on 127.0.0.1:${port}\n`);

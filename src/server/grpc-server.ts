@@ -13,6 +13,7 @@ import type { OffsetStore } from '../groups/offset-store.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
 import type { ServerConfig } from './server-config.js';
+import { raiseFlowControlWindow } from './flow-control-window.js';
 import { StreamRegistry } from './stream-registry.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService'];
@@ -62,6 +63,10 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
       error ? reject(error) : resolve(boundPort),
     ),
   );
+
+  if (!raiseFlowControlWindow(server, config.flowControlWindowBytes)) {
+    logger.warn('cannot raise the HTTP/2 flow-control window (grpc-js internals changed): produce will pipeline less');
+  }
 
   let shuttingDown: Promise<void> | undefined;
   return {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from '../core/errors.js';
 import { DEFAULT_MAX_BATCH_BYTES } from '../core/limits.js';
+import { DEFAULT_HTTP2_WINDOW_BYTES, MAX_HTTP2_WINDOW_BYTES } from './flow-control-window.js';
 import { resolveGroupConfig, type GroupConfig } from '../groups/group-config.js';
 
 /**
@@ -14,6 +15,11 @@ export interface ServerConfig {
   logLevel: string;
   /** The largest gRPC message the server accepts: a produce request is one or more batches. */
   maxRequestBytes: number;
+  /**
+   * The HTTP/2 receive window of each connection and stream: how many bytes a client may send before
+   * the server reads them (64 KiB is HTTP/2's default; a larger one lets produce requests pipeline).
+   */
+  flowControlWindowBytes: number;
   /** How often the server pings an idle connection, and how long it waits for the answer. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
@@ -31,6 +37,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   logLevel: 'info',
   // One default-sized batch plus room for the request's other fields.
   maxRequestBytes: DEFAULT_MAX_BATCH_BYTES + 64 * 1024,
+  flowControlWindowBytes: 8 * 1024 * 1024,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
@@ -38,7 +45,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   groups: {},
 });
 
-const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
+const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'flowControlWindowBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
 
 /** Checks a partial configuration (from a file or flags) and fills in the defaults. */
 export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfig>>): ServerConfig {
@@ -56,6 +63,9 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
   }
   if (config.port > 65535) throw new InvalidConfigError(`port must be at most 65535, got ${config.port}`);
   if (config.maxRequestBytes < 1024) throw new InvalidConfigError('maxRequestBytes must be at least 1024');
+  if (config.flowControlWindowBytes < DEFAULT_HTTP2_WINDOW_BYTES || config.flowControlWindowBytes > MAX_HTTP2_WINDOW_BYTES) {
+    throw new InvalidConfigError(`flowControlWindowBytes must be in [${DEFAULT_HTTP2_WINDOW_BYTES}, ${MAX_HTTP2_WINDOW_BYTES}], got ${config.flowControlWindowBytes}`);
+  }
   resolveGroupConfig(config.groups);
   return config;
 }

@@ -1,0 +1,67 @@
+import { once } from 'node:events';
+import * as http2 from 'node:http2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { silentLogger } from '../../src/core/logger.js';
+import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
+import { DEFAULT_HTTP2_WINDOW_BYTES, raiseFlowControlWindow } from '../../src/server/flow-control-window.js';
+import { resolveServerConfig } from '../../src/server/server-config.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const WINDOW_BYTES = 3 * 1024 * 1024;
+
+/** Connects a bare HTTP/2 client and returns what the server granted it: stream and connection windows. */
+async function grantedWindows(port: number): Promise<{ streamWindowBytes: number; connectionWindowBytes: number }> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  // The server may end the connection first (a GOAWAY at its shutdown): not this test's concern.
+  session.on('error', () => undefined);
+  try {
+    await once(session, 'remoteSettings');
+    // The connection window arrives as a WINDOW_UPDATE right after the SETTINGS: wait for it (bounded).
+    for (let attempt = 0; attempt < 100 && (session.state.remoteWindowSize ?? 0) <= DEFAULT_HTTP2_WINDOW_BYTES; attempt++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return { streamWindowBytes: session.remoteSettings.initialWindowSize ?? -1, connectionWindowBytes: session.state.remoteWindowSize ?? -1 };
+  } finally {
+    const closed = once(session, 'close');
+    session.close();
+    await closed;
+  }
+}
+
+describe('the server HTTP/2 flow-control window', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: RunningServer;
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', flowControlWindowBytes: WINDOW_BYTES }), silentLogger);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await dir.remove();
+  });
+
+  it('grants each connection and stream the configured window (grpc-js keeps 64 KiB on its own)', async () => {
+    expect(await grantedWindows(server.port)).toEqual({ streamWindowBytes: WINDOW_BYTES, connectionWindowBytes: WINDOW_BYTES });
+  });
+
+  it('reaches the grpc-js internals it needs (fails if a grpc-js upgrade moves them)', async () => {
+    const bare = new grpc.Server();
+    const port = await new Promise<number>((resolve, reject) =>
+      bare.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+    );
+    try {
+      expect(await grantedWindows(port)).toEqual({ streamWindowBytes: DEFAULT_HTTP2_WINDOW_BYTES, connectionWindowBytes: DEFAULT_HTTP2_WINDOW_BYTES });
+      expect(raiseFlowControlWindow(bare, WINDOW_BYTES)).toBe(true);
+      expect(await grantedWindows(port)).toEqual({ streamWindowBytes: WINDOW_BYTES, connectionWindowBytes: WINDOW_BYTES });
+    } finally {
+      bare.forceShutdown();
+    }
+  });
+
+  it('refuses a window HTTP/2 cannot carry', () => {
+    expect(() => resolveServerConfig({ flowControlWindowBytes: 1000 })).toThrow(/flowControlWindowBytes/);
+    expect(() => resolveServerConfig({ flowControlWindowBytes: 2 ** 31 })).toThrow(/flowControlWindowBytes/);
+    expect(() => raiseFlowControlWindow(new grpc.Server(), 2 ** 31)).toThrow(RangeError);
+  });
+});
