@@ -51,6 +51,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { ConsumedRecord } from '../src/client/consume.js';
+import { startCpuMeter } from './process-cpu.js';
 import { StrataClient } from '../src/client/strata-client.js';
 import { Producer } from '../src/client/producer.js';
 import { encodeRecordBatch } from '../src/format/record-batch-codec.js';
@@ -271,7 +272,12 @@ interface CeilingResult {
   messageBytes: number;
   messagesPerSec: number;
   mbPerSec: number;
+  /** CPU of both processes (client and server, every thread) per MB of messages, one direction. */
+  cpuMsPerMb: number;
 }
+
+/** The server processes' pids, for CPU accounting (set in main). */
+const serverPids: { strata?: number; echo?: number } = {};
 
 const identity = (buffer: Buffer): Buffer => buffer;
 
@@ -308,13 +314,16 @@ async function measureBidi(address: string, method: 'Echo' | 'Ack', durationMs: 
     await Promise.race([sleep(Math.min(500, durationMs / 4)), failed]);
     const startCount = received;
     const start = performance.now();
+    const stopCpu = startCpuMeter(serverPids.echo);
     await Promise.race([sleep(durationMs), failed]);
     const count = received - startCount;
     const seconds = (performance.now() - start) / 1000;
+    const cpu = stopCpu();
     isStopping = true;
     if (outstanding > 0) await Promise.race([new Promise<void>((resolve) => (whenIdle = resolve)), failed]);
     call.end();
-    return { method, messageBytes: ECHO_MESSAGE_BYTES, messagesPerSec: count / seconds, mbPerSec: (count * ECHO_MESSAGE_BYTES) / seconds / MB };
+    const mb = (count * ECHO_MESSAGE_BYTES) / MB;
+    return { method, messageBytes: ECHO_MESSAGE_BYTES, messagesPerSec: count / seconds, mbPerSec: mb / seconds, cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / mb };
   } finally {
     client.close();
   }
@@ -335,11 +344,13 @@ async function measurePull(address: string, durationMs: number): Promise<Ceiling
     await Promise.race([sleep(Math.min(500, durationMs / 4)), failed]);
     const startBytes = received;
     const start = performance.now();
+    const stopCpu = startCpuMeter(serverPids.echo);
     await Promise.race([sleep(durationMs), failed]);
     const bytes = received - startBytes;
     const seconds = (performance.now() - start) / 1000;
+    const cpu = stopCpu();
     call.cancel();
-    return { method: 'Pull', messageBytes: PULL_MESSAGE_BYTES, messagesPerSec: bytes / PULL_MESSAGE_BYTES / seconds, mbPerSec: bytes / seconds / MB };
+    return { method: 'Pull', messageBytes: PULL_MESSAGE_BYTES, messagesPerSec: bytes / PULL_MESSAGE_BYTES / seconds, mbPerSec: bytes / seconds / MB, cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / (bytes / MB) };
   } finally {
     client.close();
   }
@@ -374,6 +385,8 @@ interface ProduceResult extends ProduceCase {
   valueMbPerSec: number;
   /** Records the log holds (sum of log end offsets) after the run: must equal `records`. */
   logRecords: number;
+  /** CPU of the client and the server (every thread) per MB of batches. */
+  cpuMsPerMb: number;
 }
 
 const VALUE = Buffer.alloc(VALUE_BYTES, 'v');
@@ -447,7 +460,9 @@ async function measureProduce(client: StrataClient, testCase: ProduceCase, durat
   const topic = topicName(`${testCase.flush}-${testCase.keyed ? 'keyed' : 'unkeyed'}-${testCase.api}-w${testCase.window}`);
   await createTopic(client, topic, testCase.flush);
   const producer = client.producer();
+  const stopCpu = startCpuMeter(serverPids.strata);
   const sent = await sendFor(producer, topic, testCase.keyed, durationMs, testCase.window, testCase.api);
+  const cpu = stopCpu();
   await producer.close();
   if (sent.failed > 0) log(`  ! ${sent.failed} sends failed; the first: ${String(sent.firstError)}`);
   const description = await client.admin.describeTopic(topic);
@@ -463,6 +478,7 @@ async function measureProduce(client: StrataClient, testCase: ProduceCase, durat
     batchMbPerSec: storedBytes / sent.seconds / MB,
     valueMbPerSec: (sent.records * VALUE_BYTES) / sent.seconds / MB,
     logRecords,
+    cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / (storedBytes / MB),
   };
 }
 
@@ -477,7 +493,7 @@ const RAW_IN_FLIGHT = 64;
  * RAW_IN_FLIGHT requests in flight, partitions round robin, write() backpressure honoured. What
  * Strata's protocol, server and storage reach when the client does almost nothing per record.
  */
-async function measureRawProduce(client: StrataClient, flush: 'interval' | 'always', durationMs: number): Promise<{ flush: string; recordsPerSec: number; batchMbPerSec: number; seconds: number }> {
+async function measureRawProduce(client: StrataClient, flush: 'interval' | 'always', durationMs: number): Promise<{ flush: string; recordsPerSec: number; batchMbPerSec: number; seconds: number; cpuMsPerMb: number }> {
   const topic = topicName(`raw-${flush}`);
   await createTopic(client, topic, flush);
   const records = Array.from({ length: RAW_RECORDS_PER_BATCH }, () => ({ key: null, value: VALUE }));
@@ -489,6 +505,7 @@ async function measureRawProduce(client: StrataClient, flush: 'interval' | 'alwa
   let isBlocked = false;
   const start = performance.now();
   const deadline = start + durationMs;
+  const stopCpu = startCpuMeter(serverPids.strata);
   await new Promise<void>((resolve, reject) => {
     const pump = () => {
       while (!isBlocked && inFlight < RAW_IN_FLIGHT && performance.now() < deadline) {
@@ -514,8 +531,9 @@ async function measureRawProduce(client: StrataClient, flush: 'interval' | 'alwa
     pump();
   });
   const seconds = (performance.now() - start) / 1000;
+  const cpu = stopCpu();
   call.end();
-  return { flush, recordsPerSec: (acknowledged * RAW_RECORDS_PER_BATCH) / seconds, batchMbPerSec: bytes / seconds / MB, seconds };
+  return { flush, recordsPerSec: (acknowledged * RAW_RECORDS_PER_BATCH) / seconds, batchMbPerSec: bytes / seconds / MB, seconds, cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / (bytes / MB) };
 }
 
 /**
@@ -900,8 +918,10 @@ async function main(): Promise<void> {
   printEnvironment();
   const dataDir = makeTempDir('strata-grpc-bench-');
   const strata = await startStrata(dataDir);
+  serverPids.strata = strata.child.pid;
   log(`strata server (under child-guard pid ${strata.child.pid}) at ${strata.address}, data dir ${dataDir}${serverCpuProfDir ? `, cpu profile to ${serverCpuProfDir}` : ''}`);
   const echo = runs('echo') ? await startEcho() : undefined;
+  serverPids.echo = echo?.child.pid;
   if (echo) log(`echo server pid ${echo.child.pid} at ${echo.address}`);
   log('');
   const client = new StrataClient({ address: strata.address });
@@ -922,7 +942,7 @@ async function main(): Promise<void> {
       ceilings.push(await measureBidi(echo.address, 'Echo', params.echoMs));
       ceilings.push(await measureBidi(echo.address, 'Ack', params.echoMs));
       ceilings.push(await measurePull(echo.address, params.echoMs));
-      for (const c of ceilings) log(`  ${c.method.padEnd(5)} ${fmt(c.messageBytes / KiB)} KiB: ${fmt(c.messagesPerSec)} msgs/s, ${fmt(c.mbPerSec)} MB/s`);
+      for (const c of ceilings) log(`  ${c.method.padEnd(5)} ${fmt(c.messageBytes / KiB)} KiB: ${fmt(c.messagesPerSec)} msgs/s, ${fmt(c.mbPerSec)} MB/s, ${fmt(c.cpuMsPerMb, 2)} CPU ms per MB (client + server)`);
       log('');
     }
 
@@ -974,21 +994,24 @@ async function main(): Promise<void> {
 
     if (echo && produced.length > 0) {
       ceilings.push({ ...(await measureBidi(echo.address, 'Echo', params.echoMs)), method: 'Echo (again, after produce)' });
-      log(`  Echo again after the produce runs: ${fmt(ceilings.at(-1)!.mbPerSec)} MB/s`);
+      log(`  Echo again after the produce runs: ${fmt(ceilings.at(-1)!.mbPerSec)} MB/s, ${fmt(ceilings.at(-1)!.cpuMsPerMb, 2)} CPU ms per MB`);
       log('');
     }
     const echoRuns = ceilings.filter((c) => c.method.startsWith('Echo'));
     const echoMbPerSec = echoRuns.length > 0 ? echoRuns.reduce((s, c) => s + c.mbPerSec, 0) / echoRuns.length : NaN;
     const ackMbPerSec = ceilings.find((c) => c.method === 'Ack')?.mbPerSec ?? NaN;
+    const echoCpuMsPerMb = echoRuns.length > 0 ? echoRuns.reduce((s, c) => s + c.cpuMsPerMb, 0) / echoRuns.length : NaN;
     const pullMbPerSec = ceilings.find((c) => c.method === 'Pull')?.mbPerSec ?? NaN;
     results['ceilings'] = ceilings;
     results['produce'] = produced;
 
     if (produced.length > 0) {
       log('### Produce summary (ratio: MB/s of batches over the mean Echo ceiling; Ack ceiling beside it)');
+      log('CPU ms/MB: CPU of client and server (every thread) per MB of batches. When both runs are CPU-bound on');
+      log('the same cores, MB/s over the Echo ceiling cannot pass Echo CPU ms/MB over this (the last column).');
       log(
         table(
-          ['call', 'un-awaited records', 'flush', 'keys', 'records/s', 'MB/s (batches)', 'MB/s (values)', '/ Echo ceiling', '/ Ack ceiling', 'target 500k rec/s', 'target 60 % of ceiling'],
+          ['call', 'un-awaited records', 'flush', 'keys', 'records/s', 'MB/s (batches)', 'MB/s (values)', '/ Echo ceiling', '/ Ack ceiling', 'target 500k rec/s', 'target 60 % of ceiling', 'CPU ms/MB', 'Echo CPU/MB over it'],
           produced.map((r) => [
             r.api === 'send' ? 'send()' : `sendBatch() of ${fmt(SEND_BATCH_RECORDS)}`,
             fmt(r.window),
@@ -1001,6 +1024,8 @@ async function main(): Promise<void> {
             pct(r.batchMbPerSec / ackMbPerSec),
             r.recordsPerSec >= 500_000 ? 'met' : `missed (${pct(r.recordsPerSec / 500_000)} of it)`,
             Number.isNaN(echoMbPerSec) ? 'n/a' : r.batchMbPerSec >= 0.6 * echoMbPerSec ? 'met' : `missed (${pct(r.batchMbPerSec / echoMbPerSec)})`,
+            fmt(r.cpuMsPerMb, 2),
+            pct(echoCpuMsPerMb / r.cpuMsPerMb),
           ]).concat(
             rawProduce.map((r) => [
               'raw (no Producer)',
@@ -1014,6 +1039,8 @@ async function main(): Promise<void> {
               pct(r.batchMbPerSec / ackMbPerSec),
               '(no Producer)',
               '(no Producer)',
+              fmt(r.cpuMsPerMb, 2),
+              pct(echoCpuMsPerMb / r.cpuMsPerMb),
             ]),
           ),
         ),
