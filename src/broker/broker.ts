@@ -3,8 +3,12 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { AckLevel, AppendResult, PartitionLog, ReadResult } from '../storage/partition-log.js';
+import { readBatchHeader } from '../format/record-batch.js';
 import { ProducerSequences } from './producer-sequences.js';
 import { waitForData } from './wait-for-data.js';
+
+/** One read of the log tail at startup: large enough for few reads, small enough to stay bounded. */
+const RESTORE_READ_BYTES = 1024 * 1024;
 
 export type StartPosition = { offset: number } | { point: 'earliest' | 'latest' } | { timestampMs: number };
 
@@ -69,6 +73,46 @@ export class Broker {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Rebuilds each partition's producer sequences from the batches in the last `tailBytes` of its log,
+   * so that a producer retrying across a server restart gets its batch's original offsets instead of
+   * a second copy. Call at startup, after recovery (everything in the log is durable then: recovery
+   * fsyncs what it keeps, a clean shutdown flushed the rest) and before serving produce requests.
+   */
+  async restoreProducerState(tailBytes: number): Promise<{ partitionCount: number; producerCount: number; bytesRead: number }> {
+    const restored = { partitionCount: 0, producerCount: 0, bytesRead: 0 };
+    if (tailBytes <= 0) return restored;
+    for (const topic of this.logs.listTopics()) {
+      const partitionCount = this.logs.partitionCount(topic) ?? 0;
+      for (let partition = 0; partition < partitionCount; partition++) {
+        let log: PartitionLog;
+        try {
+          log = this.logs.partition(topic, partition);
+        } catch {
+          continue; // A partition that failed to open (data loss) takes no produce requests anyway.
+        }
+        const sequences = new ProducerSequences();
+        let offset = log.tailStartOffset(tailBytes);
+        // Each read returns at least one whole batch, so this ends; the bound only guards the loop.
+        for (let round = 0; offset < log.highWatermark && round < 1_000_000; round++) {
+          const { batches, nextOffset } = await log.read(offset, RESTORE_READ_BYTES);
+          if (batches.length === 0) break;
+          for (let position = 0; position < batches.length; ) {
+            const header = readBatchHeader(batches, position);
+            sequences.restore(header, 'durable');
+            position += header.sizeBytes;
+          }
+          restored.bytesRead += batches.length;
+          offset = nextOffset;
+        }
+        this.sequences.set(log, sequences);
+        restored.partitionCount++;
+        restored.producerCount += sequences.producerCount;
+      }
+    }
+    return restored;
   }
 
   /** The offset a reader starts at; latest is the high watermark, a timestamp past the end is too. */

@@ -31,11 +31,50 @@ export type Admission =
  *
  * A producer unknown to the partition (new, at a new epoch, or forgotten in a server restart) must
  * start at sequence 0; otherwise UnknownProducerError tells it to renumber its unacknowledged batches
- * from 0 under a new epoch. Held in memory only: after a server restart, a retry of a batch whose
- * acknowledgement was lost in the restart may be written twice. Producer id -1 is not tracked.
+ * from 0 under a new epoch. Held in memory, and rebuilt at startup from the batches at the end of the
+ * log (`restore`, see Broker.restoreProducerState): a retry of a batch whose acknowledgement was lost
+ * in a restart is answered as a duplicate if the batch is within that tail; a batch older than the
+ * tail, or a producer forgotten (LRU), may still be written twice. Producer id -1 is not tracked.
  */
 export class ProducerSequences {
   private readonly producers = new Map<number, ProducerEntry>();
+
+  /**
+   * Takes note of a batch read back from the log at startup, as if it had just been appended and
+   * acknowledged: a retry of it is answered with these offsets, and the producer's next batch must
+   * continue its sequence. Batches must come in log order. `durability` is what the log guarantees
+   * for it now (at startup, after recovery: durable).
+   */
+  restore(header: BatchHeader, durability: AppendResult['durability']): void {
+    if (header.producerId < 0 || header.baseSequence < 0) return;
+    let entry = this.producers.get(header.producerId);
+    if (entry) {
+      this.producers.delete(header.producerId);
+      this.producers.set(header.producerId, entry);
+      if (header.producerEpoch < entry.producerEpoch) return;
+      if (header.producerEpoch > entry.producerEpoch) {
+        entry.producerEpoch = header.producerEpoch;
+        entry.recent = [];
+      }
+    } else {
+      if (this.producers.size >= MAX_PRODUCERS_PER_PARTITION) this.producers.delete(this.producers.keys().next().value as number);
+      entry = { producerEpoch: header.producerEpoch, nextSequence: 0, recent: [] };
+      this.producers.set(header.producerId, entry);
+    }
+    const lastSequence = header.baseSequence + header.lastOffsetDelta;
+    entry.recent.push({
+      firstSequence: header.baseSequence,
+      lastSequence,
+      result: { baseOffset: header.baseOffset, lastOffset: header.baseOffset + header.lastOffsetDelta, durability },
+    });
+    if (entry.recent.length > PRODUCER_RECENT_BATCHES) entry.recent.splice(0, entry.recent.length - PRODUCER_RECENT_BATCHES);
+    entry.nextSequence = lastSequence + 1;
+  }
+
+  /** Producers tracked (for logs and tests). */
+  get producerCount(): number {
+    return this.producers.size;
+  }
 
   /**
    * Checks the batches of one request. A request may carry several batches of one producer when their

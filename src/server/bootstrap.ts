@@ -26,6 +26,9 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let grpcServer;
   let coordinator: GroupCoordinator | undefined;
   try {
+    const startedMs = clock.nowMs();
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes);
+    logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     const heartbeatStreams = new HeartbeatStreams();
     coordinator = new GroupCoordinator({

@@ -20,6 +20,13 @@ export interface ServerConfig {
    * the server reads them (64 KiB is HTTP/2's default; a larger one lets produce requests pipeline).
    */
   flowControlWindowBytes: number;
+  /**
+   * At startup, producer sequences are rebuilt from this many bytes at the end of each partition, so
+   * that a retry across a restart of a batch in that tail is answered as a duplicate (0: not at all).
+   * The default covers a producer's whole in-flight window at default settings (8 requests x 4
+   * batches x 16 KiB = 512 KiB) twice.
+   */
+  producerStateTailBytes: number;
   /** How often the server pings an idle connection, and how long it waits for the answer. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
@@ -38,6 +45,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   // One default-sized batch plus room for the request's other fields.
   maxRequestBytes: DEFAULT_MAX_BATCH_BYTES + 64 * 1024,
   flowControlWindowBytes: 8 * 1024 * 1024,
+  producerStateTailBytes: 1024 * 1024,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
@@ -45,7 +53,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   groups: {},
 });
 
-const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'flowControlWindowBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
+const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'flowControlWindowBytes', 'producerStateTailBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
 
 /** Checks a partial configuration (from a file or flags) and fills in the defaults. */
 export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfig>>): ServerConfig {

@@ -70,6 +70,24 @@ export class OffsetIndex {
     return { offset: this.baseOffset + this.relativeOffsets[found]!, position: this.positions[found]! };
   }
 
+  /** The entry with the largest position <= `position`, or the segment start when there is none. */
+  floorByPosition(position: number): IndexEntry {
+    let low = 0;
+    let high = this.count - 1;
+    let found = -1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if (this.positions[middle]! <= position) {
+        found = middle;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    if (found < 0) return { offset: this.baseOffset, position: 0 };
+    return { offset: this.baseOffset + this.relativeOffsets[found]!, position: this.positions[found]! };
+  }
+
   lastEntry(): IndexEntry | undefined {
     if (this.count === 0) return undefined;
     const last = this.count - 1;

@@ -151,6 +151,20 @@ export class PartitionLog {
     return total;
   }
 
+  /**
+   * Where a read of the log's last `tailBytes` begins: the base offset of a batch that starts at least
+   * `tailBytes` before the end of the log (up to one index interval earlier), or the log start.
+   */
+  tailStartOffset(tailBytes: number): number {
+    let remainingBytes = tailBytes;
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i]!;
+      if (segment.sizeBytes >= remainingBytes) return segment.batchOffsetAtOrBefore(segment.sizeBytes - remainingBytes);
+      remainingBytes -= segment.sizeBytes;
+    }
+    return this.logStartOffset;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }

@@ -174,6 +174,11 @@ export class Segment {
     return this.createdAtMs;
   }
 
+  /** The base offset of an indexed batch that starts at or before `position` (the segment's base offset if none). */
+  batchOffsetAtOrBefore(position: number): number {
+    return this.indexer.offsetIndex.floorByPosition(position).offset;
+  }
+
   get isEmpty(): boolean {
     return this.sizeBytes === 0;
   }

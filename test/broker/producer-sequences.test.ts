@@ -76,3 +76,39 @@ describe('ProducerSequences with several batches in one request', () => {
     expect(sequences.admit([requests[0]![0]!])).toEqual({ kind: 'duplicate', result: { baseOffset: 0, lastOffset: 2, durability: 'durable' } });
   });
 });
+
+describe('ProducerSequences restored from the log at startup', () => {
+  /** A header as read back from the log: the batch got `baseOffset`. */
+  function stored(baseSequence: number, count: number, baseOffset: number, producerId = 7, producerEpoch = 0): BatchHeader {
+    return { ...header(baseSequence, count, producerId, producerEpoch), baseOffset };
+  }
+
+  it('answers a retry of a restored batch with its offsets, alone or with its neighbours, and lets the sequence go on', () => {
+    const sequences = new ProducerSequences();
+    sequences.restore(stored(0, 3, 40), 'durable');
+    sequences.restore(stored(0, 5, 43, 9), 'durable'); // another producer in between
+    sequences.restore(stored(3, 2, 48), 'durable');
+    sequences.restore(stored(5, 1, 50), 'durable');
+    expect(sequences.producerCount).toBe(2);
+    expect(sequences.admit([header(3, 2)])).toEqual({ kind: 'duplicate', result: { baseOffset: 48, lastOffset: 49, durability: 'durable' } });
+    expect(sequences.admit([header(3, 2), header(5, 1)])).toEqual({ kind: 'duplicate', result: { baseOffset: 48, lastOffset: 50, durability: 'durable' } });
+    // Not contiguous in the log (producer 9 wrote between them): not one answer.
+    expect(() => sequences.admit([header(0, 3), header(3, 2)])).toThrow(OutOfOrderSequenceError);
+    // The producer continues where the log ends; it is not told to start over.
+    expect(sequences.admit([header(6, 1)]).kind).toBe('append');
+    expect(() => sequences.admit([header(8, 1, 9)])).toThrow(OutOfOrderSequenceError);
+    expect(sequences.admit([header(5, 1, 9)]).kind).toBe('append');
+  });
+
+  it('keeps the newest epoch, ignores untracked batches, and a producer that starts a new epoch starts at 0', () => {
+    const sequences = new ProducerSequences();
+    sequences.restore(stored(0, 2, 0, 7, 0), 'durable');
+    sequences.restore(stored(0, 2, 2, 7, 1), 'durable');
+    sequences.restore(stored(-1, 4, 4, -1, -1), 'durable');
+    expect(sequences.producerCount).toBe(1);
+    expect(sequences.admit([header(0, 2, 7, 1)])).toEqual({ kind: 'duplicate', result: { baseOffset: 2, lastOffset: 3, durability: 'durable' } });
+    expect(() => sequences.admit([header(2, 1, 7, 0)])).toThrow(OutOfOrderSequenceError);
+    expect(() => sequences.admit([header(5, 1, 7, 2)])).toThrow(UnknownProducerError);
+    expect(sequences.admit([header(0, 1, 7, 2)]).kind).toBe('append');
+  });
+});
