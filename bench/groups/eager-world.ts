@@ -5,7 +5,7 @@ import type { GroupConfig } from '../../src/groups/group-config.js';
 import { instanceIdOf, type Action } from './action.js';
 import { TOPIC, type Params } from './params.js';
 import { checkFinal, type RunResult } from './run-result.js';
-import type { SeededRandom } from './seeded-random.js';
+import type { SeededRandom } from '../../src/core/seeded-random.js';
 import { SimClock } from './sim-clock.js';
 import { OWNER_DOWN, Tracker, UNASSIGNED, type GapKind, type HolderView } from './tracker.js';
 

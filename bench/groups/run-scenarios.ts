@@ -3,7 +3,7 @@ import { slotName, type Action } from './action.js';
 import { EagerWorld } from './eager-world.js';
 import type { Params } from './params.js';
 import { checkFinal, type RunResult } from './run-result.js';
-import { SeededRandom } from './seeded-random.js';
+import { SeededRandom } from '../../src/core/seeded-random.js';
 import { StrataWorld } from './strata-world.js';
 
 export interface ScenarioRuns {
