@@ -13,12 +13,12 @@
  *         `count` messages of `messageBytes` bytes, honouring flow control (fetch-like).
  * The server applies backpressure the way Strata's services do: it stops reading (pause) while its
  * writes are blocked, and waits for 'drain'. It raises its HTTP/2 receive window as Strata's server
- * does by default (8 MiB, src/server/flow-control-window.ts), so the ceiling has the same transport.
+ * does by default (src/server/flow-control-window.ts), so the ceiling has the same transport.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { raiseFlowControlWindow } from '../src/server/flow-control-window.js';
+import { raiseFlowControlWindows } from '../src/server/flow-control-window.js';
 import { DEFAULT_SERVER_CONFIG } from '../src/server/server-config.js';
 
 const identity = (buffer: Buffer): Buffer => buffer;
@@ -99,7 +99,8 @@ function main(): void {
       process.stderr.write(`echo server: ${error.message}\n`);
       process.exit(1);
     }
-    if (!raiseFlowControlWindow(server, DEFAULT_SERVER_CONFIG.flowControlWindowBytes)) {
+    const { streamWindowBytes, connectionWindowBytes } = DEFAULT_SERVER_CONFIG;
+    if (!raiseFlowControlWindows(server, { streamWindowBytes, connectionWindowBytes })) {
       process.stderr.write('echo server: cannot raise the HTTP/2 window\n');
       process.exit(1);
     }

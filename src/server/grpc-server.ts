@@ -13,7 +13,7 @@ import type { OffsetStore } from '../groups/offset-store.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
 import type { ServerConfig } from './server-config.js';
-import { raiseFlowControlWindow } from './flow-control-window.js';
+import { raiseFlowControlWindows } from './flow-control-window.js';
 import { StreamRegistry } from './stream-registry.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService'];
@@ -41,6 +41,8 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
     'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    // With the raised stream window (flow-control-window.ts), what bounds a connection's unread data.
+    'grpc.max_concurrent_streams': config.maxConcurrentStreams,
   });
   const streams = new StreamRegistry();
   const v1 = protocol.strata.v1;
@@ -64,7 +66,7 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
     ),
   );
 
-  if (!raiseFlowControlWindow(server, config.flowControlWindowBytes)) {
+  if (!raiseFlowControlWindows(server, { streamWindowBytes: config.streamWindowBytes, connectionWindowBytes: config.connectionWindowBytes })) {
     logger.warn('cannot raise the HTTP/2 flow-control window (grpc-js internals changed): produce will pipeline less');
   }
 

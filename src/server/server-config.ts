@@ -16,10 +16,14 @@ export interface ServerConfig {
   /** The largest gRPC message the server accepts: a produce request is one or more batches. */
   maxRequestBytes: number;
   /**
-   * The HTTP/2 receive window of each connection and stream: how many bytes a client may send before
-   * the server reads them (64 KiB is HTTP/2's default; a larger one lets produce requests pipeline).
+   * HTTP/2 receive windows: how many bytes a client may send on one stream, and on one connection,
+   * before the server reads them (HTTP/2's default is 64 KiB; larger ones let produce requests
+   * pipeline). A connection can make the server hold at most streamWindowBytes unread per open
+   * stream, and it may open maxConcurrentStreams streams.
    */
-  flowControlWindowBytes: number;
+  streamWindowBytes: number;
+  connectionWindowBytes: number;
+  maxConcurrentStreams: number;
   /**
    * At startup, producer sequences are rebuilt from this many bytes at the end of each partition, so
    * that a retry across a restart of a batch in that tail is answered as a duplicate (0: not at all).
@@ -44,7 +48,9 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   logLevel: 'info',
   // One default-sized batch plus room for the request's other fields.
   maxRequestBytes: DEFAULT_MAX_BATCH_BYTES + 64 * 1024,
-  flowControlWindowBytes: 8 * 1024 * 1024,
+  streamWindowBytes: 1024 * 1024,
+  connectionWindowBytes: 8 * 1024 * 1024,
+  maxConcurrentStreams: 1000,
   producerStateTailBytes: 1024 * 1024,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
@@ -53,7 +59,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   groups: {},
 });
 
-const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'flowControlWindowBytes', 'producerStateTailBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
+const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'streamWindowBytes', 'connectionWindowBytes', 'maxConcurrentStreams', 'producerStateTailBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
 
 /** Checks a partial configuration (from a file or flags) and fills in the defaults. */
 export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfig>>): ServerConfig {
@@ -71,9 +77,12 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
   }
   if (config.port > 65535) throw new InvalidConfigError(`port must be at most 65535, got ${config.port}`);
   if (config.maxRequestBytes < 1024) throw new InvalidConfigError('maxRequestBytes must be at least 1024');
-  if (config.flowControlWindowBytes < DEFAULT_HTTP2_WINDOW_BYTES || config.flowControlWindowBytes > MAX_HTTP2_WINDOW_BYTES) {
-    throw new InvalidConfigError(`flowControlWindowBytes must be in [${DEFAULT_HTTP2_WINDOW_BYTES}, ${MAX_HTTP2_WINDOW_BYTES}], got ${config.flowControlWindowBytes}`);
+  for (const key of ['streamWindowBytes', 'connectionWindowBytes'] as const) {
+    if (config[key] < DEFAULT_HTTP2_WINDOW_BYTES || config[key] > MAX_HTTP2_WINDOW_BYTES) {
+      throw new InvalidConfigError(`${key} must be in [${DEFAULT_HTTP2_WINDOW_BYTES}, ${MAX_HTTP2_WINDOW_BYTES}], got ${config[key]}`);
+    }
   }
+  if (config.maxConcurrentStreams < 1) throw new InvalidConfigError('maxConcurrentStreams must be at least 1');
   resolveGroupConfig(config.groups);
   return config;
 }

@@ -4,14 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { silentLogger } from '../../src/core/logger.js';
 import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
-import { DEFAULT_HTTP2_WINDOW_BYTES, raiseFlowControlWindow } from '../../src/server/flow-control-window.js';
+import { DEFAULT_HTTP2_WINDOW_BYTES, raiseFlowControlWindows } from '../../src/server/flow-control-window.js';
 import { resolveServerConfig } from '../../src/server/server-config.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
-const WINDOW_BYTES = 3 * 1024 * 1024;
+const STREAM_WINDOW_BYTES = 768 * 1024;
+const CONNECTION_WINDOW_BYTES = 3 * 1024 * 1024;
+const WINDOWS = { streamWindowBytes: STREAM_WINDOW_BYTES, connectionWindowBytes: CONNECTION_WINDOW_BYTES };
+const MAX_STREAMS = 77;
 
 /** Connects a bare HTTP/2 client and returns what the server granted it: stream and connection windows. */
-async function grantedWindows(port: number): Promise<{ streamWindowBytes: number; connectionWindowBytes: number }> {
+async function grantedWindows(port: number): Promise<{ streamWindowBytes: number; connectionWindowBytes: number; maxConcurrentStreams: number }> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   // The server may end the connection first (a GOAWAY at its shutdown): not this test's concern.
   session.on('error', () => undefined);
@@ -21,7 +24,11 @@ async function grantedWindows(port: number): Promise<{ streamWindowBytes: number
     for (let attempt = 0; attempt < 100 && (session.state.remoteWindowSize ?? 0) <= DEFAULT_HTTP2_WINDOW_BYTES; attempt++) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    return { streamWindowBytes: session.remoteSettings.initialWindowSize ?? -1, connectionWindowBytes: session.state.remoteWindowSize ?? -1 };
+    return {
+      streamWindowBytes: session.remoteSettings.initialWindowSize ?? -1,
+      connectionWindowBytes: session.state.remoteWindowSize ?? -1,
+      maxConcurrentStreams: session.remoteSettings.maxConcurrentStreams ?? -1,
+    };
   } finally {
     const closed = once(session, 'close');
     session.close();
@@ -34,15 +41,15 @@ describe('the server HTTP/2 flow-control window', () => {
   let server: RunningServer;
   beforeAll(async () => {
     dir = await makeTempDir();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', flowControlWindowBytes: WINDOW_BYTES }), silentLogger);
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', ...WINDOWS, maxConcurrentStreams: MAX_STREAMS }), silentLogger);
   });
   afterAll(async () => {
     await server?.close();
     await dir.remove();
   });
 
-  it('grants each connection and stream the configured window (grpc-js keeps 64 KiB on its own)', async () => {
-    expect(await grantedWindows(server.port)).toEqual({ streamWindowBytes: WINDOW_BYTES, connectionWindowBytes: WINDOW_BYTES });
+  it('grants each connection and stream the configured windows and caps the streams (grpc-js keeps 64 KiB on its own)', async () => {
+    expect(await grantedWindows(server.port)).toEqual({ ...WINDOWS, maxConcurrentStreams: MAX_STREAMS });
   });
 
   it('reaches the grpc-js internals it needs (fails if a grpc-js upgrade moves them)', async () => {
@@ -51,17 +58,18 @@ describe('the server HTTP/2 flow-control window', () => {
       bare.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
     );
     try {
-      expect(await grantedWindows(port)).toEqual({ streamWindowBytes: DEFAULT_HTTP2_WINDOW_BYTES, connectionWindowBytes: DEFAULT_HTTP2_WINDOW_BYTES });
-      expect(raiseFlowControlWindow(bare, WINDOW_BYTES)).toBe(true);
-      expect(await grantedWindows(port)).toEqual({ streamWindowBytes: WINDOW_BYTES, connectionWindowBytes: WINDOW_BYTES });
+      expect(await grantedWindows(port)).toMatchObject({ streamWindowBytes: DEFAULT_HTTP2_WINDOW_BYTES, connectionWindowBytes: DEFAULT_HTTP2_WINDOW_BYTES });
+      expect(raiseFlowControlWindows(bare, WINDOWS)).toBe(true);
+      expect(await grantedWindows(port)).toMatchObject(WINDOWS);
     } finally {
       bare.forceShutdown();
     }
   });
 
   it('refuses a window HTTP/2 cannot carry', () => {
-    expect(() => resolveServerConfig({ flowControlWindowBytes: 1000 })).toThrow(/flowControlWindowBytes/);
-    expect(() => resolveServerConfig({ flowControlWindowBytes: 2 ** 31 })).toThrow(/flowControlWindowBytes/);
-    expect(() => raiseFlowControlWindow(new grpc.Server(), 2 ** 31)).toThrow(RangeError);
+    expect(() => resolveServerConfig({ streamWindowBytes: 1000 })).toThrow(/streamWindowBytes/);
+    expect(() => resolveServerConfig({ connectionWindowBytes: 2 ** 31 })).toThrow(/connectionWindowBytes/);
+    expect(() => resolveServerConfig({ maxConcurrentStreams: 0 })).toThrow(/maxConcurrentStreams/);
+    expect(() => raiseFlowControlWindows(new grpc.Server(), { streamWindowBytes: 2 ** 31, connectionWindowBytes: 65_535 })).toThrow(RangeError);
   });
 });
