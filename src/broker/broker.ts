@@ -9,6 +9,36 @@ import { waitForData } from './wait-for-data.js';
 
 /** One read of the log tail at startup: large enough for few reads, small enough to stay bounded. */
 const RESTORE_READ_BYTES = 1024 * 1024;
+/** Partitions whose tails are read at once at startup. */
+const RESTORE_CONCURRENCY = 4;
+
+export interface RestoredProducerState {
+  partitionCount: number;
+  producerCount: number;
+  bytesRead: number;
+  /** Partitions whose tail could not be read (their producers start over). */
+  failedPartitionCount: number;
+}
+
+/** The producer sequences held in the last `tailBytes` of a partition's log. */
+async function readProducerState(log: PartitionLog, tailBytes: number): Promise<{ sequences: ProducerSequences; bytesRead: number }> {
+  const sequences = new ProducerSequences();
+  let bytesRead = 0;
+  let offset = log.tailStartOffset(tailBytes);
+  // Each read returns at least one whole batch, so this ends; the bound only guards the loop.
+  for (let round = 0; offset < log.highWatermark && round < 1_000_000; round++) {
+    const { batches, nextOffset } = await log.read(offset, RESTORE_READ_BYTES);
+    if (batches.length === 0) break;
+    for (let position = 0; position < batches.length; ) {
+      const header = readBatchHeader(batches, position);
+      sequences.restore(header, 'durable');
+      position += header.sizeBytes;
+    }
+    bytesRead += batches.length;
+    offset = nextOffset;
+  }
+  return { sequences, bytesRead };
+}
 
 export type StartPosition = { offset: number } | { point: 'earliest' | 'latest' } | { timestampMs: number };
 
@@ -80,38 +110,41 @@ export class Broker {
    * so that a producer retrying across a server restart gets its batch's original offsets instead of
    * a second copy. Call at startup, after recovery (everything in the log is durable then: recovery
    * fsyncs what it keeps, a clean shutdown flushed the rest) and before serving produce requests.
+   * A partition whose tail cannot be read (a damaged batch) starts with no producer state, as before
+   * this existed: its producers are told to start over, and reads of the damage fail as they would.
    */
-  async restoreProducerState(tailBytes: number): Promise<{ partitionCount: number; producerCount: number; bytesRead: number }> {
-    const restored = { partitionCount: 0, producerCount: 0, bytesRead: 0 };
+  async restoreProducerState(tailBytes: number, options: { skipTopics?: readonly string[] } = {}): Promise<RestoredProducerState> {
+    const restored: RestoredProducerState = { partitionCount: 0, producerCount: 0, bytesRead: 0, failedPartitionCount: 0 };
     if (tailBytes <= 0) return restored;
+    const logs: PartitionLog[] = [];
     for (const topic of this.logs.listTopics()) {
-      const partitionCount = this.logs.partitionCount(topic) ?? 0;
-      for (let partition = 0; partition < partitionCount; partition++) {
-        let log: PartitionLog;
+      if (options.skipTopics?.includes(topic)) continue;
+      for (let partition = 0; partition < (this.logs.partitionCount(topic) ?? 0); partition++) {
         try {
-          log = this.logs.partition(topic, partition);
+          logs.push(this.logs.partition(topic, partition));
         } catch {
-          continue; // A partition that failed to open (data loss) takes no produce requests anyway.
+          // A partition that failed to open (data loss) takes no produce requests anyway.
         }
-        const sequences = new ProducerSequences();
-        let offset = log.tailStartOffset(tailBytes);
-        // Each read returns at least one whole batch, so this ends; the bound only guards the loop.
-        for (let round = 0; offset < log.highWatermark && round < 1_000_000; round++) {
-          const { batches, nextOffset } = await log.read(offset, RESTORE_READ_BYTES);
-          if (batches.length === 0) break;
-          for (let position = 0; position < batches.length; ) {
-            const header = readBatchHeader(batches, position);
-            sequences.restore(header, 'durable');
-            position += header.sizeBytes;
-          }
-          restored.bytesRead += batches.length;
-          offset = nextOffset;
-        }
-        this.sequences.set(log, sequences);
-        restored.partitionCount++;
-        restored.producerCount += sequences.producerCount;
       }
     }
+    // A few partitions at a time: the reads overlap, and memory stays at a few reads' worth.
+    let next = 0;
+    const worker = async () => {
+      while (next < logs.length) {
+        const log = logs[next++]!;
+        try {
+          const { sequences, bytesRead } = await readProducerState(log, tailBytes);
+          this.sequences.set(log, sequences);
+          restored.partitionCount++;
+          restored.producerCount += sequences.producerCount;
+          restored.bytesRead += bytesRead;
+        } catch (error) {
+          restored.failedPartitionCount++;
+          this.logger.warn({ err: error, topic: log.topic, partition: log.partition }, 'cannot rebuild producer state from the log tail: producers start over');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: RESTORE_CONCURRENCY }, worker));
     return restored;
   }
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, OutOfOrderSequenceError, UnknownProducerError } from '../core/errors.js';
+import { DuplicateSequenceError, InvalidArgumentError, OutOfOrderSequenceError, UnknownProducerError } from '../core/errors.js';
 import { MAX_BATCHES_PER_PRODUCE_REQUEST, MAX_PRODUCERS_PER_PARTITION, PRODUCER_RECENT_BATCHES } from '../core/limits.js';
 import type { BatchHeader } from '../format/record-batch.js';
 import type { AppendResult } from '../storage/partition-log.js';
@@ -14,6 +14,10 @@ interface ProducerEntry {
   producerEpoch: number;
   nextSequence: number;
   recent: RecentBatch[];
+  /** For state rebuilt from the log at startup: the first sequence of this epoch the tail held. */
+  restoredFromSequence: number | undefined;
+  /** Whether a batch of this epoch was appended since startup (not only restored). */
+  hasLiveAppend: boolean;
 }
 
 export type Admission =
@@ -33,8 +37,9 @@ export type Admission =
  * start at sequence 0; otherwise UnknownProducerError tells it to renumber its unacknowledged batches
  * from 0 under a new epoch. Held in memory, and rebuilt at startup from the batches at the end of the
  * log (`restore`, see Broker.restoreProducerState): a retry of a batch whose acknowledgement was lost
- * in a restart is answered as a duplicate if the batch is within that tail; a batch older than the
- * tail, or a producer forgotten (LRU), may still be written twice. Producer id -1 is not tracked.
+ * in a restart is answered as a duplicate if the batch is within that tail, refused for good
+ * (DuplicateSequenceError: it may be in the log) if it is older; a producer not in the tail at all,
+ * or forgotten (LRU), is unknown and may get a batch written twice. Producer id -1 is not tracked.
  */
 export class ProducerSequences {
   private readonly producers = new Map<number, ProducerEntry>();
@@ -55,10 +60,11 @@ export class ProducerSequences {
       if (header.producerEpoch > entry.producerEpoch) {
         entry.producerEpoch = header.producerEpoch;
         entry.recent = [];
+        entry.restoredFromSequence = header.baseSequence;
       }
     } else {
       if (this.producers.size >= MAX_PRODUCERS_PER_PARTITION) this.producers.delete(this.producers.keys().next().value as number);
-      entry = { producerEpoch: header.producerEpoch, nextSequence: 0, recent: [] };
+      entry = { producerEpoch: header.producerEpoch, nextSequence: 0, recent: [], restoredFromSequence: header.baseSequence, hasLiveAppend: false };
       this.producers.set(header.producerId, entry);
     }
     const lastSequence = header.baseSequence + header.lastOffsetDelta;
@@ -124,18 +130,32 @@ export class ProducerSequences {
       }
       if (!entry) {
         if (this.producers.size >= MAX_PRODUCERS_PER_PARTITION) this.producers.delete(this.producers.keys().next().value as number);
-        entry = { producerEpoch: first.producerEpoch, nextSequence: 0, recent: [] };
+        entry = { producerEpoch: first.producerEpoch, nextSequence: 0, recent: [], restoredFromSequence: undefined, hasLiveAppend: false };
         this.producers.set(first.producerId, entry);
       }
       entry.producerEpoch = first.producerEpoch;
       entry.nextSequence = 0;
       entry.recent = [];
+      entry.restoredFromSequence = undefined;
     } else if (firstSequence !== entry!.nextSequence) {
       const duplicate = duplicateResult(entry!.recent, headers);
       if (duplicate) return { kind: 'duplicate', result: duplicate };
+      const restoredFrom = entry!.restoredFromSequence;
+      if (restoredFrom !== undefined && firstSequence < restoredFrom) {
+        // Older than the log's tail held at startup: it may be in the log, and no retry can tell.
+        throw new DuplicateSequenceError(
+          `producer ${first.producerId} sent sequence ${firstSequence}, older than what this partition kept of it across a restart (from ${restoredFrom}): the batch may already be in the log`,
+        );
+      }
+      if (restoredFrom !== undefined && !entry!.hasLiveAppend && firstSequence > entry!.nextSequence) {
+        // The log ends before batches this producer had acknowledged (lost with the page cache under
+        // flush=interval): waiting for them is hopeless; renumbering under a new epoch is the way on.
+        throw new UnknownProducerError(`producer ${first.producerId} sent sequence ${firstSequence}, but the log holds its batches only up to ${entry!.nextSequence - 1}`);
+      }
       throw new OutOfOrderSequenceError(`producer ${first.producerId} sent sequence ${firstSequence}; this partition expects ${entry!.nextSequence}`);
     }
     entry = entry!;
+    entry.hasLiveAppend = true;
     const batches: RecentBatch[] = headers.map((h) => ({ firstSequence: h.baseSequence, lastSequence: h.baseSequence + h.lastOffsetDelta, result: undefined }));
     entry.recent.push(...batches);
     if (entry.recent.length > PRODUCER_RECENT_BATCHES) entry.recent.splice(0, entry.recent.length - PRODUCER_RECENT_BATCHES);

@@ -159,6 +159,15 @@ export class UnknownProducerError extends StrataError {
   readonly retriable = true;
 }
 
+/**
+ * A retry of a batch older than what the partition kept of its producer after a restart (the state is
+ * rebuilt from the log's tail): the batch may be in the log, and retrying cannot tell.
+ */
+export class DuplicateSequenceError extends StrataError {
+  readonly code = 'DUPLICATE_SEQUENCE';
+  readonly retriable = false;
+}
+
 /** A heartbeat or commit from a member epoch the group has moved past: the member must rejoin. */
 export class FencedMemberEpochError extends StrataError {
   readonly code = 'FENCED_MEMBER_EPOCH';

@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { StickyAssignor } from '../groups/assignors/sticky-assignor.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
-import { OffsetStore } from '../groups/offset-store.js';
+import { OFFSETS_TOPIC, OffsetStore } from '../groups/offset-store.js';
 import { LogManager } from '../storage/log-manager.js';
 import { HeartbeatStreams } from './group-service.js';
 import { startGrpcServer } from './grpc-server.js';
@@ -27,7 +27,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let coordinator: GroupCoordinator | undefined;
   try {
     const startedMs = clock.nowMs();
-    const restored = await broker.restoreProducerState(config.producerStateTailBytes);
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     const heartbeatStreams = new HeartbeatStreams();

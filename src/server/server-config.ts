@@ -27,8 +27,9 @@ export interface ServerConfig {
   /**
    * At startup, producer sequences are rebuilt from this many bytes at the end of each partition, so
    * that a retry across a restart of a batch in that tail is answered as a duplicate (0: not at all).
-   * The default covers a producer's whole in-flight window at default settings (8 requests x 4
-   * batches x 16 KiB = 512 KiB) twice.
+   * All producers of a partition share it: the default holds the whole in-flight window of two busy
+   * producers at default settings (8 requests x 4 batches x 16 KiB = 512 KiB each). A retry of a
+   * batch older than the tail is refused with DUPLICATE_SEQUENCE (it may be in the log).
    */
   producerStateTailBytes: number;
   /** How often the server pings an idle connection, and how long it waits for the answer. */

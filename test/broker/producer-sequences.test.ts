@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProducerSequences, type Admission } from '../../src/broker/producer-sequences.js';
-import { InvalidArgumentError, OutOfOrderSequenceError, UnknownProducerError } from '../../src/core/errors.js';
+import { DuplicateSequenceError, InvalidArgumentError, OutOfOrderSequenceError, UnknownProducerError } from '../../src/core/errors.js';
 import { MAX_BATCHES_PER_PRODUCE_REQUEST, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../../src/core/limits.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { readBatchHeader, type BatchHeader } from '../../src/format/record-batch.js';
@@ -96,7 +96,7 @@ describe('ProducerSequences restored from the log at startup', () => {
     expect(() => sequences.admit([header(0, 3), header(3, 2)])).toThrow(OutOfOrderSequenceError);
     // The producer continues where the log ends; it is not told to start over.
     expect(sequences.admit([header(6, 1)]).kind).toBe('append');
-    expect(() => sequences.admit([header(8, 1, 9)])).toThrow(OutOfOrderSequenceError);
+    expect(() => sequences.admit([header(8, 1, 9)])).toThrow(UnknownProducerError);
     expect(sequences.admit([header(5, 1, 9)]).kind).toBe('append');
   });
 
@@ -110,5 +110,24 @@ describe('ProducerSequences restored from the log at startup', () => {
     expect(() => sequences.admit([header(2, 1, 7, 0)])).toThrow(OutOfOrderSequenceError);
     expect(() => sequences.admit([header(5, 1, 7, 2)])).toThrow(UnknownProducerError);
     expect(sequences.admit([header(0, 1, 7, 2)]).kind).toBe('append');
+  });
+
+  it('a retry older than the restored tail may be in the log: refused for good, not retried until it times out', () => {
+    const sequences = new ProducerSequences();
+    // The tail starts at this producer's sequence 10: sequences 0-9 are further back in the log.
+    sequences.restore(stored(10, 2, 500), 'durable');
+    sequences.restore(stored(12, 2, 502), 'durable');
+    expect(() => sequences.admit([header(8, 2)])).toThrow(DuplicateSequenceError);
+    // A multi-batch retry cut by the tail start too.
+    expect(() => sequences.admit([header(8, 2), header(10, 2)])).toThrow(DuplicateSequenceError);
+    expect(sequences.admit([header(12, 2)]).kind).toBe('duplicate');
+  });
+
+  it('a producer ahead of the restored log (its acknowledged tail was lost) is told to start over; once live, a gap is only out of order', () => {
+    const sequences = new ProducerSequences();
+    sequences.restore(stored(0, 2, 0), 'durable');
+    expect(() => sequences.admit([header(5, 1)])).toThrow(UnknownProducerError);
+    expect(sequences.admit([header(2, 1)]).kind).toBe('append');
+    expect(() => sequences.admit([header(5, 1)])).toThrow(OutOfOrderSequenceError);
   });
 });
