@@ -92,7 +92,10 @@ export interface PipelineOptions {
  * - a batch that fails for good (or runs out of delivery time) is rejected, and the partition's
  *   remaining batches are renumbered from 0 under a new producer epoch, so they do not wait forever
  *   for the sequence number that will never come; UNKNOWN_PRODUCER (the server forgot the producer,
- *   e.g. in a restart) renumbers them the same way, without rejecting any.
+ *   e.g. in a restart) renumbers them the same way, without rejecting any;
+ * - batches whose request went unanswered (they may be in the log) are never renumbered: once the
+ *   server cannot recognise one of them (its delivery time ran out, or DUPLICATE_SEQUENCE: older than
+ *   the producer state the server rebuilt after a restart), they fail saying they may be written.
  */
 export class ProducePipeline {
   private readonly partitions = new Map<string, PartitionPipeline>();
@@ -251,7 +254,9 @@ export class ProducePipeline {
     if (!error.retriable || Date.now() >= batch.deadlineMs) {
       this.reject(batch, isOutcomeUnknown ? mayBeWritten(error) : error);
       state.needsRenumber = true;
-      if (isOutcomeUnknown) state.hasUnresolvedSequence = true;
+      // DUPLICATE_SEQUENCE: the server no longer knows this retried batch (older than the producer
+      // state it rebuilt after a restart), so the unanswered batches behind it may be in the log too.
+      if (isOutcomeUnknown || error.code === 'DUPLICATE_SEQUENCE') state.hasUnresolvedSequence = true;
     } else {
       state.retry.push(batch);
       if (error.code === 'UNKNOWN_PRODUCER') state.needsRenumber = true;
