@@ -14,6 +14,8 @@ interface BenchOptions {
   batchBytes: number;
   acks: 'default' | 'none' | 'written' | 'durable';
   window: number;
+  /** Records per call: 1 is one send() each, more is sendBatch() of that many. */
+  callRecords: number;
   json?: boolean;
 }
 
@@ -80,25 +82,32 @@ async function benchProduce(client: StrataClient, options: BenchOptions): Promis
   const bar = progressBar(options.records, 'produce');
   const startedAtMs = performance.now();
   let done = 0;
+  let shownAt = 0;
   let inFlight = 0;
   let wake: (() => void) | undefined;
   let firstError: unknown;
+  const record = (i: number) => ({ key: options.keys > 0 ? `key-${i % options.keys}` : null, value });
   try {
-    for (let i = 0; i < options.records; i++) {
+    for (let i = 0; i < options.records; i += options.callRecords) {
+      const count = Math.min(options.callRecords, options.records - i);
       const sentAtMs = performance.now();
-      inFlight++;
-      const key = options.keys > 0 ? `key-${i % options.keys}` : null;
-      producer.send(options.topic, { key, value }).then(
+      inFlight += count;
+      const sent = options.callRecords === 1 ? producer.send(options.topic, record(i)) : producer.sendBatch(options.topic, Array.from({ length: count }, (_, j) => record(i + j)));
+      sent.then(
         () => {
+          // The latency of the call: with sendBatch(), until its last record is acknowledged.
           latency.record(Math.max(1, Math.round((performance.now() - sentAtMs) * 1e6)));
-          done++;
-          inFlight--;
-          if (done % 10_000 === 0) updateBar(bar, done, done * options.recordBytes, startedAtMs, latency);
+          done += count;
+          inFlight -= count;
+          if (done - shownAt >= 10_000) {
+            shownAt = done;
+            updateBar(bar, done, done * options.recordBytes, startedAtMs, latency);
+          }
           wake?.();
         },
         (error: unknown) => {
           firstError ??= error;
-          inFlight--;
+          inFlight -= count;
           wake?.();
         },
       );
@@ -159,7 +168,8 @@ export function registerBenchCommand(program: Command): void {
     .option('--linger-ms <n>', 'producer linger', parseInteger('--linger-ms', 0), 5)
     .option('--batch-bytes <n>', 'producer batch size', parseInteger('--batch-bytes', 1), 16_384)
     .option('--acks <level>', 'default | none | written | durable', 'default')
-    .option('--window <n>', 'most unacknowledged sends at once', parseInteger('--window', 1), 100_000)
+    .option('--window <n>', 'most unacknowledged records at once (more adds queueing latency, not throughput)', parseInteger('--window', 1), 5_000)
+    .option('--call-records <n>', 'records per call: 1 sends each with send(), more with sendBatch() (latency is then per call)', parseInteger('--call-records', 1), 1)
     .action(async (options: BenchOptions, command: Command) => report(await withClient(command, (client) => benchProduce(client, options)), options));
   common(bench.command('consume'))
     .description('read the topic from the earliest offset; prints records/s, MB/s, p50/p99 record age on arrival')

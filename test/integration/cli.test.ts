@@ -105,5 +105,11 @@ describe('the strata CLI against a real server', () => {
     expect(produce.recordsPerSecond).toBeGreaterThan(0);
     const consume = JSON.parse((await strata('bench', 'consume', '--topic', 'bench', '--records', '20000', '--json')).stdout) as { records: number };
     expect(consume.records).toBe(20000);
+ 
+    // sendBatch() calls of 1,000 records: every record written once.
+    const batched = JSON.parse((await strata('bench', 'produce', '--topic', 'bench-batched', '--records', '20500', '--call-records', '1000', '--json')).stdout) as { records: number };
+    expect(batched.records).toBe(20500);
+    const described = JSON.parse((await strata('topics', 'describe', 'bench-batched', '--json')).stdout) as { partitions: Array<{ logEndOffset: number }> };
+    expect(described.partitions.reduce((n, p) => n + Number(p.logEndOffset), 0)).toBe(20500);
   });
 });
