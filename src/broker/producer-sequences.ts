@@ -56,8 +56,9 @@ export class ProducerSequences {
     if (entry) {
       this.producers.delete(header.producerId);
       this.producers.set(header.producerId, entry);
-      if (header.producerEpoch < entry.producerEpoch) return;
-      if (header.producerEpoch > entry.producerEpoch) {
+      // The log is in admission order, so its last batch's epoch is what admit last accepted: a higher
+      // one, or (for a producer evicted from the LRU and admitted again) a lower one.
+      if (header.producerEpoch !== entry.producerEpoch) {
         entry.producerEpoch = header.producerEpoch;
         entry.recent = [];
         entry.restoredFromSequence = header.baseSequence;

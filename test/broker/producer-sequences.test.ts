@@ -100,7 +100,7 @@ describe('ProducerSequences restored from the log at startup', () => {
     expect(sequences.admit([header(5, 1, 9)]).kind).toBe('append');
   });
 
-  it('keeps the newest epoch, ignores untracked batches, and a producer that starts a new epoch starts at 0', () => {
+  it('takes a new epoch from the log, ignores untracked batches, and a producer that starts a new epoch starts at 0', () => {
     const sequences = new ProducerSequences();
     sequences.restore(stored(0, 2, 0, 7, 0), 'durable');
     sequences.restore(stored(0, 2, 2, 7, 1), 'durable');
@@ -110,6 +110,14 @@ describe('ProducerSequences restored from the log at startup', () => {
     expect(() => sequences.admit([header(2, 1, 7, 0)])).toThrow(OutOfOrderSequenceError);
     expect(() => sequences.admit([header(5, 1, 7, 2)])).toThrow(UnknownProducerError);
     expect(sequences.admit([header(0, 1, 7, 2)]).kind).toBe('append');
+  });
+
+  it('follows the log when an epoch is followed by a lower one (the producer was evicted and admitted again)', () => {
+    const sequences = new ProducerSequences();
+    sequences.restore(stored(0, 2, 0, 7, 3), 'durable');
+    sequences.restore(stored(0, 1, 2, 7, 1), 'durable');
+    expect(sequences.admit([header(0, 1, 7, 1)])).toEqual({ kind: 'duplicate', result: { baseOffset: 2, lastOffset: 2, durability: 'durable' } });
+    expect(sequences.admit([header(1, 1, 7, 1)]).kind).toBe('append');
   });
 
   it('a retry older than the restored tail may be in the log: refused for good, not retried until it times out', () => {
