@@ -93,4 +93,58 @@ describe('a producer retrying across a server restart (SIGKILL)', () => {
       await configDir.remove();
     }
   }, 60_000);
+
+  it('a Producer sending through a SIGKILL and a restart on the same address: every record once, in order per key', async () => {
+    server = await startServerProcess(dir.path);
+    const client = new StrataClient({ address: server.address });
+    try {
+      await client.admin.createTopic('stream', { partitions: 4 });
+      const producer = client.producer({ lingerMs: 1, deliveryTimeoutMs: 60_000, retryBackoffMs: 20 });
+      const sends: Array<Promise<unknown>> = [];
+      let stopSending = false;
+      const sending = (async () => {
+        // Records keep flowing until after the restart, so some are in flight when the kill lands.
+        for (let i = 0; !stopSending || i < 3_000; i++) {
+          sends.push(producer.send('stream', { key: `k${i % 40}`, value: `r${i}` }));
+          if (i % 50 === 49) await new Promise((r) => setTimeout(r, 2));
+          if (i > 200_000) break;
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 150));
+      const port = server.port;
+      expect((await server.stop('SIGKILL')).signal).toBe('SIGKILL');
+      server = await startServerProcess(dir.path, ['--port', String(port)]);
+      stopSending = true;
+      await sending;
+      const outcomes = await Promise.allSettled(sends);
+      const failures = outcomes.filter((o) => o.status === 'rejected');
+      expect(failures.map((f) => String((f as PromiseRejectedResult).reason)).slice(0, 3)).toEqual([]);
+      await producer.close();
+
+      // Read the whole log back: each value exactly once, and per key in send order.
+      const total = sends.length;
+      const seen = new Map<string, number>();
+      const lastOfKey = new Map<string, number>();
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 30_000);
+      let count = 0;
+      for await (const record of client.consume('stream', { from: 'earliest', signal: controller.signal })) {
+        const value = record.value!.toString();
+        seen.set(value, (seen.get(value) ?? 0) + 1);
+        const index = Number(value.slice(1));
+        const key = record.key!.toString();
+        expect(index, `order of ${key}`).toBeGreaterThan(lastOfKey.get(key) ?? -1);
+        lastOfKey.set(key, index);
+        if (++count >= total) break;
+      }
+      clearTimeout(timer);
+      expect(seen.size).toBe(total);
+      expect([...seen.values()].filter((n) => n !== 1)).toEqual([]);
+      const description = await client.admin.describeTopic('stream');
+      expect(description.partitions.reduce((n, p) => n + Number(p.logEndOffset), 0)).toBe(total);
+    } finally {
+      client.close();
+    }
+  }, 120_000);
 });
+
