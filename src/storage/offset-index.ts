@@ -53,39 +53,18 @@ export class OffsetIndex {
 
   /** The entry with the largest offset <= `offset`, or the segment start when there is none. */
   lookup(offset: number): IndexEntry {
-    const target = offset - this.baseOffset;
-    let low = 0;
-    let high = this.count - 1;
-    let found = -1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      if (this.relativeOffsets[middle]! <= target) {
-        found = middle;
-        low = middle + 1;
-      } else {
-        high = middle - 1;
-      }
-    }
-    if (found < 0) return { offset: this.baseOffset, position: 0 };
-    return { offset: this.baseOffset + this.relativeOffsets[found]!, position: this.positions[found]! };
+    return this.entryAt(floorIndex(this.relativeOffsets, this.count, offset - this.baseOffset));
   }
 
   /** The entry with the largest position <= `position`, or the segment start when there is none. */
   floorByPosition(position: number): IndexEntry {
-    let low = 0;
-    let high = this.count - 1;
-    let found = -1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      if (this.positions[middle]! <= position) {
-        found = middle;
-        low = middle + 1;
-      } else {
-        high = middle - 1;
-      }
-    }
-    if (found < 0) return { offset: this.baseOffset, position: 0 };
-    return { offset: this.baseOffset + this.relativeOffsets[found]!, position: this.positions[found]! };
+    return this.entryAt(floorIndex(this.positions, this.count, position));
+  }
+
+  /** Entry `index`, or the segment start for -1 (no entry at or below what was looked for). */
+  private entryAt(index: number): IndexEntry {
+    if (index < 0) return { offset: this.baseOffset, position: 0 };
+    return { offset: this.baseOffset + this.relativeOffsets[index]!, position: this.positions[index]! };
   }
 
   lastEntry(): IndexEntry | undefined {
@@ -132,4 +111,21 @@ export class OffsetIndex {
     this.relativeOffsets = relativeOffsets;
     this.positions = positions;
   }
+}
+
+/** Binary search: the last of the first `count` elements of increasing `sorted` that is <= target, or -1. */
+function floorIndex(sorted: Uint32Array, count: number, target: number): number {
+  let low = 0;
+  let high = count - 1;
+  let found = -1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! <= target) {
+      found = middle;
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return found;
 }

@@ -112,6 +112,21 @@ describe('OffsetIndex.lookup', () => {
     );
   });
 
+  it('floorByPosition equals a linear scan by position for any entries and any position', () => {
+    fc.assert(
+      fc.property(indexArbitrary, fc.array(fc.integer({ min: 0, max: 2_000_000 }), { maxLength: 50 }), ({ baseOffset, entries }, queries) => {
+        const index = build(baseOffset, entries);
+        const positions = new Set<number>([0, ...queries]);
+        for (const entry of entries) for (const d of [-1, 0, 1]) positions.add(Math.max(0, entry.position + d));
+        for (const position of positions) {
+          const expected = entries.filter((e) => e.position <= position).at(-1) ?? { offset: baseOffset, position: 0 };
+          expect(index.floorByPosition(position), `floorByPosition(${position})`).toEqual(expected);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses entries that do not strictly increase in both columns, or lie outside the segment', () => {
     const index = build(10, [{ offset: 20, position: 100 }]);
     expect(() => index.append(20, 200)).toThrow(AssertionError);
