@@ -18,9 +18,10 @@ export function closedError(): StrataClientError {
   return new StrataClientError('PRODUCER_CLOSED', 'the producer is closed', 9, false);
 }
 
+const isBytes = (v: unknown): v is Buffer | string => typeof v === 'string' || Buffer.isBuffer(v);
+
 /** Checks what encoding would refuse later, so that a bad record fails its own send() alone. */
 export function toRecordInput(record: ProducerRecord): RecordInput {
-  const isBytes = (v: unknown): v is Buffer | string => typeof v === 'string' || Buffer.isBuffer(v);
   if (record === null || typeof record !== 'object') throw new InvalidArgumentError('a record must be an object with a value');
   if (record.value !== null && !isBytes(record.value)) throw new InvalidArgumentError('a record value must be a string, a Buffer or null');
   if (record.key !== null && record.key !== undefined && !isBytes(record.key)) throw new InvalidArgumentError('a record key must be a string, a Buffer, null or undefined');
