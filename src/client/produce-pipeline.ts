@@ -10,7 +10,10 @@ import { StrataClientError } from './client-error.js';
 export interface RecordMetadata {
   topic: string;
   partition: number;
-  /** -1 when the producer asked for no acknowledgement. */
+  /**
+   * -1 when the producer asked for no acknowledgement, or when a retry after a server restart found
+   * the record already in the log further back than the server could tell its offset.
+   */
   offset: number;
   /** What the acknowledgement promises: 'durable' (fsynced), 'written' (in the log) or 'none'. */
   durability: 'durable' | 'written' | 'none';
@@ -65,6 +68,13 @@ interface PartitionPipeline {
    * be in the log too, so those whose outcome is unknown must not be renumbered and written again.
    */
   hasUnresolvedSequence: boolean;
+  /**
+   * A batch was refused for good (or timed out) while the server still knows this producer: the
+   * partition renumbers, and its batches that went unanswered (maybe in the log) must not be resent
+   * under the new numbers. (After UNKNOWN_PRODUCER the server has forgotten the producer: resending
+   * under new numbers is then the only way on, at the risk of a second copy.)
+   */
+  isRenumberAfterRefusal: boolean;
   failures: number;
 }
 
@@ -93,9 +103,10 @@ export interface PipelineOptions {
  *   remaining batches are renumbered from 0 under a new producer epoch, so they do not wait forever
  *   for the sequence number that will never come; UNKNOWN_PRODUCER (the server forgot the producer,
  *   e.g. in a restart) renumbers them the same way, without rejecting any;
- * - batches whose request went unanswered (they may be in the log) are never renumbered: once the
- *   server cannot recognise one of them (its delivery time ran out, or DUPLICATE_SEQUENCE: older than
- *   the producer state the server rebuilt after a restart), they fail saying they may be written.
+ * - batches whose request ever went unanswered (they may be in the log) are never renumbered: when
+ *   the partition's sequence starts over they fail, saying they may be written;
+ * - DUPLICATE_SEQUENCE (a retry older than the producer state the server rebuilt after a restart)
+ *   means the batch is in the log at an unknown offset: it succeeds with offset -1, as in Kafka.
  */
 export class ProducePipeline {
   private readonly partitions = new Map<string, PartitionPipeline>();
@@ -144,7 +155,7 @@ export class ProducePipeline {
     const key = `${partition}\u0000${topic}`;
     let state = this.partitions.get(key);
     if (!state) {
-      state = { topic, partition, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, failures: 0 };
+      state = { topic, partition, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, isRenumberAfterRefusal: false, failures: 0 };
       this.partitions.set(key, state);
     }
     return state;
@@ -217,13 +228,23 @@ export class ProducePipeline {
     const group = this.byRequestId.get(response.requestId);
     if (!group) return;
     this.byRequestId.delete(response.requestId);
-    if (response.failure) return this.onRequestFailure(group, StrataClientError.fromFailure(response.failure));
+    if (response.failure) {
+      // A retried batch older than the producer state the server rebuilt after a restart: it is in
+      // the log, at an offset nobody can tell any more. As Kafka's producer does, it succeeds with
+      // offset -1. (Several batches refused together are resent alone, below, to tell them apart.)
+      if (response.failure.code === 'DUPLICATE_SEQUENCE' && group.length === 1) return this.acknowledge(group, -1, 'durable');
+      return this.onRequestFailure(group, StrataClientError.fromFailure(response.failure));
+    }
+    const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
+    this.acknowledge(group, response.baseOffset, durability);
+  }
+
+  /** The batches of one request were appended together (from `baseOffset`, or -1 when unknown). */
+  private acknowledge(group: SealedBatch[], firstOffset: number, durability: RecordMetadata['durability']): void {
     const state = this.partitionState(group[0]!.topic, group[0]!.partition);
     state.requestsInFlight--;
     state.failures = 0;
-    const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
-    // The batches of one request were appended together: their offsets follow one another.
-    let baseOffset = response.baseOffset;
+    let baseOffset = firstOffset;
     for (const batch of group) {
       state.inFlight.delete(batch);
       const { topic, partition, sinks, sinkIndexes } = batch;
@@ -250,13 +271,14 @@ export class ProducePipeline {
   private onFailure(batch: SealedBatch, error: StrataClientError, isOutcomeUnknown: boolean): void {
     const state = this.partitionState(batch.topic, batch.partition);
     state.inFlight.delete(batch);
-    batch.isOutcomeUnknown = isOutcomeUnknown;
+    // Sticky: an attempt that went unanswered may be in the log whatever a later attempt hears (a
+    // retry that arrives while the first append is still being written is refused as out of order).
+    batch.isOutcomeUnknown ||= isOutcomeUnknown;
     if (!error.retriable || Date.now() >= batch.deadlineMs) {
-      this.reject(batch, isOutcomeUnknown ? mayBeWritten(error) : error);
+      this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(error) : error);
       state.needsRenumber = true;
-      // DUPLICATE_SEQUENCE: the server no longer knows this retried batch (older than the producer
-      // state it rebuilt after a restart), so the unanswered batches behind it may be in the log too.
-      if (isOutcomeUnknown || error.code === 'DUPLICATE_SEQUENCE') state.hasUnresolvedSequence = true;
+      state.isRenumberAfterRefusal = true;
+      if (batch.isOutcomeUnknown) state.hasUnresolvedSequence = true;
     } else {
       state.retry.push(batch);
       if (error.code === 'UNKNOWN_PRODUCER') state.needsRenumber = true;
@@ -271,13 +293,15 @@ export class ProducePipeline {
     setTimeout(() => {
       state.queue = [...state.retry.sort((a, b) => a.sequence - b.sequence), ...state.queue];
       state.retry = [];
-      if (state.hasUnresolvedSequence) {
+      if (state.hasUnresolvedSequence || state.isRenumberAfterRefusal) {
         // Renumbered, these could be written twice: they fail instead, saying they may be in the log.
         for (const batch of state.queue.filter((b) => b.isOutcomeUnknown)) {
-          this.reject(batch, mayBeWritten(new StrataClientError('OUTCOME_UNKNOWN', 'an earlier batch of this partition ran out of delivery time with its outcome unknown', 4, false)));
+          const reason = state.hasUnresolvedSequence ? 'an earlier batch of this partition failed with its outcome unknown' : "this partition's sequence starts over after a failed batch";
+          this.reject(batch, mayBeWritten(new StrataClientError('OUTCOME_UNKNOWN', `${reason}, and this batch went unanswered`, 4, false)));
         }
         state.queue = state.queue.filter((b) => !b.isOutcomeUnknown);
         state.hasUnresolvedSequence = false;
+        state.isRenumberAfterRefusal = false;
       }
       if (state.needsRenumber) {
         state.epoch++;
