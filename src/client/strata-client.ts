@@ -42,6 +42,10 @@ export class StrataClient {
       'grpc.keepalive_timeout_ms': 10_000,
       // A larger HTTP/2 window lets one subscription stream run at disk speed (see PERFORMANCE.md).
       'grpc-node.flow_control_window': 8 * 1024 * 1024,
+      // A connection of its own: grpc-js would otherwise share one among every client of the same
+      // address in the process, and past the server's streams per connection (maxConcurrentStreams)
+      // new calls wait silently for a stream to end.
+      'grpc.use_local_subchannel_pool': 1,
       ...options.channelOptions,
     };
     this.channel = new grpc.Channel(this.address, credentials, channelOptions);

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
+import { StrataClient } from '../../src/client/strata-client.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
 import { DEFAULT_HTTP2_WINDOW_BYTES, raiseFlowControlWindows } from '../../src/server/flow-control-window.js';
@@ -72,4 +73,26 @@ describe('the server HTTP/2 flow-control window', () => {
     expect(() => resolveServerConfig({ maxConcurrentStreams: 0 })).toThrow(/maxConcurrentStreams/);
     expect(() => raiseFlowControlWindows(new grpc.Server(), { streamWindowBytes: 2 ** 31, connectionWindowBytes: 65_535 })).toThrow(RangeError);
   });
+
+  it('gives each StrataClient a connection of its own, so one client at the stream cap does not stall another', async () => {
+    const busy = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const other = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const controller = new AbortController();
+    try {
+      await busy.admin.createTopic('quiet', { partitions: 1 });
+      // As many open subscriptions as the server allows streams on one connection.
+      const followers = Array.from({ length: MAX_STREAMS }, async () => {
+        for await (const record of busy.consume('quiet', { from: 'latest', signal: controller.signal })) void record;
+      });
+      for (const follower of followers) follower.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+      const answer = await Promise.race([other.admin.listTopics().then(() => 'answered'), new Promise((r) => setTimeout(() => r('stalled'), 5_000))]);
+      expect(answer).toBe('answered');
+    } finally {
+      controller.abort();
+      busy.close();
+      other.close();
+    }
+  }, 20_000);
 });
+
