@@ -87,6 +87,8 @@ export interface PipelineOptions {
   maxRequestBytes: number;
   retryBackoffMs: number;
   maxRetryBackoffMs: number;
+  /** A request unanswered this long makes the pipeline replace its stream (as if it broke). */
+  requestTimeoutMs: number;
   compression: 'none' | 'gzip';
   /** Called with the bytes of every batch that leaves the pipeline (acknowledged or failed). */
   onSettled: (sizeBytes: number) => void;
@@ -112,6 +114,9 @@ export class ProducePipeline {
   private readonly partitions = new Map<string, PartitionPipeline>();
   /** The batches each request in flight carries, in sequence order. */
   private readonly byRequestId = new Map<number, SealedBatch[]>();
+  /** When each request in flight was written (in request id order, so the oldest comes first). */
+  private readonly sentAtMs = new Map<number, number>();
+  private requestTimer: ReturnType<typeof setInterval> | undefined;
   private stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> | undefined;
   private isStreamBlocked = false;
   private nextRequestId = 1;
@@ -149,6 +154,8 @@ export class ProducePipeline {
   close(): void {
     this.stream?.end();
     this.stream = undefined;
+    clearInterval(this.requestTimer);
+    this.requestTimer = undefined;
   }
 
   private partitionState(topic: string, partition: number): PartitionPipeline {
@@ -172,24 +179,45 @@ export class ProducePipeline {
       for (const state of this.partitions.values()) this.pump(state);
     });
     const onBroken = (error?: unknown) => {
-      if (this.stream !== stream) return;
-      this.stream = undefined;
-      // A dead stream never drains: the next stream starts unblocked.
-      this.isStreamBlocked = false;
       const failure = error
         ? StrataClientError.fromServiceError(error)
         : new StrataClientError('STREAM_ENDED', 'the produce stream ended', 14, true);
-      // Every batch still in flight on this stream is retried on a new one.
-      const requests = [...this.byRequestId.values()];
-      this.byRequestId.clear();
-      const retriable = failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true);
-      for (const group of requests) this.onRequestFailure(group, retriable, true);
-      // Partitions with nothing in flight may have batches queued behind the blocked stream.
-      for (const state of this.partitions.values()) this.pump(state);
+      this.replaceStream(stream, failure);
     };
     stream.on('error', onBroken);
     stream.on('end', () => onBroken());
+    this.requestTimer ??= setInterval(() => this.checkRequestTimeouts(), Math.max(10, Math.min(1_000, this.options.requestTimeoutMs / 4)));
+    this.requestTimer.unref?.();
     return stream;
+  }
+
+  /** Drops a broken (or unanswering) stream: every request in flight on it is retried on a new one. */
+  private replaceStream(stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output>, failure: StrataClientError): void {
+    if (this.stream !== stream) return;
+    this.stream = undefined;
+    // A dead stream never drains: the next stream starts unblocked.
+    this.isStreamBlocked = false;
+    const requests = [...this.byRequestId.values()];
+    this.byRequestId.clear();
+    this.sentAtMs.clear();
+    const retriable = failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true);
+    for (const group of requests) this.onRequestFailure(group, retriable, true);
+    // Partitions with nothing in flight may have batches queued behind the blocked stream.
+    for (const state of this.partitions.values()) this.pump(state);
+  }
+
+  /** A request unanswered for requestTimeoutMs: the stream is given up (its late answers are ignored). */
+  private checkRequestTimeouts(): void {
+    const stream = this.stream;
+    if (!stream || this.sentAtMs.size === 0) return;
+    const oldestSentAtMs = this.sentAtMs.values().next().value as number;
+    if (Date.now() - oldestSentAtMs < this.options.requestTimeoutMs) return;
+    this.replaceStream(stream, new StrataClientError('REQUEST_TIMEOUT', `a produce request went unanswered for ${this.options.requestTimeoutMs} ms`, 4, true));
+    try {
+      stream.cancel();
+    } catch {
+      // Already gone: nothing to cancel (a throw from a timer would end the process).
+    }
   }
 
   /**
@@ -218,6 +246,7 @@ export class ProducePipeline {
       }
       state.requestsInFlight++;
       this.byRequestId.set(requestId, group);
+      this.sentAtMs.set(requestId, Date.now());
       const records = group.length === 1 ? group[0]!.encoded : Buffer.concat(group.map((b) => b.encoded), requestBytes);
       const isWritable = stream.write({ requestId, topic: state.topic, partition: state.partition, records, ackLevel: this.options.ackLevel });
       if (!isWritable) this.isStreamBlocked = true;
@@ -228,6 +257,7 @@ export class ProducePipeline {
     const group = this.byRequestId.get(response.requestId);
     if (!group) return;
     this.byRequestId.delete(response.requestId);
+    this.sentAtMs.delete(response.requestId);
     if (response.failure) {
       // A retried batch older than the producer state the server rebuilt after a restart: it is in
       // the log, at an offset nobody can tell any more. As Kafka's producer does, it succeeds with

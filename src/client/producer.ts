@@ -28,6 +28,12 @@ export interface ProducerOptions {
   maxRequestBytes?: number;
   /** How long a record may take, retries included, before send() rejects. Default 120000. */
   deliveryTimeoutMs?: number;
+  /**
+   * How long a produce request may go unanswered before the stream is replaced and its batches are
+   * retried (as Kafka's request.timeout.ms): a server that stops answering without the connection
+   * breaking cannot hold sends forever. Default 30000.
+   */
+  requestTimeoutMs?: number;
   /** First retry backoff, doubling up to 1000 ms. Default 100. */
   retryBackoffMs?: number;
   /** send() waits while this many bytes are buffered or in flight. Default 32 MiB. */
@@ -83,6 +89,7 @@ export class Producer {
       maxInFlightPerPartition: options.maxInFlightPerPartition ?? 5,
       maxRequestBytes: options.maxRequestBytes ?? 1024 * 1024,
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       retryBackoffMs: options.retryBackoffMs ?? 100,
       maxBufferedBytes: options.maxBufferedBytes ?? 32 * 1024 * 1024,
       maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
@@ -90,8 +97,8 @@ export class Producer {
       partitioner: options.partitioner ?? new DefaultPartitioner(),
     };
     const o = this.options;
-    if (!(o.lingerMs >= 0) || !(o.batchBytes > 0) || !(o.deliveryTimeoutMs > 0) || !(o.maxRequestBytes > 0 && o.maxRequestBytes <= MAX_PRODUCE_REQUEST_BYTES)) {
-      throw new InvalidArgumentError(`lingerMs >= 0, batchBytes > 0, deliveryTimeoutMs > 0 and 0 < maxRequestBytes <= ${MAX_PRODUCE_REQUEST_BYTES} are required`);
+    if (!(o.lingerMs >= 0) || !(o.batchBytes > 0) || !(o.deliveryTimeoutMs > 0) || !(o.requestTimeoutMs > 0) || !(o.maxRequestBytes > 0 && o.maxRequestBytes <= MAX_PRODUCE_REQUEST_BYTES)) {
+      throw new InvalidArgumentError(`lingerMs >= 0, batchBytes > 0, deliveryTimeoutMs > 0, requestTimeoutMs > 0 and 0 < maxRequestBytes <= ${MAX_PRODUCE_REQUEST_BYTES} are required`);
     }
     // The server recognises a retry only among a producer's last PRODUCER_RECENT_BATCHES batches.
     if (!Number.isInteger(o.maxInFlightPerPartition) || o.maxInFlightPerPartition < 1 || o.maxInFlightPerPartition > MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION) {
@@ -106,6 +113,7 @@ export class Producer {
       maxInFlightPerPartition: o.maxInFlightPerPartition,
       maxRequestBytes: o.maxRequestBytes,
       retryBackoffMs: o.retryBackoffMs,
+      requestTimeoutMs: o.requestTimeoutMs,
       maxRetryBackoffMs: 1_000,
       compression: o.compression,
       onSettled: (sizeBytes) => this.release(sizeBytes),

@@ -22,7 +22,7 @@ describe('ProducePipeline', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 1, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, compression: 'none', onSettled: () => undefined });
+    const pipeline = new ProducePipeline(stub, { producerId: 1, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, compression: 'none', onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
       pipeline.seal('t', 0, [{ key: null, value: 'a', timestampMs: 1 }], [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000),
     );

@@ -293,3 +293,63 @@ it('a batch whose unanswered first attempt is still being written when its retry
   expect(outcomes[1]).toMatch(/may have been written/);
   expect(outcomes[2]).toMatch(/rejected: .*5\d{3}/);
 });
+
+/** A service whose streams take requests and answer none, until `answersFrom` streams were opened. */
+function silentService(answersFrom: number) {
+  const log: string[] = [];
+  const sequences = new ProducerSequences();
+  const opened = { streams: 0, cancelled: 0 };
+  const client = {
+    admin: { describeTopic: async () => ({ partitionCount: 1 }) },
+    stubs: {
+      produce: {
+        produce() {
+          const stream = new EventEmitter() as FakeStream & { cancel: () => void };
+          const isSilent = opened.streams++ < answersFrom;
+          stream.end = () => undefined;
+          stream.cancel = () => {
+            opened.cancelled++;
+            setImmediate(() => stream.emit('error', Object.assign(new Error('cancelled'), { code: 1, details: 'Cancelled on client' })));
+          };
+          stream.write = (request) => {
+            // A silent stream: the server is stuck before the append (the connection stays up).
+            if (isSilent) return true;
+            const records = request.records as Buffer;
+            const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
+            const admission = sequences.admit(headers);
+            let result = admission.kind === 'duplicate' ? admission.result : undefined;
+            if (!result) {
+              const baseOffset = log.length;
+              for (const r of decodeRecordBatch(records, 0).records) log.push(r.value!.toString());
+              result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
+              if (admission.kind === 'append') admission.onAppended(result);
+            }
+            setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: admission.kind === 'duplicate', failure: null }));
+            return true;
+          };
+          return stream;
+        },
+      },
+    },
+  } as unknown as StrataClient;
+  return { client, log, opened };
+}
+
+it('a request the server never answers (the connection stays up) is retried on a new stream after requestTimeoutMs', async () => {
+  const { client, log, opened } = silentService(1);
+  const producer = new Producer(client, { lingerMs: 0, requestTimeoutMs: 100, retryBackoffMs: 1 });
+  const sent = await Promise.race([producer.send('t', { value: 'a' }), sleep(5_000).then(() => 'stuck' as const)]);
+  expect(sent).not.toBe('stuck');
+  expect(log).toEqual(['a']);
+  expect(opened).toEqual({ streams: 2, cancelled: 1 });
+  await producer.close();
+});
+
+it('a server that never answers at all: send() fails at its delivery timeout, saying the record may be written', async () => {
+  const { client, log } = silentService(Number.POSITIVE_INFINITY);
+  const producer = new Producer(client, { lingerMs: 0, requestTimeoutMs: 50, deliveryTimeoutMs: 400, retryBackoffMs: 1 });
+  const result = await Promise.race([outcome(producer.send('t', { value: 'a' })), sleep(5_000).then(() => 'stuck')]);
+  expect(result).toMatch(/may have been written/);
+  expect(log).toEqual([]);
+  await producer.close();
+});
