@@ -7,6 +7,9 @@ import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService
 import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
 import { StrataClientError } from './client-error.js';
 
+/** The largest base or last sequence a batch can carry (int32). */
+const MAX_SEQUENCE = 0x7fff_ffff;
+
 export interface RecordMetadata {
   topic: string;
   partition: number;
@@ -131,6 +134,12 @@ export class ProducePipeline {
   /** Assigns the next sequence of the partition and encodes the batch. */
   seal(topic: string, partition: number, records: RecordInput[], sinks: RecordSink[], sinkIndexes: number[], sizeBytes: number, deadlineMs: number): void {
     const state = this.partitionState(topic, partition);
+    if (state.nextSequence + records.length - 1 > MAX_SEQUENCE) {
+      // Sequences are int32 in the batch format: past 2^31 - 1 records of one partition, the producer
+      // goes on under its next epoch from 0 (the server takes a newer epoch from sequence 0).
+      state.epoch++;
+      state.nextSequence = 0;
+    }
     const encoded = encodeRecordBatch(records, {
       producerId: this.options.producerId,
       producerEpoch: state.epoch,

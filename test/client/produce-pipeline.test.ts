@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { ProducerSequences } from '../../src/broker/producer-sequences.js';
 import { ProducePipeline } from '../../src/client/produce-pipeline.js';
+import { validateBatches, type BatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
 
 describe('ProducePipeline', () => {
@@ -30,4 +32,48 @@ describe('ProducePipeline', () => {
     expect(await settled).toBe(7);
     expect(opened).toBe(2);
   });
+
+  it('past 2^31 - 1 records of a partition, goes on under the next epoch from sequence 0 (sequences are int32)', async () => {
+    const sequences = new ProducerSequences();
+    const seen: BatchHeader[] = [];
+    let offset = 0;
+    const stub = {
+      produce() {
+        const stream = new EventEmitter() as EventEmitter & { write: (r: { requestId: number; records: Buffer }) => boolean; end: () => void };
+        stream.write = (request) => {
+          const headers = validateBatches(request.records, { maxBatchBytes: 1 << 20 });
+          seen.push(...headers);
+          const admission = sequences.admit(headers);
+          const result = { baseOffset: offset, lastOffset: offset + headers[0]!.recordCount - 1, durability: 'durable' as const };
+          offset += headers[0]!.recordCount;
+          if (admission.kind === 'append') admission.onAppended(result);
+          setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: false, failure: null }));
+          return true;
+        };
+        stream.end = () => undefined;
+        return stream;
+      },
+    } as unknown as ProduceServiceClient;
+    const pipeline = new ProducePipeline(stub, { producerId: 9, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, compression: 'none', onSettled: () => undefined });
+    const send = (count: number) =>
+      new Promise<number>((resolve, reject) => {
+        const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
+        pipeline.seal('t', 0, records, [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000);
+      });
+    await send(2); // epoch 0, sequences 0-1: the server knows the producer
+    // A long-lived producer near the end of the int32 range (2^31 - 4 records sent on this partition).
+    (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number } }).partitionState('t', 0).nextSequence = 2 ** 31 - 4;
+    (sequences as unknown as { producers: Map<number, { nextSequence: number }> }).producers.get(9)!.nextSequence = 2 ** 31 - 4;
+    await send(3); // 2^31 - 4 .. 2^31 - 2: still fits
+    await send(3); // would pass 2^31 - 1: next epoch, from 0
+    await send(1);
+    expect(seen.map((h) => [h.producerEpoch, h.baseSequence, h.recordCount])).toEqual([
+      [0, 0, 2],
+      [0, 2 ** 31 - 4, 3],
+      [1, 0, 3],
+      [1, 3, 1],
+    ]);
+    pipeline.close();
+  });
 });
+
