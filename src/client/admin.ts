@@ -7,10 +7,19 @@ import { StrataClientError } from './client-error.js';
 
 export type OffsetSpec = 'earliest' | 'latest' | { timestampMs: number };
 
-/** A unary call as a promise; failures become StrataClientError. */
-export function call<Req, Res>(method: (request: Req, callback: (error: unknown, response?: Res) => void) => unknown, request: Req): Promise<Res> {
+/** How long a unary call may take before it fails with DEADLINE_EXCEEDED, unless told otherwise. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
+/**
+ * A unary call as a promise, with a deadline (a server that stops answering cannot hold a caller
+ * forever); failures become StrataClientError.
+ */
+export function call<Req, Res>(method: (request: Req, callback: (error: unknown, response?: Res) => void) => unknown, request: Req, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<Res> {
+  // Generated unary methods also take (request, options, callback); the two-argument form above is
+  // what TypeScript infers the response type from (the last overload).
+  const withOptions = method as unknown as (request: Req, options: { deadline: Date }, callback: (error: unknown, response?: Res) => void) => unknown;
   return new Promise<Res>((resolve, reject) => {
-    method(request, (error, response) => (error ? reject(StrataClientError.fromServiceError(error)) : resolve(response!)));
+    withOptions(request, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) => (error ? reject(StrataClientError.fromServiceError(error)) : resolve(response!)));
   });
 }
 
@@ -23,31 +32,34 @@ export function startPositionToProto(spec: OffsetSpec | number): StartPosition {
 
 /** The Admin service, one method per RPC. */
 export class Admin {
-  constructor(private readonly stub: AdminServiceClient) {}
+  constructor(
+    private readonly stub: AdminServiceClient,
+    private readonly callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
+  ) {}
 
   async createTopic(topic: string, options: { partitions: number; config?: Record<string, string> }): Promise<TopicDescription__Output> {
-    const response = await call(this.stub.createTopic.bind(this.stub), { topic, partitionCount: options.partitions, config: options.config ?? {} });
+    const response = await call(this.stub.createTopic.bind(this.stub), { topic, partitionCount: options.partitions, config: options.config ?? {} }, this.callTimeoutMs);
     return response.topic!;
   }
 
   async deleteTopic(topic: string): Promise<void> {
-    await call(this.stub.deleteTopic.bind(this.stub), { topic });
+    await call(this.stub.deleteTopic.bind(this.stub), { topic }, this.callTimeoutMs);
   }
 
   async listTopics(): Promise<TopicSummary__Output[]> {
-    return (await call(this.stub.listTopics.bind(this.stub), {})).topics;
+    return (await call(this.stub.listTopics.bind(this.stub), {}, this.callTimeoutMs)).topics;
   }
 
   async describeTopic(topic: string): Promise<TopicDescription__Output> {
-    return (await call(this.stub.describeTopic.bind(this.stub), { topic })).topic!;
+    return (await call(this.stub.describeTopic.bind(this.stub), { topic }, this.callTimeoutMs)).topic!;
   }
 
   async createPartitions(topic: string, partitions: number): Promise<TopicDescription__Output> {
-    return (await call(this.stub.createPartitions.bind(this.stub), { topic, partitionCount: partitions })).topic!;
+    return (await call(this.stub.createPartitions.bind(this.stub), { topic, partitionCount: partitions }, this.callTimeoutMs)).topic!;
   }
 
   /** Earliest, latest, or the first offset at or after a time, per partition (all by default). */
   async listOffsets(topic: string, spec: OffsetSpec, partitions: number[] = []): Promise<PartitionOffset__Output[]> {
-    return (await call(this.stub.listOffsets.bind(this.stub), { topic, partitions, position: startPositionToProto(spec) })).offsets;
+    return (await call(this.stub.listOffsets.bind(this.stub), { topic, partitions, position: startPositionToProto(spec) }, this.callTimeoutMs)).offsets;
   }
 }

@@ -165,7 +165,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       ...this.memberIdentity(),
       topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
     };
-    await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request);
+    await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request, this.client.callTimeoutMs);
     for (const { topic, partitions } of request.topics) for (const p of partitions) this.committed.set(key(topic, p.partition), p.offset);
   }
 
@@ -191,10 +191,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   /** Reads the group's committed offsets of `partitions`: where reading resumes. */
   private async loadCommittedOffsets(partitions: readonly TopicPartition[]): Promise<void> {
-    const committed = await call(this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups), {
-      ...this.memberIdentity(),
-      topics: [...new Set(partitions.map((tp) => tp.topic))],
-    });
+    const committed = await call(
+      this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups),
+      { ...this.memberIdentity(), topics: [...new Set(partitions.map((tp) => tp.topic))] },
+      this.client.callTimeoutMs,
+    );
     for (const tp of partitions) {
       const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
       if (offset === undefined) continue;

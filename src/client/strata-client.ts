@@ -5,7 +5,8 @@ import type { GroupServiceClient } from '../generated/strata/v1/GroupService.js'
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
 import { loadProtocol } from '../protocol/protocol.js';
-import { Admin } from './admin.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { Admin, DEFAULT_CALL_TIMEOUT_MS } from './admin.js';
 import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
 import { consume, consumeBatches, type ConsumeOptions, type ConsumedRecord } from './consume.js';
 import { Producer, type ProducerOptions } from './producer.js';
@@ -18,6 +19,8 @@ export interface StrataClientOptions {
   credentials?: grpc.ChannelCredentials;
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions;
+  /** Deadline of each unary call (admin, offset commits and fetches). Default 30000. */
+  callTimeoutMs?: number;
 }
 
 export type { TopicDescription__Output as TopicDescription };
@@ -29,6 +32,7 @@ export type { TopicDescription__Output as TopicDescription };
 export class StrataClient {
   readonly address: string;
   readonly admin: Admin;
+  readonly callTimeoutMs: number;
   /** @internal the generated stubs, shared by producers and consumers. */
   readonly stubs: { admin: AdminServiceClient; produce: ProduceServiceClient; consume: ConsumeServiceClient; groups: GroupServiceClient };
   private readonly channel: grpc.Channel;
@@ -57,7 +61,9 @@ export class StrataClient {
       consume: new v1.ConsumeService(this.address, credentials, shared),
       groups: new v1.GroupService(this.address, credentials, shared),
     };
-    this.admin = new Admin(this.stubs.admin);
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    if (!(this.callTimeoutMs > 0)) throw new InvalidArgumentError('callTimeoutMs must be positive');
+    this.admin = new Admin(this.stubs.admin, this.callTimeoutMs);
   }
 
   producer(options: ProducerOptions = {}): Producer {
