@@ -118,38 +118,56 @@ it('batches queued behind a blocked stream are sent after that stream breaks', a
   expect(logs).toEqual([['a'], ['b']]);
 }, 10_000);
 
+interface SequencedServiceOptions {
+  /** Which requests get an answer (the others are appended and left unanswered). Default: all. */
+  isAnswered?: (streamIndex: number, requestIndexOnStream: number) => boolean;
+  /** The server "restarts" before stream `atStream`: producer state rebuilt from the last `tailBatches` batches. */
+  restart?: { atStream: number; tailBatches: number };
+  /** Streams before this index admit and write each append but never finish it (a hung fsync): no answer. */
+  stalledStreams?: number;
+  /** Streams before this index take requests and do nothing at all (the connection stays up). */
+  silentStreams?: number;
+  /** Requests larger than this are refused for good (BatchTooLargeError). */
+  maxRequestBytes?: number;
+}
+
 /**
- * One partition served by the server's real sequence check (ProducerSequences), appending to `log`;
- * `isAnswered(streamIndex, requestIndexOnStream)` decides which requests get an answer (the others
- * are appended and left unanswered, as when a connection dies after the append). With `restart`,
- * the server "restarts" before stream `atStream`: its producer state is rebuilt (restore) from only
- * the last `tailBatches` batches of the log, as from a log tail at startup.
+ * One partition served by the server's real sequence check (ProducerSequences), appending to `log`,
+ * with the failures of `options`: unanswered requests (as when a connection dies after the append),
+ * a restart that restores producer state from the log's tail, hung appends, silent streams, refusals.
  */
-function sequencedService(isAnswered: (streamIndex: number, requestIndex: number) => boolean, restart?: { atStream: number; tailBatches: number }) {
+function sequencedService(options: SequencedServiceOptions = {}) {
   const log: string[] = [];
   const appended: BatchHeader[] = [];
   let sequences = new ProducerSequences();
   const streams: FakeStream[] = [];
-  const counts = { multiBatchAppendsUnanswered: 0, duplicatesAnswered: 0 };
+  const counts = { multiBatchAppendsUnanswered: 0, duplicatesAnswered: 0, streams: 0, cancelled: 0 };
   const client = {
     admin: { describeTopic: async () => ({ partitionCount: 1 }) },
     stubs: {
       produce: {
         produce() {
-          const stream = new EventEmitter() as FakeStream;
+          const stream = new EventEmitter() as FakeStream & { cancel: () => void };
           const streamIndex = streams.length;
-          if (restart?.atStream === streamIndex) {
+          counts.streams++;
+          if (options.restart?.atStream === streamIndex) {
             sequences = new ProducerSequences();
-            for (const header of appended.slice(-restart.tailBatches)) sequences.restore(header, 'durable');
+            for (const header of appended.slice(-options.restart.tailBatches)) sequences.restore(header, 'durable');
           }
           let requestIndex = 0;
           streams.push(stream);
           stream.end = () => undefined;
+          stream.cancel = () => {
+            counts.cancelled++;
+            setImmediate(() => stream.emit('error', Object.assign(new Error('cancelled'), { code: 1, details: 'Cancelled on client' })));
+          };
           stream.write = (request) => {
+            if (streamIndex < (options.silentStreams ?? 0)) return true;
             const records = request.records as Buffer;
-            const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
-            const answered = isAnswered(streamIndex, requestIndex++);
+            const answered = options.isAnswered?.(streamIndex, requestIndex++) ?? true;
             try {
+              if (options.maxRequestBytes !== undefined && records.length > options.maxRequestBytes) throw new BatchTooLargeError(records.length, options.maxRequestBytes);
+              const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
               const admission = sequences.admit(headers);
               let result = admission.kind === 'duplicate' ? admission.result : undefined;
               if (admission.kind === 'duplicate' && answered) counts.duplicatesAnswered++;
@@ -160,6 +178,7 @@ function sequencedService(isAnswered: (streamIndex: number, requestIndex: number
                   for (const r of decodeRecordBatch(records, position).records) log.push(r.value!.toString());
                 }
                 result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
+                if (streamIndex < (options.stalledStreams ?? 0)) return true;
                 if (admission.kind === 'append') admission.onAppended(result);
                 if (!answered && headers.length > 1) counts.multiBatchAppendsUnanswered++;
               }
@@ -181,7 +200,7 @@ function sequencedService(isAnswered: (streamIndex: number, requestIndex: number
 
 it('a batch past its delivery timeout with an unknown outcome does not get the next batch written twice', async () => {
   // The first stream appends but never answers (it breaks later); later ones answer.
-  const { client, log, breakFirstStream } = sequencedService((streamIndex) => streamIndex > 0);
+  const { client, log, breakFirstStream } = sequencedService({ isAnswered: (streamIndex) => streamIndex > 0 });
   const producer = new Producer(client, { lingerMs: 0, deliveryTimeoutMs: 200, retryBackoffMs: 1 });
   const a = outcome(producer.send('t', { value: 'a' }));
   await sleep(100);
@@ -203,7 +222,7 @@ it('a batch past its delivery timeout with an unknown outcome does not get the n
 it('a request of several batches appended but unanswered (the stream broke) is retried batch by batch and recognised: each record once', async () => {
   // The first stream answers its first three requests (so queued batches go out in groups), then
   // appends without answering.
-  const { client, log, counts, breakFirstStream } = sequencedService((streamIndex, requestIndex) => streamIndex > 0 || requestIndex < 3);
+  const { client, log, counts, breakFirstStream } = sequencedService({ isAnswered: (streamIndex, requestIndex) => streamIndex > 0 || requestIndex < 3 });
   const producer = new Producer(client, { lingerMs: 0, batchBytes: 100, maxInFlightPerPartition: 2, retryBackoffMs: 1 });
   await producer.send('t', { value: 'first' });
   // Small batches (batchBytes 100) pile up behind two unanswered requests and travel together.
@@ -221,7 +240,7 @@ it('a request of several batches appended but unanswered (the stream broke) is r
 it('after a restart whose restored tail misses unanswered batches, they succeed with offset -1 (in the log, offset unknown) and nothing is written twice', async () => {
   // The first stream answers two requests, then appends without answering; the server restarts with
   // a producer state rebuilt from the log's last batch only.
-  const { client, log, counts, breakFirstStream } = sequencedService((streamIndex, requestIndex) => streamIndex > 0 || requestIndex < 2, { atStream: 1, tailBatches: 1 });
+  const { client, log, counts, breakFirstStream } = sequencedService({ isAnswered: (streamIndex, requestIndex) => streamIndex > 0 || requestIndex < 2, restart: { atStream: 1, tailBatches: 1 } });
   const producer = new Producer(client, { lingerMs: 0, batchBytes: 100, maxInFlightPerPartition: 1, retryBackoffMs: 1 });
   await producer.send('t', { value: 'first' });
   // Small batches queue behind the one request in flight and travel in a group of several, which is
@@ -241,49 +260,12 @@ it('after a restart whose restored tail misses unanswered batches, they succeed 
 it('a batch whose unanswered first attempt is still being written when its retry is refused is not renumbered and written twice', async () => {
   // Stream 0 admits every append but never finishes one (its fsync hangs), so nothing is answered and
   // a retry of the same batch is refused as out of order (its first append has no result yet).
-  const log: string[] = [];
-  const sequences = new ProducerSequences();
-  const streams: FakeStream[] = [];
-  const client = {
-    admin: { describeTopic: async () => ({ partitionCount: 1 }) },
-    stubs: {
-      produce: {
-        produce() {
-          const stream = new EventEmitter() as FakeStream;
-          const streamIndex = streams.length;
-          streams.push(stream);
-          stream.end = () => undefined;
-          stream.write = (request) => {
-            const records = request.records as Buffer;
-            try {
-              if (records.length > 2_000) throw new BatchTooLargeError(records.length, 2_000);
-              const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
-              const admission = sequences.admit(headers);
-              let result = admission.kind === 'duplicate' ? admission.result : undefined;
-              if (!result) {
-                const baseOffset = log.length;
-                for (const r of decodeRecordBatch(records, 0).records) log.push(r.value!.toString());
-                result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
-                if (streamIndex === 0) return true; // appended, never completed nor answered
-                if (admission.kind === 'append') admission.onAppended(result);
-              }
-              const answer = { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: admission.kind === 'duplicate', failure: null };
-              setImmediate(() => stream.emit('data', answer));
-            } catch (error) {
-              setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, baseOffset: -1, lastOffset: -1, failure: toFailure(error) }));
-            }
-            return true;
-          };
-          return stream;
-        },
-      },
-    },
-  } as unknown as StrataClient;
+  const { client, log, breakFirstStream } = sequencedService({ stalledStreams: 1, maxRequestBytes: 2_000 });
   const producer = new Producer(client, { lingerMs: 0, retryBackoffMs: 5 });
   const a = outcome(producer.send('t', { value: 'a' }));
   const b = outcome(producer.send('t', { value: 'b' }));
   await sleep(10);
-  streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
+  breakFirstStream();
   // Refused for good: the partition renumbers its sequence.
   const big = outcome(producer.send('t', { value: 'x'.repeat(5_000) }));
   const outcomes = [await a, await b, await big];
@@ -294,59 +276,18 @@ it('a batch whose unanswered first attempt is still being written when its retry
   expect(outcomes[2]).toMatch(/rejected: .*5\d{3}/);
 });
 
-/** A service whose streams take requests and answer none, until `answersFrom` streams were opened. */
-function silentService(answersFrom: number) {
-  const log: string[] = [];
-  const sequences = new ProducerSequences();
-  const opened = { streams: 0, cancelled: 0 };
-  const client = {
-    admin: { describeTopic: async () => ({ partitionCount: 1 }) },
-    stubs: {
-      produce: {
-        produce() {
-          const stream = new EventEmitter() as FakeStream & { cancel: () => void };
-          const isSilent = opened.streams++ < answersFrom;
-          stream.end = () => undefined;
-          stream.cancel = () => {
-            opened.cancelled++;
-            setImmediate(() => stream.emit('error', Object.assign(new Error('cancelled'), { code: 1, details: 'Cancelled on client' })));
-          };
-          stream.write = (request) => {
-            // A silent stream: the server is stuck before the append (the connection stays up).
-            if (isSilent) return true;
-            const records = request.records as Buffer;
-            const headers = validateBatches(records, { maxBatchBytes: 1 << 20 });
-            const admission = sequences.admit(headers);
-            let result = admission.kind === 'duplicate' ? admission.result : undefined;
-            if (!result) {
-              const baseOffset = log.length;
-              for (const r of decodeRecordBatch(records, 0).records) log.push(r.value!.toString());
-              result = { baseOffset, lastOffset: log.length - 1, durability: 'durable' as const };
-              if (admission.kind === 'append') admission.onAppended(result);
-            }
-            setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: admission.kind === 'duplicate', failure: null }));
-            return true;
-          };
-          return stream;
-        },
-      },
-    },
-  } as unknown as StrataClient;
-  return { client, log, opened };
-}
-
 it('a request the server never answers (the connection stays up) is retried on a new stream after requestTimeoutMs', async () => {
-  const { client, log, opened } = silentService(1);
+  const { client, log, counts } = sequencedService({ silentStreams: 1 });
   const producer = new Producer(client, { lingerMs: 0, requestTimeoutMs: 100, retryBackoffMs: 1 });
   const sent = await Promise.race([producer.send('t', { value: 'a' }), sleep(5_000).then(() => 'stuck' as const)]);
   expect(sent).not.toBe('stuck');
   expect(log).toEqual(['a']);
-  expect(opened).toEqual({ streams: 2, cancelled: 1 });
+  expect(counts).toMatchObject({ streams: 2, cancelled: 1 });
   await producer.close();
 });
 
 it('a server that never answers at all: send() fails at its delivery timeout, saying the record may be written', async () => {
-  const { client, log } = silentService(Number.POSITIVE_INFINITY);
+  const { client, log } = sequencedService({ silentStreams: Number.POSITIVE_INFINITY });
   const producer = new Producer(client, { lingerMs: 0, requestTimeoutMs: 50, deliveryTimeoutMs: 400, retryBackoffMs: 1 });
   const result = await Promise.race([outcome(producer.send('t', { value: 'a' })), sleep(5_000).then(() => 'stuck')]);
   expect(result).toMatch(/may have been written/);
