@@ -17,7 +17,8 @@ export class StreamRegistry {
   register(close: () => Promise<void>): () => void {
     const id = this.nextId++;
     if (this.isClosing) {
-      void close();
+      // Later, not now: the caller has not stored the unregister function its closer may call yet.
+      queueMicrotask(() => void close().catch(() => undefined));
       return () => undefined;
     }
     this.closers.set(id, close);
