@@ -163,6 +163,9 @@ export class GroupCommit {
       }
       this.host.onProgress();
       if (this.awaitingSync.length > 0) this.startSyncer();
+      // Under flush=always readers see durable offsets only: an append acknowledged as `written`
+      // must still be fsynced soon, or no reader would ever see it.
+      else if (this.config.flushPolicy === 'always') this.requestSync();
     }
   }
 

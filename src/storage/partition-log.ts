@@ -179,6 +179,8 @@ export class PartitionLog {
 
   updateConfig(config: TopicConfig): void {
     this.config = config;
+    // Leaving flush=always makes written (not yet durable) offsets visible at once: tell the readers.
+    this.notifyHighWatermark();
   }
 
   /**

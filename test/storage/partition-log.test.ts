@@ -253,3 +253,22 @@ describe('PartitionLog.tailStartOffset', () => {
     }
   });
 });
+
+describe('PartitionLog under flush=always with appends acknowledged as written', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  beforeEach(async () => (dir = await makeTempDir()));
+  afterEach(async () => dir.remove());
+
+  it('still fsyncs them soon, so readers (who see durable offsets only) get them', async () => {
+    const log = await openLog(dir.path, { config: { flush: 'always' } });
+    try {
+      const result = await log.append(makeBatch('w', 2), { ackLevel: 'written' });
+      expect(result.durability).toBe('written');
+      for (let i = 0; i < 200 && log.highWatermark < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(log.highWatermark).toBe(2);
+      expect((await log.read(0, 1 << 20)).batches.length).toBeGreaterThan(0);
+    } finally {
+      await log.close();
+    }
+  });
+});
