@@ -168,7 +168,11 @@ export class Broker {
       const log = this.logs.partition(topic, partition);
       const result = await log.read(offset, options.maxBytes);
       const nowMs = this.clock.nowMs();
-      const hasEnough = result.batches.length >= Math.max(1, options.minBytes) || result.batches.length >= options.maxBytes;
+      // Enough: minBytes are there, or maxBytes cut the read short (more waits in the log already).
+      const hasEnough =
+        result.batches.length >= Math.max(1, options.minBytes) ||
+        result.batches.length >= options.maxBytes ||
+        (result.batches.length > 0 && result.nextOffset < result.highWatermark);
       if (hasEnough || options.signal?.aborted || (deadlineMs !== undefined && nowMs >= deadlineMs)) return result;
       if (result.batches.length > 0 && deadlineMs === undefined) deadlineMs = nowMs + options.maxWaitMs;
       // With some data, wait for more than is there now; with none, for anything at all.
