@@ -45,7 +45,10 @@ const MAX_RECONNECT_BACKOFF_MS = 5_000;
 export async function* consume(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
   // Records are made as the loop asks for them: a response's records never all live at once.
   for await (const response of subscribeResponses(client, topic, options)) {
-    for (const record of recordsOf(topic, response)) yield record;
+    for (const record of recordsOf(topic, response)) {
+      if (options.signal?.aborted) return;
+      yield record;
+    }
   }
 }
 
@@ -68,23 +71,36 @@ export async function* consumeBatches(client: StrataClient, topic: string, optio
 async function* subscribeResponses(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<SubscribeResponse__Output> {
   const nextOffsets = new Map<number, number>(Object.entries(options.startOffsets ?? {}).map(([p, o]) => [Number(p), o]));
   const from = options.from instanceof Date ? { timestampMs: options.from.getTime() } : (options.from ?? 'latest');
+  // 'latest' and a timestamp mean "as of now": resolved once, so that a resubscription after a
+  // dropped connection starts every partition where this one did, not at a later 'latest'.
+  let isStartResolved = from === 'earliest' || typeof from === 'number';
   let failures = 0;
   for (;;) {
     if (options.signal?.aborted) return;
-    const request: SubscribeRequest = {
-      topic,
-      partitions: options.partitions ?? [],
-      start: startPositionToProto(from),
-      startOffsets: Object.fromEntries(nextOffsets),
-      maxBytes: options.maxBytes ?? 0,
-      minBytes: options.minBytes ?? 0,
-      maxWaitMs: options.maxWaitMs ?? 0,
-    };
-    const call = client.stubs.consume.subscribe(request) as grpc.ClientReadableStream<SubscribeResponse__Output>;
-    const onAbort = () => call.cancel();
+    let call: grpc.ClientReadableStream<SubscribeResponse__Output> | undefined;
+    const onAbort = () => call?.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (!isStartResolved) {
+        for (const { partition, offset } of await client.admin.listOffsets(topic, from as OffsetSpec, options.partitions ?? [])) {
+          if (!nextOffsets.has(partition)) nextOffsets.set(partition, offset);
+        }
+        isStartResolved = true;
+        if (options.signal?.aborted) return;
+      }
+      const request: SubscribeRequest = {
+        topic,
+        partitions: options.partitions ?? [],
+        start: startPositionToProto(from),
+        startOffsets: Object.fromEntries(nextOffsets),
+        maxBytes: options.maxBytes ?? 0,
+        minBytes: options.minBytes ?? 0,
+        maxWaitMs: options.maxWaitMs ?? 0,
+      };
+      call = client.stubs.consume.subscribe(request) as grpc.ClientReadableStream<SubscribeResponse__Output>;
       for await (const response of call as AsyncIterable<SubscribeResponse__Output>) {
+        // Responses already buffered when the signal fired are not handed out.
+        if (options.signal?.aborted) return;
         failures = 0;
         yield response;
         nextOffsets.set(response.partition, response.nextOffset);
@@ -98,7 +114,7 @@ async function* subscribeResponses(client: StrataClient, topic: string, options:
       await sleep(Math.min(MAX_RECONNECT_BACKOFF_MS, 100 * 2 ** failures), options.signal);
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
-      call.cancel();
+      call?.cancel();
     }
   }
 }

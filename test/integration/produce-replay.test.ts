@@ -179,4 +179,70 @@ describe('produce 100,000 keyed records, replay from offset zero', () => {
       client.close();
     }
   }, 60_000);
+
+  it("a follower from 'latest' that reconnects misses nothing on partitions that had delivered nothing yet", async () => {
+    const client = new StrataClient({ address: server.address });
+    const controller = new AbortController();
+    try {
+      await client.admin.createTopic('latest-reconnect', { partitions: 2, config: { flush: 'interval' } });
+      const received: string[] = [];
+      const following = (async () => {
+        for await (const record of client.consume('latest-reconnect', { from: 'latest', signal: controller.signal })) {
+          received.push(`${record.partition}:${record.value!.toString()}`);
+          if (received.length >= 3) return;
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 300));
+      const send = async (value: string, partition: number) => {
+        const producer = client.producer({ lingerMs: 0 });
+        await producer.send('latest-reconnect', { value, partition });
+        await producer.close();
+      };
+      await send('a', 0);
+      for (let i = 0; received.length < 1; i++) {
+        expect(i).toBeLessThan(100);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // The connection drops; before the follower is back (it retries after a backoff), partition 1,
+      // which delivered nothing yet, gets a record from another client.
+      expect((await server.stop('SIGTERM')).code).toBe(0);
+      server = await startServerProcess(dir.path, ['--port', String(server.port)]);
+      const other = new StrataClient({ address: server.address });
+      try {
+        const producer = other.producer({ lingerMs: 0 });
+        await producer.send('latest-reconnect', { value: 'b', partition: 1 });
+        await producer.send('latest-reconnect', { value: 'c', partition: 0 });
+        await producer.close();
+      } finally {
+        other.close();
+      }
+      for (let i = 0; i < 200 && received.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+      controller.abort();
+      await following;
+      expect(received.sort()).toEqual(['0:a', '0:c', '1:b']);
+    } finally {
+      controller.abort();
+      client.close();
+    }
+  }, 60_000);
+
+  it('an aborted consume() hands out no more records, though a response was still buffered', async () => {
+    const client = new StrataClient({ address: server.address });
+    try {
+      await client.admin.createTopic('abort-buffered', { partitions: 1 });
+      const producer = client.producer();
+      await producer.sendBatch('abort-buffered', Array.from({ length: 5_000 }, (_, i) => ({ value: `v${i}` })));
+      await producer.close();
+      const controller = new AbortController();
+      let count = 0;
+      for await (const record of client.consume('abort-buffered', { from: 'earliest', signal: controller.signal })) {
+        void record;
+        if (++count === 1) controller.abort();
+      }
+      expect(count).toBe(1);
+    } finally {
+      client.close();
+    }
+  });
 });
+
