@@ -221,54 +221,35 @@ describe('PartitionLog', () => {
       await sub.remove();
     }
   });
-});
 
-describe('PartitionLog.tailStartOffset', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  beforeEach(async () => (dir = await makeTempDir()));
-  afterEach(async () => dir.remove());
-
-  it('starts a tail read at a batch at least the asked bytes before the end, across segments, or at the log start', async () => {
-    const log = await openLog(dir.path, { config: { 'segment.bytes': '4096', 'index.interval.bytes': '256' } });
-    try {
-      const sizes: number[] = [];
-      for (let i = 0; i < 60; i++) {
-        const batch = makeBatch(`b${i}`, 1, { valueBytes: 150 });
-        sizes.push(batch.length);
-        await log.append(batch);
-      }
-      expect(log.segmentCount).toBeGreaterThan(2);
-      const totalBytes = sizes.reduce((a, b) => a + b, 0);
-      for (const tailBytes of [1, 100, 700, 4000, 5000, 9000]) {
-        const start = log.tailStartOffset(tailBytes);
-        // One record a batch: offset n is batch n. The tail from `start` covers at least tailBytes...
-        const tail = sizes.slice(start).reduce((a, b) => a + b, 0);
-        expect(tail).toBeGreaterThanOrEqual(tailBytes);
-        // ...and starts at most one index interval (plus a batch) earlier than it needs to.
-        expect(tail - tailBytes).toBeLessThanOrEqual(256 + Math.max(...sizes));
-      }
-      expect(log.tailStartOffset(totalBytes + 1)).toBe(log.logStartOffset);
-    } finally {
-      await log.close();
+  it('tailStartOffset starts a tail read at a batch at least the asked bytes before the end, across segments, or at the log start', async () => {
+    const log = track(await openLog(dir.path, { config: { 'segment.bytes': '4096', 'index.interval.bytes': '256' } }));
+    const sizes: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const batch = makeBatch(`b${i}`, 1, { valueBytes: 150 });
+      sizes.push(batch.length);
+      await log.append(batch);
     }
+    expect(log.segmentCount).toBeGreaterThan(2);
+    const totalBytes = sizes.reduce((a, b) => a + b, 0);
+    for (const tailBytes of [1, 100, 700, 4000, 5000, 9000]) {
+      const start = log.tailStartOffset(tailBytes);
+      // One record a batch: offset n is batch n. The tail from `start` covers at least tailBytes...
+      const tail = sizes.slice(start).reduce((a, b) => a + b, 0);
+      expect(tail).toBeGreaterThanOrEqual(tailBytes);
+      // ...and starts at most one index interval (plus a batch) earlier than it needs to.
+      expect(tail - tailBytes).toBeLessThanOrEqual(256 + Math.max(...sizes));
+    }
+    expect(log.tailStartOffset(totalBytes + 1)).toBe(log.logStartOffset);
+  });
+
+  it('under flush=always, appends acknowledged as written are still fsynced soon, so readers (who see durable offsets only) get them', async () => {
+    const log = track(await openLog(dir.path, { config: { flush: 'always' } }));
+    const result = await log.append(makeBatch('w', 2), { ackLevel: 'written' });
+    expect(result.durability).toBe('written');
+    for (let i = 0; i < 200 && log.highWatermark < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(log.highWatermark).toBe(2);
+    expect((await log.read(0, 1 << 20)).batches.length).toBeGreaterThan(0);
   });
 });
 
-describe('PartitionLog under flush=always with appends acknowledged as written', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  beforeEach(async () => (dir = await makeTempDir()));
-  afterEach(async () => dir.remove());
-
-  it('still fsyncs them soon, so readers (who see durable offsets only) get them', async () => {
-    const log = await openLog(dir.path, { config: { flush: 'always' } });
-    try {
-      const result = await log.append(makeBatch('w', 2), { ackLevel: 'written' });
-      expect(result.durability).toBe('written');
-      for (let i = 0; i < 200 && log.highWatermark < 2; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(log.highWatermark).toBe(2);
-      expect((await log.read(0, 1 << 20)).batches.length).toBeGreaterThan(0);
-    } finally {
-      await log.close();
-    }
-  });
-});
