@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
-import { encodeRecordBatch, restampProducerState, type RecordInput } from '../format/record-batch-codec.js';
+import type { RecordBatchBuilder } from '../format/record-batch-builder.js';
+import { restampProducerState } from '../format/record-batch-codec.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResponse.js';
@@ -132,22 +133,23 @@ export class ProducePipeline {
   ) {}
 
   /** Assigns the next sequence of the partition and encodes the batch. */
-  seal(topic: string, partition: number, records: RecordInput[], sinks: RecordSink[], sinkIndexes: number[], sizeBytes: number, deadlineMs: number): void {
+  seal(topic: string, partition: number, builder: RecordBatchBuilder, sinks: RecordSink[], sinkIndexes: number[], sizeBytes: number, deadlineMs: number): void {
     const state = this.partitionState(topic, partition);
-    if (state.nextSequence + records.length - 1 > MAX_SEQUENCE) {
+    const recordCount = builder.recordCount;
+    if (state.nextSequence + recordCount - 1 > MAX_SEQUENCE) {
       // Sequences are int32 in the batch format: past 2^31 - 1 records of one partition, the producer
       // goes on under its next epoch from 0 (the server takes a newer epoch from sequence 0).
       state.epoch++;
       state.nextSequence = 0;
     }
-    const encoded = encodeRecordBatch(records, {
+    const encoded = builder.build({
       producerId: this.options.producerId,
       producerEpoch: state.epoch,
       baseSequence: state.nextSequence,
       compression: this.options.compression,
     });
-    const batch: SealedBatch = { topic, partition, recordCount: records.length, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
-    state.nextSequence += records.length;
+    const batch: SealedBatch = { topic, partition, recordCount, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
+    state.nextSequence += recordCount;
     state.queue.push(batch);
     this.pendingCount++;
     this.pump(state);

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '../core/errors.js';
-import type { RecordInput } from '../format/record-batch-codec.js';
 import { StrataClientError } from './client-error.js';
 
 export interface ProducerRecord {
@@ -20,8 +19,11 @@ export function closedError(): StrataClientError {
 
 const isBytes = (v: unknown): v is Buffer | string => typeof v === 'string' || Buffer.isBuffer(v);
 
-/** Checks what encoding would refuse later, so that a bad record fails its own send() alone. */
-export function toRecordInput(record: ProducerRecord): RecordInput {
+/**
+ * Checks what encoding would refuse later, so that a bad record fails its own send() alone; returns
+ * the key as bytes (the partitioner hashes bytes, and the batch takes them as they are).
+ */
+export function checkRecord(record: ProducerRecord): Buffer | null {
   if (record === null || typeof record !== 'object') throw new InvalidArgumentError('a record must be an object with a value');
   if (record.value !== null && !isBytes(record.value)) throw new InvalidArgumentError('a record value must be a string, a Buffer or null');
   if (record.key !== null && record.key !== undefined && !isBytes(record.key)) throw new InvalidArgumentError('a record key must be a string, a Buffer, null or undefined');
@@ -34,14 +36,12 @@ export function toRecordInput(record: ProducerRecord): RecordInput {
       if (!isBytes(value)) throw new InvalidArgumentError('record header values must be strings or Buffers');
     }
   }
-  const key = record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
-  const input: RecordInput = { key, value: record.value, timestampMs: record.timestampMs ?? Date.now() };
-  if (record.headers) input.headers = record.headers;
-  return input;
+  return record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
 }
 
-export function firstInvalidPartition(partitions: ReadonlyArray<number | undefined>, partitionCount: number): number | undefined {
-  for (const partition of partitions) {
+/** The first explicit partition of `records` outside the topic, if any. */
+export function firstInvalidPartition(records: ReadonlyArray<{ partition?: number }>, partitionCount: number): number | undefined {
+  for (const { partition } of records) {
     if (partition !== undefined && (!Number.isInteger(partition) || partition < 0 || partition >= partitionCount)) return partition;
   }
   return undefined;
@@ -51,12 +51,13 @@ export function outsideTopic(partition: number, topic: string, partitionCount: n
   return new InvalidArgumentError(`partition ${partition} is outside 0..${partitionCount - 1} of topic '${topic}'`);
 }
 
-export function recordSizeBytes(record: RecordInput): number {
+/** What a record counts against the producer's buffer (maxBufferedBytes) and batch limits. */
+export function recordSizeBytes(key: Buffer | null, record: ProducerRecord): number {
   let size = RECORD_OVERHEAD_BYTES;
-  if (record.key !== null && record.key !== undefined) size += Buffer.byteLength(record.key);
+  if (key !== null) size += key.length;
   if (record.value !== null) size += Buffer.byteLength(record.value);
-  if (record.headers && !Array.isArray(record.headers)) {
-    for (const [name, value] of Object.entries(record.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
+  if (record.headers) {
+    for (const name of Object.keys(record.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(record.headers[name]!) + 4;
   }
   return size;
 }

@@ -1,12 +1,12 @@
 import { randomInt } from 'node:crypto';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
 import { MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
-import type { RecordInput } from '../format/record-batch-codec.js';
+import { RecordBatchBuilder } from '../format/record-batch-builder.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { StrataClientError } from './client-error.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
 import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
-import { closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes, toRecordInput } from './producer-records.js';
+import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes } from './producer-records.js';
 import { ManySend, SingleSend } from './send-sinks.js';
 import type { StrataClient } from './strata-client.js';
 
@@ -45,8 +45,9 @@ export interface ProducerOptions {
 }
 
 
+/** A partition's batch being filled: its records are encoded into `builder` as they come. */
 interface OpenBatch {
-  records: RecordInput[];
+  builder: RecordBatchBuilder;
   sinks: RecordSink[];
   sinkIndexes: number[];
   sizeBytes: number;
@@ -127,22 +128,23 @@ export class Producer {
    */
   send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     if (this.isClosed) return Promise.reject(closedError());
-    let input: RecordInput;
+    let key: Buffer | null;
     let sizeBytes: number;
     try {
-      input = toRecordInput(record);
-      sizeBytes = recordSizeBytes(input);
+      key = checkRecord(record);
+      sizeBytes = recordSizeBytes(key, record);
     } catch (error) {
       return Promise.reject(error as Error);
     }
     if (sizeBytes > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes));
+    const timestampMs = record.timestampMs ?? Date.now();
     const partitionCount = this.knownPartitionCounts.get(topic);
     if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
       this.bufferedBytes += sizeBytes;
-      return new Promise<RecordMetadata>((resolve, reject) => this.place(topic, partitionCount, record.partition, input, sizeBytes, new SingleSend(resolve, reject), 0));
+      return new Promise<RecordMetadata>((resolve, reject) => this.place(topic, partitionCount, record, key, timestampMs, sizeBytes, new SingleSend(resolve, reject), 0));
     }
     return new Promise<RecordMetadata>((resolve, reject) => {
-      this.placeAfterWaiting(topic, [record.partition], [input], [sizeBytes], new SingleSend(resolve, reject));
+      this.placeAfterWaiting(topic, [record], [key], timestampMs, [sizeBytes], new SingleSend(resolve, reject));
     });
   }
 
@@ -157,33 +159,34 @@ export class Producer {
   sendBatch(topic: string, records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     if (this.isClosed) return Promise.reject(closedError());
     if (records.length === 0) return Promise.resolve([]);
-    const inputs: RecordInput[] = new Array(records.length);
+    // Everything is checked before anything is queued: a bad record refuses the whole call.
+    const keys: Array<Buffer | null> = new Array(records.length);
     const sizes: number[] = new Array(records.length);
-    const partitions: Array<number | undefined> = new Array(records.length);
     let totalBytes = 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       try {
-        inputs[i] = toRecordInput(record);
-        sizes[i] = recordSizeBytes(inputs[i]!);
+        keys[i] = checkRecord(record);
+        sizes[i] = recordSizeBytes(keys[i]!, record);
       } catch (error) {
         return Promise.reject(error as Error);
       }
       if (sizes[i]! > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizes[i]!, this.options.maxBatchBytes));
-      partitions[i] = record.partition;
       totalBytes += sizes[i]!;
     }
+    // Records without a timestamp share one reading of the clock: they were sent at the same moment.
+    const nowMs = Date.now();
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const sink = new ManySend(records.length, resolve, reject);
       const partitionCount = this.knownPartitionCounts.get(topic);
       if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + totalBytes <= this.options.maxBufferedBytes) {
-        const invalid = firstInvalidPartition(partitions, partitionCount);
+        const invalid = firstInvalidPartition(records, partitionCount);
         if (invalid !== undefined) return sink.onFailed(outsideTopic(invalid, topic, partitionCount));
         this.bufferedBytes += totalBytes;
-        for (let i = 0; i < inputs.length; i++) this.place(topic, partitionCount, partitions[i], inputs[i]!, sizes[i]!, sink, i);
+        for (let i = 0; i < records.length; i++) this.place(topic, partitionCount, records[i]!, keys[i]!, nowMs, sizes[i]!, sink, i);
         return;
       }
-      this.placeAfterWaiting(topic, partitions, inputs, sizes, sink);
+      this.placeAfterWaiting(topic, records, keys, nowMs, sizes, sink);
     });
   }
 
@@ -191,15 +194,15 @@ export class Producer {
    * The slow path: waits its turn behind every earlier waiting call (so the order of calls is
    * kept), for the topic's partition count, and for buffer room record by record.
    */
-  private placeAfterWaiting(topic: string, partitions: Array<number | undefined>, inputs: RecordInput[], sizes: number[], sink: RecordSink): void {
+  private placeAfterWaiting(topic: string, records: readonly ProducerRecord[], keys: Array<Buffer | null>, nowMs: number, sizes: number[], sink: RecordSink): void {
     this.waitingSends++;
     const turn = this.waitChain.then(async () => {
       const partitionCount = await this.partitionCount(topic);
-      const invalid = firstInvalidPartition(partitions, partitionCount);
+      const invalid = firstInvalidPartition(records, partitionCount);
       if (invalid !== undefined) throw outsideTopic(invalid, topic, partitionCount);
-      for (let i = 0; i < inputs.length; i++) {
+      for (let i = 0; i < records.length; i++) {
         await this.reserveRoom(sizes[i]!);
-        this.place(topic, partitionCount, partitions[i], inputs[i]!, sizes[i]!, sink, i);
+        this.place(topic, partitionCount, records[i]!, keys[i]!, nowMs, sizes[i]!, sink, i);
       }
     });
     this.waitChain = turn.then(
@@ -215,11 +218,14 @@ export class Producer {
     );
   }
 
-  /** Chooses the partition and adds the record to its open batch; the buffer room is already taken. */
-  private place(topic: string, partitionCount: number, explicitPartition: number | undefined, input: RecordInput, sizeBytes: number, sink: RecordSink, index: number): void {
+  /**
+   * Chooses the partition and encodes the record into its open batch; the buffer room is already
+   * taken. `nowMs` is the record's timestamp when it has none of its own.
+   */
+  private place(topic: string, partitionCount: number, record: ProducerRecord, key: Buffer | null, nowMs: number, sizeBytes: number, sink: RecordSink, index: number): void {
     let partition: number;
     try {
-      partition = explicitPartition ?? this.options.partitioner.partition(topic, input.key as Buffer | null, partitionCount);
+      partition = record.partition ?? this.options.partitioner.partition(topic, key, partitionCount);
     } catch (error) {
       // A custom partitioner that throws fails this record alone and gives its room back.
       this.release(sizeBytes);
@@ -231,7 +237,13 @@ export class Producer {
       sink.onFailed(outsideTopic(partition, topic, partitionCount));
       return;
     }
-    this.append(topic, partition, input, sizeBytes, sink, index);
+    try {
+      this.append(topic, partition, record, key, record.timestampMs ?? nowMs, sizeBytes, sink, index);
+    } catch (error) {
+      // The batch format refused the record (a single record past the hard batch limit): it fails alone.
+      this.release(sizeBytes);
+      sink.onFailed(error as Error);
+    }
   }
 
   /** Sends every open batch now and waits until all records sent so far are acknowledged or failed. */
@@ -278,27 +290,30 @@ export class Producer {
     }
   }
 
-  private append(topic: string, partition: number, input: RecordInput, sizeBytes: number, sink: RecordSink, index: number): void {
+  private append(topic: string, partition: number, record: ProducerRecord, key: Buffer | null, timestampMs: number, sizeBytes: number, sink: RecordSink, index: number): void {
     // topic -> partition -> open batch; no per-record key strings on this hot path.
     let byPartition = this.openBatches.get(topic);
     if (!byPartition) this.openBatches.set(topic, (byPartition = new Map()));
-    let batch = byPartition.get(partition);
-    if (batch && batch.sizeBytes + sizeBytes > this.options.maxBatchBytes) {
+    let batch = byPartition.get(partition) ?? this.openBatch(topic, partition, byPartition);
+    if (!batch.builder.tryAppend(timestampMs, key, record.value, record.headers)) {
       this.seal(topic, partition);
-      batch = undefined;
+      batch = this.openBatch(topic, partition, byPartition);
+      // An empty batch takes any record up to the hard batch limit (or throws).
+      batch.builder.tryAppend(timestampMs, key, record.value, record.headers);
     }
-    if (!batch) {
-      const open: OpenBatch = { records: [], sinks: [], sinkIndexes: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
-      byPartition.set(partition, open);
-      if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
-      else open.timer = setTimeout(() => this.seal(topic, partition), this.options.lingerMs);
-      batch = open;
-    }
-    batch.records.push(input);
     batch.sinks.push(sink);
     batch.sinkIndexes.push(index);
     batch.sizeBytes += sizeBytes;
-    if (batch.sizeBytes >= this.options.batchBytes) this.seal(topic, partition);
+    // Full when another record like this one would not fit: send it now rather than after the linger.
+    if (batch.builder.remainingBytes < sizeBytes) this.seal(topic, partition);
+  }
+
+  private openBatch(topic: string, partition: number, byPartition: Map<number, OpenBatch>): OpenBatch {
+    const open: OpenBatch = { builder: new RecordBatchBuilder(this.options.batchBytes), sinks: [], sinkIndexes: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
+    byPartition.set(partition, open);
+    if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
+    else open.timer = setTimeout(() => this.seal(topic, partition), this.options.lingerMs);
+    return open;
   }
 
   private seal(topic: string, partition: number): void {
@@ -306,11 +321,13 @@ export class Producer {
     if (!batch) return;
     this.openBatches.get(topic)!.delete(partition);
     if (batch.timer) clearTimeout(batch.timer);
+    // A record refused by the builder left its batch empty (its send failed): nothing to send.
+    if (batch.builder.recordCount === 0) return;
     this.options.partitioner.onBatchSealed?.(topic, partition);
     try {
-      this.pipeline.seal(topic, partition, batch.records, batch.sinks, batch.sinkIndexes, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
+      this.pipeline.seal(topic, partition, batch.builder, batch.sinks, batch.sinkIndexes, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
     } catch (error) {
-      // Encoding refused the batch (often on a linger timer, where a throw would end the process):
+      // Building refused the batch (often on a linger timer, where a throw would end the process):
       // its records fail, nothing was sent, and their buffer room is free again.
       for (const sink of batch.sinks) sink.onFailed(error as Error);
       this.release(batch.sizeBytes);

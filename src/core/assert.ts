@@ -12,5 +12,5 @@ export function assert(condition: unknown, message: string): asserts condition {
 }
 
 export function assertSafeInteger(value: number, what: string): void {
-  assert(Number.isSafeInteger(value), `${what} must be a safe integer, got ${value}`);
+  if (!Number.isSafeInteger(value)) throw new AssertionError(`${what} must be a safe integer, got ${value}`);
 }

@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import { CorruptBatchError } from '../core/errors.js';
 
 /**
@@ -25,7 +25,8 @@ export function readInt64BE(buf: Buffer, position: number, field: string): numbe
 
 /** Writes a safe integer as a big-endian int64; returns the position after it. */
 export function writeInt64BE(buf: Buffer, position: number, value: number): number {
-  assert(Number.isSafeInteger(value), `int64 must be a safe integer, got ${value}`);
+  // Not assert(): its message would be formatted on every call of this hot path.
+  if (!Number.isSafeInteger(value)) throw new AssertionError(`int64 must be a safe integer, got ${value}`);
   // Math.floor rounds toward -infinity, so for negative values low is still in [0, 2^32) and the pair
   // is the two's complement split.
   const high = Math.floor(value / TWO_POW_32);

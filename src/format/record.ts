@@ -22,66 +22,7 @@ export interface DecodedRecord {
   attributes: number;
 }
 
-/** A record with its bytes resolved, ready to be sized and written. */
-export interface EncodableRecord {
-  offsetDelta: number;
-  timestampDeltaMs: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: { key: Buffer; value: Buffer | null }[];
-  /** bytes after the length prefix; set by measureRecord */
-  bodyBytes: number;
-  /** bodyBytes plus the length prefix; set by measureRecord */
-  sizeBytes: number;
-}
-
-const INT32_MAX = 0x7fff_ffff;
 const NULL_LENGTH = -1;
-
-function sizeOfNullableBytes(bytes: Buffer | null): number {
-  return bytes === null ? sizeOfVarint(NULL_LENGTH) : sizeOfVarint(bytes.length) + bytes.length;
-}
-
-/** Fills in bodyBytes and sizeBytes; returns the same record. */
-export function measureRecord(record: EncodableRecord): EncodableRecord {
-  let bodyBytes =
-    1 + // attributes
-    sizeOfVarlong(record.timestampDeltaMs) +
-    sizeOfVarint(record.offsetDelta) +
-    sizeOfNullableBytes(record.key) +
-    sizeOfNullableBytes(record.value) +
-    sizeOfVarint(record.headers.length);
-  for (const header of record.headers) {
-    bodyBytes += sizeOfNullableBytes(header.key) + sizeOfNullableBytes(header.value);
-  }
-  // The length prefix is an int32 varint; a record this large could never fit a batch anyway.
-  if (bodyBytes > INT32_MAX) throw new InvalidArgumentError(`a record of ${bodyBytes} bytes is too large`);
-  record.bodyBytes = bodyBytes;
-  record.sizeBytes = sizeOfVarint(bodyBytes) + bodyBytes;
-  return record;
-}
-
-function writeNullableBytes(buf: Buffer, position: number, bytes: Buffer | null): number {
-  if (bytes === null) return encodeVarint(buf, position, NULL_LENGTH);
-  const pos = encodeVarint(buf, position, bytes.length);
-  return pos + bytes.copy(buf, pos);
-}
-
-/** Writes a measured record at `position`; returns the position after it. */
-export function writeRecord(buf: Buffer, position: number, record: EncodableRecord): number {
-  let pos = encodeVarint(buf, position, record.bodyBytes);
-  buf[pos++] = 0; // attributes: no record-level attribute is defined
-  pos = encodeVarlong(buf, pos, record.timestampDeltaMs);
-  pos = encodeVarint(buf, pos, record.offsetDelta);
-  pos = writeNullableBytes(buf, pos, record.key);
-  pos = writeNullableBytes(buf, pos, record.value);
-  pos = encodeVarint(buf, pos, record.headers.length);
-  for (const header of record.headers) {
-    pos = writeNullableBytes(buf, pos, header.key);
-    pos = writeNullableBytes(buf, pos, header.value);
-  }
-  return pos;
-}
 
 /**
  * Decodes exactly header.recordCount records that must fill `records` exactly. Every length is checked

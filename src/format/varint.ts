@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import { CorruptBatchError } from '../core/errors.js';
 
 /**
@@ -36,7 +36,8 @@ export function sizeOfVarint(value: number): number {
 
 /** Writes `value` (an int32) at `position`; returns the position after the last byte written. */
 export function encodeVarint(buf: Buffer, position: number, value: number): number {
-  assert(Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX, `varint out of int32 range: ${value}`);
+  // Not assert(): its message would be formatted on every call of this hot path.
+  if (!(Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX)) throw new AssertionError(`varint out of int32 range: ${value}`);
   let zigzag = ((value << 1) ^ (value >> 31)) >>> 0;
   let pos = position;
   while (zigzag >= 0x80) {
@@ -96,7 +97,7 @@ export function sizeOfVarlong(value: number): number {
 
 /** Writes `value` (a safe integer) at `position`; returns the position after the last byte written. */
 export function encodeVarlong(buf: Buffer, position: number, value: number): number {
-  assert(Number.isSafeInteger(value), `varlong must be a safe integer, got ${value}`);
+  if (!Number.isSafeInteger(value)) throw new AssertionError(`varlong must be a safe integer, got ${value}`);
   const { magnitude, signBit } = zigzagParts(value);
   let group = (magnitude % 0x40) * 2 + signBit;
   let rest = Math.floor(magnitude / 0x40);

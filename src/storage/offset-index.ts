@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import { MAX_RELATIVE_OFFSET, MAX_SEGMENT_BYTES } from '../core/limits.js';
 
 /**
@@ -38,8 +38,9 @@ export class OffsetIndex {
 
   append(offset: number, position: number): void {
     const relativeOffset = offset - this.baseOffset;
-    assert(relativeOffset >= 0 && relativeOffset <= MAX_RELATIVE_OFFSET, `offset ${offset} outside segment`);
-    assert(position >= 0 && position <= MAX_SEGMENT_BYTES, `position ${position} outside segment`);
+    // Not assert(): its message would be formatted on every append.
+    if (!(relativeOffset >= 0 && relativeOffset <= MAX_RELATIVE_OFFSET)) throw new AssertionError(`offset ${offset} outside segment`);
+    if (!(position >= 0 && position <= MAX_SEGMENT_BYTES)) throw new AssertionError(`position ${position} outside segment`);
     if (this.count > 0) {
       const last = this.count - 1;
       assert(relativeOffset > this.relativeOffsets[last]!, 'offset index offsets strictly increase');

@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import { StorageFailedError } from '../core/errors.js';
 import { BATCH_HEADER_BYTES } from '../format/record-batch-layout.js';
 import { isBatchCrcValid, lastOffsetOf, readBatchHeader, readBatchSize } from '../format/record-batch.js';
@@ -190,7 +190,7 @@ export class Segment {
     await this.file.writev(buffers, startPosition);
     let position = startPosition;
     for (const batch of batches) {
-      assert(batch.baseOffset === this.nextOffset, `batch ${batch.baseOffset} does not follow ${this.nextOffset}`);
+      if (batch.baseOffset !== this.nextOffset) throw new AssertionError(`batch ${batch.baseOffset} does not follow ${this.nextOffset}`);
       this.indexer.onBatch(position, batch.baseOffset, batch.lastOffset, batch.maxTimestampMs, batch.sizeBytes);
       position += batch.sizeBytes;
       this.nextOffset = batch.lastOffset + 1;

@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import { MAX_RELATIVE_OFFSET } from '../core/limits.js';
 
 /**
@@ -45,7 +45,7 @@ export class TimeIndex {
   /** Adds (timestampMs, offset) if it raises the largest timestamp seen; otherwise does nothing. */
   maybeAppend(timestampMs: number, offset: number): void {
     const relativeOffset = offset - this.baseOffset;
-    assert(relativeOffset >= 0 && relativeOffset <= MAX_RELATIVE_OFFSET, `offset ${offset} outside segment`);
+    if (!(relativeOffset >= 0 && relativeOffset <= MAX_RELATIVE_OFFSET)) throw new AssertionError(`offset ${offset} outside segment`);
     assert(Number.isSafeInteger(timestampMs), 'timestamps are safe integers');
     if (this.count > 0) {
       const last = this.count - 1;

@@ -4,6 +4,13 @@ import { ProducerSequences } from '../../src/broker/producer-sequences.js';
 import { ProducePipeline } from '../../src/client/produce-pipeline.js';
 import { validateBatches, type BatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
+import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
+
+function builderOf(records: Array<{ key: null; value: string; timestampMs: number }>): RecordBatchBuilder {
+  const builder = new RecordBatchBuilder(1 << 16);
+  for (const record of records) expect(builder.tryAppend(record.timestampMs, record.key, record.value)).toBe(true);
+  return builder;
+}
 
 describe('ProducePipeline', () => {
   it('opens a new stream after one broke while blocked by flow control (no send hangs)', async () => {
@@ -26,7 +33,7 @@ describe('ProducePipeline', () => {
     } as unknown as ProduceServiceClient;
     const pipeline = new ProducePipeline(stub, { producerId: 1, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, compression: 'none', onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
-      pipeline.seal('t', 0, [{ key: null, value: 'a', timestampMs: 1 }], [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000),
+      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000),
     );
     streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14 }));
     expect(await settled).toBe(7);
@@ -58,7 +65,7 @@ describe('ProducePipeline', () => {
     const send = (count: number) =>
       new Promise<number>((resolve, reject) => {
         const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
-        pipeline.seal('t', 0, records, [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000);
+        pipeline.seal('t', 0, builderOf(records), [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000);
       });
     await send(2); // epoch 0, sequences 0-1: the server knows the producer
     // A long-lived producer near the end of the int32 range (2^31 - 4 records sent on this partition).
