@@ -93,7 +93,6 @@ export interface PipelineOptions {
   maxRetryBackoffMs: number;
   /** A request unanswered this long makes the pipeline replace its stream (as if it broke). */
   requestTimeoutMs: number;
-  compression: 'none' | 'gzip';
   /** Called with the bytes of every batch that leaves the pipeline (acknowledged or failed). */
   onSettled: (sizeBytes: number) => void;
 }
@@ -146,7 +145,6 @@ export class ProducePipeline {
       producerId: this.options.producerId,
       producerEpoch: state.epoch,
       baseSequence: state.nextSequence,
-      compression: this.options.compression,
     });
     const batch: SealedBatch = { topic, partition, recordCount, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
     state.nextSequence += recordCount;

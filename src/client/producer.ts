@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { AssertionError } from '../core/assert.js';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
 import { MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
 import { RecordBatchBuilder } from '../format/record-batch-builder.js';
@@ -55,6 +56,9 @@ interface OpenBatch {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** The first buffer of a partition's first batch (it doubles up to batchBytes as records come). */
+const INITIAL_BATCH_BYTES = 1024;
+
 const ACKS: Record<NonNullable<ProducerOptions['acks']>, AckLevel> = {
   default: 'ACK_LEVEL_UNSPECIFIED',
   none: 'ACK_LEVEL_NONE',
@@ -71,6 +75,8 @@ export class Producer {
   private readonly options: Required<Omit<ProducerOptions, 'partitioner'>> & { partitioner: Partitioner };
   private readonly pipeline: ProducePipeline;
   private readonly openBatches = new Map<string, Map<number, OpenBatch>>();
+  /** The size of each partition's last sealed batch: a busy partition's next batch starts at full size. */
+  private readonly lastBatchBytes = new Map<string, Map<number, number>>();
   private readonly partitionCounts = new Map<string, Promise<number>>();
   private readonly knownPartitionCounts = new Map<string, number>();
   private waitingSends = 0;
@@ -116,7 +122,6 @@ export class Producer {
       retryBackoffMs: o.retryBackoffMs,
       requestTimeoutMs: o.requestTimeoutMs,
       maxRetryBackoffMs: 1_000,
-      compression: o.compression,
       onSettled: (sizeBytes) => this.release(sizeBytes),
     });
   }
@@ -194,7 +199,9 @@ export class Producer {
    * The slow path: waits its turn behind every earlier waiting call (so the order of calls is
    * kept), for the topic's partition count, and for buffer room record by record.
    */
-  private placeAfterWaiting(topic: string, records: readonly ProducerRecord[], keys: Array<Buffer | null>, nowMs: number, sizes: number[], sink: RecordSink): void {
+  private placeAfterWaiting(topic: string, callerRecords: readonly ProducerRecord[], keys: Array<Buffer | null>, nowMs: number, sizes: number[], sink: RecordSink): void {
+    // The records as they are now: the caller may reuse its array and objects once the call returns.
+    const records: ProducerRecord[] = callerRecords.map(({ value, headers, timestampMs, partition }) => ({ value, headers, timestampMs: timestampMs ?? nowMs, partition }));
     this.waitingSends++;
     const turn = this.waitChain.then(async () => {
       const partitionCount = await this.partitionCount(topic);
@@ -240,6 +247,7 @@ export class Producer {
     try {
       this.append(topic, partition, record, key, record.timestampMs ?? nowMs, sizeBytes, sink, index);
     } catch (error) {
+      if (error instanceof AssertionError) throw error;
       // The batch format refused the record (a single record past the hard batch limit): it fails alone.
       this.release(sizeBytes);
       sink.onFailed(error as Error);
@@ -309,7 +317,10 @@ export class Producer {
   }
 
   private openBatch(topic: string, partition: number, byPartition: Map<number, OpenBatch>): OpenBatch {
-    const open: OpenBatch = { builder: new RecordBatchBuilder(this.options.batchBytes), sinks: [], sinkIndexes: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
+    // A quiet partition's batch starts small and grows, so it does not hold batchBytes per partition.
+    const lastBytes = this.lastBatchBytes.get(topic)?.get(partition) ?? 0;
+    const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes) });
+    const open: OpenBatch = { builder, sinks: [], sinkIndexes: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
     byPartition.set(partition, open);
     if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
     else open.timer = setTimeout(() => this.seal(topic, partition), this.options.lingerMs);
@@ -321,6 +332,9 @@ export class Producer {
     if (!batch) return;
     this.openBatches.get(topic)!.delete(partition);
     if (batch.timer) clearTimeout(batch.timer);
+    let lastBytes = this.lastBatchBytes.get(topic);
+    if (!lastBytes) this.lastBatchBytes.set(topic, (lastBytes = new Map()));
+    lastBytes.set(partition, batch.builder.sizeBytes);
     // A record refused by the builder left its batch empty (its send failed): nothing to send.
     if (batch.builder.recordCount === 0) return;
     this.options.partitioner.onBatchSealed?.(topic, partition);

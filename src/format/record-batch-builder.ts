@@ -30,11 +30,16 @@ import { encodeVarint, encodeVarlong, sizeOfVarint, sizeOfVarlong } from './vari
 /** Kafka's ordered header list, or an object (kafkajs's shape; its headers go out in Object.keys order). */
 export type RecordHeaders = readonly RecordHeader[] | Readonly<Record<string, string | Buffer>>;
 
+export interface BuilderOptions {
+  /** default 'none'; gzip batches may hold up to MAX_DECOMPRESSED_RECORDS_BYTES of records before compression */
+  compression?: 'none' | 'gzip';
+  /** The first buffer's size; it doubles as records come, up to the capacity. Default: the capacity. */
+  initialBytes?: number;
+}
+
 export interface BuildBatchOptions {
   /** default 0: producers leave offsets to the broker */
   baseOffset?: number;
-  /** default 'none' */
-  compression?: 'none' | 'gzip';
   /** default -1 (not idempotent), as Kafka's Java producer */
   producerId?: number;
   /** default -1, as Kafka's Java producer */
@@ -65,10 +70,16 @@ const INT32_MAX = 0x7fff_ffff;
  *
  * Capacity: records are appended while they fit in `capacityBytes` (header included, as Kafka's
  * batch.size); a first record larger than that gets a batch of its own size (up to the hard limit).
+ * The buffer starts at `initialBytes` and doubles as needed, so a batch that stays small (a quiet
+ * partition) does not hold a whole capacity's worth of memory.
  * Timestamps: the first record's is the batch's base (later deltas may be negative), as in Kafka.
  */
 export class RecordBatchBuilder {
   private buffer: Buffer;
+  private readonly compression: 'none' | 'gzip';
+  /** The hard limit of the batch before compression (header included). */
+  private readonly limitBytes: number;
+  private readonly capacityBytes: number;
   /** Where the next record goes (exclusive end of the records written so far). */
   private position = RECORDS_POSITION;
   private count = 0;
@@ -76,9 +87,15 @@ export class RecordBatchBuilder {
   private maxTimestampMs = 0;
   private isBuilt = false;
 
-  constructor(capacityBytes: number) {
+  constructor(capacityBytes: number, options: BuilderOptions = {}) {
+    this.compression = options.compression ?? 'none';
+    if (this.compression !== 'none' && this.compression !== 'gzip') {
+      throw new InvalidArgumentError(`unsupported compression '${String(this.compression)}' (none or gzip)`);
+    }
+    this.limitBytes = this.compression === 'gzip' ? RECORDS_POSITION + MAX_DECOMPRESSED_RECORDS_BYTES : MAX_BATCH_BYTES_LIMIT;
+    this.capacityBytes = Math.min(this.limitBytes, Math.max(BATCH_HEADER_BYTES, capacityBytes));
     // Unsafe is fine: build() writes every header byte and returns only the bytes written.
-    this.buffer = Buffer.allocUnsafe(Math.min(MAX_BATCH_BYTES_LIMIT, Math.max(BATCH_HEADER_BYTES, capacityBytes)));
+    this.buffer = Buffer.allocUnsafe(Math.min(this.capacityBytes, Math.max(BATCH_HEADER_BYTES, options.initialBytes ?? this.capacityBytes)));
   }
 
   get recordCount(): number {
@@ -92,7 +109,7 @@ export class RecordBatchBuilder {
 
   /** Room left for records before the capacity is reached. */
   get remainingBytes(): number {
-    return this.buffer.length - this.position;
+    return Math.max(0, this.capacityBytes - this.position);
   }
 
   /**
@@ -125,12 +142,13 @@ export class RecordBatchBuilder {
       }
     }
     bodyBytes += sizeOfVarint(headerCount);
-    if (RECORDS_POSITION + bodyBytes + 5 > MAX_BATCH_BYTES_LIMIT) throw new BatchTooLargeError(RECORDS_POSITION + bodyBytes + 5, MAX_BATCH_BYTES_LIMIT);
+    // Checked before sizeOfVarint, which takes an int32 (the limits are far below 2^31).
+    if (RECORDS_POSITION + bodyBytes > this.limitBytes) throw new BatchTooLargeError(RECORDS_POSITION + bodyBytes, this.limitBytes);
     const sizeBytes = sizeOfVarint(bodyBytes) + bodyBytes;
-    if (sizeBytes > this.buffer.length - this.position) {
-      if (this.count > 0) return false;
-      this.buffer = Buffer.allocUnsafe(RECORDS_POSITION + sizeBytes);
-    }
+    if (RECORDS_POSITION + sizeBytes > this.limitBytes) throw new BatchTooLargeError(RECORDS_POSITION + sizeBytes, this.limitBytes);
+    const endPosition = this.position + sizeBytes;
+    if (endPosition > this.capacityBytes && this.count > 0) return false;
+    if (endPosition > this.buffer.length) this.grow(endPosition);
 
     const buf = this.buffer;
     let pos = encodeVarint(buf, this.position, bodyBytes);
@@ -167,6 +185,14 @@ export class RecordBatchBuilder {
     return true;
   }
 
+  /** A larger buffer holding at least `neededBytes`: twice the current one, within the capacity. */
+  private grow(neededBytes: number): void {
+    const lengthBytes = neededBytes > this.capacityBytes ? neededBytes : Math.min(this.capacityBytes, Math.max(neededBytes, 2 * this.buffer.length));
+    const grown = Buffer.allocUnsafe(lengthBytes);
+    this.buffer.copy(grown, RECORDS_POSITION, RECORDS_POSITION, this.position);
+    this.buffer = grown;
+  }
+
   /**
    * Fills in the header and the CRC and returns the batch. The builder takes no more records. A batch
    * that used under half of its buffer is copied out, so a sealed batch never pins a mostly empty
@@ -175,20 +201,13 @@ export class RecordBatchBuilder {
   build(options: BuildBatchOptions = {}): Buffer {
     if (this.isBuilt) throw new AssertionError('a batch is built once');
     if (this.count === 0) throw new InvalidArgumentError('a record batch needs at least one record');
+    checkBuildOptions(options, this.count);
     const baseOffset = options.baseOffset ?? 0;
     const producerId = options.producerId ?? -1;
     const producerEpoch = options.producerEpoch ?? -1;
     const baseSequence = options.baseSequence ?? -1;
     const partitionLeaderEpoch = options.partitionLeaderEpoch ?? -1;
-    const compression = options.compression ?? 'none';
-    checkIntegerOption('baseOffset', baseOffset, 0, Number.MAX_SAFE_INTEGER - (this.count - 1));
-    checkIntegerOption('producerId', producerId, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    checkIntegerOption('producerEpoch', producerEpoch, INT16_MIN, INT16_MAX);
-    checkIntegerOption('baseSequence', baseSequence, INT32_MIN, INT32_MAX);
-    checkIntegerOption('partitionLeaderEpoch', partitionLeaderEpoch, INT32_MIN, INT32_MAX);
-    if (compression !== 'none' && compression !== 'gzip') {
-      throw new InvalidArgumentError(`unsupported compression '${String(compression)}' (none or gzip)`);
-    }
+    const compression = this.compression;
     this.isBuilt = true;
 
     let batch: Buffer;
@@ -225,6 +244,15 @@ export class RecordBatchBuilder {
     batch.writeUInt32BE(crc32c(batch.subarray(ATTRIBUTES_POSITION)), CRC_POSITION);
     return batch;
   }
+}
+
+/** Throws InvalidArgumentError for an option out of its field's range (for a batch of `recordCount`). */
+export function checkBuildOptions(options: BuildBatchOptions, recordCount: number): void {
+  checkIntegerOption('baseOffset', options.baseOffset ?? 0, 0, Number.MAX_SAFE_INTEGER - (recordCount - 1));
+  checkIntegerOption('producerId', options.producerId ?? -1, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  checkIntegerOption('producerEpoch', options.producerEpoch ?? -1, INT16_MIN, INT16_MAX);
+  checkIntegerOption('baseSequence', options.baseSequence ?? -1, INT32_MIN, INT32_MAX);
+  checkIntegerOption('partitionLeaderEpoch', options.partitionLeaderEpoch ?? -1, INT32_MIN, INT32_MAX);
 }
 
 export function checkIntegerOption(name: string, value: number, min: number, max: number): void {

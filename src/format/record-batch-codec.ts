@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { BatchTooLargeError, CorruptBatchError, InvalidArgumentError } from '../core/errors.js';
 import { MAX_BATCH_BYTES_LIMIT, MAX_RECORDS_PER_BATCH } from '../core/limits.js';
-import { type BuildBatchOptions, checkIntegerOption, MAX_DECOMPRESSED_RECORDS_BYTES, RecordBatchBuilder } from './record-batch-builder.js';
+import { type BuildBatchOptions, checkBuildOptions, checkIntegerOption, MAX_DECOMPRESSED_RECORDS_BYTES, RecordBatchBuilder } from './record-batch-builder.js';
 import {
   ATTRIBUTES_POSITION,
   BATCH_HEADER_BYTES,
@@ -37,6 +37,8 @@ export interface RecordInput {
 }
 
 export interface EncodeBatchOptions extends BuildBatchOptions {
+  /** default 'none' */
+  compression?: 'none' | 'gzip';
   /** clock for records without timestampMs; read at most once per batch; default Date.now */
   nowMs?: () => number;
 }
@@ -53,10 +55,11 @@ export function encodeRecordBatch(records: readonly RecordInput[], options: Enco
   if (records.length > MAX_RECORDS_PER_BATCH) {
     throw new InvalidArgumentError(`${records.length} records exceed the limit of ${MAX_RECORDS_PER_BATCH} per batch`);
   }
+  checkBuildOptions(options, records.length);
   let upperBoundBytes = BATCH_HEADER_BYTES;
   for (const record of records) upperBoundBytes += recordUpperBoundBytes(record);
   // The builder caps its capacity at the hard batch limit: a record that does not fit is past it.
-  const builder = new RecordBatchBuilder(upperBoundBytes);
+  const builder = new RecordBatchBuilder(upperBoundBytes, { compression: options.compression ?? 'none' });
   let clockMs: number | undefined;
   for (const record of records) {
     const timestampMs = record.timestampMs ?? (clockMs ??= (options.nowMs ?? Date.now)());

@@ -31,7 +31,7 @@ describe('ProducePipeline', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 1, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, compression: 'none', onSettled: () => undefined });
+    const pipeline = new ProducePipeline(stub, { producerId: 1, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
       pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000),
     );
@@ -61,7 +61,7 @@ describe('ProducePipeline', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 9, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, compression: 'none', onSettled: () => undefined });
+    const pipeline = new ProducePipeline(stub, { producerId: 9, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const send = (count: number) =>
       new Promise<number>((resolve, reject) => {
         const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));

@@ -170,4 +170,44 @@ describe('Producer.sendBatch', () => {
     await producer.close();
     expect(logs[0]).toEqual(['g1', 'g2']);
   });
+
+  it('takes the records as they are at the call: reusing the array and objects afterwards changes nothing, also while metadata loads', async () => {
+    const { client, logs } = fakeService({ describeDelayMs: 20 });
+    const producer = new Producer(client, { lingerMs: 1 });
+    // The first calls wait for the topic's metadata (the slow path), holding the records meanwhile.
+    const reused = { value: 'v0', partition: 1 };
+    const singles = [0, 1, 2].map((i) => {
+      reused.value = `v${i}`;
+      return producer.send('t', reused);
+    });
+    reused.value = 'x'.repeat(100_000);
+    const array = [{ value: 'a', partition: 2 }, { value: 'b', partition: 2 }];
+    const batch = producer.sendBatch('t', array);
+    array.length = 0;
+    array.push({ value: 'c', partition: 2 });
+    const second = producer.sendBatch('t', array);
+    array[0]!.value = 'changed';
+    expect((await Promise.all(singles)).map((m) => m.offset)).toEqual([0, 1, 2]);
+    expect((await batch).map((m) => m.offset)).toEqual([0, 1]);
+    expect((await second).map((m) => m.offset)).toEqual([2]);
+    await producer.close();
+    expect(logs[1]).toEqual(['v0', 'v1', 'v2']);
+    expect(logs[2]).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a quiet partition\'s open batch holds little memory; a busy one fills whole batches', async () => {
+    const { client, logs } = fakeService();
+    const producer = new Producer(client, { lingerMs: 1000, batchBytes: 1 << 20, maxBatchBytes: 1 << 20 });
+    await producer.sendBatch('t', [{ value: 'warm-up', partition: 0 }]).catch(() => undefined);
+    const before = process.memoryUsage().arrayBuffers;
+    const open = Array.from({ length: 200 }, (_, i) => producer.sendBatch('t', [{ value: `q${i}`, partition: i % PARTITIONS }]));
+    // 200 small records in open batches (one per partition): far less than 4 batchBytes (4 MiB).
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+    await producer.flush();
+    await Promise.all(open);
+    const busy = await producer.sendBatch('t', Array.from({ length: 20_000 }, (_, i) => ({ value: `busy-${i}`.padEnd(100, '.'), partition: 3 })));
+    expect(busy).toHaveLength(20_000);
+    await producer.close();
+    expect(logs[3]!.filter((v) => v.startsWith('busy-'))).toHaveLength(20_000);
+  });
 });

@@ -1,16 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AssertionError } from '../../src/core/assert.js';
-import { InvalidArgumentError } from '../../src/core/errors.js';
-import { decodeRecordBatch, type RecordInput, validateBatch } from '../../src/format/index.js';
+import { BatchTooLargeError, InvalidArgumentError } from '../../src/core/errors.js';
+import { MAX_BATCH_BYTES_LIMIT } from '../../src/core/limits.js';
+import { decodeRecordBatch, encodeRecordBatch, type RecordInput, validateBatch } from '../../src/format/index.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
 import { BATCH_HEADER_BYTES } from '../../src/format/record-batch-layout.js';
 import { encodeOptionsArb, expectedRecords, LIMITS, NOW_MS, recordInputArb } from './batch-fixtures.js';
 
 /** Appends records the way the producer does: into the open batch, or a new one when it is full. */
-function fill(records: readonly RecordInput[], capacityBytes: number): Array<{ batch: Buffer; records: RecordInput[] }> {
+function fill(records: readonly RecordInput[], capacityBytes: number, initialBytes: number): Array<{ batch: Buffer; records: RecordInput[] }> {
   const batches: Array<{ batch: Buffer; records: RecordInput[] }> = [];
-  let builder = new RecordBatchBuilder(capacityBytes);
+  let builder = new RecordBatchBuilder(capacityBytes, { initialBytes });
   let placed: RecordInput[] = [];
   for (const record of records) {
     const timestampMs = record.timestampMs ?? NOW_MS;
@@ -18,7 +19,7 @@ function fill(records: readonly RecordInput[], capacityBytes: number): Array<{ b
       // Refused only when it had records: an empty builder takes anything up to the hard limit.
       expect(builder.recordCount).toBeGreaterThan(0);
       batches.push({ batch: builder.build(), records: placed });
-      builder = new RecordBatchBuilder(capacityBytes);
+      builder = new RecordBatchBuilder(capacityBytes, { initialBytes });
       placed = [];
       expect(builder.tryAppend(timestampMs, record.key ?? null, record.value, record.headers)).toBe(true);
     }
@@ -31,8 +32,9 @@ function fill(records: readonly RecordInput[], capacityBytes: number): Array<{ b
 describe('RecordBatchBuilder', () => {
   it('fills batches up to their capacity; every batch decodes to its records, in order, and nothing is lost', () => {
     fc.assert(
-      fc.property(fc.array(recordInputArb, { minLength: 1, maxLength: 30 }), fc.integer({ min: BATCH_HEADER_BYTES, max: 600 }), (records, capacityBytes) => {
-        const batches = fill(records, capacityBytes);
+      fc.property(fc.array(recordInputArb, { minLength: 1, maxLength: 30 }), fc.integer({ min: BATCH_HEADER_BYTES, max: 600 }), fc.integer({ min: 0, max: 700 }), (records, capacityBytes, initialBytes) => {
+        // Any first buffer size: it grows (doubling) as records come, within the capacity.
+        const batches = fill(records, capacityBytes, initialBytes);
         expect(batches.flatMap((b) => b.records)).toEqual(records);
         for (const { batch, records: placed } of batches) {
           validateBatch(batch, 0, LIMITS);
@@ -98,5 +100,27 @@ describe('RecordBatchBuilder', () => {
     expect(decodeRecordBatch(batch).records.map((r) => r.value?.toString())).toEqual(['a']);
     expect(() => builder.build()).toThrow(AssertionError);
     expect(() => builder.tryAppend(NOW_MS, null, 'c')).toThrow(AssertionError);
+  });
+
+  it('takes a batch of exactly the hard limit, and gzip records up to what readers inflate (not 64 MiB)', () => {
+    const exact = new RecordBatchBuilder(1 << 10);
+    // 61 header + 4 length + 1 attributes + 1 + 1 + 1 (null key) + 4 + value + 1 = 64 MiB
+    const valueBytes = MAX_BATCH_BYTES_LIMIT - 61 - 4 - 1 - 1 - 1 - 1 - 4 - 1;
+    expect(exact.tryAppend(NOW_MS, null, Buffer.alloc(valueBytes))).toBe(true);
+    expect(exact.build().length).toBe(MAX_BATCH_BYTES_LIMIT);
+    expect(() => new RecordBatchBuilder(1 << 10).tryAppend(NOW_MS, null, Buffer.alloc(valueBytes + 1))).toThrow(BatchTooLargeError);
+
+    const compressible = Buffer.alloc(MAX_BATCH_BYTES_LIMIT + (1 << 20));
+    expect(() => new RecordBatchBuilder(1 << 10).tryAppend(NOW_MS, null, compressible)).toThrow(BatchTooLargeError);
+    const gzip = new RecordBatchBuilder(1 << 10, { compression: 'gzip' });
+    expect(gzip.tryAppend(NOW_MS, null, compressible)).toBe(true);
+    const batch = gzip.build();
+    expect(batch.length).toBeLessThan(1 << 20);
+    expect(decodeRecordBatch(batch).records[0]!.value!.length).toBe(compressible.length);
+  });
+
+  it('encodeRecordBatch checks its options before it encodes anything', () => {
+    expect(() => encodeRecordBatch([{ value: 'a', timestampMs: 1.5 }], { producerEpoch: 0x8000 })).toThrow(/producerEpoch/);
+    expect(() => encodeRecordBatch([{ value: 'a', timestampMs: 1.5 }], { compression: 'snappy' as 'gzip' })).toThrow(/compression/);
   });
 });
