@@ -94,7 +94,7 @@ export interface PipelineOptions {
   /** A request unanswered this long makes the pipeline replace its stream (as if it broke). */
   requestTimeoutMs: number;
   /** Called with the bytes of every batch that leaves the pipeline (acknowledged or failed). */
-  onSettled: (sizeBytes: number) => void;
+  onSettled: (sizeBytes: number, encoded: Buffer) => void;
 }
 
 /**
@@ -364,7 +364,7 @@ export class ProducePipeline {
   }
 
   private settle(batch: SealedBatch): void {
-    this.options.onSettled(batch.sizeBytes);
+    this.options.onSettled(batch.sizeBytes, batch.encoded);
     this.pendingCount--;
     if (this.pendingCount === 0) {
       const waiters = this.idleWaiters;

@@ -6,6 +6,7 @@ import { RecordBatchBuilder } from '../format/record-batch-builder.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { StrataClientError } from './client-error.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
+import { BatchBufferPool } from './batch-buffer-pool.js';
 import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
 import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes } from './producer-records.js';
 import { ManySend, SingleSend } from './send-sinks.js';
@@ -58,6 +59,8 @@ interface OpenBatch {
 
 /** The first buffer of a partition's first batch (it doubles up to batchBytes as records come). */
 const INITIAL_BATCH_BYTES = 1024;
+/** The most memory kept in buffers of settled batches for reuse. */
+const FREE_BATCH_BUFFERS_BYTES = 4 * 1024 * 1024;
 
 const ACKS: Record<NonNullable<ProducerOptions['acks']>, AckLevel> = {
   default: 'ACK_LEVEL_UNSPECIFIED',
@@ -84,6 +87,7 @@ export class Producer {
   private bufferedBytes = 0;
   private readonly roomWaiters: Array<{ sizeBytes: number; resolve: () => void }> = [];
   private isClosed = false;
+  private readonly batchBuffers: BatchBufferPool;
 
   constructor(
     private readonly client: StrataClient,
@@ -114,6 +118,7 @@ export class Producer {
     if (o.batchBytes > o.maxBatchBytes || o.maxBatchBytes > o.maxBufferedBytes) {
       throw new InvalidArgumentError('batchBytes <= maxBatchBytes <= maxBufferedBytes is required');
     }
+    this.batchBuffers = new BatchBufferPool(o.batchBytes, FREE_BATCH_BUFFERS_BYTES);
     this.pipeline = new ProducePipeline(client.stubs.produce, {
       producerId: randomInt(1, 2 ** 47),
       ackLevel: ACKS[o.acks],
@@ -122,7 +127,10 @@ export class Producer {
       retryBackoffMs: o.retryBackoffMs,
       requestTimeoutMs: o.requestTimeoutMs,
       maxRetryBackoffMs: 1_000,
-      onSettled: (sizeBytes) => this.release(sizeBytes),
+      onSettled: (sizeBytes, encoded) => {
+        this.batchBuffers.recycle(encoded);
+        this.release(sizeBytes);
+      },
     });
   }
 
@@ -319,7 +327,7 @@ export class Producer {
   private openBatch(topic: string, partition: number, byPartition: Map<number, OpenBatch>): OpenBatch {
     // A quiet partition's batch starts small and grows, so it does not hold batchBytes per partition.
     const lastBytes = this.lastBatchBytes.get(topic)?.get(partition) ?? 0;
-    const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes) });
+    const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate });
     const open: OpenBatch = { builder, sinks: [], sinkIndexes: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
     byPartition.set(partition, open);
     if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));

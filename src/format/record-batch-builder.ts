@@ -35,6 +35,8 @@ export interface BuilderOptions {
   compression?: 'none' | 'gzip';
   /** The first buffer's size; it doubles as records come, up to the capacity. Default: the capacity. */
   initialBytes?: number;
+  /** Where buffers come from (a pool); default Buffer.allocUnsafe. */
+  allocate?: (sizeBytes: number) => Buffer;
 }
 
 export interface BuildBatchOptions {
@@ -80,6 +82,7 @@ export class RecordBatchBuilder {
   /** The hard limit of the batch before compression (header included). */
   private readonly limitBytes: number;
   private readonly capacityBytes: number;
+  private readonly allocate: (sizeBytes: number) => Buffer;
   /** Where the next record goes (exclusive end of the records written so far). */
   private position = RECORDS_POSITION;
   private count = 0;
@@ -95,7 +98,8 @@ export class RecordBatchBuilder {
     this.limitBytes = this.compression === 'gzip' ? RECORDS_POSITION + MAX_DECOMPRESSED_RECORDS_BYTES : MAX_BATCH_BYTES_LIMIT;
     this.capacityBytes = Math.min(this.limitBytes, Math.max(BATCH_HEADER_BYTES, capacityBytes));
     // Unsafe is fine: build() writes every header byte and returns only the bytes written.
-    this.buffer = Buffer.allocUnsafe(Math.min(this.capacityBytes, Math.max(BATCH_HEADER_BYTES, options.initialBytes ?? this.capacityBytes)));
+    this.allocate = options.allocate ?? Buffer.allocUnsafe;
+    this.buffer = this.allocate(Math.min(this.capacityBytes, Math.max(BATCH_HEADER_BYTES, options.initialBytes ?? this.capacityBytes)));
   }
 
   get recordCount(): number {
@@ -188,7 +192,7 @@ export class RecordBatchBuilder {
   /** A larger buffer holding at least `neededBytes`: twice the current one, within the capacity. */
   private grow(neededBytes: number): void {
     const lengthBytes = neededBytes > this.capacityBytes ? neededBytes : Math.min(this.capacityBytes, Math.max(neededBytes, 2 * this.buffer.length));
-    const grown = Buffer.allocUnsafe(lengthBytes);
+    const grown = this.allocate(lengthBytes);
     this.buffer.copy(grown, RECORDS_POSITION, RECORDS_POSITION, this.position);
     this.buffer = grown;
   }

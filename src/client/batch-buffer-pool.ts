@@ -1,0 +1,41 @@
+/**
+ * Buffers of settled batches, reused for new ones. A producer's batch is a batchBytes buffer outside
+ * the JS heap, and the churn of such buffers is what makes V8 collect most often (measured with the
+ * Producer at ~1M records/s: 29-32 full collections in 4 s without reuse, 18 with it).
+ *
+ * Only buffers this pool allocated, whole, come back: a batch's buffer is returned once the batch
+ * settled (acknowledged or failed for good), when grpc-js has long copied its bytes into a frame.
+ * At most `maxFreeBytes` are kept.
+ */
+export class BatchBufferPool {
+  private readonly free: Buffer[] = [];
+  /** The whole-batch buffers allocated here: only those are ever reused. */
+  private readonly own = new WeakSet<ArrayBufferLike>();
+
+  constructor(
+    private readonly batchBytes: number,
+    private readonly maxFreeBytes: number,
+  ) {}
+
+  /** A buffer of `sizeBytes` (for RecordBatchBuilder): a reused one when it is a whole batch. */
+  readonly allocate = (sizeBytes: number): Buffer => {
+    if (sizeBytes !== this.batchBytes) return Buffer.allocUnsafe(sizeBytes);
+    const reused = this.free.pop();
+    if (reused) return reused;
+    // Slow: never a slice of Node's shared pool, so the whole ArrayBuffer is this batch's alone.
+    const buffer = Buffer.allocUnsafeSlow(sizeBytes);
+    this.own.add(buffer.buffer);
+    return buffer;
+  };
+
+  /** Takes back the buffer under a settled batch's bytes, if it is one of this pool's. */
+  recycle(encoded: Buffer): void {
+    if (!this.own.has(encoded.buffer)) return;
+    if ((this.free.length + 1) * this.batchBytes > this.maxFreeBytes) return;
+    this.free.push(Buffer.from(encoded.buffer, 0, this.batchBytes));
+  }
+
+  get freeCount(): number {
+    return this.free.length;
+  }
+}

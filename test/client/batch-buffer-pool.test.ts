@@ -1,0 +1,88 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { BatchBufferPool } from '../../src/client/batch-buffer-pool.js';
+import { Producer } from '../../src/client/producer.js';
+import type { StrataClient } from '../../src/client/strata-client.js';
+import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { readBatchHeader } from '../../src/format/record-batch.js';
+import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
+import { SeededRandom } from '../../src/core/seeded-random.js';
+
+describe('BatchBufferPool', () => {
+  it('reuses only whole buffers it allocated, up to its byte bound', () => {
+    const pool = new BatchBufferPool(16_384, 2 * 16_384);
+    const a = pool.allocate(16_384);
+    const b = pool.allocate(16_384);
+    const c = pool.allocate(16_384);
+    expect(a.buffer.byteLength).toBe(16_384);
+    pool.recycle(a.subarray(0, 1000));
+    pool.recycle(b);
+    pool.recycle(c); // past the bound: dropped
+    expect(pool.freeCount).toBe(2);
+    expect(pool.allocate(16_384).buffer).toBe(b.buffer);
+    expect(pool.allocate(16_384).buffer).toBe(a.buffer);
+    // Not its own: a slice of Node's shared pool, another size, a copy.
+    pool.recycle(Buffer.allocUnsafe(100));
+    pool.recycle(pool.allocate(1000));
+    pool.recycle(Buffer.from(c));
+    expect(pool.freeCount).toBe(0);
+  });
+});
+
+describe('Producer batch buffer reuse', () => {
+  it('never changes the bytes of a batch between its request and its answer, while it reuses buffers', async () => {
+    const seed = Date.now() % 100_000;
+    const random = new SeededRandom(seed);
+    const written: string[][] = [[], []];
+    const arrayBuffers = new Set<ArrayBufferLike>();
+    let requests = 0;
+    let changed = 0;
+    const client = {
+      admin: { describeTopic: async () => ({ partitionCount: 2 }) },
+      stubs: {
+        produce: {
+          produce() {
+            const stream = new EventEmitter() as EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
+            stream.end = () => undefined;
+            stream.write = (request) => {
+              requests++;
+              const records = request.records as Buffer;
+              arrayBuffers.add(records.buffer);
+              const copy = Buffer.from(records);
+              // Appended in arrival order (as the server does), answered late: many batches in flight.
+              const partition = request.partition as number;
+              const baseOffset = written[partition]!.length;
+              for (let position = 0; position < copy.length; position += readBatchHeader(copy, position).sizeBytes) {
+                for (const record of decodeRecordBatch(copy, position).records) written[partition]!.push(record.value!.toString());
+              }
+              const lastOffset = written[partition]!.length - 1;
+              setTimeout(() => {
+                if (!records.equals(copy)) changed++;
+                stream.emit('data', { requestId: request.requestId, partition, baseOffset, lastOffset, durability: 'ACK_LEVEL_WRITTEN', failure: null, duplicate: false });
+              }, random.int(0, 3));
+              return true;
+            };
+            return stream;
+          },
+        },
+      },
+    } as unknown as StrataClient;
+    // One batch per request, so the requests show the batches' own buffers.
+    const producer = new Producer(client, { lingerMs: 1, batchBytes: 4096, maxBatchBytes: 4096, maxRequestBytes: 4096 });
+    const values = Array.from({ length: 20_000 }, (_, i) => `value-${i}`.padEnd(64, '.'));
+    // Two calls at a time: batches settle while new ones are built.
+    let calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < values.length; i += 500) {
+      calls.push(producer.sendBatch('t', values.slice(i, i + 500).map((value, j) => ({ value, partition: (i + j) % 2 }))));
+      if (calls.length === 2) await calls.shift();
+    }
+    await Promise.all(calls);
+    calls = [];
+    await producer.close();
+    expect(changed, `seed ${seed}`).toBe(0);
+    expect(written[0]).toEqual(values.filter((_, i) => i % 2 === 0));
+    expect(written[1]).toEqual(values.filter((_, i) => i % 2 === 1));
+    // Reuse happened: far fewer buffers than requests.
+    expect(arrayBuffers.size, `seed ${seed}`).toBeLessThan(requests / 2);
+  });
+});
