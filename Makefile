@@ -28,8 +28,11 @@ lint-proto: install
 build: install proto
 	npx tsc -p tsconfig.json
 
+# The server's V8 flags (why: src/cli/server-node-flags.ts; bin/strata.js's shebang has the same).
+SERVER_NODE_FLAGS := --min-semi-space-size=16 --max-semi-space-size=32
+
 run: build
-	node bin/strata.js serve --data-dir data --host 127.0.0.1 --port 7070
+	node $(SERVER_NODE_FLAGS) bin/strata.js serve --data-dir data --host 127.0.0.1 --port 7070
 
 test: build lint-proto
 	npx vitest run

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { SERVER_NODE_FLAGS } from '../../src/cli/server-node-flags.js';
 import { startCpuMeter } from '../process-cpu.js';
 import { startChild, type StartedServer } from './child-processes.js';
 import { fmt, log } from './report-format.js';
@@ -44,7 +45,8 @@ const identity = (buffer: Buffer): Buffer => buffer;
 
 export async function startEcho(): Promise<StartedServer> {
   const script = fileURLToPath(new URL('../echo-server.js', import.meta.url));
-  const { child, match } = await startChild('echo server', process.execPath, [script], /^echo listening on (\S+)$/);
+  // The same V8 flags as the Strata server: the ceiling runs on the same runtime settings.
+  const { child, match } = await startChild('echo server', process.execPath, [...SERVER_NODE_FLAGS, script], /^echo listening on (\S+)$/);
   return { child, address: match[1]! };
 }
 
