@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
-import { decodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
-import type { RecordHeader } from '../format/record.js';
+import { decodeRecordBatchWith, iterateBatches } from '../format/record-batch-codec.js';
+import type { RecordFactory, RecordHeader } from '../format/record.js';
 import type { SubscribeRequest } from '../generated/strata/v1/SubscribeRequest.js';
 import type { SubscribeResponse__Output } from '../generated/strata/v1/SubscribeResponse.js';
 import { startPositionToProto, type OffsetSpec } from './admin.js';
@@ -122,10 +122,13 @@ async function* subscribeResponses(client: StrataClient, topic: string, options:
 /** Decodes one response, skipping records of its first batch below the offset it was read from. */
 export function* recordsOf(topic: string, response: SubscribeResponse__Output): Generator<ConsumedRecord> {
   const data = response.records;
+  const { partition, fetchOffset } = response;
+  // The consumer's record objects straight from the decoder: one object per record.
+  const make: RecordFactory<ConsumedRecord> = (offset, timestampMs, key, value, headers) => ({ topic, partition, offset, timestampMs, key, value, headers });
   for (const { position } of iterateBatches(data)) {
-    for (const record of decodeRecordBatch(data, position).records) {
-      if (record.offset < response.fetchOffset) continue;
-      yield { topic, partition: response.partition, offset: record.offset, timestampMs: record.timestampMs, key: record.key, value: record.value, headers: record.headers };
+    for (const record of decodeRecordBatchWith(data, position, make).records) {
+      if (record.offset < fetchOffset) continue;
+      yield record;
     }
   }
 }

@@ -16,7 +16,7 @@ import {
   TIMESTAMP_TYPE_FLAG,
 } from './record-batch-layout.js';
 import { type BatchHeader, readBatchHeader, readBatchSize, validateBatch } from './record-batch.js';
-import { decodeRecords, type DecodedRecord, type RecordHeader } from './record.js';
+import { decodeRecordsWith, type DecodedRecord, makeDecodedRecord, type RecordFactory, type RecordHeader } from './record.js';
 import { MAX_VARINT_BYTES, MAX_VARLONG_BYTES } from './varint.js';
 
 const INT16_MIN = -0x8000;
@@ -99,6 +99,11 @@ export function restampProducerState(batch: Buffer, producerEpoch: number, baseS
  * batch-size limit). Keys and values are views into `buf` (uncompressed) or into the inflated records.
  */
 export function decodeRecordBatch(buf: Buffer, position = 0): { header: BatchHeader; records: DecodedRecord[] } {
+  return decodeRecordBatchWith(buf, position, makeDecodedRecord);
+}
+
+/** decodeRecordBatch making each record with `make` (see decodeRecordsWith). */
+export function decodeRecordBatchWith<T>(buf: Buffer, position: number, make: RecordFactory<T>): { header: BatchHeader; records: T[] } {
   const header = validateBatch(buf, position, { maxBatchBytes: MAX_BATCH_BYTES_LIMIT });
   const recordsArea = buf.subarray(position + RECORDS_POSITION, position + header.sizeBytes);
   let plainRecords: Buffer;
@@ -116,7 +121,7 @@ export function decodeRecordBatch(buf: Buffer, position = 0): { header: BatchHea
   }
   // With log-append time the broker's time, kept in maxTimestamp, is every record's timestamp.
   const logAppendTimeMs = (header.attributes & TIMESTAMP_TYPE_FLAG) !== 0 ? header.maxTimestampMs : undefined;
-  const records = decodeRecords(plainRecords, header, logAppendTimeMs);
+  const records = decodeRecordsWith(plainRecords, header, logAppendTimeMs, make);
   return { header, records };
 }
 

@@ -29,7 +29,7 @@ import {
   RECORDS_POSITION,
   TRANSACTIONAL_FLAG,
 } from './record-batch-layout.js';
-import { decodeVarint } from './varint.js';
+import { readVarint, varintCursor } from './varint.js';
 
 /**
  * The append hot path: everything here reads the fixed-size header and, at most, the record length
@@ -203,7 +203,8 @@ function checkRecordFraming(
         `batch at byte ${batchPosition} claims ${recordCount} records but its records area holds only ${i}`,
       );
     }
-    const { value: bodyBytes, nextPosition } = decodeVarint(buf, pos, end);
+    const bodyBytes = readVarint(buf, pos, end);
+    const nextPosition = varintCursor.nextPosition;
     if (bodyBytes < MIN_RECORD_BODY_BYTES) {
       throw new CorruptBatchError(
         `record ${i} of the batch at byte ${batchPosition} has length ${bodyBytes}, ` +

@@ -54,6 +54,19 @@ export function encodeVarint(buf: Buffer, position: number, value: number): numb
  * the next). Throws CorruptBatchError on overrun, on more than 5 bytes, or on a value beyond 32 bits.
  */
 export function decodeVarint(buf: Buffer, position: number, end: number = buf.length): DecodedVarint {
+  const value = readVarint(buf, position, end);
+  return { value, nextPosition: varintCursor.nextPosition };
+}
+
+/**
+ * Where the last readVarint / readVarlong (or a reader built on them) stopped. One shared cursor
+ * instead of an object per read: decoding a record reads six or more varints, and replay decodes
+ * millions of records a second. Read it right after the call.
+ */
+export const varintCursor = { nextPosition: 0 };
+
+/** decodeVarint without the result object: returns the value, leaves the next position in varintCursor. */
+export function readVarint(buf: Buffer, position: number, end: number = buf.length): number {
   const limit = Math.min(end, buf.length);
   let zigzag = 0;
   let multiplier = 1;
@@ -66,7 +79,8 @@ export function decodeVarint(buf: Buffer, position: number, end: number = buf.le
     if ((byte & 0x80) === 0) {
       if (zigzag > 0xffff_ffff) throw new CorruptBatchError(`varint at byte ${position} exceeds 32 bits`);
       // zigzag < 2^32 here, so the 32-bit operators below are exact.
-      return { value: (zigzag >>> 1) ^ -(zigzag & 1), nextPosition: pos };
+      varintCursor.nextPosition = pos;
+      return (zigzag >>> 1) ^ -(zigzag & 1);
     }
     multiplier *= 0x80;
   }
@@ -117,6 +131,12 @@ export function encodeVarlong(buf: Buffer, position: number, value: number): num
  * wire allows the full int64 range, but offsets and timestamps beyond 2^53 cannot be JS numbers).
  */
 export function decodeVarlong(buf: Buffer, position: number, end: number = buf.length): DecodedVarint {
+  const value = readVarlong(buf, position, end);
+  return { value, nextPosition: varintCursor.nextPosition };
+}
+
+/** decodeVarlong without the result object: returns the value, leaves the next position in varintCursor. */
+export function readVarlong(buf: Buffer, position: number, end: number = buf.length): number {
   const limit = Math.min(end, buf.length);
   // The first 7 bytes (49 bits) accumulate exactly in `low`; anything later goes to `high`, scaled by
   // 2^49 at the end, so no intermediate sum is rounded before the range check.
@@ -138,7 +158,8 @@ export function decodeVarlong(buf: Buffer, position: number, end: number = buf.l
       if (!Number.isSafeInteger(value)) {
         throw new CorruptBatchError(`varlong at byte ${position} is outside the safe integer range`);
       }
-      return { value, nextPosition: pos };
+      varintCursor.nextPosition = pos;
+      return value;
     }
     multiplier *= 0x80;
   }
