@@ -1,0 +1,70 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { consume } from '../../src/client/consume.js';
+import type { StrataClient } from '../../src/client/strata-client.js';
+import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+
+/** A client whose Subscribe stream yields `responses` batches of 5 records each, then ends. */
+function fakeClient(responseCount: number, fetchOffset = 0) {
+  const state = { cancelled: 0 };
+  const responses = Array.from({ length: responseCount }, (_, r) => ({
+    partition: 0,
+    fetchOffset: r === 0 ? fetchOffset : r * 10,
+    nextOffset: (r + 1) * 10,
+    // Two batches of 5 records per response: offsets r*10 .. r*10+9.
+    records: Buffer.concat([0, 5].map((delta) => encodeRecordBatch(Array.from({ length: 5 }, (_, i) => ({ value: `v${r * 10 + delta + i}` })), { baseOffset: r * 10 + delta }))),
+  }));
+  const client = {
+    stubs: {
+      consume: {
+        subscribe() {
+          const call = Readable.from(responses) as Readable & { cancel(): void };
+          call.cancel = () => {
+            state.cancelled++;
+            call.destroy();
+          };
+          return call;
+        },
+      },
+    },
+  } as unknown as StrataClient;
+  return { client, state };
+}
+
+describe('consume() iterator', () => {
+  it('hands out every record once, in order, also to next() calls made before earlier ones settled', async () => {
+    const { client } = fakeClient(3);
+    const iterator = consume(client, 't', { from: 'earliest' });
+    const results = await Promise.all(Array.from({ length: 32 }, () => iterator.next()));
+    expect(results.filter((r) => !r.done).map((r) => r.value!.offset)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(results.slice(30).every((r) => r.done)).toBe(true);
+    expect((await iterator.next()).done).toBe(true);
+  });
+
+  it('skips the records of the first batch below the offset it was read from', async () => {
+    const { client } = fakeClient(2, 7);
+    const offsets: number[] = [];
+    for await (const record of consume(client, 't', { from: 7 })) offsets.push(record.offset);
+    expect(offsets).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+  });
+
+  it('a break cancels the stream; an abort hands out nothing more, even of records already read', async () => {
+    const broken = fakeClient(3);
+    let count = 0;
+    for await (const record of consume(broken.client, 't', { from: 'earliest' })) {
+      expect(record.value!.toString()).toBe(`v${count}`);
+      if (++count === 3) break;
+    }
+    expect(broken.state.cancelled).toBeGreaterThan(0);
+
+    const aborted = fakeClient(3);
+    const controller = new AbortController();
+    const seen: number[] = [];
+    for await (const record of consume(aborted.client, 't', { from: 'earliest', signal: controller.signal })) {
+      seen.push(record.offset);
+      if (record.offset === 2) controller.abort();
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    expect(aborted.state.cancelled).toBeGreaterThan(0);
+  });
+});
