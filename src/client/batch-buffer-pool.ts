@@ -28,12 +28,12 @@ export class BatchBufferPool {
     return buffer;
   };
 
-  /** Takes back the buffer under a settled batch's bytes, if it is one of this pool's. */
-  recycle(encoded: Buffer): void {
+  /** Takes back the buffer under a settled batch's bytes (or one a builder let go), if it is one of this pool's. */
+  readonly recycle = (encoded: Buffer): void => {
     if (!this.own.has(encoded.buffer)) return;
     if ((this.free.length + 1) * this.batchBytes > this.maxFreeBytes) return;
     this.free.push(Buffer.from(encoded.buffer, 0, this.batchBytes));
-  }
+  };
 
   get freeCount(): number {
     return this.free.length;

@@ -98,7 +98,15 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
         return DONE;
       }
       if (this.index < this.records.length) return { value: this.records[this.index++]!, done: false };
-      const batch = this.batches?.next();
+      let batch: IteratorResult<ConsumedRecord[]> | undefined;
+      try {
+        batch = this.batches?.next();
+      } catch (error) {
+        // A batch that does not decode (CRC, framing) ends the iteration and its stream, as a
+        // failed read does: the rest of that response is not skipped silently.
+        await this.close();
+        throw error;
+      }
       if (batch && !batch.done) {
         this.records = batch.value;
         this.index = 0;

@@ -327,7 +327,7 @@ export class Producer {
   private openBatch(topic: string, partition: number, byPartition: Map<number, OpenBatch>): OpenBatch {
     // A quiet partition's batch starts small and grows, so it does not hold batchBytes per partition.
     const lastBytes = this.lastBatchBytes.get(topic)?.get(partition) ?? 0;
-    const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate });
+    const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate, release: this.batchBuffers.recycle });
     const open: OpenBatch = { builder, sinks: [], sinkIndexes: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
     byPartition.set(partition, open);
     if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));

@@ -37,6 +37,8 @@ export interface BuilderOptions {
   initialBytes?: number;
   /** Where buffers come from (a pool); default Buffer.allocUnsafe. */
   allocate?: (sizeBytes: number) => Buffer;
+  /** Takes back a buffer the builder no longer uses (outgrown, or copied out of at build()). */
+  release?: (buffer: Buffer) => void;
 }
 
 export interface BuildBatchOptions {
@@ -83,6 +85,7 @@ export class RecordBatchBuilder {
   private readonly limitBytes: number;
   private readonly capacityBytes: number;
   private readonly allocate: (sizeBytes: number) => Buffer;
+  private readonly release: ((buffer: Buffer) => void) | undefined;
   /** Where the next record goes (exclusive end of the records written so far). */
   private position = RECORDS_POSITION;
   private count = 0;
@@ -99,6 +102,7 @@ export class RecordBatchBuilder {
     this.capacityBytes = Math.min(this.limitBytes, Math.max(BATCH_HEADER_BYTES, capacityBytes));
     // Unsafe is fine: build() writes every header byte and returns only the bytes written.
     this.allocate = options.allocate ?? Buffer.allocUnsafe;
+    this.release = options.release;
     this.buffer = this.allocate(Math.min(this.capacityBytes, Math.max(BATCH_HEADER_BYTES, options.initialBytes ?? this.capacityBytes)));
   }
 
@@ -194,6 +198,7 @@ export class RecordBatchBuilder {
     const lengthBytes = neededBytes > this.capacityBytes ? neededBytes : Math.min(this.capacityBytes, Math.max(neededBytes, 2 * this.buffer.length));
     const grown = this.allocate(lengthBytes);
     this.buffer.copy(grown, RECORDS_POSITION, RECORDS_POSITION, this.position);
+    this.release?.(this.buffer);
     this.buffer = grown;
   }
 
@@ -229,6 +234,8 @@ export class RecordBatchBuilder {
     } else {
       batch = this.buffer.subarray(0, this.position);
     }
+    // The batch was copied out (gzip, or under half used): the builder's buffer can serve another.
+    if (batch.buffer !== this.buffer.buffer) this.release?.(this.buffer);
     this.buffer = Buffer.alloc(0);
 
     writeInt64BE(batch, BASE_OFFSET_POSITION, baseOffset);

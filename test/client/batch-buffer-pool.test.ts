@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { BatchBufferPool } from '../../src/client/batch-buffer-pool.js';
 import { Producer } from '../../src/client/producer.js';
+import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { readBatchHeader } from '../../src/format/record-batch.js';
@@ -26,6 +27,22 @@ describe('BatchBufferPool', () => {
     pool.recycle(pool.allocate(1000));
     pool.recycle(Buffer.from(c));
     expect(pool.freeCount).toBe(0);
+  });
+
+  it('gets back the buffers of batches a builder copied out (gzip, or under half used)', () => {
+    const pool = new BatchBufferPool(16_384, 1 << 20);
+    for (const compression of ['gzip', 'none'] as const) {
+      const builder = new RecordBatchBuilder(16_384, { compression, allocate: pool.allocate, release: pool.recycle });
+      builder.tryAppend(1, null, Buffer.alloc(100));
+      const batch = builder.build();
+      expect(batch.length).toBeLessThan(8192);
+      expect(pool.freeCount, compression).toBe(1);
+      // The batch is its own copy: taking the freed buffer again cannot touch it.
+      const copy = Buffer.from(batch);
+      pool.allocate(16_384).fill(0xee);
+      expect(batch.equals(copy), compression).toBe(true);
+      expect(pool.freeCount).toBe(0);
+    }
   });
 });
 

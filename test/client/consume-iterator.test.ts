@@ -28,7 +28,7 @@ function fakeClient(responseCount: number, fetchOffset = 0) {
       },
     },
   } as unknown as StrataClient;
-  return { client, state };
+  return { client, state, responses };
 }
 
 describe('consume() iterator', () => {
@@ -66,5 +66,25 @@ describe('consume() iterator', () => {
     }
     expect(seen).toEqual([0, 1, 2]);
     expect(aborted.state.cancelled).toBeGreaterThan(0);
+  });
+
+  it('a batch that does not decode rejects next(), cancels the stream and ends the iteration', async () => {
+    const { client, state, responses } = fakeClient(3);
+    const second = responses[1]!.records;
+    second[second.length - 1] ^= 0xff; // the CRC of the response's second batch no longer holds
+    const iterator = consume(client, 't', { from: 'earliest' });
+    const offsets: number[] = [];
+    await expect(
+      (async () => {
+        for (;;) {
+          const result = await iterator.next();
+          if (result.done) return;
+          offsets.push(result.value.offset);
+        }
+      })(),
+    ).rejects.toThrow(/CRC/);
+    expect(offsets).toEqual(Array.from({ length: 15 }, (_, i) => i));
+    expect(state.cancelled).toBeGreaterThan(0);
+    expect((await iterator.next()).done).toBe(true);
   });
 });
