@@ -71,7 +71,7 @@ describe('consume() iterator', () => {
   it('a batch that does not decode rejects next(), cancels the stream and ends the iteration', async () => {
     const { client, state, responses } = fakeClient(3);
     const second = responses[1]!.records;
-    second[second.length - 1] ^= 0xff; // the CRC of the response's second batch no longer holds
+    second.writeUInt8(second.readUInt8(second.length - 1) ^ 0xff, second.length - 1); // the CRC of the response's second batch no longer holds
     const iterator = consume(client, 't', { from: 'earliest' });
     const offsets: number[] = [];
     await expect(
