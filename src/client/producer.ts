@@ -17,7 +17,11 @@ export type { ProducerRecord, RecordMetadata };
 export interface ProducerOptions {
   /** How long a batch waits for more records before it is sent. Default 5 (Kafka 4's linger.ms). */
   lingerMs?: number;
-  /** A batch is sent once its records reach this many bytes. Default 16384 (Kafka's batch.size). */
+  /**
+   * A batch's size in bytes, its 61-byte header included (Kafka's batch.size): records are encoded
+   * into it as they are sent, and it is sent once the next record would not fit (a record larger than
+   * this gets a batch of its own). Default 16384.
+   */
   batchBytes?: number;
   /** 'default': the topic's (durable under flush=always). Default 'default'. */
   acks?: 'default' | 'none' | 'written' | 'durable';
