@@ -61,19 +61,6 @@ interface OpenBatch {
   timer: NodeJS.Timeout | undefined;
 }
 
-/**
- * send()'s promise without a closure per call: a send waiting for its acknowledgement keeps its
- * promise, resolvers and sink alive, and with thousands un-awaited the collector's work is most of
- * the producer's (a closure capturing the send's arguments was another ~100 bytes per record).
- * The executor runs synchronously inside `new Promise`, so these hold the new promise's resolvers.
- */
-let capturedResolve: ((metadata: RecordMetadata) => void) | undefined;
-let capturedReject: ((error: Error) => void) | undefined;
-function captureResolvers(resolve: (metadata: RecordMetadata) => void, reject: (error: Error) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
 /** The first buffer of a partition's first batch (it doubles up to batchBytes as records come). */
 const INITIAL_BATCH_BYTES = 1024;
 /** The most memory kept in buffers of settled batches for reuse. */
@@ -171,13 +158,13 @@ export class Producer {
     const partitionCount = this.knownPartitionCounts.get(topic);
     if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
       this.bufferedBytes += sizeBytes;
-      const sent = new Promise<RecordMetadata>(captureResolvers);
-      this.place(topic, partitionCount, record, key, timestampMs, sizeBytes, new SingleSend(capturedResolve!, capturedReject!), 0);
-      return sent;
+      const sink = new SingleSend();
+      this.place(topic, partitionCount, record, key, timestampMs, sizeBytes, sink, 0);
+      return sink.promise;
     }
-    return new Promise<RecordMetadata>((resolve, reject) => {
-      this.placeAfterWaiting(topic, [record], [key], timestampMs, [sizeBytes], new SingleSend(resolve, reject));
-    });
+    const sink = new SingleSend();
+    this.placeAfterWaiting(topic, [record], [key], timestampMs, [sizeBytes], sink);
+    return sink.promise;
   }
 
   /**

@@ -1,11 +1,29 @@
 import type { RecordMetadata, RecordSink } from './produce-pipeline.js';
 
-/** send()'s sink: one record, one promise. */
+/**
+ * send()'s promise without a closure per call: a send waiting for its acknowledgement keeps its
+ * promise, resolvers and sink alive, and with thousands un-awaited the collector's work is most of
+ * the producer's (a closure capturing the send's arguments was another ~100 bytes per record). The
+ * executor runs synchronously inside `new Promise`, so these hold the new promise's resolvers.
+ */
+let capturedResolve: ((metadata: RecordMetadata) => void) | undefined;
+let capturedReject: ((error: Error) => void) | undefined;
+function captureResolvers(resolve: (metadata: RecordMetadata) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** send()'s sink: one record, and the promise it settles. */
 export class SingleSend implements RecordSink {
-  constructor(
-    private readonly resolve: (metadata: RecordMetadata) => void,
-    private readonly reject: (error: Error) => void,
-  ) {}
+  readonly promise: Promise<RecordMetadata>;
+  private readonly resolve: (metadata: RecordMetadata) => void;
+  private readonly reject: (error: Error) => void;
+
+  constructor() {
+    this.promise = new Promise<RecordMetadata>(captureResolvers);
+    this.resolve = capturedResolve!;
+    this.reject = capturedReject!;
+  }
 
   onAcknowledged(_index: number, metadata: RecordMetadata): void {
     this.resolve(metadata);
