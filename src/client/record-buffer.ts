@@ -40,7 +40,9 @@ export class RecordBuffer<T> {
   take(): Promise<T | undefined> {
     const item = this.items.shift();
     if (item !== undefined) {
-      this.pushers.shift()?.();
+      // Pushers wake once half the room is free, not one per item taken: a full buffer would
+      // otherwise make every push wait (an abort listener added and removed per record).
+      if (this.items.length <= this.capacity / 2) this.wakePushers();
       return Promise.resolve(item);
     }
     if (this.isClosed) return Promise.resolve(undefined);
@@ -50,13 +52,18 @@ export class RecordBuffer<T> {
   /** Up to `count` items that are already here, without waiting. */
   takeAvailable(count: number): T[] {
     const taken = this.items.splice(0, Math.max(0, count));
-    while (this.items.length < this.capacity && this.pushers.length > 0) this.pushers.shift()!();
+    if (this.items.length <= this.capacity / 2) this.wakePushers();
     return taken;
   }
 
   drop(predicate: (item: T) => boolean): void {
     this.items = this.items.filter((item) => !predicate(item));
-    while (this.items.length < this.capacity && this.pushers.length > 0) this.pushers.shift()!();
+    if (this.items.length < this.capacity) this.wakePushers();
+  }
+
+  /** Every waiting pusher re-checks the room (each waits again if it is gone). */
+  private wakePushers(): void {
+    for (const wake of this.pushers.splice(0)) wake();
   }
 
   close(): void {
