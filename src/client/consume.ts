@@ -160,6 +160,19 @@ export async function* consumeBatches(client: StrataClient, topic: string, optio
 }
 
 /**
+ * The records one decoded batch at a time (what a group member's fetcher buffers): one await per
+ * batch instead of one per record. The next response is read when the last batch was taken.
+ */
+export async function* consumeRecordBatches(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
+  for await (const response of subscribeResponses(client, topic, options)) {
+    for (const batch of batchesOf(topic, response)) {
+      if (options.signal?.aborted) return;
+      yield batch;
+    }
+  }
+}
+
+/**
  * The Subscribe responses, resubscribing after a dropped connection from the offset after the last
  * response the caller finished with (it asked for the next one).
  */

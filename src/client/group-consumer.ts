@@ -3,7 +3,7 @@ import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbea
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
-import type { ConsumedRecord } from './consume.js';
+import { consumeRecordBatches, type ConsumedRecord } from './consume.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { StrataClient } from './strata-client.js';
 
@@ -25,7 +25,7 @@ export interface GroupConsumerOptions {
   onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>;
   /** Called after the consumer stopped reading revoked partitions and committed them. */
   onRevoked?: (partitions: TopicPartition[]) => void | Promise<void>;
-  /** Records held between the server and the loop. Default 1000. */
+  /** Records held between the server and the loop (or one record batch, when a batch holds more). Default 1000. */
   bufferRecords?: number;
 }
 
@@ -64,8 +64,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   /** One subscription per topic: what it reads, and how to stop it. */
   private readonly fetchers = new Map<string, { controller: AbortController; partitionsKey: string }>();
   private reconciling: Promise<void> = Promise.resolve();
-  /** Records handed to the loop and not yet known processed (one record, or one batch). */
+  /** Handed to the loop, not yet known processed: a batch, or one record with its partition's key. */
   private lastHanded: ConsumedRecord[] = [];
+  private lastHandedOne: ConsumedRecord | undefined;
+  private lastHandedKey = '';
   private lastAskedAtMs = Date.now();
   private isClosed = false;
   private closing: Promise<void> | undefined;
@@ -98,14 +100,17 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       for (;;) {
         this.markProcessed();
         this.lastAskedAtMs = Date.now();
-        const record = await this.buffer.take();
+        const record = this.buffer.tryTake() ?? (await this.buffer.take()); // no promise when one is here
         if (record === undefined) {
           if (this.failure) throw this.failure;
           return;
         }
         // Revoked while it waited in the buffer: it belongs to another member now.
-        if (!this.owned.has(key(record.topic, record.partition))) continue;
-        this.hand([record]);
+        const k = key(record.topic, record.partition);
+        if (!this.owned.has(k)) continue;
+        this.lastHandedOne = record;
+        this.lastHandedKey = k;
+        this.handedNext.set(k, record.offset + 1);
         yield record;
       }
     } finally {
@@ -210,6 +215,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private markProcessed(): void {
+    const one = this.lastHandedOne;
+    if (one) {
+      this.lastHandedOne = undefined;
+      if (this.owned.has(this.lastHandedKey)) this.processed.set(this.lastHandedKey, one.offset + 1);
+    }
     const records = this.lastHanded;
     this.lastHanded = [];
     for (const record of records) {
@@ -335,6 +345,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     if (this.isClosed) return;
     this.stopFetchers(() => true);
     this.lastHanded = [];
+    this.lastHandedOne = undefined;
     this.buffer.drop(() => true);
     this.processed.clear();
     this.committed.clear();
@@ -379,8 +390,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       }
       void (async () => {
         try {
-          for await (const record of this.client.consume(topic, { partitions, startOffsets, from: this.options.fromBeginning ? 'earliest' : 'latest', signal: controller.signal })) {
-            await this.buffer.push(record, controller.signal);
+          const from = this.options.fromBeginning ? ('earliest' as const) : ('latest' as const);
+          // A decoded batch at a time: one wait for room per batch, not per record.
+          for await (const records of consumeRecordBatches(this.client, topic, { partitions, startOffsets, from, signal: controller.signal })) {
+            await this.buffer.pushAll(records, controller.signal);
             if (controller.signal.aborted) return;
           }
         } catch (error) {

@@ -36,6 +36,35 @@ export class RecordBuffer<T> {
     else this.items.push(item);
   }
 
+  /**
+   * Adds `items` together (one wait for all of them): waits until they fit, or until the buffer is
+   * empty when there are more of them than the capacity.
+   */
+  async pushAll(items: readonly T[], signal?: AbortSignal): Promise<void> {
+    while (!this.isClosed && this.items.length > 0 && this.items.length + items.length > this.capacity && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        this.pushers.push(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+    if (this.isClosed || signal?.aborted) return;
+    let next = 0;
+    while (next < items.length && this.takers.length > 0) this.takers.shift()!(items[next++]);
+    for (; next < items.length; next++) this.items.push(items[next]!);
+  }
+
+  /** The next item if one is here now (no promise), else undefined. */
+  tryTake(): T | undefined {
+    if (this.items.length === 0) return undefined;
+    const item = this.items.shift()!;
+    if (this.items.length <= this.capacity / 2) this.wakePushers();
+    return item;
+  }
+
   /** The next item, or undefined once closed and empty. */
   take(): Promise<T | undefined> {
     const item = this.items.shift();

@@ -41,4 +41,25 @@ describe('RecordBuffer', () => {
     buffer.close();
     expect(await taker).toBeUndefined();
   });
+
+  it('pushAll adds a chunk at once: waiting takers first, then it waits until the whole chunk fits (or the buffer is empty)', async () => {
+    const buffer = new RecordBuffer<number>(4);
+    const taker = buffer.take();
+    await buffer.pushAll([1, 2, 3]);
+    expect(await taker).toBe(1);
+    expect(buffer.size).toBe(2);
+    let isDone = false;
+    const chunk = buffer.pushAll([4, 5, 6]).then(() => (isDone = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(isDone).toBe(false); // 2 + 3 > 4
+    expect(buffer.tryTake()).toBe(2);
+    await chunk;
+    expect([buffer.tryTake(), buffer.tryTake(), buffer.tryTake(), buffer.tryTake(), buffer.tryTake()]).toEqual([3, 4, 5, 6, undefined]);
+    // Larger than the whole capacity: it waits for an empty buffer, then goes in whole.
+    await buffer.pushAll([7]);
+    const big = buffer.pushAll([8, 9, 10, 11, 12, 13]);
+    expect(buffer.tryTake()).toBe(7);
+    await big;
+    expect(buffer.size).toBe(6);
+  });
 });
