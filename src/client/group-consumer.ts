@@ -25,7 +25,7 @@ export interface GroupConsumerOptions {
   onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>;
   /** Called after the consumer stopped reading revoked partitions and committed them. */
   onRevoked?: (partitions: TopicPartition[]) => void | Promise<void>;
-  /** Records held between the server and the loop (or one record batch, when a batch holds more). Default 1000. */
+  /** Records held between the server and the loop. Default 1000. */
   bufferRecords?: number;
 }
 

@@ -37,24 +37,29 @@ export class RecordBuffer<T> {
   }
 
   /**
-   * Adds `items` together (one wait for all of them): waits until they fit, or until the buffer is
-   * empty when there are more of them than the capacity.
+   * Adds `items` in order, as many as there is room for at a time, waiting for room for the rest: one
+   * wait per chunk of room rather than per item, and the capacity holds. A pusher woken for room
+   * always gets some (pushers wake only when half the room is free), so fetchers of large and small
+   * batches take turns and neither holds the other back.
    */
   async pushAll(items: readonly T[], signal?: AbortSignal): Promise<void> {
-    while (!this.isClosed && this.items.length > 0 && this.items.length + items.length > this.capacity && !signal?.aborted) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          signal?.removeEventListener('abort', done);
-          resolve();
-        };
-        this.pushers.push(done);
-        signal?.addEventListener('abort', done, { once: true });
-      });
-    }
-    if (this.isClosed || signal?.aborted) return;
     let next = 0;
-    while (next < items.length && this.takers.length > 0) this.takers.shift()!(items[next++]);
-    for (; next < items.length; next++) this.items.push(items[next]!);
+    while (next < items.length) {
+      while (!this.isClosed && this.items.length >= this.capacity && !signal?.aborted) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            signal?.removeEventListener('abort', done);
+            resolve();
+          };
+          this.pushers.push(done);
+          signal?.addEventListener('abort', done, { once: true });
+        });
+      }
+      if (this.isClosed || signal?.aborted) return;
+      while (next < items.length && this.takers.length > 0) this.takers.shift()!(items[next++]);
+      const end = Math.min(items.length, next + (this.capacity - this.items.length));
+      for (; next < end; next++) this.items.push(items[next]!);
+    }
   }
 
   /** The next item if one is here now (no promise), else undefined. */

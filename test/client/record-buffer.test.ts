@@ -42,24 +42,43 @@ describe('RecordBuffer', () => {
     expect(await taker).toBeUndefined();
   });
 
-  it('pushAll adds a chunk at once: waiting takers first, then it waits until the whole chunk fits (or the buffer is empty)', async () => {
+  it('pushAll adds what fits, waiting takers first, then waits for room for the rest; the capacity holds', async () => {
     const buffer = new RecordBuffer<number>(4);
     const taker = buffer.take();
     await buffer.pushAll([1, 2, 3]);
     expect(await taker).toBe(1);
     expect(buffer.size).toBe(2);
     let isDone = false;
-    const chunk = buffer.pushAll([4, 5, 6]).then(() => (isDone = true));
+    const chunk = buffer.pushAll([4, 5, 6, 7, 8, 9]).then(() => (isDone = true));
     await new Promise((resolve) => setImmediate(resolve));
-    expect(isDone).toBe(false); // 2 + 3 > 4
-    expect(buffer.tryTake()).toBe(2);
+    expect(isDone).toBe(false);
+    expect(buffer.size).toBe(4); // 2, 3, 4, 5: the rest waits
+    const taken: number[] = [];
+    while (taken.length < 8) {
+      taken.push(buffer.tryTake() ?? (await buffer.take())!);
+      expect(buffer.size).toBeLessThanOrEqual(4);
+    }
     await chunk;
-    expect([buffer.tryTake(), buffer.tryTake(), buffer.tryTake(), buffer.tryTake(), buffer.tryTake()]).toEqual([3, 4, 5, 6, undefined]);
-    // Larger than the whole capacity: it waits for an empty buffer, then goes in whole.
-    await buffer.pushAll([7]);
-    const big = buffer.pushAll([8, 9, 10, 11, 12, 13]);
-    expect(buffer.tryTake()).toBe(7);
-    await big;
-    expect(buffer.size).toBe(6);
+    expect(taken).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('two pushers of large and small chunks take turns while the loop drains slowly', async () => {
+    const buffer = new RecordBuffer<string>(10);
+    const large = (async () => {
+      for (let i = 0; i < 5; i++) await buffer.pushAll(Array.from({ length: 8 }, () => 'a'));
+    })();
+    const small = (async () => {
+      for (let i = 0; i < 100; i++) await buffer.pushAll(['b', 'b']);
+    })();
+    const seen: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      seen.push((await buffer.take())!);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Before the fix the large pusher got nothing until the small one ran dry (after 200 records).
+    expect(seen.filter((t) => t === 'a').length).toBeGreaterThan(10);
+    expect(seen.filter((t) => t === 'b').length).toBeGreaterThan(10);
+    buffer.close();
+    await Promise.all([large, small]);
   });
 });
