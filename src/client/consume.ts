@@ -22,6 +22,8 @@ export interface ConsumeOptions {
   maxWaitMs?: number;
   /** Resubscribe from the last position after the connection drops. Default true. */
   shouldReconnect?: boolean;
+  /** Told where a partition starts when `from` ('latest' or a time) was resolved to an offset. */
+  onStartResolved?: (partition: number, offset: number) => void;
 }
 
 export interface ConsumedRecord {
@@ -191,7 +193,9 @@ async function* subscribeResponses(client: StrataClient, topic: string, options:
     try {
       if (!isStartResolved) {
         for (const { partition, offset } of await client.admin.listOffsets(topic, from as OffsetSpec, options.partitions ?? [])) {
-          if (!nextOffsets.has(partition)) nextOffsets.set(partition, offset);
+          if (nextOffsets.has(partition)) continue;
+          nextOffsets.set(partition, offset);
+          options.onStartResolved?.(partition, offset);
         }
         isStartResolved = true;
         if (options.signal?.aborted) return;

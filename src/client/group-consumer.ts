@@ -60,6 +60,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly committed = new Map<string, number>();
   /** Next offset after the last record handed to the loop, per partition. */
   private readonly handedNext = new Map<string, number>();
+  /** Where reading began on a partition with no committed offset ('latest', resolved once). */
+  private readonly startedAt = new Map<string, number>();
   private readonly buffer: RecordBuffer<ConsumedRecord>;
   /** One subscription per topic: what it reads, and how to stop it. */
   private readonly fetchers = new Map<string, { controller: AbortController; partitionsKey: string }>();
@@ -322,6 +324,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         this.processed.delete(k);
         this.committed.delete(k);
         this.handedNext.delete(k);
+        this.startedAt.delete(k);
       }
       this.buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
       await this.options.onRevoked?.(revoked);
@@ -350,6 +353,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.processed.clear();
     this.committed.clear();
     this.handedNext.clear();
+    this.startedAt.clear();
     if (this.owned.size === 0) return;
     await this.loadCommittedOffsets([...this.owned.values()]);
     this.startFetchers(true);
@@ -385,14 +389,19 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       const startOffsets: Record<number, number> = {};
       for (const p of partitions) {
         const k = key(topic, p);
-        const next = this.handedNext.get(k) ?? this.processed.get(k);
+        // A restarted fetcher resumes where its records stopped being handed out, not at a new 'latest'.
+        const next = this.handedNext.get(k) ?? this.processed.get(k) ?? this.startedAt.get(k);
         if (next !== undefined) startOffsets[p] = next;
       }
       void (async () => {
         try {
           const from = this.options.fromBeginning ? ('earliest' as const) : ('latest' as const);
           // A decoded batch at a time: one wait for room per batch, not per record.
-          for await (const records of consumeRecordBatches(this.client, topic, { partitions, startOffsets, from, signal: controller.signal })) {
+          const onStartResolved = (partition: number, offset: number) => {
+            const k = key(topic, partition);
+            if (this.owned.has(k) && !this.startedAt.has(k)) this.startedAt.set(k, offset);
+          };
+          for await (const records of consumeRecordBatches(this.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved })) {
             await this.buffer.pushAll(records, controller.signal);
             if (controller.signal.aborted) return;
           }
