@@ -6,28 +6,9 @@ import { StrataClientError } from './client-error.js';
 import { consumeRecordBatches, type ConsumedRecord } from './consume.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { StrataClient } from './strata-client.js';
+import type { GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
-
-export interface GroupConsumerOptions {
-  groupId: string;
-  /** Static membership: the same id after a restart gets the same partitions back, nobody moves. */
-  instanceId?: string;
-  topics: string[];
-  /** Where to start on a partition the group never committed: earliest (true) or latest. Default false. */
-  fromBeginning?: boolean;
-  /** Commit processed offsets this often (and on revocation and close). Default 5000. */
-  autoCommitIntervalMs?: number;
-  /** Called before the consumer reads newly assigned partitions. */
-  onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>;
-  /** Called after the consumer stopped reading revoked partitions and committed them. */
-  onRevoked?: (partitions: TopicPartition[]) => void | Promise<void>;
-  /** Records held between the server and the loop. Default 1000. */
-  bufferRecords?: number;
-}
+export type { GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 
 const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
