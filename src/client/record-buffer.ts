@@ -20,16 +20,7 @@ export class RecordBuffer<T> {
   }
 
   async push(item: T, signal?: AbortSignal): Promise<void> {
-    while (!this.isClosed && this.items.length >= this.capacity && !signal?.aborted) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          signal?.removeEventListener('abort', done);
-          resolve();
-        };
-        this.pushers.push(done);
-        signal?.addEventListener('abort', done, { once: true });
-      });
-    }
+    await this.waitForRoom(signal);
     if (this.isClosed || signal?.aborted) return;
     const taker = this.takers.shift();
     if (taker) taker(item);
@@ -45,16 +36,7 @@ export class RecordBuffer<T> {
   async pushAll(items: readonly T[], signal?: AbortSignal): Promise<void> {
     let next = 0;
     while (next < items.length) {
-      while (!this.isClosed && this.items.length >= this.capacity && !signal?.aborted) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            signal?.removeEventListener('abort', done);
-            resolve();
-          };
-          this.pushers.push(done);
-          signal?.addEventListener('abort', done, { once: true });
-        });
-      }
+      await this.waitForRoom(signal);
       if (this.isClosed || signal?.aborted) return;
       while (next < items.length && this.takers.length > 0) this.takers.shift()!(items[next++]);
       const end = Math.min(items.length, next + (this.capacity - this.items.length));
@@ -93,6 +75,20 @@ export class RecordBuffer<T> {
   drop(predicate: (item: T) => boolean): void {
     this.items = this.items.filter((item) => !predicate(item));
     if (this.items.length < this.capacity) this.wakePushers();
+  }
+
+  /** Returns once there is room, the buffer is closed, or `signal` aborted. */
+  private async waitForRoom(signal: AbortSignal | undefined): Promise<void> {
+    while (!this.isClosed && this.items.length >= this.capacity && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        this.pushers.push(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
   }
 
   /** Every waiting pusher re-checks the room (each waits again if it is gone). */
