@@ -4,6 +4,7 @@ import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/Grou
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import { consumeRecordBatches, type ConsumedRecord } from './consume.js';
+import { GroupRecordIterator } from './group-record-iterator.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { StrataClient } from './strata-client.js';
 import type { GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
@@ -78,27 +79,25 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     return this.memberId;
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ConsumedRecord> {
-    try {
-      for (;;) {
+  [Symbol.asyncIterator](): AsyncIterator<ConsumedRecord> {
+    return new GroupRecordIterator({
+      beforeNext: () => {
         this.markProcessed();
         this.lastAskedAtMs = Date.now();
-        const record = this.buffer.tryTake() ?? (await this.buffer.take()); // no promise when one is here
-        if (record === undefined) {
-          if (this.failure) throw this.failure;
-          return;
-        }
+      },
+      handOne: (record) => {
         // Revoked while it waited in the buffer: it belongs to another member now.
         const k = key(record.topic, record.partition);
-        if (!this.owned.has(k)) continue;
+        if (!this.owned.has(k)) return false;
         this.lastHandedOne = record;
         this.lastHandedKey = k;
         this.handedNext.set(k, record.offset + 1);
-        yield record;
-      }
-    } finally {
-      await this.close();
-    }
+        return true;
+      },
+      buffer: this.buffer,
+      failure: () => this.failure,
+      close: () => this.close(),
+    });
   }
 
   /**

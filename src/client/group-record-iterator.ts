@@ -1,0 +1,81 @@
+import type { ConsumedRecord } from './consume.js';
+import type { RecordBuffer } from './record-buffer.js';
+
+/** What the iterator needs of its group member. */
+export interface GroupIteratorHost {
+  /** The record in hand counts as processed, and the loop asked for more (before every record). */
+  beforeNext(): void;
+  /** Hands `record` to the loop if its partition is still this member's; false: it was revoked. */
+  handOne(record: ConsumedRecord): boolean;
+  readonly buffer: RecordBuffer<ConsumedRecord>;
+  /** Why the member stopped, if it failed. */
+  failure(): Error | undefined;
+  close(): Promise<void>;
+}
+
+const DONE: IteratorResult<ConsumedRecord> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * A group member's records, one by one, written by hand rather than as an async generator (as
+ * consume()'s RecordIterator, for the same reason: ~115 ns a record instead of ~290 in generator
+ * resumption). A buffered record is handed out with one resolved promise; waiting for the buffer,
+ * and ending (a break, the member closing or failing), take turns in call order. Ending closes the
+ * member, as the generator's `finally` did.
+ */
+export class GroupRecordIterator implements AsyncIterator<ConsumedRecord> {
+  private isDone = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+
+  constructor(private readonly host: GroupIteratorHost) {}
+
+  next(): Promise<IteratorResult<ConsumedRecord>> {
+    if (this.queued === 0 && !this.isDone) {
+      for (;;) {
+        this.host.beforeNext();
+        const record = this.host.buffer.tryTake();
+        if (record === undefined) break;
+        if (this.host.handOne(record)) return Promise.resolve({ value: record, done: false });
+      }
+    }
+    return this.inTurn(() => this.nextSlowly());
+  }
+
+  return(): Promise<IteratorResult<ConsumedRecord>> {
+    return this.inTurn(async () => {
+      await this.finish();
+      return DONE;
+    });
+  }
+
+  private async nextSlowly(): Promise<IteratorResult<ConsumedRecord>> {
+    for (;;) {
+      if (this.isDone) return DONE;
+      this.host.beforeNext();
+      const record = this.host.buffer.tryTake() ?? (await this.host.buffer.take());
+      if (record === undefined) {
+        await this.finish();
+        const failure = this.host.failure();
+        if (failure) throw failure;
+        return DONE;
+      }
+      if (this.host.handOne(record)) return { value: record, done: false };
+    }
+  }
+
+  private async finish(): Promise<void> {
+    if (this.isDone) return;
+    this.isDone = true;
+    await this.host.close();
+  }
+
+  private inTurn<T>(step: () => Promise<T>): Promise<T> {
+    this.queued++;
+    const result = this.queue.then(step);
+    this.queue = result.then(
+      () => this.queued--,
+      () => this.queued--,
+    );
+    return result;
+  }
+}
