@@ -79,7 +79,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     return this.memberId;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ConsumedRecord> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
     return new GroupRecordIterator({
       beforeNext: () => {
         this.markProcessed();

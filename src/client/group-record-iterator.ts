@@ -22,12 +22,16 @@ const DONE: IteratorResult<ConsumedRecord> = Object.freeze({ value: undefined, d
  * and ending (a break, the member closing or failing), take turns in call order. Ending closes the
  * member, as the generator's `finally` did.
  */
-export class GroupRecordIterator implements AsyncIterator<ConsumedRecord> {
+export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   private isDone = false;
   private queue: Promise<unknown> = Promise.resolve();
   private queued = 0;
 
   constructor(private readonly host: GroupIteratorHost) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 
   next(): Promise<IteratorResult<ConsumedRecord>> {
     if (this.queued === 0 && !this.isDone) {

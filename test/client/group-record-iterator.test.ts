@@ -32,6 +32,7 @@ describe('GroupRecordIterator', () => {
     await buffer.pushAll([record(0, 0), record(1, 0), record(0, 1)]);
     await buffer.pushAll([record(0, 2), record(0, 3), record(1, 1), record(0, 4), record(0, 5)]);
     const results = await Promise.all(pending);
+    expect(iterator[Symbol.asyncIterator]()).toBe(iterator);
     expect(results.map((r) => r.value!.offset)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(results.every((r) => r.value!.partition === 0)).toBe(true);
     expect(state.handed).toEqual([0, 1, 2, 3, 4, 5]);
