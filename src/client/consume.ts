@@ -5,6 +5,7 @@ import type { SubscribeRequest } from '../generated/strata/v1/SubscribeRequest.j
 import type { SubscribeResponse__Output } from '../generated/strata/v1/SubscribeResponse.js';
 import { startPositionToProto, type OffsetSpec } from './admin.js';
 import { StrataClientError } from './client-error.js';
+import { InTurn } from './in-turn.js';
 import type { StrataClient } from './strata-client.js';
 
 export interface ConsumeOptions {
@@ -63,8 +64,7 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   private batches: Iterator<ConsumedRecord[]> | undefined;
   private isDone = false;
   /** Slow steps (reading a response, returning) run one after another, in call order. */
-  private queue: Promise<unknown> = Promise.resolve();
-  private queued = 0;
+  private readonly turns = new InTurn();
 
   constructor(
     private readonly responses: AsyncGenerator<SubscribeResponse__Output>,
@@ -77,15 +77,15 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   }
 
   next(): Promise<IteratorResult<ConsumedRecord>> {
-    if (this.queued === 0 && this.index < this.records.length && !this.signal?.aborted) {
+    if (this.turns.isIdle && this.index < this.records.length && !this.signal?.aborted) {
       return Promise.resolve({ value: this.records[this.index++]!, done: false });
     }
-    return this.inTurn(() => this.nextSlowly());
+    return this.turns.run(() => this.nextSlowly());
   }
 
   /** Ends the iteration (a `break` out of the loop calls it): the Subscribe stream is cancelled. */
   return(): Promise<IteratorResult<ConsumedRecord>> {
-    return this.inTurn(async () => {
+    return this.turns.run(async () => {
       await this.close();
       return DONE;
     });
@@ -135,16 +135,6 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
     this.records = [];
     this.batches = undefined;
     await this.responses.return(undefined);
-  }
-
-  private inTurn<T>(step: () => Promise<T>): Promise<T> {
-    this.queued++;
-    const result = this.queue.then(step);
-    this.queue = result.then(
-      () => this.queued--,
-      () => this.queued--,
-    );
-    return result;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ConsumedRecord } from './consume.js';
+import { InTurn } from './in-turn.js';
 import type { RecordBuffer } from './record-buffer.js';
 
 /** What the iterator needs of its group member. */
@@ -24,8 +25,7 @@ const DONE: IteratorResult<ConsumedRecord> = Object.freeze({ value: undefined, d
  */
 export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   private isDone = false;
-  private queue: Promise<unknown> = Promise.resolve();
-  private queued = 0;
+  private readonly turns = new InTurn();
 
   constructor(private readonly host: GroupIteratorHost) {}
 
@@ -34,7 +34,7 @@ export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord
   }
 
   next(): Promise<IteratorResult<ConsumedRecord>> {
-    if (this.queued === 0 && !this.isDone) {
+    if (this.turns.isIdle && !this.isDone) {
       for (;;) {
         this.host.beforeNext();
         const record = this.host.buffer.tryTake();
@@ -42,11 +42,11 @@ export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord
         if (this.host.handOne(record)) return Promise.resolve({ value: record, done: false });
       }
     }
-    return this.inTurn(() => this.nextSlowly());
+    return this.turns.run(() => this.nextSlowly());
   }
 
   return(): Promise<IteratorResult<ConsumedRecord>> {
-    return this.inTurn(async () => {
+    return this.turns.run(async () => {
       await this.finish();
       return DONE;
     });
@@ -71,15 +71,5 @@ export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord
     if (this.isDone) return;
     this.isDone = true;
     await this.host.close();
-  }
-
-  private inTurn<T>(step: () => Promise<T>): Promise<T> {
-    this.queued++;
-    const result = this.queue.then(step);
-    this.queue = result.then(
-      () => this.queued--,
-      () => this.queued--,
-    );
-    return result;
   }
 }

@@ -19,12 +19,8 @@ export class RecordBuffer<T> {
     return this.takers.length > 0;
   }
 
-  async push(item: T, signal?: AbortSignal): Promise<void> {
-    await this.waitForRoom(signal);
-    if (this.isClosed || signal?.aborted) return;
-    const taker = this.takers.shift();
-    if (taker) taker(item);
-    else this.items.push(item);
+  push(item: T, signal?: AbortSignal): Promise<void> {
+    return this.pushAll([item], signal);
   }
 
   /**
