@@ -114,7 +114,11 @@ async function consumeInGroup(topic: string, options: ConsumeCommandOptions, com
       let count = 0;
       for await (const record of consumer) {
         process.stdout.write(options.json ? formatRecordJson(record) + '\n' : (toText(record.value) ?? '') + '\n');
-        if (options.maxMessages !== undefined && ++count >= options.maxMessages) break;
+        if (options.maxMessages !== undefined && ++count >= options.maxMessages) {
+          // Printed: count it as processed (leaving the loop alone would leave it to be read again).
+          await consumer.commit();
+          break;
+        }
       }
     } finally {
       await consumer.close();

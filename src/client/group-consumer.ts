@@ -19,8 +19,12 @@ const STATIC_LEAVE_EPOCH = -2;
 /**
  * A member of a consumer group. Iterate it to get records; a record counts as processed once the
  * loop asks for the next one, and processed offsets are committed (at-least-once) on a timer, when
- * partitions are revoked, on commit() and on close(). Rebalances reach the loop only as the
- * onAssigned / onRevoked hooks: the iteration itself goes on.
+ * partitions are revoked, on commit() and on close(). The record in hand when the loop ends (a
+ * `break`, a throw, close()) is not processed: the loop cannot tell a record it finished from one it
+ * failed on, so that record is read again by whoever reads the partition next. A loop that stops
+ * after finishing a record calls commit() before its `break` (commit() from the loop counts the
+ * record in hand). Rebalances reach the loop only as the onAssigned / onRevoked hooks: the
+ * iteration itself goes on.
  *
  * The server decides the assignment (see the GroupService); this side heartbeats, follows the
  * assignment (let go of revoked partitions first, then start on new ones from the committed offset)
@@ -156,7 +160,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     for (const { topic, partitions } of request.topics) for (const p of partitions) this.committed.set(key(topic, p.partition), p.offset);
   }
 
-  /** Commits, leaves the group (its partitions move at once), and ends the iteration. */
+  /**
+   * Commits what was processed (not the record in hand: see the class), leaves the group (its
+   * partitions move at once), and ends the iteration.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.isClosed = true;
@@ -164,7 +171,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       clearTimeout(this.heartbeatTimer);
       await this.reconciling.catch(() => undefined);
       this.stopFetchers(() => true);
-      await this.commit().catch(() => undefined);
+      await this.commitProcessed().catch(() => undefined);
       if (this.memberId && this.stream) {
         // A static member steps away (-2): it keeps its partitions until the session timeout, and
         // gets them back if it returns in time; a dynamic one leaves, and its partitions move at once.

@@ -99,6 +99,15 @@ describe('the strata CLI against a real server', () => {
     expect(out.trim().split('\n')).toEqual(['live-1', 'live-2']);
   });
 
+  it('consumes in a group with --max-messages: what it printed is committed, the next run goes on after it', async () => {
+    await strata('topics', 'create', 'grouped', '--partitions', '1');
+    for (const value of ['g0', 'g1', 'g2', 'g3', 'g4']) await strata('produce', 'grouped', '--value', value);
+    const first = await strata('consume', 'grouped', '--group', 'cli-group', '--from-beginning', '--max-messages', '2');
+    expect(first.stdout.trim().split('\n')).toEqual(['g0', 'g1']);
+    const second = await strata('consume', 'grouped', '--group', 'cli-group', '--from-beginning', '--max-messages', '2');
+    expect(second.stdout.trim().split('\n')).toEqual(['g2', 'g3']);
+  }, 40_000);
+
   it('benchmarks produce and consume with a summary', async () => {
     const produce = JSON.parse((await strata('bench', 'produce', '--topic', 'bench', '--records', '20000', '--json')).stdout) as { records: number; recordsPerSecond: number };
     expect(produce.records).toBe(20000);

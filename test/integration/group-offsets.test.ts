@@ -84,7 +84,13 @@ describe('committed offsets of a live group', () => {
   it('keeps committed offsets across a restart of the coordinator (rebuilt from __consumer_offsets)', async () => {
     const consumer = client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
     let count = 0;
-    for await (const _ of consumer) if (++count === 60) break;
+    for await (const _ of consumer) {
+      // The 60th is finished: count it before leaving the loop (a break alone would not).
+      if (++count === 60) {
+        await consumer.commit();
+        break;
+      }
+    }
     const before = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
     // -1: no commit yet for a partition the member did not reach.
     expect(before.reduce((a, b) => a + Math.max(0, b), 0)).toBe(60);
@@ -113,11 +119,49 @@ describe('committed offsets of a live group', () => {
       expect(batch.length).toBeLessThanOrEqual(30);
       batches++;
       for (const r of batch) offsets.add(`${r.partition}/${r.offset}`);
-      if (offsets.size === RECORDS) break;
+      if (offsets.size === RECORDS) {
+        await consumer.commit();
+        break;
+      }
     }
     expect(batches).toBeGreaterThan(RECORDS / 30);
     const lag = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'batched' })).lag;
     expect(lag.reduce((n, l) => n + l.lagRecords, 0)).toBe(0);
+  }, 60_000);
+
+  it('reads the record in hand again after the loop throws or breaks on it (at-least-once), and not what it finished', async () => {
+    await client.admin.createTopic('retry-jobs', { partitions: 1 });
+    const producer = client.producer();
+    await producer.sendBatch('retry-jobs', Array.from({ length: 10 }, (_, i) => ({ value: `r${i}` })));
+    await producer.close();
+    const failing = client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const record of failing) {
+          seen.push(record.offset);
+          if (record.offset === 4) throw new Error('processing failed');
+        }
+      })(),
+    ).rejects.toThrow('processing failed');
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    const committed = async () =>
+      (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'redeliver' })).lag.find((l) => l.topic === 'retry-jobs')!.committedOffset;
+    expect(await committed()).toBe(4);
+    // The next member starts at the failed record; it breaks on offset 6 without commit(): 6 is read again.
+    const breaking = client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
+    const second: number[] = [];
+    for await (const record of breaking) {
+      second.push(record.offset);
+      if (record.offset === 6) break;
+    }
+    expect(second).toEqual([4, 5, 6]);
+    expect(await committed()).toBe(6);
+    const third = client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
+    for await (const record of third) {
+      expect(record.offset).toBe(6);
+      break;
+    }
   }, 60_000);
 
   it('bounds a heartbeat stream: heartbeats past the rate limit are refused, the member and others go on', async () => {
