@@ -100,6 +100,24 @@ export class GroupCommit {
     this.startSyncer();
   }
 
+  /**
+   * One fdatasync of what is written now, beside the syncer (the `flush.ms` timer): it resolves after
+   * that fsync however busy the syncer stays. Never rejects: an error fails the partition, as the
+   * syncer's would.
+   */
+  async syncWritten(): Promise<void> {
+    if (this.failure) return;
+    try {
+      await this.active.sync();
+    } catch (error) {
+      if (!this.failure) this.fail(error, []);
+      return;
+    }
+    // Appends waiting for durability that this fsync covered: the syncer acknowledges them.
+    if (this.awaitingSync.length > 0) this.startSyncer();
+    this.host.onProgress();
+  }
+
   /** Resolves once everything written before the call is durable; rejects after a failure. */
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;

@@ -12,6 +12,7 @@ import {
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
+import { IntervalFlusher } from './interval-flusher.js';
 import { PartitionLog } from './partition-log.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
 import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
@@ -75,6 +76,8 @@ let directorySequence = 0;
  */
 export class LogManager {
   private readonly topics = new Map<string, Topic>();
+  /** Every partition's `flush.ms` fsyncs, one at a time (interval-flusher.ts says why). */
+  private readonly intervalFlusher = new IntervalFlusher();
   private adminChain: Promise<unknown> = Promise.resolve();
   private retentionTimer: TimerHandle | undefined;
   private isClosing = false;
@@ -273,6 +276,7 @@ export class LogManager {
             clock: this.clock,
             logger: this.logger,
             isCleanShutdown,
+            intervalFlusher: this.intervalFlusher,
           }),
         );
       } catch (error) {

@@ -14,6 +14,7 @@ import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
 import { countSegmentsToDelete } from './retention.js';
 import { GroupCommit } from './group-commit.js';
+import { IntervalFlusher } from './interval-flusher.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 
@@ -59,6 +60,8 @@ export interface PartitionLogOptions {
   clock: Clock;
   logger: Logger;
   isCleanShutdown: boolean;
+  /** Where the `flush.ms` fsyncs wait their turn; one per LogManager (a log of its own if absent). */
+  intervalFlusher?: IntervalFlusher;
 }
 
 /**
@@ -80,6 +83,11 @@ export class PartitionLog {
   private isClosing = false;
   private closed: Promise<void> | undefined;
   private flushTimer: TimerHandle | undefined;
+  private readonly intervalFlusher: IntervalFlusher;
+  /** This partition's `flush.ms` fsync, from queued to done; at most one. */
+  private intervalFlush: Promise<void> | undefined;
+  /** The same fsync once it runs (close() waits for it, not for its turn in the queue). */
+  private runningIntervalFlush: Promise<void> | undefined;
   private readonly highWatermarkListeners = new Set<(highWatermark: number) => void>();
   private lastNotifiedHighWatermark: number;
 
@@ -89,6 +97,7 @@ export class PartitionLog {
   ) {
     this.segments = segments;
     this.config = options.config;
+    this.intervalFlusher = options.intervalFlusher ?? new IntervalFlusher();
     const log = this;
     this.groupCommit = new GroupCommit(
       {
@@ -309,6 +318,7 @@ export class PartitionLog {
     this.isClosing = true;
     this.flushTimer?.cancel();
     this.closed = (async () => {
+      await this.runningIntervalFlush;
       await this.groupCommit.drain();
       if (!this.groupCommit.failure) {
         await this.active.sync();
@@ -344,8 +354,19 @@ export class PartitionLog {
   private scheduleFlush(): void {
     if (this.config.flushPolicy !== 'interval' || this.isClosing) return;
     this.flushTimer = this.options.clock.setTimeout(() => {
-      if (this.active.durableSizeBytes < this.active.sizeBytes) this.groupCommit.requestSync();
       this.scheduleFlush();
+      // A flush still waiting for its turn covers this tick too.
+      if (this.intervalFlush || this.active.durableSizeBytes >= this.active.sizeBytes) return;
+      this.intervalFlush = this.intervalFlusher
+        .run(async () => {
+          if (this.isClosing) return;
+          this.runningIntervalFlush = this.groupCommit.syncWritten();
+          await this.runningIntervalFlush;
+        })
+        .finally(() => {
+          this.intervalFlush = undefined;
+          this.runningIntervalFlush = undefined;
+        });
     }, this.config.flushMs);
   }
 

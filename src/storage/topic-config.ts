@@ -10,8 +10,10 @@ import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, MAX_SEGMENT_BYTES } fro
  *   survives a process crash, a kernel crash and a power loss. Consumers see a record only once it is
  *   durable. Appends arriving during one fsync share the next one (group commit).
  * - `interval`: acknowledged once written to the file (the page cache); it survives a crash of the
- *   process but a kernel crash or power loss can lose up to `flush.ms` of acknowledged appends. The
- *   acknowledgement says `written`, not `durable`, so the client knows the window is open.
+ *   process but a kernel crash or power loss can lose up to `flush.ms` of acknowledged appends, plus
+ *   the time its fsync waits behind other partitions' (the timer fsyncs run one at a time,
+ *   interval-flusher.ts). The acknowledgement says `written`, not `durable`, so the client knows the
+ *   window is open.
  * - `never`: like `interval` without the timer: the OS writes back when it chooses (and at every
  *   segment roll and clean shutdown).
  * An append may always ask for `durable` explicitly; it then waits for an fsync under any policy.

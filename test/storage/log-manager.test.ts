@@ -407,6 +407,73 @@ describe('LogManager', () => {
     });
   });
 
+  describe('flush.ms', () => {
+    /** Segment fdatasyncs that take `delayMs` of real time, counted, with the most that overlapped. */
+    class SlowSyncs extends FaultyFileSystem {
+      inFlight = 0;
+      maxInFlight = 0;
+      segmentSyncs = 0;
+      constructor(public delayMs: number) {
+        super();
+      }
+      override async open(path: string, options: { create: boolean }) {
+        const handle = await super.open(path, options);
+        if (!path.endsWith('.log')) return handle;
+        return {
+          ...handle,
+          datasync: async () => {
+            this.inFlight++;
+            this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+            try {
+              await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+              await handle.datasync();
+              this.segmentSyncs++;
+            } finally {
+              this.inFlight--;
+            }
+          },
+        };
+      }
+    }
+
+    it("fsyncs every partition's appends on its timer, one partition at a time", async () => {
+      const fs = new SlowSyncs(20);
+      const manager = await open({ fs });
+      await manager.createTopic('timed', 8, { flush: 'interval', 'flush.ms': '1000' });
+      for (let partition = 0; partition < 8; partition++) await append(manager, 'timed', partition, `p${partition}`);
+      const before = fs.segmentSyncs;
+      clock.advance(1000);
+      for (let waitedMs = 0; fs.segmentSyncs < before + 8; waitedMs += 10) {
+        expect(waitedMs, `${fs.segmentSyncs - before} of 8 partitions fsynced`).toBeLessThan(10_000);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(fs.maxInFlight).toBe(1);
+      // Nothing new was written: the next tick fsyncs nothing.
+      clock.advance(1000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(fs.segmentSyncs).toBe(before + 8);
+    });
+
+    it('closes cleanly while timer fsyncs run or wait their turn', async () => {
+      const fs = new SlowSyncs(100);
+      const manager = await open({ fs });
+      await manager.createTopic('timed', 4, { flush: 'interval', 'flush.ms': '1000' });
+      for (let partition = 0; partition < 4; partition++) await append(manager, 'timed', partition, `p${partition}`);
+      clock.advance(1000);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(fs.inFlight).toBe(1);
+      // close()'s own fsyncs are quick: it must still wait for the slow one before closing files.
+      fs.delayMs = 0;
+      await manager.close();
+      expect(fs.inFlight).toBe(0);
+      const reopened = await open();
+      for (let partition = 0; partition < 4; partition++) {
+        expect(reopened.describeTopic('timed').partitions[partition]!.logEndOffset).toBe(1);
+        expect((await values(reopened, 'timed', partition))[0]!.startsWith(`p${partition}`)).toBe(true);
+      }
+    });
+  });
+
   describe('retention', () => {
     it('runRetention deletes expired closed segments of every topic, never the active one', async () => {
       const manager = await open();
