@@ -7,6 +7,7 @@ import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResp
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
 import { StrataClientError } from './client-error.js';
+import type { BatchSinks } from './send-sinks.js';
 
 /** The largest base or last sequence a batch can carry (int32). */
 const MAX_SEQUENCE = 0x7fff_ffff;
@@ -43,9 +44,8 @@ export interface SealedBatch {
   topic: string;
   partition: number;
   recordCount: number;
-  /** One per record, in record order: the record's sink and its index within that sink's call. */
-  sinks: RecordSink[];
-  sinkIndexes: number[];
+  /** Who waits for each record. */
+  sinks: BatchSinks;
   sizeBytes: number;
   sequence: number;
   encoded: Buffer;
@@ -132,7 +132,7 @@ export class ProducePipeline {
   ) {}
 
   /** Assigns the next sequence of the partition and encodes the batch. */
-  seal(topic: string, partition: number, builder: RecordBatchBuilder, sinks: RecordSink[], sinkIndexes: number[], sizeBytes: number, deadlineMs: number): void {
+  seal(topic: string, partition: number, builder: RecordBatchBuilder, sinks: BatchSinks, sizeBytes: number, deadlineMs: number): void {
     const state = this.partitionState(topic, partition);
     const recordCount = builder.recordCount;
     if (state.nextSequence + recordCount - 1 > MAX_SEQUENCE) {
@@ -146,7 +146,7 @@ export class ProducePipeline {
       producerEpoch: state.epoch,
       baseSequence: state.nextSequence,
     });
-    const batch: SealedBatch = { topic, partition, recordCount, sinks, sinkIndexes, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
+    const batch: SealedBatch = { topic, partition, recordCount, sinks, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
     state.nextSequence += recordCount;
     state.queue.push(batch);
     this.pendingCount++;
@@ -286,8 +286,7 @@ export class ProducePipeline {
     let baseOffset = firstOffset;
     for (const batch of group) {
       state.inFlight.delete(batch);
-      const { topic, partition, sinks, sinkIndexes } = batch;
-      for (let i = 0; i < sinks.length; i++) sinks[i]!.onAcknowledged(sinkIndexes[i]!, { topic, partition, offset: baseOffset < 0 ? -1 : baseOffset + i, durability });
+      batch.sinks.acknowledge(batch.topic, batch.partition, baseOffset, durability);
       if (baseOffset >= 0) baseOffset += batch.recordCount;
       this.settle(batch);
     }
@@ -359,7 +358,7 @@ export class ProducePipeline {
   }
 
   private reject(batch: SealedBatch, error: Error): void {
-    for (const sink of batch.sinks) sink.onFailed(error);
+    batch.sinks.fail(error);
     this.settle(batch);
   }
 

@@ -9,7 +9,7 @@ import { DefaultPartitioner, type Partitioner } from './partitioner.js';
 import { BatchBufferPool } from './batch-buffer-pool.js';
 import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
 import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes } from './producer-records.js';
-import { ManySend, SingleSend } from './send-sinks.js';
+import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
 import type { StrataClient } from './strata-client.js';
 
 export type { ProducerRecord, RecordMetadata };
@@ -54,8 +54,7 @@ export interface ProducerOptions {
 /** A partition's batch being filled: its records are encoded into `builder` as they come. */
 interface OpenBatch {
   builder: RecordBatchBuilder;
-  sinks: RecordSink[];
-  sinkIndexes: number[];
+  sinks: BatchSinks;
   sizeBytes: number;
   createdAtMs: number;
   timer: NodeJS.Timeout | undefined;
@@ -323,8 +322,7 @@ export class Producer {
       // An empty batch takes any record up to the hard batch limit (or throws).
       batch.builder.tryAppend(timestampMs, key, record.value, record.headers);
     }
-    batch.sinks.push(sink);
-    batch.sinkIndexes.push(index);
+    batch.sinks.add(sink, index);
     batch.sizeBytes += sizeBytes;
     // Full when another record like this one would not fit: send it now rather than after the linger.
     if (batch.builder.remainingBytes < sizeBytes) this.seal(topic, partition);
@@ -334,7 +332,7 @@ export class Producer {
     // A quiet partition's batch starts small and grows, so it does not hold batchBytes per partition.
     const lastBytes = this.lastBatchBytes.get(topic)?.get(partition) ?? 0;
     const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate, release: this.batchBuffers.recycle });
-    const open: OpenBatch = { builder, sinks: [], sinkIndexes: [], sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
+    const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
     byPartition.set(partition, open);
     if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
     else open.timer = setTimeout(() => this.seal(topic, partition), this.options.lingerMs);
@@ -353,11 +351,11 @@ export class Producer {
     if (batch.builder.recordCount === 0) return;
     this.options.partitioner.onBatchSealed?.(topic, partition);
     try {
-      this.pipeline.seal(topic, partition, batch.builder, batch.sinks, batch.sinkIndexes, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
+      this.pipeline.seal(topic, partition, batch.builder, batch.sinks, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
     } catch (error) {
       // Building refused the batch (often on a linger timer, where a throw would end the process):
       // its records fail, nothing was sent, and their buffer room is free again.
-      for (const sink of batch.sinks) sink.onFailed(error as Error);
+      batch.sinks.fail(error as Error);
       this.release(batch.sizeBytes);
     }
   }

@@ -1,10 +1,18 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ProducerSequences } from '../../src/broker/producer-sequences.js';
-import { ProducePipeline } from '../../src/client/produce-pipeline.js';
+import { ProducePipeline, type RecordSink } from '../../src/client/produce-pipeline.js';
+import { BatchSinks } from '../../src/client/send-sinks.js';
 import { validateBatches, type BatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
+
+/** `count` records of one call, all waited for by `sink`. */
+function sinksOf(sink: RecordSink, count: number): BatchSinks {
+  const sinks = new BatchSinks();
+  for (let index = 0; index < count; index++) sinks.add(sink, index);
+  return sinks;
+}
 
 function builderOf(records: Array<{ key: null; value: string; timestampMs: number }>): RecordBatchBuilder {
   const builder = new RecordBatchBuilder(1 << 16);
@@ -33,7 +41,7 @@ describe('ProducePipeline', () => {
     } as unknown as ProduceServiceClient;
     const pipeline = new ProducePipeline(stub, { producerId: 1, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
-      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000),
+      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, Date.now() + 60_000),
     );
     streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14 }));
     expect(await settled).toBe(7);
@@ -65,7 +73,7 @@ describe('ProducePipeline', () => {
     const send = (count: number) =>
       new Promise<number>((resolve, reject) => {
         const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
-        pipeline.seal('t', 0, builderOf(records), [{ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }], [0], 10, Date.now() + 60_000);
+        pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, records.length), 10, Date.now() + 60_000);
       });
     await send(2); // epoch 0, sequences 0-1: the server knows the producer
     // A long-lived producer near the end of the int32 range (2^31 - 4 records sent on this partition).
