@@ -11,6 +11,8 @@ import type { BatchSinks } from './send-sinks.js';
 
 /** The largest base or last sequence a batch can carry (int32). */
 const MAX_SEQUENCE = 0x7fff_ffff;
+/** Producer epochs are int16 in the batch format. */
+const MAX_PRODUCER_EPOCH = 0x7fff;
 
 export interface RecordMetadata {
   topic: string;
@@ -59,6 +61,8 @@ export interface SealedBatch {
 interface PartitionPipeline {
   topic: string;
   partition: number;
+  /** The producer id of this partition's batches: the producer's, until its epochs run out here. */
+  producerId: number;
   epoch: number;
   nextSequence: number;
   queue: SealedBatch[];
@@ -84,6 +88,8 @@ interface PartitionPipeline {
 
 export interface PipelineOptions {
   producerId: number;
+  /** A fresh producer id, for a partition that used up every epoch of its current one. */
+  newProducerId: () => number;
   ackLevel: AckLevel;
   /** Produce requests of one partition in flight at once. */
   maxInFlightPerPartition: number;
@@ -138,11 +144,10 @@ export class ProducePipeline {
     if (state.nextSequence + recordCount - 1 > MAX_SEQUENCE) {
       // Sequences are int32 in the batch format: past 2^31 - 1 records of one partition, the producer
       // goes on under its next epoch from 0 (the server takes a newer epoch from sequence 0).
-      state.epoch++;
-      state.nextSequence = 0;
+      this.startNewEpoch(state);
     }
     const encoded = builder.build({
-      producerId: this.options.producerId,
+      producerId: state.producerId,
       producerEpoch: state.epoch,
       baseSequence: state.nextSequence,
     });
@@ -171,7 +176,7 @@ export class ProducePipeline {
     const key = `${partition}\u0000${topic}`;
     let state = this.partitions.get(key);
     if (!state) {
-      state = { topic, partition, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, isRenumberAfterRefusal: false, failures: 0 };
+      state = { topic, partition, producerId: this.options.producerId, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, isRenumberAfterRefusal: false, failures: 0 };
       this.partitions.set(key, state);
     }
     return state;
@@ -342,19 +347,33 @@ export class ProducePipeline {
         state.isRenumberAfterRefusal = false;
       }
       if (state.needsRenumber) {
-        state.epoch++;
-        state.nextSequence = 0;
+        this.startNewEpoch(state);
         for (const batch of state.queue) {
           batch.sequence = state.nextSequence;
           state.nextSequence += batch.recordCount;
           // Not in flight (the partition waited for every answer), so patching in place is safe.
-          restampProducerState(batch.encoded, state.epoch, batch.sequence);
+          restampProducerState(batch.encoded, state.producerId, state.epoch, batch.sequence);
         }
         state.needsRenumber = false;
       }
       state.isRecovering = false;
       this.pump(state);
     }, state.needsRenumber && state.retry.length === 0 ? 0 : backoffMs);
+  }
+
+  /**
+   * The partition's sequence starts over from 0 under a newer epoch; once the int16 epochs are used
+   * up, under a fresh producer id from epoch 0 (as Kafka's idempotent producer, which gets a new id
+   * when its epoch is exhausted). The server takes either as a producer starting at sequence 0.
+   */
+  private startNewEpoch(state: PartitionPipeline): void {
+    if (state.epoch >= MAX_PRODUCER_EPOCH) {
+      state.producerId = this.options.newProducerId();
+      state.epoch = 0;
+    } else {
+      state.epoch++;
+    }
+    state.nextSequence = 0;
   }
 
   private reject(batch: SealedBatch, error: Error): void {

@@ -124,6 +124,7 @@ export class Producer {
     this.batchBuffers = new BatchBufferPool(o.batchBytes, FREE_BATCH_BUFFERS_BYTES);
     this.pipeline = new ProducePipeline(client.stubs.produce, {
       producerId: randomInt(1, 2 ** 47),
+      newProducerId: () => randomInt(1, 2 ** 47),
       ackLevel: ACKS[o.acks],
       maxInFlightPerPartition: o.maxInFlightPerPartition,
       maxRequestBytes: o.maxRequestBytes,

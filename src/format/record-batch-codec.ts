@@ -12,12 +12,14 @@ import {
   LOG_OVERHEAD_BYTES,
   MIN_BATCH_LENGTH_BYTES,
   PRODUCER_EPOCH_POSITION,
+  PRODUCER_ID_POSITION,
   RECORDS_POSITION,
   TIMESTAMP_TYPE_FLAG,
 } from './record-batch-layout.js';
 import { type BatchHeader, readBatchHeader, readBatchSize, validateBatch } from './record-batch.js';
 import { decodeRecordsWith, type DecodedRecord, makeDecodedRecord, type RecordFactory, type RecordHeader } from './record.js';
 import { MAX_VARINT_BYTES, MAX_VARLONG_BYTES } from './varint.js';
+import { writeInt64BE } from './int64.js';
 
 const INT16_MIN = -0x8000;
 const INT16_MAX = 0x7fff;
@@ -83,12 +85,14 @@ function recordUpperBoundBytes(record: RecordInput): number {
 }
 
 /**
- * Gives an encoded batch (at position 0) a new producer epoch and base sequence, and its new CRC, in
- * place: how a producer renumbers a batch it already encoded without keeping or re-encoding records.
+ * Gives an encoded batch (at position 0) a new producer id, epoch and base sequence, and its new CRC,
+ * in place: how a producer renumbers a batch it already encoded without keeping or re-encoding records.
  */
-export function restampProducerState(batch: Buffer, producerEpoch: number, baseSequence: number): void {
+export function restampProducerState(batch: Buffer, producerId: number, producerEpoch: number, baseSequence: number): void {
+  checkIntegerOption('producerId', producerId, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   checkIntegerOption('producerEpoch', producerEpoch, INT16_MIN, INT16_MAX);
   checkIntegerOption('baseSequence', baseSequence, INT32_MIN, INT32_MAX);
+  writeInt64BE(batch, PRODUCER_ID_POSITION, producerId);
   batch.writeInt16BE(producerEpoch, PRODUCER_EPOCH_POSITION);
   batch.writeInt32BE(baseSequence, BASE_SEQUENCE_POSITION);
   batch.writeUInt32BE(crc32c(batch.subarray(ATTRIBUTES_POSITION)), CRC_POSITION);

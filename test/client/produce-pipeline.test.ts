@@ -39,7 +39,7 @@ describe('ProducePipeline', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 1, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+    const pipeline = new ProducePipeline(stub, { producerId: 1, newProducerId: () => 2, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
       pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, Date.now() + 60_000),
     );
@@ -48,7 +48,7 @@ describe('ProducePipeline', () => {
     expect(opened).toBe(2);
   });
 
-  it('past 2^31 - 1 records of a partition, goes on under the next epoch from sequence 0 (sequences are int32)', async () => {
+  it('past 2^31 - 1 records of a partition, goes on under the next epoch from sequence 0 (sequences are int32), past the last epoch under a new producer id', async () => {
     const sequences = new ProducerSequences();
     const seen: BatchHeader[] = [];
     let offset = 0;
@@ -69,7 +69,7 @@ describe('ProducePipeline', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 9, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+    const pipeline = new ProducePipeline(stub, { producerId: 9, newProducerId: () => 10, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const send = (count: number) =>
       new Promise<number>((resolve, reject) => {
         const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
@@ -82,11 +82,22 @@ describe('ProducePipeline', () => {
     await send(3); // 2^31 - 4 .. 2^31 - 2: still fits
     await send(3); // would pass 2^31 - 1: next epoch, from 0
     await send(1);
-    expect(seen.map((h) => [h.producerEpoch, h.baseSequence, h.recordCount])).toEqual([
-      [0, 0, 2],
-      [0, 2 ** 31 - 4, 3],
-      [1, 0, 3],
-      [1, 3, 1],
+    // The last epoch an int16 holds: the next start-over takes a fresh producer id, from epoch 0.
+    const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
+    state.epoch = 0x7fff;
+    state.nextSequence = 2 ** 31 - 4;
+    Object.assign((sequences as unknown as { producers: Map<number, object> }).producers.get(9)!, { producerEpoch: 0x7fff, nextSequence: 2 ** 31 - 4 });
+    await send(3); // 2^31 - 4 .. 2^31 - 2 at epoch 32767: still fits
+    await send(2); // would pass 2^31 - 1 at the last epoch: producer 10, epoch 0, from 0
+    await send(1);
+    expect(seen.map((h) => [h.producerId, h.producerEpoch, h.baseSequence, h.recordCount])).toEqual([
+      [9, 0, 0, 2],
+      [9, 0, 2 ** 31 - 4, 3],
+      [9, 1, 0, 3],
+      [9, 1, 3, 1],
+      [9, 0x7fff, 2 ** 31 - 4, 3],
+      [10, 0, 0, 2],
+      [10, 0, 2, 1],
     ]);
     pipeline.close();
   });

@@ -316,14 +316,15 @@ describe('restampProducerState', () => {
       fc.property(
         recordsArb,
         encodeOptionsArb,
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
         fc.integer({ min: -0x8000, max: 0x7fff }),
         fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-        (records, options, producerEpoch, baseSequence) => {
+        (records, options, producerId, producerEpoch, baseSequence) => {
           const batch = encodeRecordBatch(records, withClock(options));
-          restampProducerState(batch, producerEpoch, baseSequence);
-          expect(batch.equals(encodeRecordBatch(records, withClock({ ...options, producerEpoch, baseSequence })))).toBe(true);
+          restampProducerState(batch, producerId, producerEpoch, baseSequence);
+          expect(batch.equals(encodeRecordBatch(records, withClock({ ...options, producerId, producerEpoch, baseSequence })))).toBe(true);
           const header = validateBatch(batch, 0, LIMITS);
-          expect([header.producerEpoch, header.baseSequence]).toEqual([producerEpoch, baseSequence]);
+          expect([header.producerId, header.producerEpoch, header.baseSequence]).toEqual([producerId, producerEpoch, baseSequence]);
         },
       ),
       { numRuns: 100 },
@@ -333,8 +334,9 @@ describe('restampProducerState', () => {
   it('refuses an epoch or sequence outside its field and leaves the batch unchanged', () => {
     const batch = sampleBatch('none');
     const before = Buffer.from(batch);
-    expect(() => restampProducerState(batch, 0x8000, 0)).toThrow(InvalidArgumentError);
-    expect(() => restampProducerState(batch, 0, 2 ** 31)).toThrow(InvalidArgumentError);
+    expect(() => restampProducerState(batch, 1, 0x8000, 0)).toThrow(InvalidArgumentError);
+    expect(() => restampProducerState(batch, 1, 0, 2 ** 31)).toThrow(InvalidArgumentError);
+    expect(() => restampProducerState(batch, 2 ** 53, 0, 0)).toThrow(InvalidArgumentError);
     expect(batch.equals(before)).toBe(true);
   });
 });
