@@ -90,9 +90,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         this.lastAskedAtMs = Date.now();
       },
       handOne: (record) => {
-        // Revoked while it waited in the buffer: it belongs to another member now.
+        // Revoked while it waited in the buffer: it belongs to another member now. After close()
+        // nothing more is handed: it would be processed but never committed.
         const k = key(record.topic, record.partition);
-        if (!this.owned.has(k)) return false;
+        if (this.isClosed || !this.owned.has(k)) return false;
         this.lastHandedOne = record;
         this.lastHandedKey = k;
         this.handedNext.set(k, record.offset + 1);
@@ -106,7 +107,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   /**
    * The same records in batches: each batch holds what has arrived (at least one record, at most
-   * `maxRecords`); a batch is processed once the loop asks for the next one.
+   * `maxRecords`); a batch is processed once the loop asks for the next one. Leaving the loop
+   * (break, throw, close()) leaves the whole batch in hand to be read again: commit() first counts it.
    */
   async *batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
     try {
@@ -118,7 +120,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
           if (this.failure) throw this.failure;
           return;
         }
-        const batch = [first, ...this.buffer.takeAvailable(maxRecords - 1)].filter((r) => this.owned.has(key(r.topic, r.partition)));
+        const batch = [first, ...this.buffer.takeAvailable(maxRecords - 1)].filter((r) => !this.isClosed && this.owned.has(key(r.topic, r.partition)));
         if (batch.length === 0) continue;
         this.hand(batch);
         yield batch;
@@ -134,8 +136,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   /**
-   * Commits the offsets of every processed record (the next offset to read, per partition). Called
-   * from the loop, the record in hand counts as processed.
+   * Commits the offsets of every processed record (the next offset to read, per partition). The
+   * record (or batch) in hand counts as processed: call it from the loop once that record is done,
+   * not from elsewhere (a signal handler, onRevoked) while the loop may still be working on it.
    */
   async commit(): Promise<void> {
     this.markProcessed();
@@ -171,6 +174,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       clearTimeout(this.heartbeatTimer);
       await this.reconciling.catch(() => undefined);
       this.stopFetchers(() => true);
+      // Records still buffered are not handed any more (their partitions are left): whoever reads
+      // those partitions next gets them from the committed offsets.
+      this.buffer.drop(() => true);
       await this.commitProcessed().catch(() => undefined);
       if (this.memberId && this.stream) {
         // A static member steps away (-2): it keeps its partitions until the session timeout, and

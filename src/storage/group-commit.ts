@@ -202,7 +202,8 @@ export class GroupCommit {
         // Segments before the active one were fsynced when they rolled.
         await this.active.sync();
       } catch (error) {
-        this.fail(error, []);
+        // The timer's syncWritten() may have failed the partition with the same fsync's error.
+        if (!this.failure) this.fail(error, []);
         return;
       }
       const durableEndOffset = this.active.durableNextOffset;

@@ -51,6 +51,9 @@ export interface AppendOptions {
   admit?: (headers: readonly BatchHeader[]) => AppendResult | undefined;
 }
 
+/** Timer ticks a flush.ms fsync may stay pending before the partition logs a warning. */
+const FLUSH_STALL_WARNING_TICKS = 10;
+
 export interface PartitionLogOptions {
   fs: FileSystemPort;
   directory: string;
@@ -88,6 +91,8 @@ export class PartitionLog {
   private intervalFlush: Promise<void> | undefined;
   /** The same fsync once it runs (close() waits for it, not for its turn in the queue). */
   private runningIntervalFlush: Promise<void> | undefined;
+  /** Timer ticks that found the last flush still pending (a warning at FLUSH_STALL_WARNING_TICKS). */
+  private skippedFlushTicks = 0;
   private readonly highWatermarkListeners = new Set<(highWatermark: number) => void>();
   private lastNotifiedHighWatermark: number;
 
@@ -355,17 +360,26 @@ export class PartitionLog {
     if (this.config.flushPolicy !== 'interval' || this.isClosing) return;
     this.flushTimer = this.options.clock.setTimeout(() => {
       this.scheduleFlush();
-      // A flush still waiting for its turn covers this tick too.
-      if (this.intervalFlush || this.active.durableSizeBytes >= this.active.sizeBytes) return;
+      // A flush still waiting for its turn (or its fsync) covers this tick too.
+      if (this.intervalFlush) {
+        // One data dir is one disk: a stuck fsync holds every partition's timer flush. Say so.
+        if (++this.skippedFlushTicks === FLUSH_STALL_WARNING_TICKS) {
+          this.options.logger.warn({ partition: this.describe(), waitedMs: this.skippedFlushTicks * this.config.flushMs, queuedFlushes: this.intervalFlusher.queued }, 'flush.ms fsync is late: the disk is not keeping up');
+        }
+        return;
+      }
+      if (this.active.durableSizeBytes >= this.active.sizeBytes) return;
       this.intervalFlush = this.intervalFlusher
         .run(async () => {
           if (this.isClosing) return;
           this.runningIntervalFlush = this.groupCommit.syncWritten();
           await this.runningIntervalFlush;
         })
+        .catch((error: unknown) => this.options.logger.error({ err: error, partition: this.describe() }, 'flush.ms fsync failed'))
         .finally(() => {
           this.intervalFlush = undefined;
           this.runningIntervalFlush = undefined;
+          this.skippedFlushTicks = 0;
         });
     }, this.config.flushMs);
   }

@@ -72,6 +72,8 @@ export class Segment {
    */
   private verifiedEndPosition: number;
   private references = 0;
+  /** The fdatasync in progress, if any (see sync()). */
+  private syncInProgress: Promise<void> | undefined;
   private isClosing = false;
   private closed: Promise<void> | undefined;
   private onReleased: (() => void) | undefined;
@@ -200,13 +202,28 @@ export class Segment {
     this.sizeBytes = position;
   }
 
-  /** fdatasync; then everything written before the call is durable. */
+  /**
+   * fdatasync; then everything written before the call is durable. One fdatasync of the file at a
+   * time: Linux reports a writeback error to only one of two concurrent fdatasyncs, so the other
+   * would mark lost bytes durable. A call arriving during one shares its outcome (its error too) and
+   * starts another only when it must cover bytes written after that one began.
+   */
   async sync(): Promise<void> {
+    const targetSizeBytes = this.sizeBytes;
+    // Each round awaits an fsync that raised the durable mark or throws; the second one covers the target.
+    for (let round = 0; this.durableSizeBytes < targetSizeBytes; round++) {
+      assert(round < 3, 'a segment sync covers its target within two fsyncs');
+      this.syncInProgress ??= this.syncOnce().finally(() => {
+        this.syncInProgress = undefined;
+      });
+      await this.syncInProgress;
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
     const sizeBytes = this.sizeBytes;
     const nextOffset = this.nextOffset;
-    if (this.durableSizeBytes === sizeBytes) return;
     await this.file.datasync();
-    // Syncs may overlap (the syncer and a roll): never move the durable marks backwards.
     this.durableSizeBytes = Math.max(this.durableSizeBytes, sizeBytes);
     this.durableNextOffset = Math.max(this.durableNextOffset, nextOffset);
   }

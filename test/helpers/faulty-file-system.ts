@@ -8,6 +8,8 @@ import { NodeFileSystem } from '../../src/storage/node-file-system.js';
  */
 export class FaultyFileSystem extends NodeFileSystem {
   datasyncCount = 0;
+  /** fdatasyncs that returned successfully (datasyncCount counts them as they start). */
+  datasyncDoneCount = 0;
   writevCount = 0;
   /** Called before every datasync/writev; throw from it to inject a failure. */
   beforeDatasync: ((path: string, count: number) => void) | undefined;
@@ -28,6 +30,7 @@ export class FaultyFileSystem extends NodeFileSystem {
         this.datasyncCount++;
         this.beforeDatasync?.(path, this.datasyncCount);
         await inner.datasync();
+        this.datasyncDoneCount++;
       },
       truncate: (sizeBytes) => inner.truncate(sizeBytes),
       sizeBytes: () => inner.sizeBytes(),

@@ -164,6 +164,33 @@ describe('committed offsets of a live group', () => {
     }
   }, 60_000);
 
+  for (const mode of ['records', 'batches'] as const) {
+    it(`ends the iteration at close() from outside the loop: buffered records are not handed (${mode})`, async () => {
+      const topic = `close-jobs-${mode}`;
+      await client.admin.createTopic(topic, { partitions: 1 });
+      const producer = client.producer();
+      await producer.sendBatch(topic, Array.from({ length: 50 }, (_, i) => ({ value: `j${i}` })));
+      await producer.close();
+      const consumer = client.consumer({ groupId: `closing-${mode}`, topics: [topic], fromBeginning: true });
+      const handed: number[] = [];
+      const iterable: AsyncIterable<unknown> = mode === 'records' ? consumer : consumer.batches(1);
+      for await (const item of iterable) {
+        const record = (Array.isArray(item) ? item[0] : item) as { offset: number };
+        handed.push(record.offset);
+        if (record.offset === 2) {
+          // A signal handler closes the member while the loop is still working on offset 2.
+          const closing = consumer.close();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await closing;
+        }
+      }
+      expect(handed).toEqual([0, 1, 2]);
+      const lag = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: `closing-${mode}` })).lag;
+      // 0 and 1 were finished; 2 was in hand: it is read again by the next member.
+      expect(lag.map((l) => l.committedOffset)).toEqual([2]);
+    }, 30_000);
+  }
+
   it('bounds a heartbeat stream: heartbeats past the rate limit are refused, the member and others go on', async () => {
     const stream = client.stubs.groups.groupHeartbeat();
     const answers: Array<{ memberId: string; failure: { code: string } | null }> = [];

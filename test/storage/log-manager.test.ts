@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import {
@@ -413,6 +415,8 @@ describe('LogManager', () => {
       inFlight = 0;
       maxInFlight = 0;
       segmentSyncs = 0;
+      /** While set, every segment fdatasync also waits for it (a stuck disk). */
+      hold: Promise<void> | undefined;
       constructor(public delayMs: number) {
         super();
       }
@@ -426,6 +430,7 @@ describe('LogManager', () => {
             this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
             try {
               await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+              await this.hold;
               await handle.datasync();
               this.segmentSyncs++;
             } finally {
@@ -452,6 +457,56 @@ describe('LogManager', () => {
       clock.advance(1000);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(fs.segmentSyncs).toBe(before + 8);
+    });
+
+    /** A pino logger whose lines land in `lines` (parsed). */
+    function capturingLogger(lines: Array<{ level: number; msg: string; partition?: string }>) {
+      const stream = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
+          done();
+        },
+      });
+      return pino({ level: 'warn' }, stream);
+    }
+
+    it('fails a partition whose timer fsync fails, as a group-commit fsync would, and logs it once', async () => {
+      const fs = new FaultyFileSystem();
+      const lines: Array<{ level: number; msg: string; partition?: string }> = [];
+      const manager = await open({ fs, logger: capturingLogger(lines) });
+      await manager.createTopic('timed', 2, { flush: 'interval', 'flush.ms': '1000' });
+      await append(manager, 'timed', 0, 'a');
+      await append(manager, 'timed', 1, 'b');
+      fs.beforeDatasync = (path) => {
+        if (path.includes('/timed/0/') && path.endsWith('.log')) throw ioError('fdatasync');
+      };
+      clock.advance(1000);
+      for (let waitedMs = 0; !manager.partition('timed', 0).isFailed; waitedMs += 5) {
+        expect(waitedMs, 'the timer fsync failed the partition').toBeLessThan(5_000);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await expect(append(manager, 'timed', 0, 'c')).rejects.toBeInstanceOf(StorageFailedError);
+      expect((await append(manager, 'timed', 1, 'd')).baseOffset).toBe(1);
+      expect(lines.filter((l) => l.msg.startsWith('storage failure'))).toHaveLength(1);
+    });
+
+    it('warns when a timer fsync stays pending for 10 ticks (a stuck disk holds every partition)', async () => {
+      const fs = new SlowSyncs(0);
+      let release!: () => void;
+      fs.hold = new Promise((resolve) => (release = resolve));
+      const lines: Array<{ level: number; msg: string; partition?: string }> = [];
+      const manager = await open({ fs, logger: capturingLogger(lines) });
+      await manager.createTopic('timed', 2, { flush: 'interval', 'flush.ms': '1000' });
+      await append(manager, 'timed', 0, 'a');
+      await append(manager, 'timed', 1, 'b');
+      for (let tick = 0; tick < 11; tick++) {
+        clock.advance(1000);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      expect(fs.maxInFlight).toBe(1);
+      const late = lines.filter((l) => l.msg.startsWith('flush.ms fsync is late'));
+      expect(late.map((l) => l.partition).sort()).toEqual(['timed/0', 'timed/1']);
+      release();
     });
 
     it('closes cleanly while timer fsyncs run or wait their turn', async () => {

@@ -5,7 +5,7 @@ import { BatchTooLargeError, CorruptBatchError, OffsetOutOfRangeError } from '..
 import { NodeFileSystem } from '../../src/storage/node-file-system.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
-import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
+import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
 import { openLog, readAllBatches } from '../helpers/open-log.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -116,12 +116,13 @@ describe('PartitionLog', () => {
     const clock = new ManualClock(1_700_000_000_000);
     const log = track(await openLog(dir.path, { fs, clock, config: { flush: 'interval', 'flush.ms': '1000' } }));
     const before = fs.datasyncCount;
+    expect(fs.datasyncDoneCount).toBe(before);
     const result = await log.append(makeBatch('w', 1));
     expect(result.durability).toBe('written');
     expect(log.highWatermark).toBe(1);
     expect(fs.datasyncCount).toBe(before);
     clock.advance(1000);
-    for (let waitedMs = 0; fs.datasyncCount === before; waitedMs += 5) {
+    for (let waitedMs = 0; fs.datasyncDoneCount === before; waitedMs += 5) {
       expect(waitedMs, 'the timer fsyncs').toBeLessThan(5_000);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -131,6 +132,57 @@ describe('PartitionLog', () => {
     const durable = await log.append(makeBatch('d', 1), { ackLevel: 'durable' });
     expect(durable.durability).toBe('durable');
     expect(fs.datasyncCount).toBe(before + 2);
+  });
+
+  it('runs one fdatasync of a segment at a time: an fsync that missed a writeback error never acknowledges durable', async () => {
+    // Linux tells a writeback error to the first fdatasync of the file that checks after it; a second
+    // fdatasync running at the same time, checking later, returns 0. Model: each call checks the error
+    // after `checkMs` and returns `returnMs` later.
+    let writebackFailed = false;
+    const plan = [
+      { checkMs: 10, returnMs: 40 },
+      { checkMs: 15, returnMs: 0 },
+    ];
+    let calls = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    class ErrorOnce extends FaultyFileSystem {
+      override async open(path: string, options: { create: boolean }) {
+        const handle = await super.open(path, options);
+        if (!path.endsWith('.log')) return handle;
+        return {
+          ...handle,
+          datasync: async () => {
+            const { checkMs, returnMs } = plan[calls++] ?? { checkMs: 0, returnMs: 0 };
+            maxInFlight = Math.max(maxInFlight, ++inFlight);
+            try {
+              await sleep(checkMs);
+              const failed = writebackFailed;
+              writebackFailed = false;
+              await sleep(returnMs);
+              if (failed) throw ioError('writeback');
+              await handle.datasync();
+            } finally {
+              inFlight--;
+            }
+          },
+        };
+      }
+    }
+    const clock = new ManualClock(1_700_000_000_000);
+    const log = track(await openLog(dir.path, { fs: new ErrorOnce(), clock, config: { flush: 'interval', 'flush.ms': '1000' } }));
+    await log.append(makeBatch('w', 1));
+    clock.advance(1000); // the timer's fdatasync starts
+    await sleep(1);
+    writebackFailed = true; // the page of offset 0 fails to reach the disk
+    const durable = await log.append(makeBatch('d', 1), { ackLevel: 'durable' }).then(
+      (result) => result.durability,
+      (error: Error) => error.name,
+    );
+    expect(durable).toBe('StorageFailedError');
+    expect(log.isFailed).toBe(true);
+    expect(maxInFlight).toBe(1);
   });
 
   it('deletes whole closed segments by retention.ms and never the active one', async () => {
