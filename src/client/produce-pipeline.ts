@@ -9,6 +9,8 @@ import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
 import { StrataClientError } from './client-error.js';
 import type { BatchSinks } from './send-sinks.js';
 
+const isSameGeneration = (a: SealedBatch, b: SealedBatch): boolean => a.producerId === b.producerId && a.epoch === b.epoch;
+
 /** The largest base or last sequence a batch can carry (int32). */
 const MAX_SEQUENCE = 0x7fff_ffff;
 /** Producer epochs are int16 in the batch format. */
@@ -50,6 +52,11 @@ export interface SealedBatch {
   sinks: BatchSinks;
   sizeBytes: number;
   sequence: number;
+  /** The producer id and epoch its bytes carry: a generation of the partition's sequence. */
+  producerId: number;
+  epoch: number;
+  /** Its place among the partition's batches (seal order): retries go back in this order. */
+  order: number;
   encoded: Buffer;
   deadlineMs: number;
   /** Times sent; a batch sent before (a retry) always travels alone, so the server can recognise it. */
@@ -84,6 +91,8 @@ interface PartitionPipeline {
    */
   isRenumberAfterRefusal: boolean;
   failures: number;
+  /** Batches sealed so far (the next batch's `order`). */
+  sealedCount: number;
 }
 
 export interface PipelineOptions {
@@ -151,7 +160,7 @@ export class ProducePipeline {
       producerEpoch: state.epoch,
       baseSequence: state.nextSequence,
     });
-    const batch: SealedBatch = { topic, partition, recordCount, sinks, sizeBytes, sequence: state.nextSequence, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
+    const batch: SealedBatch = { topic, partition, recordCount, sinks, sizeBytes, sequence: state.nextSequence, producerId: state.producerId, epoch: state.epoch, order: state.sealedCount++, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
     state.nextSequence += recordCount;
     state.queue.push(batch);
     this.pendingCount++;
@@ -176,7 +185,7 @@ export class ProducePipeline {
     const key = `${partition}\u0000${topic}`;
     let state = this.partitions.get(key);
     if (!state) {
-      state = { topic, partition, producerId: this.options.producerId, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, isRenumberAfterRefusal: false, failures: 0 };
+      state = { topic, partition, producerId: this.options.producerId, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, isRenumberAfterRefusal: false, failures: 0, sealedCount: 0 };
       this.partitions.set(key, state);
     }
     return state;
@@ -242,12 +251,17 @@ export class ProducePipeline {
    */
   private pump(state: PartitionPipeline): void {
     while (!state.isRecovering && !this.isStreamBlocked && state.queue.length > 0 && state.requestsInFlight < this.options.maxInFlightPerPartition) {
+      const head = state.queue[0]!;
+      // A new generation (epoch or producer id, from sequence 0) waits until the last one's batches
+      // are answered: the server refuses an older epoch once it saw a newer one, and a new producer
+      // id would be written before them.
+      if (state.inFlight.size > 0 && !isSameGeneration(head, state.inFlight.values().next().value!)) break;
       const group = [state.queue.shift()!];
-      let requestBytes = group[0]!.encoded.length;
-      if (group[0]!.attempts === 0) {
+      let requestBytes = head.encoded.length;
+      if (head.attempts === 0) {
         for (;;) {
           const next = state.queue[0];
-          if (!next || next.attempts > 0 || group.length >= MAX_BATCHES_PER_PRODUCE_REQUEST || requestBytes + next.encoded.length > this.options.maxRequestBytes) break;
+          if (!next || next.attempts > 0 || !isSameGeneration(next, head) || group.length >= MAX_BATCHES_PER_PRODUCE_REQUEST || requestBytes + next.encoded.length > this.options.maxRequestBytes) break;
           group.push(state.queue.shift()!);
           requestBytes += next.encoded.length;
         }
@@ -334,7 +348,8 @@ export class ProducePipeline {
     state.failures++;
     const backoffMs = Math.min(this.options.maxRetryBackoffMs, this.options.retryBackoffMs * 2 ** (state.failures - 1));
     setTimeout(() => {
-      state.queue = [...state.retry.sort((a, b) => a.sequence - b.sequence), ...state.queue];
+      // Seal order, not sequence: a new generation's batches start again from sequence 0.
+      state.queue = [...state.retry.sort((a, b) => a.order - b.order), ...state.queue];
       state.retry = [];
       if (state.hasUnresolvedSequence || state.isRenumberAfterRefusal) {
         // Renumbered, these could be written twice: they fail instead, saying they may be in the log.
@@ -350,6 +365,8 @@ export class ProducePipeline {
         this.startNewEpoch(state);
         for (const batch of state.queue) {
           batch.sequence = state.nextSequence;
+          batch.producerId = state.producerId;
+          batch.epoch = state.epoch;
           state.nextSequence += batch.recordCount;
           // Not in flight (the partition waited for every answer), so patching in place is safe.
           restampProducerState(batch.encoded, state.producerId, state.epoch, batch.sequence);

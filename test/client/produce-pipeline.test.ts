@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ProducerSequences } from '../../src/broker/producer-sequences.js';
 import { ProducePipeline, type RecordSink } from '../../src/client/produce-pipeline.js';
 import { BatchSinks } from '../../src/client/send-sinks.js';
+import type { StrataError } from '../../src/core/errors.js';
 import { validateBatches, type BatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
@@ -101,5 +102,56 @@ describe('ProducePipeline', () => {
     ]);
     pipeline.close();
   });
-});
 
+  for (const atLastEpoch of [false, true]) {
+    it(`keeps the log in send order when the sequence starts over while batches are queued (${atLastEpoch ? 'new producer id' : 'new epoch'})`, async () => {
+      const sequences = new ProducerSequences();
+      const appended: string[] = [];
+      let offset = 0;
+      const stub = {
+        produce() {
+          const stream = new EventEmitter() as EventEmitter & { write: (r: { requestId: number; records: Buffer }) => boolean; end: () => void };
+          stream.write = (request) => {
+            const headers = validateBatches(request.records, { maxBatchBytes: 1 << 20 });
+            let failure: { code: string; message: string; retriable: boolean; grpcStatus: number } | null = null;
+            let result = { baseOffset: -1, lastOffset: -1 };
+            try {
+              const admission = sequences.admit(headers);
+              const count = headers.reduce((n, h) => n + h.recordCount, 0);
+              result = { baseOffset: offset, lastOffset: offset + count - 1 };
+              if (admission.kind === 'append') {
+                offset += count;
+                admission.onAppended({ ...result, durability: 'durable' });
+                for (const h of headers) appended.push(`${h.producerId}/${h.producerEpoch}/${h.baseSequence}`);
+              } else if (admission.kind === 'duplicate') result = admission.result;
+            } catch (error) {
+              const refused = error as StrataError;
+              failure = { code: refused.code, message: refused.message, retriable: refused.retriable, grpcStatus: 3 };
+            }
+            setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: false, failure }));
+            return true;
+          };
+          stream.end = () => undefined;
+          return stream;
+        },
+      } as unknown as ProduceServiceClient;
+      const pipeline = new ProducePipeline(stub, { producerId: 9, newProducerId: () => 10, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+      const send = (count: number) =>
+        new Promise<number>((resolve, reject) => {
+          const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
+          pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, Date.now() + 5_000);
+        });
+      await send(1);
+      const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
+      const entry = (sequences as unknown as { producers: Map<number, { nextSequence: number; producerEpoch: number }> }).producers.get(9)!;
+      state.nextSequence = entry.nextSequence = 2 ** 31 - 4;
+      if (atLastEpoch) state.epoch = entry.producerEpoch = 0x7fff;
+      const epoch = atLastEpoch ? 0x7fff : 0;
+      // b1 goes out; b2 (old generation) and b3 (the new one, from 0) wait in the queue together.
+      const offsets = await Promise.all([send(1), send(2), send(2)]);
+      expect(offsets).toEqual([1, 2, 4]);
+      expect(appended.slice(1)).toEqual([`9/${epoch}/${2 ** 31 - 4}`, `9/${epoch}/${2 ** 31 - 3}`, atLastEpoch ? '10/0/0' : '9/1/0']);
+      pipeline.close();
+    });
+  }
+});
