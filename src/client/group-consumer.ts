@@ -320,6 +320,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         this.startedAt.delete(k);
       }
       this.buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
+      // The record (or batch) in hand of a revoked partition is not ours to count any more: were the
+      // partition assigned back, its stale offset would move the commit backwards.
+      if (this.lastHandedOne && revokedKeys.has(this.lastHandedKey)) this.lastHandedOne = undefined;
+      this.lastHanded = this.lastHanded.filter((r) => !revokedKeys.has(key(r.topic, r.partition)));
       await this.options.onRevoked?.(revoked);
       // Tell the coordinator at once, so the partitions can move without waiting for the interval.
       this.sendHeartbeat();
