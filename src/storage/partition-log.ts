@@ -81,7 +81,7 @@ export interface PartitionLogOptions {
  */
 export class PartitionLog {
   private readonly segments: Segment[];
-  private config: TopicConfig;
+  private readonly config: TopicConfig;
   private readonly groupCommit: GroupCommit;
   private isClosing = false;
   private closed: Promise<void> | undefined;
@@ -189,12 +189,6 @@ export class PartitionLog {
 
   get isFailed(): boolean {
     return this.groupCommit.failure !== undefined;
-  }
-
-  updateConfig(config: TopicConfig): void {
-    this.config = config;
-    // Leaving flush=always makes written (not yet durable) offsets visible at once: tell the readers.
-    this.notifyHighWatermark();
   }
 
   /**
