@@ -32,7 +32,7 @@ export interface LatencyResult {
  * value carrying process.hrtime.bigint() at send: CLOCK_MONOTONIC, the same clock in both processes.
  * Three processes (server, producer, subscriber) share the 2 cores.
  */
-async function measureLatency(address: string, flush: 'interval' | 'always', lingerMs: number, ratePerSec: number, durationMs: number, warmupMs: number): Promise<LatencyResult> {
+export async function measureLatency(address: string, flush: 'interval' | 'always', lingerMs: number, ratePerSec: number, durationMs: number, warmupMs: number): Promise<LatencyResult> {
   const producerClient = new StrataClient({ address });
   let subscriber: Started | undefined;
   try {
