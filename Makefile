@@ -29,7 +29,7 @@ build: install proto
 	npx tsc -p tsconfig.json
 
 # The server's V8 flags (why: src/cli/server-node-flags.ts; bin/strata.js's shebang has the same).
-SERVER_NODE_FLAGS := --min-semi-space-size=16 --max-semi-space-size=32
+SERVER_NODE_FLAGS := --min-semi-space-size=16 --max-semi-space-size=32 --initial-heap-size=128
 
 run: build
 	node $(SERVER_NODE_FLAGS) bin/strata.js serve --data-dir data --host 127.0.0.1 --port 7070
