@@ -10,9 +10,9 @@
  * to 96 MiB of young generation (two semi-spaces and their copy space) instead of a few MiB.
  *
  * `--initial-heap-size=128`: the live heap stays near 12 MB, and with V8's limits for a heap that
- * small the server still ran a full collection every 60-100 ms at ~150 MB/s of produce (50-64 in
+ * small the server still ran a full collection about every 100 ms at ~150 MB/s of produce (50-64 in
  * 6 s), each sweeping array buffers: every gRPC message arrives in buffers of its own, outside the
- * JS heap. Starting the heap at 128 MB: 0-3 in 6 s and one about every 2 s over 20 s; server CPU per
+ * JS heap. Starting the heap at 128 MB: 2-3 in 6 s and one about every 2 s over 20 s; server CPU per
  * 16 KiB request 81-84 -> 66-68 us, produce +12 % (2 alternating rounds, bench/RESULTS.md). Peak RSS
  * rose 7 MB in those runs (the limit is a starting size, not memory taken).
  */

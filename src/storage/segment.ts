@@ -74,6 +74,8 @@ export class Segment {
   private references = 0;
   /** The fdatasync in progress, if any (see sync()). */
   private syncInProgress: Promise<void> | undefined;
+  /** The first fdatasync error: every later sync() throws it (see sync()). */
+  private syncFailure: Error | undefined;
   private isClosing = false;
   private closed: Promise<void> | undefined;
   private onReleased: (() => void) | undefined;
@@ -209,6 +211,9 @@ export class Segment {
    * starts another only when it must cover bytes written after that one began.
    */
   async sync(): Promise<void> {
+    // Linux reports a writeback error to one fdatasync only: after a failure, a later fsync would
+    // succeed over lost bytes. The first failure stands for every later sync of this segment.
+    if (this.syncFailure) throw this.syncFailure;
     const targetSizeBytes = this.sizeBytes;
     // Each round awaits an fsync that raised the durable mark or throws; the second one covers the target.
     for (let round = 0; this.durableSizeBytes < targetSizeBytes; round++) {
@@ -223,7 +228,12 @@ export class Segment {
   private async syncOnce(): Promise<void> {
     const sizeBytes = this.sizeBytes;
     const nextOffset = this.nextOffset;
-    await this.file.datasync();
+    try {
+      await this.file.datasync();
+    } catch (error) {
+      this.syncFailure ??= error as Error;
+      throw error;
+    }
     this.durableSizeBytes = Math.max(this.durableSizeBytes, sizeBytes);
     this.durableNextOffset = Math.max(this.durableNextOffset, nextOffset);
   }
