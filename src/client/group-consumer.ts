@@ -3,7 +3,8 @@ import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbea
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
-import { consumeRecordBatches, type ConsumedRecord } from './consume.js';
+import type { ConsumedRecord } from './consume.js';
+import { GroupFetchers } from './group-fetchers.js';
 import { GroupRecordIterator } from './group-record-iterator.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { StrataClient } from './strata-client.js';
@@ -46,11 +47,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly committed = new Map<string, number>();
   /** Next offset after the last record handed to the loop, per partition. */
   private readonly handedNext = new Map<string, number>();
+  /** Partitions being revoked: owned until their last commit, but nothing more of them is handed. */
+  private readonly revoking = new Set<string>();
   /** Where reading began on a partition with no committed offset ('latest', resolved once). */
   private readonly startedAt = new Map<string, number>();
   private readonly buffer: RecordBuffer<ConsumedRecord>;
-  /** One subscription per topic: what it reads, and how to stop it. */
-  private readonly fetchers = new Map<string, { controller: AbortController; partitionsKey: string }>();
+  private readonly fetchers: GroupFetchers;
   private reconciling: Promise<void> = Promise.resolve();
   /** Handed to the loop, not yet known processed: a batch, or one record with its partition's key. */
   private lastHanded: ConsumedRecord[] = [];
@@ -67,6 +69,25 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   ) {
     if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', 3, false);
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000);
+    this.fetchers = new GroupFetchers({
+      client,
+      buffer: this.buffer,
+      fromBeginning: options.fromBeginning ?? false,
+      owned: () => this.owned.values(),
+      resumeOffset: (topic, partition) => {
+        const k = key(topic, partition);
+        return this.handedNext.get(k) ?? this.processed.get(k) ?? this.startedAt.get(k);
+      },
+      onStartResolved: (topic, partition, offset) => {
+        const k = key(topic, partition);
+        if (this.owned.has(k) && !this.startedAt.has(k)) this.startedAt.set(k, offset);
+      },
+      onFailure: (error) => {
+        if (this.isClosed) return;
+        this.failure = error;
+        void this.close();
+      },
+    });
     this.openStream();
     this.sendHeartbeat();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
@@ -93,7 +114,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         // Revoked while it waited in the buffer: it belongs to another member now. After close()
         // nothing more is handed: it would be processed but never committed.
         const k = key(record.topic, record.partition);
-        if (this.isClosed || !this.owned.has(k)) return false;
+        if (!this.isHandable(k)) return false;
         this.lastHandedOne = record;
         this.lastHandedKey = k;
         this.handedNext.set(k, record.offset + 1);
@@ -120,7 +141,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
           if (this.failure) throw this.failure;
           return;
         }
-        const batch = [first, ...this.buffer.takeAvailable(maxRecords - 1)].filter((r) => !this.isClosed && this.owned.has(key(r.topic, r.partition)));
+        const batch = [first, ...this.buffer.takeAvailable(maxRecords - 1)].filter((r) => this.isHandable(key(r.topic, r.partition)));
         if (batch.length === 0) continue;
         this.hand(batch);
         yield batch;
@@ -128,6 +149,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     } finally {
       await this.close();
     }
+  }
+
+  /** Whether a buffered record of partition `k` may still go to the loop. */
+  private isHandable(k: string): boolean {
+    return !this.isClosed && this.owned.has(k) && !this.revoking.has(k);
   }
 
   private hand(records: ConsumedRecord[]): void {
@@ -173,7 +199,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       clearInterval(this.commitTimer);
       clearTimeout(this.heartbeatTimer);
       await this.reconciling.catch(() => undefined);
-      this.stopFetchers(() => true);
+      this.fetchers.stop(() => true);
       // Records still buffered are not handed any more (their partitions are left): whoever reads
       // those partitions next gets them from the committed offsets.
       this.buffer.drop(() => true);
@@ -308,11 +334,20 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     const added = target.filter((tp) => !this.owned.has(key(tp.topic, tp.partition)));
     if (revoked.length === 0 && added.length === 0) return;
     if (revoked.length > 0) {
-      // Commit what the loop has finished; the record it may still hold is not processed yet (its
-      // next owner gets it again: at least once).
-      if (this.memberId) await this.commitProcessed().catch(() => undefined);
       const revokedKeys = new Set(revoked.map((tp) => key(tp.topic, tp.partition)));
+      // Nothing more of these partitions is handed: a record handed during the commit below would be
+      // counted after it and forgotten, and read again by the next owner.
+      for (const k of revokedKeys) this.revoking.add(k);
+      this.buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
+      // Commit what the loop has finished; the record it may still hold is not processed yet (its
+      // next owner gets it again: at least once). Finished during that commit: once more.
+      if (this.memberId) {
+        await this.commitProcessed().catch(() => undefined);
+        const movedOn = [...revokedKeys].some((k) => this.processed.has(k) && this.processed.get(k) !== this.committed.get(k));
+        if (movedOn) await this.commitProcessed().catch(() => undefined);
+      }
       for (const k of revokedKeys) {
+        this.revoking.delete(k);
         this.owned.delete(k);
         this.processed.delete(k);
         this.committed.delete(k);
@@ -334,7 +369,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       await this.options.onAssigned?.(added);
     }
     // Only topics whose partitions changed get a new subscription: the rest go on untouched.
-    this.startFetchers(false);
+    this.fetchers.start(false);
   }
 
   /**
@@ -343,7 +378,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    */
   private async reloadOffsets(): Promise<void> {
     if (this.isClosed) return;
-    this.stopFetchers(() => true);
+    this.fetchers.stop(() => true);
     this.lastHanded = [];
     this.lastHandedOne = undefined;
     this.buffer.drop(() => true);
@@ -353,61 +388,6 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.startedAt.clear();
     if (this.owned.size === 0) return;
     await this.loadCommittedOffsets([...this.owned.values()]);
-    this.startFetchers(true);
-  }
-
-  private stopFetchers(shouldStop: (topic: string) => boolean): void {
-    for (const [topic, fetcher] of [...this.fetchers]) {
-      if (!shouldStop(topic)) continue;
-      fetcher.controller.abort();
-      this.fetchers.delete(topic);
-    }
-  }
-
-  /**
-   * One subscription per topic over its owned partitions, from just after the last record handed to
-   * the loop (or the committed offset). A topic whose partition set is unchanged keeps its running
-   * subscription unless `shouldRestartAll`; a restarted topic's buffered records are dropped and read
-   * again, so nothing is skipped or handed out twice.
-   */
-  private startFetchers(shouldRestartAll: boolean): void {
-    const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of this.owned.values()) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    this.stopFetchers((topic) => !byTopic.has(topic));
-    for (const [topic, partitions] of byTopic) {
-      partitions.sort((a, b) => a - b);
-      const partitionsKey = partitions.join(',');
-      const running = this.fetchers.get(topic);
-      if (running && running.partitionsKey === partitionsKey && !shouldRestartAll) continue;
-      running?.controller.abort();
-      this.buffer.drop((r) => r.topic === topic);
-      const controller = new AbortController();
-      this.fetchers.set(topic, { controller, partitionsKey });
-      const startOffsets: Record<number, number> = {};
-      for (const p of partitions) {
-        const k = key(topic, p);
-        // A restarted fetcher resumes where its records stopped being handed out, not at a new 'latest'.
-        const next = this.handedNext.get(k) ?? this.processed.get(k) ?? this.startedAt.get(k);
-        if (next !== undefined) startOffsets[p] = next;
-      }
-      void (async () => {
-        try {
-          const from = this.options.fromBeginning ? ('earliest' as const) : ('latest' as const);
-          // A decoded batch at a time: one wait for room per batch, not per record.
-          const onStartResolved = (partition: number, offset: number) => {
-            const k = key(topic, partition);
-            if (this.owned.has(k) && !this.startedAt.has(k)) this.startedAt.set(k, offset);
-          };
-          for await (const records of consumeRecordBatches(this.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved })) {
-            await this.buffer.pushAll(records, controller.signal);
-            if (controller.signal.aborted) return;
-          }
-        } catch (error) {
-          if (controller.signal.aborted || this.isClosed) return;
-          this.failure = error as Error;
-          void this.close();
-        }
-      })();
-    }
+    this.fetchers.start(true);
   }
 }
