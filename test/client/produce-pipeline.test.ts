@@ -21,6 +21,52 @@ function builderOf(records: Array<{ key: null; value: string; timestampMs: numbe
   return builder;
 }
 
+/**
+ * A Produce stream in front of the server's ProducerSequences: it appends (to `appended`) the batches
+ * it admits, answers duplicates with their offsets, and refuses the rest with the server's error.
+ */
+function sequencedStub(sequences: ProducerSequences, appended: BatchHeader[]): ProduceServiceClient {
+  let offset = 0;
+  return {
+    produce() {
+      const stream = new EventEmitter() as EventEmitter & { write: (r: { requestId: number; records: Buffer }) => boolean; end: () => void };
+      stream.write = (request) => {
+        const headers = validateBatches(request.records, { maxBatchBytes: 1 << 20 });
+        let failure: { code: string; message: string; retriable: boolean; grpcStatus: number } | null = null;
+        let result = { baseOffset: -1, lastOffset: -1 };
+        try {
+          const admission = sequences.admit(headers);
+          const count = headers.reduce((n, h) => n + h.recordCount, 0);
+          result = { baseOffset: offset, lastOffset: offset + count - 1 };
+          if (admission.kind === 'append') {
+            offset += count;
+            admission.onAppended({ ...result, durability: 'durable' });
+            appended.push(...headers);
+          } else if (admission.kind === 'duplicate') result = admission.result;
+        } catch (error) {
+          const refused = error as StrataError;
+          failure = { code: refused.code, message: refused.message, retriable: refused.retriable, grpcStatus: 3 };
+        }
+        setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: false, failure }));
+        return true;
+      };
+      stream.end = () => undefined;
+      return stream;
+    },
+  } as unknown as ProduceServiceClient;
+}
+
+/** Producer 9 (10 once its epochs run out), one request in flight; send(n) resolves with the first record's offset. */
+function sequencedPipeline(stub: ProduceServiceClient, deliveryTimeoutMs: number) {
+  const pipeline = new ProducePipeline(stub, { producerId: 9, newProducerId: () => 10, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+  const send = (count: number) =>
+    new Promise<number>((resolve, reject) => {
+      const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
+      pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, Date.now() + deliveryTimeoutMs);
+    });
+  return { pipeline, send };
+}
+
 describe('ProducePipeline', () => {
   it('opens a new stream after one broke while blocked by flow control (no send hangs)', async () => {
     let opened = 0;
@@ -52,30 +98,7 @@ describe('ProducePipeline', () => {
   it('past 2^31 - 1 records of a partition, goes on under the next epoch from sequence 0 (sequences are int32), past the last epoch under a new producer id', async () => {
     const sequences = new ProducerSequences();
     const seen: BatchHeader[] = [];
-    let offset = 0;
-    const stub = {
-      produce() {
-        const stream = new EventEmitter() as EventEmitter & { write: (r: { requestId: number; records: Buffer }) => boolean; end: () => void };
-        stream.write = (request) => {
-          const headers = validateBatches(request.records, { maxBatchBytes: 1 << 20 });
-          seen.push(...headers);
-          const admission = sequences.admit(headers);
-          const result = { baseOffset: offset, lastOffset: offset + headers[0]!.recordCount - 1, durability: 'durable' as const };
-          offset += headers[0]!.recordCount;
-          if (admission.kind === 'append') admission.onAppended(result);
-          setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: false, failure: null }));
-          return true;
-        };
-        stream.end = () => undefined;
-        return stream;
-      },
-    } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 9, newProducerId: () => 10, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
-    const send = (count: number) =>
-      new Promise<number>((resolve, reject) => {
-        const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
-        pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, records.length), 10, Date.now() + 60_000);
-      });
+    const { pipeline, send } = sequencedPipeline(sequencedStub(sequences, seen), 60_000);
     await send(2); // epoch 0, sequences 0-1: the server knows the producer
     // A long-lived producer near the end of the int32 range (2^31 - 4 records sent on this partition).
     (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number } }).partitionState('t', 0).nextSequence = 2 ** 31 - 4;
@@ -106,41 +129,8 @@ describe('ProducePipeline', () => {
   for (const atLastEpoch of [false, true]) {
     it(`keeps the log in send order when the sequence starts over while batches are queued (${atLastEpoch ? 'new producer id' : 'new epoch'})`, async () => {
       const sequences = new ProducerSequences();
-      const appended: string[] = [];
-      let offset = 0;
-      const stub = {
-        produce() {
-          const stream = new EventEmitter() as EventEmitter & { write: (r: { requestId: number; records: Buffer }) => boolean; end: () => void };
-          stream.write = (request) => {
-            const headers = validateBatches(request.records, { maxBatchBytes: 1 << 20 });
-            let failure: { code: string; message: string; retriable: boolean; grpcStatus: number } | null = null;
-            let result = { baseOffset: -1, lastOffset: -1 };
-            try {
-              const admission = sequences.admit(headers);
-              const count = headers.reduce((n, h) => n + h.recordCount, 0);
-              result = { baseOffset: offset, lastOffset: offset + count - 1 };
-              if (admission.kind === 'append') {
-                offset += count;
-                admission.onAppended({ ...result, durability: 'durable' });
-                for (const h of headers) appended.push(`${h.producerId}/${h.producerEpoch}/${h.baseSequence}`);
-              } else if (admission.kind === 'duplicate') result = admission.result;
-            } catch (error) {
-              const refused = error as StrataError;
-              failure = { code: refused.code, message: refused.message, retriable: refused.retriable, grpcStatus: 3 };
-            }
-            setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, ...result, durability: 'ACK_LEVEL_DURABLE', duplicate: false, failure }));
-            return true;
-          };
-          stream.end = () => undefined;
-          return stream;
-        },
-      } as unknown as ProduceServiceClient;
-      const pipeline = new ProducePipeline(stub, { producerId: 9, newProducerId: () => 10, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
-      const send = (count: number) =>
-        new Promise<number>((resolve, reject) => {
-          const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
-          pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, Date.now() + 5_000);
-        });
+      const appended: BatchHeader[] = [];
+      const { pipeline, send } = sequencedPipeline(sequencedStub(sequences, appended), 5_000);
       await send(1);
       const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
       const entry = (sequences as unknown as { producers: Map<number, { nextSequence: number; producerEpoch: number }> }).producers.get(9)!;
@@ -150,7 +140,7 @@ describe('ProducePipeline', () => {
       // b1 goes out; b2 (old generation) and b3 (the new one, from 0) wait in the queue together.
       const offsets = await Promise.all([send(1), send(2), send(2)]);
       expect(offsets).toEqual([1, 2, 4]);
-      expect(appended.slice(1)).toEqual([`9/${epoch}/${2 ** 31 - 4}`, `9/${epoch}/${2 ** 31 - 3}`, atLastEpoch ? '10/0/0' : '9/1/0']);
+      expect(appended.slice(1).map((h) => `${h.producerId}/${h.producerEpoch}/${h.baseSequence}`)).toEqual([`9/${epoch}/${2 ** 31 - 4}`, `9/${epoch}/${2 ** 31 - 3}`, atLastEpoch ? '10/0/0' : '9/1/0']);
       pipeline.close();
     });
   }

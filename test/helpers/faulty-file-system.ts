@@ -14,6 +14,8 @@ export class FaultyFileSystem extends NodeFileSystem {
   /** Called before every datasync/writev; throw from it to inject a failure. */
   beforeDatasync: ((path: string, count: number) => void) | undefined;
   beforeWritev: ((path: string, count: number) => void) | undefined;
+  /** Runs every datasync in place of the real one, which it gets as `datasync` (to delay, fail, count). */
+  aroundDatasync: ((path: string, datasync: () => Promise<void>) => Promise<void>) | undefined;
   private readonly openHandles = new Set<FileHandlePort>();
 
   override async open(path: string, options: { create: boolean }): Promise<FileHandlePort> {
@@ -29,7 +31,8 @@ export class FaultyFileSystem extends NodeFileSystem {
       datasync: async () => {
         this.datasyncCount++;
         this.beforeDatasync?.(path, this.datasyncCount);
-        await inner.datasync();
+        if (this.aroundDatasync) await this.aroundDatasync(path, () => inner.datasync());
+        else await inner.datasync();
         this.datasyncDoneCount++;
       },
       truncate: (sizeBytes) => inner.truncate(sizeBytes),

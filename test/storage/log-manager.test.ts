@@ -419,24 +419,17 @@ describe('LogManager', () => {
       hold: Promise<void> | undefined;
       constructor(public delayMs: number) {
         super();
-      }
-      override async open(path: string, options: { create: boolean }) {
-        const handle = await super.open(path, options);
-        if (!path.endsWith('.log')) return handle;
-        return {
-          ...handle,
-          datasync: async () => {
-            this.inFlight++;
-            this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-            try {
-              await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-              await this.hold;
-              await handle.datasync();
-              this.segmentSyncs++;
-            } finally {
-              this.inFlight--;
-            }
-          },
+        this.aroundDatasync = async (path, datasync) => {
+          if (!path.endsWith('.log')) return datasync();
+          this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+          try {
+            await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+            await this.hold;
+            await datasync();
+            this.segmentSyncs++;
+          } finally {
+            this.inFlight--;
+          }
         };
       }
     }

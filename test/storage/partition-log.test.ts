@@ -147,31 +147,24 @@ describe('PartitionLog', () => {
     let inFlight = 0;
     let maxInFlight = 0;
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    class ErrorOnce extends FaultyFileSystem {
-      override async open(path: string, options: { create: boolean }) {
-        const handle = await super.open(path, options);
-        if (!path.endsWith('.log')) return handle;
-        return {
-          ...handle,
-          datasync: async () => {
-            const { checkMs, returnMs } = plan[calls++] ?? { checkMs: 0, returnMs: 0 };
-            maxInFlight = Math.max(maxInFlight, ++inFlight);
-            try {
-              await sleep(checkMs);
-              const failed = writebackFailed;
-              writebackFailed = false;
-              await sleep(returnMs);
-              if (failed) throw ioError('writeback');
-              await handle.datasync();
-            } finally {
-              inFlight--;
-            }
-          },
-        };
+    const fs = new FaultyFileSystem();
+    fs.aroundDatasync = async (path, datasync) => {
+      if (!path.endsWith('.log')) return datasync();
+      const { checkMs, returnMs } = plan[calls++] ?? { checkMs: 0, returnMs: 0 };
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      try {
+        await sleep(checkMs);
+        const failed = writebackFailed;
+        writebackFailed = false;
+        await sleep(returnMs);
+        if (failed) throw ioError('writeback');
+        await datasync();
+      } finally {
+        inFlight--;
       }
-    }
+    };
     const clock = new ManualClock(1_700_000_000_000);
-    const log = track(await openLog(dir.path, { fs: new ErrorOnce(), clock, config: { flush: 'interval', 'flush.ms': '1000' } }));
+    const log = track(await openLog(dir.path, { fs, clock, config: { flush: 'interval', 'flush.ms': '1000' } }));
     await log.append(makeBatch('w', 1));
     clock.advance(1000); // the timer's fdatasync starts
     await sleep(1);
