@@ -191,6 +191,64 @@ describe('committed offsets of a live group', () => {
     }, 30_000);
   }
 
+  it('hands nothing of a partition being revoked while its last commit is in flight', async () => {
+    await client.admin.createTopic('revoke-jobs', { partitions: 2 });
+    const producer = client.producer();
+    const produce = (label: string) => producer.sendBatch('revoke-jobs', Array.from({ length: 20 }, (_, i) => ({ value: `${label}${i}`, partition: i % 2 })));
+    await produce('before');
+    const clientA = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const clientB = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const a = clientA.consumer({ groupId: 'revoking', topics: ['revoke-jobs'], fromBeginning: true });
+    let b: ReturnType<StrataClient['consumer']> | undefined;
+    let release = () => undefined as void;
+    try {
+      const records = a[Symbol.asyncIterator]();
+      const step = (timeoutMs: number) =>
+        Promise.race([records.next().then((r) => (r.done ? undefined : r.value)), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs))]);
+      // A owns both partitions and has read all there is.
+      for (let i = 0; i < 20; i++) expect(await step(5_000)).toBeDefined();
+      // Hold A's next commit: the one its revocation makes.
+      const groups = clientA.stubs.groups as unknown as { commitOffsets: (...args: unknown[]) => unknown };
+      const commitOffsets = groups.commitOffsets.bind(groups);
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let commitHeld!: () => void;
+      const held = new Promise<void>((resolve) => (commitHeld = resolve));
+      groups.commitOffsets = (...args: unknown[]) => {
+        commitHeld();
+        void released.then(() => commitOffsets(...args));
+        return { cancel: () => undefined };
+      };
+      b = clientB.consumer({ groupId: 'revoking', topics: ['revoke-jobs'], fromBeginning: true });
+      await held;
+      // New records on both partitions while the commit is held: A is handed those of the partition
+      // it keeps, none of the one it gives up.
+      await produce('during');
+      const duringRevocation: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const record = await step(300);
+        if (record) duringRevocation.push(record.partition);
+      }
+      groups.commitOffsets = commitOffsets;
+      release();
+      for (let waitedMs = 0; a.assignment().length !== 1; waitedMs += 20) {
+        expect(waitedMs, 'A gives up one partition').toBeLessThan(10_000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const revoked = [0, 1].filter((p) => !a.assignment().some((tp) => tp.partition === p));
+      expect(revoked).toHaveLength(1);
+      expect(duringRevocation.length).toBeGreaterThan(0);
+      expect(duringRevocation.filter((p) => p === revoked[0])).toEqual([]);
+    } finally {
+      // A failed expectation must not leave A's close() waiting for the held commit.
+      release();
+      await producer.close();
+      await a.close();
+      await b?.close();
+      clientA.close();
+      clientB.close();
+    }
+  }, 60_000);
+
   it('bounds a heartbeat stream: heartbeats past the rate limit are refused, the member and others go on', async () => {
     const stream = client.stubs.groups.groupHeartbeat();
     const answers: Array<{ memberId: string; failure: { code: string } | null }> = [];
