@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 /**
  * Buffers of settled batches, reused for new ones. A producer's batch is a batchBytes buffer outside
  * the JS heap, and the churn of such buffers is what makes V8 collect most often (measured with the

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type * as grpc from '@grpc/grpc-js';
 import type { RecordBatchBuilder } from '../format/record-batch-builder.js';
 import { restampProducerState } from '../format/record-batch-codec.js';

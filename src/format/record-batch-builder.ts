@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { gzipSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { AssertionError } from '../core/assert.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { BatchTooLargeError, CorruptBatchError, InvalidArgumentError } from '../core/errors.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { MAX_BATCH_BYTES_LIMIT } from '../core/limits.js';
 import { BATCH_HEADER_BYTES, LOG_OVERHEAD_BYTES } from '../format/record-batch-layout.js';
 import { readBatchSize } from '../format/record-batch.js';

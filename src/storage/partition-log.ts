@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import {
   DataLossError,

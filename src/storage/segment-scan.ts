@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { StrataError } from '../core/errors.js';
 import { MAX_BATCH_BYTES_LIMIT } from '../core/limits.js';
 import { MAGIC_POSITION, MAGIC_V2 } from '../format/record-batch-layout.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { AssertionError, assert } from '../core/assert.js';
 import { StorageFailedError } from '../core/errors.js';
 import { BATCH_HEADER_BYTES } from '../format/record-batch-layout.js';

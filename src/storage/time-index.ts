@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { AssertionError, assert } from '../core/assert.js';
 import { MAX_RELATIVE_OFFSET } from '../core/limits.js';
 
