@@ -198,7 +198,8 @@ describe('committed offsets of a live group', () => {
     await produce('before');
     const clientA = new StrataClient({ address: `127.0.0.1:${server.port}` });
     const clientB = new StrataClient({ address: `127.0.0.1:${server.port}` });
-    const a = clientA.consumer({ groupId: 'revoking', topics: ['revoke-jobs'], fromBeginning: true });
+    // No timer commits: the one commit held below must be the revocation's.
+    const a = clientA.consumer({ groupId: 'revoking', topics: ['revoke-jobs'], fromBeginning: true, autoCommitIntervalMs: 3_600_000 });
     let b: ReturnType<StrataClient['consumer']> | undefined;
     let release = () => undefined as void;
     try {
