@@ -8,6 +8,7 @@ import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResp
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
 import { StrataClientError } from './client-error.js';
+import { BatchesProduceRequest, recycleProduceFrame } from './produce-request-frames.js';
 import type { BatchSinks } from './send-sinks.js';
 
 const isSameGeneration = (a: SealedBatch, b: SealedBatch): boolean => a.producerId === b.producerId && a.epoch === b.epoch;
@@ -135,6 +136,8 @@ export class ProducePipeline {
   private readonly byRequestId = new Map<number, SealedBatch[]>();
   /** When each request in flight was written (in request id order, so the oldest comes first). */
   private readonly sentAtMs = new Map<number, number>();
+  /** The request object written for each unanswered request: its serialized buffer is reused once answered. */
+  private readonly requests = new Map<number, ProduceRequest>();
   private requestTimer: ReturnType<typeof setInterval> | undefined;
   private stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> | undefined;
   private isStreamBlocked = false;
@@ -224,6 +227,8 @@ export class ProducePipeline {
     const requests = [...this.byRequestId.values()];
     this.byRequestId.clear();
     this.sentAtMs.clear();
+    // Unanswered on a dead stream: grpc-js may not have copied their bytes, so their buffers are not reused.
+    this.requests.clear();
     const retriable = failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true);
     for (const group of requests) this.onRequestFailure(group, retriable, true);
     // Partitions with nothing in flight may have batches queued behind the blocked stream.
@@ -276,8 +281,12 @@ export class ProducePipeline {
       state.requestsInFlight++;
       this.byRequestId.set(requestId, group);
       this.sentAtMs.set(requestId, Date.now());
-      const records = group.length === 1 ? group[0]!.encoded : Buffer.concat(group.map((b) => b.encoded), requestBytes);
-      const isWritable = stream.write({ requestId, topic: state.topic, partition: state.partition, records, ackLevel: this.options.ackLevel });
+      const request: ProduceRequest =
+        group.length === 1
+          ? { requestId, topic: state.topic, partition: state.partition, records: group[0]!.encoded, ackLevel: this.options.ackLevel }
+          : new BatchesProduceRequest(requestId, state.topic, state.partition, group.map((b) => b.encoded), requestBytes, this.options.ackLevel);
+      this.requests.set(requestId, request);
+      const isWritable = stream.write(request);
       if (!isWritable) this.isStreamBlocked = true;
     }
   }
@@ -287,6 +296,12 @@ export class ProducePipeline {
     if (!group) return;
     this.byRequestId.delete(response.requestId);
     this.sentAtMs.delete(response.requestId);
+    // Answered: the server has the bytes, so grpc-js copied them long ago.
+    const request = this.requests.get(response.requestId);
+    if (request) {
+      this.requests.delete(response.requestId);
+      recycleProduceFrame(request);
+    }
     if (response.failure) {
       // A retried batch older than the producer state the server rebuilt after a restart: it is in
       // the log, at an offset nobody can tell any more. As Kafka's producer does, it succeeds with

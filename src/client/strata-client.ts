@@ -4,7 +4,9 @@ import type { ConsumeServiceClient } from '../generated/strata/v1/ConsumeService
 import type { GroupServiceClient } from '../generated/strata/v1/GroupService.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
-import { loadProtocol } from '../protocol/protocol.js';
+import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
+import { loadProtocol, type StrataProtocol } from '../protocol/protocol.js';
+import { produceRequestSerializer } from './produce-request-frames.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { Admin, DEFAULT_CALL_TIMEOUT_MS } from './admin.js';
 import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
@@ -57,7 +59,7 @@ export class StrataClient {
     const shared = { channelOverride: this.channel };
     this.stubs = {
       admin: new v1.AdminService(this.address, credentials, shared),
-      produce: new v1.ProduceService(this.address, credentials, shared),
+      produce: new (produceClientConstructor(v1.ProduceService))(this.address, credentials, shared),
       consume: new v1.ConsumeService(this.address, credentials, shared),
       groups: new v1.GroupService(this.address, credentials, shared),
     };
@@ -92,4 +94,14 @@ export class StrataClient {
     this.stubs.groups.close();
     this.channel.close();
   }
+}
+
+/**
+ * The generated ProduceService client with the Produce method's request serializer replaced by one that
+ * writes into reused buffers (produce-request-frames.ts says why); the wire bytes are the same.
+ */
+function produceClientConstructor(generated: StrataProtocol['strata']['v1']['ProduceService']): StrataProtocol['strata']['v1']['ProduceService'] {
+  const produce = generated.service.Produce;
+  const requestSerialize = produceRequestSerializer(produce.requestSerialize as (request: ProduceRequest) => Buffer);
+  return grpc.makeClientConstructor({ ...generated.service, Produce: { ...produce, requestSerialize } }, 'ProduceService') as unknown as StrataProtocol['strata']['v1']['ProduceService'];
 }
