@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { AssertionError } from '../core/assert.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 
 /**
@@ -11,20 +12,25 @@ import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
  * sending it, so a buffer is free again once the server has answered the request: the Produce
  * pipeline gives it back then (recycleProduceFrame); anything else leaves it to the collector.
  *
- * Wire format (proto3, strata/v1/produce.proto), fields in number order, defaults omitted:
+ * Wire format (proto3, strata/v1/produce.proto), fields in number order, defaults omitted (protobufjs
+ * writes an explicitly set 0; either decodes to the same request):
  *   0x08 varint request_id       (uint64; a safe integer here)
  *   0x12 varint length, topic    (UTF-8)
  *   0x18 varint partition        (uint32; omitted when 0)
  *   0x22 varint length, records  (the batches, one after another, as given)
  *   0x28 varint ack_level        (enum AckLevel; omitted when UNSPECIFIED)
  * A request outside this fast path (a Long or string id, records that are not a Buffer, an unknown
- * enum name) goes to `fallback`, protobufjs's own serializer.
+ * enum name, a topic with a lone surrogate, which protobufjs encodes its own way) goes to `fallback`,
+ * protobufjs's own serializer. At most MAX_FREE_FRAME_BYTES of free buffers are kept for the process
+ * (shared by its clients); when full, a buffer of another size makes room (sizes change with load).
  */
 const ACK_LEVELS: Readonly<Record<string, number>> = { ACK_LEVEL_UNSPECIFIED: 0, ACK_LEVEL_NONE: 1, ACK_LEVEL_WRITTEN: 2, ACK_LEVEL_DURABLE: 3 };
 /** Buffers are sized in steps of this, so that requests of similar size share them. */
 const FRAME_STEP_BYTES = 16 * 1024;
 /** Free buffers kept, in bytes, at most. */
 const MAX_FREE_FRAME_BYTES = 4 * 1024 * 1024;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const free = new Map<number, Buffer[]>();
 let freeBytes = 0;
@@ -92,7 +98,7 @@ export function produceRequestSerializer(fallback: (request: ProduceRequest) => 
     const ack = ackLevel === undefined ? 0 : typeof ackLevel === 'number' ? ackLevel : ACK_LEVELS[ackLevel];
     if (
       typeof requestId !== 'number' || !Number.isSafeInteger(requestId) || requestId < 0 ||
-      typeof topic !== 'string' || !Number.isInteger(partition) || partition < 0 || partition > 0xffff_ffff ||
+      typeof topic !== 'string' || LONE_SURROGATE.test(topic) || !Number.isInteger(partition) || partition < 0 || partition > 0xffff_ffff ||
       recordsBytes < 0 || ack === undefined || !Number.isInteger(ack) || ack < 0 || ack > 0x7f
     ) {
       return fallback(request);
@@ -117,8 +123,14 @@ export function produceRequestSerializer(fallback: (request: ProduceRequest) => 
     }
     frame[pos++] = 0x22;
     pos = writeVarint(frame, pos, recordsBytes);
-    if (batches) for (const batch of batches) pos += batch.copy(frame, pos);
-    else pos += (records as Buffer).copy(frame, pos);
+    const recordsEnd = pos + recordsBytes;
+    if (batches) {
+      for (const batch of batches) {
+        if (pos + batch.length > recordsEnd) throw new AssertionError(`batches of request ${requestId} exceed their ${recordsBytes} bytes`);
+        pos += batch.copy(frame, pos);
+      }
+    } else pos += (records as Buffer).copy(frame, pos);
+    if (pos !== recordsEnd) throw new AssertionError(`batches of request ${requestId} fill ${pos - recordsEnd + recordsBytes} of their ${recordsBytes} bytes`);
     if (ack !== 0) {
       frame[pos++] = 0x28;
       frame[pos++] = ack;
@@ -136,9 +148,28 @@ export function recycleProduceFrame(request: object): void {
   const frame = (request as WithFrame)[FRAME];
   if (!frame) return;
   (request as WithFrame)[FRAME] = undefined;
-  if (freeBytes + frame.length > MAX_FREE_FRAME_BYTES) return;
+  // Full: buffers of other sizes make room, largest share first (the load's sizes may have moved on).
+  for (let evicted = 0; freeBytes + frame.length > MAX_FREE_FRAME_BYTES && evicted < 1024; evicted++) {
+    if (!evictOther(frame.length)) return;
+  }
   const list = free.get(frame.length);
   if (list) list.push(frame);
   else free.set(frame.length, [frame]);
   freeBytes += frame.length;
+}
+
+/** Drops one free buffer of the size holding the most bytes, other than `keepSize`; false if none. */
+function evictOther(keepSize: number): boolean {
+  let victim: Buffer[] | undefined;
+  let victimBytes = 0;
+  for (const [size, list] of free) {
+    if (size !== keepSize && list.length * size > victimBytes) {
+      victim = list;
+      victimBytes = list.length * size;
+    }
+  }
+  const dropped = victim?.pop();
+  if (!dropped) return false;
+  freeBytes -= dropped.length;
+  return true;
 }
