@@ -6,7 +6,7 @@ import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
  * The client's serializer of ProduceRequest, and the buffers it writes into. A request of several
  * batches used to be concatenated into a new buffer, then encoded by protobufjs into another (each
  * 16 KiB or more, outside the JS heap): at ~1.5M records/s the client ran a full collection every
- * ~110 ms. This writes the same wire bytes, batches copied in one after another, into a reused
+ * ~110 ms. This writes the same fields, batches copied in one after another, into a reused
  * buffer (measured, 3 alternating pairs: full collections 33-37 -> 18-20 in 4 s, client CPU per
  * record -20 to -35 %, bench/RESULTS.md). grpc-js copies the message into its own frame before
  * sending it, so a buffer is free again once the server has answered the request: the Produce

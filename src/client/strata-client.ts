@@ -98,7 +98,7 @@ export class StrataClient {
 
 /**
  * The generated ProduceService client with the Produce method's request serializer replaced by one that
- * writes into reused buffers (produce-request-frames.ts says why); the wire bytes are the same.
+ * writes into reused buffers (produce-request-frames.ts says why); it decodes to the same request.
  */
 function produceClientConstructor(generated: StrataProtocol['strata']['v1']['ProduceService']): StrataProtocol['strata']['v1']['ProduceService'] {
   const produce = generated.service.Produce;
