@@ -28,6 +28,18 @@ describe('committed offsets of a live group', () => {
     await dir.remove();
   });
 
+  /** Two clients of their own for two members; `closeAll` closes what was made, members first. */
+  function twoMembersSetup(): { clientA: StrataClient; clientB: StrataClient; closeAll: (...closables: Array<{ close(): Promise<void> } | undefined>) => Promise<void> } {
+    const clientA = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const clientB = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const closeAll = async (...closables: Array<{ close(): Promise<void> } | undefined>) => {
+      for (const closable of closables) await closable?.close();
+      clientA.close();
+      clientB.close();
+    };
+    return { clientA, clientB, closeAll };
+  }
+
   it('resets offsets while the member runs: old commits are fenced, the member replays without a restart', async () => {
     const consumer = client.consumer({ groupId: 'workers', topics: ['jobs'], fromBeginning: true, autoCommitIntervalMs: 100 });
     const values: string[] = [];
@@ -196,8 +208,7 @@ describe('committed offsets of a live group', () => {
     const producer = client.producer();
     const produce = (label: string) => producer.sendBatch('revoke-jobs', Array.from({ length: 20 }, (_, i) => ({ value: `${label}${i}`, partition: i % 2 })));
     await produce('before');
-    const clientA = new StrataClient({ address: `127.0.0.1:${server.port}` });
-    const clientB = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const { clientA, clientB, closeAll } = twoMembersSetup();
     // No timer commits: the one commit held below must be the revocation's.
     const a = clientA.consumer({ groupId: 'revoking', topics: ['revoke-jobs'], fromBeginning: true, autoCommitIntervalMs: 3_600_000 });
     let b: ReturnType<StrataClient['consumer']> | undefined;
@@ -242,11 +253,7 @@ describe('committed offsets of a live group', () => {
     } finally {
       // A failed expectation must not leave A's close() waiting for the held commit.
       release();
-      await producer.close();
-      await a.close();
-      await b?.close();
-      clientA.close();
-      clientB.close();
+      await closeAll(producer, a, b);
     }
   }, 60_000);
 
@@ -258,8 +265,7 @@ describe('committed offsets of a live group', () => {
       await client.admin.createTopic(topic, { partitions: 2 });
       const producer = client.producer();
       await producer.send(topic, { value: 'held', partition: heldPartition });
-      const clientA = new StrataClient({ address: `127.0.0.1:${server.port}` });
-      const clientB = new StrataClient({ address: `127.0.0.1:${server.port}` });
+      const { clientA, clientB, closeAll } = twoMembersSetup();
       const groupId = `comes-back-${heldPartition}`;
       const a = clientA.consumer({ groupId, topics: [topic], fromBeginning: true });
       let b: ReturnType<StrataClient['consumer']> | undefined;
@@ -299,11 +305,7 @@ describe('committed offsets of a live group', () => {
           expect(await committed()).toBe(6);
         }
       } finally {
-        await producer.close();
-        await a.close();
-        await b?.close();
-        clientA.close();
-        clientB.close();
+        await closeAll(producer, a, b);
       }
     }, 60_000);
   }
