@@ -1,34 +1,7 @@
 /** Kafka RecordBatch v2: the public surface of the format module. */
 
-export {
-  ATTRIBUTES_POSITION,
-  BASE_OFFSET_POSITION,
-  BASE_SEQUENCE_POSITION,
-  BASE_TIMESTAMP_POSITION,
-  BATCH_HEADER_BYTES,
-  BATCH_LENGTH_POSITION,
-  COMPRESSION_CODEC_MASK,
-  CONTROL_FLAG,
-  CRC_POSITION,
-  CompressionCodec,
-  type CompressionCodecId,
-  type CompressionCodecName,
-  LAST_OFFSET_DELTA_POSITION,
-  LOG_OVERHEAD_BYTES,
-  MAGIC_POSITION,
-  MAGIC_V2,
-  MAX_COMPRESSION_CODEC_ID,
-  MAX_TIMESTAMP_POSITION,
-  MIN_BATCH_LENGTH_BYTES,
-  MIN_RECORD_BODY_BYTES,
-  PARTITION_LEADER_EPOCH_POSITION,
-  PRODUCER_EPOCH_POSITION,
-  PRODUCER_ID_POSITION,
-  RECORD_COUNT_POSITION,
-  RECORDS_POSITION,
-  TIMESTAMP_TYPE_FLAG,
-  TRANSACTIONAL_FLAG,
-} from './record-batch-layout.js';
+// Every layout constant is public: tools and tests read batches with them.
+export * from './record-batch-layout.js';
 export {
   type DecodedVarint,
   decodeVarint,
