@@ -1,13 +1,10 @@
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { BatchBufferPool } from '../../src/client/batch-buffer-pool.js';
 import { Producer } from '../../src/client/producer.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
-import type { StrataClient } from '../../src/client/strata-client.js';
-import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
-import { readBatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { SeededRandom } from '../../src/core/seeded-random.js';
+import { fakeProduceService } from '../helpers/fake-produce-service.js';
 
 describe('BatchBufferPool', () => {
   it('reuses only whole buffers it allocated, up to its byte bound', () => {
@@ -50,40 +47,23 @@ describe('Producer batch buffer reuse', () => {
   it('never changes the bytes of a batch between its request and its answer, while it reuses buffers', async () => {
     const seed = Date.now() % 100_000;
     const random = new SeededRandom(seed);
-    const written: string[][] = [[], []];
     const arrayBuffers = new Set<ArrayBufferLike>();
-    let requests = 0;
+    const sentBytes = new Map<ProduceRequest, Buffer>();
     let changed = 0;
-    const client = {
-      admin: { describeTopic: async () => ({ partitionCount: 2 }) },
-      stubs: {
-        produce: {
-          produce() {
-            const stream = new EventEmitter() as EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
-            stream.end = () => undefined;
-            stream.write = (request) => {
-              requests++;
-              const records = request.records as Buffer;
-              arrayBuffers.add(records.buffer);
-              const copy = Buffer.from(records);
-              // Appended in arrival order (as the server does), answered late: many batches in flight.
-              const partition = request.partition as number;
-              const baseOffset = written[partition]!.length;
-              for (let position = 0; position < copy.length; position += readBatchHeader(copy, position).sizeBytes) {
-                for (const record of decodeRecordBatch(copy, position).records) written[partition]!.push(record.value!.toString());
-              }
-              const lastOffset = written[partition]!.length - 1;
-              setTimeout(() => {
-                if (!records.equals(copy)) changed++;
-                stream.emit('data', { requestId: request.requestId, partition, baseOffset, lastOffset, durability: 'ACK_LEVEL_WRITTEN', failure: null, duplicate: false });
-              }, random.int(0, 3));
-              return true;
-            };
-            return stream;
-          },
-        },
+    const { client, logs: written, requestCount } = fakeProduceService({
+      partitions: 2,
+      // Answered late and out of order: many batches in flight while buffers are reused.
+      answerDelayMs: () => random.int(0, 3),
+      onRequest: (request) => {
+        const records = request.records as Buffer;
+        arrayBuffers.add(records.buffer);
+        sentBytes.set(request, Buffer.from(records));
       },
-    } as unknown as StrataClient;
+      onAnswer: (request) => {
+        if (!(request.records as Buffer).equals(sentBytes.get(request)!)) changed++;
+        sentBytes.delete(request);
+      },
+    });
     // One batch per request, so the requests show the batches' own buffers.
     const producer = new Producer(client, { lingerMs: 1, batchBytes: 4096, maxBatchBytes: 4096, maxRequestBytes: 4096 });
     const values = Array.from({ length: 20_000 }, (_, i) => `value-${i}`.padEnd(64, '.'));
@@ -100,6 +80,6 @@ describe('Producer batch buffer reuse', () => {
     expect(written[0]).toEqual(values.filter((_, i) => i % 2 === 0));
     expect(written[1]).toEqual(values.filter((_, i) => i % 2 === 1));
     // Reuse happened: far fewer buffers than requests.
-    expect(arrayBuffers.size, `seed ${seed}`).toBeLessThan(requests / 2);
+    expect(arrayBuffers.size, `seed ${seed}`).toBeLessThan(requestCount() / 2);
   });
 });

@@ -1,59 +1,13 @@
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/client/murmur2.js';
 import { Producer } from '../../src/client/producer.js';
-import type { StrataClient } from '../../src/client/strata-client.js';
 import { BatchTooLargeError, InvalidArgumentError } from '../../src/core/errors.js';
-import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
-import { readBatchHeader } from '../../src/format/record-batch.js';
-import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
+import { fakeProduceService, type FakeProduceServiceOptions } from '../helpers/fake-produce-service.js';
 
 const PARTITIONS = 4;
 
-/** A Produce service that appends every batch to an in-memory log per partition, or fails the ones `failIf` picks. */
-function fakeService(options: { failIf?: (partition: number) => boolean; describeDelayMs?: number } = {}) {
-  const logs: string[][] = Array.from({ length: PARTITIONS }, () => []);
-  let requests = 0;
-  let multiBatchRequests = 0;
-  const client = {
-    admin: {
-      describeTopic: async (topic: string) => {
-        await new Promise((r) => setTimeout(r, options.describeDelayMs ?? 0));
-        if (topic !== 't') throw new InvalidArgumentError(`no topic ${topic}`);
-        return { partitionCount: PARTITIONS };
-      },
-    },
-    stubs: {
-      produce: {
-        produce() {
-          const stream = new EventEmitter() as EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
-          stream.end = () => undefined;
-          stream.write = (request) => {
-            requests++;
-            const partition = request.partition as number;
-            setImmediate(() => {
-              if (options.failIf?.(partition)) {
-                const failure = { code: 'INVALID_ARGUMENT', message: 'refused by the test', retriable: false, grpcStatus: 3 };
-                return stream.emit('data', { requestId: request.requestId, partition, baseOffset: -1, lastOffset: -1, failure });
-              }
-              const log = logs[partition]!;
-              const baseOffset = log.length;
-              // A request may carry several batches (queued ones travel together).
-              const records = request.records as Buffer;
-              if (readBatchHeader(records).sizeBytes < records.length) multiBatchRequests++;
-              for (let position = 0; position < records.length; position += readBatchHeader(records, position).sizeBytes) {
-                for (const record of decodeRecordBatch(records, position).records) log.push(record.value!.toString());
-              }
-              stream.emit('data', { requestId: request.requestId, partition, baseOffset, lastOffset: log.length - 1, durability: 'ACK_LEVEL_DURABLE', failure: null, duplicate: false });
-            });
-            return true;
-          };
-          return stream;
-        },
-      },
-    },
-  } as unknown as StrataClient;
-  return { client, logs, requestCount: () => requests, multiBatchRequestCount: () => multiBatchRequests };
+function fakeService(options: Omit<FakeProduceServiceOptions, 'partitions'> = {}) {
+  return fakeProduceService({ ...options, partitions: PARTITIONS });
 }
 
 describe('Producer.sendBatch', () => {
