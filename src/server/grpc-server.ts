@@ -15,6 +15,7 @@ import { withSafeDeserializers } from './safe-deserialize.js';
 import type { ServerConfig } from './server-config.js';
 import { raiseFlowControlWindows } from './flow-control-window.js';
 import { StreamRegistry } from './stream-registry.js';
+import { withGuardedStreams } from './library-services.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService'];
 
@@ -57,8 +58,8 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
     createGroupService({ ...groups, logs: broker.logs, streams, logger }),
   );
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
-  health.addToServer(server);
-  new ReflectionService(packageDefinition).addToServer(server);
+  health.addToServer(withGuardedStreams(server, streams));
+  new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${config.host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>

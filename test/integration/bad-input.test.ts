@@ -1,6 +1,4 @@
-import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StrataClientError } from '../../src/client/client-error.js';
 import { StrataClient } from '../../src/client/strata-client.js';
@@ -8,9 +6,8 @@ import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../../src/generated/strata/v1/ProduceResponse.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { healthClient, reflectionClient } from '../helpers/standard-services.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-
-const require = createRequire(import.meta.url);
 
 /** Sends raw produce requests on one stream and collects the responses until it ends. */
 function produceRaw(client: StrataClient, requests: ProduceRequest[]): Promise<{ responses: ProduceResponse__Output[]; error?: grpc.ServiceError }> {
@@ -162,24 +159,16 @@ describe('bad input gets a typed error and hurts nobody else', () => {
   });
 
   it('serves grpc.health.v1 and server reflection', async () => {
-    const healthPath = (require('grpc-health-check') as { protoPath: string }).protoPath;
-    const health = grpc.loadPackageDefinition(protoLoader.loadSync(healthPath, { enums: String })) as unknown as {
-      grpc: { health: { v1: { Health: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & { check: (req: { service: string }, cb: (e: unknown, r: { status: string }) => void) => void } } } };
-    };
-    const healthClient = new health.grpc.health.v1.Health(server.address, grpc.credentials.createInsecure());
+    const health = healthClient(server.address);
     for (const service of ['', 'strata.v1.ProduceService']) {
-      const response = await new Promise<{ status: string }>((resolve, reject) => healthClient.check({ service }, (e, r) => (e ? reject(e) : resolve(r))));
+      const response = await new Promise<{ status: string }>((resolve, reject) => health.check({ service }, (e, r) => (e ? reject(e) : resolve(r))));
       expect(response.status).toBe('SERVING');
     }
-    healthClient.close();
+    health.close();
 
-    const reflectionPath = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
-    const reflection = grpc.loadPackageDefinition(protoLoader.loadSync(reflectionPath)) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: new (address: string, credentials: grpc.ChannelCredentials) => grpc.Client & { serverReflectionInfo: () => grpc.ClientDuplexStream<object, { listServicesResponse?: { service: Array<{ name: string }> } }> } } } };
-    };
-    const reflectionClient = new reflection.grpc.reflection.v1.ServerReflection(server.address, grpc.credentials.createInsecure());
+    const reflection = reflectionClient(server.address);
     const names = await new Promise<string[]>((resolve, reject) => {
-      const call = reflectionClient.serverReflectionInfo();
+      const call = reflection.serverReflectionInfo();
       call.on('data', (r) => {
         resolve(r.listServicesResponse!.service.map((s: { name: string }) => s.name));
         call.end();
@@ -187,7 +176,7 @@ describe('bad input gets a typed error and hurts nobody else', () => {
       call.on('error', reject);
       call.write({ listServices: '' });
     });
-    reflectionClient.close();
+    reflection.close();
     expect(names).toEqual(expect.arrayContaining(['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService']));
   });
 });

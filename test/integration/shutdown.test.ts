@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StrataClientError } from '../../src/client/client-error.js';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { healthClient, reflectionClient } from '../helpers/standard-services.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 describe('graceful shutdown', () => {
@@ -36,10 +38,29 @@ describe('graceful shutdown', () => {
         (error: unknown) => ({ i, error }),
       ),
     );
+    // The standard services' streams are ended the same way (grpc-js would wait for them, then cancel).
+    const health = healthClient(server.address);
+    const watch = health.watch({ service: '' });
+    const watched: string[] = [];
+    watch.on('data', (response: { status: string }) => watched.push(response.status));
+    const watchEnd = new Promise<grpc.StatusObject>((resolve) => watch.on('status', resolve));
+    watch.on('error', () => undefined);
+    const reflection = reflectionClient(server.address);
+    const reflectionCall = reflection.serverReflectionInfo();
+    const reflectionEnd = new Promise<grpc.StatusObject>((resolve) => reflectionCall.on('status', resolve));
+    reflectionCall.on('error', () => undefined);
+    reflectionCall.on('data', () => undefined);
+    reflectionCall.write({ listServices: '' });
     await new Promise((r) => setTimeout(r, 100));
     const exit = await server.stop('SIGTERM');
     expect(exit.code).toBe(0);
     expect(existsSync(join(dir.path, '@clean-shutdown'))).toBe(true);
+
+    expect((await watchEnd).code).toBe(grpc.status.UNAVAILABLE);
+    expect(watched).toEqual(['SERVING', 'NOT_SERVING']);
+    expect((await reflectionEnd).code).toBe(grpc.status.UNAVAILABLE);
+    health.close();
+    reflection.close();
 
     const subscriptionError = await subscription;
     expect(subscriptionError).toBeInstanceOf(StrataClientError);
