@@ -38,10 +38,11 @@ export class BatchWalker {
     let at = position - this.chunkStart;
     let sizeBytes = at >= 0 ? readBatchSize(this.chunk, at) : undefined;
     if (sizeBytes === undefined || at + Math.max(sizeBytes, BATCH_HEADER_BYTES) > this.chunk.length) {
-      const wantBytes = Math.max(this.chunkBytes, sizeBytes !== undefined && sizeBytes > 0 ? sizeBytes : 0);
-      await this.fill(position, Math.min(wantBytes, MAX_BATCH_BYTES_LIMIT + LOG_OVERHEAD_BYTES));
+      await this.fill(position, Math.max(this.chunkBytes, sizeBytes ?? 0));
       at = 0;
       sizeBytes = readBatchSize(this.chunk, 0);
+      // The length came with this read: a batch larger than a chunk takes one more, of its own size.
+      if (sizeBytes !== undefined && sizeBytes > this.chunk.length && sizeBytes <= MAX_BATCH_BYTES_LIMIT) await this.fill(position, sizeBytes);
     }
     if (sizeBytes === undefined) {
       return { kind: 'broken', position, reason: `only ${this.chunk.length} bytes left, fewer than a length field` };
@@ -58,7 +59,7 @@ export class BatchWalker {
   }
 
   private async fill(position: number, wantBytes: number): Promise<void> {
-    const length = Math.min(wantBytes, this.endPosition - position);
+    const length = Math.min(wantBytes, MAX_BATCH_BYTES_LIMIT + LOG_OVERHEAD_BYTES, this.endPosition - position);
     const buffer = Buffer.allocUnsafe(length);
     const bytesRead = await this.file.read(buffer, 0, length, position);
     this.chunk = buffer.subarray(0, bytesRead);
