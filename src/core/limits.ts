@@ -17,8 +17,11 @@ export const MAX_RECORDS_PER_BATCH = 1_000_000;
 export const MIN_PARTITIONS = 1;
 export const MAX_PARTITIONS = 10_000;
 export const MAX_TOPIC_NAME_LENGTH = 249;
-/** Bytes gathered into one writev + fsync by the group commit, so one commit cannot grow unbounded. */
-export const MAX_GROUP_COMMIT_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes gathered into one writev + fsync by the group commit, so one commit cannot grow unbounded;
+ * one append (a request's batches) of up to this size is taken whole.
+ */
+export const MAX_GROUP_COMMIT_BYTES = MAX_BATCH_BYTES_LIMIT;
 /** Appends waiting behind the writer of one partition before new ones are refused. */
 export const MAX_PENDING_APPENDS_PER_PARTITION = 100_000;
 /** Bytes waiting behind the writer of one partition before new appends are refused. */
@@ -28,7 +31,7 @@ export const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
 assert(MAX_BATCH_BYTES_LIMIT < MAX_SEGMENT_BYTES, 'a batch must fit in a segment');
 assert(DEFAULT_MAX_BATCH_BYTES <= MAX_BATCH_BYTES_LIMIT, 'default batch limit within hard limit');
-assert(MAX_GROUP_COMMIT_BYTES >= MAX_BATCH_BYTES_LIMIT / 4, 'a group commit holds several batches');
+assert(MAX_GROUP_COMMIT_BYTES >= MAX_BATCH_BYTES_LIMIT, 'the largest batch a topic may accept fits in one append');
 
 /** Producers whose sequences one partition remembers (least recently used are forgotten first). */
 export const MAX_PRODUCERS_PER_PARTITION = 10_000;

@@ -1,10 +1,10 @@
 import type { Broker } from '../broker/broker.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, InvalidConfigError } from '../core/errors.js';
 import { OFFSETS_TOPIC } from '../groups/offset-store.js';
 import type { AdminServiceHandlers } from '../generated/strata/v1/AdminService.js';
 import type { TopicDescription as TopicDescriptionProto } from '../generated/strata/v1/TopicDescription.js';
 import type { TopicDescription } from '../storage/log-manager.js';
-import { TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
+import { resolveTopicConfig, TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
 import type { GroupAdminHandlers } from './group-admin.js';
 import { startPositionFromProto } from './start-position.js';
 import { unary } from './unary.js';
@@ -36,14 +36,24 @@ export function topicDescriptionToProto(description: TopicDescription): TopicDes
   };
 }
 
-/** The Admin service: topics, partitions, offset look-ups, and the operator's side of groups. */
-export function createAdminService(broker: Broker, groupAdmin: GroupAdminHandlers): AdminServiceHandlers {
+/**
+ * The Admin service: topics, partitions, offset look-ups, and the operator's side of groups.
+ * `largestBatchBytes`: the largest max.message.bytes a new topic may have (what fits in a request).
+ */
+export function createAdminService(broker: Broker, groupAdmin: GroupAdminHandlers, largestBatchBytes: number): AdminServiceHandlers {
   const logs = broker.logs;
   return {
     ...groupAdmin,
-    CreateTopic: unary(async (request) => ({
-      topic: topicDescriptionToProto(await logs.createTopic(request.topic, request.partitionCount, request.config)),
-    })),
+    CreateTopic: unary(async (request) => {
+      // Checked before anything is created; resolveTopicConfig throws for a bad value first.
+      const { maxBatchBytes } = resolveTopicConfig(request.config);
+      if (maxBatchBytes > largestBatchBytes) {
+        throw new InvalidConfigError(
+          `max.message.bytes ${maxBatchBytes} is larger than the largest batch this server receives (${largestBatchBytes}): raise the server's maxRequestBytes first`,
+        );
+      }
+      return { topic: topicDescriptionToProto(await logs.createTopic(request.topic, request.partitionCount, request.config)) };
+    }),
     DeleteTopic: unary(async (request) => {
       await logs.deleteTopic(request.topic);
       return {};

@@ -8,7 +8,7 @@ import { OFFSETS_TOPIC, OffsetStore } from '../groups/offset-store.js';
 import { LogManager } from '../storage/log-manager.js';
 import { HeartbeatStreams } from './group-service.js';
 import { startGrpcServer } from './grpc-server.js';
-import type { ServerConfig } from './server-config.js';
+import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 
 export interface RunningServer {
   readonly logManager: LogManager;
@@ -45,6 +45,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     await logManager.close();
     throw error;
   }
+  warnOfUnreachableBatchLimits(logManager, config, logger);
   logger.info({ dataDir: config.dataDir, host: config.host, port: grpcServer.port, topics: logManager.listTopics().length }, 'strata ready');
   let closing: Promise<void> | undefined;
   return {
@@ -60,4 +61,18 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       return closing;
     },
   };
+}
+
+/**
+ * A topic created under a larger maxRequestBytes keeps its max.message.bytes: batches between the two
+ * limits are now refused by the transport (RESOURCE_EXHAUSTED, the whole stream), so say so at startup.
+ */
+function warnOfUnreachableBatchLimits(logManager: LogManager, config: ServerConfig, logger: Logger): void {
+  const largestBatchBytes = largestAcceptedBatchBytes(config);
+  for (const topic of logManager.listTopics()) {
+    const { maxBatchBytes } = logManager.describeTopic(topic).config;
+    if (maxBatchBytes > largestBatchBytes) {
+      logger.warn({ topic, maxMessageBytes: maxBatchBytes, largestBatchBytes, maxRequestBytes: config.maxRequestBytes }, 'topic max.message.bytes is larger than a request this server receives: raise maxRequestBytes');
+    }
+  }
 }

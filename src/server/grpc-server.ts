@@ -12,7 +12,7 @@ import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
-import type { ServerConfig } from './server-config.js';
+import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 import { raiseFlowControlWindows } from './flow-control-window.js';
 import { StreamRegistry } from './stream-registry.js';
 import { withGuardedStreams } from './library-services.js';
@@ -49,7 +49,7 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   const v1 = protocol.strata.v1;
   server.addService(
     withSafeDeserializers(v1.AdminService.service),
-    createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() })),
+    createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config)),
   );
   server.addService(withSafeDeserializers(v1.ProduceService.service), createProduceService(broker, streams, logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), createConsumeService(broker, streams));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from '../core/errors.js';
-import { DEFAULT_MAX_BATCH_BYTES } from '../core/limits.js';
+import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT } from '../core/limits.js';
 import { DEFAULT_HTTP2_WINDOW_BYTES, MAX_HTTP2_WINDOW_BYTES } from './flow-control-window.js';
 import { resolveGroupConfig, type GroupConfig } from '../groups/group-config.js';
 
@@ -13,7 +13,12 @@ export interface ServerConfig {
   host: string;
   port: number;
   logLevel: string;
-  /** The largest gRPC message the server accepts: a produce request is one or more batches. */
+  /**
+   * The largest gRPC message the server accepts: a produce request is one or more batches plus
+   * REQUEST_FIELDS_BYTES of other fields. A topic's max.message.bytes may not exceed what fits
+   * (largestAcceptedBatchBytes), so every batch a topic accepts can reach it; the default fits the
+   * default max.message.bytes (1 MiB), and the setting may only be raised from there.
+   */
   maxRequestBytes: number;
   /**
    * HTTP/2 receive windows: how many bytes a client may send on one stream, and on one connection,
@@ -42,13 +47,23 @@ export interface ServerConfig {
   groups: Partial<GroupConfig>;
 }
 
+/** Room in a produce request for its fields other than the batches (request id, topic name, ...). */
+export const REQUEST_FIELDS_BYTES = 64 * 1024;
+const MIN_REQUEST_BYTES = DEFAULT_MAX_BATCH_BYTES + REQUEST_FIELDS_BYTES;
+const MAX_REQUEST_BYTES = MAX_BATCH_BYTES_LIMIT + REQUEST_FIELDS_BYTES;
+
+/** The largest max.message.bytes a topic on this server may have: its batches must fit in a request. */
+export function largestAcceptedBatchBytes(config: Pick<ServerConfig, 'maxRequestBytes'>): number {
+  return config.maxRequestBytes - REQUEST_FIELDS_BYTES;
+}
+
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   dataDir: 'data',
   host: '127.0.0.1',
   port: 7070,
   logLevel: 'info',
   // One default-sized batch plus room for the request's other fields.
-  maxRequestBytes: DEFAULT_MAX_BATCH_BYTES + 64 * 1024,
+  maxRequestBytes: MIN_REQUEST_BYTES,
   streamWindowBytes: 1024 * 1024,
   connectionWindowBytes: 8 * 1024 * 1024,
   maxConcurrentStreams: 1000,
@@ -77,7 +92,9 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
     if (!Number.isInteger(value) || value < 0) throw new InvalidConfigError(`${key} must be a non-negative integer, got ${String(value)}`);
   }
   if (config.port > 65535) throw new InvalidConfigError(`port must be at most 65535, got ${config.port}`);
-  if (config.maxRequestBytes < 1024) throw new InvalidConfigError('maxRequestBytes must be at least 1024');
+  if (config.maxRequestBytes < MIN_REQUEST_BYTES || config.maxRequestBytes > MAX_REQUEST_BYTES) {
+    throw new InvalidConfigError(`maxRequestBytes must be in [${MIN_REQUEST_BYTES}, ${MAX_REQUEST_BYTES}] (a default topic's largest batch, up to the largest any topic may have, plus ${REQUEST_FIELDS_BYTES} for the request's other fields), got ${config.maxRequestBytes}`);
+  }
   for (const key of ['streamWindowBytes', 'connectionWindowBytes'] as const) {
     if (config[key] < DEFAULT_HTTP2_WINDOW_BYTES || config[key] > MAX_HTTP2_WINDOW_BYTES) {
       throw new InvalidConfigError(`${key} must be in [${DEFAULT_HTTP2_WINDOW_BYTES}, ${MAX_HTTP2_WINDOW_BYTES}], got ${config[key]}`);

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import {
+  BatchTooLargeError,
   DataLossError,
   InvalidArgumentError,
   LogClosedError,
@@ -202,9 +203,7 @@ export class PartitionLog {
     try {
       if (this.groupCommit.failure) throw this.groupCommit.failure;
       if (this.isClosing) throw new ShuttingDownError(`partition ${this.describe()} is closing`);
-      if (data.length > MAX_GROUP_COMMIT_BYTES) {
-        throw new InvalidArgumentError(`an append of ${data.length} bytes exceeds ${MAX_GROUP_COMMIT_BYTES} bytes`);
-      }
+      if (data.length > MAX_GROUP_COMMIT_BYTES) throw new BatchTooLargeError(data.length, MAX_GROUP_COMMIT_BYTES);
       const headers = validateBatches(data, { maxBatchBytes: this.config.maxBatchBytes });
       this.groupCommit.checkRoom(data.length);
       // Last, after every check that can refuse the append: what admit records must not be undone.

@@ -2,8 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import {
@@ -22,6 +20,7 @@ import {
 import { silentLogger } from '../../src/core/logger.js';
 import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
+import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
 import { KillableFileSystem } from '../helpers/killable-file-system.js';
 import { readAllBatches } from '../helpers/open-log.js';
@@ -452,20 +451,10 @@ describe('LogManager', () => {
       expect(fs.segmentSyncs).toBe(before + 8);
     });
 
-    /** A pino logger whose lines land in `lines` (parsed). */
-    function capturingLogger(lines: Array<{ level: number; msg: string; partition?: string }>) {
-      const stream = new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
-          done();
-        },
-      });
-      return pino({ level: 'warn' }, stream);
-    }
 
     it('fails a partition whose timer fsync fails, as a group-commit fsync would, and logs it once', async () => {
       const fs = new FaultyFileSystem();
-      const lines: Array<{ level: number; msg: string; partition?: string }> = [];
+      const lines: LogLine[] = [];
       const manager = await open({ fs, logger: capturingLogger(lines) });
       await manager.createTopic('timed', 2, { flush: 'interval', 'flush.ms': '1000' });
       await append(manager, 'timed', 0, 'a');
@@ -487,7 +476,7 @@ describe('LogManager', () => {
       const fs = new SlowSyncs(0);
       let release!: () => void;
       fs.hold = new Promise((resolve) => (release = resolve));
-      const lines: Array<{ level: number; msg: string; partition?: string }> = [];
+      const lines: LogLine[] = [];
       const manager = await open({ fs, logger: capturingLogger(lines) });
       await manager.createTopic('timed', 2, { flush: 'interval', 'flush.ms': '1000' });
       await append(manager, 'timed', 0, 'a');

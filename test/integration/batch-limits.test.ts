@@ -1,0 +1,62 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StrataClient } from '../../src/client/strata-client.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { startServer } from '../../src/server/bootstrap.js';
+import { REQUEST_FIELDS_BYTES, resolveServerConfig } from '../../src/server/server-config.js';
+import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const MiB = 1024 * 1024;
+
+/** The server's request limit and its topics' max.message.bytes agree: every batch a topic accepts can reach it. */
+describe('batch limits of topics and the server request limit', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  beforeAll(async () => {
+    dir = await makeTempDir();
+  });
+  afterAll(async () => {
+    await dir.remove();
+  });
+
+  const start = (maxRequestBytes?: number, logger = silentLogger) =>
+    startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', ...(maxRequestBytes ? { maxRequestBytes } : {}) }), logger);
+
+  it('refuses a topic whose batches would not fit in a request, and takes it once the server receives them', async () => {
+    let server = await start();
+    let client = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    try {
+      const refused = await client.admin.createTopic('big', { partitions: 1, config: { 'max.message.bytes': String(4 * MiB) } }).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'INVALID_CONFIG', grpcStatus: grpc.status.INVALID_ARGUMENT });
+      expect((refused as Error).message).toMatch(/maxRequestBytes/);
+      expect(await client.admin.listTopics()).toEqual([]);
+    } finally {
+      client.close();
+      await server.close();
+    }
+
+    server = await start(4 * MiB + REQUEST_FIELDS_BYTES);
+    client = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    try {
+      await client.admin.createTopic('big', { partitions: 1, config: { 'max.message.bytes': String(4 * MiB) } });
+      const producer = client.producer({ maxBatchBytes: 4 * MiB, maxRequestBytes: 4 * MiB, deliveryTimeoutMs: 10_000 });
+      const value = Buffer.alloc(3 * MiB, 7);
+      const metadata = await producer.send('big', { value });
+      await producer.close();
+      for await (const record of client.consume('big', { from: 'earliest', partitions: [0] })) {
+        expect(record.offset).toBe(metadata.offset);
+        expect(record.value!.equals(value)).toBe(true);
+        break;
+      }
+    } finally {
+      client.close();
+      await server.close();
+    }
+
+    // Back on the default limit, the topic keeps its larger max.message.bytes: the server says so.
+    const lines: LogLine[] = [];
+    server = await start(undefined, capturingLogger(lines));
+    await server.close();
+    expect(lines.filter((line) => line.topic === 'big' && /maxRequestBytes/.test(line.msg))).toHaveLength(1);
+  }, 60_000);
+});

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidConfigError } from '../../src/core/errors.js';
+import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT } from '../../src/core/limits.js';
+import { DEFAULT_TOPIC_CONFIG } from '../../src/storage/topic-config.js';
+import { DEFAULT_SERVER_CONFIG, largestAcceptedBatchBytes, REQUEST_FIELDS_BYTES, resolveServerConfig } from '../../src/server/server-config.js';
+
+describe('server config: the request limit and the batch limits of topics', () => {
+  it('by default receives a default topic largest batch plus the request fields', () => {
+    expect(DEFAULT_TOPIC_CONFIG.maxBatchBytes).toBe(DEFAULT_MAX_BATCH_BYTES);
+    expect(largestAcceptedBatchBytes(DEFAULT_SERVER_CONFIG)).toBe(DEFAULT_TOPIC_CONFIG.maxBatchBytes);
+    expect(DEFAULT_SERVER_CONFIG.maxRequestBytes).toBe(DEFAULT_MAX_BATCH_BYTES + REQUEST_FIELDS_BYTES);
+  });
+
+  it('may be raised up to the largest batch any topic may have, never lowered below the default', () => {
+    expect(resolveServerConfig({ maxRequestBytes: MAX_BATCH_BYTES_LIMIT + REQUEST_FIELDS_BYTES }).maxRequestBytes).toBe(MAX_BATCH_BYTES_LIMIT + REQUEST_FIELDS_BYTES);
+    for (const maxRequestBytes of [1024, DEFAULT_SERVER_CONFIG.maxRequestBytes - 1, MAX_BATCH_BYTES_LIMIT + REQUEST_FIELDS_BYTES + 1]) {
+      expect(() => resolveServerConfig({ maxRequestBytes }), String(maxRequestBytes)).toThrow(InvalidConfigError);
+    }
+  });
+});
