@@ -32,12 +32,16 @@ describe('the strata CLI against a real server', () => {
   }
 
   it('creates, lists, describes and deletes topics, in tables and JSON', async () => {
-    expect((await strata('topics', 'create', 'orders', '--partitions', '3', '--config', 'retention.ms=60000')).stdout).toMatch(/created topic orders with 3 partitions/);
+    // --config takes one or more key=value, and may be repeated.
+    const created = await strata('topics', 'create', 'orders', '--partitions', '3', '--config', 'retention.ms=60000', 'segment.bytes=1048576', '--config', 'flush=interval');
+    expect(created.stdout).toMatch(/created topic orders with 3 partitions/);
     const list = JSON.parse((await strata('topics', 'list', '--json')).stdout) as Array<{ name: string; partitionCount: number }>;
     expect(list).toEqual([{ name: 'orders', partitionCount: 3 }]);
     const table = (await strata('topics', 'describe', 'orders')).stdout;
     expect(table).toMatch(/log start/);
     expect(table).toMatch(/retention\.ms \(set\)\s*│\s*60000/);
+    expect(table).toMatch(/segment\.bytes \(set\)\s*│\s*1048576/);
+    expect(table).toMatch(/flush \(set\)\s*│\s*interval/);
     const described = JSON.parse((await strata('topics', 'describe', 'orders', '--json')).stdout) as { partitions: Array<{ logStartOffset: number; logEndOffset: number }> };
     expect(described.partitions).toHaveLength(3);
     expect(described.partitions.every((p) => p.logStartOffset === 0 && p.logEndOffset === 0)).toBe(true);
