@@ -8,7 +8,10 @@ export interface ProducerRecord {
   key?: Buffer | string | null;
   value: Buffer | string | null;
   headers?: Record<string, string | Buffer>;
+  /** The record's create time in ms since the epoch; default: when send() is called. */
   timestampMs?: number;
+  /** The same, as the issue and kafkajs name it: a Date, or ms as a number or a decimal string. */
+  timestamp?: Date | number | string;
   /** Overrides the partitioner. */
   partition?: number;
 }
@@ -30,8 +33,15 @@ export function checkRecord(record: ProducerRecord): Buffer | null {
   if (record === null || typeof record !== 'object') throw new InvalidArgumentError('a record must be an object with a value');
   if (record.value !== null && !isBytes(record.value)) throw new InvalidArgumentError('a record value must be a string, a Buffer or null');
   if (record.key !== null && record.key !== undefined && !isBytes(record.key)) throw new InvalidArgumentError('a record key must be a string, a Buffer, null or undefined');
-  if (record.timestampMs !== undefined && !(Number.isSafeInteger(record.timestampMs) && record.timestampMs >= 0)) {
+  if (record.timestampMs !== undefined && !isTimestampMs(record.timestampMs)) {
     throw new InvalidArgumentError(`a record timestamp must be a non-negative integer of ms, not ${String(record.timestampMs)}`);
+  }
+  if (record.timestamp !== undefined) {
+    const timestampMs = msOf(record.timestamp);
+    if (!isTimestampMs(timestampMs)) throw new InvalidArgumentError(`a record timestamp must be a Date or a non-negative integer of ms, not ${String(record.timestamp)}`);
+    if (record.timestampMs !== undefined && record.timestampMs !== timestampMs) {
+      throw new InvalidArgumentError(`a record has timestampMs ${record.timestampMs} and a different timestamp ${String(record.timestamp)}`);
+    }
   }
   if (record.headers !== undefined) {
     if (record.headers === null || typeof record.headers !== 'object') throw new InvalidArgumentError('record headers must be an object of strings or Buffers');
@@ -40,6 +50,21 @@ export function checkRecord(record: ProducerRecord): Buffer | null {
     }
   }
   return record.key === null || record.key === undefined ? null : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
+}
+
+const isTimestampMs = (value: number): boolean => Number.isSafeInteger(value) && value >= 0;
+
+/** The record's timestamp in ms (timestampMs, else timestamp), or `nowMs` when it has none. */
+export function timestampOf(record: ProducerRecord, nowMs: number): number {
+  if (record.timestampMs !== undefined) return record.timestampMs;
+  return record.timestamp === undefined ? nowMs : msOf(record.timestamp);
+}
+
+/** NaN when it is no time at all. */
+function msOf(timestamp: Date | number | string): number {
+  if (timestamp instanceof Date) return timestamp.getTime();
+  // A string must be all digits: Number('') and Number(' 1') would be 0 and 1.
+  return typeof timestamp === 'string' && !/^\d+$/.test(timestamp) ? NaN : Number(timestamp);
 }
 
 /** The first explicit partition of `records` outside the topic, if any. */

@@ -8,7 +8,7 @@ import { StrataClientError } from './client-error.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
 import { BatchBufferPool } from './batch-buffer-pool.js';
 import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
-import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes } from './producer-records.js';
+import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes, timestampOf } from './producer-records.js';
 import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
 import type { StrataClient } from './strata-client.js';
 
@@ -154,7 +154,7 @@ export class Producer {
       return Promise.reject(error as Error);
     }
     if (sizeBytes > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes));
-    const timestampMs = record.timestampMs ?? Date.now();
+    const timestampMs = timestampOf(record, Date.now());
     const partitionCount = this.knownPartitionCounts.get(topic);
     if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
       this.bufferedBytes += sizeBytes;
@@ -215,7 +215,7 @@ export class Producer {
    */
   private placeAfterWaiting(topic: string, callerRecords: readonly ProducerRecord[], keys: Array<Buffer | null>, nowMs: number, sizes: number[], sink: RecordSink): void {
     // The records as they are now: the caller may reuse its array and objects once the call returns.
-    const records: ProducerRecord[] = callerRecords.map(({ value, headers, timestampMs, partition }) => ({ value, headers, timestampMs: timestampMs ?? nowMs, partition }));
+    const records: ProducerRecord[] = callerRecords.map((record) => ({ value: record.value, headers: record.headers, timestampMs: timestampOf(record, nowMs), partition: record.partition }));
     this.waitingSends++;
     const turn = this.waitChain.then(async () => {
       const partitionCount = await this.partitionCount(topic);
@@ -259,7 +259,7 @@ export class Producer {
       return;
     }
     try {
-      this.append(topic, partition, record, key, record.timestampMs ?? nowMs, sizeBytes, sink, index);
+      this.append(topic, partition, record, key, timestampOf(record, nowMs), sizeBytes, sink, index);
     } catch (error) {
       if (error instanceof AssertionError) throw error;
       // The batch format refused the record (a single record past the hard batch limit): it fails alone.

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/client/murmur2.js';
 import { Producer } from '../../src/client/producer.js';
 import { BatchTooLargeError, InvalidArgumentError } from '../../src/core/errors.js';
+import { decodeAll } from '../helpers/batches.js';
 import { fakeProduceService, type FakeProduceServiceOptions } from '../helpers/fake-produce-service.js';
 
 const PARTITIONS = 4;
@@ -163,5 +164,25 @@ describe('Producer.sendBatch', () => {
     expect(busy).toHaveLength(20_000);
     await producer.close();
     expect(logs[3]!.filter((v) => v.startsWith('busy-'))).toHaveLength(20_000);
+  });
+
+  it('takes a record timestamp as timestampMs or as timestamp (a Date, or ms), on every path, and refuses bad or differing ones', async () => {
+    const timestamps: number[] = [];
+    const { client } = fakeService({ describeDelayMs: 5, onRequest: (request) => timestamps.push(...decodeAll(request.records as Buffer).map((r) => r.timestampMs)) });
+    const producer = new Producer(client, { lingerMs: 0 });
+    // The first call waits for the topic's metadata (the slow path); the later ones do not.
+    await producer.sendBatch('t', [
+      { value: 'a', partition: 0, timestampMs: 1_000 },
+      { value: 'b', partition: 0, timestamp: new Date(2_000) },
+      { value: 'c', partition: 0, timestamp: 3_000 },
+      { value: 'd', partition: 0, timestamp: '4000' },
+    ]);
+    await producer.send('t', { value: 'e', partition: 0, timestamp: 5_000 });
+    await producer.sendBatch('t', [{ value: 'f', partition: 0, timestamp: new Date(6_000), timestampMs: 6_000 }]);
+    for (const bad of [{ timestamp: 'soon' }, { timestamp: '' }, { timestamp: -1 }, { timestamp: new Date(Number.NaN) }, { timestamp: 1.5 }, { timestampMs: 1, timestamp: 2 }]) {
+      await expect(producer.send('t', { value: 'bad', partition: 0, ...bad }), JSON.stringify(bad)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await producer.close();
+    expect(timestamps).toEqual([1_000, 2_000, 3_000, 4_000, 5_000, 6_000]);
   });
 });
