@@ -111,30 +111,35 @@ describe('produce 100,000 keyed records, replay from offset zero', () => {
 
   it('pushes a new record to a subscriber that follows the tail, without polling', async () => {
     const client = new StrataClient({ address: server.address });
+    const COUNT = 10;
     try {
       await client.admin.createTopic('tail', { partitions: 1 });
       const controller = new AbortController();
       const received: Array<{ value: string; atMs: number }> = [];
+      // min_bytes 1 with the longest max_wait: each append must wake the stream, not the wait running out.
       const following = (async () => {
-        for await (const record of client.consume('tail', { from: 'latest', signal: controller.signal })) {
+        for await (const record of client.consume('tail', { from: 'latest', minBytes: 1, maxWaitMs: 60_000, signal: controller.signal })) {
           received.push({ value: record.value!.toString(), atMs: performance.now() });
-          if (received.length === 3) controller.abort();
+          if (received.length === COUNT) controller.abort();
         }
       })();
       // Give the subscription time to be established before the first append.
       await new Promise((r) => setTimeout(r, 300));
       const producer = client.producer({ lingerMs: 0 });
       const sentAtMs: number[] = [];
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < COUNT; i++) {
         sentAtMs.push(performance.now());
         await producer.send('tail', { value: `tail-${i}` });
         await new Promise((r) => setTimeout(r, 50));
       }
       await producer.close();
       await following;
-      expect(received.map((r) => r.value)).toEqual(['tail-0', 'tail-1', 'tail-2']);
-      // Latency is measured by the benchmark; here only a sanity bound against a polling fallback.
-      received.forEach((r, i) => expect(r.atMs - sentAtMs[i]!).toBeLessThan(5_000));
+      expect(received.map((r) => r.value)).toEqual(Array.from({ length: COUNT }, (_, i) => `tail-${i}`));
+      // Latency is measured by the benchmark (a few ms); these bounds only tell a push from a poll or
+      // a wait that ran out, with room for a busy machine: the median within 250 ms, none over 5 s.
+      const latenciesMs = received.map((r, i) => r.atMs - sentAtMs[i]!).sort((a, b) => a - b);
+      expect(latenciesMs[Math.floor(COUNT / 2)]).toBeLessThan(250);
+      expect(latenciesMs.at(-1)).toBeLessThan(5_000);
     } finally {
       client.close();
     }
