@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { StrataError } from '../core/errors.js';
-import { ERROR_CODE_METADATA_KEY, ERROR_RETRIABLE_METADATA_KEY } from '../protocol/protocol.js';
+import { CALL_ID_METADATA_KEY, ERROR_CODE_METADATA_KEY, ERROR_RETRIABLE_METADATA_KEY } from '../protocol/protocol.js';
 
 /** gRPC statuses a client may retry unchanged when the server did not say otherwise. */
 const RETRIABLE_STATUSES = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED]);
@@ -10,14 +10,18 @@ const RETRIABLE_STATUSES = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLIN
  * (TOPIC_NOT_FOUND, OFFSET_OUT_OF_RANGE, ...), `grpcStatus` the gRPC status code.
  */
 export class StrataClientError extends StrataError {
+  /** The id the server's log lines name the failed call by (its `strata-call-id` trailer), when it sent one. */
+  readonly callId: string | undefined;
+
   constructor(
     readonly code: string,
     message: string,
     readonly grpcStatus: grpc.status,
     readonly retriable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; callId?: string },
   ) {
     super(message, options);
+    this.callId = options?.callId;
   }
 
   static fromServiceError(error: unknown): StrataClientError {
@@ -30,7 +34,8 @@ export class StrataClientError extends StrataError {
     let details = serviceError.details ?? (error instanceof Error ? error.message : String(error));
     // The server writes "CODE: message"; the code has its own field.
     if (details.startsWith(`${code}: `)) details = details.slice(code.length + 2);
-    return new StrataClientError(code, details, status, retriable, { cause: error });
+    const callId = serviceError.metadata?.get(CALL_ID_METADATA_KEY)[0]?.toString();
+    return new StrataClientError(code, details, status, retriable, { cause: error, callId });
   }
 
   static fromFailure(failure: { code: string; message: string; retriable: boolean; grpcStatus: number }): StrataClientError {

@@ -51,3 +51,7 @@ export function loadProtocol(): { packageDefinition: protoLoader.PackageDefiniti
 export const ERROR_CODE_METADATA_KEY = 'strata-error-code';
 /** Trailing metadata key: "true" when the same call may succeed later unchanged. */
 export const ERROR_RETRIABLE_METADATA_KEY = 'strata-retriable';
+/** Trailing metadata of a failed call: the id the server's log lines name the call by. */
+export const CALL_ID_METADATA_KEY = 'strata-call-id';
+/** Request metadata a client may set to choose that id (printable ASCII, up to 128 characters). */
+export const REQUEST_ID_METADATA_KEY = 'x-request-id';

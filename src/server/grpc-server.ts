@@ -16,6 +16,7 @@ import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js
 import { raiseFlowControlWindows } from './flow-control-window.js';
 import { StreamRegistry } from './stream-registry.js';
 import { withGuardedStreams } from './library-services.js';
+import { withCallLog } from './call-log.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService'];
 
@@ -47,16 +48,11 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   });
   const streams = new StreamRegistry();
   const v1 = protocol.strata.v1;
-  server.addService(
-    withSafeDeserializers(v1.AdminService.service),
-    createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config)),
-  );
-  server.addService(withSafeDeserializers(v1.ProduceService.service), createProduceService(broker, streams, logger));
-  server.addService(withSafeDeserializers(v1.ConsumeService.service), createConsumeService(broker, streams));
-  server.addService(
-    withSafeDeserializers(v1.GroupService.service),
-    createGroupService({ ...groups, logs: broker.logs, streams, logger }),
-  );
+  const admin = createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config));
+  server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
+  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger), logger));
+  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams), logger));
+  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, logs: broker.logs, streams, logger }), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));

@@ -9,6 +9,7 @@ import type { ProduceResponse } from '../generated/strata/v1/ProduceResponse.js'
 import type { ProduceServiceHandlers } from '../generated/strata/v1/ProduceService.js';
 import type { AckLevel } from '../storage/partition-log.js';
 import { assertDecoded } from './safe-deserialize.js';
+import { callIdOf } from './call-log.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
@@ -78,7 +79,7 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         updateFlow();
       };
       const fail = (request: ProduceRequest__Output, error: unknown, sizeBytes: number) => {
-        logger.debug({ err: error, requestId: request.requestId, topic: request.topic, partition: request.partition }, 'produce request failed');
+        logger.debug({ err: error, callId: callIdOf(call), requestId: request.requestId, topic: request.topic, partition: request.partition }, 'produce request failed');
         respond({ requestId: request.requestId, partition: request.partition, baseOffset: -1, lastOffset: -1, failure: toFailure(error) }, sizeBytes);
       };
 

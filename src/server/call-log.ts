@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../core/logger.js';
+import { CALL_ID_METADATA_KEY, ERROR_CODE_METADATA_KEY, REQUEST_ID_METADATA_KEY } from '../protocol/protocol.js';
+
+const callIds = new WeakMap<object, string>();
+const PRINTABLE_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** Statuses that mean the server is at fault (logged as errors); the others are the caller's or expected. */
+const SERVER_FAULT_STATUSES = new Set([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS]);
+
+/**
+ * The id a call's log lines and its error trailer (`strata-call-id`) carry: the client's
+ * `x-request-id` when it sent a printable one, else a new UUID. The same for the whole call.
+ */
+export function callIdOf(call: { metadata: grpc.Metadata }): string {
+  let id = callIds.get(call);
+  if (id === undefined) {
+    const requested = call.metadata.get(REQUEST_ID_METADATA_KEY)[0];
+    id = typeof requested === 'string' && PRINTABLE_ID.test(requested) ? requested : randomUUID();
+    callIds.set(call, id);
+  }
+  return id;
+}
+
+type AnyCall = { metadata: grpc.Metadata; getPath(): string; prependListener(event: 'error', listener: (status: Partial<grpc.StatusObject>) => void): unknown };
+type UnaryCallback = (error: Partial<grpc.StatusObject> | null, ...rest: unknown[]) => void;
+
+/**
+ * Wraps every handler of a service so that a failed call is logged with its call id, method and
+ * status (debug for what the caller caused, error for what the server did), and the call id goes
+ * back in the error's trailers, so a user can quote it. Streams fail by emitting 'error' on the call,
+ * which this sees first (a prepended listener) to add the trailer before grpc-js sends the status.
+ */
+export function withCallLog<T extends grpc.UntypedServiceImplementation>(implementation: T, logger: Logger): T {
+  const wrapped: grpc.UntypedServiceImplementation = {};
+  for (const [name, handler] of Object.entries(implementation)) {
+    const run = handler as (call: AnyCall, callback?: UnaryCallback) => void;
+    wrapped[name] = ((call: AnyCall, callback?: UnaryCallback) => {
+      const onError = (status: Partial<grpc.StatusObject>) => logFailure(logger, call, status);
+      if (callback === undefined) {
+        call.prependListener('error', onError);
+        run(call);
+        return;
+      }
+      run(call, (error, ...rest) => {
+        if (error) onError(error);
+        callback(error, ...rest);
+      });
+    }) as grpc.UntypedHandleCall;
+  }
+  return wrapped as T;
+}
+
+function logFailure(logger: Logger, call: AnyCall, status: Partial<grpc.StatusObject>): void {
+  const callId = callIdOf(call);
+  status.metadata?.set(CALL_ID_METADATA_KEY, callId);
+  const code = status.code ?? grpc.status.UNKNOWN;
+  const fields = { callId, method: call.getPath(), status: grpc.status[code], reason: status.metadata?.get(ERROR_CODE_METADATA_KEY)[0], details: status.details };
+  if (SERVER_FAULT_STATUSES.has(code)) logger.error(fields, 'call failed');
+  else logger.debug(fields, 'call failed');
+}
