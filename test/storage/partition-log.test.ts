@@ -1,7 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { BatchTooLargeError, CorruptBatchError, OffsetOutOfRangeError } from '../../src/core/errors.js';
+import { BatchTooLargeError, CorruptBatchError, OffsetOutOfRangeError, TooManyPendingAppendsError } from '../../src/core/errors.js';
+import { MAX_PENDING_APPENDS_PER_PARTITION } from '../../src/core/limits.js';
 import { NodeFileSystem } from '../../src/storage/node-file-system.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
@@ -213,6 +214,26 @@ describe('PartitionLog', () => {
     expect(records.at(-1)!.value.startsWith('s59#0')).toBe(true);
     expect(records[0]!.offset).toBe(log.logStartOffset);
   });
+
+  it('refuses an append past the bound of appends waiting in a partition (TOO_MANY_PENDING_APPENDS), changing nothing, and takes more once they drain', async () => {
+    const fs = new FaultyFileSystem();
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    // Every fsync waits: under flush=always the appends are written but wait for durability.
+    fs.aroundDatasync = async (_path, datasync) => {
+      await gate;
+      await datasync();
+    };
+    const log = track(await openLog(dir.path, { fs, config: { flush: 'always' } }));
+    const batch = makeBatch('p', 1);
+    const waiting = Array.from({ length: MAX_PENDING_APPENDS_PER_PARTITION }, () => log.append(Buffer.from(batch)));
+    await expect(log.append(Buffer.from(batch))).rejects.toBeInstanceOf(TooManyPendingAppendsError);
+    openGate();
+    const results = await Promise.all(waiting);
+    expect(results.at(-1)).toMatchObject({ lastOffset: MAX_PENDING_APPENDS_PER_PARTITION - 1, durability: 'durable' });
+    // The refused one took no offset.
+    expect(await log.append(Buffer.from(batch))).toMatchObject({ baseOffset: MAX_PENDING_APPENDS_PER_PARTITION });
+  }, 60_000);
 
   it('finds offsets by timestamp through the time index', async () => {
     const log = track(await openLog(dir.path, { config: { 'segment.bytes': '2048', 'index.interval.bytes': '200' } }));
