@@ -33,6 +33,12 @@ export class CorruptBatchError extends StrataError {
   readonly retriable = false;
 }
 
+/** A batch compressed with a codec this server cannot read back for its consumers (Kafka's UNSUPPORTED_COMPRESSION_TYPE). */
+export class UnsupportedCompressionError extends StrataError {
+  readonly code = 'UNSUPPORTED_COMPRESSION';
+  readonly retriable = false;
+}
+
 export class BatchTooLargeError extends StrataError {
   readonly code = 'BATCH_TOO_LARGE';
   readonly retriable = false;

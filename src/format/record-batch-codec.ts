@@ -1,8 +1,8 @@
 import { Buffer } from 'node:buffer';
-import { gunzipSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { BatchTooLargeError, CorruptBatchError, InvalidArgumentError } from '../core/errors.js';
 import { MAX_BATCH_BYTES_LIMIT, MAX_RECORDS_PER_BATCH } from '../core/limits.js';
+import { gunzipRecords } from './compressed-records.js';
 import { type BuildBatchOptions, checkBuildOptions, checkIntegerOption, MAX_DECOMPRESSED_RECORDS_BYTES, RecordBatchBuilder } from './record-batch-builder.js';
 import {
   ATTRIBUTES_POSITION,
@@ -147,13 +147,5 @@ export function* iterateBatches(buf: Buffer): Generator<{ position: number; head
     const header = readBatchHeader(buf, position);
     yield { position, header };
     position += sizeBytes;
-  }
-}
-
-function gunzipRecords(compressed: Buffer, batchPosition: number): Buffer {
-  try {
-    return gunzipSync(compressed, { maxOutputLength: MAX_DECOMPRESSED_RECORDS_BYTES });
-  } catch (cause) {
-    throw new CorruptBatchError(`batch at byte ${batchPosition} has records that do not gunzip`, { cause });
   }
 }

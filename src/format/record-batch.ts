@@ -1,5 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
-import { BatchTooLargeError, CorruptBatchError } from '../core/errors.js';
+import { BatchTooLargeError, CorruptBatchError, UnsupportedCompressionError } from '../core/errors.js';
 import { MAX_RECORDS_PER_BATCH } from '../core/limits.js';
 import { readInt64BE, writeInt64BE } from './int64.js';
 import {
@@ -29,12 +29,13 @@ import {
   RECORDS_POSITION,
   TRANSACTIONAL_FLAG,
 } from './record-batch-layout.js';
+import { gunzipRecords } from './compressed-records.js';
 import { readVarint, varintCursor } from './varint.js';
 
 /**
  * The append hot path: everything here reads the fixed-size header and, at most, the record length
- * prefixes. Records are never decoded on the server; they are stored and served as the producer
- * wrote them.
+ * prefixes (of a gzip batch, after inflating it). Records are never decoded on the server; they are
+ * stored and served as the producer wrote them.
  */
 
 export interface BatchHeader {
@@ -187,7 +188,8 @@ export function validateBatch(buf: Buffer, position: number, options: ValidateOp
  * Walks the length prefixes of an uncompressed batch's records, skipping their bodies, and checks that
  * exactly `recordCount` records fill [recordsStart, end). A CRC only proves the bytes are the ones the
  * producer wrote; this proves the producer's count agrees with its records, for the price of one varint
- * per record. Compressed batches would need decompressing, so their records are not walked.
+ * per record. validateBatch walks plain batches only; validateBatches (an append) inflates gzip ones
+ * to walk them too.
  */
 function checkRecordFraming(
   buf: Buffer,
@@ -224,9 +226,11 @@ function checkRecordFraming(
 }
 
 /**
- * Validates every batch in a buffer of concatenated batches (a produce request's record set). The
- * batches must cover the buffer exactly: trailing bytes that are not a whole batch are corruption, not
- * something to ignore, because the producer meant them to be records.
+ * Validates every batch in a buffer of concatenated batches (a produce request's record set), as an
+ * append must: validateBatch, and a compressed batch must be one its consumers can read back, so gzip
+ * records are inflated and walked like plain ones (as Kafka's broker decompresses to validate), and
+ * other codecs are refused. The batches must cover the buffer exactly: trailing bytes that are not a
+ * whole batch are corruption, not something to ignore, because the producer meant them to be records.
  */
 export function validateBatches(buf: Buffer, options: ValidateOptions): BatchHeader[] {
   const headers: BatchHeader[] = [];
@@ -234,6 +238,12 @@ export function validateBatches(buf: Buffer, options: ValidateOptions): BatchHea
   if (buf.length === 0) throw new CorruptBatchError('record set is empty');
   while (position < buf.length) {
     const header = validateBatch(buf, position, options);
+    if (header.compression === CompressionCodec.gzip) {
+      const records = gunzipRecords(buf.subarray(position + RECORDS_POSITION, position + header.sizeBytes), position);
+      checkRecordFraming(records, 0, records.length, header.recordCount, position);
+    } else if (header.compression !== CompressionCodec.none) {
+      throw new UnsupportedCompressionError(`batch at byte ${position} uses compression codec ${header.compression}; this server takes none (0) and gzip (1)`);
+    }
     headers.push(header);
     position += header.sizeBytes;
   }

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatchTooLargeError, CorruptBatchError, InvalidArgumentError } from '../../src/core/errors.js';
+import { BatchTooLargeError, CorruptBatchError, InvalidArgumentError, UnsupportedCompressionError } from '../../src/core/errors.js';
 import {
   ATTRIBUTES_POSITION,
   BASE_TIMESTAMP_POSITION,
@@ -206,12 +206,57 @@ describe('validateBatch rejects damage', () => {
     }
   });
 
-  it('accepts snappy/lz4/zstd batches it cannot inflate, but decode refuses them', () => {
+  it('reads snappy/lz4/zstd batches it cannot inflate (recovery keeps them), but decode refuses them', () => {
     const batch = sampleBatch('gzip');
     batch.writeInt16BE(CompressionCodec.zstd, ATTRIBUTES_POSITION);
     resealCrc(batch);
     expect(validateBatch(batch, 0, LIMITS).compression).toBe(CompressionCodec.zstd);
     expect(() => decodeRecordBatch(batch)).toThrow(/unsupported codec/);
+  });
+});
+
+describe('validateBatches: what an append accepts', () => {
+  const gzipWithRecordsArea = (recordsArea: Buffer, recordCount: number) => {
+    const plain = sampleBatch('none');
+    const batch = Buffer.concat([plain.subarray(0, RECORDS_POSITION), gzipSync(recordsArea)]);
+    batch.writeInt32BE(batch.length - 12, BATCH_LENGTH_POSITION);
+    batch.writeInt16BE(CompressionCodec.gzip, ATTRIBUTES_POSITION);
+    batch.writeInt32BE(recordCount, RECORD_COUNT_POSITION);
+    batch.writeInt32BE(recordCount - 1, LAST_OFFSET_DELTA_POSITION);
+    resealCrc(batch);
+    return batch;
+  };
+
+  it('takes plain and gzip batches', () => {
+    expect(validateBatches(Buffer.concat([sampleBatch('none'), sampleBatch('gzip')]), LIMITS).map((h) => h.compression)).toEqual([CompressionCodec.none, CompressionCodec.gzip]);
+  });
+
+  it('refuses codecs its consumers cannot read (snappy, lz4, zstd) with UNSUPPORTED_COMPRESSION', () => {
+    for (const codec of [CompressionCodec.snappy, CompressionCodec.lz4, CompressionCodec.zstd]) {
+      const batch = sampleBatch('gzip');
+      batch.writeInt16BE(codec, ATTRIBUTES_POSITION);
+      resealCrc(batch);
+      expect(() => validateBatches(batch, LIMITS), String(codec)).toThrow(UnsupportedCompressionError);
+    }
+  });
+
+  it('inflates gzip records and walks them: garbage, a wrong count or trailing bytes are refused', () => {
+    const plain = sampleBatch('none');
+    const recordCount = plain.readInt32BE(RECORD_COUNT_POSITION);
+    const recordsArea = plain.subarray(RECORDS_POSITION);
+    expect(validateBatches(gzipWithRecordsArea(recordsArea, recordCount), LIMITS)[0]!.recordCount).toBe(recordCount);
+    const garbage = gzipWithRecordsArea(recordsArea, recordCount);
+    garbage.fill(0x55, RECORDS_POSITION + 10);
+    resealCrc(garbage);
+    for (const [what, batch] of [
+      ['garbage instead of gzip', garbage],
+      ['a count above the records', gzipWithRecordsArea(recordsArea, recordCount + 4)],
+      ['a count below the records', gzipWithRecordsArea(recordsArea, recordCount - 1)],
+      ['bytes after the last record', gzipWithRecordsArea(Buffer.concat([recordsArea, Buffer.from([0x02])]), recordCount)],
+    ] as const) {
+      expect(() => validateBatch(batch, 0, LIMITS), `${what}: the CRC and header alone pass`).not.toThrow();
+      expect(() => validateBatches(batch, LIMITS), what).toThrow(CorruptBatchError);
+    }
   });
 });
 
