@@ -33,6 +33,12 @@ export class CorruptBatchError extends StrataError {
   readonly retriable = false;
 }
 
+/** A write, delete or repartition of a topic the server keeps for itself (Kafka's INVALID_TOPIC_EXCEPTION). */
+export class InternalTopicError extends StrataError {
+  readonly code = 'INTERNAL_TOPIC';
+  readonly retriable = false;
+}
+
 /** A batch compressed with a codec this server cannot read back for its consumers (Kafka's UNSUPPORTED_COMPRESSION_TYPE). */
 export class UnsupportedCompressionError extends StrataError {
   readonly code = 'UNSUPPORTED_COMPRESSION';

@@ -66,6 +66,14 @@ export class OffsetStore {
       }
     }
     let replayed = 0;
+    // Records this store did not write (the topic was once open to clients) are skipped, not fatal:
+    // one bad record must not keep the server from starting.
+    let skipped = 0;
+    let firstSkipReason: string | undefined;
+    const skip = (reason: string) => {
+      skipped++;
+      firstSkipReason ??= reason;
+    };
     const partitionCount = logs.describeTopic(OFFSETS_TOPIC).partitionCount;
     for (let partition = 0; partition < partitionCount; partition++) {
       const log = logs.partition(OFFSETS_TOPIC, partition);
@@ -74,15 +82,28 @@ export class OffsetStore {
         const { batches, nextOffset } = await log.read(offset, REPLAY_READ_BYTES);
         if (batches.length === 0) break;
         for (const { position } of iterateBatches(batches)) {
-          for (const record of decodeRecordBatch(batches, position).records) {
+          let records;
+          try {
+            records = decodeRecordBatch(batches, position).records;
+          } catch (error) {
+            skip(`partition ${partition}: ${(error as Error).message}`);
+            continue;
+          }
+          for (const record of records) {
             if (record.offset < offset || !record.value) continue;
-            store.apply(JSON.parse(record.value.toString('utf8')) as OffsetRecord);
+            const parsed = parseOffsetRecord(record.value.toString('utf8'));
+            if (typeof parsed === 'string') {
+              skip(`partition ${partition} offset ${record.offset}: ${parsed}`);
+              continue;
+            }
+            store.apply(parsed);
             replayed++;
           }
         }
         offset = nextOffset;
       }
     }
+    if (skipped > 0) logger.warn({ skipped, firstSkipReason }, 'records of __consumer_offsets that are not offset records were skipped');
     logger.info({ groups: store.offsets.size, replayed }, 'committed offsets rebuilt from __consumer_offsets');
     return store;
   }
@@ -171,4 +192,24 @@ export class OffsetStore {
     if (!topic) group.set(record.topic, (topic = new Map()));
     topic.set(record.partition, { offset: record.offset, committedAtMs: record.atMs, memberId: record.type === 'commit' ? record.memberId : record.by });
   }
+}
+
+const isText = (value: unknown): value is string => typeof value === 'string';
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** The record, or why it is not one this store writes. */
+function parseOffsetRecord(text: string): OffsetRecord | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  const r = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null || !isText(r.groupId) || !Number.isFinite(r.atMs)) return 'not an offset record';
+  if (r.type === 'delete') return value as OffsetRecord;
+  if (!isText(r.topic) || !isCount(r.partition) || !isCount(r.offset)) return 'not an offset record';
+  if (r.type === 'commit' && isText(r.memberId)) return value as OffsetRecord;
+  if (r.type === 'reset' && isText(r.by)) return value as OffsetRecord;
+  return `unknown record type ${String(r.type)}`;
 }

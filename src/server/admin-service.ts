@@ -6,6 +6,7 @@ import type { TopicDescription as TopicDescriptionProto } from '../generated/str
 import type { TopicDescription } from '../storage/log-manager.js';
 import { resolveTopicConfig, TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
 import type { GroupAdminHandlers } from './group-admin.js';
+import { refuseInternalTopic } from './internal-topics.js';
 import { startPositionFromProto } from './start-position.js';
 import { unary } from './unary.js';
 
@@ -55,6 +56,7 @@ export function createAdminService(broker: Broker, groupAdmin: GroupAdminHandler
       return { topic: topicDescriptionToProto(await logs.createTopic(request.topic, request.partitionCount, request.config)) };
     }),
     DeleteTopic: unary(async (request) => {
+      refuseInternalTopic(request.topic, 'delete');
       await logs.deleteTopic(request.topic);
       return {};
     }),
@@ -66,9 +68,10 @@ export function createAdminService(broker: Broker, groupAdmin: GroupAdminHandler
         .map((name) => ({ name, partitionCount: logs.partitionCount(name) ?? 0 })),
     })),
     DescribeTopic: unary(async (request) => ({ topic: topicDescriptionToProto(logs.describeTopic(request.topic)) })),
-    CreatePartitions: unary(async (request) => ({
-      topic: topicDescriptionToProto(await logs.createPartitions(request.topic, request.partitionCount)),
-    })),
+    CreatePartitions: unary(async (request) => {
+      refuseInternalTopic(request.topic, 'add partitions to');
+      return { topic: topicDescriptionToProto(await logs.createPartitions(request.topic, request.partitionCount)) };
+    }),
     ListOffsets: unary(async (request) => {
       const description = logs.describeTopic(request.topic);
       const partitions = request.partitions.length > 0 ? request.partitions : description.partitions.map((p) => p.partition);

@@ -10,6 +10,7 @@ import type { ProduceServiceHandlers } from '../generated/strata/v1/ProduceServi
 import type { AckLevel } from '../storage/partition-log.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { callIdOf } from './call-log.js';
+import { refuseInternalTopic } from './internal-topics.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
@@ -96,6 +97,11 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         inFlightBytes += sizeBytes;
         // Requests already buffered when the shutdown began are refused, never dropped unanswered.
         if (isDraining) return fail(request, new ShuttingDownError('the server is shutting down'), sizeBytes);
+        try {
+          refuseInternalTopic(request.topic, 'produce to');
+        } catch (error) {
+          return fail(request, error, sizeBytes);
+        }
         updateFlow();
         broker.produce(request.topic, request.partition, request.records, ACK_LEVELS[request.ackLevel]).then(
           (result) =>

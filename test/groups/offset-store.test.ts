@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { OFFSETS_TOPIC, OffsetStore } from '../../src/groups/offset-store.js';
 import { LogManager } from '../../src/storage/log-manager.js';
+import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 describe('OffsetStore (__consumer_offsets)', () => {
@@ -34,6 +36,19 @@ describe('OffsetStore (__consumer_offsets)', () => {
     await again.deleteGroup('g1');
     expect(again.groupIds()).toEqual(['g2']);
     await expect(again.commit('g2', 'm', [{ topic: 'orders', partition: 0, offset: -1 }])).rejects.toThrow(/non-negative/);
+  });
+
+  it('skips records it did not write when it rebuilds (a bad record does not stop the server), and says so', async () => {
+    const store = await OffsetStore.open(logs, () => 1_000, silentLogger);
+    await store.commit('g1', 'm1', [{ topic: 'orders', partition: 0, offset: 5 }]);
+    const partition = logs.partition(OFFSETS_TOPIC, 0);
+    const values = ['this is not JSON', '{"type":"commit","groupId":"g1"}', '[1,2]', 'null', '{"type":"unknown","groupId":"g1","atMs":1}'];
+    await partition.append(encodeRecordBatch(values.map((value) => ({ key: 'g1', value }))));
+    await partition.append(encodeRecordBatch([{ key: 'g1', value: '{}' }], { compression: 'gzip' }));
+    const lines: LogLine[] = [];
+    const again = await OffsetStore.open(logs, () => 2_000, capturingLogger(lines));
+    expect(again.fetch('g1').get('orders')!.get(0)!.offset).toBe(5);
+    expect(lines).toEqual([expect.objectContaining({ msg: expect.stringMatching(/skipped/), skipped: values.length + 1 })]);
   });
 
   it('cleans old records: the topic stays bounded however many commits there are', async () => {

@@ -58,6 +58,10 @@ describe('bad input gets a typed error and hurts nobody else', () => {
     expect(await rejection(client.admin.createTopic('cfg', { partitions: 1, config: { 'retention.ms': 'soon' } }))).toMatchObject({ code: 'INVALID_CONFIG' });
     expect(await rejection(client.admin.createPartitions('good', 1))).toMatchObject({ grpcStatus: grpc.status.INVALID_ARGUMENT });
     expect((await client.admin.listTopics()).map((t) => t.name)).toEqual(['good']);
+    // The internal offsets topic may be read, never deleted or repartitioned by a client.
+    expect(await rejection(client.admin.deleteTopic('__consumer_offsets'))).toMatchObject({ code: 'INTERNAL_TOPIC', grpcStatus: grpc.status.INVALID_ARGUMENT });
+    expect(await rejection(client.admin.createPartitions('__consumer_offsets', 9))).toMatchObject({ code: 'INTERNAL_TOPIC' });
+    expect((await client.admin.describeTopic('__consumer_offsets')).partitionCount).toBe(8);
   });
 
   it('fails bad produce requests one by one while the stream and other requests go on', async () => {
@@ -73,6 +77,7 @@ describe('bad input gets a typed error and hurts nobody else', () => {
       { requestId: 5, topic: 'good', partition: 0, records: Buffer.from('not a batch') },
       { requestId: 6, topic: 'good', partition: 0, records: tooLarge },
       { requestId: 7, topic: 'good', partition: 0, records: valid() },
+      { requestId: 8, topic: '__consumer_offsets', partition: 0, records: encodeRecordBatch([{ key: 'g', value: 'not an offset record' }]) },
     ]);
     expect(error).toBeUndefined();
     const byId = new Map(responses.map((r) => [r.requestId, r]));
@@ -84,6 +89,8 @@ describe('bad input gets a typed error and hurts nobody else', () => {
     expect(byId.get(6)!.failure).toMatchObject({ code: 'BATCH_TOO_LARGE', grpcStatus: grpc.status.RESOURCE_EXHAUSTED });
     // Nothing of the bad requests was written: the next good one follows the first directly.
     expect(byId.get(7)).toMatchObject({ baseOffset: 1, failure: null, durability: 'ACK_LEVEL_DURABLE' });
+    expect(byId.get(8)!.failure).toMatchObject({ code: 'INTERNAL_TOPIC', grpcStatus: grpc.status.INVALID_ARGUMENT });
+    expect((await client.admin.describeTopic('__consumer_offsets')).partitions[0]!.logEndOffset).toBe(0);
   });
 
   it('ends a stream that sends a message over the size limit with RESOURCE_EXHAUSTED, and only that stream', async () => {
