@@ -58,14 +58,25 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry): C
     Fetch: unary(async (request, call) => {
       const controller = new AbortController();
       call.on('cancelled', () => controller.abort());
-      const result = await broker.fetch(request.topic, request.partition, request.offset, {
-        maxBytes: boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes'),
-        minBytes: request.minBytes,
-        maxWaitMs: Math.min(request.maxWaitMs, MAX_FETCH_WAIT_MS),
-        waitForFirstData: false,
-        signal: controller.signal,
+      // A long poll holds a shutdown as a stream does (tryShutdown waits for it): it ends the same way.
+      let isShuttingDown = false;
+      const unregister = streams.register(async () => {
+        isShuttingDown = true;
+        controller.abort();
       });
-      return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
+      try {
+        const result = await broker.fetch(request.topic, request.partition, request.offset, {
+          maxBytes: boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes'),
+          minBytes: request.minBytes,
+          maxWaitMs: Math.min(request.maxWaitMs, MAX_FETCH_WAIT_MS),
+          waitForFirstData: false,
+          signal: controller.signal,
+        });
+        if (isShuttingDown) throw new ShuttingDownError('the server is shutting down');
+        return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
+      } finally {
+        unregister();
+      }
     }),
   };
 }

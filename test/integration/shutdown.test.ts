@@ -51,6 +51,11 @@ describe('graceful shutdown', () => {
     reflectionCall.on('error', () => undefined);
     reflectionCall.on('data', () => undefined);
     reflectionCall.write({ listServices: '' });
+    // A Fetch long poll on a quiet topic, waiting when the signal arrives.
+    await client.admin.createTopic('quiet', { partitions: 1 });
+    const longPoll = new Promise<grpc.ServiceError | null>((resolve) =>
+      client.stubs.consume.fetch({ topic: 'quiet', partition: 0, offset: 0, minBytes: 1, maxWaitMs: 60_000 }, (error) => resolve(error)),
+    );
     await new Promise((r) => setTimeout(r, 100));
     const exit = await server.stop('SIGTERM');
     expect(exit.code).toBe(0);
@@ -59,6 +64,7 @@ describe('graceful shutdown', () => {
     expect((await watchEnd).code).toBe(grpc.status.UNAVAILABLE);
     expect(watched).toEqual(['SERVING', 'NOT_SERVING']);
     expect((await reflectionEnd).code).toBe(grpc.status.UNAVAILABLE);
+    expect((await longPoll)?.code).toBe(grpc.status.UNAVAILABLE);
     health.close();
     reflection.close();
 
