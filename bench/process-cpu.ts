@@ -58,3 +58,8 @@ export function startCpuMeter(serverPid: number | undefined): () => { clientMs: 
   const server0 = serverPid === undefined ? 0 : processTreeCpuMs(serverPid);
   return () => ({ clientMs: ownCpuMs() - client0, serverMs: serverPid === undefined ? 0 : processTreeCpuMs(serverPid) - server0 });
 }
+
+/** CPU per MB of both processes together and of each, from a startCpuMeter reading. */
+export function cpuPerMb(cpu: { clientMs: number; serverMs: number }, mb: number): { cpuMsPerMb: number; clientCpuMsPerMb: number; serverCpuMsPerMb: number } {
+  return { cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / mb, clientCpuMsPerMb: cpu.clientMs / mb, serverCpuMsPerMb: cpu.serverMs / mb };
+}

@@ -10,7 +10,7 @@ import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../../src/generated/strata/v1/ProduceResponse.js';
-import { startCpuMeter } from '../process-cpu.js';
+import { cpuPerMb, startCpuMeter } from '../process-cpu.js';
 import { log } from './report-format.js';
 import { KEY_COUNT, KEYS, MB, PARTITIONS, VALUE, VALUE_BYTES, createTopic, topicName } from './workload.js';
 
@@ -40,8 +40,10 @@ export interface ProduceResult extends ProduceCase {
   valueMbPerSec: number;
   /** Records the log holds (sum of log end offsets) after the run: must equal `records`. */
   logRecords: number;
-  /** CPU of the client and the server (every thread) per MB of batches. */
+  /** CPU of the client and the server (every thread) per MB of batches, and each side's part of it. */
   cpuMsPerMb: number;
+  clientCpuMsPerMb: number;
+  serverCpuMsPerMb: number;
 }
 
 export interface RawProduceResult {
@@ -50,7 +52,10 @@ export interface RawProduceResult {
   batchMbPerSec: number;
   seconds: number;
   cpuMsPerMb: number;
+  clientCpuMsPerMb: number;
+  serverCpuMsPerMb: number;
 }
+
 
 /**
  * Sends for `durationMs` through send() (one record a call; the clock is read every 1024 calls) or
@@ -138,7 +143,7 @@ export async function measureProduce(client: StrataClient, testCase: ProduceCase
     batchMbPerSec: storedBytes / sent.seconds / MB,
     valueMbPerSec: (sent.records * VALUE_BYTES) / sent.seconds / MB,
     logRecords,
-    cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / (storedBytes / MB),
+    ...cpuPerMb(cpu, storedBytes / MB),
   };
 }
 
@@ -193,7 +198,7 @@ export async function measureRawProduce(client: StrataClient, flush: 'interval' 
   const seconds = (performance.now() - start) / 1000;
   const cpu = stopCpu();
   call.end();
-  return { flush, recordsPerSec: (acknowledged * RAW_RECORDS_PER_BATCH) / seconds, batchMbPerSec: bytes / seconds / MB, seconds, cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / (bytes / MB) };
+  return { flush, recordsPerSec: (acknowledged * RAW_RECORDS_PER_BATCH) / seconds, batchMbPerSec: bytes / seconds / MB, seconds, ...cpuPerMb(cpu, bytes / MB) };
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   type RawProduceResult,
 } from './measure-produce.js';
 import { profiled } from './profiled.js';
-import { fmt, log, pct, table } from './report-format.js';
+import { cpuText, fmt, log, pct, table } from './report-format.js';
 import type { CeilingSummary } from './transport-ceiling.js';
 import { KEY_COUNT, MB, VALUE_BYTES } from './workload.js';
 
@@ -78,7 +78,7 @@ export function printProduceSummary({ produced, rawProduce }: ProduceStepResult,
   log('the same cores, MB/s over the Echo ceiling cannot pass Echo CPU ms/MB over this (the last column).');
   log(
     table(
-      ['call', 'un-awaited records', 'flush', 'keys', 'records/s', 'MB/s (batches)', 'MB/s (values)', '/ Echo ceiling', '/ Ack ceiling', 'target 500k rec/s', 'target 60 % of ceiling', 'CPU ms/MB', 'Echo CPU/MB over it'],
+      ['call', 'un-awaited records', 'flush', 'keys', 'records/s', 'MB/s (batches)', 'MB/s (values)', '/ Echo ceiling', '/ Ack ceiling', 'target 500k rec/s', 'target 60 % of ceiling', 'CPU ms/MB (client + server)', 'Echo CPU/MB over it'],
       produced.map((r) => [
         r.api === 'send' ? 'send()' : `sendBatch() of ${fmt(SEND_BATCH_RECORDS)}`,
         fmt(r.window),
@@ -91,7 +91,7 @@ export function printProduceSummary({ produced, rawProduce }: ProduceStepResult,
         pct(r.batchMbPerSec / ackMbPerSec),
         r.recordsPerSec >= 500_000 ? 'met' : `missed (${pct(r.recordsPerSec / 500_000)} of it)`,
         Number.isNaN(echoMbPerSec) ? 'n/a' : r.batchMbPerSec >= 0.6 * echoMbPerSec ? 'met' : `missed (${pct(r.batchMbPerSec / echoMbPerSec)})`,
-        fmt(r.cpuMsPerMb, 2),
+        cpuText(r),
         pct(echoCpuMsPerMb / r.cpuMsPerMb),
       ]).concat(
         rawProduce.map((r) => [
@@ -106,7 +106,7 @@ export function printProduceSummary({ produced, rawProduce }: ProduceStepResult,
           pct(r.batchMbPerSec / ackMbPerSec),
           '(no Producer)',
           '(no Producer)',
-          fmt(r.cpuMsPerMb, 2),
+          cpuText(r),
           pct(echoCpuMsPerMb / r.cpuMsPerMb),
         ]),
       ),

@@ -14,3 +14,8 @@ export function table(headers: string[], rows: string[][]): string {
 export function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
+
+/** "total (client + server)" CPU ms per MB, so that a run shows which side a cost is on. */
+export function cpuText(r: { cpuMsPerMb: number; clientCpuMsPerMb: number; serverCpuMsPerMb: number }): string {
+  return `${fmt(r.cpuMsPerMb, 2)} (${fmt(r.clientCpuMsPerMb, 2)} + ${fmt(r.serverCpuMsPerMb, 2)})`;
+}

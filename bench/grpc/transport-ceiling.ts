@@ -7,9 +7,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { SERVER_NODE_FLAGS } from '../../src/cli/server-node-flags.js';
-import { startCpuMeter } from '../process-cpu.js';
+import { cpuPerMb, startCpuMeter } from '../process-cpu.js';
 import { startChild, type StartedServer } from './child-processes.js';
-import { fmt, log } from './report-format.js';
+import { cpuText, fmt, log } from './report-format.js';
 import { sleep } from './sleep.js';
 import { KiB, MB, MiB } from './workload.js';
 
@@ -28,8 +28,10 @@ export interface CeilingResult {
   messageBytes: number;
   messagesPerSec: number;
   mbPerSec: number;
-  /** CPU of both processes (client and server, every thread) per MB of messages, one direction. */
+  /** CPU of both processes (client and server, every thread) per MB of messages, one direction, and each side's part. */
   cpuMsPerMb: number;
+  clientCpuMsPerMb: number;
+  serverCpuMsPerMb: number;
 }
 
 /** The ceilings the produce and replay tables divide by (NaN when the echo step did not run). */
@@ -92,7 +94,7 @@ async function measureBidi(echo: StartedServer, method: 'Echo' | 'Ack', duration
     if (outstanding > 0) await Promise.race([new Promise<void>((resolve) => (whenIdle = resolve)), failed]);
     call.end();
     const mb = (count * ECHO_MESSAGE_BYTES) / MB;
-    return { method, messageBytes: ECHO_MESSAGE_BYTES, messagesPerSec: count / seconds, mbPerSec: mb / seconds, cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / mb };
+    return { method, messageBytes: ECHO_MESSAGE_BYTES, messagesPerSec: count / seconds, mbPerSec: mb / seconds, ...cpuPerMb(cpu, mb) };
   } finally {
     client.close();
   }
@@ -119,7 +121,7 @@ async function measurePull(echo: StartedServer, durationMs: number): Promise<Cei
     const seconds = (performance.now() - start) / 1000;
     const cpu = stopCpu();
     call.cancel();
-    return { method: 'Pull', messageBytes: PULL_MESSAGE_BYTES, messagesPerSec: bytes / PULL_MESSAGE_BYTES / seconds, mbPerSec: bytes / seconds / MB, cpuMsPerMb: (cpu.clientMs + cpu.serverMs) / (bytes / MB) };
+    return { method: 'Pull', messageBytes: PULL_MESSAGE_BYTES, messagesPerSec: bytes / PULL_MESSAGE_BYTES / seconds, mbPerSec: bytes / seconds / MB, ...cpuPerMb(cpu, bytes / MB) };
   } finally {
     client.close();
   }
@@ -131,7 +133,7 @@ export async function runCeilingStep(echo: StartedServer, durationMs: number): P
   ceilings.push(await measureBidi(echo, 'Echo', durationMs));
   ceilings.push(await measureBidi(echo, 'Ack', durationMs));
   ceilings.push(await measurePull(echo, durationMs));
-  for (const c of ceilings) log(`  ${c.method.padEnd(5)} ${fmt(c.messageBytes / KiB)} KiB: ${fmt(c.messagesPerSec)} msgs/s, ${fmt(c.mbPerSec)} MB/s, ${fmt(c.cpuMsPerMb, 2)} CPU ms per MB (client + server)`);
+  for (const c of ceilings) log(`  ${c.method.padEnd(5)} ${fmt(c.messageBytes / KiB)} KiB: ${fmt(c.messagesPerSec)} msgs/s, ${fmt(c.mbPerSec)} MB/s, ${cpuText(c)} CPU ms per MB (client + server)`);
   log('');
   return ceilings;
 }
@@ -139,7 +141,7 @@ export async function runCeilingStep(echo: StartedServer, durationMs: number): P
 /** The Echo ceiling again: the produce runs may have changed what the machine gives (neighbours, heat). */
 export async function measureEchoAgain(echo: StartedServer, durationMs: number): Promise<CeilingResult> {
   const again = { ...(await measureBidi(echo, 'Echo', durationMs)), method: 'Echo (again, after produce)' };
-  log(`  Echo again after the produce runs: ${fmt(again.mbPerSec)} MB/s, ${fmt(again.cpuMsPerMb, 2)} CPU ms per MB`);
+  log(`  Echo again after the produce runs: ${fmt(again.mbPerSec)} MB/s, ${cpuText(again)} CPU ms per MB`);
   log('');
   return again;
 }
