@@ -10,6 +10,7 @@ import {
   TopicNotFoundError,
 } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { CLEAN_SHUTDOWN_FILE_NAME, creatingDirectoryName, deletingDirectoryName, isLeftoverDirectoryName, LOCK_FILE_NAME } from './data-directory.js';
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
@@ -18,17 +19,7 @@ import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
 import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
 import { validatePartitionCount, validateTopicName } from './topic-name.js';
 
-/**
- * Data directory layout. Names outside the topic-name alphabet ('@', '~') cannot clash with a topic.
- *   <data>/@lock                       pid of the process that owns the directory
- *   <data>/@clean-shutdown             present only after a clean close; removed at open
- *   <data>/<topic>/topic.json          see topic-metadata.ts
- *   <data>/<topic>/<partition>/        segments, indexes and recovery-point (see partition-log.ts)
- *   <data>/<topic>~creating-<n>/       a creation a crash interrupted: removed at open
- *   <data>/<topic>~deleting-<n>/       a deletion in progress: removed at open
- */
-export const LOCK_FILE_NAME = '@lock';
-export const CLEAN_SHUTDOWN_FILE_NAME = '@clean-shutdown';
+export { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME } from './data-directory.js';
 export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000;
 
 export interface LogManagerOptions {
@@ -66,8 +57,6 @@ interface Topic {
   config: TopicConfig;
   partitions: PartitionSlot[];
 }
-
-let directorySequence = 0;
 
 /**
  * All topics of one data directory: opening (with recovery), creating, deleting and growing topics,
@@ -152,7 +141,7 @@ export class LogManager {
       if (this.topics.has(name)) throw new TopicAlreadyExistsError(name);
       const metadata: TopicMetadata = { name, partitionCount, configOverrides: { ...configOverrides }, createdAtMs: this.clock.nowMs() };
       // Build the whole topic under a temporary name, then rename: a crash leaves all or nothing.
-      const staging = join(this.dataDir, `${name}~creating-${process.pid}-${directorySequence++}`);
+      const staging = join(this.dataDir, creatingDirectoryName());
       await this.fs.mkdir(staging);
       for (let p = 0; p < partitionCount; p++) await this.fs.mkdir(join(staging, String(p)));
       await writeTopicMetadata(this.fs, staging, metadata);
@@ -169,10 +158,17 @@ export class LogManager {
   deleteTopic(name: string): Promise<void> {
     return this.admin(async () => {
       const topic = this.topicOrThrow(name);
+      // Out of the map first, so no new append or read finds a partition that is being closed.
       this.topics.delete(name);
       await Promise.all(topic.partitions.map((slot) => (slot instanceof PartitionLog ? slot.close() : undefined)));
-      const doomed = join(this.dataDir, `${name}~deleting-${process.pid}-${directorySequence++}`);
-      await this.fs.rename(join(this.dataDir, name), doomed);
+      const doomed = join(this.dataDir, deletingDirectoryName());
+      try {
+        // The rename is the deletion: until it succeeds the topic exists, on disk and so in memory.
+        await this.fs.rename(join(this.dataDir, name), doomed);
+      } catch (error) {
+        await this.restoreTopic(name, topic);
+        throw error;
+      }
       await this.fs.syncDirectory(this.dataDir);
       await this.fs.removeTree(doomed);
       this.logger.info({ topic: name }, 'topic deleted');
@@ -238,12 +234,23 @@ export class LogManager {
     return topic;
   }
 
+  /** After a failed delete: reopens the closed partitions (recovering them, to be safe) and serves the topic again. */
+  private async restoreTopic(name: string, topic: Topic): Promise<void> {
+    try {
+      topic.partitions = await this.openPartitions(name, topic.config, 0, topic.partitions.length, false);
+      this.topics.set(name, topic);
+    } catch (error) {
+      // Its directory is still there: the next start serves it again.
+      this.logger.error({ err: error, topic: name }, 'a topic whose deletion failed could not be reopened');
+    }
+  }
+
   private async load(): Promise<void> {
     const markerPath = join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME);
     const isCleanShutdown = await this.fs.exists(markerPath);
     for (const name of await this.fs.readdir(this.dataDir)) {
       const path = join(this.dataDir, name);
-      if (name.includes('~creating-') || name.includes('~deleting-')) {
+      if (isLeftoverDirectoryName(name)) {
         this.logger.warn({ path }, 'removing a topic directory left by an interrupted create or delete');
         await this.fs.removeTree(path);
         continue;

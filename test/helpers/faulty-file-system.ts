@@ -2,7 +2,8 @@ import type { FileHandlePort, FileSystemPort } from '../../src/storage/file-syst
 import { NodeFileSystem } from '../../src/storage/node-file-system.js';
 
 /**
- * The real file system with faults on demand: fail the n-th fdatasync or write of matching files,
+ * The real file system with faults on demand: fail the n-th fdatasync or write of matching files, or
+ * an open, mkdir, rename or directory fsync (to run out of descriptors midway through an operation),
  * count fsyncs, and "crash" (drop every open handle without the clean-close steps), so that a test can
  * reopen the same directory as a restarted process would after SIGKILL.
  */
@@ -16,9 +17,15 @@ export class FaultyFileSystem extends NodeFileSystem {
   beforeWritev: ((path: string, count: number) => void) | undefined;
   /** Runs every datasync in place of the real one, which it gets as `datasync` (to delay, fail, count). */
   aroundDatasync: ((path: string, datasync: () => Promise<void>) => Promise<void>) | undefined;
+  /**
+   * Called before every open, mkdir, rename, writeFileAtomic, syncDirectory and removeTree (`path` is
+   * the source of a rename); throw from it to fail that call, e.g. EMFILE on the n-th open.
+   */
+  failOperation: ((operation: FileOperation, path: string) => void) | undefined;
   private readonly openHandles = new Set<FileHandlePort>();
 
   override async open(path: string, options: { create: boolean }): Promise<FileHandlePort> {
+    this.failOperation?.('open', path);
     const inner = await super.open(path, options);
     const handle: FileHandlePort = {
       path,
@@ -46,6 +53,31 @@ export class FaultyFileSystem extends NodeFileSystem {
     return handle;
   }
 
+  override async mkdir(path: string): Promise<void> {
+    this.failOperation?.('mkdir', path);
+    await super.mkdir(path);
+  }
+
+  override async rename(fromPath: string, toPath: string): Promise<void> {
+    this.failOperation?.('rename', fromPath);
+    await super.rename(fromPath, toPath);
+  }
+
+  override async writeFileAtomic(path: string, data: Buffer | string): Promise<void> {
+    this.failOperation?.('writeFileAtomic', path);
+    await super.writeFileAtomic(path, data);
+  }
+
+  override async syncDirectory(path: string): Promise<void> {
+    this.failOperation?.('syncDirectory', path);
+    await super.syncDirectory(path);
+  }
+
+  override async removeTree(path: string): Promise<void> {
+    this.failOperation?.('removeTree', path);
+    await super.removeTree(path);
+  }
+
   /** Closes every handle behind the storage engine's back, as the kernel does when a process dies. */
   async crash(): Promise<void> {
     const handles = [...this.openHandles];
@@ -58,6 +90,11 @@ export class FaultyFileSystem extends NodeFileSystem {
   }
 }
 
+export type FileOperation = 'open' | 'mkdir' | 'rename' | 'writeFileAtomic' | 'syncDirectory' | 'removeTree';
+
 export const ioError = (what: string): NodeJS.ErrnoException => Object.assign(new Error(`EIO: injected ${what} failure`), { code: 'EIO' });
+
+export const tooManyOpenFilesError = (): NodeJS.ErrnoException =>
+  Object.assign(new Error('EMFILE: injected too many open files'), { code: 'EMFILE' });
 
 export type { FileSystemPort };

@@ -328,7 +328,9 @@ describe('LogManager', () => {
       await first.createTopic('real', 1);
       await append(first, 'real', 0, 'x', 2);
       await first.close();
-      for (const leftover of ['half~creating-123-0', 'real~creating-999-4', 'old~deleting-55-1']) {
+      // The names of this version (no topic name in them), and of earlier ones (<topic>~creating-...).
+      const leftovers = ['~creating-123-0', '~deleting-55-12', 'half~creating-123-0', 'real~creating-999-4', 'old~deleting-55-1'];
+      for (const leftover of leftovers) {
         await mkdir(join(dataDir, leftover, '0'), { recursive: true });
         await writeFile(join(dataDir, leftover, 'topic.json'), '{"version":1,"name":"half","partitionCount":1,"config":{}}');
         await writeFile(join(dataDir, leftover, '0', '00000000000000000000.log'), 'junk');

@@ -1,0 +1,36 @@
+/**
+ * Data directory layout. Names outside the topic-name alphabet ('@', '~') cannot clash with a topic.
+ *   <data>/@lock                       pid of the process that owns the directory
+ *   <data>/@clean-shutdown             present only after a clean close; removed at open
+ *   <data>/<topic>/topic.json          see topic-metadata.ts
+ *   <data>/<topic>/<partition>/        segments, indexes and recovery-point (see partition-log.ts)
+ *   <data>/~creating-<pid>-<n>/        a creation a crash interrupted: removed at open
+ *   <data>/~deleting-<pid>-<n>/        a deletion in progress: removed at open
+ * The staging names do not embed the topic name: a topic name may be 249 bytes, and with a suffix it
+ * would pass the 255-byte limit of a file name (ENAMETOOLONG).
+ */
+export const LOCK_FILE_NAME = '@lock';
+export const CLEAN_SHUTDOWN_FILE_NAME = '@clean-shutdown';
+
+const CREATING_MARK = '~creating-';
+const DELETING_MARK = '~deleting-';
+
+let stagingSequence = 0;
+
+/** A fresh name for a topic being built before it is renamed into place (unique in this process). */
+export function creatingDirectoryName(): string {
+  return `${CREATING_MARK}${process.pid}-${stagingSequence++}`;
+}
+
+/** A fresh name a topic directory is renamed to before it is removed. */
+export function deletingDirectoryName(): string {
+  return `${DELETING_MARK}${process.pid}-${stagingSequence++}`;
+}
+
+/**
+ * True for what an interrupted create or delete leaves behind. Matches anywhere in the name, so the
+ * `<topic>~creating-<pid>-<n>` names of earlier versions are recognised (and removed) too.
+ */
+export function isLeftoverDirectoryName(name: string): boolean {
+  return name.includes(CREATING_MARK) || name.includes(DELETING_MARK);
+}

@@ -1,0 +1,120 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { TopicNotFoundError } from '../../src/core/errors.js';
+import { MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
+import { decodeAll, makeBatch } from '../helpers/batches.js';
+import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
+import { readAllBatches } from '../helpers/open-log.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const START_MS = 1_700_000_000_000;
+/** The longest file name Linux (ext4, xfs, tmpfs) accepts, in bytes. */
+const MAX_FILE_NAME_BYTES = 255;
+
+/** Admin operations at the edges: the longest names, and failures midway through a create or delete. */
+describe('LogManager admin operations', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let dataDir: string;
+  let clock: ManualClock;
+  const managers: LogManager[] = [];
+
+  async function open(options: Partial<LogManagerOptions> = {}): Promise<LogManager> {
+    const manager = await LogManager.open({ dataDir, logger: silentLogger, clock, ...options });
+    managers.push(manager);
+    return manager;
+  }
+
+  async function append(manager: LogManager, topic: string, partition: number, label: string) {
+    return manager.partition(topic, partition).append(makeBatch(label, 1, { timestampMs: clock.nowMs() }));
+  }
+
+  async function values(manager: LogManager, topic: string, partition: number): Promise<string[]> {
+    return decodeAll(await readAllBatches(manager.partition(topic, partition))).map((r) => r.value);
+  }
+
+  /** Names in the data dir other than the lock, the marker and their temporary files. */
+  async function topicEntries(): Promise<string[]> {
+    return (await readdir(dataDir)).filter((name) => !name.startsWith('@')).sort();
+  }
+
+  beforeEach(async () => {
+    dir = await makeTempDir('strata-log-manager-admin-');
+    dataDir = join(dir.path, 'data');
+    clock = new ManualClock(START_MS);
+  });
+
+  afterEach(async () => {
+    await Promise.all(managers.splice(0).map((m) => m.close()));
+    await dir.remove();
+  });
+
+  describe('the longest topic names', () => {
+    it(`creates, appends to, deletes, re-creates and reopens a topic of ${MAX_TOPIC_NAME_LENGTH} characters`, async () => {
+      const name = 'n'.repeat(MAX_TOPIC_NAME_LENGTH);
+      expect(name.length + '~creating-'.length).toBeGreaterThan(MAX_FILE_NAME_BYTES);
+      const manager = await open();
+      await manager.createTopic(name, 2);
+      await append(manager, name, 1, 'first');
+      await manager.deleteTopic(name);
+      expect(manager.listTopics()).toEqual([]);
+      expect(await topicEntries()).toEqual([]);
+
+      await manager.createTopic(name, 2);
+      await append(manager, name, 1, 'second');
+      await manager.close();
+      const reopened = await open();
+      expect(reopened.listTopics()).toEqual([name]);
+      expect(await values(reopened, name, 1)).toEqual(['second#0']);
+      await reopened.deleteTopic(name);
+      expect(await topicEntries()).toEqual([]);
+    });
+
+    it('deletes long names however many creates and deletes came before (the staging counter grows)', async () => {
+      const manager = await open();
+      for (let round = 0; round < 12; round++) {
+        for (const length of [239, 240, MAX_TOPIC_NAME_LENGTH]) {
+          const name = String(round % 10).repeat(length);
+          await manager.createTopic(name, 1);
+          await append(manager, name, 0, `r${round}`);
+          await manager.deleteTopic(name);
+          expect(() => manager.describeTopic(name)).toThrow(TopicNotFoundError);
+        }
+      }
+      expect(manager.listTopics()).toEqual([]);
+      expect(await topicEntries()).toEqual([]);
+    });
+  });
+
+  describe('a delete that fails', () => {
+    it('keeps serving the topic, with its data, when the rename that deletes it fails; a later delete works', async () => {
+      const fs = new FaultyFileSystem();
+      const manager = await open({ fs });
+      await manager.createTopic('stays', 2);
+      await append(manager, 'stays', 0, 'a');
+      fs.failOperation = (operation, path) => {
+        if (operation === 'rename' && path === join(dataDir, 'stays')) throw ioError('rename');
+      };
+      await expect(manager.deleteTopic('stays')).rejects.toThrow(/EIO/);
+      fs.failOperation = undefined;
+
+      expect(manager.listTopics()).toEqual(['stays']);
+      expect(await topicEntries()).toEqual(['stays']);
+      expect(await values(manager, 'stays', 0)).toEqual(['a#0']);
+      expect((await append(manager, 'stays', 0, 'b')).baseOffset).toBe(1);
+      expect(manager.describeTopic('stays').partitions.map((p) => p.status)).toEqual(['online', 'online']);
+      // Only the topic's own partitions hold files: the reopened ones, not the closed ones too.
+      expect(fs.openHandleCount).toBe(2);
+
+      await manager.deleteTopic('stays');
+      expect(manager.listTopics()).toEqual([]);
+      expect(await topicEntries()).toEqual([]);
+      expect(fs.openHandleCount).toBe(0);
+      await manager.close();
+      expect((await open()).listTopics()).toEqual([]);
+    });
+  });
+});
