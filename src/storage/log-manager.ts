@@ -160,7 +160,11 @@ export class LogManager {
       const topic = this.topicOrThrow(name);
       // Out of the map first, so no new append or read finds a partition that is being closed.
       this.topics.delete(name);
-      await Promise.all(topic.partitions.map((slot) => (slot instanceof PartitionLog ? slot.close() : undefined)));
+      // A close that fails (its final fsync) must not stop the delete: the data is going anyway.
+      const closes = await Promise.allSettled(topic.partitions.map((slot) => (slot instanceof PartitionLog ? slot.close() : undefined)));
+      for (const close of closes) {
+        if (close.status === 'rejected') this.logger.warn({ err: close.reason, topic: name }, 'a partition of a deleted topic failed to close');
+      }
       const doomed = join(this.dataDir, deletingDirectoryName());
       try {
         // The rename is the deletion: until it succeeds the topic exists, on disk and so in memory.
@@ -308,7 +312,13 @@ export class LogManager {
         }
         // A failed partition still holds open files: close it too (after a failure, close writes nothing).
         if (slot.isFailed) isEveryPartitionHealthy = false;
-        await slot.close();
+        try {
+          await slot.close();
+        } catch (error) {
+          // Close the others anyway, and leave no marker: the next open recovers this one.
+          isEveryPartitionHealthy = false;
+          this.logger.error({ err: error, topic: slot.topic, partition: slot.partition }, 'a partition failed to close');
+        }
       }
     }
     return isEveryPartitionHealthy;

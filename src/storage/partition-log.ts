@@ -310,23 +310,28 @@ export class PartitionLog {
 
   /**
    * Clean close: refuses new appends, lets queued ones finish, fsyncs, writes the active segment's
-   * indexes and the recovery point, closes every file.
+   * indexes and the recovery point, closes every file. Rejects if a step fails (the files are
+   * closed all the same; the next open recovers from the recovery point as after a crash).
    */
   close(): Promise<void> {
     if (this.closed) return this.closed;
     this.isClosing = true;
     this.flushTimer?.cancel();
     this.closed = (async () => {
-      await this.runningIntervalFlush;
-      await this.groupCommit.drain();
-      if (!this.groupCommit.failure) {
-        await this.active.sync();
-        await this.active.persistIndexes();
-        await writeRecoveryPoint(this.options.fs, this.options.directory, this.active.baseOffset);
+      try {
+        await this.runningIntervalFlush;
+        await this.groupCommit.drain();
+        if (!this.groupCommit.failure) {
+          await this.active.sync();
+          await this.active.persistIndexes();
+          await writeRecoveryPoint(this.options.fs, this.options.directory, this.active.baseOffset);
+        }
+      } finally {
+        // Even when the final fsync fails: a partition that is closed must not keep its descriptors.
+        await Promise.allSettled(this.segments.map((s) => s.close()));
+        // Wake every waiting reader: its next read reports the log closed.
+        for (const listener of this.highWatermarkListeners) listener(this.highWatermark);
       }
-      await Promise.all(this.segments.map((s) => s.close()));
-      // Wake every waiting reader: its next read reports the log closed.
-      for (const listener of this.highWatermarkListeners) listener(this.highWatermark);
     })();
     return this.closed;
   }

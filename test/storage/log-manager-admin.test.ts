@@ -1,11 +1,11 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { TopicNotFoundError } from '../../src/core/errors.js';
 import { MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
+import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
 import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
 import { readAllBatches } from '../helpers/open-log.js';
@@ -14,6 +14,12 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 const START_MS = 1_700_000_000_000;
 /** The longest file name Linux (ext4, xfs, tmpfs) accepts, in bytes. */
 const MAX_FILE_NAME_BYTES = 255;
+
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /** Admin operations at the edges: the longest names, and failures midway through a create or delete. */
 describe('LogManager admin operations', () => {
@@ -115,6 +121,43 @@ describe('LogManager admin operations', () => {
       expect(fs.openHandleCount).toBe(0);
       await manager.close();
       expect((await open()).listTopics()).toEqual([]);
+    });
+
+    it('deletes a topic whose partition fails its final fsync on close (the data is going anyway)', async () => {
+      const fs = new FaultyFileSystem();
+      const manager = await open({ fs });
+      await manager.createTopic('doomed', 2, { flush: 'interval', 'flush.ms': '60000' });
+      await append(manager, 'doomed', 0, 'unsynced');
+      fs.beforeDatasync = (path) => {
+        if (path.includes('/doomed/')) throw ioError('fdatasync');
+      };
+      await manager.deleteTopic('doomed');
+      expect(manager.listTopics()).toEqual([]);
+      expect(await topicEntries()).toEqual([]);
+      expect(fs.openHandleCount).toBe(0);
+      await manager.close();
+      expect((await open()).listTopics()).toEqual([]);
+    });
+  });
+
+  describe('a close that fails', () => {
+    it('closes every partition when one fails its final fsync, leaves no marker, releases the lock, and the next open recovers', async () => {
+      const fs = new FaultyFileSystem();
+      const manager = await open({ fs });
+      await manager.createTopic('a', 1, { flush: 'interval', 'flush.ms': '60000' });
+      await manager.createTopic('b', 1);
+      await append(manager, 'a', 0, 'unsynced');
+      await append(manager, 'b', 0, 'synced');
+      fs.beforeDatasync = (path) => {
+        if (path.includes('/a/0/')) throw ioError('fdatasync');
+      };
+      await manager.close();
+      expect(fs.openHandleCount, 'file handles left open after close').toBe(0);
+      expect(await exists(join(dataDir, CLEAN_SHUTDOWN_FILE_NAME))).toBe(false);
+      expect(await exists(join(dataDir, LOCK_FILE_NAME))).toBe(false);
+      const reopened = await open();
+      expect(await values(reopened, 'b', 0)).toEqual(['synced#0']);
+      expect(reopened.describeTopic('a').partitions[0]!.status).toBe('online');
     });
   });
 });
