@@ -1,3 +1,7 @@
+import { join } from 'node:path';
+import { DataDirLockedError } from '../core/errors.js';
+import type { FileSystemPort } from './file-system.js';
+
 /**
  * Data directory layout. Names outside the topic-name alphabet ('@', '~') cannot clash with a topic.
  *   <data>/@lock                       pid of the process that owns the directory
@@ -33,4 +37,32 @@ export function deletingDirectoryName(): string {
  */
 export function isLeftoverDirectoryName(name: string): boolean {
   return name.includes(CREATING_MARK) || name.includes(DELETING_MARK);
+}
+
+/** Takes the data directory for this process; DataDirLockedError if another live process holds it. */
+export async function lockDataDirectory(fs: FileSystemPort, dataDir: string): Promise<void> {
+  const path = join(dataDir, LOCK_FILE_NAME);
+  if (await fs.exists(path)) {
+    const pid = Number((await fs.readFile(path)).toString('utf8').trim());
+    // A lock of a dead process (or of this one, restarted in a test) is stale: take it over.
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
+      throw new DataDirLockedError(`data directory ${dataDir} is in use by process ${pid}`);
+    }
+  }
+  await fs.writeFileAtomic(path, `${process.pid}\n`);
+}
+
+export async function unlockDataDirectory(fs: FileSystemPort, dataDir: string): Promise<void> {
+  const path = join(dataDir, LOCK_FILE_NAME);
+  if (await fs.exists(path)) await fs.unlink(path);
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import {
-  DataDirLockedError,
   DataLossError,
   InvalidArgumentError,
   PartitionNotFoundError,
@@ -10,7 +9,14 @@ import {
   TopicNotFoundError,
 } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { CLEAN_SHUTDOWN_FILE_NAME, creatingDirectoryName, deletingDirectoryName, isLeftoverDirectoryName, LOCK_FILE_NAME } from './data-directory.js';
+import {
+  CLEAN_SHUTDOWN_FILE_NAME,
+  creatingDirectoryName,
+  deletingDirectoryName,
+  isLeftoverDirectoryName,
+  lockDataDirectory,
+  unlockDataDirectory,
+} from './data-directory.js';
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
@@ -91,12 +97,12 @@ export class LogManager {
       options.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS,
     );
     await fs.mkdir(options.dataDir);
-    await manager.lock();
+    await lockDataDirectory(fs, options.dataDir);
     try {
       await manager.load();
     } catch (error) {
       await manager.closePartitions();
-      await manager.unlock();
+      await unlockDataDirectory(fs, options.dataDir);
       throw error;
     }
     manager.scheduleRetention();
@@ -219,7 +225,7 @@ export class LogManager {
       await this.adminChain.catch(() => undefined);
       const isEveryPartitionHealthy = await this.closePartitions();
       if (isEveryPartitionHealthy) await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME), `${this.clock.nowMs()}\n`);
-      await this.unlock();
+      await unlockDataDirectory(this.fs, this.dataDir);
       this.logger.info({ dataDir: this.dataDir, isClean: isEveryPartitionHealthy }, 'log manager closed');
     })();
     return this.closed;
@@ -331,31 +337,6 @@ export class LogManager {
         .catch((error: unknown) => this.logger.error({ err: error }, 'retention run failed'))
         .finally(() => this.scheduleRetention());
     }, this.retentionCheckIntervalMs);
-  }
-
-  private async lock(): Promise<void> {
-    const path = join(this.dataDir, LOCK_FILE_NAME);
-    if (await this.fs.exists(path)) {
-      const pid = Number((await this.fs.readFile(path)).toString('utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
-        throw new DataDirLockedError(`data directory ${this.dataDir} is in use by process ${pid}`);
-      }
-    }
-    await this.fs.writeFileAtomic(path, `${process.pid}\n`);
-  }
-
-  private async unlock(): Promise<void> {
-    const path = join(this.dataDir, LOCK_FILE_NAME);
-    if (await this.fs.exists(path)) await this.fs.unlink(path);
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
