@@ -22,10 +22,12 @@ import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { PartitionLog } from './partition-log.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
+import { describePartition, type PartitionSlot, type TopicDescription } from './topic-description.js';
 import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
 import { validatePartitionCount, validateTopicName } from './topic-name.js';
 
 export { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME } from './data-directory.js';
+export type { PartitionDescription, TopicDescription } from './topic-description.js';
 export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000;
 
 export interface LogManagerOptions {
@@ -35,28 +37,6 @@ export interface LogManagerOptions {
   logger?: Logger;
   retentionCheckIntervalMs?: number;
 }
-
-export interface PartitionDescription {
-  partition: number;
-  status: 'online' | 'failed' | 'data-loss';
-  logStartOffset: number;
-  logEndOffset: number;
-  highWatermark: number;
-  sizeBytes: number;
-  segmentCount: number;
-  error?: string;
-}
-
-export interface TopicDescription {
-  name: string;
-  partitionCount: number;
-  config: TopicConfig;
-  configOverrides: Record<string, string>;
-  partitions: PartitionDescription[];
-}
-
-/** A partition is either open, or refused with the DataLossError found while opening it. */
-type PartitionSlot = PartitionLog | DataLossError;
 
 interface Topic {
   metadata: TopicMetadata;
@@ -338,19 +318,4 @@ export class LogManager {
         .finally(() => this.scheduleRetention());
     }, this.retentionCheckIntervalMs);
   }
-}
-
-function describePartition(slot: PartitionSlot, partition: number): PartitionDescription {
-  if (slot instanceof DataLossError) {
-    return { partition, status: 'data-loss', logStartOffset: -1, logEndOffset: -1, highWatermark: -1, sizeBytes: 0, segmentCount: 0, error: slot.message };
-  }
-  return {
-    partition,
-    status: slot.isFailed ? 'failed' : 'online',
-    logStartOffset: slot.logStartOffset,
-    logEndOffset: slot.logEndOffset,
-    highWatermark: slot.highWatermark,
-    sizeBytes: slot.sizeBytes,
-    segmentCount: slot.segmentCount,
-  };
 }
