@@ -128,14 +128,26 @@ export class LogManager {
       const metadata: TopicMetadata = { name, partitionCount, configOverrides: { ...configOverrides }, createdAtMs: this.clock.nowMs() };
       // Build the whole topic under a temporary name, then rename: a crash leaves all or nothing.
       const staging = join(this.dataDir, creatingDirectoryName());
-      await this.fs.mkdir(staging);
-      for (let p = 0; p < partitionCount; p++) await this.fs.mkdir(join(staging, String(p)));
-      await writeTopicMetadata(this.fs, staging, metadata);
-      await this.fs.rename(staging, join(this.dataDir, name));
-      await this.fs.syncDirectory(this.dataDir);
-      const topic: Topic = { metadata, config, partitions: [] };
-      topic.partitions = await this.openPartitions(name, config, 0, partitionCount, true);
-      this.topics.set(name, topic);
+      try {
+        await this.fs.mkdir(staging);
+        for (let p = 0; p < partitionCount; p++) await this.fs.mkdir(join(staging, String(p)));
+        await writeTopicMetadata(this.fs, staging, metadata);
+        await this.fs.rename(staging, join(this.dataDir, name));
+      } catch (error) {
+        await this.removeQuietly(staging);
+        throw error;
+      }
+      // A failure from here on (EMFILE opening the 1000th partition) must not leave a topic that the
+      // caller was told failed but that the next start loads: openPartitions closes what it opened.
+      let partitions: PartitionSlot[];
+      try {
+        await this.fs.syncDirectory(this.dataDir);
+        partitions = await this.openPartitions(name, config, 0, partitionCount, true);
+      } catch (error) {
+        await this.discardTopicDirectory(name);
+        throw error;
+      }
+      this.topics.set(name, { metadata, config, partitions });
       this.logger.info({ topic: name, partitionCount, config: configOverrides }, 'topic created');
       return this.describeTopic(name);
     });
@@ -175,11 +187,20 @@ export class LogManager {
         throw new InvalidArgumentError(`topic '${name}' has ${currentCount} partitions; the count can only grow`);
       }
       const topicDirectory = join(this.dataDir, name);
-      for (let p = currentCount; p < partitionCount; p++) await this.fs.mkdir(join(topicDirectory, String(p)));
-      await this.fs.syncDirectory(topicDirectory);
-      const added = await this.openPartitions(name, topic.config, currentCount, partitionCount, true);
-      topic.metadata = { ...topic.metadata, partitionCount };
-      await writeTopicMetadata(this.fs, topicDirectory, topic.metadata);
+      const metadata = { ...topic.metadata, partitionCount };
+      let added: PartitionSlot[] = [];
+      try {
+        for (let p = currentCount; p < partitionCount; p++) await this.fs.mkdir(join(topicDirectory, String(p)));
+        await this.fs.syncDirectory(topicDirectory);
+        added = await this.openPartitions(name, topic.config, currentCount, partitionCount, true);
+        // topic.json is the commit point: until it names them, the new directories are not part of the topic.
+        await writeTopicMetadata(this.fs, topicDirectory, metadata);
+      } catch (error) {
+        await closeSlots(added);
+        for (let p = currentCount; p < partitionCount; p++) await this.removeQuietly(join(topicDirectory, String(p)));
+        throw error;
+      }
+      topic.metadata = metadata;
       topic.partitions.push(...added);
       this.logger.info({ topic: name, from: currentCount, to: partitionCount }, 'partitions added');
       return this.describeTopic(name);
@@ -222,6 +243,34 @@ export class LogManager {
     const topic = this.topics.get(name);
     if (!topic) throw new TopicNotFoundError(name);
     return topic;
+  }
+
+  /** Cleanup after a failure: a removal that fails too is logged, and the original error stands. */
+  private async removeQuietly(path: string): Promise<void> {
+    try {
+      await this.fs.removeTree(path);
+    } catch (error) {
+      this.logger.error({ err: error, path }, 'could not remove what a failed operation left');
+    }
+  }
+
+  /** Undoes a create whose directory is already in place: renamed away first, so a crash cannot leave half a topic. */
+  private async discardTopicDirectory(name: string): Promise<void> {
+    const doomed = join(this.dataDir, deletingDirectoryName());
+    try {
+      await this.fs.rename(join(this.dataDir, name), doomed);
+    } catch (error) {
+      this.logger.error({ err: error, topic: name }, 'could not remove the directory of a topic whose creation failed: the next start loads it');
+      return;
+    }
+    try {
+      // Before the removal: a crash must not bring back, under the topic's name, a half-removed directory.
+      await this.fs.syncDirectory(this.dataDir);
+    } catch (error) {
+      this.logger.error({ err: error, path: doomed }, 'left for the next start to remove');
+      return;
+    }
+    await this.removeQuietly(doomed);
   }
 
   /** After a failed delete: reopens the closed partitions (recovering them, to be safe) and serves the topic again. */
@@ -278,7 +327,7 @@ export class LogManager {
         );
       } catch (error) {
         if (!(error instanceof DataLossError)) {
-          await Promise.all(slots.map((s) => (s instanceof PartitionLog ? s.close() : undefined)));
+          await closeSlots(slots);
           throw error;
         }
         slots.push(error);
@@ -318,4 +367,9 @@ export class LogManager {
         .finally(() => this.scheduleRetention());
     }, this.retentionCheckIntervalMs);
   }
+}
+
+/** Closes the open partitions among `slots`; a close that fails is ignored (the caller is already failing). */
+async function closeSlots(slots: readonly PartitionSlot[]): Promise<void> {
+  await Promise.allSettled(slots.map((slot) => (slot instanceof PartitionLog ? slot.close() : undefined)));
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { DataLossError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { FileSystemPort } from './file-system.js';
+import type { FileHandlePort, FileSystemPort } from './file-system.js';
 import { readRecoveryPoint, writeRecoveryPoint } from './recovery-point-file.js';
 import { Segment } from './segment.js';
 import { parseSegmentFileName, segmentPaths } from './segment-files.js';
@@ -55,18 +55,27 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
   }
   if (logBaseOffsets.length === 0) {
     const segment = await Segment.create(fs, directory, 0, options.indexIntervalBytes, options.nowMs);
-    await fs.syncDirectory(directory);
+    try {
+      await fs.syncDirectory(directory);
+    } catch (error) {
+      // Out of descriptors (EMFILE) fails here first: the segment's own must not leak.
+      await segment.close();
+      throw error;
+    }
     return [segment];
   }
 
   const recoveryPoint = options.isCleanShutdown ? Number.POSITIVE_INFINITY : await readRecoveryPoint(fs, directory);
   const segments: Segment[] = [];
+  let opening: FileHandlePort | undefined;
   try {
     for (let i = 0; i < logBaseOffsets.length; i++) {
       const baseOffset = logBaseOffsets[i]!;
       const isLast = i === logBaseOffsets.length - 1;
       const paths = segmentPaths(directory, baseOffset);
       const file = await fs.open(paths.log, { create: false });
+      // Closed by the catch below until a segment owns it (closing twice is harmless).
+      opening = file;
       let segment: Segment | undefined;
       if (baseOffset < recoveryPoint) {
         segment = await Segment.openWithIndexes(fs, directory, file, baseOffset, options.indexIntervalBytes, options.nowMs);
@@ -107,12 +116,14 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
         throw new DataLossError(options.topic, options.partition, previous.nextOffset, segment.baseOffset, previous.paths.log, previous.sizeBytes);
       }
       segments.push(segment);
+      opening = undefined;
     }
+    if (!options.isCleanShutdown) await writeRecoveryPoint(fs, directory, segments[segments.length - 1]!.baseOffset);
   } catch (error) {
+    await opening?.close().catch(() => undefined);
     await Promise.all(segments.map((s) => s.close()));
     if (error instanceof DataLossError) log.error({ err: error }, 'DATA LOSS: partition refuses service');
     throw error;
   }
-  if (!options.isCleanShutdown) await writeRecoveryPoint(fs, directory, segments[segments.length - 1]!.baseOffset);
   return segments;
 }

@@ -7,7 +7,7 @@ import { MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
-import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
+import { FaultyFileSystem, ioError, tooManyOpenFilesError, type FileOperation } from '../helpers/faulty-file-system.js';
 import { readAllBatches } from '../helpers/open-log.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -137,6 +137,119 @@ describe('LogManager admin operations', () => {
       expect(fs.openHandleCount).toBe(0);
       await manager.close();
       expect((await open()).listTopics()).toEqual([]);
+    });
+  });
+
+  describe('a create or grow that fails midway leaves nothing behind', () => {
+    /** Fails the `n`-th call of `operation` under `pathPart` with EMFILE, as a server out of descriptors would. */
+    function failNth(fs: FaultyFileSystem, operation: FileOperation, pathPart: string, n: number): void {
+      let seen = 0;
+      fs.failOperation = (op, path) => {
+        if (op === operation && path.includes(pathPart) && ++seen === n) throw tooManyOpenFilesError();
+      };
+    }
+
+    /** The manager and the disk hold exactly `topics`, with no leftover and no extra open file; also after a reopen. */
+    async function expectOnly(manager: LogManager, fs: FaultyFileSystem, topics: string[], openHandles: number): Promise<void> {
+      expect(manager.listTopics()).toEqual(topics);
+      expect(await topicEntries()).toEqual(topics);
+      expect(fs.openHandleCount, 'open file handles').toBe(openHandles);
+      await manager.close();
+      expect(fs.openHandleCount).toBe(0);
+      const reopened = await open();
+      expect(reopened.listTopics()).toEqual(topics);
+      expect(await topicEntries()).toEqual(topics);
+    }
+
+    it('a create whose n-th partition fails to open (EMFILE): no topic in memory or on disk, no file left open, also after a reopen', async () => {
+      const fs = new FaultyFileSystem();
+      const manager = await open({ fs });
+      await manager.createTopic('first', 3);
+      failNth(fs, 'open', '/second/', 5);
+      await expect(manager.createTopic('second', 10)).rejects.toThrow(/EMFILE/);
+      fs.failOperation = undefined;
+      await expectOnly(manager, fs, ['first'], 3);
+    });
+
+    it("a create that fails at a new partition's directory fsync (EMFILE) closes that partition's segment too", async () => {
+      const fs = new FaultyFileSystem();
+      const manager = await open({ fs });
+      await manager.createTopic('first', 1);
+      failNth(fs, 'syncDirectory', '/second/4', 1);
+      await expect(manager.createTopic('second', 8)).rejects.toThrow(/EMFILE/);
+      fs.failOperation = undefined;
+      await expectOnly(manager, fs, ['first'], 1);
+    });
+
+    it('a create that fails while it builds its staging directory leaves no ~creating- directory', async () => {
+      const fs = new FaultyFileSystem();
+      const manager = await open({ fs });
+      failNth(fs, 'mkdir', '~creating-', 4);
+      await expect(manager.createTopic('staged', 8)).rejects.toThrow(/EMFILE/);
+      fs.failOperation = undefined;
+      expect(await topicEntries()).toEqual([]);
+      // The name is free: the same create succeeds now.
+      expect((await manager.createTopic('staged', 8)).partitionCount).toBe(8);
+      await expectOnly(manager, fs, ['staged'], 8);
+    });
+
+    it('a grow whose n-th new partition fails to open keeps the old count, on disk and in memory, and can be retried', async () => {
+      const fs = new FaultyFileSystem();
+      const manager = await open({ fs });
+      await manager.createTopic('grow', 2);
+      await append(manager, 'grow', 1, 'kept');
+      failNth(fs, 'open', '/grow/', 3);
+      await expect(manager.createPartitions('grow', 6)).rejects.toThrow(/EMFILE/);
+      fs.failOperation = undefined;
+      expect(manager.describeTopic('grow').partitionCount).toBe(2);
+      expect((await readdir(join(dataDir, 'grow'))).sort()).toEqual(['0', '1', 'topic.json']);
+      expect(fs.openHandleCount).toBe(2);
+
+      // A failed topic.json write, after every new partition opened, undoes the grow as well.
+      failNth(fs, 'writeFileAtomic', '/grow/topic.json', 1);
+      await expect(manager.createPartitions('grow', 6)).rejects.toThrow(/EMFILE/);
+      fs.failOperation = undefined;
+      expect(manager.describeTopic('grow').partitionCount).toBe(2);
+      expect((await readdir(join(dataDir, 'grow'))).sort()).toEqual(['0', '1', 'topic.json']);
+      expect(fs.openHandleCount).toBe(2);
+
+      expect((await manager.createPartitions('grow', 6)).partitionCount).toBe(6);
+      await manager.close();
+      const reopened = await open();
+      expect(reopened.describeTopic('grow').partitionCount).toBe(6);
+      expect(await values(reopened, 'grow', 1)).toEqual(['kept#0']);
+    });
+  });
+
+  describe('an open that fails', () => {
+    /** A topic with data in both partitions, left as a crash leaves it (no clean-shutdown marker). */
+    async function crashWithData(): Promise<void> {
+      const fs = new FaultyFileSystem();
+      const manager = await LogManager.open({ dataDir, logger: silentLogger, clock, fs });
+      await manager.createTopic('r', 2);
+      await append(manager, 'r', 0, 'a');
+      await append(manager, 'r', 1, 'b');
+      await fs.crash();
+    }
+
+    it('leaves no file open when recovery fails to fsync a segment or to write a recovery point', async () => {
+      await crashWithData();
+      const failingSync = new FaultyFileSystem();
+      failingSync.beforeDatasync = (path) => {
+        if (path.includes('/r/1/')) throw ioError('fdatasync');
+      };
+      await expect(LogManager.open({ dataDir, logger: silentLogger, clock, fs: failingSync })).rejects.toThrow(/EIO/);
+      expect(failingSync.openHandleCount, 'open file handles').toBe(0);
+
+      const failingWrite = new FaultyFileSystem();
+      failingWrite.failOperation = (operation, path) => {
+        if (operation === 'writeFileAtomic' && path.includes('/r/1/')) throw ioError('write');
+      };
+      await expect(LogManager.open({ dataDir, logger: silentLogger, clock, fs: failingWrite })).rejects.toThrow(/EIO/);
+      expect(failingWrite.openHandleCount, 'open file handles').toBe(0);
+
+      const manager = await open();
+      expect(await values(manager, 'r', 1)).toEqual(['b#0']);
     });
   });
 
