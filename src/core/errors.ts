@@ -219,3 +219,13 @@ export class TooManyRequestsError extends StrataError {
   readonly code = 'TOO_MANY_REQUESTS';
   readonly retriable = true;
 }
+
+/**
+ * The server already has as many partitions as it may have (MAX_PARTITIONS_PER_SERVER). Not
+ * retriable: unlike group members, partitions do not go away by themselves; an operator must delete
+ * topics first.
+ */
+export class PartitionLimitReachedError extends StrataError {
+  readonly code = 'PARTITION_LIMIT_REACHED';
+  readonly retriable = false;
+}

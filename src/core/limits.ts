@@ -67,3 +67,12 @@ export const MAX_FETCH_WAIT_MS = 60_000;
 export const MAX_MEMBERS_PER_GROUP = 1_000;
 export const MAX_GROUPS = 10_000;
 export const MAX_GROUP_ID_LENGTH = 249;
+
+/**
+ * Partitions on one server, every topic counted (the internal __consumer_offsets too). Every segment of
+ * a partition keeps its file open (as Kafka's do), so each partition holds at least one descriptor, and
+ * a server past its descriptor limit (RLIMIT_NOFILE) fails every open with EMFILE, then cannot restart.
+ * With __consumer_offsets present, one topic may have a few partitions fewer than MAX_PARTITIONS.
+ */
+export const MAX_PARTITIONS_PER_SERVER = 10_000;
+assert(MAX_PARTITIONS_PER_SERVER >= MAX_PARTITIONS, 'a server holds at least one topic of the largest size');

@@ -31,6 +31,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   GROUP_NOT_FOUND: grpc.status.NOT_FOUND,
   GROUP_NOT_EMPTY: grpc.status.FAILED_PRECONDITION,
   GROUP_MAX_SIZE_REACHED: grpc.status.RESOURCE_EXHAUSTED,
+  // A server resource, not a bad argument: the same request succeeds on a server with room.
+  PARTITION_LIMIT_REACHED: grpc.status.RESOURCE_EXHAUSTED,
 });
 
 export interface DescribedError {

@@ -3,11 +3,13 @@ import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import {
   DataLossError,
   InvalidArgumentError,
+  PartitionLimitReachedError,
   PartitionNotFoundError,
   ShuttingDownError,
   TopicAlreadyExistsError,
   TopicNotFoundError,
 } from '../core/errors.js';
+import { MAX_PARTITIONS_PER_SERVER } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import {
   CLEAN_SHUTDOWN_FILE_NAME,
@@ -36,6 +38,8 @@ export interface LogManagerOptions {
   clock?: Clock;
   logger?: Logger;
   retentionCheckIntervalMs?: number;
+  /** Partitions of every topic together, at most (MAX_PARTITIONS_PER_SERVER; tests set fewer). */
+  maxPartitions?: number;
 }
 
 interface Topic {
@@ -64,6 +68,7 @@ export class LogManager {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly retentionCheckIntervalMs: number,
+    private readonly maxPartitions: number,
   ) {}
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
@@ -75,6 +80,7 @@ export class LogManager {
       options.clock ?? systemClock,
       logger,
       options.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS,
+      options.maxPartitions ?? MAX_PARTITIONS_PER_SERVER,
     );
     await fs.mkdir(options.dataDir);
     await lockDataDirectory(fs, options.dataDir);
@@ -125,6 +131,7 @@ export class LogManager {
       validatePartitionCount(partitionCount);
       const config = resolveTopicConfig(configOverrides);
       if (this.topics.has(name)) throw new TopicAlreadyExistsError(name);
+      this.checkPartitionLimit(name, partitionCount);
       const metadata: TopicMetadata = { name, partitionCount, configOverrides: { ...configOverrides }, createdAtMs: this.clock.nowMs() };
       // Build the whole topic under a temporary name, then rename: a crash leaves all or nothing.
       const staging = join(this.dataDir, creatingDirectoryName());
@@ -186,6 +193,7 @@ export class LogManager {
       if (partitionCount <= currentCount) {
         throw new InvalidArgumentError(`topic '${name}' has ${currentCount} partitions; the count can only grow`);
       }
+      this.checkPartitionLimit(name, partitionCount - currentCount);
       const topicDirectory = join(this.dataDir, name);
       const metadata = { ...topic.metadata, partitionCount };
       let added: PartitionSlot[] = [];
@@ -237,6 +245,17 @@ export class LogManager {
     const result = this.adminChain.then(operation);
     this.adminChain = result.catch(() => undefined);
     return result;
+  }
+
+  /** Refuses `added` more partitions past the server's limit (each holds file descriptors: see limits.ts). */
+  private checkPartitionLimit(topic: string, added: number): void {
+    let count = 0;
+    for (const t of this.topics.values()) count += t.partitions.length;
+    if (count + added > this.maxPartitions) {
+      throw new PartitionLimitReachedError(
+        `adding ${added} partitions to topic '${topic}' would make ${count + added} on this server, more than its limit of ${this.maxPartitions} (it has ${count})`,
+      );
+    }
   }
 
   private topicOrThrow(name: string): Topic {

@@ -1,8 +1,9 @@
+import * as grpc from '@grpc/grpc-js';
 import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StrataClientError } from '../../src/client/client-error.js';
 import { StrataClient } from '../../src/client/strata-client.js';
-import { MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
+import { MAX_PARTITIONS, MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -76,4 +77,14 @@ describe('topic names and partition counts at the limits, through a real server'
     expect((await readdir(dir.path)).filter((entry) => !entry.startsWith('@') && !entry.startsWith('__'))).toEqual([]);
   }, 60_000);
 
+  it('refuses partitions past the server limit with RESOURCE_EXHAUSTED (PARTITION_LIMIT_REACHED), counting __consumer_offsets', async () => {
+    const admin = await start();
+    // MAX_PARTITIONS is valid for one topic, but __consumer_offsets already holds some of the server's partitions.
+    const refused = await rejection(admin.admin.createTopic('huge', { partitions: MAX_PARTITIONS }));
+    expect(refused).toMatchObject({ code: 'PARTITION_LIMIT_REACHED', grpcStatus: grpc.status.RESOURCE_EXHAUSTED, retriable: false });
+    await admin.admin.createTopic('small', { partitions: 2 });
+    expect(await rejection(admin.admin.createPartitions('small', MAX_PARTITIONS))).toMatchObject({ code: 'PARTITION_LIMIT_REACHED' });
+    expect((await admin.admin.listTopics()).map((t) => t.name)).toEqual(['small']);
+    expect((await admin.admin.describeTopic('small')).partitionCount).toBe(2);
+  });
 });

@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import * as errors from '../../src/core/errors.js';
 import { STATUS_BY_ERROR_CODE, toFailure } from '../../src/server/status.js';
@@ -19,6 +20,11 @@ describe('the status table', () => {
     const made = everyStrataError().filter((error) => error.code !== 'DATA_DIR_LOCKED');
     expect(made.length).toBeGreaterThan(20);
     expect(made.filter((error) => STATUS_BY_ERROR_CODE[error.code] === undefined).map((error) => error.code)).toEqual([]);
+  });
+
+  it('answers a server out of partitions with RESOURCE_EXHAUSTED, not retriable (nothing frees partitions by itself)', () => {
+    const failure = toFailure(new errors.PartitionLimitReachedError('adding 5 partitions would pass the limit'));
+    expect(failure).toMatchObject({ code: 'PARTITION_LIMIT_REACHED', retriable: false, grpcStatus: grpc.status.RESOURCE_EXHAUSTED });
   });
 
   it('tells a client that DUPLICATE_SEQUENCE is final and may be in the log', () => {

@@ -2,9 +2,10 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { TopicNotFoundError } from '../../src/core/errors.js';
-import { MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
+import { PartitionLimitReachedError, TopicNotFoundError } from '../../src/core/errors.js';
+import { MAX_PARTITIONS, MAX_PARTITIONS_PER_SERVER, MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS } from '../../src/groups/offset-store.js';
 import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
 import { FaultyFileSystem, ioError, tooManyOpenFilesError, type FileOperation } from '../helpers/faulty-file-system.js';
@@ -250,6 +251,38 @@ describe('LogManager admin operations', () => {
 
       const manager = await open();
       expect(await values(manager, 'r', 1)).toEqual(['b#0']);
+    });
+  });
+
+  describe('the partition limit of a server', () => {
+    it('refuses a create or grow past maxPartitions with PartitionLimitReachedError, counting every topic, changing nothing', async () => {
+      const manager = await open({ maxPartitions: 20 });
+      await manager.createTopic(OFFSETS_TOPIC, 8);
+      await manager.createTopic('a', 4);
+      await manager.createTopic('b', 4);
+      const refused = manager.createTopic('c', 5);
+      await expect(refused).rejects.toBeInstanceOf(PartitionLimitReachedError);
+      await expect(refused).rejects.toMatchObject({ code: 'PARTITION_LIMIT_REACHED', retriable: false });
+      await expect(refused).rejects.toThrow(/would make 21 on this server, more than its limit of 20 \(it has 16\)/);
+      await expect(manager.createPartitions('a', 9)).rejects.toBeInstanceOf(PartitionLimitReachedError);
+      expect(manager.listTopics()).toEqual([OFFSETS_TOPIC, 'a', 'b']);
+      expect(await topicEntries()).toEqual([OFFSETS_TOPIC, 'a', 'b']);
+      expect(manager.describeTopic('a').partitionCount).toBe(4);
+
+      // Up to the limit exactly; a deleted topic's partitions are free again.
+      await manager.createTopic('c', 4);
+      await expect(manager.createTopic('d', 1)).rejects.toBeInstanceOf(PartitionLimitReachedError);
+      await manager.deleteTopic('b');
+      expect((await manager.createPartitions('a', 8)).partitionCount).toBe(8);
+    });
+
+    it(`is MAX_PARTITIONS_PER_SERVER (${MAX_PARTITIONS_PER_SERVER}) unless set: a topic of MAX_PARTITIONS does not fit beside ${OFFSETS_TOPIC}`, async () => {
+      const manager = await open();
+      await manager.createTopic(OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS);
+      await expect(manager.createTopic('huge', MAX_PARTITIONS)).rejects.toThrow(new RegExp(`limit of ${MAX_PARTITIONS_PER_SERVER} `));
+      await manager.createTopic('small', 2);
+      await expect(manager.createPartitions('small', MAX_PARTITIONS)).rejects.toBeInstanceOf(PartitionLimitReachedError);
+      expect(manager.listTopics()).toEqual([OFFSETS_TOPIC, 'small']);
     });
   });
 
