@@ -66,6 +66,11 @@ export interface CoordinatorEvents {
  * recomputation; and a slow revocation holds back only the partitions being revoked.
  */
 export class GroupCoordinator {
+  /**
+   * Only groups with members: join adds a group with its first member, removeMember forgets one that
+   * empties. Committed offsets are the offset store's, so a group with offsets and no members is
+   * still listed and described from there (as Kafka lists an "Empty" group).
+   */
   private readonly groups = new Map<string, ConsumerGroup>();
   private timer: TimerHandle | undefined;
   private timerDueMs = Number.POSITIVE_INFINITY;
@@ -218,14 +223,15 @@ export class GroupCoordinator {
   }
 
   private join(request: HeartbeatRequest, nowMs: number): HeartbeatResponse {
+    // Everything that can refuse the join comes before the group exists: a refused join must leave
+    // nothing behind, or refused joins of made-up groups would fill MAX_GROUPS for good.
+    const topics = normalizeTopics(request.topics);
+    if (topics.length === 0) throw new InvalidArgumentError('a member must subscribe to at least one topic');
     let group = this.groups.get(request.groupId);
     if (!group) {
       if (this.groups.size >= MAX_GROUPS) throw new GroupMaxSizeReachedError(`the server has ${MAX_GROUPS} groups`);
       group = new ConsumerGroup(request.groupId);
-      this.groups.set(request.groupId, group);
     }
-    const topics = normalizeTopics(request.topics);
-    if (topics.length === 0) throw new InvalidArgumentError('a member must subscribe to at least one topic');
     const instanceId = request.instanceId ? request.instanceId : undefined;
     const memberId = (this.options.newMemberId ?? randomUUID)();
     const fields = { memberId, instanceId, topics, lastHeartbeatMs: nowMs, revocationStartedMs: undefined, isAway: false };
@@ -241,6 +247,8 @@ export class GroupCoordinator {
     } else {
       if (group.members.size >= MAX_MEMBERS_PER_GROUP) throw new GroupMaxSizeReachedError(`group '${group.groupId}' has ${MAX_MEMBERS_PER_GROUP} members`);
       member = { ...fields, memberEpoch: 0, assigned: this.freeClaims(group, topics, request.owned) };
+      // Only now, with its first member, does a new group count against MAX_GROUPS.
+      this.groups.set(group.groupId, group);
       group.addMember(member);
       this.membershipChanged(group, nowMs);
       member.memberEpoch = group.groupEpoch;

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from '../../src/client/admin.js';
+import { StrataClient } from '../../src/client/strata-client.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { GroupHeartbeatRequest } from '../../src/generated/strata/v1/GroupHeartbeatRequest.js';
+import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
+import { resolveServerConfig } from '../../src/server/server-config.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const GROUPS = { initialRebalanceDelayMs: 50, rebalanceDelayMs: 50, heartbeatIntervalMs: 200, sessionTimeoutMs: 3_000 };
+
+interface Answer {
+  memberId: string;
+  failure: { code: string; grpcStatus: number } | null;
+}
+
+describe('consumer groups under hostile heartbeats', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: RunningServer;
+  let client: StrataClient;
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, groups: GROUPS }), silentLogger);
+    client = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    await client.admin.createTopic('jobs', { partitions: 2 });
+    const producer = client.producer();
+    await producer.sendBatch('jobs', Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: `job-${i}` })));
+    await producer.close();
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+    await dir.remove();
+  });
+
+  /** Sends heartbeats on a stream of their own (fewer than the rate limit) and returns one answer each. */
+  async function heartbeats(requests: Array<Partial<GroupHeartbeatRequest>>): Promise<Answer[]> {
+    const stream = client.stubs.groups.groupHeartbeat();
+    const answers: Answer[] = [];
+    const all = new Promise<void>((resolve, reject) => {
+      stream.on('data', (answer: Answer) => {
+        answers.push(answer);
+        if (answers.length === requests.length) resolve();
+      });
+      stream.on('error', reject);
+    });
+    for (const request of requests) stream.write({ groupId: 'g', memberId: '', memberEpoch: 0, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0, ...request });
+    await all;
+    stream.end();
+    return answers;
+  }
+
+  const listGroups = () => call(client.stubs.admin.listGroups.bind(client.stubs.admin), {});
+
+  it('leaves no group behind for refused joins; a group with commits and no members is still listed and described', async () => {
+    const refused = await heartbeats(Array.from({ length: 10 }, (_, i) => ({ groupId: `refused-${i}`, topics: [] })));
+    expect(refused.map((a) => a.failure?.code)).toEqual(Array(10).fill('INVALID_ARGUMENT'));
+    expect((await listGroups()).groups.filter((g) => g.groupId.startsWith('refused-'))).toEqual([]);
+
+    // A member commits and leaves: its group is empty but has offsets, so it is listed (as Kafka lists
+    // an "Empty" group) and described with them.
+    const consumer = client.consumer({ groupId: 'kept', topics: ['jobs'], fromBeginning: true });
+    let count = 0;
+    for await (const _ of consumer) {
+      if (++count === 20) {
+        await consumer.commit();
+        break;
+      }
+    }
+    expect((await listGroups()).groups.find((g) => g.groupId === 'kept')).toMatchObject({ memberCount: 0 });
+    const description = await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'kept' });
+    expect(description.members).toEqual([]);
+    expect(description.lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(20);
+  }, 30_000);
+});
