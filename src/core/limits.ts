@@ -76,3 +76,17 @@ export const MAX_GROUP_ID_LENGTH = 249;
  */
 export const MAX_PARTITIONS_PER_SERVER = 10_000;
 assert(MAX_PARTITIONS_PER_SERVER >= MAX_PARTITIONS, 'a server holds at least one topic of the largest size');
+
+/**
+ * Topics one group member may subscribe to. A member is kept with its subscription until it leaves,
+ * so this bounds what one member holds (at most 1,000 names of up to MAX_TOPIC_NAME_LENGTH: about
+ * 250 KB); real consumers subscribe to a handful, and 1,000 leaves room for wide wildcard-style lists.
+ */
+export const MAX_SUBSCRIBED_TOPICS_PER_MEMBER = 1_000;
+/** A static member's instance id: Kafka's rule for group.instance.id, the same as for group ids. */
+export const MAX_INSTANCE_ID_LENGTH = 249;
+/**
+ * A member id a client sends back. The server issues them (UUIDs, 36 characters) and never takes one
+ * from a client, so anything longer cannot be a member: it is refused before it is echoed or logged.
+ */
+export const MAX_MEMBER_ID_LENGTH = 64;

@@ -7,11 +7,12 @@ import {
   InvalidArgumentError,
   UnknownMemberIdError,
 } from '../core/errors.js';
-import { MAX_GROUP_ID_LENGTH, MAX_GROUPS, MAX_MEMBERS_PER_GROUP } from '../core/limits.js';
+import { MAX_GROUPS, MAX_MEMBERS_PER_GROUP } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { AssignorMember, PartitionAssignor } from './assignors/partition-assignor.js';
 import { ConsumerGroup, type GroupMember } from './consumer-group.js';
 import type { GroupConfig } from './group-config.js';
+import { validateGroupId, validateInstanceId, validateMemberId, validateMemberTopics } from './heartbeat-fields.js';
 import { toPartitionSet, toSortedList, toSortedMap, type PartitionSet } from './topic-partitions.js';
 
 /** What the coordinator needs to know of topics: it never imports the broker. */
@@ -19,6 +20,8 @@ export interface TopicsView {
   /** Partition count of a topic, or undefined if it does not exist. */
   partitionCount(topic: string): number | undefined;
 }
+
+export { validateGroupId } from './heartbeat-fields.js';
 
 export const JOIN_EPOCH = 0;
 export const LEAVE_EPOCH = -1;
@@ -93,7 +96,11 @@ export class GroupCoordinator {
 
   heartbeat(request: HeartbeatRequest): HeartbeatResponse {
     const nowMs = this.options.clock.nowMs();
+    // Every field first: a refused heartbeat changes nothing.
     validateGroupId(request.groupId);
+    validateMemberId(request.memberId);
+    validateInstanceId(request.instanceId || undefined);
+    validateMemberTopics(request.topics, request.owned);
     if (request.memberEpoch === JOIN_EPOCH) return this.join(request, nowMs);
     const group = this.groups.get(request.groupId);
     const member = group?.members.get(request.memberId);
@@ -132,6 +139,7 @@ export class GroupCoordinator {
    * the group's latest offset reset (fencing: a zombie, or a commit made before a reset, is refused).
    */
   validateMember(groupId: string, memberId: string, memberEpoch: number, offsetsEpoch: number): void {
+    validateMemberId(memberId);
     const group = this.groups.get(groupId);
     const member = group?.members.get(memberId);
     if (!group || !member) throw new UnknownMemberIdError(`group '${groupId}' has no member '${memberId}'`);
@@ -410,10 +418,4 @@ function sameTopics(a: readonly string[], b: readonly string[]): boolean {
   const x = normalizeTopics(a);
   const y = normalizeTopics(b);
   return x.length === y.length && x.every((t, i) => t === y[i]);
-}
-
-export function validateGroupId(groupId: string): void {
-  if (typeof groupId !== 'string' || groupId.length === 0 || groupId.length > MAX_GROUP_ID_LENGTH || !/^[a-zA-Z0-9._-]+$/.test(groupId)) {
-    throw new InvalidArgumentError(`group id must match [a-zA-Z0-9._-]{1,${MAX_GROUP_ID_LENGTH}}, got '${String(groupId)}'`);
-  }
 }

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, SlowReaderError, TooManyRequestsError } from '../core/errors.js';
+import { MAX_MEMBER_ID_LENGTH } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse } from '../generated/strata/v1/GroupHeartbeatResponse.js';
@@ -47,6 +48,10 @@ export class HeartbeatStreams {
   }
 }
 
+/** The member id a failure answer names: not one no member can have (it could be megabytes long). */
+function echoedMemberId(memberId: string): string {
+  return typeof memberId === 'string' && memberId.length <= MAX_MEMBER_ID_LENGTH ? memberId : '';
+}
 
 export function createGroupService(options: {
   coordinator: GroupCoordinator;
@@ -83,7 +88,7 @@ export function createGroupService(options: {
           heartbeatsInWindow = 0;
         }
         if (++heartbeatsInWindow > MAX_HEARTBEATS_PER_SECOND) {
-          respond({ memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: 0, failure: toFailure(new TooManyRequestsError(`more than ${MAX_HEARTBEATS_PER_SECOND} heartbeats a second on one stream: this one was not processed`)) });
+          respond({ memberId: echoedMemberId(request.memberId), memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: 0, failure: toFailure(new TooManyRequestsError(`more than ${MAX_HEARTBEATS_PER_SECOND} heartbeats a second on one stream: this one was not processed`)) });
           return;
         }
         try {
@@ -101,7 +106,7 @@ export function createGroupService(options: {
           else heartbeatStreams.forget(response.memberId);
           respond(response);
         } catch (error) {
-          respond({ memberId: request.memberId, memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: 0, failure: toFailure(error) });
+          respond({ memberId: echoedMemberId(request.memberId), memberEpoch: request.memberEpoch, heartbeatIntervalMs: coordinator.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: 0, failure: toFailure(error) });
         }
       });
       const done = () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { MAX_GROUPS } from '../../src/core/limits.js';
+import { MAX_GROUPS, MAX_INSTANCE_ID_LENGTH, MAX_MEMBER_ID_LENGTH, MAX_PARTITIONS, MAX_SUBSCRIBED_TOPICS_PER_MEMBER, MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { StickyAssignor } from '../../src/groups/assignors/sticky-assignor.js';
 import { resolveGroupConfig } from '../../src/groups/group-config.js';
@@ -47,6 +47,52 @@ describe('GroupCoordinator bounds', () => {
     expect(coordinator.listGroups().map((g) => g.groupId)).toEqual(['timed-out']);
     clock.advance(CONFIG.sessionTimeoutMs);
     expect(coordinator.listGroups()).toEqual([]);
+    coordinator.close();
+  });
+
+  const tooMany = Array.from({ length: MAX_SUBSCRIBED_TOPICS_PER_MEMBER + 1 }, (_, i) => `topic-${i}`);
+  const refusals: Array<[string, Partial<HeartbeatRequest>, string]> = [
+    ['more topics than a member may subscribe to', { topics: tooMany }, 'INVALID_ARGUMENT'],
+    ['a topic name over the length limit', { topics: ['t', 'x'.repeat(MAX_TOPIC_NAME_LENGTH + 1)] }, 'INVALID_TOPIC_NAME'],
+    ['a name no topic can have', { topics: ['t', 'no/such topic'] }, 'INVALID_TOPIC_NAME'],
+    ['an instance id over the length limit', { instanceId: 'i'.repeat(500_000) }, 'INVALID_ARGUMENT'],
+    ['an instance id outside [a-zA-Z0-9._-]', { instanceId: 'host:1\n' }, 'INVALID_ARGUMENT'],
+    ['a member id over the length limit', { memberId: 'm'.repeat(MAX_MEMBER_ID_LENGTH + 1) }, 'INVALID_ARGUMENT'],
+    ['more owned topics than a member may subscribe to', { owned: tooMany.map((topic) => ({ topic, partitions: [0] })) }, 'INVALID_ARGUMENT'],
+    ['an owned topic no topic can have', { owned: [{ topic: '', partitions: [0] }] }, 'INVALID_TOPIC_NAME'],
+    ['more owned partitions than a topic has', { owned: [{ topic: 't', partitions: Array.from({ length: MAX_PARTITIONS + 1 }, (_, p) => p) }] }, 'INVALID_ARGUMENT'],
+  ];
+  for (const [what, fields, code] of refusals) {
+    it(`refuses a join with ${what}, with a short message, and keeps nothing`, () => {
+      const { coordinator, join } = setup();
+      let error: { code?: string; message?: string } | undefined;
+      try {
+        join(fields);
+      } catch (e) {
+        error = e as { code?: string; message?: string };
+      }
+      expect(error?.code).toBe(code);
+      expect(error!.message!.length).toBeLessThan(500);
+      expect(coordinator.listGroups()).toEqual([]);
+      coordinator.close();
+    });
+  }
+
+  it('refuses a heartbeat of a member that changes to a subscription past the bounds, and leaves the member as it was', () => {
+    const { coordinator, join } = setup();
+    const member = join({ instanceId: 'i'.repeat(MAX_INSTANCE_ID_LENGTH) });
+    const before = coordinator.describeGroup('g');
+    expect(() => coordinator.heartbeat({ groupId: 'g', memberId: member.memberId, memberEpoch: member.memberEpoch, topics: tooMany, owned: [], idleMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(coordinator.describeGroup('g')).toEqual(before);
+    coordinator.close();
+  });
+
+  it('takes a subscription of exactly the bound, and an instance id of the longest length', () => {
+    const { coordinator, join } = setup();
+    join({ topics: tooMany.slice(1), instanceId: 'i'.repeat(MAX_INSTANCE_ID_LENGTH) });
+    expect(coordinator.describeGroup('g')!.members[0]!.topics).toHaveLength(MAX_SUBSCRIBED_TOPICS_PER_MEMBER);
     coordinator.close();
   });
 });

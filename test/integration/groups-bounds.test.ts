@@ -72,4 +72,18 @@ describe('consumer groups under hostile heartbeats', () => {
     expect(description.members).toEqual([]);
     expect(description.lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(20);
   }, 30_000);
+
+  it('refuses joins with oversized subscriptions and ids with INVALID_ARGUMENT, keeps nothing, and echoes none of it', async () => {
+    // About 0.9 MiB of made-up topic names, as a hostile client sent 400 times to grow the server by 1 GiB.
+    const madeUp = Array.from({ length: 60_000 }, (_, i) => `mu-topic-${i}`);
+    const answers = await heartbeats([
+      { groupId: 'huge-subscription', topics: madeUp },
+      { groupId: 'huge-instance', instanceId: 'i'.repeat(500_000) },
+      { groupId: 'huge-member', memberId: 'm'.repeat(200_000), memberEpoch: 3 },
+    ]);
+    expect(answers.map((a) => a.failure?.grpcStatus)).toEqual([3, 3, 3]);
+    // A failure answer does not carry the client's oversized id back, in the member id or the message.
+    expect(answers.every((a) => a.memberId === '' && JSON.stringify(a).length < 1_000)).toBe(true);
+    expect((await listGroups()).groups.filter((g) => g.groupId.startsWith('huge-'))).toEqual([]);
+  }, 30_000);
 });
