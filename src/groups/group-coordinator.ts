@@ -13,7 +13,7 @@ import type { AssignorMember, PartitionAssignor } from './assignors/partition-as
 import { ConsumerGroup, type GroupMember } from './consumer-group.js';
 import type { GroupConfig } from './group-config.js';
 import { validateGroupId, validateInstanceId, validateMemberId, validateMemberTopics } from './heartbeat-fields.js';
-import { toPartitionSet, toSortedList, toSortedMap, type PartitionSet } from './topic-partitions.js';
+import { countMoved, intersectWith, toPartitionSet, toSortedList, toSortedMap, type PartitionSet } from './topic-partitions.js';
 
 /** What the coordinator needs to know of topics: it never imports the broker. */
 export interface TopicsView {
@@ -387,27 +387,6 @@ export class GroupCoordinator {
       this.tick();
     }, Math.max(0, dueMs - this.options.clock.nowMs()));
   }
-}
-
-function intersectWith(a: PartitionSet, b: PartitionSet): PartitionSet {
-  const out: PartitionSet = new Map();
-  for (const [topic, partitions] of a) {
-    const other = b.get(topic);
-    const both = [...partitions].filter((p) => other?.has(p));
-    if (both.length > 0) out.set(topic, new Set(both));
-  }
-  return out;
-}
-
-function countMoved(before: Map<string, PartitionSet>, after: Map<string, PartitionSet>): number {
-  const ownerBefore = new Map<string, string>();
-  for (const [memberId, set] of before) for (const [topic, ps] of set) for (const p of ps) ownerBefore.set(`${p}\u0000${topic}`, memberId);
-  let moved = 0;
-  for (const [memberId, set] of after) for (const [topic, ps] of set) for (const p of ps) {
-    const previous = ownerBefore.get(`${p}\u0000${topic}`);
-    if (previous !== undefined && previous !== memberId) moved++;
-  }
-  return moved;
 }
 
 function normalizeTopics(topics: readonly string[]): string[] {

@@ -64,3 +64,26 @@ export function equals(a: PartitionSet, b: PartitionSet): boolean {
 export function partitionKey(topic: string, partition: number): string {
   return `${partition}\u0000${topic}`;
 }
+
+/** Partitions in both sets. */
+export function intersectWith(a: PartitionSet, b: PartitionSet): PartitionSet {
+  const out: PartitionSet = new Map();
+  for (const [topic, partitions] of a) {
+    const other = b.get(topic);
+    const both = [...partitions].filter((p) => other?.has(p));
+    if (both.length > 0) out.set(topic, new Set(both));
+  }
+  return out;
+}
+
+/** Partitions that have an owner in both assignments, a different one in `after`. */
+export function countMoved(before: Map<string, PartitionSet>, after: Map<string, PartitionSet>): number {
+  const ownerBefore = new Map<string, string>();
+  for (const [memberId, set] of before) for (const [topic, ps] of set) for (const p of ps) ownerBefore.set(`${p}\u0000${topic}`, memberId);
+  let moved = 0;
+  for (const [memberId, set] of after) for (const [topic, ps] of set) for (const p of ps) {
+    const previous = ownerBefore.get(`${p}\u0000${topic}`);
+    if (previous !== undefined && previous !== memberId) moved++;
+  }
+  return moved;
+}
