@@ -90,3 +90,10 @@ export const MAX_INSTANCE_ID_LENGTH = 249;
  * from a client, so anything longer cannot be a member: it is refused before it is echoed or logged.
  */
 export const MAX_MEMBER_ID_LENGTH = 64;
+/**
+ * Answers a heartbeat stream may hold queued for a member that does not read them before it is ended
+ * with SLOW_READER. gRPC server streams count queued messages, not bytes; answers queue here only once
+ * the transport's flow-control window (64 KiB at least) is full, and a member that reads has one or
+ * two in flight. 100 is five seconds of heartbeats at the per-stream rate limit beyond that.
+ */
+export const MAX_UNREAD_HEARTBEAT_ANSWERS = 100;

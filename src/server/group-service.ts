@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, SlowReaderError, TooManyRequestsError } from '../core/errors.js';
-import { MAX_MEMBER_ID_LENGTH } from '../core/limits.js';
+import { MAX_MEMBER_ID_LENGTH, MAX_UNREAD_HEARTBEAT_ANSWERS } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse } from '../generated/strata/v1/GroupHeartbeatResponse.js';
@@ -16,9 +16,6 @@ import type { StreamRegistry } from './stream-registry.js';
 
 /** Heartbeats one stream may send per second; more are answered with a failure, not processed. */
 const MAX_HEARTBEATS_PER_SECOND = 20;
-
-/** Heartbeat answers a member may leave unread before its stream is ended. */
-const MAX_UNREAD_HEARTBEAT_BYTES = 256 * 1024;
 
 type HeartbeatCall = grpc.ServerDuplexStream<GroupHeartbeatRequest__Output, GroupHeartbeatResponse>;
 
@@ -39,8 +36,9 @@ export class HeartbeatStreams {
 
   push(response: HeartbeatResponse): void {
     const call = this.byMember.get(response.memberId);
-    // A heartbeat answer is tiny and the member heartbeats anyway: a full buffer just skips a push.
-    if (call && !call.cancelled && call.writableLength < 64 * 1024) call.write(response);
+    // The member heartbeats anyway, so a push to a stream with answers queued unread is skipped
+    // (writableLength counts messages: the stream is in object mode); the stream's own answers end it.
+    if (call && !call.cancelled && call.writable && call.writableLength < MAX_UNREAD_HEARTBEAT_ANSWERS) call.write(response);
   }
 
   forget(memberId: string): void {
@@ -69,10 +67,14 @@ export function createGroupService(options: {
         call.end();
       });
       // A member that sends heartbeats but never reads the answers is cut off, not buffered for.
+      // writableLength counts queued messages (grpc-js streams are in object mode). The status goes
+      // out after what is queued (a reader that wakes up gets it); nothing more is queued or handled.
+      let isCutOff = false;
       const respond = (response: GroupHeartbeatResponse) => {
-        if (call.writableLength > MAX_UNREAD_HEARTBEAT_BYTES) {
+        if (call.writableLength >= MAX_UNREAD_HEARTBEAT_ANSWERS) {
+          isCutOff = true;
           heartbeatStreams.detach(call);
-          call.emit('error', toServiceError(new SlowReaderError('the member does not read its heartbeat answers')));
+          call.emit('error', toServiceError(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread`)));
           return;
         }
         call.write(response);
@@ -82,6 +84,7 @@ export function createGroupService(options: {
       let windowStartMs = 0;
       let heartbeatsInWindow = 0;
       call.on('data', (request: GroupHeartbeatRequest__Output) => {
+        if (isCutOff) return;
         const nowMs = Date.now();
         if (nowMs - windowStartMs >= 1_000) {
           windowStartMs = nowMs;

@@ -1,8 +1,11 @@
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/admin.js';
 import { StrataClient } from '../../src/client/strata-client.js';
+import { MAX_MEMBER_ID_LENGTH } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { GroupHeartbeatRequest } from '../../src/generated/strata/v1/GroupHeartbeatRequest.js';
+import { ERROR_CODE_METADATA_KEY } from '../../src/protocol/protocol.js';
 import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
 import { resolveServerConfig } from '../../src/server/server-config.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -85,5 +88,37 @@ describe('consumer groups under hostile heartbeats', () => {
     // A failure answer does not carry the client's oversized id back, in the member id or the message.
     expect(answers.every((a) => a.memberId === '' && JSON.stringify(a).length < 1_000)).toBe(true);
     expect((await listGroups()).groups.filter((g) => g.groupId.startsWith('huge-'))).toEqual([]);
+  }, 30_000);
+
+  it('ends a heartbeat stream whose answers go unread with SLOW_READER once MAX_UNREAD_HEARTBEAT_ANSWERS are queued', async () => {
+    // HTTP/2's default window (the Strata client asks for 8 MiB), so that answers queue on the server soon.
+    const reader = new StrataClient({ address: `127.0.0.1:${server.port}`, channelOptions: { 'grpc-node.flow_control_window': 65_535 } });
+    const stream = reader.stubs.groups.groupHeartbeat();
+    const ended = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
+    stream.on('error', () => undefined);
+    // Asks for one answer (grpc-js holds back the HTTP/2 stream only once reading started; before,
+    // it buffers everything the server sends) and reads no more, while it sends far more heartbeats
+    // than the transport's window and the bound hold answers for. Past the rate limit each one is
+    // answered at once, with a failure.
+    stream.read(0);
+    const sent = 5_000;
+    for (let i = 0; i < sent; i++) stream.write({ groupId: 'unread', memberId: 'm'.repeat(MAX_MEMBER_ID_LENGTH), memberEpoch: 1, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
+    await new Promise((r) => setTimeout(r, 1_100));
+    // Cut off, the stream is not served any more: a join on it (in a new rate-limit second) is ignored.
+    stream.write({ groupId: 'joined-after-cut-off', memberId: '', memberEpoch: 0, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
+    for (let waitedMs = 0; waitedMs < 3_000; waitedMs += 100) {
+      expect((await listGroups()).groups.map((g) => g.groupId)).not.toContain('joined-after-cut-off');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Reading now drains what the server queued, then the status: the stream was ended, not buffered for.
+    let answers = 0;
+    stream.on('data', () => answers++);
+    const timeout = setTimeout(() => stream.cancel(), 10_000);
+    const status = await ended;
+    clearTimeout(timeout);
+    expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(status.metadata.get(ERROR_CODE_METADATA_KEY)).toEqual(['SLOW_READER']);
+    expect(answers).toBeLessThan(sent);
+    reader.close();
   }, 30_000);
 });
