@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, SlowReaderError, TooManyRequestsError } from '../core/errors.js';
+import { InvalidArgumentError, ShuttingDownError, SlowReaderError, type StrataError, TooManyRequestsError } from '../core/errors.js';
 import { MAX_MEMBER_ID_LENGTH, MAX_UNREAD_HEARTBEAT_ANSWERS } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
@@ -62,19 +62,23 @@ export function createGroupService(options: {
   const { coordinator, offsets, logs, heartbeatStreams } = options;
   return {
     GroupHeartbeat(call: HeartbeatCall) {
-      const unregister = options.streams.register(async () => {
+      // Ends the stream with an error status, sent after the answers already queued (a reader that
+      // wakes up gets it); nothing more is handled or queued on the stream.
+      let isEnded = false;
+      const endWith = (error: StrataError) => {
+        if (isEnded) return;
+        isEnded = true;
         heartbeatStreams.detach(call);
-        call.end();
-      });
+        call.emit('error', toServiceError(error));
+      };
+      // At shutdown, UNAVAILABLE (SHUTTING_DOWN) as Produce and Subscribe streams end, not OK: the
+      // server is going away, and a member reconnects and heartbeats on (rejoining if forgotten).
+      const unregister = options.streams.register(async () => endWith(new ShuttingDownError('the server is shutting down')));
       // A member that sends heartbeats but never reads the answers is cut off, not buffered for.
-      // writableLength counts queued messages (grpc-js streams are in object mode). The status goes
-      // out after what is queued (a reader that wakes up gets it); nothing more is queued or handled.
-      let isCutOff = false;
+      // writableLength counts queued messages (grpc-js streams are in object mode).
       const respond = (response: GroupHeartbeatResponse) => {
         if (call.writableLength >= MAX_UNREAD_HEARTBEAT_ANSWERS) {
-          isCutOff = true;
-          heartbeatStreams.detach(call);
-          call.emit('error', toServiceError(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread`)));
+          endWith(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread`));
           return;
         }
         call.write(response);
@@ -84,7 +88,7 @@ export function createGroupService(options: {
       let windowStartMs = 0;
       let heartbeatsInWindow = 0;
       call.on('data', (request: GroupHeartbeatRequest__Output) => {
-        if (isCutOff) return;
+        if (isEnded) return;
         const nowMs = Date.now();
         if (nowMs - windowStartMs >= 1_000) {
           windowStartMs = nowMs;

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StrataClientError } from '../../src/client/client-error.js';
 import { StrataClient } from '../../src/client/strata-client.js';
+import { ERROR_CODE_METADATA_KEY } from '../../src/protocol/protocol.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { healthClient, reflectionClient } from '../helpers/standard-services.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -56,6 +57,14 @@ describe('graceful shutdown', () => {
     const longPoll = new Promise<grpc.ServiceError | null>((resolve) =>
       client.stubs.consume.fetch({ topic: 'quiet', partition: 0, offset: 0, minBytes: 1, maxWaitMs: 60_000 }, (error) => resolve(error)),
     );
+    // A group member's heartbeat stream, joined.
+    const member = client.stubs.groups.groupHeartbeat();
+    const memberEnd = new Promise<grpc.StatusObject>((resolve) => member.on('status', resolve));
+    member.on('error', () => undefined);
+    const joined = new Promise((resolve) => member.once('data', resolve));
+    member.on('data', () => undefined);
+    member.write({ groupId: 'members', memberId: '', memberEpoch: 0, topics: ['orders'], owned: [], instanceId: '', idleMs: 0 });
+    expect(await joined).toMatchObject({ failure: null });
     await new Promise((r) => setTimeout(r, 100));
     const exit = await server.stop('SIGTERM');
     expect(exit.code).toBe(0);
@@ -65,6 +74,10 @@ describe('graceful shutdown', () => {
     expect(watched).toEqual(['SERVING', 'NOT_SERVING']);
     expect((await reflectionEnd).code).toBe(grpc.status.UNAVAILABLE);
     expect((await longPoll)?.code).toBe(grpc.status.UNAVAILABLE);
+    // Not OK, which would say the server meant to end the membership: it is going away (retriable).
+    const memberStatus = await memberEnd;
+    expect(memberStatus.code).toBe(grpc.status.UNAVAILABLE);
+    expect(memberStatus.metadata.get(ERROR_CODE_METADATA_KEY)).toEqual(['SHUTTING_DOWN']);
     health.close();
     reflection.close();
 
