@@ -1,62 +1,29 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { PartitionLimitReachedError, TopicNotFoundError } from '../../src/core/errors.js';
 import { MAX_PARTITIONS, MAX_PARTITIONS_PER_SERVER, MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS } from '../../src/groups/offset-store.js';
-import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
-import { decodeAll, makeBatch } from '../helpers/batches.js';
+import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager } from '../../src/storage/log-manager.js';
 import { FaultyFileSystem, ioError, tooManyOpenFilesError, type FileOperation } from '../helpers/faulty-file-system.js';
-import { readAllBatches } from '../helpers/open-log.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { exists, useLogManagerFixture } from '../helpers/log-manager-fixture.js';
 
-const START_MS = 1_700_000_000_000;
 /** The longest file name Linux (ext4, xfs, tmpfs) accepts, in bytes. */
 const MAX_FILE_NAME_BYTES = 255;
 
-const exists = (path: string) =>
-  stat(path).then(
-    () => true,
-    () => false,
-  );
 
 /** Admin operations at the edges: the longest names, and failures midway through a create or delete. */
 describe('LogManager admin operations', () => {
-  let dir: { path: string; remove: () => Promise<void> };
+  const fixture = useLogManagerFixture('strata-log-manager-admin-');
+  const { open, append, values, topicEntries } = fixture;
+  // Fresh for each test (the fixture's beforeEach runs first).
   let dataDir: string;
   let clock: ManualClock;
-  const managers: LogManager[] = [];
-
-  async function open(options: Partial<LogManagerOptions> = {}): Promise<LogManager> {
-    const manager = await LogManager.open({ dataDir, logger: silentLogger, clock, ...options });
-    managers.push(manager);
-    return manager;
-  }
-
-  async function append(manager: LogManager, topic: string, partition: number, label: string) {
-    return manager.partition(topic, partition).append(makeBatch(label, 1, { timestampMs: clock.nowMs() }));
-  }
-
-  async function values(manager: LogManager, topic: string, partition: number): Promise<string[]> {
-    return decodeAll(await readAllBatches(manager.partition(topic, partition))).map((r) => r.value);
-  }
-
-  /** Names in the data dir other than the lock, the marker and their temporary files. */
-  async function topicEntries(): Promise<string[]> {
-    return (await readdir(dataDir)).filter((name) => !name.startsWith('@')).sort();
-  }
-
-  beforeEach(async () => {
-    dir = await makeTempDir('strata-log-manager-admin-');
-    dataDir = join(dir.path, 'data');
-    clock = new ManualClock(START_MS);
-  });
-
-  afterEach(async () => {
-    await Promise.all(managers.splice(0).map((m) => m.close()));
-    await dir.remove();
+  beforeEach(() => {
+    dataDir = fixture.dataDir;
+    clock = fixture.clock;
   });
 
   describe('the longest topic names', () => {

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import {
   DataDirLockedError,
@@ -18,57 +18,24 @@ import {
   TopicNotFoundError,
 } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager, type LogManagerOptions } from '../../src/storage/log-manager.js';
-import { decodeAll, makeBatch } from '../helpers/batches.js';
+import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager } from '../../src/storage/log-manager.js';
+import { makeBatch } from '../helpers/batches.js';
 import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
 import { KillableFileSystem } from '../helpers/killable-file-system.js';
-import { readAllBatches } from '../helpers/open-log.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { exists, START_MS, useLogManagerFixture } from '../helpers/log-manager-fixture.js';
 
-const START_MS = 1_700_000_000_000;
 
-const exists = (path: string) =>
-  stat(path).then(
-    () => true,
-    () => false,
-  );
 
 describe('LogManager', () => {
-  let dir: { path: string; remove: () => Promise<void> };
+  const fixture = useLogManagerFixture('strata-log-manager-');
+  const { open, append, values, topicEntries } = fixture;
+  // Fresh for each test (the fixture's beforeEach runs first).
   let dataDir: string;
   let clock: ManualClock;
-  const managers: LogManager[] = [];
-
-  /** Opens a manager on the test's data dir; every one is closed after the test. */
-  async function open(options: Partial<LogManagerOptions> = {}): Promise<LogManager> {
-    const manager = await LogManager.open({ dataDir, logger: silentLogger, clock, ...options });
-    managers.push(manager);
-    return manager;
-  }
-
-  async function append(manager: LogManager, topic: string, partition: number, label: string, recordCount = 1, valueBytes = 0) {
-    return manager.partition(topic, partition).append(makeBatch(label, recordCount, { timestampMs: clock.nowMs(), valueBytes }));
-  }
-
-  async function values(manager: LogManager, topic: string, partition: number): Promise<string[]> {
-    return decodeAll(await readAllBatches(manager.partition(topic, partition))).map((r) => r.value);
-  }
-
-  /** Names in the data dir other than the lock, the marker and their temporary files. */
-  async function topicEntries(): Promise<string[]> {
-    return (await readdir(dataDir)).filter((name) => !name.startsWith('@')).sort();
-  }
-
-  beforeEach(async () => {
-    dir = await makeTempDir('strata-log-manager-');
-    dataDir = join(dir.path, 'data');
-    clock = new ManualClock(START_MS);
-  });
-
-  afterEach(async () => {
-    await Promise.all(managers.splice(0).map((m) => m.close()));
-    await dir.remove();
+  beforeEach(() => {
+    dataDir = fixture.dataDir;
+    clock = fixture.clock;
   });
 
   describe('topics', () => {
@@ -142,7 +109,7 @@ describe('LogManager', () => {
       }
       expect(manager.listTopics()).toEqual([]);
       expect(await topicEntries()).toEqual([]);
-      expect(await exists(join(dir.path, 'escape'))).toBe(false);
+      expect(await exists(join(dataDir, '..', 'escape'))).toBe(false);
       // The manager still works after all those refusals.
       await manager.createTopic('t', 1);
       expect(manager.listTopics()).toEqual(['t']);
