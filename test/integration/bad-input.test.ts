@@ -7,6 +7,7 @@ import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceReques
 import type { ProduceResponse__Output } from '../../src/generated/strata/v1/ProduceResponse.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { healthClient, reflectionClient } from '../helpers/standard-services.js';
+import { rejection } from '../helpers/rejection.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** Sends raw produce requests on one stream and collects the responses until it ends. */
@@ -20,15 +21,6 @@ function produceRaw(client: StrataClient, requests: ProduceRequest[]): Promise<{
     for (const request of requests) call.write(request);
     call.end();
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StrataClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as StrataClientError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('bad input gets a typed error and hurts nobody else', () => {

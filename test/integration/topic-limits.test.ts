@@ -1,20 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StrataClientError } from '../../src/client/client-error.js';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { MAX_PARTITIONS, MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { rejection } from '../helpers/rejection.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-
-async function rejection(promise: Promise<unknown>): Promise<StrataClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as StrataClientError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Values of every record of partition 0, from the start to the end as the server knows it now. */
 async function valuesOf(client: StrataClient, topic: string): Promise<string[]> {
