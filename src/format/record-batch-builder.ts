@@ -32,7 +32,7 @@ import { encodeVarint, encodeVarlong, sizeOfVarint, sizeOfVarlong } from './vari
 export type RecordHeaders = readonly RecordHeader[] | Readonly<Record<string, string | Buffer>>;
 
 export interface BuilderOptions {
-  /** default 'none'; gzip batches may hold up to MAX_DECOMPRESSED_RECORDS_BYTES of records before compression */
+  /** default 'none'; gzip batches may hold up to maxInflatedRecordsBytes(maxBatchBytes) of records before compression */
   compression?: 'none' | 'gzip';
   /** The first buffer's size; it doubles as records come, up to the capacity. Default: the capacity. */
   initialBytes?: number;
@@ -40,6 +40,12 @@ export interface BuilderOptions {
   allocate?: (sizeBytes: number) => Buffer;
   /** Takes back a buffer the builder no longer uses (outgrown, or copied out of at build()). */
   release?: (buffer: Buffer) => void;
+  /**
+   * The largest batch it may build, as stored (a topic's max.message.bytes): a record that does not
+   * fit alone is refused with BatchTooLargeError (for gzip, at build()). Default and at most
+   * MAX_BATCH_BYTES_LIMIT.
+   */
+  maxBatchBytes?: number;
 }
 
 export interface BuildBatchOptions {
@@ -56,11 +62,18 @@ export interface BuildBatchOptions {
 }
 
 /**
- * The largest records area a gzip batch may inflate to. Without a bound, a few kilobytes of crafted
- * gzip could make a client allocate gigabytes; the encoder enforces the same bound, so anything we
- * encode we can also decode.
+ * The largest records area a gzip batch of at most `maxBatchBytes` (a topic's max.message.bytes) may
+ * inflate to: four times the limit. Without a bound, a few kilobytes of crafted gzip could make a
+ * reader allocate gigabytes, and the server, which inflates every gzip batch it takes to check its
+ * records, block for as long; the encoder keeps to the same bound, so anything we encode the server
+ * takes and we can decode.
  */
-export const MAX_DECOMPRESSED_RECORDS_BYTES = 4 * MAX_BATCH_BYTES_LIMIT;
+export function maxInflatedRecordsBytes(maxBatchBytes: number): number {
+  return 4 * maxBatchBytes;
+}
+
+/** The bound for any topic (at the hard batch limit): what a reader inflates at most. */
+export const MAX_DECOMPRESSED_RECORDS_BYTES = maxInflatedRecordsBytes(MAX_BATCH_BYTES_LIMIT);
 
 const NULL_LENGTH = -1;
 const INT16_MIN = -0x8000;
@@ -84,6 +97,8 @@ export class RecordBatchBuilder {
   private readonly compression: 'none' | 'gzip';
   /** The hard limit of the batch before compression (header included). */
   private readonly limitBytes: number;
+  /** The hard limit of the batch as built (after compression). */
+  private readonly builtLimitBytes: number;
   private readonly capacityBytes: number;
   private readonly allocate: (sizeBytes: number) => Buffer;
   private readonly release: ((buffer: Buffer) => void) | undefined;
@@ -99,7 +114,8 @@ export class RecordBatchBuilder {
     if (this.compression !== 'none' && this.compression !== 'gzip') {
       throw new InvalidArgumentError(`unsupported compression '${String(this.compression)}' (none or gzip)`);
     }
-    this.limitBytes = this.compression === 'gzip' ? RECORDS_POSITION + MAX_DECOMPRESSED_RECORDS_BYTES : MAX_BATCH_BYTES_LIMIT;
+    this.builtLimitBytes = Math.min(MAX_BATCH_BYTES_LIMIT, Math.max(BATCH_HEADER_BYTES, options.maxBatchBytes ?? MAX_BATCH_BYTES_LIMIT));
+    this.limitBytes = this.compression === 'gzip' ? RECORDS_POSITION + maxInflatedRecordsBytes(this.builtLimitBytes) : this.builtLimitBytes;
     this.capacityBytes = Math.min(this.limitBytes, Math.max(BATCH_HEADER_BYTES, capacityBytes));
     // Unsafe is fine: build() writes every header byte and returns only the bytes written.
     this.allocate = options.allocate ?? Buffer.allocUnsafe;
@@ -223,10 +239,11 @@ export class RecordBatchBuilder {
     let batch: Buffer;
     if (compression === 'gzip') {
       const recordsBytes = this.position - RECORDS_POSITION;
-      if (recordsBytes > MAX_DECOMPRESSED_RECORDS_BYTES) throw new BatchTooLargeError(recordsBytes, MAX_DECOMPRESSED_RECORDS_BYTES);
+      const maxRecordsBytes = maxInflatedRecordsBytes(this.builtLimitBytes);
+      if (recordsBytes > maxRecordsBytes) throw new BatchTooLargeError(recordsBytes, maxRecordsBytes);
       // Default options: the same call kafkajs makes, and Node writes mtime 0, so the bytes are stable.
       const compressed = gzipSync(this.buffer.subarray(RECORDS_POSITION, this.position));
-      if (RECORDS_POSITION + compressed.length > MAX_BATCH_BYTES_LIMIT) throw new BatchTooLargeError(RECORDS_POSITION + compressed.length, MAX_BATCH_BYTES_LIMIT);
+      if (RECORDS_POSITION + compressed.length > this.builtLimitBytes) throw new BatchTooLargeError(RECORDS_POSITION + compressed.length, this.builtLimitBytes);
       batch = Buffer.allocUnsafe(RECORDS_POSITION + compressed.length);
       compressed.copy(batch, RECORDS_POSITION);
     } else if (this.position * 2 < this.buffer.length) {

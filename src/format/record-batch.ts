@@ -30,6 +30,7 @@ import {
   TRANSACTIONAL_FLAG,
 } from './record-batch-layout.js';
 import { gunzipRecords } from './compressed-records.js';
+import { maxInflatedRecordsBytes } from './record-batch-builder.js';
 import { readVarint, varintCursor } from './varint.js';
 
 /**
@@ -239,7 +240,8 @@ export function validateBatches(buf: Buffer, options: ValidateOptions): BatchHea
   while (position < buf.length) {
     const header = validateBatch(buf, position, options);
     if (header.compression === CompressionCodec.gzip) {
-      const records = gunzipRecords(buf.subarray(position + RECORDS_POSITION, position + header.sizeBytes), position);
+      // Bounded by the batch limit: a small crafted batch cannot make the server inflate more.
+      const records = gunzipRecords(buf.subarray(position + RECORDS_POSITION, position + header.sizeBytes), position, maxInflatedRecordsBytes(options.maxBatchBytes));
       checkRecordFraming(records, 0, records.length, header.recordCount, position);
     } else if (header.compression !== CompressionCodec.none) {
       throw new UnsupportedCompressionError(`batch at byte ${position} uses compression codec ${header.compression}; this server takes none (0) and gzip (1)`);

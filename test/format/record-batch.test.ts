@@ -20,6 +20,7 @@ import {
   validateBatch,
   validateBatches,
 } from '../../src/format/index.js';
+import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
 import {
   encodeOptionsArb,
   expectRejected,
@@ -257,6 +258,22 @@ describe('validateBatches: what an append accepts', () => {
       expect(() => validateBatch(batch, 0, LIMITS), `${what}: the CRC and header alone pass`).not.toThrow();
       expect(() => validateBatches(batch, LIMITS), what).toThrow(CorruptBatchError);
     }
+  });
+
+  it('inflates at most four times the batch limit: a small batch of crafted gzip is refused, not inflated whole', () => {
+    const limits = { maxBatchBytes: 64 * 1024 };
+    // 300 KiB of zeros gzip to a few hundred bytes: well within the batch limit, over four times it inflated.
+    const bomb = gzipWithRecordsArea(Buffer.alloc(300 * 1024), 1);
+    expect(bomb.length).toBeLessThan(limits.maxBatchBytes);
+    expect(() => validateBatches(bomb, limits)).toThrow(/do not gunzip/);
+    // The encoder keeps to the same bound for that limit (its capacity would allow far more), and the
+    // server takes what it builds.
+    const builder = new RecordBatchBuilder(16 * 1024 * 1024, { compression: 'gzip', maxBatchBytes: limits.maxBatchBytes });
+    let count = 0;
+    while (builder.tryAppend(NOW_MS, null, Buffer.alloc(1000))) count++;
+    expect(count * 1000).toBeGreaterThan(3 * limits.maxBatchBytes);
+    expect(count * 1000).toBeLessThanOrEqual(4 * limits.maxBatchBytes);
+    expect(validateBatches(builder.build(), limits)[0]!.recordCount).toBe(count);
   });
 });
 
