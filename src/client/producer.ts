@@ -85,6 +85,8 @@ export class Producer {
   private readonly lastBatchBytes = new Map<string, Map<number, number>>();
   private readonly partitionCounts = new Map<string, Promise<number>>();
   private readonly knownPartitionCounts = new Map<string, number>();
+  /** Each topic's max.message.bytes, as its description said. */
+  private readonly topicMaxBatchBytes = new Map<string, number>();
   private waitingSends = 0;
   private waitChain: Promise<void> = Promise.resolve();
   private bufferedBytes = 0;
@@ -285,7 +287,9 @@ export class Producer {
   private partitionCount(topic: string): Promise<number> {
     let loading = this.partitionCounts.get(topic);
     if (!loading) {
-      loading = this.describeWithRetries(topic).then((partitionCount) => {
+      loading = this.describeWithRetries(topic).then(({ partitionCount, config }) => {
+        const maxBatchBytes = Number(config['max.message.bytes']);
+        if (Number.isSafeInteger(maxBatchBytes) && maxBatchBytes > 0) this.topicMaxBatchBytes.set(topic, maxBatchBytes);
         this.knownPartitionCounts.set(topic, partitionCount);
         return partitionCount;
       });
@@ -296,14 +300,15 @@ export class Producer {
   }
 
   /**
-   * The topic's partition count; a server that is unreachable for a moment (restarting) is asked
+   * The topic's partition count and config; a server that is unreachable for a moment (restarting) is asked
    * again with backoff for up to deliveryTimeoutMs, as sends to a known topic would be retried.
    */
-  private async describeWithRetries(topic: string): Promise<number> {
+  private async describeWithRetries(topic: string): Promise<{ partitionCount: number; config: Record<string, string> }> {
     const deadlineMs = Date.now() + this.options.deliveryTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return (await this.client.admin.describeTopic(topic)).partitionCount;
+        const { partitionCount, config } = await this.client.admin.describeTopic(topic);
+        return { partitionCount, config: config ?? {} };
       } catch (error) {
         const isUnavailable = error instanceof StrataClientError && error.grpcStatus === 14;
         if (!isUnavailable || this.isClosed || Date.now() >= deadlineMs) throw error;
@@ -332,7 +337,10 @@ export class Producer {
   private openBatch(topic: string, partition: number, byPartition: Map<number, OpenBatch>): OpenBatch {
     // A quiet partition's batch starts small and grows, so it does not hold batchBytes per partition.
     const lastBytes = this.lastBatchBytes.get(topic)?.get(partition) ?? 0;
-    const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate, release: this.batchBuffers.recycle });
+    // A record the topic would refuse fails here, alone: sent, its batch could pass what the server
+    // receives and end the whole stream (RESOURCE_EXHAUSTED), and every retry of it again.
+    const maxBatchBytes = this.topicMaxBatchBytes.get(topic);
+    const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate, release: this.batchBuffers.recycle, maxBatchBytes });
     const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
     byPartition.set(partition, open);
     if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));

@@ -12,6 +12,8 @@ export interface FakeProduceServiceOptions {
   topic?: string;
   /** How long describeTopic takes (default 0). */
   describeDelayMs?: number;
+  /** The topic's max.message.bytes in its description (default: not described). */
+  maxMessageBytes?: number;
   /** A request of a partition it picks is refused (nothing appended). */
   failIf?: (partition: number) => boolean;
   /** When each answer is sent: undefined answers on setImmediate, else after this many ms. */
@@ -37,7 +39,7 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
       describeTopic: async (topic: string) => {
         await new Promise((resolve) => setTimeout(resolve, options.describeDelayMs ?? 0));
         if (topic !== topicName) throw new InvalidArgumentError(`no topic ${topic}`);
-        return { partitionCount: partitions };
+        return { partitionCount: partitions, config: options.maxMessageBytes ? { 'max.message.bytes': String(options.maxMessageBytes) } : {} };
       },
     },
     stubs: {
