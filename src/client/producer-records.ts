@@ -11,7 +11,7 @@ export interface ProducerRecord {
   /** The record's create time in ms since the epoch; default: when send() is called. */
   timestampMs?: number;
   /** The same, as the issue and kafkajs name it: a Date, or ms as a number or a decimal string. */
-  timestamp?: Date | number | string;
+  timestamp?: Date | number | string | null;
   /** Overrides the partitioner. */
   partition?: number;
 }
@@ -36,7 +36,8 @@ export function checkRecord(record: ProducerRecord): Buffer | null {
   if (record.timestampMs !== undefined && !isTimestampMs(record.timestampMs)) {
     throw new InvalidArgumentError(`a record timestamp must be a non-negative integer of ms, not ${String(record.timestampMs)}`);
   }
-  if (record.timestamp !== undefined) {
+  // null is no timestamp, as kafkajs takes it (`timestamp || Date.now()`).
+  if (record.timestamp !== undefined && record.timestamp !== null) {
     const timestampMs = msOf(record.timestamp);
     if (!isTimestampMs(timestampMs)) throw new InvalidArgumentError(`a record timestamp must be a Date or a non-negative integer of ms, not ${String(record.timestamp)}`);
     if (record.timestampMs !== undefined && record.timestampMs !== timestampMs) {
@@ -57,14 +58,14 @@ const isTimestampMs = (value: number): boolean => Number.isSafeInteger(value) &&
 /** The record's timestamp in ms (timestampMs, else timestamp), or `nowMs` when it has none. */
 export function timestampOf(record: ProducerRecord, nowMs: number): number {
   if (record.timestampMs !== undefined) return record.timestampMs;
-  return record.timestamp === undefined ? nowMs : msOf(record.timestamp);
+  return record.timestamp === undefined || record.timestamp === null ? nowMs : msOf(record.timestamp);
 }
 
-/** NaN when it is no time at all. */
-function msOf(timestamp: Date | number | string): number {
+/** NaN when it is no time at all (Number() would make 0 of '', false or [], 1 of true). */
+function msOf(timestamp: unknown): number {
   if (timestamp instanceof Date) return timestamp.getTime();
-  // A string must be all digits: Number('') and Number(' 1') would be 0 and 1.
-  return typeof timestamp === 'string' && !/^\d+$/.test(timestamp) ? NaN : Number(timestamp);
+  if (typeof timestamp === 'number') return timestamp;
+  return typeof timestamp === 'string' && /^\d+$/.test(timestamp) ? Number(timestamp) : NaN;
 }
 
 /** The first explicit partition of `records` outside the topic, if any. */

@@ -179,10 +179,31 @@ describe('Producer.sendBatch', () => {
     ]);
     await producer.send('t', { value: 'e', partition: 0, timestamp: 5_000 });
     await producer.sendBatch('t', [{ value: 'f', partition: 0, timestamp: new Date(6_000), timestampMs: 6_000 }]);
-    for (const bad of [{ timestamp: 'soon' }, { timestamp: '' }, { timestamp: -1 }, { timestamp: new Date(Number.NaN) }, { timestamp: 1.5 }, { timestampMs: 1, timestamp: 2 }]) {
+    // null is no timestamp (kafkajs's reading): the time of the call.
+    const before = Date.now();
+    await producer.send('t', { value: 'g', partition: 0, timestamp: null });
+    const notTimes = [true, [7], {}].map((timestamp) => ({ timestamp: timestamp as unknown as number }));
+    for (const bad of [{ timestamp: 'soon' }, { timestamp: '' }, { timestamp: -1 }, { timestamp: new Date(Number.NaN) }, { timestamp: 1.5 }, { timestampMs: 1, timestamp: 2 }, ...notTimes]) {
       await expect(producer.send('t', { value: 'bad', partition: 0, ...bad }), JSON.stringify(bad)).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     await producer.close();
-    expect(timestamps).toEqual([1_000, 2_000, 3_000, 4_000, 5_000, 6_000]);
+    expect(timestamps.slice(0, 6)).toEqual([1_000, 2_000, 3_000, 4_000, 5_000, 6_000]);
+    expect(timestamps[6]).toBeGreaterThanOrEqual(before);
+    expect(timestamps).toHaveLength(7);
+  });
+
+  it("fails at once, alone, a record whose batch the topic would refuse (its max.message.bytes), instead of sending it", async () => {
+    const { client, logs, requestCount } = fakeService({ maxMessageBytes: 4096 });
+    const producer = new Producer(client, { lingerMs: 1 });
+    const small = producer.send('t', { value: 'fits', partition: 0 });
+    const big = producer.send('t', { value: 'x'.repeat(5000), partition: 0 });
+    await expect(big).rejects.toBeInstanceOf(BatchTooLargeError);
+    await expect(small).resolves.toMatchObject({ partition: 0 });
+    // Batches of that topic stay within its limit too.
+    const many = await producer.sendBatch('t', Array.from({ length: 200 }, (_, i) => ({ value: `v${i}`.padEnd(100, '.'), partition: 1 })));
+    await producer.close();
+    expect(many).toHaveLength(200);
+    expect(logs[0]).toEqual(['fits']);
+    expect(requestCount()).toBeGreaterThanOrEqual(1 + Math.ceil((200 * 110) / 4096));
   });
 });
