@@ -42,3 +42,8 @@ export function collectKeyValue(value: string, previous: Record<string, string> 
   if (separator <= 0) throw new UsageError(`expected key=value, got '${value}'`);
   return { ...previous, [value.slice(0, separator)]: value.slice(separator + 1) };
 }
+
+/** collectKeyValue for `a=1,b=2` too (as Kafka's tools take configs; no topic config value has a comma). */
+export function collectKeyValues(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  return value.split(',').reduce((collected, pair) => collectKeyValue(pair, collected), previous);
+}

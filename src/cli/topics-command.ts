@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { collectKeyValue, parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { collectKeyValues, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 
 const STATUS_LABELS: Record<string, string> = {
   PARTITION_STATUS_ONLINE: 'online',
@@ -14,7 +14,7 @@ export function registerTopicsCommand(program: Command): void {
     .command('create <name>')
     .description('create a topic')
     .requiredOption('--partitions <n>', 'partition count (1..10000)', parseInteger('--partitions', 1))
-    .option('--config <key=value...>', 'topic config: one or more key=value (retention.ms, segment.bytes, flush, ...), also repeatable', collectKeyValue, {})
+    .option('--config <key=value>', 'topic config (retention.ms, segment.bytes, flush, ...): repeatable, or comma-separated a=1,b=2', collectKeyValues, {})
     .option('--json', 'print JSON')
     .action(async (name: string, options: { partitions: number; config: Record<string, string>; json?: boolean }, command: Command) => {
       const topic = await withClient(command, (client) => client.admin.createTopic(name, { partitions: options.partitions, config: options.config }));

@@ -32,8 +32,8 @@ describe('the strata CLI against a real server', () => {
   }
 
   it('creates, lists, describes and deletes topics, in tables and JSON', async () => {
-    // --config takes one or more key=value, and may be repeated.
-    const created = await strata('topics', 'create', 'orders', '--partitions', '3', '--config', 'retention.ms=60000', 'segment.bytes=1048576', '--config', 'flush=interval');
+    // --config takes key=value, comma-separated or repeated, before or after the name.
+    const created = await strata('topics', 'create', '--config', 'retention.ms=60000,segment.bytes=1048576', 'orders', '--partitions', '3', '--config', 'flush=interval');
     expect(created.stdout).toMatch(/created topic orders with 3 partitions/);
     const list = JSON.parse((await strata('topics', 'list', '--json')).stdout) as Array<{ name: string; partitionCount: number }>;
     expect(list).toEqual([{ name: 'orders', partitionCount: 3 }]);
