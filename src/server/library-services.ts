@@ -37,6 +37,8 @@ function guardStream(handler: (call: AnyCall) => void, isBidirectional: boolean,
     const unregister = streams.register(async () => {
       if (isEnded) return;
       isEnded = true;
+      // Read no more requests: reflection would answer them on an ended stream.
+      call.pause?.();
       call.emit('error', toServiceError(new ShuttingDownError('the server is shutting down')));
     });
     const onEnded = () => {
@@ -46,22 +48,23 @@ function guardStream(handler: (call: AnyCall) => void, isBidirectional: boolean,
     call.on('cancelled', onEnded);
     call.on('error', onEnded);
     call.on('finish', onEnded);
-    if (isBidirectional && call.pause && call.resume) {
-      const write = call.write.bind(call) as (...args: unknown[]) => boolean;
-      let isPaused = false;
-      call.write = ((...args: unknown[]) => {
-        const isWritable = write(...args);
-        if (!isWritable && !isPaused) {
-          isPaused = true;
-          call.pause!();
-          call.once('drain', () => {
-            isPaused = false;
-            call.resume!();
-          });
-        }
-        return isWritable;
-      }) as typeof call.write;
-    }
+    const write = call.write.bind(call) as (...args: unknown[]) => boolean;
+    let isPaused = false;
+    call.write = ((...args: unknown[]) => {
+      // A handler writing after the stream ended (a health status at shutdown) is dropped, not a
+      // write-after-end error that destroys the stream before its status is sent.
+      if (isEnded) return false;
+      const isWritable = write(...args);
+      if (!isWritable && isBidirectional && call.pause && call.resume && !isPaused) {
+        isPaused = true;
+        call.pause();
+        call.once('drain', () => {
+          isPaused = false;
+          if (!isEnded) call.resume!();
+        });
+      }
+      return isWritable;
+    }) as typeof call.write;
     handler(call);
   };
 }

@@ -70,6 +70,10 @@ describe('withGuardedStreams (health and reflection handlers)', () => {
     expect(streams.openStreamCount).toBe(1);
     await streams.closeAll(1_000);
     expect(errors).toEqual([expect.objectContaining({ code: grpc.status.UNAVAILABLE })]);
+    // It reads no more, and what its handler writes after the end is dropped (no write after end).
+    expect(open.pauses).toBe(1);
+    open.write('late');
+    expect(open.written).toEqual([]);
   });
 
   it('passes unary handlers through unchanged', () => {
