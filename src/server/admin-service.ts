@@ -38,6 +38,13 @@ export function topicDescriptionToProto(description: TopicDescription): TopicDes
 }
 
 /**
+ * The smallest segment.bytes a client may give a topic, as Kafka 4 has it: every segment keeps a file
+ * open, and 1 KiB segments let one producer exhaust the server's descriptors with a few MB of records.
+ * The storage engine takes smaller ones (its tests roll segments quickly); the API does not.
+ */
+export const MIN_SEGMENT_BYTES = 1024 * 1024;
+
+/**
  * The Admin service: topics, partitions, offset look-ups, and the operator's side of groups.
  * `largestBatchBytes`: the largest max.message.bytes a new topic may have (what fits in a request).
  */
@@ -47,11 +54,14 @@ export function createAdminService(broker: Broker, groupAdmin: GroupAdminHandler
     ...groupAdmin,
     CreateTopic: unary(async (request) => {
       // Checked before anything is created; resolveTopicConfig throws for a bad value first.
-      const { maxBatchBytes } = resolveTopicConfig(request.config);
+      const { maxBatchBytes, segmentBytes } = resolveTopicConfig(request.config);
       if (maxBatchBytes > largestBatchBytes) {
         throw new InvalidConfigError(
           `max.message.bytes ${maxBatchBytes} is larger than the largest batch this server receives (${largestBatchBytes}): raise the server's maxRequestBytes first`,
         );
+      }
+      if (segmentBytes < MIN_SEGMENT_BYTES) {
+        throw new InvalidConfigError(`segment.bytes ${segmentBytes} is below the server's minimum of ${MIN_SEGMENT_BYTES} (1 MiB): every segment keeps a file open`);
       }
       return { topic: topicDescriptionToProto(await logs.createTopic(request.topic, request.partitionCount, request.config)) };
     }),

@@ -48,6 +48,10 @@ describe('bad input gets a typed error and hurts nobody else', () => {
     }
     expect(await rejection(client.admin.createTopic('zero', { partitions: 0 }))).toMatchObject({ grpcStatus: grpc.status.INVALID_ARGUMENT });
     expect(await rejection(client.admin.createTopic('cfg', { partitions: 1, config: { 'retention.ms': 'soon' } }))).toMatchObject({ code: 'INVALID_CONFIG' });
+    // Tiny segments would let one producer use up the server's file descriptors (as Kafka 4, 1 MiB at least).
+    const tinySegments = await rejection(client.admin.createTopic('tiny', { partitions: 1, config: { 'segment.bytes': '1024' } }));
+    expect(tinySegments).toMatchObject({ code: 'INVALID_CONFIG', grpcStatus: grpc.status.INVALID_ARGUMENT });
+    expect(tinySegments.message).toMatch(/segment\.bytes 1024 is below/);
     expect(await rejection(client.admin.createPartitions('good', 1))).toMatchObject({ grpcStatus: grpc.status.INVALID_ARGUMENT });
     expect((await client.admin.listTopics()).map((t) => t.name)).toEqual(['good']);
     // The internal offsets topic may be read, never deleted or repartitioned by a client.
