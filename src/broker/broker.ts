@@ -156,6 +156,11 @@ export class Broker {
     return (await log.offsetForTimestamp(start.timestampMs)) ?? log.highWatermark;
   }
 
+  /** Resolves once the partition holds data at or past `offset` for readers, it closes, or `signal` aborts. */
+  waitForData(topic: string, partition: number, offset: number, signal: AbortSignal): Promise<void> {
+    return waitForData(this.logs.partition(topic, partition), offset, this.clock, undefined, signal);
+  }
+
   /**
    * A long-poll read: returns as soon as `minBytes` are there; with some data but fewer bytes, waits
    * up to `maxWaitMs` for more; with none, waits up to `maxWaitMs`, or for a subscription until data

@@ -6,6 +6,7 @@ import { DEFAULT_FETCH_MAX_BYTES, MAX_FETCH_BYTES, MAX_FETCH_WAIT_MS, MAX_PARTIT
 import type { ConsumeServiceHandlers } from '../generated/strata/v1/ConsumeService.js';
 import type { SubscribeRequest__Output } from '../generated/strata/v1/SubscribeRequest.js';
 import type { SubscribeResponse } from '../generated/strata/v1/SubscribeResponse.js';
+import { ByteBudget, wakeOrAbort } from './byte-budget.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { startPositionFromProto } from './start-position.js';
 import { unary } from './unary.js';
@@ -27,7 +28,7 @@ function boundedInteger(value: number, fallback: number, min: number, max: numbe
  * responses are not yet flushed to HTTP/2 (grpc-js alone would queue 16 per stream), so a slow client
  * holds at most four responses (of at most max_bytes) per partition in server memory.
  */
-export function createConsumeService(broker: Broker, streams: StreamRegistry): ConsumeServiceHandlers {
+export function createConsumeService(broker: Broker, streams: StreamRegistry, subscriptionBufferBytes: number): ConsumeServiceHandlers {
   return {
     Subscribe(call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) {
       const controller = new AbortController();
@@ -49,7 +50,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry): C
         controller.abort();
         unregister();
       });
-      subscribe(broker, call, controller.signal).then(
+      subscribe(broker, call, controller.signal, subscriptionBufferBytes).then(
         () => finish(),
         (error: unknown) => finish(controller.signal.aborted ? undefined : error),
       );
@@ -81,22 +82,11 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry): C
   };
 }
 
-/** Resolves when `register`'s wake function is called or `signal` aborts (the listener is removed either way). */
-function wakeOrAbort(register: (wake: () => void) => void, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    register(done);
-  });
-}
 
 /** Responses of one partition written to a Subscribe stream and not yet flushed to HTTP/2. */
 const MAX_UNFLUSHED_RESPONSES_PER_PARTITION = 4;
 
-async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal): Promise<void> {
+async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number): Promise<void> {
   assertDecoded(call.request);
   const request = call.request;
   const description = broker.logs.describeTopic(request.topic);
@@ -117,6 +107,10 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
     }
     starts.set(partition, offset);
   }
+  // Across the stream's partitions (server setting subscriptionBufferBytes): without it a client that
+  // stops reading held a response of max_bytes per partition, up to four each (64 MiB per partition
+  // at 16 MiB). At least two responses, so one partition reads while another's response is on its way.
+  const budget = new ByteBudget(Math.max(bufferBytes, 2 * maxBytes));
   await Promise.all(
     partitions.map(async (partition) => {
       let offset = starts.get(partition)!;
@@ -126,13 +120,18 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
       let unflushedCount = 0;
       let onFlushed: (() => void) | undefined;
       while (!signal.aborted) {
-        const result = await broker.fetch(request.topic, partition, offset, {
-          maxBytes,
-          minBytes: request.minBytes,
-          maxWaitMs,
-          waitForFirstData: true,
-          signal,
-        });
+        // Wait for data before taking budget: a caught-up partition must not hold any while it waits.
+        await broker.waitForData(request.topic, partition, offset, signal);
+        if (!(await budget.acquire(maxBytes, signal))) return;
+        let result;
+        try {
+          result = await broker.fetch(request.topic, partition, offset, { maxBytes, minBytes: request.minBytes, maxWaitMs, waitForFirstData: true, signal });
+        } catch (error) {
+          budget.release(maxBytes);
+          throw error;
+        }
+        const responseBytes = result.batches.length;
+        budget.resize(maxBytes, responseBytes);
         if (signal.aborted) return;
         if (result.batches.length === 0) {
           // Woken without data: the log closed (topic deleted or server stopping) or nothing yet.
@@ -151,6 +150,7 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
         unflushedCount++;
         const isWritable = call.write(response, () => {
           unflushedCount--;
+          budget.release(responseBytes);
           onFlushed?.();
         });
         if (!isWritable) await once(call, 'drain', { signal }).catch(() => undefined);

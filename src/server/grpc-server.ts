@@ -51,7 +51,7 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   const admin = createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config));
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
   server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger), logger));
-  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams), logger));
+  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes), logger));
   server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, logs: broker.logs, streams, logger }), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));

@@ -37,6 +37,12 @@ export interface ServerConfig {
    * batch older than the tail is refused with DUPLICATE_SEQUENCE (it may be in the log).
    */
   producerStateTailBytes: number;
+  /**
+   * Bytes one Subscribe stream may hold in the server at once, across its partitions (responses read
+   * and not yet flushed to HTTP/2; at least two responses of the stream's max_bytes): what a
+   * subscriber that stops reading costs the server, however many partitions it reads.
+   */
+  subscriptionBufferBytes: number;
   /** How often the server pings an idle connection, and how long it waits for the answer. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
@@ -68,6 +74,8 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   connectionWindowBytes: 8 * 1024 * 1024,
   maxConcurrentStreams: 1000,
   producerStateTailBytes: 1024 * 1024,
+  // Replay of 8 partitions at the default 1 MiB responses keeps its four responses per partition.
+  subscriptionBufferBytes: 32 * 1024 * 1024,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
@@ -75,7 +83,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   groups: {},
 });
 
-const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'streamWindowBytes', 'connectionWindowBytes', 'maxConcurrentStreams', 'producerStateTailBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
+const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'streamWindowBytes', 'connectionWindowBytes', 'maxConcurrentStreams', 'producerStateTailBytes', 'subscriptionBufferBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
 
 /** Checks a partial configuration (from a file or flags) and fills in the defaults. */
 export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfig>>): ServerConfig {
@@ -101,6 +109,7 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
     }
   }
   if (config.maxConcurrentStreams < 1) throw new InvalidConfigError('maxConcurrentStreams must be at least 1');
+  if (config.subscriptionBufferBytes < 1024 * 1024) throw new InvalidConfigError(`subscriptionBufferBytes must be at least 1048576, got ${config.subscriptionBufferBytes}`);
   resolveGroupConfig(config.groups);
   return config;
 }

@@ -63,3 +63,56 @@ describe('subscription flow control', () => {
     }
   }, 120_000);
 });
+
+describe('subscription memory in the server', () => {
+  const BUFFER_BYTES = 4 * 1024 * 1024;
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: RunningServer;
+  let fetchedBytes = 0;
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', subscriptionBufferBytes: BUFFER_BYTES }), silentLogger);
+    const fetch = server.broker.fetch.bind(server.broker);
+    server.broker.fetch = async (...args) => {
+      const result = await fetch(...args);
+      fetchedBytes += result.batches.length;
+      return result;
+    };
+  });
+  afterAll(async () => {
+    await server?.close();
+    await dir.remove();
+  });
+
+  it('holds at most subscriptionBufferBytes for a stalled subscription, however many partitions it reads', async () => {
+    const PARTITIONS = 64;
+    const MAX_BYTES = 256 * 1024;
+    const client = new StrataClient({ address: `127.0.0.1:${server.port}`, channelOptions: { 'grpc-node.flow_control_window': 65_535 } });
+    try {
+      await client.admin.createTopic('wide', { partitions: PARTITIONS, config: { flush: 'interval' } });
+      const producer = client.producer({ batchBytes: 64 * 1024 });
+      const value = 'w'.repeat(1000);
+      // 1 MiB a partition: each partition's loop would read a response or more before the stream's
+      // write() says it is full, 16 MiB or more in all.
+      for (let partition = 0; partition < PARTITIONS; partition++) {
+        await producer.sendBatch('wide', Array.from({ length: 1024 }, () => ({ value, partition })));
+      }
+      await producer.close();
+      fetchedBytes = 0;
+      // A consumer whose loop takes one record and then stalls.
+      const records = client.consume('wide', { from: 'earliest', maxBytes: MAX_BYTES })[Symbol.asyncIterator]();
+      expect((await records.next()).done).toBe(false);
+      for (let settled = 0, last = -1; settled < 3; ) {
+        await new Promise((r) => setTimeout(r, 300));
+        settled = fetchedBytes === last ? settled + 1 : 0;
+        last = fetchedBytes;
+      }
+      // What the server holds (the buffer, and one read past it at most) plus what the client's stream
+      // buffers before it stops reading (16 responses and the one in hand) and the HTTP/2 windows.
+      expect(fetchedBytes).toBeLessThanOrEqual(BUFFER_BYTES + MAX_BYTES + 17 * MAX_BYTES + 2 * 1024 * 1024);
+      await records.return?.(undefined);
+    } finally {
+      client.close();
+    }
+  }, 120_000);
+});
