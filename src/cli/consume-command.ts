@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { ConsumedRecord, ConsumeOptions } from '../client/consume.js';
 import { parseInteger, withClient } from './cli-context.js';
+import { onStopSignals, StdoutLines } from './stdout-lines.js';
 
 interface ConsumeCommandOptions {
   fromBeginning?: boolean;
@@ -19,12 +20,18 @@ function toText(value: Buffer | null): string | null {
   return value === null ? null : value.toString('utf8');
 }
 
+/** ISO 8601, or null for a time a Date cannot hold (a producer may stamp any safe integer of ms). */
+function isoTime(timestampMs: number): string | null {
+  const date = new Date(timestampMs);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
 export function formatRecordJson(record: ConsumedRecord): string {
   return JSON.stringify({
     topic: record.topic,
     partition: record.partition,
     offset: record.offset,
-    timestamp: new Date(record.timestampMs).toISOString(),
+    timestamp: isoTime(record.timestampMs),
     timestampMs: record.timestampMs,
     key: toText(record.key),
     value: toText(record.value),
@@ -58,12 +65,11 @@ export function registerConsumeCommand(program: Command): void {
         from = { timestampMs };
       }
       const controller = new AbortController();
-      const stop = () => controller.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const signals = onStopSignals(() => controller.abort());
+      const out = new StdoutLines();
       try {
         await withClient(command, async (client) => {
-          const partitions = options.partition !== undefined ? [options.partition] : undefined;
+          let partitions = options.partition !== undefined ? [options.partition] : undefined;
           // Without --follow: read up to each partition's end as of now, then stop.
           const remaining = new Map<number, number>();
           if (!options.follow) {
@@ -72,10 +78,13 @@ export function registerConsumeCommand(program: Command): void {
             for (const start of startOffsets ?? []) if (start.offset >= remaining.get(start.partition)!) remaining.delete(start.partition);
             if (typeof from === 'number') for (const [p, end] of remaining) if (from >= end) remaining.delete(p);
             if (remaining.size === 0) return;
+            // Only what is left to read: an --offset past a partition's end is nothing to read there, not an error.
+            partitions = [...remaining.keys()];
           }
           let count = 0;
-          for await (const record of client.consume(topic, { from, ...(partitions ? { partitions } : {}), signal: controller.signal })) {
-            process.stdout.write(options.json ? formatRecordJson(record) + '\n' : (toText(record.value) ?? '') + '\n');
+          const signal = AbortSignal.any([controller.signal, out.closed]);
+          for await (const record of client.consume(topic, { from, ...(partitions ? { partitions } : {}), signal })) {
+            if (!(await out.write(options.json ? formatRecordJson(record) : (toText(record.value) ?? '')))) break;
             count++;
             if (options.maxMessages !== undefined && count >= options.maxMessages) break;
             if (!options.follow) {
@@ -86,8 +95,8 @@ export function registerConsumeCommand(program: Command): void {
           }
         });
       } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        signals.dispose();
+        out.dispose();
       }
     });
 }
@@ -107,13 +116,13 @@ async function consumeInGroup(topic: string, options: ConsumeCommandOptions, com
       onAssigned: (ps) => void process.stderr.write(`assigned: ${describe(ps)}\n`),
       onRevoked: (ps) => void process.stderr.write(`revoked: ${describe(ps)}\n`),
     });
-    const stop = () => void consumer.close();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const signals = onStopSignals(() => void consumer.close());
+    const out = new StdoutLines();
     try {
       let count = 0;
       for await (const record of consumer) {
-        process.stdout.write(options.json ? formatRecordJson(record) + '\n' : (toText(record.value) ?? '') + '\n');
+        // stdout gone (`| head`): the record in hand was not printed, so it is not committed.
+        if (!(await out.write(options.json ? formatRecordJson(record) : (toText(record.value) ?? '')))) break;
         if (options.maxMessages !== undefined && ++count >= options.maxMessages) {
           // Printed: count it as processed (leaving the loop alone would leave it to be read again).
           await consumer.commit();
@@ -122,8 +131,8 @@ async function consumeInGroup(topic: string, options: ConsumeCommandOptions, com
       }
     } finally {
       await consumer.close();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      signals.dispose();
+      out.dispose();
     }
   });
 }

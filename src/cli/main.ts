@@ -8,6 +8,11 @@ import { registerServeCommand } from './serve-command.js';
 import { registerTopicsCommand } from './topics-command.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // A reader that goes away (`strata groups describe g | head -3`) is not an error of the command:
+  // what is left to print is dropped (commands that print as they go stop: StdoutLines).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   const program = new Command();
   program
     .name('strata')

@@ -112,6 +112,71 @@ describe('the strata CLI against a real server', () => {
     expect(second.stdout.trim().split('\n')).toEqual(['g2', 'g3']);
   }, 40_000);
 
+  /** Starts a strata command whose stdout the test reads line by line (and may close). */
+  function startCli(args: string[]) {
+    const child = spawn(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: server.address } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const waitFor = async (what: () => boolean) => {
+      for (let waitedMs = 0; !what(); waitedMs += 20) {
+        if (waitedMs > 15_000) throw new Error(`timed out; stdout ${stdout.slice(0, 200)} stderr ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    return { child, exited, waitFor, stdout: () => stdout, stderr: () => stderr };
+  }
+
+  it('stops quietly when its reader goes away (| head), and a group member still leaves', async () => {
+    await strata('topics', 'create', 'piped', '--partitions', '1');
+    await produceStdin(['produce', 'piped'], Array.from({ length: 20_000 }, (_, i) => `line-${i}`.padEnd(200, '.')).join('\n'));
+    for (const args of [['consume', 'piped', '--from-beginning'], ['consume', 'piped', '--group', 'piped-group', '--from-beginning']]) {
+      const cli = startCli(args);
+      // Read the first line, then close the pipe as `head -1` does.
+      await cli.waitFor(() => cli.stdout().includes('\n'));
+      cli.child.stdout.destroy();
+      expect(await cli.exited, args.join(' ')).toBe(0);
+      expect(cli.stderr()).not.toMatch(/EPIPE|Error/);
+    }
+    const group = JSON.parse((await strata('groups', 'describe', 'piped-group', '--json')).stdout) as { members: unknown[] };
+    expect(group.members).toEqual([]);
+  }, 60_000);
+
+  it('leaves its group cleanly however many stop signals come', async () => {
+    await strata('topics', 'create', 'signalled', '--partitions', '1');
+    const cli = startCli(['consume', 'signalled', '--group', 'signalled-group']);
+    await cli.waitFor(() => cli.stderr().includes('assigned'));
+    cli.child.kill('SIGTERM');
+    cli.child.kill('SIGTERM');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+    // Left: a group with no member and no commit is no group at all.
+    await expect(strata('groups', 'describe', 'signalled-group', '--json')).rejects.toMatchObject({ stderr: expect.stringMatching(/GROUP_NOT_FOUND/) });
+  }, 40_000);
+
+  it('prints records of any timestamp as JSON, and --offset reads only the partitions that reach it', async () => {
+    await strata('topics', 'create', 'edges', '--partitions', '3');
+    for (const value of ['e0', 'e1', 'e2', 'e3', 'e4']) await strata('produce', 'edges', '--partition', '0', '--value', value);
+    const fromThree = await strata('consume', 'edges', '--offset', '3');
+    expect(fromThree.stdout.trim().split('\n')).toEqual(['e3', 'e4']);
+    // A producer may stamp any safe integer of ms; a Date cannot show one this far out.
+    await strata('topics', 'create', 'far-future', '--partitions', '1');
+    const { StrataClient } = await import('../../src/client/strata-client.js');
+    const client = new StrataClient({ address: server.address });
+    const producer = client.producer();
+    await producer.send('far-future', { value: 'later', timestampMs: 9_000_000_000_000_000 });
+    await producer.send('far-future', { value: 'now' });
+    await producer.close();
+    client.close();
+    const lines = (await strata('consume', 'far-future', '--from-beginning', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: string; timestamp: string | null; timestampMs: number });
+    expect(lines.map((l) => [l.value, l.timestamp, l.timestampMs])).toEqual([
+      ['later', null, 9_000_000_000_000_000],
+      ['now', expect.stringMatching(/^\d{4}-/), expect.any(Number)],
+    ]);
+  }, 40_000);
+
   it('benchmarks produce and consume with a summary', async () => {
     const produce = JSON.parse((await strata('bench', 'produce', '--topic', 'bench', '--records', '20000', '--json')).stdout) as { records: number; recordsPerSecond: number };
     expect(produce.records).toBe(20000);
