@@ -73,7 +73,7 @@ export function registerGroupsCommand(program: Command): void {
     .option('--to-offset <n>', 'to this offset (clamped to the log)', parseInteger('--to-offset'))
     .option('--to-datetime <iso>', 'to the first record at or after this time')
     .option('--shift-by <n>', 'by this many records from the committed offset (negative goes back)')
-    .option('--execute', 'apply the plan (the group must have no live members)')
+    .option('--execute', 'apply the plan (on a live group too: its members resume from the new offsets)')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: ResetOptions, command: Command) => {
       const request: ResetOffsetsRequest = {

@@ -19,7 +19,12 @@ export function call<Req, Res>(method: (request: Req, callback: (error: unknown,
   // what TypeScript infers the response type from (the last overload).
   const withOptions = method as unknown as (request: Req, options: { deadline: Date }, callback: (error: unknown, response?: Res) => void) => unknown;
   return new Promise<Res>((resolve, reject) => {
-    withOptions(request, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) => (error ? reject(StrataClientError.fromServiceError(error)) : resolve(response!)));
+    // grpc-js throws at once on a closed client ("Channel has been shut down"): the same typed error as any failure.
+    try {
+      withOptions(request, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) => (error ? reject(StrataClientError.fromServiceError(error)) : resolve(response!)));
+    } catch (error) {
+      reject(StrataClientError.fromServiceError(error));
+    }
   });
 }
 

@@ -120,6 +120,7 @@ export class Producer {
     if (!Number.isInteger(o.maxInFlightPerPartition) || o.maxInFlightPerPartition < 1 || o.maxInFlightPerPartition > MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION) {
       throw new InvalidArgumentError(`maxInFlightPerPartition must be an integer in 1..${MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION}`);
     }
+    if (!Object.hasOwn(ACKS, o.acks)) throw new InvalidArgumentError(`acks must be one of ${Object.keys(ACKS).join(', ')}, got '${String(o.acks)}'`);
     if (o.batchBytes > o.maxBatchBytes || o.maxBatchBytes > o.maxBufferedBytes) {
       throw new InvalidArgumentError('batchBytes <= maxBatchBytes <= maxBufferedBytes is required');
     }

@@ -87,6 +87,8 @@ export function createGroupAdminHandlers(options: { coordinator: GroupCoordinato
 
     DeleteGroup: unary(async (request) => {
       validateGroupId(request.groupId);
+      // As Kafka's GROUP_ID_NOT_FOUND: deleting what is not there is not a success to report.
+      if (!coordinator.hasGroup(request.groupId) && !offsets.groupIds().includes(request.groupId)) throw new GroupNotFoundError(`no group '${request.groupId}'`);
       coordinator.deleteGroup(request.groupId);
       await offsets.deleteGroup(request.groupId);
       return {};

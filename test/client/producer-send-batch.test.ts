@@ -206,4 +206,9 @@ describe('Producer.sendBatch', () => {
     expect(logs[0]).toEqual(['fits']);
     expect(requestCount()).toBeGreaterThanOrEqual(1 + Math.ceil((200 * 110) / 4096));
   });
+
+  it('refuses an acks level it does not know', async () => {
+    const { client } = fakeService();
+    expect(() => new Producer(client, { acks: 'all' as never })).toThrow(InvalidArgumentError);
+  });
 });

@@ -58,6 +58,13 @@ describe('bad input gets a typed error and hurts nobody else', () => {
     expect(await rejection(client.admin.deleteTopic('__consumer_offsets'))).toMatchObject({ code: 'INTERNAL_TOPIC', grpcStatus: grpc.status.INVALID_ARGUMENT });
     expect(await rejection(client.admin.createPartitions('__consumer_offsets', 9))).toMatchObject({ code: 'INTERNAL_TOPIC' });
     expect((await client.admin.describeTopic('__consumer_offsets')).partitionCount).toBe(8);
+    // Deleting a group that is not there is GROUP_NOT_FOUND (as Kafka's GROUP_ID_NOT_FOUND), not a success.
+    const deleteGroup = new Promise((resolve, reject) => client.stubs.admin.deleteGroup({ groupId: 'nosuch' }, (e, r) => (e ? reject(StrataClientError.fromServiceError(e)) : resolve(r))));
+    expect(await rejection(deleteGroup)).toMatchObject({ code: 'GROUP_NOT_FOUND', grpcStatus: grpc.status.NOT_FOUND });
+    // A closed client answers with the same typed error as any failure, not a bare Error thrown by grpc-js.
+    const closed = new StrataClient({ address: server.address });
+    closed.close();
+    expect(await rejection(closed.admin.listTopics())).toBeInstanceOf(StrataClientError);
   });
 
   it('fails bad produce requests one by one while the stream and other requests go on', async () => {
