@@ -54,7 +54,8 @@ function progressBar(total: number, label: string): SingleBar {
   const bar = new SingleBar(
     {
       format: `${label} {bar} {percentage}% | {value}/{total} records | {rate} rec/s | {mbps} MB/s | p50 {p50} ms | p99 {p99} ms`,
-      hideCursor: true,
+      // Never hidden: a Ctrl-C mid-run would leave the terminal without its cursor.
+      hideCursor: false,
       stream: process.stderr,
       noTTYOutput: true,
       notTTYSchedule: 1000,
