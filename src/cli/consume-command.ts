@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError as UsageError, type Command } from 'commander';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { ConsumedRecord, ConsumeOptions } from '../client/consume.js';
 import { parseInteger, withClient } from './cli-context.js';
@@ -14,10 +14,25 @@ interface ConsumeCommandOptions {
   json?: boolean;
   group?: string;
   instanceId?: string;
+  encoding: OutputEncoding;
 }
 
-function toText(value: Buffer | null): string | null {
-  return value === null ? null : value.toString('utf8');
+function parseEncoding(value: string): OutputEncoding {
+  if (!(ENCODINGS as readonly string[]).includes(value)) throw new UsageError(`--encoding must be one of ${ENCODINGS.join(', ')}, got '${value}'`);
+  return value as OutputEncoding;
+}
+
+/** One printed line for a record. */
+function recordLine(record: ConsumedRecord, options: ConsumeCommandOptions): string {
+  return options.json ? formatRecordJson(record, options.encoding) : (toText(record.value, options.encoding) ?? '');
+}
+
+/** How keys, values and header values are printed: UTF-8 text (bytes that are not UTF-8 become U+FFFD), or lossless base64 / hex. */
+export type OutputEncoding = 'utf8' | 'base64' | 'hex';
+const ENCODINGS: readonly OutputEncoding[] = ['utf8', 'base64', 'hex'];
+
+function toText(value: Buffer | null, encoding: OutputEncoding = 'utf8'): string | null {
+  return value === null ? null : value.toString(encoding);
 }
 
 /** ISO 8601, or null for a time a Date cannot hold (a producer may stamp any safe integer of ms). */
@@ -26,16 +41,16 @@ function isoTime(timestampMs: number): string | null {
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
-export function formatRecordJson(record: ConsumedRecord): string {
+export function formatRecordJson(record: ConsumedRecord, encoding: OutputEncoding = 'utf8'): string {
   return JSON.stringify({
     topic: record.topic,
     partition: record.partition,
     offset: record.offset,
     timestamp: isoTime(record.timestampMs),
     timestampMs: record.timestampMs,
-    key: toText(record.key),
-    value: toText(record.value),
-    headers: Object.fromEntries(record.headers.map((h) => [h.key, toText(h.value)])),
+    key: toText(record.key, encoding),
+    value: toText(record.value, encoding),
+    headers: Object.fromEntries(record.headers.map((h) => [h.key, toText(h.value, encoding)])),
   });
 }
 
@@ -50,6 +65,7 @@ export function registerConsumeCommand(program: Command): void {
     .option('--max-messages <n>', 'stop after this many records', parseInteger('--max-messages', 1))
     .option('--follow', 'keep printing new records as they arrive')
     .option('--json', 'one JSON object per line: topic, partition, offset, timestamp, key, value, headers')
+    .option('--encoding <utf8|base64|hex>', 'how keys and values print: utf8 (bytes that are not UTF-8 show as U+FFFD), or base64 / hex for binary data', parseEncoding, 'utf8')
     .option('--group <group>', 'join this consumer group: read the partitions it assigns, committing as it goes (implies --follow)')
     .option('--instance-id <id>', 'static group membership: a restart with the same id keeps its partitions')
     .action(async (topic: string, options: ConsumeCommandOptions, command: Command) => {
@@ -84,7 +100,7 @@ export function registerConsumeCommand(program: Command): void {
           let count = 0;
           const signal = AbortSignal.any([controller.signal, out.closed]);
           for await (const record of client.consume(topic, { from, ...(partitions ? { partitions } : {}), signal })) {
-            if (!(await out.write(options.json ? formatRecordJson(record) : (toText(record.value) ?? '')))) break;
+            if (!(await out.write(recordLine(record, options)))) break;
             count++;
             if (options.maxMessages !== undefined && count >= options.maxMessages) break;
             if (!options.follow) {
@@ -122,7 +138,7 @@ async function consumeInGroup(topic: string, options: ConsumeCommandOptions, com
       let count = 0;
       for await (const record of consumer) {
         // stdout gone (`| head`): the record in hand was not printed, so it is not committed.
-        if (!(await out.write(options.json ? formatRecordJson(record) : (toText(record.value) ?? '')))) break;
+        if (!(await out.write(recordLine(record, options)))) break;
         if (options.maxMessages !== undefined && ++count >= options.maxMessages) {
           // Printed: count it as processed (leaving the loop alone would leave it to be read again).
           await consumer.commit();

@@ -168,8 +168,14 @@ describe('the strata CLI against a real server', () => {
     const producer = client.producer();
     await producer.send('far-future', { value: 'later', timestampMs: 9_000_000_000_000_000 });
     await producer.send('far-future', { value: 'now' });
+    await strata('topics', 'create', 'binary', '--partitions', '1');
+    await producer.send('binary', { key: Buffer.from([0xff, 0x00, 0x80]), value: Buffer.from([0xfe, 0x01]) });
     await producer.close();
     client.close();
+    // Bytes that are not UTF-8 print losslessly with --encoding base64 (or hex).
+    const binary = JSON.parse((await strata('consume', 'binary', '--from-beginning', '--json', '--encoding', 'base64')).stdout) as { key: string; value: string };
+    expect([Buffer.from(binary.key, 'base64'), Buffer.from(binary.value, 'base64')]).toEqual([Buffer.from([0xff, 0x00, 0x80]), Buffer.from([0xfe, 0x01])]);
+    expect((await strata('consume', 'binary', '--from-beginning', '--encoding', 'hex')).stdout).toBe('fe01\n');
     const lines = (await strata('consume', 'far-future', '--from-beginning', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { value: string; timestamp: string | null; timestampMs: number });
     expect(lines.map((l) => [l.value, l.timestamp, l.timestampMs])).toEqual([
       ['later', null, 9_000_000_000_000_000],
