@@ -82,6 +82,13 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         const k = key(topic, partition);
         if (this.owned.has(k) && !this.startedAt.has(k)) this.startedAt.set(k, offset);
       },
+      onOffsetReset: (topic, partition, offset) => {
+        const k = key(topic, partition);
+        if (!this.owned.has(k)) return;
+        // The new position is what a commit writes from now on, as Kafka's reset moves the position.
+        this.handedNext.delete(k);
+        this.processed.set(k, offset);
+      },
       onFailure: (error) => {
         if (this.isClosed) return;
         this.failure = error;

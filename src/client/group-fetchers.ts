@@ -1,3 +1,4 @@
+import { StrataClientError } from './client-error.js';
 import { consumeRecordBatches, type ConsumedRecord } from './consume.js';
 import type { TopicPartition } from './group-consumer-options.js';
 import type { RecordBuffer } from './record-buffer.js';
@@ -16,9 +17,14 @@ export interface GroupFetchersHost {
   resumeOffset(topic: string, partition: number): number | undefined;
   /** What 'earliest' or 'latest' resolved to for a partition that had no known offset. */
   onStartResolved(topic: string, partition: number, offset: number): void;
+  /** A partition's position was outside its log and starts again at `offset` (earliest or latest). */
+  onOffsetReset(topic: string, partition: number, offset: number): void;
   /** A subscription failed on its own (not stopped). */
   onFailure(error: Error): void;
 }
+
+/** Resets of one subscription in a row before its OFFSET_OUT_OF_RANGE is the member's failure (retention racing the reset). */
+const MAX_OFFSET_RESETS = 3;
 
 /**
  * A group member's subscriptions: one per topic over the member's partitions of it, pushing decoded
@@ -66,16 +72,56 @@ export class GroupFetchers {
   }
 
   private async fetch(topic: string, partitions: number[], startOffsets: Record<number, number>, controller: AbortController): Promise<void> {
-    try {
-      const from = this.host.fromBeginning ? ('earliest' as const) : ('latest' as const);
-      const onStartResolved = (partition: number, offset: number) => this.host.onStartResolved(topic, partition, offset);
-      for await (const records of consumeRecordBatches(this.host.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved })) {
-        await this.host.buffer.pushAll(records, controller.signal);
+    const from = this.host.fromBeginning ? ('earliest' as const) : ('latest' as const);
+    const onStartResolved = (partition: number, offset: number) => this.host.onStartResolved(topic, partition, offset);
+    for (let resets = 0; ; resets++) {
+      try {
+        for await (const records of consumeRecordBatches(this.host.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved })) {
+          await this.host.buffer.pushAll(records, controller.signal);
+          if (controller.signal.aborted) return;
+        }
+        return;
+      } catch (error) {
         if (controller.signal.aborted) return;
+        const isOutOfRange = error instanceof StrataClientError && error.code === 'OFFSET_OUT_OF_RANGE';
+        if (!isOutOfRange || resets >= MAX_OFFSET_RESETS) {
+          this.host.onFailure(error as Error);
+          return;
+        }
+        try {
+          // Buffered records of the topic are read again from where the loop is.
+          this.host.buffer.drop((r) => r.topic === topic);
+          startOffsets = await this.resetOutOfRange(topic, partitions);
+        } catch (resetError) {
+          if (!controller.signal.aborted) this.host.onFailure(resetError as Error);
+          return;
+        }
       }
-    } catch (error) {
-      if (controller.signal.aborted) return;
-      this.host.onFailure(error as Error);
     }
+  }
+
+  /**
+   * Kafka's auto.offset.reset for a position outside the log (retention deleted what it pointed to,
+   * or the topic was deleted and created again): such a partition starts again at its earliest
+   * offset (fromBeginning) or its latest; the others resume where they are.
+   */
+  private async resetOutOfRange(topic: string, partitions: number[]): Promise<Record<number, number>> {
+    const admin = this.host.client.admin;
+    const [earliest, latest] = await Promise.all([admin.listOffsets(topic, 'earliest', partitions), admin.listOffsets(topic, 'latest', partitions)]);
+    const startOffsets: Record<number, number> = {};
+    for (const partition of partitions) {
+      const next = this.host.resumeOffset(topic, partition);
+      if (next === undefined) continue;
+      const low = earliest.find((o) => o.partition === partition)?.offset ?? 0;
+      const high = latest.find((o) => o.partition === partition)?.offset ?? 0;
+      if (next >= low && next <= high) {
+        startOffsets[partition] = next;
+        continue;
+      }
+      const reset = this.host.fromBeginning ? low : high;
+      this.host.onOffsetReset(topic, partition, reset);
+      startOffsets[partition] = reset;
+    }
+    return startOffsets;
   }
 }

@@ -40,6 +40,48 @@ describe('committed offsets of a live group', () => {
     return { clientA, clientB, closeAll };
   }
 
+  it('starts a partition again at earliest or latest when its committed offset is outside the log (auto.offset.reset)', async () => {
+    await client.admin.createTopic('recreated', { partitions: 1 });
+    const producer = client.producer();
+    await producer.sendBatch('recreated', Array.from({ length: 10 }, (_, i) => ({ value: `old${i}`, partition: 0 })));
+    for (const groupId of ['reset-earliest', 'reset-latest']) {
+      const first = client.consumer({ groupId, topics: ['recreated'], fromBeginning: true });
+      let count = 0;
+      for await (const _ of first) {
+        if (++count === 10) {
+          await first.commit();
+          break;
+        }
+      }
+      await first.close();
+    }
+    // Deleted and created again: the committed offset 10 is past the new log's end.
+    await client.admin.deleteTopic('recreated');
+    await client.admin.createTopic('recreated', { partitions: 1 });
+    await producer.sendBatch('recreated', [{ value: 'new0', partition: 0 }, { value: 'new1', partition: 0 }]);
+    const earliest = client.consumer({ groupId: 'reset-earliest', topics: ['recreated'], fromBeginning: true });
+    const values: string[] = [];
+    for await (const record of earliest) {
+      values.push(record.value!.toString());
+      if (values.length === 2) break;
+    }
+    await earliest.close();
+    expect(values).toEqual(['new0', 'new1']);
+    // Reset to latest: it reads what comes after its reset, never what was there before.
+    const latest = client.consumer({ groupId: 'reset-latest', topics: ['recreated'], fromBeginning: false });
+    const next = latest[Symbol.asyncIterator]().next();
+    let received: string | undefined;
+    void next.then((r) => (received = r.value?.value?.toString()));
+    for (let i = 0; received === undefined; i++) {
+      expect(i, 'a record after the reset arrives').toBeLessThan(100);
+      await producer.send('recreated', { value: `after${i}`, partition: 0 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(received).toMatch(/^after\d+$/);
+    await latest.close();
+    await producer.close();
+  }, 60_000);
+
   it('resets offsets while the member runs: old commits are fenced, the member replays without a restart', async () => {
     const consumer = client.consumer({ groupId: 'workers', topics: ['jobs'], fromBeginning: true, autoCommitIntervalMs: 100 });
     const values: string[] = [];
