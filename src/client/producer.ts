@@ -4,12 +4,12 @@ import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
 import { MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
 import { RecordBatchBuilder } from '../format/record-batch-builder.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
-import { StrataClientError } from './client-error.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
 import { BatchBufferPool } from './batch-buffer-pool.js';
 import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
 import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes, timestampOf } from './producer-records.js';
 import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
+import { TopicMetadataCache } from './topic-metadata-cache.js';
 import type { StrataClient } from './strata-client.js';
 
 export type { ProducerRecord, RecordMetadata };
@@ -83,10 +83,7 @@ export class Producer {
   private readonly openBatches = new Map<string, Map<number, OpenBatch>>();
   /** The size of each partition's last sealed batch: a busy partition's next batch starts at full size. */
   private readonly lastBatchBytes = new Map<string, Map<number, number>>();
-  private readonly partitionCounts = new Map<string, Promise<number>>();
-  private readonly knownPartitionCounts = new Map<string, number>();
-  /** Each topic's max.message.bytes, as its description said. */
-  private readonly topicMaxBatchBytes = new Map<string, number>();
+  private readonly topics: TopicMetadataCache;
   private waitingSends = 0;
   private waitChain: Promise<void> = Promise.resolve();
   private bufferedBytes = 0;
@@ -94,10 +91,7 @@ export class Producer {
   private isClosed = false;
   private readonly batchBuffers: BatchBufferPool;
 
-  constructor(
-    private readonly client: StrataClient,
-    options: ProducerOptions,
-  ) {
+  constructor(client: StrataClient, options: ProducerOptions) {
     this.options = {
       lingerMs: options.lingerMs ?? 5,
       batchBytes: options.batchBytes ?? 16_384,
@@ -125,6 +119,7 @@ export class Producer {
       throw new InvalidArgumentError('batchBytes <= maxBatchBytes <= maxBufferedBytes is required');
     }
     this.batchBuffers = new BatchBufferPool(o.batchBytes, FREE_BATCH_BUFFERS_BYTES);
+    this.topics = new TopicMetadataCache(client, { deliveryTimeoutMs: o.deliveryTimeoutMs, retryBackoffMs: o.retryBackoffMs, isClosed: () => this.isClosed });
     this.pipeline = new ProducePipeline(client.stubs.produce, {
       producerId: randomInt(1, 2 ** 47),
       newProducerId: () => randomInt(1, 2 ** 47),
@@ -158,8 +153,9 @@ export class Producer {
     }
     if (sizeBytes > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes));
     const timestampMs = timestampOf(record, Date.now());
-    const partitionCount = this.knownPartitionCounts.get(topic);
-    if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
+    const partitionCount = this.topics.partitionCount(topic);
+    const isKnownPartition = record.partition === undefined || (partitionCount !== undefined && record.partition < partitionCount);
+    if (partitionCount !== undefined && isKnownPartition && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
       this.bufferedBytes += sizeBytes;
       const sink = new SingleSend();
       this.place(topic, partitionCount, record, key, timestampMs, sizeBytes, sink, 0);
@@ -200,10 +196,9 @@ export class Producer {
     const nowMs = Date.now();
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const sink = new ManySend(records.length, resolve, reject);
-      const partitionCount = this.knownPartitionCounts.get(topic);
-      if (partitionCount !== undefined && this.waitingSends === 0 && this.bufferedBytes + totalBytes <= this.options.maxBufferedBytes) {
-        const invalid = firstInvalidPartition(records, partitionCount);
-        if (invalid !== undefined) return sink.onFailed(outsideTopic(invalid, topic, partitionCount));
+      const partitionCount = this.topics.partitionCount(topic);
+      // A partition past the known count may have been added since: the slow path asks the server.
+      if (partitionCount !== undefined && firstInvalidPartition(records, partitionCount) === undefined && this.waitingSends === 0 && this.bufferedBytes + totalBytes <= this.options.maxBufferedBytes) {
         this.bufferedBytes += totalBytes;
         for (let i = 0; i < records.length; i++) this.place(topic, partitionCount, records[i]!, keys[i]!, nowMs, sizes[i]!, sink, i);
         return;
@@ -221,7 +216,8 @@ export class Producer {
     const records: ProducerRecord[] = callerRecords.map((record) => ({ value: record.value, headers: record.headers, timestampMs: timestampOf(record, nowMs), partition: record.partition }));
     this.waitingSends++;
     const turn = this.waitChain.then(async () => {
-      const partitionCount = await this.partitionCount(topic);
+      let partitionCount = await this.topics.loadPartitionCount(topic);
+      if (firstInvalidPartition(records, partitionCount) !== undefined) partitionCount = await this.topics.loadPartitionCount(topic, true);
       const invalid = firstInvalidPartition(records, partitionCount);
       if (invalid !== undefined) throw outsideTopic(invalid, topic, partitionCount);
       for (let i = 0; i < records.length; i++) {
@@ -285,39 +281,6 @@ export class Producer {
     this.pipeline.close();
   }
 
-  private partitionCount(topic: string): Promise<number> {
-    let loading = this.partitionCounts.get(topic);
-    if (!loading) {
-      loading = this.describeWithRetries(topic).then(({ partitionCount, config }) => {
-        const maxBatchBytes = Number(config['max.message.bytes']);
-        if (Number.isSafeInteger(maxBatchBytes) && maxBatchBytes > 0) this.topicMaxBatchBytes.set(topic, maxBatchBytes);
-        this.knownPartitionCounts.set(topic, partitionCount);
-        return partitionCount;
-      });
-      this.partitionCounts.set(topic, loading);
-      loading.catch(() => this.partitionCounts.delete(topic));
-    }
-    return loading;
-  }
-
-  /**
-   * The topic's partition count and config; a server that is unreachable for a moment (restarting) is asked
-   * again with backoff for up to deliveryTimeoutMs, as sends to a known topic would be retried.
-   */
-  private async describeWithRetries(topic: string): Promise<{ partitionCount: number; config: Record<string, string> }> {
-    const deadlineMs = Date.now() + this.options.deliveryTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const { partitionCount, config } = await this.client.admin.describeTopic(topic);
-        return { partitionCount, config: config ?? {} };
-      } catch (error) {
-        const isUnavailable = error instanceof StrataClientError && error.grpcStatus === 14;
-        if (!isUnavailable || this.isClosed || Date.now() >= deadlineMs) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, this.options.retryBackoffMs * 2 ** attempt)));
-      }
-    }
-  }
-
   private append(topic: string, partition: number, record: ProducerRecord, key: Buffer | null, timestampMs: number, sizeBytes: number, sink: RecordSink, index: number): void {
     // topic -> partition -> open batch; no per-record key strings on this hot path.
     let byPartition = this.openBatches.get(topic);
@@ -340,7 +303,7 @@ export class Producer {
     const lastBytes = this.lastBatchBytes.get(topic)?.get(partition) ?? 0;
     // A record the topic would refuse fails here, alone: sent, its batch could pass what the server
     // receives and end the whole stream (RESOURCE_EXHAUSTED), and every retry of it again.
-    const maxBatchBytes = this.topicMaxBatchBytes.get(topic);
+    const maxBatchBytes = this.topics.maxBatchBytes(topic);
     const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate, release: this.batchBuffers.recycle, maxBatchBytes });
     const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
     byPartition.set(partition, open);

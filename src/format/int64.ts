@@ -1,4 +1,4 @@
-import { AssertionError, assert } from '../core/assert.js';
+import { AssertionError } from '../core/assert.js';
 import { CorruptBatchError } from '../core/errors.js';
 
 /**

@@ -3,7 +3,7 @@ import { crc32c } from '@node-rs/crc32';
 import { BatchTooLargeError, CorruptBatchError, InvalidArgumentError } from '../core/errors.js';
 import { MAX_BATCH_BYTES_LIMIT, MAX_RECORDS_PER_BATCH } from '../core/limits.js';
 import { gunzipRecords } from './compressed-records.js';
-import { type BuildBatchOptions, checkBuildOptions, checkIntegerOption, MAX_DECOMPRESSED_RECORDS_BYTES, RecordBatchBuilder } from './record-batch-builder.js';
+import { type BuildBatchOptions, checkBuildOptions, checkIntegerOption, RecordBatchBuilder } from './record-batch-builder.js';
 import {
   ATTRIBUTES_POSITION,
   BATCH_HEADER_BYTES,

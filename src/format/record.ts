@@ -1,4 +1,4 @@
-import { CorruptBatchError, InvalidArgumentError } from '../core/errors.js';
+import { CorruptBatchError } from '../core/errors.js';
 import type { BatchHeader } from './record-batch.js';
 import { MIN_RECORD_BODY_BYTES } from './record-batch-layout.js';
 import { readVarint, readVarlong, varintCursor } from './varint.js';

@@ -46,9 +46,20 @@ export class ConsumerGroup {
   lastRebalanceMs = Number.NEGATIVE_INFINITY;
   /** Bumped by every offset reset: commits made before it are refused. */
   offsetsEpoch = 0;
+  /** The partition count of each subscribed topic the current target was computed with (absent: no such topic then). */
+  partitionCounts = new Map<string, number>();
   private readonly owners = new Map<string, string>();
 
   constructor(readonly groupId: string) {}
+
+  /**
+   * Whether a topic of `topics` has a partition count other than the one the target was computed
+   * with: created, deleted or grown since (KIP-848 recomputes on such metadata changes too).
+   */
+  hasTopicsChanged(topics: readonly string[], partitionCount: (topic: string) => number | undefined): boolean {
+    for (const topic of topics) if (partitionCount(topic) !== this.partitionCounts.get(topic)) return true;
+    return false;
+  }
 
   get isEmpty(): boolean {
     return this.members.size === 0;

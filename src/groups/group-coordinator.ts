@@ -123,10 +123,11 @@ export class GroupCoordinator {
       throw new UnknownMemberIdError(`member '${member.memberId}' did not ask for records for ${request.idleMs} ms: removed, rejoin with epoch 0`);
     }
     member.isAway = false;
-    if (!sameTopics(member.topics, request.topics)) {
-      member.topics = normalizeTopics(request.topics);
-      this.membershipChanged(group, nowMs);
-    }
+    const isNewSubscription = !sameTopics(member.topics, request.topics);
+    if (isNewSubscription) member.topics = normalizeTopics(request.topics);
+    // So is a subscribed topic created, deleted or grown since the target was computed (as KIP-848).
+    const isStale = isNewSubscription || (group.rebalanceDueMs === undefined && group.hasTopicsChanged(member.topics, this.options.topics.partitionCount));
+    if (isStale) this.membershipChanged(group, nowMs);
     const { hasReleased } = group.reconcile(member.memberId, toPartitionSet(request.owned), nowMs);
     // Partitions this member just released may complete others' assignments.
     if (hasReleased) this.pushChangesToOthers(group, member.memberId, nowMs);
@@ -327,6 +328,7 @@ export class GroupCoordinator {
       members.push({ memberId: member.memberId, ...(member.instanceId !== undefined ? { instanceId: member.instanceId } : {}), topics: member.topics, previous: toSortedMap(previous) });
     }
     const before = group.target;
+    group.partitionCounts = partitionCounts;
     group.setTarget(this.options.assignor.assign({ members, partitionCounts }), group.groupEpoch);
     this.options.events?.onRebalance?.(group.groupId, group.targetEpoch, countMoved(before, group.target));
     this.pushChangesToOthers(group, undefined, nowMs);

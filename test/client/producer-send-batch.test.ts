@@ -211,4 +211,20 @@ describe('Producer.sendBatch', () => {
     const { client } = fakeService();
     expect(() => new Producer(client, { acks: 'all' as never })).toThrow(InvalidArgumentError);
   });
+
+  it('asks for the topic again when a record names a partition past the count it knows (partitions were added)', async () => {
+    let partitions = 2;
+    const { client, logs } = fakeProduceService({ partitions: 4 });
+    const describeTopic = client.admin.describeTopic.bind(client.admin);
+    (client.admin as { describeTopic: typeof describeTopic }).describeTopic = async (topic) => ({ ...(await describeTopic(topic)), partitionCount: partitions });
+    const producer = new Producer(client, { lingerMs: 0 });
+    await producer.send('t', { value: 'before', partition: 1 });
+    await expect(producer.send('t', { value: 'nowhere', partition: 3 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    partitions = 4;
+    await expect(producer.send('t', { value: 'added', partition: 3 })).resolves.toMatchObject({ partition: 3 });
+    await expect(producer.sendBatch('t', [{ value: 'batched', partition: 2 }])).resolves.toHaveLength(1);
+    await producer.close();
+    expect(logs[3]).toEqual(['added']);
+    expect(logs[2]).toEqual(['batched']);
+  });
 });

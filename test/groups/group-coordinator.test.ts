@@ -11,10 +11,11 @@ function setup() {
   const clock = new ManualClock(0);
   const removed: Array<{ memberId: string; reason: RemovalReason }> = [];
   let next = 0;
+  const partitionCounts = new Map<string, number>([['t', 6]]);
   const coordinator = new GroupCoordinator({
     clock,
     assignor: new StickyAssignor(),
-    topics: { partitionCount: (t) => (t === 't' ? 6 : undefined) },
+    topics: { partitionCount: (t) => partitionCounts.get(t) },
     config: CONFIG,
     logger: silentLogger,
     newMemberId: () => `m${next++}`,
@@ -22,7 +23,7 @@ function setup() {
   });
   const beat = (request: Partial<HeartbeatRequest> & { memberId: string; memberEpoch: number }) =>
     coordinator.heartbeat({ groupId: 'g', topics: ['t'], owned: [], idleMs: 0, ...request });
-  return { clock, coordinator, removed, beat };
+  return { clock, coordinator, removed, beat, partitionCounts };
 }
 
 const partitionsOf = (response: { assignment: Array<{ partitions: number[] }> }) => response.assignment.flatMap((a) => a.partitions);
@@ -40,6 +41,34 @@ describe('GroupCoordinator', () => {
     expect(partitionsOf(rb).length).toBe(3);
     expect(new Set([...partitionsOf(ra), ...partitionsOf(rb)]).size).toBe(6);
     expect(coordinator.describeGroup('g')!.members).toHaveLength(2);
+    coordinator.close();
+  });
+
+  it('assigns partitions of a topic created or grown after the target was computed, and drops a deleted one', () => {
+    const { clock, coordinator, beat, partitionCounts } = setup();
+    const a = beat({ memberId: '', memberEpoch: 0, topics: ['t', 'later'] });
+    clock.advance(CONFIG.initialRebalanceDelayMs);
+    let r = beat({ memberId: a.memberId, memberEpoch: a.memberEpoch, topics: ['t', 'later'] });
+    expect(r.assignment).toEqual([{ topic: 't', partitions: [0, 1, 2, 3, 4, 5] }]);
+    const owned = () => r.assignment.map((x) => ({ topic: x.topic, partitions: x.partitions }));
+    const beatAfterDelay = () => {
+      r = beat({ memberId: a.memberId, memberEpoch: r.memberEpoch, topics: ['t', 'later'], owned: owned() });
+      clock.advance(CONFIG.rebalanceDelayMs);
+      coordinator.tick();
+      r = beat({ memberId: a.memberId, memberEpoch: r.memberEpoch, topics: ['t', 'later'], owned: owned() });
+      r = beat({ memberId: a.memberId, memberEpoch: r.memberEpoch, topics: ['t', 'later'], owned: owned() });
+    };
+    partitionCounts.set('later', 2);
+    partitionCounts.set('t', 8);
+    beatAfterDelay();
+    expect(r.assignment).toEqual([{ topic: 'later', partitions: [0, 1] }, { topic: 't', partitions: [0, 1, 2, 3, 4, 5, 6, 7] }]);
+    partitionCounts.delete('later');
+    beatAfterDelay();
+    expect(r.assignment).toEqual([{ topic: 't', partitions: [0, 1, 2, 3, 4, 5, 6, 7] }]);
+    // Nothing changed: no more recomputation.
+    const epoch = coordinator.describeGroup('g')!.groupEpoch;
+    beatAfterDelay();
+    expect(coordinator.describeGroup('g')!.groupEpoch).toBe(epoch);
     coordinator.close();
   });
 

@@ -40,6 +40,23 @@ describe('committed offsets of a live group', () => {
     return { clientA, clientB, closeAll };
   }
 
+  it('reads a topic created after it joined, and partitions added to it later', async () => {
+    const consumer = client.consumer({ groupId: 'grows', topics: ['not-yet'], fromBeginning: true });
+    const records = consumer[Symbol.asyncIterator]();
+    const first = records.next();
+    await new Promise((r) => setTimeout(r, 500));
+    await client.admin.createTopic('not-yet', { partitions: 1 });
+    const producer = client.producer();
+    await producer.send('not-yet', { value: 'first', partition: 0 });
+    expect((await first).value!.value!.toString()).toBe('first');
+    await client.admin.createPartitions('not-yet', 3);
+    await producer.send('not-yet', { value: 'on-new-partition', partition: 2 });
+    const next = await records.next();
+    expect([next.value!.partition, next.value!.value!.toString()]).toEqual([2, 'on-new-partition']);
+    await producer.close();
+    await consumer.close();
+  }, 30_000);
+
   it('starts a partition again at earliest or latest when its committed offset is outside the log (auto.offset.reset)', async () => {
     await client.admin.createTopic('recreated', { partitions: 1 });
     const producer = client.producer();

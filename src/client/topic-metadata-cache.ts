@@ -1,0 +1,82 @@
+import { StrataClientError } from './client-error.js';
+import type { StrataClient } from './strata-client.js';
+
+/**
+ * How long a producer trusts a topic's partition count before it asks again, as Kafka's
+ * metadata.max.age.ms (5 minutes): partitions added since then become visible to keyed and unkeyed
+ * records alike. A record naming a partition past the known count asks at once.
+ */
+export const METADATA_MAX_AGE_MS = 5 * 60 * 1000;
+
+interface TopicMetadata {
+  partitionCount: number;
+  /** The topic's max.message.bytes, when its description said. */
+  maxBatchBytes: number | undefined;
+  fetchedAtMs: number;
+}
+
+/** A producer's view of its topics: partition counts and batch limits, loaded once and refreshed. */
+export class TopicMetadataCache {
+  private readonly known = new Map<string, TopicMetadata>();
+  private readonly loading = new Map<string, Promise<TopicMetadata>>();
+
+  constructor(
+    private readonly client: StrataClient,
+    private readonly options: { deliveryTimeoutMs: number; retryBackoffMs: number; isClosed: () => boolean; nowMs?: () => number },
+  ) {}
+
+  /** The partition count known now, if any; a stale one is still returned while a refresh starts. */
+  partitionCount(topic: string): number | undefined {
+    const metadata = this.known.get(topic);
+    if (metadata && this.now() - metadata.fetchedAtMs > METADATA_MAX_AGE_MS) void this.load(topic).catch(() => undefined);
+    return metadata?.partitionCount;
+  }
+
+  maxBatchBytes(topic: string): number | undefined {
+    return this.known.get(topic)?.maxBatchBytes;
+  }
+
+  /** The partition count, loading it if unknown; `refresh` asks the server again even if it is known. */
+  async loadPartitionCount(topic: string, refresh = false): Promise<number> {
+    const known = this.known.get(topic);
+    if (known && !refresh) return known.partitionCount;
+    return (await this.load(topic)).partitionCount;
+  }
+
+  private load(topic: string): Promise<TopicMetadata> {
+    let loading = this.loading.get(topic);
+    if (!loading) {
+      loading = this.describeWithRetries(topic).then((metadata) => {
+        this.known.set(topic, metadata);
+        return metadata;
+      });
+      this.loading.set(topic, loading);
+      const done = () => this.loading.delete(topic);
+      loading.then(done, done);
+    }
+    return loading;
+  }
+
+  /**
+   * The topic's description; a server that is unreachable for a moment (restarting) is asked again
+   * with backoff for up to deliveryTimeoutMs, as sends to a known topic would be retried.
+   */
+  private async describeWithRetries(topic: string): Promise<TopicMetadata> {
+    const deadlineMs = Date.now() + this.options.deliveryTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { partitionCount, config } = await this.client.admin.describeTopic(topic);
+        const maxBatchBytes = Number(config?.['max.message.bytes']);
+        return { partitionCount, maxBatchBytes: Number.isSafeInteger(maxBatchBytes) && maxBatchBytes > 0 ? maxBatchBytes : undefined, fetchedAtMs: this.now() };
+      } catch (error) {
+        const isUnavailable = error instanceof StrataClientError && error.grpcStatus === 14;
+        if (!isUnavailable || this.options.isClosed() || Date.now() >= deadlineMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, this.options.retryBackoffMs * 2 ** attempt)));
+      }
+    }
+  }
+
+  private now(): number {
+    return this.options.nowMs?.() ?? Date.now();
+  }
+}
