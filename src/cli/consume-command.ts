@@ -123,6 +123,11 @@ async function consumeInGroup(topic: string, options: ConsumeCommandOptions, com
     throw new InvalidArgumentError('with --group, the group decides partitions and offsets: --offset, --from-time and --partition do not apply');
   }
   await withClient(command, async (client) => {
+    // A member of a topic that does not exist yet waits for it (as a Kafka consumer does); say so.
+    await client.admin.describeTopic(topic).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== 'TOPIC_NOT_FOUND') throw error;
+      process.stderr.write(`topic ${topic} does not exist yet: waiting for it to be created\n`);
+    });
     const describe = (ps: Array<{ topic: string; partition: number }>) => ps.map((p) => `${p.topic}/${p.partition}`).sort().join(' ');
     const consumer = client.consumer({
       groupId: options.group!,

@@ -144,6 +144,15 @@ describe('the strata CLI against a real server', () => {
     expect(group.members).toEqual([]);
   }, 60_000);
 
+  it('waits, saying so, for a topic that does not exist yet, and reads it once it does', async () => {
+    const cli = startCli(['consume', 'arrives-later', '--group', 'later-group', '--from-beginning', '--max-messages', '1']);
+    await cli.waitFor(() => cli.stderr().includes('does not exist yet'));
+    await strata('topics', 'create', 'arrives-later', '--partitions', '2');
+    await strata('produce', 'arrives-later', '--value', 'here now');
+    expect(await cli.exited).toBe(0);
+    expect(cli.stdout()).toBe('here now\n');
+  }, 40_000);
+
   it('leaves its group cleanly however many stop signals come', async () => {
     await strata('topics', 'create', 'signalled', '--partitions', '1');
     const cli = startCli(['consume', 'signalled', '--group', 'signalled-group']);
