@@ -85,9 +85,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       onOffsetReset: (topic, partition, offset) => {
         const k = key(topic, partition);
         if (!this.owned.has(k)) return;
-        // The new position is what a commit writes from now on, as Kafka's reset moves the position.
+        // The new position is what a commit writes from now on, as Kafka's reset moves the position;
+        // the record in hand from before it must not move the commit back when the loop finishes it.
         this.handedNext.delete(k);
         this.processed.set(k, offset);
+        if (this.lastHandedOne && this.lastHandedKey === k) this.lastHandedOne = undefined;
+        this.lastHanded = this.lastHanded.filter((r) => key(r.topic, r.partition) !== k);
       },
       onFailure: (error) => {
         if (this.isClosed) return;

@@ -23,7 +23,7 @@ export interface GroupFetchersHost {
   onFailure(error: Error): void;
 }
 
-/** Resets of one subscription in a row before its OFFSET_OUT_OF_RANGE is the member's failure (retention racing the reset). */
+/** Resets of one subscription in a row, with no record read between them, before its OFFSET_OUT_OF_RANGE is the member's failure (retention racing the reset). */
 const MAX_OFFSET_RESETS = 3;
 
 /**
@@ -74,9 +74,10 @@ export class GroupFetchers {
   private async fetch(topic: string, partitions: number[], startOffsets: Record<number, number>, controller: AbortController): Promise<void> {
     const from = this.host.fromBeginning ? ('earliest' as const) : ('latest' as const);
     const onStartResolved = (partition: number, offset: number) => this.host.onStartResolved(topic, partition, offset);
-    for (let resets = 0; ; resets++) {
+    for (let resetsInARow = 0; ; ) {
       try {
         for await (const records of consumeRecordBatches(this.host.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved })) {
+          resetsInARow = 0;
           await this.host.buffer.pushAll(records, controller.signal);
           if (controller.signal.aborted) return;
         }
@@ -84,14 +85,15 @@ export class GroupFetchers {
       } catch (error) {
         if (controller.signal.aborted) return;
         const isOutOfRange = error instanceof StrataClientError && error.code === 'OFFSET_OUT_OF_RANGE';
-        if (!isOutOfRange || resets >= MAX_OFFSET_RESETS) {
+        if (!isOutOfRange || resetsInARow++ >= MAX_OFFSET_RESETS) {
           this.host.onFailure(error as Error);
           return;
         }
         try {
           // Buffered records of the topic are read again from where the loop is.
           this.host.buffer.drop((r) => r.topic === topic);
-          startOffsets = await this.resetOutOfRange(topic, partitions);
+          startOffsets = await this.resetOutOfRange(topic, partitions, controller.signal);
+          if (controller.signal.aborted) return;
         } catch (resetError) {
           if (!controller.signal.aborted) this.host.onFailure(resetError as Error);
           return;
@@ -105,10 +107,12 @@ export class GroupFetchers {
    * or the topic was deleted and created again): such a partition starts again at its earliest
    * offset (fromBeginning) or its latest; the others resume where they are.
    */
-  private async resetOutOfRange(topic: string, partitions: number[]): Promise<Record<number, number>> {
+  private async resetOutOfRange(topic: string, partitions: number[], signal: AbortSignal): Promise<Record<number, number>> {
     const admin = this.host.client.admin;
     const [earliest, latest] = await Promise.all([admin.listOffsets(topic, 'earliest', partitions), admin.listOffsets(topic, 'latest', partitions)]);
     const startOffsets: Record<number, number> = {};
+    // Stopped meanwhile (a rebalance or an operator's reset restarted the fetchers): their positions win.
+    if (signal.aborted) return startOffsets;
     for (const partition of partitions) {
       const next = this.host.resumeOffset(topic, partition);
       if (next === undefined) continue;

@@ -72,6 +72,14 @@ export function maxInflatedRecordsBytes(maxBatchBytes: number): number {
   return 4 * maxBatchBytes;
 }
 
+/**
+ * The most raw bytes whose gzip surely fits in `compressedBytes`: zlib's deflateBound is
+ * n + n/4096 + n/16384 + 13 (n/2048 is taken here, with room for gzip's 18-byte frame).
+ */
+function gzipRawCapacity(compressedBytes: number): number {
+  return Math.max(1, compressedBytes - Math.ceil(compressedBytes / 2048) - 64);
+}
+
 /** The bound for any topic (at the hard batch limit): what a reader inflates at most. */
 export const MAX_DECOMPRESSED_RECORDS_BYTES = maxInflatedRecordsBytes(MAX_BATCH_BYTES_LIMIT);
 
@@ -116,7 +124,10 @@ export class RecordBatchBuilder {
     }
     this.builtLimitBytes = Math.min(MAX_BATCH_BYTES_LIMIT, Math.max(BATCH_HEADER_BYTES, options.maxBatchBytes ?? MAX_BATCH_BYTES_LIMIT));
     this.limitBytes = this.compression === 'gzip' ? RECORDS_POSITION + maxInflatedRecordsBytes(this.builtLimitBytes) : this.builtLimitBytes;
-    this.capacityBytes = Math.min(this.limitBytes, Math.max(BATCH_HEADER_BYTES, capacityBytes));
+    // A gzip batch is measured against its limit once compressed: records that do not compress must
+    // still fit, so its raw capacity keeps room for deflate's worst case (zlib's deflateBound).
+    const rawLimitBytes = this.compression === 'gzip' ? RECORDS_POSITION + gzipRawCapacity(this.builtLimitBytes - RECORDS_POSITION) : this.limitBytes;
+    this.capacityBytes = Math.min(this.limitBytes, rawLimitBytes, Math.max(BATCH_HEADER_BYTES, capacityBytes));
     // Unsafe is fine: build() writes every header byte and returns only the bytes written.
     this.allocate = options.allocate ?? Buffer.allocUnsafe;
     this.release = options.release;

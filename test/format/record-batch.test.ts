@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -266,14 +267,24 @@ describe('validateBatches: what an append accepts', () => {
     const bomb = gzipWithRecordsArea(Buffer.alloc(300 * 1024), 1);
     expect(bomb.length).toBeLessThan(limits.maxBatchBytes);
     expect(() => validateBatches(bomb, limits)).toThrow(/do not gunzip/);
-    // The encoder keeps to the same bound for that limit (its capacity would allow far more), and the
-    // server takes what it builds.
-    const builder = new RecordBatchBuilder(16 * 1024 * 1024, { compression: 'gzip', maxBatchBytes: limits.maxBatchBytes });
+    // The encoder keeps to the same bound for that limit: one record that compresses well may be up to
+    // four times the limit, and the server takes what it builds.
+    const single = new RecordBatchBuilder(16 * 1024 * 1024, { compression: 'gzip', maxBatchBytes: limits.maxBatchBytes });
+    expect(single.tryAppend(NOW_MS, null, Buffer.alloc(3 * limits.maxBatchBytes))).toBe(true);
+    expect(validateBatches(single.build(), limits)[0]!.recordCount).toBe(1);
+    const tooMuch = new RecordBatchBuilder(16 * 1024 * 1024, { compression: 'gzip', maxBatchBytes: limits.maxBatchBytes });
+    expect(() => tooMuch.tryAppend(NOW_MS, null, Buffer.alloc(4 * limits.maxBatchBytes))).toThrow(BatchTooLargeError);
+  });
+
+  it('fills a gzip batch only as far as its limit holds it compressed: records that do not compress still fit', () => {
+    const maxBatchBytes = 8192;
+    const builder = new RecordBatchBuilder(16 * 1024, { compression: 'gzip', maxBatchBytes });
     let count = 0;
-    while (builder.tryAppend(NOW_MS, null, Buffer.alloc(1000))) count++;
-    expect(count * 1000).toBeGreaterThan(3 * limits.maxBatchBytes);
-    expect(count * 1000).toBeLessThanOrEqual(4 * limits.maxBatchBytes);
-    expect(validateBatches(builder.build(), limits)[0]!.recordCount).toBe(count);
+    while (builder.tryAppend(NOW_MS, null, randomBytes(1000))) count++;
+    expect(count).toBeGreaterThanOrEqual(7);
+    const batch = builder.build();
+    expect(batch.length).toBeLessThanOrEqual(maxBatchBytes);
+    expect(validateBatches(batch, { maxBatchBytes })[0]!.recordCount).toBe(count);
   });
 });
 
