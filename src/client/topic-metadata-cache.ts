@@ -12,6 +12,7 @@ interface TopicMetadata {
   partitionCount: number;
   /** The topic's max.message.bytes, when its description said. */
   maxBatchBytes: number | undefined;
+  /** When it was fetched (or a refresh of it last failed). */
   fetchedAtMs: number;
 }
 
@@ -28,7 +29,10 @@ export class TopicMetadataCache {
   /** The partition count known now, if any; a stale one is still returned while a refresh starts. */
   partitionCount(topic: string): number | undefined {
     const metadata = this.known.get(topic);
-    if (metadata && this.now() - metadata.fetchedAtMs > METADATA_MAX_AGE_MS) void this.load(topic).catch(() => undefined);
+    if (metadata && this.now() - metadata.fetchedAtMs > METADATA_MAX_AGE_MS) {
+      // A refresh that fails (the topic was deleted) is tried again after another max age, not per send.
+      void this.load(topic).catch(() => (metadata.fetchedAtMs = this.now()));
+    }
     return metadata?.partitionCount;
   }
 

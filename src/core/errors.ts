@@ -51,8 +51,9 @@ export class BatchTooLargeError extends StrataError {
   constructor(
     readonly sizeBytes: number,
     readonly maxBatchBytes: number,
+    message = `batch of ${sizeBytes} bytes exceeds the limit of ${maxBatchBytes} bytes`,
   ) {
-    super(`batch of ${sizeBytes} bytes exceeds the limit of ${maxBatchBytes} bytes`);
+    super(message);
   }
 }
 

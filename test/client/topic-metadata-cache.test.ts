@@ -38,4 +38,31 @@ describe('TopicMetadataCache', () => {
     partitions = 5;
     expect(await cache.loadPartitionCount('t', true)).toBe(5);
   });
+
+  it('tries a failed refresh again only after another max age, not at every send', async () => {
+    let nowMs = 0;
+    let isDeleted = false;
+    let describes = 0;
+    const client = {
+      admin: {
+        describeTopic: async () => {
+          describes++;
+          if (isDeleted) throw Object.assign(new Error('no topic t'), { code: 'TOPIC_NOT_FOUND' });
+          return { partitionCount: 2, config: {} };
+        },
+      },
+    } as unknown as StrataClient;
+    const cache = new TopicMetadataCache(client, { deliveryTimeoutMs: 1_000, retryBackoffMs: 10, isClosed: () => false, nowMs: () => nowMs });
+    await cache.loadPartitionCount('t');
+    isDeleted = true;
+    nowMs = METADATA_MAX_AGE_MS + 1;
+    cache.partitionCount('t');
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 10; i++) {
+      cache.partitionCount('t');
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(describes).toBe(2);
+    expect(cache.partitionCount('t')).toBe(2);
+  });
 });
