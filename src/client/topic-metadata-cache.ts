@@ -20,6 +20,7 @@ interface TopicMetadata {
 export class TopicMetadataCache {
   private readonly known = new Map<string, TopicMetadata>();
   private readonly loading = new Map<string, Promise<TopicMetadata>>();
+  private reads = 0;
 
   constructor(
     private readonly client: StrataClient,
@@ -29,7 +30,8 @@ export class TopicMetadataCache {
   /** The partition count known now, if any; a stale one is still returned while a refresh starts. */
   partitionCount(topic: string): number | undefined {
     const metadata = this.known.get(topic);
-    if (metadata && this.now() - metadata.fetchedAtMs > METADATA_MAX_AGE_MS) {
+    // The age is looked at once every 256 calls: this runs for every send(), and minutes are coarse.
+    if (metadata && (++this.reads & 255) === 0 && this.now() - metadata.fetchedAtMs > METADATA_MAX_AGE_MS) {
       // A refresh that fails (the topic was deleted) is tried again after another max age, not per send.
       void this.load(topic).catch(() => (metadata.fetchedAtMs = this.now()));
     }
