@@ -25,12 +25,14 @@ export interface CommittedOffset {
  *   { "type": "commit", "groupId", "topic", "partition", "offset", "memberId", "atMs" }
  *   { "type": "reset",  "groupId", "topic", "partition", "offset", "previousOffset", "by", "atMs" }
  *   { "type": "delete", "groupId", "atMs" }
+ *   { "type": "forget-topic", "groupId", "topic", "atMs" }   (the topic was deleted)
  * The latest record per group/topic/partition wins; the store is rebuilt by replaying the topic.
  */
 type OffsetRecord =
   | { type: 'commit'; groupId: string; topic: string; partition: number; offset: number; memberId: string; atMs: number }
   | { type: 'reset'; groupId: string; topic: string; partition: number; offset: number; previousOffset: number; by: string; atMs: number }
-  | { type: 'delete'; groupId: string; atMs: number };
+  | { type: 'delete'; groupId: string; atMs: number }
+  | { type: 'forget-topic'; groupId: string; topic: string; atMs: number };
 
 /**
  * Committed offsets of every group, in memory, made durable in `__consumer_offsets` before a commit
@@ -144,6 +146,17 @@ export class OffsetStore {
     await this.write(groupId, [{ type: 'delete', groupId, atMs: this.nowMs() }]);
   }
 
+  /**
+   * Forgets every group's offsets of a deleted topic, as Kafka does: a topic created again under the
+   * same name starts empty, and an old offset inside its new range would skip its first records.
+   */
+  async forgetTopic(topic: string): Promise<void> {
+    const atMs = this.nowMs();
+    for (const groupId of this.groupIds()) {
+      if (this.offsets.get(groupId)?.has(topic)) await this.write(groupId, [{ type: 'forget-topic', groupId, topic, atMs }]);
+    }
+  }
+
   private write(groupId: string, records: OffsetRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const partition = this.partitionOf(groupId);
@@ -185,6 +198,13 @@ export class OffsetStore {
       for (const [k, r] of this.latest) if (r.groupId === record.groupId) this.latest.delete(k);
       return;
     }
+    if (record.type === 'forget-topic') {
+      const group = this.offsets.get(record.groupId);
+      group?.delete(record.topic);
+      if (group?.size === 0) this.offsets.delete(record.groupId);
+      for (const [k, r] of this.latest) if (r.groupId === record.groupId && r.type !== 'delete' && r.type !== 'forget-topic' && r.topic === record.topic) this.latest.delete(k);
+      return;
+    }
     this.latest.set(`${record.groupId}\u0000${record.topic}\u0000${record.partition}`, record);
     let group = this.offsets.get(record.groupId);
     if (!group) this.offsets.set(record.groupId, (group = new Map()));
@@ -208,6 +228,7 @@ function parseOffsetRecord(text: string): OffsetRecord | string {
   const r = value as Record<string, unknown>;
   if (typeof value !== 'object' || value === null || !isText(r.groupId) || !Number.isFinite(r.atMs)) return 'not an offset record';
   if (r.type === 'delete') return value as OffsetRecord;
+  if (r.type === 'forget-topic') return isText(r.topic) ? (value as OffsetRecord) : 'not an offset record';
   if (!isText(r.topic) || !isCount(r.partition) || !isCount(r.offset)) return 'not an offset record';
   if (r.type === 'commit' && isText(r.memberId)) return value as OffsetRecord;
   if (r.type === 'reset' && isText(r.by)) return value as OffsetRecord;

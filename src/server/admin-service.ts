@@ -46,9 +46,15 @@ export const MIN_SEGMENT_BYTES = 1024 * 1024;
 
 /**
  * The Admin service: topics, partitions, offset look-ups, and the operator's side of groups.
- * `largestBatchBytes`: the largest max.message.bytes a new topic may have (what fits in a request).
+ * `largestBatchBytes`: the largest max.message.bytes a new topic may have (what fits in a request);
+ * `onTopicDeleted` runs after a topic is deleted (the offset store forgets its committed offsets).
  */
-export function createAdminService(broker: Broker, groupAdmin: GroupAdminHandlers, largestBatchBytes: number): AdminServiceHandlers {
+export function createAdminService(
+  broker: Broker,
+  groupAdmin: GroupAdminHandlers,
+  largestBatchBytes: number,
+  onTopicDeleted: (topic: string) => Promise<void> = async () => undefined,
+): AdminServiceHandlers {
   const logs = broker.logs;
   return {
     ...groupAdmin,
@@ -68,6 +74,8 @@ export function createAdminService(broker: Broker, groupAdmin: GroupAdminHandler
     DeleteTopic: unary(async (request) => {
       refuseInternalTopic(request.topic, 'delete');
       await logs.deleteTopic(request.topic);
+      // Groups' committed offsets of it go too (as in Kafka), so a topic created again starts at zero.
+      await onTopicDeleted(request.topic);
       return {};
     }),
     // The internal offsets topic is Strata's own bookkeeping: described on request, not listed.

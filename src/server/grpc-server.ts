@@ -48,7 +48,7 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   });
   const streams = new StreamRegistry();
   const v1 = protocol.strata.v1;
-  const admin = createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config));
+  const admin = createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config), (topic) => groups.offsets.forgetTopic(topic));
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
   server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger), logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes), logger));

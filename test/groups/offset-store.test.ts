@@ -51,6 +51,22 @@ describe('OffsetStore (__consumer_offsets)', () => {
     expect(lines).toEqual([expect.objectContaining({ msg: expect.stringMatching(/skipped/), skipped: values.length + 1 })]);
   });
 
+  it('forgets a deleted topic in every group, also after a replay; a commit after it counts again', async () => {
+    const store = await OffsetStore.open(logs, () => 1_000, silentLogger);
+    await store.commit('g1', 'm1', [{ topic: 'orders', partition: 0, offset: 5 }, { topic: 'other', partition: 0, offset: 3 }]);
+    await store.commit('g2', 'm2', [{ topic: 'orders', partition: 1, offset: 9 }]);
+    await store.forgetTopic('orders');
+    expect([...store.fetch('g1').keys()]).toEqual(['other']);
+    expect(store.groupIds()).toEqual(['g1']);
+    await store.commit('g2', 'm2', [{ topic: 'orders', partition: 0, offset: 1 }]);
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const again = await OffsetStore.open(logs, () => 2_000, silentLogger);
+    expect([...again.fetch('g1').keys()]).toEqual(['other']);
+    expect(again.fetch('g2').get('orders')!.get(0)!.offset).toBe(1);
+    expect(again.fetch('g2').get('orders')!.has(1)).toBe(false);
+  });
+
   it('cleans old records: the topic stays bounded however many commits there are', async () => {
     const store = await OffsetStore.open(logs, () => 1_000, silentLogger, { segmentBytes: 4096 });
     const partitionOf = () => [...Array(8).keys()].find((p) => logs.partition(OFFSETS_TOPIC, p).logEndOffset > 0)!;
