@@ -152,14 +152,29 @@ export class OffsetStore {
    */
   async forgetTopic(topic: string): Promise<void> {
     const atMs = this.nowMs();
+    // One write per partition of the offsets topic (in batches of 1,000), not an fsync per group.
+    const byPartition = new Map<number, OffsetRecord[]>();
     for (const groupId of this.groupIds()) {
-      if (this.offsets.get(groupId)?.has(topic)) await this.write(groupId, [{ type: 'forget-topic', groupId, topic, atMs }]);
+      if (!this.offsets.get(groupId)?.has(topic)) continue;
+      const partition = this.partitionOf(groupId);
+      let records = byPartition.get(partition);
+      if (!records) byPartition.set(partition, (records = []));
+      records.push({ type: 'forget-topic', groupId, topic, atMs });
     }
+    await Promise.all(
+      [...byPartition].map(async ([partition, records]) => {
+        for (let i = 0; i < records.length; i += 1_000) await this.writeTo(partition, records.slice(i, i + 1_000));
+      }),
+    );
   }
 
   private write(groupId: string, records: OffsetRecord[]): Promise<void> {
+    return this.writeTo(this.partitionOf(groupId), records);
+  }
+
+  /** Appends records of groups that all map to `partition`, in that partition's write order. */
+  private writeTo(partition: number, records: OffsetRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    const partition = this.partitionOf(groupId);
     const previous = this.writeChains.get(partition) ?? Promise.resolve();
     const written = previous.then(async () => {
       await this.append(partition, records);
