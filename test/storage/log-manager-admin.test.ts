@@ -1,7 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/core/clock.js';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { PartitionLimitReachedError, TopicNotFoundError } from '../../src/core/errors.js';
 import { MAX_PARTITIONS, MAX_PARTITIONS_PER_SERVER, MAX_TOPIC_NAME_LENGTH } from '../../src/core/limits.js';
@@ -18,13 +17,6 @@ const MAX_FILE_NAME_BYTES = 255;
 describe('LogManager admin operations', () => {
   const fixture = useLogManagerFixture('strata-log-manager-admin-');
   const { open, append, values, topicEntries } = fixture;
-  // Fresh for each test (the fixture's beforeEach runs first).
-  let dataDir: string;
-  let clock: ManualClock;
-  beforeEach(() => {
-    dataDir = fixture.dataDir;
-    clock = fixture.clock;
-  });
 
   describe('the longest topic names', () => {
     it(`creates, appends to, deletes, re-creates and reopens a topic of ${MAX_TOPIC_NAME_LENGTH} characters`, async () => {
@@ -70,7 +62,7 @@ describe('LogManager admin operations', () => {
       await manager.createTopic('stays', 2);
       await append(manager, 'stays', 0, 'a');
       fs.failOperation = (operation, path) => {
-        if (operation === 'rename' && path === join(dataDir, 'stays')) throw ioError('rename');
+        if (operation === 'rename' && path === join(fixture.dataDir, 'stays')) throw ioError('rename');
       };
       await expect(manager.deleteTopic('stays')).rejects.toThrow(/EIO/);
       fs.failOperation = undefined;
@@ -170,7 +162,7 @@ describe('LogManager admin operations', () => {
       await expect(manager.createPartitions('grow', 6)).rejects.toThrow(/EMFILE/);
       fs.failOperation = undefined;
       expect(manager.describeTopic('grow').partitionCount).toBe(2);
-      expect((await readdir(join(dataDir, 'grow'))).sort()).toEqual(['0', '1', 'topic.json']);
+      expect((await readdir(join(fixture.dataDir, 'grow'))).sort()).toEqual(['0', '1', 'topic.json']);
       expect(fs.openHandleCount).toBe(2);
 
       // A failed topic.json write, after every new partition opened, undoes the grow as well.
@@ -178,7 +170,7 @@ describe('LogManager admin operations', () => {
       await expect(manager.createPartitions('grow', 6)).rejects.toThrow(/EMFILE/);
       fs.failOperation = undefined;
       expect(manager.describeTopic('grow').partitionCount).toBe(2);
-      expect((await readdir(join(dataDir, 'grow'))).sort()).toEqual(['0', '1', 'topic.json']);
+      expect((await readdir(join(fixture.dataDir, 'grow'))).sort()).toEqual(['0', '1', 'topic.json']);
       expect(fs.openHandleCount).toBe(2);
 
       expect((await manager.createPartitions('grow', 6)).partitionCount).toBe(6);
@@ -193,7 +185,7 @@ describe('LogManager admin operations', () => {
     /** A topic with data in both partitions, left as a crash leaves it (no clean-shutdown marker). */
     async function crashWithData(): Promise<void> {
       const fs = new FaultyFileSystem();
-      const manager = await LogManager.open({ dataDir, logger: silentLogger, clock, fs });
+      const manager = await LogManager.open({ dataDir: fixture.dataDir, logger: silentLogger, clock: fixture.clock, fs });
       await manager.createTopic('r', 2);
       await append(manager, 'r', 0, 'a');
       await append(manager, 'r', 1, 'b');
@@ -206,14 +198,14 @@ describe('LogManager admin operations', () => {
       failingSync.beforeDatasync = (path) => {
         if (path.includes('/r/1/')) throw ioError('fdatasync');
       };
-      await expect(LogManager.open({ dataDir, logger: silentLogger, clock, fs: failingSync })).rejects.toThrow(/EIO/);
+      await expect(LogManager.open({ dataDir: fixture.dataDir, logger: silentLogger, clock: fixture.clock, fs: failingSync })).rejects.toThrow(/EIO/);
       expect(failingSync.openHandleCount, 'open file handles').toBe(0);
 
       const failingWrite = new FaultyFileSystem();
       failingWrite.failOperation = (operation, path) => {
         if (operation === 'writeFileAtomic' && path.includes('/r/1/')) throw ioError('write');
       };
-      await expect(LogManager.open({ dataDir, logger: silentLogger, clock, fs: failingWrite })).rejects.toThrow(/EIO/);
+      await expect(LogManager.open({ dataDir: fixture.dataDir, logger: silentLogger, clock: fixture.clock, fs: failingWrite })).rejects.toThrow(/EIO/);
       expect(failingWrite.openHandleCount, 'open file handles').toBe(0);
 
       const manager = await open();
@@ -266,8 +258,8 @@ describe('LogManager admin operations', () => {
       };
       await manager.close();
       expect(fs.openHandleCount, 'file handles left open after close').toBe(0);
-      expect(await exists(join(dataDir, CLEAN_SHUTDOWN_FILE_NAME))).toBe(false);
-      expect(await exists(join(dataDir, LOCK_FILE_NAME))).toBe(false);
+      expect(await exists(join(fixture.dataDir, CLEAN_SHUTDOWN_FILE_NAME))).toBe(false);
+      expect(await exists(join(fixture.dataDir, LOCK_FILE_NAME))).toBe(false);
       const reopened = await open();
       expect(await values(reopened, 'b', 0)).toEqual(['synced#0']);
       expect(reopened.describeTopic('a').partitions[0]!.status).toBe('online');

@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/core/clock.js';
+import { describe, expect, it } from 'vitest';
 import {
   DataDirLockedError,
   InvalidArgumentError,
@@ -30,13 +29,6 @@ import { exists, START_MS, useLogManagerFixture } from '../helpers/log-manager-f
 describe('LogManager', () => {
   const fixture = useLogManagerFixture('strata-log-manager-');
   const { open, append, values, topicEntries } = fixture;
-  // Fresh for each test (the fixture's beforeEach runs first).
-  let dataDir: string;
-  let clock: ManualClock;
-  beforeEach(() => {
-    dataDir = fixture.dataDir;
-    clock = fixture.clock;
-  });
 
   describe('topics', () => {
     it('creates, lists, describes and deletes topics', async () => {
@@ -67,8 +59,8 @@ describe('LogManager', () => {
 
       // On disk: topic.json and one directory per partition, under the topic's own name.
       expect(await topicEntries()).toEqual(['A.topic', 'b-topic', 'orders']);
-      expect((await readdir(join(dataDir, 'orders'))).sort()).toEqual(['0', '1', '2', 'topic.json']);
-      const metadata = JSON.parse(await readFile(join(dataDir, 'orders', 'topic.json'), 'utf8')) as Record<string, unknown>;
+      expect((await readdir(join(fixture.dataDir, 'orders'))).sort()).toEqual(['0', '1', '2', 'topic.json']);
+      const metadata = JSON.parse(await readFile(join(fixture.dataDir, 'orders', 'topic.json'), 'utf8')) as Record<string, unknown>;
       expect(metadata).toMatchObject({ version: 1, name: 'orders', partitionCount: 3, config: { 'retention.ms': '60000' }, createdAtMs: START_MS });
 
       await manager.deleteTopic('b-topic');
@@ -90,7 +82,7 @@ describe('LogManager', () => {
       expect(p0).toMatchObject({ partition: 0, logStartOffset: 0, logEndOffset: 0, sizeBytes: 0, segmentCount: 1 });
       expect(p1).toMatchObject({ partition: 1, status: 'online', logStartOffset: 0, logEndOffset: 24, highWatermark: 24, sizeBytes: expectedBytes });
       // 12 batches of ~300 bytes in 1 KiB segments: three per segment.
-      const logFiles = (await readdir(join(dataDir, 't', '1'))).filter((name) => name.endsWith('.log'));
+      const logFiles = (await readdir(join(fixture.dataDir, 't', '1'))).filter((name) => name.endsWith('.log'));
       expect(p1!.segmentCount).toBe(logFiles.length);
       expect(p1!.segmentCount).toBeGreaterThanOrEqual(Math.ceil(expectedBytes / 1024));
     });
@@ -109,7 +101,7 @@ describe('LogManager', () => {
       }
       expect(manager.listTopics()).toEqual([]);
       expect(await topicEntries()).toEqual([]);
-      expect(await exists(join(dataDir, '..', 'escape'))).toBe(false);
+      expect(await exists(join(fixture.dataDir, '..', 'escape'))).toBe(false);
       // The manager still works after all those refusals.
       await manager.createTopic('t', 1);
       expect(manager.listTopics()).toEqual(['t']);
@@ -157,7 +149,7 @@ describe('LogManager', () => {
       const oldPartition = manager.partition('gone', 1);
       await manager.deleteTopic('gone');
       expect(manager.listTopics()).toEqual([]);
-      expect(await exists(join(dataDir, 'gone'))).toBe(false);
+      expect(await exists(join(fixture.dataDir, 'gone'))).toBe(false);
       expect(await topicEntries()).toEqual([]);
       await expect(oldPartition.read(0, 100)).rejects.toBeInstanceOf(LogClosedError);
       await expect(manager.deleteTopic('gone')).rejects.toBeInstanceOf(TopicNotFoundError);
@@ -191,7 +183,7 @@ describe('LogManager', () => {
       await append(manager, 'grow', 4, 'p4', 1);
       expect(() => manager.partition('grow', 5)).toThrow(PartitionNotFoundError);
 
-      const metadata = JSON.parse(await readFile(join(dataDir, 'grow', 'topic.json'), 'utf8')) as { partitionCount: number };
+      const metadata = JSON.parse(await readFile(join(fixture.dataDir, 'grow', 'topic.json'), 'utf8')) as { partitionCount: number };
       expect(metadata.partitionCount).toBe(5);
 
       await manager.close();
@@ -211,7 +203,7 @@ describe('LogManager', () => {
         await expect(manager.createPartitions('fixed', count), String(count)).rejects.toBeInstanceOf(InvalidArgumentError);
       }
       expect(manager.describeTopic('fixed').partitionCount).toBe(3);
-      expect((await readdir(join(dataDir, 'fixed'))).sort()).toEqual(['0', '1', '2', 'topic.json']);
+      expect((await readdir(join(fixture.dataDir, 'fixed'))).sort()).toEqual(['0', '1', '2', 'topic.json']);
       // A refusal does not wedge the admin queue.
       expect((await manager.createPartitions('fixed', 4)).partitionCount).toBe(4);
     });
@@ -235,8 +227,8 @@ describe('LogManager', () => {
     });
 
     it('writes @clean-shutdown on close and removes it at open; holds @lock while open', async () => {
-      const marker = join(dataDir, CLEAN_SHUTDOWN_FILE_NAME);
-      const lock = join(dataDir, LOCK_FILE_NAME);
+      const marker = join(fixture.dataDir, CLEAN_SHUTDOWN_FILE_NAME);
+      const lock = join(fixture.dataDir, LOCK_FILE_NAME);
       expect(CLEAN_SHUTDOWN_FILE_NAME).toBe('@clean-shutdown');
       expect(LOCK_FILE_NAME).toBe('@lock');
       const manager = await open();
@@ -254,13 +246,13 @@ describe('LogManager', () => {
 
     it('recovers acknowledged appends after a crash (no close, no marker)', async () => {
       const fs = new KillableFileSystem();
-      const crashed = await LogManager.open({ dataDir, logger: silentLogger, clock, fs });
+      const crashed = await LogManager.open({ dataDir: fixture.dataDir, logger: silentLogger, clock: fixture.clock, fs });
       await crashed.createTopic('c', 1, { 'segment.bytes': '1024' });
       for (let i = 0; i < 30; i++) await append(crashed, 'c', 0, `a${i}`, 1, 50);
       await fs.kill();
       // The dead manager can no longer touch the disk; closing it only cancels its timer.
       await crashed.close().catch(() => undefined);
-      expect(await exists(join(dataDir, CLEAN_SHUTDOWN_FILE_NAME))).toBe(false);
+      expect(await exists(join(fixture.dataDir, CLEAN_SHUTDOWN_FILE_NAME))).toBe(false);
       // The dead manager's lock names this process, so the restart (same pid) may take it over.
       const reopened = await open();
       const recovered = await values(reopened, 'c', 0);
@@ -269,24 +261,24 @@ describe('LogManager', () => {
     });
 
     it('refuses a data directory locked by another live process, and takes over once it is dead', async () => {
-      await mkdir(dataDir, { recursive: true });
+      await mkdir(fixture.dataDir, { recursive: true });
       const child: ChildProcess = spawn('sleep', ['30'], { stdio: 'ignore' });
       const exited = once(child, 'exit');
       try {
         await once(child, 'spawn');
         expect(child.pid).toBeGreaterThan(0);
-        await writeFile(join(dataDir, LOCK_FILE_NAME), `${child.pid}\n`);
-        await expect(LogManager.open({ dataDir, logger: silentLogger, clock })).rejects.toBeInstanceOf(DataDirLockedError);
-        await expect(LogManager.open({ dataDir, logger: silentLogger, clock })).rejects.toThrow(String(child.pid));
+        await writeFile(join(fixture.dataDir, LOCK_FILE_NAME), `${child.pid}\n`);
+        await expect(LogManager.open({ dataDir: fixture.dataDir, logger: silentLogger, clock: fixture.clock })).rejects.toBeInstanceOf(DataDirLockedError);
+        await expect(LogManager.open({ dataDir: fixture.dataDir, logger: silentLogger, clock: fixture.clock })).rejects.toThrow(String(child.pid));
         // The refused open left the other process's lock alone.
-        expect((await readFile(join(dataDir, LOCK_FILE_NAME), 'utf8')).trim()).toBe(String(child.pid));
+        expect((await readFile(join(fixture.dataDir, LOCK_FILE_NAME), 'utf8')).trim()).toBe(String(child.pid));
       } finally {
         child.kill('SIGKILL');
         await exited;
       }
       // A stale lock of a dead process is taken over.
       const manager = await open();
-      expect((await readFile(join(dataDir, LOCK_FILE_NAME), 'utf8')).trim()).toBe(String(process.pid));
+      expect((await readFile(join(fixture.dataDir, LOCK_FILE_NAME), 'utf8')).trim()).toBe(String(process.pid));
       await manager.createTopic('after-lock', 1);
     });
 
@@ -298,9 +290,9 @@ describe('LogManager', () => {
       // The names of this version (no topic name in them), and of earlier ones (<topic>~creating-...).
       const leftovers = ['~creating-123-0', '~deleting-55-12', 'half~creating-123-0', 'real~creating-999-4', 'old~deleting-55-1'];
       for (const leftover of leftovers) {
-        await mkdir(join(dataDir, leftover, '0'), { recursive: true });
-        await writeFile(join(dataDir, leftover, 'topic.json'), '{"version":1,"name":"half","partitionCount":1,"config":{}}');
-        await writeFile(join(dataDir, leftover, '0', '00000000000000000000.log'), 'junk');
+        await mkdir(join(fixture.dataDir, leftover, '0'), { recursive: true });
+        await writeFile(join(fixture.dataDir, leftover, 'topic.json'), '{"version":1,"name":"half","partitionCount":1,"config":{}}');
+        await writeFile(join(fixture.dataDir, leftover, '0', '00000000000000000000.log'), 'junk');
       }
       const manager = await open();
       expect(await topicEntries()).toEqual(['real']);
@@ -324,7 +316,7 @@ describe('LogManager', () => {
       await append(manager, 'f', 1, 'other', 1);
 
       await manager.close();
-      expect(await exists(join(dataDir, CLEAN_SHUTDOWN_FILE_NAME))).toBe(false);
+      expect(await exists(join(fixture.dataDir, CLEAN_SHUTDOWN_FILE_NAME))).toBe(false);
       expect(fs.openHandleCount, 'file handles left open after close').toBe(0);
 
       const reopened = await open();
@@ -340,12 +332,12 @@ describe('LogManager', () => {
       const first = await open();
       await first.createTopic('ok', 1);
       await first.close();
-      await mkdir(join(dataDir, 'broken'));
-      await writeFile(join(dataDir, 'broken', 'topic.json'), '{"version":1,"name":"broken","partitionCount":0}');
-      await expect(LogManager.open({ dataDir, logger: silentLogger, clock })).rejects.toBeInstanceOf(InvalidConfigError);
-      expect(await exists(join(dataDir, LOCK_FILE_NAME))).toBe(false);
-      await writeFile(join(dataDir, 'broken', 'topic.json'), 'not json');
-      await expect(LogManager.open({ dataDir, logger: silentLogger, clock })).rejects.toThrow(/broken/);
+      await mkdir(join(fixture.dataDir, 'broken'));
+      await writeFile(join(fixture.dataDir, 'broken', 'topic.json'), '{"version":1,"name":"broken","partitionCount":0}');
+      await expect(LogManager.open({ dataDir: fixture.dataDir, logger: silentLogger, clock: fixture.clock })).rejects.toBeInstanceOf(InvalidConfigError);
+      expect(await exists(join(fixture.dataDir, LOCK_FILE_NAME))).toBe(false);
+      await writeFile(join(fixture.dataDir, 'broken', 'topic.json'), 'not json');
+      await expect(LogManager.open({ dataDir: fixture.dataDir, logger: silentLogger, clock: fixture.clock })).rejects.toThrow(/broken/);
     });
 
     it('serializes concurrent creates of one name: exactly one wins', async () => {
@@ -360,9 +352,9 @@ describe('LogManager', () => {
     });
 
     it('opens a data directory that does not exist yet', async () => {
-      const manager = await open({ dataDir: join(dataDir, 'nested', 'deeper') });
+      const manager = await open({ dataDir: join(fixture.dataDir, 'nested', 'deeper') });
       expect(manager.listTopics()).toEqual([]);
-      expect(await exists(join(dataDir, 'nested', 'deeper', LOCK_FILE_NAME))).toBe(true);
+      expect(await exists(join(fixture.dataDir, 'nested', 'deeper', LOCK_FILE_NAME))).toBe(true);
     });
 
     it('refuses admin operations once closing, and close is idempotent', async () => {
@@ -408,14 +400,14 @@ describe('LogManager', () => {
       await manager.createTopic('timed', 8, { flush: 'interval', 'flush.ms': '1000' });
       for (let partition = 0; partition < 8; partition++) await append(manager, 'timed', partition, `p${partition}`);
       const before = fs.segmentSyncs;
-      clock.advance(1000);
+      fixture.clock.advance(1000);
       for (let waitedMs = 0; fs.segmentSyncs < before + 8; waitedMs += 10) {
         expect(waitedMs, `${fs.segmentSyncs - before} of 8 partitions fsynced`).toBeLessThan(10_000);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       expect(fs.maxInFlight).toBe(1);
       // Nothing new was written: the next tick fsyncs nothing.
-      clock.advance(1000);
+      fixture.clock.advance(1000);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(fs.segmentSyncs).toBe(before + 8);
     });
@@ -431,7 +423,7 @@ describe('LogManager', () => {
       fs.beforeDatasync = (path) => {
         if (path.includes('/timed/0/') && path.endsWith('.log')) throw ioError('fdatasync');
       };
-      clock.advance(1000);
+      fixture.clock.advance(1000);
       for (let waitedMs = 0; !manager.partition('timed', 0).isFailed; waitedMs += 5) {
         expect(waitedMs, 'the timer fsync failed the partition').toBeLessThan(5_000);
         await new Promise((resolve) => setTimeout(resolve, 5));
@@ -451,7 +443,7 @@ describe('LogManager', () => {
       await append(manager, 'timed', 0, 'a');
       await append(manager, 'timed', 1, 'b');
       for (let tick = 0; tick < 11; tick++) {
-        clock.advance(1000);
+        fixture.clock.advance(1000);
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
       expect(fs.maxInFlight).toBe(1);
@@ -465,7 +457,7 @@ describe('LogManager', () => {
       const manager = await open({ fs });
       await manager.createTopic('timed', 4, { flush: 'interval', 'flush.ms': '1000' });
       for (let partition = 0; partition < 4; partition++) await append(manager, 'timed', partition, `p${partition}`);
-      clock.advance(1000);
+      fixture.clock.advance(1000);
       await new Promise((resolve) => setTimeout(resolve, 10));
       expect(fs.inFlight).toBe(1);
       // close()'s own fsyncs are quick: it must still wait for the slow one before closing files.
@@ -492,11 +484,11 @@ describe('LogManager', () => {
       const segmentsBefore = manager.describeTopic('short').partitions[0]!.segmentCount;
       expect(segmentsBefore).toBeGreaterThan(2);
 
-      clock.advance(59_000);
+      fixture.clock.advance(59_000);
       await manager.runRetention();
       expect(manager.describeTopic('short').partitions[0]!.logStartOffset).toBe(0);
 
-      clock.advance(2_000);
+      fixture.clock.advance(2_000);
       await append(manager, 'short', 0, 'fresh', 1, 150);
       await manager.runRetention();
       const [short0, short1] = manager.describeTopic('short').partitions;
@@ -524,10 +516,10 @@ describe('LogManager', () => {
       await manager.createTopic('timed', 1, { 'segment.bytes': '1024', 'retention.bytes': '0' });
       for (let i = 0; i < 10; i++) await append(manager, 'timed', 0, `t${i}`, 1, 150);
       expect(manager.describeTopic('timed').partitions[0]!.segmentCount).toBeGreaterThan(1);
-      clock.advance(9_999);
+      fixture.clock.advance(9_999);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(manager.describeTopic('timed').partitions[0]!.logStartOffset).toBe(0);
-      clock.advance(1);
+      fixture.clock.advance(1);
       for (let i = 0; i < 200 && manager.describeTopic('timed').partitions[0]!.segmentCount > 1; i++) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
