@@ -1,23 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { startServer } from '../../src/server/bootstrap.js';
 import { REQUEST_FIELDS_BYTES, resolveServerConfig } from '../../src/server/server-config.js';
 import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 const MiB = 1024 * 1024;
 
 /** The server's request limit and its topics' max.message.bytes agree: every batch a topic accepts can reach it. */
 describe('batch limits of topics and the server request limit', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  beforeAll(async () => {
-    dir = await makeTempDir();
-  });
-  afterAll(async () => {
-    await dir.remove();
-  });
+  const dir = useTempDir();
 
   const start = (maxRequestBytes?: number, logger = silentLogger) =>
     startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', ...(maxRequestBytes ? { maxRequestBytes } : {}) }), logger);

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
 import { openLog, readAllBatches } from '../helpers/open-log.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 const MiB = 1024 * 1024;
 /** Batches over the 1 MiB a recovery or read walk takes in one chunk, the first at the start of the file. */
@@ -11,13 +11,7 @@ const CONFIG = { 'max.message.bytes': String(8 * MiB), flush: 'always' };
 const VALUE_BYTES = [3 * MiB, 100, 2 * MiB + 17, 200];
 
 describe('batches larger than a read chunk', () => {
-  let root: { path: string; remove: () => Promise<void> };
-  beforeAll(async () => {
-    root = await makeTempDir();
-  });
-  afterAll(async () => {
-    await root.remove();
-  });
+  const root = useTempDir();
 
   for (const ending of ['a crash', 'a clean close'] as const) {
     it(`are all kept and read whole after ${ending}`, async () => {

@@ -1,18 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readBatchHeader } from '../../src/format/record-batch.js';
 import { Segment } from '../../src/storage/segment.js';
 import { makeBatch } from '../helpers/batches.js';
 import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 describe('Segment.sync', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  beforeEach(async () => {
-    dir = await makeTempDir();
-  });
-  afterEach(async () => {
-    await dir.remove();
-  });
+  const dir = useTempDir({ each: true });
 
   it('remembers a failed fdatasync: a later one (which Linux lets succeed) never marks the lost bytes durable', async () => {
     const fs = new FaultyFileSystem();
