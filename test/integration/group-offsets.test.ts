@@ -1,37 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/admin.js';
 import { StrataClient } from '../../src/client/strata-client.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
-import { resolveServerConfig } from '../../src/server/server-config.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useInProcessServer } from '../helpers/in-process-server.js';
 
 const RECORDS = 100;
 const GROUPS = { initialRebalanceDelayMs: 100, rebalanceDelayMs: 50, heartbeatIntervalMs: 200, sessionTimeoutMs: 10_000 };
 
 describe('committed offsets of a live group', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let server: RunningServer;
-  let client: StrataClient;
+  const fx = useInProcessServer({ groups: GROUPS });
   beforeAll(async () => {
-    dir = await makeTempDir();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, groups: GROUPS }), silentLogger);
-    client = new StrataClient({ address: `127.0.0.1:${server.port}` });
-    await client.admin.createTopic('jobs', { partitions: 2 });
-    const producer = client.producer();
+    await fx.client.admin.createTopic('jobs', { partitions: 2 });
+    const producer = fx.client.producer();
     await Promise.all(Array.from({ length: RECORDS }, (_, i) => producer.send('jobs', { key: `k${i}`, value: `job-${i}` })));
     await producer.close();
-  });
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
-    await dir.remove();
   });
 
   /** Two clients of their own for two members; `closeAll` closes what was made, members first. */
   function twoMembersSetup(): { clientA: StrataClient; clientB: StrataClient; closeAll: (...closables: Array<{ close(): Promise<void> } | undefined>) => Promise<void> } {
-    const clientA = new StrataClient({ address: `127.0.0.1:${server.port}` });
-    const clientB = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    const clientA = new StrataClient({ address: `127.0.0.1:${fx.server.port}` });
+    const clientB = new StrataClient({ address: `127.0.0.1:${fx.server.port}` });
     const closeAll = async (...closables: Array<{ close(): Promise<void> } | undefined>) => {
       for (const closable of closables) await closable?.close();
       clientA.close();
@@ -41,15 +28,15 @@ describe('committed offsets of a live group', () => {
   }
 
   it('reads a topic created after it joined, and partitions added to it later', async () => {
-    const consumer = client.consumer({ groupId: 'grows', topics: ['not-yet'], fromBeginning: true });
+    const consumer = fx.client.consumer({ groupId: 'grows', topics: ['not-yet'], fromBeginning: true });
     const records = consumer[Symbol.asyncIterator]();
     const first = records.next();
     await new Promise((r) => setTimeout(r, 500));
-    await client.admin.createTopic('not-yet', { partitions: 1 });
-    const producer = client.producer();
+    await fx.client.admin.createTopic('not-yet', { partitions: 1 });
+    const producer = fx.client.producer();
     await producer.send('not-yet', { value: 'first', partition: 0 });
     expect((await first).value!.value!.toString()).toBe('first');
-    await client.admin.createPartitions('not-yet', 3);
+    await fx.client.admin.createPartitions('not-yet', 3);
     await producer.send('not-yet', { value: 'on-new-partition', partition: 2 });
     const next = await records.next();
     expect([next.value!.partition, next.value!.value!.toString()]).toEqual([2, 'on-new-partition']);
@@ -58,11 +45,11 @@ describe('committed offsets of a live group', () => {
   }, 30_000);
 
   it('starts a topic deleted and created again at earliest or latest: its groups forget their old offsets (as Kafka)', async () => {
-    await client.admin.createTopic('recreated', { partitions: 1 });
-    const producer = client.producer();
+    await fx.client.admin.createTopic('recreated', { partitions: 1 });
+    const producer = fx.client.producer();
     await producer.sendBatch('recreated', Array.from({ length: 10 }, (_, i) => ({ value: `old${i}`, partition: 0 })));
     for (const groupId of ['reset-earliest', 'reset-latest']) {
-      const first = client.consumer({ groupId, topics: ['recreated'], fromBeginning: true });
+      const first = fx.client.consumer({ groupId, topics: ['recreated'], fromBeginning: true });
       for await (const _ of first) {
         // Committed offset 1: inside the new log's range below, where it would skip its first record.
         await first.commit();
@@ -71,10 +58,10 @@ describe('committed offsets of a live group', () => {
       await first.close();
     }
     // Deleted and created again: the committed offsets of the old topic are gone with it.
-    await client.admin.deleteTopic('recreated');
-    await client.admin.createTopic('recreated', { partitions: 1 });
+    await fx.client.admin.deleteTopic('recreated');
+    await fx.client.admin.createTopic('recreated', { partitions: 1 });
     await producer.sendBatch('recreated', [{ value: 'new0', partition: 0 }, { value: 'new1', partition: 0 }]);
-    const earliest = client.consumer({ groupId: 'reset-earliest', topics: ['recreated'], fromBeginning: true });
+    const earliest = fx.client.consumer({ groupId: 'reset-earliest', topics: ['recreated'], fromBeginning: true });
     const values: string[] = [];
     for await (const record of earliest) {
       values.push(record.value!.toString());
@@ -83,7 +70,7 @@ describe('committed offsets of a live group', () => {
     await earliest.close();
     expect(values).toEqual(['new0', 'new1']);
     // Reset to latest: it reads what comes after its reset, never what was there before.
-    const latest = client.consumer({ groupId: 'reset-latest', topics: ['recreated'], fromBeginning: false });
+    const latest = fx.client.consumer({ groupId: 'reset-latest', topics: ['recreated'], fromBeginning: false });
     const next = latest[Symbol.asyncIterator]().next();
     let received: string | undefined;
     void next.then((r) => (received = r.value?.value?.toString()));
@@ -98,36 +85,36 @@ describe('committed offsets of a live group', () => {
   }, 60_000);
 
   it('resets offsets while the member runs: old commits are fenced, the member replays without a restart', async () => {
-    const consumer = client.consumer({ groupId: 'workers', topics: ['jobs'], fromBeginning: true, autoCommitIntervalMs: 100 });
+    const consumer = fx.client.consumer({ groupId: 'workers', topics: ['jobs'], fromBeginning: true, autoCommitIntervalMs: 100 });
     const values: string[] = [];
     const iterator = consumer[Symbol.asyncIterator]();
     while (values.length < RECORDS) values.push((await iterator.next()).value!.value!.toString());
     await consumer.commit();
     const memberId = consumer.currentMemberId;
-    const before = await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'workers' });
+    const before = await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: 'workers' });
     expect(before.lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(RECORDS);
 
     // A dry run changes nothing.
-    const plan = await call(client.stubs.admin.resetOffsets.bind(client.stubs.admin), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: false, requestedBy: 'tester@test' });
+    const plan = await call(fx.client.stubs.admin.resetOffsets.bind(fx.client.stubs.admin), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: false, requestedBy: 'tester@test' });
     expect(plan.executed).toBe(false);
     expect(plan.changes.map((c) => c.newOffset)).toEqual([0, 0]);
-    expect((await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'workers' })).lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(RECORDS);
+    expect((await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: 'workers' })).lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(RECORDS);
 
-    const reset = await call(client.stubs.admin.resetOffsets.bind(client.stubs.admin), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: true, requestedBy: 'tester@test' });
+    const reset = await call(fx.client.stubs.admin.resetOffsets.bind(fx.client.stubs.admin), { groupId: 'workers', topic: 'jobs', to: { point: 'START_POINT_EARLIEST' }, execute: true, requestedBy: 'tester@test' });
     expect(reset.executed).toBe(true);
     expect(reset.changes.reduce((n, c) => n + c.previousOffset, 0)).toBe(RECORDS);
 
     // A commit from before the reset (the old offsets epoch) is refused: a zombie cannot undo it.
     await expect(
-      call(client.stubs.groups.commitOffsets.bind(client.stubs.groups), { groupId: 'workers', memberId, memberEpoch: 1, offsetsEpoch: 0, topics: [{ topic: 'jobs', partitions: [{ partition: 0, offset: 50 }] }] }),
+      call(fx.client.stubs.groups.commitOffsets.bind(fx.client.stubs.groups), { groupId: 'workers', memberId, memberEpoch: 1, offsetsEpoch: 0, topics: [{ topic: 'jobs', partitions: [{ partition: 0, offset: 50 }] }] }),
     ).rejects.toMatchObject({ code: 'FENCED_MEMBER_EPOCH' });
 
     // Fetches carry the member too: a zombie (unknown member) or a stale offsets epoch is refused.
     await expect(
-      call(client.stubs.groups.fetchOffsets.bind(client.stubs.groups), { groupId: 'workers', topics: ['jobs'], memberId: 'zombie', memberEpoch: 1, offsetsEpoch: 1 }),
+      call(fx.client.stubs.groups.fetchOffsets.bind(fx.client.stubs.groups), { groupId: 'workers', topics: ['jobs'], memberId: 'zombie', memberEpoch: 1, offsetsEpoch: 1 }),
     ).rejects.toMatchObject({ code: 'UNKNOWN_MEMBER_ID' });
     await expect(
-      call(client.stubs.groups.fetchOffsets.bind(client.stubs.groups), { groupId: 'workers', topics: ['jobs'], memberId, memberEpoch: 1, offsetsEpoch: 0 }),
+      call(fx.client.stubs.groups.fetchOffsets.bind(fx.client.stubs.groups), { groupId: 'workers', topics: ['jobs'], memberId, memberEpoch: 1, offsetsEpoch: 0 }),
     ).rejects.toMatchObject({ code: 'FENCED_MEMBER_EPOCH' });
 
     // The same member, still iterating, is handed every record again from offset zero.
@@ -140,7 +127,7 @@ describe('committed offsets of a live group', () => {
     const history: Array<{ type: string; by?: string; previousOffset?: number; offset?: number }> = [];
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 5_000);
-    for await (const record of client.consume('__consumer_offsets', { from: 'earliest', signal: controller.signal, maxWaitMs: 10 })) {
+    for await (const record of fx.client.consume('__consumer_offsets', { from: 'earliest', signal: controller.signal, maxWaitMs: 10 })) {
       history.push(JSON.parse(record.value!.toString()));
       if (history.filter((h) => h.type === 'reset').length === 2) break;
     }
@@ -151,7 +138,7 @@ describe('committed offsets of a live group', () => {
   }, 60_000);
 
   it('keeps committed offsets across a restart of the coordinator (rebuilt from __consumer_offsets)', async () => {
-    const consumer = client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
+    const consumer = fx.client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
     let count = 0;
     for await (const _ of consumer) {
       // The 60th is finished: count it before leaving the loop (a break alone would not).
@@ -160,17 +147,14 @@ describe('committed offsets of a live group', () => {
         break;
       }
     }
-    const before = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
+    const before = (await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
     // -1: no commit yet for a partition the member did not reach.
     expect(before.reduce((a, b) => a + Math.max(0, b), 0)).toBe(60);
-    client.close();
-    await server.close();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, groups: GROUPS }), silentLogger);
-    client = new StrataClient({ address: `127.0.0.1:${server.port}` });
-    const after = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
+    await fx.restart();
+    const after = (await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: 'restart' })).lag.map((l) => l.committedOffset);
     expect(after).toEqual(before);
     // A member of the group resumes after the committed offsets: the remaining 40 records.
-    const resumed = client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
+    const resumed = fx.client.consumer({ groupId: 'restart', topics: ['jobs'], fromBeginning: true });
     const rest: number[] = [];
     for await (const record of resumed) {
       rest.push(record.offset);
@@ -180,7 +164,7 @@ describe('committed offsets of a live group', () => {
   }, 60_000);
 
   it('hands out batches too, and commits a batch once the next one is asked for', async () => {
-    const consumer = client.consumer({ groupId: 'batched', topics: ['jobs'], fromBeginning: true });
+    const consumer = fx.client.consumer({ groupId: 'batched', topics: ['jobs'], fromBeginning: true });
     const offsets = new Set<string>();
     let batches = 0;
     for await (const batch of consumer.batches(30)) {
@@ -194,16 +178,16 @@ describe('committed offsets of a live group', () => {
       }
     }
     expect(batches).toBeGreaterThan(RECORDS / 30);
-    const lag = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'batched' })).lag;
+    const lag = (await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: 'batched' })).lag;
     expect(lag.reduce((n, l) => n + l.lagRecords, 0)).toBe(0);
   }, 60_000);
 
   it('reads the record in hand again after the loop throws or breaks on it (at-least-once), and not what it finished', async () => {
-    await client.admin.createTopic('retry-jobs', { partitions: 1 });
-    const producer = client.producer();
+    await fx.client.admin.createTopic('retry-jobs', { partitions: 1 });
+    const producer = fx.client.producer();
     await producer.sendBatch('retry-jobs', Array.from({ length: 10 }, (_, i) => ({ value: `r${i}` })));
     await producer.close();
-    const failing = client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
+    const failing = fx.client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
     const seen: number[] = [];
     await expect(
       (async () => {
@@ -215,10 +199,10 @@ describe('committed offsets of a live group', () => {
     ).rejects.toThrow('processing failed');
     expect(seen).toEqual([0, 1, 2, 3, 4]);
     const committed = async () =>
-      (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'redeliver' })).lag.find((l) => l.topic === 'retry-jobs')!.committedOffset;
+      (await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: 'redeliver' })).lag.find((l) => l.topic === 'retry-jobs')!.committedOffset;
     expect(await committed()).toBe(4);
     // The next member starts at the failed record; it breaks on offset 6 without commit(): 6 is read again.
-    const breaking = client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
+    const breaking = fx.client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
     const second: number[] = [];
     for await (const record of breaking) {
       second.push(record.offset);
@@ -226,7 +210,7 @@ describe('committed offsets of a live group', () => {
     }
     expect(second).toEqual([4, 5, 6]);
     expect(await committed()).toBe(6);
-    const third = client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
+    const third = fx.client.consumer({ groupId: 'redeliver', topics: ['retry-jobs'], fromBeginning: true });
     for await (const record of third) {
       expect(record.offset).toBe(6);
       break;
@@ -236,11 +220,11 @@ describe('committed offsets of a live group', () => {
   for (const mode of ['records', 'batches'] as const) {
     it(`ends the iteration at close() from outside the loop: buffered records are not handed (${mode})`, async () => {
       const topic = `close-jobs-${mode}`;
-      await client.admin.createTopic(topic, { partitions: 1 });
-      const producer = client.producer();
+      await fx.client.admin.createTopic(topic, { partitions: 1 });
+      const producer = fx.client.producer();
       await producer.sendBatch(topic, Array.from({ length: 50 }, (_, i) => ({ value: `j${i}` })));
       await producer.close();
-      const consumer = client.consumer({ groupId: `closing-${mode}`, topics: [topic], fromBeginning: true });
+      const consumer = fx.client.consumer({ groupId: `closing-${mode}`, topics: [topic], fromBeginning: true });
       const handed: number[] = [];
       const iterable: AsyncIterable<unknown> = mode === 'records' ? consumer : consumer.batches(1);
       for await (const item of iterable) {
@@ -254,15 +238,15 @@ describe('committed offsets of a live group', () => {
         }
       }
       expect(handed).toEqual([0, 1, 2]);
-      const lag = (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: `closing-${mode}` })).lag;
+      const lag = (await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: `closing-${mode}` })).lag;
       // 0 and 1 were finished; 2 was in hand: it is read again by the next member.
       expect(lag.map((l) => l.committedOffset)).toEqual([2]);
     }, 30_000);
   }
 
   it('hands nothing of a partition being revoked while its last commit is in flight', async () => {
-    await client.admin.createTopic('revoke-jobs', { partitions: 2 });
-    const producer = client.producer();
+    await fx.client.admin.createTopic('revoke-jobs', { partitions: 2 });
+    const producer = fx.client.producer();
     const produce = (label: string) => producer.sendBatch('revoke-jobs', Array.from({ length: 20 }, (_, i) => ({ value: `${label}${i}`, partition: i % 2 })));
     await produce('before');
     const { clientA, clientB, closeAll } = twoMembersSetup();
@@ -332,8 +316,8 @@ describe('committed offsets of a live group', () => {
   for (const heldPartition of [0, 1]) {
     it(`never moves a commit backwards when the record in hand's partition is revoked and comes back (held: ${heldPartition})`, async () => {
       const topic = `comes-back-${heldPartition}`;
-      await client.admin.createTopic(topic, { partitions: 2 });
-      const producer = client.producer();
+      await fx.client.admin.createTopic(topic, { partitions: 2 });
+      const producer = fx.client.producer();
       await producer.send(topic, { value: 'held', partition: heldPartition });
       const { clientA, clientB, closeAll } = twoMembersSetup();
       const groupId = `comes-back-${heldPartition}`;
@@ -346,7 +330,7 @@ describe('committed offsets of a live group', () => {
         }
       };
       const committed = async () =>
-        (await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId })).lag.find((l) => l.partition === heldPartition)?.committedOffset ?? -1;
+        (await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId })).lag.find((l) => l.partition === heldPartition)?.committedOffset ?? -1;
       try {
         const records = a[Symbol.asyncIterator]();
         // A holds offset 0 of heldPartition, unfinished.
@@ -385,7 +369,7 @@ describe('committed offsets of a live group', () => {
   });
 
   it('bounds a heartbeat stream: heartbeats past the rate limit are refused, the member and others go on', async () => {
-    const stream = client.stubs.groups.groupHeartbeat();
+    const stream = fx.client.stubs.groups.groupHeartbeat();
     const answers: Array<{ memberId: string; failure: { code: string } | null }> = [];
     stream.on('data', (a: { memberId: string; failure: { code: string } | null }) => answers.push(a));
     stream.write({ groupId: 'spam', memberId: '', memberEpoch: 0, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
@@ -396,7 +380,7 @@ describe('committed offsets of a live group', () => {
     expect(answers.length).toBeGreaterThanOrEqual(101);
     expect(answers.filter((a) => a.failure?.code === 'TOO_MANY_REQUESTS').length).toBeGreaterThanOrEqual(100 - 20);
     // The server and other groups are unaffected.
-    const list = await call(client.stubs.admin.listGroups.bind(client.stubs.admin), {});
+    const list = await call(fx.client.stubs.admin.listGroups.bind(fx.client.stubs.admin), {});
     expect(list.groups.map((g) => g.groupId)).toContain('spam');
   });
 });

@@ -1,14 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/admin.js';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { MAX_MEMBER_ID_LENGTH } from '../../src/core/limits.js';
-import { silentLogger } from '../../src/core/logger.js';
 import type { GroupHeartbeatRequest } from '../../src/generated/strata/v1/GroupHeartbeatRequest.js';
 import { ERROR_CODE_METADATA_KEY } from '../../src/protocol/protocol.js';
-import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
-import { resolveServerConfig } from '../../src/server/server-config.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useInProcessServer } from '../helpers/in-process-server.js';
 
 const GROUPS = { initialRebalanceDelayMs: 50, rebalanceDelayMs: 50, heartbeatIntervalMs: 200, sessionTimeoutMs: 3_000 };
 
@@ -18,27 +15,17 @@ interface Answer {
 }
 
 describe('consumer groups under hostile heartbeats', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let server: RunningServer;
-  let client: StrataClient;
+  const fx = useInProcessServer({ groups: GROUPS });
   beforeAll(async () => {
-    dir = await makeTempDir();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, groups: GROUPS }), silentLogger);
-    client = new StrataClient({ address: `127.0.0.1:${server.port}` });
-    await client.admin.createTopic('jobs', { partitions: 2 });
-    const producer = client.producer();
+    await fx.client.admin.createTopic('jobs', { partitions: 2 });
+    const producer = fx.client.producer();
     await producer.sendBatch('jobs', Array.from({ length: 20 }, (_, i) => ({ key: `k${i}`, value: `job-${i}` })));
     await producer.close();
-  });
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
-    await dir.remove();
   });
 
   /** Sends heartbeats on a stream of their own (fewer than the rate limit) and returns one answer each. */
   async function heartbeats(requests: Array<Partial<GroupHeartbeatRequest>>): Promise<Answer[]> {
-    const stream = client.stubs.groups.groupHeartbeat();
+    const stream = fx.client.stubs.groups.groupHeartbeat();
     const answers: Answer[] = [];
     const all = new Promise<void>((resolve, reject) => {
       stream.on('data', (answer: Answer) => {
@@ -53,7 +40,7 @@ describe('consumer groups under hostile heartbeats', () => {
     return answers;
   }
 
-  const listGroups = () => call(client.stubs.admin.listGroups.bind(client.stubs.admin), {});
+  const listGroups = () => call(fx.client.stubs.admin.listGroups.bind(fx.client.stubs.admin), {});
 
   it('leaves no group behind for refused joins; a group with commits and no members is still listed and described', async () => {
     const refused = await heartbeats(Array.from({ length: 10 }, (_, i) => ({ groupId: `refused-${i}`, topics: [] })));
@@ -62,7 +49,7 @@ describe('consumer groups under hostile heartbeats', () => {
 
     // A member commits and leaves: its group is empty but has offsets, so it is listed (as Kafka lists
     // an "Empty" group) and described with them.
-    const consumer = client.consumer({ groupId: 'kept', topics: ['jobs'], fromBeginning: true });
+    const consumer = fx.client.consumer({ groupId: 'kept', topics: ['jobs'], fromBeginning: true });
     let count = 0;
     for await (const _ of consumer) {
       if (++count === 20) {
@@ -71,7 +58,7 @@ describe('consumer groups under hostile heartbeats', () => {
       }
     }
     expect((await listGroups()).groups.find((g) => g.groupId === 'kept')).toMatchObject({ memberCount: 0 });
-    const description = await call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'kept' });
+    const description = await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: 'kept' });
     expect(description.members).toEqual([]);
     expect(description.lag.reduce((n, l) => n + l.committedOffset, 0)).toBe(20);
   }, 30_000);
@@ -92,7 +79,7 @@ describe('consumer groups under hostile heartbeats', () => {
 
   it('ends a heartbeat stream whose answers go unread with SLOW_READER once MAX_UNREAD_HEARTBEAT_ANSWERS are queued', async () => {
     // HTTP/2's default window (the Strata client asks for 8 MiB), so that answers queue on the server soon.
-    const reader = new StrataClient({ address: `127.0.0.1:${server.port}`, channelOptions: { 'grpc-node.flow_control_window': 65_535 } });
+    const reader = new StrataClient({ address: `127.0.0.1:${fx.server.port}`, channelOptions: { 'grpc-node.flow_control_window': 65_535 } });
     const stream = reader.stubs.groups.groupHeartbeat();
     const ended = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
     stream.on('error', () => undefined);
