@@ -26,7 +26,7 @@
  *   5. Redis Streams (if `redis-server` and ioredis are there): XADD pipelined, XREADGROUP + XACK,
  *      without persistence and with appendonly yes / appendfsync everysec.
  *
- *   make build && node dist/bench/grpc-bench.js            full run (about 2 minutes)
+ *   make build && node dist/bench/grpc-bench.js            full run (about 7 minutes)
  *   node dist/bench/grpc-bench.js --quick                   smoke run (short budgets, fewer cases)
  *   options: --only=echo,produce,replay,latency,redis       run some steps (produce feeds replay/latency)
  *            --produce-seconds=N                            time per produce case

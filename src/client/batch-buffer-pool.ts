@@ -1,8 +1,8 @@
 import { Buffer } from 'node:buffer';
 /**
  * Buffers of settled batches, reused for new ones. A producer's batch is a batchBytes buffer outside
- * the JS heap, and the churn of such buffers is what makes V8 collect most often (measured with the
- * Producer at ~1M records/s: 29-32 full collections in 4 s without reuse, 18 with it).
+ * the JS heap, and the churn of such buffers is what makes V8 collect most often (reuse cut the full
+ * collections by about 40 %: bench/history/2026-11-30-sessions-1-6.md, "Session 4").
  *
  * Only buffers this pool allocated, whole, come back: a batch's buffer is returned once the batch
  * settled (acknowledged or failed for good), when grpc-js has long copied its bytes into a frame.

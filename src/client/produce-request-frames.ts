@@ -5,10 +5,9 @@ import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 /**
  * The client's serializer of ProduceRequest, and the buffers it writes into. A request of several
  * batches used to be concatenated into a new buffer, then encoded by protobufjs into another (each
- * 16 KiB or more, outside the JS heap): at ~1.5M records/s the client ran a full collection every
- * ~110 ms. This writes the same fields, batches copied in one after another, into a reused
- * buffer (measured, 3 alternating pairs: full collections 33-37 -> 18-20 in 4 s, client CPU per
- * record -20 to -35 %, bench/RESULTS.md). grpc-js copies the message into its own frame before
+ * 16 KiB or more, outside the JS heap), and their churn made the client collect often. This writes
+ * the same fields, batches copied in one after another, into a reused buffer (fewer collections,
+ * less client CPU per record: bench/history/2026-11-30-sessions-1-6.md, "Session 5"). grpc-js copies the message into its own frame before
  * sending it, so a buffer is free again once the server has answered the request: the Produce
  * pipeline gives it back then (recycleProduceFrame); anything else leaves it to the collector.
  *

@@ -19,9 +19,9 @@ export interface FlowControlWindows {
  *
  * Why: grpc-js 1.14 servers keep Node's 64 KiB default (the client has `grpc-node.flow_control_window`,
  * the server has no option yet: grpc/grpc-node PR #3058). With 64 KiB a client can have only four
- * 16 KiB produce requests on the wire, then waits a round trip for a WINDOW_UPDATE from a busy server;
- * measured here, raising it took the raw produce path from 0.82-0.91M to 1.34-1.51M records/s, and a
- * 1 MiB stream window did as well as 8 MiB (256 KiB lost 10-15 %).
+ * 16 KiB produce requests on the wire, then waits a round trip for a WINDOW_UPDATE from a busy server.
+ * Raising it sped the raw produce path up by about half, and a 1 MiB stream window did as well as
+ * 8 MiB (measured in bench/history/2026-11-30-sessions-1-6.md, "Session 3").
  *
  * Memory: Node gives the connection window back as data arrives, read or not; only the stream window
  * is held while the service does not read a stream (a paused produce stream). So what one connection

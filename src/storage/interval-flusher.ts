@@ -2,7 +2,8 @@
  * Runs the `flush.ms` fsyncs of every partition one at a time, as Kafka's single log-flusher thread
  * does. Why: libuv has 4 threads for all file work; the timers of partitions created together fire
  * together, and 8 fdatasyncs of a second of appends each held all 4 threads for tens of ms, so every
- * write queued behind them (measured: produce throughput fell to 15-40 % for ~100 ms each second).
+ * write queued behind them: produce throughput collapsed for ~100 ms each second (measured in
+ * bench/history/2026-11-30-sessions-1-6.md, "Session 5").
  * One at a time leaves threads for writes and reads; the disk's bandwidth, not the number of
  * concurrent fsyncs, bounds how fast the dirty data gets out either way.
  *
