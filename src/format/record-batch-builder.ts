@@ -4,6 +4,7 @@ import { crc32c } from '@node-rs/crc32';
 import { AssertionError } from '../core/assert.js';
 import { BatchTooLargeError, InvalidArgumentError } from '../core/errors.js';
 import { MAX_BATCH_BYTES_LIMIT, MAX_RECORDS_PER_BATCH } from '../core/limits.js';
+import { maxInflatedRecordsBytes } from './compressed-records.js';
 import { writeInt64BE } from './int64.js';
 import {
   ATTRIBUTES_POSITION,
@@ -62,26 +63,12 @@ export interface BuildBatchOptions {
 }
 
 /**
- * The largest records area a gzip batch of at most `maxBatchBytes` (a topic's max.message.bytes) may
- * inflate to: four times the limit. Without a bound, a few kilobytes of crafted gzip could make a
- * reader allocate gigabytes, and the server, which inflates every gzip batch it takes to check its
- * records, block for as long; the encoder keeps to the same bound, so anything we encode the server
- * takes and we can decode.
- */
-export function maxInflatedRecordsBytes(maxBatchBytes: number): number {
-  return 4 * maxBatchBytes;
-}
-
-/**
  * The most raw bytes whose gzip surely fits in `compressedBytes`: zlib's deflateBound is
  * n + n/4096 + n/16384 + 13 (n/2048 is taken here, with room for gzip's 18-byte frame).
  */
 function gzipRawCapacity(compressedBytes: number): number {
   return Math.max(1, compressedBytes - Math.ceil(compressedBytes / 2048) - 64);
 }
-
-/** The bound for any topic (at the hard batch limit): what a reader inflates at most. */
-export const MAX_DECOMPRESSED_RECORDS_BYTES = maxInflatedRecordsBytes(MAX_BATCH_BYTES_LIMIT);
 
 const NULL_LENGTH = -1;
 const INT16_MIN = -0x8000;

@@ -47,7 +47,7 @@ export interface EncodeBatchOptions extends BuildBatchOptions {
 }
 
 export type { DecodedRecord, RecordHeader } from './record.js';
-export { MAX_DECOMPRESSED_RECORDS_BYTES } from './record-batch-builder.js';
+export { MAX_DECOMPRESSED_RECORDS_BYTES } from './compressed-records.js';
 
 /**
  * Encodes records into one batch with a RecordBatchBuilder sized for them (the producer uses the

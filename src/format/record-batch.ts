@@ -29,8 +29,7 @@ import {
   RECORDS_POSITION,
   TRANSACTIONAL_FLAG,
 } from './record-batch-layout.js';
-import { gunzipRecords } from './compressed-records.js';
-import { maxInflatedRecordsBytes } from './record-batch-builder.js';
+import { gunzipRecords, maxInflatedRecordsBytes } from './compressed-records.js';
 import { readVarint, varintCursor } from './varint.js';
 
 /**

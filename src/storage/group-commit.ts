@@ -10,7 +10,7 @@ import {
 import type { Logger } from '../core/logger.js';
 import { patchBaseOffset, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
-import type { AckLevel, AppendResult } from './partition-log.js';
+import type { AckLevel, AppendResult } from './append-result.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
 import { Segment, type AppendedBatch } from './segment.js';
 import type { TopicConfig } from './topic-config.js';

@@ -19,18 +19,9 @@ import { GroupCommit } from './group-commit.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
+import type { AckLevel, AppendResult } from './append-result.js';
 
-/** `written`: in the log file (page cache); `durable`: fdatasync'ed. */
-export type AckLevel = 'written' | 'durable';
-
-export interface AppendResult {
-  /** Offset of the first record appended (inclusive). */
-  baseOffset: number;
-  /** Offset of the last record appended (inclusive). */
-  lastOffset: number;
-  /** What the acknowledgement promises: see TopicConfig's flush policies. */
-  durability: AckLevel;
-}
+export type { AckLevel, AppendResult };
 
 export interface ReadResult {
   /** Whole raw batches; the first may start before the offset asked for (the reader skips). */
