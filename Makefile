@@ -6,7 +6,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 PROTO_FILES := $(wildcard proto/strata/v1/*.proto)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
-	$(NPM) ci --no-audit --no-fund
+	$(NPM) ci --no-audit --no-fund --ignore-scripts
 	@touch $(NODE_MODULES_STAMP)
 
 install: $(NODE_MODULES_STAMP)

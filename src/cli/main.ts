@@ -6,6 +6,7 @@ import { registerConsumeCommand } from './consume-command.js';
 import { registerProduceCommand } from './produce-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerTopicsCommand } from './topics-command.js';
+import { strataVersion } from './strata-version.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
   // A reader that goes away (`strata groups describe g | head -3`) is not an error of the command:
@@ -17,6 +18,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   program
     .name('strata')
     .description('Strata: a partitioned append-only log server over gRPC')
+    .version(strataVersion(), '-V, --version', 'print the version and exit')
     .option('--server <host:port>', 'server address (default: $STRATA_SERVER, else localhost:7070)')
     .showHelpAfterError();
   registerServeCommand(program);
