@@ -77,6 +77,7 @@ describe('docs/protocol.md', () => {
       for (const part of parts) expect(limitsTable.get(name), name).toContain(part);
     };
     expectRow('gRPC message the server receives', DEFAULT_SERVER_CONFIG.maxRequestBytes.toLocaleString('en-US'));
+    expectRow('gRPC message the server sends', limits.MAX_READ_RESPONSE_BYTES.toLocaleString('en-US'));
     expectRow('batch size', mib(limits.DEFAULT_MAX_BATCH_BYTES));
     expectRow('records of one batch', limits.MAX_RECORDS_PER_BATCH.toLocaleString('en-US'));
     expectRow('`records` of one produce request', mib(limits.MAX_GROUP_COMMIT_BYTES));

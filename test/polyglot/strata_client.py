@@ -202,8 +202,8 @@ def error_of(rpc_error):
 class StrataClient:
     def __init__(self, address, proto_dir):
         self.pb = load_protocol(proto_dir)
-        # Responses can be 17 MiB (docs/protocol.md, limits); gRPC's default receive limit is 4 MiB.
-        self.channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 17 * 1024 * 1024)])
+        # Responses can be 64 MiB + 64 KiB (docs/protocol.md, limits); gRPC's default receive limit is 4 MiB.
+        self.channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", (64 << 20) + (64 << 10))])
         self.admin = self.pb["admin_grpc"].AdminServiceStub(self.channel)
         self.produce_stub = self.pb["produce_grpc"].ProduceServiceStub(self.channel)
         self.consume = self.pb["consume_grpc"].ConsumeServiceStub(self.channel)
