@@ -2,7 +2,7 @@
 NPM ?= npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install proto lint-proto build run test bench clean
+.PHONY: install proto lint-proto python-deps build run test bench clean
 PROTO_FILES := $(wildcard proto/strata/v1/*.proto)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
@@ -34,7 +34,16 @@ SERVER_NODE_FLAGS := --min-semi-space-size=16 --max-semi-space-size=32 --initial
 run: build
 	node $(SERVER_NODE_FLAGS) bin/strata.js serve --data-dir data --host 127.0.0.1 --port 7070
 
-test: build lint-proto
+# test/polyglot/ runs a Python client written from docs/protocol.md against a server, with Debian's gRPC
+# for Python (/usr/bin/python3: a pyenv python3 earlier on PATH lacks Debian's modules). Installed only
+# when they are not importable, so the test never has to skip.
+PYTHON_DEPS := python3-grpcio python3-grpc-tools python3-protobuf
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+python-deps:
+	@/usr/bin/python3 -c 'import grpc, grpc_tools.protoc, google.protobuf' 2>/dev/null || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(PYTHON_DEPS); }
+
+test: build lint-proto python-deps
 	npx vitest run
 
 # Benchmarks (not tests): each prints its environment, command and ratios; see bench/RESULTS.md.

@@ -8,6 +8,7 @@ import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import { loadProtocol, type StrataProtocol } from '../protocol/protocol.js';
 import { produceRequestSerializer } from './produce-request-frames.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import { MAX_READ_RESPONSE_BYTES } from '../core/limits.js';
 import { Admin, DEFAULT_CALL_TIMEOUT_MS } from './admin.js';
 import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
 import { consume, consumeBatches, type ConsumeOptions, type ConsumedRecord } from './consume.js';
@@ -43,7 +44,7 @@ export class StrataClient {
     this.address = options.address ?? process.env.STRATA_SERVER ?? DEFAULT_SERVER_ADDRESS;
     const credentials = options.credentials ?? grpc.credentials.createInsecure();
     const channelOptions: grpc.ChannelOptions = {
-      'grpc.max_receive_message_length': 17 * 1024 * 1024,
+      'grpc.max_receive_message_length': MAX_READ_RESPONSE_BYTES,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       // A larger HTTP/2 window lets one subscription stream run at disk speed (see PERFORMANCE.md).

@@ -45,6 +45,17 @@ export class UnsupportedCompressionError extends StrataError {
   readonly retriable = false;
 }
 
+/**
+ * A transactional or control batch (attributes bit 4 or 5). Control batches carry a transaction's
+ * commit or abort marker and only a broker writes them (Kafka refuses them from clients too);
+ * transactional batches need transactions, which this server does not have: stored, their records
+ * would be served as committed whatever the producer later decided.
+ */
+export class UnsupportedBatchTypeError extends StrataError {
+  readonly code = 'UNSUPPORTED_BATCH_TYPE';
+  readonly retriable = false;
+}
+
 export class BatchTooLargeError extends StrataError {
   readonly code = 'BATCH_TOO_LARGE';
   readonly retriable = false;

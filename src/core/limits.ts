@@ -61,6 +61,13 @@ export const MAX_IN_FLIGHT_BYTES_PER_STREAM = 64 * 1024 * 1024;
 /** The largest response a read may ask for (at least one whole batch is always sent). */
 export const MAX_FETCH_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FETCH_MAX_BYTES = 1024 * 1024;
+/**
+ * The largest read response (Fetch or one Subscribe message): batches up to max_bytes, or a first
+ * batch larger than that sent whole, so as large as the largest batch a topic may accept, plus room
+ * for the response's other fields. Both ends of a connection must allow messages of this size, or an
+ * acknowledged batch larger than the limit could never be read back.
+ */
+export const MAX_READ_RESPONSE_BYTES = Math.max(MAX_FETCH_BYTES, MAX_BATCH_BYTES_LIMIT) + 64 * 1024;
 /** The longest a subscription gathers min_bytes, and the longest a Fetch waits. */
 export const MAX_FETCH_WAIT_MS = 60_000;
 

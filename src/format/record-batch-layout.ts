@@ -2,13 +2,14 @@
  * Kafka's RecordBatch v2 (magic 2), byte for byte, as drawn in the javadoc of Kafka's
  * DefaultRecordBatch. Every multi-byte integer in the batch header is big-endian. Strata stores and
  * serves batches exactly as producers sent them (only baseOffset is rewritten), so this layout is
- * the on-disk format as well as the wire format, and any Kafka client can read what we serve.
+ * the on-disk format as well as the wire format, and any Kafka client can read what we serve. For
+ * client authors in other languages, docs/protocol.md describes it with what the server accepts.
  *
  *   position  size  field
  *   --------  ----  -----------------------------------------------------------------------------
  *          0     8  baseOffset            int64   offset of the first record (patched by the broker)
  *          8     4  batchLength           int32   bytes AFTER this field (total = 12 + batchLength)
- *         12     4  partitionLeaderEpoch  int32   (patched by the broker; -1 from producers)
+ *         12     4  partitionLeaderEpoch  int32   -1 from producers; Kafka's broker stamps it, Strata stores it as sent
  *         16     1  magic                 int8    always 2 for this format
  *         17     4  crc                   uint32  CRC-32C of bytes [21, end of batch)
  *         21     2  attributes            int16   bits 0-2 compression codec (0 none, 1 gzip,

@@ -1,5 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
-import { BatchTooLargeError, CorruptBatchError, UnsupportedCompressionError } from '../core/errors.js';
+import { BatchTooLargeError, CorruptBatchError, UnsupportedBatchTypeError, UnsupportedCompressionError } from '../core/errors.js';
 import { MAX_RECORDS_PER_BATCH } from '../core/limits.js';
 import { readInt64BE, writeInt64BE } from './int64.js';
 import {
@@ -122,35 +122,41 @@ export function readBatchSize(buf: Buffer, position = 0): number | undefined {
 }
 
 /**
- * Everything the server checks before it accepts a batch, without decoding a record. The size limit
- * is checked first, from the length field alone, so an oversized batch costs nothing more to reject.
+ * Everything the server checks before it accepts a batch, without decoding a record. The size limit is
+ * checked once the bytes are framed like a batch (whole, magic 2) and before the CRC, as Kafka's broker
+ * does: a length read from bytes that are not a batch at all is noise, and calling noise "too large"
+ * sends its producer after the wrong problem (splitting batches instead of fixing its encoder).
  */
 export function validateBatch(buf: Buffer, position: number, options: ValidateOptions): BatchHeader {
+  const availableBytes = buf.length - position;
   const declaredSizeBytes = readBatchSize(buf, position);
   if (declaredSizeBytes === undefined) {
     throw new CorruptBatchError(
-      `batch at byte ${position} is truncated: ${Math.max(0, buf.length - position)} bytes, ` +
+      `batch at byte ${position} is truncated: ${Math.max(0, availableBytes)} bytes, ` +
         `less than its ${LOG_OVERHEAD_BYTES}-byte offset and length prefix`,
     );
-  }
-  if (declaredSizeBytes > options.maxBatchBytes) {
-    throw new BatchTooLargeError(declaredSizeBytes, options.maxBatchBytes);
   }
   if (declaredSizeBytes < BATCH_HEADER_BYTES) {
     throw new CorruptBatchError(
       `batch at byte ${position} claims ${declaredSizeBytes} bytes, less than the ${BATCH_HEADER_BYTES}-byte header`,
     );
   }
-  const end = position + declaredSizeBytes;
-  if (end > buf.length) {
-    throw new CorruptBatchError(
-      `batch at byte ${position} is truncated: ${buf.length - position} of ${declaredSizeBytes} bytes present`,
-    );
+  if (availableBytes < BATCH_HEADER_BYTES) {
+    throw new CorruptBatchError(`batch header at byte ${position} is truncated: ${availableBytes} of ${BATCH_HEADER_BYTES} bytes`);
   }
-  // Magic before CRC: the CRC's position and coverage are only defined for magic 2.
+  // Magic before length and CRC: the CRC's position and coverage are only defined for magic 2.
   const magic = buf.readInt8(position + MAGIC_POSITION);
   if (magic !== MAGIC_V2) {
     throw new CorruptBatchError(`batch at byte ${position} has magic ${magic}, only ${MAGIC_V2} is supported`);
+  }
+  const end = position + declaredSizeBytes;
+  if (end > buf.length) {
+    throw new CorruptBatchError(
+      `batch at byte ${position} is truncated: ${availableBytes} of ${declaredSizeBytes} bytes present`,
+    );
+  }
+  if (declaredSizeBytes > options.maxBatchBytes) {
+    throw new BatchTooLargeError(declaredSizeBytes, options.maxBatchBytes);
   }
   const storedCrc = buf.readUInt32BE(position + CRC_POSITION);
   const computedCrc = crc32c(buf.subarray(position + ATTRIBUTES_POSITION, end));
@@ -227,9 +233,9 @@ function checkRecordFraming(
 
 /**
  * Validates every batch in a buffer of concatenated batches (a produce request's record set), as an
- * append must: validateBatch, and a compressed batch must be one its consumers can read back, so gzip
- * records are inflated and walked like plain ones (as Kafka's broker decompresses to validate), and
- * other codecs are refused. The batches must cover the buffer exactly: trailing bytes that are not a
+ * append must: validateBatch, no transactional or control batch (UnsupportedBatchTypeError), and a
+ * compressed batch must be one its consumers can read back, so gzip records are inflated and walked
+ * like plain ones (as Kafka's broker decompresses to validate), and other codecs are refused. The batches must cover the buffer exactly: trailing bytes that are not a
  * whole batch are corruption, not something to ignore, because the producer meant them to be records.
  */
 export function validateBatches(buf: Buffer, options: ValidateOptions): BatchHeader[] {
@@ -238,6 +244,11 @@ export function validateBatches(buf: Buffer, options: ValidateOptions): BatchHea
   if (buf.length === 0) throw new CorruptBatchError('record set is empty');
   while (position < buf.length) {
     const header = validateBatch(buf, position, options);
+    if (header.isControl || header.isTransactional) {
+      throw new UnsupportedBatchTypeError(
+        `batch at byte ${position} is ${header.isControl ? 'a control batch (attributes bit 5): only a broker writes those' : 'transactional (attributes bit 4): this server has no transactions'}; send attributes with bits 4 and 5 clear`,
+      );
+    }
     if (header.compression === CompressionCodec.gzip) {
       // Bounded by the batch limit: a small crafted batch cannot make the server inflate more.
       const records = gunzipRecords(buf.subarray(position + RECORDS_POSITION, position + header.sizeBytes), position, maxInflatedRecordsBytes(options.maxBatchBytes));

@@ -8,7 +8,7 @@ import type { SubscribeRequest__Output } from '../generated/strata/v1/SubscribeR
 import type { SubscribeResponse } from '../generated/strata/v1/SubscribeResponse.js';
 import { ByteBudget, wakeOrAbort } from './byte-budget.js';
 import { assertDecoded } from './safe-deserialize.js';
-import { startPositionFromProto } from './start-position.js';
+import { offsetFromProto, startPositionFromProto } from './start-position.js';
 import { unary } from './unary.js';
 import { toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
@@ -66,7 +66,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         controller.abort();
       });
       try {
-        const result = await broker.fetch(request.topic, request.partition, request.offset, {
+        const result = await broker.fetch(request.topic, request.partition, offsetFromProto(request.offset, 'offset'), {
           maxBytes: boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes'),
           minBytes: request.minBytes,
           maxWaitMs: Math.min(request.maxWaitMs, MAX_FETCH_WAIT_MS),
@@ -99,7 +99,7 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
   const starts = new Map<number, number>();
   for (const partition of partitions) {
     const explicit = request.startOffsets[partition];
-    const start = explicit !== undefined ? { offset: Number(explicit) } : defaultStart;
+    const start = explicit !== undefined ? { offset: offsetFromProto(Number(explicit), `start_offsets[${partition}]`) } : defaultStart;
     const offset = await broker.resolveStart(request.topic, partition, start);
     const log = broker.logs.partition(request.topic, partition);
     if (offset < log.logStartOffset || offset > log.logEndOffset) {

@@ -6,6 +6,7 @@ import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import { validateGroupId } from '../groups/group-coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import type { LogManager } from '../storage/log-manager.js';
+import { offsetFromProto } from './start-position.js';
 import { unary } from './unary.js';
 
 
@@ -65,7 +66,7 @@ export function createGroupAdminHandlers(options: { coordinator: GroupCoordinato
           newOffset = (previousOffset >= 0 ? previousOffset : log.logStartOffset) + request.shiftBy!;
         } else if (request.target === 'to' && request.to?.position) {
           const to = request.to;
-          if (to.position === 'offset') newOffset = to.offset!;
+          if (to.position === 'offset') newOffset = offsetFromProto(to.offset, 'to.offset');
           else if (to.position === 'timestampMs') newOffset = (await log.offsetForTimestamp(to.timestampMs!)) ?? log.highWatermark;
           else newOffset = to.point === 'START_POINT_EARLIEST' ? log.logStartOffset : log.highWatermark;
         } else {

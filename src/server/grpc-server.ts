@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Broker } from '../broker/broker.js';
+import { MAX_READ_RESPONSE_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { loadProtocol } from '../protocol/protocol.js';
 import { createAdminService } from './admin-service.js';
@@ -37,8 +38,8 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   const { packageDefinition, protocol } = loadProtocol();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.maxRequestBytes,
-    // A subscription response carries up to max_bytes of batches (16 MiB at most) plus framing.
-    'grpc.max_send_message_length': 17 * 1024 * 1024,
+    // A read response carries up to max_bytes of batches, or one larger batch whole.
+    'grpc.max_send_message_length': MAX_READ_RESPONSE_BYTES,
     'grpc.keepalive_time_ms': config.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs,
     'grpc.keepalive_permit_without_calls': 1,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatchTooLargeError, CorruptBatchError, InvalidArgumentError, UnsupportedCompressionError } from '../../src/core/errors.js';
+import { BatchTooLargeError, CorruptBatchError, InvalidArgumentError, UnsupportedBatchTypeError, UnsupportedCompressionError } from '../../src/core/errors.js';
 import {
   ATTRIBUTES_POSITION,
   BASE_TIMESTAMP_POSITION,
@@ -118,8 +118,8 @@ describe('validateBatch rejects damage', () => {
       for (let mask = 1; mask <= 255; mask++) {
         const damaged = Buffer.from(batch);
         damaged[position]! ^= mask;
-        // The length field may turn into a huge size, which is rejected as too large.
-        expectRejected(() => validateBatch(damaged, 0, LIMITS), position < 12);
+        // A length flipped to a huge size is a truncated batch, not a too large one.
+        expectRejected(() => validateBatch(damaged, 0, LIMITS));
       }
     }
   });
@@ -347,13 +347,51 @@ describe('size limit', () => {
     expect(() => validateBatch(batch, 0, { maxBatchBytes: batch.length - 1 })).toThrow(BatchTooLargeError);
   });
 
-  it('checks the size before anything else: only the 12-byte prefix is needed', () => {
+  it('calls a batch too large only once its bytes are framed like one (whole, magic 2), and before its CRC', () => {
+    // The length field of bytes that are not a batch is noise: as Kafka's broker, CORRUPT_BATCH.
     const prefix = Buffer.alloc(12, 0xee);
     prefix.writeInt32BE(500 * 1024 * 1024, BATCH_LENGTH_POSITION);
-    expect(() => validateBatch(prefix, 0, LIMITS)).toThrow(BatchTooLargeError);
+    expect(() => validateBatch(prefix, 0, LIMITS)).toThrow(CorruptBatchError);
+    const wrongMagic = sampleBatch('none');
+    wrongMagic[MAGIC_POSITION] = 1;
+    expect(() => validateBatch(wrongMagic, 0, { maxBatchBytes: 100 })).toThrow(CorruptBatchError);
+    const claimsMore = sampleBatch('none');
+    claimsMore.writeInt32BE(500 * 1024 * 1024, BATCH_LENGTH_POSITION);
+    expect(() => validateBatch(claimsMore, 0, LIMITS)).toThrow(/truncated/);
+    // A whole batch of magic 2 over the limit is too large even with a bad CRC: the size costs less to check.
     const badCrc = sampleBatch('none');
     badCrc[30]! ^= 1;
     expect(() => validateBatch(badCrc, 0, { maxBatchBytes: 100 })).toThrow(BatchTooLargeError);
+  });
+
+  it('never answers bytes that are not a batch with BatchTooLargeError', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 4096, size: 'max' }), (bytes) => {
+        const garbage = Buffer.from(bytes);
+        if (garbage.length > MAGIC_POSITION && garbage[MAGIC_POSITION] === 2) garbage[MAGIC_POSITION] = 3;
+        expectRejected(() => validateBatches(garbage, { maxBatchBytes: 64 }));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('batch types', () => {
+  it.each([
+    ['transactional', 0x10, /transactional/],
+    ['control', 0x20, /control batch/],
+    ['transactional control', 0x30, /control batch/],
+  ] as const)('refuses a %s batch on append with UnsupportedBatchTypeError, before inflating it', (_, flag, message) => {
+    for (const compression of ['none', 'gzip'] as const) {
+      const batch = sampleBatch(compression);
+      batch.writeInt16BE(batch.readInt16BE(ATTRIBUTES_POSITION) | flag, ATTRIBUTES_POSITION);
+      resealCrc(batch);
+      // Framing and CRC are intact: it is the type, not the bytes, that the server refuses.
+      expect(validateBatch(batch, 0, LIMITS).attributes & flag).toBe(flag);
+      const appended = Buffer.concat([sampleBatch('none'), batch]);
+      expect(() => validateBatches(appended, LIMITS)).toThrow(UnsupportedBatchTypeError);
+      expect(() => validateBatches(appended, LIMITS)).toThrow(message);
+    }
   });
 });
 

@@ -53,4 +53,28 @@ describe('batch limits of topics and the server request limit', () => {
     await server.close();
     expect(lines.filter((line) => line.topic === 'big' && /maxRequestBytes/.test(line.msg))).toHaveLength(1);
   }, 60_000);
+
+  it('reads back an acknowledged batch larger than the 16 MiB max_bytes of a read, with Fetch and Subscribe', async () => {
+    const server = await start(24 * MiB + REQUEST_FIELDS_BYTES);
+    const client = new StrataClient({ address: `127.0.0.1:${server.port}` });
+    try {
+      await client.admin.createTopic('huge', { partitions: 1, config: { 'max.message.bytes': String(24 * MiB) } });
+      const producer = client.producer({ maxBatchBytes: 24 * MiB, batchBytes: 24 * MiB, maxRequestBytes: 24 * MiB, maxBufferedBytes: 48 * MiB, deliveryTimeoutMs: 30_000 });
+      const value = Buffer.alloc(20 * MiB, 9);
+      const metadata = await producer.send('huge', { key: 'k', value });
+      await producer.close();
+      const fetched = await new Promise<{ records: Buffer }>((resolve, reject) =>
+        client.stubs.consume.fetch({ topic: 'huge', partition: 0, offset: 0, maxBytes: 16 * MiB }, (error, response) => (error ? reject(error) : resolve(response!))),
+      );
+      expect(fetched.records.length).toBeGreaterThan(20 * MiB);
+      for await (const record of client.consume('huge', { from: 'earliest', partitions: [0], shouldReconnect: false })) {
+        expect(record.offset).toBe(metadata.offset);
+        expect(record.value!.equals(value)).toBe(true);
+        break;
+      }
+    } finally {
+      client.close();
+      await server.close();
+    }
+  }, 60_000);
 });
