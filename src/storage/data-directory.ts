@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { DataDirLockedError } from '../core/errors.js';
+import { DataDirLockedError, StorageFailedError } from '../core/errors.js';
 import type { FileSystemPort } from './file-system.js';
+import { describeIoError, isOutOfSpaceError } from './write-state.js';
 
 /**
  * Data directory layout. Names outside the topic-name alphabet ('@', '~') cannot clash with a topic.
@@ -49,7 +50,13 @@ export async function lockDataDirectory(fs: FileSystemPort, dataDir: string): Pr
       throw new DataDirLockedError(`data directory ${dataDir} is in use by process ${pid}`);
     }
   }
-  await fs.writeFileAtomic(path, `${process.pid}\n`);
+  try {
+    await fs.writeFileAtomic(path, `${process.pid}\n`);
+  } catch (error) {
+    // Without its lock the directory could be opened twice: refuse to start, in one line.
+    if (!isOutOfSpaceError(error)) throw error;
+    throw new StorageFailedError(`cannot take the lock of data directory ${dataDir}: ${describeIoError(error, path)}; free some space and start again`, { cause: error });
+  }
 }
 
 export async function unlockDataDirectory(fs: FileSystemPort, dataDir: string): Promise<void> {

@@ -192,4 +192,14 @@ describe('startup on a full disk', () => {
     const leftovers = (await readdir(join(dir.path, 't', '0'))).concat(await readdir(dir.path), await readdir(join(dir.path, 't'))).filter((n) => n.includes('.tmp-'));
     expect(leftovers).toEqual([]);
   });
+
+  it('refuses to start in one typed error when even the lock cannot be written', async () => {
+    const fs = new FaultyFileSystem();
+    fs.failOperation = (operation, path) => {
+      if (operation === 'writeFileAtomic' && path.endsWith('@lock')) throw noSpaceError();
+    };
+    await expect(LogManager.open({ dataDir: dir.path, fs, logger: silentLogger })).rejects.toThrow(
+      new StorageFailedError(`cannot take the lock of data directory ${dir.path}: no space left on device (ENOSPC) writing ${dir.path}/@lock; free some space and start again`),
+    );
+  });
 });
