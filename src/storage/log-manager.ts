@@ -17,6 +17,7 @@ import {
   deletingDirectoryName,
   isLeftoverDirectoryName,
   lockDataDirectory,
+  removeTemporaryFiles,
   unlockDataDirectory,
 } from './data-directory.js';
 import type { FileSystemPort } from './file-system.js';
@@ -28,9 +29,6 @@ import { describePartition, noteDataLoss, type PartitionSlot, type TopicDescript
 import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
 import { validatePartitionCount, validateTopicName } from './topic-name.js';
 import { describeIoError, isOutOfSpaceError } from './write-state.js';
-
-/** What NodeFileSystem.writeFileAtomic puts in the name of its temporary file. */
-const TEMPORARY_FILE_MARK = '.tmp-';
 
 export { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME } from './data-directory.js';
 export type { PartitionDescription, TopicDescription } from './topic-description.js';
@@ -319,7 +317,7 @@ export class LogManager {
   private async load(): Promise<void> {
     const markerPath = join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME);
     const isCleanShutdown = await this.fs.exists(markerPath);
-    await this.removeTemporaryFiles(this.dataDir);
+    await removeTemporaryFiles(this.fs, this.dataDir, this.logger);
     for (const name of await this.fs.readdir(this.dataDir)) {
       const path = join(this.dataDir, name);
       if (isLeftoverDirectoryName(name)) {
@@ -328,7 +326,7 @@ export class LogManager {
         continue;
       }
       if (name.startsWith('@') || !(await this.fs.isDirectory(path))) continue;
-      await this.removeTemporaryFiles(path);
+      await removeTemporaryFiles(this.fs, path, this.logger);
       const metadata = await readTopicMetadata(this.fs, path);
       const config = resolveTopicConfig(metadata.configOverrides);
       const partitions = await this.openPartitions(metadata.name, config, 0, metadata.partitionCount, isCleanShutdown);
@@ -340,21 +338,6 @@ export class LogManager {
       await this.fs.syncDirectory(this.dataDir);
     }
     this.logger.info({ dataDir: this.dataDir, topics: this.topics.size, isCleanShutdown }, 'logs opened');
-  }
-
-  /**
-   * Removes what an interrupted writeFileAtomic left in `directory` (of @lock, @clean-shutdown,
-   * topic.json: a crash between its write and its rename). Partition directories are cleaned by
-   * openSegments.
-   */
-  private async removeTemporaryFiles(directory: string): Promise<void> {
-    for (const name of await this.fs.readdir(directory)) {
-      if (!name.includes(TEMPORARY_FILE_MARK) || isLeftoverDirectoryName(name)) continue;
-      const path = join(directory, name);
-      if (await this.fs.isDirectory(path)) continue;
-      this.logger.warn({ path }, 'removing a temporary file left by an interrupted write');
-      await this.fs.unlink(path);
-    }
   }
 
   private async openPartitions(topic: string, config: TopicConfig, fromPartition: number, toPartition: number, isCleanShutdown: boolean): Promise<PartitionSlot[]> {

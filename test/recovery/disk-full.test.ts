@@ -1,4 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
@@ -201,5 +202,18 @@ describe('startup on a full disk', () => {
     await expect(LogManager.open({ dataDir: dir.path, fs, logger: silentLogger })).rejects.toThrow(
       new StorageFailedError(`cannot take the lock of data directory ${dir.path}: no space left on device (ENOSPC) writing ${dir.path}/@lock; free some space and start again`),
     );
+  });
+
+  it('removes the temporary files an interrupted atomic write left in the data, topic and partition directories', async () => {
+    const manager = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    await manager.createTopic('t.tmp-x', 1);
+    await manager.close();
+    const leftovers = [join(dir.path, '@clean-shutdown.tmp-1-0'), join(dir.path, 't.tmp-x', 'topic.json.tmp-1-1'), join(dir.path, 't.tmp-x', '0', 'recovery-point.tmp-1-2')];
+    for (const path of leftovers) await writeFile(path, 'x');
+    const reopened = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    // A topic whose name holds the mark is a directory, and stays.
+    expect(reopened.listTopics()).toEqual(['t.tmp-x']);
+    await reopened.close();
+    for (const path of leftovers) expect(existsSync(path), path).toBe(false);
   });
 });
