@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StrataClientError } from '../../src/client/client-error.js';
@@ -135,8 +135,12 @@ describe('a real full disk (tmpfs of 4 MiB), end to end', () => {
     expect(logs).not.toMatch(/"stack"/);
     expect(await temporaryFiles(disk)).toEqual([]);
 
-    // Every acknowledged record is there, at its offset, in a log that reads to its end.
-    const { highWatermark } = (await client.admin.describeTopic('main')).partitions[0]!;
+    // Every acknowledged record is there, at its offset, in a log that reads to its end, with no
+    // torn bytes after its last batch.
+    const { highWatermark, sizeBytes } = (await client.admin.describeTopic('main')).partitions[0]!;
+    let fileBytes = 0;
+    for (const name of await readdir(join(dataDir, 'main', '0'))) if (name.endsWith('.log')) fileBytes += (await stat(join(dataDir, 'main', '0', name))).size;
+    expect(fileBytes).toBe(Number(sizeBytes));
     expect(Number(highWatermark)).toBeGreaterThanOrEqual(acknowledged.size);
     const byOffset = new Map<number, string>();
     const controller = new AbortController();
