@@ -81,20 +81,27 @@ export class Broker {
       let sequences = this.sequences.get(log);
       if (!sequences) this.sequences.set(log, (sequences = new ProducerSequences()));
       let onAppended: ((result: AppendResult) => void) | undefined;
+      let onFailed: (() => void) | undefined;
       let duplicate: AppendResult | undefined;
       const appended = log.append(records, {
         ...(ackLevel && ackLevel !== 'none' ? { ackLevel } : {}),
         admit: (headers) => {
           const admission = sequences.admit(headers);
           if (admission.kind === 'duplicate') return (duplicate = admission.result);
-          if (admission.kind === 'append') onAppended = admission.onAppended;
+          if (admission.kind === 'append') ({ onAppended, onFailed } = admission);
           return undefined;
         },
       });
-      const result = appended.then((r) => {
-        onAppended?.(r);
-        return { ...r, isDuplicate: duplicate !== undefined };
-      });
+      const result = appended.then(
+        (r) => {
+          onAppended?.(r);
+          return { ...r, isDuplicate: duplicate !== undefined };
+        },
+        (error: unknown) => {
+          onFailed?.();
+          throw error;
+        },
+      );
       if (ackLevel === 'none') {
         result.catch((error: unknown) => this.logger.warn({ err: error, topic, partition }, 'an unacknowledged produce failed'));
         return Promise.resolve({ baseOffset: -1, lastOffset: -1, durability: 'written', isDuplicate: false });

@@ -21,7 +21,7 @@ interface ProducerEntry {
 }
 
 export type Admission =
-  | { kind: 'append'; onAppended: (result: AppendResult) => void }
+  | { kind: 'append'; onAppended: (result: AppendResult) => void; onFailed: () => void }
   | { kind: 'duplicate'; result: AppendResult }
   | { kind: 'untracked' };
 
@@ -161,8 +161,20 @@ export class ProducerSequences {
     entry.recent.push(...batches);
     if (entry.recent.length > PRODUCER_RECENT_BATCHES) entry.recent.splice(0, entry.recent.length - PRODUCER_RECENT_BATCHES);
     entry.nextSequence = lastSequence + 1;
+    const admitted = entry;
+    const epoch = first.producerEpoch;
     return {
       kind: 'append',
+      // The append failed and left nothing in the log (a full disk is cut back; after an fsync error
+      // the partition takes no more writes): the producer's sequence goes back to this batch, so that
+      // the same batch sent again is in order instead of OUT_OF_ORDER_SEQUENCE. Batches admitted
+      // after it were queued behind it and failed too.
+      onFailed: () => {
+        admitted.recent = admitted.recent.filter((b) => !batches.includes(b));
+        if (this.producers.get(first.producerId) === admitted && admitted.producerEpoch === epoch && admitted.nextSequence > firstSequence) {
+          admitted.nextSequence = firstSequence;
+        }
+      },
       onAppended: (result) => {
         // One append: the batches got contiguous offsets, in order.
         let baseOffset = result.baseOffset;

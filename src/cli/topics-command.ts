@@ -5,6 +5,7 @@ const STATUS_LABELS: Record<string, string> = {
   PARTITION_STATUS_ONLINE: 'online',
   PARTITION_STATUS_FAILED: 'failed',
   PARTITION_STATUS_DATA_LOSS: 'DATA LOSS',
+  PARTITION_STATUS_READ_ONLY: 'read-only',
 };
 
 export function registerTopicsCommand(program: Command): void {
@@ -41,8 +42,18 @@ export function registerTopicsCommand(program: Command): void {
       if (options.json) return printJson(topic);
       process.stdout.write(`topic ${topic.name}, ${topic.partitionCount} partitions\n`);
       printTable(
-        ['partition', 'log start', 'log end', 'high watermark', 'size bytes', 'segments', 'status'],
-        topic.partitions.map((p) => [p.partition, p.logStartOffset, p.logEndOffset, p.highWatermark, p.sizeBytes, p.segmentCount, STATUS_LABELS[p.status] ?? p.status]),
+        ['partition', 'log start', 'log end', 'high watermark', 'size bytes', 'segments', 'status', 'since', 'error'],
+        topic.partitions.map((p) => [
+          p.partition,
+          p.logStartOffset,
+          p.logEndOffset,
+          p.highWatermark,
+          p.sizeBytes,
+          p.segmentCount,
+          STATUS_LABELS[p.status] ?? p.status,
+          p.statusSinceMs > 0 ? new Date(p.statusSinceMs).toISOString() : '',
+          p.error,
+        ]),
       );
       printTable(['config', 'value'], Object.entries(topic.config).map(([k, v]) => [k + (k in topic.configOverrides ? ' (set)' : ''), v]));
     });

@@ -16,7 +16,12 @@ function effectiveConfig(config: TopicConfig): Record<string, string> {
   return out;
 }
 
-const STATUS_NAMES = { online: 'PARTITION_STATUS_ONLINE', failed: 'PARTITION_STATUS_FAILED', 'data-loss': 'PARTITION_STATUS_DATA_LOSS' } as const;
+const STATUS_NAMES = {
+  online: 'PARTITION_STATUS_ONLINE',
+  failed: 'PARTITION_STATUS_FAILED',
+  'data-loss': 'PARTITION_STATUS_DATA_LOSS',
+  'read-only': 'PARTITION_STATUS_READ_ONLY',
+} as const;
 
 export function topicDescriptionToProto(description: TopicDescription): TopicDescriptionProto {
   return {
@@ -33,6 +38,7 @@ export function topicDescriptionToProto(description: TopicDescription): TopicDes
       sizeBytes: p.sizeBytes,
       segmentCount: p.segmentCount,
       error: p.error ?? '',
+      statusSinceMs: p.sinceMs ?? 0,
     })),
   };
 }

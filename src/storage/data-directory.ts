@@ -1,6 +1,8 @@
 import { join } from 'node:path';
-import { DataDirLockedError } from '../core/errors.js';
+import { DataDirLockedError, StorageFailedError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { FileSystemPort } from './file-system.js';
+import { describeIoError, isOutOfSpaceError } from './write-state.js';
 
 /**
  * Data directory layout. Names outside the topic-name alphabet ('@', '~') cannot clash with a topic.
@@ -49,7 +51,13 @@ export async function lockDataDirectory(fs: FileSystemPort, dataDir: string): Pr
       throw new DataDirLockedError(`data directory ${dataDir} is in use by process ${pid}`);
     }
   }
-  await fs.writeFileAtomic(path, `${process.pid}\n`);
+  try {
+    await fs.writeFileAtomic(path, `${process.pid}\n`);
+  } catch (error) {
+    // Without its lock the directory could be opened twice: refuse to start, in one line.
+    if (!isOutOfSpaceError(error)) throw error;
+    throw new StorageFailedError(`cannot take the lock of data directory ${dataDir}: ${describeIoError(error, path)}; free some space and start again`, { cause: error });
+  }
 }
 
 export async function unlockDataDirectory(fs: FileSystemPort, dataDir: string): Promise<void> {
@@ -64,5 +72,23 @@ function isProcessAlive(pid: number): boolean {
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What NodeFileSystem.writeFileAtomic puts in the name of its temporary file. */
+const TEMPORARY_FILE_MARK = '.tmp-';
+
+/**
+ * Removes what an interrupted writeFileAtomic left in `directory` (of @lock, @clean-shutdown,
+ * topic.json: a crash between its write and its rename). Directories are left alone (a topic's name
+ * may contain the mark); partition directories are cleaned by openSegments.
+ */
+export async function removeTemporaryFiles(fs: FileSystemPort, directory: string, logger: Logger): Promise<void> {
+  for (const name of await fs.readdir(directory)) {
+    if (!name.includes(TEMPORARY_FILE_MARK) || isLeftoverDirectoryName(name)) continue;
+    const path = join(directory, name);
+    if (await fs.isDirectory(path)) continue;
+    logger.warn({ path }, 'removing a temporary file left by an interrupted write');
+    await fs.unlink(path);
   }
 }

@@ -14,6 +14,7 @@ import type { AckLevel, AppendResult } from './append-result.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
 import { Segment, type AppendedBatch } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
+import { describeIoError, isOutOfSpaceError, type WriteState } from './write-state.js';
 
 interface PendingAppend {
   data: Buffer;
@@ -23,6 +24,13 @@ interface PendingAppend {
   lastOffset: number;
   resolve: (result: AppendResult) => void;
   reject: (error: Error) => void;
+}
+
+/** An fsync's error, told apart from a write's: whatever its code, an fsync failure is never recovered from. */
+class FsyncFailure extends Error {
+  constructor(readonly error: unknown) {
+    super(describeIoError(error), { cause: error });
+  }
 }
 
 /** What the group commit needs of its partition log. */
@@ -46,12 +54,30 @@ export interface GroupCommitHost {
  *   waits for an fsync.
  * - The syncer fdatasyncs the active segment and acknowledges every append the fsync covered as
  *   durable; appends written meanwhile share the next fsync (group commit).
- * After a write or fsync error, every waiting append fails and no more are taken (StorageFailedError):
- * a retried fsync can report success after the kernel dropped the data.
+ * After an fsync error (or a write error other than a full disk), every waiting append fails and no
+ * more are taken (StorageFailedError): a retried fsync can report success after the kernel dropped the
+ * data.
+ * A write refused for lack of space (ENOSPC, EDQUOT) is recovered from instead (see write-state.ts):
+ * - appends of the group written whole before the failed write (those before a roll) are kept and
+ *   acknowledged as usual, and so are appends written by earlier groups (awaiting their fsync);
+ * - the failed write's appends, the rest of its group and every append queued behind it fail;
+ * - the active segment is cut back to its last good size (what a short write left after it goes,
+ *   and the cut is fsynced, so a crash cannot bring refused appends back); index entries, offsets and
+ *   sizes advance only after a successful write, so nothing else needs undoing;
+ * - the partition is read-only until a write succeeds: the next append tries again.
+ * Segments roll between appends, never inside one (as Kafka's): so a write that fails holds whole
+ * appends only, and no append is ever half in a sealed segment and half refused.
  * Invariant: offsets are assigned in queue order, so they are contiguous and follow append order.
  */
 export class GroupCommit {
   failure: StrataError | undefined;
+  /** When `failure` was set (epoch ms), and why, in one line. */
+  private failedAtMs = 0;
+  private failureReason = '';
+  /** Set while writes find the disk full (since the first such failure in a row). */
+  private outOfSpace: { reason: string; sinceMs: number } | undefined;
+  /** How many appends of the group being written were written whole (see writeGroup). */
+  private writtenAppendCount = 0;
   private readonly pending: PendingAppend[] = [];
   private pendingBytes = 0;
   /** Written appends waiting for an fsync, in offset order. */
@@ -69,6 +95,21 @@ export class GroupCommit {
 
   private get active(): Segment {
     return this.host.segments[this.host.segments.length - 1]!;
+  }
+
+  /** Online, read-only (disk full: the next append tries again) or failed (until a restart). */
+  get writeState(): WriteState {
+    if (this.failure) return { status: 'failed', reason: this.failureReason, sinceMs: this.failedAtMs };
+    if (this.outOfSpace) return { status: 'read-only', reason: this.outOfSpace.reason, sinceMs: this.outOfSpace.sinceMs };
+    return { status: 'online' };
+  }
+
+  /**
+   * Starts read-only, for a partition whose opening could not write something for lack of space (an
+   * index file, the recovery point): it serves reads, and the first append tries to write.
+   */
+  startReadOnly(reason: string): void {
+    this.outOfSpace = { reason, sinceMs: this.host.clock.nowMs() };
   }
 
   private get config(): TopicConfig {
@@ -162,13 +203,23 @@ export class GroupCommit {
     // first writev instead of writing the first one alone.
     await Promise.resolve();
     while (!this.failure && this.pending.length > 0) {
-      const group = this.takeGroup();
+      let group = this.takeGroup();
       try {
         this.currentWrite = this.writeGroup(group);
         await this.currentWrite;
+        if (this.outOfSpace) this.onSpaceBack();
       } catch (error) {
-        this.fail(error, group);
-        return;
+        if (error instanceof FsyncFailure || !isOutOfSpaceError(error)) {
+          this.fail(error instanceof FsyncFailure ? error.error : error, group);
+          return;
+        }
+        const written = group.slice(0, this.writtenAppendCount);
+        const refused = group.slice(this.writtenAppendCount);
+        if (!(await this.recoverFromFullDisk(error, refused))) {
+          for (const append of written) append.reject(this.failure!);
+          return;
+        }
+        group = written;
       }
       // The syncer may have failed while this group was being written: it is not acknowledged.
       if (this.failure) {
@@ -226,15 +277,41 @@ export class GroupCommit {
     return this.pending.splice(0, count);
   }
 
+  /**
+   * Writes the group's appends in order: one writev per segment, rolling between appends (a segment
+   * passes segment.bytes only when one append alone does, as in Kafka). Counts in writtenAppendCount
+   * the appends written whole, so that a failure knows which of them are in the log.
+   */
   private async writeGroup(group: PendingAppend[]): Promise<void> {
+    this.writtenAppendCount = 0;
     const nowMs = this.host.clock.nowMs();
     if (!this.active.isEmpty && nowMs - this.active.rollClockStartMs >= this.config.segmentMs) {
       await this.roll(this.nextOffsetToAssign, nowMs);
     }
     let buffers: Buffer[] = [];
     let batches: AppendedBatch[] = [];
+    let appendsInWrite = 0;
     let segmentBytes = this.active.sizeBytes;
     for (const append of group) {
+      let appendBytes = 0;
+      let offsetCount = 0;
+      for (const header of append.headers) {
+        appendBytes += header.sizeBytes;
+        offsetCount += header.lastOffsetDelta + 1;
+      }
+      const overflowsSize = segmentBytes + appendBytes > this.config.segmentBytes;
+      const overflowsIndex = this.nextOffsetToAssign + offsetCount - 1 - this.active.baseOffset > MAX_RELATIVE_OFFSET;
+      if (segmentBytes > 0 && (overflowsSize || overflowsIndex)) {
+        if (batches.length > 0) {
+          await this.active.append(buffers, batches);
+          this.writtenAppendCount += appendsInWrite;
+        }
+        buffers = [];
+        batches = [];
+        appendsInWrite = 0;
+        await this.roll(this.nextOffsetToAssign, nowMs);
+        segmentBytes = 0;
+      }
       append.baseOffset = this.nextOffsetToAssign;
       let position = 0;
       for (const header of append.headers) {
@@ -245,47 +322,104 @@ export class GroupCommit {
           lastOffset: baseOffset + header.lastOffsetDelta,
           maxTimestampMs: header.maxTimestampMs,
         };
-        const overflowsSize = segmentBytes + batch.sizeBytes > this.config.segmentBytes;
-        const overflowsIndex = batch.lastOffset - this.active.baseOffset > MAX_RELATIVE_OFFSET;
-        if (segmentBytes > 0 && (overflowsSize || overflowsIndex)) {
-          if (batches.length > 0) await this.active.append(buffers, batches);
-          buffers = [];
-          batches = [];
-          await this.roll(baseOffset, nowMs);
-          segmentBytes = 0;
-        }
         patchBaseOffset(append.data, position, baseOffset);
         buffers.push(append.data.subarray(position, position + header.sizeBytes));
         batches.push(batch);
-        segmentBytes += batch.sizeBytes;
         this.nextOffsetToAssign = batch.lastOffset + 1;
         position += header.sizeBytes;
       }
+      segmentBytes += appendBytes;
+      appendsInWrite++;
       append.lastOffset = this.nextOffsetToAssign - 1;
     }
-    if (batches.length > 0) await this.active.append(buffers, batches);
+    if (batches.length > 0) {
+      await this.active.append(buffers, batches);
+      this.writtenAppendCount += appendsInWrite;
+    }
   }
 
-  /** Seals the active segment (fsync, index files) and starts a new one at `baseOffset`. */
+  /**
+   * Seals the active segment (fsync, index files) and starts a new one at `baseOffset`. A step that
+   * fails for lack of space leaves the old segment active (or the new one, if only the recovery
+   * point was left to write: an older recovery point only makes recovery scan more), so writes can
+   * go on once space returns.
+   */
   private async roll(baseOffset: number, nowMs: number): Promise<void> {
     const previous = this.active;
-    await previous.sync();
+    await asFsync(previous.sync());
     await previous.persistIndexes();
     const segment = await Segment.create(this.host.fs, this.host.directory, baseOffset, this.config.indexIntervalBytes, nowMs);
-    await this.host.fs.syncDirectory(this.host.directory);
+    try {
+      await asFsync(this.host.fs.syncDirectory(this.host.directory));
+    } catch (error) {
+      await segment.close().catch(() => undefined);
+      throw error;
+    }
     this.host.segments.push(segment);
     await writeRecoveryPoint(this.host.fs, this.host.directory, baseOffset);
   }
 
-  private fail(error: unknown, group: PendingAppend[]): void {
+  /**
+   * After a write refused for lack of space: cuts what the failed write left after the active
+   * segment's last good size (fsynced), refuses `refused` and every queued append, and marks the
+   * partition read-only. False if the cut itself failed: then the partition has failed for good.
+   */
+  private async recoverFromFullDisk(error: unknown, refused: PendingAppend[]): Promise<boolean> {
+    const active = this.active;
+    const nowMs = this.host.clock.nowMs();
+    const reason = describeIoError(error, active.paths.log);
+    try {
+      await active.discardUnwrittenTail();
+    } catch (truncateError) {
+      this.fail(truncateError, refused);
+      return false;
+    }
+    // Offsets were assigned to the refused appends: the next ones take them again.
+    this.nextOffsetToAssign = active.nextOffset;
+    if (!this.outOfSpace) {
+      this.outOfSpace = { reason, sinceMs: nowMs };
+      this.host.logger.warn({ partition: this.host.describe(), reason }, 'disk full: partition is read-only; the next append tries to write again');
+    } else {
+      this.outOfSpace.reason = reason;
+    }
     const failure = new StorageFailedError(
-      `partition ${this.host.describe()} stopped taking writes after an I/O error: ${(error as Error).message}`,
+      `partition ${this.host.describe()} is read-only since ${new Date(this.outOfSpace.sinceMs).toISOString()}: ${reason}; ` +
+        'nothing of this append was written, and writes resume once space is freed',
+      { cause: error },
+    );
+    for (const append of [...refused, ...this.pending.splice(0)]) append.reject(failure);
+    this.pendingBytes = 0;
+    return true;
+  }
+
+  private onSpaceBack(): void {
+    const readOnlyMs = this.host.clock.nowMs() - this.outOfSpace!.sinceMs;
+    this.outOfSpace = undefined;
+    this.host.logger.warn({ partition: this.host.describe(), readOnlyMs }, 'disk has space again: partition takes writes');
+  }
+
+  private fail(error: unknown, group: PendingAppend[]): void {
+    this.failedAtMs = this.host.clock.nowMs();
+    this.failureReason = describeIoError(error);
+    const failure = new StorageFailedError(
+      `partition ${this.host.describe()} stopped taking writes after an I/O error at ${new Date(this.failedAtMs).toISOString()}: ${this.failureReason}; ` +
+        'it takes no more writes until the server restarts',
       { cause: error },
     );
     this.failure = failure;
-    this.host.logger.error({ err: error, partition: this.host.describe() }, 'storage failure: partition is read-only until restart');
+    this.outOfSpace = undefined;
+    this.host.logger.error({ partition: this.host.describe(), reason: this.failureReason }, 'storage failure: partition is read-only until restart');
     // Appends already resolved as `written` keep that promise; everything else fails.
     for (const append of [...group, ...this.awaitingSync.splice(0), ...this.pending.splice(0)]) append.reject(failure);
     this.pendingBytes = 0;
+  }
+}
+
+/** Tags an fsync's error (see FsyncFailure). */
+async function asFsync(fsync: Promise<void>): Promise<void> {
+  try {
+    await fsync;
+  } catch (error) {
+    throw new FsyncFailure(error);
   }
 }

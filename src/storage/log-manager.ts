@@ -17,6 +17,7 @@ import {
   deletingDirectoryName,
   isLeftoverDirectoryName,
   lockDataDirectory,
+  removeTemporaryFiles,
   unlockDataDirectory,
 } from './data-directory.js';
 import type { FileSystemPort } from './file-system.js';
@@ -24,9 +25,10 @@ import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { PartitionLog } from './partition-log.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
-import { describePartition, type PartitionSlot, type TopicDescription } from './topic-description.js';
+import { describePartition, noteDataLoss, type PartitionSlot, type TopicDescription } from './topic-description.js';
 import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
 import { validatePartitionCount, validateTopicName } from './topic-name.js';
+import { describeIoError, isOutOfSpaceError } from './write-state.js';
 
 export { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME } from './data-directory.js';
 export type { PartitionDescription, TopicDescription } from './topic-description.js';
@@ -232,10 +234,19 @@ export class LogManager {
     this.retentionTimer?.cancel();
     this.closed = (async () => {
       await this.adminChain.catch(() => undefined);
-      const isEveryPartitionHealthy = await this.closePartitions();
-      if (isEveryPartitionHealthy) await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME), `${this.clock.nowMs()}\n`);
+      let isClean = await this.closePartitions();
+      if (isClean) {
+        try {
+          await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME), `${this.clock.nowMs()}\n`);
+        } catch (error) {
+          // Without the marker the next start recovers every partition: slower, never wrong.
+          if (!isOutOfSpaceError(error)) throw error;
+          isClean = false;
+          this.logger.warn({ reason: describeIoError(error, CLEAN_SHUTDOWN_FILE_NAME) }, 'disk full: no clean-shutdown marker, the next start recovers every partition');
+        }
+      }
       await unlockDataDirectory(this.fs, this.dataDir);
-      this.logger.info({ dataDir: this.dataDir, isClean: isEveryPartitionHealthy }, 'log manager closed');
+      this.logger.info({ dataDir: this.dataDir, isClean }, 'log manager closed');
     })();
     return this.closed;
   }
@@ -306,6 +317,7 @@ export class LogManager {
   private async load(): Promise<void> {
     const markerPath = join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME);
     const isCleanShutdown = await this.fs.exists(markerPath);
+    await removeTemporaryFiles(this.fs, this.dataDir, this.logger);
     for (const name of await this.fs.readdir(this.dataDir)) {
       const path = join(this.dataDir, name);
       if (isLeftoverDirectoryName(name)) {
@@ -314,6 +326,7 @@ export class LogManager {
         continue;
       }
       if (name.startsWith('@') || !(await this.fs.isDirectory(path))) continue;
+      await removeTemporaryFiles(this.fs, path, this.logger);
       const metadata = await readTopicMetadata(this.fs, path);
       const config = resolveTopicConfig(metadata.configOverrides);
       const partitions = await this.openPartitions(metadata.name, config, 0, metadata.partitionCount, isCleanShutdown);
@@ -349,7 +362,7 @@ export class LogManager {
           await closeSlots(slots);
           throw error;
         }
-        slots.push(error);
+        slots.push(noteDataLoss(error, this.clock.nowMs()));
       }
     }
     return slots;
@@ -371,7 +384,11 @@ export class LogManager {
         } catch (error) {
           // Close the others anyway, and leave no marker: the next open recovers this one.
           isEveryPartitionHealthy = false;
-          this.logger.error({ err: error, topic: slot.topic, partition: slot.partition }, 'a partition failed to close');
+          if (isOutOfSpaceError(error)) {
+            this.logger.warn({ topic: slot.topic, partition: slot.partition, reason: describeIoError(error) }, 'disk full: a partition closed without its index files, the next start recovers it');
+          } else {
+            this.logger.error({ err: error, topic: slot.topic, partition: slot.partition }, 'a partition failed to close');
+          }
         }
       }
     }

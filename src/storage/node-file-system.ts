@@ -81,14 +81,20 @@ export class NodeFileSystem implements FileSystemPort {
 
   async writeFileAtomic(path: string, data: Buffer | string): Promise<void> {
     const temporaryPath = `${path}.tmp-${process.pid}-${temporarySequence++}`;
-    const handle = await fsp.open(temporaryPath, 'w', 0o644);
     try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await fsp.open(temporaryPath, 'w', 0o644);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fsp.rename(temporaryPath, path);
+    } catch (error) {
+      // A full disk fails the write: leave no temporary file behind (it would hold space, and pile up).
+      await fsp.rm(temporaryPath, { force: true }).catch(() => undefined);
+      throw error;
     }
-    await fsp.rename(temporaryPath, path);
     await this.syncDirectory(dirname(path));
   }
 

@@ -20,6 +20,7 @@ import { IntervalFlusher } from './interval-flusher.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
+import { describeIoError, type WriteState } from './write-state.js';
 
 export type { AckLevel, AppendResult };
 
@@ -116,6 +117,7 @@ export class PartitionLog {
 
   /** Opens (and after an unclean shutdown, recovers) a partition; throws DataLossError on mid-log damage. */
   static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const skipped: string[] = [];
     const segments = await openSegments({
       fs: options.fs,
       directory: options.directory,
@@ -125,8 +127,15 @@ export class PartitionLog {
       isCleanShutdown: options.isCleanShutdown,
       nowMs: options.clock.nowMs(),
       logger: options.logger,
+      onOutOfSpace: (what, error) => {
+        const reason = `could not write ${what} at startup: ${describeIoError(error)}`;
+        skipped.push(reason);
+        options.logger.warn({ topic: options.topic, partition: options.partition, reason }, 'disk full at startup: partition opened read-only');
+      },
     });
-    return new PartitionLog(options, segments);
+    const log = new PartitionLog(options, segments);
+    if (skipped.length > 0) log.groupCommit.startReadOnly(skipped.join('; '));
+    return log;
   }
 
   get topic(): string {
@@ -180,8 +189,14 @@ export class PartitionLog {
     return this.closed !== undefined;
   }
 
+  /** Failed for good (an fsync or write error): no writes until a restart. Not when only read-only for lack of space. */
   get isFailed(): boolean {
     return this.groupCommit.failure !== undefined;
+  }
+
+  /** Online, read-only for lack of space, or failed until a restart; with the reason and since when. */
+  get writeState(): WriteState {
+    return this.groupCommit.writeState;
   }
 
   /**

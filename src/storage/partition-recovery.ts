@@ -6,6 +6,7 @@ import { readRecoveryPoint, writeRecoveryPoint } from './recovery-point-file.js'
 import { Segment } from './segment.js';
 import { parseSegmentFileName, segmentPaths } from './segment-files.js';
 import { findValidBatchAfter, scanSegment } from './segment-scan.js';
+import { isOutOfSpaceError } from './write-state.js';
 
 export interface OpenSegmentsOptions {
   fs: FileSystemPort;
@@ -17,6 +18,12 @@ export interface OpenSegmentsOptions {
   isCleanShutdown: boolean;
   nowMs: number;
   logger: Logger;
+  /**
+   * Called when a write that opening may skip (an index file, the recovery point) fails for lack of
+   * space; the partition opens all the same, and the write is left to a later roll, close or start.
+   * Without it, the error is thrown.
+   */
+  onOutOfSpace?: (what: string, error: unknown) => void;
 }
 
 /**
@@ -68,6 +75,7 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
   const recoveryPoint = options.isCleanShutdown ? Number.POSITIVE_INFINITY : await readRecoveryPoint(fs, directory);
   const segments: Segment[] = [];
   let opening: FileHandlePort | undefined;
+  let isRecoveryPointBlocked = false;
   try {
     for (let i = 0; i < logBaseOffsets.length; i++) {
       const baseOffset = logBaseOffsets[i]!;
@@ -108,7 +116,10 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
         // Recovery's result must be durable before the recovery point moves past it.
         await file.datasync();
         segment = Segment.fromScan(fs, directory, file, outcome.indexer, outcome.validSizeBytes, outcome.nextOffset, options.nowMs);
-        if (!isLast) await segment.persistIndexes();
+        if (!isLast && !(await skipIfOutOfSpace(options, `index files of ${paths.log}`, () => segment!.persistIndexes()))) {
+          // The recovery point must not pass a segment without index files (see recovery-point-file.ts).
+          isRecoveryPointBlocked = true;
+        }
       }
       const previous = segments[segments.length - 1];
       if (previous && previous.nextOffset !== segment.baseOffset) {
@@ -118,7 +129,10 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
       segments.push(segment);
       opening = undefined;
     }
-    if (!options.isCleanShutdown) await writeRecoveryPoint(fs, directory, segments[segments.length - 1]!.baseOffset);
+    if (!options.isCleanShutdown && !isRecoveryPointBlocked) {
+      const recoveryPoint = segments[segments.length - 1]!.baseOffset;
+      await skipIfOutOfSpace(options, `the recovery point of ${directory}`, () => writeRecoveryPoint(fs, directory, recoveryPoint));
+    }
   } catch (error) {
     await opening?.close().catch(() => undefined);
     await Promise.all(segments.map((s) => s.close()));
@@ -126,4 +140,16 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
     throw error;
   }
   return segments;
+}
+
+/** Runs `write`; false (after telling onOutOfSpace) if it failed for lack of space and the caller may go on without it. */
+async function skipIfOutOfSpace(options: OpenSegmentsOptions, what: string, write: () => Promise<void>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (error) {
+    if (!options.onOutOfSpace || !isOutOfSpaceError(error)) throw error;
+    options.onOutOfSpace(what, error);
+    return false;
+  }
 }

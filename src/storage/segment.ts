@@ -104,8 +104,13 @@ export class Segment {
   static async create(fs: FileSystemPort, directory: string, baseOffset: number, indexIntervalBytes: number, nowMs: number): Promise<Segment> {
     const paths = segmentPaths(directory, baseOffset);
     const file = await fs.open(paths.log, { create: true });
-    const existingBytes = await file.sizeBytes();
-    if (existingBytes > 0) await file.truncate(0);
+    try {
+      const existingBytes = await file.sizeBytes();
+      if (existingBytes > 0) await file.truncate(0);
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      throw error;
+    }
     const indexer = new SegmentIndexer(baseOffset, indexIntervalBytes);
     return new Segment(fs, directory, baseOffset, file, indexer, 0, baseOffset, nowMs, true);
   }
@@ -244,6 +249,27 @@ export class Segment {
     this.indexer.seal();
     await this.fs.writeFileAtomic(this.paths.offsetIndex, this.indexer.offsetIndex.encode());
     await this.fs.writeFileAtomic(this.paths.timeIndex, this.indexer.timeIndex.encode());
+  }
+
+  /**
+   * After a failed append (a full disk): cuts whatever the failed write left after `sizeBytes` (a
+   * short write leaves part of its bytes), and fsyncs the cut so that a crash cannot bring back bytes
+   * of appends that were refused. The fsync waits its turn like sync()'s, and a failure of it sticks
+   * the same way.
+   */
+  async discardUnwrittenTail(): Promise<void> {
+    if ((await this.file.sizeBytes()) === this.sizeBytes) return;
+    await this.file.truncate(this.sizeBytes);
+    if (this.syncFailure) throw this.syncFailure;
+    for (let round = 0; this.syncInProgress; round++) {
+      assert(round < 1_000, 'a segment runs one fsync at a time');
+      await this.syncInProgress.catch(() => undefined);
+    }
+    if (this.syncFailure) throw this.syncFailure;
+    this.syncInProgress = this.syncOnce().finally(() => {
+      this.syncInProgress = undefined;
+    });
+    await this.syncInProgress;
   }
 
   async truncateTo(sizeBytes: number): Promise<void> {

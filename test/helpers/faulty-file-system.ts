@@ -15,6 +15,11 @@ export class FaultyFileSystem extends NodeFileSystem {
   /** Called before every datasync/writev; throw from it to inject a failure. */
   beforeDatasync: ((path: string, count: number) => void) | undefined;
   beforeWritev: ((path: string, count: number) => void) | undefined;
+  /**
+   * Runs every writev (after beforeWritev) in place of the real one, which it gets as `writev`: to
+   * write only part of the bytes and then fail, as a write that fills the disk does.
+   */
+  aroundWritev: ((path: string, buffers: readonly Buffer[], position: number, writev: (buffers: readonly Buffer[], position: number) => Promise<void>) => Promise<void>) | undefined;
   /** Runs every datasync in place of the real one, which it gets as `datasync` (to delay, fail, count). */
   aroundDatasync: ((path: string, datasync: () => Promise<void>) => Promise<void>) | undefined;
   /**
@@ -33,7 +38,8 @@ export class FaultyFileSystem extends NodeFileSystem {
       writev: async (buffers, position) => {
         this.writevCount++;
         this.beforeWritev?.(path, this.writevCount);
-        await inner.writev(buffers, position);
+        if (this.aroundWritev) await this.aroundWritev(path, buffers, position, (b, p) => inner.writev(b, p));
+        else await inner.writev(buffers, position);
       },
       datasync: async () => {
         this.datasyncCount++;
@@ -93,6 +99,18 @@ export class FaultyFileSystem extends NodeFileSystem {
 export type FileOperation = 'open' | 'mkdir' | 'rename' | 'writeFileAtomic' | 'syncDirectory' | 'removeTree';
 
 export const ioError = (what: string): NodeJS.ErrnoException => Object.assign(new Error(`EIO: injected ${what} failure`), { code: 'EIO' });
+
+export const noSpaceError = (): NodeJS.ErrnoException => Object.assign(new Error('ENOSPC: injected no space left on device, write'), { code: 'ENOSPC' });
+
+/**
+ * An aroundWritev that writes the first half of what it is given, then fails with ENOSPC: a write
+ * that filled the disk midway, leaving torn bytes after the segment's end.
+ */
+export async function writeHalfThenFail(_path: string, buffers: readonly Buffer[], position: number, writev: (buffers: readonly Buffer[], position: number) => Promise<void>): Promise<void> {
+  const all = Buffer.concat(buffers);
+  await writev([all.subarray(0, Math.max(1, all.length >> 1))], position);
+  throw noSpaceError();
+}
 
 export const tooManyOpenFilesError = (): NodeJS.ErrnoException =>
   Object.assign(new Error('EMFILE: injected too many open files'), { code: 'EMFILE' });

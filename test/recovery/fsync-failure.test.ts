@@ -46,17 +46,20 @@ describe('an fsync or write error', () => {
     await reopened.close();
   });
 
-  it('fails the appends of a write that hit ENOSPC, and the next ones', async () => {
+  it('keeps failing after an fsync that found the disk full (ENOSPC from fdatasync is not a write error)', async () => {
     const fs = new FaultyFileSystem();
     const log = await openLog(dir.path, { fs });
     await log.append(makeBatch('ok', 1));
-    fs.beforeWritev = () => {
-      throw Object.assign(new Error('ENOSPC: injected'), { code: 'ENOSPC' });
+    let isFull = true;
+    fs.beforeDatasync = (path) => {
+      if (isFull && path.endsWith('.log')) throw Object.assign(new Error('ENOSPC: injected fdatasync'), { code: 'ENOSPC' });
     };
     await expect(log.append(makeBatch('full', 1))).rejects.toBeInstanceOf(StorageFailedError);
-    fs.beforeWritev = undefined;
+    isFull = false;
     await expect(log.append(makeBatch('after', 1))).rejects.toThrow(/I\/O error/);
-    expect(log.logEndOffset).toBe(1);
+    expect(log.writeState.status).toBe('failed');
+    expect(log.writeState.reason).toMatch(/ENOSPC/);
+    expect(log.highWatermark).toBe(1);
     await log.close();
   });
 
