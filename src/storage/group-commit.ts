@@ -8,7 +8,7 @@ import {
   MAX_RELATIVE_OFFSET,
 } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
-import { patchBaseOffset, type BatchHeader } from '../format/record-batch.js';
+import { stampStoredBatch, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
 import type { AckLevel, AppendResult } from './partition-log.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
@@ -254,7 +254,7 @@ export class GroupCommit {
           await this.roll(baseOffset, nowMs);
           segmentBytes = 0;
         }
-        patchBaseOffset(append.data, position, baseOffset);
+        stampStoredBatch(append.data, position, baseOffset);
         buffers.push(append.data.subarray(position, position + header.sizeBytes));
         batches.push(batch);
         segmentBytes += batch.sizeBytes;

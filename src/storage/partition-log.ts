@@ -243,8 +243,8 @@ export class PartitionLog {
         if (result) return { ...result, logStartOffset, highWatermark };
       } catch (error) {
         if (!(error instanceof DamagedBatchError)) throw error;
-        const dataLoss = new DataLossError(this.topic, this.partition, error.baseOffset, error.nextOffset, error.path, error.position);
-        this.options.logger.error({ err: dataLoss }, 'DATA LOSS: a stored batch fails its CRC; reads of it are refused');
+        const dataLoss = new DataLossError(this.topic, this.partition, error.baseOffset, error.nextOffset, error.path, error.position, error.reason);
+        this.options.logger.error({ err: dataLoss }, 'DATA LOSS: a stored batch is damaged; reads of it are refused');
         throw dataLoss;
       } finally {
         segment.release();
