@@ -44,6 +44,11 @@ export class BatchWalker {
     start: WalkStart,
     private readonly endPosition: number,
     private readonly chunkBytes = WALK_CHUNK_BYTES,
+    /**
+     * Read every chunk that fits into this one buffer instead of a new one: only for a caller that is
+     * done with a step's bytes before it asks for the next (a startup walk; not a read, which returns them).
+     */
+    private readonly scratch?: Buffer,
   ) {
     this.position = start.position;
     this.expectedOffset = start.offset;
@@ -78,7 +83,7 @@ export class BatchWalker {
   }
   private async fill(position: number, wantBytes: number): Promise<void> {
     const length = Math.min(wantBytes, MAX_BATCH_BYTES_LIMIT + LOG_OVERHEAD_BYTES, this.endPosition - position);
-    const buffer = Buffer.allocUnsafe(length);
+    const buffer = this.scratch && this.scratch.length >= length ? this.scratch : Buffer.allocUnsafe(length);
     const bytesRead = await this.file.read(buffer, 0, length, position);
     this.chunk = buffer.subarray(0, bytesRead);
     this.chunkStart = position;

@@ -6,7 +6,7 @@ import { isBatchCrcValid, lastOffsetOf, readBatchHeader, readBatchSize } from '.
 import { decodeRecordBatch } from '../format/record-batch-codec.js';
 import { readInt64BE } from '../format/int64.js';
 import { batchHeaderFault, offsetAfterBatch } from './batch-header-check.js';
-import { BatchWalker } from './batch-walker.js';
+import { BatchWalker, WALK_CHUNK_BYTES } from './batch-walker.js';
 import type { FileHandlePort, FileSystemPort } from './file-system.js';
 import { OffsetIndex } from './offset-index.js';
 import { segmentPaths, type SegmentPaths } from './segment-files.js';
@@ -140,7 +140,7 @@ export class Segment {
     const offsetIndex = OffsetIndex.decode(baseOffset, await fs.readFile(paths.offsetIndex), fileSizeBytes);
     if (!offsetIndex) return undefined;
     const lastEntry = offsetIndex.lastEntry() ?? { offset: baseOffset, position: 0 };
-    const walker = new BatchWalker(file, { position: 0, offset: baseOffset }, fileSizeBytes);
+    const walker = new BatchWalker(file, { position: 0, offset: baseOffset }, fileSizeBytes, WALK_CHUNK_BYTES, Buffer.allocUnsafe(WALK_CHUNK_BYTES));
     let entryNumber = 0;
     let nextOffset = baseOffset;
     // The index counters come from the batches after the last entry, as appends left them.
@@ -160,6 +160,10 @@ export class Segment {
         }
       }
       nextOffset = step.nextOffset;
+      // Each batch's length is confirmed by the sound header after it; the last one's by its CRC.
+      if (step.position + step.sizeBytes === fileSizeBytes && !isBatchCrcValid(step.chunk, step.at, step.sizeBytes)) {
+        return { position: step.position, expectedOffset: step.baseOffset, reason: 'the last batch of the segment fails its CRC-32C' };
+      }
       if (step.position !== 0 && step.position < lastEntry.position) continue;
       let maxTimestampMs: number;
       try {
@@ -298,12 +302,12 @@ export class Segment {
         const end = at + sizeBytes;
         const nextPosition = position + sizeBytes;
         const nextSizeBytes = readBatchSize(chunk, end);
-        // The header after a batch lands where its length says: a sound header there (or the end)
-        // confirms that length, which the cached CRC verdict (isVerified) does not cover.
+        // A sound header where this batch's length says the next one starts confirms that length,
+        // which a CRC verdict cached from earlier does not cover (a length grown to reach exactly the
+        // end would pass everything else): without one, the CRC is checked again.
         const hasNextHeader = nextSizeBytes !== undefined && chunk.length - end >= BATCH_HEADER_BYTES;
         const isNextSound = hasNextHeader && batchHeaderFault(chunk, end, nextOffset, endPosition - nextPosition) === undefined;
-        const isLengthConfirmed = nextPosition === endPosition || isNextSound;
-        if (!this.isVerified(chunk, at, sizeBytes, position, isLengthConfirmed)) {
+        if (!this.isVerified(chunk, at, sizeBytes, position, isNextSound)) {
           // A damaged batch after the first ends this read; the next read starts at it and reports it.
           if (at === start) throw this.crcDamage(chunk, at, position);
           return { batches: chunk.subarray(start, at), nextOffset: baseOffset };
