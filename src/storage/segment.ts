@@ -351,10 +351,17 @@ export class Segment {
     const walker = new BatchWalker(this.file, this.indexer.offsetIndex.lookup(startOffset), endPosition);
     for (;;) {
       const step = await walker.next();
-      if (step.kind !== 'batch') return undefined;
-      const header = readBatchHeader(step.chunk, step.at);
-      if (header.maxTimestampMs < timestampMs) continue;
-      const { records } = decodeRecordBatch(step.chunk.subarray(step.at, step.at + step.sizeBytes), 0);
+      if (step.kind === 'end') return undefined;
+      // Damage is not "no such time": answering the end would skip everything after it.
+      if (step.kind === 'broken') throw new DamagedBatchError(this.paths.log, step.position, step.expectedOffset, this.nextOffset, step.reason);
+      let records;
+      try {
+        if (readBatchHeader(step.chunk, step.at).maxTimestampMs < timestampMs) continue;
+        ({ records } = decodeRecordBatch(step.chunk.subarray(step.at, step.at + step.sizeBytes), 0));
+      } catch (error) {
+        if (!(error instanceof StrataError)) throw error;
+        throw new DamagedBatchError(this.paths.log, step.position, step.baseOffset, step.nextOffset, error.message);
+      }
       const found = records.find((r) => r.timestampMs >= timestampMs && r.offset >= startOffset);
       if (found) return found.offset;
     }

@@ -1,3 +1,5 @@
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_BYTES_LIMIT } from '../../src/core/limits.js';
 import {
@@ -57,8 +59,27 @@ describe('batchHeaderFault', () => {
   });
 });
 
-describe('the partition leader epoch of stored batches', () => {
+describe('stored batch headers in a partition log', () => {
   const dir = useTempDir({ each: true });
+
+  it('answers a search by time that meets a damaged header with DATA_LOSS, not "no such time"', async () => {
+    const config = { 'index.interval.bytes': '256' };
+    const first = await openLog(dir.path, { config });
+    for (let i = 0; i < 30; i++) await first.append(makeBatch(`b${i}`, 2, { timestampMs: 1_000_000 + 1000 * i }));
+    await first.close();
+    const segment = join(dir.path, '00000000000000000000.log');
+    const victim = [...iterateBatches(await readFile(segment))][20]!;
+    const log = await openLog(dir.path, { config, isCleanShutdown: true });
+    try {
+      expect(await log.offsetForTimestamp(1_000_000 + 1000 * 20)).toBe(40);
+      const file = await open(segment, 'r+');
+      await file.write(Buffer.from([0x7f]), 0, 1, victim.position + BASE_OFFSET_POSITION + 7);
+      await file.close();
+      await expect(log.offsetForTimestamp(1_000_000 + 1000 * 20)).rejects.toMatchObject({ code: 'DATA_LOSS', segmentPath: segment, position: victim.position });
+    } finally {
+      await log.close();
+    }
+  });
 
   it('is stamped -1 on append whatever the producer wrote, so reads can check it', async () => {
     const log = await openLog(dir.path);
