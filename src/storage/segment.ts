@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { AssertionError, assert } from '../core/assert.js';
 import { StrataError } from '../core/errors.js';
 import { BATCH_HEADER_BYTES, MAX_TIMESTAMP_POSITION } from '../format/record-batch-layout.js';
-import { isBatchCrcValid, lastOffsetOf, readBatchHeader, readBatchSize } from '../format/record-batch.js';
+import { isBatchCrcValid, readBatchHeader, readBatchSize } from '../format/record-batch.js';
 import { decodeRecordBatch } from '../format/record-batch-codec.js';
 import { readInt64BE } from '../format/int64.js';
 import { batchHeaderFault, offsetAfterBatch } from './batch-header-check.js';
@@ -309,7 +309,7 @@ export class Segment {
         const isNextSound = hasNextHeader && batchHeaderFault(chunk, end, nextOffset, endPosition - nextPosition) === undefined;
         if (!this.isVerified(chunk, at, sizeBytes, position, isNextSound)) {
           // A damaged batch after the first ends this read; the next read starts at it and reports it.
-          if (at === start) throw this.crcDamage(chunk, at, position);
+          if (at === start) throw new DamagedBatchError(this.paths.log, position, baseOffset, nextOffset, 'its CRC-32C does not match its bytes');
           return { batches: chunk.subarray(start, at), nextOffset: baseOffset };
         }
         if (!isNextSound || end + nextSizeBytes! > chunk.length || end + nextSizeBytes! - start > maxBytes) {
@@ -322,11 +322,6 @@ export class Segment {
         nextOffset = offsetAfterBatch(chunk, at, baseOffset);
       }
     }
-  }
-
-  private crcDamage(chunk: Buffer, at: number, position: number): DamagedBatchError {
-    const header = readBatchHeader(chunk, at);
-    return new DamagedBatchError(this.paths.log, position, header.baseOffset, lastOffsetOf(header) + 1, 'its CRC-32C does not match its bytes');
   }
 
   /**
