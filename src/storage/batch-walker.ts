@@ -54,19 +54,34 @@ export class BatchWalker {
     this.expectedOffset = start.offset;
   }
 
-  async next(): Promise<WalkStep> {
+  /**
+   * The next step when it needs no read (the batch lies in the chunk already read), else undefined:
+   * a walk that is done with each step at once takes this first and skips a promise per batch.
+   */
+  nextInChunk(): WalkStep | undefined {
     const position = this.position;
-    const expectedOffset = this.expectedOffset;
     if (position >= this.endPosition) return { kind: 'end', position };
-    let at = position - this.chunkStart;
-    let sizeBytes = at >= 0 ? readBatchSize(this.chunk, at) : undefined;
-    if (sizeBytes === undefined || at + Math.max(sizeBytes, BATCH_HEADER_BYTES) > this.chunk.length) {
-      await this.fill(position, Math.max(this.chunkBytes, sizeBytes ?? 0));
-      at = 0;
-      sizeBytes = readBatchSize(this.chunk, 0);
-      // The length came with this read: a batch larger than a chunk takes one more, of its own size.
-      if (sizeBytes !== undefined && sizeBytes > this.chunk.length && sizeBytes <= MAX_BATCH_BYTES_LIMIT) await this.fill(position, sizeBytes);
-    }
+    const at = position - this.chunkStart;
+    const sizeBytes = at >= 0 ? readBatchSize(this.chunk, at) : undefined;
+    if (sizeBytes === undefined || at + Math.max(sizeBytes, BATCH_HEADER_BYTES) > this.chunk.length) return undefined;
+    return this.stepAt(position, at, sizeBytes);
+  }
+
+  async next(): Promise<WalkStep> {
+    const ready = this.nextInChunk();
+    if (ready) return ready;
+    const position = this.position;
+    const at = position - this.chunkStart;
+    await this.fill(position, Math.max(this.chunkBytes, (at >= 0 ? readBatchSize(this.chunk, at) : undefined) ?? 0));
+    const sizeBytes = readBatchSize(this.chunk, 0);
+    // The length came with this read: a batch larger than a chunk takes one more, of its own size.
+    if (sizeBytes !== undefined && sizeBytes > this.chunk.length && sizeBytes <= MAX_BATCH_BYTES_LIMIT) await this.fill(position, sizeBytes);
+    return this.stepAt(position, 0, sizeBytes);
+  }
+
+  /** The step for the batch at `position`, held in the chunk at `at` as far as the chunk goes. */
+  private stepAt(position: number, at: number, sizeBytes: number | undefined): WalkStep {
+    const expectedOffset = this.expectedOffset;
     if (sizeBytes === undefined || this.chunk.length - at < BATCH_HEADER_BYTES) {
       return { kind: 'broken', position, expectedOffset, reason: `only ${this.chunk.length - at} bytes left, fewer than a batch header` };
     }
@@ -81,6 +96,7 @@ export class BatchWalker {
     this.expectedOffset = nextOffset;
     return { kind: 'batch', position, chunk: this.chunk, at, sizeBytes, baseOffset: expectedOffset, nextOffset };
   }
+
   private async fill(position: number, wantBytes: number): Promise<void> {
     const length = Math.min(wantBytes, MAX_BATCH_BYTES_LIMIT + LOG_OVERHEAD_BYTES, this.endPosition - position);
     const buffer = this.scratch && this.scratch.length >= length ? this.scratch : Buffer.allocUnsafe(length);

@@ -148,7 +148,7 @@ export class Segment {
     let tailOffsetOfMax = -1;
     let firstBatchMaxTimestampMs: number | undefined;
     for (;;) {
-      const step = await walker.next();
+      const step = walker.nextInChunk() ?? (await walker.next());
       if (step.kind === 'end') break;
       if (step.kind === 'broken') return { position: step.position, expectedOffset: step.expectedOffset, reason: step.reason };
       if (entryNumber < offsetIndex.entryCount) {
