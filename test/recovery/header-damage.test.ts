@@ -261,7 +261,7 @@ describe('damage to batch header bytes outside the CRC', () => {
           await expectFoundOnRead(shutdown, v, distinct, label);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 60 },
     );
   });
 });
