@@ -6,7 +6,9 @@
  *   1. append throughput, 16 KiB batches of 100-byte records, 64 appends in flight,
  *      flush=interval and flush=always, vs plain fs.writeSync of the same 16 KiB buffers;
  *   2. sequential read of the whole log from offset 0 out of the page cache, read(offset, 1 MiB)
- *      following nextOffset, vs plain fs.readSync of the same segment files in 1 MiB chunks;
+ *      following nextOffset, vs plain fs.readSync of the same segment files in 1 MiB chunks; then
+ *      (2b) the time to open that log after a clean close, which walks every batch header, beside
+ *      readSync of the same files;
  *   3. group commit: flush=always with 32 concurrent appenders (append one batch, await, repeat),
  *      vs one write (writevSync of the one batch) + fdatasyncSync per batch in a single loop, same duration; beside it, as a
  *      reference, an "ideal" loop of one writev of 32 batches + one fdatasync (no overhead at all),

@@ -60,7 +60,7 @@ export function freshDirectory(root: string, label: string): string {
   return directory;
 }
 
-export function openLog(directory: string, flush: FlushPolicy, io: IoStats = newIoStats()): Promise<PartitionLog> {
+export function openLog(directory: string, flush: FlushPolicy, io: IoStats = newIoStats(), isCleanShutdown = false): Promise<PartitionLog> {
   return PartitionLog.open({
     fs: new CountingFileSystem(io),
     directory,
@@ -69,7 +69,7 @@ export function openLog(directory: string, flush: FlushPolicy, io: IoStats = new
     config: resolveTopicConfig({ flush }),
     clock: systemClock,
     logger: silentLogger,
-    isCleanShutdown: false,
+    isCleanShutdown,
   });
 }
 

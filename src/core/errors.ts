@@ -122,7 +122,12 @@ export class StorageFailedError extends StrataError {
   readonly retriable = false;
 }
 
-/** Damage in the middle of a log: valid batches follow a bad one, so cutting the tail would drop data. */
+/**
+ * Damage in a log that cannot be a torn tail: a bad batch followed by valid ones, a gap between
+ * segments, or (with `reason`) a batch header that fails what the CRC does not cover, found on read or
+ * at start. [firstBadOffset, nextValidOffset) is what cannot be served; nextValidOffset equals
+ * firstBadOffset when no later valid offset is known.
+ */
 export class DataLossError extends StrataError {
   readonly code = 'DATA_LOSS';
   readonly retriable = false;
@@ -133,12 +138,18 @@ export class DataLossError extends StrataError {
     readonly nextValidOffset: number,
     readonly segmentPath: string,
     readonly position: number,
+    readonly reason?: string,
   ) {
     super(
-      `partition ${topic}/${partition} is damaged in the middle of the log: no valid batch covers ` +
-        `offsets [${firstBadOffset}, ${nextValidOffset}) at byte ${position} of ${segmentPath}, ` +
-        `and valid batches follow; the partition refuses service until an operator repairs or ` +
-        `truncates it`,
+      reason === undefined
+        ? `partition ${topic}/${partition} is damaged in the middle of the log: no valid batch covers ` +
+            `offsets [${firstBadOffset}, ${nextValidOffset}) at byte ${position} of ${segmentPath}, ` +
+            `and valid batches follow; the partition refuses service until an operator repairs or ` +
+            `truncates it`
+        : `partition ${topic}/${partition} is damaged at byte ${position} of ${segmentPath} (${reason}): ` +
+            `offsets ${nextValidOffset > firstBadOffset ? `[${firstBadOffset}, ${nextValidOffset})` : `from ${firstBadOffset} on`} ` +
+            `cannot be served as stored; the partition refuses service for them until an operator ` +
+            `repairs or truncates it`,
     );
   }
 }

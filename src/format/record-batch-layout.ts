@@ -1,15 +1,15 @@
 /**
  * Kafka's RecordBatch v2 (magic 2), byte for byte, as drawn in the javadoc of Kafka's
  * DefaultRecordBatch. Every multi-byte integer in the batch header is big-endian. Strata stores and
- * serves batches exactly as producers sent them (only baseOffset is rewritten), so this layout is
- * the on-disk format as well as the wire format, and any Kafka client can read what we serve. For
- * client authors in other languages, docs/protocol.md describes it with what the server accepts.
+ * serves batches as producers sent them (only baseOffset and partitionLeaderEpoch are rewritten), so
+ * this layout is the on-disk format as well as the wire format, and any Kafka client can read what we
+ * serve. For client authors in other languages, docs/protocol.md describes it with what the server accepts.
  *
  *   position  size  field
  *   --------  ----  -----------------------------------------------------------------------------
  *          0     8  baseOffset            int64   offset of the first record (patched by the broker)
  *          8     4  batchLength           int32   bytes AFTER this field (total = 12 + batchLength)
- *         12     4  partitionLeaderEpoch  int32   -1 from producers; Kafka's broker stamps it, Strata stores it as sent
+ *         12     4  partitionLeaderEpoch  int32   stamped -1 by the broker (STORED_PARTITION_LEADER_EPOCH)
  *         16     1  magic                 int8    always 2 for this format
  *         17     4  crc                   uint32  CRC-32C of bytes [21, end of batch)
  *         21     2  attributes            int16   bits 0-2 compression codec (0 none, 1 gzip,
@@ -30,6 +30,25 @@
  * stamp partitionLeaderEpoch without recomputing a checksum over the whole batch: those two fields
  * and batchLength and magic sit before the CRC. batchLength is protected indirectly: a wrong length
  * moves the end of the CRC-covered range or of the buffer, and magic is checked on its own.
+ *
+ * What the CRC does not cover, Strata checks on every read of a stored batch and at every start
+ * (src/storage/batch-header-check.ts), since a flipped bit there passes the CRC:
+ *   baseOffset            must continue the batch before it (or equal the offset-index entry or the
+ *                         segment's base offset a walk starts from): a wrong one would serve records
+ *                         under wrong offsets, or make a replay skip or stop early;
+ *   batchLength           61 .. MAX_BATCH_BYTES_LIMIT and within the segment's written bytes; a wrong
+ *                         but plausible length is caught where the next header should start (its
+ *                         baseOffset does not continue) or by the CRC, which then covers other bytes;
+ *   partitionLeaderEpoch  Strata has no leader epochs: the broker stamps NO_PARTITION_LEADER_EPOCH (-1)
+ *                         on every batch it appends, whatever the producer wrote. Reads accept -1 and
+ *                         0 (what kafkajs writes, kept by Strata versions that stored the producer's
+ *                         value): any one-byte change of either is neither, so it is caught. Batches
+ *                         stored by an earlier version from a producer that set another epoch are
+ *                         refused as damaged;
+ *   magic                 2;
+ *   lastOffsetDelta       recordCount - 1 (covered by the CRC, checked here too because every read
+ *                         computes the next offset from it before any CRC is checked).
+ * A mismatch is DATA_LOSS naming the partition, segment file and byte position, on read and at start.
  *
  * Each record (all varints are zigzag-encoded, Protocol Buffers style):
  *
@@ -72,6 +91,11 @@ export const LOG_OVERHEAD_BYTES = 12;
 export const MIN_BATCH_LENGTH_BYTES = BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES;
 
 export const MAGIC_V2 = 2;
+
+/** Kafka's NO_PARTITION_LEADER_EPOCH: what the broker stamps on every batch it stores (see above). */
+export const STORED_PARTITION_LEADER_EPOCH = -1;
+/** Also accepted in stored batches: kafkajs writes 0, and earlier versions kept the producer's value. */
+export const LEGACY_PARTITION_LEADER_EPOCH = 0;
 
 export const COMPRESSION_CODEC_MASK = 0x07;
 export const CompressionCodec = {

@@ -27,6 +27,7 @@ import {
   PRODUCER_ID_POSITION,
   RECORD_COUNT_POSITION,
   RECORDS_POSITION,
+  STORED_PARTITION_LEADER_EPOCH,
   TRANSACTIONAL_FLAG,
 } from './record-batch-layout.js';
 import { gunzipRecords, maxInflatedRecordsBytes } from './compressed-records.js';
@@ -265,6 +266,16 @@ export function validateBatches(buf: Buffer, options: ValidateOptions): BatchHea
 /** Assigns the batch's first offset. The CRC does not cover baseOffset, so the batch stays valid. */
 export function patchBaseOffset(buf: Buffer, position: number, baseOffset: number): void {
   writeInt64BE(buf, position + BASE_OFFSET_POSITION, baseOffset);
+}
+
+/**
+ * What the broker writes into a batch it stores: its first offset, and the partition leader epoch
+ * Strata stamps on every stored batch (STORED_PARTITION_LEADER_EPOCH), so that reads can tell a
+ * damaged epoch from a producer's choice. Neither field is covered by the CRC.
+ */
+export function stampStoredBatch(buf: Buffer, position: number, baseOffset: number): void {
+  writeInt64BE(buf, position + BASE_OFFSET_POSITION, baseOffset);
+  buf.writeInt32BE(STORED_PARTITION_LEADER_EPOCH, position + PARTITION_LEADER_EPOCH_POSITION);
 }
 
 export function lastOffsetOf(header: BatchHeader): number {

@@ -8,7 +8,7 @@ import {
   MAX_RELATIVE_OFFSET,
 } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
-import { patchBaseOffset, type BatchHeader } from '../format/record-batch.js';
+import { stampStoredBatch, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
 import type { AckLevel, AppendResult } from './append-result.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
@@ -322,7 +322,7 @@ export class GroupCommit {
           lastOffset: baseOffset + header.lastOffsetDelta,
           maxTimestampMs: header.maxTimestampMs,
         };
-        patchBaseOffset(append.data, position, baseOffset);
+        stampStoredBatch(append.data, position, baseOffset);
         buffers.push(append.data.subarray(position, position + header.sizeBytes));
         batches.push(batch);
         this.nextOffsetToAssign = batch.lastOffset + 1;

@@ -63,6 +63,12 @@ export class OffsetIndex {
     return this.entryAt(floorIndex(this.positions, this.count, position));
   }
 
+  /** Entry number `index`, in [0, entryCount). */
+  entry(index: number): IndexEntry {
+    assert(index >= 0 && index < this.count, 'offset index entry in range');
+    return this.entryAt(index);
+  }
+
   /** Entry `index`, or the segment start for -1 (no entry at or below what was looked for). */
   private entryAt(index: number): IndexEntry {
     if (index < 0) return { offset: this.baseOffset, position: 0 };

@@ -248,10 +248,7 @@ export class PartitionLog {
         const result = await segment.read(offset, maxBytes, endPosition);
         if (result) return { ...result, logStartOffset, highWatermark };
       } catch (error) {
-        if (!(error instanceof DamagedBatchError)) throw error;
-        const dataLoss = new DataLossError(this.topic, this.partition, error.baseOffset, error.nextOffset, error.path, error.position);
-        this.options.logger.error({ err: dataLoss }, 'DATA LOSS: a stored batch fails its CRC; reads of it are refused');
-        throw dataLoss;
+        throw this.asDataLoss(error);
       } finally {
         segment.release();
       }
@@ -269,6 +266,8 @@ export class PartitionLog {
       try {
         const offset = await segment.offsetForTimestamp(timestampMs, endPosition);
         if (offset !== undefined && offset < this.highWatermark) return offset;
+      } catch (error) {
+        throw this.asDataLoss(error);
       } finally {
         segment.release();
       }
@@ -340,6 +339,14 @@ export class PartitionLog {
       }
     })();
     return this.closed;
+  }
+
+  /** A damaged stored batch a segment found, as the partition's DataLossError (logged); other errors as they are. */
+  private asDataLoss(error: unknown): unknown {
+    if (!(error instanceof DamagedBatchError)) return error;
+    const dataLoss = new DataLossError(this.topic, this.partition, error.baseOffset, error.nextOffset, error.path, error.position, error.reason);
+    this.options.logger.error({ err: dataLoss }, 'DATA LOSS: a stored batch is damaged; reads of it are refused');
+    return dataLoss;
   }
 
   private get active(): Segment {

@@ -5,7 +5,7 @@ import type { FileHandlePort, FileSystemPort } from './file-system.js';
 import { readRecoveryPoint, writeRecoveryPoint } from './recovery-point-file.js';
 import { Segment } from './segment.js';
 import { parseSegmentFileName, segmentPaths } from './segment-files.js';
-import { findValidBatchAfter, scanSegment } from './segment-scan.js';
+import { findValidBatchAfter, scanSegment, type SegmentDamage } from './segment-scan.js';
 import { isOutOfSpaceError } from './write-state.js';
 
 export interface OpenSegmentsOptions {
@@ -28,8 +28,11 @@ export interface OpenSegmentsOptions {
 
 /**
  * Opens every segment of a partition directory, recovering after an unclean shutdown:
- * - segments below the recovery point (fsynced, indexes written at roll) are opened from their
- *   indexes after structural checks; a missing or damaged index is rebuilt from the log;
+ * - segments below the recovery point (fsynced, indexes written at roll), and all of them after a
+ *   clean shutdown, are opened from their indexes after structural checks and a walk over every
+ *   batch header (what the CRC does not cover: see batch-header-check.ts; the CRCs are checked when a
+ *   batch is first read); a missing or damaged index is rebuilt from the log; damage in such a segment
+ *   is DataLossError, never a tail to cut, since it was fsynced whole;
  * - segments at or after it (or all of them, when no checkpoint survives) are scanned batch by batch:
  *   CRC, framing and contiguous offsets. A torn or corrupt tail (nothing valid after the damage) is
  *   truncated at the last valid batch and logged. Damage followed by valid batches, or a gap between
@@ -85,21 +88,27 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
       // Closed by the catch below until a segment owns it (closing twice is harmless).
       opening = file;
       let segment: Segment | undefined;
-      if (baseOffset < recoveryPoint) {
-        segment = await Segment.openWithIndexes(fs, directory, file, baseOffset, options.indexIntervalBytes, options.nowMs);
-        if (!segment) log.warn({ segment: paths.log }, 'index missing or damaged: rebuilding it from the log');
+      let damage: SegmentDamage | undefined;
+      // Fsynced whole with its indexes (a clean shutdown, or below the recovery point): damage there
+      // is never a torn write to cut away.
+      const isTrusted = baseOffset < recoveryPoint;
+      if (isTrusted) {
+        const opened = await Segment.openWithIndexes(fs, directory, file, baseOffset, options.indexIntervalBytes, options.nowMs);
+        if (opened instanceof Segment) segment = opened;
+        else if (opened) damage = opened;
+        else log.warn({ segment: paths.log }, 'index missing or damaged: rebuilding it from the log');
       }
       if (!segment) {
         const fileSizeBytes = await file.sizeBytes();
-        const outcome = await scanSegment(file, baseOffset, fileSizeBytes, options.indexIntervalBytes);
-        if (outcome.damage) {
-          const { damage } = outcome;
+        const outcome = damage ? undefined : await scanSegment(file, baseOffset, fileSizeBytes, options.indexIntervalBytes);
+        damage ??= outcome?.damage;
+        if (damage) {
           const later = await findValidBatchAfter(file, damage.position, fileSizeBytes, damage.expectedOffset);
           const nextSegmentBase = logBaseOffsets[i + 1];
           const nextValidOffset = later?.baseOffset ?? nextSegmentBase;
-          if (nextValidOffset !== undefined) {
+          if (nextValidOffset !== undefined || isTrusted || !outcome) {
             await file.close();
-            throw new DataLossError(options.topic, options.partition, damage.expectedOffset, nextValidOffset, paths.log, damage.position);
+            throw new DataLossError(options.topic, options.partition, damage.expectedOffset, nextValidOffset ?? damage.expectedOffset, paths.log, damage.position, damage.reason);
           }
           log.warn(
             {
@@ -115,7 +124,7 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
         }
         // Recovery's result must be durable before the recovery point moves past it.
         await file.datasync();
-        segment = Segment.fromScan(fs, directory, file, outcome.indexer, outcome.validSizeBytes, outcome.nextOffset, options.nowMs);
+        segment = Segment.fromScan(fs, directory, file, outcome!.indexer, outcome!.validSizeBytes, outcome!.nextOffset, options.nowMs);
         if (!isLast && !(await skipIfOutOfSpace(options, `index files of ${paths.log}`, () => segment!.persistIndexes()))) {
           // The recovery point must not pass a segment without index files (see recovery-point-file.ts).
           isRecoveryPointBlocked = true;

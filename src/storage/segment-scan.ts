@@ -36,13 +36,13 @@ export async function scanSegment(
   indexIntervalBytes: number,
 ): Promise<ScanOutcome> {
   const indexer = new SegmentIndexer(baseOffset, indexIntervalBytes);
-  const walker = new BatchWalker(file, 0, fileSizeBytes);
+  const walker = new BatchWalker(file, { position: 0, offset: baseOffset }, fileSizeBytes);
   let nextOffset = baseOffset;
   for (;;) {
     const step = await walker.next();
     if (step.kind === 'end') return { indexer, validSizeBytes: step.position, nextOffset };
     if (step.kind === 'broken') {
-      return { indexer, validSizeBytes: step.position, nextOffset, damage: { ...step, expectedOffset: nextOffset } };
+      return { indexer, validSizeBytes: step.position, nextOffset, damage: { position: step.position, expectedOffset: step.expectedOffset, reason: step.reason } };
     }
     let reason: string | undefined;
     try {

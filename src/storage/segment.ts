@@ -1,13 +1,16 @@
 import { Buffer } from 'node:buffer';
 import { AssertionError, assert } from '../core/assert.js';
-import { StorageFailedError } from '../core/errors.js';
-import { BATCH_HEADER_BYTES } from '../format/record-batch-layout.js';
-import { isBatchCrcValid, lastOffsetOf, readBatchHeader, readBatchSize } from '../format/record-batch.js';
+import { StrataError } from '../core/errors.js';
+import { BATCH_HEADER_BYTES, MAX_TIMESTAMP_POSITION } from '../format/record-batch-layout.js';
+import { isBatchCrcValid, readBatchHeader, readBatchSize } from '../format/record-batch.js';
 import { decodeRecordBatch } from '../format/record-batch-codec.js';
-import { BatchWalker } from './batch-walker.js';
+import { readInt64BE } from '../format/int64.js';
+import { batchHeaderFault, offsetAfterBatch } from './batch-header-check.js';
+import { BatchWalker, WALK_CHUNK_BYTES } from './batch-walker.js';
 import type { FileHandlePort, FileSystemPort } from './file-system.js';
 import { OffsetIndex } from './offset-index.js';
 import { segmentPaths, type SegmentPaths } from './segment-files.js';
+import type { SegmentDamage } from './segment-scan.js';
 import { SegmentIndexer } from './segment-indexer.js';
 import { TimeIndex } from './time-index.js';
 
@@ -19,15 +22,20 @@ export interface AppendedBatch {
   maxTimestampMs: number;
 }
 
-/** A batch in the file fails its CRC: the partition log reports it as data loss for that range. */
+/**
+ * A batch in the file fails its CRC, or its header fails what the CRC does not cover: the partition
+ * log reports it as data loss of offsets [baseOffset, nextOffset) (nextOffset: the end of the damaged
+ * batch when its CRC failed, the end of the segment when its header is wrong).
+ */
 export class DamagedBatchError extends Error {
   constructor(
     readonly path: string,
     readonly position: number,
     readonly baseOffset: number,
     readonly nextOffset: number,
+    readonly reason: string,
   ) {
-    super(`batch at byte ${position} of ${path} (offsets [${baseOffset}, ${nextOffset})) fails its CRC`);
+    super(`batch at byte ${position} of ${path} (offsets from ${baseOffset}) is damaged: ${reason}`);
   }
 }
 
@@ -124,45 +132,61 @@ export class Segment {
   }
 
   /**
-   * Opens a segment that was closed cleanly, trusting its index files after structural checks; reads
-   * only the batch headers after the last index entry. Undefined if anything fails a check, so the
-   * caller falls back to a full recovery scan.
+   * Opens a segment that was closed cleanly or lies below the recovery point, trusting its index files
+   * after structural checks. Walks every batch header of the file (not the CRCs; see
+   * batch-header-check.ts), which also proves each index entry sits on a batch of its offset.
+   * Returns the damage when a header fails (a trusted segment was fsynced whole: never a torn write),
+   * or undefined when an index file fails a check, so the caller rebuilds the indexes by a full scan.
    */
-  static async openWithIndexes(fs: FileSystemPort, directory: string, file: FileHandlePort, baseOffset: number, indexIntervalBytes: number, nowMs: number): Promise<Segment | undefined> {
+  static async openWithIndexes(fs: FileSystemPort, directory: string, file: FileHandlePort, baseOffset: number, indexIntervalBytes: number, nowMs: number): Promise<Segment | SegmentDamage | undefined> {
     const paths = segmentPaths(directory, baseOffset);
     const fileSizeBytes = await file.sizeBytes();
     if (!(await fs.exists(paths.offsetIndex)) || !(await fs.exists(paths.timeIndex))) return undefined;
     const offsetIndex = OffsetIndex.decode(baseOffset, await fs.readFile(paths.offsetIndex), fileSizeBytes);
     if (!offsetIndex) return undefined;
     const lastEntry = offsetIndex.lastEntry() ?? { offset: baseOffset, position: 0 };
-    // Walk the tail after the last entry to find the end offset and the index counters.
-    const walker = new BatchWalker(file, lastEntry.position, fileSizeBytes);
-    let nextOffset = lastEntry.offset;
+    const walker = new BatchWalker(file, { position: 0, offset: baseOffset }, fileSizeBytes, WALK_CHUNK_BYTES, Buffer.allocUnsafe(WALK_CHUNK_BYTES));
+    let entryNumber = 0;
+    let nextOffset = baseOffset;
+    // The index counters come from the batches after the last entry, as appends left them.
     let tailMaxTimestampMs = -1;
     let tailOffsetOfMax = -1;
     let firstBatchMaxTimestampMs: number | undefined;
-    let isFirstStep = true;
     for (;;) {
-      const step = await walker.next();
+      const step = walker.nextInChunk() ?? (await walker.next());
       if (step.kind === 'end') break;
-      if (step.kind === 'broken') return undefined;
-      const header = readBatchHeader(step.chunk, step.at);
-      if (header.baseOffset !== nextOffset) return undefined;
-      if (isFirstStep && lastEntry.position === 0) firstBatchMaxTimestampMs = header.maxTimestampMs;
-      isFirstStep = false;
-      if (header.maxTimestampMs > tailMaxTimestampMs) {
-        tailMaxTimestampMs = header.maxTimestampMs;
-        tailOffsetOfMax = lastOffsetOf(header);
+      if (step.kind === 'broken') return { position: step.position, expectedOffset: step.expectedOffset, reason: step.reason };
+      if (entryNumber < offsetIndex.entryCount) {
+        const entry = offsetIndex.entry(entryNumber);
+        if (entry.position < step.position) return undefined;
+        if (entry.position === step.position) {
+          if (entry.offset !== step.baseOffset) return undefined;
+          entryNumber++;
+        }
       }
-      nextOffset = lastOffsetOf(header) + 1;
+      nextOffset = step.nextOffset;
+      // Each batch's length is confirmed by the sound header after it; the last one's by its CRC.
+      if (step.position + step.sizeBytes === fileSizeBytes && !isBatchCrcValid(step.chunk, step.at, step.sizeBytes)) {
+        return { position: step.position, expectedOffset: step.baseOffset, reason: 'the last batch of the segment fails its CRC-32C' };
+      }
+      if (step.position !== 0 && step.position < lastEntry.position) continue;
+      let maxTimestampMs: number;
+      try {
+        maxTimestampMs = readInt64BE(step.chunk, step.at + MAX_TIMESTAMP_POSITION, 'maxTimestamp');
+      } catch (error) {
+        // Covered by the CRC, which this walk does not check: a read would find the same damage.
+        if (!(error instanceof StrataError)) throw error;
+        return { position: step.position, expectedOffset: step.baseOffset, reason: error.message };
+      }
+      if (step.position === 0) firstBatchMaxTimestampMs = maxTimestampMs;
+      if (step.position >= lastEntry.position && maxTimestampMs > tailMaxTimestampMs) {
+        tailMaxTimestampMs = maxTimestampMs;
+        tailOffsetOfMax = step.nextOffset - 1;
+      }
     }
+    if (entryNumber < offsetIndex.entryCount) return undefined;
     const timeIndex = TimeIndex.decode(baseOffset, await fs.readFile(paths.timeIndex), nextOffset);
     if (!timeIndex) return undefined;
-    if (firstBatchMaxTimestampMs === undefined && fileSizeBytes > 0) {
-      const head = Buffer.allocUnsafe(BATCH_HEADER_BYTES);
-      if ((await file.read(head, 0, BATCH_HEADER_BYTES, 0)) < BATCH_HEADER_BYTES) return undefined;
-      firstBatchMaxTimestampMs = readBatchHeader(head, 0).maxTimestampMs;
-    }
     const sealed = timeIndex.lastEntry();
     let maxTimestampMs = sealed?.timestampMs ?? -1;
     let offsetOfMaxTimestamp = sealed?.offset ?? -1;
@@ -280,46 +304,58 @@ export class Segment {
   /**
    * Whole batches starting with the one that holds `offset`, up to `maxBytes` (but at least one whole
    * batch, so a consumer always makes progress), read only below `endPosition` (exclusive).
-   * Undefined when no batch at or after `offset` lies below `endPosition`.
+   * Undefined when no batch at or after `offset` lies below `endPosition`. Throws DamagedBatchError
+   * when the batch that holds `offset`, or a header on the way to it from its index entry, is damaged
+   * (see batch-header-check.ts): never serves records under offsets they were not written with.
    */
   async read(offset: number, maxBytes: number, endPosition: number): Promise<SegmentReadResult | undefined> {
-    const entry = this.indexer.offsetIndex.lookup(offset);
-    const walker = new BatchWalker(this.file, entry.position, endPosition, maxBytes + MIN_READ_BYTES);
+    const walker = new BatchWalker(this.file, this.indexer.offsetIndex.lookup(offset), endPosition, maxBytes + MIN_READ_BYTES);
     for (;;) {
       const step = await walker.next();
       if (step.kind === 'end') return undefined;
-      if (step.kind === 'broken') {
-        throw new StorageFailedError(`${this.paths.log} is unreadable at byte ${step.position}: ${step.reason}`);
-      }
-      const header = readBatchHeader(step.chunk, step.at);
-      if (lastOffsetOf(header) < offset) continue;
-      this.checkCrc(step.chunk, step.at, step.sizeBytes, step.position);
-      // Take more whole batches from the same chunk while they fit in maxBytes.
-      const { chunk, at } = step;
-      let end = at + step.sizeBytes;
-      let nextOffset = lastOffsetOf(header) + 1;
+      if (step.kind === 'broken') throw new DamagedBatchError(this.paths.log, step.position, step.expectedOffset, this.nextOffset, step.reason);
+      if (step.nextOffset <= offset) continue;
+      // Take more whole batches from the same chunk while they fit in maxBytes. Each one's header is
+      // checked before it is taken; the first is the walker's.
+      const { chunk } = step;
+      const start = step.at;
+      let at = step.at;
+      let position = step.position;
+      let sizeBytes = step.sizeBytes;
+      let baseOffset = step.baseOffset;
+      let nextOffset = step.nextOffset;
       for (;;) {
-        const sizeBytes = readBatchSize(chunk, end);
-        if (sizeBytes === undefined || sizeBytes < BATCH_HEADER_BYTES || end + sizeBytes > chunk.length) break;
-        if (end + sizeBytes - at > maxBytes) break;
-        // A damaged batch after the first ends this read; the next read starts at it and reports it.
-        if (!this.isVerified(chunk, end, sizeBytes, step.position + (end - at))) break;
-        nextOffset = lastOffsetOf(readBatchHeader(chunk, end)) + 1;
-        end += sizeBytes;
+        const end = at + sizeBytes;
+        const nextPosition = position + sizeBytes;
+        const nextSizeBytes = readBatchSize(chunk, end);
+        // A sound header where this batch's length says the next one starts confirms that length,
+        // which a CRC verdict cached from earlier does not cover (a length grown to reach exactly the
+        // end would pass everything else): without one, the CRC is checked again.
+        const hasNextHeader = nextSizeBytes !== undefined && chunk.length - end >= BATCH_HEADER_BYTES;
+        const isNextSound = hasNextHeader && batchHeaderFault(chunk, end, nextOffset, endPosition - nextPosition) === undefined;
+        if (!this.isVerified(chunk, at, sizeBytes, position, isNextSound)) {
+          // A damaged batch after the first ends this read; the next read starts at it and reports it.
+          if (at === start) throw new DamagedBatchError(this.paths.log, position, baseOffset, nextOffset, 'its CRC-32C does not match its bytes');
+          return { batches: chunk.subarray(start, at), nextOffset: baseOffset };
+        }
+        if (!isNextSound || end + nextSizeBytes! > chunk.length || end + nextSizeBytes! - start > maxBytes) {
+          return { batches: chunk.subarray(start, end), nextOffset };
+        }
+        at = end;
+        position = nextPosition;
+        sizeBytes = nextSizeBytes!;
+        baseOffset = nextOffset;
+        nextOffset = offsetAfterBatch(chunk, at, baseOffset);
       }
-      return { batches: chunk.subarray(at, end), nextOffset };
     }
   }
 
-  private checkCrc(chunk: Buffer, at: number, sizeBytes: number, position: number): void {
-    if (this.isVerified(chunk, at, sizeBytes, position)) return;
-    const header = readBatchHeader(chunk, at);
-    throw new DamagedBatchError(this.paths.log, position, header.baseOffset, lastOffsetOf(header) + 1);
-  }
-
-  /** Whether the batch at `position` (held in `chunk` at `at`) is intact; checks its CRC at most once. */
-  private isVerified(chunk: Buffer, at: number, sizeBytes: number, position: number): boolean {
-    if (position + sizeBytes <= this.verifiedEndPosition) return true;
+  /**
+   * Whether the batch at `position` (held in `chunk` at `at`) is intact. Its CRC is checked at most
+   * once while the batch's length is confirmed by what follows it; otherwise every time.
+   */
+  private isVerified(chunk: Buffer, at: number, sizeBytes: number, position: number, isLengthConfirmed: boolean): boolean {
+    if (isLengthConfirmed && position + sizeBytes <= this.verifiedEndPosition) return true;
     if (!isBatchCrcValid(chunk, at, sizeBytes)) return false;
     if (position === this.verifiedEndPosition) this.verifiedEndPosition = position + sizeBytes;
     return true;
@@ -333,13 +369,20 @@ export class Segment {
     if (this.maxTimestampMs < timestampMs) return undefined;
     const before = this.indexer.timeIndex.lastEntryBefore(timestampMs);
     const startOffset = before ? before.offset + 1 : this.baseOffset;
-    const walker = new BatchWalker(this.file, this.indexer.offsetIndex.lookup(startOffset).position, endPosition);
+    const walker = new BatchWalker(this.file, this.indexer.offsetIndex.lookup(startOffset), endPosition);
     for (;;) {
       const step = await walker.next();
-      if (step.kind !== 'batch') return undefined;
-      const header = readBatchHeader(step.chunk, step.at);
-      if (header.maxTimestampMs < timestampMs) continue;
-      const { records } = decodeRecordBatch(step.chunk.subarray(step.at, step.at + step.sizeBytes), 0);
+      if (step.kind === 'end') return undefined;
+      // Damage is not "no such time": answering the end would skip everything after it.
+      if (step.kind === 'broken') throw new DamagedBatchError(this.paths.log, step.position, step.expectedOffset, this.nextOffset, step.reason);
+      let records;
+      try {
+        if (readBatchHeader(step.chunk, step.at).maxTimestampMs < timestampMs) continue;
+        ({ records } = decodeRecordBatch(step.chunk.subarray(step.at, step.at + step.sizeBytes), 0));
+      } catch (error) {
+        if (!(error instanceof StrataError)) throw error;
+        throw new DamagedBatchError(this.paths.log, step.position, step.baseOffset, step.nextOffset, error.message);
+      }
       const found = records.find((r) => r.timestampMs >= timestampMs && r.offset >= startOffset);
       if (found) return found.offset;
     }

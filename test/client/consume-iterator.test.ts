@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { StrataClientError } from '../../src/client/client-error.js';
 import { consume } from '../../src/client/consume.js';
+import { patchBaseOffset } from '../../src/format/record-batch.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 
@@ -86,5 +88,30 @@ describe('consume() iterator', () => {
     expect(offsets).toEqual(Array.from({ length: 15 }, (_, i) => i));
     expect(state.cancelled).toBeGreaterThan(0);
     expect((await iterator.next()).done).toBe(true);
+  });
+
+  it('refuses records the server sent under offsets that do not run on from where it read: DATA_LOSS, not retried', async () => {
+    const cases: Array<[string, (responses: ReturnType<typeof fakeClient>['responses']) => void]> = [
+      // The second batch of the second response claims offsets 20..24 instead of 15..19.
+      ['a gap between batches', (responses) => patchBaseOffset(responses[1]!.records, responses[1]!.records.length / 2, 20)],
+      // The second response, read from 10, starts at 12.
+      ['a first batch after the offset read from', (responses) => patchBaseOffset(responses[1]!.records, 0, 12)],
+      ['a next offset past the batches', (responses) => void (responses[1]!.nextOffset = 30)],
+    ];
+    for (const [name, damage] of cases) {
+      const { client, responses } = fakeClient(3);
+      damage(responses);
+      const offsets: number[] = [];
+      const outcome = await (async () => {
+        for await (const record of consume(client, 't', { from: 'earliest' })) offsets.push(record.offset);
+      })().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(outcome, name).toBeInstanceOf(StrataClientError);
+      expect(outcome, name).toMatchObject({ code: 'DATA_LOSS', retriable: false, message: expect.stringMatching(/partition t\/0: the server sent/) });
+      expect(offsets, name).toEqual(Array.from({ length: offsets.length }, (_, i) => i));
+      expect(offsets.length, name).toBeLessThanOrEqual(20);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DataLossError, UnknownProducerError } from '../../src/core/errors.js';
+import { DataLossError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
@@ -49,8 +49,10 @@ describe('producer state restore over a damaged log tail', () => {
     // The healthy partition kept its producer: a retry is a duplicate, the next batch follows.
     expect(await server.broker.produce('healthy', 0, batch(4), 'durable')).toMatchObject({ baseOffset: 4, isDuplicate: true });
     expect(await server.broker.produce('healthy', 0, batch(5), 'durable')).toMatchObject({ baseOffset: 5, isDuplicate: false });
-    // The damaged one starts with no producer state (as before restores existed) and reports the damage on read.
-    await expect(server.broker.produce('damaged', 0, batch(5), 'durable')).rejects.toThrow(UnknownProducerError);
-    await expect(server.logManager.partition('damaged', 0).read(4, 1024 * 1024)).rejects.toThrow(DataLossError);
+    // The damaged one is refused from the start: the start checks the CRC of each segment's last batch
+    // (nothing after it confirms its length), and a cleanly closed segment is never cut as a torn tail.
+    await expect(server.broker.produce('damaged', 0, batch(5), 'durable')).rejects.toThrow(DataLossError);
+    expect(() => server!.logManager.partition('damaged', 0)).toThrow(DataLossError);
+    expect(server.logManager.describeTopic('damaged').partitions[0]!.status).toBe('data-loss');
   }, 30_000);
 });
