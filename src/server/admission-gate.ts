@@ -23,8 +23,13 @@ export interface AdmissionLimits {
  */
 export const CONNECTION_RESERVED_BYTES = 128 * 1024;
 
-/** How long a refused connection is kept for a call to tell it why, before it is closed anyway. */
-const REFUSED_CONNECTION_LINGER_MS = 10_000;
+/**
+ * How long a refused connection is kept for a call to tell it why, before it is closed anyway (a
+ * gRPC client connects for a call and sends it at once). An address may have at most
+ * maxConnectionsPerAddress refused connections waiting so; past that they are closed at once, with
+ * no answer: the peer is opening connections in a loop.
+ */
+const REFUSED_CONNECTION_LINGER_MS = 2_000;
 /** Refusals are logged at warn level at most this often (each one at debug). */
 const REFUSAL_WARN_INTERVAL_MS = 10_000;
 
@@ -66,6 +71,7 @@ export class AdmissionGate {
   private readonly connections = new Map<string, Connection>();
   private readonly connectionCounts = new Map<string, number>();
   private readonly streamCounts = new Map<string, number>();
+  private readonly refusedConnectionCounts = new Map<string, number>();
   private refusedSinceWarnCount = 0;
   private lastWarnMs = -Infinity;
 
@@ -155,15 +161,24 @@ export class AdmissionGate {
         refusal = error as StrataError;
       }
     }
-    this.connections.set(key, { address, session, refusal });
-    if (refusal === undefined) this.connectionCounts.set(address, this.connectionCount(address) + 1);
-    else {
+    if (refusal !== undefined) {
       this.noteRefusal(address, refusal);
+      if ((this.refusedConnectionCounts.get(address) ?? 0) >= this.limits.maxConnectionsPerAddress) {
+        session.destroy();
+        return;
+      }
+      this.refusedConnectionCounts.set(address, (this.refusedConnectionCounts.get(address) ?? 0) + 1);
       setTimeout(() => session.destroy(), REFUSED_CONNECTION_LINGER_MS).unref();
+    } else {
+      this.connectionCounts.set(address, this.connectionCount(address) + 1);
     }
+    this.connections.set(key, { address, session, refusal });
     session.once('close', () => {
       if (this.connections.get(key)?.session === session) this.connections.delete(key);
-      if (refusal !== undefined) return;
+      if (refusal !== undefined) {
+        decrement(this.refusedConnectionCounts, address);
+        return;
+      }
       releaseReservation!();
       decrement(this.connectionCounts, address);
     });
