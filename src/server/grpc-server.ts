@@ -31,6 +31,8 @@ export interface GroupServices {
 
 export interface GrpcServer {
   readonly port: number;
+  /** What clients hold of the server's memory budget now (for tests and, later, metrics). */
+  readonly memoryBudget: MemoryBudget;
   /** Health NOT_SERVING, refuse new calls, end open streams (in-flight appends first), stop. */
   shutdown(): Promise<void>;
 }
@@ -89,6 +91,7 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   let shuttingDown: Promise<void> | undefined;
   return {
     port,
+    memoryBudget: budget,
     shutdown() {
       shuttingDown ??= (async () => {
         for (const name of ['', ...SERVICE_NAMES]) health.setStatus(name, 'NOT_SERVING');

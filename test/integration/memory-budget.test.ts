@@ -8,6 +8,7 @@ import { ERROR_CODE_METADATA_KEY } from '../../src/protocol/protocol.js';
 import { makeBatch } from '../helpers/batches.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { useInProcessServer } from '../helpers/in-process-server.js';
 
 const MiB = 1024 * 1024;
 const BUDGET_BYTES = 64 * MiB;
@@ -138,5 +139,34 @@ describe('the server-wide memory budget, against many non-reading clients at onc
     await roundTrip('after');
     controller.abort();
     await producer.close();
+  }, 60_000);
+});
+
+describe('every admitted stream makes progress while the borrowable half of the budget is spent', () => {
+  const fx = useInProcessServer({ memoryBudgetBytes: 32 * MiB });
+
+  it('a producer appends one request at a time on its reservation, and a consumer reads on its own, with nothing left to borrow', async () => {
+    await fx.client.admin.createTopic('live', { partitions: 1 });
+    // Stands for non-reading clients that keep what they borrowed (the test above has real ones; their
+    // buffers trickle out, so they cannot hold the pool exactly spent).
+    const budget = fx.server.memoryBudget;
+    const stuck = budget.openShare({ reservedBytes: 0, maxBytes: budget.limitBytes, what: 'stuck subscribers' });
+    expect(stuck.tryAcquire(budget.borrowableBytes)).toBe(true);
+    try {
+      const consumer = fx.client.consume('live', { from: 'earliest' })[Symbol.asyncIterator]();
+      const producer = fx.client.producer({ lingerMs: 0 });
+      // One request after another, then many at once: with no room to borrow, the stream reads them
+      // one at a time.
+      for (let i = 0; i < 50; i++) expect((await producer.send('live', { value: `v${i}` })).offset).toBe(i);
+      const sends = Array.from({ length: 250 }, (_, i) => producer.send('live', { value: `v${50 + i}` }));
+      expect((await Promise.all(sends)).map((r) => r.offset)).toEqual(Array.from({ length: 250 }, (_, i) => 50 + i));
+      for (let i = 0; i < 300; i++) expect((await consumer.next()).value?.value?.toString()).toBe(`v${i}`);
+      expect(budget.borrowedBytes).toBe(stuck.heldBytes);
+      expect(budget.borrowedBytes).toBe(budget.borrowableBytes);
+      await consumer.return?.(undefined);
+      await producer.close();
+    } finally {
+      stuck.close();
+    }
   }, 60_000);
 });
