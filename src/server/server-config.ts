@@ -24,7 +24,8 @@ export interface ServerConfig {
    * HTTP/2 receive windows: how many bytes a client may send on one stream, and on one connection,
    * before the server reads them (HTTP/2's default is 64 KiB; larger ones let produce requests
    * pipeline). A connection can make the server hold at most streamWindowBytes unread per open
-   * stream, and it may open maxConcurrentStreams streams.
+   * stream, and it may open maxConcurrentStreams streams; each open call reserves its window (and
+   * one request of maxRequestBytes) from memoryBudgetBytes.
    */
   streamWindowBytes: number;
   connectionWindowBytes: number;
