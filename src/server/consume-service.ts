@@ -66,10 +66,10 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         isShuttingDown = true;
         controller.abort();
       });
-      const maxBytes = boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes');
-      // The response it may build, until it is handed to grpc-js.
       let releaseMemory: (() => void) | undefined;
       try {
+        const maxBytes = boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes');
+        // The response it may build, until it is handed to grpc-js.
         releaseMemory = memory.reserve(maxBytes, 'a Fetch response');
         const result = await broker.fetch(request.topic, request.partition, offsetFromProto(request.offset, 'offset'), {
           maxBytes,
