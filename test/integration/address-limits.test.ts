@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { StrataClient } from '../../src/client/strata-client.js';
@@ -116,3 +118,36 @@ describe('a server whose memory budget is spent', () => {
     }
   });
 });
+
+describe('connections opened in a loop past maxConnectionsPerAddress', () => {
+  const fx = useInProcessServer({ maxConnectionsPerAddress: 1 });
+
+  it('keeps at most that many refused connections waiting to answer their calls, and closes the others at once', async () => {
+    await fx.client.admin.listTopics(); // the address's one admitted connection
+    const closedOrder: number[] = [];
+    const sessions = [];
+    for (let i = 0; i < 3; i++) {
+      const session = http2.connect(`http://${fx.address}`);
+      session.on('error', () => undefined);
+      session.once('close', () => closedOrder.push(i));
+      await once(session, 'connect');
+      sessions.push(session);
+    }
+    try {
+      // The first refused connection lingers (2 s) for a call to learn why; the next two are over the
+      // cap of refused ones too, and closed as they arrive.
+      await eventuallyTrue(() => closedOrder.length === 3, 10_000);
+      expect(closedOrder).toEqual([1, 2, 0]);
+    } finally {
+      for (const session of sessions) session.destroy();
+    }
+  });
+});
+
+async function eventuallyTrue(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
