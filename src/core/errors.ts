@@ -252,3 +252,25 @@ export class PartitionLimitReachedError extends StrataError {
   readonly code = 'PARTITION_LIMIT_REACHED';
   readonly retriable = false;
 }
+
+/**
+ * The server's memory budget (memoryBudgetBytes) has no room for what a new connection or stream
+ * must reserve: the request was refused before anything was done. Retriable: room comes back as
+ * other streams end or read.
+ */
+export class MemoryBudgetExhaustedError extends StrataError {
+  readonly code = 'MEMORY_BUDGET_EXHAUSTED';
+  readonly retriable = true;
+}
+
+/** The client's address has as many connections open as the server allows one address (maxConnectionsPerAddress). */
+export class TooManyConnectionsError extends StrataError {
+  readonly code = 'TOO_MANY_CONNECTIONS';
+  readonly retriable = true;
+}
+
+/** The client's address has as many calls open as the server allows one address (maxStreamsPerAddress). */
+export class TooManyStreamsError extends StrataError {
+  readonly code = 'TOO_MANY_STREAMS';
+  readonly retriable = true;
+}

@@ -7,6 +7,7 @@ import { resolveGroupConfig } from '../groups/group-config.js';
 import { OFFSETS_TOPIC, OffsetStore } from '../groups/offset-store.js';
 import { LogManager } from '../storage/log-manager.js';
 import { HeartbeatStreams } from './group-service.js';
+import type { MemoryBudget } from './memory-budget.js';
 import { startGrpcServer } from './grpc-server.js';
 import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 
@@ -15,6 +16,8 @@ export interface RunningServer {
   readonly broker: Broker;
   /** The port actually bound (config.port 0 picks a free one). */
   readonly port: number;
+  /** What clients hold of the memory budget (memoryBudgetBytes) now. */
+  readonly memoryBudget: MemoryBudget;
   /** Clean shutdown: streams ended, in-flight appends finished, every partition flushed, marker written. */
   close(): Promise<void>;
 }
@@ -52,6 +55,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logManager,
     broker,
     port: grpcServer.port,
+    memoryBudget: grpcServer.memoryBudget,
     close() {
       closing ??= (async () => {
         await grpcServer.shutdown();

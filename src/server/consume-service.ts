@@ -6,7 +6,8 @@ import { DEFAULT_FETCH_MAX_BYTES, MAX_FETCH_BYTES, MAX_FETCH_WAIT_MS, MAX_PARTIT
 import type { ConsumeServiceHandlers } from '../generated/strata/v1/ConsumeService.js';
 import type { SubscribeRequest__Output } from '../generated/strata/v1/SubscribeRequest.js';
 import type { SubscribeResponse } from '../generated/strata/v1/SubscribeResponse.js';
-import { ByteBudget, wakeOrAbort } from './byte-budget.js';
+import { wakeOrAbort } from './wake-or-abort.js';
+import type { MemoryBudget } from './memory-budget.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { offsetFromProto, startPositionFromProto } from './start-position.js';
 import { unary } from './unary.js';
@@ -28,7 +29,7 @@ function boundedInteger(value: number, fallback: number, min: number, max: numbe
  * responses are not yet flushed to HTTP/2 (grpc-js alone would queue 16 per stream), so a slow client
  * holds at most four responses (of at most max_bytes) per partition in server memory.
  */
-export function createConsumeService(broker: Broker, streams: StreamRegistry, subscriptionBufferBytes: number): ConsumeServiceHandlers {
+export function createConsumeService(broker: Broker, streams: StreamRegistry, subscriptionBufferBytes: number, memory: MemoryBudget): ConsumeServiceHandlers {
   return {
     Subscribe(call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) {
       const controller = new AbortController();
@@ -50,7 +51,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         controller.abort();
         unregister();
       });
-      subscribe(broker, call, controller.signal, subscriptionBufferBytes).then(
+      subscribe(broker, call, controller.signal, subscriptionBufferBytes, memory).then(
         () => finish(),
         (error: unknown) => finish(controller.signal.aborted ? undefined : error),
       );
@@ -65,9 +66,13 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         isShuttingDown = true;
         controller.abort();
       });
+      let releaseMemory: (() => void) | undefined;
       try {
+        const maxBytes = boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes');
+        // The response it may build, until it is handed to grpc-js.
+        releaseMemory = memory.reserve(maxBytes, 'a Fetch response');
         const result = await broker.fetch(request.topic, request.partition, offsetFromProto(request.offset, 'offset'), {
-          maxBytes: boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes'),
+          maxBytes,
           minBytes: request.minBytes,
           maxWaitMs: Math.min(request.maxWaitMs, MAX_FETCH_WAIT_MS),
           waitForFirstData: false,
@@ -76,6 +81,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         if (isShuttingDown) throw new ShuttingDownError('the server is shutting down');
         return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
       } finally {
+        releaseMemory?.();
         unregister();
       }
     }),
@@ -86,7 +92,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
 /** Responses of one partition written to a Subscribe stream and not yet flushed to HTTP/2. */
 const MAX_UNFLUSHED_RESPONSES_PER_PARTITION = 4;
 
-async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number): Promise<void> {
+async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number, memory: MemoryBudget): Promise<void> {
   assertDecoded(call.request);
   const request = call.request;
   const description = broker.logs.describeTopic(request.topic);
@@ -110,55 +116,62 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
   // Across the stream's partitions (server setting subscriptionBufferBytes): without it a client that
   // stops reading held a response of max_bytes per partition, up to four each (64 MiB per partition
   // at 16 MiB). At least two responses, so one partition reads while another's response is on its way.
-  const budget = new ByteBudget(Math.max(bufferBytes, 2 * maxBytes));
-  await Promise.all(
-    partitions.map(async (partition) => {
-      let offset = starts.get(partition)!;
-      // grpc-js queues up to 16 responses before write() says false: count this partition's own
-      // unflushed responses instead, so that a slow client holds at most four of them here (two
-      // measured 5-10 % slower replay; four was within the noise of none).
-      let unflushedCount = 0;
-      let onFlushed: (() => void) | undefined;
-      while (!signal.aborted) {
-        // Wait for data before taking budget: a caught-up partition must not hold any while it waits.
-        await broker.waitForData(request.topic, partition, offset, signal);
-        if (!(await budget.acquire(maxBytes, signal))) return;
-        let result;
-        try {
-          result = await broker.fetch(request.topic, partition, offset, { maxBytes, minBytes: request.minBytes, maxWaitMs, waitForFirstData: true, signal });
-        } catch (error) {
-          budget.release(maxBytes);
-          throw error;
+  // A share of the server's memory budget: one response reserved (the stream always makes progress),
+  // the rest borrowed while the budget has room, so many slow subscribers get smaller buffers.
+  const budget = memory.openShare({ reservedBytes: maxBytes, maxBytes: Math.max(bufferBytes, 2 * maxBytes), what: `a subscription to ${request.topic}` });
+  signal.addEventListener('abort', () => budget.close(), { once: true });
+  try {
+    await Promise.all(
+      partitions.map(async (partition) => {
+        let offset = starts.get(partition)!;
+        // grpc-js queues up to 16 responses before write() says false: count this partition's own
+        // unflushed responses instead, so that a slow client holds at most four of them here (two
+        // measured 5-10 % slower replay; four was within the noise of none).
+        let unflushedCount = 0;
+        let onFlushed: (() => void) | undefined;
+        while (!signal.aborted) {
+          // Wait for data before taking budget: a caught-up partition must not hold any while it waits.
+          await broker.waitForData(request.topic, partition, offset, signal);
+          if (!(await budget.acquire(maxBytes, signal))) return;
+          let result;
+          try {
+            result = await broker.fetch(request.topic, partition, offset, { maxBytes, minBytes: request.minBytes, maxWaitMs, waitForFirstData: true, signal });
+          } catch (error) {
+            budget.release(maxBytes);
+            throw error;
+          }
+          const responseBytes = result.batches.length;
+          budget.resize(maxBytes, responseBytes);
+          if (signal.aborted) return;
+          if (result.batches.length === 0) {
+            // Woken without data: the log closed (topic deleted or server stopping) or nothing yet.
+            if (broker.logs.partition(request.topic, partition).isClosed) throw new ShuttingDownError('the partition was closed');
+            continue;
+          }
+          const response: SubscribeResponse = {
+            partition,
+            fetchOffset: offset,
+            records: result.batches,
+            nextOffset: result.nextOffset,
+            highWatermark: result.highWatermark,
+            logStartOffset: result.logStartOffset,
+          };
+          offset = result.nextOffset;
+          unflushedCount++;
+          const isWritable = call.write(response, () => {
+            unflushedCount--;
+            budget.release(responseBytes);
+            onFlushed?.();
+          });
+          if (!isWritable) await once(call, 'drain', { signal }).catch(() => undefined);
+          while (unflushedCount >= MAX_UNFLUSHED_RESPONSES_PER_PARTITION && !signal.aborted) {
+            await wakeOrAbort((wake) => (onFlushed = wake), signal);
+            onFlushed = undefined;
+          }
         }
-        const responseBytes = result.batches.length;
-        budget.resize(maxBytes, responseBytes);
-        if (signal.aborted) return;
-        if (result.batches.length === 0) {
-          // Woken without data: the log closed (topic deleted or server stopping) or nothing yet.
-          if (broker.logs.partition(request.topic, partition).isClosed) throw new ShuttingDownError('the partition was closed');
-          continue;
-        }
-        const response: SubscribeResponse = {
-          partition,
-          fetchOffset: offset,
-          records: result.batches,
-          nextOffset: result.nextOffset,
-          highWatermark: result.highWatermark,
-          logStartOffset: result.logStartOffset,
-        };
-        offset = result.nextOffset;
-        unflushedCount++;
-        const isWritable = call.write(response, () => {
-          unflushedCount--;
-          budget.release(responseBytes);
-          onFlushed?.();
-        });
-        if (!isWritable) await once(call, 'drain', { signal }).catch(() => undefined);
-        while (unflushedCount >= MAX_UNFLUSHED_RESPONSES_PER_PARTITION && !signal.aborted) {
-          await wakeOrAbort((wake) => (onFlushed = wake), signal);
-          onFlushed = undefined;
-        }
-      }
-    }),
-  );
+      }),
+    );
+  } finally {
+    budget.close();
+  }
 }

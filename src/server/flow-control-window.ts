@@ -26,7 +26,8 @@ export interface FlowControlWindows {
  * Memory: Node gives the connection window back as data arrives, read or not; only the stream window
  * is held while the service does not read a stream (a paused produce stream). So what one connection
  * can make the server hold unread is the stream window times its open streams: the server caps those
- * with `grpc.max_concurrent_streams` (grpc-server.ts).
+ * with `grpc.max_concurrent_streams` (grpc-server.ts), and each open call reserves its window from
+ * the server's memory budget (admission-gate.ts).
  *
  * grpc-js does not expose its HTTP/2 servers, so this reaches its private `http2Servers` map after
  * `bindAsync`. Returns false (and changes nothing) if that map is not there, e.g. after a grpc-js

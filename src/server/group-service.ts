@@ -13,11 +13,37 @@ import { assertDecoded } from './safe-deserialize.js';
 import { unary } from './unary.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
+import type { MemoryBudget, MemoryShare } from './memory-budget.js';
 
 /** Heartbeats one stream may send per second; more are answered with a failure, not processed. */
 const MAX_HEARTBEATS_PER_SECOND = 20;
 
 type HeartbeatCall = grpc.ServerDuplexStream<GroupHeartbeatRequest__Output, GroupHeartbeatResponse>;
+
+/**
+ * Heartbeat answers queued unread count against the memory budget: each stream reserves this much
+ * (a member that reads has one or two answers on the way) and borrows beyond it while the budget has
+ * room, up to MAX_UNREAD_HEARTBEAT_ANSWERS answers or HEARTBEAT_ANSWERS_MAX_BYTES.
+ */
+const HEARTBEAT_ANSWERS_RESERVED_BYTES = 64 * 1024;
+const HEARTBEAT_ANSWERS_MAX_BYTES = 4 * 1024 * 1024;
+const answerMemory = new WeakMap<HeartbeatCall, MemoryShare>();
+
+/** An answer's size, about as protobuf encodes it (never less). */
+function answerBytes(response: GroupHeartbeatResponse): number {
+  let bytes = 64 + (response.memberId?.length ?? 0) + (response.failure?.message?.length ?? 0) + (response.failure?.code?.length ?? 0);
+  for (const assigned of response.assignment ?? []) bytes += 16 + (assigned.topic?.length ?? 0) * 3 + 5 * (assigned.partitions?.length ?? 0);
+  return bytes;
+}
+
+/** Writes an answer if its bytes fit in the stream's share of the memory budget; false if not. */
+function writeCounted(call: HeartbeatCall, response: GroupHeartbeatResponse): boolean {
+  const share = answerMemory.get(call);
+  const bytes = answerBytes(response);
+  if (share !== undefined && !share.tryAcquire(bytes)) return false;
+  call.write(response, () => share?.release(bytes));
+  return true;
+}
 
 /**
  * Routes pushes from the coordinator (an assignment changed because another member released or left)
@@ -38,7 +64,7 @@ export class HeartbeatStreams {
     const call = this.byMember.get(response.memberId);
     // The member heartbeats anyway, so a push to a stream with answers queued unread is skipped
     // (writableLength counts messages: the stream is in object mode); the stream's own answers end it.
-    if (call && !call.cancelled && call.writable && call.writableLength < MAX_UNREAD_HEARTBEAT_ANSWERS) call.write(response);
+    if (call && !call.cancelled && call.writable && call.writableLength < MAX_UNREAD_HEARTBEAT_ANSWERS) writeCounted(call, response);
   }
 
   forget(memberId: string): void {
@@ -58,6 +84,7 @@ export function createGroupService(options: {
   heartbeatStreams: HeartbeatStreams;
   streams: StreamRegistry;
   logger: Logger;
+  budget: MemoryBudget;
 }): GroupServiceHandlers {
   const { coordinator, offsets, logs, heartbeatStreams } = options;
   return {
@@ -71,6 +98,12 @@ export function createGroupService(options: {
         heartbeatStreams.detach(call);
         call.emit('error', toServiceError(error));
       };
+      try {
+        answerMemory.set(call, options.budget.openShare({ reservedBytes: HEARTBEAT_ANSWERS_RESERVED_BYTES, maxBytes: HEARTBEAT_ANSWERS_MAX_BYTES, what: 'a heartbeat stream' }));
+      } catch (error) {
+        endWith(error as StrataError);
+        return;
+      }
       // At shutdown, UNAVAILABLE (SHUTTING_DOWN) as Produce and Subscribe streams end, not OK: the
       // server is going away, and a member reconnects and heartbeats on (rejoining if forgotten).
       const unregister = options.streams.register(async () => endWith(new ShuttingDownError('the server is shutting down')));
@@ -79,9 +112,9 @@ export function createGroupService(options: {
       const respond = (response: GroupHeartbeatResponse) => {
         if (call.writableLength >= MAX_UNREAD_HEARTBEAT_ANSWERS) {
           endWith(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread`));
-          return;
+        } else if (!writeCounted(call, response)) {
+          endWith(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread, and the server's memory budget has no room for more`));
         }
-        call.write(response);
       };
       // At most MAX_HEARTBEATS_PER_SECOND per stream: a member heartbeats every few seconds, so a
       // faster stream is broken or hostile, and each heartbeat costs the coordinator work.
@@ -119,6 +152,7 @@ export function createGroupService(options: {
       const done = () => {
         // Not a leave: the member keeps its partitions until the session timeout unless it rejoins.
         heartbeatStreams.detach(call);
+        answerMemory.get(call)?.close();
         unregister();
       };
       call.on('end', () => {

@@ -13,7 +13,9 @@ import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import type { OffsetStore } from '../groups/offset-store.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
-import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
+import { largestAcceptedBatchBytes, streamReservedBytes, type ServerConfig } from './server-config.js';
+import { AdmissionGate, CONNECTION_RESERVED_BYTES } from './admission-gate.js';
+import { MemoryBudget } from './memory-budget.js';
 import { raiseFlowControlWindows } from './flow-control-window.js';
 import { StreamRegistry } from './stream-registry.js';
 import { withGuardedStreams } from './library-services.js';
@@ -29,6 +31,8 @@ export interface GroupServices {
 
 export interface GrpcServer {
   readonly port: number;
+  /** What clients hold of the server's memory budget now (for tests and, later, metrics). */
+  readonly memoryBudget: MemoryBudget;
   /** Health NOT_SERVING, refuse new calls, end open streams (in-flight appends first), stop. */
   shutdown(): Promise<void>;
 }
@@ -36,7 +40,20 @@ export interface GrpcServer {
 /** The gRPC server: Strata's three services, grpc.health.v1 and server reflection. */
 export async function startGrpcServer(broker: Broker, groups: GroupServices, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
+  const budget = new MemoryBudget(config.memoryBudgetBytes);
+  const gate = new AdmissionGate(
+    budget,
+    {
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      maxStreamsPerAddress: config.maxStreamsPerAddress,
+      streamReservedBytes: streamReservedBytes(config),
+      connectionReservedBytes: CONNECTION_RESERVED_BYTES,
+    },
+    logger,
+  );
   const server = new grpc.Server({
+    // Every call, health and reflection included, is admitted (per-address caps, memory budget) first.
+    interceptors: [gate.interceptor],
     'grpc.max_receive_message_length': config.maxRequestBytes,
     // A read response carries up to max_bytes of batches, or one larger batch whole.
     'grpc.max_send_message_length': MAX_READ_RESPONSE_BYTES,
@@ -51,9 +68,9 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   const v1 = protocol.strata.v1;
   const admin = createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config), (topic) => groups.offsets.forgetTopic(topic));
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
-  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger), logger));
-  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes), logger));
-  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, logs: broker.logs, streams, logger }), logger));
+  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }), logger));
+  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget), logger));
+  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, logs: broker.logs, streams, logger, budget }), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));
@@ -67,10 +84,14 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   if (!raiseFlowControlWindows(server, { streamWindowBytes: config.streamWindowBytes, connectionWindowBytes: config.connectionWindowBytes })) {
     logger.warn('cannot raise the HTTP/2 flow-control window (grpc-js internals changed): produce will pipeline less');
   }
+  if (!gate.watchConnections(server)) {
+    logger.warn('cannot count connections (grpc-js internals changed): maxConnectionsPerAddress is not enforced, and connections reserve nothing of the memory budget');
+  }
 
   let shuttingDown: Promise<void> | undefined;
   return {
     port,
+    memoryBudget: budget,
     shutdown() {
       shuttingDown ??= (async () => {
         for (const name of ['', ...SERVICE_NAMES]) health.setStatus(name, 'NOT_SERVING');

@@ -13,6 +13,7 @@ import { callIdOf } from './call-log.js';
 import { refuseInternalTopic } from './internal-topics.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
+import type { MemoryBudget } from './memory-budget.js';
 
 const ACK_LEVELS: Record<AckLevel__Output, AckLevel | 'none' | undefined> = {
   ACK_LEVEL_UNSPECIFIED: undefined,
@@ -30,10 +31,29 @@ type ProduceCall = grpc.ServerDuplexStream<ProduceRequest__Output, ProduceRespon
  * while the client does not read its responses (write() returned false), the server stops reading
  * the stream, and HTTP/2 flow control pushes back on the client. A bad request fails alone; an
  * undecodable message ends the stream with INVALID_ARGUMENT.
+ *
+ * Memory: the requests in flight are a share of the server's memory budget. The stream reads the next
+ * request only while it holds room for one of the largest size (maxRequestBytes): its reservation
+ * always gives one, more are borrowed while the budget has room, so under pressure every producer
+ * still appends, one request at a time.
  */
-export function createProduceService(broker: Broker, streams: StreamRegistry, logger: Logger): ProduceServiceHandlers {
+export function createProduceService(broker: Broker, streams: StreamRegistry, logger: Logger, memory: { budget: MemoryBudget; maxRequestBytes: number }): ProduceServiceHandlers {
+  const slotBytes = memory.maxRequestBytes;
   return {
     Produce(call: ProduceCall) {
+      limitReadAhead(call);
+      let share;
+      try {
+        share = memory.budget.openShare({ reservedBytes: slotBytes, maxBytes: MAX_IN_FLIGHT_BYTES_PER_STREAM + slotBytes, what: 'a produce stream' });
+      } catch (error) {
+        call.emit('error', toServiceError(error));
+        return;
+      }
+      const requestMemory = share;
+      // Room for the next request, held while the stream reads; the request that arrives takes it over.
+      let hasSlot = requestMemory.tryAcquire(slotBytes);
+      let isWaitingForSlot = false;
+      const slotWait = new AbortController();
       let inFlightCount = 0;
       let inFlightBytes = 0;
       let isWriteBlocked = false;
@@ -45,6 +65,7 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
       const finish = (error?: unknown) => {
         if (isFinished) return;
         isFinished = true;
+        releaseMemory();
         unregister();
         if (error !== undefined) call.emit('error', toServiceError(error));
         else call.end();
@@ -62,14 +83,23 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         if (isFinished) return;
         if (inFlightCount === 0 && isDraining) return finish(new ShuttingDownError('the server is shutting down'));
         if (inFlightCount === 0 && hasClientEnded) return finish();
+        if (!hasSlot && !isWaitingForSlot) {
+          isWaitingForSlot = true;
+          void requestMemory.acquire(slotBytes, slotWait.signal).then((isHeld) => {
+            isWaitingForSlot = false;
+            hasSlot = isHeld;
+            if (isHeld) updateFlow();
+          });
+        }
         const shouldPause =
-          isDraining || isWriteBlocked || inFlightCount >= MAX_IN_FLIGHT_REQUESTS_PER_STREAM || inFlightBytes >= MAX_IN_FLIGHT_BYTES_PER_STREAM;
+          isDraining || isWriteBlocked || !hasSlot || inFlightCount >= MAX_IN_FLIGHT_REQUESTS_PER_STREAM || inFlightBytes >= MAX_IN_FLIGHT_BYTES_PER_STREAM;
         if (shouldPause && !call.isPaused()) call.pause();
         else if (!shouldPause && call.isPaused()) call.resume();
       };
       const respond = (response: ProduceResponse, sizeBytes: number) => {
         inFlightCount--;
         inFlightBytes -= sizeBytes;
+        requestMemory.release(sizeBytes);
         if (!isFinished && !call.cancelled && !call.write(response) && !isWriteBlocked) {
           isWriteBlocked = true;
           call.once('drain', () => {
@@ -95,6 +125,10 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         const sizeBytes = request.records.length;
         inFlightCount++;
         inFlightBytes += sizeBytes;
+        // The request is in memory already: it takes over the slot (or is added if one arrived without).
+        if (hasSlot) requestMemory.resize(slotBytes, sizeBytes);
+        else requestMemory.add(sizeBytes);
+        hasSlot = requestMemory.tryAcquire(slotBytes);
         // Requests already buffered when the shutdown began are refused, never dropped unanswered.
         if (isDraining) return fail(request, new ShuttingDownError('the server is shutting down'), sizeBytes);
         try {
@@ -125,11 +159,30 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
       });
       const onGone = () => {
         isFinished = true;
+        releaseMemory();
         unregister();
         resolveDrained?.();
       };
+      function releaseMemory() {
+        slotWait.abort();
+        requestMemory.close();
+      }
       call.on('cancelled', onGone);
       call.on('error', onGone);
     },
   };
+}
+
+/**
+ * A paused grpc-js stream still reads requests until its readable buffer holds its high-water mark:
+ * 16 messages in object mode, up to 16 x maxRequestBytes per produce stream that nobody counted.
+ * One is what the admission gate reserves for (a message assembled or read ahead). Node 20's
+ * Readable keeps the mark in `_readableState.highWaterMark`; if that is gone the default stays
+ * (test/server/produce-read-ahead.test.ts pins it).
+ */
+export function limitReadAhead(call: object): boolean {
+  const state = (call as { _readableState?: { highWaterMark?: unknown } })._readableState;
+  if (state === undefined || typeof state.highWaterMark !== 'number') return false;
+  state.highWaterMark = 1;
+  return true;
 }

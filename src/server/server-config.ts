@@ -24,7 +24,8 @@ export interface ServerConfig {
    * HTTP/2 receive windows: how many bytes a client may send on one stream, and on one connection,
    * before the server reads them (HTTP/2's default is 64 KiB; larger ones let produce requests
    * pipeline). A connection can make the server hold at most streamWindowBytes unread per open
-   * stream, and it may open maxConcurrentStreams streams.
+   * stream, and it may open maxConcurrentStreams streams; each open call reserves its window (and
+   * one request of maxRequestBytes) from memoryBudgetBytes.
    */
   streamWindowBytes: number;
   connectionWindowBytes: number;
@@ -43,6 +44,22 @@ export interface ServerConfig {
    * subscriber that stops reading costs the server, however many partitions it reads.
    */
   subscriptionBufferBytes: number;
+  /**
+   * Everything clients can make the server hold, summed over all connections and streams: HTTP/2
+   * windows and requests being received, Subscribe buffers, produce requests being appended,
+   * heartbeat answers not yet read (memory-budget.ts, admission-gate.ts). Past it, new connections
+   * and streams are refused with RESOURCE_EXHAUSTED (MEMORY_BUDGET_EXHAUSTED) and open streams get
+   * smaller shares. The process needs this plus its base: 85-105 MiB of RSS measured idle, up to
+   * 160 MiB under hundreds of streams (garbage and V8's young generation; memory-budget.test.ts).
+   */
+  memoryBudgetBytes: number;
+  /**
+   * Connections and open calls (streams, unary calls in progress) one client address may have at
+   * once; past them, calls are refused with RESOURCE_EXHAUSTED (TOO_MANY_CONNECTIONS,
+   * TOO_MANY_STREAMS), so one host cannot take the whole memory budget from the others.
+   */
+  maxConnectionsPerAddress: number;
+  maxStreamsPerAddress: number;
   /** How often the server pings an idle connection, and how long it waits for the answer. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
@@ -63,6 +80,22 @@ export function largestAcceptedBatchBytes(config: Pick<ServerConfig, 'maxRequest
   return config.maxRequestBytes - REQUEST_FIELDS_BYTES;
 }
 
+/**
+ * What each open call reserves of the memory budget before its handler runs: the HTTP/2 stream
+ * window (bytes the peer may send on it that the server has not read) and one request message that
+ * grpc-js assembles, or keeps read ahead, before a handler takes it (see admission-gate.ts).
+ */
+export function streamReservedBytes(config: Pick<ServerConfig, 'streamWindowBytes' | 'maxRequestBytes'>): number {
+  return config.streamWindowBytes + config.maxRequestBytes;
+}
+
+/**
+ * A budget must admit at least this many calls at once, or no client could work (a group member
+ * needs a heartbeat stream and a subscription). Raising maxRequestBytes raises every call's
+ * reservation: raise memoryBudgetBytes with it.
+ */
+const MIN_BUDGET_STREAMS = 4;
+
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   dataDir: 'data',
   host: '127.0.0.1',
@@ -76,6 +109,11 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   producerStateTailBytes: 1024 * 1024,
   // Replay of 8 partitions at the default 1 MiB responses keeps its four responses per partition.
   subscriptionBufferBytes: 32 * 1024 * 1024,
+  memoryBudgetBytes: 512 * 1024 * 1024,
+  // A busy client host runs a few processes of a few clients each; at the default windows, 256
+  // streams reserve about half the default budget (admission-gate.ts), leaving the rest to others.
+  maxConnectionsPerAddress: 64,
+  maxStreamsPerAddress: 256,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
@@ -83,7 +121,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   groups: {},
 });
 
-const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'streamWindowBytes', 'connectionWindowBytes', 'maxConcurrentStreams', 'producerStateTailBytes', 'subscriptionBufferBytes', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
+const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'streamWindowBytes', 'connectionWindowBytes', 'maxConcurrentStreams', 'producerStateTailBytes', 'subscriptionBufferBytes', 'memoryBudgetBytes', 'maxConnectionsPerAddress', 'maxStreamsPerAddress', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
 
 /** Checks a partial configuration (from a file or flags) and fills in the defaults. */
 export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfig>>): ServerConfig {
@@ -110,6 +148,12 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
   }
   if (config.maxConcurrentStreams < 1) throw new InvalidConfigError('maxConcurrentStreams must be at least 1');
   if (config.subscriptionBufferBytes < 1024 * 1024) throw new InvalidConfigError(`subscriptionBufferBytes must be at least 1048576, got ${config.subscriptionBufferBytes}`);
+  if (config.maxConnectionsPerAddress < 1) throw new InvalidConfigError('maxConnectionsPerAddress must be at least 1');
+  if (config.maxStreamsPerAddress < 1) throw new InvalidConfigError('maxStreamsPerAddress must be at least 1');
+  const smallestBudgetBytes = MIN_BUDGET_STREAMS * streamReservedBytes(config);
+  if (config.memoryBudgetBytes < smallestBudgetBytes) {
+    throw new InvalidConfigError(`memoryBudgetBytes must hold at least ${MIN_BUDGET_STREAMS} streams' reservations (streamWindowBytes + maxRequestBytes each): at least ${smallestBudgetBytes}, got ${config.memoryBudgetBytes}`);
+  }
   resolveGroupConfig(config.groups);
   return config;
 }

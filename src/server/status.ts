@@ -34,6 +34,9 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   GROUP_MAX_SIZE_REACHED: grpc.status.RESOURCE_EXHAUSTED,
   // A server resource, not a bad argument: the same request succeeds on a server with room.
   PARTITION_LIMIT_REACHED: grpc.status.RESOURCE_EXHAUSTED,
+  MEMORY_BUDGET_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  TOO_MANY_CONNECTIONS: grpc.status.RESOURCE_EXHAUSTED,
+  TOO_MANY_STREAMS: grpc.status.RESOURCE_EXHAUSTED,
 });
 
 export interface DescribedError {

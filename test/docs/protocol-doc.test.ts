@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import * as errors from '../../src/core/errors.js';
 import * as limits from '../../src/core/limits.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
-import { DEFAULT_SERVER_CONFIG } from '../../src/server/server-config.js';
+import { CONNECTION_RESERVED_BYTES } from '../../src/server/admission-gate.js';
+import { DEFAULT_SERVER_CONFIG, streamReservedBytes } from '../../src/server/server-config.js';
 import { STATUS_BY_ERROR_CODE } from '../../src/server/status.js';
 
 /** docs/protocol.md is what a client in another language is written from: it must say what the code does. */
@@ -95,5 +96,7 @@ describe('docs/protocol.md', () => {
     expectRow('heartbeats per stream', `${limits.MAX_UNREAD_HEARTBEAT_ANSWERS} answers`);
     expectRow('HTTP/2 receive windows', mib(DEFAULT_SERVER_CONFIG.streamWindowBytes), mib(DEFAULT_SERVER_CONFIG.connectionWindowBytes));
     expectRow('concurrent streams per connection', DEFAULT_SERVER_CONFIG.maxConcurrentStreams.toLocaleString('en-US'));
+    expectRow('memory the server holds for all clients', mib(DEFAULT_SERVER_CONFIG.memoryBudgetBytes), `${(streamReservedBytes(DEFAULT_SERVER_CONFIG) / (1024 * 1024)).toFixed(1)} MiB at the defaults`, `${CONNECTION_RESERVED_BYTES / 1024} KiB`);
+    expectRow('connections; open calls per client address', `${DEFAULT_SERVER_CONFIG.maxConnectionsPerAddress}; ${DEFAULT_SERVER_CONFIG.maxStreamsPerAddress}`);
   });
 });

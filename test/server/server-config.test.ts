@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/core/errors.js';
 import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT } from '../../src/core/limits.js';
 import { DEFAULT_TOPIC_CONFIG } from '../../src/storage/topic-config.js';
-import { DEFAULT_SERVER_CONFIG, largestAcceptedBatchBytes, REQUEST_FIELDS_BYTES, resolveServerConfig } from '../../src/server/server-config.js';
+import { DEFAULT_SERVER_CONFIG, largestAcceptedBatchBytes, REQUEST_FIELDS_BYTES, resolveServerConfig, streamReservedBytes } from '../../src/server/server-config.js';
 
 describe('server config: the request limit and the batch limits of topics', () => {
   it('by default receives a default topic largest batch plus the request fields', () => {
@@ -16,5 +16,22 @@ describe('server config: the request limit and the batch limits of topics', () =
     for (const maxRequestBytes of [1024, DEFAULT_SERVER_CONFIG.maxRequestBytes - 1, MAX_BATCH_BYTES_LIMIT + REQUEST_FIELDS_BYTES + 1]) {
       expect(() => resolveServerConfig({ maxRequestBytes }), String(maxRequestBytes)).toThrow(InvalidConfigError);
     }
+  });
+});
+
+describe('server config: the memory budget and the per-address caps', () => {
+  it('defaults to a 512 MiB budget, 64 connections and 256 calls per address', () => {
+    expect(DEFAULT_SERVER_CONFIG).toMatchObject({ memoryBudgetBytes: 512 * 1024 * 1024, maxConnectionsPerAddress: 64, maxStreamsPerAddress: 256 });
+    expect(resolveServerConfig({}).memoryBudgetBytes).toBe(512 * 1024 * 1024);
+  });
+
+  it('refuses a budget that cannot admit four calls, and caps below one', () => {
+    const fourCalls = 4 * streamReservedBytes(DEFAULT_SERVER_CONFIG);
+    expect(resolveServerConfig({ memoryBudgetBytes: fourCalls }).memoryBudgetBytes).toBe(fourCalls);
+    expect(() => resolveServerConfig({ memoryBudgetBytes: fourCalls - 1 })).toThrow(/memoryBudgetBytes must hold at least 4/);
+    // A larger request limit raises every call's reservation, and so the smallest budget.
+    expect(() => resolveServerConfig({ maxRequestBytes: MAX_BATCH_BYTES_LIMIT + REQUEST_FIELDS_BYTES, memoryBudgetBytes: 128 * 1024 * 1024 })).toThrow(InvalidConfigError);
+    expect(() => resolveServerConfig({ maxConnectionsPerAddress: 0 })).toThrow(InvalidConfigError);
+    expect(() => resolveServerConfig({ maxStreamsPerAddress: 0 })).toThrow(InvalidConfigError);
   });
 });
