@@ -111,6 +111,28 @@ export class StorageFailedError extends StrataError {
   readonly retriable = false;
 }
 
+/**
+ * The process ran out of file descriptors (EMFILE, or the system's ENFILE) opening a file. Nothing
+ * is wrong with the disk or the request: an operator must raise `ulimit -n` or use fewer partitions.
+ */
+export class TooManyOpenFilesError extends StrataError {
+  readonly code = 'TOO_MANY_OPEN_FILES';
+  readonly retriable = false;
+}
+
+/**
+ * A file-system error of an operation as a Strata error: a full disk (ENOSPC, EDQUOT) or an I/O
+ * error (EIO, EROFS) is STORAGE_FAILED, the descriptor limit TOO_MANY_OPEN_FILES. Anything else
+ * (a Strata error already, a bug) is returned unchanged.
+ */
+export function asStorageError(error: unknown, doing: string): unknown {
+  if (error instanceof StrataError || !(error instanceof Error)) return error;
+  const errno = (error as NodeJS.ErrnoException).code;
+  if (errno === 'EMFILE' || errno === 'ENFILE') return new TooManyOpenFilesError(`${doing}: ${error.message}`, { cause: error });
+  if (errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EIO' || errno === 'EROFS') return new StorageFailedError(`${doing}: ${error.message}`, { cause: error });
+  return error;
+}
+
 /** Damage in the middle of a log: valid batches follow a bad one, so cutting the tail would drop data. */
 export class DataLossError extends StrataError {
   readonly code = 'DATA_LOSS';

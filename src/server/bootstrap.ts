@@ -5,6 +5,7 @@ import { StickyAssignor } from '../groups/assignors/sticky-assignor.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OFFSETS_TOPIC, OffsetStore } from '../groups/offset-store.js';
+import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
 import { HeartbeatStreams } from './group-service.js';
 import { startGrpcServer } from './grpc-server.js';
@@ -20,8 +21,8 @@ export interface RunningServer {
 }
 
 /** The one composition root: logs (recovered if needed), broker, gRPC services. */
-export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningServer> {
-  const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs });
+export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: { fs?: FileSystemPort } = {}): Promise<RunningServer> {
+  const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
   const broker = new Broker(logManager, clock, logger);
   let grpcServer;
   let coordinator: GroupCoordinator | undefined;
