@@ -169,6 +169,12 @@ export class DataDirLockedError extends StrataError {
   readonly retriable = false;
 }
 
+/** The server's address is taken by another process (EADDRINUSE): found before the data dir is touched. */
+export class PortInUseError extends StrataError {
+  readonly code = 'PORT_IN_USE';
+  readonly retriable = false;
+}
+
 /** Too many appends wait behind one partition's writer; the client should back off and retry. */
 export class TooManyPendingAppendsError extends StrataError {
   readonly code = 'TOO_MANY_PENDING_APPENDS';
