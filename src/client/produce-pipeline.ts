@@ -253,15 +253,7 @@ export class ProducePipeline {
    * refused, and their partitions' sequences start over (as after any batch that failed for good).
    */
   failWaiting(error: StrataClientError, options: { mayBeWritten: boolean }): void {
-    const stream = this.stream;
-    if (stream) {
-      this.replaceStream(stream, error, options.mayBeWritten);
-      try {
-        stream.cancel();
-      } catch {
-        // Already gone.
-      }
-    }
+    // Waiting ones first: replacing the stream sends what is queued on a new one.
     for (const state of this.partitions.values()) {
       const waiting = [...state.retry, ...state.queue];
       if (waiting.length === 0) continue;
@@ -274,6 +266,15 @@ export class ProducePipeline {
       if (!state.isRecovering) {
         state.isRecovering = true;
         if (state.inFlight.size === 0) this.scheduleResume(state);
+      }
+    }
+    const stream = this.stream;
+    if (stream) {
+      this.replaceStream(stream, error, options.mayBeWritten);
+      try {
+        stream.cancel();
+      } catch {
+        // Already gone.
       }
     }
   }
