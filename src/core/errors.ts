@@ -102,16 +102,6 @@ export class OffsetOutOfRangeError extends StrataError {
 }
 
 /**
- * The partition stopped taking writes after a write or fsync error. Retrying fsync after a failure can
- * report success although the kernel already dropped the dirty pages, so the partition stays failed
- * until a restart runs recovery over what really reached the disk.
- */
-export class StorageFailedError extends StrataError {
-  readonly code = 'STORAGE_FAILED';
-  readonly retriable = false;
-}
-
-/**
  * The process ran out of file descriptors (EMFILE, or the system's ENFILE) opening a file. Nothing
  * is wrong with the disk or the request: an operator must raise `ulimit -n` or use fewer partitions.
  */
@@ -131,6 +121,16 @@ export function asStorageError(error: unknown, doing: string): unknown {
   if (errno === 'EMFILE' || errno === 'ENFILE') return new TooManyOpenFilesError(`${doing}: ${error.message}`, { cause: error });
   if (errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EIO' || errno === 'EROFS') return new StorageFailedError(`${doing}: ${error.message}`, { cause: error });
   return error;
+}
+
+/**
+ * The partition stopped taking writes after a write or fsync error. Retrying fsync after a failure can
+ * report success although the kernel already dropped the dirty pages, so the partition stays failed
+ * until a restart runs recovery over what really reached the disk.
+ */
+export class StorageFailedError extends StrataError {
+  readonly code = 'STORAGE_FAILED';
+  readonly retriable = false;
 }
 
 /** Damage in the middle of a log: valid batches follow a bad one, so cutting the tail would drop data. */
