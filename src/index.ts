@@ -18,7 +18,6 @@ export {
   LogClosedError,
   DataDirLockedError,
   TooManyPendingAppendsError,
-  TooManyOpenFilesError,
 } from './core/errors.js';
 export { encodeRecordBatch, decodeRecordBatch, iterateBatches } from './format/record-batch-codec.js';
 export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } from './format/record-batch-codec.js';
@@ -37,7 +36,7 @@ export type { OffsetSpec } from './client/admin.js';
 export { Producer } from './client/producer.js';
 export type { ProducerOptions, ProducerRecord, RecordMetadata } from './client/producer.js';
 export type { ConsumeOptions, ConsumedRecord } from './client/consume.js';
-export { StrataClientError, ServerUnreachableError } from './client/client-error.js';
+export { StrataClientError } from './client/client-error.js';
 export { DefaultPartitioner } from './client/partitioner.js';
 export type { Partitioner } from './client/partitioner.js';
 export { murmur2, partitionForKey } from './client/murmur2.js';

@@ -7,13 +7,13 @@ import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescr
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import { loadProtocol, type StrataProtocol } from '../protocol/protocol.js';
 import { produceRequestSerializer } from './produce-request-frames.js';
-import { systemClock, type Clock } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { ConnectionMonitor } from './connection-monitor.js';
 import { Admin, DEFAULT_CALL_TIMEOUT_MS } from './admin.js';
 import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
 import { consume, consumeBatches, type ConsumeOptions, type ConsumedRecord } from './consume.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { ConnectionMonitor } from './connection-monitor.js';
 
 export const DEFAULT_SERVER_ADDRESS = 'localhost:7070';
 

@@ -21,6 +21,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   UNKNOWN_PRODUCER: grpc.status.FAILED_PRECONDITION,
   DUPLICATE_SEQUENCE: grpc.status.FAILED_PRECONDITION,
   STORAGE_FAILED: grpc.status.UNAVAILABLE,
+  // The server's descriptor limit: the same request succeeds on a server with room (ulimit -n).
+  TOO_MANY_OPEN_FILES: grpc.status.RESOURCE_EXHAUSTED,
   SHUTTING_DOWN: grpc.status.UNAVAILABLE,
   LOG_CLOSED: grpc.status.UNAVAILABLE,
   DATA_LOSS: grpc.status.DATA_LOSS,
@@ -33,8 +35,6 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   GROUP_MAX_SIZE_REACHED: grpc.status.RESOURCE_EXHAUSTED,
   // A server resource, not a bad argument: the same request succeeds on a server with room.
   PARTITION_LIMIT_REACHED: grpc.status.RESOURCE_EXHAUSTED,
-  // The server's descriptor limit: the same request succeeds on a server with room (ulimit -n).
-  TOO_MANY_OPEN_FILES: grpc.status.RESOURCE_EXHAUSTED,
 });
 
 export interface DescribedError {
