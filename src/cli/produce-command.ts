@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import { ServerUnreachableError } from '../client/client-error.js';
 import { parseInteger, withClient } from './cli-context.js';
 
 const MAX_OUTSTANDING = 10_000;
@@ -30,6 +31,7 @@ export function registerProduceCommand(program: Command): void {
         let outstanding = 0;
         let onRoom: (() => void) | undefined;
         let firstError: unknown;
+        const lines = options.value === undefined ? createInterface({ input: process.stdin, crlfDelay: Infinity }) : undefined;
         const sendLine = (line: string) => {
           let key = options.key ?? null;
           let value = line;
@@ -47,7 +49,11 @@ export function registerProduceCommand(program: Command): void {
             .send(topic, { key, value, ...(options.partition !== undefined ? { partition: options.partition } : {}) })
             .then(
               (metadata) => options.json && process.stdout.write(JSON.stringify(metadata) + '\n'),
-              (error: unknown) => (firstError ??= error),
+              (error: unknown) => {
+                firstError ??= error;
+                // Nobody to send to (the producer waited as long as it allows): reading more would only fail more.
+                if (error instanceof ServerUnreachableError) lines?.close();
+              },
             )
             .finally(() => {
               outstanding--;
@@ -55,9 +61,9 @@ export function registerProduceCommand(program: Command): void {
             });
         };
         try {
-          if (options.value !== undefined) sendLine(options.value);
+          if (!lines) sendLine(options.value!);
           else {
-            for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+            for await (const line of lines) {
               sendLine(line);
               if (outstanding >= MAX_OUTSTANDING) await new Promise<void>((resolve) => (onRoom = resolve));
             }

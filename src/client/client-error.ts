@@ -42,3 +42,27 @@ export class StrataClientError extends StrataError {
     return new StrataClientError(failure.code, failure.message, failure.grpcStatus as grpc.status, failure.retriable);
   }
 }
+
+/**
+ * The producer gave up on a server it could not connect to: every record that waited on the
+ * connection fails with this, together. Nothing of it reached the server unless the message says
+ * the record may have been written (it went out on a connection that broke before the answer).
+ */
+export class ServerUnreachableError extends StrataClientError {
+  declare readonly code: 'SERVER_UNREACHABLE';
+
+  constructor(
+    readonly address: string,
+    readonly unreachableForMs: number,
+    lastError: string | undefined,
+  ) {
+    super('SERVER_UNREACHABLE', `cannot reach ${address}: no connection for ${unreachableForMs} ms${lastError ? ` (last error: ${lastError})` : ''}`, grpc.status.UNAVAILABLE, false);
+  }
+}
+
+/** The cause grpc-js names in an UNAVAILABLE call's details ("connect ECONNREFUSED 127.0.0.1:1"), if any. */
+export function connectionErrorOf(error: StrataClientError): string | undefined {
+  if (error.grpcStatus !== grpc.status.UNAVAILABLE) return undefined;
+  const match = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/s.exec(error.message);
+  return match?.[1]?.trim() || undefined;
+}

@@ -112,6 +112,13 @@ export interface PipelineOptions {
   requestTimeoutMs: number;
   /** Called with the bytes of every batch that leaves the pipeline (acknowledged or failed). */
   onSettled: (sizeBytes: number, encoded: Buffer) => void;
+  /**
+   * The server is given up on (ConnectionDeadline): then no batch is sealed, and a failure that a
+   * retry could get past fails for good with this error instead.
+   */
+  givenUpError?: () => StrataClientError | undefined;
+  /** Every failure of the stream (for the connection error a give-up names). */
+  onStreamFailure?: (error: StrataClientError) => void;
 }
 
 /**
@@ -152,6 +159,9 @@ export class ProducePipeline {
 
   /** Assigns the next sequence of the partition and encodes the batch. */
   seal(topic: string, partition: number, builder: RecordBatchBuilder, sinks: BatchSinks, sizeBytes: number, deadlineMs: number): void {
+    // Thrown before a sequence is taken: the caller fails the batch's records, and nothing was sent.
+    const givenUp = this.options.givenUpError?.();
+    if (givenUp) throw givenUp;
     const state = this.partitionState(topic, partition);
     const recordCount = builder.recordCount;
     if (state.nextSequence + recordCount - 1 > MAX_SEQUENCE) {
@@ -209,6 +219,7 @@ export class ProducePipeline {
       const failure = error
         ? StrataClientError.fromServiceError(error)
         : new StrataClientError('STREAM_ENDED', 'the produce stream ended', 14, true);
+      this.options.onStreamFailure?.(failure);
       this.replaceStream(stream, failure);
     };
     stream.on('error', onBroken);
@@ -219,7 +230,7 @@ export class ProducePipeline {
   }
 
   /** Drops a broken (or unanswering) stream: every request in flight on it is retried on a new one. */
-  private replaceStream(stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output>, failure: StrataClientError): void {
+  private replaceStream(stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output>, failure: StrataClientError, isOutcomeUnknown = true): void {
     if (this.stream !== stream) return;
     this.stream = undefined;
     // A dead stream never drains: the next stream starts unblocked.
@@ -230,9 +241,42 @@ export class ProducePipeline {
     // Unanswered on a dead stream: grpc-js may not have copied their bytes, so their buffers are not reused.
     this.requests.clear();
     const retriable = failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true);
-    for (const group of requests) this.onRequestFailure(group, retriable, true);
+    for (const group of requests) this.onRequestFailure(group, retriable, isOutcomeUnknown);
     // Partitions with nothing in flight may have batches queued behind the blocked stream.
     for (const state of this.partitions.values()) this.pump(state);
+  }
+
+  /**
+   * The server is given up on: every batch waiting fails now with `error`, together. Batches in
+   * flight fail as on a broken stream (`mayBeWritten`: whether they could have reached a server;
+   * false when the client never connected); queued ones and ones waiting to be retried fail as
+   * refused, and their partitions' sequences start over (as after any batch that failed for good).
+   */
+  failWaiting(error: StrataClientError, options: { mayBeWritten: boolean }): void {
+    // Waiting ones first: replacing the stream sends what is queued on a new one.
+    for (const state of this.partitions.values()) {
+      const waiting = [...state.retry, ...state.queue];
+      if (waiting.length === 0) continue;
+      state.retry = [];
+      state.queue = [];
+      for (const batch of waiting) this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(error) : error);
+      state.needsRenumber = true;
+      state.isRenumberAfterRefusal = true;
+      if (waiting.some((b) => b.isOutcomeUnknown)) state.hasUnresolvedSequence = true;
+      if (!state.isRecovering) {
+        state.isRecovering = true;
+        if (state.inFlight.size === 0) this.scheduleResume(state);
+      }
+    }
+    const stream = this.stream;
+    if (stream) {
+      this.replaceStream(stream, error, options.mayBeWritten);
+      try {
+        stream.cancel();
+      } catch {
+        // Already gone.
+      }
+    }
   }
 
   /** A request unanswered for requestTimeoutMs: the stream is given up (its late answers are ignored). */
@@ -347,8 +391,10 @@ export class ProducePipeline {
     // Sticky: an attempt that went unanswered may be in the log whatever a later attempt hears (a
     // retry that arrives while the first append is still being written is refused as out of order).
     batch.isOutcomeUnknown ||= isOutcomeUnknown;
-    if (!error.retriable || Date.now() >= batch.deadlineMs) {
-      this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(error) : error);
+    const givenUp = error.retriable ? this.options.givenUpError?.() : undefined;
+    if (!error.retriable || givenUp || Date.now() >= batch.deadlineMs) {
+      const finalError = givenUp ?? error;
+      this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(finalError) : finalError);
       state.needsRenumber = true;
       state.isRenumberAfterRefusal = true;
       if (batch.isOutcomeUnknown) state.hasUnresolvedSequence = true;

@@ -10,6 +10,7 @@ import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce
 import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes, timestampOf } from './producer-records.js';
 import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
 import { TopicMetadataCache } from './topic-metadata-cache.js';
+import { ConnectionDeadline } from './connection-deadline.js';
 import type { StrataClient } from './strata-client.js';
 
 export type { ProducerRecord, RecordMetadata };
@@ -32,8 +33,20 @@ export interface ProducerOptions {
    * this many bytes (one batch always fits). Default 1 MiB, the server's default request limit.
    */
   maxRequestBytes?: number;
-  /** How long a record may take, retries included, before send() rejects. Default 120000. */
+  /**
+   * How long a record may take, retries included, before send() rejects. Default 120000. Records
+   * waiting on a lost connection share one deadline: when the server has been unreachable this long
+   * (since the first failed attempt to reconnect), they all fail together with SERVER_UNREACHABLE,
+   * and until it is reached again sends fail at once instead of each waiting out its own timeout.
+   */
   deliveryTimeoutMs?: number;
+  /**
+   * How long records wait for a first connection while the client has never reached its server,
+   * before they all fail with SERVER_UNREACHABLE ("cannot reach host:port"): a wrong address or a
+   * server that is not running shows in seconds (as kafkajs's connect() fails), while a server that
+   * was reached once gets deliveryTimeoutMs to come back. Default 5000.
+   */
+  firstConnectTimeoutMs?: number;
   /**
    * How long a produce request may go unanswered before the stream is replaced and its batches are
    * retried (as Kafka's request.timeout.ms): a server that stops answering without the connection
@@ -90,6 +103,7 @@ export class Producer {
   private readonly roomWaiters: Array<{ sizeBytes: number; resolve: () => void }> = [];
   private isClosed = false;
   private readonly batchBuffers: BatchBufferPool;
+  private readonly connection: ConnectionDeadline;
 
   constructor(client: StrataClient, options: ProducerOptions) {
     this.options = {
@@ -99,6 +113,7 @@ export class Producer {
       maxInFlightPerPartition: options.maxInFlightPerPartition ?? 5,
       maxRequestBytes: options.maxRequestBytes ?? 1024 * 1024,
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
+      firstConnectTimeoutMs: options.firstConnectTimeoutMs ?? 5_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       retryBackoffMs: options.retryBackoffMs ?? 100,
       maxBufferedBytes: options.maxBufferedBytes ?? 32 * 1024 * 1024,
@@ -107,8 +122,8 @@ export class Producer {
       partitioner: options.partitioner ?? new DefaultPartitioner(),
     };
     const o = this.options;
-    if (!(o.lingerMs >= 0) || !(o.batchBytes > 0) || !(o.deliveryTimeoutMs > 0) || !(o.requestTimeoutMs > 0) || !(o.maxRequestBytes > 0 && o.maxRequestBytes <= MAX_PRODUCE_REQUEST_BYTES)) {
-      throw new InvalidArgumentError(`lingerMs >= 0, batchBytes > 0, deliveryTimeoutMs > 0, requestTimeoutMs > 0 and 0 < maxRequestBytes <= ${MAX_PRODUCE_REQUEST_BYTES} are required`);
+    if (!(o.lingerMs >= 0) || !(o.batchBytes > 0) || !(o.deliveryTimeoutMs > 0) || !(o.firstConnectTimeoutMs > 0) || !(o.requestTimeoutMs > 0) || !(o.maxRequestBytes > 0 && o.maxRequestBytes <= MAX_PRODUCE_REQUEST_BYTES)) {
+      throw new InvalidArgumentError(`lingerMs >= 0, batchBytes > 0, deliveryTimeoutMs > 0, firstConnectTimeoutMs > 0, requestTimeoutMs > 0 and 0 < maxRequestBytes <= ${MAX_PRODUCE_REQUEST_BYTES} are required`);
     }
     // The server recognises a retry only among a producer's last PRODUCER_RECENT_BATCHES batches.
     if (!Number.isInteger(o.maxInFlightPerPartition) || o.maxInFlightPerPartition < 1 || o.maxInFlightPerPartition > MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION) {
@@ -119,7 +134,14 @@ export class Producer {
       throw new InvalidArgumentError('batchBytes <= maxBatchBytes <= maxBufferedBytes is required');
     }
     this.batchBuffers = new BatchBufferPool(o.batchBytes, FREE_BATCH_BUFFERS_BYTES);
-    this.topics = new TopicMetadataCache(client, { deliveryTimeoutMs: o.deliveryTimeoutMs, retryBackoffMs: o.retryBackoffMs, isClosed: () => this.isClosed });
+    this.connection = new ConnectionDeadline(client.connection, {
+      deliveryTimeoutMs: o.deliveryTimeoutMs,
+      firstConnectTimeoutMs: o.firstConnectTimeoutMs,
+      clock: client.clock,
+      // A client that never connected cannot have written anything.
+      onUnreachable: (error) => this.pipeline.failWaiting(error, { mayBeWritten: client.connection.hasBeenReady }),
+    });
+    this.topics = new TopicMetadataCache(client, { deliveryTimeoutMs: o.deliveryTimeoutMs, retryBackoffMs: o.retryBackoffMs, isClosed: () => this.isClosed, reachability: this.connection });
     this.pipeline = new ProducePipeline(client.stubs.produce, {
       producerId: randomInt(1, 2 ** 47),
       newProducerId: () => randomInt(1, 2 ** 47),
@@ -133,6 +155,8 @@ export class Producer {
         this.batchBuffers.recycle(encoded);
         this.release(sizeBytes);
       },
+      givenUpError: () => this.connection.checkGivenUp(),
+      onStreamFailure: (error) => this.connection.noteFailure(error),
     });
   }
 
@@ -279,6 +303,7 @@ export class Producer {
     this.isClosed = true;
     await this.flush();
     this.pipeline.close();
+    this.connection.close();
   }
 
   private append(topic: string, partition: number, record: ProducerRecord, key: Buffer | null, timestampMs: number, sizeBytes: number, sink: RecordSink, index: number): void {

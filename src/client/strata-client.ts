@@ -13,6 +13,8 @@ import { Admin, DEFAULT_CALL_TIMEOUT_MS } from './admin.js';
 import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
 import { consume, consumeBatches, type ConsumeOptions, type ConsumedRecord } from './consume.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { ConnectionMonitor } from './connection-monitor.js';
 
 export const DEFAULT_SERVER_ADDRESS = 'localhost:7070';
 
@@ -24,6 +26,8 @@ export interface StrataClientOptions {
   channelOptions?: grpc.ChannelOptions;
   /** Deadline of each unary call (admin, offset commits and fetches). Default 30000. */
   callTimeoutMs?: number;
+  /** The clock of the client's timers that watch the connection (tests pass a ManualClock). Default: the system clock. */
+  clock?: Clock;
 }
 
 export type { TopicDescription__Output as TopicDescription };
@@ -36,6 +40,9 @@ export class StrataClient {
   readonly address: string;
   readonly admin: Admin;
   readonly callTimeoutMs: number;
+  readonly clock: Clock;
+  /** @internal the channel's connectivity, shared by producers. */
+  readonly connection: ConnectionMonitor;
   /** @internal the generated stubs, shared by producers and consumers. */
   readonly stubs: { admin: AdminServiceClient; produce: ProduceServiceClient; consume: ConsumeServiceClient; groups: GroupServiceClient };
   private readonly channel: grpc.Channel;
@@ -53,9 +60,16 @@ export class StrataClient {
       // address in the process, and past the server's streams per connection (maxConcurrentStreams)
       // new calls wait silently for a stream to end.
       'grpc.use_local_subchannel_pool': 1,
+      // Reconnect as Kafka's clients do (reconnect.backoff.max.ms 1000), not after up to 120 s (grpc's
+      // default): a call made while the channel is in TRANSIENT_FAILURE fails at once, so a server back
+      // from a restart is found within a second, not minutes later.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1_000,
       ...options.channelOptions,
     };
     this.channel = new grpc.Channel(this.address, credentials, channelOptions);
+    this.clock = options.clock ?? systemClock;
+    this.connection = new ConnectionMonitor(this.channel, this.address, this.clock);
     const v1 = loadProtocol().protocol.strata.v1;
     const shared = { channelOverride: this.channel };
     this.stubs = {

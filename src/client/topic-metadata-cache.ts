@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StrataClientError } from './client-error.js';
+import type { Reachability } from './connection-deadline.js';
 import type { StrataClient } from './strata-client.js';
 
 /**
@@ -24,7 +26,7 @@ export class TopicMetadataCache {
 
   constructor(
     private readonly client: StrataClient,
-    private readonly options: { deliveryTimeoutMs: number; retryBackoffMs: number; isClosed: () => boolean; nowMs?: () => number },
+    private readonly options: { deliveryTimeoutMs: number; retryBackoffMs: number; isClosed: () => boolean; nowMs?: () => number; reachability?: Reachability },
   ) {}
 
   /** The partition count known now, if any; a stale one is still returned while a refresh starts. */
@@ -65,24 +67,56 @@ export class TopicMetadataCache {
 
   /**
    * The topic's description; a server that is unreachable for a moment (restarting) is asked again
-   * with backoff for up to deliveryTimeoutMs, as sends to a known topic would be retried.
+   * with backoff for up to deliveryTimeoutMs, as sends to a known topic would be retried. When the
+   * producer gives up on the server (Reachability), the wait ends at once with its error, whatever
+   * this load's own deadline: every send waiting on the connection fails together.
    */
   private async describeWithRetries(topic: string): Promise<TopicMetadata> {
     const deadlineMs = Date.now() + this.options.deliveryTimeoutMs;
+    const reachability = this.options.reachability;
     for (let attempt = 0; ; attempt++) {
+      const givenUp = reachability?.checkGivenUp();
+      if (givenUp) throw givenUp;
       try {
-        const { partitionCount, config } = await this.client.admin.describeTopic(topic);
+        const { partitionCount, config } = await untilAborted(this.client.admin.describeTopic(topic), reachability?.signal);
         const maxBatchBytes = Number(config?.['max.message.bytes']);
         return { partitionCount, maxBatchBytes: Number.isSafeInteger(maxBatchBytes) && maxBatchBytes > 0 ? maxBatchBytes : undefined, fetchedAtMs: this.now() };
       } catch (error) {
-        const isUnavailable = error instanceof StrataClientError && error.grpcStatus === 14;
+        // Given up on during the call.
+        if (reachability?.signal.aborted) throw reachability.signal.reason;
+        // No connection: UNAVAILABLE, or a deadline that ran out while the channel was still connecting.
+        const isUnavailable = error instanceof StrataClientError && (error.grpcStatus === 14 || (error.grpcStatus === 4 && reachability !== undefined && !reachability.isReady));
+        if (isUnavailable) reachability?.noteFailure(error);
         if (!isUnavailable || this.options.isClosed() || Date.now() >= deadlineMs) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, this.options.retryBackoffMs * 2 ** attempt)));
       }
+      // An aborted sleep throws an AbortError of its own: the give-up's error is the one to report.
+      await sleep(Math.min(1_000, this.options.retryBackoffMs * 2 ** attempt), undefined, { signal: reachability?.signal }).catch((error: unknown) => {
+        throw reachability?.signal.aborted ? reachability.signal.reason : error;
+      });
     }
   }
 
   private now(): number {
     return this.options.nowMs?.() ?? Date.now();
   }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts (the work itself goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
 }

@@ -113,6 +113,28 @@ export class OffsetOutOfRangeError extends StrataError {
 }
 
 /**
+ * The process ran out of file descriptors (EMFILE, or the system's ENFILE) opening a file. Nothing
+ * is wrong with the disk or the request: an operator must raise `ulimit -n` or use fewer partitions.
+ */
+export class TooManyOpenFilesError extends StrataError {
+  readonly code = 'TOO_MANY_OPEN_FILES';
+  readonly retriable = false;
+}
+
+/**
+ * A file-system error of an operation as a Strata error: a full disk (ENOSPC, EDQUOT) or an I/O
+ * error (EIO, EROFS) is STORAGE_FAILED, the descriptor limit TOO_MANY_OPEN_FILES. Anything else
+ * (a Strata error already, a bug) is returned unchanged.
+ */
+export function asStorageError(error: unknown, doing: string): unknown {
+  if (error instanceof StrataError || !(error instanceof Error)) return error;
+  const errno = (error as NodeJS.ErrnoException).code;
+  if (errno === 'EMFILE' || errno === 'ENFILE') return new TooManyOpenFilesError(`${doing}: ${error.message}`, { cause: error });
+  if (errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EIO' || errno === 'EROFS') return new StorageFailedError(`${doing}: ${error.message}`, { cause: error });
+  return error;
+}
+
+/**
  * The partition stopped taking writes after a write or fsync error. Retrying fsync after a failure can
  * report success although the kernel already dropped the dirty pages, so the partition stays failed
  * until a restart runs recovery over what really reached the disk.
@@ -166,6 +188,12 @@ export class LogClosedError extends StrataError {
 
 export class DataDirLockedError extends StrataError {
   readonly code = 'DATA_DIR_LOCKED';
+  readonly retriable = false;
+}
+
+/** The server's address is taken by another process (EADDRINUSE): found before the data dir is touched. */
+export class PortInUseError extends StrataError {
+  readonly code = 'PORT_IN_USE';
   readonly retriable = false;
 }
 

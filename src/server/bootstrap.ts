@@ -5,10 +5,12 @@ import { StickyAssignor } from '../groups/assignors/sticky-assignor.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OFFSETS_TOPIC, OffsetStore } from '../groups/offset-store.js';
+import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
 import { HeartbeatStreams } from './group-service.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { startGrpcServer } from './grpc-server.js';
+import { checkCanListen, listenErrorOf } from './listen-check.js';
 import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 
 export interface RunningServer {
@@ -23,8 +25,10 @@ export interface RunningServer {
 }
 
 /** The one composition root: logs (recovered if needed), broker, gRPC services. */
-export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock): Promise<RunningServer> {
-  const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs });
+export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: { fs?: FileSystemPort } = {}): Promise<RunningServer> {
+  // A taken port says so in one line, before the data dir is created, locked or recovered.
+  await checkCanListen(config.host, config.port);
+  const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
   const broker = new Broker(logManager, clock, logger);
   let grpcServer;
   let coordinator: GroupCoordinator | undefined;
@@ -46,7 +50,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   } catch (error) {
     coordinator?.close();
     await logManager.close();
-    throw error;
+    // Another process took the port after checkCanListen: the same one line.
+    throw listenErrorOf(error, config.host, config.port) ?? error;
   }
   warnOfUnreachableBatchLimits(logManager, config, logger);
   logger.info({ dataDir: config.dataDir, host: config.host, port: grpcServer.port, topics: logManager.listTopics().length }, 'strata ready');

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { StrataError } from '../core/errors.js';
+import { asStorageError, StrataError } from '../core/errors.js';
 import type { Failure } from '../generated/strata/v1/Failure.js';
 import { ERROR_CODE_METADATA_KEY, ERROR_RETRIABLE_METADATA_KEY } from '../protocol/protocol.js';
 
@@ -22,6 +22,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   UNKNOWN_PRODUCER: grpc.status.FAILED_PRECONDITION,
   DUPLICATE_SEQUENCE: grpc.status.FAILED_PRECONDITION,
   STORAGE_FAILED: grpc.status.UNAVAILABLE,
+  // The server's descriptor limit: the same request succeeds on a server with room (ulimit -n).
+  TOO_MANY_OPEN_FILES: grpc.status.RESOURCE_EXHAUSTED,
   SHUTTING_DOWN: grpc.status.UNAVAILABLE,
   LOG_CLOSED: grpc.status.UNAVAILABLE,
   DATA_LOSS: grpc.status.DATA_LOSS,
@@ -47,7 +49,9 @@ export interface DescribedError {
 }
 
 /** Any thrown value as a code, message and status; unknown errors are INTERNAL and never retriable. */
-export function describeError(error: unknown): DescribedError {
+export function describeError(thrown: unknown): DescribedError {
+  // A file-system error that no layer below named (ENOSPC, EMFILE, ...) still gets its Strata code.
+  const error = asStorageError(thrown, 'a file operation failed');
   if (error instanceof StrataError) {
     return { code: error.code, message: error.message, retriable: error.retriable, grpcStatus: STATUS_BY_ERROR_CODE[error.code] ?? grpc.status.INTERNAL };
   }

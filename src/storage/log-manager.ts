@@ -8,6 +8,7 @@ import {
   ShuttingDownError,
   TopicAlreadyExistsError,
   TopicNotFoundError,
+  asStorageError,
 } from '../core/errors.js';
 import { MAX_PARTITIONS_PER_SERVER } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -128,7 +129,7 @@ export class LogManager {
   }
 
   createTopic(name: string, partitionCount: number, configOverrides: Record<string, string> = {}): Promise<TopicDescription> {
-    return this.admin(async () => {
+    return this.admin(`creating topic ${name}`, async () => {
       validateTopicName(name);
       validatePartitionCount(partitionCount);
       const config = resolveTopicConfig(configOverrides);
@@ -163,7 +164,7 @@ export class LogManager {
   }
 
   deleteTopic(name: string): Promise<void> {
-    return this.admin(async () => {
+    return this.admin(`deleting topic ${name}`, async () => {
       const topic = this.topicOrThrow(name);
       // Out of the map first, so no new append or read finds a partition that is being closed.
       this.topics.delete(name);
@@ -188,7 +189,7 @@ export class LogManager {
 
   /** Grows a topic to `partitionCount` partitions; shrinking is refused (it would move keys). */
   createPartitions(name: string, partitionCount: number): Promise<TopicDescription> {
-    return this.admin(async () => {
+    return this.admin(`adding partitions to ${name}`, async () => {
       const topic = this.topicOrThrow(name);
       validatePartitionCount(partitionCount);
       const currentCount = topic.partitions.length;
@@ -251,9 +252,10 @@ export class LogManager {
     return this.closed;
   }
 
-  private admin<T>(operation: () => Promise<T>): Promise<T> {
+  private admin<T>(doing: string, operation: () => Promise<T>): Promise<T> {
     if (this.isClosing) return Promise.reject(new ShuttingDownError('the log manager is closing'));
-    const result = this.adminChain.then(operation);
+    // A full disk or the descriptor limit is the caller's to know (STORAGE_FAILED, TOO_MANY_OPEN_FILES), not INTERNAL.
+    const result = this.adminChain.then(operation).catch((error: unknown) => Promise.reject(asStorageError(error, doing)));
     this.adminChain = result.catch(() => undefined);
     return result;
   }

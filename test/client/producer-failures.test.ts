@@ -19,6 +19,7 @@ import { toFailure } from '../../src/server/status.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { openLog } from '../helpers/open-log.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { readyConnection } from '../helpers/fake-channel.js';
 
 type FakeStream = EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
 const tick = () => new Promise((r) => setImmediate(r));
@@ -59,6 +60,7 @@ it('a batch the topic refuses as too large fails alone, not with the batches coa
         },
       },
     },
+    ...readyConnection(),
   } as unknown as StrataClient;
   const producer = new Producer(client, { lingerMs: 0, maxInFlightPerPartition: 1 });
   await producer.send('t', { value: 'warm' });
@@ -105,6 +107,7 @@ it('batches queued behind a blocked stream are sent after that stream breaks', a
         },
       },
     },
+    ...readyConnection(),
   } as unknown as StrataClient;
   const producer = new Producer(client, { lingerMs: 0, retryBackoffMs: 1 });
   const a = producer.send('t', { value: 'a', partition: 0 });
@@ -193,6 +196,7 @@ function sequencedService(options: SequencedServiceOptions = {}) {
         },
       },
     },
+    ...readyConnection(),
   } as unknown as StrataClient;
   const breakFirstStream = () => streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14, details: 'connection reset' }));
   return { client, log, counts, breakFirstStream };

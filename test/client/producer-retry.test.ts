@@ -8,6 +8,7 @@ import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { validateBatches } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { SeededRandom, seedsFromEnv } from '../helpers/seeded-random.js';
+import { readyConnection } from '../helpers/fake-channel.js';
 
 const PARTITIONS = 4;
 
@@ -130,7 +131,8 @@ describe('producer ordering through retries, broken streams and restarts', () =>
         const fakeClient = {
           stubs: { produce: service },
           admin: { describeTopic: async () => ({ partitionCount: PARTITIONS }) },
-        } as unknown as StrataClient;
+          ...readyConnection(),
+  } as unknown as StrataClient;
         const producer = new Producer(fakeClient, { lingerMs: 0, batchBytes: 200, retryBackoffMs: 1, maxInFlightPerPartition: 5 });
         const sentInOrder: string[][] = Array.from({ length: PARTITIONS }, () => []);
         const sends: Array<Promise<Array<{ value: string; m: RecordMetadata }>>> = [];

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../../src/core/errors.js';
 import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { readBatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
+import { readyConnection } from './fake-channel.js';
 
 export interface FakeProduceServiceOptions {
   /** Partitions of the one topic it knows (default 4). */
@@ -78,6 +79,7 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
         },
       },
     },
+    ...readyConnection(),
   } as unknown as StrataClient;
   return { client, logs, requestCount: () => requests, multiBatchRequestCount: () => multiBatchRequests };
 }

@@ -155,6 +155,51 @@ describe('bad input gets a typed error and hurts nobody else', () => {
     await producer.close();
   });
 
+  it('answers garbage sent to the health and reflection services with INVALID_ARGUMENT, and they keep serving', async () => {
+    const identity = (b: Buffer) => b;
+    const rawMethod = (path: string, requestStream: boolean, responseStream: boolean) => ({ path, requestStream, responseStream, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity });
+    const Raw = grpc.makeGenericClientConstructor(
+      {
+        Check: rawMethod('/grpc.health.v1.Health/Check', false, false),
+        List: rawMethod('/grpc.health.v1.Health/List', false, false),
+        Watch: rawMethod('/grpc.health.v1.Health/Watch', false, true),
+        Reflect: rawMethod('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', true, true),
+        ReflectAlpha: rawMethod('/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo', true, true),
+      },
+      'RawLibraries',
+    );
+    const raw = new Raw(server.address, grpc.credentials.createInsecure()) as unknown as Record<string, (...args: unknown[]) => grpc.ClientReadableStream<Buffer> & grpc.ClientDuplexStream<Buffer, Buffer>> & { close: () => void };
+    // Field 2 with wire type 7, which does not exist: no protobuf decoder accepts this (the health
+    // service's decoder reads field 1 without looking at its wire type, so garbage there decodes).
+    const garbage = Buffer.from([0x17, 0x01]);
+    const statusOf = (call: grpc.ClientReadableStream<Buffer>) =>
+      new Promise<grpc.StatusObject>((resolve) => {
+        call.on('data', () => undefined);
+        call.on('error', () => undefined);
+        call.on('status', resolve);
+      });
+    try {
+      for (const unary of ['Check', 'List']) {
+        const error = await new Promise<grpc.ServiceError | null>((resolve) => raw[unary]!(garbage, (e: grpc.ServiceError | null) => resolve(e)));
+        expect(error?.code, unary).toBe(grpc.status.INVALID_ARGUMENT);
+        expect(error?.details, unary).toMatch(/^INVALID_ARGUMENT: the request is not a valid protobuf message/);
+      }
+      expect((await statusOf(raw.Watch!(garbage))).code).toBe(grpc.status.INVALID_ARGUMENT);
+      for (const method of ['Reflect', 'ReflectAlpha']) {
+        const call = raw[method]!();
+        const status = statusOf(call);
+        call.write(garbage);
+        expect((await status).code, method).toBe(grpc.status.INVALID_ARGUMENT);
+      }
+    } finally {
+      raw.close();
+    }
+    const health = healthClient(server.address);
+    const response = await new Promise<{ status: string }>((resolve, reject) => health.check({ service: '' }, (e, r) => (e ? reject(e) : resolve(r))));
+    health.close();
+    expect(response.status).toBe('SERVING');
+  });
+
   it('answers offsets outside the log with OUT_OF_RANGE and the valid range', async () => {
     const fetch = (offset: number) =>
       new Promise<unknown>((resolve, reject) =>

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { withGuardedStreams } from '../../src/server/library-services.js';
+import { withSafeDeserializers } from '../../src/server/safe-deserialize.js';
 import { StreamRegistry } from '../../src/server/stream-registry.js';
 
 /** A server call as a library's handler sees it: write() answers what the test says. */
@@ -76,8 +77,20 @@ describe('withGuardedStreams (health and reflection handlers)', () => {
     expect(open.written).toEqual([]);
   });
 
-  it('passes unary handlers through unchanged', () => {
-    const check = () => undefined;
-    expect(guarded({ check }).handlers.check).toBe(check);
+  it('passes decodable unary calls to the handler as they are, and answers undecodable ones with INVALID_ARGUMENT', () => {
+    const seen: unknown[][] = [];
+    const check = (...args: unknown[]) => void seen.push(args);
+    const { handlers } = guarded({ check });
+    const call = { request: 'a request' };
+    const callback = () => undefined;
+    handlers.check!(call, callback);
+    expect(seen).toEqual([[call, callback]]);
+    expect(seen[0]![0]).toBe(call);
+    // What withSafeDeserializers makes of bytes its decoder throws on.
+    const undecodable = withSafeDeserializers({ M: { ...SERVICE.Check!, requestDeserialize: () => { throw new Error('invalid wire type 7'); } } } as unknown as grpc.ServiceDefinition).M!.requestDeserialize(Buffer.alloc(1));
+    const answers: unknown[] = [];
+    handlers.check!({ request: undecodable }, (error: unknown) => answers.push(error));
+    expect(seen).toHaveLength(1);
+    expect(answers).toEqual([expect.objectContaining({ code: grpc.status.INVALID_ARGUMENT, details: 'INVALID_ARGUMENT: the request is not a valid protobuf message: invalid wire type 7' })]);
   });
 });
