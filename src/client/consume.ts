@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { CorruptBatchError } from '../core/errors.js';
 import { decodeRecordBatchWith, iterateBatches } from '../format/record-batch-codec.js';
 import type { RecordFactory, RecordHeader } from '../format/record.js';
 import type { SubscribeRequest } from '../generated/strata/v1/SubscribeRequest.js';
@@ -230,6 +231,18 @@ async function* subscribeResponses(client: StrataClient, topic: string, options:
  * handed out under wrong offsets, so it is a non-retriable DATA_LOSS instead.
  */
 export function* batchesOf(topic: string, response: SubscribeResponse__Output): Generator<ConsumedRecord[]> {
+  try {
+    yield* checkedBatchesOf(topic, response);
+  } catch (error) {
+    // The server checked these bytes before it sent them: a batch that does not decode here (its CRC,
+    // its records) is data lost on the way or missed there, not the CORRUPT_BATCH of a bad request,
+    // and reading it again would not mend it.
+    if (!(error instanceof CorruptBatchError)) throw error;
+    throw new StrataClientError('DATA_LOSS', `partition ${topic}/${response.partition}: a batch the server sent (read from offset ${response.fetchOffset}) does not decode: ${error.message}`, grpcStatus.DATA_LOSS, false, { cause: error });
+  }
+}
+
+function* checkedBatchesOf(topic: string, response: SubscribeResponse__Output): Generator<ConsumedRecord[]> {
   const data = response.records;
   const { partition, fetchOffset } = response;
   // The consumer's record objects straight from the decoder: one object per record.

@@ -70,7 +70,7 @@ describe('consume() iterator', () => {
     expect(aborted.state.cancelled).toBeGreaterThan(0);
   });
 
-  it('a batch that does not decode rejects next(), cancels the stream and ends the iteration', async () => {
+  it('a batch that does not decode rejects next() with DATA_LOSS (not CORRUPT_BATCH, a bad request), cancels the stream and ends the iteration', async () => {
     const { client, state, responses } = fakeClient(3);
     const second = responses[1]!.records;
     second.writeUInt8(second.readUInt8(second.length - 1) ^ 0xff, second.length - 1); // the CRC of the response's second batch no longer holds
@@ -84,7 +84,7 @@ describe('consume() iterator', () => {
           offsets.push(result.value.offset);
         }
       })(),
-    ).rejects.toThrow(/CRC/);
+    ).rejects.toMatchObject({ code: 'DATA_LOSS', retriable: false, message: expect.stringMatching(/^partition t\/0: a batch the server sent \(read from offset 10\) does not decode: .*CRC/) });
     expect(offsets).toEqual(Array.from({ length: 15 }, (_, i) => i));
     expect(state.cancelled).toBeGreaterThan(0);
     expect((await iterator.next()).done).toBe(true);
