@@ -17,7 +17,7 @@ export type { ProducerOptions, ProducerRecord, RecordMetadata } from './client/p
 export type { ConsumeOptions, ConsumedRecord } from './client/consume.js';
 export { GroupConsumer } from './client/group-consumer.js';
 export type { GroupConsumerOptions, TopicPartition } from './client/group-consumer.js';
-export { StrataClientError } from './client/client-error.js';
+export { StrataClientError, ServerUnreachableError } from './client/client-error.js';
 export { DefaultPartitioner } from './client/partitioner.js';
 export type { Partitioner } from './client/partitioner.js';
 export { murmur2, partitionForKey } from './client/murmur2.js';
