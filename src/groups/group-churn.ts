@@ -11,6 +11,8 @@ interface JoinRecord {
   atMs: number;
   memberId: string;
   instanceId: string | undefined;
+  /** It left on purpose (a leave, or a static member's -2 and return): not churn. */
+  hasLeftCleanly: boolean;
 }
 
 export interface FencedMember {
@@ -28,9 +30,10 @@ export interface FencedMember {
  * to show it: the joins of the last CHURN_PERIOD_MS and the members fenced by a newer holder of their
  * static instance id. Both bounded (oldest forgotten first).
  *
- * Churn is the number of recent joins that did not stick: joins in the period minus the present
- * members that joined in it. A rolling restart (each member leaves, a new one joins and stays) has
- * none; a member that crashes and is restarted again and again adds one per restart. The coalescing
+ * Churn is the number of recent joins that did not stick: joins of the period whose member is gone
+ * without having left on purpose (removed after its stream broke or its session ended, or replaced
+ * by a restart of its static instance without a -2 leave). A rolling restart whose members leave
+ * has none; a member that crashes and is restarted again and again adds one per restart. The coalescing
  * window of rebalances doubles per unit of churn (bounded), and shrinks again as the joins age out.
  */
 export class GroupChurn {
@@ -38,15 +41,24 @@ export class GroupChurn {
   private readonly fenced = new Map<string, FencedMember>();
 
   recordJoin(atMs: number, memberId: string, instanceId: string | undefined): void {
-    this.joins.push({ atMs, memberId, instanceId });
+    this.joins.push({ atMs, memberId, instanceId, hasLeftCleanly: false });
     if (this.joins.length > MAX_REMEMBERED_JOINS) this.joins.splice(0, this.joins.length - MAX_REMEMBERED_JOINS);
   }
 
-  /** Joins of the period whose member is no longer in the group. */
+  /** The member left on purpose: its join is not churn. */
+  recordCleanLeave(memberId: string): void {
+    for (let i = this.joins.length - 1; i >= 0; i--) {
+      if (this.joins[i]!.memberId !== memberId) continue;
+      this.joins[i]!.hasLeftCleanly = true;
+      return;
+    }
+  }
+
+  /** Joins of the period whose member is gone without having left on purpose. */
   churn(nowMs: number, isPresent: (memberId: string) => boolean): number {
     this.forgetBefore(nowMs - CHURN_PERIOD_MS);
     let count = 0;
-    for (const join of this.joins) if (!isPresent(join.memberId)) count++;
+    for (const join of this.joins) if (!join.hasLeftCleanly && !isPresent(join.memberId)) count++;
     return count;
   }
 

@@ -126,6 +126,7 @@ export class GroupCoordinator {
     }
     member.streamLostAtMs = undefined;
     if (request.memberEpoch === LEAVE_EPOCH) {
+      group.churn.recordCleanLeave(member.memberId);
       this.removeMember(group, member.memberId, 'left', nowMs);
       return { memberId: member.memberId, memberEpoch: LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: group.offsetsEpoch };
     }
@@ -371,7 +372,10 @@ export class GroupCoordinator {
   /** A join took over `previous`'s static instance id: `previous` is fenced for good. */
   private fence(group: ConsumerGroup, previous: GroupMember, byMemberId: string, nowMs: number): void {
     // After a -2 leave the old process said it is going: nothing to fence, the instance simply returns.
-    if (previous.isAway) return;
+    if (previous.isAway) {
+      group.churn.recordCleanLeave(previous.memberId);
+      return;
+    }
     group.churn.recordFence({ memberId: previous.memberId, instanceId: previous.instanceId!, byMemberId, fencedAtMs: nowMs });
     this.options.events?.onMemberFenced?.(group.groupId, previous.memberId, previous.instanceId!);
     const isAlive = previous.streamLostAtMs === undefined && nowMs - previous.lastHeartbeatMs < 2 * this.config.heartbeatIntervalMs;
