@@ -208,6 +208,23 @@ describe('GroupCoordinator under failures (issue 13)', () => {
     w.coordinator.close();
   });
 
+  it('does not count members that left on purpose as churn: a rolling restart keeps the base window', () => {
+    const w = world();
+    const ms = Array.from({ length: 6 }, () => w.join());
+    w.run(3_000);
+    for (const m of ms) {
+      w.beat(m, -1);
+      m.isAlive = false;
+      w.run(1_000);
+      w.join();
+      w.run(2_000);
+    }
+    const d = w.coordinator.describeGroup('g')!;
+    expect(d.recentChurn).toBe(0);
+    expect(d.rebalanceWindowMs).toBe(CONFIG.rebalanceDelayMs);
+    w.coordinator.close();
+  });
+
   it('while the group churns, a new member gets no partitions from settled members until it has stayed a session timeout', () => {
     const w = world();
     const stable = Array.from({ length: 6 }, () => w.join());
