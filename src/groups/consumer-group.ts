@@ -111,6 +111,26 @@ export class ConsumerGroup {
     return member;
   }
 
+  /**
+   * What a joining member already consumes and nobody else holds: it keeps those. After a restart of
+   * the coordinator every member rejoins with what it owned, so the assignment carries over and the
+   * sticky assignor starts from it; a member that was removed finds its partitions taken, and lets go.
+   */
+  freeClaims(topics: readonly string[], owned: ReadonlyArray<{ topic: string; partitions: readonly number[] }>, partitionCount: (topic: string) => number | undefined): PartitionSet {
+    const claims: PartitionSet = new Map();
+    for (const { topic, partitions } of owned) {
+      const count = partitionCount(topic);
+      if (count === undefined || !topics.includes(topic)) continue;
+      for (const p of partitions) {
+        if (!Number.isInteger(p) || p < 0 || p >= count || this.ownerOf(topic, p) !== undefined) continue;
+        let set = claims.get(topic);
+        if (!set) claims.set(topic, (set = new Set()));
+        set.add(p);
+      }
+    }
+    return claims;
+  }
+
   setTarget(assignment: GroupAssignment, epoch: number): void {
     this.target = new Map([...assignment].map(([memberId, partitions]) => [memberId, toPartitionSet(partitions)]));
     this.targetEpoch = epoch;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import {
-  FencedInstanceIdError,
   FencedMemberEpochError,
   GroupMaxSizeReachedError,
   GroupNotEmptyError,
@@ -14,9 +13,10 @@ import type { AssignorMember, PartitionAssignor } from './assignors/partition-as
 import { ConsumerGroup, type GroupMember } from './consumer-group.js';
 import type { GroupConfig } from './group-config.js';
 import { describeConsumerGroup, type GroupDescription } from './group-description.js';
+import { fenceReplacedMember, refuseIfFenced } from './instance-fencing.js';
 import { holdDeadlineMs, protectStableMembers, removalDeadlineMs } from './rebalance-plan.js';
 import { validateGroupId, validateInstanceId, validateMemberId, validateMemberTopics } from './heartbeat-fields.js';
-import { countMoved, intersectWith, toPartitionSet, toSortedList, toSortedMap, type PartitionSet } from './topic-partitions.js';
+import { countMoved, intersectWith, normalizeTopics, sameTopics, toPartitionSet, toSortedList, toSortedMap } from './topic-partitions.js';
 
 /** What the coordinator needs to know of topics: it never imports the broker. */
 export interface TopicsView {
@@ -121,7 +121,7 @@ export class GroupCoordinator {
     const group = this.groups.get(request.groupId);
     const member = group?.members.get(request.memberId);
     if (!group || !member) {
-      if (group) this.refuseIfFenced(group, request.memberId);
+      if (group) refuseIfFenced(group, request.memberId, this.options.logger);
       throw new UnknownMemberIdError(`group '${request.groupId}' has no member '${request.memberId}': rejoin with epoch 0`);
     }
     member.streamLostAtMs = undefined;
@@ -165,7 +165,7 @@ export class GroupCoordinator {
     const group = this.groups.get(groupId);
     const member = group?.members.get(memberId);
     if (!group || !member) {
-      if (group) this.refuseIfFenced(group, memberId);
+      if (group) refuseIfFenced(group, memberId, this.options.logger);
       throw new UnknownMemberIdError(`group '${groupId}' has no member '${memberId}'`);
     }
     if (memberEpoch > member.memberEpoch || memberEpoch < 0) {
@@ -289,13 +289,13 @@ export class GroupCoordinator {
       // Static membership: the same instance is back (after a restart or a -2 leave). It takes
       // over its predecessor's partitions; the predecessor, if still alive, is fenced.
       const previous = group.members.get(previousId)!;
-      this.fence(group, previous, memberId, nowMs);
+      fenceReplacedMember({ group, previous, byMemberId: memberId, nowMs, heartbeatIntervalMs: this.config.heartbeatIntervalMs, logger: this.options.logger, events: this.options.events });
       member = group.replaceStaticMember(previousId, fields);
       this.options.events?.onMemberRemoved?.(group.groupId, previousId, 'replaced');
       if (!sameTopics(topics, previous.topics)) this.membershipChanged(group, nowMs, 'join');
     } else {
       if (group.members.size >= MAX_MEMBERS_PER_GROUP) throw new GroupMaxSizeReachedError(`group '${group.groupId}' has ${MAX_MEMBERS_PER_GROUP} members`);
-      member = { ...fields, memberEpoch: 0, assigned: this.freeClaims(group, topics, request.owned) };
+      member = { ...fields, memberEpoch: 0, assigned: group.freeClaims(topics, request.owned, this.options.topics.partitionCount) };
       // Only now, with its first member, does a new group count against MAX_GROUPS.
       this.groups.set(group.groupId, group);
       group.addMember(member);
@@ -309,26 +309,6 @@ export class GroupCoordinator {
     this.scheduleTimerBy(nowMs + this.config.sessionTimeoutMs);
     if (member.revocationStartedMs !== undefined) this.scheduleTimerBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
     return this.responseFor(group, member);
-  }
-
-  /**
-   * What a joining member already consumes and nobody else holds: it keeps those. After a restart of
-   * the coordinator every member rejoins with what it owned, so the assignment carries over and the
-   * sticky assignor starts from it; a member that was removed finds its partitions taken, and lets go.
-   */
-  private freeClaims(group: ConsumerGroup, topics: readonly string[], owned: HeartbeatRequest['owned']): PartitionSet {
-    const claims: PartitionSet = new Map();
-    for (const { topic, partitions } of owned) {
-      const count = this.options.topics.partitionCount(topic);
-      if (count === undefined || !topics.includes(topic)) continue;
-      for (const p of partitions) {
-        if (!Number.isInteger(p) || p < 0 || p >= count || group.ownerOf(topic, p) !== undefined) continue;
-        let set = claims.get(topic);
-        if (!set) claims.set(topic, (set = new Set()));
-        set.add(p);
-      }
-    }
-    return claims;
   }
 
   private removeMember(group: ConsumerGroup, memberId: string, reason: RemovalReason, nowMs: number): void {
@@ -367,32 +347,6 @@ export class GroupCoordinator {
   private windowMs(group: ConsumerGroup, nowMs: number): number {
     const maxMs = Math.max(this.config.maxRebalanceDelayMs, this.config.rebalanceDelayMs);
     return group.churn.windowMs(nowMs, (id) => group.members.has(id), this.config.rebalanceDelayMs, maxMs);
-  }
-
-  /** A join took over `previous`'s static instance id: `previous` is fenced for good. */
-  private fence(group: ConsumerGroup, previous: GroupMember, byMemberId: string, nowMs: number): void {
-    // After a -2 leave the old process said it is going: nothing to fence, the instance simply returns.
-    if (previous.isAway) {
-      group.churn.recordCleanLeave(previous.memberId);
-      return;
-    }
-    group.churn.recordFence({ memberId: previous.memberId, instanceId: previous.instanceId!, byMemberId, fencedAtMs: nowMs });
-    this.options.events?.onMemberFenced?.(group.groupId, previous.memberId, previous.instanceId!);
-    const isAlive = previous.streamLostAtMs === undefined && nowMs - previous.lastHeartbeatMs < 2 * this.config.heartbeatIntervalMs;
-    const fields = { groupId: group.groupId, instanceId: previous.instanceId, fencedMemberId: previous.memberId, memberId: byMemberId };
-    if (isAlive) this.options.logger.warn(fields, 'static instance id joined again while its member still heartbeats: the older member is fenced (FENCED_INSTANCE_ID); two processes with one instance id?');
-    else this.options.logger.info(fields, 'static member rejoined: its previous member id is fenced');
-  }
-
-  /** Throws FENCED_INSTANCE_ID for a member fenced by a newer holder of its instance id. */
-  private refuseIfFenced(group: ConsumerGroup, memberId: string): void {
-    const fence = group.churn.refuse(memberId);
-    if (!fence) return;
-    // Logged at the first refusal and then sparsely: a fenced duplicate that ignores it stays visible.
-    if ((fence.refusedCount & (fence.refusedCount - 1)) === 0) {
-      this.options.logger.warn({ groupId: group.groupId, instanceId: fence.instanceId, memberId, refusedCount: fence.refusedCount }, 'heartbeat or commit of a fenced member refused (FENCED_INSTANCE_ID): another process holds its instance id');
-    }
-    throw new FencedInstanceIdError(`member '${memberId}' was fenced: instance id '${fence.instanceId}' was joined by member '${fence.byMemberId}'; two processes must not share an instance id`);
   }
 
   private rebalance(group: ConsumerGroup, nowMs: number): void {
@@ -453,13 +407,7 @@ export class GroupCoordinator {
    */
   private scheduleTimerBy(dueMs: number): void {
     if (dueMs >= this.timerDueMs && this.timer) return;
-    this.timer?.cancel();
-    this.timerDueMs = dueMs;
-    this.timer = this.options.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.timerDueMs = Number.POSITIVE_INFINITY;
-      this.tick();
-    }, Math.max(0, dueMs - this.options.clock.nowMs()));
+    this.armTimer(dueMs);
   }
 
   /** Re-arms the timer for the earliest deadline of all groups (a full scan: after tick and changes). */
@@ -475,6 +423,10 @@ export class GroupCoordinator {
       }
     }
     if (dueMs === this.timerDueMs && this.timer) return;
+    this.armTimer(dueMs);
+  }
+
+  private armTimer(dueMs: number): void {
     this.timer?.cancel();
     this.timer = undefined;
     this.timerDueMs = dueMs;
@@ -485,14 +437,4 @@ export class GroupCoordinator {
       this.tick();
     }, Math.max(0, dueMs - this.options.clock.nowMs()));
   }
-}
-
-function normalizeTopics(topics: readonly string[]): string[] {
-  return [...new Set(topics)].sort();
-}
-
-function sameTopics(a: readonly string[], b: readonly string[]): boolean {
-  const x = normalizeTopics(a);
-  const y = normalizeTopics(b);
-  return x.length === y.length && x.every((t, i) => t === y[i]);
 }
