@@ -245,6 +245,27 @@ describe('GroupCoordinator under failures (issue 13)', () => {
     w.coordinator.close();
   });
 
+  it('shows a crash-looping static member: its restarts count while the group epoch stays the same', () => {
+    const w = world();
+    w.join('steady');
+    let looper = w.join('looper');
+    w.run(3_000);
+    const epoch = w.coordinator.describeGroup('g')!.groupEpoch;
+    for (let i = 0; i < 5; i++) {
+      w.kill(looper);
+      w.run(500);
+      looper = w.join('looper');
+      w.run(500);
+    }
+    const d = w.coordinator.describeGroup('g')!;
+    expect(d.groupEpoch).toBe(epoch);
+    expect(d.members.find((m) => m.instanceId === 'looper')!.recentRejoins).toBe(5);
+    expect(d.members.find((m) => m.instanceId === 'steady')!.recentRejoins).toBe(0);
+    // Dead processes, never heard from again: fenced, with no refusals (not duplicates).
+    expect(d.fencedMembers.every((f) => f.instanceId === 'looper' && f.refusedCount === 0)).toBe(true);
+    w.coordinator.close();
+  });
+
   it('describes each member\'s last heartbeat age', () => {
     const w = world();
     const a = w.join();
