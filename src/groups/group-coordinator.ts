@@ -27,6 +27,8 @@ export interface TopicsView {
 export { validateGroupId } from './heartbeat-fields.js';
 
 export const JOIN_EPOCH = 0;
+/** Joins that did not stay (in the last 5 minutes) from which new members are kept from taking settled members' partitions. */
+export const PROTECTION_MIN_CHURN = 2;
 export const LEAVE_EPOCH = -1;
 export const STATIC_LEAVE_EPOCH = -2;
 
@@ -372,7 +374,8 @@ export class GroupCoordinator {
     group.rebalanceDueMs = undefined;
     group.firstDueMs = undefined;
     group.lastRebalanceMs = nowMs;
-    if (group.churn.churn(nowMs, (id) => group.members.has(id)) > 0) {
+    // One failure is not a loop: a member added to scale out after a single crash is balanced at once.
+    if (group.churn.churn(nowMs, (id) => group.members.has(id)) >= PROTECTION_MIN_CHURN) {
       const protectedPlan = protectStableMembers(group, assignment, nowMs, this.config.sessionTimeoutMs);
       assignment = protectedPlan.assignment;
       if (protectedPlan.recheckAtMs !== undefined) group.recheckDueMs = Math.min(group.recheckDueMs ?? Number.POSITIVE_INFINITY, protectedPlan.recheckAtMs);

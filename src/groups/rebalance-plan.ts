@@ -13,7 +13,7 @@ import { partitionKey, type PartitionSet } from './topic-partitions.js';
  * until the dying member's removal, at most max(streamLostGraceMs, heartbeatIntervalMs) after it was
  * first due: then the joiner takes the freed partitions and nobody else moves (the minimum).
  *
- * Protection: while the group churns, a member that joined within the last session timeout is not
+ * Protection: while the group churns (PROTECTION_MIN_CHURN joins that did not stay), a member that joined within the last session timeout is not
  * given partitions that members that joined before it hold; it gets what is free. A crash-looping member
  * then never takes work from stable ones (and never drags it into its restarts). It is balanced once
  * it has stayed a session timeout: the recheck the caller schedules.

@@ -229,10 +229,12 @@ describe('GroupCoordinator under failures (issue 13)', () => {
     const w = world();
     const stable = Array.from({ length: 6 }, () => w.join());
     w.run(3_000);
-    const looper = w.join();
-    w.run(1_000);
-    w.kill(looper);
-    w.run(CONFIG.streamLostGraceMs + 1_000);
+    for (let i = 0; i < 2; i++) {
+      const looper = w.join();
+      w.run(1_000);
+      w.kill(looper);
+      w.run(CONFIG.streamLostGraceMs + 1_000);
+    }
     const before = new Map(stable.map((m) => [m.memberId, new Set(m.owned)]));
     const newcomer = w.join();
     w.run(5_000);
@@ -263,6 +265,19 @@ describe('GroupCoordinator under failures (issue 13)', () => {
     expect(d.members.find((m) => m.instanceId === 'steady')!.recentRejoins).toBe(0);
     // Dead processes, never heard from again: fenced, with no refusals (not duplicates).
     expect(d.fencedMembers.every((f) => f.instanceId === 'looper' && f.refusedCount === 0)).toBe(true);
+    w.coordinator.close();
+  });
+
+  it('after a single crash (not a loop), a member added to scale out gets its share at once', () => {
+    const w = world();
+    const stable = Array.from({ length: 6 }, () => w.join());
+    w.run(3_000);
+    w.kill(stable[0]!);
+    w.run(CONFIG.streamLostGraceMs + 1_000);
+    const added = w.join();
+    w.run(3 * CONFIG.heartbeatIntervalMs);
+    expect(w.coordinator.describeGroup('g')!.recentChurn).toBe(1);
+    expect(added.owned.size).toBe(4);
     w.coordinator.close();
   });
 
