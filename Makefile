@@ -51,6 +51,7 @@ bench: build
 	node dist/bench/storage-bench.js
 	node dist/bench/grpc-bench.js
 	node dist/bench/groups-bench.js
+	node dist/bench/groups-cascade-bench.js
 
 clean:
 	rm -rf dist src/generated

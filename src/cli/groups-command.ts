@@ -51,16 +51,29 @@ export function registerGroupsCommand(program: Command): void {
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
       const d = await withClient(command, (c) => call(c.stubs.admin.describeGroup.bind(c.stubs.admin), { groupId }));
       if (options.json) return printJson(d);
-      process.stdout.write(`group ${d.groupId}, epoch ${d.groupEpoch}, ${d.members.length} members\n`);
+      const churn = d.recentChurn > 0 ? `, ${d.recentChurn} joins in the last 5 min did not stay (rebalance window ${d.rebalanceWindowMs} ms)` : '';
+      process.stdout.write(`group ${d.groupId}, epoch ${d.groupEpoch}, ${d.members.length} members${churn}\n`);
       if (d.members.length > 0) {
         printTable(
-          ['member', 'instance id', 'epoch', 'assigned'],
-          d.members.map((m) => [m.memberId, m.instanceId || '-', m.memberEpoch, m.assignment.map((a) => `${a.topic}:${a.partitions.join(',')}`).join(' ') || '-']),
+          ['member', 'instance id', 'epoch', 'heartbeat age ms', 'rejoins 5 min', 'assigned'],
+          d.members.map((m) => [
+            m.memberId + (m.streamLost ? ' (stream lost)' : ''),
+            m.instanceId || '-',
+            m.memberEpoch,
+            Number(m.lastHeartbeatAgeMs),
+            m.instanceId ? m.recentRejoins : '-',
+            m.assignment.map((a) => `${a.topic}:${a.partitions.join(',')}`).join(' ') || '-',
+          ]),
         );
       }
+      // A fenced member whose heartbeats are still refused is a live duplicate of the instance id.
+      for (const f of d.fencedMembers) {
+        const alive = f.refusedCount > 0 ? `, ${f.refusedCount} of its heartbeats or commits refused since: two processes share this instance id` : '';
+        process.stdout.write(`fenced (FENCED_INSTANCE_ID): ${f.memberId} of instance ${f.instanceId}, by ${f.byMemberId}, ${Number(f.fencedAgeMs)} ms ago${alive}\n`);
+      }
       printTable(
-        ['topic', 'partition', 'committed', 'log end', 'lag', 'lag ms', 'owner'],
-        d.lag.map((l) => [l.topic, l.partition, l.committedOffset < 0 ? '-' : l.committedOffset, l.logEndOffset, l.lagRecords, l.lagMs, l.ownerMemberId || '-']),
+        ['topic', 'partition', 'committed', 'log end', 'lag', 'lag ms', 'since commit ms', 'owner'],
+        d.lag.map((l) => [l.topic, l.partition, l.committedOffset < 0 ? '-' : l.committedOffset, l.logEndOffset, l.lagRecords, l.lagMs, Number(l.sinceCommitMs) < 0 ? '-' : Number(l.sinceCommitMs), l.ownerMemberId || '-']),
       );
     });
 

@@ -237,6 +237,16 @@ export class FencedMemberEpochError extends StrataError {
   readonly retriable = false;
 }
 
+/**
+ * Another process joined with this member's static instance id, and the newer one holds the instance
+ * now (as Kafka's FENCED_INSTANCE_ID): two processes share one instance id, a configuration mistake.
+ * The fenced member must stop, not rejoin: rejoining would fence the other and they would take turns.
+ */
+export class FencedInstanceIdError extends StrataError {
+  readonly code = 'FENCED_INSTANCE_ID';
+  readonly retriable = false;
+}
+
 /** The group has no member with this id (it left, timed out, or was replaced): rejoin with epoch 0. */
 export class UnknownMemberIdError extends StrataError {
   readonly code = 'UNKNOWN_MEMBER_ID';

@@ -1,5 +1,6 @@
 import { assert } from '../core/assert.js';
 import type { GroupAssignment } from './assignors/partition-assignor.js';
+import { GroupChurn } from './group-churn.js';
 import { difference, equals, intersects, isEmpty, partitionKey, toPartitionSet, type PartitionSet } from './topic-partitions.js';
 
 export interface ReconcileResult {
@@ -18,6 +19,9 @@ export interface GroupMember {
   /** Partitions the coordinator has given this member and not yet seen it release. */
   assigned: PartitionSet;
   lastHeartbeatMs: number;
+  joinedAtMs: number;
+  /** When its heartbeat stream broke, while no newer one carries its heartbeats. */
+  streamLostAtMs: number | undefined;
   /** Set while the member is asked to release partitions it still reports owning. */
   revocationStartedMs: number | undefined;
   /** A static member that said it leaves for a moment (epoch -2): it keeps its partitions. */
@@ -44,6 +48,11 @@ export class ConsumerGroup {
   /** When the coalesced recomputation of the target is due; undefined when none is pending. */
   rebalanceDueMs: number | undefined;
   lastRebalanceMs = Number.NEGATIVE_INFINITY;
+  /** When the pending recomputation was first due: holding it back for dying members is bounded from there. */
+  firstDueMs: number | undefined;
+  /** When members protected from moves during churn are to be balanced after all (they are settled then). */
+  recheckDueMs: number | undefined;
+  readonly churn = new GroupChurn();
   /** Bumped by every offset reset: commits made before it are refused. */
   offsetsEpoch = 0;
   /** The partition count of each subscribed topic the current target was computed with (absent: no such topic then). */
@@ -100,6 +109,26 @@ export class ConsumerGroup {
     this.addMember(member);
     if (target) this.target.set(member.memberId, target);
     return member;
+  }
+
+  /**
+   * What a joining member already consumes and nobody else holds: it keeps those. After a restart of
+   * the coordinator every member rejoins with what it owned, so the assignment carries over and the
+   * sticky assignor starts from it; a member that was removed finds its partitions taken, and lets go.
+   */
+  freeClaims(topics: readonly string[], owned: ReadonlyArray<{ topic: string; partitions: readonly number[] }>, partitionCount: (topic: string) => number | undefined): PartitionSet {
+    const claims: PartitionSet = new Map();
+    for (const { topic, partitions } of owned) {
+      const count = partitionCount(topic);
+      if (count === undefined || !topics.includes(topic)) continue;
+      for (const p of partitions) {
+        if (!Number.isInteger(p) || p < 0 || p >= count || this.ownerOf(topic, p) !== undefined) continue;
+        let set = claims.get(topic);
+        if (!set) claims.set(topic, (set = new Set()));
+        set.add(p);
+      }
+    }
+    return claims;
   }
 
   setTarget(assignment: GroupAssignment, epoch: number): void {

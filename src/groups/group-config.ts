@@ -16,6 +16,16 @@ export interface GroupConfig {
   initialRebalanceDelayMs: number;
   /** Later changes are gathered for this long; the assignment is recomputed at most once per window. */
   rebalanceDelayMs: number;
+  /**
+   * While members keep joining and dying (a crash loop), the window doubles per join that did not
+   * stick, up to this bound; it shrinks again as those joins age out.
+   */
+  maxRebalanceDelayMs: number;
+  /**
+   * A dynamic member whose heartbeat stream broke and was not reopened for this long is removed (its
+   * process most likely died); capped by the session timeout. Static members keep the session timeout.
+   */
+  streamLostGraceMs: number;
 }
 
 export const DEFAULT_GROUP_CONFIG: Readonly<GroupConfig> = Object.freeze({
@@ -25,6 +35,8 @@ export const DEFAULT_GROUP_CONFIG: Readonly<GroupConfig> = Object.freeze({
   revocationTimeoutMs: 60_000,
   initialRebalanceDelayMs: 3_000,
   rebalanceDelayMs: 300,
+  maxRebalanceDelayMs: 5_000,
+  streamLostGraceMs: 2_000,
 });
 
 export function resolveGroupConfig(overrides: Partial<GroupConfig> = {}): GroupConfig {

@@ -12,8 +12,11 @@ import type { Logger } from '../core/logger.js';
 import type { AssignorMember, PartitionAssignor } from './assignors/partition-assignor.js';
 import { ConsumerGroup, type GroupMember } from './consumer-group.js';
 import type { GroupConfig } from './group-config.js';
+import { describeConsumerGroup, type GroupDescription } from './group-description.js';
+import { fenceReplacedMember, refuseIfFenced } from './instance-fencing.js';
+import { holdDeadlineMs, protectStableMembers, removalDeadlineMs } from './rebalance-plan.js';
 import { validateGroupId, validateInstanceId, validateMemberId, validateMemberTopics } from './heartbeat-fields.js';
-import { countMoved, intersectWith, toPartitionSet, toSortedList, toSortedMap, type PartitionSet } from './topic-partitions.js';
+import { countMoved, intersectWith, normalizeTopics, sameTopics, toPartitionSet, toSortedList, toSortedMap } from './topic-partitions.js';
 
 /** What the coordinator needs to know of topics: it never imports the broker. */
 export interface TopicsView {
@@ -24,6 +27,8 @@ export interface TopicsView {
 export { validateGroupId } from './heartbeat-fields.js';
 
 export const JOIN_EPOCH = 0;
+/** Joins that did not stay (in the last 5 minutes) from which new members are kept from taking settled members' partitions. */
+export const PROTECTION_MIN_CHURN = 2;
 export const LEAVE_EPOCH = -1;
 export const STATIC_LEAVE_EPOCH = -2;
 
@@ -46,12 +51,14 @@ export interface HeartbeatResponse {
 }
 
 /** Why a member left the group, for logs and tests. */
-export type RemovalReason = 'left' | 'session-timeout' | 'processing-timeout' | 'revocation-timeout' | 'replaced';
+export type RemovalReason = 'left' | 'session-timeout' | 'stream-lost' | 'processing-timeout' | 'revocation-timeout' | 'replaced';
 
 export interface CoordinatorEvents {
   /** A member's assignment changed outside its own heartbeat: push it the new response. */
   onAssignmentChanged?(groupId: string, response: HeartbeatResponse): void;
   onMemberRemoved?(groupId: string, memberId: string, reason: RemovalReason): void;
+  /** A newer member took over `memberId`'s static instance id while it was not away: tell it it is fenced. */
+  onMemberFenced?(groupId: string, memberId: string, instanceId: string): void;
   /** A new target assignment was computed. */
   onRebalance?(groupId: string, targetEpoch: number, moved: number): void;
 }
@@ -67,6 +74,17 @@ export interface CoordinatorEvents {
  * than rebalanceDelayMs after the previous one; the sticky assignor moves only what balance needs;
  * a static member that comes back within the session timeout takes its partitions back without any
  * recomputation; and a slow revocation holds back only the partitions being revoked.
+ *
+ * Failure and storms (issue 13). A dynamic member whose heartbeat stream broke (the server saw it)
+ * and did not come back within streamLostGraceMs is removed then, not after the session timeout. A
+ * recomputation that would take partitions from healthy members is held back while a dying member
+ * (stream lost, or session about to end) is about to be removed, so a member that joins meanwhile
+ * takes the freed partitions, not others' (rebalance-plan.ts). While members keep joining and dying
+ * (churn, see group-churn.ts) joins wait a window that doubles per unstuck join (up to
+ * maxRebalanceDelayMs), and members that joined within the last session timeout get no partitions
+ * taken from members that were there before them. A static instance id joined again while its holder
+ * lives fences the holder with FENCED_INSTANCE_ID: it is told so on every later heartbeat and commit
+ * (not UNKNOWN_MEMBER_ID, which would make it rejoin and fence the other in turn).
  */
 export class GroupCoordinator {
   /**
@@ -104,8 +122,13 @@ export class GroupCoordinator {
     if (request.memberEpoch === JOIN_EPOCH) return this.join(request, nowMs);
     const group = this.groups.get(request.groupId);
     const member = group?.members.get(request.memberId);
-    if (!group || !member) throw new UnknownMemberIdError(`group '${request.groupId}' has no member '${request.memberId}': rejoin with epoch 0`);
+    if (!group || !member) {
+      if (group) refuseIfFenced(group, request.memberId, this.options.logger);
+      throw new UnknownMemberIdError(`group '${request.groupId}' has no member '${request.memberId}': rejoin with epoch 0`);
+    }
+    member.streamLostAtMs = undefined;
     if (request.memberEpoch === LEAVE_EPOCH) {
+      group.churn.recordCleanLeave(member.memberId);
       this.removeMember(group, member.memberId, 'left', nowMs);
       return { memberId: member.memberId, memberEpoch: LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: group.offsetsEpoch };
     }
@@ -127,7 +150,7 @@ export class GroupCoordinator {
     if (isNewSubscription) member.topics = normalizeTopics(request.topics);
     // So is a subscribed topic created, deleted or grown since the target was computed (as KIP-848).
     const isStale = isNewSubscription || (group.rebalanceDueMs === undefined && group.hasTopicsChanged(member.topics, this.options.topics.partitionCount));
-    if (isStale) this.membershipChanged(group, nowMs);
+    if (isStale) this.membershipChanged(group, nowMs, 'other');
     const { hasReleased } = group.reconcile(member.memberId, toPartitionSet(request.owned), nowMs);
     // Partitions this member just released may complete others' assignments.
     if (hasReleased) this.pushChangesToOthers(group, member.memberId, nowMs);
@@ -143,7 +166,10 @@ export class GroupCoordinator {
     validateMemberId(memberId);
     const group = this.groups.get(groupId);
     const member = group?.members.get(memberId);
-    if (!group || !member) throw new UnknownMemberIdError(`group '${groupId}' has no member '${memberId}'`);
+    if (!group || !member) {
+      if (group) refuseIfFenced(group, memberId, this.options.logger);
+      throw new UnknownMemberIdError(`group '${groupId}' has no member '${memberId}'`);
+    }
     if (memberEpoch > member.memberEpoch || memberEpoch < 0) {
       throw new FencedMemberEpochError(`member '${memberId}' used epoch ${memberEpoch}; its epoch is ${member.memberEpoch}`);
     }
@@ -182,16 +208,24 @@ export class GroupCoordinator {
       .sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
   }
 
-  describeGroup(groupId: string): { groupId: string; groupEpoch: number; members: Array<{ memberId: string; instanceId: string; memberEpoch: number; topics: string[]; assignment: Array<{ topic: string; partitions: number[] }> }> } | undefined {
+  describeGroup(groupId: string): GroupDescription | undefined {
     const group = this.groups.get(groupId);
-    if (!group) return undefined;
-    return {
-      groupId,
-      groupEpoch: group.groupEpoch,
-      members: [...group.members.values()]
-        .sort((a, b) => (a.memberId < b.memberId ? -1 : 1))
-        .map((m) => ({ memberId: m.memberId, instanceId: m.instanceId ?? '', memberEpoch: m.memberEpoch, topics: [...m.topics], assignment: toSortedList(m.assigned) })),
-    };
+    return group && describeConsumerGroup(group, this.options.clock.nowMs(), this.config);
+  }
+
+  /**
+   * The member's heartbeat stream broke and no newer stream carries its heartbeats. A dynamic member
+   * is removed after streamLostGraceMs unless it heartbeats again; a static one keeps its session.
+   */
+  streamLost(groupId: string, memberId: string): void {
+    const member = this.groups.get(groupId)?.members.get(memberId);
+    if (!member || member.streamLostAtMs !== undefined) return;
+    member.streamLostAtMs = this.options.clock.nowMs();
+    if (member.instanceId === undefined) this.scheduleTimerBy(member.streamLostAtMs + this.streamLostGraceMs);
+  }
+
+  private get streamLostGraceMs(): number {
+    return Math.min(this.config.streamLostGraceMs, this.config.sessionTimeoutMs);
   }
 
   /** Owner of a partition in a group, if any. */
@@ -217,9 +251,16 @@ export class GroupCoordinator {
     for (const group of [...this.groups.values()]) {
       for (const member of [...group.members.values()]) {
         if (nowMs - member.lastHeartbeatMs >= config.sessionTimeoutMs) this.removeMember(group, member.memberId, 'session-timeout', nowMs);
-        else if (member.revocationStartedMs !== undefined && nowMs - member.revocationStartedMs >= config.revocationTimeoutMs) {
+        else if (member.instanceId === undefined && member.streamLostAtMs !== undefined && nowMs - member.streamLostAtMs >= this.streamLostGraceMs) {
+          this.removeMember(group, member.memberId, 'stream-lost', nowMs);
+        } else if (member.revocationStartedMs !== undefined && nowMs - member.revocationStartedMs >= config.revocationTimeoutMs) {
           this.removeMember(group, member.memberId, 'revocation-timeout', nowMs);
         }
+      }
+      if (!this.groups.has(group.groupId)) continue;
+      if (group.recheckDueMs !== undefined && nowMs >= group.recheckDueMs) {
+        group.recheckDueMs = undefined;
+        this.membershipChanged(group, nowMs, 'other');
       }
       if (group.rebalanceDueMs !== undefined && nowMs >= group.rebalanceDueMs) this.rebalance(group, nowMs);
     }
@@ -243,51 +284,33 @@ export class GroupCoordinator {
     }
     const instanceId = request.instanceId ? request.instanceId : undefined;
     const memberId = (this.options.newMemberId ?? randomUUID)();
-    const fields = { memberId, instanceId, topics, lastHeartbeatMs: nowMs, revocationStartedMs: undefined, isAway: false };
+    const fields = { memberId, instanceId, topics, lastHeartbeatMs: nowMs, joinedAtMs: nowMs, streamLostAtMs: undefined, revocationStartedMs: undefined, isAway: false };
     const previousId = instanceId !== undefined ? group.staticMembers.get(instanceId) : undefined;
     let member: GroupMember;
     if (previousId !== undefined) {
       // Static membership: the same instance is back (after a restart or a -2 leave). It takes
       // over its predecessor's partitions; the predecessor, if still alive, is fenced.
-      const previousTopics = group.members.get(previousId)!.topics;
+      const previous = group.members.get(previousId)!;
+      fenceReplacedMember({ group, previous, byMemberId: memberId, nowMs, heartbeatIntervalMs: this.config.heartbeatIntervalMs, logger: this.options.logger, events: this.options.events });
       member = group.replaceStaticMember(previousId, fields);
       this.options.events?.onMemberRemoved?.(group.groupId, previousId, 'replaced');
-      if (!sameTopics(topics, previousTopics)) this.membershipChanged(group, nowMs);
+      if (!sameTopics(topics, previous.topics)) this.membershipChanged(group, nowMs, 'join');
     } else {
       if (group.members.size >= MAX_MEMBERS_PER_GROUP) throw new GroupMaxSizeReachedError(`group '${group.groupId}' has ${MAX_MEMBERS_PER_GROUP} members`);
-      member = { ...fields, memberEpoch: 0, assigned: this.freeClaims(group, topics, request.owned) };
+      member = { ...fields, memberEpoch: 0, assigned: group.freeClaims(topics, request.owned, this.options.topics.partitionCount) };
       // Only now, with its first member, does a new group count against MAX_GROUPS.
       this.groups.set(group.groupId, group);
       group.addMember(member);
-      this.membershipChanged(group, nowMs);
+      this.membershipChanged(group, nowMs, 'join');
       member.memberEpoch = group.groupEpoch;
     }
+    group.churn.recordJoin(nowMs, memberId, instanceId);
     const { hasReleased } = group.reconcile(memberId, toPartitionSet(request.owned), nowMs);
     // A static member back after a restart owns nothing yet: what it was asking to revoke is free.
     if (hasReleased) this.pushChangesToOthers(group, memberId, nowMs);
     this.scheduleTimerBy(nowMs + this.config.sessionTimeoutMs);
     if (member.revocationStartedMs !== undefined) this.scheduleTimerBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
     return this.responseFor(group, member);
-  }
-
-  /**
-   * What a joining member already consumes and nobody else holds: it keeps those. After a restart of
-   * the coordinator every member rejoins with what it owned, so the assignment carries over and the
-   * sticky assignor starts from it; a member that was removed finds its partitions taken, and lets go.
-   */
-  private freeClaims(group: ConsumerGroup, topics: readonly string[], owned: HeartbeatRequest['owned']): PartitionSet {
-    const claims: PartitionSet = new Map();
-    for (const { topic, partitions } of owned) {
-      const count = this.options.topics.partitionCount(topic);
-      if (count === undefined || !topics.includes(topic)) continue;
-      for (const p of partitions) {
-        if (!Number.isInteger(p) || p < 0 || p >= count || group.ownerOf(topic, p) !== undefined) continue;
-        let set = claims.get(topic);
-        if (!set) claims.set(topic, (set = new Set()));
-        set.add(p);
-      }
-    }
-    return claims;
   }
 
   private removeMember(group: ConsumerGroup, memberId: string, reason: RemovalReason, nowMs: number): void {
@@ -300,23 +323,35 @@ export class GroupCoordinator {
       this.groups.delete(group.groupId);
       return;
     }
-    this.membershipChanged(group, nowMs);
+    this.membershipChanged(group, nowMs, 'other');
     // Its partitions are free now: members whose target holds them can take them at once.
     this.pushChangesToOthers(group, undefined, nowMs);
   }
 
-  /** Bumps the group epoch and schedules one coalesced recomputation (never sooner than the window). */
-  private membershipChanged(group: ConsumerGroup, nowMs: number): void {
+  /**
+   * Bumps the group epoch and schedules one coalesced recomputation, never sooner than a window after
+   * the previous one. A join waits the window stretched by churn (a crash-looping member does not
+   * drive recomputations); anything else, a removal above all, waits only the base window: orphaned
+   * partitions must move on.
+   */
+  private membershipChanged(group: ConsumerGroup, nowMs: number, cause: 'join' | 'other'): void {
     group.groupEpoch++;
-    if (group.rebalanceDueMs !== undefined) return;
-    const delayMs = group.targetEpoch === 0 ? this.config.initialRebalanceDelayMs : this.config.rebalanceDelayMs;
-    group.rebalanceDueMs = Math.max(nowMs + delayMs, group.lastRebalanceMs + this.config.rebalanceDelayMs);
-    this.scheduleTimerBy(group.rebalanceDueMs);
+    const baseMs = group.targetEpoch === 0 ? this.config.initialRebalanceDelayMs : this.config.rebalanceDelayMs;
+    const windowMs = cause === 'join' && group.targetEpoch !== 0 ? this.windowMs(group, nowMs) : baseMs;
+    const dueMs = Math.max(nowMs + windowMs, group.lastRebalanceMs + windowMs);
+    if (group.rebalanceDueMs !== undefined && group.rebalanceDueMs <= dueMs) return;
+    group.rebalanceDueMs = dueMs;
+    group.firstDueMs = Math.min(group.firstDueMs ?? dueMs, dueMs);
+    this.scheduleTimerBy(dueMs);
+  }
+
+  /** The coalescing window of joins now: the base one, stretched by churn (bounded). */
+  private windowMs(group: ConsumerGroup, nowMs: number): number {
+    const maxMs = Math.max(this.config.maxRebalanceDelayMs, this.config.rebalanceDelayMs);
+    return group.churn.windowMs(nowMs, (id) => group.members.has(id), this.config.rebalanceDelayMs, maxMs);
   }
 
   private rebalance(group: ConsumerGroup, nowMs: number): void {
-    group.rebalanceDueMs = undefined;
-    group.lastRebalanceMs = nowMs;
     const partitionCounts = new Map<string, number>();
     const members: AssignorMember[] = [];
     for (const member of group.members.values()) {
@@ -328,8 +363,25 @@ export class GroupCoordinator {
       members.push({ memberId: member.memberId, ...(member.instanceId !== undefined ? { instanceId: member.instanceId } : {}), topics: member.topics, previous: toSortedMap(previous) });
     }
     const before = group.target;
+    let assignment = this.options.assignor.assign({ members, partitionCounts });
+    const holdUntilMs = holdDeadlineMs(group, assignment, nowMs, this.config, this.streamLostGraceMs);
+    if (holdUntilMs !== undefined) {
+      // Recomputed then, once the dying member is removed (or back): its partitions pay for the join.
+      group.rebalanceDueMs = holdUntilMs;
+      this.scheduleTimerBy(holdUntilMs);
+      return;
+    }
+    group.rebalanceDueMs = undefined;
+    group.firstDueMs = undefined;
+    group.lastRebalanceMs = nowMs;
+    // One failure is not a loop: a member added to scale out after a single crash is balanced at once.
+    if (group.churn.churn(nowMs, (id) => group.members.has(id)) >= PROTECTION_MIN_CHURN) {
+      const protectedPlan = protectStableMembers(group, assignment, nowMs, this.config.sessionTimeoutMs);
+      assignment = protectedPlan.assignment;
+      if (protectedPlan.recheckAtMs !== undefined) group.recheckDueMs = Math.min(group.recheckDueMs ?? Number.POSITIVE_INFINITY, protectedPlan.recheckAtMs);
+    }
     group.partitionCounts = partitionCounts;
-    group.setTarget(this.options.assignor.assign({ members, partitionCounts }), group.groupEpoch);
+    group.setTarget(assignment, group.groupEpoch);
     this.options.events?.onRebalance?.(group.groupId, group.targetEpoch, countMoved(before, group.target));
     this.pushChangesToOthers(group, undefined, nowMs);
   }
@@ -358,13 +410,7 @@ export class GroupCoordinator {
    */
   private scheduleTimerBy(dueMs: number): void {
     if (dueMs >= this.timerDueMs && this.timer) return;
-    this.timer?.cancel();
-    this.timerDueMs = dueMs;
-    this.timer = this.options.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.timerDueMs = Number.POSITIVE_INFINITY;
-      this.tick();
-    }, Math.max(0, dueMs - this.options.clock.nowMs()));
+    this.armTimer(dueMs);
   }
 
   /** Re-arms the timer for the earliest deadline of all groups (a full scan: after tick and changes). */
@@ -373,12 +419,17 @@ export class GroupCoordinator {
     const config = this.config;
     for (const group of this.groups.values()) {
       if (group.rebalanceDueMs !== undefined) dueMs = Math.min(dueMs, group.rebalanceDueMs);
+      if (group.recheckDueMs !== undefined) dueMs = Math.min(dueMs, group.recheckDueMs);
       for (const member of group.members.values()) {
-        dueMs = Math.min(dueMs, member.lastHeartbeatMs + config.sessionTimeoutMs);
+        dueMs = Math.min(dueMs, removalDeadlineMs(member, config, this.streamLostGraceMs));
         if (member.revocationStartedMs !== undefined) dueMs = Math.min(dueMs, member.revocationStartedMs + config.revocationTimeoutMs);
       }
     }
     if (dueMs === this.timerDueMs && this.timer) return;
+    this.armTimer(dueMs);
+  }
+
+  private armTimer(dueMs: number): void {
     this.timer?.cancel();
     this.timer = undefined;
     this.timerDueMs = dueMs;
@@ -389,14 +440,4 @@ export class GroupCoordinator {
       this.tick();
     }, Math.max(0, dueMs - this.options.clock.nowMs()));
   }
-}
-
-function normalizeTopics(topics: readonly string[]): string[] {
-  return [...new Set(topics)].sort();
-}
-
-function sameTopics(a: readonly string[], b: readonly string[]): boolean {
-  const x = normalizeTopics(a);
-  const y = normalizeTopics(b);
-  return x.length === y.length && x.every((t, i) => t === y[i]);
 }

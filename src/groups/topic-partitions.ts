@@ -87,3 +87,14 @@ export function countMoved(before: Map<string, PartitionSet>, after: Map<string,
   }
   return moved;
 }
+
+/** A subscription as the coordinator keeps it: each topic once, sorted. */
+export function normalizeTopics(topics: readonly string[]): string[] {
+  return [...new Set(topics)].sort();
+}
+
+export function sameTopics(a: readonly string[], b: readonly string[]): boolean {
+  const x = normalizeTopics(a);
+  const y = normalizeTopics(b);
+  return x.length === y.length && x.every((t, i) => t === y[i]);
+}

@@ -37,14 +37,17 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
-    const heartbeatStreams = new HeartbeatStreams();
+    const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));
     coordinator = new GroupCoordinator({
       clock,
       assignor: new StickyAssignor(),
       topics: { partitionCount: (topic) => logManager.partitionCount(topic) },
       config: resolveGroupConfig(config.groups),
       logger,
-      events: { onAssignmentChanged: (_groupId, response) => heartbeatStreams.push(response) },
+      events: {
+        onAssignmentChanged: (_groupId, response) => heartbeatStreams.push(response),
+        onMemberFenced: (_groupId, memberId, instanceId) => heartbeatStreams.fence(memberId, instanceId),
+      },
     });
     grpcServer = await startGrpcServer(broker, { coordinator, offsets, heartbeatStreams }, config, logger);
   } catch (error) {

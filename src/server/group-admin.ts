@@ -34,7 +34,8 @@ export function createGroupAdminHandlers(options: { coordinator: GroupCoordinato
         if (count === undefined) continue;
         for (let partition = 0; partition < count; partition++) {
           const log = logs.partition(topic, partition);
-          const committedOffset = committed.get(topic)?.get(partition)?.offset ?? -1;
+          const commit = committed.get(topic)?.get(partition);
+          const committedOffset = commit?.offset ?? -1;
           const from = committedOffset >= 0 ? Math.max(committedOffset, log.logStartOffset) : log.logStartOffset;
           lag.push({
             topic,
@@ -44,10 +45,19 @@ export function createGroupAdminHandlers(options: { coordinator: GroupCoordinato
             lagRecords: Math.max(0, log.highWatermark - from),
             lagMs: await ageOfRecordAt(log, from, options.nowMs()),
             ownerMemberId: coordinator.ownerOf(request.groupId, topic, partition) ?? '',
+            sinceCommitMs: commit ? Math.max(0, options.nowMs() - commit.committedAtMs) : -1,
           });
         }
       }
-      return { groupId: request.groupId, groupEpoch: description?.groupEpoch ?? 0, members: description?.members ?? [], lag };
+      return {
+        groupId: request.groupId,
+        groupEpoch: description?.groupEpoch ?? 0,
+        members: (description?.members ?? []).map(({ isStreamLost, ...m }) => ({ ...m, streamLost: isStreamLost })),
+        lag,
+        fencedMembers: description?.fencedMembers ?? [],
+        rebalanceWindowMs: description?.rebalanceWindowMs ?? 0,
+        recentChurn: description?.recentChurn ?? 0,
+      };
     }),
 
     ResetOffsets: unary(async (request) => {

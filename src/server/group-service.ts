@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, ShuttingDownError, SlowReaderError, type StrataError, TooManyRequestsError } from '../core/errors.js';
+import { FencedInstanceIdError, InvalidArgumentError, ShuttingDownError, SlowReaderError, type StrataError, TooManyRequestsError } from '../core/errors.js';
 import { MAX_MEMBER_ID_LENGTH, MAX_UNREAD_HEARTBEAT_ANSWERS } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
@@ -47,24 +47,45 @@ function writeCounted(call: HeartbeatCall, response: GroupHeartbeatResponse): bo
 
 /**
  * Routes pushes from the coordinator (an assignment changed because another member released or left)
- * to the heartbeat stream of the member concerned.
+ * to the heartbeat stream of the member concerned, and tells the coordinator when the stream that
+ * carries a member's heartbeats breaks (a strong sign its process died: see GroupCoordinator).
  */
 export class HeartbeatStreams {
-  private readonly byMember = new Map<string, HeartbeatCall>();
+  private readonly byMember = new Map<string, { call: HeartbeatCall; groupId: string }>();
 
-  attach(memberId: string, call: HeartbeatCall): void {
-    this.byMember.set(memberId, call);
+  /** `onStreamLost` is called for each member whose current stream ended without a leave. */
+  constructor(private readonly onStreamLost: (groupId: string, memberId: string) => void = () => {}) {}
+
+  attach(groupId: string, memberId: string, call: HeartbeatCall): void {
+    this.byMember.set(memberId, { call, groupId });
   }
 
+  /** The stream ended: its members (those it still carries, not ones that moved to a newer stream) are lost. */
   detach(call: HeartbeatCall): void {
-    for (const [memberId, c] of this.byMember) if (c === call) this.byMember.delete(memberId);
+    for (const [memberId, entry] of this.byMember) {
+      if (entry.call !== call) continue;
+      this.byMember.delete(memberId);
+      this.onStreamLost(entry.groupId, memberId);
+    }
   }
 
   push(response: HeartbeatResponse): void {
-    const call = this.byMember.get(response.memberId);
+    const call = this.byMember.get(response.memberId)?.call;
     // The member heartbeats anyway, so a push to a stream with answers queued unread is skipped
     // (writableLength counts messages: the stream is in object mode); the stream's own answers end it.
     if (call && !call.cancelled && call.writable && call.writableLength < MAX_UNREAD_HEARTBEAT_ANSWERS) writeCounted(call, response);
+  }
+
+  /**
+   * A newer member took over this member's instance id: it is told at once (FENCED_INSTANCE_ID), not
+   * at its next heartbeat, so a duplicate stops within a round trip. Not reported as lost.
+   */
+  fence(memberId: string, instanceId: string): void {
+    const call = this.byMember.get(memberId)?.call;
+    this.byMember.delete(memberId);
+    if (!call || call.cancelled || !call.writable || call.writableLength >= MAX_UNREAD_HEARTBEAT_ANSWERS) return;
+    const error = new FencedInstanceIdError(`member '${memberId}' was fenced: a newer member joined with instance id '${instanceId}'; two processes must not share an instance id`);
+    call.write({ memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: [], offsetsEpoch: 0, failure: toFailure(error) });
   }
 
   forget(memberId: string): void {
@@ -142,7 +163,7 @@ export function createGroupService(options: {
             owned: request.owned.map((o) => ({ topic: o.topic, partitions: o.partitions })),
             idleMs: request.idleMs,
           });
-          if (request.memberEpoch >= 0) heartbeatStreams.attach(response.memberId, call);
+          if (request.memberEpoch >= 0) heartbeatStreams.attach(request.groupId, response.memberId, call);
           else heartbeatStreams.forget(response.memberId);
           respond(response);
         } catch (error) {

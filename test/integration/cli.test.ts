@@ -110,6 +110,12 @@ describe('the strata CLI against a real server', () => {
     expect(first.stdout.trim().split('\n')).toEqual(['g0', 'g1']);
     const second = await strata('consume', 'grouped', '--group', 'cli-group', '--from-beginning', '--max-messages', '2');
     expect(second.stdout.trim().split('\n')).toEqual(['g2', 'g3']);
+    // The group is empty now; describe shows per partition how long ago it was last committed.
+    const table = (await strata('groups', 'describe', 'cli-group')).stdout;
+    expect(table).toMatch(/since commit ms/);
+    const row = table.split('\n').find((l) => l.includes('grouped'))?.split('│').map((c) => c.trim()).filter(Boolean);
+    expect(row?.slice(0, 5), table).toEqual(['grouped', '0', '4', '5', '1']);
+    expect(Number(row?.[6]), table).toBeGreaterThanOrEqual(0);
   }, 40_000);
 
   /** Starts a strata command whose stdout the test reads line by line (and may close). */
