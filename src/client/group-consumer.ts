@@ -1,21 +1,36 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import { FencedInstanceIdError } from '../core/errors.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
+import { EventLoopDelayWatch } from './event-loop-delay-watch.js';
 import { GroupFetchers } from './group-fetchers.js';
-import { GroupRecordIterator } from './group-record-iterator.js';
+import { GroupRecordIterator, MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './group-record-iterator.js';
+import { HeartbeatLiveness } from './heartbeat-liveness.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { StrataClient } from './strata-client.js';
-import type { GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+import type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 
-export type { GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+export type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 
 const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
 const LEAVE_EPOCH = -1;
 const STATIC_LEAVE_EPOCH = -2;
+/** Until a server says otherwise (its answers carry both): the server defaults. */
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
+const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
+const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
+/** Member ids given up (removed, fenced, lost) whose late answers are ignored; the newest are kept. */
+const MAX_ABANDONED_MEMBER_IDS = 8;
+/** An event-loop stall of this share of the session timeout is warned about. */
+const STALL_WARNING_SHARE = 0.5;
+/** How often the session is checked when the loop does not ask for records. */
+const SESSION_CHECK_EVERY_MS = 250;
+
+const emitWarning: GroupConsumerLogger = { warn: (fields, message) => process.emitWarning(`${message} ${JSON.stringify(fields)}`, 'StrataGroupConsumerWarning') };
 
 /**
  * A member of a consumer group. Iterate it to get records; a record counts as processed once the
@@ -30,16 +45,38 @@ const STATIC_LEAVE_EPOCH = -2;
  * The server decides the assignment (see the GroupService); this side heartbeats, follows the
  * assignment (let go of revoked partitions first, then start on new ones from the committed offset)
  * and reads with one Subscribe stream per topic.
+ *
+ * Liveness: the iterator gives the event loop a turn every few milliseconds, so heartbeats go out
+ * under a busy loop; a stall near the session timeout is warned about. A member whose heartbeats
+ * went unanswered for the session timeout may have been removed, its partitions given to others: it
+ * stops handing out their records at once, calls onLost (default onRevoked) and rejoins, as Kafka's
+ * consumer does. A static member whose instance id a newer member took is fenced for good: the
+ * iteration ends with FencedInstanceIdError and it does not rejoin.
  */
 export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private memberId = '';
   private memberEpoch = JOIN_EPOCH;
   /** The group's offset-reset epoch as last seen; undefined before the first answer. */
   private offsetsEpoch: number | undefined;
-  private heartbeatIntervalMs = 3_000;
+  private heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
+  private sessionTimeoutMs = DEFAULT_SESSION_TIMEOUT_MS;
+  private lastHeartbeatSentMs = 0;
+  /** A join (epoch 0) went out on the current stream and is not answered yet: no second one. */
+  private isJoinPending = false;
+  private readonly liveness = new HeartbeatLiveness();
+  private readonly abandonedMemberIds: string[] = [];
+  /** Bumped when every partition is lost: assignments computed before it are stale. */
+  private generation = 0;
+  private readonly loopWatch: EventLoopDelayWatch;
+  private readonly logger: GroupConsumerLogger;
+  /** Set while close() waits for the answer to its leave. */
+  private onLeaveAnswered: (() => void) | undefined;
+  /** Fenced (FENCED_INSTANCE_ID): stopped for good, without leaving. */
+  private isFenced = false;
   private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
+  private sessionTimer: NodeJS.Timeout | undefined;
   /** Partitions this member reads now, with the next offset to hand out (fetch position). */
   private readonly owned = new Map<string, TopicPartition>();
   /** Next offset after the last processed record, per partition: what a commit writes. */
@@ -68,6 +105,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     private readonly options: GroupConsumerOptions,
   ) {
     if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', 3, false);
+    const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
+    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new StrataClientError('INVALID_ARGUMENT', `leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`, 3, false);
+    this.logger = options.logger ?? emitWarning;
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000);
     this.fetchers = new GroupFetchers({
       client,
@@ -92,17 +132,27 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         if (this.lastHandedOne && this.lastHandedKey === k) this.lastHandedOne = undefined;
         this.lastHanded = this.lastHanded.filter((r) => key(r.topic, r.partition) !== k);
       },
-      onFailure: (error) => {
-        if (this.isClosed) return;
-        this.failure = error;
-        void this.close();
+      onFailure: (error) => this.fail(error),
+    });
+    this.loopWatch = new EventLoopDelayWatch({
+      checkEveryMs: 1_000,
+      thresholdMs: () => this.sessionTimeoutMs * STALL_WARNING_SHARE,
+      onStall: (maxDelayMs) => {
+        this.logger.warn(
+          { groupId: options.groupId, memberId: this.memberId, maxDelayMs, sessionTimeoutMs: this.sessionTimeoutMs },
+          'group consumer: the event loop was blocked for a long share of the session timeout, so heartbeats could not go out: await between long computations, or the member is removed and its partitions move',
+        );
       },
     });
+    this.loopWatch.start();
     this.openStream();
     this.sendHeartbeat();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
     // The timer runs beside the loop: it commits what is processed, not the record in hand.
     this.commitTimer = setInterval(() => void this.commitProcessed().catch(() => undefined), commitEveryMs);
+    // The loop checks the session before every record; this checks it for a loop that is not asking.
+    this.sessionTimer = setInterval(() => this.checkSession(Date.now()), SESSION_CHECK_EVERY_MS);
+    this.sessionTimer.unref();
   }
 
   /** The partitions this member reads now. */
@@ -116,10 +166,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
     return new GroupRecordIterator({
-      beforeNext: () => {
-        this.markProcessed();
-        this.lastAskedAtMs = Date.now();
-      },
+      beforeNext: (nowMs) => this.beforeNext(nowMs),
       handOne: (record) => {
         // Revoked while it waited in the buffer: it belongs to another member now. After close()
         // nothing more is handed: it would be processed but never committed.
@@ -143,9 +190,15 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    */
   async *batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
     try {
+      let yieldedAtMs = Date.now();
       for (;;) {
-        this.markProcessed();
-        this.lastAskedAtMs = Date.now();
+        this.beforeNext(Date.now());
+        if (Date.now() - yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
+          // As the record iterator: a turn of the event loop now and then, for timers and I/O.
+          await yieldToEventLoop();
+          yieldedAtMs = Date.now();
+          this.checkSession(yieldedAtMs);
+        }
         const first = await this.buffer.take();
         if (first === undefined) {
           if (this.failure) throw this.failure;
@@ -159,6 +212,22 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     } finally {
       await this.close();
     }
+  }
+
+  /** The record in hand is processed, the loop asks for more: and is the member still in its group? */
+  private beforeNext(nowMs: number): void {
+    this.markProcessed();
+    this.lastAskedAtMs = nowMs;
+    this.checkSession(nowMs);
+  }
+
+  /**
+   * No heartbeat answered within the session timeout: the coordinator may have removed this member
+   * and given its partitions to others, so none of their records may go to the loop any more.
+   */
+  private checkSession(nowMs: number): void {
+    if (this.isClosed || this.owned.size === 0 || !this.liveness.isExpired(nowMs, this.sessionTimeoutMs)) return;
+    this.loseAll(nowMs);
   }
 
   /** Whether a buffered record of partition `k` may still go to the loop. */
@@ -200,29 +269,113 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   /**
-   * Commits what was processed (not the record in hand: see the class), leaves the group (its
-   * partitions move at once), and ends the iteration.
+   * Commits what was processed (not the record in hand: see the class), leaves the group, and ends
+   * the iteration. It resolves once the server acknowledged the leave (or after `leaveTimeoutMs`), so
+   * `await consumer.close(); process.exit(0)` moves a dynamic member's partitions at once. A static
+   * member steps away instead: it keeps its partitions until the session timeout, and gets them back
+   * if it returns in time. A fenced member (FENCED_INSTANCE_ID) neither commits nor leaves.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.isClosed = true;
       clearInterval(this.commitTimer);
+      clearInterval(this.sessionTimer);
       clearTimeout(this.heartbeatTimer);
+      this.loopWatch.stop();
       await this.reconciling.catch(() => undefined);
       this.fetchers.stop(() => true);
       // Records still buffered are not handed any more (their partitions are left): whoever reads
       // those partitions next gets them from the committed offsets.
       this.buffer.drop(() => true);
-      await this.commitProcessed().catch(() => undefined);
-      if (this.memberId && this.stream) {
-        // A static member steps away (-2): it keeps its partitions until the session timeout, and
-        // gets them back if it returns in time; a dynamic one leaves, and its partitions move at once.
-        this.stream.write(this.heartbeatRequest(this.options.instanceId ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH));
-        this.stream.end();
+      if (!this.isFenced) {
+        await this.commitProcessed().catch(() => undefined);
+        await this.leave();
       }
+      this.stream?.end();
       this.buffer.close();
     })();
     return this.closing;
+  }
+
+  /**
+   * Sends the leave (-1, or -2 for a static member) and waits for its answer: a write alone may still
+   * sit in a buffer when the process exits, and the member's partitions would wait a session timeout.
+   * Any answer after it is that answer (the stream is in order; a push has a live epoch and is skipped).
+   */
+  private async leave(): Promise<void> {
+    if (!this.memberId) return;
+    // Broken and not yet reconnected: a stream of its own for the leave.
+    if (!this.stream) this.openStream();
+    const stream = this.stream!;
+    const leaveTimeoutMs = this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stream.off('error', done);
+        stream.off('close', done);
+        this.onLeaveAnswered = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, leaveTimeoutMs);
+      this.onLeaveAnswered = done;
+      stream.on('error', done);
+      stream.on('close', done);
+      stream.write(this.heartbeatRequest(this.options.instanceId ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH));
+    });
+  }
+
+  /**
+   * The member may have been removed (see checkSession): every partition is let go at once, without
+   * a commit (a removed member's commits are refused; a slow server's would race the next owner),
+   * onLost (default onRevoked) is called, and the member joins again owning nothing.
+   */
+  private loseAll(nowMs: number): void {
+    const lost = [...this.owned.values()];
+    this.generation++;
+    this.fetchers.stop(() => true);
+    this.buffer.drop(() => true);
+    this.owned.clear();
+    this.processed.clear();
+    this.committed.clear();
+    this.handedNext.clear();
+    this.revoking.clear();
+    this.startedAt.clear();
+    this.lastHanded = [];
+    this.lastHandedOne = undefined;
+    this.logger.warn(
+      { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.sessionTimeoutMs, lost: lost.length },
+      'group consumer: no heartbeat answered within the session timeout: stopped reading its partitions (they may have moved) and rejoins',
+    );
+    if (this.memberId) {
+      // A dynamic member the server still knows leaves, so its partitions move now, not at its
+      // session timeout; a static one is replaced by its own join (same instance id).
+      if (!this.options.instanceId) this.stream?.write(this.heartbeatRequest(LEAVE_EPOCH));
+      this.abandon(this.memberId);
+    }
+    this.memberId = '';
+    this.memberEpoch = JOIN_EPOCH;
+    this.liveness.reset();
+    const onLost = this.options.onLost ?? this.options.onRevoked;
+    this.reconciling = this.reconciling
+      .catch(() => undefined)
+      .then(async () => {
+        if (lost.length > 0) await onLost?.(lost);
+        this.sendHeartbeat();
+      })
+      .catch((error: unknown) => this.fail(error as Error));
+  }
+
+  /** Answers for `memberId` that arrive from now on are ignored (it was removed, fenced or lost). */
+  private abandon(memberId: string): void {
+    if (!memberId || this.abandonedMemberIds.includes(memberId)) return;
+    this.abandonedMemberIds.push(memberId);
+    if (this.abandonedMemberIds.length > MAX_ABANDONED_MEMBER_IDS) this.abandonedMemberIds.shift();
+  }
+
+  private fail(error: Error): void {
+    if (this.isClosed) return;
+    this.failure = error;
+    void this.close();
   }
 
   /** Reads the group's committed offsets of `partitions`: where reading resumes. */
@@ -234,7 +387,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     );
     for (const tp of partitions) {
       const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
-      if (offset === undefined) continue;
+      // Lost (or revoked) while the offsets were on their way: not this member's to track.
+      if (offset === undefined || !this.owned.has(key(tp.topic, tp.partition))) continue;
       this.processed.set(key(tp.topic, tp.partition), offset);
       this.committed.set(key(tp.topic, tp.partition), offset);
     }
@@ -282,6 +436,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       if (this.stream !== stream || this.isClosed) return;
       // The member keeps its partitions on the server until the session timeout: reconnect and go on.
       this.stream = undefined;
+      this.isJoinPending = false;
+      this.liveness.streamLost();
       setTimeout(() => {
         if (this.isClosed) return;
         this.openStream();
@@ -295,50 +451,77 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private sendHeartbeat(): void {
     clearTimeout(this.heartbeatTimer);
     if (this.isClosed) return;
-    this.stream?.write(this.heartbeatRequest());
+    // A join already on its way is answered: a second one would make a second member of this one.
+    if (this.stream && !(this.memberId === '' && this.isJoinPending)) {
+      this.isJoinPending = this.memberId === '';
+      this.lastHeartbeatSentMs = Date.now();
+      this.liveness.sent(this.lastHeartbeatSentMs);
+      this.stream.write(this.heartbeatRequest());
+    }
     this.heartbeatTimer = setTimeout(() => this.sendHeartbeat(), this.heartbeatIntervalMs);
   }
 
   private onResponse(response: GroupHeartbeatResponse__Output): void {
+    if (this.onLeaveAnswered && (response.failure || response.memberEpoch < 0)) {
+      this.onLeaveAnswered();
+      return;
+    }
     if (this.isClosed) return;
+    // A late answer to a member id this one gave up (after the server removed it, or it lost its
+    // partitions): applying it would bring back what it let go.
+    if (response.memberId && this.abandonedMemberIds.includes(response.memberId)) return;
+    this.isJoinPending = false;
+    if (response.sessionTimeoutMs > 0) this.sessionTimeoutMs = response.sessionTimeoutMs;
     if (response.failure) {
       const error = StrataClientError.fromFailure(response.failure);
-      if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
+      if (error.code === 'FENCED_INSTANCE_ID') {
+        // Another process took this instance id (a newer join wins, as in Kafka): both reading the
+        // same partitions would process every record twice, and rejoining would fence the other.
+        this.isFenced = true;
+        this.logger.warn({ groupId: this.options.groupId, memberId: this.memberId, instanceId: this.options.instanceId }, 'group consumer: fenced, a newer member took its instance id: stopped');
+        this.fail(new FencedInstanceIdError(error.message, { cause: error }));
+      } else if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
         // Forgotten (removed, or the coordinator restarted): rejoin reporting what it owns. It keeps
         // what nobody else took, the join's answer says which; commits for the rest are refused.
+        this.abandon(this.memberId);
         this.memberId = '';
         this.memberEpoch = JOIN_EPOCH;
+        this.liveness.reset();
         this.reconciling = this.reconciling.then(() => this.sendHeartbeat());
       } else if (!error.retriable) {
-        this.failure = error;
-        void this.close();
+        this.fail(error);
       }
       return;
     }
+    this.liveness.answered();
     this.memberId = response.memberId;
     this.memberEpoch = response.memberEpoch;
-    if (response.heartbeatIntervalMs > 0) this.heartbeatIntervalMs = response.heartbeatIntervalMs;
+    if (response.heartbeatIntervalMs > 0 && response.heartbeatIntervalMs !== this.heartbeatIntervalMs) {
+      // The next heartbeat was timed with the interval known when it was scheduled (the default
+      // before the first answer): the server's interval counts from the last one sent.
+      this.heartbeatIntervalMs = response.heartbeatIntervalMs;
+      clearTimeout(this.heartbeatTimer);
+      this.heartbeatTimer = setTimeout(() => this.sendHeartbeat(), Math.max(0, this.lastHeartbeatSentMs + this.heartbeatIntervalMs - Date.now()));
+    }
     const isOffsetsReset = this.offsetsEpoch !== undefined && response.offsetsEpoch !== this.offsetsEpoch;
     this.offsetsEpoch = response.offsetsEpoch;
     this.enqueueReconcile(response.assignment.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))));
     if (isOffsetsReset) {
-      this.reconciling = this.reconciling.then(() => this.reloadOffsets()).catch((error: unknown) => {
-        this.failure = error as Error;
-        void this.close();
-      });
+      const generation = this.generation;
+      this.reconciling = this.reconciling.then(() => (generation === this.generation ? this.reloadOffsets() : undefined)).catch((error: unknown) => this.fail(error as Error));
     }
   }
 
   private enqueueReconcile(target: TopicPartition[]): void {
-    this.reconciling = this.reconciling.then(() => this.reconcile(target)).catch((error: unknown) => {
-      this.failure = error as Error;
-      void this.close();
-    });
+    // An assignment given before the member lost everything is stale: the rejoin brings a new one.
+    const generation = this.generation;
+    this.reconciling = this.reconciling.then(() => this.reconcile(target, generation)).catch((error: unknown) => this.fail(error as Error));
   }
 
   /** Follows an assignment: revoked partitions first (stop, commit, hook), then new ones. */
-  private async reconcile(target: TopicPartition[]): Promise<void> {
-    if (this.isClosed) return;
+  private async reconcile(target: TopicPartition[], generation: number): Promise<void> {
+    const isStale = () => this.isClosed || generation !== this.generation;
+    if (isStale()) return;
     const targetKeys = new Set(target.map((tp) => key(tp.topic, tp.partition)));
     const revoked = [...this.owned].filter(([k]) => !targetKeys.has(k)).map(([, tp]) => tp);
     const added = target.filter((tp) => !this.owned.has(key(tp.topic, tp.partition)));
@@ -356,6 +539,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         const movedOn = [...revokedKeys].some((k) => this.processed.has(k) && this.processed.get(k) !== this.committed.get(k));
         if (movedOn) await this.commitProcessed().catch(() => undefined);
       }
+      // Lost meanwhile: loseAll let go of everything and called onLost.
+      if (generation !== this.generation) return;
       for (const k of revokedKeys) {
         this.revoking.delete(k);
         this.owned.delete(k);
@@ -370,13 +555,16 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       if (this.lastHandedOne && revokedKeys.has(this.lastHandedKey)) this.lastHandedOne = undefined;
       this.lastHanded = this.lastHanded.filter((r) => !revokedKeys.has(key(r.topic, r.partition)));
       await this.options.onRevoked?.(revoked);
+      if (isStale()) return;
       // Tell the coordinator at once, so the partitions can move without waiting for the interval.
       this.sendHeartbeat();
     }
     if (added.length > 0) {
       for (const tp of added) this.owned.set(key(tp.topic, tp.partition), tp);
       await this.loadCommittedOffsets(added);
+      if (isStale()) return;
       await this.options.onAssigned?.(added);
+      if (isStale()) return;
     }
     // Only topics whose partitions changed get a new subscription: the rest go on untouched.
     this.fetchers.start(false);

@@ -187,6 +187,12 @@ export class FencedMemberEpochError extends StrataError {
   readonly retriable = false;
 }
 
+/** A static member whose instance id a newer member took: it must stop, not rejoin (Kafka's FENCED_INSTANCE_ID). */
+export class FencedInstanceIdError extends StrataError {
+  readonly code = 'FENCED_INSTANCE_ID';
+  readonly retriable = false;
+}
+
 /** The group has no member with this id (it left, timed out, or was replaced): rejoin with epoch 0. */
 export class UnknownMemberIdError extends StrataError {
   readonly code = 'UNKNOWN_MEMBER_ID';

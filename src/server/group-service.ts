@@ -81,7 +81,9 @@ export function createGroupService(options: {
           endWith(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread`));
           return;
         }
-        call.write(response);
+        // The session timeout rides on every answer: the member stops reading its partitions once its
+        // heartbeats went unanswered that long, since it may have been removed (see the client).
+        call.write({ ...response, sessionTimeoutMs: coordinator.config.sessionTimeoutMs });
       };
       // At most MAX_HEARTBEATS_PER_SECOND per stream: a member heartbeats every few seconds, so a
       // faster stream is broken or hostile, and each heartbeat costs the coordinator work.
