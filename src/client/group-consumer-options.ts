@@ -28,8 +28,13 @@ export interface GroupConsumerOptions {
    * The consumer stopped reading them before the call and rejoins after it. Default: onRevoked.
    */
   onLost?: (partitions: TopicPartition[]) => void | Promise<void>;
-  /** Records held between the server and the loop. Default 1000. */
+  /**
+   * Records held between the server and the loop. Default 1000. Shared among the partitions that
+   * have records waiting; they are handed out round robin, 64 of a partition at a time.
+   */
   bufferRecords?: number;
+  /** Most bytes of one partition in one server response (at least one batch). Default: the server's, 1 MiB. */
+  maxBytes?: number;
   /** How long close() waits for the server to acknowledge the leave. Default 5000. */
   leaveTimeoutMs?: number;
   /** Warnings: an event loop blocked near the session timeout, partitions lost. */

@@ -27,6 +27,8 @@ const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
 const MAX_ABANDONED_MEMBER_IDS = 8;
 /** An event-loop stall of this share of the session timeout is warned about. */
 const STALL_WARNING_SHARE = 0.5;
+/** Records of one partition handed out in a row while other partitions have records waiting. */
+export const FAIR_SLICE_RECORDS = 64;
 /** How often the session is checked when the loop does not ask for records. */
 const SESSION_CHECK_EVERY_MS = 250;
 
@@ -108,11 +110,16 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
     if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new StrataClientError('INVALID_ARGUMENT', `leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`, 3, false);
     this.logger = options.logger ?? emitWarning;
-    this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000);
+    if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0)) {
+      throw new StrataClientError('INVALID_ARGUMENT', `maxBytes must be a positive integer, got ${options.maxBytes}`, 3, false);
+    }
+    // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
+    this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });
     this.fetchers = new GroupFetchers({
       client,
       buffer: this.buffer,
       fromBeginning: options.fromBeginning ?? false,
+      maxBytes: options.maxBytes,
       owned: () => this.owned.values(),
       resumeOffset: (topic, partition) => {
         const k = key(topic, partition);
