@@ -123,11 +123,14 @@ describe('group members as real processes', () => {
 
     const busy = startMember('busy-group', 'busy', 12);
     await waitFor('the busy member to own every partition', () => busy.lines().some((l) => l.event === 'assigned' && l.partitions!.length === PARTITIONS));
-    await waitFor('the busy member to read', () => busy.lines().some((l) => l.p !== undefined));
+    // Round robin across its partitions, 64 records (768 ms) of each at a time.
+    await waitFor('the busy member to read every partition', () => new Set(busy.lines().map((l) => l.p).filter((p) => p !== undefined)).size === PARTITIONS);
     const other = client.consumer({ groupId: 'busy-group', topics: ['busy'], fromBeginning: true });
     const reading = drain(other);
     try {
       await waitFor('the second member to read two partitions', () => reading.firstHandedMs.size === 2, 30_000);
+      // The busy member was reading them (round robin across its partitions) when they moved.
+      for (const partition of reading.firstHandedMs.keys()) expect(busy.lines().some((l) => l.p === partition)).toBe(true);
       // Watch for records of moved partitions the busy member hands out after they moved.
       await sleep(SESSION_TIMEOUT_MS + 1_000);
       const overlapsMs: number[] = [];
