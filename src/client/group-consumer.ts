@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { FencedInstanceIdError } from '../core/errors.js';
@@ -8,7 +7,7 @@ import type { ConsumedRecord } from './consume.js';
 import { EventLoopDelayWatch } from './event-loop-delay-watch.js';
 import { GroupFetchers } from './group-fetchers.js';
 import { GroupRecordIterator, MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './group-record-iterator.js';
-import { HeartbeatLiveness } from './heartbeat-liveness.js';
+import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { StrataClient } from './strata-client.js';
 import type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
@@ -19,9 +18,6 @@ const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
 const LEAVE_EPOCH = -1;
 const STATIC_LEAVE_EPOCH = -2;
-/** Until a server says otherwise (its answers carry both): the server defaults. */
-const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
-const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
 const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
 /** Member ids given up (removed, fenced, lost) whose late answers are ignored; the newest are kept. */
 const MAX_ABANDONED_MEMBER_IDS = 8;
@@ -60,23 +56,14 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private memberEpoch = JOIN_EPOCH;
   /** The group's offset-reset epoch as last seen; undefined before the first answer. */
   private offsetsEpoch: number | undefined;
-  private heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
-  private sessionTimeoutMs = DEFAULT_SESSION_TIMEOUT_MS;
-  private lastHeartbeatSentMs = 0;
-  /** A join (epoch 0) went out on the current stream and is not answered yet: no second one. */
-  private isJoinPending = false;
-  private readonly liveness = new HeartbeatLiveness();
+  private readonly heartbeats: GroupHeartbeatStream;
   private readonly abandonedMemberIds: string[] = [];
   /** Bumped when every partition is lost: assignments computed before it are stale. */
   private generation = 0;
   private readonly loopWatch: EventLoopDelayWatch;
   private readonly logger: GroupConsumerLogger;
-  /** Set while close() waits for the answer to its leave. */
-  private onLeaveAnswered: (() => void) | undefined;
   /** Fenced (FENCED_INSTANCE_ID): stopped for good, without leaving. */
   private isFenced = false;
-  private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
   private sessionTimer: NodeJS.Timeout | undefined;
   /** Partitions this member reads now, with the next offset to hand out (fetch position). */
@@ -143,17 +130,23 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     });
     this.loopWatch = new EventLoopDelayWatch({
       checkEveryMs: 1_000,
-      thresholdMs: () => this.sessionTimeoutMs * STALL_WARNING_SHARE,
+      thresholdMs: () => this.heartbeats.sessionTimeoutMs * STALL_WARNING_SHARE,
       onStall: (maxDelayMs) => {
         this.logger.warn(
-          { groupId: options.groupId, memberId: this.memberId, maxDelayMs, sessionTimeoutMs: this.sessionTimeoutMs },
+          { groupId: options.groupId, memberId: this.memberId, maxDelayMs, sessionTimeoutMs: this.heartbeats.sessionTimeoutMs },
           'group consumer: the event loop was blocked for a long share of the session timeout, so heartbeats could not go out: await between long computations, or the member is removed and its partitions move',
         );
       },
     });
     this.loopWatch.start();
-    this.openStream();
-    this.sendHeartbeat();
+    this.heartbeats = new GroupHeartbeatStream({
+      client,
+      request: (memberEpoch) => this.heartbeatRequest(memberEpoch),
+      isJoining: () => this.memberId === '',
+      isClosed: () => this.isClosed,
+      onAnswer: (response) => this.onResponse(response),
+    });
+    this.heartbeats.start();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
     // The timer runs beside the loop: it commits what is processed, not the record in hand.
     this.commitTimer = setInterval(() => void this.commitProcessed().catch(() => undefined), commitEveryMs);
@@ -233,7 +226,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * and given its partitions to others, so none of their records may go to the loop any more.
    */
   private checkSession(nowMs: number): void {
-    if (this.isClosed || this.owned.size === 0 || !this.liveness.isExpired(nowMs, this.sessionTimeoutMs)) return;
+    if (this.isClosed || this.owned.size === 0 || !this.heartbeats.liveness.isExpired(nowMs, this.heartbeats.sessionTimeoutMs)) return;
     this.loseAll(nowMs);
   }
 
@@ -287,7 +280,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.isClosed = true;
       clearInterval(this.commitTimer);
       clearInterval(this.sessionTimer);
-      clearTimeout(this.heartbeatTimer);
+      this.heartbeats.pause();
       this.loopWatch.stop();
       await this.reconciling.catch(() => undefined);
       this.fetchers.stop(() => true);
@@ -298,37 +291,17 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         await this.commitProcessed().catch(() => undefined);
         await this.leave();
       }
-      this.stream?.end();
+      this.heartbeats.stop();
       this.buffer.close();
     })();
     return this.closing;
   }
 
-  /**
-   * Sends the leave (-1, or -2 for a static member) and waits for its answer: a write alone may still
-   * sit in a buffer when the process exits, and the member's partitions would wait a session timeout.
-   * Any answer after it is that answer (the stream is in order; a push has a live epoch and is skipped).
-   */
+  /** Leaves (-1; a static member steps away, -2) and waits for the answer: see GroupHeartbeatStream.leave. */
   private async leave(): Promise<void> {
     if (!this.memberId) return;
-    // Broken and not yet reconnected: a stream of its own for the leave.
-    if (!this.stream) this.openStream();
-    const stream = this.stream!;
-    const leaveTimeoutMs = this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        stream.off('error', done);
-        stream.off('close', done);
-        this.onLeaveAnswered = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, leaveTimeoutMs);
-      this.onLeaveAnswered = done;
-      stream.on('error', done);
-      stream.on('close', done);
-      stream.write(this.heartbeatRequest(this.options.instanceId ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH));
-    });
+    const request = this.heartbeatRequest(this.options.instanceId ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH);
+    await this.heartbeats.leave(request, this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
   }
 
   /**
@@ -350,24 +323,24 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.lastHanded = [];
     this.lastHandedOne = undefined;
     this.logger.warn(
-      { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.sessionTimeoutMs, lost: lost.length },
+      { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
       'group consumer: no heartbeat answered within the session timeout: stopped reading its partitions (they may have moved) and rejoins',
     );
     if (this.memberId) {
       // A dynamic member the server still knows leaves, so its partitions move now, not at its
       // session timeout; a static one is replaced by its own join (same instance id).
-      if (!this.options.instanceId) this.stream?.write(this.heartbeatRequest(LEAVE_EPOCH));
+      if (!this.options.instanceId) this.heartbeats.write(this.heartbeatRequest(LEAVE_EPOCH));
       this.abandon(this.memberId);
     }
     this.memberId = '';
     this.memberEpoch = JOIN_EPOCH;
-    this.liveness.reset();
+    this.heartbeats.liveness.reset();
     const onLost = this.options.onLost ?? this.options.onRevoked;
     this.reconciling = this.reconciling
       .catch(() => undefined)
       .then(async () => {
         if (lost.length > 0) await onLost?.(lost);
-        this.sendHeartbeat();
+        this.heartbeats.send();
       })
       .catch((error: unknown) => this.fail(error as Error));
   }
@@ -435,50 +408,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     };
   }
 
-  private openStream(): void {
-    const stream = this.client.stubs.groups.groupHeartbeat() as grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output>;
-    this.stream = stream;
-    stream.on('data', (response: GroupHeartbeatResponse__Output) => this.onResponse(response));
-    const onBroken = () => {
-      if (this.stream !== stream || this.isClosed) return;
-      // The member keeps its partitions on the server until the session timeout: reconnect and go on.
-      this.stream = undefined;
-      this.isJoinPending = false;
-      this.liveness.streamLost();
-      setTimeout(() => {
-        if (this.isClosed) return;
-        this.openStream();
-        this.sendHeartbeat();
-      }, 500);
-    };
-    stream.on('error', onBroken);
-    stream.on('end', onBroken);
-  }
-
-  private sendHeartbeat(): void {
-    clearTimeout(this.heartbeatTimer);
-    if (this.isClosed) return;
-    // A join already on its way is answered: a second one would make a second member of this one.
-    if (this.stream && !(this.memberId === '' && this.isJoinPending)) {
-      this.isJoinPending = this.memberId === '';
-      this.lastHeartbeatSentMs = Date.now();
-      this.liveness.sent(this.lastHeartbeatSentMs);
-      this.stream.write(this.heartbeatRequest());
-    }
-    this.heartbeatTimer = setTimeout(() => this.sendHeartbeat(), this.heartbeatIntervalMs);
-  }
-
   private onResponse(response: GroupHeartbeatResponse__Output): void {
-    if (this.onLeaveAnswered && (response.failure || response.memberEpoch < 0)) {
-      this.onLeaveAnswered();
-      return;
-    }
     if (this.isClosed) return;
     // A late answer to a member id this one gave up (after the server removed it, or it lost its
     // partitions): applying it would bring back what it let go.
     if (response.memberId && this.abandonedMemberIds.includes(response.memberId)) return;
-    this.isJoinPending = false;
-    if (response.sessionTimeoutMs > 0) this.sessionTimeoutMs = response.sessionTimeoutMs;
+    this.heartbeats.accepted(response);
     if (response.failure) {
       const error = StrataClientError.fromFailure(response.failure);
       if (error.code === 'FENCED_INSTANCE_ID') {
@@ -493,23 +428,15 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         this.abandon(this.memberId);
         this.memberId = '';
         this.memberEpoch = JOIN_EPOCH;
-        this.liveness.reset();
-        this.reconciling = this.reconciling.then(() => this.sendHeartbeat());
+        this.heartbeats.liveness.reset();
+        this.reconciling = this.reconciling.then(() => this.heartbeats.send());
       } else if (!error.retriable) {
         this.fail(error);
       }
       return;
     }
-    this.liveness.answered();
     this.memberId = response.memberId;
     this.memberEpoch = response.memberEpoch;
-    if (response.heartbeatIntervalMs > 0 && response.heartbeatIntervalMs !== this.heartbeatIntervalMs) {
-      // The next heartbeat was timed with the interval known when it was scheduled (the default
-      // before the first answer): the server's interval counts from the last one sent.
-      this.heartbeatIntervalMs = response.heartbeatIntervalMs;
-      clearTimeout(this.heartbeatTimer);
-      this.heartbeatTimer = setTimeout(() => this.sendHeartbeat(), Math.max(0, this.lastHeartbeatSentMs + this.heartbeatIntervalMs - Date.now()));
-    }
     const isOffsetsReset = this.offsetsEpoch !== undefined && response.offsetsEpoch !== this.offsetsEpoch;
     this.offsetsEpoch = response.offsetsEpoch;
     this.enqueueReconcile(response.assignment.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))));
@@ -564,7 +491,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       await this.options.onRevoked?.(revoked);
       if (isStale()) return;
       // Tell the coordinator at once, so the partitions can move without waiting for the interval.
-      this.sendHeartbeat();
+      this.heartbeats.send();
     }
     if (added.length > 0) {
       for (const tp of added) this.owned.set(key(tp.topic, tp.partition), tp);
