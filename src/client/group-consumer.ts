@@ -129,11 +129,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       onFailure: (error) => this.fail(error),
     });
     this.loopWatch = new EventLoopDelayWatch({
-      checkEveryMs: 1_000,
+      sampleEveryMs: 100,
       thresholdMs: () => this.heartbeats.sessionTimeoutMs * STALL_WARNING_SHARE,
-      onStall: (maxDelayMs) => {
+      onStall: (delayMs) => {
         this.logger.warn(
-          { groupId: options.groupId, memberId: this.memberId, maxDelayMs, sessionTimeoutMs: this.heartbeats.sessionTimeoutMs },
+          { groupId: options.groupId, memberId: this.memberId, delayMs, sessionTimeoutMs: this.heartbeats.sessionTimeoutMs },
           'group consumer: the event loop was blocked for a long share of the session timeout, so heartbeats could not go out: await between long computations, or the member is removed and its partitions move',
         );
       },
