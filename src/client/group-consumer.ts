@@ -428,7 +428,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         this.abandon(this.memberId);
         this.memberId = '';
         this.memberEpoch = JOIN_EPOCH;
-        this.heartbeats.liveness.reset();
+        // It goes on with what it owns until the join's answer says what it keeps: should that answer
+        // not come within the session timeout of the last one, checkSession lets everything go.
         this.reconciling = this.reconciling.then(() => this.heartbeats.send());
       } else if (!error.retriable) {
         this.fail(error);

@@ -40,6 +40,8 @@ export class GroupHeartbeatStream {
   private isJoinPending = false;
   /** Set while a leave waits for its answer. */
   private onLeaveAnswered: (() => void) | undefined;
+  /** When the heartbeat the answer being handled answers was sent, if known. */
+  private answeringSentMs: number | undefined;
 
   constructor(private readonly host: HeartbeatStreamHost) {}
 
@@ -72,7 +74,7 @@ export class GroupHeartbeatStream {
     this.isJoinPending = false;
     if (response.sessionTimeoutMs > 0) this.sessionTimeoutMs = response.sessionTimeoutMs;
     if (response.failure) return;
-    this.liveness.answered();
+    if (this.answeringSentMs !== undefined) this.liveness.vouch(this.answeringSentMs);
     if (response.heartbeatIntervalMs > 0 && response.heartbeatIntervalMs !== this.heartbeatIntervalMs) {
       // The next heartbeat was timed with the interval known when it was scheduled (the default
       // before the first answer): the server's interval counts from the last one sent.
@@ -123,8 +125,11 @@ export class GroupHeartbeatStream {
     const stream = this.host.client.stubs.groups.groupHeartbeat() as grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output>;
     this.stream = stream;
     stream.on('data', (response: GroupHeartbeatResponse__Output) => {
+      if (this.stream !== stream) return;
+      this.answeringSentMs = this.liveness.answered();
       if (this.onLeaveAnswered && (response.failure || response.memberEpoch < 0)) this.onLeaveAnswered();
       else this.host.onAnswer(response);
+      this.answeringSentMs = undefined;
     });
     const onBroken = () => {
       if (this.stream !== stream || this.host.isClosed()) return;

@@ -24,10 +24,18 @@ export class HeartbeatLiveness {
     if (this.unansweredSentMs.length < MAX_UNANSWERED_HEARTBEATS) this.unansweredSentMs.push(nowMs);
   }
 
-  /** A successful answer arrived on the current stream. */
-  answered(): void {
-    const sentMs = this.unansweredSentMs.shift();
-    if (sentMs !== undefined) this.lastAnsweredSentMs = Math.max(this.lastAnsweredSentMs ?? sentMs, sentMs);
+  /**
+   * An answer arrived on the current stream (any: a failure answers a heartbeat too, and leaving it
+   * out would pair every later answer with a heartbeat sent earlier than its own). Returns when the
+   * heartbeat it answers was sent, if known.
+   */
+  answered(): number | undefined {
+    return this.unansweredSentMs.shift();
+  }
+
+  /** The answer to the heartbeat sent at `sentMs` was a success for the member's current id. */
+  vouch(sentMs: number): void {
+    this.lastAnsweredSentMs = Math.max(this.lastAnsweredSentMs ?? sentMs, sentMs);
   }
 
   /** The stream broke: what it carried unanswered never counts. */
@@ -35,9 +43,11 @@ export class HeartbeatLiveness {
     this.unansweredSentMs.length = 0;
   }
 
-  /** A new membership (a join): nothing answered yet counts for it. */
+  /**
+   * A new membership (after losing the partitions): nothing answered before counts for it. The
+   * heartbeats on their way stay counted: their answers still arrive, in order.
+   */
   reset(): void {
-    this.unansweredSentMs.length = 0;
     this.lastAnsweredSentMs = undefined;
   }
 

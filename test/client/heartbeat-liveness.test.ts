@@ -8,35 +8,39 @@ describe('HeartbeatLiveness', () => {
     expect(liveness.isExpired(1_000_000, 100)).toBe(false);
     liveness.sent(1_000);
     liveness.sent(1_050);
+    liveness.sent(1_060);
     // The first answer is read late (a blocked loop): it still vouches only for the heartbeat of 1000.
-    liveness.answered();
+    liveness.vouch(liveness.answered()!);
     expect(liveness.isExpired(1_099, 100)).toBe(false);
     expect(liveness.isExpired(1_100, 100)).toBe(true);
-    liveness.answered();
-    expect(liveness.isExpired(1_149, 100)).toBe(false);
+    // A failure answers the heartbeat of 1050 without vouching; the next answer is 1060's.
+    expect(liveness.answered()).toBe(1_050);
+    liveness.vouch(liveness.answered()!);
+    expect(liveness.isExpired(1_159, 100)).toBe(false);
     // What a broken stream carried unanswered never counts.
     liveness.sent(1_120);
     liveness.streamLost();
-    liveness.answered();
-    expect(liveness.sinceAnsweredMs(1_200)).toBe(150);
+    expect(liveness.answered()).toBeUndefined();
+    expect(liveness.sinceAnsweredMs(1_200)).toBe(140);
     liveness.reset();
     expect(liveness.isExpired(1_000_000, 100)).toBe(false);
   });
 });
 
 describe('EventLoopDelayWatch', () => {
-  it('reports a stall of the event loop at or past its threshold, with its length, and nothing shorter', async () => {
+  it('reports a stall of the event loop past its threshold, with its length', async () => {
     const stalls: number[] = [];
     const watch = new EventLoopDelayWatch({ sampleEveryMs: 20, thresholdMs: () => 100, onStall: (ms) => void stalls.push(ms) });
     watch.start();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(stalls).toEqual([]);
-      const until = performance.now() + 250;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const until = performance.now() + 300;
       while (performance.now() < until);
-      await new Promise((resolve) => setTimeout(resolve, 60));
-      expect(stalls).toHaveLength(1);
-      expect(stalls[0]).toBeGreaterThanOrEqual(200);
+      const deadline = Date.now() + 2_000;
+      while (!stalls.some((ms) => ms >= 250) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(stalls.some((ms) => ms >= 250)).toBe(true);
+      // Only stalls at or past the threshold are reported (a loaded machine may add some of its own).
+      expect(stalls.every((ms) => ms >= 100)).toBe(true);
     } finally {
       watch.stop();
     }
