@@ -112,7 +112,8 @@ describe('group members as real processes', () => {
       await stayer.close();
       await reading.done;
     }
-  });
+    // Twenty processes started one after another: about 2 s each on a loaded 2-core machine.
+  }, 180_000);
 
   it('a member with a CPU-bound handler (12 ms a record) stops delivering moved partitions within the session timeout and answers SIGTERM within a second', async () => {
     const PARTITIONS = 4;
