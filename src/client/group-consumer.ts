@@ -501,7 +501,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       await this.options.onAssigned?.(added);
       if (isStale()) return;
     }
-    // Only topics whose partitions changed get a new subscription: the rest go on untouched.
+    // Only newly owned partitions get a subscription: the others' go on untouched.
     this.fetchers.start(false);
   }
 
