@@ -1,21 +1,34 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import { FencedInstanceIdError } from '../core/errors.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
+import { EventLoopDelayWatch } from './event-loop-delay-watch.js';
 import { GroupFetchers } from './group-fetchers.js';
-import { GroupRecordIterator } from './group-record-iterator.js';
+import { GroupRecordIterator, MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './group-record-iterator.js';
+import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { StrataClient } from './strata-client.js';
-import type { GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+import type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 
-export type { GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+export type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 
 const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
 const LEAVE_EPOCH = -1;
 const STATIC_LEAVE_EPOCH = -2;
+const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
+/** Member ids given up (removed, fenced, lost) whose late answers are ignored; the newest are kept. */
+const MAX_ABANDONED_MEMBER_IDS = 8;
+/** An event-loop stall of this share of the session timeout is warned about. */
+const STALL_WARNING_SHARE = 0.5;
+/** Records of one partition handed out in a row while other partitions have records waiting. */
+export const FAIR_SLICE_RECORDS = 64;
+/** How often the session is checked when the loop does not ask for records. */
+const SESSION_CHECK_EVERY_MS = 250;
+
+const emitWarning: GroupConsumerLogger = { warn: (fields, message) => process.emitWarning(`${message} ${JSON.stringify(fields)}`, 'StrataGroupConsumerWarning') };
 
 /**
  * A member of a consumer group. Iterate it to get records; a record counts as processed once the
@@ -30,16 +43,29 @@ const STATIC_LEAVE_EPOCH = -2;
  * The server decides the assignment (see the GroupService); this side heartbeats, follows the
  * assignment (let go of revoked partitions first, then start on new ones from the committed offset)
  * and reads with one Subscribe stream per topic.
+ *
+ * Liveness: the iterator gives the event loop a turn every few milliseconds, so heartbeats go out
+ * under a busy loop; a stall near the session timeout is warned about. A member whose heartbeats
+ * went unanswered for the session timeout may have been removed, its partitions given to others: it
+ * stops handing out their records at once, calls onLost (default onRevoked) and rejoins, as Kafka's
+ * consumer does. A static member whose instance id a newer member took is fenced for good: the
+ * iteration ends with FencedInstanceIdError and it does not rejoin.
  */
 export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private memberId = '';
   private memberEpoch = JOIN_EPOCH;
   /** The group's offset-reset epoch as last seen; undefined before the first answer. */
   private offsetsEpoch: number | undefined;
-  private heartbeatIntervalMs = 3_000;
-  private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeats: GroupHeartbeatStream;
+  private readonly abandonedMemberIds: string[] = [];
+  /** Bumped when every partition is lost: assignments computed before it are stale. */
+  private generation = 0;
+  private readonly loopWatch: EventLoopDelayWatch;
+  private readonly logger: GroupConsumerLogger;
+  /** Fenced (FENCED_INSTANCE_ID): stopped for good, without leaving. */
+  private isFenced = false;
   private commitTimer: NodeJS.Timeout | undefined;
+  private sessionTimer: NodeJS.Timeout | undefined;
   /** Partitions this member reads now, with the next offset to hand out (fetch position). */
   private readonly owned = new Map<string, TopicPartition>();
   /** Next offset after the last processed record, per partition: what a commit writes. */
@@ -68,11 +94,19 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     private readonly options: GroupConsumerOptions,
   ) {
     if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', 3, false);
-    this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000);
+    const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
+    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new StrataClientError('INVALID_ARGUMENT', `leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`, 3, false);
+    this.logger = options.logger ?? emitWarning;
+    if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0)) {
+      throw new StrataClientError('INVALID_ARGUMENT', `maxBytes must be a positive integer, got ${options.maxBytes}`, 3, false);
+    }
+    // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
+    this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });
     this.fetchers = new GroupFetchers({
       client,
       buffer: this.buffer,
       fromBeginning: options.fromBeginning ?? false,
+      maxBytes: options.maxBytes,
       owned: () => this.owned.values(),
       resumeOffset: (topic, partition) => {
         const k = key(topic, partition);
@@ -92,17 +126,33 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         if (this.lastHandedOne && this.lastHandedKey === k) this.lastHandedOne = undefined;
         this.lastHanded = this.lastHanded.filter((r) => key(r.topic, r.partition) !== k);
       },
-      onFailure: (error) => {
-        if (this.isClosed) return;
-        this.failure = error;
-        void this.close();
+      onFailure: (error) => this.fail(error),
+    });
+    this.loopWatch = new EventLoopDelayWatch({
+      sampleEveryMs: 100,
+      thresholdMs: () => this.heartbeats.sessionTimeoutMs * STALL_WARNING_SHARE,
+      onStall: (delayMs) => {
+        this.logger.warn(
+          { groupId: options.groupId, memberId: this.memberId, delayMs, sessionTimeoutMs: this.heartbeats.sessionTimeoutMs },
+          'group consumer: the event loop was blocked for a long share of the session timeout, so heartbeats could not go out: await between long computations, or the member is removed and its partitions move',
+        );
       },
     });
-    this.openStream();
-    this.sendHeartbeat();
+    this.loopWatch.start();
+    this.heartbeats = new GroupHeartbeatStream({
+      client,
+      request: (memberEpoch) => this.heartbeatRequest(memberEpoch),
+      isJoining: () => this.memberId === '',
+      isClosed: () => this.isClosed,
+      onAnswer: (response) => this.onResponse(response),
+    });
+    this.heartbeats.start();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
     // The timer runs beside the loop: it commits what is processed, not the record in hand.
     this.commitTimer = setInterval(() => void this.commitProcessed().catch(() => undefined), commitEveryMs);
+    // The loop checks the session before every record; this checks it for a loop that is not asking.
+    this.sessionTimer = setInterval(() => this.checkSession(Date.now()), SESSION_CHECK_EVERY_MS);
+    this.sessionTimer.unref();
   }
 
   /** The partitions this member reads now. */
@@ -116,10 +166,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
     return new GroupRecordIterator({
-      beforeNext: () => {
-        this.markProcessed();
-        this.lastAskedAtMs = Date.now();
-      },
+      beforeNext: (nowMs) => this.beforeNext(nowMs),
       handOne: (record) => {
         // Revoked while it waited in the buffer: it belongs to another member now. After close()
         // nothing more is handed: it would be processed but never committed.
@@ -143,9 +190,15 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    */
   async *batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
     try {
+      let yieldedAtMs = Date.now();
       for (;;) {
-        this.markProcessed();
-        this.lastAskedAtMs = Date.now();
+        this.beforeNext(Date.now());
+        if (Date.now() - yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
+          // As the record iterator: a turn of the event loop now and then, for timers and I/O.
+          await yieldToEventLoop();
+          yieldedAtMs = Date.now();
+          this.checkSession(yieldedAtMs);
+        }
         const first = await this.buffer.take();
         if (first === undefined) {
           if (this.failure) throw this.failure;
@@ -159,6 +212,22 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     } finally {
       await this.close();
     }
+  }
+
+  /** The record in hand is processed, the loop asks for more: and is the member still in its group? */
+  private beforeNext(nowMs: number): void {
+    this.markProcessed();
+    this.lastAskedAtMs = nowMs;
+    this.checkSession(nowMs);
+  }
+
+  /**
+   * No heartbeat answered within the session timeout: the coordinator may have removed this member
+   * and given its partitions to others, so none of their records may go to the loop any more.
+   */
+  private checkSession(nowMs: number): void {
+    if (this.isClosed || this.owned.size === 0 || !this.heartbeats.liveness.isExpired(nowMs, this.heartbeats.sessionTimeoutMs)) return;
+    this.loseAll(nowMs);
   }
 
   /** Whether a buffered record of partition `k` may still go to the loop. */
@@ -200,29 +269,93 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   /**
-   * Commits what was processed (not the record in hand: see the class), leaves the group (its
-   * partitions move at once), and ends the iteration.
+   * Commits what was processed (not the record in hand: see the class), leaves the group, and ends
+   * the iteration. It resolves once the server acknowledged the leave (or after `leaveTimeoutMs`), so
+   * `await consumer.close(); process.exit(0)` moves a dynamic member's partitions at once. A static
+   * member steps away instead: it keeps its partitions until the session timeout, and gets them back
+   * if it returns in time. A fenced member (FENCED_INSTANCE_ID) neither commits nor leaves.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.isClosed = true;
       clearInterval(this.commitTimer);
-      clearTimeout(this.heartbeatTimer);
+      clearInterval(this.sessionTimer);
+      this.heartbeats.pause();
+      this.loopWatch.stop();
       await this.reconciling.catch(() => undefined);
       this.fetchers.stop(() => true);
       // Records still buffered are not handed any more (their partitions are left): whoever reads
       // those partitions next gets them from the committed offsets.
       this.buffer.drop(() => true);
-      await this.commitProcessed().catch(() => undefined);
-      if (this.memberId && this.stream) {
-        // A static member steps away (-2): it keeps its partitions until the session timeout, and
-        // gets them back if it returns in time; a dynamic one leaves, and its partitions move at once.
-        this.stream.write(this.heartbeatRequest(this.options.instanceId ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH));
-        this.stream.end();
+      if (!this.isFenced) {
+        await this.commitProcessed().catch(() => undefined);
+        await this.leave();
       }
+      this.heartbeats.stop();
       this.buffer.close();
     })();
     return this.closing;
+  }
+
+  /** Leaves (-1; a static member steps away, -2) and waits for the answer: see GroupHeartbeatStream.leave. */
+  private async leave(): Promise<void> {
+    if (!this.memberId) return;
+    const request = this.heartbeatRequest(this.options.instanceId ? STATIC_LEAVE_EPOCH : LEAVE_EPOCH);
+    await this.heartbeats.leave(request, this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
+  }
+
+  /**
+   * The member may have been removed (see checkSession): every partition is let go at once, without
+   * a commit (a removed member's commits are refused; a slow server's would race the next owner),
+   * onLost (default onRevoked) is called, and the member joins again owning nothing.
+   */
+  private loseAll(nowMs: number): void {
+    const lost = [...this.owned.values()];
+    this.generation++;
+    this.fetchers.stop(() => true);
+    this.buffer.drop(() => true);
+    this.owned.clear();
+    this.processed.clear();
+    this.committed.clear();
+    this.handedNext.clear();
+    this.revoking.clear();
+    this.startedAt.clear();
+    this.lastHanded = [];
+    this.lastHandedOne = undefined;
+    this.logger.warn(
+      { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
+      'group consumer: no heartbeat answered within the session timeout: stopped reading its partitions (they may have moved) and rejoins',
+    );
+    if (this.memberId) {
+      // A dynamic member the server still knows leaves, so its partitions move now, not at its
+      // session timeout; a static one is replaced by its own join (same instance id).
+      if (!this.options.instanceId) this.heartbeats.write(this.heartbeatRequest(LEAVE_EPOCH));
+      this.abandon(this.memberId);
+    }
+    this.memberId = '';
+    this.memberEpoch = JOIN_EPOCH;
+    this.heartbeats.liveness.reset();
+    const onLost = this.options.onLost ?? this.options.onRevoked;
+    this.reconciling = this.reconciling
+      .catch(() => undefined)
+      .then(async () => {
+        if (lost.length > 0) await onLost?.(lost);
+        this.heartbeats.send();
+      })
+      .catch((error: unknown) => this.fail(error as Error));
+  }
+
+  /** Answers for `memberId` that arrive from now on are ignored (it was removed, fenced or lost). */
+  private abandon(memberId: string): void {
+    if (!memberId || this.abandonedMemberIds.includes(memberId)) return;
+    this.abandonedMemberIds.push(memberId);
+    if (this.abandonedMemberIds.length > MAX_ABANDONED_MEMBER_IDS) this.abandonedMemberIds.shift();
+  }
+
+  private fail(error: Error): void {
+    if (this.isClosed) return;
+    this.failure = error;
+    void this.close();
   }
 
   /** Reads the group's committed offsets of `partitions`: where reading resumes. */
@@ -234,7 +367,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     );
     for (const tp of partitions) {
       const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
-      if (offset === undefined) continue;
+      // Lost (or revoked) while the offsets were on their way: not this member's to track.
+      if (offset === undefined || !this.owned.has(key(tp.topic, tp.partition))) continue;
       this.processed.set(key(tp.topic, tp.partition), offset);
       this.committed.set(key(tp.topic, tp.partition), offset);
     }
@@ -274,71 +408,55 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     };
   }
 
-  private openStream(): void {
-    const stream = this.client.stubs.groups.groupHeartbeat() as grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output>;
-    this.stream = stream;
-    stream.on('data', (response: GroupHeartbeatResponse__Output) => this.onResponse(response));
-    const onBroken = () => {
-      if (this.stream !== stream || this.isClosed) return;
-      // The member keeps its partitions on the server until the session timeout: reconnect and go on.
-      this.stream = undefined;
-      setTimeout(() => {
-        if (this.isClosed) return;
-        this.openStream();
-        this.sendHeartbeat();
-      }, 500);
-    };
-    stream.on('error', onBroken);
-    stream.on('end', onBroken);
-  }
-
-  private sendHeartbeat(): void {
-    clearTimeout(this.heartbeatTimer);
-    if (this.isClosed) return;
-    this.stream?.write(this.heartbeatRequest());
-    this.heartbeatTimer = setTimeout(() => this.sendHeartbeat(), this.heartbeatIntervalMs);
-  }
-
   private onResponse(response: GroupHeartbeatResponse__Output): void {
     if (this.isClosed) return;
+    // A late answer to a member id this one gave up (after the server removed it, or it lost its
+    // partitions): applying it would bring back what it let go.
+    if (response.memberId && this.abandonedMemberIds.includes(response.memberId)) return;
+    this.heartbeats.accepted(response);
     if (response.failure) {
       const error = StrataClientError.fromFailure(response.failure);
-      if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
+      if (error.code === 'FENCED_INSTANCE_ID') {
+        // Another process took this instance id (a newer join wins, as in Kafka): both reading the
+        // same partitions would process every record twice, and rejoining would fence the other.
+        this.isFenced = true;
+        this.logger.warn({ groupId: this.options.groupId, memberId: this.memberId, instanceId: this.options.instanceId }, 'group consumer: fenced, a newer member took its instance id: stopped');
+        this.fail(new FencedInstanceIdError(error.message, { cause: error }));
+      } else if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
         // Forgotten (removed, or the coordinator restarted): rejoin reporting what it owns. It keeps
         // what nobody else took, the join's answer says which; commits for the rest are refused.
+        this.abandon(this.memberId);
         this.memberId = '';
         this.memberEpoch = JOIN_EPOCH;
-        this.reconciling = this.reconciling.then(() => this.sendHeartbeat());
+        // It goes on with what it owns until the join's answer says what it keeps: should that answer
+        // not come within the session timeout of the last one, checkSession lets everything go.
+        this.reconciling = this.reconciling.then(() => this.heartbeats.send());
       } else if (!error.retriable) {
-        this.failure = error;
-        void this.close();
+        this.fail(error);
       }
       return;
     }
     this.memberId = response.memberId;
     this.memberEpoch = response.memberEpoch;
-    if (response.heartbeatIntervalMs > 0) this.heartbeatIntervalMs = response.heartbeatIntervalMs;
     const isOffsetsReset = this.offsetsEpoch !== undefined && response.offsetsEpoch !== this.offsetsEpoch;
     this.offsetsEpoch = response.offsetsEpoch;
     this.enqueueReconcile(response.assignment.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))));
     if (isOffsetsReset) {
-      this.reconciling = this.reconciling.then(() => this.reloadOffsets()).catch((error: unknown) => {
-        this.failure = error as Error;
-        void this.close();
-      });
+      const generation = this.generation;
+      this.reconciling = this.reconciling.then(() => (generation === this.generation ? this.reloadOffsets() : undefined)).catch((error: unknown) => this.fail(error as Error));
     }
   }
 
   private enqueueReconcile(target: TopicPartition[]): void {
-    this.reconciling = this.reconciling.then(() => this.reconcile(target)).catch((error: unknown) => {
-      this.failure = error as Error;
-      void this.close();
-    });
+    // An assignment given before the member lost everything is stale: the rejoin brings a new one.
+    const generation = this.generation;
+    this.reconciling = this.reconciling.then(() => this.reconcile(target, generation)).catch((error: unknown) => this.fail(error as Error));
   }
 
   /** Follows an assignment: revoked partitions first (stop, commit, hook), then new ones. */
-  private async reconcile(target: TopicPartition[]): Promise<void> {
-    if (this.isClosed) return;
+  private async reconcile(target: TopicPartition[], generation: number): Promise<void> {
+    const isStale = () => this.isClosed || generation !== this.generation;
+    if (isStale()) return;
     const targetKeys = new Set(target.map((tp) => key(tp.topic, tp.partition)));
     const revoked = [...this.owned].filter(([k]) => !targetKeys.has(k)).map(([, tp]) => tp);
     const added = target.filter((tp) => !this.owned.has(key(tp.topic, tp.partition)));
@@ -356,6 +474,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         const movedOn = [...revokedKeys].some((k) => this.processed.has(k) && this.processed.get(k) !== this.committed.get(k));
         if (movedOn) await this.commitProcessed().catch(() => undefined);
       }
+      // Lost meanwhile: loseAll let go of everything and called onLost.
+      if (generation !== this.generation) return;
       for (const k of revokedKeys) {
         this.revoking.delete(k);
         this.owned.delete(k);
@@ -370,15 +490,18 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       if (this.lastHandedOne && revokedKeys.has(this.lastHandedKey)) this.lastHandedOne = undefined;
       this.lastHanded = this.lastHanded.filter((r) => !revokedKeys.has(key(r.topic, r.partition)));
       await this.options.onRevoked?.(revoked);
+      if (isStale()) return;
       // Tell the coordinator at once, so the partitions can move without waiting for the interval.
-      this.sendHeartbeat();
+      this.heartbeats.send();
     }
     if (added.length > 0) {
       for (const tp of added) this.owned.set(key(tp.topic, tp.partition), tp);
       await this.loadCommittedOffsets(added);
+      if (isStale()) return;
       await this.options.onAssigned?.(added);
+      if (isStale()) return;
     }
-    // Only topics whose partitions changed get a new subscription: the rest go on untouched.
+    // Only newly owned partitions get a subscription: the others' go on untouched.
     this.fetchers.start(false);
   }
 

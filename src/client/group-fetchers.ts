@@ -11,6 +11,8 @@ export interface GroupFetchersHost {
   readonly buffer: RecordBuffer<ConsumedRecord>;
   /** Where a partition with no known offset starts: 'earliest' if true, else 'latest'. */
   readonly fromBeginning: boolean;
+  /** Most bytes of one Subscribe response (of one partition; at least one batch). Undefined: the server's default. */
+  readonly maxBytes?: number | undefined;
   /** The partitions the member reads now. */
   owned(): Iterable<TopicPartition>;
   /** Where reading of a partition resumes, if known (after the last record handed, or committed). */
@@ -26,59 +28,65 @@ export interface GroupFetchersHost {
 /** Resets of one subscription in a row, with no record read between them, before its OFFSET_OUT_OF_RANGE is the member's failure (retention racing the reset). */
 const MAX_OFFSET_RESETS = 3;
 
+/** The buffer lane of a partition: records are handed out round robin across lanes. */
+export function laneKey(topic: string, partition: number): string {
+  return `${partition}\u0000${topic}`;
+}
+
 /**
- * A group member's subscriptions: one per topic over the member's partitions of it, pushing decoded
- * batches into the member's buffer (a decoded batch at a time: one wait for room per batch).
+ * A group member's subscriptions: one per owned partition, each pushing decoded batches into the
+ * member's buffer, in the partition's own lane (a decoded batch at a time: one wait for room per
+ * batch). One stream per partition rather than per topic, so that a partition with a backlog waits
+ * for room on its own stream: on a shared one, its responses would stand in front of the others'.
  */
 export class GroupFetchers {
-  private readonly running = new Map<string, { controller: AbortController; partitionsKey: string }>();
+  private readonly running = new Map<string, { topic: string; partition: number; controller: AbortController }>();
 
   constructor(private readonly host: GroupFetchersHost) {}
 
-  stop(shouldStop: (topic: string) => boolean): void {
-    for (const [topic, fetcher] of [...this.running]) {
-      if (!shouldStop(topic)) continue;
+  stop(shouldStop: (topic: string, partition: number) => boolean): void {
+    for (const [key, fetcher] of [...this.running]) {
+      if (!shouldStop(fetcher.topic, fetcher.partition)) continue;
       fetcher.controller.abort();
-      this.running.delete(topic);
+      this.running.delete(key);
     }
   }
 
   /**
-   * One subscription per topic over its owned partitions, from where each resumes. A topic whose
-   * partition set is unchanged keeps its running subscription unless `shouldRestartAll`; a restarted
-   * topic's buffered records are dropped and read again, so nothing is skipped or handed out twice.
+   * One subscription per owned partition, from where it resumes. A partition still owned keeps its
+   * running subscription unless `shouldRestartAll`; a restarted partition's buffered records are
+   * dropped and read again, so nothing is skipped or handed out twice.
    */
   start(shouldRestartAll: boolean): void {
-    const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of this.host.owned()) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    this.stop((topic) => !byTopic.has(topic));
-    for (const [topic, partitions] of byTopic) {
-      partitions.sort((a, b) => a - b);
-      const partitionsKey = partitions.join(',');
-      const running = this.running.get(topic);
-      if (running && running.partitionsKey === partitionsKey && !shouldRestartAll) continue;
+    const owned = new Map<string, { topic: string; partition: number }>();
+    for (const { topic, partition } of this.host.owned()) owned.set(laneKey(topic, partition), { topic, partition });
+    this.stop((topic, partition) => !owned.has(laneKey(topic, partition)));
+    for (const [key, { topic, partition }] of owned) {
+      const running = this.running.get(key);
+      if (running && !shouldRestartAll) continue;
       running?.controller.abort();
-      this.host.buffer.drop((r) => r.topic === topic);
+      this.host.buffer.drop((r) => r.partition === partition && r.topic === topic);
       const controller = new AbortController();
-      this.running.set(topic, { controller, partitionsKey });
+      this.running.set(key, { topic, partition, controller });
       const startOffsets: Record<number, number> = {};
-      for (const p of partitions) {
-        // A restarted fetcher resumes where its records stopped being handed out, not at a new 'latest'.
-        const next = this.host.resumeOffset(topic, p);
-        if (next !== undefined) startOffsets[p] = next;
-      }
-      void this.fetch(topic, partitions, startOffsets, controller);
+      // A restarted fetcher resumes where its records stopped being handed out, not at a new 'latest'.
+      const next = this.host.resumeOffset(topic, partition);
+      if (next !== undefined) startOffsets[partition] = next;
+      void this.fetch(topic, partition, startOffsets, controller);
     }
   }
 
-  private async fetch(topic: string, partitions: number[], startOffsets: Record<number, number>, controller: AbortController): Promise<void> {
+  private async fetch(topic: string, partition: number, startOffsets: Record<number, number>, controller: AbortController): Promise<void> {
     const from = this.host.fromBeginning ? ('earliest' as const) : ('latest' as const);
-    const onStartResolved = (partition: number, offset: number) => this.host.onStartResolved(topic, partition, offset);
+    const onStartResolved = (p: number, offset: number) => this.host.onStartResolved(topic, p, offset);
+    const lane = laneKey(topic, partition);
+    const partitions = [partition];
+    const maxBytes = this.host.maxBytes;
     for (let resetsInARow = 0; ; ) {
       try {
-        for await (const records of consumeRecordBatches(this.host.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved })) {
+        for await (const records of consumeRecordBatches(this.host.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved, ...(maxBytes ? { maxBytes } : {}) })) {
           resetsInARow = 0;
-          await this.host.buffer.pushAll(records, controller.signal);
+          await this.host.buffer.pushAll(records, controller.signal, lane);
           if (controller.signal.aborted) return;
         }
         return;
@@ -90,8 +98,8 @@ export class GroupFetchers {
           return;
         }
         try {
-          // Buffered records of the topic are read again from where the loop is.
-          this.host.buffer.drop((r) => r.topic === topic);
+          // Buffered records of the partition are read again from where the loop is.
+          this.host.buffer.drop((r) => r.partition === partition && r.topic === topic);
           startOffsets = await this.resetOutOfRange(topic, partitions, controller.signal);
           if (controller.signal.aborted) return;
         } catch (resetError) {

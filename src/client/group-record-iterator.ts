@@ -4,8 +4,8 @@ import type { RecordBuffer } from './record-buffer.js';
 
 /** What the iterator needs of its group member. */
 export interface GroupIteratorHost {
-  /** The record in hand counts as processed, and the loop asked for more (before every record). */
-  beforeNext(): void;
+  /** The record in hand counts as processed, and the loop asked for more at `nowMs` (before every record). */
+  beforeNext(nowMs: number): void;
   /** Hands `record` to the loop if its partition is still this member's; false: it was revoked. */
   handOne(record: ConsumedRecord): boolean;
   readonly buffer: RecordBuffer<ConsumedRecord>;
@@ -17,6 +17,19 @@ export interface GroupIteratorHost {
 const DONE: IteratorResult<ConsumedRecord> = Object.freeze({ value: undefined, done: true });
 
 /**
+ * The longest the iterator hands out buffered records without giving the event loop a turn. Handing
+ * out a buffered record resolves a promise at once, and `for await` resumes on the microtask queue:
+ * without a macrotask now and then, a loop over a full buffer never lets timers (heartbeats, the
+ * commit timer) or I/O (heartbeat answers, signals) run, however long it goes on.
+ */
+export const MAX_MS_BETWEEN_YIELDS = 5;
+
+/** One turn of the event loop: timers and I/O due by now run before the promise resolves. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * A group member's records, one by one, written by hand rather than as an async generator (as
  * consume()'s RecordIterator, for the same reason: ~115 ns a record instead of ~290 in generator
  * resumption). A buffered record is handed out with one resolved promise; waiting for the buffer,
@@ -26,6 +39,7 @@ const DONE: IteratorResult<ConsumedRecord> = Object.freeze({ value: undefined, d
 export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   private isDone = false;
   private readonly turns = new InTurn();
+  private yieldedAtMs = Date.now();
 
   constructor(private readonly host: GroupIteratorHost) {}
 
@@ -34,9 +48,19 @@ export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord
   }
 
   next(): Promise<IteratorResult<ConsumedRecord>> {
+    const nowMs = Date.now();
     if (this.turns.isIdle && !this.isDone) {
+      if (nowMs - this.yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
+        // The record in hand is done whatever the yield lets run (a revocation commits it).
+        this.host.beforeNext(nowMs);
+        return this.turns.run(async () => {
+          await yieldToEventLoop();
+          this.yieldedAtMs = Date.now();
+          return this.nextSlowly();
+        });
+      }
       for (;;) {
-        this.host.beforeNext();
+        this.host.beforeNext(nowMs);
         const record = this.host.buffer.tryTake();
         if (record === undefined) break;
         if (this.host.handOne(record)) return Promise.resolve({ value: record, done: false });
@@ -55,7 +79,9 @@ export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord
   private async nextSlowly(): Promise<IteratorResult<ConsumedRecord>> {
     for (;;) {
       if (this.isDone) return DONE;
-      this.host.beforeNext();
+      this.host.beforeNext(Date.now());
+      // Waiting for the buffer is not always a turn of the event loop: the fetcher may refill it
+      // from a response already read, through promises alone.
       const record = this.host.buffer.tryTake() ?? (await this.host.buffer.take());
       if (record === undefined) {
         await this.finish();

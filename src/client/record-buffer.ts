@@ -1,100 +1,191 @@
+/** Items of one lane (a partition) waiting for the loop; `head` is the next to take. */
+interface Lane<T> {
+  readonly key: string;
+  items: T[];
+  head: number;
+}
+
+/** The least room a lane has however many lanes share the buffer: a decoded batch's worth of progress. */
+const MIN_LANE_ITEMS = 64;
+
 /**
- * A bounded FIFO between the fetching side and a consumer's loop: push waits when it is full (so
- * fetching slows to the loop's pace), take waits when it is empty. `drop` removes queued items that
- * no longer belong to the consumer (its partitions were revoked).
+ * A bounded buffer between the fetching side and a consumer's loop: push waits when there is no room
+ * (so fetching slows to the loop's pace), take waits when it is empty. `drop` removes queued items
+ * that no longer belong to the consumer (its partitions were revoked).
+ *
+ * Fairness: items are pushed into lanes (one per partition) and taken round robin, at most
+ * `sliceItems` from a lane before the next lane's turn, so a partition with a backlog never holds
+ * back the others. Room is shared too: a lane may hold the capacity divided among the lanes that
+ * hold items (at least MIN_LANE_ITEMS), so a backlog cannot fill the buffer and keep a fetcher of
+ * another partition waiting. No lane holds more than the capacity (or MIN_LANE_ITEMS); one holds
+ * more than its share only from before other lanes arrived, and takes nothing more until below it.
+ * With one lane (the default) it is a plain FIFO of `capacity` items.
  */
 export class RecordBuffer<T> {
-  private items: T[] = [];
+  /** Lanes holding items, in round-robin order; a lane is removed when it empties. */
+  private ring: Array<Lane<T>> = [];
+  private cursor = 0;
+  private takenInSlice = 0;
+  private count = 0;
   private takers: Array<(item: T | undefined) => void> = [];
-  private pushers: Array<() => void> = [];
+  private pushers: Array<{ laneKey: string; wake: () => void }> = [];
   private isClosed = false;
+  private readonly sliceItems: number;
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    options: { sliceItems?: number } = {},
+  ) {
+    this.sliceItems = options.sliceItems ?? Number.POSITIVE_INFINITY;
+  }
 
   get size(): number {
-    return this.items.length;
+    return this.count;
   }
 
   get hasWaitingTaker(): boolean {
     return this.takers.length > 0;
   }
 
-  push(item: T, signal?: AbortSignal): Promise<void> {
-    return this.pushAll([item], signal);
+  push(item: T, signal?: AbortSignal, laneKey = ''): Promise<void> {
+    return this.pushAll([item], signal, laneKey);
   }
 
   /**
-   * Adds `items` in order, as many as there is room for at a time, waiting for room for the rest: one
-   * wait per chunk of room rather than per item, and the capacity holds. A pusher woken for room
-   * always gets some (pushers wake only when half the room is free), so fetchers of large and small
-   * batches take turns and neither holds the other back.
+   * Adds `items` to lane `laneKey` in order, as many as there is room for at a time, waiting for room
+   * for the rest: one wait per chunk of room rather than per item. A pusher is woken when its lane
+   * is down to half its room (or shares grew), so it always gets some.
    */
-  async pushAll(items: readonly T[], signal?: AbortSignal): Promise<void> {
+  async pushAll(items: readonly T[], signal?: AbortSignal, laneKey = ''): Promise<void> {
     let next = 0;
     while (next < items.length) {
-      await this.waitForRoom(signal);
+      await this.waitForRoom(laneKey, signal);
       if (this.isClosed || signal?.aborted) return;
       while (next < items.length && this.takers.length > 0) this.takers.shift()!(items[next++]);
-      const end = Math.min(items.length, next + (this.capacity - this.items.length));
-      for (; next < end; next++) this.items.push(items[next]!);
+      if (next >= items.length) return;
+      const lane = this.laneFor(laneKey);
+      const end = Math.min(items.length, next + Math.max(0, this.share(this.ring.length) - (lane.items.length - lane.head)));
+      this.count += end - next;
+      for (; next < end; next++) lane.items.push(items[next]!);
     }
   }
 
   /** The next item if one is here now (no promise), else undefined. */
   tryTake(): T | undefined {
-    if (this.items.length === 0) return undefined;
-    const item = this.items.shift()!;
-    if (this.items.length <= this.capacity / 2) this.wakePushers();
+    if (this.count === 0) return undefined;
+    if (this.takenInSlice >= this.sliceItems) {
+      this.cursor = (this.cursor + 1) % this.ring.length;
+      this.takenInSlice = 0;
+    }
+    const lane = this.ring[this.cursor]!;
+    const item = lane.items[lane.head]!;
+    lane.items[lane.head++] = undefined as T;
+    this.count--;
+    this.takenInSlice++;
+    const left = lane.items.length - lane.head;
+    if (left === 0) {
+      this.removeLaneAt(this.cursor);
+      // Shares grew: every waiting pusher may have room now.
+      this.wakePushers(undefined);
+    } else {
+      if (lane.head >= 1_024 && lane.head * 2 >= lane.items.length) {
+        lane.items = lane.items.slice(lane.head);
+        lane.head = 0;
+      }
+      // Pushers wake once half the lane's room is free, not one per item taken.
+      if (left <= this.share(this.ring.length) / 2) this.wakePushers(lane.key);
+    }
     return item;
   }
 
   /** The next item, or undefined once closed and empty. */
   take(): Promise<T | undefined> {
-    const item = this.items.shift();
-    if (item !== undefined) {
-      // Pushers wake once half the room is free, not one per item taken: a full buffer would
-      // otherwise make every push wait (an abort listener added and removed per record).
-      if (this.items.length <= this.capacity / 2) this.wakePushers();
-      return Promise.resolve(item);
-    }
+    if (this.count > 0) return Promise.resolve(this.tryTake());
     if (this.isClosed) return Promise.resolve(undefined);
     return new Promise((resolve) => this.takers.push(resolve));
   }
 
-  /** Up to `count` items that are already here, without waiting. */
+  /** Up to `count` items that are already here, without waiting (in the same round-robin order). */
   takeAvailable(count: number): T[] {
-    const taken = this.items.splice(0, Math.max(0, count));
-    if (this.items.length <= this.capacity / 2) this.wakePushers();
+    const taken: T[] = [];
+    while (taken.length < count && this.count > 0) taken.push(this.tryTake()!);
     return taken;
   }
 
   drop(predicate: (item: T) => boolean): void {
-    this.items = this.items.filter((item) => !predicate(item));
-    if (this.items.length < this.capacity) this.wakePushers();
-  }
-
-  /** Returns once there is room, the buffer is closed, or `signal` aborted. */
-  private async waitForRoom(signal: AbortSignal | undefined): Promise<void> {
-    while (!this.isClosed && this.items.length >= this.capacity && !signal?.aborted) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          signal?.removeEventListener('abort', done);
-          resolve();
-        };
-        this.pushers.push(done);
-        signal?.addEventListener('abort', done, { once: true });
-      });
+    const current = this.ring[this.cursor];
+    for (const lane of this.ring) lane.items = lane.items.slice(lane.head).filter((item) => !predicate(item));
+    for (const lane of this.ring) lane.head = 0;
+    this.ring = this.ring.filter((lane) => lane.items.length > 0);
+    const index = current ? this.ring.indexOf(current) : -1;
+    if (index >= 0) this.cursor = index;
+    else {
+      this.cursor = 0;
+      this.takenInSlice = 0;
     }
-  }
-
-  /** Every waiting pusher re-checks the room (each waits again if it is gone). */
-  private wakePushers(): void {
-    for (const wake of this.pushers.splice(0)) wake();
+    this.recount();
+    this.wakePushers(undefined);
   }
 
   close(): void {
     this.isClosed = true;
     for (const taker of this.takers.splice(0)) taker(undefined);
-    for (const pusher of this.pushers.splice(0)) pusher();
+    for (const pusher of this.pushers.splice(0)) pusher.wake();
+  }
+
+  /** Room of one lane when `laneCount` lanes hold items: the capacity shared among them. */
+  private share(laneCount: number): number {
+    return Math.max(Math.min(MIN_LANE_ITEMS, this.capacity), Math.ceil(this.capacity / Math.max(1, laneCount)));
+  }
+
+  private laneFor(key: string): Lane<T> {
+    let lane = this.ring.find((l) => l.key === key);
+    if (!lane) {
+      lane = { key, items: [], head: 0 };
+      // A new lane takes its turn after the current one: it goes last in the round.
+      this.ring.splice(this.ring.length === 0 ? 0 : this.cursor, 0, lane);
+      if (this.ring.length > 1) this.cursor++;
+    }
+    return lane;
+  }
+
+  private removeLaneAt(index: number): void {
+    this.ring.splice(index, 1);
+    // The lane after it moved into its place and starts a slice of its own.
+    if (this.cursor >= this.ring.length) this.cursor = 0;
+    this.takenInSlice = 0;
+  }
+
+  private recount(): void {
+    let count = 0;
+    for (const lane of this.ring) count += lane.items.length - lane.head;
+    this.count = count;
+  }
+
+  /** Returns once lane `laneKey` has room, the buffer is closed, or `signal` aborted. */
+  private async waitForRoom(laneKey: string, signal: AbortSignal | undefined): Promise<void> {
+    for (;;) {
+      if (this.isClosed || signal?.aborted) return;
+      const lane = this.ring.find((l) => l.key === laneKey);
+      // A lane not yet in the ring would be one more to share with.
+      const share = this.share(this.ring.length + (lane ? 0 : 1));
+      if ((lane ? lane.items.length - lane.head : 0) < share) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        this.pushers.push({ laneKey, wake: done });
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
+  /** Waiting pushers of lane `laneKey` (every one if undefined) re-check their room. */
+  private wakePushers(laneKey: string | undefined): void {
+    if (this.pushers.length === 0) return;
+    const woken = laneKey === undefined ? this.pushers : this.pushers.filter((p) => p.laneKey === laneKey);
+    this.pushers = laneKey === undefined ? [] : this.pushers.filter((p) => p.laneKey !== laneKey);
+    for (const pusher of woken) pusher.wake();
   }
 }

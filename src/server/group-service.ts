@@ -129,11 +129,13 @@ export function createGroupService(options: {
       // server is going away, and a member reconnects and heartbeats on (rejoining if forgotten).
       const unregister = options.streams.register(async () => endWith(new ShuttingDownError('the server is shutting down')));
       // A member that sends heartbeats but never reads the answers is cut off, not buffered for.
-      // writableLength counts queued messages (grpc-js streams are in object mode).
+      // writableLength counts queued messages (grpc-js streams are in object mode). The session timeout
+      // rides on every answer: the member stops reading its partitions once its heartbeats went
+      // unanswered that long, since it may have been removed (see the client).
       const respond = (response: GroupHeartbeatResponse) => {
         if (call.writableLength >= MAX_UNREAD_HEARTBEAT_ANSWERS) {
           endWith(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread`));
-        } else if (!writeCounted(call, response)) {
+        } else if (!writeCounted(call, { ...response, sessionTimeoutMs: coordinator.config.sessionTimeoutMs })) {
           endWith(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread, and the server's memory budget has no room for more`));
         }
       };

@@ -18,19 +18,16 @@ function responses(partition: number, from: number) {
 
 describe('GroupConsumer from latest', () => {
   it("a fetcher restarted by a new assignment resumes where it was, not at a later 'latest'", async () => {
-    let listCalls = 0;
+    let latestOffset = 0;
     const heartbeats: Array<EventEmitter & { write: (r: unknown) => void; end: () => void }> = [];
     let epoch = 1;
     const assign = (partitions: number[]) =>
       heartbeats.at(-1)!.emit('data', { memberId: 'm1', memberEpoch: epoch, heartbeatIntervalMs: 60_000, assignment: [{ topic: 't', partitions }], failure: null, offsetsEpoch: 0 });
     const client = {
       callTimeoutMs: 5_000,
-      // 'latest' is 0 when the member starts, and 40 by the time anything asks again.
+      // 'latest' is 0 when the member starts, and 40 by the time of the new assignment.
       admin: {
-        listOffsets: async (_topic: string, _spec: unknown, partitions: number[]) => {
-          const offset = ++listCalls === 1 ? 0 : 40;
-          return partitions.map((partition) => ({ partition, offset }));
-        },
+        listOffsets: async (_topic: string, _spec: unknown, partitions: number[]) => partitions.map((partition) => ({ partition, offset: latestOffset })),
       },
       stubs: {
         groups: {
@@ -63,7 +60,8 @@ describe('GroupConsumer from latest', () => {
       seen[record.partition]!.push(record.offset);
       if (++count === 4) {
         epoch++;
-        assign([0, 1, 2]); // the topic's fetcher restarts with a third partition
+        latestOffset = 40;
+        assign([0, 1, 2]); // the topic's fetchers go on, and one starts for a third partition
       }
       await new Promise((resolve) => setTimeout(resolve, 1));
       if ((seen[0]!.length === 80 && seen[1]!.length === 80) || count === 400) break;

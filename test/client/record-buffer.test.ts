@@ -82,3 +82,34 @@ describe('RecordBuffer', () => {
     await Promise.all([large, small]);
   });
 });
+
+describe('RecordBuffer lanes', () => {
+  it('hands out lanes round robin, a slice at a time, and a full lane does not keep another lane waiting', async () => {
+    const buffer = new RecordBuffer<string>(200, { sliceItems: 3 });
+    // Lane a fills its share first and has more to push: its pusher waits for room.
+    const aDone = buffer.pushAll(Array.from({ length: 400 }, (_, i) => `a${i}`), undefined, 'a');
+    await Promise.resolve();
+    expect(buffer.size).toBe(200);
+    // Lane b arrives later: it is not kept out by a's backlog.
+    await buffer.pushAll(['b0', 'b1', 'b2', 'b3', 'b4'], undefined, 'b');
+    expect(buffer.takeAvailable(11)).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2', 'a3', 'a4', 'a5', 'b3', 'b4']);
+    let taken = 11;
+    while (taken < 405) {
+      expect(await buffer.take()).toBeDefined();
+      taken++;
+    }
+    await aDone;
+    expect(buffer.size).toBe(0);
+  });
+
+  it('drops items of one lane and goes on with the others', async () => {
+    const buffer = new RecordBuffer<string>(100, { sliceItems: 2 });
+    await buffer.pushAll(['a0', 'a1', 'a2'], undefined, 'a');
+    await buffer.pushAll(['b0', 'b1', 'b2'], undefined, 'b');
+    await buffer.pushAll(['c0'], undefined, 'c');
+    expect(buffer.tryTake()).toBe('a0');
+    buffer.drop((item) => item.startsWith('b'));
+    expect(buffer.size).toBe(3);
+    expect(buffer.takeAvailable(10)).toEqual(['a1', 'c0', 'a2']);
+  });
+});

@@ -1,0 +1,149 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
+import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import { HeartbeatLiveness } from './heartbeat-liveness.js';
+import type { StrataClient } from './strata-client.js';
+
+/** Until a server says otherwise (its answers carry both): the server defaults. */
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
+const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
+/** Wait before a broken heartbeat stream is opened again. */
+const RECONNECT_DELAY_MS = 500;
+
+/** What the heartbeat stream needs of its group member. */
+export interface HeartbeatStreamHost {
+  readonly client: StrataClient;
+  /** The member's heartbeat as of now, at its epoch or at `memberEpoch` (a leave). */
+  request(memberEpoch?: number): GroupHeartbeatRequest;
+  /** Whether the member has no member id (its next heartbeat is a join). */
+  isJoining(): boolean;
+  isClosed(): boolean;
+  /** Every answer but the one to a leave. */
+  onAnswer(response: GroupHeartbeatResponse__Output): void;
+}
+
+/**
+ * A group member's heartbeat stream: sends a heartbeat every interval the server gives (from its
+ * first answer on: the heartbeat after the join is timed again once the answer says the interval),
+ * opens the stream again after it breaks, never sends a second join while one is unanswered (that
+ * would make a second member of this one), tracks when a heartbeat was last answered (liveness),
+ * and sends the leave and waits for its answer.
+ */
+export class GroupHeartbeatStream {
+  heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
+  sessionTimeoutMs = DEFAULT_SESSION_TIMEOUT_MS;
+  readonly liveness = new HeartbeatLiveness();
+  private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastSentMs = 0;
+  /** A join went out on the current stream and is not answered yet. */
+  private isJoinPending = false;
+  /** Set while a leave waits for its answer. */
+  private onLeaveAnswered: (() => void) | undefined;
+  /** When the heartbeat the answer being handled answers was sent, if known. */
+  private answeringSentMs: number | undefined;
+
+  constructor(private readonly host: HeartbeatStreamHost) {}
+
+  start(): void {
+    this.open();
+    this.send();
+  }
+
+  /** Sends a heartbeat now (unless a join is unanswered) and the next one an interval later. */
+  send(): void {
+    clearTimeout(this.timer);
+    if (this.host.isClosed()) return;
+    const isJoin = this.host.isJoining();
+    if (this.stream && !(isJoin && this.isJoinPending)) {
+      this.isJoinPending = isJoin;
+      this.lastSentMs = Date.now();
+      this.liveness.sent(this.lastSentMs);
+      this.stream.write(this.host.request());
+    }
+    this.timer = setTimeout(() => this.send(), this.heartbeatIntervalMs);
+  }
+
+  /** A request outside the rhythm (the leave of a member id given up), on the current stream if any. */
+  write(request: GroupHeartbeatRequest): void {
+    this.stream?.write(request);
+  }
+
+  /** The member took `response` as its own (not an answer to a member id it gave up). */
+  accepted(response: GroupHeartbeatResponse__Output): void {
+    this.isJoinPending = false;
+    if (response.sessionTimeoutMs > 0) this.sessionTimeoutMs = response.sessionTimeoutMs;
+    if (response.failure) return;
+    if (this.answeringSentMs !== undefined) this.liveness.vouch(this.answeringSentMs);
+    if (response.heartbeatIntervalMs > 0 && response.heartbeatIntervalMs !== this.heartbeatIntervalMs) {
+      // The next heartbeat was timed with the interval known when it was scheduled (the default
+      // before the first answer): the server's interval counts from the last one sent.
+      this.heartbeatIntervalMs = response.heartbeatIntervalMs;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.send(), Math.max(0, this.lastSentMs + this.heartbeatIntervalMs - Date.now()));
+    }
+  }
+
+  /**
+   * Sends `request` (a leave) and waits for its answer, the stream's end, or `timeoutMs`: a write
+   * alone may still sit in a buffer when the process exits. Any answer that is a failure or has a
+   * negative epoch is that answer (the stream is in order; a push has a live epoch and is skipped).
+   */
+  async leave(request: GroupHeartbeatRequest, timeoutMs: number): Promise<void> {
+    clearTimeout(this.timer);
+    // Broken and not yet open again: a stream of its own for the leave.
+    if (!this.stream) this.open();
+    const stream = this.stream!;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stream.off('error', done);
+        stream.off('close', done);
+        this.onLeaveAnswered = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.onLeaveAnswered = done;
+      stream.on('error', done);
+      stream.on('close', done);
+      stream.write(request);
+    });
+  }
+
+  /** No more heartbeats; the stream ends (the member closed). */
+  stop(): void {
+    clearTimeout(this.timer);
+    this.stream?.end();
+  }
+
+  /** Stops the rhythm only (close() still sends its leave on the stream). */
+  pause(): void {
+    clearTimeout(this.timer);
+  }
+
+  private open(): void {
+    const stream = this.host.client.stubs.groups.groupHeartbeat() as grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output>;
+    this.stream = stream;
+    stream.on('data', (response: GroupHeartbeatResponse__Output) => {
+      if (this.stream !== stream) return;
+      this.answeringSentMs = this.liveness.answered();
+      if (this.onLeaveAnswered && (response.failure || response.memberEpoch < 0)) this.onLeaveAnswered();
+      else this.host.onAnswer(response);
+      this.answeringSentMs = undefined;
+    });
+    const onBroken = () => {
+      if (this.stream !== stream || this.host.isClosed()) return;
+      // The member keeps its partitions on the server until the session timeout: reconnect and go on.
+      this.stream = undefined;
+      this.isJoinPending = false;
+      this.liveness.streamLost();
+      setTimeout(() => {
+        if (this.host.isClosed()) return;
+        this.open();
+        this.send();
+      }, RECONNECT_DELAY_MS);
+    };
+    stream.on('error', onBroken);
+    stream.on('end', onBroken);
+  }
+}

@@ -1,0 +1,63 @@
+/** Heartbeats sent and not yet answered that are remembered; past it, the oldest ones are kept (the safe side). */
+const MAX_UNANSWERED_HEARTBEATS = 64;
+
+/**
+ * Whether a group member may still count itself in the group. The coordinator removes a member
+ * whose heartbeats stop for the session timeout, counted from when it received the last one. The
+ * member cannot see that moment, but it knows when it sent each heartbeat, and answers come in the
+ * order of the heartbeats on a stream: an answer shows the server had a heartbeat sent no earlier
+ * than the oldest one still unanswered. So the member's deadline is that send time plus the session
+ * timeout, at or before the server's own. This holds under a blocked event loop too, where an answer
+ * may be read seconds after the server wrote it.
+ *
+ * The coordinator also pushes answers nobody asked for (another member let go of a partition): such
+ * an answer takes the place of the oldest unanswered heartbeat, which is then counted as received. It
+ * was sent, and on a stream that still works it is received in order, so the deadline can only be
+ * late by one heartbeat interval when that stream broke right after the push.
+ */
+export class HeartbeatLiveness {
+  private readonly unansweredSentMs: number[] = [];
+  private lastAnsweredSentMs: number | undefined;
+
+  /** A heartbeat went out on the current stream at `nowMs`. */
+  sent(nowMs: number): void {
+    if (this.unansweredSentMs.length < MAX_UNANSWERED_HEARTBEATS) this.unansweredSentMs.push(nowMs);
+  }
+
+  /**
+   * An answer arrived on the current stream (any: a failure answers a heartbeat too, and leaving it
+   * out would pair every later answer with a heartbeat sent earlier than its own). Returns when the
+   * heartbeat it answers was sent, if known.
+   */
+  answered(): number | undefined {
+    return this.unansweredSentMs.shift();
+  }
+
+  /** The answer to the heartbeat sent at `sentMs` was a success for the member's current id. */
+  vouch(sentMs: number): void {
+    this.lastAnsweredSentMs = Math.max(this.lastAnsweredSentMs ?? sentMs, sentMs);
+  }
+
+  /** The stream broke: what it carried unanswered never counts. */
+  streamLost(): void {
+    this.unansweredSentMs.length = 0;
+  }
+
+  /**
+   * A new membership (after losing the partitions): nothing answered before counts for it. The
+   * heartbeats on their way stay counted: their answers still arrive, in order.
+   */
+  reset(): void {
+    this.lastAnsweredSentMs = undefined;
+  }
+
+  /** Whether the coordinator may have removed the member by `nowMs` (false before any answer). */
+  isExpired(nowMs: number, sessionTimeoutMs: number): boolean {
+    return this.lastAnsweredSentMs !== undefined && nowMs - this.lastAnsweredSentMs >= sessionTimeoutMs;
+  }
+
+  /** Milliseconds since the send time of the last answered heartbeat, if any. */
+  sinceAnsweredMs(nowMs: number): number | undefined {
+    return this.lastAnsweredSentMs === undefined ? undefined : nowMs - this.lastAnsweredSentMs;
+  }
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { EventLoopDelayWatch } from '../../src/client/event-loop-delay-watch.js';
+import { HeartbeatLiveness } from '../../src/client/heartbeat-liveness.js';
+
+describe('HeartbeatLiveness', () => {
+  it('counts the session from the sending of the last answered heartbeat, not from when the answer was read', () => {
+    const liveness = new HeartbeatLiveness();
+    expect(liveness.isExpired(1_000_000, 100)).toBe(false);
+    liveness.sent(1_000);
+    liveness.sent(1_050);
+    liveness.sent(1_060);
+    // The first answer is read late (a blocked loop): it still vouches only for the heartbeat of 1000.
+    liveness.vouch(liveness.answered()!);
+    expect(liveness.isExpired(1_099, 100)).toBe(false);
+    expect(liveness.isExpired(1_100, 100)).toBe(true);
+    // A failure answers the heartbeat of 1050 without vouching; the next answer is 1060's.
+    expect(liveness.answered()).toBe(1_050);
+    liveness.vouch(liveness.answered()!);
+    expect(liveness.isExpired(1_159, 100)).toBe(false);
+    // What a broken stream carried unanswered never counts.
+    liveness.sent(1_120);
+    liveness.streamLost();
+    expect(liveness.answered()).toBeUndefined();
+    expect(liveness.sinceAnsweredMs(1_200)).toBe(140);
+    liveness.reset();
+    expect(liveness.isExpired(1_000_000, 100)).toBe(false);
+  });
+});
+
+describe('EventLoopDelayWatch', () => {
+  it('reports a stall of the event loop past its threshold, with its length', async () => {
+    const stalls: number[] = [];
+    const watch = new EventLoopDelayWatch({ sampleEveryMs: 20, thresholdMs: () => 100, onStall: (ms) => void stalls.push(ms) });
+    watch.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+      const deadline = Date.now() + 2_000;
+      while (!stalls.some((ms) => ms >= 250) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(stalls.some((ms) => ms >= 250)).toBe(true);
+      // Only stalls at or past the threshold are reported (a loaded machine may add some of its own).
+      expect(stalls.every((ms) => ms >= 100)).toBe(true);
+    } finally {
+      watch.stop();
+    }
+  });
+});
