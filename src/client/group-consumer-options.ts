@@ -33,10 +33,18 @@ export interface GroupConsumerOptions {
    * have records waiting; they are handed out round robin, 64 of a partition at a time.
    */
   bufferRecords?: number;
-  /** Most bytes of one partition in one server response (at least one batch). Default: the server's, 1 MiB. */
+  /** Most bytes of one partition in one server response (at least one batch). Default 256 KiB (DEFAULT_MEMBER_MAX_BYTES). */
   maxBytes?: number;
   /** How long close() waits for the server to acknowledge the leave. Default 5000. */
   leaveTimeoutMs?: number;
   /** Warnings: an event loop blocked near the session timeout, partitions lost. */
   logger?: GroupConsumerLogger;
 }
+
+/**
+ * A member's default `maxBytes`: each owned partition is read on a stream of its own, and the server
+ * reserves a response of this size (twice: its copies) per stream from its memory budget; 256 KiB
+ * keeps a member of hundreds of partitions within the default budget, and is large enough that the
+ * per-message cost of gRPC stays small beside the bytes (shared/PERFORMANCE.md: 64 KiB and up).
+ */
+export const DEFAULT_MEMBER_MAX_BYTES = 256 * 1024;

@@ -11,6 +11,7 @@ import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { StrataClient } from './strata-client.js';
 import type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+import { DEFAULT_MEMBER_MAX_BYTES } from './group-consumer-options.js';
 
 export type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 
@@ -106,7 +107,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       client,
       buffer: this.buffer,
       fromBeginning: options.fromBeginning ?? false,
-      maxBytes: options.maxBytes,
+      maxBytes: options.maxBytes ?? DEFAULT_MEMBER_MAX_BYTES,
       owned: () => this.owned.values(),
       resumeOffset: (topic, partition) => {
         const k = key(topic, partition);

@@ -30,6 +30,15 @@ export const CONNECTION_RESERVED_BYTES = 128 * 1024;
  * no answer: the peer is opening connections in a loop.
  */
 const REFUSED_CONNECTION_LINGER_MS = 2_000;
+/**
+ * What a call keeps reserved once its client half-closed (a unary or server-streaming call right after
+ * its request; a stream at its end): the client can send nothing more, so its stream window and the
+ * request being assembled are free; what remains is the decoded request its handler keeps (a
+ * Subscribe's partition list and start offsets: 10,000 entries at most) and the call's own state.
+ * Without this, every Subscribe stream of a group member (one per partition) would hold a full
+ * request's reservation for its whole life.
+ */
+export const HALF_CLOSED_CALL_RESERVED_BYTES = 64 * 1024;
 /** Refusals are logged at warn level at most this often (each one at debug). */
 const REFUSAL_WARN_INTERVAL_MS = 10_000;
 
@@ -95,13 +104,13 @@ export class AdmissionGate {
     const connection = this.connections.get(connectionKey(info.remoteAddress, info.remotePort));
     const address = connection?.address ?? normalizedAddress(info.remoteAddress);
     let refusal = connection?.refusal;
-    let releaseReservation: (() => void) | undefined;
+    let reservation: { release(): void; shrinkTo(bytes: number): void } | undefined;
     if (refusal === undefined && this.streamCount(address) >= this.limits.maxStreamsPerAddress) {
       refusal = new TooManyStreamsError(`${address} has ${this.streamCount(address)} calls open, as many as one address may have (maxStreamsPerAddress): retry when one ends`);
     }
     if (refusal === undefined) {
       try {
-        releaseReservation = this.budget.reserve(this.limits.streamReservedBytes, `a call from ${address}`);
+        reservation = this.budget.reserveResizable(this.limits.streamReservedBytes, `a call from ${address}`);
       } catch (error) {
         refusal = error as StrataError;
       }
@@ -122,11 +131,18 @@ export class AdmissionGate {
     const end = () => {
       if (isEnded) return;
       isEnded = true;
-      releaseReservation!();
+      reservation!.release();
       decrement(this.streamCounts, address);
     };
     return new grpc.ServerInterceptingCall(call, {
-      start: (next) => next({ onCancel: end }),
+      start: (next) =>
+        next({
+          onCancel: end,
+          onReceiveHalfClose: (halfCloseNext) => {
+            reservation!.shrinkTo(HALF_CLOSED_CALL_RESERVED_BYTES);
+            halfCloseNext();
+          },
+        }),
       sendStatus: (status, statusNext) => {
         end();
         statusNext(status);

@@ -15,6 +15,8 @@ import { toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
 const DEFAULT_SUBSCRIBE_MAX_WAIT_MS = 100;
+/** How many times a subscription counts each response it holds against the memory budget (see subscribe). */
+export const RESPONSE_COPIES = 2;
 
 function boundedInteger(value: number, fallback: number, min: number, max: number, name: string): number {
   if (value === 0) return fallback;
@@ -118,7 +120,12 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
   // at 16 MiB). At least two responses, so one partition reads while another's response is on its way.
   // A share of the server's memory budget: one response reserved (the stream always makes progress),
   // the rest borrowed while the budget has room, so many slow subscribers get smaller buffers.
-  const budget = memory.openShare({ reservedBytes: maxBytes, maxBytes: Math.max(bufferBytes, 2 * maxBytes), what: `a subscription to ${request.topic}` });
+  // Each response is held twice until it is flushed: grpc-js frames a copy of it (held until sent),
+  // and the read buffer and protobuf's serialized copy are garbage only a collection frees. Counting
+  // a response once let 70 non-reading subscribers take a 64 MiB budget's process 80 MiB past its
+  // stated base (test/integration/memory-budget.test.ts).
+  const heldBytes = (bytes: number) => RESPONSE_COPIES * bytes;
+  const budget = memory.openShare({ reservedBytes: heldBytes(maxBytes), maxBytes: heldBytes(Math.max(bufferBytes, 2 * maxBytes)), what: `a subscription to ${request.topic}` });
   signal.addEventListener('abort', () => budget.close(), { once: true });
   try {
     await Promise.all(
@@ -132,16 +139,16 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
         while (!signal.aborted) {
           // Wait for data before taking budget: a caught-up partition must not hold any while it waits.
           await broker.waitForData(request.topic, partition, offset, signal);
-          if (!(await budget.acquire(maxBytes, signal))) return;
+          if (!(await budget.acquire(heldBytes(maxBytes), signal))) return;
           let result;
           try {
             result = await broker.fetch(request.topic, partition, offset, { maxBytes, minBytes: request.minBytes, maxWaitMs, waitForFirstData: true, signal });
           } catch (error) {
-            budget.release(maxBytes);
+            budget.release(heldBytes(maxBytes));
             throw error;
           }
           const responseBytes = result.batches.length;
-          budget.resize(maxBytes, responseBytes);
+          budget.resize(heldBytes(maxBytes), heldBytes(responseBytes));
           if (signal.aborted) return;
           if (result.batches.length === 0) {
             // Woken without data: the log closed (topic deleted or server stopping) or nothing yet.
@@ -160,7 +167,7 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
           unflushedCount++;
           const isWritable = call.write(response, () => {
             unflushedCount--;
-            budget.release(responseBytes);
+            budget.release(heldBytes(responseBytes));
             onFlushed?.();
           });
           if (!isWritable) await once(call, 'drain', { signal }).catch(() => undefined);

@@ -61,13 +61,31 @@ export class MemoryBudget {
    * MemoryBudgetExhaustedError naming `what` if they do not fit.
    */
   reserve(bytes: number, what: string): () => void {
+    const reservation = this.reserveResizable(bytes, what);
+    return () => reservation.release();
+  }
+
+  /**
+   * As `reserve`, for a hold that may end smaller than it started (a call whose client can send
+   * nothing more): `shrinkTo` gives back all but `bytes` at once, and can never fail.
+   */
+  reserveResizable(bytes: number, what: string): { release(): void; shrinkTo(bytes: number): void } {
     this.takeReservation(bytes, what);
-    let isReleased = false;
-    return () => {
-      if (isReleased) return;
-      isReleased = true;
-      this.reservedTotalBytes -= bytes;
-      this.grantWaiters();
+    let heldBytes = bytes;
+    return {
+      release: () => {
+        if (heldBytes === 0) return;
+        this.reservedTotalBytes -= heldBytes;
+        heldBytes = 0;
+        this.grantWaiters();
+      },
+      shrinkTo: (smallerBytes: number) => {
+        assert(Number.isInteger(smallerBytes) && smallerBytes >= 0, 'a reservation is a non-negative integer of bytes');
+        if (smallerBytes >= heldBytes) return;
+        this.reservedTotalBytes -= heldBytes - smallerBytes;
+        heldBytes = smallerBytes;
+        this.grantWaiters();
+      },
     };
   }
 

@@ -49,14 +49,15 @@ export interface ServerConfig {
    * windows and requests being received, Subscribe buffers, produce requests being appended,
    * heartbeat answers not yet read (memory-budget.ts, admission-gate.ts). Past it, new connections
    * and streams are refused with RESOURCE_EXHAUSTED (MEMORY_BUDGET_EXHAUSTED) and open streams get
-   * smaller shares. The process needs this plus its base: 85-105 MiB of RSS measured idle, up to
-   * 160 MiB under hundreds of streams (garbage and V8's young generation; memory-budget.test.ts).
+   * smaller shares. The process needs this plus its base: 85-118 MiB of RSS measured idle, and up to
+   * 96 MiB more of V8's young generation under hundreds of calls (memory-budget.test.ts).
    */
   memoryBudgetBytes: number;
   /**
    * Connections and open calls (streams, unary calls in progress) one client address may have at
    * once; past them, calls are refused with RESOURCE_EXHAUSTED (TOO_MANY_CONNECTIONS,
-   * TOO_MANY_STREAMS), so one host cannot take the whole memory budget from the others.
+   * TOO_MANY_STREAMS), so one host cannot take the whole memory budget from the others. Streams are
+   * many: a group member reads each partition it owns on a Subscribe stream of its own.
    */
   maxConnectionsPerAddress: number;
   maxStreamsPerAddress: number;
@@ -113,7 +114,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   // A busy client host runs a few processes of a few clients each; at the default windows, 256
   // streams reserve about half the default budget (admission-gate.ts), leaving the rest to others.
   maxConnectionsPerAddress: 64,
-  maxStreamsPerAddress: 256,
+  maxStreamsPerAddress: 4_096,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,

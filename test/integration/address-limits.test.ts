@@ -4,7 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { StrataClientError } from '../../src/client/client-error.js';
-import { CONNECTION_RESERVED_BYTES } from '../../src/server/admission-gate.js';
+import { CONNECTION_RESERVED_BYTES, HALF_CLOSED_CALL_RESERVED_BYTES } from '../../src/server/admission-gate.js';
+import { RESPONSE_COPIES } from '../../src/server/consume-service.js';
 import { streamReservedBytes, DEFAULT_SERVER_CONFIG } from '../../src/server/server-config.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 
@@ -91,17 +92,25 @@ describe('per-address caps on connections and calls', () => {
 });
 
 describe('a server whose memory budget is spent', () => {
-  // Room for the client's connection, three subscriptions (each reserves its call and one response of
-  // max_bytes) and a produce stream (its call and one request), and less than one call more.
+  // The smallest budget a server takes: four calls at their full reservation (their stream window and
+  // one request). It admits the client's connection, three subscriptions and a produce stream (its call
+  // and one request), and not one call more. A subscription holds its call's full reservation only
+  // until its client half-closes (right after its request), then HALF_CLOSED_CALL_RESERVED_BYTES and
+  // one response, counted RESPONSE_COPIES times; its max_bytes is chosen so that three of them leave
+  // room for the producer but less than a call beside it.
   const callBytes = streamReservedBytes(DEFAULT_SERVER_CONFIG);
-  const SUBSCRIPTION_MAX_BYTES = 1024;
-  const budgetBytes = CONNECTION_RESERVED_BYTES + 3 * (callBytes + SUBSCRIPTION_MAX_BYTES) + callBytes + DEFAULT_SERVER_CONFIG.maxRequestBytes + callBytes / 2;
+  const budgetBytes = 4 * callBytes;
+  const producerBytes = callBytes + DEFAULT_SERVER_CONFIG.maxRequestBytes;
+  const roomForSubscriptionsBytes = budgetBytes - CONNECTION_RESERVED_BYTES - producerBytes;
+  const fewestSubscriptionBytes = (roomForSubscriptionsBytes - callBytes) / 3;
+  const subscriptionBytes = Math.floor((fewestSubscriptionBytes + roomForSubscriptionsBytes / 3) / 2);
+  const SUBSCRIPTION_MAX_BYTES = Math.floor((subscriptionBytes - HALF_CLOSED_CALL_RESERVED_BYTES) / RESPONSE_COPIES);
   const fx = useInProcessServer({ memoryBudgetBytes: budgetBytes });
 
   it('refuses a new call with RESOURCE_EXHAUSTED (MEMORY_BUDGET_EXHAUSTED, retriable), serves the open ones, and admits again once one ends', async () => {
     await createTopicOfOneRecord(fx.client);
     const open: grpc.ClientReadableStream<unknown>[] = [];
-    for (let i = 0; i < 3; i++) open.push(await openSubscription(fx.client, SUBSCRIPTION_MAX_BYTES));
+    for (let i = 0; i < 3; i++) open.push(await eventually(() => openSubscription(fx.client, SUBSCRIPTION_MAX_BYTES)));
     const received = new Promise((resolve) => open[0]!.once('data', resolve));
     const producer = fx.client.producer();
     try {
@@ -115,6 +124,29 @@ describe('a server whose memory budget is spent', () => {
     } finally {
       for (const call of open) call.cancel();
       await producer.close();
+    }
+  });
+});
+
+describe('a half-closed call', () => {
+  const fx = useInProcessServer();
+  const SUBSCRIPTION_MAX_BYTES = 1024;
+
+  it("keeps of a subscription's call only what a half-closed call may hold, so one client can read many partitions on streams of their own", async () => {
+    await createTopicOfOneRecord(fx.client);
+    const open: grpc.ClientReadableStream<unknown>[] = [];
+    try {
+      for (let i = 0; i < 300; i++) open.push(await eventually(() => openSubscription(fx.client, SUBSCRIPTION_MAX_BYTES)));
+      // 300 calls at their full reservation would need more than the default budget.
+      expect(300 * streamReservedBytes(DEFAULT_SERVER_CONFIG)).toBeGreaterThan(DEFAULT_SERVER_CONFIG.memoryBudgetBytes);
+      await eventually(
+        async () => {
+          expect(fx.server.memoryBudget.reservedBytes).toBe(CONNECTION_RESERVED_BYTES + 300 * (HALF_CLOSED_CALL_RESERVED_BYTES + RESPONSE_COPIES * SUBSCRIPTION_MAX_BYTES));
+          return true;
+        },
+      );
+    } finally {
+      for (const call of open) call.cancel();
     }
   });
 });

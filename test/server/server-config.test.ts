@@ -20,8 +20,8 @@ describe('server config: the request limit and the batch limits of topics', () =
 });
 
 describe('server config: the memory budget and the per-address caps', () => {
-  it('defaults to a 512 MiB budget, 64 connections and 256 calls per address', () => {
-    expect(DEFAULT_SERVER_CONFIG).toMatchObject({ memoryBudgetBytes: 512 * 1024 * 1024, maxConnectionsPerAddress: 64, maxStreamsPerAddress: 256 });
+  it('defaults to a 512 MiB budget, 64 connections and 4,096 calls per address', () => {
+    expect(DEFAULT_SERVER_CONFIG).toMatchObject({ memoryBudgetBytes: 512 * 1024 * 1024, maxConnectionsPerAddress: 64, maxStreamsPerAddress: 4_096 });
     expect(resolveServerConfig({}).memoryBudgetBytes).toBe(512 * 1024 * 1024);
   });
 
