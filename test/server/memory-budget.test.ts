@@ -6,6 +6,19 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 const never = new AbortController().signal;
 
 describe('MemoryBudget', () => {
+  it('shrinks a resizable reservation to what is left to hold, and releases the rest only once', () => {
+    const budget = new MemoryBudget(100);
+    const call = budget.reserveResizable(80, 'a call');
+    expect(() => budget.reserve(30, 'another call')).toThrow(MemoryBudgetExhaustedError);
+    call.shrinkTo(10);
+    call.shrinkTo(50); // never grows back
+    expect(budget.reservedBytes).toBe(10);
+    budget.reserve(90, 'another call');
+    call.release();
+    call.release();
+    expect(budget.reservedBytes).toBe(90);
+  });
+
   it('refuses a reservation that does not fit with MEMORY_BUDGET_EXHAUSTED (retriable), and admits again once one is released', () => {
     const budget = new MemoryBudget(100);
     const releaseFirst = budget.reserve(60, 'a call');
