@@ -1,5 +1,5 @@
 import { crc32 } from '@node-rs/crc32';
-import { InvalidArgumentError, TopicAlreadyExistsError } from '../core/errors.js';
+import { DataLossError, InvalidArgumentError, TopicAlreadyExistsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { LogManager } from '../storage/log-manager.js';
@@ -50,6 +50,13 @@ export class OffsetStore {
   private readonly latest = new Map<string, OffsetRecord>();
   /** One write at a time per partition of the offsets topic. */
   private readonly writeChains = new Map<number, Promise<void>>();
+  /**
+   * Partitions of __consumer_offsets whose log is damaged (found at startup or while replaying): the
+   * offsets of the groups they hold are unknown, so those groups' fetches and writes fail with the
+   * DataLossError (DATA_LOSS) instead of answering "nothing committed", which would send members to
+   * auto.offset.reset and skip or replay records silently. Other groups work; the server starts.
+   */
+  private readonly damagedPartitions = new Map<number, DataLossError>();
 
   private constructor(
     private readonly logs: LogManager,
@@ -78,36 +85,49 @@ export class OffsetStore {
     };
     const partitionCount = logs.describeTopic(OFFSETS_TOPIC).partitionCount;
     for (let partition = 0; partition < partitionCount; partition++) {
-      const log = logs.partition(OFFSETS_TOPIC, partition);
-      let offset = log.logStartOffset;
-      while (offset < log.highWatermark) {
-        const { batches, nextOffset } = await log.read(offset, REPLAY_READ_BYTES);
-        if (batches.length === 0) break;
-        for (const { position } of iterateBatches(batches)) {
-          let records;
-          try {
-            records = decodeRecordBatch(batches, position).records;
-          } catch (error) {
-            skip(`partition ${partition}: ${(error as Error).message}`);
-            continue;
-          }
-          for (const record of records) {
-            if (record.offset < offset || !record.value) continue;
-            const parsed = parseOffsetRecord(record.value.toString('utf8'));
-            if (typeof parsed === 'string') {
-              skip(`partition ${partition} offset ${record.offset}: ${parsed}`);
-              continue;
-            }
-            store.apply(parsed);
-            replayed++;
-          }
-        }
-        offset = nextOffset;
+      try {
+        replayed += await store.replayPartition(partition, skip);
+      } catch (error) {
+        if (!(error instanceof DataLossError)) throw error;
+        store.damagedPartitions.set(partition, error);
+        logger.error({ err: error, partition }, `DATA LOSS in ${OFFSETS_TOPIC}: the committed offsets of the groups this partition holds are unknown; their fetches and commits fail until an operator acts`);
       }
     }
     if (skipped > 0) logger.warn({ skipped, firstSkipReason }, 'records of __consumer_offsets that are not offset records were skipped');
     logger.info({ groups: store.offsets.size, replayed }, 'committed offsets rebuilt from __consumer_offsets');
     return store;
+  }
+
+  /** Applies one partition's records in log order; returns how many were applied. */
+  private async replayPartition(partition: number, skip: (reason: string) => void): Promise<number> {
+    let replayed = 0;
+    const log = this.logs.partition(OFFSETS_TOPIC, partition);
+    let offset = log.logStartOffset;
+    while (offset < log.highWatermark) {
+      const { batches, nextOffset } = await log.read(offset, REPLAY_READ_BYTES);
+      if (batches.length === 0) break;
+      for (const { position } of iterateBatches(batches)) {
+        let records;
+        try {
+          records = decodeRecordBatch(batches, position).records;
+        } catch (error) {
+          skip(`partition ${partition}: ${(error as Error).message}`);
+          continue;
+        }
+        for (const record of records) {
+          if (record.offset < offset || !record.value) continue;
+          const parsed = parseOffsetRecord(record.value.toString('utf8'));
+          if (typeof parsed === 'string') {
+            skip(`partition ${partition} offset ${record.offset}: ${parsed}`);
+            continue;
+          }
+          this.apply(parsed);
+          replayed++;
+        }
+      }
+      offset = nextOffset;
+    }
+    return replayed;
   }
 
   groupIds(): string[] {
@@ -116,6 +136,7 @@ export class OffsetStore {
 
   /** Committed offsets of a group: topic -> partition -> offset. */
   fetch(groupId: string, topics?: readonly string[]): Map<string, Map<number, CommittedOffset>> {
+    this.checkIntact(this.partitionOf(groupId));
     const group = this.offsets.get(groupId);
     const out = new Map<string, Map<number, CommittedOffset>>();
     if (!group) return out;
@@ -157,6 +178,8 @@ export class OffsetStore {
     for (const groupId of this.groupIds()) {
       if (!this.offsets.get(groupId)?.has(topic)) continue;
       const partition = this.partitionOf(groupId);
+      // A damaged partition takes no writes: its groups' offsets are unknown anyway.
+      if (this.damagedPartitions.has(partition)) continue;
       let records = byPartition.get(partition);
       if (!records) byPartition.set(partition, (records = []));
       records.push({ type: 'forget-topic', groupId, topic, atMs });
@@ -175,6 +198,8 @@ export class OffsetStore {
   /** Appends records of groups that all map to `partition`, in that partition's write order. */
   private writeTo(partition: number, records: OffsetRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
+    const damage = this.damagedPartitions.get(partition);
+    if (damage) return Promise.reject(damage);
     const previous = this.writeChains.get(partition) ?? Promise.resolve();
     const written = previous.then(async () => {
       await this.append(partition, records);
@@ -183,6 +208,11 @@ export class OffsetStore {
     });
     this.writeChains.set(partition, written.catch(() => undefined));
     return written;
+  }
+
+  private checkIntact(partition: number): void {
+    const damage = this.damagedPartitions.get(partition);
+    if (damage) throw damage;
   }
 
   private partitionOf(groupId: string): number {

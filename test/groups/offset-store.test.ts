@@ -1,3 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from '@node-rs/crc32';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { OFFSETS_TOPIC, OffsetStore } from '../../src/groups/offset-store.js';
@@ -36,6 +39,34 @@ describe('OffsetStore (__consumer_offsets)', () => {
     await again.deleteGroup('g1');
     expect(again.groupIds()).toEqual(['g2']);
     await expect(again.commit('g2', 'm', [{ topic: 'orders', partition: 0, offset: -1 }])).rejects.toThrow(/non-negative/);
+  });
+
+  it('starts with a damaged partition of __consumer_offsets: the groups it holds fail with DATA_LOSS, never read as having no offsets, and the others work', async () => {
+    const store = await OffsetStore.open(logs, () => 1_000, silentLogger);
+    const partitionCount = logs.describeTopic(OFFSETS_TOPIC).partitionCount;
+    const partitionOf = (groupId: string) => crc32(groupId) % partitionCount;
+    const [damagedGroup, healthyGroup] = ['g1', 'g2'];
+    expect(partitionOf(damagedGroup)).not.toBe(partitionOf(healthyGroup));
+    await store.commit(damagedGroup, 'm1', [{ topic: 'orders', partition: 0, offset: 5 }]);
+    await store.commit(damagedGroup, 'm1', [{ topic: 'orders', partition: 0, offset: 6 }]);
+    await store.commit(healthyGroup, 'm2', [{ topic: 'orders', partition: 1, offset: 7 }]);
+    await logs.close();
+    // The second batch's base offset, outside the CRC: a header the startup walk refuses.
+    const segment = join(dir.path, OFFSETS_TOPIC, String(partitionOf(damagedGroup)), '00000000000000000000.log');
+    const bytes = readFileSync(segment);
+    const secondBatchAt = 12 + bytes.readInt32BE(8);
+    bytes[secondBatchAt + 7]! ^= 0x40;
+    writeFileSync(segment, bytes);
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const lines: LogLine[] = [];
+    const again = await OffsetStore.open(logs, () => 2_000, capturingLogger(lines, 'error'));
+    expect(lines).toEqual([expect.objectContaining({ msg: expect.stringMatching(/DATA LOSS in __consumer_offsets/), partition: partitionOf(damagedGroup) })]);
+    expect(() => again.fetch(damagedGroup)).toThrow(expect.objectContaining({ code: 'DATA_LOSS' }));
+    await expect(again.commit(damagedGroup, 'm1', [{ topic: 'orders', partition: 0, offset: 9 }])).rejects.toMatchObject({ code: 'DATA_LOSS' });
+    expect(again.fetch(healthyGroup).get('orders')!.get(1)!.offset).toBe(7);
+    await again.commit(healthyGroup, 'm2', [{ topic: 'orders', partition: 1, offset: 8 }]);
+    await again.forgetTopic('orders');
+    expect(again.fetch(healthyGroup).size).toBe(0);
   });
 
   it('skips records it did not write when it rebuilds (a bad record does not stop the server), and says so', async () => {
