@@ -8,7 +8,7 @@ import type { SubscribeResponse__Output } from '../generated/strata/v1/Subscribe
 import { startPositionToProto, type OffsetSpec } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import { InTurn } from './in-turn.js';
-import type { StrataClient } from './strata-client.js';
+import type { ClientChannel } from './client-channel.js';
 
 export interface ConsumeOptions {
   /** Where to start on each partition: 'earliest' replays from the log start. Default 'latest'. */
@@ -47,7 +47,7 @@ const MAX_RECONNECT_BACKOFF_MS = 5_000;
  * the iterator pulls from the gRPC stream only as fast as the loop body runs, so a slow consumer
  * lets HTTP/2 flow control stop the server, never a buffer without bound.
  */
-export function consume(client: StrataClient, topic: string, options: ConsumeOptions): AsyncIterableIterator<ConsumedRecord> {
+export function consume(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncIterableIterator<ConsumedRecord> {
   return new RecordIterator(subscribeResponses(client, topic, options), topic, options.signal);
 }
 
@@ -145,7 +145,7 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
  * order): one await per response instead of one per record, which is what a fast loop wants (like
  * kafkajs's eachBatch). The next response is read when the loop asks for it.
  */
-export async function* consumeBatches(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
+export async function* consumeBatches(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
   for await (const response of subscribeResponses(client, topic, options)) {
     const records: ConsumedRecord[] = [];
     for (const batch of batchesOf(topic, response)) for (const record of batch) records.push(record);
@@ -157,7 +157,7 @@ export async function* consumeBatches(client: StrataClient, topic: string, optio
  * The records one decoded batch at a time (what a group member's fetcher buffers): one await per
  * batch instead of one per record. The next response is read when the last batch was taken.
  */
-export async function* consumeRecordBatches(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
+export async function* consumeRecordBatches(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
   for await (const response of subscribeResponses(client, topic, options)) {
     for (const batch of batchesOf(topic, response)) {
       if (options.signal?.aborted) return;
@@ -170,7 +170,7 @@ export async function* consumeRecordBatches(client: StrataClient, topic: string,
  * The Subscribe responses, resubscribing after a dropped connection from the offset after the last
  * response the caller finished with (it asked for the next one).
  */
-async function* subscribeResponses(client: StrataClient, topic: string, options: ConsumeOptions): AsyncGenerator<SubscribeResponse__Output> {
+async function* subscribeResponses(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncGenerator<SubscribeResponse__Output> {
   const nextOffsets = new Map<number, number>(Object.entries(options.startOffsets ?? {}).map(([p, o]) => [Number(p), o]));
   const from = options.from instanceof Date ? { timestampMs: options.from.getTime() } : (options.from ?? 'latest');
   // 'latest' and a timestamp mean "as of now": resolved once, so that a resubscription after a

@@ -9,7 +9,7 @@ import { GroupFetchers } from './group-fetchers.js';
 import { GroupRecordIterator, MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './group-record-iterator.js';
 import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
 import { RecordBuffer } from './record-buffer.js';
-import type { StrataClient } from './strata-client.js';
+import type { ClientChannel } from './client-channel.js';
 import type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 import { DEFAULT_MEMBER_MAX_BYTES } from './group-consumer-options.js';
 
@@ -91,7 +91,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private failure: Error | undefined;
 
   constructor(
-    private readonly client: StrataClient,
+    private readonly client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
     if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', 3, false);

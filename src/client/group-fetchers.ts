@@ -2,11 +2,11 @@ import { StrataClientError } from './client-error.js';
 import { consumeRecordBatches, type ConsumedRecord } from './consume.js';
 import type { TopicPartition } from './group-consumer-options.js';
 import type { RecordBuffer } from './record-buffer.js';
-import type { StrataClient } from './strata-client.js';
+import type { ClientChannel } from './client-channel.js';
 
 /** What a group member's fetchers need of the member. */
 export interface GroupFetchersHost {
-  readonly client: StrataClient;
+  readonly client: ClientChannel;
   /** Where fetched records wait for the loop. */
   readonly buffer: RecordBuffer<ConsumedRecord>;
   /** Where a partition with no known offset starts: 'earliest' if true, else 'latest'. */

@@ -2,7 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { HeartbeatLiveness } from './heartbeat-liveness.js';
-import type { StrataClient } from './strata-client.js';
+import type { ClientChannel } from './client-channel.js';
 
 /** Until a server says otherwise (its answers carry both): the server defaults. */
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
@@ -12,7 +12,7 @@ const RECONNECT_DELAY_MS = 500;
 
 /** What the heartbeat stream needs of its group member. */
 export interface HeartbeatStreamHost {
-  readonly client: StrataClient;
+  readonly client: ClientChannel;
   /** The member's heartbeat as of now, at its epoch or at `memberEpoch` (a leave). */
   request(memberEpoch?: number): GroupHeartbeatRequest;
   /** Whether the member has no member id (its next heartbeat is a join). */

@@ -18,29 +18,9 @@ const MAX_SEQUENCE = 0x7fff_ffff;
 /** Producer epochs are int16 in the batch format. */
 const MAX_PRODUCER_EPOCH = 0x7fff;
 
-export interface RecordMetadata {
-  topic: string;
-  partition: number;
-  /**
-   * -1 when the producer asked for no acknowledgement, or when a retry after a server restart found
-   * the record already in the log further back than the server could tell its offset.
-   */
-  offset: number;
-  /** What the acknowledgement promises: 'durable' (fsynced), 'written' (in the log) or 'none'. */
-  durability: 'durable' | 'written' | 'none';
-}
+import type { RecordMetadata } from './record-sink.js';
 
-/**
- * Who waits for records: one send() (one record) or one sendBatch() (many, possibly in several
- * batches). A sink object per call, not closures per record, keeps un-acknowledged records cheap for
- * the garbage collector.
- */
-export interface RecordSink {
-  /** Record number `index` of the call is acknowledged. */
-  onAcknowledged(index: number, metadata: RecordMetadata): void;
-  /** Some record of the call failed for good (may be called more than once). */
-  onFailed(error: Error): void;
-}
+export type { RecordMetadata, RecordSink } from './record-sink.js';
 
 /**
  * A sealed batch: encoded once, then only its bytes are kept (not the records); resent unchanged, or

@@ -11,7 +11,7 @@ import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type Pro
 import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
 import { TopicMetadataCache } from './topic-metadata-cache.js';
 import { ConnectionDeadline } from './connection-deadline.js';
-import type { StrataClient } from './strata-client.js';
+import type { ClientChannel } from './client-channel.js';
 
 export type { ProducerRecord, RecordMetadata };
 
@@ -105,7 +105,7 @@ export class Producer {
   private readonly batchBuffers: BatchBufferPool;
   private readonly connection: ConnectionDeadline;
 
-  constructor(client: StrataClient, options: ProducerOptions) {
+  constructor(client: ClientChannel, options: ProducerOptions) {
     this.options = {
       lingerMs: options.lingerMs ?? 5,
       batchBytes: options.batchBytes ?? 16_384,

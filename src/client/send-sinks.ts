@@ -1,4 +1,4 @@
-import type { RecordMetadata, RecordSink } from './produce-pipeline.js';
+import type { RecordMetadata, RecordSink } from './record-sink.js';
 
 /**
  * send()'s promise without a closure per call: a send waiting for its acknowledgement keeps its

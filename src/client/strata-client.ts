@@ -15,6 +15,7 @@ import { consume, consumeBatches, type ConsumeOptions, type ConsumedRecord } fro
 import { Producer, type ProducerOptions } from './producer.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ConnectionMonitor } from './connection-monitor.js';
+import type { ClientChannel } from './client-channel.js';
 
 export const DEFAULT_SERVER_ADDRESS = 'localhost:7070';
 
@@ -36,7 +37,7 @@ export type { TopicDescription__Output as TopicDescription };
  * One connection to a Strata server: admin calls, producers and consumers share one HTTP/2 channel.
  * `close()` closes it; producers should be closed (flushed) first.
  */
-export class StrataClient {
+export class StrataClient implements ClientChannel {
   readonly address: string;
   readonly admin: Admin;
   readonly callTimeoutMs: number;

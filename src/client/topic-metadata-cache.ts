@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StrataClientError } from './client-error.js';
 import type { Reachability } from './connection-deadline.js';
-import type { StrataClient } from './strata-client.js';
+import type { ClientChannel } from './client-channel.js';
 
 /**
  * How long a producer trusts a topic's partition count before it asks again, as Kafka's
@@ -25,7 +25,7 @@ export class TopicMetadataCache {
   private reads = 0;
 
   constructor(
-    private readonly client: StrataClient,
+    private readonly client: ClientChannel,
     private readonly options: { deliveryTimeoutMs: number; retryBackoffMs: number; isClosed: () => boolean; nowMs?: () => number; reachability?: Reachability },
   ) {}
 

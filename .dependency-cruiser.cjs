@@ -1,0 +1,68 @@
+/**
+ * The rails of the layout (STYLE: one direction of dependency), checked by
+ * test/architecture/dependencies.test.ts and by `npx depcruise src` by hand:
+ *   core <- format <- storage <- {broker, groups} <- server <- cli
+ * `client` stands alone on core, format and the protocol (generated types and their loader), so it can
+ * ship as a library; broker and groups never import each other; no file imports cli. Static, dynamic
+ * (`import()`), side-effect and type-only imports all count, and so does any cycle between files.
+ */
+const MODULES = ['core', 'generated', 'protocol', 'format', 'storage', 'broker', 'groups', 'client', 'server', 'cli'];
+
+/** Each module and what it may import besides itself; src/*.ts (the package entries) may import any. */
+const ALLOWED = {
+  core: [],
+  generated: [],
+  protocol: ['generated'],
+  format: ['core'],
+  storage: ['core', 'format'],
+  broker: ['core', 'format', 'storage'],
+  groups: ['core', 'format', 'storage'],
+  client: ['core', 'format', 'generated', 'protocol'],
+  server: ['core', 'format', 'storage', 'broker', 'groups', 'generated', 'protocol'],
+  cli: ['core', 'client', 'server', 'generated', 'protocol'],
+};
+
+const layerRules = MODULES.map((module) => {
+  const forbidden = MODULES.filter((other) => other !== module && !ALLOWED[module].includes(other));
+  return {
+    name: `layer-${module}`,
+    comment: `src/${module} may import only ${ALLOWED[module].join(', ') || 'nothing of ours'}`,
+    severity: 'error',
+    from: { path: `(^|/)src/${module}/` },
+    to: { path: `(^|/)src/(${forbidden.join('|')})/` },
+  };
+});
+
+module.exports = {
+  forbidden: [
+    ...layerRules,
+    {
+      name: 'known-module',
+      comment: 'a directory of src/ that the layers above do not name: add it to MODULES and ALLOWED',
+      severity: 'error',
+      from: { path: '(^|/)src/[^/]+/', pathNot: `(^|/)src/(${MODULES.join('|')})/` },
+      to: {},
+    },
+    {
+      name: 'no-cycle',
+      comment: 'an import cycle between files: move the shared types one file down',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'resolvable',
+      comment: 'an import that resolves to no file',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    parser: 'swc',
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: 'node_modules' },
+    moduleSystems: ['es6', 'cjs'],
+  },
+};
