@@ -6,11 +6,15 @@ const BACKLOG_RECORDS = 100_000;
 const OTHER_RECORDS = 5_000;
 /**
  * The most records of other partitions handed out between two records of a partition that still
- * has records to read. Round robin with slices of 64 over 3 partitions gives 128 when every lane
- * has records; the rest is a lane that ran dry for a moment while its next response was on its way
- * (a loop that never awaits anything hands out thousands of records a millisecond).
+ * has records to read. Round robin with slices of 64 over 3 partitions gives 128 when every lane has
+ * records (measured alone: 128-512); more is a lane that ran dry while its next response was on its
+ * way, which depends on how busy the machine is (1,072 seen during a full suite run on 2 cores): the
+ * loop is not held up waiting for it, so the bound allows a few 64 KiB responses of the backlog
+ * (about 600 records each). Draining the backlog first would make it 100,000.
  */
-const MAX_GAP_RECORDS = 512;
+const MAX_GAP_RECORDS = 4 * 600;
+/** Backlog records handed out before the other partitions were done: round robin gives about 2 x 5,000. */
+const MAX_BACKLOG_BEFORE_OTHERS_DONE = 4 * OTHER_RECORDS;
 
 describe('fair fetching in a group member', () => {
   const fixture = useInProcessServer({ groups: { initialRebalanceDelayMs: 50, rebalanceDelayMs: 50 } });
@@ -47,6 +51,6 @@ describe('fair fetching in a group member', () => {
     expect(maxGap[1]).toBeLessThanOrEqual(MAX_GAP_RECORDS);
     expect(maxGap[2]).toBeLessThanOrEqual(MAX_GAP_RECORDS);
     // The backlog was not drained first: the other partitions finished long before it.
-    expect(handed[0]).toBeLessThan(BACKLOG_RECORDS / 2);
+    expect(handed[0]).toBeLessThanOrEqual(MAX_BACKLOG_BEFORE_OTHERS_DONE);
   });
 });
