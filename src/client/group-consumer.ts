@@ -467,6 +467,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       // Nothing more of these partitions is handed: a record handed during the commit below would be
       // counted after it and forgotten, and read again by the next owner.
       for (const k of revokedKeys) this.revoking.add(k);
+      // Their fetchers stop now, not once the hooks below are done: what they read meanwhile would
+      // wait in the buffer and be handed out should the partition come back, already read by another.
+      this.fetchers.stop((topic, partition) => revokedKeys.has(key(topic, partition)));
       this.buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
       // Commit what the loop has finished; the record it may still hold is not processed yet (its
       // next owner gets it again: at least once). Finished during that commit: once more.
