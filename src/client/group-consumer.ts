@@ -227,8 +227,18 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * and given its partitions to others, so none of their records may go to the loop any more.
    */
   private checkSession(nowMs: number): void {
-    if (this.isClosed || this.owned.size === 0 || !this.heartbeats.liveness.isExpired(nowMs, this.heartbeats.sessionTimeoutMs)) return;
+    if (this.isClosed || this.owned.size === 0 || !this.heartbeats.liveness.isExpired(nowMs, this.heartbeats.sessionTimeoutMs, this.brokenStreamLimitMs())) return;
     this.loseAll(nowMs);
+  }
+
+  /**
+   * How long a dynamic member's heartbeat stream may stay broken before it stops reading: half the
+   * server's grace, since the server may have seen the stream break before this side did and its
+   * removal frees the partitions. A static member keeps its session on the server.
+   */
+  private brokenStreamLimitMs(): number | undefined {
+    const graceMs = this.heartbeats.streamLostGraceMs;
+    return this.options.instanceId || graceMs === undefined ? undefined : Math.floor(graceMs / 2);
   }
 
   /** Whether a buffered record of partition `k` may still go to the loop. */
@@ -325,7 +335,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.lastHandedOne = undefined;
     this.logger.warn(
       { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
-      'group consumer: no heartbeat answered within the session timeout: stopped reading its partitions (they may have moved) and rejoins',
+      this.heartbeats.liveness.isStreamBroken
+        ? 'group consumer: its heartbeat stream broke and was not opened again within the server\'s grace: stopped reading its partitions (they may have moved) and rejoins'
+        : 'group consumer: no heartbeat answered within the session timeout: stopped reading its partitions (they may have moved) and rejoins',
     );
     if (this.memberId) {
       // A dynamic member the server still knows leaves, so its partitions move now, not at its

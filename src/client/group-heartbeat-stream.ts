@@ -32,6 +32,8 @@ export interface HeartbeatStreamHost {
 export class GroupHeartbeatStream {
   heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
   sessionTimeoutMs = DEFAULT_SESSION_TIMEOUT_MS;
+  /** The server's grace for a lost stream of a dynamic member; undefined until a server says. */
+  streamLostGraceMs: number | undefined;
   readonly liveness = new HeartbeatLiveness();
   private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -73,6 +75,7 @@ export class GroupHeartbeatStream {
   accepted(response: GroupHeartbeatResponse__Output): void {
     this.isJoinPending = false;
     if (response.sessionTimeoutMs > 0) this.sessionTimeoutMs = response.sessionTimeoutMs;
+    if (response.streamLostGraceMs > 0) this.streamLostGraceMs = response.streamLostGraceMs;
     if (response.failure) return;
     if (this.answeringSentMs !== undefined) this.liveness.vouch(this.answeringSentMs);
     if (response.heartbeatIntervalMs > 0 && response.heartbeatIntervalMs !== this.heartbeatIntervalMs) {
@@ -133,10 +136,11 @@ export class GroupHeartbeatStream {
     });
     const onBroken = () => {
       if (this.stream !== stream || this.host.isClosed()) return;
-      // The member keeps its partitions on the server until the session timeout: reconnect and go on.
+      // A dynamic member keeps its partitions on the server only for the server's grace (a static one
+      // until its session timeout): reconnect and go on; see GroupConsumer.checkSession.
       this.stream = undefined;
       this.isJoinPending = false;
-      this.liveness.streamLost();
+      this.liveness.streamLost(Date.now());
       setTimeout(() => {
         if (this.host.isClosed()) return;
         this.open();

@@ -18,6 +18,8 @@ const MAX_UNANSWERED_HEARTBEATS = 64;
 export class HeartbeatLiveness {
   private readonly unansweredSentMs: number[] = [];
   private lastAnsweredSentMs: number | undefined;
+  /** When the stream broke, until a heartbeat sent after that is answered. */
+  private brokenAtMs: number | undefined;
 
   /** A heartbeat went out on the current stream at `nowMs`. */
   sent(nowMs: number): void {
@@ -36,11 +38,13 @@ export class HeartbeatLiveness {
   /** The answer to the heartbeat sent at `sentMs` was a success for the member's current id. */
   vouch(sentMs: number): void {
     this.lastAnsweredSentMs = Math.max(this.lastAnsweredSentMs ?? sentMs, sentMs);
+    if (this.brokenAtMs !== undefined && sentMs >= this.brokenAtMs) this.brokenAtMs = undefined;
   }
 
-  /** The stream broke: what it carried unanswered never counts. */
-  streamLost(): void {
+  /** The stream broke at `nowMs`: what it carried unanswered never counts. */
+  streamLost(nowMs: number): void {
     this.unansweredSentMs.length = 0;
+    this.brokenAtMs ??= nowMs;
   }
 
   /**
@@ -51,8 +55,19 @@ export class HeartbeatLiveness {
     this.lastAnsweredSentMs = undefined;
   }
 
-  /** Whether the coordinator may have removed the member by `nowMs` (false before any answer). */
-  isExpired(nowMs: number, sessionTimeoutMs: number): boolean {
+  /** Whether the stream broke and no heartbeat sent since has been answered. */
+  get isStreamBroken(): boolean {
+    return this.brokenAtMs !== undefined;
+  }
+
+  /**
+   * Whether the coordinator may have removed the member by `nowMs` (false before any answer). With
+   * `brokenStreamMs`, also once the stream has been broken that long without a heartbeat answered
+   * on a new one: the coordinator removes a dynamic member whose stream it saw break after its grace,
+   * whatever the session timeout says.
+   */
+  isExpired(nowMs: number, sessionTimeoutMs: number, brokenStreamMs?: number): boolean {
+    if (brokenStreamMs !== undefined && this.brokenAtMs !== undefined && nowMs - this.brokenAtMs >= brokenStreamMs) return true;
     return this.lastAnsweredSentMs !== undefined && nowMs - this.lastAnsweredSentMs >= sessionTimeoutMs;
   }
 

@@ -1,0 +1,117 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { GroupConsumer } from '../../src/client/group-consumer.js';
+import { StrataClient } from '../../src/client/strata-client.js';
+import { useInProcessServer } from '../helpers/in-process-server.js';
+
+/** Long on purpose: the stream grace (2 s) is what removes the member below, not the session. */
+const SESSION_TIMEOUT_MS = 15_000;
+const GROUPS = { sessionTimeoutMs: SESSION_TIMEOUT_MS, heartbeatIntervalMs: 200, initialRebalanceDelayMs: 100, rebalanceDelayMs: 50, streamLostGraceMs: 2_000 };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+interface Handed {
+  partition: number;
+  offset: number;
+  atMs: number;
+}
+
+function drain(consumer: GroupConsumer): { handed: Handed[]; done: Promise<void> } {
+  const handed: Handed[] = [];
+  const done = (async () => {
+    for await (const record of consumer) handed.push({ partition: record.partition, offset: record.offset, atMs: Date.now() });
+  })();
+  return { handed, done };
+}
+
+/**
+ * A client whose heartbeat streams can be cut: the open one is cancelled (the server sees it end) and,
+ * while `isCut`, new ones fail at once as a server that refuses the stream would (its Subscribe
+ * streams, on the same channel, keep working).
+ */
+function cuttableHeartbeats(client: StrataClient) {
+  const groups = client.stubs.groups as unknown as { groupHeartbeat: () => EventEmitter & { cancel(): void } };
+  const open = groups.groupHeartbeat.bind(groups);
+  let current: (EventEmitter & { cancel(): void }) | undefined;
+  let isCut = false;
+  groups.groupHeartbeat = () => {
+    if (!isCut) return (current = open());
+    const refused = Object.assign(new EventEmitter(), { write: () => true, end: () => undefined, cancel: () => undefined });
+    setImmediate(() => refused.emit('error', Object.assign(new Error('14 UNAVAILABLE: refused'), { code: 14 })));
+    return refused;
+  };
+  return {
+    cut() {
+      isCut = true;
+      current?.cancel();
+    },
+    restore() {
+      isCut = false;
+    },
+  };
+}
+
+describe('a dynamic member whose heartbeat stream is lost for longer than the grace', () => {
+  const fx = useInProcessServer({ groups: GROUPS });
+
+  it('stops handing out its partitions before the server gives them to another member', async () => {
+    await fx.client.admin.createTopic('cut', { partitions: 2 });
+    const clientA = new StrataClient({ address: fx.address });
+    const clientB = new StrataClient({ address: fx.address });
+    const heartbeatsA = cuttableHeartbeats(clientA);
+    const producer = fx.client.producer();
+    let isProducing = true;
+    const producing = (async () => {
+      for (let i = 0; isProducing; i++) {
+        await producer.sendBatch('cut', [{ value: `a${i}`, partition: 0 }, { value: `b${i}`, partition: 1 }]);
+        await sleep(10);
+      }
+    })();
+    const assignedToB: Array<{ partition: number; atMs: number }> = [];
+    const a = clientA.consumer({ groupId: 'cut', topics: ['cut'], fromBeginning: true, autoCommitIntervalMs: 100 });
+    const b = clientB.consumer({
+      groupId: 'cut',
+      topics: ['cut'],
+      fromBeginning: true,
+      autoCommitIntervalMs: 100,
+      onAssigned: (partitions) => void assignedToB.push(...partitions.map((tp) => ({ partition: tp.partition, atMs: Date.now() }))),
+    });
+    const readA = drain(a);
+    const readB = drain(b);
+    try {
+      await waitFor('one partition each', () => a.assignment().length === 1 && b.assignment().length === 1);
+      const partitionOfA = a.assignment()[0]!.partition;
+      await waitFor('A reading its partition', () => readA.handed.some((r) => r.partition === partitionOfA));
+      heartbeatsA.cut();
+      await waitFor('B given A\'s partition', () => assignedToB.some((x) => x.partition === partitionOfA));
+      const movedAtMs = assignedToB.find((x) => x.partition === partitionOfA)!.atMs;
+      // A's heartbeats get through again a while after B took over.
+      await sleep(2_000);
+      // Until then A cannot have rejoined: what it handed of the partition meanwhile, B had too.
+      const restoredAtMs = Date.now();
+      heartbeatsA.restore();
+      const afterMove = readA.handed.filter((r) => r.partition === partitionOfA && r.atMs >= movedAtMs && r.atMs < restoredAtMs);
+      expect(afterMove.length, `A handed ${afterMove.length} records of partition ${partitionOfA} after B was given it`).toBe(0);
+      // Back on a working stream, A rejoins and is given a partition again (the loss was one, not churn).
+      const rejoinedAtMs = Date.now();
+      await waitFor('A reading a partition again', () => readA.handed.some((r) => r.atMs >= rejoinedAtMs));
+    } finally {
+      heartbeatsA.restore();
+      isProducing = false;
+      await producing;
+      await producer.close();
+      await Promise.all([a.close(), b.close()]);
+      await Promise.all([readA.done.catch(() => undefined), readB.done.catch(() => undefined)]);
+      clientA.close();
+      clientB.close();
+    }
+  }, 60_000);
+});
