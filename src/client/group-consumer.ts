@@ -320,7 +320,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * a commit (a removed member's commits are refused; a slow server's would race the next owner),
    * onLost (default onRevoked) is called, and the member joins again owning nothing.
    */
-  private loseAll(nowMs: number): void {
+  private loseAll(nowMs: number, isRemoved = false): void {
     const lost = [...this.owned.values()];
     this.generation++;
     this.fetchers.stop(() => true);
@@ -335,7 +335,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.lastHandedOne = undefined;
     this.logger.warn(
       { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
-      this.heartbeats.liveness.isStreamBroken
+      isRemoved
+        ? 'group consumer: the server no longer knows this member (removed while its heartbeats went through, as after a revocation timeout): stopped reading its partitions (they may have moved) and rejoins'
+        : this.heartbeats.liveness.isStreamBroken
         ? 'group consumer: its heartbeat stream broke and was not opened again within the server\'s grace: stopped reading its partitions (they may have moved) and rejoins'
         : 'group consumer: no heartbeat answered within the session timeout: stopped reading its partitions (they may have moved) and rejoins',
     );
@@ -436,7 +438,17 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         this.logger.warn({ groupId: this.options.groupId, memberId: this.memberId, instanceId: this.options.instanceId }, 'group consumer: fenced, a newer member took its instance id: stopped');
         this.fail(new FencedInstanceIdError(error.message, { cause: error }));
       } else if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
-        // Forgotten (removed, or the coordinator restarted): rejoin reporting what it owns. It keeps
+        if (!this.heartbeats.liveness.isStreamBroken && this.owned.size > 0) {
+          // Refused on the stream its heartbeats went through all along: the server removed it (a
+          // revocation or processing timeout) and its partitions may go to others before the join's
+          // answer, which may queue behind a reconciliation still under way: it stops reading now.
+          this.abandon(this.memberId);
+          this.memberId = '';
+          this.memberEpoch = JOIN_EPOCH;
+          this.loseAll(Date.now(), true);
+          return;
+        }
+        // Forgotten after its stream broke (the coordinator restarted): rejoin reporting what it owns. It keeps
         // what nobody else took, the join's answer says which; commits for the rest are refused.
         this.abandon(this.memberId);
         this.memberId = '';

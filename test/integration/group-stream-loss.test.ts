@@ -115,3 +115,76 @@ describe('a dynamic member whose heartbeat stream is lost for longer than the gr
     }
   }, 60_000);
 });
+
+describe('a member removed by the server while its heartbeats are answered (revocation timeout)', () => {
+  const fx = useInProcessServer({ groups: { ...GROUPS, revocationTimeoutMs: 1_000 } });
+
+  it('stops handing out the partitions it kept once told it is unknown, whatever its hooks are doing', async () => {
+    await fx.client.admin.createTopic('slow-revoke', { partitions: 2 });
+    const clientA = new StrataClient({ address: fx.address });
+    const clientB = new StrataClient({ address: fx.address });
+    const producer = fx.client.producer();
+    let isProducing = true;
+    const producing = (async () => {
+      for (let i = 0; isProducing; i++) {
+        await producer.sendBatch('slow-revoke', [{ value: `a${i}`, partition: 0 }, { value: `b${i}`, partition: 1 }]);
+        await sleep(10);
+      }
+    })();
+    let releaseRevoke = () => undefined as void;
+    const revokeHeld = new Promise<void>((resolve) => (releaseRevoke = resolve));
+    const revokedByA: number[] = [];
+    const assignedToB: Array<{ partition: number; atMs: number }> = [];
+    // A's commits hang once it starts a revocation (its last commit before letting go takes longer
+    // than the server's revocation timeout): the server removes A.
+    const groups = clientA.stubs.groups as unknown as { commitOffsets: (...args: unknown[]) => unknown; groupHeartbeat: () => unknown };
+    const commitOffsets = groups.commitOffsets.bind(groups);
+    let isRevoking = false;
+    groups.commitOffsets = (...args: unknown[]) => {
+      if (!isRevoking) return commitOffsets(...args);
+      void revokeHeld.then(() => commitOffsets(...args));
+      return { cancel: () => undefined };
+    };
+    const a = clientA.consumer({
+      groupId: 'slow-revoke',
+      topics: ['slow-revoke'],
+      fromBeginning: true,
+      autoCommitIntervalMs: 3_600_000,
+      onRevoked: (partitions) => void revokedByA.push(...partitions.map((tp) => tp.partition)),
+    });
+    const readA = drain(a);
+    let b: GroupConsumer | undefined;
+    let readB: ReturnType<typeof drain> | undefined;
+    try {
+      await waitFor('A owning both partitions', () => a.assignment().length === 2);
+      await waitFor('A reading', () => readA.handed.length > 0);
+      b = clientB.consumer({
+        groupId: 'slow-revoke',
+        topics: ['slow-revoke'],
+        fromBeginning: true,
+        autoCommitIntervalMs: 100,
+        onAssigned: (partitions) => void assignedToB.push(...partitions.map((tp) => ({ partition: tp.partition, atMs: Date.now() }))),
+      });
+      isRevoking = true;
+      readB = drain(b);
+      await waitFor('B given a partition', () => assignedToB.length > 0);
+      await waitFor('B given both partitions', () => new Set(assignedToB.map((x) => x.partition)).size === 2);
+      await sleep(2_000);
+      const releasedAtMs = Date.now();
+      releaseRevoke();
+      // Records A handed of a partition after B was given it (B got the one A kept when A was removed).
+      const movedAtMs = (partition: number) => assignedToB.find((x) => x.partition === partition)!.atMs;
+      const afterMove = readA.handed.filter((r) => r.atMs >= movedAtMs(r.partition) && r.atMs < releasedAtMs);
+      expect(afterMove.length, `A handed ${afterMove.length} records of partitions B had been given`).toBe(0);
+    } finally {
+      releaseRevoke();
+      isProducing = false;
+      await producing;
+      await producer.close();
+      await Promise.all([a.close(), b?.close()]);
+      await Promise.all([readA.done.catch(() => undefined), readB?.done.catch(() => undefined)]);
+      clientA.close();
+      clientB.close();
+    }
+  }, 60_000);
+});
