@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import { StrataClientError } from './client-error.js';
 import { HeartbeatLiveness } from './heartbeat-liveness.js';
 import type { StrataClient } from './strata-client.js';
 
@@ -134,13 +135,13 @@ export class GroupHeartbeatStream {
       else this.host.onAnswer(response);
       this.answeringSentMs = undefined;
     });
-    const onBroken = () => {
+    const onBroken = (error?: unknown) => {
       if (this.stream !== stream || this.host.isClosed()) return;
       // A dynamic member keeps its partitions on the server only for the server's grace (a static one
       // until its session timeout): reconnect and go on; see GroupConsumer.checkSession.
       this.stream = undefined;
       this.isJoinPending = false;
-      this.liveness.streamLost(Date.now());
+      this.liveness.streamLost(Date.now(), error !== undefined && StrataClientError.fromServiceError(error).code === 'SHUTTING_DOWN');
       setTimeout(() => {
         if (this.host.isClosed()) return;
         this.open();
@@ -148,6 +149,6 @@ export class GroupHeartbeatStream {
       }, RECONNECT_DELAY_MS);
     };
     stream.on('error', onBroken);
-    stream.on('end', onBroken);
+    stream.on('end', () => onBroken());
   }
 }

@@ -18,8 +18,12 @@ const MAX_UNANSWERED_HEARTBEATS = 64;
 export class HeartbeatLiveness {
   private readonly unansweredSentMs: number[] = [];
   private lastAnsweredSentMs: number | undefined;
-  /** When the stream broke, until a heartbeat sent after that is answered. */
+  /** When the stream broke, until a heartbeat sent after the last break is answered: the grace's clock. */
   private brokenAtMs: number | undefined;
+  /** The last break, until a heartbeat sent after it is answered. */
+  private lastBreakMs: number | undefined;
+  /** A break said the server shuts down: its coordinator, and its grace, are gone with it. */
+  private isServerGone = false;
 
   /** A heartbeat went out on the current stream at `nowMs`. */
   sent(nowMs: number): void {
@@ -38,13 +42,23 @@ export class HeartbeatLiveness {
   /** The answer to the heartbeat sent at `sentMs` was a success for the member's current id. */
   vouch(sentMs: number): void {
     this.lastAnsweredSentMs = Math.max(this.lastAnsweredSentMs ?? sentMs, sentMs);
-    if (this.brokenAtMs !== undefined && sentMs >= this.brokenAtMs) this.brokenAtMs = undefined;
+    if (this.lastBreakMs !== undefined && sentMs >= this.lastBreakMs) {
+      this.lastBreakMs = undefined;
+      this.brokenAtMs = undefined;
+      this.isServerGone = false;
+    }
   }
 
-  /** The stream broke at `nowMs`: what it carried unanswered never counts. */
-  streamLost(nowMs: number): void {
+  /**
+   * The stream broke at `nowMs`: what it carried unanswered never counts. A break at the server's
+   * shutdown (and the failed reconnects until a server answers again) does not start the grace's
+   * clock: no coordinator is left to remove the member, and the next one starts without it.
+   */
+  streamLost(nowMs: number, isShutdown = false): void {
     this.unansweredSentMs.length = 0;
-    this.brokenAtMs ??= nowMs;
+    this.lastBreakMs = nowMs;
+    if (isShutdown) this.isServerGone = true;
+    if (!this.isServerGone) this.brokenAtMs ??= nowMs;
   }
 
   /**
@@ -57,7 +71,7 @@ export class HeartbeatLiveness {
 
   /** Whether the stream broke and no heartbeat sent since has been answered. */
   get isStreamBroken(): boolean {
-    return this.brokenAtMs !== undefined;
+    return this.lastBreakMs !== undefined;
   }
 
   /**
