@@ -300,6 +300,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.buffer.drop(() => true);
       if (!this.isFenced) {
         await this.commitProcessed().catch(() => undefined);
+        await this.heartbeats.untilJoinSettled(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
         await this.leave();
       }
       this.heartbeats.stop();
@@ -424,7 +425,16 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private onResponse(response: GroupHeartbeatResponse__Output): void {
-    if (this.isClosed) return;
+    if (this.isClosed) {
+      // The answer to a join sent before close(): the leave goes out under the id it gives.
+      const isJoinAnswer = !this.memberId && !response.failure && response.memberId !== '' && !this.abandonedMemberIds.includes(response.memberId);
+      if (isJoinAnswer) {
+        this.memberId = response.memberId;
+        this.memberEpoch = response.memberEpoch;
+        this.heartbeats.joinSettled();
+      }
+      return;
+    }
     // A late answer to a member id this one gave up (after the server removed it, or it lost its
     // partitions): applying it would bring back what it let go.
     if (response.memberId && this.abandonedMemberIds.includes(response.memberId)) return;

@@ -45,6 +45,8 @@ export class GroupHeartbeatStream {
   private onLeaveAnswered: (() => void) | undefined;
   /** When the heartbeat the answer being handled answers was sent, if known. */
   private answeringSentMs: number | undefined;
+  /** Waiting for the join on its way to be answered (close() leaves with the id it gives). */
+  private joinWaiters: Array<() => void> = [];
 
   constructor(private readonly host: HeartbeatStreamHost) {}
 
@@ -74,7 +76,7 @@ export class GroupHeartbeatStream {
 
   /** The member took `response` as its own (not an answer to a member id it gave up). */
   accepted(response: GroupHeartbeatResponse__Output): void {
-    this.isJoinPending = false;
+    this.joinSettled();
     if (response.sessionTimeoutMs > 0) this.sessionTimeoutMs = response.sessionTimeoutMs;
     if (response.streamLostGraceMs > 0) this.streamLostGraceMs = response.streamLostGraceMs;
     if (response.failure) return;
@@ -114,6 +116,29 @@ export class GroupHeartbeatStream {
     });
   }
 
+  /** The join on its way was answered (or will not be): whoever waits for it goes on. */
+  joinSettled(): void {
+    this.isJoinPending = false;
+    for (const wake of this.joinWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Resolves once the join on its way (if any) is answered or its stream breaks, or after
+   * `timeoutMs`: a member closed meanwhile must leave under the id that answer gives it, or the
+   * server keeps it until the stream grace ends.
+   */
+  async untilJoinSettled(timeoutMs: number): Promise<void> {
+    if (!this.isJoinPending || !this.stream) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.joinWaiters.push(done);
+    });
+  }
+
   /** No more heartbeats; the stream ends (the member closed). */
   stop(): void {
     clearTimeout(this.timer);
@@ -136,7 +161,11 @@ export class GroupHeartbeatStream {
       this.answeringSentMs = undefined;
     });
     const onBroken = (error?: unknown) => {
-      if (this.stream !== stream || this.host.isClosed()) return;
+      if (this.stream !== stream) return;
+      if (this.host.isClosed()) {
+        this.joinSettled();
+        return;
+      }
       // A dynamic member keeps its partitions on the server only for the server's grace (a static one
       // until its session timeout): reconnect and go on; see GroupConsumer.checkSession.
       this.stream = undefined;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { GroupConsumer } from '../../src/client/group-consumer.js';
+import { call } from '../../src/client/admin.js';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 
@@ -197,4 +198,24 @@ describe('a member removed by the server while its heartbeats are answered (revo
       clientB.close();
     }
   }, 60_000);
+});
+
+describe('a member closed while its join is on its way', () => {
+  const fx = useInProcessServer({ groups: GROUPS });
+
+  it('leaves: the server does not keep it until the stream grace ends', async () => {
+    await fx.client.admin.createTopic('quick', { partitions: 2 });
+    const client = new StrataClient({ address: fx.address });
+    try {
+      // Connected first, so the join goes out at once.
+      await client.admin.listTopics();
+      const consumer = client.consumer({ groupId: 'quick', topics: ['quick'] });
+      await consumer.close();
+      // A group without members is forgotten at once (it has no offsets either).
+      const { groups } = await call(fx.client.stubs.admin.listGroups.bind(fx.client.stubs.admin), {});
+      expect(groups.find((g) => g.groupId === 'quick')?.memberCount ?? 0).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
 });
