@@ -48,6 +48,24 @@ describe('HeartbeatLiveness of a broken stream', () => {
   });
 });
 
+describe('HeartbeatLiveness across a server shutdown', () => {
+  it('does not run the grace clock from a break at the server\'s shutdown nor from the failed reconnects after it', () => {
+    const liveness = new HeartbeatLiveness();
+    liveness.sent(1_000);
+    liveness.vouch(liveness.answered()!);
+    liveness.streamLost(1_100, true);
+    liveness.streamLost(1_700);
+    expect(liveness.isExpired(5_000, 60_000, 1_000)).toBe(false);
+    expect(liveness.isStreamBroken).toBe(true);
+    // A new server answers: later breaks count again.
+    liveness.sent(5_100);
+    liveness.vouch(liveness.answered()!);
+    expect(liveness.isStreamBroken).toBe(false);
+    liveness.streamLost(6_000);
+    expect(liveness.isExpired(7_000, 60_000, 1_000)).toBe(true);
+  });
+});
+
 describe('EventLoopDelayWatch', () => {
   it('reports a stall of the event loop past its threshold, with its length', async () => {
     const stalls: number[] = [];
