@@ -227,8 +227,18 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * and given its partitions to others, so none of their records may go to the loop any more.
    */
   private checkSession(nowMs: number): void {
-    if (this.isClosed || this.owned.size === 0 || !this.heartbeats.liveness.isExpired(nowMs, this.heartbeats.sessionTimeoutMs)) return;
+    if (this.isClosed || this.owned.size === 0 || !this.heartbeats.liveness.isExpired(nowMs, this.heartbeats.sessionTimeoutMs, this.brokenStreamLimitMs())) return;
     this.loseAll(nowMs);
+  }
+
+  /**
+   * How long a dynamic member's heartbeat stream may stay broken before it stops reading: half the
+   * server's grace, since the server may have seen the stream break before this side did and its
+   * removal frees the partitions. A static member keeps its session on the server.
+   */
+  private brokenStreamLimitMs(): number | undefined {
+    const graceMs = this.heartbeats.streamLostGraceMs;
+    return this.options.instanceId || graceMs === undefined ? undefined : Math.floor(graceMs / 2);
   }
 
   /** Whether a buffered record of partition `k` may still go to the loop. */
@@ -290,6 +300,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.buffer.drop(() => true);
       if (!this.isFenced) {
         await this.commitProcessed().catch(() => undefined);
+        await this.heartbeats.untilJoinSettled(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
         await this.leave();
       }
       this.heartbeats.stop();
@@ -310,7 +321,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * a commit (a removed member's commits are refused; a slow server's would race the next owner),
    * onLost (default onRevoked) is called, and the member joins again owning nothing.
    */
-  private loseAll(nowMs: number): void {
+  private loseAll(nowMs: number, isRemoved = false): void {
     const lost = [...this.owned.values()];
     this.generation++;
     this.fetchers.stop(() => true);
@@ -325,7 +336,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.lastHandedOne = undefined;
     this.logger.warn(
       { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
-      'group consumer: no heartbeat answered within the session timeout: stopped reading its partitions (they may have moved) and rejoins',
+      isRemoved
+        ? 'group consumer: the server no longer knows this member (removed while its heartbeats went through, as after a revocation timeout): stopped reading its partitions (they may have moved) and rejoins'
+        : this.heartbeats.liveness.isStreamBroken
+        ? 'group consumer: its heartbeat stream broke and was not opened again within the server\'s grace: stopped reading its partitions (they may have moved) and rejoins'
+        : 'group consumer: no heartbeat answered within the session timeout: stopped reading its partitions (they may have moved) and rejoins',
     );
     if (this.memberId) {
       // A dynamic member the server still knows leaves, so its partitions move now, not at its
@@ -410,7 +425,16 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private onResponse(response: GroupHeartbeatResponse__Output): void {
-    if (this.isClosed) return;
+    if (this.isClosed) {
+      // The answer to a join sent before close(): the leave goes out under the id it gives.
+      const isJoinAnswer = !this.memberId && !response.failure && response.memberId !== '' && !this.abandonedMemberIds.includes(response.memberId);
+      if (isJoinAnswer) {
+        this.memberId = response.memberId;
+        this.memberEpoch = response.memberEpoch;
+        this.heartbeats.joinSettled();
+      }
+      return;
+    }
     // A late answer to a member id this one gave up (after the server removed it, or it lost its
     // partitions): applying it would bring back what it let go.
     if (response.memberId && this.abandonedMemberIds.includes(response.memberId)) return;
@@ -424,7 +448,17 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         this.logger.warn({ groupId: this.options.groupId, memberId: this.memberId, instanceId: this.options.instanceId }, 'group consumer: fenced, a newer member took its instance id: stopped');
         this.fail(new FencedInstanceIdError(error.message, { cause: error }));
       } else if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
-        // Forgotten (removed, or the coordinator restarted): rejoin reporting what it owns. It keeps
+        if (!this.heartbeats.liveness.isStreamBroken && this.owned.size > 0) {
+          // Refused on the stream its heartbeats went through all along: the server removed it (a
+          // revocation or processing timeout) and its partitions may go to others before the join's
+          // answer, which may queue behind a reconciliation still under way: it stops reading now.
+          this.abandon(this.memberId);
+          this.memberId = '';
+          this.memberEpoch = JOIN_EPOCH;
+          this.loseAll(Date.now(), true);
+          return;
+        }
+        // Forgotten after its stream broke (the coordinator restarted): rejoin reporting what it owns. It keeps
         // what nobody else took, the join's answer says which; commits for the rest are refused.
         this.abandon(this.memberId);
         this.memberId = '';
@@ -467,6 +501,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       // Nothing more of these partitions is handed: a record handed during the commit below would be
       // counted after it and forgotten, and read again by the next owner.
       for (const k of revokedKeys) this.revoking.add(k);
+      // Their fetchers stop now, not once the hooks below are done: what they read meanwhile would
+      // wait in the buffer and be handed out should the partition come back, already read by another.
+      this.fetchers.stop((topic, partition) => revokedKeys.has(key(topic, partition)));
       this.buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
       // Commit what the loop has finished; the record it may still hold is not processed yet (its
       // next owner gets it again: at least once). Finished during that commit: once more.

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import { StrataClientError } from './client-error.js';
 import { HeartbeatLiveness } from './heartbeat-liveness.js';
 import type { ClientChannel } from './client-channel.js';
 
@@ -32,6 +33,8 @@ export interface HeartbeatStreamHost {
 export class GroupHeartbeatStream {
   heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
   sessionTimeoutMs = DEFAULT_SESSION_TIMEOUT_MS;
+  /** The server's grace for a lost stream of a dynamic member; undefined until a server says. */
+  streamLostGraceMs: number | undefined;
   readonly liveness = new HeartbeatLiveness();
   private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -42,6 +45,8 @@ export class GroupHeartbeatStream {
   private onLeaveAnswered: (() => void) | undefined;
   /** When the heartbeat the answer being handled answers was sent, if known. */
   private answeringSentMs: number | undefined;
+  /** Waiting for the join on its way to be answered (close() leaves with the id it gives). */
+  private joinWaiters: Array<() => void> = [];
 
   constructor(private readonly host: HeartbeatStreamHost) {}
 
@@ -71,8 +76,9 @@ export class GroupHeartbeatStream {
 
   /** The member took `response` as its own (not an answer to a member id it gave up). */
   accepted(response: GroupHeartbeatResponse__Output): void {
-    this.isJoinPending = false;
+    this.joinSettled();
     if (response.sessionTimeoutMs > 0) this.sessionTimeoutMs = response.sessionTimeoutMs;
+    if (response.streamLostGraceMs > 0) this.streamLostGraceMs = response.streamLostGraceMs;
     if (response.failure) return;
     if (this.answeringSentMs !== undefined) this.liveness.vouch(this.answeringSentMs);
     if (response.heartbeatIntervalMs > 0 && response.heartbeatIntervalMs !== this.heartbeatIntervalMs) {
@@ -110,6 +116,29 @@ export class GroupHeartbeatStream {
     });
   }
 
+  /** The join on its way was answered (or will not be): whoever waits for it goes on. */
+  joinSettled(): void {
+    this.isJoinPending = false;
+    for (const wake of this.joinWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Resolves once the join on its way (if any) is answered or its stream breaks, or after
+   * `timeoutMs`: a member closed meanwhile must leave under the id that answer gives it, or the
+   * server keeps it until the stream grace ends.
+   */
+  async untilJoinSettled(timeoutMs: number): Promise<void> {
+    if (!this.isJoinPending || !this.stream) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.joinWaiters.push(done);
+    });
+  }
+
   /** No more heartbeats; the stream ends (the member closed). */
   stop(): void {
     clearTimeout(this.timer);
@@ -131,12 +160,17 @@ export class GroupHeartbeatStream {
       else this.host.onAnswer(response);
       this.answeringSentMs = undefined;
     });
-    const onBroken = () => {
-      if (this.stream !== stream || this.host.isClosed()) return;
-      // The member keeps its partitions on the server until the session timeout: reconnect and go on.
+    const onBroken = (error?: unknown) => {
+      if (this.stream !== stream) return;
+      if (this.host.isClosed()) {
+        this.joinSettled();
+        return;
+      }
+      // A dynamic member keeps its partitions on the server only for the server's grace (a static one
+      // until its session timeout): reconnect and go on; see GroupConsumer.checkSession.
       this.stream = undefined;
       this.isJoinPending = false;
-      this.liveness.streamLost();
+      this.liveness.streamLost(Date.now(), error !== undefined && StrataClientError.fromServiceError(error).code === 'SHUTTING_DOWN');
       setTimeout(() => {
         if (this.host.isClosed()) return;
         this.open();
@@ -144,6 +178,6 @@ export class GroupHeartbeatStream {
       }, RECONNECT_DELAY_MS);
     };
     stream.on('error', onBroken);
-    stream.on('end', onBroken);
+    stream.on('end', () => onBroken());
   }
 }

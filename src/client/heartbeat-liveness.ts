@@ -18,6 +18,12 @@ const MAX_UNANSWERED_HEARTBEATS = 64;
 export class HeartbeatLiveness {
   private readonly unansweredSentMs: number[] = [];
   private lastAnsweredSentMs: number | undefined;
+  /** When the stream broke, until a heartbeat sent after the last break is answered: the grace's clock. */
+  private brokenAtMs: number | undefined;
+  /** The last break, until a heartbeat sent after it is answered. */
+  private lastBreakMs: number | undefined;
+  /** A break said the server shuts down: its coordinator, and its grace, are gone with it. */
+  private isServerGone = false;
 
   /** A heartbeat went out on the current stream at `nowMs`. */
   sent(nowMs: number): void {
@@ -36,11 +42,23 @@ export class HeartbeatLiveness {
   /** The answer to the heartbeat sent at `sentMs` was a success for the member's current id. */
   vouch(sentMs: number): void {
     this.lastAnsweredSentMs = Math.max(this.lastAnsweredSentMs ?? sentMs, sentMs);
+    if (this.lastBreakMs !== undefined && sentMs >= this.lastBreakMs) {
+      this.lastBreakMs = undefined;
+      this.brokenAtMs = undefined;
+      this.isServerGone = false;
+    }
   }
 
-  /** The stream broke: what it carried unanswered never counts. */
-  streamLost(): void {
+  /**
+   * The stream broke at `nowMs`: what it carried unanswered never counts. A break at the server's
+   * shutdown (and the failed reconnects until a server answers again) does not start the grace's
+   * clock: no coordinator is left to remove the member, and the next one starts without it.
+   */
+  streamLost(nowMs: number, isShutdown = false): void {
     this.unansweredSentMs.length = 0;
+    this.lastBreakMs = nowMs;
+    if (isShutdown) this.isServerGone = true;
+    if (!this.isServerGone) this.brokenAtMs ??= nowMs;
   }
 
   /**
@@ -51,8 +69,19 @@ export class HeartbeatLiveness {
     this.lastAnsweredSentMs = undefined;
   }
 
-  /** Whether the coordinator may have removed the member by `nowMs` (false before any answer). */
-  isExpired(nowMs: number, sessionTimeoutMs: number): boolean {
+  /** Whether the stream broke and no heartbeat sent since has been answered. */
+  get isStreamBroken(): boolean {
+    return this.lastBreakMs !== undefined;
+  }
+
+  /**
+   * Whether the coordinator may have removed the member by `nowMs` (false before any answer). With
+   * `brokenStreamMs`, also once the stream has been broken that long without a heartbeat answered
+   * on a new one: the coordinator removes a dynamic member whose stream it saw break after its grace,
+   * whatever the session timeout says.
+   */
+  isExpired(nowMs: number, sessionTimeoutMs: number, brokenStreamMs?: number): boolean {
+    if (brokenStreamMs !== undefined && this.brokenAtMs !== undefined && nowMs - this.brokenAtMs >= brokenStreamMs) return true;
     return this.lastAnsweredSentMs !== undefined && nowMs - this.lastAnsweredSentMs >= sessionTimeoutMs;
   }
 

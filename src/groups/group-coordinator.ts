@@ -224,7 +224,8 @@ export class GroupCoordinator {
     if (member.instanceId === undefined) this.scheduleTimerBy(member.streamLostAtMs + this.streamLostGraceMs);
   }
 
-  private get streamLostGraceMs(): number {
+  /** How long a dynamic member's lost stream may stay lost before the member is removed. */
+  get streamLostGraceMs(): number {
     return Math.min(this.config.streamLostGraceMs, this.config.sessionTimeoutMs);
   }
 

@@ -135,7 +135,7 @@ export function createGroupService(options: {
       const respond = (response: GroupHeartbeatResponse) => {
         if (call.writableLength >= MAX_UNREAD_HEARTBEAT_ANSWERS) {
           endWith(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread`));
-        } else if (!writeCounted(call, { ...response, sessionTimeoutMs: coordinator.config.sessionTimeoutMs })) {
+        } else if (!writeCounted(call, { ...response, sessionTimeoutMs: coordinator.config.sessionTimeoutMs, streamLostGraceMs: coordinator.streamLostGraceMs })) {
           endWith(new SlowReaderError(`the member left ${call.writableLength} heartbeat answers unread, and the server's memory budget has no room for more`));
         }
       };

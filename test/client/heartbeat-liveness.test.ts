@@ -19,11 +19,50 @@ describe('HeartbeatLiveness', () => {
     expect(liveness.isExpired(1_159, 100)).toBe(false);
     // What a broken stream carried unanswered never counts.
     liveness.sent(1_120);
-    liveness.streamLost();
+    liveness.streamLost(1_130);
     expect(liveness.answered()).toBeUndefined();
     expect(liveness.sinceAnsweredMs(1_200)).toBe(140);
     liveness.reset();
     expect(liveness.isExpired(1_000_000, 100)).toBe(false);
+  });
+});
+
+describe('HeartbeatLiveness of a broken stream', () => {
+  it('expires once the stream has been broken for the limit given, until a heartbeat sent after the break is answered', () => {
+    const liveness = new HeartbeatLiveness();
+    liveness.sent(1_000);
+    liveness.vouch(liveness.answered()!);
+    liveness.streamLost(1_100);
+    // Another failed reconnect does not move the break later.
+    liveness.streamLost(1_600);
+    expect(liveness.isExpired(2_099, 60_000, 1_000)).toBe(false);
+    expect(liveness.isExpired(2_100, 60_000, 1_000)).toBe(true);
+    // Without a limit (a static member) only the session counts.
+    expect(liveness.isExpired(2_100, 60_000)).toBe(false);
+    expect(liveness.isStreamBroken).toBe(true);
+    // A heartbeat answered on the new stream ends the break.
+    liveness.sent(1_700);
+    liveness.vouch(liveness.answered()!);
+    expect(liveness.isStreamBroken).toBe(false);
+    expect(liveness.isExpired(5_000, 60_000, 1_000)).toBe(false);
+  });
+});
+
+describe('HeartbeatLiveness across a server shutdown', () => {
+  it('does not run the grace clock from a break at the server\'s shutdown nor from the failed reconnects after it', () => {
+    const liveness = new HeartbeatLiveness();
+    liveness.sent(1_000);
+    liveness.vouch(liveness.answered()!);
+    liveness.streamLost(1_100, true);
+    liveness.streamLost(1_700);
+    expect(liveness.isExpired(5_000, 60_000, 1_000)).toBe(false);
+    expect(liveness.isStreamBroken).toBe(true);
+    // A new server answers: later breaks count again.
+    liveness.sent(5_100);
+    liveness.vouch(liveness.answered()!);
+    expect(liveness.isStreamBroken).toBe(false);
+    liveness.streamLost(6_000);
+    expect(liveness.isExpired(7_000, 60_000, 1_000)).toBe(true);
   });
 });
 

@@ -104,6 +104,29 @@ describe('GroupCoordinator under failures (issue 13)', () => {
     w.coordinator.close();
   });
 
+  it('balances a member that rejoined after losing its stream again and again once it has stayed a session timeout (the client rejoins after self-fencing)', () => {
+    const w = world(12);
+    const ms = Array.from({ length: 4 }, () => w.join());
+    w.run(3_000);
+    let flaky = ms[3]!;
+    for (let round = 0; round < 3; round++) {
+      // Its stream breaks for longer than the grace: removed; it rejoins once the network is back.
+      w.kill(flaky);
+      w.run(CONFIG.streamLostGraceMs + 1_000);
+      flaky = w.join();
+      w.run(1_000);
+    }
+    // Churn: the rejoined member is kept from settled members' partitions for now...
+    const rejoinedAtMs = w.clock.nowMs() - 1_000;
+    expect(flaky.owned.size).toBe(0);
+    // ...but not for good: once it has stayed a session timeout, it gets its share.
+    w.run(CONFIG.sessionTimeoutMs + CONFIG.maxRebalanceDelayMs + 2 * CONFIG.heartbeatIntervalMs);
+    expect(w.clock.nowMs() - rejoinedAtMs).toBeLessThan(CONFIG.sessionTimeoutMs + 10_000);
+    expect(flaky.owned.size).toBe(3);
+    expect(w.counts().reduce((a, b) => a + b, 0)).toBe(12);
+    w.coordinator.close();
+  });
+
   it('keeps a dynamic member whose stream broke and came back within the grace', () => {
     const w = world();
     const ms = Array.from({ length: 4 }, () => w.join());

@@ -364,6 +364,88 @@ describe('committed offsets of a live group', () => {
     }, 60_000);
   }
 
+  it('hands nothing a revoked partition\'s fetcher read after the revocation began when the partition comes back', async () => {
+    const topic = 'stale-lane';
+    await fx.client.admin.createTopic(topic, { partitions: 2 });
+    const producer = fx.client.producer();
+    await producer.sendBatch(topic, Array.from({ length: 10 }, (_, i) => ({ value: `first${i}`, partition: i % 2 })));
+    const { clientA, clientB, closeAll } = twoMembersSetup();
+    const groupId = 'stale-lane';
+    let releaseRevoke = () => undefined as void;
+    let releaseAssign = () => undefined as void;
+    const revokeHeld = new Promise<void>((resolve) => (releaseRevoke = resolve));
+    const assignHeld = new Promise<void>((resolve) => (releaseAssign = resolve));
+    const revokedByA: number[] = [];
+    let assignedToA = 0;
+    const a = clientA.consumer({
+      groupId,
+      topics: [topic],
+      fromBeginning: true,
+      autoCommitIntervalMs: 3_600_000,
+      // The first revocation's hook and the comeback's onAssigned take their time, as a real hook may.
+      onRevoked: async (partitions) => {
+        revokedByA.push(...partitions.map((tp) => tp.partition));
+        if (revokedByA.length === partitions.length) await revokeHeld;
+      },
+      onAssigned: async () => {
+        if (++assignedToA === 2) await assignHeld;
+      },
+    });
+    let b: ReturnType<StrataClient['consumer']> | undefined;
+    const waitFor = async (what: string, done: () => boolean) => {
+      for (let waitedMs = 0; !done(); waitedMs += 20) {
+        expect(waitedMs, what).toBeLessThan(15_000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      const records = a[Symbol.asyncIterator]();
+      const step = (timeoutMs: number) =>
+        Promise.race([records.next().then((r) => (r.done ? undefined : r.value)), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs))]);
+      for (let i = 0; i < 10; i++) expect(await step(5_000)).toBeDefined();
+      await a.commit();
+      b = clientB.consumer({ groupId, topics: [topic], fromBeginning: true, autoCommitIntervalMs: 3_600_000 });
+      await waitFor('A starts revoking a partition', () => revokedByA.length === 1);
+      const moved = revokedByA[0]!;
+      // Written while A's revocation hook runs: B reads them, and commits past them.
+      await producer.sendBatch(topic, Array.from({ length: 10 }, (_, i) => ({ value: `during${i}`, partition: moved })));
+      let last = -1;
+      for await (const record of b) {
+        if (record.partition !== moved) continue;
+        last = record.offset;
+        if (last === 14) {
+          await b.commit();
+          break;
+        }
+      }
+      expect(last).toBe(14);
+      // B left: the partition goes back to A once A's revocation is done.
+      releaseRevoke();
+      await waitFor('the partition back to A', () => assignedToA === 2);
+      // A hands out nothing of the moved partition below B's commit (15): B processed all of it.
+      // One next() at a time, each awaited to the end (a next() left waiting would take a later record).
+      const handed: Array<{ partition: number; offset: number }> = [];
+      const pull = async () => {
+        const record = (await records.next()).value;
+        if (record) handed.push({ partition: record.partition, offset: record.offset });
+      };
+      let pulling = pull();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      releaseAssign();
+      await producer.send(topic, { value: 'after', partition: moved });
+      while (!handed.some((r) => r.partition === moved && r.offset >= 15)) {
+        await Promise.race([pulling, new Promise((_, reject) => setTimeout(() => reject(new Error(`no record of the moved partition from 15 on; handed ${JSON.stringify(handed)}`)), 10_000))]);
+        pulling = pull();
+      }
+      expect(handed.filter((r) => r.partition === moved && r.offset < 15)).toEqual([]);
+      expect(handed.find((r) => r.partition === moved)).toEqual({ partition: moved, offset: 15 });
+    } finally {
+      releaseRevoke();
+      releaseAssign();
+      await closeAll(producer, a, b);
+    }
+  }, 60_000);
+
   it('exercised the record-in-hand partition moving in one of the two variants above', () => {
     expect(movedWhileHeld).toBeGreaterThan(0);
   });
