@@ -6,6 +6,7 @@ import type { ConsumedRecord } from '../../src/client/consume.js';
 import { RecordBuffer } from '../../src/client/record-buffer.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { eventually } from '../helpers/eventually.js';
 
 function outOfRange(offset: number, low: number, high: number): grpc.ServiceError {
   const metadata = new grpc.Metadata();
@@ -75,15 +76,14 @@ function host(client: StrataClient, position: { next: number | undefined }, even
   };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-
 describe('GroupFetchers: auto.offset.reset', () => {
   it('starts a partition outside its log again at earliest, and goes on reading', async () => {
     const { client, starts } = fakeClient({ low: 100, high: 105 });
     const events: string[] = [];
     const fetchers = new GroupFetchers(host(client, { next: 7 }, events));
     fetchers.start(false);
-    await settle();
+    // The second subscription, from the reset offset, is the last thing that happens.
+    await eventually(() => starts.length === 2, { what: 'the subscription after the reset' });
     expect(events).toEqual(['reset to 100']);
     expect(starts).toEqual([7, 100]);
     fetchers.stop(() => true);
@@ -94,7 +94,7 @@ describe('GroupFetchers: auto.offset.reset', () => {
     const events: string[] = [];
     const fetchers = new GroupFetchers(host(client, { next: 7 }, events));
     fetchers.start(false);
-    await settle();
+    await eventually(() => events.some((event) => event.startsWith('failed')), { what: 'the member to fail' });
     expect(events).toEqual(['reset to 100', 'reset to 110', 'reset to 120', 'failed: OFFSET_OUT_OF_RANGE']);
     fetchers.stop(() => true);
   });
@@ -106,8 +106,7 @@ describe('GroupFetchers: auto.offset.reset', () => {
     const position = { next: 100 as number | undefined };
     const fetchers = new GroupFetchers(host(client, position, events));
     fetchers.start(false);
-    await settle();
-    await settle();
+    await eventually(() => starts.length === 5, { what: 'the fifth subscription, after the fourth reset' });
     expect(events).toEqual(['reset to 150', 'reset to 200', 'reset to 250', 'reset to 300']);
     expect(starts).toEqual([100, 150, 200, 250, 300]);
     fetchers.stop(() => true);

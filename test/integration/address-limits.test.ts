@@ -7,6 +7,7 @@ import { StrataClientError } from '../../src/client/client-error.js';
 import { CONNECTION_RESERVED_BYTES, HALF_CLOSED_CALL_RESERVED_BYTES } from '../../src/server/admission-gate.js';
 import { RESPONSE_COPIES } from '../../src/server/consume-service.js';
 import { streamReservedBytes, DEFAULT_SERVER_CONFIG } from '../../src/server/server-config.js';
+import { eventually } from '../helpers/eventually.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 
 /** Resolves with the error a promise rejects with; fails the test if it resolves. */
@@ -18,18 +19,6 @@ async function failureOf(promise: Promise<unknown>): Promise<StrataClientError> 
     return error as StrataClientError;
   }
   throw new Error('expected a failure');
-}
-
-async function eventually<T>(attempt: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 /** A Subscribe call from the start of topic 'caps' (one record), once that record came: admitted and open. */
@@ -55,7 +44,7 @@ describe('per-address caps on connections and calls', () => {
     await createTopicOfOneRecord(fx.client);
     // Again while the producer's stream, just closed, may still count on the server.
     const open: grpc.ClientReadableStream<unknown>[] = [];
-    for (let i = 0; i < 3; i++) open.push(await eventually(() => openSubscription(fx.client)));
+    for (let i = 0; i < 3; i++) open.push(await eventually(() => openSubscription(fx.client), { what: `subscription ${i + 1} admitted` }));
     const refused = await failureOf(fx.client.admin.listTopics());
     expect(refused).toMatchObject({ code: 'TOO_MANY_STREAMS', retriable: true, grpcStatus: grpc.status.RESOURCE_EXHAUSTED });
     expect(refused.message).toContain('maxStreamsPerAddress');
@@ -64,7 +53,7 @@ describe('per-address caps on connections and calls', () => {
     try {
       expect(await failureOf(other.admin.listTopics())).toMatchObject({ code: 'TOO_MANY_STREAMS' });
       open.pop()!.cancel();
-      expect(await eventually(() => other.admin.listTopics())).toBeDefined();
+      expect(await eventually(() => other.admin.listTopics(), { what: 'a call admitted once a subscription ended' })).toBeDefined();
     } finally {
       for (const call of open) call.cancel();
       other.close();
@@ -76,14 +65,14 @@ describe('per-address caps on connections and calls', () => {
     const second = new StrataClient({ address: fx.address });
     const third = new StrataClient({ address: fx.address });
     try {
-      await eventually(() => fx.client.admin.listTopics());
+      await eventually(() => fx.client.admin.listTopics(), { what: 'the first connection admitted' });
       await second.admin.listTopics();
       const refused = await failureOf(third.admin.listTopics());
       expect(refused).toMatchObject({ code: 'TOO_MANY_CONNECTIONS', retriable: true, grpcStatus: grpc.status.RESOURCE_EXHAUSTED });
       expect(refused.message).toContain('maxConnectionsPerAddress');
       second.close();
       // The refused connection was closed by the server; the next call opens a new one, admitted now.
-      expect(await eventually(() => third.admin.listTopics())).toBeDefined();
+      expect(await eventually(() => third.admin.listTopics(), { what: 'the third connection admitted once the second closed' })).toBeDefined();
     } finally {
       second.close();
       third.close();
@@ -110,7 +99,7 @@ describe('a server whose memory budget is spent', () => {
   it('refuses a new call with RESOURCE_EXHAUSTED (MEMORY_BUDGET_EXHAUSTED, retriable), serves the open ones, and admits again once one ends', async () => {
     await createTopicOfOneRecord(fx.client);
     const open: grpc.ClientReadableStream<unknown>[] = [];
-    for (let i = 0; i < 3; i++) open.push(await eventually(() => openSubscription(fx.client, SUBSCRIPTION_MAX_BYTES)));
+    for (let i = 0; i < 3; i++) open.push(await eventually(() => openSubscription(fx.client, SUBSCRIPTION_MAX_BYTES), { what: `subscription ${i + 1} admitted` }));
     const received = new Promise((resolve) => open[0]!.once('data', resolve));
     const producer = fx.client.producer();
     try {
@@ -120,7 +109,7 @@ describe('a server whose memory budget is spent', () => {
       const refused = await failureOf(fx.client.admin.listTopics());
       expect(refused).toMatchObject({ code: 'MEMORY_BUDGET_EXHAUSTED', retriable: true, grpcStatus: grpc.status.RESOURCE_EXHAUSTED });
       open.pop()!.cancel();
-      expect(await eventually(() => fx.client.admin.listTopics())).toBeDefined();
+      expect(await eventually(() => fx.client.admin.listTopics(), { what: 'a call admitted once a subscription ended' })).toBeDefined();
     } finally {
       for (const call of open) call.cancel();
       await producer.close();
@@ -136,7 +125,7 @@ describe('a half-closed call', () => {
     await createTopicOfOneRecord(fx.client);
     const open: grpc.ClientReadableStream<unknown>[] = [];
     try {
-      for (let i = 0; i < 300; i++) open.push(await eventually(() => openSubscription(fx.client, SUBSCRIPTION_MAX_BYTES)));
+      for (let i = 0; i < 300; i++) open.push(await eventually(() => openSubscription(fx.client, SUBSCRIPTION_MAX_BYTES), { what: `subscription ${i + 1} admitted` }));
       // 300 calls at their full reservation would need more than the default budget.
       expect(300 * streamReservedBytes(DEFAULT_SERVER_CONFIG)).toBeGreaterThan(DEFAULT_SERVER_CONFIG.memoryBudgetBytes);
       await eventually(
@@ -144,6 +133,7 @@ describe('a half-closed call', () => {
           expect(fx.server.memoryBudget.reservedBytes).toBe(CONNECTION_RESERVED_BYTES + 300 * (HALF_CLOSED_CALL_RESERVED_BYTES + RESPONSE_COPIES * SUBSCRIPTION_MAX_BYTES));
           return true;
         },
+        { what: 'the reservations of 300 half-closed subscriptions' },
       );
     } finally {
       for (const call of open) call.cancel();
@@ -168,18 +158,10 @@ describe('connections opened in a loop past maxConnectionsPerAddress', () => {
     try {
       // The first refused connection lingers (2 s) for a call to learn why; the next two are over the
       // cap of refused ones too, and closed as they arrive.
-      await eventuallyTrue(() => closedOrder.length === 3, 10_000);
+      await eventually(() => closedOrder.length === 3, { what: 'all three refused connections to close' });
       expect(closedOrder).toEqual([1, 2, 0]);
     } finally {
       for (const session of sessions) session.destroy();
     }
   });
 });
-
-async function eventuallyTrue(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

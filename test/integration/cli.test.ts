@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
 import { STRATA_BIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -83,20 +84,26 @@ describe('the strata CLI against a real server', () => {
     expect(fromOffset.stdout.trim().split('\n').length).toBe(records.filter((r) => r.partition === 2).length);
   });
 
+  /** A time after every record produced so far: the clock has moved on from the last one's ms. */
+  async function timeAfterTheLastRecord(): Promise<string> {
+    const lastMs = Date.now();
+    return eventually(() => Date.now() > lastMs && new Date().toISOString(), { what: 'the clock to pass the last record' });
+  }
+
   it('starts from a time and follows new records', async () => {
     await strata('topics', 'create', 'timed', '--partitions', '1');
     await strata('produce', 'timed', '--value', 'before');
-    await new Promise((r) => setTimeout(r, 50));
-    const cut = new Date().toISOString();
-    await new Promise((r) => setTimeout(r, 50));
+    const cut = await timeAfterTheLastRecord();
     await strata('produce', 'timed', '--value', 'after');
     expect((await strata('consume', 'timed', '--from-time', cut)).stdout.trim()).toBe('after');
 
-    const follower = spawn(process.execPath, [STRATA_BIN, 'consume', 'timed', '--follow', '--max-messages', '2'], { env: { ...process.env, STRATA_SERVER: server.address } });
+    // A time past every record starts at the log end, and the follower prints what comes after it,
+    // whether its subscription is open before the records are appended or only after.
+    const liveCut = await timeAfterTheLastRecord();
+    const follower = spawn(process.execPath, [STRATA_BIN, 'consume', 'timed', '--from-time', liveCut, '--follow', '--max-messages', '2'], { env: { ...process.env, STRATA_SERVER: server.address } });
     let out = '';
     follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((resolve) => follower.on('exit', resolve));
-    await new Promise((r) => setTimeout(r, 700));
     await strata('produce', 'timed', '--value', 'live-1');
     await strata('produce', 'timed', '--value', 'live-2');
     expect(await exited).toBe(0);
@@ -126,12 +133,14 @@ describe('the strata CLI against a real server', () => {
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const waitFor = async (what: () => boolean) => {
-      for (let waitedMs = 0; !what(); waitedMs += 20) {
-        if (waitedMs > 15_000) throw new Error(`timed out; stdout ${stdout.slice(0, 200)} stderr ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const waitFor = (what: string, holds: () => boolean) =>
+      eventually(
+        () => {
+          if (!holds()) throw new Error(`stdout ${stdout.slice(0, 200)} stderr ${stderr}`);
+          return true;
+        },
+        { what, timeoutMs: 15_000 },
+      );
     return { child, exited, waitFor, stdout: () => stdout, stderr: () => stderr };
   }
 
@@ -141,7 +150,7 @@ describe('the strata CLI against a real server', () => {
     for (const args of [['consume', 'piped', '--from-beginning'], ['consume', 'piped', '--group', 'piped-group', '--from-beginning']]) {
       const cli = startCli(args);
       // Read the first line, then close the pipe as `head -1` does.
-      await cli.waitFor(() => cli.stdout().includes('\n'));
+      await cli.waitFor('the first line', () => cli.stdout().includes('\n'));
       cli.child.stdout.destroy();
       expect(await cli.exited, args.join(' ')).toBe(0);
       expect(cli.stderr()).not.toMatch(/EPIPE|Error/);
@@ -152,7 +161,7 @@ describe('the strata CLI against a real server', () => {
 
   it('waits, saying so, for a topic that does not exist yet, and reads it once it does', async () => {
     const cli = startCli(['consume', 'arrives-later', '--group', 'later-group', '--from-beginning', '--max-messages', '1']);
-    await cli.waitFor(() => cli.stderr().includes('does not exist yet'));
+    await cli.waitFor('the CLI to say it waits for the topic', () => cli.stderr().includes('does not exist yet'));
     await strata('topics', 'create', 'arrives-later', '--partitions', '2');
     await strata('produce', 'arrives-later', '--value', 'here now');
     expect(await cli.exited).toBe(0);
@@ -162,7 +171,7 @@ describe('the strata CLI against a real server', () => {
   it('leaves its group cleanly however many stop signals come', async () => {
     await strata('topics', 'create', 'signalled', '--partitions', '1');
     const cli = startCli(['consume', 'signalled', '--group', 'signalled-group']);
-    await cli.waitFor(() => cli.stderr().includes('assigned'));
+    await cli.waitFor('the member to be assigned', () => cli.stderr().includes('assigned'));
     cli.child.kill('SIGTERM');
     cli.child.kill('SIGTERM');
     cli.child.kill('SIGINT');

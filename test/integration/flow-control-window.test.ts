@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
 import { DEFAULT_HTTP2_WINDOW_BYTES, raiseFlowControlWindows } from '../../src/server/flow-control-window.js';
 import { resolveServerConfig } from '../../src/server/server-config.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const STREAM_WINDOW_BYTES = 768 * 1024;
@@ -21,10 +22,9 @@ async function grantedWindows(port: number): Promise<{ streamWindowBytes: number
   session.on('error', () => undefined);
   try {
     await once(session, 'remoteSettings');
-    // The connection window arrives as a WINDOW_UPDATE right after the SETTINGS: wait for it (bounded).
-    for (let attempt = 0; attempt < 100 && (session.state.remoteWindowSize ?? 0) <= DEFAULT_HTTP2_WINDOW_BYTES; attempt++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    // The server sends its stream window (a second SETTINGS) and connection window (a WINDOW_UPDATE) as
+    // the session opens, before it reads anything: once our PING is answered, both have arrived.
+    await new Promise<void>((resolve, reject) => session.ping((error) => (error ? reject(error) : resolve())));
     return {
       streamWindowBytes: session.remoteSettings.initialWindowSize ?? -1,
       connectionWindowBytes: session.state.remoteWindowSize ?? -1,
@@ -78,6 +78,13 @@ describe('the server HTTP/2 flow-control window', () => {
     const busy = new StrataClient({ address: `127.0.0.1:${server.port}` });
     const other = new StrataClient({ address: `127.0.0.1:${server.port}` });
     const controller = new AbortController();
+    // A subscription that waits for data on the server is open.
+    let waitingCount = 0;
+    const waitForData = server.broker.waitForData.bind(server.broker);
+    server.broker.waitForData = (...args) => {
+      waitingCount++;
+      return waitForData(...args);
+    };
     try {
       await busy.admin.createTopic('quiet', { partitions: 1 });
       // As many open subscriptions as the server allows streams on one connection.
@@ -85,10 +92,11 @@ describe('the server HTTP/2 flow-control window', () => {
         for await (const record of busy.consume('quiet', { from: 'latest', signal: controller.signal })) void record;
       });
       for (const follower of followers) follower.catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 500));
+      await eventually(() => waitingCount >= MAX_STREAMS, { what: `${MAX_STREAMS} subscriptions open on the busy client's connection` });
       const answer = await Promise.race([other.admin.listTopics().then(() => 'answered'), new Promise((r) => setTimeout(() => r('stalled'), 5_000))]);
       expect(answer).toBe('answered');
     } finally {
+      server.broker.waitForData = waitForData;
       controller.abort();
       busy.close();
       other.close();

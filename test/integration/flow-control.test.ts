@@ -43,6 +43,7 @@ describe('subscription flow control', () => {
       const records = client.consume('flow', { from: 'earliest', maxBytes: RESPONSE_MAX_BYTES })[Symbol.asyncIterator]();
       expect((await records.next()).value.offset).toBe(0);
       fetchCount = 0;
+      // Deliberate: the stall being tested, long enough for an unbounded server to read far ahead.
       await new Promise((r) => setTimeout(r, 1500));
       const fetchesWhileStalled = fetchCount;
       // Unbounded, the server would read the whole log meanwhile: TOTAL_BYTES / RESPONSE_MAX_BYTES reads.
@@ -102,6 +103,7 @@ describe('subscription memory in the server', () => {
       // A consumer whose loop takes one record and then stalls.
       const records = client.consume('wide', { from: 'earliest', maxBytes: MAX_BYTES })[Symbol.asyncIterator]();
       expect((await records.next()).done).toBe(false);
+      // Deliberate: the server has stopped reading once nothing more is fetched for three 300 ms looks.
       for (let settled = 0, last = -1; settled < 3; ) {
         await new Promise((r) => setTimeout(r, 300));
         settled = fetchedBytes === last ? settled + 1 : 0;

@@ -6,6 +6,7 @@ import { StrataClient } from '../../src/client/strata-client.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { ERROR_CODE_METADATA_KEY } from '../../src/protocol/protocol.js';
 import { makeBatch } from '../helpers/batches.js';
+import { eventually } from '../helpers/eventually.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
@@ -30,14 +31,6 @@ function rssBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
 }
-
-const until = async (condition: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe('the server-wide memory budget, against many non-reading clients at once', () => {
   let dir: { path: string; remove: () => Promise<void> };
@@ -108,7 +101,8 @@ describe('the server-wide memory budget, against many non-reading clients at onc
       }
     }
     // Let the flood fill what it can: the refused calls end, the admitted ones fill their shares.
-    await until(() => (refusals.get('MEMORY_BUDGET_EXHAUSTED') ?? 0) > 0, 20_000, 'a refusal for lack of budget');
+    await eventually(() => (refusals.get('MEMORY_BUDGET_EXHAUSTED') ?? 0) > 0, { what: 'a refusal for lack of budget', timeoutMs: 20_000, intervalMs: 50 });
+    // Deliberate: the flood has filled what it can once RSS holds within 2 MiB for four 250 ms looks.
     let lastRss = 0;
     for (let stable = 0; stable < 4; ) {
       await new Promise((r) => setTimeout(r, 250));
@@ -127,16 +121,7 @@ describe('the server-wide memory budget, against many non-reading clients at onc
     for (const client of clients.splice(1)) client.close();
     const later = new StrataClient({ address: server.address });
     clients.push(later);
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await later.admin.describeTopic('live');
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await eventually(() => later.admin.describeTopic('live'), { what: 'a new client admitted once the abusers left', intervalMs: 100 });
     await roundTrip('after');
     controller.abort();
     await producer.close();

@@ -9,6 +9,7 @@ import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceReques
 import type { ProduceResponse__Output } from '../../src/generated/strata/v1/ProduceResponse.js';
 import { startServer, type RunningServer } from '../../src/server/bootstrap.js';
 import { resolveServerConfig } from '../../src/server/server-config.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** Far more requests than the server may hold, and (at 1 KiB each) more bytes than the HTTP/2 windows. */
@@ -64,7 +65,8 @@ describe('produce stream back-pressure (with the raised HTTP/2 windows)', () => 
       });
 
       // While the appends stall, the server takes exactly the in-flight bound and then stops reading.
-      for (let i = 0; i < 200 && held.length < MAX_IN_FLIGHT_REQUESTS_PER_STREAM; i++) await new Promise((r) => setTimeout(r, 10));
+      await eventually(() => held.length >= MAX_IN_FLIGHT_REQUESTS_PER_STREAM, { what: 'the server to hold the in-flight bound of requests' });
+      // Deliberate: for half a second, the server takes no request past the bound.
       await new Promise((r) => setTimeout(r, 500));
       expect(held.length).toBe(MAX_IN_FLIGHT_REQUESTS_PER_STREAM);
       // HTTP/2 flow control pushed back on the client: it could not write everything.

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/client/murmur2.js';
 import type { ConsumedRecord } from '../../src/client/consume.js';
 import { StrataClient } from '../../src/client/strata-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -116,20 +117,23 @@ describe('produce 100,000 keyed records, replay from offset zero', () => {
       await client.admin.createTopic('tail', { partitions: 1 });
       const controller = new AbortController();
       const received: Array<{ value: string; atMs: number }> = [];
+      let startOffset: number | undefined;
       // min_bytes 1 with the longest max_wait: each append must wake the stream, not the wait running out.
       const following = (async () => {
-        for await (const record of client.consume('tail', { from: 'latest', minBytes: 1, maxWaitMs: 60_000, signal: controller.signal })) {
+        const onStartResolved = (_partition: number, offset: number) => void (startOffset = offset);
+        for await (const record of client.consume('tail', { from: 'latest', minBytes: 1, maxWaitMs: 60_000, signal: controller.signal, onStartResolved })) {
           received.push({ value: record.value!.toString(), atMs: performance.now() });
           if (received.length === COUNT) controller.abort();
         }
       })();
-      // Give the subscription time to be established before the first append.
-      await new Promise((r) => setTimeout(r, 300));
+      // Once 'latest' is resolved to an offset, the follower reads every record appended after it.
+      await eventually(() => startOffset !== undefined, { what: "the follower's start offset resolved" });
       const producer = client.producer({ lingerMs: 0 });
       const sentAtMs: number[] = [];
       for (let i = 0; i < COUNT; i++) {
         sentAtMs.push(performance.now());
         await producer.send('tail', { value: `tail-${i}` });
+        // Deliberate spacing: each record is appended alone, so each one is a separate wake-up to measure.
         await new Promise((r) => setTimeout(r, 50));
       }
       await producer.close();
@@ -163,12 +167,7 @@ describe('produce 100,000 keyed records, replay from offset zero', () => {
           if (received.length >= 400) return;
         }
       })();
-      const waitFor = async (count: number) => {
-        for (let i = 0; received.length < count; i++) {
-          expect(i, `received ${received.length} of ${count}`).toBeLessThan(300);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
+      const waitFor = (count: number) => eventually(() => received.length >= count, { what: `${count} records followed`, timeoutMs: 15_000 });
       await waitFor(200);
       expect((await server.stop('SIGTERM')).code).toBe(0);
       server = await startServerProcess(dir.path, ['--port', String(server.port)]);
@@ -191,23 +190,23 @@ describe('produce 100,000 keyed records, replay from offset zero', () => {
     try {
       await client.admin.createTopic('latest-reconnect', { partitions: 2, config: { flush: 'interval' } });
       const received: string[] = [];
+      const resolved = new Set<number>();
       const following = (async () => {
-        for await (const record of client.consume('latest-reconnect', { from: 'latest', signal: controller.signal })) {
+        const onStartResolved = (partition: number) => void resolved.add(partition);
+        for await (const record of client.consume('latest-reconnect', { from: 'latest', signal: controller.signal, onStartResolved })) {
           received.push(`${record.partition}:${record.value!.toString()}`);
           if (received.length >= 3) return;
         }
       })();
-      await new Promise((r) => setTimeout(r, 300));
+      // 'latest' is fixed per partition once resolved: what is appended after it will be delivered.
+      await eventually(() => resolved.size === 2, { what: "the follower's start offsets resolved on both partitions" });
       const send = async (value: string, partition: number) => {
         const producer = client.producer({ lingerMs: 0 });
         await producer.send('latest-reconnect', { value, partition });
         await producer.close();
       };
       await send('a', 0);
-      for (let i = 0; received.length < 1; i++) {
-        expect(i).toBeLessThan(100);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await eventually(() => received.length >= 1, { what: "the follower's first record" });
       // The connection drops; before the follower is back (it retries after a backoff), partition 1,
       // which delivered nothing yet, gets a record from another client.
       expect((await server.stop('SIGTERM')).code).toBe(0);
@@ -221,7 +220,7 @@ describe('produce 100,000 keyed records, replay from offset zero', () => {
       } finally {
         other.close();
       }
-      for (let i = 0; i < 200 && received.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+      await eventually(() => received.length >= 3, { what: 'all three records after the reconnect', timeoutMs: 15_000 });
       controller.abort();
       await following;
       expect(received.sort()).toEqual(['0:a', '0:c', '1:b']);

@@ -7,6 +7,7 @@ import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../../src/generated/strata/v1/ProduceResponse.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { eventually } from '../helpers/eventually.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const PRODUCER_ID = 4242;
@@ -101,16 +102,21 @@ describe('a producer retrying across a server restart (SIGKILL)', () => {
       await client.admin.createTopic('stream', { partitions: 4 });
       const producer = client.producer({ lingerMs: 1, deliveryTimeoutMs: 60_000, retryBackoffMs: 20 });
       const sends: Array<Promise<unknown>> = [];
+      let acknowledged = 0;
       let stopSending = false;
       const sending = (async () => {
         // Records keep flowing until after the restart, so some are in flight when the kill lands.
         for (let i = 0; !stopSending || i < 3_000; i++) {
-          sends.push(producer.send('stream', { key: `k${i % 40}`, value: `r${i}` }));
+          const sent = producer.send('stream', { key: `k${i % 40}`, value: `r${i}` });
+          sent.then(() => acknowledged++, () => undefined);
+          sends.push(sent);
+          // Deliberate pace: a steady stream over time (not one burst queued at once), so the kill lands mid-flow.
           if (i % 50 === 49) await new Promise((r) => setTimeout(r, 2));
           if (i > 200_000) break;
         }
       })();
-      await new Promise((r) => setTimeout(r, 150));
+      // The kill lands once records are being acknowledged, with more still in flight.
+      await eventually(() => acknowledged >= 200 && sends.length > acknowledged, { what: 'records acknowledged before the kill, more in flight' });
       const port = server.port;
       expect((await server.stop('SIGKILL')).signal).toBe('SIGKILL');
       server = await startServerProcess(dir.path, ['--port', String(port)]);

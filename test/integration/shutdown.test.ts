@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StrataClientError } from '../../src/client/client-error.js';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { ERROR_CODE_METADATA_KEY } from '../../src/protocol/protocol.js';
+import { eventually } from '../helpers/eventually.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { healthClient, reflectionClient } from '../helpers/standard-services.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -25,17 +26,19 @@ describe('graceful shutdown', () => {
     const client = new StrataClient({ address: server.address });
     await client.admin.createTopic('orders', { partitions: 4 });
     // A subscriber that never finishes by itself.
+    let consumedCount = 0;
     const subscription = (async () => {
-      for await (const _ of client.consume('orders', { from: 'earliest', shouldReconnect: false })) void _;
+      for await (const _ of client.consume('orders', { from: 'earliest', shouldReconnect: false })) consumedCount++;
     })().then(
       () => undefined,
       (error: unknown) => error,
     );
     // A producer with appends in flight when the signal arrives.
     const producer = client.producer({ lingerMs: 1, deliveryTimeoutMs: 2_000 });
+    let acknowledgedCount = 0;
     const outcomes = Array.from({ length: 5_000 }, (_, i) =>
       producer.send('orders', { key: `k${i % 50}`, value: `v${i}` }).then(
-        (metadata) => ({ i, metadata }),
+        (metadata) => (acknowledgedCount++, { i, metadata }),
         (error: unknown) => ({ i, error }),
       ),
     );
@@ -50,7 +53,8 @@ describe('graceful shutdown', () => {
     const reflectionCall = reflection.serverReflectionInfo();
     const reflectionEnd = new Promise<grpc.StatusObject>((resolve) => reflectionCall.on('status', resolve));
     reflectionCall.on('error', () => undefined);
-    reflectionCall.on('data', () => undefined);
+    let reflectionAnswered = false;
+    reflectionCall.on('data', () => (reflectionAnswered = true));
     reflectionCall.write({ listServices: '' });
     // A Fetch long poll on a quiet topic, waiting when the signal arrives.
     await client.admin.createTopic('quiet', { partitions: 1 });
@@ -65,7 +69,12 @@ describe('graceful shutdown', () => {
     member.on('data', () => undefined);
     member.write({ groupId: 'members', memberId: '', memberEpoch: 0, topics: ['orders'], owned: [], instanceId: '', idleMs: 0 });
     expect(await joined).toMatchObject({ failure: null });
-    await new Promise((r) => setTimeout(r, 100));
+    // Every stream open and answered once before the signal (the long poll went on this connection
+    // before the member's join, which the server has answered).
+    const answered = () => ({ watch: watched.length > 0, reflection: reflectionAnswered, subscription: consumedCount > 0, producer: acknowledgedCount > 0 });
+    await eventually(() => expect(answered()).toEqual({ watch: true, reflection: true, subscription: true, producer: true }) ?? true, {
+      what: 'the health watch, reflection, subscription and producer to answer',
+    });
     const exit = await server.stop('SIGTERM');
     expect(exit.code).toBe(0);
     expect(existsSync(join(dir.path, '@clean-shutdown'))).toBe(true);

@@ -20,6 +20,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME, LogManager } from '../../src/storage/log-manager.js';
 import { makeBatch } from '../helpers/batches.js';
 import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
+import { eventually } from '../helpers/eventually.js';
 import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
 import { KillableFileSystem } from '../helpers/killable-file-system.js';
 import { exists, START_MS, useLogManagerFixture } from '../helpers/log-manager-fixture.js';
@@ -401,12 +402,9 @@ describe('LogManager', () => {
       for (let partition = 0; partition < 8; partition++) await append(manager, 'timed', partition, `p${partition}`);
       const before = fs.segmentSyncs;
       fixture.clock.advance(1000);
-      for (let waitedMs = 0; fs.segmentSyncs < before + 8; waitedMs += 10) {
-        expect(waitedMs, `${fs.segmentSyncs - before} of 8 partitions fsynced`).toBeLessThan(10_000);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await eventually(() => fs.segmentSyncs >= before + 8, { what: 'all 8 partitions fsynced by the timer' });
       expect(fs.maxInFlight).toBe(1);
-      // Nothing new was written: the next tick fsyncs nothing.
+      // Nothing new was written: the next tick fsyncs nothing (a deliberate pause, in which none may start).
       fixture.clock.advance(1000);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(fs.segmentSyncs).toBe(before + 8);
@@ -424,10 +422,7 @@ describe('LogManager', () => {
         if (path.includes('/timed/0/') && path.endsWith('.log')) throw ioError('fdatasync');
       };
       fixture.clock.advance(1000);
-      for (let waitedMs = 0; !manager.partition('timed', 0).isFailed; waitedMs += 5) {
-        expect(waitedMs, 'the timer fsync failed the partition').toBeLessThan(5_000);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await eventually(() => manager.partition('timed', 0).isFailed, { what: 'the timer fsync to fail the partition' });
       await expect(append(manager, 'timed', 0, 'c')).rejects.toBeInstanceOf(StorageFailedError);
       expect((await append(manager, 'timed', 1, 'd')).baseOffset).toBe(1);
       expect(lines.filter((l) => l.msg.startsWith('storage failure'))).toHaveLength(1);
@@ -442,10 +437,10 @@ describe('LogManager', () => {
       await manager.createTopic('timed', 2, { flush: 'interval', 'flush.ms': '1000' });
       await append(manager, 'timed', 0, 'a');
       await append(manager, 'timed', 1, 'b');
-      for (let tick = 0; tick < 11; tick++) {
-        fixture.clock.advance(1000);
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
+      fixture.clock.advance(1000);
+      await eventually(() => fs.inFlight === 1, { what: 'the first timer fsync, stuck on the disk' });
+      // Ten more ticks while it is stuck (the timer runs them synchronously).
+      for (let tick = 0; tick < 10; tick++) fixture.clock.advance(1000);
       expect(fs.maxInFlight).toBe(1);
       const late = lines.filter((l) => l.msg.startsWith('flush.ms fsync is late'));
       expect(late.map((l) => l.partition).sort()).toEqual(['timed/0', 'timed/1']);
@@ -458,8 +453,8 @@ describe('LogManager', () => {
       await manager.createTopic('timed', 4, { flush: 'interval', 'flush.ms': '1000' });
       for (let partition = 0; partition < 4; partition++) await append(manager, 'timed', partition, `p${partition}`);
       fixture.clock.advance(1000);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(fs.inFlight).toBe(1);
+      // The first timer fsync has started, and takes 100 ms: close() comes while it runs.
+      await eventually(() => fs.inFlight === 1, { what: 'the first timer fsync to start' });
       // close()'s own fsyncs are quick: it must still wait for the slow one before closing files.
       fs.delayMs = 0;
       await manager.close();
@@ -517,12 +512,11 @@ describe('LogManager', () => {
       for (let i = 0; i < 10; i++) await append(manager, 'timed', 0, `t${i}`, 1, 150);
       expect(manager.describeTopic('timed').partitions[0]!.segmentCount).toBeGreaterThan(1);
       fixture.clock.advance(9_999);
+      // Deliberate: a moment in which retention, not due yet, must not run.
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(manager.describeTopic('timed').partitions[0]!.logStartOffset).toBe(0);
       fixture.clock.advance(1);
-      for (let i = 0; i < 200 && manager.describeTopic('timed').partitions[0]!.segmentCount > 1; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await eventually(() => manager.describeTopic('timed').partitions[0]!.segmentCount === 1, { what: 'retention to delete the closed segments' });
       expect(manager.describeTopic('timed').partitions[0]!.segmentCount).toBe(1);
       expect(manager.describeTopic('timed').partitions[0]!.logStartOffset).toBeGreaterThan(0);
     });

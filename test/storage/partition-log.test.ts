@@ -6,6 +6,7 @@ import { MAX_PENDING_APPENDS_PER_PARTITION } from '../../src/core/limits.js';
 import { NodeFileSystem } from '../../src/storage/node-file-system.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
+import { eventually } from '../helpers/eventually.js';
 import { FaultyFileSystem, ioError } from '../helpers/faulty-file-system.js';
 import { openLog, readAllBatches } from '../helpers/open-log.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -123,10 +124,7 @@ describe('PartitionLog', () => {
     expect(log.highWatermark).toBe(1);
     expect(fs.datasyncCount).toBe(before);
     clock.advance(1000);
-    for (let waitedMs = 0; fs.datasyncDoneCount === before; waitedMs += 5) {
-      expect(waitedMs, 'the timer fsyncs').toBeLessThan(5_000);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await eventually(() => fs.datasyncDoneCount > before, { what: 'the timer fsync' });
     // That fsync covered everything: a flush finds nothing left to sync.
     await log.flush();
     expect(fs.datasyncCount).toBe(before + 1);
@@ -138,7 +136,7 @@ describe('PartitionLog', () => {
   it('runs one fdatasync of a segment at a time: an fsync that missed a writeback error never acknowledges durable', async () => {
     // Linux tells a writeback error to the first fdatasync of the file that checks after it; a second
     // fdatasync running at the same time, checking later, returns 0. Model: each call checks the error
-    // after `checkMs` and returns `returnMs` later.
+    // after `checkMs` and returns `returnMs` later (delays of the model, in real time).
     let writebackFailed = false;
     const plan = [
       { checkMs: 10, returnMs: 40 },
@@ -167,9 +165,10 @@ describe('PartitionLog', () => {
     const clock = new ManualClock(1_700_000_000_000);
     const log = track(await openLog(dir.path, { fs, clock, config: { flush: 'interval', 'flush.ms': '1000' } }));
     await log.append(makeBatch('w', 1));
-    clock.advance(1000); // the timer's fdatasync starts
-    await sleep(1);
-    writebackFailed = true; // the page of offset 0 fails to reach the disk
+    writebackFailed = true; // the page of offset 0 fails to reach the disk; the next fdatasync to check is told
+    clock.advance(1000);
+    // The timer's fdatasync has started (it checks 10 ms after): the durable append's comes second.
+    await eventually(() => calls === 1, { what: "the timer's fdatasync to start", intervalMs: 1 });
     const durable = await log.append(makeBatch('d', 1), { ackLevel: 'durable' }).then(
       (result) => result.durability,
       (error: Error) => error.name,
@@ -318,8 +317,7 @@ describe('PartitionLog', () => {
     const log = track(await openLog(dir.path, { config: { flush: 'always' } }));
     const result = await log.append(makeBatch('w', 2), { ackLevel: 'written' });
     expect(result.durability).toBe('written');
-    for (let i = 0; i < 200 && log.highWatermark < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(log.highWatermark).toBe(2);
+    await eventually(() => log.highWatermark === 2, { what: 'the written appends fsynced' });
     expect((await log.read(0, 1 << 20)).batches.length).toBeGreaterThan(0);
   });
 });
