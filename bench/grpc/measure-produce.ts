@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
+import { systemClock } from '../../src/core/clock.js';
 import { Producer } from '../../src/client/producer.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
@@ -220,6 +221,9 @@ export async function measureProducerWithoutTransport(keyed: boolean, window: nu
   const fakeClient = {
     admin: { describeTopic: async () => ({ partitionCount: PARTITIONS }) },
     stubs: { produce: { produce: () => stream } },
+    // Always connected: the producer's connection deadline never starts.
+    connection: { address: 'no-transport', isReady: true, hasBeenReady: true, unreachableSinceMs: undefined, onChange: () => () => undefined, connect: () => undefined },
+    clock: systemClock,
   } as unknown as StrataClient;
   const producer = new Producer(fakeClient, {});
   const sent = await sendFor(producer, 'no-transport', keyed, durationMs, window, api);
