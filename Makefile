@@ -2,7 +2,7 @@
 NPM ?= npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install proto lint-proto python-deps build run test bench clean
+.PHONY: install proto lint-proto python-deps bench-deps build run test bench clean
 PROTO_FILES := $(wildcard proto/strata/v1/*.proto)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
@@ -46,8 +46,14 @@ python-deps:
 test: build lint-proto python-deps
 	npx vitest run
 
+# The gRPC bench measures Redis Streams beside Strata in the same run: Debian's redis-server,
+# installed when it is missing (the bench itself only says SKIP without it).
+bench-deps:
+	@command -v redis-server >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
+
 # Benchmarks (not tests): each prints its environment, command and ratios; see bench/RESULTS.md.
-bench: build
+bench: build bench-deps
 	node dist/bench/storage-bench.js
 	node dist/bench/grpc-bench.js
 	node dist/bench/groups-bench.js
