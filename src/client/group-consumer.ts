@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { FencedInstanceIdError } from '../core/errors.js';
@@ -94,12 +95,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     private readonly client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
-    if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', 3, false);
+    if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', grpc.status.INVALID_ARGUMENT, false);
     const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
-    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new StrataClientError('INVALID_ARGUMENT', `leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`, 3, false);
+    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new StrataClientError('INVALID_ARGUMENT', `leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`, grpc.status.INVALID_ARGUMENT, false);
     this.logger = options.logger ?? emitWarning;
     if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0)) {
-      throw new StrataClientError('INVALID_ARGUMENT', `maxBytes must be a positive integer, got ${options.maxBytes}`, 3, false);
+      throw new StrataClientError('INVALID_ARGUMENT', `maxBytes must be a positive integer, got ${options.maxBytes}`, grpc.status.INVALID_ARGUMENT, false);
     }
     // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { RecordBatchBuilder } from '../format/record-batch-builder.js';
 import { restampProducerState } from '../format/record-batch-codec.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
@@ -198,7 +198,7 @@ export class ProducePipeline {
     const onBroken = (error?: unknown) => {
       const failure = error
         ? StrataClientError.fromServiceError(error)
-        : new StrataClientError('STREAM_ENDED', 'the produce stream ended', 14, true);
+        : new StrataClientError('STREAM_ENDED', 'the produce stream ended', grpc.status.UNAVAILABLE, true);
       this.options.onStreamFailure?.(failure);
       this.replaceStream(stream, failure);
     };
@@ -265,7 +265,7 @@ export class ProducePipeline {
     if (!stream || this.sentAtMs.size === 0) return;
     const oldestSentAtMs = this.sentAtMs.values().next().value as number;
     if (Date.now() - oldestSentAtMs < this.options.requestTimeoutMs) return;
-    this.replaceStream(stream, new StrataClientError('REQUEST_TIMEOUT', `a produce request went unanswered for ${this.options.requestTimeoutMs} ms`, 4, true));
+    this.replaceStream(stream, new StrataClientError('REQUEST_TIMEOUT', `a produce request went unanswered for ${this.options.requestTimeoutMs} ms`, grpc.status.DEADLINE_EXCEEDED, true));
     try {
       stream.cancel();
     } catch {
@@ -397,7 +397,7 @@ export class ProducePipeline {
         // Renumbered, these could be written twice: they fail instead, saying they may be in the log.
         for (const batch of state.queue.filter((b) => b.isOutcomeUnknown)) {
           const reason = state.hasUnresolvedSequence ? 'an earlier batch of this partition failed with its outcome unknown' : "this partition's sequence starts over after a failed batch";
-          this.reject(batch, mayBeWritten(new StrataClientError('OUTCOME_UNKNOWN', `${reason}, and this batch went unanswered`, 4, false)));
+          this.reject(batch, mayBeWritten(new StrataClientError('OUTCOME_UNKNOWN', `${reason}, and this batch went unanswered`, grpc.status.DEADLINE_EXCEEDED, false)));
         }
         state.queue = state.queue.filter((b) => !b.isOutcomeUnknown);
         state.hasUnresolvedSequence = false;
