@@ -116,3 +116,34 @@ export const tooManyOpenFilesError = (): NodeJS.ErrnoException =>
   Object.assign(new Error('EMFILE: injected too many open files'), { code: 'EMFILE' });
 
 export type { FileSystemPort };
+
+/**
+ * A disk of limited room: writes take from `remainingBytes`; the write that does not fit writes what
+ * does (torn bytes) and fails with ENOSPC, and so does any atomic file write (index files, the
+ * recovery point) once nothing is left. Cut bytes are not given back (the disk stays as full).
+ */
+export class LimitedDisk {
+  remainingBytes = Number.POSITIVE_INFINITY;
+  /** Writes that wrote part of their bytes and failed. */
+  tornWriteCount = 0;
+
+  constructor(fs: FaultyFileSystem) {
+    fs.aroundWritev = async (_path, buffers, position, writev) => {
+      const all = Buffer.concat(buffers);
+      if (all.length <= this.remainingBytes) {
+        this.remainingBytes -= all.length;
+        return writev(buffers, position);
+      }
+      const fitting = Math.max(0, this.remainingBytes);
+      if (fitting > 0) {
+        await writev([all.subarray(0, fitting)], position);
+        this.tornWriteCount++;
+      }
+      this.remainingBytes = 0;
+      throw noSpaceError();
+    };
+    fs.failOperation = (operation) => {
+      if (operation === 'writeFileAtomic' && this.remainingBytes <= 0) throw noSpaceError();
+    };
+  }
+}

@@ -5,7 +5,7 @@ import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { NodeFileSystem } from '../../src/storage/node-file-system.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { decodeAll } from '../helpers/batches.js';
-import { noSpaceError } from '../helpers/faulty-file-system.js';
+import { LimitedDisk } from '../helpers/faulty-file-system.js';
 import { KillableFileSystem, type KillMode } from '../helpers/killable-file-system.js';
 import { openLog, readAllBatches } from '../helpers/open-log.js';
 import { SeededRandom, seedsFromEnv } from '../helpers/seeded-random.js';
@@ -19,24 +19,6 @@ import { makeTempDir } from '../helpers/temp-dir.js';
  * DATA_LOSS for what is a torn tail or a cut-back), hold every acknowledged record at its offset, and
  * never a record whose append was refused as "nothing of this append was written".
  */
-
-/** Writes draw on `room.bytes`: the write that does not fit writes what does and fails with ENOSPC, as do atomic file writes once nothing is left. */
-function limitRoom(fs: KillableFileSystem, room: { bytes: number }): void {
-  fs.aroundWritev = async (_path, buffers, position, writev) => {
-    const all = Buffer.concat(buffers);
-    if (all.length <= room.bytes) {
-      room.bytes -= all.length;
-      return writev(buffers, position);
-    }
-    const fitting = Math.max(0, room.bytes);
-    if (fitting > 0) await writev([all.subarray(0, fitting)], position);
-    room.bytes = 0;
-    throw noSpaceError();
-  };
-  fs.failOperation = (operation) => {
-    if (operation === 'writeFileAtomic' && room.bytes <= 0) throw noSpaceError();
-  };
-}
 
 interface Outcomes {
   /** value at each acknowledged offset */
@@ -87,8 +69,7 @@ describe('a SIGKILL while the disk is full', () => {
         expect(killAt, 'the scenario has an end').toBeLessThan(1_000);
         const dir = await makeTempDir();
         const fs = new KillableFileSystem();
-        const room = { bytes: Number.POSITIVE_INFINITY };
-        limitRoom(fs, room);
+        const room = new LimitedDisk(fs);
         const clock = new ManualClock(1_700_000_000_000);
         const outcomes: Outcomes = { acknowledged: new Map(), refused: new Set() };
         let label = 0;
@@ -98,7 +79,7 @@ describe('a SIGKILL while the disk is full', () => {
           const scenario = async () => {
             // Room for: all; part of a burst (torn write, a roll refused); all; nothing; part; all; part, then a clean close.
             for (const [roomBytes, appends] of [[Infinity, 6], [700, 4], [Infinity, 5], [0, 2], [350, 3], [Infinity, 4], [400, 3]] as const) {
-              room.bytes = roomBytes;
+              room.remainingBytes = roomBytes;
               clock.advance(700);
               const values = Array.from({ length: appends }, () => [`v${label}`.padEnd(140, '.'), `v${label++}+`.padEnd(140, '.')]);
               await burst(log, values, (i) => (i % 3 === 2 ? 'written' : 'durable'), clock.nowMs(), outcomes);
@@ -149,10 +130,10 @@ describe('a SIGKILL while the disk is full', () => {
       try {
         for (let life = 0; life < 6; life++) {
           const fs = new KillableFileSystem();
-          const room = { bytes: rng.chance(0.3) ? rng.int(0, 2000) : Number.POSITIVE_INFINITY };
-          limitRoom(fs, room);
+          const room = new LimitedDisk(fs);
+          room.remainingBytes = rng.chance(0.3) ? rng.int(0, 2000) : Number.POSITIVE_INFINITY;
           const log = await openLog(dir.path, { fs, clock, config, isCleanShutdown: isClean });
-          history.push(`life ${life}: opened (clean ${isClean}) ${log.writeState.status} with ${room.bytes} bytes of room`);
+          history.push(`life ${life}: opened (clean ${isClean}) ${log.writeState.status} with ${room.remainingBytes} bytes of room`);
           const problems = await problemsOf(log, outcomes, `life ${life}`);
           expect(problems).toEqual([]);
           // What a crash under flush=interval may keep beyond the acknowledged: it survived, so it counts from here on.
@@ -162,12 +143,12 @@ describe('a SIGKILL while the disk is full', () => {
           isClean = false;
           const burstCount = rng.int(2, 8);
           for (let b = 0; b < burstCount && !fs.killed; b++) {
-            if (rng.chance(0.4)) room.bytes = rng.chance(0.5) ? Number.POSITIVE_INFINITY : rng.int(0, 1500);
+            if (rng.chance(0.4)) room.remainingBytes = rng.chance(0.5) ? Number.POSITIVE_INFINITY : rng.int(0, 1500);
             clock.advance(rng.int(0, 1500));
             const values = Array.from({ length: rng.int(1, 5) }, () => Array.from({ length: rng.int(1, 3) }, () => `s${seed}v${label++}`.padEnd(rng.int(20, 400), '.')));
             const ackLevels = values.map(() => (rng.chance(0.3) ? 'written' : 'durable') as 'written' | 'durable');
             await burst(log, values, (i) => ackLevels[i]!, clock.nowMs(), outcomes);
-            history.push(`  burst of ${values.length} with ${room.bytes} bytes of room left${fs.killed ? ', killed' : ''}`);
+            history.push(`  burst of ${values.length} with ${room.remainingBytes} bytes of room left${fs.killed ? ', killed' : ''}`);
           }
           if (!fs.killed && rng.chance(0.6)) {
             isClean = await log.close().then(() => !fs.killed, () => false);

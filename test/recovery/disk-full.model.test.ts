@@ -6,44 +6,13 @@ import { StorageFailedError } from '../../src/core/errors.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { decodeAll } from '../helpers/batches.js';
-import { FaultyFileSystem, noSpaceError } from '../helpers/faulty-file-system.js';
+import { FaultyFileSystem, LimitedDisk } from '../helpers/faulty-file-system.js';
 import { openLog, readAllBatches } from '../helpers/open-log.js';
 import { SeededRandom, seedsFromEnv } from '../helpers/seeded-random.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
 const STEPS = 100;
 const CONFIG = { 'segment.bytes': '4096', 'index.interval.bytes': '512' };
-
-/**
- * A disk of limited room: writes take from `remainingBytes`; the write that does not fit writes what
- * does (torn bytes) and fails with ENOSPC, and so does any atomic file write (index files, the
- * recovery point) once nothing is left. Cut bytes are not given back (the disk stays as full).
- */
-class LimitedDisk {
-  remainingBytes = Number.POSITIVE_INFINITY;
-  /** Writes that wrote part of their bytes and failed. */
-  tornWriteCount = 0;
-
-  constructor(fs: FaultyFileSystem) {
-    fs.aroundWritev = async (_path, buffers, position, writev) => {
-      const all = Buffer.concat(buffers);
-      if (all.length <= this.remainingBytes) {
-        this.remainingBytes -= all.length;
-        return writev(buffers, position);
-      }
-      const fitting = Math.max(0, this.remainingBytes);
-      if (fitting > 0) {
-        await writev([all.subarray(0, fitting)], position);
-        this.tornWriteCount++;
-      }
-      this.remainingBytes = 0;
-      throw noSpaceError();
-    };
-    fs.failOperation = (operation) => {
-      if (operation === 'writeFileAtomic' && this.remainingBytes <= 0) throw noSpaceError();
-    };
-  }
-}
 
 /**
  * Random bursts of appends (several batches each, both ack levels) against a disk that fills and
