@@ -1,8 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import type { AdminServiceClient } from '../generated/strata/v1/AdminService.js';
-import type { ConsumeServiceClient } from '../generated/strata/v1/ConsumeService.js';
-import type { GroupServiceClient } from '../generated/strata/v1/GroupService.js';
-import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import { loadProtocol, type StrataProtocol } from '../protocol/protocol.js';
@@ -45,7 +41,7 @@ export class StrataClient implements ClientChannel {
   /** @internal the channel's connectivity, shared by producers. */
   readonly connection: ConnectionMonitor;
   /** @internal the generated stubs, shared by producers and consumers. */
-  readonly stubs: { admin: AdminServiceClient; produce: ProduceServiceClient; consume: ConsumeServiceClient; groups: GroupServiceClient };
+  readonly stubs: ClientChannel['stubs'];
   private readonly channel: grpc.Channel;
 
   constructor(options: StrataClientOptions = {}) {
