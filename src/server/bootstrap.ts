@@ -47,6 +47,9 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       events: {
         onAssignmentChanged: (_groupId, response) => heartbeatStreams.push(response),
         onMemberFenced: (_groupId, memberId, instanceId) => heartbeatStreams.fence(memberId, instanceId),
+        // A member removed while its stream stays open (session or revocation timeout) is forgotten
+        // here too: a stream that rejoined again and again would otherwise keep every old id.
+        onMemberRemoved: (_groupId, memberId) => heartbeatStreams.forget(memberId),
       },
     });
     grpcServer = await startGrpcServer(broker, { coordinator, offsets, heartbeatStreams }, config, logger);
