@@ -36,7 +36,10 @@ function unmount(directory: string): void {
  * acknowledged (value -> offset) and the first failure.
  */
 async function produceUntilFull(client: StrataClient, topic: string, label: string, acknowledged: Map<string, number>): Promise<StrataClientError> {
-  const producer = client.producer({ lingerMs: 0, deliveryTimeoutMs: 30_000 });
+  // One call is one batch (50 x 1000 bytes < batchBytes), so a refused call leaves nothing queued:
+  // with the default 16 KiB batches, the rest of a refused call went on after the failure (or at
+  // close) and a smaller batch fitting into the space the cut tail freed set the partition online.
+  const producer = client.producer({ lingerMs: 0, deliveryTimeoutMs: 30_000, batchBytes: 128 * 1024 });
   try {
     for (let call = 0; call < 10_000; call++) {
       const values = Array.from({ length: 50 }, (_, i) => `${label}-${call}-${i}-`.padEnd(RECORD_BYTES, 'x'));
