@@ -1,7 +1,6 @@
-import * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
-import { FencedInstanceIdError } from '../core/errors.js';
+import { FencedInstanceIdError, InvalidArgumentError } from '../core/errors.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
@@ -95,12 +94,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     private readonly client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
-    if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', grpc.status.INVALID_ARGUMENT, false);
+    if (options.topics.length === 0) throw new InvalidArgumentError('a group consumer needs at least one topic');
     const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
-    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new StrataClientError('INVALID_ARGUMENT', `leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`, grpc.status.INVALID_ARGUMENT, false);
+    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new InvalidArgumentError(`leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`);
     this.logger = options.logger ?? emitWarning;
     if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0)) {
-      throw new StrataClientError('INVALID_ARGUMENT', `maxBytes must be a positive integer, got ${options.maxBytes}`, grpc.status.INVALID_ARGUMENT, false);
+      throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${options.maxBytes}`);
     }
     // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });
@@ -442,12 +441,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.heartbeats.accepted(response);
     if (response.failure) {
       const error = StrataClientError.fromFailure(response.failure);
-      if (error.code === 'FENCED_INSTANCE_ID') {
+      if (error instanceof FencedInstanceIdError) {
         // Another process took this instance id (a newer join wins, as in Kafka): both reading the
         // same partitions would process every record twice, and rejoining would fence the other.
         this.isFenced = true;
         this.logger.warn({ groupId: this.options.groupId, memberId: this.memberId, instanceId: this.options.instanceId }, 'group consumer: fenced, a newer member took its instance id: stopped');
-        this.fail(new FencedInstanceIdError(error.message, { cause: error }));
+        this.fail(error);
       } else if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
         if (!this.heartbeats.liveness.isStreamBroken && this.owned.size > 0) {
           // Refused on the stream its heartbeats went through all along: the server removed it (a

@@ -7,7 +7,7 @@ import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResponse.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
-import { StrataClientError } from './client-error.js';
+import { copyError, OutcomeUnknownError, RequestTimeoutError, StreamEndedError, StrataClientError } from './client-error.js';
 import { BatchesProduceRequest, recycleProduceFrame } from './produce-request-frames.js';
 import type { BatchSinks } from './send-sinks.js';
 
@@ -198,7 +198,7 @@ export class ProducePipeline {
     const onBroken = (error?: unknown) => {
       const failure = error
         ? StrataClientError.fromServiceError(error)
-        : new StrataClientError('STREAM_ENDED', 'the produce stream ended', grpc.status.UNAVAILABLE, true);
+        : new StreamEndedError();
       this.options.onStreamFailure?.(failure);
       this.replaceStream(stream, failure);
     };
@@ -220,7 +220,7 @@ export class ProducePipeline {
     this.sentAtMs.clear();
     // Unanswered on a dead stream: grpc-js may not have copied their bytes, so their buffers are not reused.
     this.requests.clear();
-    const retriable = failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true);
+    const retriable = failure.retriable ? failure : copyError(failure, { retriable: true });
     for (const group of requests) this.onRequestFailure(group, retriable, isOutcomeUnknown);
     // Partitions with nothing in flight may have batches queued behind the blocked stream.
     for (const state of this.partitions.values()) this.pump(state);
@@ -265,7 +265,7 @@ export class ProducePipeline {
     if (!stream || this.sentAtMs.size === 0) return;
     const oldestSentAtMs = this.sentAtMs.values().next().value as number;
     if (Date.now() - oldestSentAtMs < this.options.requestTimeoutMs) return;
-    this.replaceStream(stream, new StrataClientError('REQUEST_TIMEOUT', `a produce request went unanswered for ${this.options.requestTimeoutMs} ms`, grpc.status.DEADLINE_EXCEEDED, true));
+    this.replaceStream(stream, new RequestTimeoutError(this.options.requestTimeoutMs));
     try {
       stream.cancel();
     } catch {
@@ -361,7 +361,7 @@ export class ProducePipeline {
     this.partitionState(group[0]!.topic, group[0]!.partition).requestsInFlight--;
     // A refusal covers the whole request; which batch caused it is unknown. Nothing was written, so
     // each batch is sent again alone and only the one at fault fails.
-    const batchError = !isOutcomeUnknown && group.length > 1 && !error.retriable ? new StrataClientError(error.code, error.message, error.grpcStatus, true) : error;
+    const batchError = !isOutcomeUnknown && group.length > 1 && !error.retriable ? copyError(error, { retriable: true }) : error;
     for (const batch of group) this.onFailure(batch, batchError, isOutcomeUnknown);
   }
 
@@ -397,7 +397,7 @@ export class ProducePipeline {
         // Renumbered, these could be written twice: they fail instead, saying they may be in the log.
         for (const batch of state.queue.filter((b) => b.isOutcomeUnknown)) {
           const reason = state.hasUnresolvedSequence ? 'an earlier batch of this partition failed with its outcome unknown' : "this partition's sequence starts over after a failed batch";
-          this.reject(batch, mayBeWritten(new StrataClientError('OUTCOME_UNKNOWN', `${reason}, and this batch went unanswered`, grpc.status.DEADLINE_EXCEEDED, false)));
+          this.reject(batch, mayBeWritten(new OutcomeUnknownError(`${reason}, and this batch went unanswered`)));
         }
         state.queue = state.queue.filter((b) => !b.isOutcomeUnknown);
         state.hasUnresolvedSequence = false;
@@ -453,5 +453,5 @@ export class ProducePipeline {
 
 /** The error for a batch that failed after its request went unanswered: it may be in the log. */
 function mayBeWritten(error: StrataClientError): StrataClientError {
-  return new StrataClientError(error.code, `${error.message} (the batch was sent and not answered: it may have been written)`, error.grpcStatus, false);
+  return copyError(error, { message: `${error.message} (the batch was sent and not answered: it may have been written)`, retriable: false });
 }

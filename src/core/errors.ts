@@ -6,10 +6,25 @@
 export abstract class StrataError extends Error {
   abstract readonly code: string;
   abstract readonly retriable: boolean;
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * Set on an error a client received: the id the server's log lines name the failed call by (its
+   * `strata-call-id` trailer), when it sent one. Undefined where the error was raised.
+   */
+  readonly callId?: string;
+  /** Set on an error a client received or raised for a call: the call's gRPC status code. */
+  readonly grpcStatus?: number;
+  constructor(message: string, options?: StrataErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.callId !== undefined) this.callId = options.callId;
+    if (options?.grpcStatus !== undefined) this.grpcStatus = options.grpcStatus;
   }
+}
+
+export interface StrataErrorOptions {
+  cause?: unknown;
+  callId?: string;
+  grpcStatus?: number;
 }
 
 export class InvalidArgumentError extends StrataError {
