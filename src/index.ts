@@ -50,12 +50,27 @@ export type { BatchHeader } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
 export type { StrataClientOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
-export type { OffsetSpec } from './client/admin.js';
+export type {
+  OffsetSpec,
+  OffsetResetSpec,
+  ResetOffsetsOptions,
+  ResetOffsetsResult,
+  OffsetChange,
+  TopicDescription,
+  PartitionDescription,
+  TopicSummary,
+  PartitionOffset,
+  GroupSummary,
+  GroupDescription,
+  GroupMemberDescription,
+  FencedMemberDescription,
+  PartitionLag,
+} from './client/admin.js';
 export { Producer } from './client/producer.js';
 export type { ProducerOptions, ProducerRecord, RecordMetadata } from './client/producer.js';
 export type { ConsumeOptions, ConsumedRecord } from './client/consume.js';
 export { GroupConsumer } from './client/group-consumer.js';
-export type { GroupConsumerOptions, TopicPartition } from './client/group-consumer.js';
+export type { GroupConsumerOptions, GroupConsumerLogger, TopicPartition } from './client/group-consumer.js';
 export { StrataClientError, ServerUnreachableError, StreamEndedError, RequestTimeoutError, OutcomeUnknownError, ProducerClosedError } from './client/client-error.js';
 export { DefaultPartitioner } from './client/partitioner.js';
 export type { Partitioner } from './client/partitioner.js';
