@@ -70,7 +70,7 @@ export { Producer } from './client/producer.js';
 export type { ProducerOptions, ProducerRecord, RecordMetadata } from './client/producer.js';
 export type { ConsumeOptions, ConsumedRecord } from './client/consume.js';
 export { GroupConsumer } from './client/group-consumer.js';
-export type { GroupConsumerOptions, GroupConsumerLogger, TopicPartition } from './client/group-consumer.js';
+export type { GroupConsumerOptions, GroupConsumerLogger, TopicPartition, TopicPartitionOffset, CommitFailure, CommitTrigger } from './client/group-consumer.js';
 export { StrataClientError, ServerUnreachableError, StreamEndedError, RequestTimeoutError, OutcomeUnknownError, ProducerClosedError } from './client/client-error.js';
 export { DefaultPartitioner } from './client/partitioner.js';
 export type { Partitioner } from './client/partitioner.js';

@@ -1,6 +1,6 @@
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
-import { FencedInstanceIdError, InvalidArgumentError } from '../core/errors.js';
+import { FencedInstanceIdError, InvalidArgumentError, StrataError } from '../core/errors.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
@@ -10,10 +10,10 @@ import { GroupRecordIterator, MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './
 import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { ClientChannel } from './client-channel.js';
-import type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+import type { CommitTrigger, GroupConsumerLogger, GroupConsumerOptions, TopicPartition, TopicPartitionOffset } from './group-consumer-options.js';
 import { DEFAULT_MEMBER_MAX_BYTES } from './group-consumer-options.js';
 
-export type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+export type { CommitFailure, CommitTrigger, GroupConsumerLogger, GroupConsumerOptions, TopicPartition, TopicPartitionOffset } from './group-consumer-options.js';
 
 const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
@@ -150,7 +150,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.heartbeats.start();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
     // The timer runs beside the loop: it commits what is processed, not the record in hand.
-    this.commitTimer = setInterval(() => void this.commitProcessed().catch(() => undefined), commitEveryMs);
+    this.commitTimer = setInterval(() => void this.commitProcessed('interval'), commitEveryMs);
     // The loop checks the session before every record; this checks it for a loop that is not asking.
     this.sessionTimer = setInterval(() => this.checkSession(Date.now()), SESSION_CHECK_EVERY_MS);
     this.sessionTimer.unref();
@@ -258,10 +258,14 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    */
   async commit(): Promise<void> {
     this.markProcessed();
-    await this.commitProcessed();
+    await this.commitProcessed('explicit');
   }
 
-  private async commitProcessed(): Promise<void> {
+  /**
+   * Commits the processed offsets not committed yet. commit() (`explicit`) rejects on failure; a
+   * commit the consumer makes by itself reports its failure to onCommitFailed and resolves false.
+   */
+  private async commitProcessed(trigger: CommitTrigger | 'explicit'): Promise<boolean> {
     const topics = new Map<string, Array<{ partition: number; offset: number }>>();
     for (const [k, offset] of this.processed) {
       const tp = this.owned.get(k);
@@ -270,13 +274,20 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       list.push({ partition: tp.partition, offset });
       topics.set(tp.topic, list);
     }
-    if (topics.size === 0 || !this.memberId) return;
+    if (topics.size === 0 || !this.memberId) return true;
     const request = {
       ...this.memberIdentity(),
       topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
     };
-    await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request, this.client.callTimeoutMs);
+    try {
+      await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request, this.client.callTimeoutMs);
+    } catch (error) {
+      if (trigger === 'explicit') throw error;
+      this.reportCommitFailure(error, trigger, request.topics.flatMap(({ topic, partitions }) => partitions.map(({ partition, offset }) => ({ topic, partition, offset }))));
+      return false;
+    }
     for (const { topic, partitions } of request.topics) for (const p of partitions) this.committed.set(key(topic, p.partition), p.offset);
+    return true;
   }
 
   /**
@@ -299,7 +310,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       // those partitions next gets them from the committed offsets.
       this.buffer.drop(() => true);
       if (!this.isFenced) {
-        await this.commitProcessed().catch(() => undefined);
+        await this.commitProcessed('close');
         await this.heartbeats.untilJoinSettled(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
         await this.leave();
       }
@@ -307,6 +318,21 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.buffer.close();
     })();
     return this.closing;
+  }
+
+  /** A commit made by the consumer itself failed: onCommitFailed hears of it, else the logger. */
+  private reportCommitFailure(thrown: unknown, trigger: CommitTrigger, offsets: TopicPartitionOffset[]): void {
+    const error = thrown instanceof StrataError ? thrown : StrataClientError.fromServiceError(thrown);
+    const fields = { groupId: this.options.groupId, memberId: this.memberId, trigger, code: error.code, partitions: offsets.length };
+    if (!this.options.onCommitFailed) {
+      this.logger.warn(fields, `group consumer: a ${trigger} commit failed (${error.message}): records processed since the last commit may be read again`);
+      return;
+    }
+    try {
+      this.options.onCommitFailed(error, { trigger, offsets });
+    } catch (hookError) {
+      this.logger.warn({ ...fields, hookError: String(hookError) }, 'group consumer: onCommitFailed threw');
+    }
   }
 
   /** Leaves (-1; a static member steps away, -2) and waits for the answer: see GroupHeartbeatStream.leave. */
@@ -508,9 +534,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       // Commit what the loop has finished; the record it may still hold is not processed yet (its
       // next owner gets it again: at least once). Finished during that commit: once more.
       if (this.memberId) {
-        await this.commitProcessed().catch(() => undefined);
+        // A refused commit is not tried again (it would be refused again): it was reported.
+        const isCommitted = await this.commitProcessed('revocation');
         const movedOn = [...revokedKeys].some((k) => this.processed.has(k) && this.processed.get(k) !== this.committed.get(k));
-        if (movedOn) await this.commitProcessed().catch(() => undefined);
+        if (isCommitted && movedOn) await this.commitProcessed('revocation');
       }
       // Lost meanwhile: loseAll let go of everything and called onLost.
       if (generation !== this.generation) return;
