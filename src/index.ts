@@ -46,7 +46,7 @@ export type { StrataErrorOptions } from './core/errors.js';
 export { encodeRecordBatch, decodeRecordBatch, iterateBatches } from './format/record-batch-codec.js';
 export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } from './format/record-batch-codec.js';
 export { validateBatch, validateBatches, readBatchHeader } from './format/record-batch.js';
-export type { BatchHeader } from './format/record-batch.js';
+export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
 export type { StrataClientOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
