@@ -10,14 +10,15 @@ export abstract class StrataError extends Error {
    * Set on an error a client received: the id the server's log lines name the failed call by (its
    * `strata-call-id` trailer), when it sent one. Undefined where the error was raised.
    */
-  readonly callId?: string;
+  declare readonly callId?: string;
   /** Set on an error a client received or raised for a call: the call's gRPC status code. */
-  readonly grpcStatus?: number;
+  declare readonly grpcStatus?: number;
   constructor(message: string, options?: StrataErrorOptions) {
     super(message, options);
     this.name = new.target.name;
-    if (options?.callId !== undefined) this.callId = options.callId;
-    if (options?.grpcStatus !== undefined) this.grpcStatus = options.grpcStatus;
+    // Own properties only where set: an error raised in the server carries neither.
+    if (options?.callId !== undefined) Object.defineProperty(this, 'callId', { value: options.callId, enumerable: true });
+    if (options?.grpcStatus !== undefined) Object.defineProperty(this, 'grpcStatus', { value: options.grpcStatus, enumerable: true });
   }
 }
 
