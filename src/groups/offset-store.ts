@@ -1,11 +1,11 @@
 import { crc32 } from '@node-rs/crc32';
 import { DataLossError, InvalidArgumentError, TopicAlreadyExistsError } from '../core/errors.js';
+import { OFFSETS_TOPIC } from '../core/internal-topics.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { LogManager } from '../storage/log-manager.js';
 
-/** The internal topic that holds committed offsets: the log is the source of truth here too. */
-export const OFFSETS_TOPIC = '__consumer_offsets';
+export { OFFSETS_TOPIC };
 export const OFFSETS_TOPIC_PARTITIONS = 8;
 export const OFFSETS_SEGMENT_BYTES = 4 * 1024 * 1024;
 /** A partition of the offsets topic is compacted once it has this many segments. */

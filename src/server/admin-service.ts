@@ -1,12 +1,11 @@
 import type { Broker } from '../broker/broker.js';
 import { InvalidArgumentError, InvalidConfigError } from '../core/errors.js';
-import { OFFSETS_TOPIC } from '../groups/offset-store.js';
+import { OFFSETS_TOPIC, refuseInternalTopic } from '../core/internal-topics.js';
 import type { AdminServiceHandlers } from '../generated/strata/v1/AdminService.js';
 import type { TopicDescription as TopicDescriptionProto } from '../generated/strata/v1/TopicDescription.js';
 import type { TopicDescription } from '../storage/log-manager.js';
 import { resolveTopicConfig, TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
 import type { GroupAdminHandlers } from './group-admin.js';
-import { refuseInternalTopic } from './internal-topics.js';
 import { startPositionFromProto } from './start-position.js';
 import { unary } from './unary.js';
 
