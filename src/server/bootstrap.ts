@@ -2,9 +2,12 @@ import { Broker } from '../broker/broker.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { StickyAssignor } from '../groups/assignors/sticky-assignor.js';
+import { GroupAdmin } from '../groups/group-admin.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
+import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OffsetStore } from '../groups/offset-store.js';
+import type { TopicLogsView } from '../groups/topics-view.js';
 import { OFFSETS_TOPIC } from '../core/internal-topics.js';
 import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
@@ -38,11 +41,13 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
+    // groups/ sees topics read-only, through the view it defines: partition logs as they are.
+    const topics: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
     const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));
     coordinator = new GroupCoordinator({
       clock,
       assignor: new StickyAssignor(),
-      topics: { partitionCount: (topic) => logManager.partitionCount(topic) },
+      topics,
       config: resolveGroupConfig(config.groups),
       logger,
       events: {
@@ -53,7 +58,19 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         onMemberRemoved: (_groupId, memberId) => heartbeatStreams.forget(memberId),
       },
     });
-    grpcServer = await startGrpcServer(broker, { coordinator, offsets, heartbeatStreams }, config, logger);
+    grpcServer = await startGrpcServer(
+      broker,
+      {
+        coordinator,
+        groupAdmin: new GroupAdmin({ coordinator, offsets, topics, nowMs: () => clock.nowMs() }),
+        groupOffsets: new GroupOffsets({ coordinator, offsets, topics }),
+        heartbeatStreams,
+        // Groups' committed offsets of a deleted topic go too (as in Kafka), so a topic created again starts at zero.
+        onTopicDeleted: (topic) => offsets.forgetTopic(topic),
+      },
+      config,
+      logger,
+    );
   } catch (error) {
     coordinator?.close();
     await logManager.close();

@@ -9,8 +9,9 @@ import { createAdminService } from './admin-service.js';
 import { createConsumeService } from './consume-service.js';
 import { createGroupAdminHandlers } from './group-admin.js';
 import { createGroupService, type HeartbeatStreams } from './group-service.js';
+import type { GroupAdmin } from '../groups/group-admin.js';
 import type { GroupCoordinator } from '../groups/group-coordinator.js';
-import type { OffsetStore } from '../groups/offset-store.js';
+import type { GroupOffsets } from '../groups/group-offsets.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
 import { largestAcceptedBatchBytes, streamReservedBytes, type ServerConfig } from './server-config.js';
@@ -25,8 +26,11 @@ const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'st
 
 export interface GroupServices {
   coordinator: GroupCoordinator;
-  offsets: OffsetStore;
+  groupAdmin: GroupAdmin;
+  groupOffsets: GroupOffsets;
   heartbeatStreams: HeartbeatStreams;
+  /** Runs after a topic is deleted: the offset store forgets every group's offsets of it. */
+  onTopicDeleted: (topic: string) => Promise<void>;
 }
 
 export interface GrpcServer {
@@ -66,11 +70,11 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   });
   const streams = new StreamRegistry();
   const v1 = protocol.strata.v1;
-  const admin = createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config), (topic) => groups.offsets.forgetTopic(topic));
+  const admin = createAdminService(broker, createGroupAdminHandlers(groups.groupAdmin), largestAcceptedBatchBytes(config), groups.onTopicDeleted);
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
   server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }), logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget), logger));
-  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, logs: broker.logs, streams, logger, budget }), logger));
+  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget }), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));
