@@ -1,4 +1,5 @@
 import { Broker } from '../broker/broker.js';
+import { TopicAdmin } from '../broker/topic-admin.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { StickyAssignor } from '../groups/assignors/sticky-assignor.js';
@@ -28,7 +29,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The one composition root: logs (recovered if needed), broker, gRPC services. */
+/**
+ * The one composition root, and the one file of server/ that sees storage: logs (recovered if needed),
+ * the broker and topic admin over them, groups over their views of topics and of the offsets log, and
+ * the gRPC services over those.
+ */
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: { fs?: FileSystemPort } = {}): Promise<RunningServer> {
   // A taken port says so in one line, before the data dir is created, locked or recovered.
   await checkCanListen(config.host, config.port);
@@ -42,12 +47,12 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.
-    const topics: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
+    const topicLogs: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
     const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));
     coordinator = new GroupCoordinator({
       clock,
       assignor: new StickyAssignor(),
-      topics,
+      topics: topicLogs,
       config: resolveGroupConfig(config.groups),
       logger,
       events: {
@@ -59,14 +64,19 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       },
     });
     grpcServer = await startGrpcServer(
-      broker,
       {
-        coordinator,
-        groupAdmin: new GroupAdmin({ coordinator, offsets, topics, nowMs: () => clock.nowMs() }),
-        groupOffsets: new GroupOffsets({ coordinator, offsets, topics }),
-        heartbeatStreams,
-        // Groups' committed offsets of a deleted topic go too (as in Kafka), so a topic created again starts at zero.
-        onTopicDeleted: (topic) => offsets.forgetTopic(topic),
+        broker,
+        topics: new TopicAdmin(logManager, {
+          largestBatchBytes: largestAcceptedBatchBytes(config),
+          // Groups' committed offsets of a deleted topic go too (as in Kafka), so a topic created again starts at zero.
+          onTopicDeleted: (topic) => offsets.forgetTopic(topic),
+        }),
+        groups: {
+          coordinator,
+          groupAdmin: new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() }),
+          groupOffsets: new GroupOffsets({ coordinator, offsets, topics: topicLogs }),
+          heartbeatStreams,
+        },
       },
       config,
       logger,

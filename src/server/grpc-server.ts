@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Broker } from '../broker/broker.js';
+import type { TopicAdmin } from '../broker/topic-admin.js';
 import { MAX_READ_RESPONSE_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { loadProtocol } from '../protocol/protocol.js';
@@ -14,7 +15,7 @@ import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import type { GroupOffsets } from '../groups/group-offsets.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
-import { largestAcceptedBatchBytes, streamReservedBytes, type ServerConfig } from './server-config.js';
+import { streamReservedBytes, type ServerConfig } from './server-config.js';
 import { AdmissionGate, CONNECTION_RESERVED_BYTES } from './admission-gate.js';
 import { MemoryBudget } from './memory-budget.js';
 import { raiseFlowControlWindows } from './flow-control-window.js';
@@ -29,8 +30,13 @@ export interface GroupServices {
   groupAdmin: GroupAdmin;
   groupOffsets: GroupOffsets;
   heartbeatStreams: HeartbeatStreams;
-  /** Runs after a topic is deleted: the offset store forgets every group's offsets of it. */
-  onTopicDeleted: (topic: string) => Promise<void>;
+}
+
+/** The domain the services map the wire to: produce and reads, topic admin, groups. */
+export interface ServerDomain {
+  broker: Broker;
+  topics: TopicAdmin;
+  groups: GroupServices;
 }
 
 export interface GrpcServer {
@@ -42,7 +48,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's three services, grpc.health.v1 and server reflection. */
-export async function startGrpcServer(broker: Broker, groups: GroupServices, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups }: ServerDomain, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -70,7 +76,7 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   });
   const streams = new StreamRegistry();
   const v1 = protocol.strata.v1;
-  const admin = createAdminService(broker, createGroupAdminHandlers(groups.groupAdmin), largestAcceptedBatchBytes(config), groups.onTopicDeleted);
+  const admin = createAdminService(topics, createGroupAdminHandlers(groups.groupAdmin));
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
   server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }), logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget), logger));
