@@ -31,7 +31,8 @@ export interface TopicAdminOptions {
  * What a client may do to topics (Kafka's admin API): create, delete, grow, list, describe, look up
  * offsets, with the policies the API adds to the storage engine's own rules. The log manager checks
  * names, partition counts (per topic and per server) and config values; this adds:
- * - internal topics (core/internal-topics.ts) are not deleted or repartitioned by clients, and not listed;
+ * - internal topics (core/internal-topics.ts: names starting with __) are not created, deleted or
+ *   repartitioned by clients, and not listed;
  * - a topic's max.message.bytes fits in a request (else its batches could never arrive);
  * - segment.bytes is at least MIN_SEGMENT_BYTES.
  * A refused request changes nothing.
@@ -53,6 +54,7 @@ export class TopicAdmin {
     if (segmentBytes < MIN_SEGMENT_BYTES) {
       throw new InvalidConfigError(`segment.bytes ${segmentBytes} is below the server's minimum of ${MIN_SEGMENT_BYTES} (1 MiB): every segment keeps a file open`);
     }
+    refuseInternalTopic(name, 'create');
     return this.logs.createTopic(name, partitionCount, configOverrides);
   }
 

@@ -83,6 +83,21 @@ describe('TopicAdmin', () => {
     expect(admin.describeTopic(OFFSETS_TOPIC).partitionCount).toBe(8);
   });
 
+  it('refuses to create, delete or grow a topic named like an internal one (__ first), and does not list one the server made', async () => {
+    const refused = await rejection(admin.createTopic('__mine', 1, {}));
+    expect(refused).toBeInstanceOf(InternalTopicError);
+    expect(refused.message).toBe("'__mine' is an internal topic name (names starting with __ are the server's): clients may not create it");
+    expect(await rejection(admin.createTopic(OFFSETS_TOPIC, 8, {}))).toBeInstanceOf(InternalTopicError);
+    // A bad config value is still the first thing said.
+    expect(await rejection(admin.createTopic('__mine', 1, { 'segment.bytes': '1024' }))).toBeInstanceOf(InvalidConfigError);
+    await admin.createTopic('_mine', 1, {});
+    await logs.createTopic('__server_side', 1);
+    expect(admin.listTopics()).toEqual([{ name: '_mine', partitionCount: 1 }]);
+    expect(await rejection(admin.deleteTopic('__server_side'))).toBeInstanceOf(InternalTopicError);
+    expect(await rejection(admin.createPartitions('__server_side', 2))).toBeInstanceOf(InternalTopicError);
+    expect(admin.describeTopic('__server_side').partitionCount).toBe(1);
+  });
+
   it('grows a topic', async () => {
     await admin.createTopic('t', 1, {});
     expect((await admin.createPartitions('t', 3)).partitionCount).toBe(3);
