@@ -182,7 +182,7 @@ export const REPLAY_READ_BYTES = 4 * 1024 * 1024;
 
 /** One read of the log tail at startup: large enough for few reads, small enough to stay bounded. */
 export const RESTORE_READ_BYTES = 1024 * 1024;
-/** Partitions whose tails are read at once at startup (so RESTORE_CONCURRENCY reads are in memory). */
+/** Partitions whose tails are read at once at startup: at most RESTORE_CONCURRENCY x RESTORE_READ_BYTES are held. */
 export const RESTORE_CONCURRENCY = 4;
 /** What the startup walk of a segment's batch headers reads at once (storage/batch-walker.ts). */
 export const WALK_CHUNK_BYTES = 1024 * 1024;
