@@ -1,16 +1,12 @@
 import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError, TopicNotFoundError } from '../core/errors.js';
+import { RESTORE_CONCURRENCY, RESTORE_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { AckLevel, AppendResult, PartitionLog, ReadResult } from '../storage/partition-log.js';
 import { readBatchHeader } from '../format/record-batch.js';
 import { ProducerSequences } from './producer-sequences.js';
 import { waitForData } from './wait-for-data.js';
-
-/** One read of the log tail at startup: large enough for few reads, small enough to stay bounded. */
-const RESTORE_READ_BYTES = 1024 * 1024;
-/** Partitions whose tails are read at once at startup. */
-const RESTORE_CONCURRENCY = 4;
 
 export interface RestoredProducerState {
   partitionCount: number;

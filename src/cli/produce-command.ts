@@ -1,9 +1,8 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ServerUnreachableError } from '../client/client-error.js';
+import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
 import { parseInteger, withClient } from './cli-context.js';
-
-const MAX_OUTSTANDING = 10_000;
 
 interface ProduceOptions {
   key?: string;
@@ -44,7 +43,7 @@ export function registerProduceCommand(program: Command): void {
           }
           sentCount++;
           outstanding++;
-          // Not awaited one by one, so the producer can batch; MAX_OUTSTANDING bounds what stdin queues.
+          // Not awaited one by one, so the producer can batch; MAX_CLI_UNACKNOWLEDGED_RECORDS bounds what stdin queues.
           producer
             .send(topic, { key, value, ...(options.partition !== undefined ? { partition: options.partition } : {}) })
             .then(
@@ -57,7 +56,7 @@ export function registerProduceCommand(program: Command): void {
             )
             .finally(() => {
               outstanding--;
-              if (outstanding < MAX_OUTSTANDING) onRoom?.();
+              if (outstanding < MAX_CLI_UNACKNOWLEDGED_RECORDS) onRoom?.();
             });
         };
         try {
@@ -65,7 +64,7 @@ export function registerProduceCommand(program: Command): void {
           else {
             for await (const line of lines) {
               sendLine(line);
-              if (outstanding >= MAX_OUTSTANDING) await new Promise<void>((resolve) => (onRoom = resolve));
+              if (outstanding >= MAX_CLI_UNACKNOWLEDGED_RECORDS) await new Promise<void>((resolve) => (onRoom = resolve));
             }
           }
           await producer.flush();

@@ -68,11 +68,3 @@ export interface GroupConsumerOptions {
    */
   onCommitFailed?: (error: StrataError, failure: CommitFailure) => void;
 }
-
-/**
- * A member's default `maxBytes`: each owned partition is read on a stream of its own, and the server
- * reserves a response of this size (twice: its copies) per stream from its memory budget; 256 KiB
- * keeps a member of hundreds of partitions within the default budget, and is large enough that the
- * per-message cost of gRPC stays small beside the bytes (shared/PERFORMANCE.md: 64 KiB and up).
- */
-export const DEFAULT_MEMBER_MAX_BYTES = 256 * 1024;

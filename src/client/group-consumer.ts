@@ -1,6 +1,7 @@
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { FencedInstanceIdError, InvalidArgumentError, StrataError } from '../core/errors.js';
+import { DEFAULT_MEMBER_MAX_BYTES, FAIR_SLICE_RECORDS, MAX_ABANDONED_MEMBER_IDS } from '../core/limits.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
@@ -11,7 +12,6 @@ import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { ClientChannel } from './client-channel.js';
 import type { CommitTrigger, GroupConsumerLogger, GroupConsumerOptions, TopicPartition, TopicPartitionOffset } from './group-consumer-options.js';
-import { DEFAULT_MEMBER_MAX_BYTES } from './group-consumer-options.js';
 
 export type { CommitFailure, CommitTrigger, GroupConsumerLogger, GroupConsumerOptions, TopicPartition, TopicPartitionOffset } from './group-consumer-options.js';
 
@@ -20,12 +20,8 @@ const JOIN_EPOCH = 0;
 const LEAVE_EPOCH = -1;
 const STATIC_LEAVE_EPOCH = -2;
 const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
-/** Member ids given up (removed, fenced, lost) whose late answers are ignored; the newest are kept. */
-const MAX_ABANDONED_MEMBER_IDS = 8;
 /** An event-loop stall of this share of the session timeout is warned about. */
 const STALL_WARNING_SHARE = 0.5;
-/** Records of one partition handed out in a row while other partitions have records waiting. */
-export const FAIR_SLICE_RECORDS = 64;
 /** How often the session is checked when the loop does not ask for records. */
 const SESSION_CHECK_EVERY_MS = 250;
 

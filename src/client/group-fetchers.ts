@@ -1,4 +1,5 @@
 import { OffsetOutOfRangeError } from '../core/errors.js';
+import { MAX_OFFSET_RESETS } from '../core/limits.js';
 import { consumeRecordBatches, type ConsumedRecord } from './consume.js';
 import type { TopicPartition } from './group-consumer-options.js';
 import type { RecordBuffer } from './record-buffer.js';
@@ -24,9 +25,6 @@ export interface GroupFetchersHost {
   /** A subscription failed on its own (not stopped). */
   onFailure(error: Error): void;
 }
-
-/** Resets of one subscription in a row, with no record read between them, before its OFFSET_OUT_OF_RANGE is the member's failure (retention racing the reset). */
-const MAX_OFFSET_RESETS = 3;
 
 /** The buffer lane of a partition: records are handed out round robin across lanes. */
 export function laneKey(topic: string, partition: number): string {

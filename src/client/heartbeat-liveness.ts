@@ -1,5 +1,4 @@
-/** Heartbeats sent and not yet answered that are remembered; past it, the oldest ones are kept (the safe side). */
-const MAX_UNANSWERED_HEARTBEATS = 64;
+import { MAX_UNANSWERED_HEARTBEATS } from '../core/limits.js';
 
 /**
  * Whether a group member may still count itself in the group. The coordinator removes a member

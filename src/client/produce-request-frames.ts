@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { AssertionError } from '../core/assert.js';
+import { MAX_FREE_FRAME_BYTES } from '../core/limits.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 
 /**
@@ -26,8 +27,6 @@ import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 const ACK_LEVELS: Readonly<Record<string, number>> = { ACK_LEVEL_UNSPECIFIED: 0, ACK_LEVEL_NONE: 1, ACK_LEVEL_WRITTEN: 2, ACK_LEVEL_DURABLE: 3 };
 /** Buffers are sized in steps of this, so that requests of similar size share them. */
 const FRAME_STEP_BYTES = 16 * 1024;
-/** Free buffers kept, in bytes, at most. */
-const MAX_FREE_FRAME_BYTES = 4 * 1024 * 1024;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

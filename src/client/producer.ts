@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { AssertionError } from '../core/assert.js';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
-import { MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
+import { FREE_BATCH_BUFFERS_BYTES, MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
 import { RecordBatchBuilder } from '../format/record-batch-builder.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
@@ -75,8 +75,6 @@ interface OpenBatch {
 
 /** The first buffer of a partition's first batch (it doubles up to batchBytes as records come). */
 const INITIAL_BATCH_BYTES = 1024;
-/** The most memory kept in buffers of settled batches for reuse. */
-const FREE_BATCH_BUFFERS_BYTES = 4 * 1024 * 1024;
 
 const ACKS: Record<NonNullable<ProducerOptions['acks']>, AckLevel> = {
   default: 'ACK_LEVEL_UNSPECIFIED',

@@ -104,3 +104,115 @@ export const MAX_MEMBER_ID_LENGTH = 64;
  * two in flight. 100 is five seconds of heartbeats at the per-stream rate limit beyond that.
  */
 export const MAX_UNREAD_HEARTBEAT_ANSWERS = 100;
+
+// --- The server's memory budget: what a connection and a call reserve (server/admission-gate.ts) ---
+
+/**
+ * What a connection costs beyond its calls' reservations. Measured: a `strata serve` process's RSS
+ * grew by 20-26 KiB per idle connection (50-60 StrataClients that each made one call, 3 runs): the
+ * nghttp2 session, its socket and grpc-js's per-session state. 128 KiB leaves room for HPACK tables
+ * (4 KiB each way by default) and frames in transit to and from the socket.
+ */
+export const CONNECTION_RESERVED_BYTES = 128 * 1024;
+/**
+ * What a call keeps reserved once its client half-closed (a unary or server-streaming call right after
+ * its request; a stream at its end): the client can send nothing more, so its stream window and the
+ * request being assembled are free; what remains is the decoded request its handler keeps (a
+ * Subscribe's partition list and start offsets: 10,000 entries at most) and the call's own state.
+ * Without this, every Subscribe stream of a group member (one per partition) would hold a full
+ * request's reservation for its whole life.
+ */
+export const HALF_CLOSED_CALL_RESERVED_BYTES = 64 * 1024;
+/**
+ * A budget must admit at least this many calls at once, or no client could work (a group member
+ * needs a heartbeat stream and a subscription). Raising maxRequestBytes raises every call's
+ * reservation: raise memoryBudgetBytes with it (server/server-config.ts).
+ */
+export const MIN_BUDGET_STREAMS = 4;
+assert(MIN_BUDGET_STREAMS >= 2, 'a budget admits a group member: its heartbeat stream and one subscription');
+
+// --- Produce requests (server/server-config.ts maxRequestBytes) ---
+
+/** Room in a produce request for its fields other than the batches (request id, topic name, ...). */
+export const REQUEST_FIELDS_BYTES = 64 * 1024;
+/** The smallest maxRequestBytes: a batch of a default topic (max.message.bytes) must fit a request. */
+export const MIN_REQUEST_BYTES = DEFAULT_MAX_BATCH_BYTES + REQUEST_FIELDS_BYTES;
+/** The largest maxRequestBytes: the largest batch any topic may accept, in one request. */
+export const MAX_REQUEST_BYTES = MAX_BATCH_BYTES_LIMIT + REQUEST_FIELDS_BYTES;
+assert(MIN_REQUEST_BYTES <= MAX_REQUEST_BYTES, 'the default request size is a valid setting');
+assert(MAX_PRODUCE_REQUEST_BYTES <= MAX_REQUEST_BYTES, "the largest request a Producer builds fits the largest the server can be set to take");
+assert(MAX_REQUEST_BYTES - REQUEST_FIELDS_BYTES <= MAX_GROUP_COMMIT_BYTES, "the batches of the largest request are one append, taken whole by one group commit");
+
+// --- Subscriptions (server/consume-service.ts) ---
+
+/**
+ * How many times a subscription counts each response it holds against the memory budget: grpc-js's
+ * framed copy until it is sent, and the copies left to the garbage collector.
+ */
+export const RESPONSE_COPIES = 2;
+/**
+ * Responses of one partition written to a Subscribe stream and not yet flushed to HTTP/2 (grpc-js
+ * alone would queue 16 per stream): a slow reader holds at most this many per partition in the server.
+ */
+export const MAX_UNFLUSHED_RESPONSES_PER_PARTITION = 4;
+assert(MAX_UNFLUSHED_RESPONSES_PER_PARTITION >= 1, 'a partition of a subscription can send a response');
+
+// --- Consumer groups ---
+
+/** Heartbeats one stream may send per second; more are answered with a failure, not processed. */
+export const MAX_HEARTBEATS_PER_SECOND = 20;
+/**
+ * Heartbeat answers queued unread count against the memory budget: each stream reserves this much
+ * (a member that reads has one or two answers on the way) and borrows beyond it while the budget has
+ * room, up to MAX_UNREAD_HEARTBEAT_ANSWERS answers or HEARTBEAT_ANSWERS_MAX_BYTES.
+ */
+export const HEARTBEAT_ANSWERS_RESERVED_BYTES = 64 * 1024;
+export const HEARTBEAT_ANSWERS_MAX_BYTES = 4 * 1024 * 1024;
+assert(HEARTBEAT_ANSWERS_RESERVED_BYTES <= HEARTBEAT_ANSWERS_MAX_BYTES, "a heartbeat stream's reservation is within its share");
+/** Joins remembered per group (for churn and rejoins): enough to see a crash loop, bounded whatever a client does. */
+export const MAX_REMEMBERED_JOINS = 1_024;
+/** Fenced member ids remembered per group, so their heartbeats are told FENCED_INSTANCE_ID. */
+export const MAX_REMEMBERED_FENCES = 256;
+/** Characters of a refused value quoted in an error message: the message must stay small too. */
+export const QUOTED_CHARACTERS = 64;
+/** One read of __consumer_offsets while the committed offsets are rebuilt at startup. */
+export const REPLAY_READ_BYTES = 4 * 1024 * 1024;
+
+// --- Startup reads of the logs ---
+
+/** One read of the log tail at startup: large enough for few reads, small enough to stay bounded. */
+export const RESTORE_READ_BYTES = 1024 * 1024;
+/** Partitions whose tails are read at once at startup: at most RESTORE_CONCURRENCY x RESTORE_READ_BYTES are held. */
+export const RESTORE_CONCURRENCY = 4;
+/** What the startup walk of a segment's batch headers reads at once (storage/batch-walker.ts). */
+export const WALK_CHUNK_BYTES = 1024 * 1024;
+/** Added to a read, so that skipping from an index entry to the offset usually takes the same read. */
+export const MIN_READ_BYTES = 64 * 1024;
+
+// --- The client (it imports core, so its bounds live here too) ---
+
+/**
+ * A group member's default `maxBytes`: each owned partition is read on a stream of its own, and the
+ * server reserves a response of this size (twice: its copies) per stream from its memory budget;
+ * 256 KiB keeps a member of hundreds of partitions within the default budget, and is large enough
+ * that the per-message cost of gRPC stays small beside the bytes (shared/PERFORMANCE.md: 64 KiB and up).
+ */
+export const DEFAULT_MEMBER_MAX_BYTES = 256 * 1024;
+assert(DEFAULT_MEMBER_MAX_BYTES <= MAX_FETCH_BYTES, "a member's default read size is one a subscription may ask for");
+/** Records of one partition a group member hands out in a row while other partitions have records waiting. */
+export const FAIR_SLICE_RECORDS = 64;
+/** Member ids a group member gave up (removed, fenced, lost) whose late answers it ignores; the newest are kept. */
+export const MAX_ABANDONED_MEMBER_IDS = 8;
+/** Heartbeats sent and not yet answered that a member remembers; past it, the oldest ones are kept (the safe side). */
+export const MAX_UNANSWERED_HEARTBEATS = 64;
+/**
+ * Resets of one subscription in a row, with no record read between them, before its
+ * OFFSET_OUT_OF_RANGE is the member's failure (retention racing the reset).
+ */
+export const MAX_OFFSET_RESETS = 3;
+/** The most memory a Producer keeps in buffers of settled batches for reuse. */
+export const FREE_BATCH_BUFFERS_BYTES = 4 * 1024 * 1024;
+/** Free produce request frames kept for reuse, in bytes, at most (for the process, shared by its clients). */
+export const MAX_FREE_FRAME_BYTES = 4 * 1024 * 1024;
+/** Records `strata produce` has read from stdin and not yet seen acknowledged, at most. */
+export const MAX_CLI_UNACKNOWLEDGED_RECORDS = 10_000;

@@ -1,9 +1,7 @@
+import { MAX_REMEMBERED_FENCES, MAX_REMEMBERED_JOINS } from '../core/limits.js';
+
 /** How far back joins count towards churn and rejoins (describe says "in the last 5 minutes"). */
 export const CHURN_PERIOD_MS = 5 * 60_000;
-/** Joins remembered per group: enough to see a crash loop, bounded whatever a client does. */
-export const MAX_REMEMBERED_JOINS = 1_024;
-/** Fenced member ids remembered per group, so their heartbeats are told FENCED_INSTANCE_ID. */
-export const MAX_REMEMBERED_FENCES = 256;
 /** The coalescing window doubles per unstuck join, at most this many times (then the bound caps it). */
 const MAX_WINDOW_DOUBLINGS = 16;
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../core/errors.js';
-import { MAX_GROUP_ID_LENGTH, MAX_INSTANCE_ID_LENGTH, MAX_MEMBER_ID_LENGTH, MAX_PARTITIONS, MAX_SUBSCRIBED_TOPICS_PER_MEMBER } from '../core/limits.js';
+import { MAX_GROUP_ID_LENGTH, MAX_INSTANCE_ID_LENGTH, MAX_MEMBER_ID_LENGTH, MAX_PARTITIONS, MAX_SUBSCRIBED_TOPICS_PER_MEMBER, QUOTED_CHARACTERS } from '../core/limits.js';
 import { validateTopicName } from '../storage/topic-name.js';
 
 /**
@@ -9,8 +9,6 @@ import { validateTopicName } from '../storage/topic-name.js';
  */
 
 const ID_PATTERN = /^[a-zA-Z0-9._-]+$/;
-/** Characters of a refused value quoted in an error message: the message must stay small too. */
-const QUOTED_CHARACTERS = 64;
 
 export function validateGroupId(groupId: string): void {
   if (typeof groupId !== 'string' || groupId.length === 0 || groupId.length > MAX_GROUP_ID_LENGTH || !ID_PATTERN.test(groupId)) {

@@ -1,6 +1,7 @@
 import { crc32 } from '@node-rs/crc32';
 import { DataLossError, InvalidArgumentError, TopicAlreadyExistsError, TopicNotFoundError } from '../core/errors.js';
 import { OFFSETS_TOPIC } from '../core/internal-topics.js';
+import { REPLAY_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { OffsetLog } from './offset-log.js';
@@ -11,7 +12,6 @@ export const OFFSETS_SEGMENT_BYTES = 4 * 1024 * 1024;
 /** A partition of the offsets topic is compacted once it has this many segments. */
 export const COMPACT_AT_SEGMENTS = 3;
 const SNAPSHOT_RECORD_BYTES_ESTIMATE = 200;
-const REPLAY_READ_BYTES = 4 * 1024 * 1024;
 
 export interface CommittedOffset {
   offset: number;

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { Http2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { type StrataError, TooManyConnectionsError, TooManyStreamsError } from '../core/errors.js';
+import { HALF_CLOSED_CALL_RESERVED_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { toServiceError } from './status.js';
@@ -16,29 +17,12 @@ export interface AdmissionLimits {
 }
 
 /**
- * What a connection costs beyond its calls' reservations. Measured: a `strata serve` process's RSS
- * grew by 20-26 KiB per idle connection (50-60 StrataClients that each made one call, 3 runs): the
- * nghttp2 session, its socket and grpc-js's per-session state. 128 KiB leaves room for HPACK tables
- * (4 KiB each way by default) and frames in transit to and from the socket.
- */
-export const CONNECTION_RESERVED_BYTES = 128 * 1024;
-
-/**
  * How long a refused connection is kept for a call to tell it why, before it is closed anyway (a
  * gRPC client connects for a call and sends it at once). An address may have at most
  * maxConnectionsPerAddress refused connections waiting so; past that they are closed at once, with
  * no answer: the peer is opening connections in a loop.
  */
 const REFUSED_CONNECTION_LINGER_MS = 2_000;
-/**
- * What a call keeps reserved once its client half-closed (a unary or server-streaming call right after
- * its request; a stream at its end): the client can send nothing more, so its stream window and the
- * request being assembled are free; what remains is the decoded request its handler keeps (a
- * Subscribe's partition list and start offsets: 10,000 entries at most) and the call's own state.
- * Without this, every Subscribe stream of a group member (one per partition) would hold a full
- * request's reservation for its whole life.
- */
-export const HALF_CLOSED_CALL_RESERVED_BYTES = 64 * 1024;
 /** Refusals are logged at warn level at most this often (each one at debug). */
 const REFUSAL_WARN_INTERVAL_MS = 10_000;
 

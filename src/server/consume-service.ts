@@ -2,7 +2,7 @@ import { once, setMaxListeners } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Broker, StartPosition } from '../broker/broker.js';
 import { InvalidArgumentError, ShuttingDownError } from '../core/errors.js';
-import { DEFAULT_FETCH_MAX_BYTES, MAX_FETCH_BYTES, MAX_FETCH_WAIT_MS, MAX_PARTITIONS } from '../core/limits.js';
+import { DEFAULT_FETCH_MAX_BYTES, MAX_FETCH_BYTES, MAX_FETCH_WAIT_MS, MAX_PARTITIONS, MAX_UNFLUSHED_RESPONSES_PER_PARTITION, RESPONSE_COPIES } from '../core/limits.js';
 import type { ConsumeServiceHandlers } from '../generated/strata/v1/ConsumeService.js';
 import type { SubscribeRequest__Output } from '../generated/strata/v1/SubscribeRequest.js';
 import type { SubscribeResponse } from '../generated/strata/v1/SubscribeResponse.js';
@@ -15,8 +15,6 @@ import { toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
 const DEFAULT_SUBSCRIBE_MAX_WAIT_MS = 100;
-/** How many times a subscription counts each response it holds against the memory budget (see subscribe). */
-export const RESPONSE_COPIES = 2;
 
 function boundedInteger(value: number, fallback: number, min: number, max: number, name: string): number {
   if (value === 0) return fallback;
@@ -90,9 +88,6 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
   };
 }
 
-
-/** Responses of one partition written to a Subscribe stream and not yet flushed to HTTP/2. */
-const MAX_UNFLUSHED_RESPONSES_PER_PARTITION = 4;
 
 async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number, memory: MemoryBudget): Promise<void> {
   assertDecoded(call.request);

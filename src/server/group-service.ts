@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { FencedInstanceIdError, ShuttingDownError, SlowReaderError, type StrataError, TooManyRequestsError } from '../core/errors.js';
-import { MAX_MEMBER_ID_LENGTH, MAX_UNREAD_HEARTBEAT_ANSWERS } from '../core/limits.js';
+import { MAX_MEMBER_ID_LENGTH, MAX_UNREAD_HEARTBEAT_ANSWERS, HEARTBEAT_ANSWERS_MAX_BYTES, HEARTBEAT_ANSWERS_RESERVED_BYTES, MAX_HEARTBEATS_PER_SECOND } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse } from '../generated/strata/v1/GroupHeartbeatResponse.js';
@@ -13,18 +13,8 @@ import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 import type { MemoryBudget, MemoryShare } from './memory-budget.js';
 
-/** Heartbeats one stream may send per second; more are answered with a failure, not processed. */
-const MAX_HEARTBEATS_PER_SECOND = 20;
-
 type HeartbeatCall = grpc.ServerDuplexStream<GroupHeartbeatRequest__Output, GroupHeartbeatResponse>;
 
-/**
- * Heartbeat answers queued unread count against the memory budget: each stream reserves this much
- * (a member that reads has one or two answers on the way) and borrows beyond it while the budget has
- * room, up to MAX_UNREAD_HEARTBEAT_ANSWERS answers or HEARTBEAT_ANSWERS_MAX_BYTES.
- */
-const HEARTBEAT_ANSWERS_RESERVED_BYTES = 64 * 1024;
-const HEARTBEAT_ANSWERS_MAX_BYTES = 4 * 1024 * 1024;
 const answerMemory = new WeakMap<HeartbeatCall, MemoryShare>();
 
 /** An answer's size, about as protobuf encodes it (never less). */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from '../core/errors.js';
-import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT } from '../core/limits.js';
+import { MAX_REQUEST_BYTES, MIN_BUDGET_STREAMS, MIN_REQUEST_BYTES, REQUEST_FIELDS_BYTES } from '../core/limits.js';
 import { DEFAULT_HTTP2_WINDOW_BYTES, MAX_HTTP2_WINDOW_BYTES } from './flow-control-window.js';
 import { resolveGroupConfig, type GroupConfig } from '../groups/group-config.js';
 
@@ -71,11 +71,6 @@ export interface ServerConfig {
   groups: Partial<GroupConfig>;
 }
 
-/** Room in a produce request for its fields other than the batches (request id, topic name, ...). */
-export const REQUEST_FIELDS_BYTES = 64 * 1024;
-const MIN_REQUEST_BYTES = DEFAULT_MAX_BATCH_BYTES + REQUEST_FIELDS_BYTES;
-const MAX_REQUEST_BYTES = MAX_BATCH_BYTES_LIMIT + REQUEST_FIELDS_BYTES;
-
 /** The largest max.message.bytes a topic on this server may have: its batches must fit in a request. */
 export function largestAcceptedBatchBytes(config: Pick<ServerConfig, 'maxRequestBytes'>): number {
   return config.maxRequestBytes - REQUEST_FIELDS_BYTES;
@@ -89,13 +84,6 @@ export function largestAcceptedBatchBytes(config: Pick<ServerConfig, 'maxRequest
 export function streamReservedBytes(config: Pick<ServerConfig, 'streamWindowBytes' | 'maxRequestBytes'>): number {
   return config.streamWindowBytes + config.maxRequestBytes;
 }
-
-/**
- * A budget must admit at least this many calls at once, or no client could work (a group member
- * needs a heartbeat stream and a subscription). Raising maxRequestBytes raises every call's
- * reservation: raise memoryBudgetBytes with it.
- */
-const MIN_BUDGET_STREAMS = 4;
 
 export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   dataDir: 'data',

@@ -1,11 +1,9 @@
 import { Buffer } from 'node:buffer';
-import { MAX_BATCH_BYTES_LIMIT } from '../core/limits.js';
+import { MAX_BATCH_BYTES_LIMIT, WALK_CHUNK_BYTES } from '../core/limits.js';
 import { BATCH_HEADER_BYTES, LOG_OVERHEAD_BYTES } from '../format/record-batch-layout.js';
 import { readBatchSize } from '../format/record-batch.js';
 import { batchHeaderFault, offsetAfterBatch } from './batch-header-check.js';
 import type { FileHandlePort } from './file-system.js';
-
-export const WALK_CHUNK_BYTES = 1024 * 1024;
 
 /** Where a walk begins: a batch boundary and the base offset of the batch there (an index entry). */
 export interface WalkStart {

@@ -1,9 +1,9 @@
 import { Buffer } from 'node:buffer';
 import { StrataError } from '../core/errors.js';
-import { MAX_BATCH_BYTES_LIMIT } from '../core/limits.js';
+import { MAX_BATCH_BYTES_LIMIT, WALK_CHUNK_BYTES } from '../core/limits.js';
 import { MAGIC_POSITION, MAGIC_V2 } from '../format/record-batch-layout.js';
 import { lastOffsetOf, readBatchSize, validateBatch } from '../format/record-batch.js';
-import { BatchWalker, WALK_CHUNK_BYTES } from './batch-walker.js';
+import { BatchWalker } from './batch-walker.js';
 import type { FileHandlePort } from './file-system.js';
 import { SegmentIndexer } from './segment-indexer.js';
 

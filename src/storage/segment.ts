@@ -1,12 +1,13 @@
 import { Buffer } from 'node:buffer';
 import { AssertionError, assert } from '../core/assert.js';
 import { StrataError } from '../core/errors.js';
+import { MIN_READ_BYTES, WALK_CHUNK_BYTES } from '../core/limits.js';
 import { BATCH_HEADER_BYTES, MAX_TIMESTAMP_POSITION } from '../format/record-batch-layout.js';
 import { isBatchCrcValid, readBatchHeader, readBatchSize } from '../format/record-batch.js';
 import { decodeRecordBatch } from '../format/record-batch-codec.js';
 import { readInt64BE } from '../format/int64.js';
 import { batchHeaderFault, offsetAfterBatch } from './batch-header-check.js';
-import { BatchWalker, WALK_CHUNK_BYTES } from './batch-walker.js';
+import { BatchWalker } from './batch-walker.js';
 import type { FileHandlePort, FileSystemPort } from './file-system.js';
 import { OffsetIndex } from './offset-index.js';
 import { segmentPaths, type SegmentPaths } from './segment-files.js';
@@ -53,9 +54,6 @@ export interface SegmentReadResult {
 function rollClockStart(firstBatchMaxTimestampMs: number | undefined, nowMs: number): number {
   return Math.min(firstBatchMaxTimestampMs ?? nowMs, nowMs);
 }
-
-/** Added to a read, so that skipping from an index entry to the offset usually takes the same read. */
-const MIN_READ_BYTES = 64 * 1024;
 
 /**
  * One segment: a .log file of batches plus its two sparse indexes. Owns the file handle and the byte

@@ -40,6 +40,8 @@ describe('Broker.fetch (long poll)', () => {
     const { broker, log } = await brokerWithLog();
     await log.append(makeBatch('small', 1));
     const fetched = broker.fetch('t', 0, 0, { maxBytes: 1_000_000, minBytes: 100_000, maxWaitMs: 60_000, waitForFirstData: false });
+    // Not race guards: the 300 ms windows below are ones in which no answer may come (the broker's
+    // clock is manual and never reaches the deadline, so only a wrong early answer ends the wait).
     const result = await Promise.race([fetched, new Promise<'waited'>((r) => setTimeout(() => r('waited'), 300))]);
     expect(result).toBe('waited');
     // More data arrives: still below minBytes, so it keeps waiting (the clock never reaches the deadline).

@@ -63,6 +63,7 @@ describe('GroupConsumer from latest', () => {
         latestOffset = 40;
         assign([0, 1, 2]); // the topic's fetchers go on, and one starts for a third partition
       }
+      // A handler that awaits something (not a race guard): the fetchers run between records.
       await new Promise((resolve) => setTimeout(resolve, 1));
       if ((seen[0]!.length === 80 && seen[1]!.length === 80) || count === 400) break;
     }

@@ -6,6 +6,7 @@ import { GroupConsumer } from '../../src/client/group-consumer.js';
 import type { GroupConsumerLogger, TopicPartition } from '../../src/client/group-consumer-options.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { eventually } from '../helpers/eventually.js';
 
 interface SentHeartbeat {
   memberId: string;
@@ -70,13 +71,7 @@ function fakeClient(answer: (request: SentHeartbeat, index: number) => object | 
 const quietLogger = (warnings: string[]): GroupConsumerLogger => ({ warn: (_fields, message) => void warnings.push(message) });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const waitFor = (what: string, condition: () => boolean) => eventually(condition, { what, intervalMs: 5 });
 
 describe('GroupConsumer liveness', () => {
   it('stops handing out records once no heartbeat was answered within the session timeout, calls onLost, and rejoins', async () => {
@@ -98,6 +93,7 @@ describe('GroupConsumer liveness', () => {
       for await (const record of consumer) {
         expect(record.partition).toBe(0);
         handedAtMs.push(Date.now());
+        // A handler that awaits something (not a race guard): the member's timers run between records.
         await sleep(1);
       }
     })();
@@ -115,6 +111,7 @@ describe('GroupConsumer liveness', () => {
     expect(rejoinIndex).toBeGreaterThan(leaveIndex);
     expect(warnings.some((w) => w.includes('no heartbeat answered'))).toBe(true);
     const countAfter = handedAtMs.length;
+    // Not a race guard: two heartbeat intervals in which the lost partition must hand out nothing.
     await sleep(100);
     expect(handedAtMs.length).toBe(countAfter);
     await consumer.close();
@@ -146,6 +143,7 @@ describe('GroupConsumer liveness', () => {
     expect((outcome as FencedInstanceIdError).retriable).toBe(false);
     expect(handed).toBeGreaterThan(0);
     const sentBefore = sent.length;
+    // Not a race guard: over seven heartbeat intervals in which nothing may be sent.
     await sleep(150);
     // No rejoin (epoch 0) and no leave (-2) after the fence: nothing at all goes out any more.
     expect(sent.slice(1).filter((h) => h.memberEpoch === 0 || h.memberEpoch < 0)).toEqual([]);

@@ -8,6 +8,7 @@ import { BatchSinks } from '../../src/client/send-sinks.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
 import { loadProtocol } from '../../src/protocol/protocol.js';
+import { eventually } from '../helpers/eventually.js';
 
 const method = loadProtocol().protocol.strata.v1.ProduceService.service.Produce;
 const protobufjsSerialize = method.requestSerialize as (request: ProduceRequest) => Buffer;
@@ -132,8 +133,7 @@ describe('the ProduceRequest serializer', () => {
     expect(written[1]!.bytes.buffer).toBe(written[0]!.bytes.buffer);
     // b's stream dies unanswered: b is sent again, and not into the buffer grpc-js may still be reading.
     streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14 }));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(written).toHaveLength(3);
+    await eventually(() => written.length === 3, { what: 'b sent again on a new stream' });
     expect(written[2]!.bytes.buffer).not.toBe(written[1]!.bytes.buffer);
     answer(streams[1]!, written[2]!.requestId, 1);
     expect(answered).toEqual([0, 1]);

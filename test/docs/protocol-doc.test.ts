@@ -6,7 +6,6 @@ import { ERROR_FROM_MESSAGE_BY_CODE } from '../../src/core/error-registry.js';
 import type * as errors from '../../src/core/errors.js';
 import * as limits from '../../src/core/limits.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
-import { CONNECTION_RESERVED_BYTES } from '../../src/server/admission-gate.js';
 import { DEFAULT_SERVER_CONFIG, streamReservedBytes } from '../../src/server/server-config.js';
 import { STATUS_BY_ERROR_CODE } from '../../src/server/status.js';
 
@@ -90,10 +89,10 @@ describe('docs/protocol.md', () => {
     expectRow('members per group; groups', `${limits.MAX_MEMBERS_PER_GROUP.toLocaleString('en-US')}; ${limits.MAX_GROUPS.toLocaleString('en-US')}`);
     expectRow('member id sent back', String(limits.MAX_MEMBER_ID_LENGTH));
     expectRow('topics one member subscribes to', limits.MAX_SUBSCRIBED_TOPICS_PER_MEMBER.toLocaleString('en-US'));
-    expectRow('heartbeats per stream', `${limits.MAX_UNREAD_HEARTBEAT_ANSWERS} answers`);
+    expectRow('heartbeats per stream', `${limits.MAX_HEARTBEATS_PER_SECOND} a second`, `${limits.MAX_UNREAD_HEARTBEAT_ANSWERS} answers`);
     expectRow('HTTP/2 receive windows', mib(DEFAULT_SERVER_CONFIG.streamWindowBytes), mib(DEFAULT_SERVER_CONFIG.connectionWindowBytes));
     expectRow('concurrent streams per connection', DEFAULT_SERVER_CONFIG.maxConcurrentStreams.toLocaleString('en-US'));
-    expectRow('memory the server holds for all clients', mib(DEFAULT_SERVER_CONFIG.memoryBudgetBytes), `${(streamReservedBytes(DEFAULT_SERVER_CONFIG) / (1024 * 1024)).toFixed(1)} MiB at the defaults`, `${CONNECTION_RESERVED_BYTES / 1024} KiB`);
+    expectRow('memory the server holds for all clients', mib(DEFAULT_SERVER_CONFIG.memoryBudgetBytes), `${(streamReservedBytes(DEFAULT_SERVER_CONFIG) / (1024 * 1024)).toFixed(1)} MiB at the defaults`, `${limits.CONNECTION_RESERVED_BYTES / 1024} KiB`);
     expectRow('connections; open calls per client address', `${DEFAULT_SERVER_CONFIG.maxConnectionsPerAddress}; ${DEFAULT_SERVER_CONFIG.maxStreamsPerAddress}`);
   });
 });

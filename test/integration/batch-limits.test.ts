@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { StrataClient } from '../../src/client/strata-client.js';
+import { REQUEST_FIELDS_BYTES } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { startServer } from '../../src/server/bootstrap.js';
-import { REQUEST_FIELDS_BYTES, resolveServerConfig } from '../../src/server/server-config.js';
+import { resolveServerConfig } from '../../src/server/server-config.js';
 import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 

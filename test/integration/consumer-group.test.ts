@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/admin.js';
 import { StrataClient } from '../../src/client/strata-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { STRATA_BIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -56,15 +57,8 @@ describe('a consumer group of real processes', () => {
     return call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId: 'g' });
   }
 
-  async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-    const startedAt = Date.now();
-    while (Date.now() - startedAt < timeoutMs) {
-      // Not there yet (for example, the group does not exist before its first member): keep waiting.
-      if (await condition().catch(() => false)) return Date.now() - startedAt;
-      await sleep(100);
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-  }
+  // A condition that throws is not there yet (the group does not exist before its first member).
+  const waitFor = (what: string, condition: () => Promise<boolean>, timeoutMs: number) => eventually(condition, { what, timeoutMs, intervalMs: 100 });
 
   it('moves a killed member’s partitions within the session timeout, loses nothing, and keeps offsets across a restart', async () => {
     const client = new StrataClient({ address: server.address });
@@ -84,13 +78,14 @@ describe('a consumer group of real processes', () => {
       const producing = (async () => {
         for (let i = 0; i < RECORDS; i++) {
           void producer.send(TOPIC, { key: `k${i % 300}`, value: `v${i}` });
+          // Pace, not a race guard: the records are written all through the kill and the restart.
           if (i % 500 === 0) await sleep(100);
         }
         await producer.flush();
       })();
 
-      // SIGKILL one member: its partitions move once the server notices its stream broke.
-      await sleep(500);
+      // SIGKILL one member while it consumes: its partitions move once the server notices its stream broke.
+      await waitFor('the member to be killed consuming', async () => b.lines().length > 0, 20_000);
       const before = await describeGroup(client);
       b.child.kill('SIGKILL');
       const killedAt = Date.now();
@@ -110,7 +105,8 @@ describe('a consumer group of real processes', () => {
       const beforeRestart = await describeGroup(client);
       const ownedBy = (d: typeof beforeRestart, predicate: (m: (typeof d.members)[number]) => boolean) => JSON.stringify(d.members.filter(predicate).map((m) => m.assignment));
       s.child.kill('SIGKILL');
-      await sleep(300);
+      // Gone before its successor starts: two live processes with one instance id would fence each other.
+      await s.exited;
       const s2 = startConsumer('static-1');
       // Back = a new member id for the instance, holding partitions again (right after its join it
       // holds none until its first heartbeat answer; under load that moment can be seen).

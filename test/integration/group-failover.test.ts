@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/admin.js';
 import { StrataClient } from '../../src/client/strata-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { STRATA_BIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -79,14 +80,8 @@ describe('consumer group failover with real processes (stream loss, fenced insta
   const describeGroup = (groupId: string) => call(client.stubs.admin.describeGroup.bind(client.stubs.admin), { groupId });
   const assignedCount = (d: Awaited<ReturnType<typeof describeGroup>>) => d.members.reduce((n, m) => n + m.assignment.reduce((k, t) => k + t.partitions.length, 0), 0);
 
-  async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    const startedAt = Date.now();
-    while (Date.now() - startedAt < timeoutMs) {
-      if (await condition().catch(() => false)) return;
-      await sleep(50);
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-  }
+  // A condition that throws is not there yet (the group does not exist before its first member).
+  const waitFor = (what: string, condition: () => Promise<boolean>, timeoutMs: number) => eventually(condition, { what, timeoutMs, intervalMs: 50 });
 
   /** A topic with a producer writing to it until the returned stop() is called. */
   async function producingTopic(): Promise<{ topic: string; stop: () => Promise<void> }> {
@@ -97,6 +92,7 @@ describe('consumer group failover with real processes (stream loss, fenced insta
     const running = (async () => {
       for (let i = 0; !isStopped; i++) {
         void producer.send(topic, { key: `k${i % 97}`, value: `v${i}` });
+        // Pace, not a race guard: records keep arriving on every partition all through the test.
         if (i % 20 === 0) await sleep(20);
       }
       await producer.flush();
@@ -169,6 +165,8 @@ describe('consumer group failover with real processes (stream loss, fenced insta
       // Duplicate work stopped within one heartbeat interval of the takeover (seen by our poll, so late).
       const lastOlderMs = Math.max(...older.records().map((r) => r.atMs));
       expect(lastOlderMs - takenOverAtMs, 'the older process printed records this long after the takeover').toBeLessThan(HEARTBEAT_INTERVAL_MS);
+      // Not a race guard: two heartbeat intervals in which the older one's exit (its stream ending)
+      // must not cost the newer its membership.
       await sleep(2 * HEARTBEAT_INTERVAL_MS);
       const d = await describeGroup('dup');
       expect(d.members.map((m) => m.instanceId)).toEqual(['worker-1']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAIR_SLICE_RECORDS } from '../../src/client/group-consumer.js';
+import { FAIR_SLICE_RECORDS } from '../../src/core/limits.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 
 const BACKLOG_RECORDS = 100_000;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GroupConsumer } from '../../src/client/group-consumer.js';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
+import { eventually } from '../helpers/eventually.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -16,14 +17,7 @@ const GROUP_CONFIG = { groups: { sessionTimeoutMs: SESSION_TIMEOUT_MS, heartbeat
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<number> {
-  const startedMs = Date.now();
-  while (!condition()) {
-    if (Date.now() - startedMs > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-  return Date.now() - startedMs;
-}
+const waitFor = (what: string, condition: () => boolean, timeoutMs = 20_000) => eventually(condition, { what, timeoutMs });
 
 interface ChildLine {
   event?: string;
@@ -132,7 +126,8 @@ describe('group members as real processes', () => {
       await waitFor('the second member to read two partitions', () => reading.firstHandedMs.size === 2, 30_000);
       // The busy member was reading them (round robin across its partitions) when they moved.
       for (const partition of reading.firstHandedMs.keys()) expect(busy.lines().some((l) => l.p === partition)).toBe(true);
-      // Watch for records of moved partitions the busy member hands out after they moved.
+      // Watch for records of moved partitions the busy member hands out after they moved. Not a race
+      // guard: the window under test (it must stop within the session timeout), watched to its end.
       await sleep(SESSION_TIMEOUT_MS + 1_000);
       const overlapsMs: number[] = [];
       let duplicates = 0;
@@ -172,6 +167,7 @@ describe('heartbeats at the interval the server gives', () => {
       const memberId = consumer.currentMemberId;
       const removed = () => logLines.filter((l) => l.msg === 'member removed from group');
       // Three session timeouts: a member whose second heartbeat waited 3 s would be removed in the first.
+      // Not a race guard: a window in which nothing may happen, left early only if it does.
       const until = Date.now() + 3 * 1_200;
       while (Date.now() < until && removed().length === 0) await sleep(20);
       expect(removed()).toEqual([]);

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/admin.js';
 import { StrataClient } from '../../src/client/strata-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 
 const RECORDS = 100;
@@ -31,7 +32,10 @@ describe('committed offsets of a live group', () => {
     const consumer = fx.client.consumer({ groupId: 'grows', topics: ['not-yet'], fromBeginning: true });
     const records = consumer[Symbol.asyncIterator]();
     const first = records.next();
-    await new Promise((r) => setTimeout(r, 500));
+    // Joined before the topic exists: the server shows the member.
+    await eventually(async () => (await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId: 'grows' })).members.length === 1, {
+      what: "the member of 'grows' in describe",
+    });
     await fx.client.admin.createTopic('not-yet', { partitions: 1 });
     const producer = fx.client.producer();
     await producer.send('not-yet', { value: 'first', partition: 0 });
@@ -74,11 +78,16 @@ describe('committed offsets of a live group', () => {
     const next = latest[Symbol.asyncIterator]().next();
     let received: string | undefined;
     void next.then((r) => (received = r.value?.value?.toString()));
-    for (let i = 0; received === undefined; i++) {
-      expect(i, 'a record after the reset arrives').toBeLessThan(100);
-      await producer.send('recreated', { value: `after${i}`, partition: 0 });
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Sent until one arrives: those sent before the member's start offset was resolved are not read.
+    let sentCount = 0;
+    await eventually(
+      async () => {
+        if (received !== undefined) return true;
+        await producer.send('recreated', { value: `after${sentCount++}`, partition: 0 });
+        return false;
+      },
+      { what: 'a record sent after the reset to arrive', intervalMs: 100 },
+    );
     expect(received).toMatch(/^after\d+$/);
     await latest.close();
     await producer.close();
@@ -231,10 +240,9 @@ describe('committed offsets of a live group', () => {
         const record = (Array.isArray(item) ? item[0] : item) as { offset: number };
         handed.push(record.offset);
         if (record.offset === 2) {
-          // A signal handler closes the member while the loop is still working on offset 2.
-          const closing = consumer.close();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          await closing;
+          // A signal handler closes the member while the loop is still working on offset 2 (the loop
+          // goes on only once close() is done).
+          await consumer.close();
         }
       }
       expect(handed).toEqual([0, 1, 2]);
@@ -267,6 +275,7 @@ describe('committed offsets of a live group', () => {
     let release = () => undefined as void;
     try {
       const records = a[Symbol.asyncIterator]();
+      // A next() with a deadline; step(300) is a window in which a record may or may not come.
       const step = (timeoutMs: number) =>
         Promise.race([records.next().then((r) => (r.done ? undefined : r.value)), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs))]);
       // A owns both partitions and has read all there is.
@@ -294,10 +303,7 @@ describe('committed offsets of a live group', () => {
       }
       groups.commitOffsets = commitOffsets;
       release();
-      for (let waitedMs = 0; revokedByA.length === 0; waitedMs += 20) {
-        expect(waitedMs, 'A completes the revocation').toBeLessThan(10_000);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await eventually(() => revokedByA.length > 0, { what: 'A to complete the revocation' });
       // Not A's assignment at the end: on a busy machine A may miss its session timeout while the
       // commit is held, rejoin, and be given the other partition.
       const revoked = revokedByA[0]!;
@@ -323,12 +329,7 @@ describe('committed offsets of a live group', () => {
       const groupId = `comes-back-${heldPartition}`;
       const a = clientA.consumer({ groupId, topics: [topic], fromBeginning: true });
       let b: ReturnType<StrataClient['consumer']> | undefined;
-      const waitFor = async (what: string, done: () => boolean) => {
-        for (let waitedMs = 0; !done(); waitedMs += 20) {
-          expect(waitedMs, what).toBeLessThan(15_000);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      };
+      const waitFor = (what: string, done: () => boolean) => eventually(done, { what, timeoutMs: 15_000 });
       const committed = async () =>
         (await call(fx.client.stubs.admin.describeGroup.bind(fx.client.stubs.admin), { groupId })).lag.find((l) => l.partition === heldPartition)?.committedOffset ?? -1;
       try {
@@ -392,14 +393,10 @@ describe('committed offsets of a live group', () => {
       },
     });
     let b: ReturnType<StrataClient['consumer']> | undefined;
-    const waitFor = async (what: string, done: () => boolean) => {
-      for (let waitedMs = 0; !done(); waitedMs += 20) {
-        expect(waitedMs, what).toBeLessThan(15_000);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
+    const waitFor = (what: string, done: () => boolean) => eventually(done, { what, timeoutMs: 15_000 });
     try {
       const records = a[Symbol.asyncIterator]();
+      // A next() with a deadline; step(300) is a window in which a record may or may not come.
       const step = (timeoutMs: number) =>
         Promise.race([records.next().then((r) => (r.done ? undefined : r.value)), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs))]);
       for (let i = 0; i < 10; i++) expect(await step(5_000)).toBeDefined();
@@ -430,6 +427,8 @@ describe('committed offsets of a live group', () => {
         if (record) handed.push({ partition: record.partition, offset: record.offset });
       };
       let pulling = pull();
+      // Not a race guard: a second in which A holds its comeback's onAssigned with a next() waiting,
+      // when a fetcher that kept reading the revoked partition would hand its stale records.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       releaseAssign();
       await producer.send(topic, { value: 'after', partition: moved });
@@ -456,10 +455,9 @@ describe('committed offsets of a live group', () => {
     stream.on('data', (a: { memberId: string; failure: { code: string } | null }) => answers.push(a));
     stream.write({ groupId: 'spam', memberId: '', memberEpoch: 0, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
     for (let i = 0; i < 100; i++) stream.write({ groupId: 'spam', memberId: 'whoever', memberEpoch: 1, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
-    await new Promise((r) => setTimeout(r, 500));
-    stream.end();
     // One answer per heartbeat (plus possibly a push after the group's first assignment).
-    expect(answers.length).toBeGreaterThanOrEqual(101);
+    await eventually(() => answers.length >= 101, { what: 'an answer to each of the 101 heartbeats' });
+    stream.end();
     expect(answers.filter((a) => a.failure?.code === 'TOO_MANY_REQUESTS').length).toBeGreaterThanOrEqual(100 - 20);
     // The server and other groups are unaffected.
     const list = await call(fx.client.stubs.admin.listGroups.bind(fx.client.stubs.admin), {});

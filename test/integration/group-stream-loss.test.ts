@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { GroupConsumer } from '../../src/client/group-consumer.js';
 import { call } from '../../src/client/admin.js';
 import { StrataClient } from '../../src/client/strata-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 
 /** Long on purpose: the stream grace (2 s) is what removes the member below, not the session. */
@@ -11,13 +12,7 @@ const GROUPS = { sessionTimeoutMs: SESSION_TIMEOUT_MS, heartbeatIntervalMs: 200,
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const waitFor = (what: string, condition: () => boolean) => eventually(condition, { what, timeoutMs: 15_000 });
 
 interface Handed {
   partition: number;
@@ -73,6 +68,7 @@ describe('a dynamic member whose heartbeat stream is lost for longer than the gr
     const producing = (async () => {
       for (let i = 0; isProducing; i++) {
         await producer.sendBatch('cut', [{ value: `a${i}`, partition: 0 }, { value: `b${i}`, partition: 1 }]);
+        // Pace, not a race guard: records keep arriving on both partitions all through the test.
         await sleep(10);
       }
     })();
@@ -94,7 +90,8 @@ describe('a dynamic member whose heartbeat stream is lost for longer than the gr
       heartbeatsA.cut();
       await waitFor('B given A\'s partition', () => assignedToB.some((x) => x.partition === partitionOfA));
       const movedAtMs = assignedToB.find((x) => x.partition === partitionOfA)!.atMs;
-      // A's heartbeats get through again a while after B took over.
+      // A's heartbeats get through again a while after B took over. Not a race guard: these 2 s are
+      // the window under test, in which A must hand out nothing of the partition B now owns.
       await sleep(2_000);
       // Until then A cannot have rejoined: what it handed of the partition meanwhile, B had too.
       const restoredAtMs = Date.now();
@@ -129,6 +126,7 @@ describe('a member removed by the server while its heartbeats are answered (revo
     const producing = (async () => {
       for (let i = 0; isProducing; i++) {
         await producer.sendBatch('slow-revoke', [{ value: `a${i}`, partition: 0 }, { value: `b${i}`, partition: 1 }]);
+        // Pace, not a race guard: records keep arriving on both partitions all through the test.
         await sleep(10);
       }
     })();
@@ -177,6 +175,8 @@ describe('a member removed by the server while its heartbeats are answered (revo
       await waitFor('A removed', () => a.currentMemberId !== firstMemberId);
       lostAtMs = Date.now();
       await waitFor('B given a partition', () => assignedToB.length > 0);
+      // Not a race guard: the window under test, in which A (its commit still hung) must hand out
+      // nothing of what B was given.
       await sleep(2_000);
       const releasedAtMs = Date.now();
       releaseRevoke();

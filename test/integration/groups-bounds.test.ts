@@ -5,6 +5,8 @@ import { StrataClient } from '../../src/client/strata-client.js';
 import { MAX_MEMBER_ID_LENGTH } from '../../src/core/limits.js';
 import type { GroupHeartbeatRequest } from '../../src/generated/strata/v1/GroupHeartbeatRequest.js';
 import { ERROR_CODE_METADATA_KEY } from '../../src/protocol/protocol.js';
+import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
+import { eventually } from '../helpers/eventually.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 
 const GROUPS = { initialRebalanceDelayMs: 50, rebalanceDelayMs: 50, heartbeatIntervalMs: 200, sessionTimeoutMs: 3_000 };
@@ -15,7 +17,9 @@ interface Answer {
 }
 
 describe('consumer groups under hostile heartbeats', () => {
-  const fx = useInProcessServer({ groups: GROUPS });
+  // Debug: the call log's line for a stream the server ended is the signal one test waits for.
+  const logLines: LogLine[] = [];
+  const fx = useInProcessServer({ groups: GROUPS }, capturingLogger(logLines, 'debug'));
   beforeAll(async () => {
     await fx.client.admin.createTopic('jobs', { partitions: 2 });
     const producer = fx.client.producer();
@@ -90,9 +94,16 @@ describe('consumer groups under hostile heartbeats', () => {
     stream.read(0);
     const sent = 5_000;
     for (let i = 0; i < sent; i++) stream.write({ groupId: 'unread', memberId: 'm'.repeat(MAX_MEMBER_ID_LENGTH), memberEpoch: 1, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
-    await new Promise((r) => setTimeout(r, 1_100));
-    // Cut off, the stream is not served any more: a join on it (in a new rate-limit second) is ignored.
+    // The server cuts the stream off (its call log says so), while the client has read nothing yet.
+    const cutOff = await eventually(() => logLines.find((l) => l.msg === 'call failed' && l.reason === 'SLOW_READER' && String(l.method).endsWith('/GroupHeartbeat')), {
+      what: 'the server to end the unread heartbeat stream with SLOW_READER',
+    });
+    // Cut off, the stream is not served any more: a join on it is ignored. Sent in a new rate-limit
+    // second (the last one began at the cut-off or before), so that the rate limit cannot be why.
+    // Not a race guard: the wait is the rate limit's window, counted from the signal.
+    await new Promise((r) => setTimeout(r, Math.max(0, (cutOff.time as number) + 1_100 - Date.now())));
     stream.write({ groupId: 'joined-after-cut-off', memberId: '', memberEpoch: 0, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0 });
+    // Not a race guard: three seconds in which the join must not appear.
     for (let waitedMs = 0; waitedMs < 3_000; waitedMs += 100) {
       expect((await listGroups()).groups.map((g) => g.groupId)).not.toContain('joined-after-cut-off');
       await new Promise((r) => setTimeout(r, 100));

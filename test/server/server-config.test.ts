@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/core/errors.js';
-import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT } from '../../src/core/limits.js';
+import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, REQUEST_FIELDS_BYTES } from '../../src/core/limits.js';
 import { DEFAULT_TOPIC_CONFIG } from '../../src/storage/topic-config.js';
-import { DEFAULT_SERVER_CONFIG, largestAcceptedBatchBytes, REQUEST_FIELDS_BYTES, resolveServerConfig, streamReservedBytes } from '../../src/server/server-config.js';
+import { DEFAULT_SERVER_CONFIG, largestAcceptedBatchBytes, resolveServerConfig, streamReservedBytes } from '../../src/server/server-config.js';
 
 describe('server config: the request limit and the batch limits of topics', () => {
   it('by default receives a default topic largest batch plus the request fields', () => {
