@@ -15,7 +15,7 @@ import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import type { GroupOffsets } from '../groups/group-offsets.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
-import { streamReservedBytes, type ServerConfig, largestAcceptedBatchBytes } from './server-config.js';
+import { streamReservedBytes, type ServerConfig } from './server-config.js';
 import { AdmissionGate } from './admission-gate.js';
 import { MemoryBudget } from './memory-budget.js';
 import { raiseFlowControlWindows } from './flow-control-window.js';
