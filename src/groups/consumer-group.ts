@@ -53,8 +53,14 @@ export class ConsumerGroup {
   /** When members protected from moves during churn are to be balanced after all (they are settled then). */
   recheckDueMs: number | undefined;
   readonly churn = new GroupChurn();
-  /** Bumped by every offset reset: commits made before it are refused. */
+  /** Bumped by every offset reset before it is written: commits made before it are refused. */
   offsetsEpoch = 0;
+  /**
+   * The offsets epoch heartbeat answers carry: it catches up with offsetsEpoch only once the reset is
+   * written. Announced earlier, a member answered during the write reloaded the old offsets, and the
+   * announcement after the write carried the epoch it already had, so it never reloaded again.
+   */
+  announcedOffsetsEpoch = 0;
   /** The partition count of each subscribed topic the current target was computed with (absent: no such topic then). */
   partitionCounts = new Map<string, number>();
   private readonly owners = new Map<string, string>();

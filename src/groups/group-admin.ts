@@ -125,8 +125,12 @@ export class GroupAdmin {
     }
     if (request.execute) {
       coordinator.fenceOffsets(request.groupId);
-      await offsets.reset(request.groupId, request.requestedBy || 'unknown', changes.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.newOffset })));
-      coordinator.notifyOffsetsReset(request.groupId);
+      try {
+        await offsets.reset(request.groupId, request.requestedBy || 'unknown', changes.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.newOffset })));
+      } finally {
+        // Also after a failed write: members stay fenced until they are told the new epoch.
+        coordinator.notifyOffsetsReset(request.groupId);
+      }
     }
     return { changes, executed: request.execute };
   }

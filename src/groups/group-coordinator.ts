@@ -125,13 +125,13 @@ export class GroupCoordinator {
     if (request.memberEpoch === LEAVE_EPOCH) {
       group.churn.recordCleanLeave(member.memberId);
       this.removeMember(group, member.memberId, 'left', nowMs);
-      return { memberId: member.memberId, memberEpoch: LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: group.offsetsEpoch };
+      return { memberId: member.memberId, memberEpoch: LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: [], offsetsEpoch: group.announcedOffsetsEpoch };
     }
     member.lastHeartbeatMs = nowMs;
     if (request.memberEpoch === STATIC_LEAVE_EPOCH) {
       if (member.instanceId === undefined) throw new InvalidArgumentError('epoch -2 is for static members (with an instance id)');
       member.isAway = true;
-      return { memberId: member.memberId, memberEpoch: STATIC_LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(member.assigned), offsetsEpoch: group.offsetsEpoch };
+      return { memberId: member.memberId, memberEpoch: STATIC_LEAVE_EPOCH, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(member.assigned), offsetsEpoch: group.announcedOffsetsEpoch };
     }
     if (request.memberEpoch > member.memberEpoch || request.memberEpoch < 0) {
       throw new FencedMemberEpochError(`member '${member.memberId}' sent epoch ${request.memberEpoch}; its epoch is ${member.memberEpoch}`);
@@ -190,10 +190,14 @@ export class GroupCoordinator {
     if (group) group.offsetsEpoch++;
   }
 
-  /** After the reset is written: every live member is told to reload its offsets (the new epoch). */
+  /**
+   * After the reset is written (or failed to be: the members reload what is there): every live member
+   * is told to reload its offsets (the new epoch).
+   */
   notifyOffsetsReset(groupId: string): void {
     const group = this.groups.get(groupId);
     if (!group) return;
+    group.announcedOffsetsEpoch = group.offsetsEpoch;
     for (const member of group.members.values()) this.options.events?.onAssignmentChanged?.(groupId, this.responseFor(group, member));
   }
 
@@ -397,7 +401,7 @@ export class GroupCoordinator {
     const target = group.target.get(member.memberId);
     // During a revocation, the member is told its assignment without the partitions to let go.
     const assignment = target ? intersectWith(member.assigned, target) : member.assigned;
-    return { memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(assignment), offsetsEpoch: group.offsetsEpoch };
+    return { memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(assignment), offsetsEpoch: group.announcedOffsetsEpoch };
   }
 
   /**

@@ -121,6 +121,45 @@ describe('GroupAdmin and GroupOffsets', () => {
       expect(offsets.fetch('g').get('orders')!.get(0)!.offset).toBe(190);
     });
 
+    it('announces the new offsets epoch only once the reset is written: a member answered during the write does not reload the old offsets', async () => {
+      const member = joinMember();
+      const identity = { groupId: 'g', memberId: member.memberId, memberEpoch: member.memberEpoch, offsetsEpoch: member.offsetsEpoch };
+      let release!: () => void;
+      const written = new Promise<void>((resolve) => (release = resolve));
+      let writing!: () => void;
+      const isWriting = new Promise<void>((resolve) => (writing = resolve));
+      const reset = offsets.reset.bind(offsets);
+      offsets.reset = async (...args) => {
+        writing();
+        await written;
+        return reset(...args);
+      };
+      pushed = [];
+      const resetting = admin.resetOffsets({ ...request, target: { timestampMs: 120_000 }, execute: true });
+      await isWriting;
+      // The write is in progress: commits from before it are refused, and heartbeats still carry the old epoch.
+      const during = coordinator.heartbeat({ groupId: 'g', memberId: member.memberId, memberEpoch: member.memberEpoch, topics: ['orders'], owned: member.assignment, idleMs: 0 });
+      expect(during.offsetsEpoch).toBe(member.offsetsEpoch);
+      expect(await rejection(groupOffsets.commit(identity, [{ topic: 'orders', partition: 0, offset: 190 }]))).toBeInstanceOf(FencedMemberEpochError);
+      expect(pushed).toEqual([]);
+      release();
+      await resetting;
+      expect(pushed.map((p) => p.offsetsEpoch)).toEqual([member.offsetsEpoch + 1]);
+      const after = coordinator.heartbeat({ groupId: 'g', memberId: member.memberId, memberEpoch: member.memberEpoch, topics: ['orders'], owned: member.assignment, idleMs: 0 });
+      expect(after.offsetsEpoch).toBe(member.offsetsEpoch + 1);
+    });
+
+    it('tells members the new epoch after a reset whose write failed, so they are not fenced for good', async () => {
+      const member = joinMember();
+      offsets.reset = () => Promise.reject(new Error('disk gone'));
+      pushed = [];
+      await expect(admin.resetOffsets({ ...request, target: { point: 'earliest' }, execute: true })).rejects.toThrow('disk gone');
+      expect(pushed.map((p) => p.offsetsEpoch)).toEqual([member.offsetsEpoch + 1]);
+      const identity = { groupId: 'g', memberId: member.memberId, memberEpoch: member.memberEpoch, offsetsEpoch: pushed[0]!.offsetsEpoch };
+      await groupOffsets.commit(identity, [{ topic: 'orders', partition: 0, offset: 190 }]);
+      expect(offsets.fetch('g').get('orders')!.get(0)!.offset).toBe(190);
+    });
+
     it('refuses an unknown topic, a partition past the count and a missing target, writing nothing', async () => {
       expect(await rejection(admin.resetOffsets({ ...request, topic: 'nope', target: { point: 'latest' }, execute: true }))).toBeInstanceOf(TopicNotFoundError);
       const past = await rejection(admin.resetOffsets({ ...request, partitions: [0, 2], target: { point: 'latest' }, execute: true }));
