@@ -159,6 +159,9 @@ describe('GroupCoordinator', () => {
     expect(() => coordinator.validateMember('g', a.memberId, r.memberEpoch, 0)).not.toThrow();
     coordinator.fenceOffsets('g');
     expect(() => coordinator.validateMember('g', a.memberId, r.memberEpoch, 0)).toThrow(expect.objectContaining({ code: 'FENCED_MEMBER_EPOCH' }));
+    // Announced only once the reset is written (notifyOffsetsReset).
+    expect(beat({ memberId: a.memberId, memberEpoch: r.memberEpoch }).offsetsEpoch).toBe(0);
+    coordinator.notifyOffsetsReset('g');
     expect(beat({ memberId: a.memberId, memberEpoch: r.memberEpoch }).offsetsEpoch).toBe(1);
     expect(() => coordinator.validateMember('g', a.memberId, r.memberEpoch, 1)).not.toThrow();
     coordinator.close();
