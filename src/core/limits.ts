@@ -104,3 +104,11 @@ export const MAX_MEMBER_ID_LENGTH = 64;
  * two in flight. 100 is five seconds of heartbeats at the per-stream rate limit beyond that.
  */
 export const MAX_UNREAD_HEARTBEAT_ANSWERS = 100;
+
+/** Producer ids are handed out in blocks, one durable record per block (as Kafka's controller does). */
+export const PRODUCER_ID_BLOCK_SIZE = 1_000;
+/** Producer names (InitProducer's producer_name) the server keeps; past it, new names are refused. */
+export const MAX_NAMED_PRODUCERS = 100_000;
+export const MAX_PRODUCER_NAME_LENGTH = 249;
+/** Producer epochs are int16 in the batch format; InitProducer gives a fresh id past the last. */
+export const MAX_PRODUCER_EPOCH = 0x7fff;

@@ -1,3 +1,4 @@
+import { PRODUCER_IDS_TOPIC } from '../broker/producer-id-registry.js';
 import type { Broker } from '../broker/broker.js';
 import { InvalidArgumentError, InvalidConfigError } from '../core/errors.js';
 import { OFFSETS_TOPIC } from '../groups/offset-store.js';
@@ -84,11 +85,11 @@ export function createAdminService(
       await onTopicDeleted(request.topic);
       return {};
     }),
-    // The internal offsets topic is Strata's own bookkeeping: described on request, not listed.
+    // The internal topics are Strata's own bookkeeping: described on request, not listed.
     ListTopics: unary(async () => ({
       topics: logs
         .listTopics()
-        .filter((name) => name !== OFFSETS_TOPIC)
+        .filter((name) => name !== OFFSETS_TOPIC && name !== PRODUCER_IDS_TOPIC)
         .map((name) => ({ name, partitionCount: logs.partitionCount(name) ?? 0 })),
     })),
     DescribeTopic: unary(async (request) => ({ topic: topicDescriptionToProto(logs.describeTopic(request.topic)) })),

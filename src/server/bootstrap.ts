@@ -1,4 +1,5 @@
 import { Broker } from '../broker/broker.js';
+import { PRODUCER_IDS_TOPIC, ProducerIdRegistry } from '../broker/producer-id-registry.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { StickyAssignor } from '../groups/assignors/sticky-assignor.js';
@@ -29,12 +30,19 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   // A taken port says so in one line, before the data dir is created, locked or recovered.
   await checkCanListen(config.host, config.port);
   const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
-  const broker = new Broker(logManager, clock, logger);
+  let producerIds;
+  try {
+    producerIds = await ProducerIdRegistry.open(logManager, logger);
+  } catch (error) {
+    await logManager.close();
+    throw error;
+  }
+  const broker = new Broker(logManager, clock, logger, producerIds);
   let grpcServer;
   let coordinator: GroupCoordinator | undefined;
   try {
     const startedMs = clock.nowMs();
-    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC] });
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));
