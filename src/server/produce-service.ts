@@ -15,7 +15,6 @@ import { toFailure, toServiceError } from './status.js';
 import { unary } from './unary.js';
 import type { InitProducerRequest__Output } from '../generated/strata/v1/InitProducerRequest.js';
 import type { InitProducerResponse } from '../generated/strata/v1/InitProducerResponse.js';
-import { InvalidArgumentError } from '../core/errors.js';
 import type { StreamRegistry } from './stream-registry.js';
 import type { MemoryBudget } from './memory-budget.js';
 
@@ -45,11 +44,9 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
   const slotBytes = memory.maxRequestBytes;
   return {
     InitProducer: unary(async (request: InitProducerRequest__Output): Promise<InitProducerResponse> => {
-      const hasId = request.producerId !== undefined;
-      if (hasId !== (request.producerEpoch !== undefined)) throw new InvalidArgumentError('producer_id and producer_epoch are set together or not at all');
       const identity = await broker.initProducer({
-        ...(request.producerName !== undefined ? { name: request.producerName } : {}),
-        ...(hasId ? { current: { producerId: request.producerId!, producerEpoch: request.producerEpoch! } } : {}),
+        ...(request.producerName !== '' ? { name: request.producerName } : {}),
+        ...(request.current ? { current: { producerId: request.current.producerId, producerEpoch: request.current.producerEpoch } } : {}),
       });
       return { producerId: identity.producerId, producerEpoch: identity.producerEpoch };
     }),
