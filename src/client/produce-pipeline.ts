@@ -7,16 +7,16 @@ import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResponse.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
+import { assert } from '../core/assert.js';
 import { StrataClientError } from './client-error.js';
 import { BatchesProduceRequest, recycleProduceFrame } from './produce-request-frames.js';
 import type { BatchSinks } from './send-sinks.js';
+import type { Generation } from './producer-identity.js';
 
 const isSameGeneration = (a: SealedBatch, b: SealedBatch): boolean => a.producerId === b.producerId && a.epoch === b.epoch;
 
 /** The largest base or last sequence a batch can carry (int32). */
 const MAX_SEQUENCE = 0x7fff_ffff;
-/** Producer epochs are int16 in the batch format. */
-const MAX_PRODUCER_EPOCH = 0x7fff;
 
 import type { RecordMetadata } from './record-sink.js';
 
@@ -77,10 +77,20 @@ interface PartitionPipeline {
   sealedCount: number;
 }
 
+/** Where the pipeline's producer ids and epochs come from: the server (ProducerIdentity). */
+export interface GenerationSource {
+  /** The producer's newest generation; known before the first batch is sealed. */
+  readonly current: Generation | undefined;
+  /** Set once the producer is fenced: nothing more is sealed. */
+  readonly fenced: StrataClientError | undefined;
+  /** The generation a partition whose batches of `stale` must start over from sequence 0 moves to. */
+  next(stale: Generation): Promise<Generation>;
+  /** A batch of the newest generation was refused with PRODUCER_FENCED. */
+  noteFenced(error: StrataClientError): void;
+}
+
 export interface PipelineOptions {
-  producerId: number;
-  /** A fresh producer id, for a partition that used up every epoch of its current one. */
-  newProducerId: () => number;
+  identity: GenerationSource;
   ackLevel: AckLevel;
   /** Produce requests of one partition in flight at once. */
   maxInFlightPerPartition: number;
@@ -140,14 +150,22 @@ export class ProducePipeline {
   /** Assigns the next sequence of the partition and encodes the batch. */
   seal(topic: string, partition: number, builder: RecordBatchBuilder, sinks: BatchSinks, sizeBytes: number, deadlineMs: number): void {
     // Thrown before a sequence is taken: the caller fails the batch's records, and nothing was sent.
-    const givenUp = this.options.givenUpError?.();
+    const givenUp = this.options.givenUpError?.() ?? this.options.identity.fenced;
     if (givenUp) throw givenUp;
     const state = this.partitionState(topic, partition);
     const recordCount = builder.recordCount;
     if (state.nextSequence + recordCount - 1 > MAX_SEQUENCE) {
       // Sequences are int32 in the batch format: past 2^31 - 1 records of one partition, the producer
-      // goes on under its next epoch from 0 (the server takes a newer epoch from sequence 0).
-      this.startNewEpoch(state);
+      // goes on under its next epoch from 0 (the server takes a newer epoch from sequence 0). The
+      // batch waits, numbered from 0 for now, until the renumbering stamps it.
+      state.needsRenumber = true;
+      state.nextSequence = 0;
+    }
+    // A renumbering is due (a sequence that ran out, or one whose new epoch could not be had): it
+    // runs once the partition's batches in flight have answered.
+    if (state.needsRenumber && !state.isRecovering) {
+      state.isRecovering = true;
+      if (state.inFlight.size === 0) this.scheduleResume(state);
     }
     const encoded = builder.build({
       producerId: state.producerId,
@@ -179,7 +197,9 @@ export class ProducePipeline {
     const key = `${partition}\u0000${topic}`;
     let state = this.partitions.get(key);
     if (!state) {
-      state = { topic, partition, producerId: this.options.producerId, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, isRenumberAfterRefusal: false, failures: 0, sealedCount: 0 };
+      const generation = this.options.identity.current;
+      assert(generation !== undefined, 'the producer id is known before a batch is sealed');
+      state = { topic, partition, producerId: generation.producerId, epoch: generation.epoch, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, isRenumberAfterRefusal: false, failures: 0, sealedCount: 0 };
       this.partitions.set(key, state);
     }
     return state;
@@ -256,6 +276,20 @@ export class ProducePipeline {
       } catch {
         // Already gone.
       }
+    }
+  }
+
+  /**
+   * The producer is fenced: every batch waiting (queued or to be retried) fails now with `error`;
+   * batches in flight fail as their answers come (PRODUCER_FENCED, unless the server appended them
+   * before the newer instance took over).
+   */
+  failAll(error: StrataClientError): void {
+    for (const state of this.partitions.values()) {
+      const waiting = [...state.retry, ...state.queue];
+      state.retry = [];
+      state.queue = [];
+      for (const batch of waiting) this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(error) : error);
     }
   }
 
@@ -371,6 +405,19 @@ export class ProducePipeline {
     // Sticky: an attempt that went unanswered may be in the log whatever a later attempt hears (a
     // retry that arrives while the first append is still being written is refused as out of order).
     batch.isOutcomeUnknown ||= isOutcomeUnknown;
+    if (error.code === 'PRODUCER_FENCED') {
+      const current = this.options.identity.current;
+      if (current && (current.producerId !== batch.producerId || current.epoch !== batch.epoch)) {
+        // Fenced at an older generation than the producer's newest (its old id was retired when its
+        // epochs ran out): nothing was written, and the partition moves on to the newest generation.
+        // Its batches that went unanswered may be in the log under the old one: they fail, saying so.
+        error = new StrataClientError(error.code, error.message, error.grpcStatus, true);
+        state.needsRenumber = true;
+        state.isRenumberAfterRefusal = true;
+      } else {
+        this.options.identity.noteFenced(error);
+      }
+    }
     const givenUp = error.retriable ? this.options.givenUpError?.() : undefined;
     if (!error.retriable || givenUp || Date.now() >= batch.deadlineMs) {
       const finalError = givenUp ?? error;
@@ -403,8 +450,26 @@ export class ProducePipeline {
         state.hasUnresolvedSequence = false;
         state.isRenumberAfterRefusal = false;
       }
-      if (state.needsRenumber) {
-        this.startNewEpoch(state);
+      if (state.needsRenumber) return this.renumber(state);
+      state.isRecovering = false;
+      this.pump(state);
+    }, state.needsRenumber && state.retry.length === 0 ? 0 : backoffMs);
+  }
+
+  /**
+   * The partition's sequence starts over from 0 under the producer's next generation, which the
+   * server hands out (InitProducer: the next epoch; past epoch 32767 a fresh id, as Kafka's idempotent
+   * producer gets a new id when its epochs run out): the server takes it as a producer starting at
+   * sequence 0. Batches sealed while the server is asked wait in the queue and are stamped with the
+   * rest. When no generation can be had (the server is given up on, or the producer is fenced), the
+   * waiting batches fail with that error, and the next batch sealed asks again.
+   */
+  private renumber(state: PartitionPipeline): void {
+    this.options.identity.next({ producerId: state.producerId, epoch: state.epoch }).then(
+      (generation) => {
+        state.producerId = generation.producerId;
+        state.epoch = generation.epoch;
+        state.nextSequence = 0;
         for (const batch of state.queue) {
           batch.sequence = state.nextSequence;
           batch.producerId = state.producerId;
@@ -414,25 +479,18 @@ export class ProducePipeline {
           restampProducerState(batch.encoded, state.producerId, state.epoch, batch.sequence);
         }
         state.needsRenumber = false;
-      }
-      state.isRecovering = false;
-      this.pump(state);
-    }, state.needsRenumber && state.retry.length === 0 ? 0 : backoffMs);
-  }
-
-  /**
-   * The partition's sequence starts over from 0 under a newer epoch; once the int16 epochs are used
-   * up, under a fresh producer id from epoch 0 (as Kafka's idempotent producer, which gets a new id
-   * when its epoch is exhausted). The server takes either as a producer starting at sequence 0.
-   */
-  private startNewEpoch(state: PartitionPipeline): void {
-    if (state.epoch >= MAX_PRODUCER_EPOCH) {
-      state.producerId = this.options.newProducerId();
-      state.epoch = 0;
-    } else {
-      state.epoch++;
-    }
-    state.nextSequence = 0;
+        state.isRecovering = false;
+        this.pump(state);
+      },
+      (error: unknown) => {
+        const failure = StrataClientError.fromServiceError(error);
+        const waiting = state.queue;
+        state.queue = [];
+        for (const batch of waiting) this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(failure) : failure);
+        // The renumbering is still due: the next batch sealed asks again.
+        state.isRecovering = false;
+      },
+    );
   }
 
   private reject(batch: SealedBatch, error: Error): void {

@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { AssertionError } from '../core/assert.js';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
 import { MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
@@ -12,6 +11,8 @@ import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
 import { TopicMetadataCache } from './topic-metadata-cache.js';
 import { ConnectionDeadline } from './connection-deadline.js';
 import type { ClientChannel } from './client-channel.js';
+import { ProducerIdentity } from './producer-identity.js';
+import type { StrataClientError } from './client-error.js';
 
 export type { ProducerRecord, RecordMetadata };
 
@@ -61,7 +62,17 @@ export interface ProducerOptions {
   maxBatchBytes?: number;
   compression?: 'none' | 'gzip';
   partitioner?: Partitioner;
+  /**
+   * Like Kafka's transactional.id: a producer started with the name of a running one fences the older
+   * one (its pending and later sends fail with PRODUCER_FENCED), so two instances of one service never
+   * both write. Without it, the server hands out a fresh producer id.
+   */
+  producerName?: string;
+  /** Where the producer says it was fenced (a pino logger fits); default: process.emitWarning. */
+  logger?: { warn(fields: Record<string, unknown>, message: string): void };
 }
+
+const emitWarning: NonNullable<ProducerOptions['logger']> = { warn: (fields, message) => process.emitWarning(`${message} ${JSON.stringify(fields)}`, 'StrataProducerWarning') };
 
 
 /** A partition's batch being filled: its records are encoded into `builder` as they come. */
@@ -91,7 +102,7 @@ const ACKS: Record<NonNullable<ProducerOptions['acks']>, AckLevel> = {
  * retries included. Memory is bounded by maxBufferedBytes: send() waits for room.
  */
 export class Producer {
-  private readonly options: Required<Omit<ProducerOptions, 'partitioner'>> & { partitioner: Partitioner };
+  private readonly options: Required<Omit<ProducerOptions, 'partitioner' | 'producerName' | 'logger'>> & { partitioner: Partitioner };
   private readonly pipeline: ProducePipeline;
   private readonly openBatches = new Map<string, Map<number, OpenBatch>>();
   /** The size of each partition's last sealed batch: a busy partition's next batch starts at full size. */
@@ -104,6 +115,8 @@ export class Producer {
   private isClosed = false;
   private readonly batchBuffers: BatchBufferPool;
   private readonly connection: ConnectionDeadline;
+  /** The producer id and epoch, from the server (InitProducer) before the first batch. */
+  private readonly identity: ProducerIdentity;
 
   constructor(client: ClientChannel, options: ProducerOptions) {
     this.options = {
@@ -142,9 +155,21 @@ export class Producer {
       onUnreachable: (error) => this.pipeline.failWaiting(error, { mayBeWritten: client.connection.hasBeenReady }),
     });
     this.topics = new TopicMetadataCache(client, { deliveryTimeoutMs: o.deliveryTimeoutMs, retryBackoffMs: o.retryBackoffMs, isClosed: () => this.isClosed, reachability: this.connection });
+    const logger = options.logger ?? emitWarning;
+    this.identity = new ProducerIdentity(client.stubs.produce, {
+      ...(options.producerName !== undefined ? { name: options.producerName } : {}),
+      clock: client.clock,
+      callTimeoutMs: client.callTimeoutMs,
+      deliveryTimeoutMs: o.deliveryTimeoutMs,
+      retryBackoffMs: o.retryBackoffMs,
+      reachability: this.connection,
+      onFenced: (error: StrataClientError) => {
+        logger.warn({ producerName: options.producerName, producerId: this.identity.current?.producerId, epoch: this.identity.current?.epoch, error: error.message }, 'producer fenced: a newer instance took its name; every pending and later send fails with PRODUCER_FENCED');
+        this.pipeline.failAll(error);
+      },
+    });
     this.pipeline = new ProducePipeline(client.stubs.produce, {
-      producerId: randomInt(1, 2 ** 47),
-      newProducerId: () => randomInt(1, 2 ** 47),
+      identity: this.identity,
       ackLevel: ACKS[o.acks],
       maxInFlightPerPartition: o.maxInFlightPerPartition,
       maxRequestBytes: o.maxRequestBytes,
@@ -179,7 +204,8 @@ export class Producer {
     const timestampMs = timestampOf(record, Date.now());
     const partitionCount = this.topics.partitionCount(topic);
     const isKnownPartition = record.partition === undefined || (partitionCount !== undefined && record.partition < partitionCount);
-    if (partitionCount !== undefined && isKnownPartition && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
+    if (this.identity.fenced) return Promise.reject(this.identity.fenced);
+    if (partitionCount !== undefined && isKnownPartition && this.identity.current !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
       this.bufferedBytes += sizeBytes;
       const sink = new SingleSend();
       this.place(topic, partitionCount, record, key, timestampMs, sizeBytes, sink, 0);
@@ -200,6 +226,7 @@ export class Producer {
    */
   sendBatch(topic: string, records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     if (this.isClosed) return Promise.reject(closedError());
+    if (this.identity.fenced) return Promise.reject(this.identity.fenced);
     if (records.length === 0) return Promise.resolve([]);
     // Everything is checked before anything is queued: a bad record refuses the whole call.
     const keys: Array<Buffer | null> = new Array(records.length);
@@ -222,7 +249,7 @@ export class Producer {
       const sink = new ManySend(records.length, resolve, reject);
       const partitionCount = this.topics.partitionCount(topic);
       // A partition past the known count may have been added since: the slow path asks the server.
-      if (partitionCount !== undefined && firstInvalidPartition(records, partitionCount) === undefined && this.waitingSends === 0 && this.bufferedBytes + totalBytes <= this.options.maxBufferedBytes) {
+      if (partitionCount !== undefined && firstInvalidPartition(records, partitionCount) === undefined && this.identity.current !== undefined && this.waitingSends === 0 && this.bufferedBytes + totalBytes <= this.options.maxBufferedBytes) {
         this.bufferedBytes += totalBytes;
         for (let i = 0; i < records.length; i++) this.place(topic, partitionCount, records[i]!, keys[i]!, nowMs, sizes[i]!, sink, i);
         return;
@@ -240,7 +267,8 @@ export class Producer {
     const records: ProducerRecord[] = callerRecords.map((record) => ({ value: record.value, headers: record.headers, timestampMs: timestampOf(record, nowMs), partition: record.partition }));
     this.waitingSends++;
     const turn = this.waitChain.then(async () => {
-      let partitionCount = await this.topics.loadPartitionCount(topic);
+      // The producer id comes from the server before the first batch (asked once, with the metadata).
+      let [partitionCount] = await Promise.all([this.topics.loadPartitionCount(topic), this.identity.load()]);
       if (firstInvalidPartition(records, partitionCount) !== undefined) partitionCount = await this.topics.loadPartitionCount(topic, true);
       const invalid = firstInvalidPartition(records, partitionCount);
       if (invalid !== undefined) throw outsideTopic(invalid, topic, partitionCount);

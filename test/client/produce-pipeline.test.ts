@@ -7,6 +7,7 @@ import type { StrataError } from '../../src/core/errors.js';
 import { validateBatches, type BatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
+import { FakeIdentity } from '../helpers/fake-identity.js';
 
 /** `count` records of one call, all waited for by `sink`. */
 function sinksOf(sink: RecordSink, count: number): BatchSinks {
@@ -58,13 +59,14 @@ function sequencedStub(sequences: ProducerSequences, appended: BatchHeader[]): P
 
 /** Producer 9 (10 once its epochs run out), one request in flight; send(n) resolves with the first record's offset. */
 function sequencedPipeline(stub: ProduceServiceClient, deliveryTimeoutMs: number) {
-  const pipeline = new ProducePipeline(stub, { producerId: 9, newProducerId: () => 10, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+  const identity = new FakeIdentity(9);
+  const pipeline = new ProducePipeline(stub, { identity, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
   const send = (count: number) =>
     new Promise<number>((resolve, reject) => {
       const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
       pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, Date.now() + deliveryTimeoutMs);
     });
-  return { pipeline, send };
+  return { pipeline, send, identity };
 }
 
 describe('ProducePipeline', () => {
@@ -86,7 +88,7 @@ describe('ProducePipeline', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 1, newProducerId: () => 2, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+    const pipeline = new ProducePipeline(stub, { identity: new FakeIdentity(1), ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
       pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, Date.now() + 60_000),
     );
@@ -98,7 +100,7 @@ describe('ProducePipeline', () => {
   it('past 2^31 - 1 records of a partition, goes on under the next epoch from sequence 0 (sequences are int32), past the last epoch under a new producer id', async () => {
     const sequences = new ProducerSequences();
     const seen: BatchHeader[] = [];
-    const { pipeline, send } = sequencedPipeline(sequencedStub(sequences, seen), 60_000);
+    const { pipeline, send, identity } = sequencedPipeline(sequencedStub(sequences, seen), 60_000);
     await send(2); // epoch 0, sequences 0-1: the server knows the producer
     // A long-lived producer near the end of the int32 range (2^31 - 4 records sent on this partition).
     (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number } }).partitionState('t', 0).nextSequence = 2 ** 31 - 4;
@@ -110,6 +112,7 @@ describe('ProducePipeline', () => {
     const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
     state.epoch = 0x7fff;
     state.nextSequence = 2 ** 31 - 4;
+    identity.current = { producerId: 9, epoch: 0x7fff };
     Object.assign((sequences as unknown as { producers: Map<number, object> }).producers.get(9)!, { producerEpoch: 0x7fff, nextSequence: 2 ** 31 - 4 });
     await send(3); // 2^31 - 4 .. 2^31 - 2 at epoch 32767: still fits
     await send(2); // would pass 2^31 - 1 at the last epoch: producer 10, epoch 0, from 0
@@ -123,6 +126,11 @@ describe('ProducePipeline', () => {
       [10, 0, 0, 2],
       [10, 0, 2, 1],
     ]);
+    // Each new generation was the server's to give (InitProducer with the id and epoch it replaces).
+    expect(identity.asked).toEqual([
+      { producerId: 9, epoch: 0 },
+      { producerId: 9, epoch: 0x7fff },
+    ]);
     pipeline.close();
   });
 
@@ -130,17 +138,19 @@ describe('ProducePipeline', () => {
     it(`keeps the log in send order when the sequence starts over while batches are queued (${atLastEpoch ? 'new producer id' : 'new epoch'})`, async () => {
       const sequences = new ProducerSequences();
       const appended: BatchHeader[] = [];
-      const { pipeline, send } = sequencedPipeline(sequencedStub(sequences, appended), 5_000);
+      const { pipeline, send, identity } = sequencedPipeline(sequencedStub(sequences, appended), 5_000);
       await send(1);
       const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
       const entry = (sequences as unknown as { producers: Map<number, { nextSequence: number; producerEpoch: number }> }).producers.get(9)!;
       state.nextSequence = entry.nextSequence = 2 ** 31 - 4;
-      if (atLastEpoch) state.epoch = entry.producerEpoch = 0x7fff;
+      if (atLastEpoch) state.epoch = entry.producerEpoch = identity.current.epoch = 0x7fff;
       const epoch = atLastEpoch ? 0x7fff : 0;
-      // b1 goes out; b2 (old generation) and b3 (the new one, from 0) wait in the queue together.
+      // b1 goes out; b2 waits behind it, and b3 would pass the int32 sequences: the partition asks the
+      // server for its next generation once b1 is answered, and b2 and b3 (never sent) go under it from 0.
       const offsets = await Promise.all([send(1), send(2), send(2)]);
       expect(offsets).toEqual([1, 2, 4]);
-      expect(appended.slice(1).map((h) => `${h.producerId}/${h.producerEpoch}/${h.baseSequence}`)).toEqual([`9/${epoch}/${2 ** 31 - 4}`, `9/${epoch}/${2 ** 31 - 3}`, atLastEpoch ? '10/0/0' : '9/1/0']);
+      const next = atLastEpoch ? '10/0' : '9/1';
+      expect(appended.slice(1).map((h) => `${h.producerId}/${h.producerEpoch}/${h.baseSequence}`)).toEqual([`9/${epoch}/${2 ** 31 - 4}`, `${next}/0`, `${next}/2`]);
       pipeline.close();
     });
   }

@@ -8,6 +8,7 @@ import { BatchSinks } from '../../src/client/send-sinks.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
 import { loadProtocol } from '../../src/protocol/protocol.js';
+import { FakeIdentity } from '../helpers/fake-identity.js';
 
 const method = loadProtocol().protocol.strata.v1.ProduceService.service.Produce;
 const protobufjsSerialize = method.requestSerialize as (request: ProduceRequest) => Buffer;
@@ -114,7 +115,7 @@ describe('the ProduceRequest serializer', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 1, newProducerId: () => 2, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 1, maxRetryBackoffMs: 1, requestTimeoutMs: 30_000, onSettled: () => undefined });
+    const pipeline = new ProducePipeline(stub, { identity: new FakeIdentity(1), ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 1, maxRetryBackoffMs: 1, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const answered: number[] = [];
     const seal = (value: string) => {
       const builder = new RecordBatchBuilder(1 << 14);

@@ -20,6 +20,7 @@ import type { LogManager } from '../../src/storage/log-manager.js';
 import { openLog } from '../helpers/open-log.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { readyConnection } from '../helpers/fake-channel.js';
+import { fakeInitProducer } from '../helpers/fake-init-producer.js';
 
 type FakeStream = EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
 const tick = () => new Promise((r) => setImmediate(r));
@@ -44,6 +45,7 @@ it('a batch the topic refuses as too large fails alone, not with the batches coa
     admin: { describeTopic: async () => ({ partitionCount: 1 }) },
     stubs: {
       produce: {
+        initProducer: fakeInitProducer(),
         produce() {
           const stream = new EventEmitter() as FakeStream;
           stream.end = () => undefined;
@@ -86,6 +88,7 @@ it('batches queued behind a blocked stream are sent after that stream breaks', a
     admin: { describeTopic: async () => ({ partitionCount: 2 }) },
     stubs: {
       produce: {
+        initProducer: fakeInitProducer(),
         produce() {
           const stream = new EventEmitter() as FakeStream;
           const isFirst = streams.length === 0;
@@ -149,6 +152,7 @@ function sequencedService(options: SequencedServiceOptions = {}) {
     admin: { describeTopic: async () => ({ partitionCount: 1 }) },
     stubs: {
       produce: {
+        initProducer: fakeInitProducer(),
         produce() {
           const stream = new EventEmitter() as FakeStream & { cancel: () => void };
           const streamIndex = streams.length;

@@ -9,6 +9,7 @@ import { validateBatches } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { SeededRandom, seedsFromEnv } from '../helpers/seeded-random.js';
 import { readyConnection } from '../helpers/fake-channel.js';
+import { fakeInitProducer } from '../helpers/fake-init-producer.js';
 
 const PARTITIONS = 4;
 
@@ -25,6 +26,7 @@ class FlakyProduceService {
   failures = 0;
   breaks = 0;
   multiBatchRequests = 0;
+  readonly initProducer = fakeInitProducer();
 
   constructor(
     private readonly random: () => number,

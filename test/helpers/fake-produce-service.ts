@@ -5,6 +5,7 @@ import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { readBatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { readyConnection } from './fake-channel.js';
+import { fakeInitProducer } from './fake-init-producer.js';
 
 export interface FakeProduceServiceOptions {
   /** Partitions of the one topic it knows (default 4). */
@@ -35,6 +36,7 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
   const logs: string[][] = Array.from({ length: partitions }, () => []);
   let requests = 0;
   let multiBatchRequests = 0;
+  const initProducer = fakeInitProducer();
   const client = {
     admin: {
       describeTopic: async (topic: string) => {
@@ -45,6 +47,7 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
     },
     stubs: {
       produce: {
+        initProducer,
         produce() {
           const stream = new EventEmitter() as EventEmitter & { write: (request: ProduceRequest) => boolean; end: () => void };
           stream.end = () => undefined;
@@ -81,5 +84,5 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
     },
     ...readyConnection(),
   } as unknown as StrataClient;
-  return { client, logs, requestCount: () => requests, multiBatchRequestCount: () => multiBatchRequests };
+  return { client, logs, requestCount: () => requests, multiBatchRequestCount: () => multiBatchRequests, initProducerRequests: initProducer.requests };
 }

@@ -73,6 +73,37 @@ describe('InitProducer over gRPC', () => {
   });
 });
 
+describe('Producer with a producerName', () => {
+  const fx = useInProcessServer();
+
+  it('is fenced by a newer Producer of the same name: its pending and later sends fail with PRODUCER_FENCED, and it says so once', async () => {
+    await fx.client.admin.createTopic('named', { partitions: 3 });
+    const warnings: string[] = [];
+    const older = fx.client.producer({ producerName: 'svc', lingerMs: 0, maxInFlightPerPartition: 1, logger: { warn: (_fields, message) => warnings.push(message) } });
+    await older.send('named', { value: 'old-0', partition: 0 });
+    const other = new StrataClient({ address: fx.address });
+    try {
+      const newer = other.producer({ producerName: 'svc', lingerMs: 0 });
+      await newer.send('named', { value: 'new-1', partition: 1 });
+      // Partition 2: neither instance wrote to it. Many sends at once: one in flight, the rest queued.
+      const pending = Array.from({ length: 20 }, (_, i) => older.send('named', { value: `old-2.${i}`, partition: 2 }));
+      const failures = await Promise.all(pending.map((p) => rejection(p)));
+      for (const failure of failures) expect(failure).toMatchObject({ code: 'PRODUCER_FENCED', retriable: false });
+      // Later sends fail at once, on any partition.
+      expect(await rejection(older.send('named', { value: 'old-0 again', partition: 0 }))).toMatchObject({ code: 'PRODUCER_FENCED' });
+      expect(await rejection(older.sendBatch('named', [{ value: 'x' }]))).toMatchObject({ code: 'PRODUCER_FENCED' });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('fenced');
+      await newer.send('named', { value: 'new-2', partition: 2 });
+      await older.close();
+      await newer.close();
+    } finally {
+      other.close();
+    }
+    expect((await fx.client.admin.describeTopic('named')).partitions.map((p) => p.logEndOffset)).toEqual([1, 1, 1]);
+  });
+});
+
 describe('producer ids across a SIGKILL of the server', () => {
   let dir: { path: string; remove: () => Promise<void> };
   let server: ServerProcess | undefined;
