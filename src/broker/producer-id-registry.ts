@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ProducerFencedError, TooManyProducersError, TopicAlreadyExistsError } from '../core/errors.js';
+import { DataLossError, InvalidArgumentError, ProducerFencedError, TooManyProducersError, TopicAlreadyExistsError } from '../core/errors.js';
 import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, PRODUCER_ID_BLOCK_SIZE } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
@@ -82,17 +82,24 @@ export class ProducerIdRegistry {
   private endId = 0;
   private nextId = 0;
   private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * Damage in `__producer_ids` (found at startup): the ids handed out are unknown, so no more are
+   * handed out (InitProducer fails with this DATA_LOSS) instead of maybe reusing one; fences read
+   * before the damage still hold, and everything else the server does goes on.
+   */
+  private damage: DataLossError | undefined;
+  private log!: PartitionLog;
 
   private constructor(
-    private readonly log: PartitionLog,
     private readonly blockSize: number,
+    private readonly maxNamedProducers: number,
   ) {}
 
   /**
    * Opens (creating `__producer_ids` if missing) and replays the registry; call before serving produce.
    * `segmentBytes` applies when the topic is created (tests use small segments to see compaction).
    */
-  static async open(logs: LogManager, logger: Logger, options: { blockSize?: number; segmentBytes?: number } = {}): Promise<ProducerIdRegistry> {
+  static async open(logs: LogManager, logger: Logger, options: { blockSize?: number; segmentBytes?: number; maxNamedProducers?: number } = {}): Promise<ProducerIdRegistry> {
     if (!logs.listTopics().includes(PRODUCER_IDS_TOPIC)) {
       try {
         await logs.createTopic(PRODUCER_IDS_TOPIC, 1, { flush: 'always', 'segment.bytes': String(options.segmentBytes ?? PRODUCER_IDS_SEGMENT_BYTES), 'retention.ms': '-1' });
@@ -100,14 +107,22 @@ export class ProducerIdRegistry {
         if (!(error instanceof TopicAlreadyExistsError)) throw error;
       }
     }
-    const registry = new ProducerIdRegistry(logs.partition(PRODUCER_IDS_TOPIC, 0), options.blockSize ?? PRODUCER_ID_BLOCK_SIZE);
+    const registry = new ProducerIdRegistry(options.blockSize ?? PRODUCER_ID_BLOCK_SIZE, options.maxNamedProducers ?? MAX_NAMED_PRODUCERS);
     let skipped = 0;
-    const replayed = await registry.replay((offset, reason) => {
-      // Only this registry writes the topic (clients may not; damage fails the read with DATA_LOSS):
-      // a record it cannot read was written by something else (a user topic of this name, before it
-      // was internal), and holds no ids.
-      if (skipped++ === 0) logger.warn({ offset, reason }, 'records of __producer_ids that are not producer id records are skipped');
-    });
+    let replayed = 0;
+    try {
+      registry.log = logs.partition(PRODUCER_IDS_TOPIC, 0);
+      replayed = await registry.replay((offset, reason) => {
+        // Only this registry writes the topic (clients may not; damage fails the read with DATA_LOSS):
+        // a record it cannot read was written by something else (a user topic of this name, before it
+        // was internal), and holds no ids.
+        if (skipped++ === 0) logger.warn({ offset, reason }, 'records of __producer_ids that are not producer id records are skipped');
+      });
+    } catch (error) {
+      if (!(error instanceof DataLossError)) throw error;
+      registry.damage = error;
+      logger.error({ err: error }, `DATA LOSS in ${PRODUCER_IDS_TOPIC}: the producer ids handed out are unknown; InitProducer fails until an operator acts`);
+    }
     // What was left of the last block may have been handed out before a crash: skip it.
     registry.nextId = registry.endId;
     logger.info({ replayed, endId: registry.endId, namedProducers: registry.byName.size }, 'producer ids rebuilt from __producer_ids');
@@ -135,6 +150,7 @@ export class ProducerIdRegistry {
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.damage) return Promise.reject(this.damage);
     const result = this.chain.then(() => this.init(request));
     this.chain = result.catch(() => undefined);
     return result;
@@ -144,8 +160,8 @@ export class ProducerIdRegistry {
     if (current !== undefined) return this.bump(current, name);
     if (name === undefined) return { producerId: await this.freshId([]), producerEpoch: 0 };
     const known = this.byName.get(name);
-    if (known === undefined && this.byName.size >= MAX_NAMED_PRODUCERS) {
-      throw new TooManyProducersError(`the server holds ${MAX_NAMED_PRODUCERS} producer names: no new one is taken`);
+    if (known === undefined && this.byName.size >= this.maxNamedProducers) {
+      throw new TooManyProducersError(`the server holds ${this.maxNamedProducers} producer names: no new one is taken`);
     }
     if (known === undefined || known.epoch >= MAX_PRODUCER_EPOCH) return this.renameToFreshId(name, known);
     const epoch = known.epoch + 1;

@@ -1,6 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PRODUCER_IDS_TOPIC, ProducerIdRegistry } from '../../src/broker/producer-id-registry.js';
-import { InvalidArgumentError, ProducerFencedError } from '../../src/core/errors.js';
+import { DataLossError, InvalidArgumentError, ProducerFencedError, TooManyProducersError } from '../../src/core/errors.js';
 import { MAX_PRODUCER_EPOCH } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../../src/format/record-batch-codec.js';
@@ -163,5 +165,30 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     }
     const handedOut = new Set([...identities.values()].map((i) => i.producerId));
     expect(handedOut.has((await registry.initProducer({})).producerId)).toBe(false);
+  });
+
+  it('refuses a new name past maxNamedProducers, and still serves the names it holds', async () => {
+    const registry = await ProducerIdRegistry.open(logs, silentLogger, { maxNamedProducers: 2 });
+    const a = await registry.initProducer({ name: 'a' });
+    await registry.initProducer({ name: 'b' });
+    expect(await rejection(registry.initProducer({ name: 'c' }))).toBeInstanceOf(TooManyProducersError);
+    expect(await registry.initProducer({ name: 'a' })).toEqual({ producerId: a.producerId, producerEpoch: 1 });
+    expect((await registry.initProducer({})).producerEpoch).toBe(0);
+  });
+
+  it('hands out no id when __producer_ids is damaged (DATA_LOSS), and opens all the same', async () => {
+    const registry = await ProducerIdRegistry.open(logs, silentLogger, { blockSize: 1 });
+    for (let i = 0; i < 3; i++) await registry.initProducer({});
+    await logs.close();
+    // The second batch's base offset, outside the CRC: a header the startup walk refuses.
+    const segment = join(dir.path, PRODUCER_IDS_TOPIC, '0', '00000000000000000000.log');
+    const bytes = readFileSync(segment);
+    const secondBatchAt = 12 + bytes.readInt32BE(8);
+    bytes[secondBatchAt + 7]! ^= 0x40;
+    writeFileSync(segment, bytes);
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const damaged = await ProducerIdRegistry.open(logs, silentLogger, { blockSize: 1 });
+    expect(await rejection(damaged.initProducer({}))).toBeInstanceOf(DataLossError);
+    damaged.checkNotFenced(1, 0);
   });
 });
