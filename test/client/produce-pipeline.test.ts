@@ -154,4 +154,45 @@ describe('ProducePipeline', () => {
       pipeline.close();
     });
   }
+
+  it('moves a partition fenced at an older generation (its id retired) to the newest one; fenced at the newest, fails for good', async () => {
+    const seen: string[] = [];
+    let fencedBelow = { producerId: 9, epoch: 0 };
+    const stub = {
+      produce() {
+        const stream = new EventEmitter() as EventEmitter & { write: (r: { requestId: number; records: Buffer }) => boolean; end: () => void };
+        stream.write = (request) => {
+          const [header] = validateBatches(request.records, { maxBatchBytes: 1 << 20 });
+          seen.push(`${header!.producerId}/${header!.producerEpoch}/${header!.baseSequence}`);
+          const isFenced = header!.producerId < fencedBelow.producerId || (header!.producerId === fencedBelow.producerId && header!.producerEpoch < fencedBelow.epoch);
+          const failure = isFenced ? { code: 'PRODUCER_FENCED', message: 'fenced by the test', retriable: false, grpcStatus: 9 } : null;
+          setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, baseOffset: isFenced ? -1 : 0, lastOffset: isFenced ? -1 : 0, durability: 'ACK_LEVEL_DURABLE', duplicate: false, failure }));
+          return true;
+        };
+        stream.end = () => undefined;
+        return stream;
+      },
+    } as unknown as ProduceServiceClient;
+    const identity = new FakeIdentity(9);
+    const pipeline = new ProducePipeline(stub, { identity, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 1, maxRetryBackoffMs: 1, requestTimeoutMs: 30_000, onSettled: () => undefined });
+    const send = () =>
+      new Promise<number>((resolve, reject) =>
+        pipeline.seal('t', 0, builderOf([{ key: null, value: 'v', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, Date.now() + 60_000),
+      );
+    expect(await send()).toBe(0);
+    // The producer moved to id 10 (another partition used up id 9's epochs, which retired id 9) while
+    // this partition still writes as 9/0: refused, it moves to the newest generation and resends.
+    identity.current = { producerId: 10, epoch: 0 };
+    fencedBelow = { producerId: 10, epoch: 0 };
+    expect(await send()).toBe(0);
+    expect(identity.asked, 'adopted the newest generation, nothing asked').toEqual([]);
+    expect(identity.fenced).toBeUndefined();
+    // A newer instance took over: the newest generation is fenced, and the producer with it.
+    fencedBelow = { producerId: 10, epoch: 1 };
+    expect(await send().catch((error: StrataError) => error.code)).toBe('PRODUCER_FENCED');
+    expect(identity.fenced?.code).toBe('PRODUCER_FENCED');
+    expect(() => pipeline.seal('t', 0, builderOf([{ key: null, value: 'late', timestampMs: 1 }]), new BatchSinks(), 10, Date.now() + 60_000)).toThrow(expect.objectContaining({ code: 'PRODUCER_FENCED' }));
+    expect(seen).toEqual(['9/0/0', '9/0/1', '10/0/0', '10/0/1']);
+    pipeline.close();
+  });
 });
