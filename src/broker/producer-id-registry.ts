@@ -65,8 +65,11 @@ type ProducerIdRecord = { type: 'block'; endId: number } | ({ type: 'producer' }
  *   id's latest epoch is remembered only in memory (bounded, least recently used forgotten): nobody
  *   else holds an unnamed id, so there is nobody to fence, and after a restart a bump from any epoch
  *   of an issued id is granted.
- * - Past epoch 32767 (int16), a fresh id at epoch 0; a named producer's old id is retired (fenced at
- *   every epoch), and the name moves to the new id.
+ *   Only a name's current id is bumped (else PRODUCER_FENCED).
+ * - Past epoch 32767 (int16), a fresh id at epoch 0. A named producer's name moves to the new id; its
+ *   old id stays unfenced (the same instance's other partitions may still write it, and adopt the new
+ *   id when they renumber) until the next instance by name retires it (fenced at every epoch). So a
+ *   PRODUCER_FENCED answer always means a newer instance took over, never the producer's own bump.
  *
  * Concurrency: inits run one at a time (each a read-modify-write of the state and, when something
  * must be recorded, one durable append); `checkNotFenced` is synchronous, one map lookup, and sees a
@@ -75,7 +78,10 @@ type ProducerIdRecord = { type: 'block'; endId: number } | ({ type: 'producer' }
 export class ProducerIdRegistry {
   /** Named producers' ids (current and retired): the only ids with a fence. */
   private readonly named = new Map<number, NamedProducer>();
+  /** Each name's current id. */
   private readonly byName = new Map<string, NamedProducer>();
+  /** Ids a name moved away from when its epochs ran out, not yet retired. */
+  private readonly previousIds = new Map<string, Set<number>>();
   /** Unnamed ids' latest epochs, least recently used first. */
   private readonly unnamedEpochs = new Map<number, number>();
   /** Ids below this are allocated; nextId up to it may be handed out. */
@@ -163,9 +169,15 @@ export class ProducerIdRegistry {
     if (known === undefined && this.byName.size >= this.maxNamedProducers) {
       throw new TooManyProducersError(`the server holds ${this.maxNamedProducers} producer names: no new one is taken`);
     }
-    if (known === undefined || known.epoch >= MAX_PRODUCER_EPOCH) return this.renameToFreshId(name, known);
+    // A new instance: every older id of the name is fenced at every epoch (written before the name's
+    // current record, so replay finds the current one last).
+    const retire: ProducerIdRecord[] = [...(this.previousIds.get(name) ?? [])].map((id) => ({ type: 'producer', ...this.named.get(id)!, fenceEpoch: RETIRED_FENCE_EPOCH }));
+    if (known === undefined || known.epoch >= MAX_PRODUCER_EPOCH) {
+      if (known) retire.push({ type: 'producer', ...known, fenceEpoch: RETIRED_FENCE_EPOCH });
+      return this.nameToFreshId(name, retire);
+    }
     const epoch = known.epoch + 1;
-    await this.record([{ type: 'producer', name, producerId: known.producerId, epoch, fenceEpoch: epoch }]);
+    await this.record([...retire, { type: 'producer', name, producerId: known.producerId, epoch, fenceEpoch: epoch }]);
     return { producerId: known.producerId, producerEpoch: epoch };
   }
 
@@ -174,10 +186,13 @@ export class ProducerIdRegistry {
     const known = this.named.get(producerId);
     if (known !== undefined) {
       if (name !== undefined && name !== known.name) throw new InvalidArgumentError(`producer id ${producerId} is not the id of producer '${name}'`);
-      if (known.fenceEpoch === RETIRED_FENCE_EPOCH || producerEpoch !== known.epoch) {
-        throw new ProducerFencedError(`producer ${producerId} ('${known.name}') epoch ${producerEpoch} is not the latest issued (${known.epoch}): a newer instance took over`);
+      // Only the name's current id moves on (an older one of the same instance adopts the current).
+      if (known.fenceEpoch === RETIRED_FENCE_EPOCH || this.byName.get(known.name) !== known || producerEpoch !== known.epoch) {
+        throw new ProducerFencedError(`producer ${producerId} ('${known.name}') epoch ${producerEpoch} is not the latest issued: a newer instance took over`);
       }
-      if (known.epoch >= MAX_PRODUCER_EPOCH) return this.renameToFreshId(known.name, known);
+      // The same instance used up the epochs: the name moves to a fresh id, and the old one stays
+      // unfenced (this instance's other partitions may still write it) until a new instance comes.
+      if (known.epoch >= MAX_PRODUCER_EPOCH) return this.nameToFreshId(known.name, []);
       const epoch = known.epoch + 1;
       await this.record([{ type: 'producer', name: known.name, producerId, epoch, fenceEpoch: known.fenceEpoch }]);
       return { producerId, producerEpoch: epoch };
@@ -194,9 +209,8 @@ export class ProducerIdRegistry {
     return { producerId, producerEpoch: producerEpoch + 1 };
   }
 
-  /** The name takes a fresh id at epoch 0; its old id, if any, is retired (fenced at every epoch). */
-  private async renameToFreshId(name: string, old: NamedProducer | undefined): Promise<ProducerIdentity> {
-    const retire: ProducerIdRecord[] = old ? [{ type: 'producer', ...old, fenceEpoch: RETIRED_FENCE_EPOCH }] : [];
+  /** The name takes a fresh id at epoch 0; the `retire` records are written in the same append. */
+  private async nameToFreshId(name: string, retire: ProducerIdRecord[]): Promise<ProducerIdentity> {
     const producerId = await this.freshId(retire, (id) => [{ type: 'producer', name, producerId: id, epoch: 0, fenceEpoch: 0 }]);
     return { producerId, producerEpoch: 0 };
   }
@@ -243,8 +257,22 @@ export class ProducerIdRegistry {
     const entry: NamedProducer = { name, producerId, epoch, fenceEpoch };
     this.named.set(producerId, entry);
     this.unnamedEpochs.delete(producerId);
-    if (fenceEpoch !== RETIRED_FENCE_EPOCH) this.byName.set(name, entry);
-    else if (this.byName.get(name)?.producerId === producerId) this.byName.delete(name);
+    let previous = this.previousIds.get(name);
+    if (fenceEpoch === RETIRED_FENCE_EPOCH) {
+      previous?.delete(producerId);
+      if (this.byName.get(name)?.producerId === producerId) this.byName.delete(name);
+    } else {
+      // The latest unretired record of a name is its current id; an id it moved away from stays
+      // unfenced (the same instance may still write it) until a new instance retires it.
+      const moved = this.byName.get(name);
+      if (moved && moved.producerId !== producerId) {
+        if (!previous) this.previousIds.set(name, (previous = new Set()));
+        previous.add(moved.producerId);
+      }
+      previous?.delete(producerId);
+      this.byName.set(name, entry);
+    }
+    if (previous?.size === 0) this.previousIds.delete(name);
   }
 
   /** Applies the whole topic in log order; returns how many records it applied. */
@@ -278,7 +306,13 @@ export class ProducerIdRegistry {
    */
   private async compactIfDue(): Promise<void> {
     if (this.log.segmentCount < COMPACT_AT_SEGMENTS) return;
-    const snapshot: ProducerIdRecord[] = [{ type: 'block', endId: this.endId }, ...[...this.named.values()].map((n) => ({ type: 'producer' as const, ...n }))];
+    // The names' current ids last, so that replay finds each name's current record after its others.
+    const entries = [...this.named.values()];
+    const isCurrent = (n: NamedProducer) => this.byName.get(n.name) === n;
+    const snapshot: ProducerIdRecord[] = [
+      { type: 'block', endId: this.endId },
+      ...[...entries.filter((n) => !isCurrent(n)), ...entries.filter(isCurrent)].map((n) => ({ type: 'producer' as const, ...n })),
+    ];
     if (this.log.sizeBytes < 4 * snapshot.length * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
     const snapshotOffset = this.log.logEndOffset;
     for (let i = 0; i < snapshot.length; i += 1_000) await this.append(snapshot.slice(i, i + 1_000));

@@ -123,7 +123,7 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     expect(await registry.initProducer({ name: 'billing' })).toEqual({ producerId: old.producerId, producerEpoch: bumped.producerEpoch + 1 });
   });
 
-  it('moves a named producer to a fresh id past epoch 32767, retiring the old id at every epoch; an unnamed one gets a fresh id', async () => {
+  it('moves a named producer to a fresh id past epoch 32767, leaving the old id to its instance until a new instance retires it; an unnamed one gets a fresh id', async () => {
     let registry = await ProducerIdRegistry.open(logs, silentLogger);
     const named = await registry.initProducer({ name: 'billing' });
     // 32767 inits would take 32767 fsyncs: the state they leave is written as the registry writes it.
@@ -132,14 +132,23 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
       { ackLevel: 'durable' },
     );
     registry = await reopen();
-    const moved = await registry.initProducer({ current: { producerId: named.producerId, producerEpoch: MAX_PRODUCER_EPOCH } });
+    const atLast = { producerId: named.producerId, producerEpoch: MAX_PRODUCER_EPOCH };
+    const moved = await registry.initProducer({ current: atLast });
     expect(moved.producerEpoch).toBe(0);
     expect(moved.producerId).not.toBe(named.producerId);
+    // The same instance's other partitions still write the old id: not fenced, but it moves on no more.
+    registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH);
+    expect(await rejection(registry.initProducer({ current: atLast }))).toBeInstanceOf(ProducerFencedError);
+    expect(await registry.initProducer({ current: moved })).toEqual({ producerId: moved.producerId, producerEpoch: 1 });
+    // The name now means the new id, also after a restart; a new instance fences both ids.
+    registry = await reopen();
+    registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH);
+    expect(await registry.initProducer({ name: 'billing' })).toEqual({ producerId: moved.producerId, producerEpoch: 2 });
     expect(() => registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH)).toThrow(ProducerFencedError);
-    // The name now means the new id, also after a restart.
+    expect(() => registry.checkNotFenced(moved.producerId, 1)).toThrow(ProducerFencedError);
     registry = await reopen();
     expect(() => registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH)).toThrow(ProducerFencedError);
-    expect(await registry.initProducer({ name: 'billing' })).toEqual({ producerId: moved.producerId, producerEpoch: 1 });
+    registry.checkNotFenced(moved.producerId, 2);
 
     const unnamed = await registry.initProducer({});
     registry = await reopen();
@@ -151,6 +160,14 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
 
   it('compacts the topic to its live state: old segments go, and the state after a restart is the same', async () => {
     let registry = await ProducerIdRegistry.open(logs, silentLogger, { blockSize: 2, segmentBytes: 4096 });
+    // 'z' used up its epochs: it moved to a fresh id, its old one still unfenced (a previous id).
+    const z = await registry.initProducer({ name: 'z' });
+    await logs.partition(PRODUCER_IDS_TOPIC, 0).append(
+      encodeRecordBatch([{ key: 'z', value: JSON.stringify({ type: 'producer', name: 'z', producerId: z.producerId, epoch: MAX_PRODUCER_EPOCH, fenceEpoch: 0 }) }]),
+      { ackLevel: 'durable' },
+    );
+    registry = await reopen({ blockSize: 2, segmentBytes: 4096 });
+    const zMoved = await registry.initProducer({ current: { producerId: z.producerId, producerEpoch: MAX_PRODUCER_EPOCH } });
     const identities = new Map<string, { producerId: number; producerEpoch: number }>();
     for (let round = 0; round < 20; round++) {
       for (const name of ['a', 'b', 'c', 'd', 'e']) identities.set(name, await registry.initProducer({ name }));
@@ -163,7 +180,11 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
       expect(() => registry.checkNotFenced(identity.producerId, identity.producerEpoch - 1)).toThrow(ProducerFencedError);
       expect(await registry.initProducer({ name })).toEqual({ producerId: identity.producerId, producerEpoch: identity.producerEpoch + 1 });
     }
-    const handedOut = new Set([...identities.values()].map((i) => i.producerId));
+    // The snapshot kept 'z' on its new id, with the old one unfenced until a new instance came.
+    registry.checkNotFenced(z.producerId, MAX_PRODUCER_EPOCH);
+    expect(await registry.initProducer({ name: 'z' })).toEqual({ producerId: zMoved.producerId, producerEpoch: 1 });
+    expect(() => registry.checkNotFenced(z.producerId, MAX_PRODUCER_EPOCH)).toThrow(ProducerFencedError);
+    const handedOut = new Set([...identities.values(), z, zMoved].map((i) => i.producerId));
     expect(handedOut.has((await registry.initProducer({})).producerId)).toBe(false);
   });
 
