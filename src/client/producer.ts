@@ -6,7 +6,7 @@ import { RecordBatchBuilder } from '../format/record-batch-builder.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
 import { BatchBufferPool } from './batch-buffer-pool.js';
-import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
+import { localGenerations, ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
 import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes, timestampOf } from './producer-records.js';
 import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
 import { TopicMetadataCache } from './topic-metadata-cache.js';
@@ -143,8 +143,8 @@ export class Producer {
     });
     this.topics = new TopicMetadataCache(client, { deliveryTimeoutMs: o.deliveryTimeoutMs, retryBackoffMs: o.retryBackoffMs, isClosed: () => this.isClosed, reachability: this.connection });
     this.pipeline = new ProducePipeline(client.stubs.produce, {
-      producerId: randomInt(1, 2 ** 47),
-      newProducerId: () => randomInt(1, 2 ** 47),
+      newGeneration: localGenerations(randomInt(1, 2 ** 47), () => randomInt(1, 2 ** 47)),
+      clock: client.clock,
       ackLevel: ACKS[o.acks],
       maxInFlightPerPartition: o.maxInFlightPerPartition,
       maxRequestBytes: o.maxRequestBytes,
