@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Clock } from '../core/clock.js';
 import type { InitProducerRequest } from '../generated/strata/v1/InitProducerRequest.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import { call } from './admin.js';
@@ -15,13 +14,9 @@ export interface Generation {
 export interface ProducerIdentityOptions {
   /** Like Kafka's transactional.id: a newer Producer with the same name fences this one. */
   name?: string;
-  clock: Clock;
   /** Deadline of one InitProducer call. */
   callTimeoutMs: number;
-  /** How long InitProducer is asked again while the server is unavailable, at most. */
-  deliveryTimeoutMs: number;
-  retryBackoffMs: number;
-  /** The producer's connection deadline: a give-up ends the wait at once with its error. */
+  /** The producer's connection deadline: while it has given up, no call is made (its error instead). */
   reachability: Reachability;
   /** Called once, with the error, when the server says this producer is fenced. */
   onFenced: (error: StrataClientError) => void;
@@ -29,11 +24,13 @@ export interface ProducerIdentityOptions {
 
 /**
  * The producer id and epoch a Producer stamps on its batches, handed out by the server (InitProducer,
- * as Kafka's InitProducerId): loaded once before the first batch, and moved on to the next epoch
- * when a partition must start its sequence over. Partitions renumber one at a time; the epoch they
- * move to is the producer's newest, so one server call serves every partition that renumbers from
- * the same epoch (concurrent asks share it, later ones adopt it). Once the server answers
- * PRODUCER_FENCED (a newer instance took the name), every later ask fails with that error.
+ * as Kafka's InitProducerId): loaded for the first batch, and moved on to the next epoch when a
+ * partition must start its sequence over (the pipeline's newGeneration hook). Partitions renumber one
+ * at a time; the epoch they move to is the producer's newest, so one server call serves every
+ * partition that renumbers from the same epoch (concurrent asks share it, later ones adopt it). Each
+ * ask is one call: a failure goes back to the partition, which asks again after its backoff (within
+ * its batches' delivery time and the connection deadline). Once the server answers PRODUCER_FENCED
+ * (a newer instance took the name), every later ask fails with that error.
  */
 export class ProducerIdentity {
   private latest: Generation | undefined;
@@ -56,7 +53,7 @@ export class ProducerIdentity {
     return this.fencedError;
   }
 
-  /** The first generation: asks the server once (again while it is unreachable, within the connection deadline). */
+  /** The first generation: one InitProducer call, shared by every partition that asks meanwhile. */
   load(): Promise<Generation> {
     if (this.latest) return Promise.resolve(this.latest);
     if (this.fencedError) return Promise.reject(this.fencedError);
@@ -93,46 +90,21 @@ export class ProducerIdentity {
   }
 
   private async ask(request: InitProducerRequest): Promise<Generation> {
-    const { clock, reachability } = this.options;
-    const deadlineMs = clock.nowMs() + this.options.deliveryTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
-      const givenUp = reachability.checkGivenUp();
-      if (givenUp) throw givenUp;
-      try {
-        const response = await call(this.stub.initProducer.bind(this.stub), request, this.options.callTimeoutMs);
-        const generation = { producerId: response.producerId, epoch: response.producerEpoch };
-        // Answers may come out of order only across a load and a bump; the newer one wins.
-        if (!this.latest || this.latest.producerId !== generation.producerId || generation.epoch > this.latest.epoch) this.latest = generation;
-        return generation;
-      } catch (error) {
-        const failure = StrataClientError.fromServiceError(error);
-        if (failure.code === 'PRODUCER_FENCED') {
-          this.noteFenced(failure);
-          throw failure;
-        }
-        // No connection: UNAVAILABLE, or a deadline that ran out while the channel was still connecting.
-        const isUnavailable = failure.grpcStatus === grpc.status.UNAVAILABLE || (failure.grpcStatus === grpc.status.DEADLINE_EXCEEDED && !reachability.isReady);
-        if (isUnavailable) reachability.noteFailure(failure);
-        if (!isUnavailable || clock.nowMs() >= deadlineMs) throw failure;
-      }
-      await this.backoff(Math.min(1_000, this.options.retryBackoffMs * 2 ** attempt));
+    const { reachability } = this.options;
+    const givenUp = reachability.checkGivenUp();
+    if (givenUp) throw givenUp;
+    try {
+      const response = await call(this.stub.initProducer.bind(this.stub), request, this.options.callTimeoutMs);
+      const generation = { producerId: response.producerId, epoch: response.producerEpoch };
+      // Answers may come out of order only across a load and a bump; the newer one wins.
+      if (!this.latest || this.latest.producerId !== generation.producerId || generation.epoch > this.latest.epoch) this.latest = generation;
+      return this.latest;
+    } catch (error) {
+      const failure = StrataClientError.fromServiceError(error);
+      if (failure.code === 'PRODUCER_FENCED') this.noteFenced(failure);
+      // For the message a give-up repeats ("cannot reach ...: last error ...").
+      else if (failure.grpcStatus === grpc.status.UNAVAILABLE) reachability.noteFailure(failure);
+      throw failure;
     }
-  }
-
-  /** Waits `delayMs`, or until the connection is given up on (then throws the give-up's error). */
-  private backoff(delayMs: number): Promise<void> {
-    const signal = this.options.reachability.signal;
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        timer.cancel();
-        reject(signal.reason as Error);
-      };
-      const timer = this.options.clock.setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, delayMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
   }
 }

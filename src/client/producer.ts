@@ -158,18 +158,19 @@ export class Producer {
     const logger = options.logger ?? emitWarning;
     this.identity = new ProducerIdentity(client.stubs.produce, {
       ...(options.producerName !== undefined ? { name: options.producerName } : {}),
-      clock: client.clock,
       callTimeoutMs: client.callTimeoutMs,
-      deliveryTimeoutMs: o.deliveryTimeoutMs,
-      retryBackoffMs: o.retryBackoffMs,
       reachability: this.connection,
       onFenced: (error: StrataClientError) => {
         logger.warn({ producerName: options.producerName, producerId: this.identity.current?.producerId, epoch: this.identity.current?.epoch, error: error.message }, 'producer fenced: a newer instance took its name; every pending and later send fails with PRODUCER_FENCED');
-        this.pipeline.failAll(error);
+        // Batches in flight may have been appended before the newer instance took over.
+        this.pipeline.failWaiting(error, { mayBeWritten: true });
       },
     });
     this.pipeline = new ProducePipeline(client.stubs.produce, {
-      identity: this.identity,
+      // Every generation is the server's: the first (InitProducer, asked once: a partition's first
+      // batch after that takes it at once) and each next epoch.
+      newGeneration: ({ current }) => (current ? this.identity.next(current) : (this.identity.current ?? this.identity.load())),
+      clock: client.clock,
       ackLevel: ACKS[o.acks],
       maxInFlightPerPartition: o.maxInFlightPerPartition,
       maxRequestBytes: o.maxRequestBytes,
@@ -180,8 +181,9 @@ export class Producer {
         this.batchBuffers.recycle(encoded);
         this.release(sizeBytes);
       },
-      givenUpError: () => this.connection.checkGivenUp(),
+      givenUpError: () => this.connection.checkGivenUp() ?? this.identity.fenced,
       onStreamFailure: (error) => this.connection.noteFailure(error),
+      onProducerFenced: (error) => this.identity.noteFenced(error),
     });
   }
 
@@ -205,7 +207,7 @@ export class Producer {
     const partitionCount = this.topics.partitionCount(topic);
     const isKnownPartition = record.partition === undefined || (partitionCount !== undefined && record.partition < partitionCount);
     if (this.identity.fenced) return Promise.reject(this.identity.fenced);
-    if (partitionCount !== undefined && isKnownPartition && this.identity.current !== undefined && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
+    if (partitionCount !== undefined && isKnownPartition && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
       this.bufferedBytes += sizeBytes;
       const sink = new SingleSend();
       this.place(topic, partitionCount, record, key, timestampMs, sizeBytes, sink, 0);
@@ -249,7 +251,7 @@ export class Producer {
       const sink = new ManySend(records.length, resolve, reject);
       const partitionCount = this.topics.partitionCount(topic);
       // A partition past the known count may have been added since: the slow path asks the server.
-      if (partitionCount !== undefined && firstInvalidPartition(records, partitionCount) === undefined && this.identity.current !== undefined && this.waitingSends === 0 && this.bufferedBytes + totalBytes <= this.options.maxBufferedBytes) {
+      if (partitionCount !== undefined && firstInvalidPartition(records, partitionCount) === undefined && this.waitingSends === 0 && this.bufferedBytes + totalBytes <= this.options.maxBufferedBytes) {
         this.bufferedBytes += totalBytes;
         for (let i = 0; i < records.length; i++) this.place(topic, partitionCount, records[i]!, keys[i]!, nowMs, sizes[i]!, sink, i);
         return;
@@ -267,8 +269,7 @@ export class Producer {
     const records: ProducerRecord[] = callerRecords.map((record) => ({ value: record.value, headers: record.headers, timestampMs: timestampOf(record, nowMs), partition: record.partition }));
     this.waitingSends++;
     const turn = this.waitChain.then(async () => {
-      // The producer id comes from the server before the first batch (asked once, with the metadata).
-      let [partitionCount] = await Promise.all([this.topics.loadPartitionCount(topic), this.identity.load()]);
+      let partitionCount = await this.topics.loadPartitionCount(topic);
       if (firstInvalidPartition(records, partitionCount) !== undefined) partitionCount = await this.topics.loadPartitionCount(topic, true);
       const invalid = firstInvalidPartition(records, partitionCount);
       if (invalid !== undefined) throw outsideTopic(invalid, topic, partitionCount);

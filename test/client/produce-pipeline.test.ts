@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ProducerSequences } from '../../src/broker/producer-sequences.js';
-import { ProducePipeline, type RecordSink } from '../../src/client/produce-pipeline.js';
+import { localGenerations, ProducePipeline, type RecordSink } from '../../src/client/produce-pipeline.js';
+import { ManualClock } from '../../src/core/clock.js';
+import type { ProducePartition } from '../../src/client/produce-partition.js';
 import { BatchSinks } from '../../src/client/send-sinks.js';
 import type { StrataError } from '../../src/core/errors.js';
 import { validateBatches, type BatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
-import { FakeIdentity } from '../helpers/fake-identity.js';
 
 /** `count` records of one call, all waited for by `sink`. */
 function sinksOf(sink: RecordSink, count: number): BatchSinks {
@@ -59,14 +60,19 @@ function sequencedStub(sequences: ProducerSequences, appended: BatchHeader[]): P
 
 /** Producer 9 (10 once its epochs run out), one request in flight; send(n) resolves with the first record's offset. */
 function sequencedPipeline(stub: ProduceServiceClient, deliveryTimeoutMs: number) {
-  const identity = new FakeIdentity(9);
-  const pipeline = new ProducePipeline(stub, { identity, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+  const clock = new ManualClock(0);
+  const pipeline = new ProducePipeline(stub, { newGeneration: localGenerations(9, () => 10), clock, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
   const send = (count: number) =>
     new Promise<number>((resolve, reject) => {
       const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
-      pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, Date.now() + deliveryTimeoutMs);
+      pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, clock.nowMs() + deliveryTimeoutMs);
     });
-  return { pipeline, send, identity };
+  return { pipeline, send };
+}
+
+/** The state of partition t/0 (reached into, to start a producer near the end of its sequence). */
+function partitionOf(pipeline: ProducePipeline): ProducePartition {
+  return (pipeline as unknown as { partitionState(t: string, p: number): ProducePartition }).partitionState('t', 0);
 }
 
 describe('ProducePipeline', () => {
@@ -88,11 +94,16 @@ describe('ProducePipeline', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { identity: new FakeIdentity(1), ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+    const clock = new ManualClock(0);
+    const pipeline = new ProducePipeline(stub, { newGeneration: localGenerations(1, () => 2), clock, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
-      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, Date.now() + 60_000),
+      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, clock.nowMs() + 60_000),
     );
     streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14 }));
+    // The retry waits out its backoff on the clock: nothing is sent again before it.
+    clock.advance(4);
+    expect(opened).toBe(1);
+    clock.advance(1);
     expect(await settled).toBe(7);
     expect(opened).toBe(2);
   });
@@ -100,19 +111,18 @@ describe('ProducePipeline', () => {
   it('past 2^31 - 1 records of a partition, goes on under the next epoch from sequence 0 (sequences are int32), past the last epoch under a new producer id', async () => {
     const sequences = new ProducerSequences();
     const seen: BatchHeader[] = [];
-    const { pipeline, send, identity } = sequencedPipeline(sequencedStub(sequences, seen), 60_000);
+    const { pipeline, send } = sequencedPipeline(sequencedStub(sequences, seen), 60_000);
     await send(2); // epoch 0, sequences 0-1: the server knows the producer
     // A long-lived producer near the end of the int32 range (2^31 - 4 records sent on this partition).
-    (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number } }).partitionState('t', 0).nextSequence = 2 ** 31 - 4;
+    partitionOf(pipeline).nextSequence = 2 ** 31 - 4;
     (sequences as unknown as { producers: Map<number, { nextSequence: number }> }).producers.get(9)!.nextSequence = 2 ** 31 - 4;
     await send(3); // 2^31 - 4 .. 2^31 - 2: still fits
     await send(3); // would pass 2^31 - 1: next epoch, from 0
     await send(1);
     // The last epoch an int16 holds: the next start-over takes a fresh producer id, from epoch 0.
-    const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
-    state.epoch = 0x7fff;
+    const state = partitionOf(pipeline);
+    state.generation = { producerId: 9, epoch: 0x7fff };
     state.nextSequence = 2 ** 31 - 4;
-    identity.current = { producerId: 9, epoch: 0x7fff };
     Object.assign((sequences as unknown as { producers: Map<number, object> }).producers.get(9)!, { producerEpoch: 0x7fff, nextSequence: 2 ** 31 - 4 });
     await send(3); // 2^31 - 4 .. 2^31 - 2 at epoch 32767: still fits
     await send(2); // would pass 2^31 - 1 at the last epoch: producer 10, epoch 0, from 0
@@ -126,11 +136,6 @@ describe('ProducePipeline', () => {
       [10, 0, 0, 2],
       [10, 0, 2, 1],
     ]);
-    // Each new generation was the server's to give (InitProducer with the id and epoch it replaces).
-    expect(identity.asked).toEqual([
-      { producerId: 9, epoch: 0 },
-      { producerId: 9, epoch: 0x7fff },
-    ]);
     pipeline.close();
   });
 
@@ -138,61 +143,18 @@ describe('ProducePipeline', () => {
     it(`keeps the log in send order when the sequence starts over while batches are queued (${atLastEpoch ? 'new producer id' : 'new epoch'})`, async () => {
       const sequences = new ProducerSequences();
       const appended: BatchHeader[] = [];
-      const { pipeline, send, identity } = sequencedPipeline(sequencedStub(sequences, appended), 5_000);
+      const { pipeline, send } = sequencedPipeline(sequencedStub(sequences, appended), 5_000);
       await send(1);
-      const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
+      const state = partitionOf(pipeline);
       const entry = (sequences as unknown as { producers: Map<number, { nextSequence: number; producerEpoch: number }> }).producers.get(9)!;
       state.nextSequence = entry.nextSequence = 2 ** 31 - 4;
-      if (atLastEpoch) state.epoch = entry.producerEpoch = identity.current.epoch = 0x7fff;
+      if (atLastEpoch) state.generation = { producerId: 9, epoch: (entry.producerEpoch = 0x7fff) };
       const epoch = atLastEpoch ? 0x7fff : 0;
-      // b1 goes out; b2 waits behind it, and b3 would pass the int32 sequences: the partition asks the
-      // server for its next generation once b1 is answered, and b2 and b3 (never sent) go under it from 0.
+      // b1 goes out; b2 (old generation) and b3 (the new one, from 0) wait in the queue together.
       const offsets = await Promise.all([send(1), send(2), send(2)]);
       expect(offsets).toEqual([1, 2, 4]);
-      const next = atLastEpoch ? '10/0' : '9/1';
-      expect(appended.slice(1).map((h) => `${h.producerId}/${h.producerEpoch}/${h.baseSequence}`)).toEqual([`9/${epoch}/${2 ** 31 - 4}`, `${next}/0`, `${next}/2`]);
+      expect(appended.slice(1).map((h) => `${h.producerId}/${h.producerEpoch}/${h.baseSequence}`)).toEqual([`9/${epoch}/${2 ** 31 - 4}`, `9/${epoch}/${2 ** 31 - 3}`, atLastEpoch ? '10/0/0' : '9/1/0']);
       pipeline.close();
     });
   }
-
-  it('moves a partition fenced at an older generation (its id retired) to the newest one; fenced at the newest, fails for good', async () => {
-    const seen: string[] = [];
-    let fencedBelow = { producerId: 9, epoch: 0 };
-    const stub = {
-      produce() {
-        const stream = new EventEmitter() as EventEmitter & { write: (r: { requestId: number; records: Buffer }) => boolean; end: () => void };
-        stream.write = (request) => {
-          const [header] = validateBatches(request.records, { maxBatchBytes: 1 << 20 });
-          seen.push(`${header!.producerId}/${header!.producerEpoch}/${header!.baseSequence}`);
-          const isFenced = header!.producerId < fencedBelow.producerId || (header!.producerId === fencedBelow.producerId && header!.producerEpoch < fencedBelow.epoch);
-          const failure = isFenced ? { code: 'PRODUCER_FENCED', message: 'fenced by the test', retriable: false, grpcStatus: 9 } : null;
-          setImmediate(() => stream.emit('data', { requestId: request.requestId, partition: 0, baseOffset: isFenced ? -1 : 0, lastOffset: isFenced ? -1 : 0, durability: 'ACK_LEVEL_DURABLE', duplicate: false, failure }));
-          return true;
-        };
-        stream.end = () => undefined;
-        return stream;
-      },
-    } as unknown as ProduceServiceClient;
-    const identity = new FakeIdentity(9);
-    const pipeline = new ProducePipeline(stub, { identity, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 1, maxRetryBackoffMs: 1, requestTimeoutMs: 30_000, onSettled: () => undefined });
-    const send = () =>
-      new Promise<number>((resolve, reject) =>
-        pipeline.seal('t', 0, builderOf([{ key: null, value: 'v', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, Date.now() + 60_000),
-      );
-    expect(await send()).toBe(0);
-    // The producer moved to id 10 (another partition used up id 9's epochs, which retired id 9) while
-    // this partition still writes as 9/0: refused, it moves to the newest generation and resends.
-    identity.current = { producerId: 10, epoch: 0 };
-    fencedBelow = { producerId: 10, epoch: 0 };
-    expect(await send()).toBe(0);
-    expect(identity.asked, 'adopted the newest generation, nothing asked').toEqual([]);
-    expect(identity.fenced).toBeUndefined();
-    // A newer instance took over: the newest generation is fenced, and the producer with it.
-    fencedBelow = { producerId: 10, epoch: 1 };
-    expect(await send().catch((error: StrataError) => error.code)).toBe('PRODUCER_FENCED');
-    expect(identity.fenced?.code).toBe('PRODUCER_FENCED');
-    expect(() => pipeline.seal('t', 0, builderOf([{ key: null, value: 'late', timestampMs: 1 }]), new BatchSinks(), 10, Date.now() + 60_000)).toThrow(expect.objectContaining({ code: 'PRODUCER_FENCED' }));
-    expect(seen).toEqual(['9/0/0', '9/0/1', '10/0/0', '10/0/1']);
-    pipeline.close();
-  });
 });

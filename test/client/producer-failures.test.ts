@@ -21,6 +21,7 @@ import { openLog } from '../helpers/open-log.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { readyConnection } from '../helpers/fake-channel.js';
 import { fakeInitProducer } from '../helpers/fake-init-producer.js';
+import { eventually } from '../helpers/eventually.js';
 
 type FakeStream = EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void };
 const tick = () => new Promise((r) => setImmediate(r));
@@ -272,7 +273,8 @@ it('a batch whose unanswered first attempt is still being written when its retry
   const producer = new Producer(client, { lingerMs: 0, retryBackoffMs: 5 });
   const a = outcome(producer.send('t', { value: 'a' }));
   const b = outcome(producer.send('t', { value: 'b' }));
-  await sleep(10);
+  // Both reached the stalled stream (after the producer's InitProducer): only then does it break.
+  await eventually(() => log.length === 2, { what: 'a and b written on the stalled stream' });
   breakFirstStream();
   // Refused for good: the partition renumbers its sequence.
   const big = outcome(producer.send('t', { value: 'x'.repeat(5_000) }));
