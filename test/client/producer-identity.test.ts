@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Producer } from '../../src/client/producer.js';
+import { ProducerIdentity } from '../../src/client/producer-identity.js';
+import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
+import { StrataClientError } from '../../src/client/client-error.js';
+import { fakeInitProducer } from '../helpers/fake-init-producer.js';
 import { readBatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { rejection } from '../helpers/rejection.js';
@@ -58,5 +62,32 @@ describe('Producer ids from the server', () => {
     await producer.send('t', { value: 'b', partition: 0 });
     await producer.close();
     expect(initProducerRequests).toHaveLength(1);
+  });
+
+  it('ProducerIdentity: partitions renumbering from one epoch share one InitProducer call; one from an older epoch adopts the newest', async () => {
+    const initProducer = fakeInitProducer(7);
+    const fenced: StrataClientError[] = [];
+    const reachability = { signal: new AbortController().signal, isReady: true, checkGivenUp: () => undefined, noteFailure: () => undefined };
+    const identity = new ProducerIdentity({ initProducer } as unknown as ProduceServiceClient, { callTimeoutMs: 1_000, reachability, onFenced: (e) => fenced.push(e) });
+    const [first, again] = await Promise.all([identity.load(), identity.load()]);
+    expect(first).toEqual({ producerId: 7, epoch: 0 });
+    expect(again).toEqual(first);
+    const [p0, p1] = await Promise.all([identity.next(first), identity.next(first)]);
+    expect(p0).toEqual({ producerId: 7, epoch: 1 });
+    expect(p1).toEqual(p0);
+    // A partition still at epoch 0 takes epoch 1 without asking; one at the newest asks for the next.
+    expect(await identity.next(first)).toEqual({ producerId: 7, epoch: 1 });
+    expect(await identity.next(p0)).toEqual({ producerId: 7, epoch: 2 });
+    expect(initProducer.requests).toEqual([
+      { producerName: '' },
+      { producerName: '', current: { producerId: 7, producerEpoch: 0 } },
+      { producerName: '', current: { producerId: 7, producerEpoch: 1 } },
+    ]);
+    // Fenced: said once, and every later ask fails at once, without a call.
+    identity.noteFenced(new StrataClientError('PRODUCER_FENCED', 'a newer instance took over', 9, false));
+    identity.noteFenced(new StrataClientError('PRODUCER_FENCED', 'again', 9, false));
+    expect(fenced.map((e) => e.message)).toEqual(['a newer instance took over']);
+    expect((await rejection(identity.next({ producerId: 7, epoch: 2 }))).code).toBe('PRODUCER_FENCED');
+    expect(initProducer.requests).toHaveLength(3);
   });
 });
