@@ -33,3 +33,10 @@ export async function advanceUntil<T>(clock: ManualClock, check: () => T, option
     clock.advance(stepMs);
   }
 }
+
+/** `promise`'s own result (value or rejection), once it settles while `clock` is moved on by advanceUntil. */
+export async function settleOn<T>(clock: ManualClock, promise: Promise<T>, what = 'the call settled'): Promise<T> {
+  const tracked = track(promise);
+  await advanceUntil(clock, () => tracked.isSettled, { what });
+  return promise;
+}
