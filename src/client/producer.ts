@@ -355,6 +355,8 @@ export class Producer {
     try {
       this.pipeline.seal(topic, partition, batch.builder, batch.sinks, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
     } catch (error) {
+      // A broken invariant of the pipeline is a bug: it is not a failed batch.
+      if (error instanceof AssertionError) throw error;
       // Building refused the batch (often on a linger timer, where a throw would end the process):
       // its records fail, nothing was sent, and their buffer room is free again.
       batch.sinks.fail(error as Error);
