@@ -3,7 +3,8 @@
  * test/architecture/dependencies.test.ts and by `npx depcruise src` by hand:
  *   core <- format <- storage <- {broker, groups} <- server <- cli
  * `client` stands alone on core, format and the protocol (generated types and their loader), so it can
- * ship as a library; broker and groups never import each other; no file imports cli. Static, dynamic
+ * ship as a library; broker and groups never import each other; no file imports cli; in server/ only
+ * bootstrap.ts (the composition root) imports storage, the services reach it through broker and groups. Static, dynamic
  * (`import()`), side-effect and type-only imports all count, and so does any cycle between files.
  */
 const MODULES = ['core', 'generated', 'protocol', 'format', 'storage', 'broker', 'groups', 'client', 'server', 'cli'];
@@ -36,6 +37,13 @@ const layerRules = MODULES.map((module) => {
 module.exports = {
   forbidden: [
     ...layerRules,
+    {
+      name: 'server-storage-only-in-bootstrap',
+      comment: 'src/server is transport only: it reaches storage through broker and groups, except bootstrap.ts, the composition root that builds them',
+      severity: 'error',
+      from: { path: '(^|/)src/server/', pathNot: '(^|/)src/server/bootstrap\\.ts$' },
+      to: { path: '(^|/)src/storage/' },
+    },
     {
       name: 'known-module',
       comment: 'a directory of src/ that the layers above do not name: add it to MODULES and ALLOWED',

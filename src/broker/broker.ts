@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, TopicNotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { AckLevel, AppendResult, PartitionLog, ReadResult } from '../storage/partition-log.js';
@@ -41,7 +41,16 @@ async function readProducerState(log: PartitionLog, tailBytes: number): Promise<
   return { sequences, bytesRead };
 }
 
+export type { AckLevel };
+
 export type StartPosition = { offset: number } | { point: 'earliest' | 'latest' } | { timestampMs: number };
+
+/** The offset a reader of `log` starts at; latest is the high watermark, a timestamp past the end is too. */
+export async function startOffsetIn(log: PartitionLog, start: StartPosition): Promise<number> {
+  if ('offset' in start) return start.offset;
+  if ('point' in start) return start.point === 'earliest' ? log.logStartOffset : log.highWatermark;
+  return (await log.offsetForTimestamp(start.timestampMs)) ?? log.highWatermark;
+}
 
 export interface FetchOptions {
   maxBytes: number;
@@ -61,13 +70,14 @@ export interface ProduceResult extends AppendResult {
 
 /**
  * What the services call: produce with producer sequence checks, long-poll reads, start positions.
- * Holds no storage logic of its own; the LogManager owns topics and partitions.
+ * Holds no storage logic of its own; the LogManager owns topics and partitions, and only this module
+ * (this class and TopicAdmin) reaches it: the server sees the domain through them.
  */
 export class Broker {
   private readonly sequences = new WeakMap<PartitionLog, ProducerSequences>();
 
   constructor(
-    readonly logs: LogManager,
+    private readonly logs: LogManager,
     private readonly clock: Clock,
     readonly logger: Logger,
     /** Hands out producer ids and fences older instances; without it, no batch is fenced. */
@@ -169,10 +179,27 @@ export class Broker {
 
   /** The offset a reader starts at; latest is the high watermark, a timestamp past the end is too. */
   async resolveStart(topic: string, partition: number, start: StartPosition): Promise<number> {
+    return startOffsetIn(this.logs.partition(topic, partition), start);
+  }
+
+  /** A topic's partition count; TopicNotFoundError when there is none. */
+  partitionCount(topic: string): number {
+    const count = this.logs.partitionCount(topic);
+    if (count === undefined) throw new TopicNotFoundError(topic);
+    return count;
+  }
+
+  /** Throws OffsetOutOfRangeError (with the valid range) unless a read may start at `offset`: [logStartOffset, logEndOffset]. */
+  async checkStartOffset(topic: string, partition: number, offset: number): Promise<void> {
     const log = this.logs.partition(topic, partition);
-    if ('offset' in start) return start.offset;
-    if ('point' in start) return start.point === 'earliest' ? log.logStartOffset : log.highWatermark;
-    return (await log.offsetForTimestamp(start.timestampMs)) ?? log.highWatermark;
+    if (offset < log.logStartOffset || offset > log.logEndOffset) {
+      await log.read(offset, 1); // throws OffsetOutOfRangeError with the valid range
+    }
+  }
+
+  /** The partition's log closed (its topic deleted, or the server stopping): a reader waits on it no more. */
+  isClosed(topic: string, partition: number): boolean {
+    return this.logs.partition(topic, partition).isClosed;
   }
 
   /** Resolves once the partition holds data at or past `offset` for readers, it closes, or `signal` aborts. */

@@ -1,3 +1,4 @@
+import { PRODUCER_IDS_TOPIC } from '../core/internal-topics.js';
 import { DataLossError, InvalidArgumentError, ProducerFencedError, TooManyProducersError, TopicAlreadyExistsError } from '../core/errors.js';
 import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, PRODUCER_ID_BLOCK_SIZE } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
@@ -5,8 +6,7 @@ import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/
 import type { LogManager } from '../storage/log-manager.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 
-/** The internal topic of producer id allocations and named producers' epochs (one partition). */
-export const PRODUCER_IDS_TOPIC = '__producer_ids';
+export { PRODUCER_IDS_TOPIC };
 const PRODUCER_IDS_SEGMENT_BYTES = 1024 * 1024;
 /** The topic is compacted (snapshot, then cut) once it has this many segments. */
 const COMPACT_AT_SEGMENTS = 3;

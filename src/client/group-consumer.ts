@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
 import { FencedInstanceIdError } from '../core/errors.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
@@ -66,8 +67,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly logger: GroupConsumerLogger;
   /** Fenced (FENCED_INSTANCE_ID): stopped for good, without leaving. */
   private isFenced = false;
-  private commitTimer: NodeJS.Timeout | undefined;
-  private sessionTimer: NodeJS.Timeout | undefined;
+  private commitTimer: TimerHandle | undefined;
+  private sessionTimer: TimerHandle | undefined;
   /** Partitions this member reads now, with the next offset to hand out (fetch position). */
   private readonly owned = new Map<string, TopicPartition>();
   /** Next offset after the last processed record, per partition: what a commit writes. */
@@ -86,8 +87,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private lastHanded: ConsumedRecord[] = [];
   private lastHandedOne: ConsumedRecord | undefined;
   private lastHandedKey = '';
-  private lastAskedAtMs = Date.now();
+  private lastAskedAtMs: number;
   private isClosed = false;
+  private readonly clock: Clock;
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
 
@@ -95,6 +97,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     private readonly client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
+    this.clock = client.clock;
+    this.lastAskedAtMs = this.clock.nowMs();
     if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', grpc.status.INVALID_ARGUMENT, false);
     const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
     if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new StrataClientError('INVALID_ARGUMENT', `leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`, grpc.status.INVALID_ARGUMENT, false);
@@ -131,6 +135,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       onFailure: (error) => this.fail(error),
     });
     this.loopWatch = new EventLoopDelayWatch({
+      clock: this.clock,
       sampleEveryMs: 100,
       thresholdMs: () => this.heartbeats.sessionTimeoutMs * STALL_WARNING_SHARE,
       onStall: (delayMs) => {
@@ -151,10 +156,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.heartbeats.start();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
     // The timer runs beside the loop: it commits what is processed, not the record in hand.
-    this.commitTimer = setInterval(() => void this.commitProcessed().catch(() => undefined), commitEveryMs);
+    this.commitTimer = setRepeating(this.clock, () => void this.commitProcessed().catch(() => undefined), commitEveryMs, { keepsProcessAlive: true });
     // The loop checks the session before every record; this checks it for a loop that is not asking.
-    this.sessionTimer = setInterval(() => this.checkSession(Date.now()), SESSION_CHECK_EVERY_MS);
-    this.sessionTimer.unref();
+    this.sessionTimer = setRepeating(this.clock, () => this.checkSession(this.clock.nowMs()), SESSION_CHECK_EVERY_MS);
   }
 
   /** The partitions this member reads now. */
@@ -168,6 +172,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
     return new GroupRecordIterator({
+      clock: this.clock,
       beforeNext: (nowMs) => this.beforeNext(nowMs),
       handOne: (record) => {
         // Revoked while it waited in the buffer: it belongs to another member now. After close()
@@ -192,13 +197,13 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    */
   async *batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
     try {
-      let yieldedAtMs = Date.now();
+      let yieldedAtMs = this.clock.nowMs();
       for (;;) {
-        this.beforeNext(Date.now());
-        if (Date.now() - yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
+        this.beforeNext(this.clock.nowMs());
+        if (this.clock.nowMs() - yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
           // As the record iterator: a turn of the event loop now and then, for timers and I/O.
           await yieldToEventLoop();
-          yieldedAtMs = Date.now();
+          yieldedAtMs = this.clock.nowMs();
           this.checkSession(yieldedAtMs);
         }
         const first = await this.buffer.take();
@@ -290,8 +295,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.isClosed = true;
-      clearInterval(this.commitTimer);
-      clearInterval(this.sessionTimer);
+      this.commitTimer?.cancel();
+      this.sessionTimer?.cancel();
       this.heartbeats.pause();
       this.loopWatch.stop();
       await this.reconciling.catch(() => undefined);
@@ -421,7 +426,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       memberEpoch,
       topics: this.options.topics,
       owned: [...owned].map(([topic, partitions]) => ({ topic, partitions })),
-      idleMs: isWaitingForRecords ? 0 : Math.min(Date.now() - this.lastAskedAtMs, 0xffff_ffff),
+      idleMs: isWaitingForRecords ? 0 : Math.min(this.clock.nowMs() - this.lastAskedAtMs, 0xffff_ffff),
     };
   }
 
@@ -456,7 +461,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
           this.abandon(this.memberId);
           this.memberId = '';
           this.memberEpoch = JOIN_EPOCH;
-          this.loseAll(Date.now(), true);
+          this.loseAll(this.clock.nowMs(), true);
           return;
         }
         // Forgotten after its stream broke (the coordinator restarted): rejoin reporting what it owns. It keeps

@@ -79,7 +79,10 @@ export interface GenerationRequest {
  * The one step that gives a partition a new generation (its sequence then starts at 0). Called only
  * while none of the partition's batches is in flight, so a newer epoch cannot fence its own batches.
  * May answer at once or later (a server round trip); a rejection is retried after a backoff, and a
- * non-retriable one (`retriable` false on the error) fails the batches waiting for it.
+ * non-retriable one (`retriable` false on the error) fails the batches waiting for it. The answer is
+ * a newer epoch of the current producer id, or another id: reusing a generation would make the
+ * server take new batches for old ones, so anything else fails an assertion (an implementation that
+ * asks a server checks the server's answer first, and rejects with a typed error).
  */
 export type NewGeneration = (request: GenerationRequest) => ProducerGeneration | Promise<ProducerGeneration>;
 

@@ -1,4 +1,5 @@
 import { AssertionError } from '../core/assert.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
 import { MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
 import { RecordBatchBuilder } from '../format/record-batch-builder.js';
@@ -81,7 +82,7 @@ interface OpenBatch {
   sinks: BatchSinks;
   sizeBytes: number;
   createdAtMs: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
 }
 
 /** The first buffer of a partition's first batch (it doubles up to batchBytes as records come). */
@@ -117,8 +118,10 @@ export class Producer {
   private readonly connection: ConnectionDeadline;
   /** The producer id and epoch, from the server (InitProducer) before the first batch. */
   private readonly identity: ProducerIdentity;
+  private readonly clock: Clock;
 
   constructor(client: ClientChannel, options: ProducerOptions) {
+    this.clock = client.clock;
     this.options = {
       lingerMs: options.lingerMs ?? 5,
       batchBytes: options.batchBytes ?? 16_384,
@@ -203,7 +206,7 @@ export class Producer {
       return Promise.reject(error as Error);
     }
     if (sizeBytes > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes));
-    const timestampMs = timestampOf(record, Date.now());
+    const timestampMs = timestampOf(record, this.clock.nowMs());
     const partitionCount = this.topics.partitionCount(topic);
     const isKnownPartition = record.partition === undefined || (partitionCount !== undefined && record.partition < partitionCount);
     if (this.identity.fenced) return Promise.reject(this.identity.fenced);
@@ -246,7 +249,7 @@ export class Producer {
       totalBytes += sizes[i]!;
     }
     // Records without a timestamp share one reading of the clock: they were sent at the same moment.
-    const nowMs = Date.now();
+    const nowMs = this.clock.nowMs();
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const sink = new ManySend(records.length, resolve, reject);
       const partitionCount = this.topics.partitionCount(topic);
@@ -359,10 +362,11 @@ export class Producer {
     // receives and end the whole stream (RESOURCE_EXHAUSTED), and every retry of it again.
     const maxBatchBytes = this.topics.maxBatchBytes(topic);
     const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate, release: this.batchBuffers.recycle, maxBatchBytes });
-    const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
+    const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: this.clock.nowMs(), timer: undefined };
     byPartition.set(partition, open);
     if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
-    else open.timer = setTimeout(() => this.seal(topic, partition), this.options.lingerMs);
+    // Records are waiting in it: the linger holds the process as a plain timer would.
+    else open.timer = this.clock.setTimeout(() => this.seal(topic, partition), this.options.lingerMs, { keepsProcessAlive: true });
     return open;
   }
 
@@ -370,7 +374,7 @@ export class Producer {
     const batch = this.openBatches.get(topic)?.get(partition);
     if (!batch) return;
     this.openBatches.get(topic)!.delete(partition);
-    if (batch.timer) clearTimeout(batch.timer);
+    batch.timer?.cancel();
     let lastBytes = this.lastBatchBytes.get(topic);
     if (!lastBytes) this.lastBatchBytes.set(topic, (lastBytes = new Map()));
     lastBytes.set(partition, batch.builder.sizeBytes);
@@ -380,6 +384,8 @@ export class Producer {
     try {
       this.pipeline.seal(topic, partition, batch.builder, batch.sinks, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
     } catch (error) {
+      // A broken invariant of the pipeline is a bug: it is not a failed batch.
+      if (error instanceof AssertionError) throw error;
       // Building refused the batch (often on a linger timer, where a throw would end the process):
       // its records fail, nothing was sent, and their buffer room is free again.
       batch.sinks.fail(error as Error);

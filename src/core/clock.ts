@@ -98,3 +98,21 @@ export class ManualClock implements Clock {
     this.currentMs = targetMs;
   }
 }
+
+/**
+ * Resolves after `delayMs` on `clock`, or at once when `signal` aborts (it never rejects: the caller
+ * looks at the signal to tell the two apart).
+ */
+export function delay(clock: Clock, delayMs: number, options: TimerOptions & { signal?: AbortSignal } = {}): Promise<void> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      timer.cancel();
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, delayMs, options);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -16,13 +16,8 @@ import { describeConsumerGroup, type GroupDescription } from './group-descriptio
 import { fenceReplacedMember, refuseIfFenced } from './instance-fencing.js';
 import { holdDeadlineMs, protectStableMembers, removalDeadlineMs } from './rebalance-plan.js';
 import { validateGroupId, validateInstanceId, validateMemberId, validateMemberTopics } from './heartbeat-fields.js';
+import type { TopicsView } from './topics-view.js';
 import { countMoved, intersectWith, normalizeTopics, sameTopics, toPartitionSet, toSortedList, toSortedMap } from './topic-partitions.js';
-
-/** What the coordinator needs to know of topics: it never imports the broker. */
-export interface TopicsView {
-  /** Partition count of a topic, or undefined if it does not exist. */
-  partitionCount(topic: string): number | undefined;
-}
 
 export { validateGroupId } from './heartbeat-fields.js';
 

@@ -1,11 +1,11 @@
 import { crc32 } from '@node-rs/crc32';
-import { DataLossError, InvalidArgumentError, TopicAlreadyExistsError } from '../core/errors.js';
+import { DataLossError, InvalidArgumentError, TopicAlreadyExistsError, TopicNotFoundError } from '../core/errors.js';
+import { OFFSETS_TOPIC } from '../core/internal-topics.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
-import type { LogManager } from '../storage/log-manager.js';
+import type { OffsetLog } from './offset-log.js';
 
-/** The internal topic that holds committed offsets: the log is the source of truth here too. */
-export const OFFSETS_TOPIC = '__consumer_offsets';
+export { OFFSETS_TOPIC };
 export const OFFSETS_TOPIC_PARTITIONS = 8;
 export const OFFSETS_SEGMENT_BYTES = 4 * 1024 * 1024;
 /** A partition of the offsets topic is compacted once it has this many segments. */
@@ -59,12 +59,12 @@ export class OffsetStore {
   private readonly damagedPartitions = new Map<number, DataLossError>();
 
   private constructor(
-    private readonly logs: LogManager,
+    private readonly logs: OffsetLog,
     private readonly nowMs: () => number,
   ) {}
 
   /** `segmentBytes` applies when the topic is created (tests use small segments to see compaction). */
-  static async open(logs: LogManager, nowMs: () => number, logger: Logger, options: { segmentBytes?: number } = {}): Promise<OffsetStore> {
+  static async open(logs: OffsetLog, nowMs: () => number, logger: Logger, options: { segmentBytes?: number } = {}): Promise<OffsetStore> {
     const store = new OffsetStore(logs, nowMs);
     if (!logs.listTopics().includes(OFFSETS_TOPIC)) {
       try {
@@ -83,7 +83,7 @@ export class OffsetStore {
       skipped++;
       firstSkipReason ??= reason;
     };
-    const partitionCount = logs.describeTopic(OFFSETS_TOPIC).partitionCount;
+    const partitionCount = store.partitionCount();
     for (let partition = 0; partition < partitionCount; partition++) {
       try {
         replayed += await store.replayPartition(partition, skip);
@@ -216,7 +216,14 @@ export class OffsetStore {
   }
 
   private partitionOf(groupId: string): number {
-    return crc32(groupId) % this.logs.describeTopic(OFFSETS_TOPIC).partitionCount;
+    return crc32(groupId) % this.partitionCount();
+  }
+
+  /** The offsets topic's partition count: clients may not delete or grow it (core/internal-topics.ts). */
+  private partitionCount(): number {
+    const count = this.logs.partitionCount(OFFSETS_TOPIC);
+    if (count === undefined) throw new TopicNotFoundError(OFFSETS_TOPIC);
+    return count;
   }
 
   private async append(partition: number, records: readonly OffsetRecord[]): Promise<void> {

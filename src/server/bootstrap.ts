@@ -1,11 +1,16 @@
 import { Broker } from '../broker/broker.js';
-import { PRODUCER_IDS_TOPIC, ProducerIdRegistry } from '../broker/producer-id-registry.js';
+import { ProducerIdRegistry } from '../broker/producer-id-registry.js';
+import { TopicAdmin } from '../broker/topic-admin.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { StickyAssignor } from '../groups/assignors/sticky-assignor.js';
+import { GroupAdmin } from '../groups/group-admin.js';
 import { GroupCoordinator } from '../groups/group-coordinator.js';
+import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
-import { OFFSETS_TOPIC, OffsetStore } from '../groups/offset-store.js';
+import { OffsetStore } from '../groups/offset-store.js';
+import type { TopicLogsView } from '../groups/topics-view.js';
+import { OFFSETS_TOPIC, PRODUCER_IDS_TOPIC } from '../core/internal-topics.js';
 import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
 import { HeartbeatStreams } from './group-service.js';
@@ -25,7 +30,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The one composition root: logs (recovered if needed), broker, gRPC services. */
+/**
+ * The one composition root, and the one file of server/ that sees storage: logs (recovered if needed),
+ * the broker and topic admin over them, groups over their views of topics and of the offsets log, and
+ * the gRPC services over those.
+ */
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: { fs?: FileSystemPort } = {}): Promise<RunningServer> {
   // A taken port says so in one line, before the data dir is created, locked or recovered.
   await checkCanListen(config.host, config.port);
@@ -45,11 +54,13 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
+    // groups/ sees topics read-only, through the view it defines: partition logs as they are.
+    const topicLogs: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
     const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));
     coordinator = new GroupCoordinator({
       clock,
       assignor: new StickyAssignor(),
-      topics: { partitionCount: (topic) => logManager.partitionCount(topic) },
+      topics: topicLogs,
       config: resolveGroupConfig(config.groups),
       logger,
       events: {
@@ -60,7 +71,24 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         onMemberRemoved: (_groupId, memberId) => heartbeatStreams.forget(memberId),
       },
     });
-    grpcServer = await startGrpcServer(broker, { coordinator, offsets, heartbeatStreams }, config, logger);
+    grpcServer = await startGrpcServer(
+      {
+        broker,
+        topics: new TopicAdmin(logManager, {
+          largestBatchBytes: largestAcceptedBatchBytes(config),
+          // Groups' committed offsets of a deleted topic go too (as in Kafka), so a topic created again starts at zero.
+          onTopicDeleted: (topic) => offsets.forgetTopic(topic),
+        }),
+        groups: {
+          coordinator,
+          groupAdmin: new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() }),
+          groupOffsets: new GroupOffsets({ coordinator, offsets, topics: topicLogs }),
+          heartbeatStreams,
+        },
+      },
+      config,
+      logger,
+    );
   } catch (error) {
     coordinator?.close();
     await logManager.close();

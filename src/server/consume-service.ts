@@ -97,8 +97,8 @@ const MAX_UNFLUSHED_RESPONSES_PER_PARTITION = 4;
 async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number, memory: MemoryBudget): Promise<void> {
   assertDecoded(call.request);
   const request = call.request;
-  const description = broker.logs.describeTopic(request.topic);
-  const partitions = request.partitions.length > 0 ? [...new Set(request.partitions)] : description.partitions.map((p) => p.partition);
+  const partitionCount = broker.partitionCount(request.topic);
+  const partitions = request.partitions.length > 0 ? [...new Set(request.partitions)] : Array.from({ length: partitionCount }, (_, p) => p);
   if (partitions.length > MAX_PARTITIONS) throw new InvalidArgumentError(`at most ${MAX_PARTITIONS} partitions per subscription`);
   const maxBytes = boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes');
   const maxWaitMs = boundedInteger(request.maxWaitMs, DEFAULT_SUBSCRIBE_MAX_WAIT_MS, 0, MAX_FETCH_WAIT_MS, 'max_wait_ms');
@@ -109,10 +109,7 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
     const explicit = request.startOffsets[partition];
     const start = explicit !== undefined ? { offset: offsetFromProto(Number(explicit), `start_offsets[${partition}]`) } : defaultStart;
     const offset = await broker.resolveStart(request.topic, partition, start);
-    const log = broker.logs.partition(request.topic, partition);
-    if (offset < log.logStartOffset || offset > log.logEndOffset) {
-      await log.read(offset, 1); // throws OffsetOutOfRangeError with the valid range
-    }
+    await broker.checkStartOffset(request.topic, partition, offset);
     starts.set(partition, offset);
   }
   // Across the stream's partitions (server setting subscriptionBufferBytes): without it a client that
@@ -152,7 +149,7 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
           if (signal.aborted) return;
           if (result.batches.length === 0) {
             // Woken without data: the log closed (topic deleted or server stopping) or nothing yet.
-            if (broker.logs.partition(request.topic, partition).isClosed) throw new ShuttingDownError('the partition was closed');
+            if (broker.isClosed(request.topic, partition)) throw new ShuttingDownError('the partition was closed');
             continue;
           }
           const response: SubscribeResponse = {

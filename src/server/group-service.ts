@@ -1,14 +1,12 @@
 import type * as grpc from '@grpc/grpc-js';
-import { FencedInstanceIdError, InvalidArgumentError, ShuttingDownError, SlowReaderError, type StrataError, TooManyRequestsError } from '../core/errors.js';
+import { FencedInstanceIdError, ShuttingDownError, SlowReaderError, type StrataError, TooManyRequestsError } from '../core/errors.js';
 import { MAX_MEMBER_ID_LENGTH, MAX_UNREAD_HEARTBEAT_ANSWERS } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { GroupHeartbeatRequest__Output } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import type { GroupServiceHandlers } from '../generated/strata/v1/GroupService.js';
 import type { GroupCoordinator, HeartbeatResponse } from '../groups/group-coordinator.js';
-import { validateGroupId } from '../groups/group-coordinator.js';
-import type { OffsetStore } from '../groups/offset-store.js';
-import type { LogManager } from '../storage/log-manager.js';
+import type { GroupOffsets, MemberIdentity } from '../groups/group-offsets.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { unary } from './unary.js';
 import { toFailure, toServiceError } from './status.js';
@@ -98,16 +96,21 @@ function echoedMemberId(memberId: string): string {
   return typeof memberId === 'string' && memberId.length <= MAX_MEMBER_ID_LENGTH ? memberId : '';
 }
 
+/** Who a commit or fetch comes from (an operator's fetch has no member id). */
+function memberOf(request: MemberIdentity): MemberIdentity {
+  return { groupId: request.groupId, memberId: request.memberId, memberEpoch: request.memberEpoch, offsetsEpoch: request.offsetsEpoch };
+}
+
 export function createGroupService(options: {
   coordinator: GroupCoordinator;
-  offsets: OffsetStore;
-  logs: LogManager;
+  /** Members' commits and fetches, with their rules (groups/group-offsets.ts). */
+  groupOffsets: GroupOffsets;
   heartbeatStreams: HeartbeatStreams;
   streams: StreamRegistry;
   logger: Logger;
   budget: MemoryBudget;
 }): GroupServiceHandlers {
-  const { coordinator, offsets, logs, heartbeatStreams } = options;
+  const { coordinator, groupOffsets, heartbeatStreams } = options;
   return {
     GroupHeartbeat(call: HeartbeatCall) {
       // Ends the stream with an error status, sent after the answers already queued (a reader that
@@ -187,29 +190,11 @@ export function createGroupService(options: {
     },
 
     CommitOffsets: unary(async (request) => {
-      validateGroupId(request.groupId);
-      coordinator.validateMember(request.groupId, request.memberId, request.memberEpoch, request.offsetsEpoch);
-      const flat = request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
-      coordinator.validateOwnership(request.groupId, request.memberId, flat);
-      for (const o of flat) {
-        const count = logs.partitionCount(o.topic);
-        if (count === undefined || o.partition >= count) throw new InvalidArgumentError(`no partition ${o.topic}/${o.partition}`);
-      }
-      await offsets.commit(request.groupId, request.memberId, flat);
+      const offsets = request.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset })));
+      await groupOffsets.commit(memberOf(request), offsets);
       return {};
     }),
 
-    FetchOffsets: unary(async (request) => {
-      validateGroupId(request.groupId);
-      if (request.memberId) coordinator.validateMember(request.groupId, request.memberId, request.memberEpoch, request.offsetsEpoch);
-      const committed = offsets.fetch(request.groupId, request.topics);
-      return {
-        topics: [...committed].map(([topic, partitions]) => ({
-          topic,
-          partitions: [...partitions].sort(([a], [b]) => a - b).map(([partition, c]) => ({ partition, offset: c.offset })),
-        })),
-      };
-    }),
-
+    FetchOffsets: unary(async (request) => ({ topics: groupOffsets.fetch({ ...memberOf(request), topics: request.topics }) })),
   };
 }

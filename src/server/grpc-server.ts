@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Broker } from '../broker/broker.js';
+import type { TopicAdmin } from '../broker/topic-admin.js';
 import { MAX_READ_RESPONSE_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { loadProtocol } from '../protocol/protocol.js';
@@ -9,11 +10,12 @@ import { createAdminService } from './admin-service.js';
 import { createConsumeService } from './consume-service.js';
 import { createGroupAdminHandlers } from './group-admin.js';
 import { createGroupService, type HeartbeatStreams } from './group-service.js';
+import type { GroupAdmin } from '../groups/group-admin.js';
 import type { GroupCoordinator } from '../groups/group-coordinator.js';
-import type { OffsetStore } from '../groups/offset-store.js';
+import type { GroupOffsets } from '../groups/group-offsets.js';
 import { createProduceService } from './produce-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
-import { largestAcceptedBatchBytes, streamReservedBytes, type ServerConfig } from './server-config.js';
+import { streamReservedBytes, type ServerConfig } from './server-config.js';
 import { AdmissionGate, CONNECTION_RESERVED_BYTES } from './admission-gate.js';
 import { MemoryBudget } from './memory-budget.js';
 import { raiseFlowControlWindows } from './flow-control-window.js';
@@ -25,8 +27,16 @@ const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'st
 
 export interface GroupServices {
   coordinator: GroupCoordinator;
-  offsets: OffsetStore;
+  groupAdmin: GroupAdmin;
+  groupOffsets: GroupOffsets;
   heartbeatStreams: HeartbeatStreams;
+}
+
+/** The domain the services map the wire to: produce and reads, topic admin, groups. */
+export interface ServerDomain {
+  broker: Broker;
+  topics: TopicAdmin;
+  groups: GroupServices;
 }
 
 export interface GrpcServer {
@@ -38,7 +48,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's three services, grpc.health.v1 and server reflection. */
-export async function startGrpcServer(broker: Broker, groups: GroupServices, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups }: ServerDomain, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -66,11 +76,11 @@ export async function startGrpcServer(broker: Broker, groups: GroupServices, con
   });
   const streams = new StreamRegistry();
   const v1 = protocol.strata.v1;
-  const admin = createAdminService(broker, createGroupAdminHandlers({ ...groups, logs: broker.logs, nowMs: () => Date.now() }), largestAcceptedBatchBytes(config), (topic) => groups.offsets.forgetTopic(topic));
+  const admin = createAdminService(topics, createGroupAdminHandlers(groups.groupAdmin));
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
   server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }), logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget), logger));
-  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, logs: broker.logs, streams, logger, budget }), logger));
+  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget }), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));

@@ -1,16 +1,15 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { Broker } from '../broker/broker.js';
+import type { AckLevel, Broker } from '../broker/broker.js';
 import { MAX_IN_FLIGHT_BYTES_PER_STREAM, MAX_IN_FLIGHT_REQUESTS_PER_STREAM } from '../core/limits.js';
 import { ShuttingDownError } from '../core/errors.js';
+import { refuseInternalTopic } from '../core/internal-topics.js';
 import type { Logger } from '../core/logger.js';
 import type { AckLevel__Output } from '../generated/strata/v1/AckLevel.js';
 import type { ProduceRequest__Output } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse } from '../generated/strata/v1/ProduceResponse.js';
 import type { ProduceServiceHandlers } from '../generated/strata/v1/ProduceService.js';
-import type { AckLevel } from '../storage/partition-log.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { callIdOf } from './call-log.js';
-import { refuseInternalTopic } from './internal-topics.js';
 import { toFailure, toServiceError } from './status.js';
 import { unary } from './unary.js';
 import type { InitProducerRequest__Output } from '../generated/strata/v1/InitProducerRequest.js';

@@ -63,4 +63,20 @@ describe('module dependencies', () => {
     expect(byRule('known-module', 'src/mystery/m.ts'), violations.join('\n')).toHaveLength(1);
     expect(violations.filter((v) => v.includes('fine.ts'))).toEqual([]);
   });
+
+  it('catch a server file other than bootstrap.ts that imports storage, planted', async () => {
+    const root = join(temp.path, 'server-storage');
+    write(root, {
+      'src/storage/log-manager.ts': 'export class LogManager {}\n',
+      'src/broker/broker.ts': "import type { LogManager } from '../storage/log-manager.js';\nexport type Logs = LogManager;\n",
+      // the composition root builds the domain over storage: allowed
+      'src/server/bootstrap.ts': "import { LogManager } from '../storage/log-manager.js';\nexport const make = (): LogManager => new LogManager();\n",
+      // a service that reaches past the broker, even for a type: refused
+      'src/server/admin-service.ts': "import type { LogManager } from '../storage/log-manager.js';\nexport type L = LogManager;\n",
+      'src/server/through-broker.ts': "import type { Logs } from '../broker/broker.js';\nexport type L = Logs;\n",
+    });
+    const violations = await violationsIn(join(root, 'src'));
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toMatch(/^server-storage-only-in-bootstrap: \S*src\/server\/admin-service\.ts -> \S*src\/storage\/log-manager\.ts$/);
+  });
 });

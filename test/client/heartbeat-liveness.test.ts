@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventLoopDelayWatch } from '../../src/client/event-loop-delay-watch.js';
 import { HeartbeatLiveness } from '../../src/client/heartbeat-liveness.js';
+import { systemClock } from '../../src/core/clock.js';
 
 describe('HeartbeatLiveness', () => {
   it('counts the session from the sending of the last answered heartbeat, not from when the answer was read', () => {
@@ -69,7 +70,8 @@ describe('HeartbeatLiveness across a server shutdown', () => {
 describe('EventLoopDelayWatch', () => {
   it('reports a stall of the event loop past its threshold, with its length', async () => {
     const stalls: number[] = [];
-    const watch = new EventLoopDelayWatch({ sampleEveryMs: 20, thresholdMs: () => 100, onStall: (ms) => void stalls.push(ms) });
+    // A real stall needs the real clock: a manual one fires every sample on time.
+    const watch = new EventLoopDelayWatch({ clock: systemClock, sampleEveryMs: 20, thresholdMs: () => 100, onStall: (ms) => void stalls.push(ms) });
     watch.start();
     try {
       await new Promise((resolve) => setTimeout(resolve, 50));

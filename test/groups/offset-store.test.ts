@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { crc32 } from '@node-rs/crc32';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
+import type { OffsetLog, OffsetLogPartition } from '../../src/groups/offset-log.js';
 import { OFFSETS_TOPIC, OffsetStore } from '../../src/groups/offset-store.js';
 import { LogManager } from '../../src/storage/log-manager.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
@@ -39,6 +40,37 @@ describe('OffsetStore (__consumer_offsets)', () => {
     await again.deleteGroup('g1');
     expect(again.groupIds()).toEqual(['g2']);
     await expect(again.commit('g2', 'm', [{ topic: 'orders', partition: 0, offset: -1 }])).rejects.toThrow(/non-negative/);
+  });
+
+  it('works over any OffsetLog: a commit whose append fails is refused and changes nothing, the next one lands', async () => {
+    let failNextAppend = false;
+    // The port over the log manager, with appends that can fail (as a full disk or an fsync error would).
+    const port: OffsetLog = {
+      listTopics: () => logs.listTopics(),
+      createTopic: (name, partitionCount, config) => logs.createTopic(name, partitionCount, config),
+      partitionCount: (topic) => logs.partitionCount(topic),
+      partition: (topic, partition): OffsetLogPartition => {
+        const log = logs.partition(topic, partition);
+        return Object.assign(Object.create(log) as OffsetLogPartition, {
+          append: (batch: Buffer, options: { ackLevel: 'durable' }) => {
+            if (failNextAppend) {
+              failNextAppend = false;
+              return Promise.reject(new Error('injected append failure'));
+            }
+            return log.append(batch, options);
+          },
+        });
+      },
+    };
+    const store = await OffsetStore.open(port, () => 1_000, silentLogger);
+    await store.commit('g', 'm', [{ topic: 'orders', partition: 0, offset: 5 }]);
+    failNextAppend = true;
+    await expect(store.commit('g', 'm', [{ topic: 'orders', partition: 0, offset: 9 }])).rejects.toThrow('injected append failure');
+    expect(store.fetch('g').get('orders')!.get(0)!.offset).toBe(5);
+    await store.commit('g', 'm', [{ topic: 'orders', partition: 0, offset: 10 }]);
+    expect(store.fetch('g').get('orders')!.get(0)!.offset).toBe(10);
+    const again = await OffsetStore.open(logs, () => 2_000, silentLogger);
+    expect(again.fetch('g').get('orders')!.get(0)!.offset).toBe(10);
   });
 
   it('starts with a damaged partition of __consumer_offsets: the groups it holds fail with DATA_LOSS, never read as having no offsets, and the others work', async () => {

@@ -33,7 +33,7 @@ const coordinator = {
 };
 
 function startHeartbeatStream(budget: MemoryBudget): UnreadCall {
-  const service = createGroupService({ coordinator: coordinator as never, offsets: {} as never, logs: {} as never, heartbeatStreams: new HeartbeatStreams(), streams: new StreamRegistry(), logger: silentLogger, budget });
+  const service = createGroupService({ coordinator: coordinator as never, groupOffsets: {} as never, heartbeatStreams: new HeartbeatStreams(), streams: new StreamRegistry(), logger: silentLogger, budget });
   const call = new UnreadCall();
   call.on('error', (status) => (call.status = status));
   service.GroupHeartbeat(call as never);

@@ -1,0 +1,104 @@
+import { InvalidConfigError } from '../core/errors.js';
+import { isInternalTopic, refuseInternalTopic } from '../core/internal-topics.js';
+import type { LogManager, TopicDescription } from '../storage/log-manager.js';
+import { resolveTopicConfig, TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
+import { startOffsetIn, type StartPosition } from './broker.js';
+
+export type { PartitionDescription, TopicDescription } from '../storage/log-manager.js';
+
+/**
+ * The smallest segment.bytes a client may give a topic, as Kafka 4 has it: every segment keeps a file
+ * open, and 1 KiB segments let one producer exhaust the server's descriptors with a few MB of records.
+ * The storage engine takes smaller ones (its tests roll segments quickly); the API does not.
+ */
+export const MIN_SEGMENT_BYTES = 1024 * 1024;
+
+/** A topic's effective configuration (defaults and overrides) under its Kafka-style keys, as strings. */
+export function topicConfigEntries(config: TopicConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, spec] of Object.entries(TOPIC_CONFIG_KEYS)) out[key] = String(config[spec.field]);
+  return out;
+}
+
+export interface TopicAdminOptions {
+  /** The largest max.message.bytes a new topic may have: the largest batch a request can carry. */
+  largestBatchBytes: number;
+  /** Runs after a topic is deleted (the composition root forgets groups' committed offsets of it). */
+  onTopicDeleted?: (topic: string) => Promise<void>;
+}
+
+/**
+ * What a client may do to topics (Kafka's admin API): create, delete, grow, list, describe, look up
+ * offsets, with the policies the API adds to the storage engine's own rules. The log manager checks
+ * names, partition counts (per topic and per server) and config values; this adds:
+ * - internal topics (core/internal-topics.ts: names starting with __) are not created, deleted or
+ *   repartitioned by clients, and not listed;
+ * - a topic's max.message.bytes fits in a request (else its batches could never arrive);
+ * - segment.bytes is at least MIN_SEGMENT_BYTES.
+ * A refused request changes nothing.
+ */
+export class TopicAdmin {
+  constructor(
+    private readonly logs: LogManager,
+    private readonly options: TopicAdminOptions,
+  ) {}
+
+  async createTopic(name: string, partitionCount: number, configOverrides: Record<string, string>): Promise<TopicDescription> {
+    // Checked before anything is created; resolveTopicConfig throws for a bad value first.
+    const { maxBatchBytes, segmentBytes } = resolveTopicConfig(configOverrides);
+    if (maxBatchBytes > this.options.largestBatchBytes) {
+      throw new InvalidConfigError(
+        `max.message.bytes ${maxBatchBytes} is larger than the largest batch this server receives (${this.options.largestBatchBytes}): raise the server's maxRequestBytes first`,
+      );
+    }
+    if (segmentBytes < MIN_SEGMENT_BYTES) {
+      throw new InvalidConfigError(`segment.bytes ${segmentBytes} is below the server's minimum of ${MIN_SEGMENT_BYTES} (1 MiB): every segment keeps a file open`);
+    }
+    refuseInternalTopic(name, 'create');
+    return this.logs.createTopic(name, partitionCount, configOverrides);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    refuseInternalTopic(name, 'delete');
+    await this.logs.deleteTopic(name);
+    // Groups' committed offsets of it go too (as in Kafka), so a topic created again starts at zero.
+    await this.options.onTopicDeleted?.(name);
+  }
+
+  /** Grows a topic to `partitionCount` partitions (never shrinks: that would move keys). */
+  async createPartitions(name: string, partitionCount: number): Promise<TopicDescription> {
+    refuseInternalTopic(name, 'add partitions to');
+    return this.logs.createPartitions(name, partitionCount);
+  }
+
+  /** Client topics by name; internal ones are described on request, not listed. */
+  listTopics(): Array<{ name: string; partitionCount: number }> {
+    return this.logs
+      .listTopics()
+      .filter((name) => !isInternalTopic(name))
+      .map((name) => ({ name, partitionCount: this.logs.partitionCount(name) ?? 0 }));
+  }
+
+  /** TopicNotFoundError when there is none. */
+  describeTopic(name: string): TopicDescription {
+    return this.logs.describeTopic(name);
+  }
+
+  /**
+   * The offset of `start` in each partition (Kafka's ListOffsets). A timestamp past the last record
+   * is the high watermark, with `found` false.
+   */
+  async listOffsets(topic: string, partitions: readonly number[], start: StartPosition): Promise<Array<{ partition: number; offset: number; found: boolean }>> {
+    const offsets = [];
+    for (const partition of partitions) {
+      const log = this.logs.partition(topic, partition);
+      if ('timestampMs' in start) {
+        const found = await log.offsetForTimestamp(start.timestampMs);
+        offsets.push({ partition, offset: found ?? log.highWatermark, found: found !== undefined });
+      } else {
+        offsets.push({ partition, offset: await startOffsetIn(log, start), found: true });
+      }
+    }
+    return offsets;
+  }
+}
