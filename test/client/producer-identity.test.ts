@@ -8,6 +8,7 @@ import { readBatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { rejection } from '../helpers/rejection.js';
 import { fakeProduceService } from '../helpers/fake-produce-service.js';
+import { advanceUntil, settleOn, track } from '../helpers/manual-time.js';
 
 /** The producer id, epoch and base sequence of the first batch of a request. */
 const stampOf = (request: ProduceRequest) => {
@@ -89,5 +90,33 @@ describe('Producer ids from the server', () => {
     expect(fenced.map((e) => e.message)).toEqual(['a newer instance took over']);
     expect((await rejection(identity.next({ producerId: 7, epoch: 2 }))).code).toBe('PRODUCER_FENCED');
     expect(initProducer.requests).toHaveLength(3);
+  });
+
+  it('asks InitProducer again after its backoff while it fails, and fails the records past their delivery time, on the manual clock', async () => {
+    const { client, clock } = fakeProduceService();
+    const stub = client.stubs.produce as unknown as { initProducer: (request: unknown, options: unknown, callback: (error: unknown) => void) => void };
+    const working = stub.initProducer;
+    let isUnavailable = true;
+    const attemptsAtMs: number[] = [];
+    stub.initProducer = (request, options, callback) => {
+      if (!isUnavailable) return working(request, options, callback);
+      attemptsAtMs.push(clock.nowMs());
+      setImmediate(() => callback(Object.assign(new Error('unavailable'), { code: 14, details: 'connect ECONNREFUSED 127.0.0.1:1' })));
+    };
+    const producer = new Producer(client, { lingerMs: 0, deliveryTimeoutMs: 1_000, retryBackoffMs: 100 });
+    const first = track(producer.send('t', { value: 'a', partition: 0 }));
+    await advanceUntil(clock, () => first.isSettled, { what: 'the first send settled' });
+    expect(first.outcome).toMatch(/rejected: .*ECONNREFUSED/);
+    // Asked again after 100, 200, 400 ms of backoff; failed at the first answer past its delivery time.
+    expect(clock.nowMs()).toBeGreaterThanOrEqual(1_000);
+    expect(attemptsAtMs.length).toBeGreaterThanOrEqual(4);
+    expect(attemptsAtMs[1]! - attemptsAtMs[0]!).toBeGreaterThanOrEqual(100);
+    // Nothing waits: nothing is asked until a record needs it, and then it goes through.
+    const askedWhileIdle = attemptsAtMs.length;
+    await advanceUntil(clock, () => clock.nowMs() >= 10_000, { what: '9 idle seconds', stepMs: 100 });
+    expect(attemptsAtMs).toHaveLength(askedWhileIdle);
+    isUnavailable = false;
+    expect(await settleOn(clock, producer.send('t', { value: 'b', partition: 0 }))).toMatchObject({ partition: 0, offset: 0 });
+    await settleOn(clock, producer.close());
   });
 });
