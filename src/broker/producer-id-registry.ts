@@ -99,6 +99,7 @@ export class ProducerIdRegistry {
   private constructor(
     private readonly blockSize: number,
     private readonly maxNamedProducers: number,
+    private readonly logger: Logger,
   ) {}
 
   /**
@@ -113,7 +114,7 @@ export class ProducerIdRegistry {
         if (!(error instanceof TopicAlreadyExistsError)) throw error;
       }
     }
-    const registry = new ProducerIdRegistry(options.blockSize ?? PRODUCER_ID_BLOCK_SIZE, options.maxNamedProducers ?? MAX_NAMED_PRODUCERS);
+    const registry = new ProducerIdRegistry(options.blockSize ?? PRODUCER_ID_BLOCK_SIZE, options.maxNamedProducers ?? MAX_NAMED_PRODUCERS, logger);
     let skipped = 0;
     let replayed = 0;
     try {
@@ -240,7 +241,9 @@ export class ProducerIdRegistry {
   private async record(records: readonly ProducerIdRecord[]): Promise<void> {
     await this.append(records);
     for (const record of records) this.apply(record);
-    await this.compactIfDue();
+    // The init is done (durable and applied): a compaction that fails (a full disk) must not fail it,
+    // or its caller would retry and take one more epoch. It is tried again at the next record.
+    await this.compactIfDue().catch((error: unknown) => this.logger.warn({ err: error }, `compacting ${PRODUCER_IDS_TOPIC} failed; tried again at its next record`));
   }
 
   private async append(records: readonly ProducerIdRecord[]): Promise<void> {

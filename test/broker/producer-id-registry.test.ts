@@ -9,6 +9,7 @@ import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../../src/
 import { LogManager } from '../../src/storage/log-manager.js';
 import { rejection } from '../helpers/rejection.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
 
 describe('ProducerIdRegistry (__producer_ids)', () => {
   let dir: { path: string; remove: () => Promise<void> };
@@ -212,4 +213,32 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     expect(await rejection(damaged.initProducer({}))).toBeInstanceOf(DataLossError);
     damaged.checkNotFenced(1, 0);
   });
+
+  it('answers an init whose record is durable even when the compaction after it fails (a full disk): no epoch is taken twice', async () => {
+    await logs.close();
+    const fs = new FaultyFileSystem();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, fs });
+    const registry = await ProducerIdRegistry.open(logs, silentLogger, { segmentBytes: 4096 });
+    const log = logs.partition(PRODUCER_IDS_TOPIC, 0);
+    // Each init's record is written; any write after it in the same init (the compaction's snapshot,
+    // once three segments make one due) finds the disk full.
+    let identity = await registry.initProducer({ name: 'a' });
+    for (let round = 0; round < 500; round++) {
+      const startOffset = log.logStartOffset;
+      const recordWrite = fs.writevCount + 1;
+      fs.beforeWritev = (_path, count) => {
+        if (count > recordWrite) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      };
+      const next = await registry.initProducer({ name: 'a' });
+      expect(next).toEqual({ producerId: identity.producerId, producerEpoch: identity.producerEpoch + 1 });
+      if (fs.writevCount > recordWrite) {
+        expect(log.logStartOffset, 'nothing was cut').toBe(startOffset);
+        expect(() => registry.checkNotFenced(identity.producerId, identity.producerEpoch)).toThrow(ProducerFencedError);
+        return;
+      }
+      identity = next;
+    }
+    throw new Error('no compaction was due in 500 inits');
+  });
 });
+
