@@ -34,7 +34,7 @@ interface NamedProducer {
   name: string;
   producerId: number;
   epoch: number;
-  /** Batches of this id with an older epoch are fenced; RETIRED_FENCE_EPOCH once the name moved to a new id. */
+  /** Batches of this id with an older epoch are fenced; RETIRED_FENCE_EPOCH (all) once a newer instance retired the id. */
   fenceEpoch: number;
 }
 
@@ -76,7 +76,7 @@ type ProducerIdRecord = { type: 'block'; endId: number } | ({ type: 'producer' }
  * new fence once its record is durable and before the init is answered.
  */
 export class ProducerIdRegistry {
-  /** Named producers' ids (current and retired): the only ids with a fence. */
+  /** Named producers' ids (current, previous and retired): the only ids with a fence. */
   private readonly named = new Map<number, NamedProducer>();
   /** Each name's current id. */
   private readonly byName = new Map<string, NamedProducer>();
