@@ -3,21 +3,77 @@
 // server is the `./server` subpath (src/server-entry.ts).
 export { ManualClock, systemClock } from './core/clock.js';
 export type { Clock, TimerHandle } from './core/clock.js';
-export { StrataError, InvalidArgumentError, CorruptBatchError, BatchTooLargeError } from './core/errors.js';
+// One class per failure (core/error-registry.ts makes a server's code into its class).
+export {
+  StrataError,
+  InvalidArgumentError,
+  InvalidTopicNameError,
+  InvalidConfigError,
+  CorruptBatchError,
+  InternalTopicError,
+  UnsupportedCompressionError,
+  UnsupportedBatchTypeError,
+  BatchTooLargeError,
+  TopicNotFoundError,
+  PartitionNotFoundError,
+  TopicAlreadyExistsError,
+  OffsetOutOfRangeError,
+  TooManyOpenFilesError,
+  StorageFailedError,
+  DataLossError,
+  ShuttingDownError,
+  LogClosedError,
+  DataDirLockedError,
+  PortInUseError,
+  TooManyPendingAppendsError,
+  OutOfOrderSequenceError,
+  UnknownProducerError,
+  DuplicateSequenceError,
+  ProducerFencedError,
+  TooManyProducersError,
+  FencedMemberEpochError,
+  FencedInstanceIdError,
+  UnknownMemberIdError,
+  GroupNotFoundError,
+  GroupNotEmptyError,
+  GroupMaxSizeReachedError,
+  SlowReaderError,
+  TooManyRequestsError,
+  PartitionLimitReachedError,
+  MemoryBudgetExhaustedError,
+  TooManyConnectionsError,
+  TooManyStreamsError,
+} from './core/errors.js';
+export type { StrataErrorOptions } from './core/errors.js';
 export { encodeRecordBatch, decodeRecordBatch, iterateBatches } from './format/record-batch-codec.js';
 export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } from './format/record-batch-codec.js';
 export { validateBatch, validateBatches, readBatchHeader } from './format/record-batch.js';
-export type { BatchHeader } from './format/record-batch.js';
+export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
 export type { StrataClientOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
-export type { OffsetSpec } from './client/admin.js';
+export type {
+  OffsetSpec,
+  OffsetResetSpec,
+  ResetOffsetsOptions,
+  ResetOffsetsResult,
+  OffsetChange,
+  TopicDescription,
+  PartitionDescription,
+  TopicSummary,
+  PartitionOffset,
+  GroupSummary,
+  GroupDescription,
+  GroupMemberDescription,
+  FencedMemberDescription,
+  PartitionLag,
+} from './client/admin.js';
 export { Producer } from './client/producer.js';
 export type { ProducerOptions, ProducerRecord, RecordMetadata } from './client/producer.js';
 export type { ConsumeOptions, ConsumedRecord } from './client/consume.js';
 export { GroupConsumer } from './client/group-consumer.js';
-export type { GroupConsumerOptions, TopicPartition } from './client/group-consumer.js';
-export { StrataClientError, ServerUnreachableError } from './client/client-error.js';
+export type { GroupConsumerOptions, GroupConsumerLogger, TopicPartition, TopicPartitionOffset, CommitFailure, CommitTrigger } from './client/group-consumer.js';
+export { StrataClientError, ServerUnreachableError, StreamEndedError, RequestTimeoutError, OutcomeUnknownError, ProducerClosedError } from './client/client-error.js';
 export { DefaultPartitioner } from './client/partitioner.js';
 export type { Partitioner } from './client/partitioner.js';
 export { murmur2, partitionForKey } from './client/murmur2.js';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError as UsageError, type Command } from 'commander';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, TopicNotFoundError } from '../core/errors.js';
 import type { ConsumedRecord, ConsumeOptions } from '../client/consume.js';
 import { parseInteger, withClient } from './cli-context.js';
 import { onStopSignals, StdoutLines } from './stdout-lines.js';
@@ -125,7 +125,7 @@ async function consumeInGroup(topic: string, options: ConsumeCommandOptions, com
   await withClient(command, async (client) => {
     // A member of a topic that does not exist yet waits for it (as a Kafka consumer does); say so.
     await client.admin.describeTopic(topic).catch((error: unknown) => {
-      if ((error as { code?: string }).code !== 'TOPIC_NOT_FOUND') throw error;
+      if (!(error instanceof TopicNotFoundError)) throw error;
       process.stderr.write(`topic ${topic} does not exist yet: waiting for it to be created\n`);
     });
     const describe = (ps: Array<{ topic: string; partition: number }>) => ps.map((p) => `${p.topic}/${p.partition}`).sort().join(' ');

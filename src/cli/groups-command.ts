@@ -1,8 +1,7 @@
 import { userInfo, hostname } from 'node:os';
 import type { Command } from 'commander';
-import { call } from '../client/admin.js';
+import type { OffsetResetSpec } from '../client/admin.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import type { ResetOffsetsRequest } from '../generated/strata/v1/ResetOffsetsRequest.js';
 import { parseInteger, printJson, printTable, withClient } from './cli-context.js';
 
 interface ResetOptions {
@@ -16,16 +15,16 @@ interface ResetOptions {
   json?: boolean;
 }
 
-function resetTarget(options: ResetOptions): Pick<ResetOffsetsRequest, 'to' | 'shiftBy'> {
+function resetTarget(options: ResetOptions): OffsetResetSpec {
   const chosen = [options.toEarliest, options.toLatest, options.toOffset !== undefined, options.toDatetime !== undefined, options.shiftBy !== undefined].filter(Boolean);
   if (chosen.length !== 1) throw new InvalidArgumentError('choose exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by');
-  if (options.toEarliest) return { to: { point: 'START_POINT_EARLIEST' } };
-  if (options.toLatest) return { to: { point: 'START_POINT_LATEST' } };
-  if (options.toOffset !== undefined) return { to: { offset: options.toOffset } };
+  if (options.toEarliest) return 'earliest';
+  if (options.toLatest) return 'latest';
+  if (options.toOffset !== undefined) return { offset: options.toOffset };
   if (options.toDatetime !== undefined) {
     const timestampMs = Date.parse(options.toDatetime);
     if (Number.isNaN(timestampMs)) throw new InvalidArgumentError(`--to-datetime: not a date: '${options.toDatetime}'`);
-    return { to: { timestampMs } };
+    return { timestampMs };
   }
   const shift = Number(options.shiftBy);
   if (!Number.isSafeInteger(shift)) throw new InvalidArgumentError(`--shift-by must be an integer, got '${options.shiftBy}'`);
@@ -39,7 +38,7 @@ export function registerGroupsCommand(program: Command): void {
     .command('list')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const { groups: list } = await withClient(command, (c) => call(c.stubs.admin.listGroups.bind(c.stubs.admin), {}));
+      const list = await withClient(command, (c) => c.admin.listGroups());
       if (options.json) return printJson(list);
       printTable(['group', 'members', 'epoch'], list.map((g) => [g.groupId, g.memberCount, g.groupEpoch]));
     });
@@ -49,7 +48,7 @@ export function registerGroupsCommand(program: Command): void {
     .description('members and their partitions; committed offset, log end offset and lag per partition')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
-      const d = await withClient(command, (c) => call(c.stubs.admin.describeGroup.bind(c.stubs.admin), { groupId }));
+      const d = await withClient(command, (c) => c.admin.describeGroup(groupId));
       if (options.json) return printJson(d);
       const churn = d.recentChurn > 0 ? `, ${d.recentChurn} joins in the last 5 min did not stay (rebalance window ${d.rebalanceWindowMs} ms)` : '';
       process.stdout.write(`group ${d.groupId}, epoch ${d.groupEpoch}, ${d.members.length} members${churn}\n`);
@@ -89,14 +88,9 @@ export function registerGroupsCommand(program: Command): void {
     .option('--execute', 'apply the plan (on a live group too: its members resume from the new offsets)')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: ResetOptions, command: Command) => {
-      const request: ResetOffsetsRequest = {
-        groupId,
-        topic: options.topic,
-        ...resetTarget(options),
-        execute: options.execute ?? false,
-        requestedBy: `${userInfo().username}@${hostname()}`,
-      };
-      const response = await withClient(command, (c) => call(c.stubs.admin.resetOffsets.bind(c.stubs.admin), request));
+      const to = resetTarget(options);
+      const requestedBy = `${userInfo().username}@${hostname()}`;
+      const response = await withClient(command, (c) => c.admin.resetOffsets(groupId, { topic: options.topic, to, execute: options.execute ?? false, requestedBy }));
       if (options.json) return printJson(response);
       printTable(['topic', 'partition', 'current', 'new'], response.changes.map((c) => [c.topic, c.partition, c.previousOffset < 0 ? '-' : c.previousOffset, c.newOffset]));
       process.stdout.write(response.executed ? 'offsets reset\n' : 'dry run: nothing changed (add --execute to apply)\n');
@@ -107,7 +101,7 @@ export function registerGroupsCommand(program: Command): void {
     .description('delete a group with no live members, and its committed offsets')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
-      await withClient(command, (c) => call(c.stubs.admin.deleteGroup.bind(c.stubs.admin), { groupId }));
+      await withClient(command, (c) => c.admin.deleteGroup(groupId));
       if (options.json) printJson({ deleted: groupId });
       else process.stdout.write(`deleted group ${groupId}\n`);
     });

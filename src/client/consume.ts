@@ -7,7 +7,7 @@ import type { RecordFactory, RecordHeader } from '../format/record.js';
 import type { SubscribeRequest } from '../generated/strata/v1/SubscribeRequest.js';
 import type { SubscribeResponse__Output } from '../generated/strata/v1/SubscribeResponse.js';
 import { startPositionToProto, type OffsetSpec } from './admin.js';
-import { StrataClientError } from './client-error.js';
+import { errorOfCode, StrataClientError } from './client-error.js';
 import { InTurn } from './in-turn.js';
 import type { ClientChannel } from './client-channel.js';
 
@@ -214,7 +214,7 @@ async function* subscribeResponses(client: ClientChannel, topic: string, options
     } catch (error) {
       if (options.signal?.aborted) return;
       const clientError = StrataClientError.fromServiceError(error);
-      const isTransient = clientError.grpcStatus === 14; // UNAVAILABLE: connection lost or server restarting
+      const isTransient = clientError.grpcStatus === grpcStatus.UNAVAILABLE; // connection lost or server restarting
       if (!isTransient || options.shouldReconnect === false || ++failures > MAX_RECONNECT_ATTEMPTS) throw clientError;
       await delay(client.clock, Math.min(MAX_RECONNECT_BACKOFF_MS, 100 * 2 ** failures), { signal: options.signal, keepsProcessAlive: true });
     } finally {
@@ -239,7 +239,7 @@ export function* batchesOf(topic: string, response: SubscribeResponse__Output): 
     // its records) is data lost on the way or missed there, not the CORRUPT_BATCH of a bad request,
     // and reading it again would not mend it.
     if (!(error instanceof CorruptBatchError)) throw error;
-    throw new StrataClientError('DATA_LOSS', `partition ${topic}/${response.partition}: a batch the server sent (read from offset ${response.fetchOffset}) does not decode: ${error.message}`, grpcStatus.DATA_LOSS, false, { cause: error });
+    throw errorOfCode('DATA_LOSS', `partition ${topic}/${response.partition}: a batch the server sent (read from offset ${response.fetchOffset}) does not decode: ${error.message}`, grpcStatus.DATA_LOSS, false, { cause: error });
   }
 }
 
@@ -271,5 +271,5 @@ function* checkedBatchesOf(topic: string, response: SubscribeResponse__Output): 
 }
 
 function offsetMismatch(topic: string, partition: number, what: string): StrataClientError {
-  return new StrataClientError('DATA_LOSS', `partition ${topic}/${partition}: the server sent ${what}; its records are not handed out under wrong offsets`, grpcStatus.DATA_LOSS, false);
+  return errorOfCode('DATA_LOSS', `partition ${topic}/${partition}: the server sent ${what}; its records are not handed out under wrong offsets`, grpcStatus.DATA_LOSS, false);
 }

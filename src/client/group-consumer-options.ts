@@ -1,7 +1,26 @@
+import type { StrataError } from '../core/errors.js';
+
 /** What a group member is told: a partition of a topic. */
 export interface TopicPartition {
   topic: string;
   partition: number;
+}
+
+/** A partition's offset as a commit writes it: the next offset to read. */
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/** What made the consumer commit by itself: its timer, a revocation, or close(). */
+export type CommitTrigger = 'interval' | 'revocation' | 'close';
+
+/** A commit the consumer made by itself that failed, as onCommitFailed gets it. */
+export interface CommitFailure {
+  trigger: CommitTrigger;
+  /** What the commit would have written: the records before these offsets may be read again. */
+  offsets: TopicPartitionOffset[];
 }
 
 /** Where a group member writes warnings (a pino logger fits); default: process.emitWarning. */
@@ -37,8 +56,17 @@ export interface GroupConsumerOptions {
   maxBytes?: number;
   /** How long close() waits for the server to acknowledge the leave. Default 5000. */
   leaveTimeoutMs?: number;
-  /** Warnings: an event loop blocked near the session timeout, partitions lost. */
+  /** Warnings: an event loop blocked near the session timeout, partitions lost, commits that failed. */
   logger?: GroupConsumerLogger;
+  /**
+   * Called when a commit the consumer makes by itself (on its timer, on a revocation, on close())
+   * fails: the server refused it (a stale member epoch after a rebalance or an offset reset, a member
+   * the group no longer knows) or could not be reached. Nothing is retried: the records before
+   * `offsets` were processed but not committed, so whoever reads those partitions next (this member
+   * at its next commit, or another) may get them again. commit() rejects instead. Default: a warning
+   * to `logger`. A throw from it is logged, and changes nothing.
+   */
+  onCommitFailed?: (error: StrataError, failure: CommitFailure) => void;
 }
 
 /**

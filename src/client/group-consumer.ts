@@ -1,8 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
-import { FencedInstanceIdError } from '../core/errors.js';
+import { FencedInstanceIdError, InvalidArgumentError, StrataError } from '../core/errors.js';
 import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
@@ -12,10 +11,10 @@ import { GroupRecordIterator, MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './
 import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { ClientChannel } from './client-channel.js';
-import type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+import type { CommitTrigger, GroupConsumerLogger, GroupConsumerOptions, TopicPartition, TopicPartitionOffset } from './group-consumer-options.js';
 import { DEFAULT_MEMBER_MAX_BYTES } from './group-consumer-options.js';
 
-export type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+export type { CommitFailure, CommitTrigger, GroupConsumerLogger, GroupConsumerOptions, TopicPartition, TopicPartitionOffset } from './group-consumer-options.js';
 
 const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
@@ -99,12 +98,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   ) {
     this.clock = client.clock;
     this.lastAskedAtMs = this.clock.nowMs();
-    if (options.topics.length === 0) throw new StrataClientError('INVALID_ARGUMENT', 'a group consumer needs at least one topic', grpc.status.INVALID_ARGUMENT, false);
+    if (options.topics.length === 0) throw new InvalidArgumentError('a group consumer needs at least one topic');
     const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
-    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new StrataClientError('INVALID_ARGUMENT', `leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`, grpc.status.INVALID_ARGUMENT, false);
+    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new InvalidArgumentError(`leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`);
     this.logger = options.logger ?? emitWarning;
     if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0)) {
-      throw new StrataClientError('INVALID_ARGUMENT', `maxBytes must be a positive integer, got ${options.maxBytes}`, grpc.status.INVALID_ARGUMENT, false);
+      throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${options.maxBytes}`);
     }
     // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });
@@ -156,7 +155,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.heartbeats.start();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
     // The timer runs beside the loop: it commits what is processed, not the record in hand.
-    this.commitTimer = setRepeating(this.clock, () => void this.commitProcessed().catch(() => undefined), commitEveryMs, { keepsProcessAlive: true });
+    this.commitTimer = setRepeating(this.clock, () => void this.commitProcessed('interval'), commitEveryMs, { keepsProcessAlive: true });
     // The loop checks the session before every record; this checks it for a loop that is not asking.
     this.sessionTimer = setRepeating(this.clock, () => this.checkSession(this.clock.nowMs()), SESSION_CHECK_EVERY_MS);
   }
@@ -264,10 +263,14 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    */
   async commit(): Promise<void> {
     this.markProcessed();
-    await this.commitProcessed();
+    await this.commitProcessed('explicit');
   }
 
-  private async commitProcessed(): Promise<void> {
+  /**
+   * Commits the processed offsets not committed yet. commit() (`explicit`) rejects on failure; a
+   * commit the consumer makes by itself reports its failure to onCommitFailed and resolves false.
+   */
+  private async commitProcessed(trigger: CommitTrigger | 'explicit'): Promise<boolean> {
     const topics = new Map<string, Array<{ partition: number; offset: number }>>();
     for (const [k, offset] of this.processed) {
       const tp = this.owned.get(k);
@@ -276,13 +279,20 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       list.push({ partition: tp.partition, offset });
       topics.set(tp.topic, list);
     }
-    if (topics.size === 0 || !this.memberId) return;
+    if (topics.size === 0 || !this.memberId) return true;
     const request = {
       ...this.memberIdentity(),
       topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
     };
-    await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request, this.client.callTimeoutMs);
+    try {
+      await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request, this.client.callTimeoutMs);
+    } catch (error) {
+      if (trigger === 'explicit') throw error;
+      this.reportCommitFailure(error, trigger, request.topics.flatMap(({ topic, partitions }) => partitions.map(({ partition, offset }) => ({ topic, partition, offset }))));
+      return false;
+    }
     for (const { topic, partitions } of request.topics) for (const p of partitions) this.committed.set(key(topic, p.partition), p.offset);
+    return true;
   }
 
   /**
@@ -305,7 +315,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       // those partitions next gets them from the committed offsets.
       this.buffer.drop(() => true);
       if (!this.isFenced) {
-        await this.commitProcessed().catch(() => undefined);
+        await this.commitProcessed('close');
         await this.heartbeats.untilJoinSettled(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
         await this.leave();
       }
@@ -313,6 +323,21 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.buffer.close();
     })();
     return this.closing;
+  }
+
+  /** A commit made by the consumer itself failed: onCommitFailed hears of it, else the logger. */
+  private reportCommitFailure(thrown: unknown, trigger: CommitTrigger, offsets: TopicPartitionOffset[]): void {
+    const error = thrown instanceof StrataError ? thrown : StrataClientError.fromServiceError(thrown);
+    const fields = { groupId: this.options.groupId, memberId: this.memberId, trigger, code: error.code, partitions: offsets.length };
+    if (!this.options.onCommitFailed) {
+      this.logger.warn(fields, `group consumer: a ${trigger} commit failed (${error.message}): records processed since the last commit may be read again`);
+      return;
+    }
+    try {
+      this.options.onCommitFailed(error, { trigger, offsets });
+    } catch (hookError) {
+      this.logger.warn({ ...fields, hookError: String(hookError) }, 'group consumer: onCommitFailed threw');
+    }
   }
 
   /** Leaves (-1; a static member steps away, -2) and waits for the answer: see GroupHeartbeatStream.leave. */
@@ -447,12 +472,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.heartbeats.accepted(response);
     if (response.failure) {
       const error = StrataClientError.fromFailure(response.failure);
-      if (error.code === 'FENCED_INSTANCE_ID') {
+      if (error instanceof FencedInstanceIdError) {
         // Another process took this instance id (a newer join wins, as in Kafka): both reading the
         // same partitions would process every record twice, and rejoining would fence the other.
         this.isFenced = true;
         this.logger.warn({ groupId: this.options.groupId, memberId: this.memberId, instanceId: this.options.instanceId }, 'group consumer: fenced, a newer member took its instance id: stopped');
-        this.fail(new FencedInstanceIdError(error.message, { cause: error }));
+        this.fail(error);
       } else if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
         if (!this.heartbeats.liveness.isStreamBroken && this.owned.size > 0) {
           // Refused on the stream its heartbeats went through all along: the server removed it (a
@@ -514,9 +539,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       // Commit what the loop has finished; the record it may still hold is not processed yet (its
       // next owner gets it again: at least once). Finished during that commit: once more.
       if (this.memberId) {
-        await this.commitProcessed().catch(() => undefined);
+        // A refused commit is not tried again (it would be refused again): it was reported.
+        const isCommitted = await this.commitProcessed('revocation');
         const movedOn = [...revokedKeys].some((k) => this.processed.has(k) && this.processed.get(k) !== this.committed.get(k));
-        if (movedOn) await this.commitProcessed().catch(() => undefined);
+        if (isCommitted && movedOn) await this.commitProcessed('revocation');
       }
       // Lost meanwhile: loseAll let go of everything and called onLost.
       if (generation !== this.generation) return;

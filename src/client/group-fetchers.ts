@@ -1,4 +1,4 @@
-import { StrataClientError } from './client-error.js';
+import { OffsetOutOfRangeError } from '../core/errors.js';
 import { consumeRecordBatches, type ConsumedRecord } from './consume.js';
 import type { TopicPartition } from './group-consumer-options.js';
 import type { RecordBuffer } from './record-buffer.js';
@@ -92,7 +92,7 @@ export class GroupFetchers {
         return;
       } catch (error) {
         if (controller.signal.aborted) return;
-        const isOutOfRange = error instanceof StrataClientError && error.code === 'OFFSET_OUT_OF_RANGE';
+        const isOutOfRange = error instanceof OffsetOutOfRangeError;
         if (!isOutOfRange || resetsInARow++ >= MAX_OFFSET_RESETS) {
           this.host.onFailure(error as Error);
           return;

@@ -1,9 +1,8 @@
 import type { Buffer } from 'node:buffer';
-import * as grpc from '@grpc/grpc-js';
 import { assert } from '../core/assert.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { restampProducerState } from '../format/record-batch-codec.js';
-import { StrataClientError } from './client-error.js';
+import { copyError, OutcomeUnknownError, StrataClientError } from './client-error.js';
 import type { BatchSinks } from './send-sinks.js';
 
 /** The largest base or last sequence a batch can carry (int32). */
@@ -256,7 +255,7 @@ export class ProducePartition {
       // Renumbered, these could be written twice: they fail instead, saying they may be in the log.
       const why = phase.reason === 'outcome-unknown' ? 'an earlier batch of this partition failed with its outcome unknown' : "this partition's sequence starts over after a failed batch";
       for (const batch of this.queue.filter((b) => b.isOutcomeUnknown)) {
-        this.host.reject(batch, mayBeWritten(new StrataClientError('OUTCOME_UNKNOWN', `${why}, and this batch went unanswered`, grpc.status.DEADLINE_EXCEEDED, false)));
+        this.host.reject(batch, mayBeWritten(new OutcomeUnknownError(`${why}, and this batch went unanswered`)));
       }
       this.queue = this.queue.filter((b) => !b.isOutcomeUnknown);
     }
@@ -343,5 +342,5 @@ export class ProducePartition {
 
 /** The error for a batch that failed after its request went unanswered: it may be in the log. */
 export function mayBeWritten(error: StrataClientError): StrataClientError {
-  return new StrataClientError(error.code, `${error.message} (the batch was sent and not answered: it may have been written)`, error.grpcStatus, false);
+  return copyError(error, { message: `${error.message} (the batch was sent and not answered: it may have been written)`, retriable: false });
 }

@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { assert } from '../core/assert.js';
 import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
 import type { RecordBatchBuilder } from '../format/record-batch-builder.js';
@@ -8,7 +8,7 @@ import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResponse.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
-import { StrataClientError } from './client-error.js';
+import { copyError, RequestTimeoutError, StreamEndedError, StrataClientError } from './client-error.js';
 import { BatchesProduceRequest, recycleProduceFrame } from './produce-request-frames.js';
 import { mayBeWritten, NO_SEQUENCE, ProducePartition, type NewGeneration, type PartitionHost, type SealedBatch } from './produce-partition.js';
 import type { RecordMetadata } from './record-sink.js';
@@ -163,7 +163,7 @@ export class ProducePipeline {
     const onBroken = (error?: unknown) => {
       const failure = error
         ? StrataClientError.fromServiceError(error)
-        : new StrataClientError('STREAM_ENDED', 'the produce stream ended', grpc.status.UNAVAILABLE, true);
+        : new StreamEndedError();
       this.options.onStreamFailure?.(failure);
       this.replaceStream(stream, failure);
     };
@@ -184,7 +184,7 @@ export class ProducePipeline {
     this.sentAtMs.clear();
     // Unanswered on a dead stream: grpc-js may not have copied their bytes, so their buffers are not reused.
     this.requests.clear();
-    const retriable = failure.retriable ? failure : new StrataClientError(failure.code, failure.message, failure.grpcStatus, true);
+    const retriable = failure.retriable ? failure : copyError(failure, { retriable: true });
     for (const group of requests) this.onRequestFailure(group, retriable, isOutcomeUnknown);
     // Partitions with nothing in flight may have batches queued behind the blocked stream.
     for (const state of this.partitions.values()) this.pump(state);
@@ -223,7 +223,7 @@ export class ProducePipeline {
     if (!stream || this.sentAtMs.size === 0) return;
     const oldestSentAtMs = this.sentAtMs.values().next().value as number;
     if (this.options.clock.nowMs() - oldestSentAtMs < this.options.requestTimeoutMs) return;
-    this.replaceStream(stream, new StrataClientError('REQUEST_TIMEOUT', `a produce request went unanswered for ${this.options.requestTimeoutMs} ms`, grpc.status.DEADLINE_EXCEEDED, true));
+    this.replaceStream(stream, new RequestTimeoutError(this.options.requestTimeoutMs));
     try {
       stream.cancel();
     } catch {
@@ -325,7 +325,7 @@ export class ProducePipeline {
     this.partitionState(group[0]!.topic, group[0]!.partition).requestsInFlight--;
     // A refusal covers the whole request; which batch caused it is unknown. Nothing was written, so
     // each batch is sent again alone and only the one at fault fails.
-    const batchError = !isOutcomeUnknown && group.length > 1 && !error.retriable ? new StrataClientError(error.code, error.message, error.grpcStatus, true) : error;
+    const batchError = !isOutcomeUnknown && group.length > 1 && !error.retriable ? copyError(error, { retriable: true }) : error;
     for (const batch of group) this.onFailure(batch, batchError, isOutcomeUnknown);
   }
 

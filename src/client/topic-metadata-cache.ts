@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { delay } from '../core/clock.js';
 import { StrataClientError } from './client-error.js';
 import type { Reachability } from './connection-deadline.js';
@@ -85,7 +86,7 @@ export class TopicMetadataCache {
         // Given up on during the call.
         if (reachability?.signal.aborted) throw reachability.signal.reason;
         // No connection: UNAVAILABLE, or a deadline that ran out while the channel was still connecting.
-        const isUnavailable = error instanceof StrataClientError && (error.grpcStatus === 14 || (error.grpcStatus === 4 && reachability !== undefined && !reachability.isReady));
+        const isUnavailable = error instanceof StrataClientError && (error.grpcStatus === grpc.status.UNAVAILABLE || (error.grpcStatus === grpc.status.DEADLINE_EXCEEDED && reachability !== undefined && !reachability.isReady));
         if (isUnavailable) reachability?.noteFailure(error);
         if (!isUnavailable || this.options.isClosed() || this.now() >= deadlineMs) throw error;
       }

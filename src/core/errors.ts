@@ -6,10 +6,26 @@
 export abstract class StrataError extends Error {
   abstract readonly code: string;
   abstract readonly retriable: boolean;
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * Set on an error a client received: the id the server's log lines name the failed call by (its
+   * `strata-call-id` trailer), when it sent one. Undefined where the error was raised.
+   */
+  declare readonly callId?: string;
+  /** Set on an error a client received or raised for a call: the call's gRPC status code. */
+  declare readonly grpcStatus?: number;
+  constructor(message: string, options?: StrataErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+    // Own properties only where set: an error raised in the server carries neither.
+    if (options?.callId !== undefined) Object.defineProperty(this, 'callId', { value: options.callId, enumerable: true });
+    if (options?.grpcStatus !== undefined) Object.defineProperty(this, 'grpcStatus', { value: options.grpcStatus, enumerable: true });
   }
+}
+
+export interface StrataErrorOptions {
+  cause?: unknown;
+  callId?: string;
+  grpcStatus?: number;
 }
 
 export class InvalidArgumentError extends StrataError {

@@ -65,7 +65,7 @@ describe('package entries', () => {
       console.log(JSON.stringify({ client: Object.keys(client).sort(), server: Object.keys(server).sort() }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: ROOT });
     const { client, server } = JSON.parse(stdout) as { client: string[]; server: string[] };
-    for (const symbol of ['StrataClient', 'Producer', 'Admin', 'GroupConsumer', 'StrataClientError', 'encodeRecordBatch', 'ManualClock']) expect(client).toContain(symbol);
+    for (const symbol of ['StrataClient', 'Producer', 'Admin', 'GroupConsumer', 'StrataClientError', 'TopicNotFoundError', 'OffsetOutOfRangeError', 'ServerUnreachableError', 'encodeRecordBatch', 'ManualClock']) expect(client).toContain(symbol);
     expect(client).not.toContain('startServer');
     for (const symbol of ['startServer', 'LogManager', 'resolveServerConfig']) expect(server).toContain(symbol);
   });

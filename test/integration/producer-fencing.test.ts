@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { call } from '../../src/client/admin.js';
+import { ProducerFencedError } from '../../src/core/errors.js';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import type { InitProducerRequest } from '../../src/generated/strata/v1/InitProducerRequest.js';
@@ -89,6 +90,8 @@ describe('Producer with a producerName', () => {
       const pending = Array.from({ length: 20 }, (_, i) => older.send('named', { value: `old-2.${i}`, partition: 2 }));
       const failures = await Promise.all(pending.map((p) => rejection(p)));
       for (const failure of failures) expect(failure).toMatchObject({ code: 'PRODUCER_FENCED', retriable: false });
+      // A class of its own, as every failure (kafkajs's KafkaJSProducerFencedError is the same idea).
+      expect(failures[0]).toBeInstanceOf(ProducerFencedError);
       // Later sends fail at once, on any partition.
       expect(await rejection(older.send('named', { value: 'old-0 again', partition: 0 }))).toMatchObject({ code: 'PRODUCER_FENCED' });
       expect(await rejection(older.sendBatch('named', [{ value: 'x' }]))).toMatchObject({ code: 'PRODUCER_FENCED' });
