@@ -29,6 +29,8 @@ export {
   OutOfOrderSequenceError,
   UnknownProducerError,
   DuplicateSequenceError,
+  ProducerFencedError,
+  TooManyProducersError,
   FencedMemberEpochError,
   FencedInstanceIdError,
   UnknownMemberIdError,

@@ -220,7 +220,14 @@ export async function measureProducerWithoutTransport(keyed: boolean, window: nu
   stream.end = () => undefined;
   const fakeClient = {
     admin: { describeTopic: async () => ({ partitionCount: PARTITIONS }) },
-    stubs: { produce: { produce: () => stream } },
+    stubs: {
+      produce: {
+        produce: () => stream,
+        // The producer id is the server's to give, once, before the first batch.
+        initProducer: (_request: unknown, _options: unknown, callback: (error: null, response: { producerId: number; producerEpoch: number }) => void) =>
+          setImmediate(() => callback(null, { producerId: 1, producerEpoch: 0 })),
+      },
+    },
     // Always connected: the producer's connection deadline never starts.
     connection: { address: 'no-transport', isReady: true, hasBeenReady: true, unreachableSinceMs: undefined, onChange: () => () => undefined, connect: () => undefined },
     clock: systemClock,

@@ -6,6 +6,7 @@ import type { LogManager } from '../storage/log-manager.js';
 import type { AckLevel, AppendResult, PartitionLog, ReadResult } from '../storage/partition-log.js';
 import { readBatchHeader } from '../format/record-batch.js';
 import { ProducerSequences } from './producer-sequences.js';
+import type { InitProducerRequest, ProducerIdentity, ProducerIdRegistry } from './producer-id-registry.js';
 import { waitForData } from './wait-for-data.js';
 
 export interface RestoredProducerState {
@@ -75,7 +76,15 @@ export class Broker {
     private readonly logs: LogManager,
     private readonly clock: Clock,
     readonly logger: Logger,
+    /** Hands out producer ids and fences older instances; without it, no batch is fenced. */
+    private readonly producerIds?: ProducerIdRegistry,
   ) {}
+
+  /** Kafka's InitProducerId: see ProducerIdRegistry. */
+  initProducer(request: InitProducerRequest): Promise<ProducerIdentity> {
+    if (!this.producerIds) return Promise.reject(new InvalidArgumentError('this server hands out no producer ids'));
+    return this.producerIds.initProducer(request);
+  }
 
   /**
    * Appends raw batches to one partition. Validation and the sequence check run before anything is
@@ -92,6 +101,9 @@ export class Broker {
       const appended = log.append(records, {
         ...(ackLevel && ackLevel !== 'none' ? { ackLevel } : {}),
         admit: (headers) => {
+          // A fenced producer is refused on every partition, before its sequence is looked at.
+          const first = headers[0];
+          if (first !== undefined && first.producerId >= 0) this.producerIds?.checkNotFenced(first.producerId, first.producerEpoch);
           const admission = sequences.admit(headers);
           if (admission.kind === 'duplicate') return (duplicate = admission.result);
           if (admission.kind === 'append') ({ onAppended, onFailed } = admission);

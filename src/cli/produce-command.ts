@@ -11,6 +11,7 @@ interface ProduceOptions {
   keySeparator?: string;
   acks: 'default' | 'none' | 'written' | 'durable';
   json?: boolean;
+  producerName?: string;
 }
 
 export function registerProduceCommand(program: Command): void {
@@ -23,9 +24,10 @@ export function registerProduceCommand(program: Command): void {
     .option('--key-separator <sep>', 'split each stdin line into key and value at the first <sep>')
     .option('--acks <level>', 'default | none | written | durable', 'default')
     .option('--json', 'print one JSON line per acknowledged record')
+    .option('--producer-name <name>', "like Kafka's transactional.id: a newer producer with this name fences this one (it stops with PRODUCER_FENCED)")
     .action(async (topic: string, options: ProduceOptions, command: Command) => {
       const count = await withClient(command, async (client) => {
-        const producer = client.producer({ acks: options.acks });
+        const producer = client.producer({ acks: options.acks, ...(options.producerName !== undefined ? { producerName: options.producerName, logger: { warn: () => undefined } } : {}) });
         let sentCount = 0;
         let outstanding = 0;
         let onRoom: (() => void) | undefined;
@@ -50,8 +52,9 @@ export function registerProduceCommand(program: Command): void {
               (metadata) => options.json && process.stdout.write(JSON.stringify(metadata) + '\n'),
               (error: unknown) => {
                 firstError ??= error;
-                // Nobody to send to (the producer waited as long as it allows): reading more would only fail more.
-                if (error instanceof ServerUnreachableError) lines?.close();
+                // Nobody to send to (the producer waited as long as it allows), or a newer producer of
+                // the same name took over: reading more would only fail more.
+                if (error instanceof ServerUnreachableError || (error as { code?: unknown }).code === 'PRODUCER_FENCED') lines?.close();
               },
             )
             .finally(() => {

@@ -12,6 +12,7 @@ import type { PartitionOffset__Output } from '../generated/strata/v1/PartitionOf
 import type { StartPosition } from '../generated/strata/v1/StartPosition.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
 import type { TopicSummary__Output } from '../generated/strata/v1/TopicSummary.js';
+import { systemClock } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { StrataClientError } from './client-error.js';
 
@@ -64,7 +65,9 @@ export function call<Req, Res>(method: (request: Req, callback: (error: unknown,
   return new Promise<Res>((resolve, reject) => {
     // grpc-js throws at once on a closed client ("Channel has been shut down"): the same typed error as any failure.
     try {
-      withOptions(request, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) => (error ? reject(StrataClientError.fromServiceError(error)) : resolve(response!)));
+      // The deadline is grpc-js's: its own timer on the real clock ends the call, so it is read from
+      // the system clock whatever clock the client was given (a manual one would end every call at once).
+      withOptions(request, { deadline: new Date(systemClock.nowMs() + timeoutMs) }, (error, response) => (error ? reject(StrataClientError.fromServiceError(error)) : resolve(response!)));
     } catch (error) {
       reject(StrataClientError.fromServiceError(error));
     }

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { delay } from '../core/clock.js';
 import { CorruptBatchError } from '../core/errors.js';
 import { decodeRecordBatchWith, iterateBatches } from '../format/record-batch-codec.js';
 import type { RecordFactory, RecordHeader } from '../format/record.js';
@@ -215,7 +216,7 @@ async function* subscribeResponses(client: ClientChannel, topic: string, options
       const clientError = StrataClientError.fromServiceError(error);
       const isTransient = clientError.grpcStatus === grpcStatus.UNAVAILABLE; // connection lost or server restarting
       if (!isTransient || options.shouldReconnect === false || ++failures > MAX_RECONNECT_ATTEMPTS) throw clientError;
-      await sleep(Math.min(MAX_RECONNECT_BACKOFF_MS, 100 * 2 ** failures), options.signal);
+      await delay(client.clock, Math.min(MAX_RECONNECT_BACKOFF_MS, 100 * 2 ** failures), { signal: options.signal, keepsProcessAlive: true });
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       call?.cancel();
@@ -271,16 +272,4 @@ function* checkedBatchesOf(topic: string, response: SubscribeResponse__Output): 
 
 function offsetMismatch(topic: string, partition: number, what: string): StrataClientError {
   return errorOfCode('DATA_LOSS', `partition ${topic}/${partition}: the server sent ${what}; its records are not handed out under wrong offsets`, grpcStatus.DATA_LOSS, false);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

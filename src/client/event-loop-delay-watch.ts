@@ -1,3 +1,5 @@
+import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
+
 /**
  * Measures how long the event loop went without a turn, and reports a stall that reached a
  * threshold, with its length. A group member's heartbeats and signal handlers are timers and I/O
@@ -9,11 +11,13 @@
  * forgets the stall under way (measured: a 250 ms stall begun right after a reset was recorded as 20).
  */
 export class EventLoopDelayWatch {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private lastTickMs = 0;
 
   constructor(
     private readonly options: {
+      /** Its samples' timer and readings (a manual clock never stalls: it fires each sample on time). */
+      clock: Clock;
       sampleEveryMs: number;
       /** Stalls this long or longer are reported. */
       thresholdMs: () => number;
@@ -23,18 +27,17 @@ export class EventLoopDelayWatch {
 
   start(): void {
     if (this.timer) return;
-    this.lastTickMs = performance.now();
-    this.timer = setInterval(() => this.tick(), this.options.sampleEveryMs);
-    this.timer.unref();
+    this.lastTickMs = this.options.clock.nowMs();
+    this.timer = setRepeating(this.options.clock, () => this.tick(), this.options.sampleEveryMs);
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
   private tick(): void {
-    const nowMs = performance.now();
+    const nowMs = this.options.clock.nowMs();
     const delayMs = nowMs - this.lastTickMs - this.options.sampleEveryMs;
     this.lastTickMs = nowMs;
     if (delayMs >= this.options.thresholdMs()) this.options.onStall(Math.round(delayMs));

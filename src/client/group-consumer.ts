@@ -1,5 +1,6 @@
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
+import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
 import { FencedInstanceIdError, InvalidArgumentError, StrataError } from '../core/errors.js';
 import { DEFAULT_MEMBER_MAX_BYTES, FAIR_SLICE_RECORDS, MAX_ABANDONED_MEMBER_IDS } from '../core/limits.js';
 import { call } from './admin.js';
@@ -61,8 +62,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly logger: GroupConsumerLogger;
   /** Fenced (FENCED_INSTANCE_ID): stopped for good, without leaving. */
   private isFenced = false;
-  private commitTimer: NodeJS.Timeout | undefined;
-  private sessionTimer: NodeJS.Timeout | undefined;
+  private commitTimer: TimerHandle | undefined;
+  private sessionTimer: TimerHandle | undefined;
   /** Partitions this member reads now, with the next offset to hand out (fetch position). */
   private readonly owned = new Map<string, TopicPartition>();
   /** Next offset after the last processed record, per partition: what a commit writes. */
@@ -81,8 +82,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private lastHanded: ConsumedRecord[] = [];
   private lastHandedOne: ConsumedRecord | undefined;
   private lastHandedKey = '';
-  private lastAskedAtMs = Date.now();
+  private lastAskedAtMs: number;
   private isClosed = false;
+  private readonly clock: Clock;
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
 
@@ -90,6 +92,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     private readonly client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
+    this.clock = client.clock;
+    this.lastAskedAtMs = this.clock.nowMs();
     if (options.topics.length === 0) throw new InvalidArgumentError('a group consumer needs at least one topic');
     const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
     if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new InvalidArgumentError(`leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`);
@@ -126,6 +130,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       onFailure: (error) => this.fail(error),
     });
     this.loopWatch = new EventLoopDelayWatch({
+      clock: this.clock,
       sampleEveryMs: 100,
       thresholdMs: () => this.heartbeats.sessionTimeoutMs * STALL_WARNING_SHARE,
       onStall: (delayMs) => {
@@ -146,10 +151,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.heartbeats.start();
     const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
     // The timer runs beside the loop: it commits what is processed, not the record in hand.
-    this.commitTimer = setInterval(() => void this.commitProcessed('interval'), commitEveryMs);
+    this.commitTimer = setRepeating(this.clock, () => void this.commitProcessed('interval'), commitEveryMs, { keepsProcessAlive: true });
     // The loop checks the session before every record; this checks it for a loop that is not asking.
-    this.sessionTimer = setInterval(() => this.checkSession(Date.now()), SESSION_CHECK_EVERY_MS);
-    this.sessionTimer.unref();
+    this.sessionTimer = setRepeating(this.clock, () => this.checkSession(this.clock.nowMs()), SESSION_CHECK_EVERY_MS);
   }
 
   /** The partitions this member reads now. */
@@ -163,6 +167,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
     return new GroupRecordIterator({
+      clock: this.clock,
       beforeNext: (nowMs) => this.beforeNext(nowMs),
       handOne: (record) => {
         // Revoked while it waited in the buffer: it belongs to another member now. After close()
@@ -187,13 +192,13 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    */
   async *batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
     try {
-      let yieldedAtMs = Date.now();
+      let yieldedAtMs = this.clock.nowMs();
       for (;;) {
-        this.beforeNext(Date.now());
-        if (Date.now() - yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
+        this.beforeNext(this.clock.nowMs());
+        if (this.clock.nowMs() - yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
           // As the record iterator: a turn of the event loop now and then, for timers and I/O.
           await yieldToEventLoop();
-          yieldedAtMs = Date.now();
+          yieldedAtMs = this.clock.nowMs();
           this.checkSession(yieldedAtMs);
         }
         const first = await this.buffer.take();
@@ -296,8 +301,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.isClosed = true;
-      clearInterval(this.commitTimer);
-      clearInterval(this.sessionTimer);
+      this.commitTimer?.cancel();
+      this.sessionTimer?.cancel();
       this.heartbeats.pause();
       this.loopWatch.stop();
       await this.reconciling.catch(() => undefined);
@@ -442,7 +447,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       memberEpoch,
       topics: this.options.topics,
       owned: [...owned].map(([topic, partitions]) => ({ topic, partitions })),
-      idleMs: isWaitingForRecords ? 0 : Math.min(Date.now() - this.lastAskedAtMs, 0xffff_ffff),
+      idleMs: isWaitingForRecords ? 0 : Math.min(this.clock.nowMs() - this.lastAskedAtMs, 0xffff_ffff),
     };
   }
 
@@ -477,7 +482,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
           this.abandon(this.memberId);
           this.memberId = '';
           this.memberEpoch = JOIN_EPOCH;
-          this.loseAll(Date.now(), true);
+          this.loseAll(this.clock.nowMs(), true);
           return;
         }
         // Forgotten after its stream broke (the coordinator restarted): rejoin reporting what it owns. It keeps

@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { Clock, TimerHandle, TimerOptions } from '../core/clock.js';
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { StrataClientError } from './client-error.js';
@@ -8,6 +9,8 @@ import type { ClientChannel } from './client-channel.js';
 /** Until a server says otherwise (its answers carry both): the server defaults. */
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
 const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
+/** A member's timers hold the process as plain timers do: a running member is work in progress. */
+const ALIVE: TimerOptions = { keepsProcessAlive: true };
 /** Wait before a broken heartbeat stream is opened again. */
 const RECONNECT_DELAY_MS = 500;
 
@@ -37,7 +40,7 @@ export class GroupHeartbeatStream {
   streamLostGraceMs: number | undefined;
   readonly liveness = new HeartbeatLiveness();
   private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private lastSentMs = 0;
   /** A join went out on the current stream and is not answered yet. */
   private isJoinPending = false;
@@ -50,6 +53,10 @@ export class GroupHeartbeatStream {
 
   constructor(private readonly host: HeartbeatStreamHost) {}
 
+  private get clock(): Clock {
+    return this.host.client.clock;
+  }
+
   start(): void {
     this.open();
     this.send();
@@ -57,16 +64,16 @@ export class GroupHeartbeatStream {
 
   /** Sends a heartbeat now (unless a join is unanswered) and the next one an interval later. */
   send(): void {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     if (this.host.isClosed()) return;
     const isJoin = this.host.isJoining();
     if (this.stream && !(isJoin && this.isJoinPending)) {
       this.isJoinPending = isJoin;
-      this.lastSentMs = Date.now();
+      this.lastSentMs = this.clock.nowMs();
       this.liveness.sent(this.lastSentMs);
       this.stream.write(this.host.request());
     }
-    this.timer = setTimeout(() => this.send(), this.heartbeatIntervalMs);
+    this.timer = this.clock.setTimeout(() => this.send(), this.heartbeatIntervalMs, ALIVE);
   }
 
   /** A request outside the rhythm (the leave of a member id given up), on the current stream if any. */
@@ -85,8 +92,8 @@ export class GroupHeartbeatStream {
       // The next heartbeat was timed with the interval known when it was scheduled (the default
       // before the first answer): the server's interval counts from the last one sent.
       this.heartbeatIntervalMs = response.heartbeatIntervalMs;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.send(), Math.max(0, this.lastSentMs + this.heartbeatIntervalMs - Date.now()));
+      this.timer?.cancel();
+      this.timer = this.clock.setTimeout(() => this.send(), Math.max(0, this.lastSentMs + this.heartbeatIntervalMs - this.clock.nowMs()), ALIVE);
     }
   }
 
@@ -96,19 +103,19 @@ export class GroupHeartbeatStream {
    * negative epoch is that answer (the stream is in order; a push has a live epoch and is skipped).
    */
   async leave(request: GroupHeartbeatRequest, timeoutMs: number): Promise<void> {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     // Broken and not yet open again: a stream of its own for the leave.
     if (!this.stream) this.open();
     const stream = this.stream!;
     await new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        timer.cancel();
         stream.off('error', done);
         stream.off('close', done);
         this.onLeaveAnswered = undefined;
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      const timer = this.clock.setTimeout(done, timeoutMs, ALIVE);
       this.onLeaveAnswered = done;
       stream.on('error', done);
       stream.on('close', done);
@@ -131,23 +138,23 @@ export class GroupHeartbeatStream {
     if (!this.isJoinPending || !this.stream) return;
     await new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       };
-      const timer = setTimeout(done, timeoutMs);
+      const timer = this.clock.setTimeout(done, timeoutMs, ALIVE);
       this.joinWaiters.push(done);
     });
   }
 
   /** No more heartbeats; the stream ends (the member closed). */
   stop(): void {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.stream?.end();
   }
 
   /** Stops the rhythm only (close() still sends its leave on the stream). */
   pause(): void {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
   }
 
   private open(): void {
@@ -170,12 +177,12 @@ export class GroupHeartbeatStream {
       // until its session timeout): reconnect and go on; see GroupConsumer.checkSession.
       this.stream = undefined;
       this.isJoinPending = false;
-      this.liveness.streamLost(Date.now(), error !== undefined && StrataClientError.fromServiceError(error).code === 'SHUTTING_DOWN');
-      setTimeout(() => {
+      this.liveness.streamLost(this.clock.nowMs(), error !== undefined && StrataClientError.fromServiceError(error).code === 'SHUTTING_DOWN');
+      this.clock.setTimeout(() => {
         if (this.host.isClosed()) return;
         this.open();
         this.send();
-      }, RECONNECT_DELAY_MS);
+      }, RECONNECT_DELAY_MS, ALIVE);
     };
     stream.on('error', onBroken);
     stream.on('end', () => onBroken());

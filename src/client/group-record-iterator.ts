@@ -1,9 +1,12 @@
+import type { Clock } from '../core/clock.js';
 import type { ConsumedRecord } from './consume.js';
 import { InTurn } from './in-turn.js';
 import type { RecordBuffer } from './record-buffer.js';
 
 /** What the iterator needs of its group member. */
 export interface GroupIteratorHost {
+  /** The member's clock (the client's). */
+  readonly clock: Clock;
   /** The record in hand counts as processed, and the loop asked for more at `nowMs` (before every record). */
   beforeNext(nowMs: number): void;
   /** Hands `record` to the loop if its partition is still this member's; false: it was revoked. */
@@ -39,23 +42,25 @@ export function yieldToEventLoop(): Promise<void> {
 export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   private isDone = false;
   private readonly turns = new InTurn();
-  private yieldedAtMs = Date.now();
+  private yieldedAtMs: number;
 
-  constructor(private readonly host: GroupIteratorHost) {}
+  constructor(private readonly host: GroupIteratorHost) {
+    this.yieldedAtMs = host.clock.nowMs();
+  }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
   next(): Promise<IteratorResult<ConsumedRecord>> {
-    const nowMs = Date.now();
+    const nowMs = this.host.clock.nowMs();
     if (this.turns.isIdle && !this.isDone) {
       if (nowMs - this.yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
         // The record in hand is done whatever the yield lets run (a revocation commits it).
         this.host.beforeNext(nowMs);
         return this.turns.run(async () => {
           await yieldToEventLoop();
-          this.yieldedAtMs = Date.now();
+          this.yieldedAtMs = this.host.clock.nowMs();
           return this.nextSlowly();
         });
       }
@@ -79,7 +84,7 @@ export class GroupRecordIterator implements AsyncIterableIterator<ConsumedRecord
   private async nextSlowly(): Promise<IteratorResult<ConsumedRecord>> {
     for (;;) {
       if (this.isDone) return DONE;
-      this.host.beforeNext(Date.now());
+      this.host.beforeNext(this.host.clock.nowMs());
       // Waiting for the buffer is not always a turn of the event loop: the fetcher may refill it
       // from a response already read, through promises alone.
       const record = this.host.buffer.tryTake() ?? (await this.host.buffer.take());

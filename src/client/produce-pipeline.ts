@@ -1,86 +1,31 @@
-import { Buffer } from 'node:buffer';
-import * as grpc from '@grpc/grpc-js';
+import type { Buffer } from 'node:buffer';
+import type * as grpc from '@grpc/grpc-js';
+import { assert } from '../core/assert.js';
+import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
 import type { RecordBatchBuilder } from '../format/record-batch-builder.js';
-import { restampProducerState } from '../format/record-batch-codec.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse__Output } from '../generated/strata/v1/ProduceResponse.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
 import { MAX_BATCHES_PER_PRODUCE_REQUEST } from '../core/limits.js';
-import { copyError, OutcomeUnknownError, RequestTimeoutError, StreamEndedError, StrataClientError } from './client-error.js';
+import { copyError, RequestTimeoutError, StreamEndedError, StrataClientError } from './client-error.js';
 import { BatchesProduceRequest, recycleProduceFrame } from './produce-request-frames.js';
+import { mayBeWritten, NO_SEQUENCE, ProducePartition, type NewGeneration, type PartitionHost, type SealedBatch } from './produce-partition.js';
+import type { RecordMetadata } from './record-sink.js';
 import type { BatchSinks } from './send-sinks.js';
+
+export type { RecordMetadata, RecordSink } from './record-sink.js';
+export type { GenerationReason, GenerationRequest, NewGeneration, ProducerGeneration, RecoveryReason, SealedBatch } from './produce-partition.js';
+export { localGenerations } from './produce-partition.js';
 
 const isSameGeneration = (a: SealedBatch, b: SealedBatch): boolean => a.producerId === b.producerId && a.epoch === b.epoch;
 
-/** The largest base or last sequence a batch can carry (int32). */
-const MAX_SEQUENCE = 0x7fff_ffff;
-/** Producer epochs are int16 in the batch format. */
-const MAX_PRODUCER_EPOCH = 0x7fff;
-
-import type { RecordMetadata } from './record-sink.js';
-
-export type { RecordMetadata, RecordSink } from './record-sink.js';
-
-/**
- * A sealed batch: encoded once, then only its bytes are kept (not the records); resent unchanged, or
- * restamped in place (producer epoch, base sequence, CRC) when its partition's sequence is renumbered.
- */
-export interface SealedBatch {
-  topic: string;
-  partition: number;
-  recordCount: number;
-  /** Who waits for each record. */
-  sinks: BatchSinks;
-  sizeBytes: number;
-  sequence: number;
-  /** The producer id and epoch its bytes carry: a generation of the partition's sequence. */
-  producerId: number;
-  epoch: number;
-  /** Its place among the partition's batches (seal order): retries go back in this order. */
-  order: number;
-  encoded: Buffer;
-  deadlineMs: number;
-  /** Times sent; a batch sent before (a retry) always travels alone, so the server can recognise it. */
-  attempts: number;
-  /** Its last attempt died with the stream, unanswered: it may be in the log. */
-  isOutcomeUnknown: boolean;
-}
-
-interface PartitionPipeline {
-  topic: string;
-  partition: number;
-  /** The producer id of this partition's batches: the producer's, until its epochs run out here. */
-  producerId: number;
-  epoch: number;
-  nextSequence: number;
-  queue: SealedBatch[];
-  inFlight: Set<SealedBatch>;
-  requestsInFlight: number;
-  retry: SealedBatch[];
-  isRecovering: boolean;
-  needsRenumber: boolean;
-  /**
-   * A batch whose outcome was unknown was rejected (its delivery time ran out): batches after it may
-   * be in the log too, so those whose outcome is unknown must not be renumbered and written again.
-   */
-  hasUnresolvedSequence: boolean;
-  /**
-   * A batch was refused for good (or timed out) while the server still knows this producer: the
-   * partition renumbers, and its batches that went unanswered (maybe in the log) must not be resent
-   * under the new numbers. (After UNKNOWN_PRODUCER the server has forgotten the producer: resending
-   * under new numbers is then the only way on, at the risk of a second copy.)
-   */
-  isRenumberAfterRefusal: boolean;
-  failures: number;
-  /** Batches sealed so far (the next batch's `order`). */
-  sealedCount: number;
-}
-
 export interface PipelineOptions {
-  producerId: number;
-  /** A fresh producer id, for a partition that used up every epoch of its current one. */
-  newProducerId: () => number;
+  /**
+   * Gives a partition its generation (producer id and epoch) for its first batch, and a new one
+   * whenever its sequence starts over (see NewGeneration). localGenerations() makes them up.
+   */
+  newGeneration: NewGeneration;
   ackLevel: AckLevel;
   /** Produce requests of one partition in flight at once. */
   maxInFlightPerPartition: number;
@@ -90,6 +35,8 @@ export interface PipelineOptions {
   maxRetryBackoffMs: number;
   /** A request unanswered this long makes the pipeline replace its stream (as if it broke). */
   requestTimeoutMs: number;
+  /** The clock of request timeouts, backoffs and delivery deadlines. */
+  clock: Clock;
   /** Called with the bytes of every batch that leaves the pipeline (acknowledged or failed). */
   onSettled: (sizeBytes: number, encoded: Buffer) => void;
   /**
@@ -99,6 +46,11 @@ export interface PipelineOptions {
   givenUpError?: () => StrataClientError | undefined;
   /** Every failure of the stream (for the connection error a give-up names). */
   onStreamFailure?: (error: StrataClientError) => void;
+  /**
+   * A batch was refused with PRODUCER_FENCED: a newer instance of the producer took over (the server
+   * never fences the producer's own epochs). Called after the batch failed.
+   */
+  onProducerFenced?: (error: StrataClientError) => void;
 }
 
 /**
@@ -109,53 +61,65 @@ export interface PipelineOptions {
  *   have answered, then resends the failed ones in sequence order, unchanged, after a backoff: the
  *   server either appends them in order or recognises one it already has;
  * - a batch that fails for good (or runs out of delivery time) is rejected, and the partition's
- *   remaining batches are renumbered from 0 under a new producer epoch, so they do not wait forever
+ *   remaining batches are renumbered from 0 under a new generation, so they do not wait forever
  *   for the sequence number that will never come; UNKNOWN_PRODUCER (the server forgot the producer,
  *   e.g. in a restart) renumbers them the same way, without rejecting any;
  * - batches whose request ever went unanswered (they may be in the log) are never renumbered: when
  *   the partition's sequence starts over they fail, saying they may be written;
  * - DUPLICATE_SEQUENCE (a retry older than the producer state the server rebuilt after a restart)
  *   means the batch is in the log at an unknown offset: it succeeds with offset -1, as in Kafka.
+ * Each partition's recovery is a ProducePartition (its phases and their reasons); this class sends.
  */
 export class ProducePipeline {
-  private readonly partitions = new Map<string, PartitionPipeline>();
+  private readonly partitions = new Map<string, ProducePartition>();
   /** The batches each request in flight carries, in sequence order. */
   private readonly byRequestId = new Map<number, SealedBatch[]>();
   /** When each request in flight was written (in request id order, so the oldest comes first). */
   private readonly sentAtMs = new Map<number, number>();
   /** The request object written for each unanswered request: its serialized buffer is reused once answered. */
   private readonly requests = new Map<number, ProduceRequest>();
-  private requestTimer: ReturnType<typeof setInterval> | undefined;
+  private requestTimer: TimerHandle | undefined;
   private stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> | undefined;
   private isStreamBlocked = false;
   private nextRequestId = 1;
   private idleWaiters: Array<() => void> = [];
   private pendingCount = 0;
+  private readonly host: PartitionHost;
 
   constructor(
     private readonly stub: ProduceServiceClient,
     private readonly options: PipelineOptions,
-  ) {}
+  ) {
+    this.host = {
+      clock: options.clock,
+      retryBackoffMs: options.retryBackoffMs,
+      maxRetryBackoffMs: options.maxRetryBackoffMs,
+      newGeneration: options.newGeneration,
+      givenUpError: () => this.options.givenUpError?.(),
+      reject: (batch, error) => this.reject(batch, error),
+      pump: (partition) => this.pump(partition),
+    };
+  }
 
-  /** Assigns the next sequence of the partition and encodes the batch. */
+  /** Assigns the next sequence of the partition (or none, until its next generation) and encodes the batch. */
   seal(topic: string, partition: number, builder: RecordBatchBuilder, sinks: BatchSinks, sizeBytes: number, deadlineMs: number): void {
     // Thrown before a sequence is taken: the caller fails the batch's records, and nothing was sent.
     const givenUp = this.options.givenUpError?.();
     if (givenUp) throw givenUp;
     const state = this.partitionState(topic, partition);
     const recordCount = builder.recordCount;
-    if (state.nextSequence + recordCount - 1 > MAX_SEQUENCE) {
-      // Sequences are int32 in the batch format: past 2^31 - 1 records of one partition, the producer
-      // goes on under its next epoch from 0 (the server takes a newer epoch from sequence 0).
-      this.startNewEpoch(state);
+    const sequence = state.takeSequence(recordCount);
+    // An unnumbered batch carries no producer state until its generation restamps it.
+    const generation = sequence === NO_SEQUENCE ? { producerId: -1, epoch: -1 } : state.generation!;
+    let encoded: Buffer;
+    try {
+      encoded = builder.build({ producerId: generation.producerId, producerEpoch: generation.epoch, baseSequence: sequence });
+    } catch (error) {
+      // Refused by the format (too large once compressed): its sequence is given back.
+      if (sequence !== NO_SEQUENCE) state.nextSequence = sequence;
+      throw error;
     }
-    const encoded = builder.build({
-      producerId: state.producerId,
-      producerEpoch: state.epoch,
-      baseSequence: state.nextSequence,
-    });
-    const batch: SealedBatch = { topic, partition, recordCount, sinks, sizeBytes, sequence: state.nextSequence, producerId: state.producerId, epoch: state.epoch, order: state.sealedCount++, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
-    state.nextSequence += recordCount;
+    const batch: SealedBatch = { topic, partition, recordCount, sinks, sizeBytes, sequence, producerId: generation.producerId, epoch: generation.epoch, order: state.sealedCount++, encoded, deadlineMs, attempts: 0, isOutcomeUnknown: false };
     state.queue.push(batch);
     this.pendingCount++;
     this.pump(state);
@@ -167,19 +131,20 @@ export class ProducePipeline {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Ends the stream (after whenIdle, nothing is in flight). */
+  /** Ends the stream (after whenIdle, nothing is in flight) and every partition's pending backoff. */
   close(): void {
     this.stream?.end();
     this.stream = undefined;
-    clearInterval(this.requestTimer);
+    this.requestTimer?.cancel();
     this.requestTimer = undefined;
+    for (const state of this.partitions.values()) state.close();
   }
 
-  private partitionState(topic: string, partition: number): PartitionPipeline {
+  private partitionState(topic: string, partition: number): ProducePartition {
     const key = `${partition}\u0000${topic}`;
     let state = this.partitions.get(key);
     if (!state) {
-      state = { topic, partition, producerId: this.options.producerId, epoch: 0, nextSequence: 0, queue: [], inFlight: new Set(), requestsInFlight: 0, retry: [], isRecovering: false, needsRenumber: false, hasUnresolvedSequence: false, isRenumberAfterRefusal: false, failures: 0, sealedCount: 0 };
+      state = new ProducePartition(topic, partition, this.host);
       this.partitions.set(key, state);
     }
     return state;
@@ -204,8 +169,7 @@ export class ProducePipeline {
     };
     stream.on('error', onBroken);
     stream.on('end', () => onBroken());
-    this.requestTimer ??= setInterval(() => this.checkRequestTimeouts(), Math.max(10, Math.min(1_000, this.options.requestTimeoutMs / 4)));
-    this.requestTimer.unref?.();
+    this.requestTimer ??= setRepeating(this.options.clock, () => this.checkRequestTimeouts(), Math.max(10, Math.min(1_000, this.options.requestTimeoutMs / 4)));
     return stream;
   }
 
@@ -240,13 +204,7 @@ export class ProducePipeline {
       state.retry = [];
       state.queue = [];
       for (const batch of waiting) this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(error) : error);
-      state.needsRenumber = true;
-      state.isRenumberAfterRefusal = true;
-      if (waiting.some((b) => b.isOutcomeUnknown)) state.hasUnresolvedSequence = true;
-      if (!state.isRecovering) {
-        state.isRecovering = true;
-        if (state.inFlight.size === 0) this.scheduleResume(state);
-      }
+      state.stop(waiting.some((b) => b.isOutcomeUnknown) ? 'outcome-unknown' : 'batch-refused', error);
     }
     const stream = this.stream;
     if (stream) {
@@ -264,7 +222,7 @@ export class ProducePipeline {
     const stream = this.stream;
     if (!stream || this.sentAtMs.size === 0) return;
     const oldestSentAtMs = this.sentAtMs.values().next().value as number;
-    if (Date.now() - oldestSentAtMs < this.options.requestTimeoutMs) return;
+    if (this.options.clock.nowMs() - oldestSentAtMs < this.options.requestTimeoutMs) return;
     this.replaceStream(stream, new RequestTimeoutError(this.options.requestTimeoutMs));
     try {
       stream.cancel();
@@ -279,13 +237,17 @@ export class ProducePipeline {
    * of the queue travel together in one request: fewer, larger gRPC messages and appends, and more
    * bytes per fsync under flush=always.
    */
-  private pump(state: PartitionPipeline): void {
-    while (!state.isRecovering && !this.isStreamBlocked && state.queue.length > 0 && state.requestsInFlight < this.options.maxInFlightPerPartition) {
+  private pump(state: ProducePartition): void {
+    while (state.isSending && !this.isStreamBlocked && state.queue.length > 0 && state.requestsInFlight < this.options.maxInFlightPerPartition) {
       const head = state.queue[0]!;
-      // A new generation (epoch or producer id, from sequence 0) waits until the last one's batches
-      // are answered: the server refuses an older epoch once it saw a newer one, and a new producer
-      // id would be written before them.
-      if (state.inFlight.size > 0 && !isSameGeneration(head, state.inFlight.values().next().value!)) break;
+      // A new generation (epoch or producer id, from sequence 0) is asked for once the last one's
+      // batches are answered: the server refuses an older epoch once it saw a newer one, and a new
+      // producer id would be written before them.
+      if (head.sequence === NO_SEQUENCE) {
+        state.needGeneration();
+        return;
+      }
+      assert(state.inFlight.size === 0 || isSameGeneration(head, state.inFlight.values().next().value!), 'batches in flight at once share one generation');
       const group = [state.queue.shift()!];
       let requestBytes = head.encoded.length;
       if (head.attempts === 0) {
@@ -304,7 +266,7 @@ export class ProducePipeline {
       }
       state.requestsInFlight++;
       this.byRequestId.set(requestId, group);
-      this.sentAtMs.set(requestId, Date.now());
+      this.sentAtMs.set(requestId, this.options.clock.nowMs());
       const request: ProduceRequest =
         group.length === 1
           ? { requestId, topic: state.topic, partition: state.partition, records: group[0]!.encoded, ackLevel: this.options.ackLevel }
@@ -331,7 +293,10 @@ export class ProducePipeline {
       // the log, at an offset nobody can tell any more. As Kafka's producer does, it succeeds with
       // offset -1. (Several batches refused together are resent alone, below, to tell them apart.)
       if (response.failure.code === 'DUPLICATE_SEQUENCE' && group.length === 1) return this.acknowledge(group, -1, 'durable');
-      return this.onRequestFailure(group, StrataClientError.fromFailure(response.failure));
+      const failure = StrataClientError.fromFailure(response.failure);
+      this.onRequestFailure(group, failure);
+      if (failure.code === 'PRODUCER_FENCED') this.options.onProducerFenced?.(failure);
+      return;
     }
     const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
     this.acknowledge(group, response.baseOffset, durability);
@@ -341,7 +306,7 @@ export class ProducePipeline {
   private acknowledge(group: SealedBatch[], firstOffset: number, durability: RecordMetadata['durability']): void {
     const state = this.partitionState(group[0]!.topic, group[0]!.partition);
     state.requestsInFlight--;
-    state.failures = 0;
+    state.acknowledged();
     let baseOffset = firstOffset;
     for (const batch of group) {
       state.inFlight.delete(batch);
@@ -349,8 +314,7 @@ export class ProducePipeline {
       if (baseOffset >= 0) baseOffset += batch.recordCount;
       this.settle(batch);
     }
-    if (state.isRecovering && state.inFlight.size === 0) this.scheduleResume(state);
-    else this.pump(state);
+    state.afterAnswer();
   }
 
   /**
@@ -372,67 +336,14 @@ export class ProducePipeline {
     // retry that arrives while the first append is still being written is refused as out of order).
     batch.isOutcomeUnknown ||= isOutcomeUnknown;
     const givenUp = error.retriable ? this.options.givenUpError?.() : undefined;
-    if (!error.retriable || givenUp || Date.now() >= batch.deadlineMs) {
+    if (!error.retriable || givenUp || this.options.clock.nowMs() >= batch.deadlineMs) {
       const finalError = givenUp ?? error;
       this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(finalError) : finalError);
-      state.needsRenumber = true;
-      state.isRenumberAfterRefusal = true;
-      if (batch.isOutcomeUnknown) state.hasUnresolvedSequence = true;
+      state.stop(batch.isOutcomeUnknown ? 'outcome-unknown' : 'batch-refused', finalError);
     } else {
       state.retry.push(batch);
-      if (error.code === 'UNKNOWN_PRODUCER') state.needsRenumber = true;
+      state.stop(error.code === 'UNKNOWN_PRODUCER' ? 'unknown-producer' : 'retriable-failure', error);
     }
-    state.isRecovering = true;
-    if (state.inFlight.size === 0) this.scheduleResume(state);
-  }
-
-  private scheduleResume(state: PartitionPipeline): void {
-    state.failures++;
-    const backoffMs = Math.min(this.options.maxRetryBackoffMs, this.options.retryBackoffMs * 2 ** (state.failures - 1));
-    setTimeout(() => {
-      // Seal order, not sequence: a new generation's batches start again from sequence 0.
-      state.queue = [...state.retry.sort((a, b) => a.order - b.order), ...state.queue];
-      state.retry = [];
-      if (state.hasUnresolvedSequence || state.isRenumberAfterRefusal) {
-        // Renumbered, these could be written twice: they fail instead, saying they may be in the log.
-        for (const batch of state.queue.filter((b) => b.isOutcomeUnknown)) {
-          const reason = state.hasUnresolvedSequence ? 'an earlier batch of this partition failed with its outcome unknown' : "this partition's sequence starts over after a failed batch";
-          this.reject(batch, mayBeWritten(new OutcomeUnknownError(`${reason}, and this batch went unanswered`)));
-        }
-        state.queue = state.queue.filter((b) => !b.isOutcomeUnknown);
-        state.hasUnresolvedSequence = false;
-        state.isRenumberAfterRefusal = false;
-      }
-      if (state.needsRenumber) {
-        this.startNewEpoch(state);
-        for (const batch of state.queue) {
-          batch.sequence = state.nextSequence;
-          batch.producerId = state.producerId;
-          batch.epoch = state.epoch;
-          state.nextSequence += batch.recordCount;
-          // Not in flight (the partition waited for every answer), so patching in place is safe.
-          restampProducerState(batch.encoded, state.producerId, state.epoch, batch.sequence);
-        }
-        state.needsRenumber = false;
-      }
-      state.isRecovering = false;
-      this.pump(state);
-    }, state.needsRenumber && state.retry.length === 0 ? 0 : backoffMs);
-  }
-
-  /**
-   * The partition's sequence starts over from 0 under a newer epoch; once the int16 epochs are used
-   * up, under a fresh producer id from epoch 0 (as Kafka's idempotent producer, which gets a new id
-   * when its epoch is exhausted). The server takes either as a producer starting at sequence 0.
-   */
-  private startNewEpoch(state: PartitionPipeline): void {
-    if (state.epoch >= MAX_PRODUCER_EPOCH) {
-      state.producerId = this.options.newProducerId();
-      state.epoch = 0;
-    } else {
-      state.epoch++;
-    }
-    state.nextSequence = 0;
   }
 
   private reject(batch: SealedBatch, error: Error): void {
@@ -449,9 +360,4 @@ export class ProducePipeline {
       for (const resolve of waiters) resolve();
     }
   }
-}
-
-/** The error for a batch that failed after its request went unanswered: it may be in the log. */
-function mayBeWritten(error: StrataClientError): StrataClientError {
-  return copyError(error, { message: `${error.message} (the batch was sent and not answered: it may have been written)`, retriable: false });
 }

@@ -1,5 +1,5 @@
-import { randomInt } from 'node:crypto';
 import { AssertionError } from '../core/assert.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
 import { FREE_BATCH_BUFFERS_BYTES, MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
 import { RecordBatchBuilder } from '../format/record-batch-builder.js';
@@ -12,6 +12,8 @@ import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
 import { TopicMetadataCache } from './topic-metadata-cache.js';
 import { ConnectionDeadline } from './connection-deadline.js';
 import type { ClientChannel } from './client-channel.js';
+import { ProducerIdentity } from './producer-identity.js';
+import type { StrataClientError } from './client-error.js';
 
 export type { ProducerRecord, RecordMetadata };
 
@@ -61,7 +63,17 @@ export interface ProducerOptions {
   maxBatchBytes?: number;
   compression?: 'none' | 'gzip';
   partitioner?: Partitioner;
+  /**
+   * Like Kafka's transactional.id: a producer started with the name of a running one fences the older
+   * one (its pending and later sends fail with PRODUCER_FENCED), so two instances of one service never
+   * both write. Without it, the server hands out a fresh producer id.
+   */
+  producerName?: string;
+  /** Where the producer says it was fenced (a pino logger fits); default: process.emitWarning. */
+  logger?: { warn(fields: Record<string, unknown>, message: string): void };
 }
+
+const emitWarning: NonNullable<ProducerOptions['logger']> = { warn: (fields, message) => process.emitWarning(`${message} ${JSON.stringify(fields)}`, 'StrataProducerWarning') };
 
 
 /** A partition's batch being filled: its records are encoded into `builder` as they come. */
@@ -70,7 +82,7 @@ interface OpenBatch {
   sinks: BatchSinks;
   sizeBytes: number;
   createdAtMs: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
 }
 
 /** The first buffer of a partition's first batch (it doubles up to batchBytes as records come). */
@@ -89,7 +101,7 @@ const ACKS: Record<NonNullable<ProducerOptions['acks']>, AckLevel> = {
  * retries included. Memory is bounded by maxBufferedBytes: send() waits for room.
  */
 export class Producer {
-  private readonly options: Required<Omit<ProducerOptions, 'partitioner'>> & { partitioner: Partitioner };
+  private readonly options: Required<Omit<ProducerOptions, 'partitioner' | 'producerName' | 'logger'>> & { partitioner: Partitioner };
   private readonly pipeline: ProducePipeline;
   private readonly openBatches = new Map<string, Map<number, OpenBatch>>();
   /** The size of each partition's last sealed batch: a busy partition's next batch starts at full size. */
@@ -102,8 +114,12 @@ export class Producer {
   private isClosed = false;
   private readonly batchBuffers: BatchBufferPool;
   private readonly connection: ConnectionDeadline;
+  /** The producer id and epoch, from the server (InitProducer) before the first batch. */
+  private readonly identity: ProducerIdentity;
+  private readonly clock: Clock;
 
   constructor(client: ClientChannel, options: ProducerOptions) {
+    this.clock = client.clock;
     this.options = {
       lingerMs: options.lingerMs ?? 5,
       batchBytes: options.batchBytes ?? 16_384,
@@ -140,9 +156,22 @@ export class Producer {
       onUnreachable: (error) => this.pipeline.failWaiting(error, { mayBeWritten: client.connection.hasBeenReady }),
     });
     this.topics = new TopicMetadataCache(client, { deliveryTimeoutMs: o.deliveryTimeoutMs, retryBackoffMs: o.retryBackoffMs, isClosed: () => this.isClosed, reachability: this.connection });
+    const logger = options.logger ?? emitWarning;
+    this.identity = new ProducerIdentity(client.stubs.produce, {
+      ...(options.producerName !== undefined ? { name: options.producerName } : {}),
+      callTimeoutMs: client.callTimeoutMs,
+      reachability: this.connection,
+      onFenced: (error: StrataClientError) => {
+        logger.warn({ producerName: options.producerName, producerId: this.identity.current?.producerId, epoch: this.identity.current?.epoch, error: error.message }, 'producer fenced: a newer instance took its name; every pending and later send fails with PRODUCER_FENCED');
+        // Batches in flight may have been appended before the newer instance took over.
+        this.pipeline.failWaiting(error, { mayBeWritten: true });
+      },
+    });
     this.pipeline = new ProducePipeline(client.stubs.produce, {
-      producerId: randomInt(1, 2 ** 47),
-      newProducerId: () => randomInt(1, 2 ** 47),
+      // Every generation is the server's: the first (InitProducer, asked once: a partition's first
+      // batch after that takes it at once) and each next epoch.
+      newGeneration: ({ current }) => (current ? this.identity.next(current) : (this.identity.current ?? this.identity.load())),
+      clock: client.clock,
       ackLevel: ACKS[o.acks],
       maxInFlightPerPartition: o.maxInFlightPerPartition,
       maxRequestBytes: o.maxRequestBytes,
@@ -153,8 +182,9 @@ export class Producer {
         this.batchBuffers.recycle(encoded);
         this.release(sizeBytes);
       },
-      givenUpError: () => this.connection.checkGivenUp(),
+      givenUpError: () => this.connection.checkGivenUp() ?? this.identity.fenced,
       onStreamFailure: (error) => this.connection.noteFailure(error),
+      onProducerFenced: (error) => this.identity.noteFenced(error),
     });
   }
 
@@ -174,9 +204,10 @@ export class Producer {
       return Promise.reject(error as Error);
     }
     if (sizeBytes > this.options.maxBatchBytes) return Promise.reject(new BatchTooLargeError(sizeBytes, this.options.maxBatchBytes));
-    const timestampMs = timestampOf(record, Date.now());
+    const timestampMs = timestampOf(record, this.clock.nowMs());
     const partitionCount = this.topics.partitionCount(topic);
     const isKnownPartition = record.partition === undefined || (partitionCount !== undefined && record.partition < partitionCount);
+    if (this.identity.fenced) return Promise.reject(this.identity.fenced);
     if (partitionCount !== undefined && isKnownPartition && this.waitingSends === 0 && this.bufferedBytes + sizeBytes <= this.options.maxBufferedBytes) {
       this.bufferedBytes += sizeBytes;
       const sink = new SingleSend();
@@ -198,6 +229,7 @@ export class Producer {
    */
   sendBatch(topic: string, records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     if (this.isClosed) return Promise.reject(closedError());
+    if (this.identity.fenced) return Promise.reject(this.identity.fenced);
     if (records.length === 0) return Promise.resolve([]);
     // Everything is checked before anything is queued: a bad record refuses the whole call.
     const keys: Array<Buffer | null> = new Array(records.length);
@@ -215,7 +247,7 @@ export class Producer {
       totalBytes += sizes[i]!;
     }
     // Records without a timestamp share one reading of the clock: they were sent at the same moment.
-    const nowMs = Date.now();
+    const nowMs = this.clock.nowMs();
     return new Promise<RecordMetadata[]>((resolve, reject) => {
       const sink = new ManySend(records.length, resolve, reject);
       const partitionCount = this.topics.partitionCount(topic);
@@ -328,10 +360,11 @@ export class Producer {
     // receives and end the whole stream (RESOURCE_EXHAUSTED), and every retry of it again.
     const maxBatchBytes = this.topics.maxBatchBytes(topic);
     const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate, release: this.batchBuffers.recycle, maxBatchBytes });
-    const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: Date.now(), timer: undefined };
+    const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: this.clock.nowMs(), timer: undefined };
     byPartition.set(partition, open);
     if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
-    else open.timer = setTimeout(() => this.seal(topic, partition), this.options.lingerMs);
+    // Records are waiting in it: the linger holds the process as a plain timer would.
+    else open.timer = this.clock.setTimeout(() => this.seal(topic, partition), this.options.lingerMs, { keepsProcessAlive: true });
     return open;
   }
 
@@ -339,7 +372,7 @@ export class Producer {
     const batch = this.openBatches.get(topic)?.get(partition);
     if (!batch) return;
     this.openBatches.get(topic)!.delete(partition);
-    if (batch.timer) clearTimeout(batch.timer);
+    batch.timer?.cancel();
     let lastBytes = this.lastBatchBytes.get(topic);
     if (!lastBytes) this.lastBatchBytes.set(topic, (lastBytes = new Map()));
     lastBytes.set(partition, batch.builder.sizeBytes);
@@ -349,6 +382,8 @@ export class Producer {
     try {
       this.pipeline.seal(topic, partition, batch.builder, batch.sinks, batch.sizeBytes, batch.createdAtMs + this.options.deliveryTimeoutMs);
     } catch (error) {
+      // A broken invariant of the pipeline is a bug: it is not a failed batch.
+      if (error instanceof AssertionError) throw error;
       // Building refused the batch (often on a linger timer, where a throw would end the process):
       // its records fail, nothing was sent, and their buffer room is free again.
       batch.sinks.fail(error as Error);

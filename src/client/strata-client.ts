@@ -23,7 +23,12 @@ export interface StrataClientOptions {
   channelOptions?: grpc.ChannelOptions;
   /** Deadline of each unary call (admin, offset commits and fetches). Default 30000. */
   callTimeoutMs?: number;
-  /** The clock of the client's timers that watch the connection (tests pass a ManualClock). Default: the system clock. */
+  /**
+   * The clock of every timer and time reading in the client: producer linger, retry backoffs,
+   * request and delivery timeouts, metadata refresh, the connection deadline, a group member's
+   * heartbeats, session checks and commits, consume's reconnect backoff (tests pass a ManualClock and
+   * advance it). Not gRPC call deadlines: grpc-js keeps those on the real clock. Default: the system clock.
+   */
   clock?: Clock;
 }
 

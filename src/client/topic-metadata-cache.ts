@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { delay } from '../core/clock.js';
 import { StrataClientError } from './client-error.js';
 import type { Reachability } from './connection-deadline.js';
 import type { ClientChannel } from './client-channel.js';
@@ -27,7 +27,7 @@ export class TopicMetadataCache {
 
   constructor(
     private readonly client: ClientChannel,
-    private readonly options: { deliveryTimeoutMs: number; retryBackoffMs: number; isClosed: () => boolean; nowMs?: () => number; reachability?: Reachability },
+    private readonly options: { deliveryTimeoutMs: number; retryBackoffMs: number; isClosed: () => boolean; reachability?: Reachability },
   ) {}
 
   /** The partition count known now, if any; a stale one is still returned while a refresh starts. */
@@ -73,7 +73,7 @@ export class TopicMetadataCache {
    * this load's own deadline: every send waiting on the connection fails together.
    */
   private async describeWithRetries(topic: string): Promise<TopicMetadata> {
-    const deadlineMs = Date.now() + this.options.deliveryTimeoutMs;
+    const deadlineMs = this.now() + this.options.deliveryTimeoutMs;
     const reachability = this.options.reachability;
     for (let attempt = 0; ; attempt++) {
       const givenUp = reachability?.checkGivenUp();
@@ -88,17 +88,16 @@ export class TopicMetadataCache {
         // No connection: UNAVAILABLE, or a deadline that ran out while the channel was still connecting.
         const isUnavailable = error instanceof StrataClientError && (error.grpcStatus === grpc.status.UNAVAILABLE || (error.grpcStatus === grpc.status.DEADLINE_EXCEEDED && reachability !== undefined && !reachability.isReady));
         if (isUnavailable) reachability?.noteFailure(error);
-        if (!isUnavailable || this.options.isClosed() || Date.now() >= deadlineMs) throw error;
+        if (!isUnavailable || this.options.isClosed() || this.now() >= deadlineMs) throw error;
       }
-      // An aborted sleep throws an AbortError of its own: the give-up's error is the one to report.
-      await sleep(Math.min(1_000, this.options.retryBackoffMs * 2 ** attempt), undefined, { signal: reachability?.signal }).catch((error: unknown) => {
-        throw reachability?.signal.aborted ? reachability.signal.reason : error;
-      });
+      // A send is owed its answer: the backoff holds the process as a plain timer would.
+      await delay(this.client.clock, Math.min(1_000, this.options.retryBackoffMs * 2 ** attempt), { signal: reachability?.signal, keepsProcessAlive: true });
+      if (reachability?.signal.aborted) throw reachability.signal.reason;
     }
   }
 
   private now(): number {
-    return this.options.nowMs?.() ?? Date.now();
+    return this.client.clock.nowMs();
   }
 }
 

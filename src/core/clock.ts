@@ -6,20 +6,50 @@ export interface TimerHandle {
   cancel(): void;
 }
 
+export interface TimerOptions {
+  /**
+   * Whether the pending timer keeps a Node process alive, as a plain setTimeout does: for work that
+   * is still owed to someone (a batch to send after its linger, a retry after its backoff). Default
+   * false: watchdogs and deadlines never hold a process that has nothing else to do.
+   */
+  keepsProcessAlive?: boolean;
+}
+
 export interface Clock {
   nowMs(): number;
-  /** Runs `callback` once after `delayMs`; the returned handle cancels it. Never keeps the process alive. */
-  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /** Runs `callback` once after `delayMs`; the returned handle cancels it. */
+  setTimeout(callback: () => void, delayMs: number, options?: TimerOptions): TimerHandle;
 }
 
 export const systemClock: Clock = {
   nowMs: () => Date.now(),
-  setTimeout(callback, delayMs) {
+  setTimeout(callback, delayMs, options) {
     const timer = setTimeout(callback, delayMs);
-    timer.unref();
+    if (options?.keepsProcessAlive !== true) timer.unref();
     return { cancel: () => clearTimeout(timer) };
   },
 };
+
+/**
+ * Runs `callback` every `everyMs` on `clock` until the handle is cancelled (a setInterval for any
+ * Clock: each run schedules the next, so a ManualClock fires it once per period it is advanced over).
+ */
+export function setRepeating(clock: Clock, callback: () => void, everyMs: number, options?: TimerOptions): TimerHandle {
+  let isCancelled = false;
+  let timer: TimerHandle;
+  const run = () => {
+    if (isCancelled) return;
+    timer = clock.setTimeout(run, everyMs, options);
+    callback();
+  };
+  timer = clock.setTimeout(run, everyMs, options);
+  return {
+    cancel: () => {
+      isCancelled = true;
+      timer.cancel();
+    },
+  };
+}
 
 interface ManualTimer {
   dueMs: number;
@@ -67,4 +97,22 @@ export class ManualClock implements Clock {
     }
     this.currentMs = targetMs;
   }
+}
+
+/**
+ * Resolves after `delayMs` on `clock`, or at once when `signal` aborts (it never rejects: the caller
+ * looks at the signal to tell the two apart).
+ */
+export function delay(clock: Clock, delayMs: number, options: TimerOptions & { signal?: AbortSignal } = {}): Promise<void> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      timer.cancel();
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, delayMs, options);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

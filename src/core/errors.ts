@@ -247,6 +247,22 @@ export class DuplicateSequenceError extends StrataError {
   readonly retriable = false;
 }
 
+/**
+ * A newer instance of this producer took over (InitProducer with its name issued a newer epoch), or a
+ * request for the next epoch named one that is not the latest issued: this producer must stop. Its
+ * batches are refused on every partition; nothing of them was written.
+ */
+export class ProducerFencedError extends StrataError {
+  readonly code = 'PRODUCER_FENCED';
+  readonly retriable = false;
+}
+
+/** The server already holds MAX_NAMED_PRODUCERS producer names: a new name is refused (known ones still work). */
+export class TooManyProducersError extends StrataError {
+  readonly code = 'TOO_MANY_PRODUCERS';
+  readonly retriable = false;
+}
+
 /** A heartbeat or commit from a member epoch the group has moved past: the member must rejoin. */
 export class FencedMemberEpochError extends StrataError {
   readonly code = 'FENCED_MEMBER_EPOCH';

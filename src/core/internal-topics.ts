@@ -2,9 +2,11 @@ import { InternalTopicError } from './errors.js';
 
 /** The internal topic that holds committed offsets (groups/offset-store.ts): the log is the source of truth. */
 export const OFFSETS_TOPIC = '__consumer_offsets';
+/** The internal topic of producer id blocks and named producers' epochs (broker/producer-id-registry.ts). */
+export const PRODUCER_IDS_TOPIC = '__producer_ids';
 
 /**
- * Names starting with this are the server's: `__consumer_offsets` now, the internal topics of later
+ * Names starting with this are the server's: `__consumer_offsets` and `__producer_ids` now, the internal topics of later
  * features (queues, transactions) next. Reserving the whole prefix keeps a client's topic from ever
  * taking a name the server will want.
  */

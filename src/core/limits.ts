@@ -216,3 +216,10 @@ export const FREE_BATCH_BUFFERS_BYTES = 4 * 1024 * 1024;
 export const MAX_FREE_FRAME_BYTES = 4 * 1024 * 1024;
 /** Records `strata produce` has read from stdin and not yet seen acknowledged, at most. */
 export const MAX_CLI_UNACKNOWLEDGED_RECORDS = 10_000;
+/** Producer ids are handed out in blocks, one durable record per block (as Kafka's controller does). */
+export const PRODUCER_ID_BLOCK_SIZE = 1_000;
+/** Producer names (InitProducer's producer_name) the server keeps; past it, new names are refused. */
+export const MAX_NAMED_PRODUCERS = 100_000;
+export const MAX_PRODUCER_NAME_LENGTH = 249;
+/** Producer epochs are int16 in the batch format; InitProducer gives a fresh id past the last. */
+export const MAX_PRODUCER_EPOCH = 0x7fff;

@@ -1,4 +1,5 @@
 import { Broker } from '../broker/broker.js';
+import { ProducerIdRegistry } from '../broker/producer-id-registry.js';
 import { TopicAdmin } from '../broker/topic-admin.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -9,7 +10,7 @@ import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OffsetStore } from '../groups/offset-store.js';
 import type { TopicLogsView } from '../groups/topics-view.js';
-import { OFFSETS_TOPIC } from '../core/internal-topics.js';
+import { OFFSETS_TOPIC, PRODUCER_IDS_TOPIC } from '../core/internal-topics.js';
 import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
 import { HeartbeatStreams } from './group-service.js';
@@ -38,12 +39,19 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   // A taken port says so in one line, before the data dir is created, locked or recovered.
   await checkCanListen(config.host, config.port);
   const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
-  const broker = new Broker(logManager, clock, logger);
+  let producerIds;
+  try {
+    producerIds = await ProducerIdRegistry.open(logManager, logger);
+  } catch (error) {
+    await logManager.close();
+    throw error;
+  }
+  const broker = new Broker(logManager, clock, logger, producerIds);
   let grpcServer;
   let coordinator: GroupCoordinator | undefined;
   try {
     const startedMs = clock.nowMs();
-    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC] });
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.

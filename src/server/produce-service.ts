@@ -11,6 +11,9 @@ import type { ProduceServiceHandlers } from '../generated/strata/v1/ProduceServi
 import { assertDecoded } from './safe-deserialize.js';
 import { callIdOf } from './call-log.js';
 import { toFailure, toServiceError } from './status.js';
+import { unary } from './unary.js';
+import type { InitProducerRequest__Output } from '../generated/strata/v1/InitProducerRequest.js';
+import type { InitProducerResponse } from '../generated/strata/v1/InitProducerResponse.js';
 import type { StreamRegistry } from './stream-registry.js';
 import type { MemoryBudget } from './memory-budget.js';
 
@@ -39,6 +42,13 @@ type ProduceCall = grpc.ServerDuplexStream<ProduceRequest__Output, ProduceRespon
 export function createProduceService(broker: Broker, streams: StreamRegistry, logger: Logger, memory: { budget: MemoryBudget; maxRequestBytes: number }): ProduceServiceHandlers {
   const slotBytes = memory.maxRequestBytes;
   return {
+    InitProducer: unary(async (request: InitProducerRequest__Output): Promise<InitProducerResponse> => {
+      const identity = await broker.initProducer({
+        ...(request.producerName !== '' ? { name: request.producerName } : {}),
+        ...(request.current ? { current: { producerId: request.current.producerId, producerEpoch: request.current.producerEpoch } } : {}),
+      });
+      return { producerId: identity.producerId, producerEpoch: identity.producerEpoch };
+    }),
     Produce(call: ProduceCall) {
       limitReadAhead(call);
       let share;

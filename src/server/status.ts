@@ -21,6 +21,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   OUT_OF_ORDER_SEQUENCE: grpc.status.FAILED_PRECONDITION,
   UNKNOWN_PRODUCER: grpc.status.FAILED_PRECONDITION,
   DUPLICATE_SEQUENCE: grpc.status.FAILED_PRECONDITION,
+  PRODUCER_FENCED: grpc.status.FAILED_PRECONDITION,
+  TOO_MANY_PRODUCERS: grpc.status.RESOURCE_EXHAUSTED,
   STORAGE_FAILED: grpc.status.UNAVAILABLE,
   // The server's descriptor limit: the same request succeeds on a server with room (ulimit -n).
   TOO_MANY_OPEN_FILES: grpc.status.RESOURCE_EXHAUSTED,

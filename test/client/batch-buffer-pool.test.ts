@@ -5,6 +5,7 @@ import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { SeededRandom } from '../../src/core/seeded-random.js';
 import { fakeProduceService } from '../helpers/fake-produce-service.js';
+import { settleOn } from '../helpers/manual-time.js';
 
 describe('BatchBufferPool', () => {
   it('reuses only whole buffers it allocated, up to its byte bound', () => {
@@ -50,9 +51,9 @@ describe('Producer batch buffer reuse', () => {
     const arrayBuffers = new Set<ArrayBufferLike>();
     const sentBytes = new Map<ProduceRequest, Buffer>();
     let changed = 0;
-    const { client, logs: written, requestCount } = fakeProduceService({
+    const { client, clock, logs: written, requestCount } = fakeProduceService({
       partitions: 2,
-      // Answered late and out of order: many batches in flight while buffers are reused.
+      // Answered late (0-3 ms of the producer's clock) and out of order: many batches in flight while buffers are reused.
       answerDelayMs: () => random.int(0, 3),
       onRequest: (request) => {
         const records = request.records as Buffer;
@@ -71,11 +72,11 @@ describe('Producer batch buffer reuse', () => {
     let calls: Array<Promise<unknown>> = [];
     for (let i = 0; i < values.length; i += 500) {
       calls.push(producer.sendBatch('t', values.slice(i, i + 500).map((value, j) => ({ value, partition: (i + j) % 2 }))));
-      if (calls.length === 2) await calls.shift();
+      if (calls.length === 2) await settleOn(clock, calls.shift()!);
     }
-    await Promise.all(calls);
+    await settleOn(clock, Promise.all(calls));
     calls = [];
-    await producer.close();
+    await settleOn(clock, producer.close());
     expect(changed, `seed ${seed}`).toBe(0);
     expect(written[0]).toEqual(values.filter((_, i) => i % 2 === 0));
     expect(written[1]).toEqual(values.filter((_, i) => i % 2 === 1));

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { FencedMemberEpochError, type StrataError } from '../../src/core/errors.js';
 import { GroupConsumer } from '../../src/client/group-consumer.js';
 import type { CommitFailure, GroupConsumerLogger } from '../../src/client/group-consumer-options.js';
@@ -25,6 +26,7 @@ function fakeClient(assignment: () => Array<{ topic: string; partitions: number[
   };
   const client = {
     callTimeoutMs: 5_000,
+    clock: systemClock,
     stubs: {
       groups: {
         groupHeartbeat() {

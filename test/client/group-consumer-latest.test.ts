@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { GroupConsumer } from '../../src/client/group-consumer.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
@@ -25,6 +26,7 @@ describe('GroupConsumer from latest', () => {
       heartbeats.at(-1)!.emit('data', { memberId: 'm1', memberEpoch: epoch, heartbeatIntervalMs: 60_000, assignment: [{ topic: 't', partitions }], failure: null, offsetsEpoch: 0 });
     const client = {
       callTimeoutMs: 5_000,
+      clock: systemClock,
       // 'latest' is 0 when the member starts, and 40 by the time of the new assignment.
       admin: {
         listOffsets: async (_topic: string, _spec: unknown, partitions: number[]) => partitions.map((partition) => ({ partition, offset: latestOffset })),

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { FencedInstanceIdError } from '../../src/core/errors.js';
 import { GroupConsumer } from '../../src/client/group-consumer.js';
 import type { GroupConsumerLogger, TopicPartition } from '../../src/client/group-consumer-options.js';
@@ -25,6 +26,7 @@ function fakeClient(answer: (request: SentHeartbeat, index: number) => object | 
   const sent: SentHeartbeat[] = [];
   const client = {
     callTimeoutMs: 5_000,
+    clock: systemClock,
     admin: { listOffsets: async (_topic: string, _spec: unknown, partitions: number[]) => partitions.map((partition) => ({ partition, offset: 0 })) },
     stubs: {
       groups: {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/client/consume.js';
 import { GroupRecordIterator } from '../../src/client/group-record-iterator.js';
 import { RecordBuffer } from '../../src/client/record-buffer.js';
+import { systemClock } from '../../src/core/clock.js';
 
 const record = (partition: number, offset: number): ConsumedRecord => ({ topic: 't', partition, offset, timestampMs: 0, key: null, value: null, headers: [] });
 
@@ -9,6 +10,7 @@ function host(revoked = new Set<number>()) {
   const state = { closes: 0, handed: [] as number[], asks: 0, failure: undefined as Error | undefined };
   const buffer = new RecordBuffer<ConsumedRecord>(100);
   const iterator = new GroupRecordIterator({
+    clock: systemClock,
     beforeNext: () => state.asks++,
     handOne: (r) => {
       if (revoked.has(r.partition)) return false;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventLoopDelayWatch } from '../../src/client/event-loop-delay-watch.js';
 import { HeartbeatLiveness } from '../../src/client/heartbeat-liveness.js';
 import { eventually } from '../helpers/eventually.js';
+import { systemClock } from '../../src/core/clock.js';
 
 describe('HeartbeatLiveness', () => {
   it('counts the session from the sending of the last answered heartbeat, not from when the answer was read', () => {
@@ -70,7 +71,8 @@ describe('HeartbeatLiveness across a server shutdown', () => {
 describe('EventLoopDelayWatch', () => {
   it('reports a stall of the event loop past its threshold, with its length', async () => {
     const stalls: number[] = [];
-    const watch = new EventLoopDelayWatch({ sampleEveryMs: 20, thresholdMs: () => 100, onStall: (ms) => void stalls.push(ms) });
+    // A real stall needs the real clock: a manual one fires every sample on time.
+    const watch = new EventLoopDelayWatch({ clock: systemClock, sampleEveryMs: 20, thresholdMs: () => 100, onStall: (ms) => void stalls.push(ms) });
     watch.start();
     try {
       // Not a race guard: the watch samples a while first, so the stall begins between two samples as

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ProducerSequences } from '../../src/broker/producer-sequences.js';
-import { ProducePipeline, type RecordSink } from '../../src/client/produce-pipeline.js';
+import { localGenerations, ProducePipeline, type RecordSink } from '../../src/client/produce-pipeline.js';
+import { ManualClock } from '../../src/core/clock.js';
+import type { ProducePartition } from '../../src/client/produce-partition.js';
 import { BatchSinks } from '../../src/client/send-sinks.js';
 import type { StrataError } from '../../src/core/errors.js';
 import { validateBatches, type BatchHeader } from '../../src/format/record-batch.js';
@@ -58,13 +60,19 @@ function sequencedStub(sequences: ProducerSequences, appended: BatchHeader[]): P
 
 /** Producer 9 (10 once its epochs run out), one request in flight; send(n) resolves with the first record's offset. */
 function sequencedPipeline(stub: ProduceServiceClient, deliveryTimeoutMs: number) {
-  const pipeline = new ProducePipeline(stub, { producerId: 9, newProducerId: () => 10, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+  const clock = new ManualClock(0);
+  const pipeline = new ProducePipeline(stub, { newGeneration: localGenerations(9, () => 10), clock, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 1, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
   const send = (count: number) =>
     new Promise<number>((resolve, reject) => {
       const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
-      pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, Date.now() + deliveryTimeoutMs);
+      pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, clock.nowMs() + deliveryTimeoutMs);
     });
   return { pipeline, send };
+}
+
+/** The state of partition t/0 (reached into, to start a producer near the end of its sequence). */
+function partitionOf(pipeline: ProducePipeline): ProducePartition {
+  return (pipeline as unknown as { partitionState(t: string, p: number): ProducePartition }).partitionState('t', 0);
 }
 
 describe('ProducePipeline', () => {
@@ -86,11 +94,16 @@ describe('ProducePipeline', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 1, newProducerId: () => 2, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
+    const clock = new ManualClock(0);
+    const pipeline = new ProducePipeline(stub, { newGeneration: localGenerations(1, () => 2), clock, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
-      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, Date.now() + 60_000),
+      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, clock.nowMs() + 60_000),
     );
     streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14 }));
+    // The retry waits out its backoff on the clock: nothing is sent again before it.
+    clock.advance(4);
+    expect(opened).toBe(1);
+    clock.advance(1);
     expect(await settled).toBe(7);
     expect(opened).toBe(2);
   });
@@ -101,14 +114,14 @@ describe('ProducePipeline', () => {
     const { pipeline, send } = sequencedPipeline(sequencedStub(sequences, seen), 60_000);
     await send(2); // epoch 0, sequences 0-1: the server knows the producer
     // A long-lived producer near the end of the int32 range (2^31 - 4 records sent on this partition).
-    (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number } }).partitionState('t', 0).nextSequence = 2 ** 31 - 4;
+    partitionOf(pipeline).nextSequence = 2 ** 31 - 4;
     (sequences as unknown as { producers: Map<number, { nextSequence: number }> }).producers.get(9)!.nextSequence = 2 ** 31 - 4;
     await send(3); // 2^31 - 4 .. 2^31 - 2: still fits
     await send(3); // would pass 2^31 - 1: next epoch, from 0
     await send(1);
     // The last epoch an int16 holds: the next start-over takes a fresh producer id, from epoch 0.
-    const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
-    state.epoch = 0x7fff;
+    const state = partitionOf(pipeline);
+    state.generation = { producerId: 9, epoch: 0x7fff };
     state.nextSequence = 2 ** 31 - 4;
     Object.assign((sequences as unknown as { producers: Map<number, object> }).producers.get(9)!, { producerEpoch: 0x7fff, nextSequence: 2 ** 31 - 4 });
     await send(3); // 2^31 - 4 .. 2^31 - 2 at epoch 32767: still fits
@@ -132,10 +145,10 @@ describe('ProducePipeline', () => {
       const appended: BatchHeader[] = [];
       const { pipeline, send } = sequencedPipeline(sequencedStub(sequences, appended), 5_000);
       await send(1);
-      const state = (pipeline as unknown as { partitionState(t: string, p: number): { nextSequence: number; epoch: number } }).partitionState('t', 0);
+      const state = partitionOf(pipeline);
       const entry = (sequences as unknown as { producers: Map<number, { nextSequence: number; producerEpoch: number }> }).producers.get(9)!;
       state.nextSequence = entry.nextSequence = 2 ** 31 - 4;
-      if (atLastEpoch) state.epoch = entry.producerEpoch = 0x7fff;
+      if (atLastEpoch) state.generation = { producerId: 9, epoch: (entry.producerEpoch = 0x7fff) };
       const epoch = atLastEpoch ? 0x7fff : 0;
       // b1 goes out; b2 (old generation) and b3 (the new one, from 0) wait in the queue together.
       const offsets = await Promise.all([send(1), send(2), send(2)]);

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { BatchesProduceRequest, produceRequestSerializer, recycleProduceFrame } from '../../src/client/produce-request-frames.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { EventEmitter } from 'node:events';
-import { ProducePipeline } from '../../src/client/produce-pipeline.js';
+import { localGenerations, ProducePipeline } from '../../src/client/produce-pipeline.js';
+import { ManualClock } from '../../src/core/clock.js';
 import { BatchSinks } from '../../src/client/send-sinks.js';
 import { RecordBatchBuilder } from '../../src/format/record-batch-builder.js';
 import type { ProduceServiceClient } from '../../src/generated/strata/v1/ProduceService.js';
 import { loadProtocol } from '../../src/protocol/protocol.js';
-import { eventually } from '../helpers/eventually.js';
 
 const method = loadProtocol().protocol.strata.v1.ProduceService.service.Produce;
 const protobufjsSerialize = method.requestSerialize as (request: ProduceRequest) => Buffer;
@@ -115,14 +115,15 @@ describe('the ProduceRequest serializer', () => {
         return stream;
       },
     } as unknown as ProduceServiceClient;
-    const pipeline = new ProducePipeline(stub, { producerId: 1, newProducerId: () => 2, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 1, maxRetryBackoffMs: 1, requestTimeoutMs: 30_000, onSettled: () => undefined });
+    const clock = new ManualClock(0);
+    const pipeline = new ProducePipeline(stub, { newGeneration: localGenerations(1, () => 2), clock, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 1, maxRetryBackoffMs: 1, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const answered: number[] = [];
     const seal = (value: string) => {
       const builder = new RecordBatchBuilder(1 << 14);
       builder.tryAppend(1, null, value);
       const sinks = new BatchSinks();
       sinks.add({ onAcknowledged: (_i, m) => answered.push(m.offset), onFailed: () => undefined }, 0);
-      pipeline.seal('t', 0, builder, sinks, 10, Date.now() + 60_000);
+      pipeline.seal('t', 0, builder, sinks, 10, 60_000);
     };
     const answer = (stream: EventEmitter, requestId: number, offset: number) =>
       stream.emit('data', { requestId, partition: 0, baseOffset: offset, lastOffset: offset, durability: 'ACK_LEVEL_WRITTEN', duplicate: false, failure: null });
@@ -133,7 +134,9 @@ describe('the ProduceRequest serializer', () => {
     expect(written[1]!.bytes.buffer).toBe(written[0]!.bytes.buffer);
     // b's stream dies unanswered: b is sent again, and not into the buffer grpc-js may still be reading.
     streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14 }));
-    await eventually(() => written.length === 3, { what: 'b sent again on a new stream' });
+    // The retry goes out once its backoff has passed on the clock.
+    clock.advance(1);
+    expect(written).toHaveLength(3);
     expect(written[2]!.bytes.buffer).not.toBe(written[1]!.bytes.buffer);
     answer(streams[1]!, written[2]!.requestId, 1);
     expect(answered).toEqual([0, 1]);

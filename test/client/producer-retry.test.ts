@@ -3,17 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { ProducerSequences } from '../../src/broker/producer-sequences.js';
 import { Producer, type RecordMetadata } from '../../src/client/producer.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
+import { ManualClock } from '../../src/core/clock.js';
 import { StrataError, TooManyPendingAppendsError } from '../../src/core/errors.js';
 import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { validateBatches } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { SeededRandom, seedsFromEnv } from '../helpers/seeded-random.js';
 import { readyConnection } from '../helpers/fake-channel.js';
+import { fakeInitProducer } from '../helpers/fake-init-producer.js';
+import { advanceUntil, track, turn } from '../helpers/manual-time.js';
 
 const PARTITIONS = 4;
 
 /**
- * A fake Produce service with the server's real sequence check (broker/producer-sequences.ts), that
+ * A fake Produce service, on the producer's ManualClock, with the server's real sequence check (broker/producer-sequences.ts), that
  * fails requests at random with retriable errors, breaks streams at random (sometimes after appending
  * but before answering), and "restarts" (forgets every producer), so that UNKNOWN_PRODUCER happens.
  */
@@ -25,10 +28,12 @@ class FlakyProduceService {
   failures = 0;
   breaks = 0;
   multiBatchRequests = 0;
+  readonly initProducer = fakeInitProducer();
 
   constructor(
     private readonly random: () => number,
     private readonly faults: { breakAfterAppend: boolean; restart: boolean },
+    private readonly clock: ManualClock,
   ) {}
 
   produce(): EventEmitter & { write: (r: ProduceRequest) => boolean; end: () => void } {
@@ -44,7 +49,8 @@ class FlakyProduceService {
         isHandling = false;
         return;
       }
-      setTimeout(() => {
+      // 0 or 1 ms of the producer's clock: due on its next advance.
+      this.clock.setTimeout(() => {
         handle(request);
         handleNext();
       }, Math.floor(this.random() * 2));
@@ -127,12 +133,13 @@ describe('producer ordering through retries, broken streams and restarts', () =>
       it(`${scenario.name}: per-partition send order, nothing lost (seed ${seed})`, async () => {
         const generator = new SeededRandom(seed);
         const random = () => generator.next();
-        const service = new FlakyProduceService(random, scenario.faults);
+        const clock = new ManualClock(0);
+        const service = new FlakyProduceService(random, scenario.faults, clock);
         const fakeClient = {
           stubs: { produce: service },
           admin: { describeTopic: async () => ({ partitionCount: PARTITIONS }) },
-          ...readyConnection(),
-  } as unknown as StrataClient;
+          ...readyConnection(clock),
+        } as unknown as StrataClient;
         const producer = new Producer(fakeClient, { lingerMs: 0, batchBytes: 200, retryBackoffMs: 1, maxInFlightPerPartition: 5 });
         const sentInOrder: string[][] = Array.from({ length: PARTITIONS }, () => []);
         const sends: Array<Promise<Array<{ value: string; m: RecordMetadata }>>> = [];
@@ -143,11 +150,17 @@ describe('producer ordering through retries, broken streams and restarts', () =>
           for (const r of records) sentInOrder[r.partition]!.push(r.value);
           if (count === 1) sends.push(producer.send('t', records[0]!).then((m) => [{ value: records[0]!.value, m }]));
           else sends.push(producer.sendBatch('t', records).then((ms) => ms.map((m, j) => ({ value: records[j]!.value, m }))));
-          if (Math.floor((i + count) / 100) > Math.floor(i / 100)) await new Promise((r) => setTimeout(r, 1));
+          if (Math.floor((i + count) / 100) > Math.floor(i / 100)) {
+            // A millisecond passes every 100 records: answers, failures and retries come between sends.
+            await turn();
+            clock.advance(1);
+          }
           i += count;
         }
-        const results = (await Promise.all(sends)).flat();
-        await producer.close();
+        const all = track(Promise.all(sends));
+        const results = (await advanceUntil(clock, () => all.value, { what: `every send acknowledged (seed ${seed})` })).flat();
+        const closed = track(producer.close());
+        await advanceUntil(clock, () => closed.isSettled, { what: 'the producer closed' });
         const context = `seed ${seed} (STRATA_SEED=${seed} replays it): ${service.failures} failures, ${service.breaks} broken streams, ${service.restarts} restarts, ${service.multiBatchRequests} requests of several batches`;
         expect(service.failures, context).toBeGreaterThan(10);
         expect(service.multiBatchRequests, context).toBeGreaterThan(0);

@@ -82,6 +82,7 @@ describe('docs/protocol.md', () => {
     expectRow('requests / bytes in flight on a Produce stream', `${limits.MAX_IN_FLIGHT_REQUESTS_PER_STREAM} / ${mib(limits.MAX_IN_FLIGHT_BYTES_PER_STREAM)}`);
     expectRow('appends waiting on one partition', `${limits.MAX_PENDING_APPENDS_PER_PARTITION.toLocaleString('en-US')} / ${mib(limits.MAX_PENDING_APPEND_BYTES_PER_PARTITION)}`);
     expectRow('producers remembered per partition', limits.MAX_PRODUCERS_PER_PARTITION.toLocaleString('en-US'), `${limits.PRODUCER_RECENT_BATCHES} recent batches`);
+    expectRow('producer names (`InitProducer`)', limits.MAX_NAMED_PRODUCERS.toLocaleString('en-US'), `1 to ${limits.MAX_PRODUCER_NAME_LENGTH} characters`);
     expectRow('`max_bytes` of Fetch and Subscribe', mib(limits.DEFAULT_FETCH_MAX_BYTES), mib(limits.MAX_FETCH_BYTES));
     expectRow('`max_wait_ms`', limits.MAX_FETCH_WAIT_MS.toLocaleString('en-US'));
     expectRow('partitions', `1 to ${limits.MAX_PARTITIONS.toLocaleString('en-US')} per topic`, `${limits.MAX_PARTITIONS_PER_SERVER.toLocaleString('en-US')} per server`);

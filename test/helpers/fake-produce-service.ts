@@ -1,23 +1,27 @@
 import { EventEmitter } from 'node:events';
 import type { StrataClient } from '../../src/client/strata-client.js';
+import { delay, ManualClock } from '../../src/core/clock.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
 import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { readBatchHeader } from '../../src/format/record-batch.js';
 import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceRequest.js';
 import { readyConnection } from './fake-channel.js';
+import { fakeInitProducer } from './fake-init-producer.js';
 
 export interface FakeProduceServiceOptions {
   /** Partitions of the one topic it knows (default 4). */
   partitions?: number;
   /** The topic's name (default 't'); describeTopic of any other fails. */
   topic?: string;
-  /** How long describeTopic takes (default 0). */
+  /** The client's clock, on which describes and answers are delayed (default: a ManualClock of its own, returned). */
+  clock?: ManualClock;
+  /** How long describeTopic takes on the clock (default 0: on the next turn of the event loop). */
   describeDelayMs?: number;
   /** The topic's max.message.bytes in its description (default: not described). */
   maxMessageBytes?: number;
   /** A request of a partition it picks is refused (nothing appended). */
   failIf?: (partition: number) => boolean;
-  /** When each answer is sent: undefined answers on setImmediate, else after this many ms. */
+  /** When each answer is sent: undefined answers on setImmediate, else after this many ms of the clock. */
   answerDelayMs?: () => number;
   /** Sees each request as it arrives (before the fake reads it) and again just before its answer. */
   onRequest?: (request: ProduceRequest) => void;
@@ -27,7 +31,8 @@ export interface FakeProduceServiceOptions {
 /**
  * A StrataClient whose Produce stream appends the values of every batch to an in-memory log per
  * partition, in arrival order as the server does (a request may carry several batches), and answers
- * later: on setImmediate or after `answerDelayMs`, so many requests are in flight.
+ * later: on setImmediate or after `answerDelayMs` of its clock, so many requests are in flight. The
+ * producer runs on that clock too: a test moves it on (advanceUntil, settleOn) for lingers and delays.
  */
 export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
   const partitions = options.partitions ?? 4;
@@ -35,16 +40,20 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
   const logs: string[][] = Array.from({ length: partitions }, () => []);
   let requests = 0;
   let multiBatchRequests = 0;
+  const initProducer = fakeInitProducer();
+  const clock = options.clock ?? new ManualClock(0);
   const client = {
     admin: {
       describeTopic: async (topic: string) => {
-        await new Promise((resolve) => setTimeout(resolve, options.describeDelayMs ?? 0));
+        if (options.describeDelayMs) await delay(clock, options.describeDelayMs);
+        else await new Promise((resolve) => setImmediate(resolve));
         if (topic !== topicName) throw new InvalidArgumentError(`no topic ${topic}`);
         return { partitionCount: partitions, config: options.maxMessageBytes ? { 'max.message.bytes': String(options.maxMessageBytes) } : {} };
       },
     },
     stubs: {
       produce: {
+        initProducer,
         produce() {
           const stream = new EventEmitter() as EventEmitter & { write: (request: ProduceRequest) => boolean; end: () => void };
           stream.end = () => undefined;
@@ -71,7 +80,7 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
               options.onAnswer?.(request);
               stream.emit('data', answer);
             };
-            if (options.answerDelayMs) setTimeout(send, options.answerDelayMs());
+            if (options.answerDelayMs) clock.setTimeout(send, options.answerDelayMs());
             else setImmediate(send);
             return true;
           };
@@ -79,7 +88,7 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
         },
       },
     },
-    ...readyConnection(),
+    ...readyConnection(clock),
   } as unknown as StrataClient;
-  return { client, logs, requestCount: () => requests, multiBatchRequestCount: () => multiBatchRequests };
+  return { client, clock, logs, requestCount: () => requests, multiBatchRequestCount: () => multiBatchRequests, initProducerRequests: initProducer.requests };
 }

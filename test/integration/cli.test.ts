@@ -220,4 +220,23 @@ describe('the strata CLI against a real server', () => {
     const described = JSON.parse((await strata('topics', 'describe', 'bench-batched', '--json')).stdout) as { partitions: Array<{ logEndOffset: number }> };
     expect(described.partitions.reduce((n, p) => n + Number(p.logEndOffset), 0)).toBe(20500);
   });
+
+  it('stops a produce reading stdin with PRODUCER_FENCED once a newer one with the same --producer-name ran', async () => {
+    await strata('topics', 'create', 'fenced-cli', '--partitions', '2');
+    const older = spawn(process.execPath, [STRATA_BIN, 'produce', 'fenced-cli', '--producer-name', 'importer', '--partition', '0', '--json'], { env: { ...process.env, STRATA_SERVER: server.address } });
+    let stdout = '';
+    let stderr = '';
+    older.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    older.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => older.on('exit', resolve));
+    older.stdin.write('first\n');
+    await eventually(() => stdout.includes('"offset":0'), { what: 'the older producer acknowledged its first record' });
+    await strata('produce', 'fenced-cli', '--producer-name', 'importer', '--partition', '1', '--value', 'newer');
+    // On a partition the newer one never wrote to: refused, and the older one stops reading.
+    older.stdin.write('second\n');
+    expect(await exited, stderr).toBe(1);
+    expect(stderr).toMatch(/PRODUCER_FENCED/);
+    const described = JSON.parse((await strata('topics', 'describe', 'fenced-cli', '--json')).stdout) as { partitions: Array<{ logEndOffset: number }> };
+    expect(described.partitions.map((p) => p.logEndOffset)).toEqual([1, 1]);
+  });
 });

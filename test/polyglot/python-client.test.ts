@@ -67,6 +67,7 @@ describe('a Python client written from docs/protocol.md', () => {
       fetched_from_1: number[];
       end_offsets: Record<string, number>;
       errors: Record<string, Record<string, unknown>>;
+      init_producer_epoch: number;
     };
     expect(out.produced).toEqual({
       '1': { base_offset: 0, last_offset: 2, durability: 'ACK_LEVEL_DURABLE', duplicate: false, failure: null },
@@ -92,6 +93,9 @@ describe('a Python client written from docs/protocol.md', () => {
     expect(out.errors['garbage']).toEqual({ code: 'CORRUPT_BATCH', grpc_status: 3, retriable: false });
     expect(out.errors['transactional']).toEqual({ code: 'UNSUPPORTED_BATCH_TYPE', grpc_status: 3, retriable: false });
     expect(out.errors['sequence_gap']).toEqual({ code: 'OUT_OF_ORDER_SEQUENCE', grpc_status: 9, retriable: true });
+    // Producer ids come from InitProducer; a newer instance of a named producer fences the older one.
+    expect(out.init_producer_epoch).toBe(0);
+    expect(out.errors['fenced']).toEqual({ code: 'PRODUCER_FENCED', grpc_status: 9, retriable: false });
     // What Python wrote, the TypeScript client reads the same, and nothing was written twice.
     expect(await readAll('from-python', 0, 5)).toEqual(out.replayed['0']);
     expect((await fixture.client.admin.describeTopic('from-python')).partitions.map((p) => p.logEndOffset)).toEqual([5, 1]);

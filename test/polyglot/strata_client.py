@@ -211,6 +211,12 @@ class StrataClient:
     def create_topic(self, topic, partition_count):
         return self.admin.CreateTopic(self.pb["admin"].CreateTopicRequest(topic=topic, partition_count=partition_count), timeout=10)
 
+    def init_producer(self, name=None):
+        """A producer id and epoch handed out by the server (docs/protocol.md, producer ids)."""
+        request = self.pb["produce"].InitProducerRequest(producer_name=name) if name else self.pb["produce"].InitProducerRequest()
+        response = self.produce_stub.InitProducer(request, timeout=10)
+        return response.producer_id, response.producer_epoch
+
     def produce(self, requests):
         """requests: (request_id, topic, partition, records bytes); answers by request id (any order)."""
         produce_pb2 = self.pb["produce"]
@@ -269,12 +275,13 @@ def failure_of(response):
 def demo(client, topic):
     out = {}
     client.create_topic(topic, 2)
-    producer_id = random.randrange(1, 2 ** 47)
+    producer_id, producer_epoch = client.init_producer()
+    out["init_producer_epoch"] = producer_epoch
     now_ms = 1_765_000_000_000
     plain = [{"key": b"user-%d" % i, "value": b"signed up %d" % i, "headers": [("trace", b"t%d" % i)], "timestamp_ms": now_ms + i} for i in range(3)]
     zipped = [{"key": b"user-%d" % i, "value": b"paid %d" % i, "headers": [("trace", b"t%d" % i), ("empty", None)], "timestamp_ms": now_ms + i} for i in range(3, 5)]
-    first = encode_batch(plain, producer_id, 0, 0)
-    second = encode_batch(zipped, producer_id, 0, 3, CODEC_GZIP)
+    first = encode_batch(plain, producer_id, producer_epoch, 0)
+    second = encode_batch(zipped, producer_id, producer_epoch, 3, CODEC_GZIP)
     keyless = encode_batch([{"key": None, "value": b"no key", "timestamp_ms": now_ms}])
     answers = client.produce([(1, topic, 0, first), (2, topic, 0, second), (3, topic, 1, keyless)])
     out["produced"] = {rid: {"base_offset": a.base_offset, "last_offset": a.last_offset, "durability": client.pb["common"].AckLevel.Name(a.durability), "duplicate": a.duplicate, "failure": failure_of(a)} for rid, a in answers.items()}
@@ -301,8 +308,12 @@ def demo(client, topic):
     struct.pack_into(">h", transactional, 21, 0x10)
     struct.pack_into(">I", transactional, 17, crc32c(bytes(transactional[21:])))
     garbage = bytes(random.Random(14).randrange(256) for _ in range(300))
-    bad = client.produce([(5, topic, 0, garbage), (6, topic, 0, bytes(transactional)), (7, topic, 0, encode_batch(plain, producer_id, 0, 99))])
+    bad = client.produce([(5, topic, 0, garbage), (6, topic, 0, bytes(transactional)), (7, topic, 0, encode_batch(plain, producer_id, producer_epoch, 99))])
     errors["garbage"] = failure_of(bad[5])
+    # A second instance of a named producer fences the first, on a partition the second never wrote to.
+    named_id, old_epoch = client.init_producer("py-demo")
+    client.init_producer("py-demo")
+    errors["fenced"] = failure_of(client.produce([(8, topic, 1, encode_batch(plain, named_id, old_epoch, 0))])[8])
     errors["transactional"] = failure_of(bad[6])
     errors["sequence_gap"] = failure_of(bad[7])
     out["errors"] = errors

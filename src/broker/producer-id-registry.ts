@@ -1,0 +1,354 @@
+import { PRODUCER_IDS_TOPIC } from '../core/internal-topics.js';
+import { DataLossError, InvalidArgumentError, ProducerFencedError, TooManyProducersError, TopicAlreadyExistsError } from '../core/errors.js';
+import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, PRODUCER_ID_BLOCK_SIZE } from '../core/limits.js';
+import type { Logger } from '../core/logger.js';
+import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
+import type { LogManager } from '../storage/log-manager.js';
+import type { PartitionLog } from '../storage/partition-log.js';
+
+export { PRODUCER_IDS_TOPIC };
+const PRODUCER_IDS_SEGMENT_BYTES = 1024 * 1024;
+/** The topic is compacted (snapshot, then cut) once it has this many segments. */
+const COMPACT_AT_SEGMENTS = 3;
+const SNAPSHOT_RECORD_BYTES_ESTIMATE = 120;
+const REPLAY_READ_BYTES = 4 * 1024 * 1024;
+/** An epoch no batch carries: a retired id's fence refuses all of them. */
+const RETIRED_FENCE_EPOCH = MAX_PRODUCER_EPOCH + 1;
+/** Unnamed ids whose latest epoch is remembered (in memory only; see the class comment). */
+const MAX_REMEMBERED_UNNAMED_EPOCHS = 100_000;
+
+export interface ProducerIdentity {
+  producerId: number;
+  producerEpoch: number;
+}
+
+export interface InitProducerRequest {
+  /** Like Kafka's transactional.id: the same id each time, under a newer epoch that fences the older instance. */
+  name?: string;
+  /** The caller's current id and epoch, to be given the next epoch. */
+  current?: ProducerIdentity;
+}
+
+/** The durable state of one named producer id: its latest epoch, and the oldest epoch still accepted. */
+interface NamedProducer {
+  name: string;
+  producerId: number;
+  epoch: number;
+  /** Batches of this id with an older epoch are fenced; RETIRED_FENCE_EPOCH (all) once a newer instance retired the id. */
+  fenceEpoch: number;
+}
+
+/**
+ * A record of `__producer_ids`, JSON in the value:
+ *   { "type": "block", "endId" }            ids below endId are handed out (or skipped): never again
+ *   { "type": "producer", "name", "producerId", "epoch", "fenceEpoch" }   a named id's latest state
+ * Replay applies them in log order; the latest record per producer id wins.
+ */
+type ProducerIdRecord = { type: 'block'; endId: number } | ({ type: 'producer' } & NamedProducer);
+
+/**
+ * Hands out producer ids and epochs (Kafka's InitProducerId) and fences older instances of named
+ * producers. Ids are never reused, across restarts too: they are taken from blocks of
+ * PRODUCER_ID_BLOCK_SIZE, each recorded durably in `__producer_ids` before any of its ids is handed
+ * out, and a restart skips what was left of the last block. A named producer's (id, epoch, fence) is
+ * recorded at each init and bump, and the state is rebuilt at startup by replaying the topic with
+ * the same `apply` the live path uses.
+ *
+ * - No name: a fresh id, epoch 0.
+ * - A name: the name's id under its latest epoch + 1, which also becomes its fence: batches of that id
+ *   with an older epoch are refused (PRODUCER_FENCED) on every partition, also ones the newer
+ *   instance never wrote to. The first init of a name gets a fresh id.
+ * - A current (id, epoch): the next epoch, if `epoch` is the latest issued for the id, else
+ *   PRODUCER_FENCED. A bump does not move the fence: the epoch it replaces belongs to the same
+ *   instance, whose other partitions may still have batches of it in flight (the client renumbers one
+ *   partition at a time, as Kafka's idempotent producer bumps its epoch without fencing). An unnamed
+ *   id's latest epoch is remembered only in memory (bounded, least recently used forgotten): nobody
+ *   else holds an unnamed id, so there is nobody to fence, and after a restart a bump from any epoch
+ *   of an issued id is granted.
+ *   Only a name's current id is bumped (else PRODUCER_FENCED).
+ * - Past epoch 32767 (int16), a fresh id at epoch 0. A named producer's name moves to the new id; its
+ *   old id stays unfenced (the same instance's other partitions may still write it, and adopt the new
+ *   id when they renumber) until the next instance by name retires it (fenced at every epoch). So a
+ *   PRODUCER_FENCED answer always means a newer instance took over, never the producer's own bump.
+ *
+ * Concurrency: inits run one at a time (each a read-modify-write of the state and, when something
+ * must be recorded, one durable append); `checkNotFenced` is synchronous, one map lookup, and sees a
+ * new fence once its record is durable and before the init is answered.
+ */
+export class ProducerIdRegistry {
+  /** Named producers' ids (current, previous and retired): the only ids with a fence. */
+  private readonly named = new Map<number, NamedProducer>();
+  /** Each name's current id. */
+  private readonly byName = new Map<string, NamedProducer>();
+  /** Ids a name moved away from when its epochs ran out, not yet retired. */
+  private readonly previousIds = new Map<string, Set<number>>();
+  /** Unnamed ids' latest epochs, least recently used first. */
+  private readonly unnamedEpochs = new Map<number, number>();
+  /** Ids below this are allocated; nextId up to it may be handed out. */
+  private endId = 0;
+  private nextId = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * Damage in `__producer_ids` (found at startup): the ids handed out are unknown, so no more are
+   * handed out (InitProducer fails with this DATA_LOSS) instead of maybe reusing one; fences read
+   * before the damage still hold, and everything else the server does goes on.
+   */
+  private damage: DataLossError | undefined;
+  private log!: PartitionLog;
+
+  private constructor(
+    private readonly blockSize: number,
+    private readonly maxNamedProducers: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Opens (creating `__producer_ids` if missing) and replays the registry; call before serving produce.
+   * `segmentBytes` applies when the topic is created (tests use small segments to see compaction).
+   */
+  static async open(logs: LogManager, logger: Logger, options: { blockSize?: number; segmentBytes?: number; maxNamedProducers?: number } = {}): Promise<ProducerIdRegistry> {
+    if (!logs.listTopics().includes(PRODUCER_IDS_TOPIC)) {
+      try {
+        await logs.createTopic(PRODUCER_IDS_TOPIC, 1, { flush: 'always', 'segment.bytes': String(options.segmentBytes ?? PRODUCER_IDS_SEGMENT_BYTES), 'retention.ms': '-1' });
+      } catch (error) {
+        if (!(error instanceof TopicAlreadyExistsError)) throw error;
+      }
+    }
+    const registry = new ProducerIdRegistry(options.blockSize ?? PRODUCER_ID_BLOCK_SIZE, options.maxNamedProducers ?? MAX_NAMED_PRODUCERS, logger);
+    let skipped = 0;
+    let replayed = 0;
+    try {
+      registry.log = logs.partition(PRODUCER_IDS_TOPIC, 0);
+      replayed = await registry.replay((offset, reason) => {
+        // Only this registry writes the topic (clients may not; damage fails the read with DATA_LOSS):
+        // a record it cannot read was written by something else (a user topic of this name, before it
+        // was internal), and holds no ids.
+        if (skipped++ === 0) logger.warn({ offset, reason }, 'records of __producer_ids that are not producer id records are skipped');
+      });
+    } catch (error) {
+      if (!(error instanceof DataLossError)) throw error;
+      registry.damage = error;
+      logger.error({ err: error }, `DATA LOSS in ${PRODUCER_IDS_TOPIC}: the producer ids handed out are unknown; InitProducer fails until an operator acts`);
+    }
+    // What was left of the last block may have been handed out before a crash: skip it.
+    registry.nextId = registry.endId;
+    logger.info({ replayed, endId: registry.endId, namedProducers: registry.byName.size }, 'producer ids rebuilt from __producer_ids');
+    return registry;
+  }
+
+  /**
+   * Throws ProducerFencedError when a newer instance of the batch's named producer took over. Producer
+   * id -1 (no idempotence) and unnamed ids are never fenced. On every produce: one map lookup.
+   */
+  checkNotFenced(producerId: number, producerEpoch: number): void {
+    const named = this.named.get(producerId);
+    if (named === undefined || producerEpoch >= named.fenceEpoch) return;
+    throw new ProducerFencedError(
+      named.fenceEpoch === RETIRED_FENCE_EPOCH
+        ? `producer ${producerId} ('${named.name}') used up its epochs and the name moved to a new id`
+        : `producer ${producerId} ('${named.name}') epoch ${producerEpoch} is fenced: a newer instance took over at epoch ${named.fenceEpoch}`,
+    );
+  }
+
+  /** See the class comment. Inits run one at a time. */
+  initProducer(request: InitProducerRequest): Promise<ProducerIdentity> {
+    try {
+      checkRequest(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.damage) return Promise.reject(this.damage);
+    const result = this.chain.then(() => this.init(request));
+    this.chain = result.catch(() => undefined);
+    return result;
+  }
+
+  private async init({ name, current }: InitProducerRequest): Promise<ProducerIdentity> {
+    if (current !== undefined) return this.bump(current, name);
+    if (name === undefined) return { producerId: await this.freshId([]), producerEpoch: 0 };
+    const known = this.byName.get(name);
+    if (known === undefined && this.byName.size >= this.maxNamedProducers) {
+      throw new TooManyProducersError(`the server holds ${this.maxNamedProducers} producer names: no new one is taken`);
+    }
+    // A new instance: every older id of the name is fenced at every epoch (written before the name's
+    // current record, so replay finds the current one last).
+    const retire: ProducerIdRecord[] = [...(this.previousIds.get(name) ?? [])].map((id) => ({ type: 'producer', ...this.named.get(id)!, fenceEpoch: RETIRED_FENCE_EPOCH }));
+    if (known === undefined || known.epoch >= MAX_PRODUCER_EPOCH) {
+      if (known) retire.push({ type: 'producer', ...known, fenceEpoch: RETIRED_FENCE_EPOCH });
+      return this.nameToFreshId(name, retire);
+    }
+    const epoch = known.epoch + 1;
+    await this.record([...retire, { type: 'producer', name, producerId: known.producerId, epoch, fenceEpoch: epoch }]);
+    return { producerId: known.producerId, producerEpoch: epoch };
+  }
+
+  private async bump(current: ProducerIdentity, name: string | undefined): Promise<ProducerIdentity> {
+    const { producerId, producerEpoch } = current;
+    const known = this.named.get(producerId);
+    if (known !== undefined) {
+      if (name !== undefined && name !== known.name) throw new InvalidArgumentError(`producer id ${producerId} is not the id of producer '${name}'`);
+      // Only the name's current id moves on (an older one of the same instance adopts the current).
+      if (known.fenceEpoch === RETIRED_FENCE_EPOCH || this.byName.get(known.name) !== known || producerEpoch !== known.epoch) {
+        throw new ProducerFencedError(`producer ${producerId} ('${known.name}') epoch ${producerEpoch} is not the latest issued: a newer instance took over`);
+      }
+      // The same instance used up the epochs: the name moves to a fresh id, and the old one stays
+      // unfenced (this instance's other partitions may still write it) until a new instance comes.
+      if (known.epoch >= MAX_PRODUCER_EPOCH) return this.nameToFreshId(known.name, []);
+      const epoch = known.epoch + 1;
+      await this.record([{ type: 'producer', name: known.name, producerId, epoch, fenceEpoch: known.fenceEpoch }]);
+      return { producerId, producerEpoch: epoch };
+    }
+    if (name !== undefined) throw new InvalidArgumentError(`producer id ${producerId} is not the id of producer '${name}'`);
+    if (producerId >= this.endId) throw new InvalidArgumentError(`producer id ${producerId} was never issued by this server (ids are below ${this.endId})`);
+    const latest = this.unnamedEpochs.get(producerId);
+    if (latest !== undefined && latest !== producerEpoch) {
+      throw new ProducerFencedError(`producer ${producerId} epoch ${producerEpoch} is not the latest issued (${latest})`);
+    }
+    this.unnamedEpochs.delete(producerId);
+    if (producerEpoch >= MAX_PRODUCER_EPOCH) return { producerId: await this.freshId([]), producerEpoch: 0 };
+    this.rememberUnnamed(producerId, producerEpoch + 1);
+    return { producerId, producerEpoch: producerEpoch + 1 };
+  }
+
+  /** The name takes a fresh id at epoch 0; the `retire` records are written in the same append. */
+  private async nameToFreshId(name: string, retire: ProducerIdRecord[]): Promise<ProducerIdentity> {
+    const producerId = await this.freshId(retire, (id) => [{ type: 'producer', name, producerId: id, epoch: 0, fenceEpoch: 0 }]);
+    return { producerId, producerEpoch: 0 };
+  }
+
+  /**
+   * The next unused id; `before` and `after(id)` are recorded in the same durable append as the block
+   * allocation the id may need (one fsync).
+   */
+  private async freshId(before: ProducerIdRecord[], after: (id: number) => ProducerIdRecord[] = () => []): Promise<number> {
+    const id = this.nextId;
+    const block: ProducerIdRecord[] = id >= this.endId ? [{ type: 'block', endId: this.endId + this.blockSize }] : [];
+    const records = [...block, ...before, ...after(id)];
+    if (records.length > 0) await this.record(records);
+    this.nextId = id + 1;
+    this.rememberUnnamed(id, 0);
+    return id;
+  }
+
+  private rememberUnnamed(producerId: number, epoch: number): void {
+    if (this.named.has(producerId)) return;
+    this.unnamedEpochs.delete(producerId);
+    if (this.unnamedEpochs.size >= MAX_REMEMBERED_UNNAMED_EPOCHS) this.unnamedEpochs.delete(this.unnamedEpochs.keys().next().value as number);
+    this.unnamedEpochs.set(producerId, epoch);
+  }
+
+  /** Durable first (one batch, fsynced), then applied: a fence is in force before its init is answered. */
+  private async record(records: readonly ProducerIdRecord[]): Promise<void> {
+    await this.append(records);
+    for (const record of records) this.apply(record);
+    // The init is done (durable and applied): a compaction that fails (a full disk) must not fail it,
+    // or its caller would retry and take one more epoch. It is tried again at the next record.
+    await this.compactIfDue().catch((error: unknown) => this.logger.warn({ err: error }, `compacting ${PRODUCER_IDS_TOPIC} failed; tried again at its next record`));
+  }
+
+  private async append(records: readonly ProducerIdRecord[]): Promise<void> {
+    const batch = encodeRecordBatch(records.map((r) => ({ key: r.type === 'block' ? null : r.name, value: JSON.stringify(r), timestampMs: Date.now() })));
+    await this.log.append(batch, { ackLevel: 'durable' });
+  }
+
+  private apply(record: ProducerIdRecord): void {
+    if (record.type === 'block') {
+      this.endId = Math.max(this.endId, record.endId);
+      return;
+    }
+    const { name, producerId, epoch, fenceEpoch } = record;
+    const entry: NamedProducer = { name, producerId, epoch, fenceEpoch };
+    this.named.set(producerId, entry);
+    this.unnamedEpochs.delete(producerId);
+    let previous = this.previousIds.get(name);
+    if (fenceEpoch === RETIRED_FENCE_EPOCH) {
+      previous?.delete(producerId);
+      if (this.byName.get(name)?.producerId === producerId) this.byName.delete(name);
+    } else {
+      // The latest unretired record of a name is its current id; an id it moved away from stays
+      // unfenced (the same instance may still write it) until a new instance retires it.
+      const moved = this.byName.get(name);
+      if (moved && moved.producerId !== producerId) {
+        if (!previous) this.previousIds.set(name, (previous = new Set()));
+        previous.add(moved.producerId);
+      }
+      previous?.delete(producerId);
+      this.byName.set(name, entry);
+    }
+    if (previous?.size === 0) this.previousIds.delete(name);
+  }
+
+  /** Applies the whole topic in log order; returns how many records it applied. */
+  private async replay(skip: (offset: number, reason: string) => void): Promise<number> {
+    let replayed = 0;
+    let offset = this.log.logStartOffset;
+    while (offset < this.log.highWatermark) {
+      const { batches, nextOffset } = await this.log.read(offset, REPLAY_READ_BYTES);
+      if (batches.length === 0) break;
+      for (const { position } of iterateBatches(batches)) {
+        for (const record of decodeRecordBatch(batches, position).records) {
+          if (record.offset < offset || !record.value) continue;
+          const parsed = parseRecord(record.value.toString('utf8'));
+          if (typeof parsed === 'string') {
+            skip(record.offset, parsed);
+            continue;
+          }
+          this.apply(parsed);
+          replayed++;
+        }
+      }
+      offset = nextOffset;
+    }
+    return replayed;
+  }
+
+  /**
+   * When the topic has COMPACT_AT_SEGMENTS segments and is well beyond what a snapshot rewrites, the
+   * state is appended again (the block end, every named id) and the segments wholly below it are
+   * deleted: replay gives the same state, and the topic stays bounded by the named producers.
+   */
+  private async compactIfDue(): Promise<void> {
+    if (this.log.segmentCount < COMPACT_AT_SEGMENTS) return;
+    // The names' current ids last, so that replay finds each name's current record after its others.
+    const entries = [...this.named.values()];
+    const isCurrent = (n: NamedProducer) => this.byName.get(n.name) === n;
+    const snapshot: ProducerIdRecord[] = [
+      { type: 'block', endId: this.endId },
+      ...[...entries.filter((n) => !isCurrent(n)), ...entries.filter(isCurrent)].map((n) => ({ type: 'producer' as const, ...n })),
+    ];
+    if (this.log.sizeBytes < 4 * snapshot.length * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
+    const snapshotOffset = this.log.logEndOffset;
+    for (let i = 0; i < snapshot.length; i += 1_000) await this.append(snapshot.slice(i, i + 1_000));
+    await this.log.deleteSegmentsBelow(snapshotOffset);
+  }
+}
+
+function checkRequest({ name, current }: InitProducerRequest): void {
+  if (name !== undefined && (name.length === 0 || name.length > MAX_PRODUCER_NAME_LENGTH)) {
+    throw new InvalidArgumentError(`a producer name has 1 to ${MAX_PRODUCER_NAME_LENGTH} characters, not ${name.length}`);
+  }
+  if (current === undefined) return;
+  if (!Number.isSafeInteger(current.producerId) || current.producerId < 0) throw new InvalidArgumentError(`producer_id must be a non-negative integer, got ${current.producerId}`);
+  if (!Number.isInteger(current.producerEpoch) || current.producerEpoch < 0 || current.producerEpoch > MAX_PRODUCER_EPOCH) {
+    throw new InvalidArgumentError(`producer_epoch must be an integer in 0..${MAX_PRODUCER_EPOCH}, got ${current.producerEpoch}`);
+  }
+}
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** The record, or why it is not one this registry writes. */
+function parseRecord(text: string): ProducerIdRecord | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  const r = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null) return 'not a producer id record';
+  if (r.type === 'block') return isCount(r.endId) ? { type: 'block', endId: r.endId } : 'a block record without endId';
+  if (r.type === 'producer' && typeof r.name === 'string' && isCount(r.producerId) && isCount(r.epoch) && isCount(r.fenceEpoch)) {
+    return { type: 'producer', name: r.name, producerId: r.producerId, epoch: r.epoch, fenceEpoch: r.fenceEpoch };
+  }
+  return `unknown record type ${String(r.type)}`;
+}
