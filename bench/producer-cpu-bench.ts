@@ -5,7 +5,7 @@
  * than a records/s figure. Each round runs every case against each build back to back (A, B, A, B),
  * and the median of each build and of the per-round ratios B/A is printed.
  *
- *   make build && node dist/bench/producer-cpu-bench.js --a=/work/main --b=. [--rounds=6]
+ *   make build && node dist/bench/producer-cpu-bench.js --a=/work/main --b=. [--rounds=6] [--window=50000]
  *
  * `--a` and `--b` are checkouts with a built dist/ (default: this one for both). Each run is a child
  * process, so the two builds never share a heap or a JIT.
@@ -16,7 +16,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const PARTITIONS = 8;
-const WINDOW_RECORDS = 50_000;
+/** Un-awaited records (grpc-bench's "window"); --window changes it. */
+const DEFAULT_WINDOW_RECORDS = 50_000;
 const BATCH_RECORDS = 1_000;
 const CASES = [
   { api: 'sendBatch', keyed: false, records: 2_000_000 },
@@ -32,7 +33,7 @@ interface ProducerLike {
 }
 
 /** One case in this process, with the Producer of the build at `root`: CPU ns per record. */
-async function runCase(root: string, api: 'send' | 'sendBatch', keyed: boolean, records: number): Promise<number> {
+async function runCase(root: string, api: 'send' | 'sendBatch', keyed: boolean, records: number, windowRecords: number): Promise<number> {
   const { Producer } = (await import(pathToFileURL(`${root}/dist/src/client/producer.js`).href)) as { Producer: new (client: unknown, options: object) => ProducerLike };
   const { systemClock } = (await import(pathToFileURL(`${root}/dist/src/core/clock.js`).href)) as { systemClock: unknown };
   const stream = new EventEmitter() as EventEmitter & { write(request: { requestId: number; partition: number }): boolean; end(): void };
@@ -61,7 +62,7 @@ async function runCase(root: string, api: 'send' | 'sendBatch', keyed: boolean, 
     for (let sent = 0; sent < count; sent += step) {
       pending.push(api === 'sendBatch' ? producer.sendBatch('t', batch) : producer.send('t', batch[sent % BATCH_RECORDS]!));
       // A window of un-awaited records, awaited oldest first.
-      if ((pending.length - oldest) * step >= WINDOW_RECORDS) {
+      if ((pending.length - oldest) * step >= windowRecords) {
         await pending[oldest];
         pending[oldest++] = undefined;
       }
@@ -81,20 +82,21 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
   if (args.has('child')) {
-    const [root, api, keyed, records] = args.get('child')!.split(',');
-    process.stdout.write(String(await runCase(root!, api as 'send' | 'sendBatch', keyed === 'keyed', Number(records))));
+    const [root, api, keyed, records, windowRecords] = args.get('child')!.split(',');
+    process.stdout.write(String(await runCase(root!, api as 'send' | 'sendBatch', keyed === 'keyed', Number(records), Number(windowRecords))));
     return;
   }
   const here = resolve(fileURLToPath(new URL('../..', import.meta.url)));
   const a = resolve(args.get('a') ?? here);
   const b = resolve(args.get('b') ?? here);
   const rounds = Number(args.get('rounds') ?? 6);
-  console.log(`producer CPU per record, A = ${a}, B = ${b}, ${rounds} rounds (A, B back to back per case), node ${process.version}`);
+  const windowRecords = Number(args.get('window') ?? DEFAULT_WINDOW_RECORDS);
+  console.log(`producer CPU per record, A = ${a}, B = ${b}, ${rounds} rounds (A, B back to back per case), window ${windowRecords} records, node ${process.version}`);
   const results = CASES.map(() => ({ a: [] as number[], b: [] as number[] }));
   for (let round = 0; round < rounds; round++) {
     CASES.forEach(({ api, keyed, records }, i) => {
       for (const [side, root] of [['a', a], ['b', b]] as const) {
-        const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), `--child=${root},${api},${keyed ? 'keyed' : 'unkeyed'},${records}`], { encoding: 'utf8' });
+        const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), `--child=${root},${api},${keyed ? 'keyed' : 'unkeyed'},${records},${windowRecords}`], { encoding: 'utf8' });
         results[i]![side].push(Number(out));
       }
     });
