@@ -9,12 +9,14 @@ import { EventLoopDelayWatch } from './event-loop-delay-watch.js';
 import { GroupFetchers } from './group-fetchers.js';
 import { GroupRecordIterator, MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './group-record-iterator.js';
 import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
+import { FAIR_SLICE_RECORDS } from './partition-lanes.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { ClientChannel } from './client-channel.js';
 import type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
 import { DEFAULT_MEMBER_MAX_BYTES } from './group-consumer-options.js';
 
 export type { GroupConsumerLogger, GroupConsumerOptions, TopicPartition } from './group-consumer-options.js';
+export { FAIR_SLICE_RECORDS } from './partition-lanes.js';
 
 const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
@@ -25,8 +27,6 @@ const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
 const MAX_ABANDONED_MEMBER_IDS = 8;
 /** An event-loop stall of this share of the session timeout is warned about. */
 const STALL_WARNING_SHARE = 0.5;
-/** Records of one partition handed out in a row while other partitions have records waiting. */
-export const FAIR_SLICE_RECORDS = 64;
 /** How often the session is checked when the loop does not ask for records. */
 const SESSION_CHECK_EVERY_MS = 250;
 

@@ -1,0 +1,271 @@
+import { DEFAULT_FETCH_MAX_BYTES } from '../core/limits.js';
+import type { SubscribeResponse__Output } from '../generated/strata/v1/SubscribeResponse.js';
+import { batchesOf, type ConsumedRecord } from './consumed-record.js';
+
+/** Records of one partition handed out in a row while other partitions have records waiting (consume() and a group member alike). */
+export const FAIR_SLICE_RECORDS = 64;
+/** The read-ahead holds this many responses of the subscription's maxBytes... */
+export const READ_AHEAD_RESPONSES = 4;
+/** ...or this many bytes of responses, whichever is more (small responses: enough of them to hold every busy partition's next one). */
+export const MIN_READ_AHEAD_BYTES = 1024 * 1024;
+
+/** The bytes of responses the read-ahead fills up to (it may pass it by the one response it reads last). */
+export function readAheadBytesFor(maxBytes: number | undefined): number {
+  return Math.max(MIN_READ_AHEAD_BYTES, READ_AHEAD_RESPONSES * (maxBytes || DEFAULT_FETCH_MAX_BYTES));
+}
+
+/** One partition's responses waiting to be handed out, and the one being decoded. */
+interface Lane {
+  readonly partition: number;
+  /** Read, not yet started, in offset order. */
+  readonly waiting: SubscribeResponse__Output[];
+  /** The batches of the response being handed out (undefined: none started). */
+  batches: Iterator<ConsumedRecord[]> | undefined;
+  /** Its size, released when its last batch was decoded. */
+  decodingBytes: number;
+  /** The decoded batch being handed out, from `index`. */
+  records: ConsumedRecord[];
+  index: number;
+  isInRing: boolean;
+}
+
+const NO_RECORDS: ConsumedRecord[] = [];
+
+/**
+ * The bounded read-ahead of one Subscribe stream (of several partitions) and the order its records
+ * are handed out in. `fill` reads responses while the responses held total less than `readAheadBytes`
+ * (so at most that plus the one read last), each into its partition's lane; the loop takes records
+ * round robin across the lanes that hold some, FAIR_SLICE_RECORDS of one lane per turn (or, for
+ * consumeBatches, one response per turn). So a partition with a backlog gets a turn like any other
+ * instead of its responses being handed out whole, one after another, while the other partitions'
+ * responses wait behind them, and a partition's records still go out in offset order.
+ *
+ * A response is decoded a batch at a time when its turn comes (not when it is read): the read-ahead
+ * holds responses as they came, and at most one decoded batch per lane. When the read-ahead is full,
+ * `fill` stops reading the stream: grpc-js then stops reading its HTTP/2 stream and flow control
+ * stops the server, so a slow loop slows the server as before.
+ *
+ * Decoding failures (DATA_LOSS) stick: every later take throws the same error. The stream's own end
+ * or failure comes after the records read before it (`isEnded`, `failure`). One reader and one
+ * filler; the reader's calls are synchronous but for waitForRecords.
+ */
+export class PartitionLanes {
+  /** Where the loop's next slice comes from: `sliceRecords[sliceStart, sliceEnd)`. */
+  sliceRecords: ConsumedRecord[] = NO_RECORDS;
+  sliceStart = 0;
+  sliceEnd = 0;
+  /** The stream ended (a failure, a cancel, the end): nothing more will be read. */
+  isEnded = false;
+  /** Why the stream ended, if it failed: the loop is told once the records before it are handed out. */
+  failure: unknown;
+
+  private readonly lanes = new Map<number, Lane>();
+  /** Lanes with records or responses waiting, in turn order; `cursor` is the lane whose turn it is. */
+  private ring: Lane[] = [];
+  private cursor = 0;
+  private takenInTurn = 0;
+  private heldBytes = 0;
+  private decodeFailure: unknown;
+  private isClosed = false;
+  private wakeReader: (() => void) | undefined;
+  private wakeFiller: (() => void) | undefined;
+  private filling: Promise<void> | undefined;
+  private readonly controller = new AbortController();
+
+  constructor(
+    private readonly topic: string,
+    private readonly readAheadBytes: number,
+  ) {}
+
+  /** Aborted when the lanes close: the stream that fills them is cancelled. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get isFilling(): boolean {
+    return this.filling !== undefined;
+  }
+
+  /**
+   * Starts reading `responses` (a stream that ends when `signal` aborts) into the lanes, once; an
+   * abort of `outerSignal` (the caller's) aborts it too.
+   */
+  fill(responses: AsyncGenerator<SubscribeResponse__Output>, outerSignal?: AbortSignal): void {
+    if (this.filling) return;
+    const onAbort = () => this.controller.abort();
+    outerSignal?.addEventListener('abort', onAbort, { once: true });
+    if (outerSignal?.aborted) onAbort();
+    this.filling = this.read(responses).finally(() => outerSignal?.removeEventListener('abort', onAbort));
+  }
+
+  /**
+   * The next slice of records in turn (sets sliceRecords, sliceStart, sliceEnd), or false if no lane
+   * holds records now. Throws DATA_LOSS for a response that does not decode.
+   */
+  takeSlice(): boolean {
+    if (this.decodeFailure !== undefined) throw this.decodeFailure;
+    for (;;) {
+      if (this.ring.length === 0) return false;
+      if (this.takenInTurn >= FAIR_SLICE_RECORDS) this.nextTurn();
+      const lane = this.ring[this.cursor]!;
+      if (lane.index >= lane.records.length && !this.decodeNextBatch(lane)) {
+        this.leaveRing(lane);
+        continue;
+      }
+      const count = Math.min(FAIR_SLICE_RECORDS - this.takenInTurn, lane.records.length - lane.index);
+      this.sliceRecords = lane.records;
+      this.sliceStart = lane.index;
+      this.sliceEnd = lane.index + count;
+      lane.index += count;
+      this.takenInTurn += count;
+      return true;
+    }
+  }
+
+  /** The records of the next response in turn (one partition's, in offset order), or undefined if none is held now. */
+  takeResponse(): ConsumedRecord[] | undefined {
+    if (this.decodeFailure !== undefined) throw this.decodeFailure;
+    while (this.ring.length > 0) {
+      const lane = this.ring[this.cursor]!;
+      const records = lane.records.slice(lane.index);
+      lane.records = NO_RECORDS;
+      lane.index = 0;
+      // The rest of the response being handed out, else the next one: never more than one response.
+      if (records.length > 0 || lane.batches !== undefined || this.startResponse(lane)) {
+        while (this.decodeNextBatch(lane, { isWithinResponse: true })) for (const record of lane.records) records.push(record);
+        lane.records = NO_RECORDS;
+      }
+      if (lane.batches === undefined && lane.waiting.length === 0) this.leaveRing(lane);
+      else this.nextTurn();
+      if (records.length > 0) return records;
+    }
+    return undefined;
+  }
+
+  /** Resolves once a lane holds something, or the stream ended. */
+  waitForRecords(): Promise<void> {
+    if (this.ring.length > 0 || this.isEnded) return Promise.resolve();
+    return new Promise((resolve) => (this.wakeReader = resolve));
+  }
+
+  /** Stops reading (the stream is cancelled) and drops what is held; resolves once the stream is closed. */
+  async close(): Promise<void> {
+    this.isClosed = true;
+    this.controller.abort();
+    this.ring = [];
+    this.lanes.clear();
+    this.sliceRecords = NO_RECORDS;
+    this.sliceStart = this.sliceEnd = 0;
+    this.wake();
+    await this.filling;
+  }
+
+  private async read(responses: AsyncGenerator<SubscribeResponse__Output>): Promise<void> {
+    try {
+      while (!this.isClosed) {
+        if (this.heldBytes >= this.readAheadBytes) {
+          await new Promise<void>((resolve) => (this.wakeFiller = resolve));
+          continue;
+        }
+        const result = await responses.next();
+        if (result.done || this.isClosed) break;
+        this.add(result.value);
+      }
+    } catch (error) {
+      this.failure = error;
+    } finally {
+      this.isEnded = true;
+      this.wake();
+      // Closed while waiting for room: the generator is suspended, and returning it cancels the call.
+      await responses.return(undefined).catch(() => undefined);
+    }
+  }
+
+  private add(response: SubscribeResponse__Output): void {
+    let lane = this.lanes.get(response.partition);
+    if (!lane) {
+      lane = { partition: response.partition, waiting: [], batches: undefined, decodingBytes: 0, records: NO_RECORDS, index: 0, isInRing: false };
+      this.lanes.set(response.partition, lane);
+    }
+    lane.waiting.push(response);
+    this.heldBytes += response.records.length;
+    if (!lane.isInRing) {
+      // A lane joining takes its turn after the current one's: last in the round.
+      lane.isInRing = true;
+      if (this.ring.length === 0) this.ring.push(lane);
+      else this.ring.splice(this.cursor++, 0, lane);
+    }
+    const wake = this.wakeReader;
+    this.wakeReader = undefined;
+    wake?.();
+  }
+
+  /**
+   * Decodes the lane's next batch into `records`: of the response being handed out, else (unless
+   * `isWithinResponse`) of the next one. False when there is none.
+   */
+  private decodeNextBatch(lane: Lane, options: { isWithinResponse?: boolean } = {}): boolean {
+    for (;;) {
+      if (lane.batches === undefined && (options.isWithinResponse || !this.startResponse(lane))) return false;
+      let next: IteratorResult<ConsumedRecord[]>;
+      try {
+        next = lane.batches!.next();
+      } catch (error) {
+        this.decodeFailure = error;
+        throw error;
+      }
+      if (!next.done) {
+        lane.records = next.value;
+        lane.index = 0;
+        return true;
+      }
+      lane.batches = undefined;
+      this.release(lane.decodingBytes);
+      lane.decodingBytes = 0;
+      if (options.isWithinResponse) return false;
+    }
+  }
+
+  private startResponse(lane: Lane): boolean {
+    const response = lane.waiting.shift();
+    if (response === undefined) return false;
+    lane.batches = batchesOf(this.topic, response);
+    lane.decodingBytes = response.records.length;
+    return true;
+  }
+
+  private nextTurn(): void {
+    this.cursor = (this.cursor + 1) % this.ring.length;
+    this.takenInTurn = 0;
+  }
+
+  /** The lane has nothing left: out of the round until its partition's next response. */
+  private leaveRing(lane: Lane): void {
+    const index = this.ring.indexOf(lane);
+    this.ring.splice(index, 1);
+    lane.isInRing = false;
+    lane.records = NO_RECORDS;
+    lane.index = 0;
+    // The lane after it moved into its place and starts a turn of its own.
+    if (index < this.cursor) this.cursor--;
+    if (this.cursor >= this.ring.length) this.cursor = 0;
+    this.takenInTurn = 0;
+  }
+
+  private release(bytes: number): void {
+    this.heldBytes -= bytes;
+    if (this.heldBytes < this.readAheadBytes) {
+      const wake = this.wakeFiller;
+      this.wakeFiller = undefined;
+      wake?.();
+    }
+  }
+
+  private wake(): void {
+    const reader = this.wakeReader;
+    const filler = this.wakeFiller;
+    this.wakeReader = this.wakeFiller = undefined;
+    reader?.();
+    filler?.();
+  }
+}
