@@ -22,7 +22,7 @@ export interface ConsumeOptions {
   signal?: AbortSignal;
   /**
    * Most bytes per server response, which holds one partition's records (at least one batch).
-   * Default 1 MiB. The client reads ahead up to 4 responses of this size (at least 1 MiB).
+   * Default 1 MiB. The client reads ahead up to 2 responses of this size (at least 1 MiB), and the one read last.
    */
   maxBytes?: number;
   minBytes?: number;
@@ -53,10 +53,12 @@ const NO_RECORDS: ConsumedRecord[] = [];
 /**
  * consume()'s iterator, written by hand rather than as an async generator: `for await` over a
  * generator costs ~290 ns a record in generator resumption alone, over this ~115 ns (measured with
- * 3M records), and a replay hands out a million records a second. A record of the slice in hand goes
- * out with one resolved promise; the next slice is taken from the lanes at once when they hold one
- * and the event loop had a turn in the last MAX_MS_BETWEEN_YIELDS (so the stream is read while the
- * loop runs, a partition that ran out gets its next response, and timers fire); waiting, yielding
+ * 3M records), and a replay hands out a million records a second. So the path of a record is what it
+ * was before round robin: a record of the slice in hand goes out with one resolved promise, and
+ * nothing else happens per record. Everything else happens once per slice (at most
+ * FAIR_SLICE_RECORDS, or a decoded batch): taking the next slice from the lanes, and reading the
+ * clock to give the event loop a turn every MAX_MS_BETWEEN_YIELDS (so the stream is read while the
+ * loop runs, a partition that ran out gets its next response, and timers fire). Waiting, yielding
  * and ending take turns in call order.
  */
 class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
@@ -84,10 +86,10 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   }
 
   next(): Promise<IteratorResult<ConsumedRecord>> {
-    if (this.turns.isIdle && !this.signal?.aborted && (this.index < this.end || this.takeSliceNow())) {
+    if (this.index < this.end && this.turns.isIdle && !this.signal?.aborted) {
       return Promise.resolve({ value: this.records[this.index++]!, done: false });
     }
-    return this.turns.run(() => this.nextSlowly());
+    return this.nextOfSlice();
   }
 
   /** Ends the iteration (a `break` out of the loop calls it): the Subscribe stream is cancelled. */
@@ -98,9 +100,15 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
     });
   }
 
-  /** The next slice without a promise, if the lanes hold one and no turn of the event loop is due. */
+  /** The slice in hand is used up: the next one at once if the lanes hold one and no turn of the event loop is due. */
+  private nextOfSlice(): Promise<IteratorResult<ConsumedRecord>> {
+    if (this.turns.isIdle && !this.isDone && !this.signal?.aborted && !this.isTurnDue() && this.takeSliceNow()) {
+      return Promise.resolve({ value: this.records[this.index++]!, done: false });
+    }
+    return this.turns.run(() => this.nextSlowly());
+  }
+
   private takeSliceNow(): boolean {
-    if (this.isDone || this.isTurnDue()) return false;
     try {
       return this.takeSlice();
     } catch {
@@ -113,10 +121,11 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   }
 
   private takeSlice(): boolean {
-    if (!this.lanes.takeSlice()) return false;
-    this.records = this.lanes.sliceRecords;
-    this.index = this.lanes.sliceStart;
-    this.end = this.lanes.sliceEnd;
+    const lanes = this.lanes;
+    if (!lanes.takeSlice()) return false;
+    this.records = lanes.sliceRecords;
+    this.index = lanes.sliceStart;
+    this.end = lanes.sliceEnd;
     return true;
   }
 

@@ -4,8 +4,14 @@ import { batchesOf, type ConsumedRecord } from './consumed-record.js';
 
 /** Records of one partition handed out in a row while other partitions have records waiting (consume() and a group member alike). */
 export const FAIR_SLICE_RECORDS = 64;
-/** The read-ahead holds this many responses of the subscription's maxBytes... */
-export const READ_AHEAD_RESPONSES = 4;
+/**
+ * The read-ahead holds this many responses of the subscription's maxBytes (and the one read last)...
+ * Fairness needs a response of each busy partition in hand, but what is held costs: a response held
+ * over two young-generation collections is promoted with its buffer, which only a full collection
+ * frees (a replay of 8 partitions read through in-memory responses took 40 % more CPU a record with
+ * 4 held than with none; 2 were within the noise once grpc-js's own buffer of 16 responses is there).
+ */
+export const READ_AHEAD_RESPONSES = 2;
 /** ...or this many bytes of responses, whichever is more (small responses: enough of them to hold every busy partition's next one). */
 export const MIN_READ_AHEAD_BYTES = 1024 * 1024;
 
@@ -35,10 +41,16 @@ const NO_RECORDS: ConsumedRecord[] = [];
  * The bounded read-ahead of one Subscribe stream (of several partitions) and the order its records
  * are handed out in. `fill` reads responses while the responses held total less than `readAheadBytes`
  * (so at most that plus the one read last), each into its partition's lane; the loop takes records
- * round robin across the lanes that hold some, FAIR_SLICE_RECORDS of one lane per turn (or, for
- * consumeBatches, one response per turn). So a partition with a backlog gets a turn like any other
- * instead of its responses being handed out whole, one after another, while the other partitions'
- * responses wait behind them, and a partition's records still go out in offset order.
+ * round robin across the lanes that hold some, FAIR_SLICE_RECORDS of one lane per turn (takeSlice),
+ * or for consumeBatches one response per turn (takeResponse; a reader uses one or the other). So a
+ * partition with a backlog gets a turn like any other instead of its responses being handed out
+ * whole, one after another, while the other partitions' responses wait behind them, and a
+ * partition's records still go out in offset order.
+ *
+ * Cost: this works per slice and per batch, never per record: a slice is a range of a decoded batch
+ * (`sliceRecords[sliceStart, sliceEnd)`) that the reader hands out from its own tight loop. While one
+ * lane alone holds records, a slice is the rest of its batch (there is nobody to be fair to; a lane
+ * that joins gets its turn at the next slice).
  *
  * A response is decoded a batch at a time when its turn comes (not when it is read): the read-ahead
  * holds responses as they came, and at most one decoded batch per lane. When the read-ahead is full,
@@ -86,6 +98,11 @@ export class PartitionLanes {
     return this.filling !== undefined;
   }
 
+  /** Bytes of responses read and not yet decoded to their end (or taken whole). */
+  get bytesHeld(): number {
+    return this.heldBytes;
+  }
+
   /**
    * Starts reading `responses` (a stream that ends when `signal` aborts) into the lanes, once; an
    * abort of `outerSignal` (the caller's) aborts it too.
@@ -104,15 +121,16 @@ export class PartitionLanes {
    */
   takeSlice(): boolean {
     if (this.decodeFailure !== undefined) throw this.decodeFailure;
-    for (;;) {
-      if (this.ring.length === 0) return false;
-      if (this.takenInTurn >= FAIR_SLICE_RECORDS) this.nextTurn();
-      const lane = this.ring[this.cursor]!;
+    const ring = this.ring;
+    while (ring.length > 0) {
+      if (this.takenInTurn >= FAIR_SLICE_RECORDS && ring.length > 1) this.nextTurn();
+      const lane = ring[this.cursor]!;
       if (lane.index >= lane.records.length && !this.decodeNextBatch(lane)) {
         this.leaveRing(lane);
         continue;
       }
-      const count = Math.min(FAIR_SLICE_RECORDS - this.takenInTurn, lane.records.length - lane.index);
+      const available = lane.records.length - lane.index;
+      const count = ring.length === 1 ? available : Math.min(FAIR_SLICE_RECORDS - this.takenInTurn, available);
       this.sliceRecords = lane.records;
       this.sliceStart = lane.index;
       this.sliceEnd = lane.index + count;
@@ -120,22 +138,30 @@ export class PartitionLanes {
       this.takenInTurn += count;
       return true;
     }
+    return false;
   }
 
   /** The records of the next response in turn (one partition's, in offset order), or undefined if none is held now. */
   takeResponse(): ConsumedRecord[] | undefined {
     if (this.decodeFailure !== undefined) throw this.decodeFailure;
-    while (this.ring.length > 0) {
-      const lane = this.ring[this.cursor]!;
-      const records = lane.records.slice(lane.index);
-      lane.records = NO_RECORDS;
-      lane.index = 0;
-      // The rest of the response being handed out, else the next one: never more than one response.
-      if (records.length > 0 || lane.batches !== undefined || this.startResponse(lane)) {
-        while (this.decodeNextBatch(lane, { isWithinResponse: true })) for (const record of lane.records) records.push(record);
-        lane.records = NO_RECORDS;
+    const ring = this.ring;
+    while (ring.length > 0) {
+      const lane = ring[this.cursor]!;
+      const response = lane.waiting.shift();
+      if (response === undefined) {
+        this.leaveRing(lane);
+        continue;
       }
-      if (lane.batches === undefined && lane.waiting.length === 0) this.leaveRing(lane);
+      const records: ConsumedRecord[] = [];
+      try {
+        for (const batch of batchesOf(this.topic, response)) for (const record of batch) records.push(record);
+      } catch (error) {
+        this.decodeFailure = error;
+        throw error;
+      } finally {
+        this.release(response.records.length);
+      }
+      if (lane.waiting.length === 0) this.leaveRing(lane);
       else this.nextTurn();
       if (records.length > 0) return records;
     }
@@ -200,16 +226,18 @@ export class PartitionLanes {
     wake?.();
   }
 
-  /**
-   * Decodes the lane's next batch into `records`: of the response being handed out, else (unless
-   * `isWithinResponse`) of the next one. False when there is none.
-   */
-  private decodeNextBatch(lane: Lane, options: { isWithinResponse?: boolean } = {}): boolean {
+  /** Decodes the lane's next batch into `records` (of the response being handed out, else of the next one); false when there is none. */
+  private decodeNextBatch(lane: Lane): boolean {
     for (;;) {
-      if (lane.batches === undefined && (options.isWithinResponse || !this.startResponse(lane))) return false;
+      if (lane.batches === undefined) {
+        const response = lane.waiting.shift();
+        if (response === undefined) return false;
+        lane.batches = batchesOf(this.topic, response);
+        lane.decodingBytes = response.records.length;
+      }
       let next: IteratorResult<ConsumedRecord[]>;
       try {
-        next = lane.batches!.next();
+        next = lane.batches.next();
       } catch (error) {
         this.decodeFailure = error;
         throw error;
@@ -222,16 +250,7 @@ export class PartitionLanes {
       lane.batches = undefined;
       this.release(lane.decodingBytes);
       lane.decodingBytes = 0;
-      if (options.isWithinResponse) return false;
     }
-  }
-
-  private startResponse(lane: Lane): boolean {
-    const response = lane.waiting.shift();
-    if (response === undefined) return false;
-    lane.batches = batchesOf(this.topic, response);
-    lane.decodingBytes = response.records.length;
-    return true;
   }
 
   private nextTurn(): void {
@@ -239,15 +258,13 @@ export class PartitionLanes {
     this.takenInTurn = 0;
   }
 
-  /** The lane has nothing left: out of the round until its partition's next response. */
+  /** The lane in turn has nothing left: out of the round until its partition's next response. */
   private leaveRing(lane: Lane): void {
-    const index = this.ring.indexOf(lane);
-    this.ring.splice(index, 1);
+    this.ring.splice(this.cursor, 1);
     lane.isInRing = false;
     lane.records = NO_RECORDS;
     lane.index = 0;
     // The lane after it moved into its place and starts a turn of its own.
-    if (index < this.cursor) this.cursor--;
     if (this.cursor >= this.ring.length) this.cursor = 0;
     this.takenInTurn = 0;
   }

@@ -119,12 +119,55 @@ describe('PartitionLanes', () => {
     expect(lanes.isEnded).toBe(true);
   });
 
-  it('the bound: 4 responses of maxBytes, at least 1 MiB', () => {
-    expect(READ_AHEAD_RESPONSES).toBe(4);
+  it('a lone lane hands out a decoded batch per slice; a lane that joins has its turn after at most FAIR_SLICE_RECORDS more', async () => {
+    // The stream hands out what the test pushes, when it pushes it, and ends when the lanes close (as a cancelled call).
+    const queue: SubscribeResponse__Output[] = [];
+    let wake: (() => void) | undefined;
+    const lanes = new PartitionLanes('t', MIN_READ_AHEAD_BYTES);
+    lanes.signal.addEventListener('abort', () => wake?.());
+    async function* generate() {
+      for (;;) {
+        while (queue.length === 0 && !lanes.signal.aborted) await new Promise<void>((resolve) => (wake = resolve));
+        if (lanes.signal.aborted) return;
+        yield queue.shift()!;
+      }
+    }
+    const push = (r: SubscribeResponse__Output) => {
+      queue.push(r);
+      wake?.();
+    };
+    lanes.fill(generate());
+    push(response(0, 0, 600, 200));
+    await settle();
+    // Nobody to be fair to: the slice is the whole batch of 200, not 64 of it.
+    expect(lanes.takeSlice()).toBe(true);
+    expect([lanes.sliceStart, lanes.sliceEnd]).toEqual([0, 200]);
+    push(response(1, 0, 100, 100));
+    await settle();
+    // Partition 0 had its turn (200 >= 64): partition 1 next, 64 of it, then partition 0's 64.
+    const next = () => {
+      expect(lanes.takeSlice()).toBe(true);
+      return [lanes.sliceRecords[lanes.sliceStart]!.partition, lanes.sliceRecords[lanes.sliceStart]!.offset, lanes.sliceEnd - lanes.sliceStart];
+    };
+    expect([next(), next(), next()]).toEqual([
+      [1, 0, 64],
+      [0, 200, 64],
+      [1, 64, 36],
+    ]);
+    // Alone again: the rest of its batch, then whole batches.
+    expect([next(), next()]).toEqual([
+      [0, 264, 136],
+      [0, 400, 200],
+    ]);
+    await lanes.close();
+  });
+
+  it('the bound: 2 responses of maxBytes, at least 1 MiB', () => {
+    expect(READ_AHEAD_RESPONSES).toBe(2);
     expect(MIN_READ_AHEAD_BYTES).toBe(1024 * 1024);
-    expect(readAheadBytesFor(undefined)).toBe(4 * 1024 * 1024);
+    expect(readAheadBytesFor(undefined)).toBe(2 * 1024 * 1024);
     expect(readAheadBytesFor(64 * 1024)).toBe(1024 * 1024);
-    expect(readAheadBytesFor(16 * 1024 * 1024)).toBe(64 * 1024 * 1024);
+    expect(readAheadBytesFor(16 * 1024 * 1024)).toBe(32 * 1024 * 1024);
   });
 
   it('a response that does not decode fails every later take, also of other partitions', async () => {
