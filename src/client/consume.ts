@@ -6,7 +6,7 @@ import { StrataClientError } from './client-error.js';
 import { batchesOf, type ConsumedRecord } from './consumed-record.js';
 import { InTurn } from './in-turn.js';
 import { PartitionLanes, readAheadBytesFor } from './partition-lanes.js';
-import { MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
+import { CONSUME_MS_BETWEEN_READS, CONSUME_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
 import type { ClientChannel } from './client-channel.js';
 
 export type { ConsumedRecord } from './consumed-record.js';
@@ -57,9 +57,9 @@ const NO_RECORDS: ConsumedRecord[] = [];
  * was before round robin: a record of the slice in hand goes out with one resolved promise, and
  * nothing else happens per record. Everything else happens once per slice (at most
  * FAIR_SLICE_RECORDS, or a decoded batch): taking the next slice from the lanes, and reading the
- * clock to give the event loop a turn every MAX_MS_BETWEEN_YIELDS (so the stream is read while the
- * loop runs, a partition that ran out gets its next response, and timers fire). Waiting, yielding
- * and ending take turns in call order.
+ * clock to give the event loop a turn now and then (isTurnDue: so timers fire, and while the lanes
+ * wait for the stream, a partition that ran out gets its next response). Waiting, yielding and
+ * ending take turns in call order.
  */
 class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   private records: ConsumedRecord[] = NO_RECORDS;
@@ -117,7 +117,7 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   }
 
   private isTurnDue(): boolean {
-    return Date.now() - this.yieldedAtMs >= MAX_MS_BETWEEN_YIELDS;
+    return isTurnDue(this.lanes, this.yieldedAtMs);
   }
 
   private takeSlice(): boolean {
@@ -174,6 +174,11 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   }
 }
 
+/** Whether the event loop is due a turn: sooner while the lanes wait for the stream (see CONSUME_MS_BETWEEN_READS). */
+function isTurnDue(lanes: PartitionLanes, yieldedAtMs: number): boolean {
+  return Date.now() - yieldedAtMs >= (lanes.isWaitingForStream ? CONSUME_MS_BETWEEN_READS : CONSUME_MS_BETWEEN_YIELDS);
+}
+
 /**
  * The same records, an array per server response (up to `maxBytes` of one partition, in offset
  * order): one await per response instead of one per record, which is what a fast loop wants (like
@@ -189,7 +194,7 @@ export async function* consumeBatches(client: ClientChannel, topic: string, opti
     for (;;) {
       // Responses already read when the signal fired are not handed out.
       if (options.signal?.aborted) return;
-      if (Date.now() - yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
+      if (isTurnDue(lanes, yieldedAtMs)) {
         await yieldToEventLoop();
         yieldedAtMs = Date.now();
       }

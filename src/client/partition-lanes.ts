@@ -82,6 +82,7 @@ export class PartitionLanes {
   private wakeReader: (() => void) | undefined;
   private wakeFiller: (() => void) | undefined;
   private filling: Promise<void> | undefined;
+  private isReadingStream = false;
   private readonly controller = new AbortController();
 
   constructor(
@@ -96,6 +97,14 @@ export class PartitionLanes {
 
   get isFilling(): boolean {
     return this.filling !== undefined;
+  }
+
+  /**
+   * The filler has room and waits for the stream's next response: it comes with a turn of the event
+   * loop (I/O), not before. (With the read-ahead full, a turn would bring nothing in.)
+   */
+  get isWaitingForStream(): boolean {
+    return this.isReadingStream;
   }
 
   /** Bytes of responses read and not yet decoded to their end (or taken whole). */
@@ -193,13 +202,16 @@ export class PartitionLanes {
           await new Promise<void>((resolve) => (this.wakeFiller = resolve));
           continue;
         }
+        this.isReadingStream = true;
         const result = await responses.next();
+        this.isReadingStream = false;
         if (result.done || this.isClosed) break;
         this.add(result.value);
       }
     } catch (error) {
       this.failure = error;
     } finally {
+      this.isReadingStream = false;
       this.isEnded = true;
       this.wake();
       // Closed while waiting for room: the generator is suspended, and returning it cancels the call.
