@@ -5,7 +5,7 @@ import { startPositionToProto, type OffsetSpec } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import { batchesOf, type ConsumedRecord } from './consumed-record.js';
 import { InTurn } from './in-turn.js';
-import { PartitionLanes, readAheadBytesFor } from './partition-lanes.js';
+import { FAIR_SLICE_RECORDS, PartitionLanes, readAheadBytesFor } from './partition-lanes.js';
 import { CONSUME_MS_BETWEEN_READS, CONSUME_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
 import type { ClientChannel } from './client-channel.js';
 
@@ -49,6 +49,8 @@ export function consume(client: ClientChannel, topic: string, options: ConsumeOp
 
 const DONE: IteratorResult<ConsumedRecord> = Object.freeze({ value: undefined, done: true });
 const NO_RECORDS: ConsumedRecord[] = [];
+/** A slice lasts about this long at most at the loop's pace (see RecordIterator.takeSlice). */
+const MAX_SLICE_MS = 1;
 
 /**
  * consume()'s iterator, written by hand rather than as an async generator: `for await` over a
@@ -67,6 +69,10 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   private end = 0;
   private isDone = false;
   private yieldedAtMs = Date.now();
+  /** When the slice in hand was taken, its size, and the most records the next one may have (see takeSlice). */
+  private sliceTakenAtMs = Date.now();
+  private sliceRecordCount = 0;
+  private maxSliceRecords = FAIR_SLICE_RECORDS;
   private readonly lanes: PartitionLanes;
   private readonly signal: AbortSignal | undefined;
   /** Slow steps (waiting for records, yielding, returning) run one after another, in call order. */
@@ -120,12 +126,28 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
     return isTurnDue(this.lanes, this.yieldedAtMs);
   }
 
+  /**
+   * Takes the next slice, of at most as many records as the loop handed out in MAX_SLICE_MS at the
+   * pace of the last slice, doubling while it keeps up, and without a bound (beyond the lanes') once
+   * FAIR_SLICE_RECORDS went by in that time: the clock is read once per slice, so a loop that spends
+   * milliseconds on a record must get short slices for its turns of the event loop to come on time.
+   * The first slice, of unknown pace, is at most FAIR_SLICE_RECORDS.
+   */
   private takeSlice(): boolean {
     const lanes = this.lanes;
-    if (!lanes.takeSlice()) return false;
+    const nowMs = Date.now();
+    if (this.sliceRecordCount > 0) {
+      const sliceMs = nowMs - this.sliceTakenAtMs;
+      if (sliceMs > MAX_SLICE_MS) this.maxSliceRecords = Math.max(1, Math.floor((this.sliceRecordCount * MAX_SLICE_MS) / sliceMs));
+      else if (this.maxSliceRecords < FAIR_SLICE_RECORDS) this.maxSliceRecords *= 2;
+      else this.maxSliceRecords = Number.POSITIVE_INFINITY;
+    }
+    if (!lanes.takeSlice(this.maxSliceRecords)) return false;
     this.records = lanes.sliceRecords;
     this.index = lanes.sliceStart;
     this.end = lanes.sliceEnd;
+    this.sliceRecordCount = this.end - this.index;
+    this.sliceTakenAtMs = nowMs;
     return true;
   }
 

@@ -125,10 +125,10 @@ export class PartitionLanes {
   }
 
   /**
-   * The next slice of records in turn (sets sliceRecords, sliceStart, sliceEnd), or false if no lane
-   * holds records now. Throws DATA_LOSS for a response that does not decode.
+   * The next slice of records in turn, of at most `maxRecords` (sets sliceRecords, sliceStart,
+   * sliceEnd), or false if no lane holds records now. Throws DATA_LOSS for a response that does not decode.
    */
-  takeSlice(): boolean {
+  takeSlice(maxRecords = Number.POSITIVE_INFINITY): boolean {
     if (this.decodeFailure !== undefined) throw this.decodeFailure;
     const ring = this.ring;
     while (ring.length > 0) {
@@ -139,7 +139,7 @@ export class PartitionLanes {
         continue;
       }
       const available = lane.records.length - lane.index;
-      const count = ring.length === 1 ? available : Math.min(FAIR_SLICE_RECORDS - this.takenInTurn, available);
+      const count = Math.min(maxRecords, ring.length === 1 ? available : Math.min(FAIR_SLICE_RECORDS - this.takenInTurn, available));
       this.sliceRecords = lane.records;
       this.sliceStart = lane.index;
       this.sliceEnd = lane.index + count;

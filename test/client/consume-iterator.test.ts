@@ -5,6 +5,7 @@ import { consume, consumeBatches } from '../../src/client/consume.js';
 import { patchBaseOffset } from '../../src/format/record-batch.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { CONSUME_MS_BETWEEN_YIELDS } from '../../src/client/yield-to-event-loop.js';
 
 /** A client whose Subscribe stream yields `responses` batches of 5 records each, then ends. */
 function fakeClient(responseCount: number, fetchOffset = 0) {
@@ -155,6 +156,67 @@ function multiPartitionClient(responses: ReturnType<typeof plannedResponses>, fa
   } as unknown as StrataClient;
   return { client, requests };
 }
+
+describe('consume() and the event loop', () => {
+  it('a loop that keeps the CPU busy over held records still lets timers run (a turn every CONSUME_MS_BETWEEN_YIELDS)', async () => {
+    // 3,000 records, all read ahead at once (no I/O needed to hand them out), and a handler that
+    // spends 1 ms on each without ever awaiting anything of its own.
+    const { client } = fakeClient(300);
+    let handed = 0;
+    let handedWhenTimerRan: number | undefined;
+    setTimeout(() => (handedWhenTimerRan = handed), 0);
+    for await (const record of consume(client, 't', { from: 'earliest' })) {
+      expect(record.offset).toBe(handed);
+      handed++;
+      const busyUntilMs = Date.now() + 1;
+      while (Date.now() < busyUntilMs);
+      if (handedWhenTimerRan !== undefined || handed === 3_000) break;
+    }
+    // A turn at least every 20 ms of handing out: the timer ran after about 20 records, not after
+    // all 3,000 (which only promises, resolved at once, would have handed out first).
+    expect(CONSUME_MS_BETWEEN_YIELDS).toBe(20);
+    expect(handedWhenTimerRan).toBeDefined();
+    expect(handedWhenTimerRan!).toBeLessThanOrEqual(5 * CONSUME_MS_BETWEEN_YIELDS);
+  });
+
+  it('also when a batch holds many records: a slow loop gets short slices, so the clock is read (and turns come) on time', async () => {
+    // One partition, responses of one batch of 500 records each: a lone partition's slice may be a whole batch.
+    const responses = Array.from({ length: 4 }, (_, r) => ({
+      partition: 0,
+      fetchOffset: r * 500,
+      nextOffset: (r + 1) * 500,
+      records: encodeRecordBatch(Array.from({ length: 500 }, (_, i) => ({ value: `v${r * 500 + i}` })), { baseOffset: r * 500 }),
+    }));
+    const client = {
+      stubs: {
+        consume: {
+          subscribe() {
+            const call = Readable.from(responses) as Readable & { cancel(): void };
+            call.cancel = () => call.destroy();
+            return call;
+          },
+        },
+      },
+    } as unknown as StrataClient;
+    const handedWhenTimersRan: number[] = [];
+    let handed = 0;
+    const timer = setInterval(() => handedWhenTimersRan.push(handed), 1);
+    try {
+      for await (const record of consume(client, 't', { from: 'earliest' })) {
+        expect(record.offset).toBe(handed);
+        handed++;
+        const busyUntilMs = Date.now() + 1;
+        while (Date.now() < busyUntilMs);
+        if (handedWhenTimersRan.length >= 4) break;
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    // Turns about every 20 records (20 ms at 1 ms a record), never a whole batch of 500 between two.
+    const gaps = handedWhenTimersRan.map((n, i) => n - (handedWhenTimersRan[i - 1] ?? 0));
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(5 * CONSUME_MS_BETWEEN_YIELDS);
+  });
+});
 
 describe('consume() across partitions', () => {
   // A stream where a backlog's responses got ahead of the other partitions' ones.

@@ -9,16 +9,17 @@ const OTHER_RECORDS = 5_000;
 /**
  * The most records of other partitions consume() hands out before a partition's first record or
  * between two of its records, while it still has records to read. Round robin with slices of 64 over
- * 3 partitions gives 128 while every partition has a response in the read-ahead (measured: 128 to
- * 448 here, the rest being a partition whose next response was not read yet: the iterator gives the
- * event loop, and this in-process server, a turn every 5 ms). Before round robin it was a response of
- * the backlog or two: 1,184 records at 64 KiB, 9,472 at 1 MiB.
+ * 3 partitions gives 128 while every partition has a response in the read-ahead (measured: 148 to
+ * 360 here, the rest being a partition whose next response was not read yet: while the read-ahead
+ * waits for the stream, the iterator gives the event loop, and this in-process server, a turn every
+ * 5 ms; at 20 ms it was up to 1,744). Before round robin it was a response of the backlog or two:
+ * 1,184 records at 64 KiB, 5,000 to 9,472 at 1 MiB (depending on the order the server sent them in).
  */
 const MAX_GAP_RECORDS = 768;
 /**
  * The same for consumeBatches(), an array per response: arrays of other partitions between two of one
  * partition (2 when every partition has one read ahead). This server sends the partitions' responses
- * nearly in turn, so the old code passed it too (2); test/client/consume-iterator.test.ts shows the
+ * nearly in turn, so the old code came close (2 to 4); test/client/consume-iterator.test.ts shows the
  * round robin on a stream where one partition's responses got ahead.
  */
 const MAX_GAP_RESPONSES = 3;
