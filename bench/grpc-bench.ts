@@ -20,6 +20,8 @@
  *   3. replay from offset 0 of each produced topic through client.consume(topic, {from: 'earliest'})
  *      and through client.consumeBatches (an array per response), checking that every offset of every
  *      partition arrives once, in order.
+ *   3b. fairness: one consume() over 3 partitions, one with a 100k-record backlog: the longest run of
+ *      other partitions' records before or between the small partitions' (bench/grpc/fairness-step.ts).
  *   4. end-to-end latency (send -> a subscriber started before, in a child process of its own:
  *      bench/latency-subscriber.ts), at ~10 % and ~50 % of the peak unkeyed produce rate of step 2,
  *      lingerMs 0 and 5, flush=interval and flush=always.
@@ -28,7 +30,7 @@
  *
  *   make build && node dist/bench/grpc-bench.js            full run (about 7 minutes)
  *   node dist/bench/grpc-bench.js --quick                   smoke run (short budgets, fewer cases)
- *   options: --only=echo,produce,replay,latency,redis       run some steps (produce feeds replay/latency)
+ *   options: --only=echo,produce,replay,fairness,latency,redis  run some steps (produce feeds replay/latency)
  *            --produce-seconds=N                            time per produce case
  *            --server-cpu-prof=DIR                          run the server under node --cpu-prof
  *            --client-cpu-prof=DIR                          profile this process during the produce and
@@ -48,6 +50,7 @@ import { warmUpProducePath } from './grpc/measure-produce.js';
 import { printEnvironment } from './grpc/print-environment.js';
 import { printProduceSummary, runProduceStep } from './grpc/produce-step.js';
 import { runRedisStep } from './grpc/redis-step.js';
+import { runFairnessStep } from './grpc/fairness-step.js';
 import { runReplayStep, type ReplayResult } from './grpc/replay-step.js';
 import { log } from './grpc/report-format.js';
 import { startStrata } from './grpc/strata-server.js';
@@ -120,6 +123,7 @@ async function main(): Promise<void> {
       replays = await runReplayStep(client, strata.address, produced, ceiling.pullMbPerSec, clientCpuProfDir);
       results['replay'] = replays;
     }
+    if (runs('fairness')) results['fairness'] = await runFairnessStep(client, strata.address);
     if (runs('latency') && produced.length > 0) results['latency'] = await runLatencyStep(strata.address, produced, params);
     if (runs('redis')) results['redis'] = await runRedisStep(params.redisMs, produced, replays);
   } finally {

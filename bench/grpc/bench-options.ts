@@ -3,7 +3,7 @@
  * explicitly, so that no module reads process.argv on its own.
  */
 
-export const STEPS = ['echo', 'produce', 'replay', 'latency', 'redis'] as const;
+export const STEPS = ['echo', 'produce', 'replay', 'fairness', 'latency', 'redis'] as const;
 export type Step = (typeof STEPS)[number];
 
 /** Time budgets of a run (quick or full). */

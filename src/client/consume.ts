@@ -1,15 +1,18 @@
 import type * as grpc from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { delay } from '../core/clock.js';
-import { CorruptBatchError } from '../core/errors.js';
-import { decodeRecordBatchWith, iterateBatches } from '../format/record-batch-codec.js';
-import type { RecordFactory, RecordHeader } from '../format/record.js';
 import type { SubscribeRequest } from '../generated/strata/v1/SubscribeRequest.js';
 import type { SubscribeResponse__Output } from '../generated/strata/v1/SubscribeResponse.js';
 import { startPositionToProto, type OffsetSpec } from './admin.js';
-import { errorOfCode, StrataClientError } from './client-error.js';
+import { StrataClientError } from './client-error.js';
+import { batchesOf, type ConsumedRecord } from './consumed-record.js';
 import { InTurn } from './in-turn.js';
+import { FAIR_SLICE_RECORDS } from '../core/limits.js';
+import { PartitionLanes, readAheadBytesFor } from './partition-lanes.js';
+import { CONSUME_MS_BETWEEN_READS, CONSUME_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
 import type { ClientChannel } from './client-channel.js';
+
+export type { ConsumedRecord } from './consumed-record.js';
 
 export interface ConsumeOptions {
   /** Where to start on each partition: 'earliest' replays from the log start. Default 'latest'. */
@@ -20,7 +23,10 @@ export interface ConsumeOptions {
   startOffsets?: Record<number, number>;
   /** Ends the iteration (without an error) and cancels the stream. */
   signal?: AbortSignal;
-  /** Most bytes per server response (at least one batch). Default 1 MiB. */
+  /**
+   * Most bytes per server response, which holds one partition's records (at least one batch).
+   * Default 1 MiB. The client reads ahead up to 2 responses of this size (at least 1 MiB), and the one read last.
+   */
   maxBytes?: number;
   minBytes?: number;
   maxWaitMs?: number;
@@ -30,60 +36,70 @@ export interface ConsumeOptions {
   onStartResolved?: (partition: number, offset: number) => void;
 }
 
-export interface ConsumedRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  timestampMs: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: RecordHeader[];
-}
-
 const MAX_RECONNECT_ATTEMPTS = 10;
 const MAX_RECONNECT_BACKOFF_MS = 5_000;
 
 /**
- * Records of one topic as an AsyncIterable, pushed by a Subscribe stream. Backpressure is end to end:
- * the iterator pulls from the gRPC stream only as fast as the loop body runs, so a slow consumer
- * lets HTTP/2 flow control stop the server, never a buffer without bound.
+ * Records of one topic as an AsyncIterable, pushed by one Subscribe stream for all its partitions
+ * and handed out round robin across partitions, 64 records of one at a time (PartitionLanes), so a
+ * partition with a backlog never holds back the others. Per partition, records come in offset order.
+ * Backpressure is end to end: the read-ahead is bounded, and once it is full the stream is read only
+ * as fast as the loop body runs, so a slow consumer lets HTTP/2 flow control stop the server.
  */
 export function consume(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncIterableIterator<ConsumedRecord> {
-  return new RecordIterator(subscribeResponses(client, topic, options), topic, options.signal);
+  return new RecordIterator(client, topic, options);
 }
 
 const DONE: IteratorResult<ConsumedRecord> = Object.freeze({ value: undefined, done: true });
+const NO_RECORDS: ConsumedRecord[] = [];
+/** A slice lasts about this long at most at the loop's pace (see RecordIterator.takeSlice). */
+const MAX_SLICE_MS = 1;
 
 /**
  * consume()'s iterator, written by hand rather than as an async generator: `for await` over a
  * generator costs ~290 ns a record in generator resumption alone, over this ~115 ns (measured with
- * 3M records), and a replay hands out a million records a second. A record comes from the batch
- * being read with one resolved promise; the next batch is decoded, and the next response read, only
- * when the loop asks for it, so a response's batches never all live at once.
+ * 3M records), and a replay hands out a million records a second. So the path of a record is what it
+ * was before round robin: a record of the slice in hand goes out with one resolved promise, and
+ * nothing else happens per record. Everything else happens once per slice (at most
+ * FAIR_SLICE_RECORDS, or a decoded batch): taking the next slice from the lanes, and reading the
+ * clock to give the event loop a turn now and then (isTurnDue: so timers fire, and while the lanes
+ * wait for the stream, a partition that ran out gets its next response). Waiting, yielding and
+ * ending take turns in call order.
  */
 class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
-  private records: ConsumedRecord[] = [];
+  private records: ConsumedRecord[] = NO_RECORDS;
   private index = 0;
-  private batches: Iterator<ConsumedRecord[]> | undefined;
+  private end = 0;
   private isDone = false;
-  /** Slow steps (reading a response, returning) run one after another, in call order. */
+  private yieldedAtMs: number;
+  /** When the slice in hand was taken, its size, and the most records the next one may have (see takeSlice). */
+  private sliceTakenAtMs: number;
+  private sliceRecordCount = 0;
+  private maxSliceRecords = FAIR_SLICE_RECORDS;
+  private readonly lanes: PartitionLanes;
+  private readonly signal: AbortSignal | undefined;
+  /** Slow steps (waiting for records, yielding, returning) run one after another, in call order. */
   private readonly turns = new InTurn();
 
   constructor(
-    private readonly responses: AsyncGenerator<SubscribeResponse__Output>,
+    private readonly client: ClientChannel,
     private readonly topic: string,
-    private readonly signal: AbortSignal | undefined,
-  ) {}
+    private readonly options: ConsumeOptions,
+  ) {
+    this.lanes = new PartitionLanes(topic, readAheadBytesFor(options.maxBytes));
+    this.signal = options.signal;
+    this.yieldedAtMs = this.sliceTakenAtMs = client.clock.nowMs();
+  }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
   next(): Promise<IteratorResult<ConsumedRecord>> {
-    if (this.turns.isIdle && this.index < this.records.length && !this.signal?.aborted) {
+    if (this.index < this.end && this.turns.isIdle && !this.signal?.aborted) {
       return Promise.resolve({ value: this.records[this.index++]!, done: false });
     }
-    return this.turns.run(() => this.nextSlowly());
+    return this.nextOfSlice();
   }
 
   /** Ends the iteration (a `break` out of the loop calls it): the Subscribe stream is cancelled. */
@@ -94,6 +110,51 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
     });
   }
 
+  /** The slice in hand is used up: the next one at once if the lanes hold one and no turn of the event loop is due. */
+  private nextOfSlice(): Promise<IteratorResult<ConsumedRecord>> {
+    if (this.turns.isIdle && !this.isDone && !this.signal?.aborted && !this.isTurnDue() && this.takeSliceNow()) {
+      return Promise.resolve({ value: this.records[this.index++]!, done: false });
+    }
+    return this.turns.run(() => this.nextSlowly());
+  }
+
+  private takeSliceNow(): boolean {
+    try {
+      return this.takeSlice();
+    } catch {
+      return false; // a decoding failure sticks: nextSlowly meets it again and ends the iteration
+    }
+  }
+
+  private isTurnDue(): boolean {
+    return isTurnDue(this.lanes, this.client.clock.nowMs() - this.yieldedAtMs);
+  }
+
+  /**
+   * Takes the next slice, of at most as many records as the loop handed out in MAX_SLICE_MS at the
+   * pace of the last slice, doubling while it keeps up, and without a bound (beyond the lanes') once
+   * FAIR_SLICE_RECORDS went by in that time: the clock is read once per slice, so a loop that spends
+   * milliseconds on a record must get short slices for its turns of the event loop to come on time.
+   * The first slice, of unknown pace, is at most FAIR_SLICE_RECORDS.
+   */
+  private takeSlice(): boolean {
+    const lanes = this.lanes;
+    const nowMs = this.client.clock.nowMs();
+    if (this.sliceRecordCount > 0) {
+      const sliceMs = nowMs - this.sliceTakenAtMs;
+      if (sliceMs > MAX_SLICE_MS) this.maxSliceRecords = Math.max(1, Math.floor((this.sliceRecordCount * MAX_SLICE_MS) / sliceMs));
+      else if (this.maxSliceRecords < FAIR_SLICE_RECORDS) this.maxSliceRecords *= 2;
+      else this.maxSliceRecords = Number.POSITIVE_INFINITY;
+    }
+    if (!lanes.takeSlice(this.maxSliceRecords)) return false;
+    this.records = lanes.sliceRecords;
+    this.index = lanes.sliceStart;
+    this.end = lanes.sliceEnd;
+    this.sliceRecordCount = this.end - this.index;
+    this.sliceTakenAtMs = nowMs;
+    return true;
+  }
+
   private async nextSlowly(): Promise<IteratorResult<ConsumedRecord>> {
     for (;;) {
       if (this.isDone) return DONE;
@@ -102,61 +163,87 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
         await this.close();
         return DONE;
       }
-      if (this.index < this.records.length) return { value: this.records[this.index++]!, done: false };
-      let batch: IteratorResult<ConsumedRecord[]> | undefined;
+      if (this.index < this.end) return { value: this.records[this.index++]!, done: false };
+      if (!this.lanes.isFilling) this.lanes.fill(subscribeResponses(this.client, this.topic, this.options, this.lanes.signal), this.signal);
+      if (this.isTurnDue()) {
+        await yieldToEventLoop();
+        this.yieldedAtMs = this.client.clock.nowMs();
+        continue;
+      }
+      let hasSlice: boolean;
       try {
-        batch = this.batches?.next();
+        hasSlice = this.takeSlice();
       } catch (error) {
-        // A batch that does not decode (CRC, framing) ends the iteration and its stream, as a
+        // A batch that does not decode (CRC, framing, offsets) ends the iteration and its stream, as a
         // failed read does: the rest of that response is not skipped silently.
         await this.close();
         throw error;
       }
-      if (batch && !batch.done) {
-        this.records = batch.value;
-        this.index = 0;
-        continue;
-      }
-      let response: IteratorResult<SubscribeResponse__Output>;
-      try {
-        response = await this.responses.next();
-      } catch (error) {
-        this.isDone = true;
-        throw error;
-      }
-      if (response.done) {
-        this.isDone = true;
+      if (hasSlice) continue;
+      if (this.lanes.isEnded) {
+        // The stream ended or failed after everything read before it was handed out.
+        const { failure } = this.lanes;
+        await this.close();
+        if (failure !== undefined) throw failure;
         return DONE;
       }
-      this.batches = batchesOf(this.topic, response.value);
+      await this.lanes.waitForRecords();
     }
   }
 
   private async close(): Promise<void> {
     if (this.isDone) return;
     this.isDone = true;
-    this.records = [];
-    this.batches = undefined;
-    await this.responses.return(undefined);
+    this.records = NO_RECORDS;
+    this.index = this.end = 0;
+    await this.lanes.close();
   }
 }
 
+/** Whether the event loop is due a turn: sooner while the lanes wait for the stream (see CONSUME_MS_BETWEEN_READS). */
+function isTurnDue(lanes: PartitionLanes, sinceYieldMs: number): boolean {
+  return sinceYieldMs >= (lanes.isWaitingForStream ? CONSUME_MS_BETWEEN_READS : CONSUME_MS_BETWEEN_YIELDS);
+}
+
 /**
- * The same records, a server response at a time (up to `maxBytes` of one partition, in offset
+ * The same records, an array per server response (up to `maxBytes` of one partition, in offset
  * order): one await per response instead of one per record, which is what a fast loop wants (like
- * kafkajs's eachBatch). The next response is read when the loop asks for it.
+ * kafkajs's eachBatch). Fair at the grain of a response: the arrays are taken round robin across the
+ * partitions with a response in the read-ahead, so between two arrays of a partition that keeps
+ * having data come at most one of each other partition's (lower maxBytes for a finer grain).
  */
 export async function* consumeBatches(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
-  for await (const response of subscribeResponses(client, topic, options)) {
-    const records: ConsumedRecord[] = [];
-    for (const batch of batchesOf(topic, response)) for (const record of batch) records.push(record);
-    if (records.length > 0) yield records;
+  const lanes = new PartitionLanes(topic, readAheadBytesFor(options.maxBytes));
+  lanes.fill(subscribeResponses(client, topic, options, lanes.signal), options.signal);
+  let yieldedAtMs = client.clock.nowMs();
+  try {
+    for (;;) {
+      // Responses already read when the signal fired are not handed out.
+      if (options.signal?.aborted) return;
+      if (isTurnDue(lanes, client.clock.nowMs() - yieldedAtMs)) {
+        await yieldToEventLoop();
+        yieldedAtMs = client.clock.nowMs();
+      }
+      const records = lanes.takeResponse();
+      if (records) {
+        yield records;
+        continue;
+      }
+      if (lanes.isEnded) {
+        if (lanes.failure !== undefined) throw lanes.failure;
+        return;
+      }
+      await lanes.waitForRecords();
+    }
+  } finally {
+    await lanes.close();
   }
 }
 
 /**
- * The records one decoded batch at a time (what a group member's fetcher buffers): one await per
- * batch instead of one per record. The next response is read when the last batch was taken.
+ * The records one decoded batch at a time, of a subscription to one partition (what a group
+ * member's fetcher buffers): one await per batch instead of one per record. The next response is read
+ * when the last batch was taken; with several partitions they would come in the order responses do.
  */
 export async function* consumeRecordBatches(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
   for await (const response of subscribeResponses(client, topic, options)) {
@@ -169,9 +256,11 @@ export async function* consumeRecordBatches(client: ClientChannel, topic: string
 
 /**
  * The Subscribe responses, resubscribing after a dropped connection from the offset after the last
- * response the caller finished with (it asked for the next one).
+ * response the caller took (it asked for the next one): consume()'s read-ahead takes a response when
+ * it holds it, and still hands it out after a reconnect, so each partition goes on from the record
+ * after the last it will hand out. `signal` ends it (default: the options').
  */
-async function* subscribeResponses(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncGenerator<SubscribeResponse__Output> {
+async function* subscribeResponses(client: ClientChannel, topic: string, options: ConsumeOptions, signal = options.signal): AsyncGenerator<SubscribeResponse__Output> {
   const nextOffsets = new Map<number, number>(Object.entries(options.startOffsets ?? {}).map(([p, o]) => [Number(p), o]));
   const from = options.from instanceof Date ? { timestampMs: options.from.getTime() } : (options.from ?? 'latest');
   // 'latest' and a timestamp mean "as of now": resolved once, so that a resubscription after a
@@ -179,10 +268,10 @@ async function* subscribeResponses(client: ClientChannel, topic: string, options
   let isStartResolved = from === 'earliest' || typeof from === 'number';
   let failures = 0;
   for (;;) {
-    if (options.signal?.aborted) return;
+    if (signal?.aborted) return;
     let call: grpc.ClientReadableStream<SubscribeResponse__Output> | undefined;
     const onAbort = () => call?.cancel();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (!isStartResolved) {
         for (const { partition, offset } of await client.admin.listOffsets(topic, from as OffsetSpec, options.partitions ?? [])) {
@@ -191,7 +280,7 @@ async function* subscribeResponses(client: ClientChannel, topic: string, options
           options.onStartResolved?.(partition, offset);
         }
         isStartResolved = true;
-        if (options.signal?.aborted) return;
+        if (signal?.aborted) return;
       }
       const request: SubscribeRequest = {
         topic,
@@ -205,71 +294,21 @@ async function* subscribeResponses(client: ClientChannel, topic: string, options
       call = client.stubs.consume.subscribe(request) as grpc.ClientReadableStream<SubscribeResponse__Output>;
       for await (const response of call as AsyncIterable<SubscribeResponse__Output>) {
         // Responses already buffered when the signal fired are not handed out.
-        if (options.signal?.aborted) return;
+        if (signal?.aborted) return;
         failures = 0;
         yield response;
         nextOffsets.set(response.partition, response.nextOffset);
       }
       return;
     } catch (error) {
-      if (options.signal?.aborted) return;
+      if (signal?.aborted) return;
       const clientError = StrataClientError.fromServiceError(error);
       const isTransient = clientError.grpcStatus === grpcStatus.UNAVAILABLE; // connection lost or server restarting
       if (!isTransient || options.shouldReconnect === false || ++failures > MAX_RECONNECT_ATTEMPTS) throw clientError;
-      await delay(client.clock, Math.min(MAX_RECONNECT_BACKOFF_MS, 100 * 2 ** failures), { signal: options.signal, keepsProcessAlive: true });
+      await delay(client.clock, Math.min(MAX_RECONNECT_BACKOFF_MS, 100 * 2 ** failures), { signal, keepsProcessAlive: true });
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       call?.cancel();
     }
   }
-}
-
-/**
- * Decodes one response a batch at a time, skipping records of its first batch below the offset it
- * was read from (a fetch starts at the batch that holds that offset). The batches' offsets must run
- * without a gap from at or before that offset to the response's nextOffset, as the server checks too:
- * otherwise (a server that did not, or damage in transit the CRC does not cover) the records would be
- * handed out under wrong offsets, so it is a non-retriable DATA_LOSS instead.
- */
-export function* batchesOf(topic: string, response: SubscribeResponse__Output): Generator<ConsumedRecord[]> {
-  try {
-    yield* checkedBatchesOf(topic, response);
-  } catch (error) {
-    // The server checked these bytes before it sent them: a batch that does not decode here (its CRC,
-    // its records) is data lost on the way or missed there, not the CORRUPT_BATCH of a bad request,
-    // and reading it again would not mend it.
-    if (!(error instanceof CorruptBatchError)) throw error;
-    throw errorOfCode('DATA_LOSS', `partition ${topic}/${response.partition}: a batch the server sent (read from offset ${response.fetchOffset}) does not decode: ${error.message}`, grpcStatus.DATA_LOSS, false, { cause: error });
-  }
-}
-
-function* checkedBatchesOf(topic: string, response: SubscribeResponse__Output): Generator<ConsumedRecord[]> {
-  const data = response.records;
-  const { partition, fetchOffset } = response;
-  // The consumer's record objects straight from the decoder: one object per record.
-  const make: RecordFactory<ConsumedRecord> = (offset, timestampMs, key, value, headers) => ({ topic, partition, offset, timestampMs, key, value, headers });
-  let expectedOffset: number | undefined;
-  for (const { position, header } of iterateBatches(data)) {
-    const isFirst = expectedOffset === undefined;
-    const lastOffset = header.baseOffset + header.lastOffsetDelta;
-    if (isFirst ? header.baseOffset > fetchOffset : header.baseOffset !== expectedOffset) {
-      const expected = isFirst ? `one starting at or before offset ${fetchOffset}` : `one starting at ${expectedOffset}`;
-      throw offsetMismatch(topic, partition, `a batch of offsets [${header.baseOffset}, ${lastOffset}] at byte ${position} of a response where the next batch is ${expected}`);
-    }
-    expectedOffset = lastOffset + 1;
-    const records = decodeRecordBatchWith(data, position, make).records;
-    if (records.length > 0 && records[0]!.offset < fetchOffset) {
-      const kept = records.filter((record) => record.offset >= fetchOffset);
-      if (kept.length > 0) yield kept;
-    } else if (records.length > 0) {
-      yield records;
-    }
-  }
-  if (expectedOffset !== undefined && (response.nextOffset !== expectedOffset || expectedOffset <= fetchOffset)) {
-    throw offsetMismatch(topic, partition, `a response read from offset ${fetchOffset} whose batches end before offset ${expectedOffset} but that says the next offset is ${response.nextOffset}`);
-  }
-}
-
-function offsetMismatch(topic: string, partition: number, what: string): StrataClientError {
-  return errorOfCode('DATA_LOSS', `partition ${topic}/${partition}: the server sent ${what}; its records are not handed out under wrong offsets`, grpcStatus.DATA_LOSS, false);
 }

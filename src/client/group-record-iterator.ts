@@ -2,6 +2,9 @@ import type { Clock } from '../core/clock.js';
 import type { ConsumedRecord } from './consume.js';
 import { InTurn } from './in-turn.js';
 import type { RecordBuffer } from './record-buffer.js';
+import { MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
+
+export { MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
 
 /** What the iterator needs of its group member. */
 export interface GroupIteratorHost {
@@ -18,19 +21,6 @@ export interface GroupIteratorHost {
 }
 
 const DONE: IteratorResult<ConsumedRecord> = Object.freeze({ value: undefined, done: true });
-
-/**
- * The longest the iterator hands out buffered records without giving the event loop a turn. Handing
- * out a buffered record resolves a promise at once, and `for await` resumes on the microtask queue:
- * without a macrotask now and then, a loop over a full buffer never lets timers (heartbeats, the
- * commit timer) or I/O (heartbeat answers, signals) run, however long it goes on.
- */
-export const MAX_MS_BETWEEN_YIELDS = 5;
-
-/** One turn of the event loop: timers and I/O due by now run before the promise resolves. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /**
  * A group member's records, one by one, written by hand rather than as an async generator (as

@@ -199,7 +199,7 @@ export const MIN_READ_BYTES = 64 * 1024;
  */
 export const DEFAULT_MEMBER_MAX_BYTES = 256 * 1024;
 assert(DEFAULT_MEMBER_MAX_BYTES <= MAX_FETCH_BYTES, "a member's default read size is one a subscription may ask for");
-/** Records of one partition a group member hands out in a row while other partitions have records waiting. */
+/** Records of one partition handed out in a row while other partitions have records waiting (a group member and consume() alike). */
 export const FAIR_SLICE_RECORDS = 64;
 /** Member ids a group member gave up (removed, fenced, lost) whose late answers it ignores; the newest are kept. */
 export const MAX_ABANDONED_MEMBER_IDS = 8;

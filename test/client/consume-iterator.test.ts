@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { StrataClientError } from '../../src/client/client-error.js';
-import { consume } from '../../src/client/consume.js';
+import { consume, consumeBatches } from '../../src/client/consume.js';
 import { patchBaseOffset } from '../../src/format/record-batch.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { CONSUME_MS_BETWEEN_YIELDS } from '../../src/client/yield-to-event-loop.js';
+import { systemClock } from '../../src/core/clock.js';
 
 /** A client whose Subscribe stream yields `responses` batches of 5 records each, then ends. */
 function fakeClient(responseCount: number, fetchOffset = 0) {
@@ -17,6 +19,7 @@ function fakeClient(responseCount: number, fetchOffset = 0) {
     records: Buffer.concat([0, 5].map((delta) => encodeRecordBatch(Array.from({ length: 5 }, (_, i) => ({ value: `v${r * 10 + delta + i}` })), { baseOffset: r * 10 + delta }))),
   }));
   const client = {
+    clock: systemClock,
     stubs: {
       consume: {
         subscribe() {
@@ -112,6 +115,173 @@ describe('consume() iterator', () => {
       expect(outcome, name).toMatchObject({ code: 'DATA_LOSS', retriable: false, message: expect.stringMatching(/partition t\/0: the server sent/) });
       expect(offsets, name).toEqual(Array.from({ length: offsets.length }, (_, i) => i));
       expect(offsets.length, name).toBeLessThanOrEqual(20);
+    }
+  });
+});
+
+/** Responses of several partitions in the order listed (`[partition, records]`), offsets running on per partition. */
+function plannedResponses(plan: Array<[number, number]>) {
+  const next = new Map<number, number>();
+  return plan.map(([partition, count]) => {
+    const from = next.get(partition) ?? 0;
+    next.set(partition, from + count);
+    const records = encodeRecordBatch(Array.from({ length: count }, (_, i) => ({ value: `p${partition}-${from + i}` })), { baseOffset: from });
+    return { partition, fetchOffset: from, nextOffset: from + count, records };
+  });
+}
+
+/**
+ * A client whose Subscribe streams serve `responses` from the request's start offsets on (a partition
+ * without one from 0); the first stream fails with UNAVAILABLE after `failAfter` responses, if given.
+ */
+function multiPartitionClient(responses: ReturnType<typeof plannedResponses>, failAfter?: number) {
+  const requests: Array<Record<number, number>> = [];
+  const client = {
+    clock: systemClock,
+    stubs: {
+      consume: {
+        subscribe(request: { startOffsets: Record<number, number> }) {
+          requests.push({ ...request.startOffsets });
+          const isFirst = requests.length === 1;
+          const served = responses.filter((r) => r.fetchOffset >= (request.startOffsets[r.partition] ?? 0));
+          async function* serve() {
+            for (const [i, r] of served.entries()) {
+              if (isFirst && i === failAfter) throw Object.assign(new Error('connection dropped'), { code: 14 });
+              yield r;
+            }
+          }
+          const call = Readable.from(serve()) as Readable & { cancel(): void };
+          call.cancel = () => call.destroy();
+          return call;
+        },
+      },
+    },
+  } as unknown as StrataClient;
+  return { client, requests };
+}
+
+describe('consume() and the event loop', () => {
+  it('a loop that keeps the CPU busy over held records still lets timers run (a turn every CONSUME_MS_BETWEEN_YIELDS)', async () => {
+    // 3,000 records, all read ahead at once (no I/O needed to hand them out), and a handler that
+    // spends 1 ms on each without ever awaiting anything of its own.
+    const { client } = fakeClient(300);
+    let handed = 0;
+    let handedWhenTimerRan: number | undefined;
+    setTimeout(() => (handedWhenTimerRan = handed), 0);
+    for await (const record of consume(client, 't', { from: 'earliest' })) {
+      expect(record.offset).toBe(handed);
+      handed++;
+      const busyUntilMs = Date.now() + 1;
+      while (Date.now() < busyUntilMs);
+      if (handedWhenTimerRan !== undefined || handed === 3_000) break;
+    }
+    // A turn at least every 20 ms of handing out: the timer ran after about 20 records, not after
+    // all 3,000 (which only promises, resolved at once, would have handed out first).
+    expect(CONSUME_MS_BETWEEN_YIELDS).toBe(20);
+    expect(handedWhenTimerRan).toBeDefined();
+    expect(handedWhenTimerRan!).toBeLessThanOrEqual(5 * CONSUME_MS_BETWEEN_YIELDS);
+  });
+
+  it('also when a batch holds many records: a slow loop gets short slices, so the clock is read (and turns come) on time', async () => {
+    // One partition, responses of one batch of 500 records each: a lone partition's slice may be a whole batch.
+    const responses = Array.from({ length: 4 }, (_, r) => ({
+      partition: 0,
+      fetchOffset: r * 500,
+      nextOffset: (r + 1) * 500,
+      records: encodeRecordBatch(Array.from({ length: 500 }, (_, i) => ({ value: `v${r * 500 + i}` })), { baseOffset: r * 500 }),
+    }));
+    const client = {
+      clock: systemClock,
+      stubs: {
+        consume: {
+          subscribe() {
+            const call = Readable.from(responses) as Readable & { cancel(): void };
+            call.cancel = () => call.destroy();
+            return call;
+          },
+        },
+      },
+    } as unknown as StrataClient;
+    const handedWhenTimersRan: number[] = [];
+    let handed = 0;
+    const timer = setInterval(() => handedWhenTimersRan.push(handed), 1);
+    try {
+      for await (const record of consume(client, 't', { from: 'earliest' })) {
+        expect(record.offset).toBe(handed);
+        handed++;
+        const busyUntilMs = Date.now() + 1;
+        while (Date.now() < busyUntilMs);
+        if (handedWhenTimersRan.length >= 4) break;
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    // Turns about every 20 records (20 ms at 1 ms a record), never a whole batch of 500 between two.
+    const gaps = handedWhenTimersRan.map((n, i) => n - (handedWhenTimersRan[i - 1] ?? 0));
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(5 * CONSUME_MS_BETWEEN_YIELDS);
+  });
+});
+
+describe('consume() across partitions', () => {
+  // A stream where a backlog's responses got ahead of the other partitions' ones.
+  const skewed = () => plannedResponses([[0, 200], [0, 200], [0, 200], [0, 200], [1, 100], [2, 100], [0, 200]]);
+
+  it('hands out records round robin, 64 of a partition at a time, whatever order the responses came in', async () => {
+    const { client } = multiPartitionClient(skewed());
+    const partitions: number[] = [];
+    const nextOffset = [0, 0, 0];
+    for await (const record of consume(client, 't', { from: 'earliest' })) {
+      expect(record.offset).toBe(nextOffset[record.partition]);
+      nextOffset[record.partition]!++;
+      partitions.push(record.partition);
+    }
+    expect(nextOffset).toEqual([1000, 100, 100]);
+    // Runs of one partition: 64 while others have records (the first, before partitions 1 and 2 were read, may be longer).
+    const runs: Array<[number, number]> = [];
+    for (const p of partitions) {
+      const last = runs[runs.length - 1];
+      if (last && last[0] === p) last[1]++;
+      else runs.push([p, 1]);
+    }
+    const beforeOthersDone = runs.slice(1, runs.findLastIndex(([p]) => p !== 0) + 1);
+    expect(beforeOthersDone.every(([, length]) => length <= 64)).toBe(true);
+    // Partitions 1 and 2 were done long before the backlog: after its first batch (200 records, handed
+    // whole while it alone had records), turns of at most 64 each until their 100 ran out (the old
+    // order handed them out after all 800 of the backlog read before them).
+    expect(partitions.lastIndexOf(1)).toBeLessThan(200 + 5 * 64);
+    expect(partitions.lastIndexOf(2)).toBeLessThan(200 + 5 * 64);
+  });
+
+  it('consumeBatches() hands one response per array, round robin across partitions', async () => {
+    const { client } = multiPartitionClient(skewed());
+    const arrays: Array<[number, number, number]> = [];
+    for await (const records of consumeBatches(client, 't', { from: 'earliest' })) {
+      expect(new Set(records.map((r) => r.partition)).size).toBe(1);
+      arrays.push([records[0]!.partition, records[0]!.offset, records.length]);
+      // A loop slow on its first array: the rest of the stream is read ahead meanwhile.
+      if (arrays.length === 1) for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Partition 0's lane had its turn when the others arrived: they come after it, one response each.
+    expect(arrays).toEqual([
+      [0, 0, 200],
+      [0, 200, 200],
+      [1, 0, 100],
+      [2, 0, 100],
+      [0, 400, 200],
+      [0, 600, 200],
+      [0, 800, 200],
+    ]);
+  });
+
+  it('after a dropped connection, resubscribes after the last response read ahead and hands out each record once, in order', async () => {
+    const responses = plannedResponses([[0, 50], [1, 50], [0, 50], [1, 50], [0, 50], [1, 50]]);
+    const { client, requests } = multiPartitionClient(responses, 3);
+    const seen: string[] = [];
+    for await (const record of consume(client, 't', { from: 'earliest' })) seen.push(`${record.partition}:${record.offset}`);
+    // Three responses were read before the drop: partition 0 from 100, partition 1 from 50.
+    expect(requests).toEqual([{}, { 0: 100, 1: 50 }]);
+    for (const partition of [0, 1]) {
+      expect(seen.filter((s) => s.startsWith(`${partition}:`))).toEqual(Array.from({ length: 150 }, (_, i) => `${partition}:${i}`));
     }
   });
 });
