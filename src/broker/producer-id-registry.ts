@@ -70,7 +70,9 @@ type ProducerIdRecord = { type: 'block'; endId: number } | ({ type: 'producer' }
  *   id's latest epoch is remembered only in memory (bounded, least recently used forgotten): nobody
  *   else holds an unnamed id, so there is nobody to fence, and after a restart a bump from any epoch
  *   of an issued id is granted.
- *   Only a name's current id is bumped (else PRODUCER_FENCED).
+ *   Only a name's current id is bumped (else PRODUCER_FENCED). A bump asked again because its answer
+ *   was lost gets the same answer: from the epoch the latest was bumped from (bumpedFrom), or from
+ *   the last epoch of an id the name moved away from and no new instance retired (the name's id).
  * - Past epoch 32767 (int16), a fresh id at epoch 0. A named producer's name moves to the new id; its
  *   old id stays unfenced (the same instance's other partitions may still write it, and adopt the new
  *   id when they renumber) until the next instance by name retires it (fenced at every epoch). So a
@@ -197,6 +199,12 @@ export class ProducerIdRegistry {
       // since (a newer instance) leaves no bumpedFrom, so the older instance's retry is still fenced.
       if (known.bumpedFrom === producerEpoch && known.fenceEpoch !== RETIRED_FENCE_EPOCH && this.byName.get(known.name) === known) {
         return { producerId, producerEpoch: known.epoch };
+      }
+      // The move to a fresh id past the last epoch, asked again (its answer was lost): an id the name
+      // moved away from and no new instance retired is still this instance's, so it gets the name's id.
+      const current = this.byName.get(known.name);
+      if (current && current !== known && this.previousIds.get(known.name)?.has(producerId) && producerEpoch === known.epoch) {
+        return { producerId: current.producerId, producerEpoch: current.epoch };
       }
       // Only the name's current id moves on (an older one of the same instance adopts the current).
       if (known.fenceEpoch === RETIRED_FENCE_EPOCH || this.byName.get(known.name) !== known || producerEpoch !== known.epoch) {

@@ -152,13 +152,17 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     expect(moved.producerId).not.toBe(named.producerId);
     // The same instance's other partitions still write the old id: not fenced, but it moves on no more.
     registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH);
-    expect(await rejection(registry.initProducer({ current: atLast }))).toBeInstanceOf(ProducerFencedError);
+    // The move asked again (its answer was lost): the name's id, not PRODUCER_FENCED.
+    expect(await registry.initProducer({ current: atLast })).toEqual(moved);
+    expect(await rejection(registry.initProducer({ current: { ...atLast, producerEpoch: MAX_PRODUCER_EPOCH - 1 } }))).toBeInstanceOf(ProducerFencedError);
     expect(await registry.initProducer({ current: moved })).toEqual({ producerId: moved.producerId, producerEpoch: 1 });
+    expect(await registry.initProducer({ current: atLast }), 'the name has moved on: its newest').toEqual({ producerId: moved.producerId, producerEpoch: 1 });
     // The name now means the new id, also after a restart; a new instance fences both ids.
     registry = await reopen();
     registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH);
     expect(await registry.initProducer({ name: 'billing' })).toEqual({ producerId: moved.producerId, producerEpoch: 2 });
     expect(() => registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH)).toThrow(ProducerFencedError);
+    expect(await rejection(registry.initProducer({ current: atLast })), 'retired by the new instance').toBeInstanceOf(ProducerFencedError);
     expect(() => registry.checkNotFenced(moved.producerId, 1)).toThrow(ProducerFencedError);
     registry = await reopen();
     expect(() => registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH)).toThrow(ProducerFencedError);
