@@ -11,7 +11,8 @@ import { fakeProduceService } from '../helpers/fake-produce-service.js';
 import { advanceUntil, settleOn, track } from '../helpers/manual-time.js';
 import * as grpc from '@grpc/grpc-js';
 import { ProducerIdRegistry } from '../../src/broker/producer-id-registry.js';
-import type { StrataError } from '../../src/core/errors.js';
+import { InvalidArgumentError, type StrataError } from '../../src/core/errors.js';
+import { MAX_PRODUCER_NAME_LENGTH } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { InitProducerRequest } from '../../src/generated/strata/v1/InitProducerRequest.js';
 import { LogManager } from '../../src/storage/log-manager.js';
@@ -55,6 +56,13 @@ describe('Producer ids from the server', () => {
     // under epoch 0 (the bump fences nothing); a partition new to the producer takes the newest epoch.
     expect(stamps).toEqual(['1/0/0', '1/0/0', '1/1/0', '1/0/1', '1/1/0']);
     expect(logs[0]).toEqual(['after']);
+  });
+
+  it('refuses an empty or overlong producerName at once (empty is no name on the wire: the producer would go unfenced)', () => {
+    const { client } = fakeProduceService();
+    expect(() => new Producer(client, { producerName: '' })).toThrow(InvalidArgumentError);
+    expect(() => new Producer(client, { producerName: 'x'.repeat(MAX_PRODUCER_NAME_LENGTH + 1) })).toThrow(/producerName has 1 to 249 characters/);
+    expect(() => new Producer(client, { producerName: 'x'.repeat(MAX_PRODUCER_NAME_LENGTH) })).not.toThrow();
   });
 
   it('fails every send with the error when InitProducer is refused, and asks again on the next send', async () => {
