@@ -36,6 +36,11 @@ interface NamedProducer {
   epoch: number;
   /** Batches of this id with an older epoch are fenced; RETIRED_FENCE_EPOCH (all) once a newer instance retired the id. */
   fenceEpoch: number;
+  /**
+   * The epoch `epoch` was bumped from, when a bump (not an init by name) made it: a bump asked again
+   * from it (its answer was lost: a timeout, a crash after the record) gets `epoch` again.
+   */
+  bumpedFrom?: number;
 }
 
 /**
@@ -65,7 +70,9 @@ type ProducerIdRecord = { type: 'block'; endId: number } | ({ type: 'producer' }
  *   id's latest epoch is remembered only in memory (bounded, least recently used forgotten): nobody
  *   else holds an unnamed id, so there is nobody to fence, and after a restart a bump from any epoch
  *   of an issued id is granted.
- *   Only a name's current id is bumped (else PRODUCER_FENCED).
+ *   Only a name's current id is bumped (else PRODUCER_FENCED). A bump asked again because its answer
+ *   was lost gets the same answer: from the epoch the latest was bumped from (bumpedFrom), or from
+ *   the last epoch of an id the name moved away from and no new instance retired (the name's id).
  * - Past epoch 32767 (int16), a fresh id at epoch 0. A named producer's name moves to the new id; its
  *   old id stays unfenced (the same instance's other partitions may still write it, and adopt the new
  *   id when they renumber) until the next instance by name retires it (fenced at every epoch). So a
@@ -187,6 +194,18 @@ export class ProducerIdRegistry {
     const known = this.named.get(producerId);
     if (known !== undefined) {
       if (name !== undefined && name !== known.name) throw new InvalidArgumentError(`producer id ${producerId} is not the id of producer '${name}'`);
+      // A retry of the bump that made the latest epoch (its answer was lost): the same answer. Refused,
+      // the instance would take PRODUCER_FENCED for its own bump and stop for good. An init by name
+      // since (a newer instance) leaves no bumpedFrom, so the older instance's retry is still fenced.
+      if (known.bumpedFrom === producerEpoch && known.fenceEpoch !== RETIRED_FENCE_EPOCH && this.byName.get(known.name) === known) {
+        return { producerId, producerEpoch: known.epoch };
+      }
+      // The move to a fresh id past the last epoch, asked again (its answer was lost): an id the name
+      // moved away from and no new instance retired is still this instance's, so it gets the name's id.
+      const current = this.byName.get(known.name);
+      if (current && current !== known && this.previousIds.get(known.name)?.has(producerId) && producerEpoch === known.epoch) {
+        return { producerId: current.producerId, producerEpoch: current.epoch };
+      }
       // Only the name's current id moves on (an older one of the same instance adopts the current).
       if (known.fenceEpoch === RETIRED_FENCE_EPOCH || this.byName.get(known.name) !== known || producerEpoch !== known.epoch) {
         throw new ProducerFencedError(`producer ${producerId} ('${known.name}') epoch ${producerEpoch} is not the latest issued: a newer instance took over`);
@@ -195,12 +214,15 @@ export class ProducerIdRegistry {
       // unfenced (this instance's other partitions may still write it) until a new instance comes.
       if (known.epoch >= MAX_PRODUCER_EPOCH) return this.nameToFreshId(known.name, []);
       const epoch = known.epoch + 1;
-      await this.record([{ type: 'producer', name: known.name, producerId, epoch, fenceEpoch: known.fenceEpoch }]);
+      await this.record([{ type: 'producer', name: known.name, producerId, epoch, fenceEpoch: known.fenceEpoch, bumpedFrom: producerEpoch }]);
       return { producerId, producerEpoch: epoch };
     }
     if (name !== undefined) throw new InvalidArgumentError(`producer id ${producerId} is not the id of producer '${name}'`);
     if (producerId >= this.endId) throw new InvalidArgumentError(`producer id ${producerId} was never issued by this server (ids are below ${this.endId})`);
     const latest = this.unnamedEpochs.get(producerId);
+    // An unnamed id's epochs past 0 come only from its holder's bumps, each from the one before: a
+    // bump from latest - 1 is that bump asked again (its answer was lost), and gets the same answer.
+    if (latest !== undefined && latest > 0 && producerEpoch === latest - 1) return { producerId, producerEpoch: latest };
     if (latest !== undefined && latest !== producerEpoch) {
       throw new ProducerFencedError(`producer ${producerId} epoch ${producerEpoch} is not the latest issued (${latest})`);
     }
@@ -256,8 +278,8 @@ export class ProducerIdRegistry {
       this.endId = Math.max(this.endId, record.endId);
       return;
     }
-    const { name, producerId, epoch, fenceEpoch } = record;
-    const entry: NamedProducer = { name, producerId, epoch, fenceEpoch };
+    const { name, producerId, epoch, fenceEpoch, bumpedFrom } = record;
+    const entry: NamedProducer = { name, producerId, epoch, fenceEpoch, ...(bumpedFrom !== undefined ? { bumpedFrom } : {}) };
     this.named.set(producerId, entry);
     this.unnamedEpochs.delete(producerId);
     let previous = this.previousIds.get(name);
@@ -348,7 +370,7 @@ function parseRecord(text: string): ProducerIdRecord | string {
   if (typeof value !== 'object' || value === null) return 'not a producer id record';
   if (r.type === 'block') return isCount(r.endId) ? { type: 'block', endId: r.endId } : 'a block record without endId';
   if (r.type === 'producer' && typeof r.name === 'string' && isCount(r.producerId) && isCount(r.epoch) && isCount(r.fenceEpoch)) {
-    return { type: 'producer', name: r.name, producerId: r.producerId, epoch: r.epoch, fenceEpoch: r.fenceEpoch };
+    return { type: 'producer', name: r.name, producerId: r.producerId, epoch: r.epoch, fenceEpoch: r.fenceEpoch, ...(isCount(r.bumpedFrom) ? { bumpedFrom: r.bumpedFrom } : {}) };
   }
   return `unknown record type ${String(r.type)}`;
 }

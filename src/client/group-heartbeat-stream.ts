@@ -41,6 +41,8 @@ export class GroupHeartbeatStream {
   readonly liveness = new HeartbeatLiveness();
   private stream: grpc.ClientDuplexStream<GroupHeartbeatRequest, GroupHeartbeatResponse__Output> | undefined;
   private timer: TimerHandle | undefined;
+  /** The reopening of a broken stream, due RECONNECT_DELAY_MS after it broke. */
+  private reconnectTimer: TimerHandle | undefined;
   private lastSentMs = 0;
   /** A join went out on the current stream and is not answered yet. */
   private isJoinPending = false;
@@ -149,6 +151,9 @@ export class GroupHeartbeatStream {
   /** No more heartbeats; the stream ends (the member closed). */
   stop(): void {
     this.timer?.cancel();
+    // Kept alive, it would hold the process of a member closed right after its stream broke.
+    this.reconnectTimer?.cancel();
+    this.reconnectTimer = undefined;
     this.stream?.end();
   }
 
@@ -178,7 +183,9 @@ export class GroupHeartbeatStream {
       this.stream = undefined;
       this.isJoinPending = false;
       this.liveness.streamLost(this.clock.nowMs(), error !== undefined && StrataClientError.fromServiceError(error).code === 'SHUTTING_DOWN');
-      this.clock.setTimeout(() => {
+      this.reconnectTimer?.cancel();
+      this.reconnectTimer = this.clock.setTimeout(() => {
+        this.reconnectTimer = undefined;
         if (this.host.isClosed()) return;
         this.open();
         this.send();

@@ -1,7 +1,7 @@
 import { AssertionError } from '../core/assert.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { InvalidArgumentError, BatchTooLargeError } from '../core/errors.js';
-import { FREE_BATCH_BUFFERS_BYTES, MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
+import { FREE_BATCH_BUFFERS_BYTES, MAX_PRODUCE_REQUEST_BYTES, MAX_PRODUCER_NAME_LENGTH, MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION } from '../core/limits.js';
 import { RecordBatchBuilder } from '../format/record-batch-builder.js';
 import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
@@ -142,6 +142,10 @@ export class Producer {
     // The server recognises a retry only among a producer's last PRODUCER_RECENT_BATCHES batches.
     if (!Number.isInteger(o.maxInFlightPerPartition) || o.maxInFlightPerPartition < 1 || o.maxInFlightPerPartition > MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION) {
       throw new InvalidArgumentError(`maxInFlightPerPartition must be an integer in 1..${MAX_PRODUCER_REQUESTS_IN_FLIGHT_PER_PARTITION}`);
+    }
+    // An empty name is no name on the wire (the producer would silently go unfenced); a long one the server refuses at the first send.
+    if (options.producerName !== undefined && (typeof options.producerName !== 'string' || options.producerName.length === 0 || options.producerName.length > MAX_PRODUCER_NAME_LENGTH)) {
+      throw new InvalidArgumentError(`producerName has 1 to ${MAX_PRODUCER_NAME_LENGTH} characters, got ${JSON.stringify(options.producerName)}`);
     }
     if (!Object.hasOwn(ACKS, o.acks)) throw new InvalidArgumentError(`acks must be one of ${Object.keys(ACKS).join(', ')}, got '${String(o.acks)}'`);
     if (o.batchBytes > o.maxBatchBytes || o.maxBatchBytes > o.maxBufferedBytes) {

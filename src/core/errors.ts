@@ -249,7 +249,8 @@ export class DuplicateSequenceError extends StrataError {
 
 /**
  * A newer instance of this producer took over (InitProducer with its name issued a newer epoch), or a
- * request for the next epoch named one that is not the latest issued: this producer must stop. Its
+ * request for the next epoch named one that is not the latest issued (nor the one the latest was
+ * bumped from: that is the same bump asked again, and answered again): this producer must stop. Its
  * batches are refused on every partition; nothing of them was written.
  */
 export class ProducerFencedError extends StrataError {

@@ -88,15 +88,18 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     expect((await registry.initProducer({ name: 'orders' })).producerId).not.toBe(first.producerId);
   });
 
-  it('bumps the latest epoch without moving the fence, and refuses a bump from a stale epoch', async () => {
+  it('bumps the latest epoch without moving the fence, answers a retried bump the same, and refuses a bump from a stale epoch', async () => {
     const registry = await ProducerIdRegistry.open(logs, silentLogger);
     const named = await registry.initProducer({ name: 'billing' });
     const bumped = await registry.initProducer({ current: named });
     expect(bumped).toEqual({ producerId: named.producerId, producerEpoch: 1 });
     // The epoch it replaced is the same instance's, maybe still in flight on other partitions.
     registry.checkNotFenced(named.producerId, 0);
-    expect(await rejection(registry.initProducer({ current: named }))).toBeInstanceOf(ProducerFencedError);
+    // The same bump asked again (its answer was lost): the same epoch, not PRODUCER_FENCED.
+    expect(await registry.initProducer({ current: named })).toEqual(bumped);
     expect(await registry.initProducer({ current: bumped, name: 'billing' })).toEqual({ producerId: named.producerId, producerEpoch: 2 });
+    // Older than the bump that made the latest epoch: stale.
+    expect(await rejection(registry.initProducer({ current: named }))).toBeInstanceOf(ProducerFencedError);
     // A newer instance by name fences every older epoch, and the old instance can no longer bump.
     const newer = await registry.initProducer({ name: 'billing' });
     expect(newer.producerEpoch).toBe(3);
@@ -106,6 +109,8 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
 
     const unnamed = await registry.initProducer({});
     expect(await registry.initProducer({ current: unnamed })).toEqual({ producerId: unnamed.producerId, producerEpoch: 1 });
+    expect(await registry.initProducer({ current: unnamed })).toEqual({ producerId: unnamed.producerId, producerEpoch: 1 });
+    expect(await registry.initProducer({ current: { producerId: unnamed.producerId, producerEpoch: 1 } })).toEqual({ producerId: unnamed.producerId, producerEpoch: 2 });
     expect(await rejection(registry.initProducer({ current: unnamed }))).toBeInstanceOf(ProducerFencedError);
     expect(await rejection(registry.initProducer({ current: { producerId: 5_000_000, producerEpoch: 0 } }))).toBeInstanceOf(InvalidArgumentError);
     expect(await rejection(registry.initProducer({ current: { producerId: unnamed.producerId, producerEpoch: MAX_PRODUCER_EPOCH + 1 } }))).toBeInstanceOf(InvalidArgumentError);
@@ -120,8 +125,16 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     registry = await reopen();
     expect(() => registry.checkNotFenced(old.producerId, old.producerEpoch)).toThrow(ProducerFencedError);
     registry.checkNotFenced(bumped.producerId, bumped.producerEpoch);
+    // A bump whose answer a crash lost is answered the same after the restart.
+    expect(await registry.initProducer({ current })).toEqual(bumped);
+    expect(await rejection(registry.initProducer({ current: old }))).toBeInstanceOf(ProducerFencedError);
+    const newer = await registry.initProducer({ name: 'billing' });
+    expect(newer).toEqual({ producerId: old.producerId, producerEpoch: bumped.producerEpoch + 1 });
+    // A newer instance took the name: the older one's bump, asked again, is fenced now.
     expect(await rejection(registry.initProducer({ current }))).toBeInstanceOf(ProducerFencedError);
-    expect(await registry.initProducer({ name: 'billing' })).toEqual({ producerId: old.producerId, producerEpoch: bumped.producerEpoch + 1 });
+    expect(await rejection(registry.initProducer({ current: bumped }))).toBeInstanceOf(ProducerFencedError);
+    registry = await reopen();
+    expect(await rejection(registry.initProducer({ current }))).toBeInstanceOf(ProducerFencedError);
   });
 
   it('moves a named producer to a fresh id past epoch 32767, leaving the old id to its instance until a new instance retires it; an unnamed one gets a fresh id', async () => {
@@ -139,13 +152,17 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     expect(moved.producerId).not.toBe(named.producerId);
     // The same instance's other partitions still write the old id: not fenced, but it moves on no more.
     registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH);
-    expect(await rejection(registry.initProducer({ current: atLast }))).toBeInstanceOf(ProducerFencedError);
+    // The move asked again (its answer was lost): the name's id, not PRODUCER_FENCED.
+    expect(await registry.initProducer({ current: atLast })).toEqual(moved);
+    expect(await rejection(registry.initProducer({ current: { ...atLast, producerEpoch: MAX_PRODUCER_EPOCH - 1 } }))).toBeInstanceOf(ProducerFencedError);
     expect(await registry.initProducer({ current: moved })).toEqual({ producerId: moved.producerId, producerEpoch: 1 });
+    expect(await registry.initProducer({ current: atLast }), 'the name has moved on: its newest').toEqual({ producerId: moved.producerId, producerEpoch: 1 });
     // The name now means the new id, also after a restart; a new instance fences both ids.
     registry = await reopen();
     registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH);
     expect(await registry.initProducer({ name: 'billing' })).toEqual({ producerId: moved.producerId, producerEpoch: 2 });
     expect(() => registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH)).toThrow(ProducerFencedError);
+    expect(await rejection(registry.initProducer({ current: atLast })), 'retired by the new instance').toBeInstanceOf(ProducerFencedError);
     expect(() => registry.checkNotFenced(moved.producerId, 1)).toThrow(ProducerFencedError);
     registry = await reopen();
     expect(() => registry.checkNotFenced(named.producerId, MAX_PRODUCER_EPOCH)).toThrow(ProducerFencedError);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { GroupConsumer } from '../../src/client/group-consumer.js';
 import type { TopicPartition } from '../../src/client/group-consumer-options.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
-import { ManualClock } from '../../src/core/clock.js';
+import { ManualClock, type TimerHandle, type TimerOptions } from '../../src/core/clock.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { advanceUntil, track, turn } from '../helpers/manual-time.js';
 
@@ -21,9 +21,9 @@ interface SentHeartbeat {
 const START_MS = 1_000_000;
 
 /** A client on a ManualClock whose heartbeats are answered by `answer` on the next turn, serving t/0 without end. */
-function fakeClient(answer: (request: SentHeartbeat, index: number) => object | undefined) {
-  const clock = new ManualClock(START_MS);
+function fakeClient(answer: (request: SentHeartbeat, index: number) => object | undefined, clock = new ManualClock(START_MS)) {
   const sent: SentHeartbeat[] = [];
+  const heartbeatStreams: EventEmitter[] = [];
   let commits = 0;
   const client = {
     callTimeoutMs: 5_000,
@@ -42,6 +42,7 @@ function fakeClient(answer: (request: SentHeartbeat, index: number) => object | 
             },
             end: () => undefined,
           });
+          heartbeatStreams.push(stream);
           return stream;
         },
         commitOffsets: (_request: unknown, _options: unknown, callback: (error: null, response: object) => void) => {
@@ -68,7 +69,29 @@ function fakeClient(answer: (request: SentHeartbeat, index: number) => object | 
       },
     },
   } as unknown as StrataClient;
-  return { client, clock, sent, commitCount: () => commits };
+  return { client, clock, sent, heartbeatStreams, commitCount: () => commits };
+}
+
+/** A ManualClock that knows which of its timers would hold a process: set to keep it alive, not yet fired or cancelled. */
+class KeptTimersClock extends ManualClock {
+  readonly kept = new Set<number>();
+  private nextToken = 0;
+
+  override setTimeout(callback: () => void, delayMs: number, options?: TimerOptions): TimerHandle {
+    if (!options?.keepsProcessAlive) return super.setTimeout(callback, delayMs);
+    const token = this.nextToken++;
+    this.kept.add(token);
+    const handle = super.setTimeout(() => {
+      this.kept.delete(token);
+      callback();
+    }, delayMs);
+    return {
+      cancel: () => {
+        this.kept.delete(token);
+        handle.cancel();
+      },
+    };
+  }
 }
 
 const quiet = { warn: () => undefined };
@@ -92,6 +115,23 @@ describe('a group member on its client clock', () => {
     expect(lost).toEqual([{ partitions: [{ topic: 't', partition: 0 }], atMs: START_MS + 5_000 }]);
     const closed = track(consumer.close());
     await advanceUntil(clock, () => closed.isSettled, { what: 'close()', stepMs: 10 });
+  });
+
+  it('leaves no timer that holds the process once close() resolved, also after its heartbeat stream broke just before', async () => {
+    const clock = new KeptTimersClock(START_MS);
+    const { client, heartbeatStreams } = fakeClient(
+      (request) => (request.memberEpoch === 0 ? { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: 1_000, sessionTimeoutMs: 10_000, assignment: [{ topic: 't', partitions: [0] }] } : request.memberEpoch < 0 ? { memberId: 'm1', memberEpoch: -1 } : undefined),
+      clock,
+    );
+    const consumer = new GroupConsumer(client, { groupId: 'g', topics: ['t'], fromBeginning: true, logger: quiet, leaveTimeoutMs: 1_000 });
+    await advanceUntil(clock, () => consumer.assignment().length === 1, { what: 'the assignment', stepMs: 0 });
+    // The stream breaks (a reconnect is due in 500 ms of the clock) and the member closes at once:
+    // the leave goes out on a stream of its own and is answered, with no clock time passing.
+    heartbeatStreams[0]!.emit('error', Object.assign(new Error('unavailable'), { code: 14, details: 'connection reset' }));
+    const closed = track(consumer.close());
+    await advanceUntil(clock, () => closed.isSettled, { what: 'close()', stepMs: 0 });
+    expect(closed.outcome).toBe('acknowledged');
+    expect(clock.kept.size, 'timers still holding the process after close()').toBe(0);
   });
 
   it('auto-commits every autoCommitIntervalMs of the clock, and close() waits leaveTimeoutMs of the clock for an unanswered leave', async () => {

@@ -9,6 +9,14 @@ import type { ProduceRequest } from '../../src/generated/strata/v1/ProduceReques
 import { rejection } from '../helpers/rejection.js';
 import { fakeProduceService } from '../helpers/fake-produce-service.js';
 import { advanceUntil, settleOn, track } from '../helpers/manual-time.js';
+import * as grpc from '@grpc/grpc-js';
+import { ProducerIdRegistry } from '../../src/broker/producer-id-registry.js';
+import { InvalidArgumentError, type StrataError } from '../../src/core/errors.js';
+import { MAX_PRODUCER_NAME_LENGTH } from '../../src/core/limits.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { InitProducerRequest } from '../../src/generated/strata/v1/InitProducerRequest.js';
+import { LogManager } from '../../src/storage/log-manager.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** The producer id, epoch and base sequence of the first batch of a request. */
 const stampOf = (request: ProduceRequest) => {
@@ -48,6 +56,13 @@ describe('Producer ids from the server', () => {
     // under epoch 0 (the bump fences nothing); a partition new to the producer takes the newest epoch.
     expect(stamps).toEqual(['1/0/0', '1/0/0', '1/1/0', '1/0/1', '1/1/0']);
     expect(logs[0]).toEqual(['after']);
+  });
+
+  it('refuses an empty or overlong producerName at once (empty is no name on the wire: the producer would go unfenced)', () => {
+    const { client } = fakeProduceService();
+    expect(() => new Producer(client, { producerName: '' })).toThrow(InvalidArgumentError);
+    expect(() => new Producer(client, { producerName: 'x'.repeat(MAX_PRODUCER_NAME_LENGTH + 1) })).toThrow(/producerName has 1 to 249 characters/);
+    expect(() => new Producer(client, { producerName: 'x'.repeat(MAX_PRODUCER_NAME_LENGTH) })).not.toThrow();
   });
 
   it('fails every send with the error when InitProducer is refused, and asks again on the next send', async () => {
@@ -120,3 +135,49 @@ describe('Producer ids from the server', () => {
     await settleOn(clock, producer.close());
   });
 });
+
+describe('ProducerIdentity against the real registry', () => {
+  it("keeps its name when a bump's answer is lost: the bump asked again gets the epoch the server already gave, not PRODUCER_FENCED", async () => {
+    const dir = await makeTempDir();
+    const logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    try {
+      const registry = await ProducerIdRegistry.open(logs, silentLogger);
+      let losesNextBump = true;
+      // InitProducer as the server answers it; the first bump is recorded and its answer lost (the
+      // call's deadline passed while the server wrote it).
+      const initProducer = (request: InitProducerRequest, _options: unknown, callback: (error: unknown, response?: unknown) => void): void => {
+        const current = request.current ? { producerId: Number(request.current.producerId), producerEpoch: Number(request.current.producerEpoch) } : undefined;
+        registry.initProducer({ ...(request.producerName ? { name: request.producerName } : {}), ...(current ? { current } : {}) }).then(
+          (identity) => {
+            if (current && losesNextBump) {
+              losesNextBump = false;
+              return callback(Object.assign(new Error('deadline'), { code: 4, details: 'Deadline exceeded' }));
+            }
+            callback(null, identity);
+          },
+          (error: StrataError) => callback(Object.assign(new Error(error.message), { code: 9, details: `${error.code}: ${error.message}`, metadata: codeMetadata(error.code) })),
+        );
+      };
+      const fenced: StrataClientError[] = [];
+      const reachability = { signal: new AbortController().signal, isReady: true, checkGivenUp: () => undefined, noteFailure: () => undefined };
+      const identity = new ProducerIdentity({ initProducer } as unknown as ProduceServiceClient, { name: 'billing', callTimeoutMs: 1_000, reachability, onFenced: (e) => fenced.push(e) });
+      const first = await identity.load();
+      const lost = await rejection(identity.next(first));
+      expect(lost.retriable, 'a timed-out bump is asked again').toBe(true);
+      // The partition asks again after its backoff, from the same epoch.
+      expect(await identity.next(first)).toEqual({ producerId: first.producerId, epoch: first.epoch + 1 });
+      expect(fenced).toEqual([]);
+      expect(identity.fenced).toBeUndefined();
+    } finally {
+      await logs.close();
+      await dir.remove();
+    }
+  });
+});
+
+function codeMetadata(code: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set('strata-error-code', code);
+  metadata.set('strata-retriable', 'false');
+  return metadata;
+}
