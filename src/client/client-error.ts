@@ -43,6 +43,9 @@ export class StrataClientError extends StrataError {
   /** A failed call's error (a grpc-js ServiceError) as its Strata class. */
   static fromServiceError(error: unknown): StrataClientError {
     if (error instanceof StrataClientError) return error;
+    // Already a Strata error of the client's own making (not from a call): its class and code stand;
+    // reading it as a ServiceError would take its code for a gRPC status.
+    if (error instanceof StrataError) return error as StrataClientError;
     const serviceError = error as Partial<grpc.ServiceError>;
     const status = serviceError.code ?? grpc.status.UNKNOWN;
     const strataCode = serviceError.metadata?.get(ERROR_CODE_METADATA_KEY)[0]?.toString();

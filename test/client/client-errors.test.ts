@@ -47,6 +47,12 @@ describe('client errors', () => {
     expect(StrataClientError.fromServiceError(serviceError(grpc.status.INVALID_ARGUMENT, 'bad'))).not.toBeInstanceOf(root.InvalidArgumentError);
   });
 
+  it("keeps a Strata error the client raised itself as it is (its code is not taken for a gRPC status)", () => {
+    const own = new TopicNotFoundError('orders');
+    expect(StrataClientError.fromServiceError(own)).toBe(own);
+    expect(StrataClientError.fromServiceError(own)).toMatchObject({ code: 'TOPIC_NOT_FOUND' });
+  });
+
   it('has a class of its own for each failure the server never sends, all with a code, a flag and a status', () => {
     const transport = [
       [new ServerUnreachableError('h:1', 5_000, 'connect ECONNREFUSED'), 'SERVER_UNREACHABLE', false, grpc.status.UNAVAILABLE],
