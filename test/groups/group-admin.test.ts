@@ -167,6 +167,28 @@ describe('GroupAdmin and GroupOffsets', () => {
       expect(await rejection(admin.resetOffsets({ ...request, target: undefined, execute: true }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'a reset needs a target: to (earliest, latest, offset, timestamp) or shift_by' });
       expect(offsets.groupIds()).toEqual([]);
     });
+
+    it('refuses a reset whose topic was deleted while it looked up the offsets, so no offset of the deleted topic is written after it was forgotten', async () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let lookingUp!: () => void;
+      const lookedUp = new Promise<void>((resolve) => (lookingUp = resolve));
+      const slow = new FakePartition(100, 200);
+      slow.offsetForTimestamp = async () => {
+        lookingUp();
+        await released;
+        return 150;
+      };
+      topics.topics.set('orders', [slow]);
+      const reset = rejection(admin.resetOffsets({ ...request, target: { timestampMs: 150_000 }, execute: true }));
+      await lookedUp;
+      // TopicAdmin.deleteTopic: the topic goes, then its offsets are forgotten.
+      topics.topics.delete('orders');
+      await offsets.forgetTopic('orders');
+      release();
+      expect(await reset).toBeInstanceOf(TopicNotFoundError);
+      expect(offsets.groupIds(), 'an offset of the deleted topic was written after it was forgotten').toEqual([]);
+    });
   });
 
   it('lists live groups and groups with only offsets; deletes an empty one with its offsets, refuses one that is not there', async () => {
