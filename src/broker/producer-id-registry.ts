@@ -309,16 +309,27 @@ export class ProducerIdRegistry {
    */
   private async compactIfDue(): Promise<void> {
     if (this.log.segmentCount < COMPACT_AT_SEGMENTS) return;
-    // The names' current ids last, so that replay finds each name's current record after its others.
-    const entries = [...this.named.values()];
-    const isCurrent = (n: NamedProducer) => this.byName.get(n.name) === n;
-    const snapshot: ProducerIdRecord[] = [
-      { type: 'block', endId: this.endId },
-      ...[...entries.filter((n) => !isCurrent(n)), ...entries.filter(isCurrent)].map((n) => ({ type: 'producer' as const, ...n })),
-    ];
-    if (this.log.sizeBytes < 4 * snapshot.length * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
+    if (this.log.sizeBytes < 4 * (1 + this.named.size) * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
+    // Each name's ids together, its current one last, and a name never split between two batches (a
+    // batch is written whole or not at all): replay of a snapshot that a crash cut after any batch
+    // finds each name's current record after its others, never an older id of it last.
+    const idsByName = new Map<string, NamedProducer[]>();
+    for (const n of this.named.values()) {
+      let ids = idsByName.get(n.name);
+      if (!ids) idsByName.set(n.name, (ids = []));
+      if (this.byName.get(n.name) === n) ids.push(n);
+      else ids.unshift(n);
+    }
     const snapshotOffset = this.log.logEndOffset;
-    for (let i = 0; i < snapshot.length; i += 1_000) await this.append(snapshot.slice(i, i + 1_000));
+    let batch: ProducerIdRecord[] = [{ type: 'block', endId: this.endId }];
+    for (const ids of idsByName.values()) {
+      if (batch.length >= 1_000) {
+        await this.append(batch);
+        batch = [];
+      }
+      for (const n of ids) batch.push({ type: 'producer', ...n });
+    }
+    await this.append(batch);
     await this.log.deleteSegmentsBelow(snapshotOffset);
   }
 }
