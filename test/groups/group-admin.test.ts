@@ -149,6 +149,36 @@ describe('GroupAdmin and GroupOffsets', () => {
       expect(after.offsetsEpoch).toBe(member.offsetsEpoch + 1);
     });
 
+    it('announces an epoch only once its own reset is written, also when two resets overlap: the first one done does not announce the second', async () => {
+      const member = joinMember();
+      let release!: () => void;
+      const written = new Promise<void>((resolve) => (release = resolve));
+      let secondWriting!: () => void;
+      const isSecondWriting = new Promise<void>((resolve) => (secondWriting = resolve));
+      const reset = offsets.reset.bind(offsets);
+      let calls = 0;
+      // The first reset is written at once; the second waits (a slow fsync) until released.
+      offsets.reset = async (...args) => {
+        if (++calls === 1) return reset(...args);
+        secondWriting();
+        await written;
+        return reset(...args);
+      };
+      pushed = [];
+      const first = admin.resetOffsets({ ...request, partitions: [0], target: { point: 'earliest' }, execute: true });
+      const second = admin.resetOffsets({ ...request, partitions: [0], target: { timestampMs: 120_000 }, execute: true });
+      await isSecondWriting;
+      await first;
+      // The first is written; the second is not: members are told the first's epoch, not the second's.
+      const during = coordinator.heartbeat({ groupId: 'g', memberId: member.memberId, memberEpoch: member.memberEpoch, topics: ['orders'], owned: member.assignment, idleMs: 0 });
+      expect(during.offsetsEpoch, 'an epoch was announced before its reset was written').toBe(member.offsetsEpoch + 1);
+      expect(pushed.map((p) => p.offsetsEpoch)).toEqual([member.offsetsEpoch + 1]);
+      release();
+      await second;
+      expect(pushed.map((p) => p.offsetsEpoch)).toEqual([member.offsetsEpoch + 1, member.offsetsEpoch + 2]);
+      expect(offsets.fetch('g').get('orders')!.get(0)!.offset).toBe(120);
+    });
+
     it('tells members the new epoch after a reset whose write failed, so they are not fenced for good', async () => {
       const member = joinMember();
       offsets.reset = () => Promise.reject(new Error('disk gone'));
