@@ -226,6 +226,14 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     registry.checkNotFenced(z.producerId, MAX_PRODUCER_EPOCH);
   });
 
+  it('opens on a server whose client topics already hold every partition it may have (an upgrade to a server with __producer_ids)', async () => {
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, maxPartitions: 2 });
+    await logs.createTopic('orders', 2);
+    const registry = await ProducerIdRegistry.open(logs, silentLogger);
+    expect((await registry.initProducer({})).producerEpoch).toBe(0);
+  });
+
   it('refuses a new name past maxNamedProducers, and still serves the names it holds', async () => {
     const registry = await ProducerIdRegistry.open(logs, silentLogger, { maxNamedProducers: 2 });
     const a = await registry.initProducer({ name: 'a' });

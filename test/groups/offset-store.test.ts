@@ -162,6 +162,14 @@ describe('OffsetStore (__consumer_offsets)', () => {
     expect(again.fetch('g').has('orders')).toBe(false);
   });
 
+  it('opens on a server whose client topics already hold every partition it may have', async () => {
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, maxPartitions: 4 });
+    const store = await OffsetStore.open(logs, () => 1_000, silentLogger);
+    await store.commit('g', 'm', [{ topic: 'orders', partition: 3, offset: 5 }]);
+    expect(store.fetch('g').get('orders')!.get(3)!.offset).toBe(5);
+  });
+
   it('cleans old records: the topic stays bounded however many commits there are', async () => {
     const store = await OffsetStore.open(logs, () => 1_000, silentLogger, { segmentBytes: 4096 });
     const partitionOf = () => [...Array(8).keys()].find((p) => logs.partition(OFFSETS_TOPIC, p).logEndOffset > 0)!;
