@@ -199,7 +199,8 @@ export class ProducerIdRegistry {
       return { producerId, producerEpoch: epoch };
     }
     if (name !== undefined) throw new InvalidArgumentError(`producer id ${producerId} is not the id of producer '${name}'`);
-    if (producerId >= this.endId) throw new InvalidArgumentError(`producer id ${producerId} was never issued by this server (ids are below ${this.endId})`);
+    // Below nextId: handed out (after a restart nextId is the block end, so every id that may have been).
+    if (producerId >= this.nextId) throw new InvalidArgumentError(`producer id ${producerId} was never issued by this server (ids are below ${this.nextId})`);
     const latest = this.unnamedEpochs.get(producerId);
     if (latest !== undefined && latest !== producerEpoch) {
       throw new ProducerFencedError(`producer ${producerId} epoch ${producerEpoch} is not the latest issued (${latest})`);

@@ -108,6 +108,11 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     expect(await registry.initProducer({ current: unnamed })).toEqual({ producerId: unnamed.producerId, producerEpoch: 1 });
     expect(await rejection(registry.initProducer({ current: unnamed }))).toBeInstanceOf(ProducerFencedError);
     expect(await rejection(registry.initProducer({ current: { producerId: 5_000_000, producerEpoch: 0 } }))).toBeInstanceOf(InvalidArgumentError);
+    // The next id of the block is not issued yet either: bumping it would give it an epoch before
+    // its first holder gets epoch 0 (whose batches partitions would then refuse as an older epoch).
+    const next = unnamed.producerId + 1;
+    expect(await rejection(registry.initProducer({ current: { producerId: next, producerEpoch: 0 } }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await registry.initProducer({})).toEqual({ producerId: next, producerEpoch: 0 });
     expect(await rejection(registry.initProducer({ current: { producerId: unnamed.producerId, producerEpoch: MAX_PRODUCER_EPOCH + 1 } }))).toBeInstanceOf(InvalidArgumentError);
     expect(await rejection(registry.initProducer({ name: '' }))).toBeInstanceOf(InvalidArgumentError);
   });
