@@ -1,6 +1,6 @@
 import { PRODUCER_IDS_TOPIC } from '../core/internal-topics.js';
 import { DataLossError, InvalidArgumentError, ProducerFencedError, TooManyProducersError, TopicAlreadyExistsError } from '../core/errors.js';
-import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, PRODUCER_ID_BLOCK_SIZE } from '../core/limits.js';
+import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, MAX_REMEMBERED_UNNAMED_EPOCHS, PRODUCER_ID_BLOCK_SIZE, REPLAY_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { LogManager } from '../storage/log-manager.js';
@@ -11,11 +11,8 @@ const PRODUCER_IDS_SEGMENT_BYTES = 1024 * 1024;
 /** The topic is compacted (snapshot, then cut) once it has this many segments. */
 const COMPACT_AT_SEGMENTS = 3;
 const SNAPSHOT_RECORD_BYTES_ESTIMATE = 120;
-const REPLAY_READ_BYTES = 4 * 1024 * 1024;
 /** An epoch no batch carries: a retired id's fence refuses all of them. */
 const RETIRED_FENCE_EPOCH = MAX_PRODUCER_EPOCH + 1;
-/** Unnamed ids whose latest epoch is remembered (in memory only; see the class comment). */
-const MAX_REMEMBERED_UNNAMED_EPOCHS = 100_000;
 
 export interface ProducerIdentity {
   producerId: number;
