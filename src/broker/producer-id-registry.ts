@@ -1,6 +1,6 @@
 import { PRODUCER_IDS_TOPIC } from '../core/internal-topics.js';
 import { DataLossError, InvalidArgumentError, ProducerFencedError, TooManyProducersError, TopicAlreadyExistsError } from '../core/errors.js';
-import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, PRODUCER_ID_BLOCK_SIZE } from '../core/limits.js';
+import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, MAX_REMEMBERED_UNNAMED_EPOCHS, PRODUCER_ID_BLOCK_SIZE, REPLAY_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
 import type { LogManager } from '../storage/log-manager.js';
@@ -11,11 +11,8 @@ const PRODUCER_IDS_SEGMENT_BYTES = 1024 * 1024;
 /** The topic is compacted (snapshot, then cut) once it has this many segments. */
 const COMPACT_AT_SEGMENTS = 3;
 const SNAPSHOT_RECORD_BYTES_ESTIMATE = 120;
-const REPLAY_READ_BYTES = 4 * 1024 * 1024;
 /** An epoch no batch carries: a retired id's fence refuses all of them. */
 const RETIRED_FENCE_EPOCH = MAX_PRODUCER_EPOCH + 1;
-/** Unnamed ids whose latest epoch is remembered (in memory only; see the class comment). */
-const MAX_REMEMBERED_UNNAMED_EPOCHS = 100_000;
 
 export interface ProducerIdentity {
   producerId: number;
@@ -218,7 +215,8 @@ export class ProducerIdRegistry {
       return { producerId, producerEpoch: epoch };
     }
     if (name !== undefined) throw new InvalidArgumentError(`producer id ${producerId} is not the id of producer '${name}'`);
-    if (producerId >= this.endId) throw new InvalidArgumentError(`producer id ${producerId} was never issued by this server (ids are below ${this.endId})`);
+    // Below nextId: handed out (after a restart nextId is the block end, so every id that may have been).
+    if (producerId >= this.nextId) throw new InvalidArgumentError(`producer id ${producerId} was never issued by this server (ids are below ${this.nextId})`);
     const latest = this.unnamedEpochs.get(producerId);
     // An unnamed id's epochs past 0 come only from its holder's bumps, each from the one before: a
     // bump from latest - 1 is that bump asked again (its answer was lost), and gets the same answer.
@@ -331,16 +329,27 @@ export class ProducerIdRegistry {
    */
   private async compactIfDue(): Promise<void> {
     if (this.log.segmentCount < COMPACT_AT_SEGMENTS) return;
-    // The names' current ids last, so that replay finds each name's current record after its others.
-    const entries = [...this.named.values()];
-    const isCurrent = (n: NamedProducer) => this.byName.get(n.name) === n;
-    const snapshot: ProducerIdRecord[] = [
-      { type: 'block', endId: this.endId },
-      ...[...entries.filter((n) => !isCurrent(n)), ...entries.filter(isCurrent)].map((n) => ({ type: 'producer' as const, ...n })),
-    ];
-    if (this.log.sizeBytes < 4 * snapshot.length * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
+    if (this.log.sizeBytes < 4 * (1 + this.named.size) * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
+    // Each name's ids together, its current one last, and a name never split between two batches (a
+    // batch is written whole or not at all): replay of a snapshot that a crash cut after any batch
+    // finds each name's current record after its others, never an older id of it last.
+    const idsByName = new Map<string, NamedProducer[]>();
+    for (const n of this.named.values()) {
+      let ids = idsByName.get(n.name);
+      if (!ids) idsByName.set(n.name, (ids = []));
+      if (this.byName.get(n.name) === n) ids.push(n);
+      else ids.unshift(n);
+    }
     const snapshotOffset = this.log.logEndOffset;
-    for (let i = 0; i < snapshot.length; i += 1_000) await this.append(snapshot.slice(i, i + 1_000));
+    let batch: ProducerIdRecord[] = [{ type: 'block', endId: this.endId }];
+    for (const ids of idsByName.values()) {
+      if (batch.length >= 1_000) {
+        await this.append(batch);
+        batch = [];
+      }
+      for (const n of ids) batch.push({ type: 'producer', ...n });
+    }
+    await this.append(batch);
     await this.log.deleteSegmentsBelow(snapshotOffset);
   }
 }

@@ -175,7 +175,7 @@ export const MAX_REMEMBERED_JOINS = 1_024;
 export const MAX_REMEMBERED_FENCES = 256;
 /** Characters of a refused value quoted in an error message: the message must stay small too. */
 export const QUOTED_CHARACTERS = 64;
-/** One read of __consumer_offsets while the committed offsets are rebuilt at startup. */
+/** One read of __consumer_offsets or __producer_ids while their state is rebuilt at startup. */
 export const REPLAY_READ_BYTES = 4 * 1024 * 1024;
 
 // --- Startup reads of the logs ---
@@ -220,6 +220,8 @@ export const MAX_CLI_UNACKNOWLEDGED_RECORDS = 10_000;
 export const PRODUCER_ID_BLOCK_SIZE = 1_000;
 /** Producer names (InitProducer's producer_name) the server keeps; past it, new names are refused. */
 export const MAX_NAMED_PRODUCERS = 100_000;
+/** Unnamed producer ids whose latest epoch the server remembers (in memory, least recently used forgotten). */
+export const MAX_REMEMBERED_UNNAMED_EPOCHS = 100_000;
 export const MAX_PRODUCER_NAME_LENGTH = 249;
 /** Producer epochs are int16 in the batch format; InitProducer gives a fresh id past the last. */
 export const MAX_PRODUCER_EPOCH = 0x7fff;

@@ -124,12 +124,16 @@ export class GroupAdmin {
       changes.push({ topic: request.topic, partition, previousOffset, newOffset: await resetOffsetFor(request.target, previousOffset, log) });
     }
     if (request.execute) {
-      coordinator.fenceOffsets(request.groupId);
+      // The look-ups above wait on the log: a topic deleted meanwhile (its offsets already forgotten)
+      // must not get offsets back. From here to the write being queued nothing waits, so a delete
+      // either happened before (refused here) or forgets this reset after it.
+      for (const change of changes) topics.partition(request.topic, change.partition);
+      const offsetsEpoch = coordinator.fenceOffsets(request.groupId);
       try {
         await offsets.reset(request.groupId, request.requestedBy || 'unknown', changes.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.newOffset })));
       } finally {
         // Also after a failed write: members stay fenced until they are told the new epoch.
-        coordinator.notifyOffsetsReset(request.groupId);
+        coordinator.notifyOffsetsReset(request.groupId, offsetsEpoch);
       }
     }
     return { changes, executed: request.execute };

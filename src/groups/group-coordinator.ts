@@ -184,20 +184,27 @@ export class GroupCoordinator {
     }
   }
 
-  /** Before an offset reset is written: commits of the group's live members made before it are refused. */
-  fenceOffsets(groupId: string): void {
+  /**
+   * Before an offset reset is written: commits of the group's live members made before it are refused.
+   * Returns the reset's offsets epoch, for notifyOffsetsReset (undefined: the group has no members).
+   */
+  fenceOffsets(groupId: string): number | undefined {
     const group = this.groups.get(groupId);
-    if (group) group.offsetsEpoch++;
+    if (group) return ++group.offsetsEpoch;
+    return undefined;
   }
 
   /**
    * After the reset is written (or failed to be: the members reload what is there): every live member
-   * is told to reload its offsets (the new epoch).
+   * is told to reload its offsets (the new epoch). `offsetsEpoch` is the one fenceOffsets gave this
+   * reset: a later reset still being written is not announced with it (its members would reload the
+   * offsets from before it, and see no new epoch once it is written).
    */
-  notifyOffsetsReset(groupId: string): void {
+  notifyOffsetsReset(groupId: string, offsetsEpoch?: number): void {
     const group = this.groups.get(groupId);
     if (!group) return;
-    group.announcedOffsetsEpoch = group.offsetsEpoch;
+    const written = offsetsEpoch === undefined ? group.offsetsEpoch : Math.min(offsetsEpoch, group.offsetsEpoch);
+    group.announcedOffsetsEpoch = Math.max(group.announcedOffsetsEpoch, written);
     for (const member of group.members.values()) this.options.events?.onAssignmentChanged?.(groupId, this.responseFor(group, member));
   }
 

@@ -173,21 +173,21 @@ export class OffsetStore {
    */
   async forgetTopic(topic: string): Promise<void> {
     const atMs = this.nowMs();
-    // One write per partition of the offsets topic (in batches of 1,000), not an fsync per group.
-    const byPartition = new Map<number, OffsetRecord[]>();
-    for (const groupId of this.groupIds()) {
-      if (!this.offsets.get(groupId)?.has(topic)) continue;
-      const partition = this.partitionOf(groupId);
-      // A damaged partition takes no writes: its groups' offsets are unknown anyway.
-      if (this.damagedPartitions.has(partition)) continue;
-      let records = byPartition.get(partition);
-      if (!records) byPartition.set(partition, (records = []));
-      records.push({ type: 'forget-topic', groupId, topic, atMs });
-    }
+    // One write per partition of the offsets topic (in batches of 1,000), not an fsync per group. Which
+    // groups hold the topic is read when the partition's write chain gets there: a commit validated
+    // before the delete and still being written is applied by then, and forgotten too.
+    // A damaged partition takes no writes: its groups' offsets are unknown anyway.
+    const partitions = [...Array(this.partitionCount()).keys()].filter((partition) => !this.damagedPartitions.has(partition));
     await Promise.all(
-      [...byPartition].map(async ([partition, records]) => {
-        for (let i = 0; i < records.length; i += 1_000) await this.writeTo(partition, records.slice(i, i + 1_000));
-      }),
+      partitions.map((partition) =>
+        this.writeTo(partition, () => {
+          const records: OffsetRecord[] = [];
+          for (const groupId of this.groupIds()) {
+            if (this.partitionOf(groupId) === partition && this.offsets.get(groupId)?.has(topic)) records.push({ type: 'forget-topic', groupId, topic, atMs });
+          }
+          return records;
+        }),
+      ),
     );
   }
 
@@ -195,16 +195,24 @@ export class OffsetStore {
     return this.writeTo(this.partitionOf(groupId), records);
   }
 
-  /** Appends records of groups that all map to `partition`, in that partition's write order. */
-  private writeTo(partition: number, records: OffsetRecord[]): Promise<void> {
-    if (records.length === 0) return Promise.resolve();
+  /**
+   * Appends records of groups that all map to `partition`, in that partition's write order. Records
+   * given as a function are made when the earlier writes are done (nothing to write: no append).
+   */
+  private writeTo(partition: number, recordsOrLater: OffsetRecord[] | (() => OffsetRecord[])): Promise<void> {
+    if (Array.isArray(recordsOrLater) && recordsOrLater.length === 0) return Promise.resolve();
     const damage = this.damagedPartitions.get(partition);
     if (damage) return Promise.reject(damage);
     const previous = this.writeChains.get(partition) ?? Promise.resolve();
     const written = previous.then(async () => {
-      await this.append(partition, records);
-      for (const record of records) this.apply(record);
-      await this.compactIfDue(partition);
+      // A request's records in one batch (all or nothing); forgotten topics' in slices of 1,000, so
+      // that no batch comes near the topic's batch size limit.
+      const slices = Array.isArray(recordsOrLater) ? [recordsOrLater] : sliced(recordsOrLater(), 1_000);
+      for (const records of slices) {
+        await this.append(partition, records);
+        for (const record of records) this.apply(record);
+      }
+      if (slices.length > 0) await this.compactIfDue(partition);
     });
     this.writeChains.set(partition, written.catch(() => undefined));
     return written;
@@ -264,6 +272,12 @@ export class OffsetStore {
     if (!topic) group.set(record.topic, (topic = new Map()));
     topic.set(record.partition, { offset: record.offset, committedAtMs: record.atMs, memberId: record.type === 'commit' ? record.memberId : record.by });
   }
+}
+
+function sliced<T>(items: readonly T[], size: number): T[][] {
+  const slices: T[][] = [];
+  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
+  return slices;
 }
 
 const isText = (value: unknown): value is string => typeof value === 'string';

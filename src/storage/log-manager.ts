@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { isInternalTopic } from '../core/internal-topics.js';
 import {
   DataLossError,
   InvalidArgumentError,
@@ -260,8 +261,14 @@ export class LogManager {
     return result;
   }
 
-  /** Refuses `added` more partitions past the server's limit (each holds file descriptors: see limits.ts). */
+  /**
+   * Refuses `added` more partitions past the server's limit (each holds file descriptors: see
+   * limits.ts). The server's own internal topics (a few partitions, created at startup; clients may
+   * not create them) are not refused: a server whose client topics took every partition would
+   * otherwise not start once a new version adds one. Their partitions still count against clients.
+   */
   private checkPartitionLimit(topic: string, added: number): void {
+    if (isInternalTopic(topic)) return;
     let count = 0;
     for (const t of this.topics.values()) count += t.partitions.length;
     if (count + added > this.maxPartitions) {

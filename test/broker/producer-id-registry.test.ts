@@ -113,6 +113,11 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     expect(await registry.initProducer({ current: { producerId: unnamed.producerId, producerEpoch: 1 } })).toEqual({ producerId: unnamed.producerId, producerEpoch: 2 });
     expect(await rejection(registry.initProducer({ current: unnamed }))).toBeInstanceOf(ProducerFencedError);
     expect(await rejection(registry.initProducer({ current: { producerId: 5_000_000, producerEpoch: 0 } }))).toBeInstanceOf(InvalidArgumentError);
+    // The next id of the block is not issued yet either: bumping it would give it an epoch before
+    // its first holder gets epoch 0 (whose batches partitions would then refuse as an older epoch).
+    const next = unnamed.producerId + 1;
+    expect(await rejection(registry.initProducer({ current: { producerId: next, producerEpoch: 0 } }))).toBeInstanceOf(InvalidArgumentError);
+    expect(await registry.initProducer({})).toEqual({ producerId: next, producerEpoch: 0 });
     expect(await rejection(registry.initProducer({ current: { producerId: unnamed.producerId, producerEpoch: MAX_PRODUCER_EPOCH + 1 } }))).toBeInstanceOf(InvalidArgumentError);
     expect(await rejection(registry.initProducer({ name: '' }))).toBeInstanceOf(InvalidArgumentError);
   });
@@ -204,6 +209,51 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     expect(() => registry.checkNotFenced(z.producerId, MAX_PRODUCER_EPOCH)).toThrow(ProducerFencedError);
     const handedOut = new Set([...identities.values(), z, zMoved].map((i) => i.producerId));
     expect(handedOut.has((await registry.initProducer({})).producerId)).toBe(false);
+  });
+
+  it('keeps each name on its current id after a crash between two batches of a compaction snapshot', async () => {
+    await logs.close();
+    const fs = new FaultyFileSystem();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, fs });
+    let registry = await ProducerIdRegistry.open(logs, silentLogger, { segmentBytes: 4096 });
+    const z = await registry.initProducer({ name: 'z' });
+    // 1,100 more names (a snapshot of more than one batch), written as the registry writes them, in
+    // batches that fill segments until a compaction is due; then 'z' at its last epoch.
+    const log = logs.partition(PRODUCER_IDS_TOPIC, 0);
+    for (let epoch = 0; epoch < 6; epoch++) {
+      const named = Array.from({ length: 1_100 }, (_, i) => ({ type: 'producer', name: `n${i}`, producerId: 1_000 + i, epoch, fenceEpoch: epoch }));
+      await log.append(encodeRecordBatch(named.map((r) => ({ key: r.name, value: JSON.stringify(r) }))), { ackLevel: 'durable' });
+    }
+    await log.append(
+      encodeRecordBatch([{ type: 'block', endId: 3_000 }, { type: 'producer', name: 'z', producerId: z.producerId, epoch: MAX_PRODUCER_EPOCH, fenceEpoch: 0 }].map((r) => ({ key: null, value: JSON.stringify(r) }))),
+      { ackLevel: 'durable' },
+    );
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, fs });
+    registry = await ProducerIdRegistry.open(logs, silentLogger);
+    // 'z' moves to a fresh id (its record is the first write); the compaction after it writes its
+    // snapshot's first batch, and the process dies before the second.
+    const recordWrite = fs.writevCount + 1;
+    fs.beforeWritev = (_path, count) => {
+      if (count > recordWrite + 1) throw Object.assign(new Error('killed'), { code: 'EIO' });
+    };
+    const zMoved = await registry.initProducer({ current: { producerId: z.producerId, producerEpoch: MAX_PRODUCER_EPOCH } });
+    expect(fs.writevCount, 'the snapshot needed a second batch').toBeGreaterThan(recordWrite + 1);
+    fs.beforeWritev = undefined;
+    await fs.crash();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    registry = await ProducerIdRegistry.open(logs, silentLogger);
+    // The same instance renumbers a partition: its current id moves on; nobody took the name over.
+    expect(await registry.initProducer({ current: zMoved })).toEqual({ producerId: zMoved.producerId, producerEpoch: 1 });
+    registry.checkNotFenced(z.producerId, MAX_PRODUCER_EPOCH);
+  });
+
+  it('opens on a server whose client topics already hold every partition it may have (an upgrade to a server with __producer_ids)', async () => {
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, maxPartitions: 2 });
+    await logs.createTopic('orders', 2);
+    const registry = await ProducerIdRegistry.open(logs, silentLogger);
+    expect((await registry.initProducer({})).producerEpoch).toBe(0);
   });
 
   it('refuses a new name past maxNamedProducers, and still serves the names it holds', async () => {

@@ -149,6 +149,36 @@ describe('GroupAdmin and GroupOffsets', () => {
       expect(after.offsetsEpoch).toBe(member.offsetsEpoch + 1);
     });
 
+    it('announces an epoch only once its own reset is written, also when two resets overlap: the first one done does not announce the second', async () => {
+      const member = joinMember();
+      let release!: () => void;
+      const written = new Promise<void>((resolve) => (release = resolve));
+      let secondWriting!: () => void;
+      const isSecondWriting = new Promise<void>((resolve) => (secondWriting = resolve));
+      const reset = offsets.reset.bind(offsets);
+      let calls = 0;
+      // The first reset is written at once; the second waits (a slow fsync) until released.
+      offsets.reset = async (...args) => {
+        if (++calls === 1) return reset(...args);
+        secondWriting();
+        await written;
+        return reset(...args);
+      };
+      pushed = [];
+      const first = admin.resetOffsets({ ...request, partitions: [0], target: { point: 'earliest' }, execute: true });
+      const second = admin.resetOffsets({ ...request, partitions: [0], target: { timestampMs: 120_000 }, execute: true });
+      await isSecondWriting;
+      await first;
+      // The first is written; the second is not: members are told the first's epoch, not the second's.
+      const during = coordinator.heartbeat({ groupId: 'g', memberId: member.memberId, memberEpoch: member.memberEpoch, topics: ['orders'], owned: member.assignment, idleMs: 0 });
+      expect(during.offsetsEpoch, 'an epoch was announced before its reset was written').toBe(member.offsetsEpoch + 1);
+      expect(pushed.map((p) => p.offsetsEpoch)).toEqual([member.offsetsEpoch + 1]);
+      release();
+      await second;
+      expect(pushed.map((p) => p.offsetsEpoch)).toEqual([member.offsetsEpoch + 1, member.offsetsEpoch + 2]);
+      expect(offsets.fetch('g').get('orders')!.get(0)!.offset).toBe(120);
+    });
+
     it('tells members the new epoch after a reset whose write failed, so they are not fenced for good', async () => {
       const member = joinMember();
       offsets.reset = () => Promise.reject(new Error('disk gone'));
@@ -166,6 +196,28 @@ describe('GroupAdmin and GroupOffsets', () => {
       expect(past).toBeInstanceOf(PartitionNotFoundError);
       expect(await rejection(admin.resetOffsets({ ...request, target: undefined, execute: true }))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'a reset needs a target: to (earliest, latest, offset, timestamp) or shift_by' });
       expect(offsets.groupIds()).toEqual([]);
+    });
+
+    it('refuses a reset whose topic was deleted while it looked up the offsets, so no offset of the deleted topic is written after it was forgotten', async () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let lookingUp!: () => void;
+      const lookedUp = new Promise<void>((resolve) => (lookingUp = resolve));
+      const slow = new FakePartition(100, 200);
+      slow.offsetForTimestamp = async () => {
+        lookingUp();
+        await released;
+        return 150;
+      };
+      topics.topics.set('orders', [slow]);
+      const reset = rejection(admin.resetOffsets({ ...request, target: { timestampMs: 150_000 }, execute: true }));
+      await lookedUp;
+      // TopicAdmin.deleteTopic: the topic goes, then its offsets are forgotten.
+      topics.topics.delete('orders');
+      await offsets.forgetTopic('orders');
+      release();
+      expect(await reset).toBeInstanceOf(TopicNotFoundError);
+      expect(offsets.groupIds(), 'an offset of the deleted topic was written after it was forgotten').toEqual([]);
     });
   });
 

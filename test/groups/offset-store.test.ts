@@ -130,6 +130,46 @@ describe('OffsetStore (__consumer_offsets)', () => {
     expect(again.fetch('g2').get('orders')!.has(1)).toBe(false);
   });
 
+  it('forgets a deleted topic also in a group whose first commit to it was still being written (a commit validated before the delete)', async () => {
+    let releaseAppends!: () => void;
+    const appendsReleased = new Promise<void>((resolve) => (releaseAppends = resolve));
+    // The port over the log manager, whose appends wait until released (a slow fsync).
+    const port: OffsetLog = {
+      listTopics: () => logs.listTopics(),
+      createTopic: (name, partitionCount, config) => logs.createTopic(name, partitionCount, config),
+      partitionCount: (topic) => logs.partitionCount(topic),
+      partition: (topic, partition): OffsetLogPartition => {
+        const log = logs.partition(topic, partition);
+        return Object.assign(Object.create(log) as OffsetLogPartition, {
+          append: async (batch: Buffer, options: { ackLevel: 'durable' }) => {
+            await appendsReleased;
+            return log.append(batch, options);
+          },
+        });
+      },
+    };
+    const store = await OffsetStore.open(port, () => 1_000, silentLogger);
+    // Validated while 'orders' existed, still being written when TopicAdmin deleted it and asked to forget it.
+    const commit = store.commit('g', 'm', [{ topic: 'orders', partition: 0, offset: 5 }]);
+    const forgotten = store.forgetTopic('orders');
+    releaseAppends();
+    await commit;
+    await forgotten;
+    expect(store.fetch('g').has('orders'), 'an offset of the deleted topic survived its deletion').toBe(false);
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const again = await OffsetStore.open(logs, () => 2_000, silentLogger);
+    expect(again.fetch('g').has('orders')).toBe(false);
+  });
+
+  it('opens on a server whose client topics already hold every partition it may have', async () => {
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, maxPartitions: 4 });
+    const store = await OffsetStore.open(logs, () => 1_000, silentLogger);
+    await store.commit('g', 'm', [{ topic: 'orders', partition: 3, offset: 5 }]);
+    expect(store.fetch('g').get('orders')!.get(3)!.offset).toBe(5);
+  });
+
   it('cleans old records: the topic stays bounded however many commits there are', async () => {
     const store = await OffsetStore.open(logs, () => 1_000, silentLogger, { segmentBytes: 4096 });
     const partitionOf = () => [...Array(8).keys()].find((p) => logs.partition(OFFSETS_TOPIC, p).logEndOffset > 0)!;
