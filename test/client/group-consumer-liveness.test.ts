@@ -104,7 +104,11 @@ describe('GroupConsumer liveness', () => {
     const firstJoinSentMs = sent.find((h) => h.memberEpoch === 0)!.atMs;
     expect(handedAtMs.length).toBeGreaterThan(0);
     // Handed only while the first join's answer (the last answered heartbeat) was within the session.
-    expect(Math.max(...handedAtMs)).toBeLessThan(firstJoinSentMs + SESSION_TIMEOUT_MS);
+    // The session is ended by a timer of the client's clock, which fires late on a loaded machine
+    // (CI saw 4 ms); the margin is still well inside the server's own session, which counts from
+    // when it received that heartbeat, not from when it was sent.
+    const TIMER_LATENESS_MS = 100;
+    expect(Math.max(...handedAtMs)).toBeLessThan(firstJoinSentMs + SESSION_TIMEOUT_MS + TIMER_LATENESS_MS);
     expect(lost[0]).toEqual([{ topic: 't', partition: 0 }]);
     // The lost member id leaves (so the server frees its partitions now), then a fresh join.
     const leaveIndex = sent.findIndex((h) => h.memberId === 'm1' && h.memberEpoch === -1);
