@@ -77,7 +77,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private failure: Error | undefined;
 
   constructor(
-    private readonly client: ClientChannel,
+    client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
     this.clock = client.clock;
