@@ -190,7 +190,7 @@ export class StrataWorld implements HolderView {
           if (!member.paused.delete(p)) continue;
           member.owned.delete(p);
         }
-        // As GroupConsumer.reconcile(): tell the coordinator at once.
+        // As AssignmentReconciler.reconcile() in the client: tell the coordinator at once.
         this.heartbeat(member, member.memberEpoch);
       }, this.params.revocationDelayMs);
     }

@@ -1,4 +1,6 @@
-import type { StrataError } from '../core/errors.js';
+import { InvalidArgumentError, type StrataError } from '../core/errors.js';
+
+export const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
 
 /** What a group member is told: a partition of a topic. */
 export interface TopicPartition {
@@ -67,4 +69,14 @@ export interface GroupConsumerOptions {
    * to `logger`. A throw from it is logged, and changes nothing.
    */
   onCommitFailed?: (error: StrataError, failure: CommitFailure) => void;
+}
+
+/** Refuses options a group consumer cannot run with (INVALID_ARGUMENT), before it starts anything. */
+export function checkGroupConsumerOptions(options: GroupConsumerOptions): void {
+  if (options.topics.length === 0) throw new InvalidArgumentError('a group consumer needs at least one topic');
+  const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
+  if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new InvalidArgumentError(`leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`);
+  if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0)) {
+    throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${options.maxBytes}`);
+  }
 }

@@ -1,26 +1,27 @@
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
-import { FencedInstanceIdError, InvalidArgumentError, StrataError } from '../core/errors.js';
+import { FencedInstanceIdError } from '../core/errors.js';
 import { DEFAULT_MEMBER_MAX_BYTES, FAIR_SLICE_RECORDS, MAX_ABANDONED_MEMBER_IDS } from '../core/limits.js';
-import { call } from './admin.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
+import { AssignmentReconciler } from './assignment-reconciler.js';
 import { EventLoopDelayWatch } from './event-loop-delay-watch.js';
 import { GroupFetchers } from './group-fetchers.js';
-import { GroupRecordIterator, MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './group-record-iterator.js';
+import { groupBatches, type GroupBatchHost } from './group-batches.js';
+import { GroupRecordIterator, type GroupIteratorHost } from './group-record-iterator.js';
 import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
+import { GroupOffsetCommitter, type MemberIdentity } from './group-offset-committer.js';
+import { MemberPartitions, partitionKey as key } from './member-partitions.js';
 import { RecordBuffer } from './record-buffer.js';
 import type { ClientChannel } from './client-channel.js';
-import type { CommitTrigger, GroupConsumerLogger, GroupConsumerOptions, TopicPartition, TopicPartitionOffset } from './group-consumer-options.js';
+import { checkGroupConsumerOptions, DEFAULT_LEAVE_TIMEOUT_MS, type GroupConsumerLogger, type GroupConsumerOptions, type TopicPartition } from './group-consumer-options.js';
 
 export type { CommitFailure, CommitTrigger, GroupConsumerLogger, GroupConsumerOptions, TopicPartition, TopicPartitionOffset } from './group-consumer-options.js';
 
-const key = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 const JOIN_EPOCH = 0;
 const LEAVE_EPOCH = -1;
 const STATIC_LEAVE_EPOCH = -2;
-const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
 /** An event-loop stall of this share of the session timeout is warned about. */
 const STALL_WARNING_SHARE = 0.5;
 /** How often the session is checked when the loop does not ask for records. */
@@ -62,26 +63,13 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly logger: GroupConsumerLogger;
   /** Fenced (FENCED_INSTANCE_ID): stopped for good, without leaving. */
   private isFenced = false;
-  private commitTimer: TimerHandle | undefined;
   private sessionTimer: TimerHandle | undefined;
-  /** Partitions this member reads now, with the next offset to hand out (fetch position). */
-  private readonly owned = new Map<string, TopicPartition>();
-  /** Next offset after the last processed record, per partition: what a commit writes. */
-  private readonly processed = new Map<string, number>();
-  private readonly committed = new Map<string, number>();
-  /** Next offset after the last record handed to the loop, per partition. */
-  private readonly handedNext = new Map<string, number>();
-  /** Partitions being revoked: owned until their last commit, but nothing more of them is handed. */
-  private readonly revoking = new Set<string>();
-  /** Where reading began on a partition with no committed offset ('latest', resolved once). */
-  private readonly startedAt = new Map<string, number>();
+  private readonly partitions = new MemberPartitions();
+  private readonly committer: GroupOffsetCommitter;
+  private readonly reconciler: AssignmentReconciler;
   private readonly buffer: RecordBuffer<ConsumedRecord>;
   private readonly fetchers: GroupFetchers;
   private reconciling: Promise<void> = Promise.resolve();
-  /** Handed to the loop, not yet known processed: a batch, or one record with its partition's key. */
-  private lastHanded: ConsumedRecord[] = [];
-  private lastHandedOne: ConsumedRecord | undefined;
-  private lastHandedKey = '';
   private lastAskedAtMs: number;
   private isClosed = false;
   private readonly clock: Clock;
@@ -89,18 +77,13 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private failure: Error | undefined;
 
   constructor(
-    private readonly client: ClientChannel,
+    client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
     this.clock = client.clock;
     this.lastAskedAtMs = this.clock.nowMs();
-    if (options.topics.length === 0) throw new InvalidArgumentError('a group consumer needs at least one topic');
-    const leaveTimeoutMs = options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS;
-    if (!Number.isInteger(leaveTimeoutMs) || leaveTimeoutMs <= 0) throw new InvalidArgumentError(`leaveTimeoutMs must be a positive integer, got ${leaveTimeoutMs}`);
+    checkGroupConsumerOptions(options);
     this.logger = options.logger ?? emitWarning;
-    if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0)) {
-      throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${options.maxBytes}`);
-    }
     // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });
     this.fetchers = new GroupFetchers({
@@ -108,24 +91,20 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       buffer: this.buffer,
       fromBeginning: options.fromBeginning ?? false,
       maxBytes: options.maxBytes ?? DEFAULT_MEMBER_MAX_BYTES,
-      owned: () => this.owned.values(),
-      resumeOffset: (topic, partition) => {
-        const k = key(topic, partition);
-        return this.handedNext.get(k) ?? this.processed.get(k) ?? this.startedAt.get(k);
-      },
+      owned: () => this.partitions.owned.values(),
+      resumeOffset: (topic, partition) => this.partitions.resumeOffset(key(topic, partition)),
       onStartResolved: (topic, partition, offset) => {
         const k = key(topic, partition);
-        if (this.owned.has(k) && !this.startedAt.has(k)) this.startedAt.set(k, offset);
+        if (this.partitions.owned.has(k) && !this.partitions.startedAt.has(k)) this.partitions.startedAt.set(k, offset);
       },
       onOffsetReset: (topic, partition, offset) => {
         const k = key(topic, partition);
-        if (!this.owned.has(k)) return;
+        if (!this.partitions.owned.has(k)) return;
         // The new position is what a commit writes from now on, as Kafka's reset moves the position;
         // the record in hand from before it must not move the commit back when the loop finishes it.
-        this.handedNext.delete(k);
-        this.processed.set(k, offset);
-        if (this.lastHandedOne && this.lastHandedKey === k) this.lastHandedOne = undefined;
-        this.lastHanded = this.lastHanded.filter((r) => key(r.topic, r.partition) !== k);
+        this.partitions.handedNext.delete(k);
+        this.partitions.processed.set(k, offset);
+        this.partitions.dropInHand((handedKey) => handedKey === k);
       },
       onFailure: (error) => this.fail(error),
     });
@@ -149,16 +128,26 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       onAnswer: (response) => this.onResponse(response),
     });
     this.heartbeats.start();
-    const commitEveryMs = options.autoCommitIntervalMs ?? 5_000;
-    // The timer runs beside the loop: it commits what is processed, not the record in hand.
-    this.commitTimer = setRepeating(this.clock, () => void this.commitProcessed('interval'), commitEveryMs, { keepsProcessAlive: true });
+    this.committer = new GroupOffsetCommitter({ client, consumerOptions: options, logger: this.logger, partitions: this.partitions, identity: () => this.memberIdentity() });
+    this.committer.startTimer(options.autoCommitIntervalMs ?? 5_000);
+    this.reconciler = new AssignmentReconciler({
+      consumerOptions: options,
+      partitions: this.partitions,
+      committer: this.committer,
+      fetchers: this.fetchers,
+      buffer: this.buffer,
+      isClosed: () => this.isClosed,
+      generation: () => this.generation,
+      isInGroup: () => this.memberId !== '',
+      sendHeartbeat: () => this.heartbeats.send(),
+    });
     // The loop checks the session before every record; this checks it for a loop that is not asking.
     this.sessionTimer = setRepeating(this.clock, () => this.checkSession(this.clock.nowMs()), SESSION_CHECK_EVERY_MS);
   }
 
   /** The partitions this member reads now. */
   assignment(): TopicPartition[] {
-    return [...this.owned.values()];
+    return [...this.partitions.owned.values()];
   }
 
   get currentMemberId(): string {
@@ -166,23 +155,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
-    return new GroupRecordIterator({
-      clock: this.clock,
-      beforeNext: (nowMs) => this.beforeNext(nowMs),
-      handOne: (record) => {
-        // Revoked while it waited in the buffer: it belongs to another member now. After close()
-        // nothing more is handed: it would be processed but never committed.
-        const k = key(record.topic, record.partition);
-        if (!this.isHandable(k)) return false;
-        this.lastHandedOne = record;
-        this.lastHandedKey = k;
-        this.handedNext.set(k, record.offset + 1);
-        return true;
-      },
-      buffer: this.buffer,
-      failure: () => this.failure,
-      close: () => this.close(),
-    });
+    return new GroupRecordIterator(this.loopHost());
   }
 
   /**
@@ -190,35 +163,38 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * `maxRecords`); a batch is processed once the loop asks for the next one. Leaving the loop
    * (break, throw, close()) leaves the whole batch in hand to be read again: commit() first counts it.
    */
-  async *batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
-    try {
-      let yieldedAtMs = this.clock.nowMs();
-      for (;;) {
-        this.beforeNext(this.clock.nowMs());
-        if (this.clock.nowMs() - yieldedAtMs >= MAX_MS_BETWEEN_YIELDS) {
-          // As the record iterator: a turn of the event loop now and then, for timers and I/O.
-          await yieldToEventLoop();
-          yieldedAtMs = this.clock.nowMs();
-          this.checkSession(yieldedAtMs);
-        }
-        const first = await this.buffer.take();
-        if (first === undefined) {
-          if (this.failure) throw this.failure;
-          return;
-        }
-        const batch = [first, ...this.buffer.takeAvailable(maxRecords - 1)].filter((r) => this.isHandable(key(r.topic, r.partition)));
-        if (batch.length === 0) continue;
-        this.hand(batch);
-        yield batch;
-      }
-    } finally {
-      await this.close();
-    }
+  batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
+    return groupBatches(this.loopHost(), maxRecords);
+  }
+
+  /** What the record and batch iterations need of this member. */
+  private loopHost(): GroupIteratorHost & GroupBatchHost {
+    return {
+      clock: this.clock,
+      beforeNext: (nowMs) => this.beforeNext(nowMs),
+      checkSession: (nowMs) => this.checkSession(nowMs),
+      handOne: (record) => {
+        // Revoked while it waited in the buffer: it belongs to another member now. After close()
+        // nothing more is handed: it would be processed but never committed.
+        const k = key(record.topic, record.partition);
+        if (!this.isHandable(k)) return false;
+        this.partitions.handOne(record, k);
+        return true;
+      },
+      handBatch: (records) => {
+        const batch = records.filter((r) => this.isHandable(key(r.topic, r.partition)));
+        if (batch.length > 0) this.partitions.hand(batch);
+        return batch;
+      },
+      buffer: this.buffer,
+      failure: () => this.failure,
+      close: () => this.close(),
+    };
   }
 
   /** The record in hand is processed, the loop asks for more: and is the member still in its group? */
   private beforeNext(nowMs: number): void {
-    this.markProcessed();
+    this.partitions.markProcessed();
     this.lastAskedAtMs = nowMs;
     this.checkSession(nowMs);
   }
@@ -228,7 +204,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * and given its partitions to others, so none of their records may go to the loop any more.
    */
   private checkSession(nowMs: number): void {
-    if (this.isClosed || this.owned.size === 0 || !this.heartbeats.liveness.isExpired(nowMs, this.heartbeats.sessionTimeoutMs, this.brokenStreamLimitMs())) return;
+    if (this.isClosed || this.partitions.owned.size === 0 || !this.heartbeats.liveness.isExpired(nowMs, this.heartbeats.sessionTimeoutMs, this.brokenStreamLimitMs())) return;
     this.loseAll(nowMs);
   }
 
@@ -244,12 +220,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
 
   /** Whether a buffered record of partition `k` may still go to the loop. */
   private isHandable(k: string): boolean {
-    return !this.isClosed && this.owned.has(k) && !this.revoking.has(k);
-  }
-
-  private hand(records: ConsumedRecord[]): void {
-    this.lastHanded = records;
-    for (const record of records) this.handedNext.set(key(record.topic, record.partition), record.offset + 1);
+    return !this.isClosed && this.partitions.owned.has(k) && !this.partitions.revoking.has(k);
   }
 
   /**
@@ -258,37 +229,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * not from elsewhere (a signal handler, onRevoked) while the loop may still be working on it.
    */
   async commit(): Promise<void> {
-    this.markProcessed();
-    await this.commitProcessed('explicit');
-  }
-
-  /**
-   * Commits the processed offsets not committed yet. commit() (`explicit`) rejects on failure; a
-   * commit the consumer makes by itself reports its failure to onCommitFailed and resolves false.
-   */
-  private async commitProcessed(trigger: CommitTrigger | 'explicit'): Promise<boolean> {
-    const topics = new Map<string, Array<{ partition: number; offset: number }>>();
-    for (const [k, offset] of this.processed) {
-      const tp = this.owned.get(k);
-      if (!tp || this.committed.get(k) === offset) continue;
-      const list = topics.get(tp.topic) ?? [];
-      list.push({ partition: tp.partition, offset });
-      topics.set(tp.topic, list);
-    }
-    if (topics.size === 0 || !this.memberId) return true;
-    const request = {
-      ...this.memberIdentity(),
-      topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
-    };
-    try {
-      await call(this.client.stubs.groups.commitOffsets.bind(this.client.stubs.groups), request, this.client.callTimeoutMs);
-    } catch (error) {
-      if (trigger === 'explicit') throw error;
-      this.reportCommitFailure(error, trigger, request.topics.flatMap(({ topic, partitions }) => partitions.map(({ partition, offset }) => ({ topic, partition, offset }))));
-      return false;
-    }
-    for (const { topic, partitions } of request.topics) for (const p of partitions) this.committed.set(key(topic, p.partition), p.offset);
-    return true;
+    this.partitions.markProcessed();
+    await this.committer.commitProcessed('explicit');
   }
 
   /**
@@ -301,7 +243,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.isClosed = true;
-      this.commitTimer?.cancel();
+      this.committer.stopTimer();
       this.sessionTimer?.cancel();
       this.heartbeats.pause();
       this.loopWatch.stop();
@@ -311,7 +253,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       // those partitions next gets them from the committed offsets.
       this.buffer.drop(() => true);
       if (!this.isFenced) {
-        await this.commitProcessed('close');
+        await this.committer.commitProcessed('close');
         await this.heartbeats.untilJoinSettled(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
         await this.leave();
       }
@@ -319,21 +261,6 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       this.buffer.close();
     })();
     return this.closing;
-  }
-
-  /** A commit made by the consumer itself failed: onCommitFailed hears of it, else the logger. */
-  private reportCommitFailure(thrown: unknown, trigger: CommitTrigger, offsets: TopicPartitionOffset[]): void {
-    const error = thrown instanceof StrataError ? thrown : StrataClientError.fromServiceError(thrown);
-    const fields = { groupId: this.options.groupId, memberId: this.memberId, trigger, code: error.code, partitions: offsets.length };
-    if (!this.options.onCommitFailed) {
-      this.logger.warn(fields, `group consumer: a ${trigger} commit failed (${error.message}): records processed since the last commit may be read again`);
-      return;
-    }
-    try {
-      this.options.onCommitFailed(error, { trigger, offsets });
-    } catch (hookError) {
-      this.logger.warn({ ...fields, hookError: String(hookError) }, 'group consumer: onCommitFailed threw');
-    }
   }
 
   /** Leaves (-1; a static member steps away, -2) and waits for the answer: see GroupHeartbeatStream.leave. */
@@ -349,18 +276,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * onLost (default onRevoked) is called, and the member joins again owning nothing.
    */
   private loseAll(nowMs: number, isRemoved = false): void {
-    const lost = [...this.owned.values()];
+    const lost = [...this.partitions.owned.values()];
     this.generation++;
     this.fetchers.stop(() => true);
     this.buffer.drop(() => true);
-    this.owned.clear();
-    this.processed.clear();
-    this.committed.clear();
-    this.handedNext.clear();
-    this.revoking.clear();
-    this.startedAt.clear();
-    this.lastHanded = [];
-    this.lastHandedOne = undefined;
+    this.partitions.clear();
     this.logger.warn(
       { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
       isRemoved
@@ -401,44 +321,14 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     void this.close();
   }
 
-  /** Reads the group's committed offsets of `partitions`: where reading resumes. */
-  private async loadCommittedOffsets(partitions: readonly TopicPartition[]): Promise<void> {
-    const committed = await call(
-      this.client.stubs.groups.fetchOffsets.bind(this.client.stubs.groups),
-      { ...this.memberIdentity(), topics: [...new Set(partitions.map((tp) => tp.topic))] },
-      this.client.callTimeoutMs,
-    );
-    for (const tp of partitions) {
-      const offset = committed.topics.find((t) => t.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition)?.offset;
-      // Lost (or revoked) while the offsets were on their way: not this member's to track.
-      if (offset === undefined || !this.owned.has(key(tp.topic, tp.partition))) continue;
-      this.processed.set(key(tp.topic, tp.partition), offset);
-      this.committed.set(key(tp.topic, tp.partition), offset);
-    }
-  }
-
   /** What commits and offset fetches carry, so the server can fence a zombie. */
-  private memberIdentity() {
+  private memberIdentity(): MemberIdentity {
     return { groupId: this.options.groupId, memberId: this.memberId, memberEpoch: this.memberEpoch, offsetsEpoch: this.offsetsEpoch ?? 0 };
-  }
-
-  private markProcessed(): void {
-    const one = this.lastHandedOne;
-    if (one) {
-      this.lastHandedOne = undefined;
-      if (this.owned.has(this.lastHandedKey)) this.processed.set(this.lastHandedKey, one.offset + 1);
-    }
-    const records = this.lastHanded;
-    this.lastHanded = [];
-    for (const record of records) {
-      const k = key(record.topic, record.partition);
-      if (this.owned.has(k)) this.processed.set(k, record.offset + 1);
-    }
   }
 
   private heartbeatRequest(memberEpoch = this.memberEpoch): GroupHeartbeatRequest {
     const owned = new Map<string, number[]>();
-    for (const { topic, partition } of this.owned.values()) owned.set(topic, [...(owned.get(topic) ?? []), partition]);
+    for (const { topic, partition } of this.partitions.owned.values()) owned.set(topic, [...(owned.get(topic) ?? []), partition]);
     const isWaitingForRecords = this.buffer.hasWaitingTaker;
     return {
       groupId: this.options.groupId,
@@ -475,7 +365,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         this.logger.warn({ groupId: this.options.groupId, memberId: this.memberId, instanceId: this.options.instanceId }, 'group consumer: fenced, a newer member took its instance id: stopped');
         this.fail(error);
       } else if (error.code === 'FENCED_MEMBER_EPOCH' || error.code === 'UNKNOWN_MEMBER_ID') {
-        if (!this.heartbeats.liveness.isStreamBroken && this.owned.size > 0) {
+        if (!this.heartbeats.liveness.isStreamBroken && this.partitions.owned.size > 0) {
           // Refused on the stream its heartbeats went through all along: the server removed it (a
           // revocation or processing timeout) and its partitions may go to others before the join's
           // answer, which may queue behind a reconciliation still under way: it stops reading now.
@@ -505,88 +395,13 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.enqueueReconcile(response.assignment.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))));
     if (isOffsetsReset) {
       const generation = this.generation;
-      this.reconciling = this.reconciling.then(() => (generation === this.generation ? this.reloadOffsets() : undefined)).catch((error: unknown) => this.fail(error as Error));
+      this.reconciling = this.reconciling.then(() => (generation === this.generation ? this.reconciler.reloadOffsets() : undefined)).catch((error: unknown) => this.fail(error as Error));
     }
   }
 
   private enqueueReconcile(target: TopicPartition[]): void {
     // An assignment given before the member lost everything is stale: the rejoin brings a new one.
     const generation = this.generation;
-    this.reconciling = this.reconciling.then(() => this.reconcile(target, generation)).catch((error: unknown) => this.fail(error as Error));
-  }
-
-  /** Follows an assignment: revoked partitions first (stop, commit, hook), then new ones. */
-  private async reconcile(target: TopicPartition[], generation: number): Promise<void> {
-    const isStale = () => this.isClosed || generation !== this.generation;
-    if (isStale()) return;
-    const targetKeys = new Set(target.map((tp) => key(tp.topic, tp.partition)));
-    const revoked = [...this.owned].filter(([k]) => !targetKeys.has(k)).map(([, tp]) => tp);
-    const added = target.filter((tp) => !this.owned.has(key(tp.topic, tp.partition)));
-    if (revoked.length === 0 && added.length === 0) return;
-    if (revoked.length > 0) {
-      const revokedKeys = new Set(revoked.map((tp) => key(tp.topic, tp.partition)));
-      // Nothing more of these partitions is handed: a record handed during the commit below would be
-      // counted after it and forgotten, and read again by the next owner.
-      for (const k of revokedKeys) this.revoking.add(k);
-      // Their fetchers stop now, not once the hooks below are done: what they read meanwhile would
-      // wait in the buffer and be handed out should the partition come back, already read by another.
-      this.fetchers.stop((topic, partition) => revokedKeys.has(key(topic, partition)));
-      this.buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
-      // Commit what the loop has finished; the record it may still hold is not processed yet (its
-      // next owner gets it again: at least once). Finished during that commit: once more.
-      if (this.memberId) {
-        // A refused commit is not tried again (it would be refused again): it was reported.
-        const isCommitted = await this.commitProcessed('revocation');
-        const movedOn = [...revokedKeys].some((k) => this.processed.has(k) && this.processed.get(k) !== this.committed.get(k));
-        if (isCommitted && movedOn) await this.commitProcessed('revocation');
-      }
-      // Lost meanwhile: loseAll let go of everything and called onLost.
-      if (generation !== this.generation) return;
-      for (const k of revokedKeys) {
-        this.revoking.delete(k);
-        this.owned.delete(k);
-        this.processed.delete(k);
-        this.committed.delete(k);
-        this.handedNext.delete(k);
-        this.startedAt.delete(k);
-      }
-      this.buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
-      // The record (or batch) in hand of a revoked partition is not ours to count any more: were the
-      // partition assigned back, its stale offset would move the commit backwards.
-      if (this.lastHandedOne && revokedKeys.has(this.lastHandedKey)) this.lastHandedOne = undefined;
-      this.lastHanded = this.lastHanded.filter((r) => !revokedKeys.has(key(r.topic, r.partition)));
-      await this.options.onRevoked?.(revoked);
-      if (isStale()) return;
-      // Tell the coordinator at once, so the partitions can move without waiting for the interval.
-      this.heartbeats.send();
-    }
-    if (added.length > 0) {
-      for (const tp of added) this.owned.set(key(tp.topic, tp.partition), tp);
-      await this.loadCommittedOffsets(added);
-      if (isStale()) return;
-      await this.options.onAssigned?.(added);
-      if (isStale()) return;
-    }
-    // Only newly owned partitions get a subscription: the others' go on untouched.
-    this.fetchers.start(false);
-  }
-
-  /**
-   * After an operator reset the group's offsets: forget positions and buffered records (the record in
-   * the loop's hands is not committed either), read the committed offsets again, resume from them.
-   */
-  private async reloadOffsets(): Promise<void> {
-    if (this.isClosed) return;
-    this.fetchers.stop(() => true);
-    this.lastHanded = [];
-    this.lastHandedOne = undefined;
-    this.buffer.drop(() => true);
-    this.processed.clear();
-    this.committed.clear();
-    this.handedNext.clear();
-    this.startedAt.clear();
-    if (this.owned.size === 0) return;
-    await this.loadCommittedOffsets([...this.owned.values()]);
-    this.fetchers.start(true);
+    this.reconciling = this.reconciling.then(() => this.reconciler.reconcile(target, generation)).catch((error: unknown) => this.fail(error as Error));
   }
 }

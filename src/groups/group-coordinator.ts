@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import {
   FencedMemberEpochError,
   GroupMaxSizeReachedError,
@@ -9,54 +9,25 @@ import {
 } from '../core/errors.js';
 import { MAX_GROUPS, MAX_MEMBERS_PER_GROUP } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
-import type { AssignorMember, PartitionAssignor } from './assignors/partition-assignor.js';
+import type { PartitionAssignor } from './assignors/partition-assignor.js';
 import { ConsumerGroup, type GroupMember } from './consumer-group.js';
 import type { GroupConfig } from './group-config.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { describeConsumerGroup, type GroupDescription } from './group-description.js';
 import { fenceReplacedMember, refuseIfFenced } from './instance-fencing.js';
-import { holdDeadlineMs, protectStableMembers, removalDeadlineMs } from './rebalance-plan.js';
+import { assignorInput, holdDeadlineMs, protectStableMembers, removalDeadlineMs } from './rebalance-plan.js';
 import { validateGroupId, validateInstanceId, validateMemberId, validateMemberTopics } from './heartbeat-fields.js';
+import { JOIN_EPOCH, LEAVE_EPOCH, STATIC_LEAVE_EPOCH, type HeartbeatRequest, type HeartbeatResponse } from './heartbeat-request.js';
+import type { CoordinatorEvents, RemovalReason } from './coordinator-events.js';
 import type { TopicsView } from './topics-view.js';
-import { countMoved, intersectWith, normalizeTopics, sameTopics, toPartitionSet, toSortedList, toSortedMap } from './topic-partitions.js';
+import { countMoved, intersectWith, normalizeTopics, sameTopics, toPartitionSet, toSortedList } from './topic-partitions.js';
 
 export { validateGroupId } from './heartbeat-fields.js';
+export { JOIN_EPOCH, LEAVE_EPOCH, STATIC_LEAVE_EPOCH, type HeartbeatRequest, type HeartbeatResponse } from './heartbeat-request.js';
+export type { CoordinatorEvents, RemovalReason } from './coordinator-events.js';
 
-export const JOIN_EPOCH = 0;
 /** Joins that did not stay (in the last 5 minutes) from which new members are kept from taking settled members' partitions. */
 export const PROTECTION_MIN_CHURN = 2;
-export const LEAVE_EPOCH = -1;
-export const STATIC_LEAVE_EPOCH = -2;
-
-export interface HeartbeatRequest {
-  groupId: string;
-  memberId: string;
-  instanceId?: string | undefined;
-  memberEpoch: number;
-  topics: readonly string[];
-  owned: ReadonlyArray<{ topic: string; partitions: readonly number[] }>;
-  idleMs: number;
-}
-
-export interface HeartbeatResponse {
-  memberId: string;
-  memberEpoch: number;
-  heartbeatIntervalMs: number;
-  assignment: Array<{ topic: string; partitions: number[] }>;
-  offsetsEpoch: number;
-}
-
-/** Why a member left the group, for logs and tests. */
-export type RemovalReason = 'left' | 'session-timeout' | 'stream-lost' | 'processing-timeout' | 'revocation-timeout' | 'replaced';
-
-export interface CoordinatorEvents {
-  /** A member's assignment changed outside its own heartbeat: push it the new response. */
-  onAssignmentChanged?(groupId: string, response: HeartbeatResponse): void;
-  onMemberRemoved?(groupId: string, memberId: string, reason: RemovalReason): void;
-  /** A newer member took over `memberId`'s static instance id while it was not away: tell it it is fenced. */
-  onMemberFenced?(groupId: string, memberId: string, instanceId: string): void;
-  /** A new target assignment was computed. */
-  onRebalance?(groupId: string, targetEpoch: number, moved: number): void;
-}
 
 /**
  * The group coordinator: every group's membership, target assignment and reconciliation, driven by
@@ -88,8 +59,7 @@ export class GroupCoordinator {
    * still listed and described from there (as Kafka lists an "Empty" group).
    */
   private readonly groups = new Map<string, ConsumerGroup>();
-  private timer: TimerHandle | undefined;
-  private timerDueMs = Number.POSITIVE_INFINITY;
+  private readonly deadlines: DeadlineTimer;
 
   constructor(
     private readonly options: {
@@ -101,7 +71,9 @@ export class GroupCoordinator {
       events?: CoordinatorEvents;
       newMemberId?: () => string;
     },
-  ) {}
+  ) {
+    this.deadlines = new DeadlineTimer(options.clock, () => this.tick());
+  }
 
   get config(): GroupConfig {
     return this.options.config;
@@ -149,7 +121,7 @@ export class GroupCoordinator {
     const { hasReleased } = group.reconcile(member.memberId, toPartitionSet(request.owned), nowMs);
     // Partitions this member just released may complete others' assignments.
     if (hasReleased) this.pushChangesToOthers(group, member.memberId, nowMs);
-    if (member.revocationStartedMs !== undefined) this.scheduleTimerBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
+    if (member.revocationStartedMs !== undefined) this.deadlines.fireBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
     return this.responseFor(group, member);
   }
 
@@ -227,7 +199,7 @@ export class GroupCoordinator {
     const member = this.groups.get(groupId)?.members.get(memberId);
     if (!member || member.streamLostAtMs !== undefined) return;
     member.streamLostAtMs = this.options.clock.nowMs();
-    if (member.instanceId === undefined) this.scheduleTimerBy(member.streamLostAtMs + this.streamLostGraceMs);
+    if (member.instanceId === undefined) this.deadlines.fireBy(member.streamLostAtMs + this.streamLostGraceMs);
   }
 
   /** How long a dynamic member's lost stream may stay lost before the member is removed. */
@@ -275,8 +247,7 @@ export class GroupCoordinator {
   }
 
   close(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.deadlines.cancel();
   }
 
   private join(request: HeartbeatRequest, nowMs: number): HeartbeatResponse {
@@ -315,8 +286,8 @@ export class GroupCoordinator {
     const { hasReleased } = group.reconcile(memberId, toPartitionSet(request.owned), nowMs);
     // A static member back after a restart owns nothing yet: what it was asking to revoke is free.
     if (hasReleased) this.pushChangesToOthers(group, memberId, nowMs);
-    this.scheduleTimerBy(nowMs + this.config.sessionTimeoutMs);
-    if (member.revocationStartedMs !== undefined) this.scheduleTimerBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
+    this.deadlines.fireBy(nowMs + this.config.sessionTimeoutMs);
+    if (member.revocationStartedMs !== undefined) this.deadlines.fireBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
     return this.responseFor(group, member);
   }
 
@@ -349,7 +320,7 @@ export class GroupCoordinator {
     if (group.rebalanceDueMs !== undefined && group.rebalanceDueMs <= dueMs) return;
     group.rebalanceDueMs = dueMs;
     group.firstDueMs = Math.min(group.firstDueMs ?? dueMs, dueMs);
-    this.scheduleTimerBy(dueMs);
+    this.deadlines.fireBy(dueMs);
   }
 
   /** The coalescing window of joins now: the base one, stretched by churn (bounded). */
@@ -359,23 +330,14 @@ export class GroupCoordinator {
   }
 
   private rebalance(group: ConsumerGroup, nowMs: number): void {
-    const partitionCounts = new Map<string, number>();
-    const members: AssignorMember[] = [];
-    for (const member of group.members.values()) {
-      for (const topic of member.topics) {
-        const count = this.options.topics.partitionCount(topic);
-        if (count !== undefined) partitionCounts.set(topic, count);
-      }
-      const previous = group.target.get(member.memberId) ?? member.assigned;
-      members.push({ memberId: member.memberId, ...(member.instanceId !== undefined ? { instanceId: member.instanceId } : {}), topics: member.topics, previous: toSortedMap(previous) });
-    }
+    const { members, partitionCounts } = assignorInput(group, this.options.topics);
     const before = group.target;
     let assignment = this.options.assignor.assign({ members, partitionCounts });
     const holdUntilMs = holdDeadlineMs(group, assignment, nowMs, this.config, this.streamLostGraceMs);
     if (holdUntilMs !== undefined) {
       // Recomputed then, once the dying member is removed (or back): its partitions pay for the join.
       group.rebalanceDueMs = holdUntilMs;
-      this.scheduleTimerBy(holdUntilMs);
+      this.deadlines.fireBy(holdUntilMs);
       return;
     }
     group.rebalanceDueMs = undefined;
@@ -399,7 +361,7 @@ export class GroupCoordinator {
       if (member.memberId === except) continue;
       // Without a fresh report, assume it owns what it was given: only additions can happen here.
       const { hasChanged } = group.reconcile(member.memberId, undefined, nowMs);
-      if (member.revocationStartedMs !== undefined) this.scheduleTimerBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
+      if (member.revocationStartedMs !== undefined) this.deadlines.fireBy(member.revocationStartedMs + this.config.revocationTimeoutMs);
       if (hasChanged || member.revocationStartedMs !== undefined) this.options.events?.onAssignmentChanged?.(group.groupId, this.responseFor(group, member));
     }
   }
@@ -409,15 +371,6 @@ export class GroupCoordinator {
     // During a revocation, the member is told its assignment without the partitions to let go.
     const assignment = target ? intersectWith(member.assigned, target) : member.assigned;
     return { memberId: member.memberId, memberEpoch: member.memberEpoch, heartbeatIntervalMs: this.config.heartbeatIntervalMs, assignment: toSortedList(assignment), offsetsEpoch: group.announcedOffsetsEpoch };
-  }
-
-  /**
-   * Makes sure the timer fires no later than `dueMs`. A heartbeat only pushes its own deadlines later,
-   * so it never needs the full scan below: a timer that fires early finds nothing due and re-arms.
-   */
-  private scheduleTimerBy(dueMs: number): void {
-    if (dueMs >= this.timerDueMs && this.timer) return;
-    this.armTimer(dueMs);
   }
 
   /** Re-arms the timer for the earliest deadline of all groups (a full scan: after tick and changes). */
@@ -432,19 +385,6 @@ export class GroupCoordinator {
         if (member.revocationStartedMs !== undefined) dueMs = Math.min(dueMs, member.revocationStartedMs + config.revocationTimeoutMs);
       }
     }
-    if (dueMs === this.timerDueMs && this.timer) return;
-    this.armTimer(dueMs);
-  }
-
-  private armTimer(dueMs: number): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerDueMs = dueMs;
-    if (dueMs === Number.POSITIVE_INFINITY) return;
-    this.timer = this.options.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.timerDueMs = Number.POSITIVE_INFINITY;
-      this.tick();
-    }, Math.max(0, dueMs - this.options.clock.nowMs()));
+    this.deadlines.fireAt(dueMs);
   }
 }

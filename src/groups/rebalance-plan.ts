@@ -1,7 +1,8 @@
-import type { GroupAssignment } from './assignors/partition-assignor.js';
+import type { AssignorMember, GroupAssignment } from './assignors/partition-assignor.js';
 import type { ConsumerGroup, GroupMember } from './consumer-group.js';
 import type { GroupConfig } from './group-config.js';
-import { partitionKey, type PartitionSet } from './topic-partitions.js';
+import type { TopicsView } from './topics-view.js';
+import { partitionKey, toSortedMap, type PartitionSet } from './topic-partitions.js';
 
 /**
  * Two rules the coordinator applies to an assignment the (pure) assignor computed, both functions of
@@ -18,6 +19,24 @@ import { partitionKey, type PartitionSet } from './topic-partitions.js';
  * then never takes work from stable ones (and never drags it into its restarts). It is balanced once
  * it has stayed a session timeout: the recheck the caller schedules.
  */
+
+/**
+ * What the assignor is given: every member with its subscription and what it had (its target, else
+ * what it owns), and the partition count of every subscribed topic that exists.
+ */
+export function assignorInput(group: ConsumerGroup, topics: TopicsView): { members: AssignorMember[]; partitionCounts: Map<string, number> } {
+  const partitionCounts = new Map<string, number>();
+  const members: AssignorMember[] = [];
+  for (const member of group.members.values()) {
+    for (const topic of member.topics) {
+      const count = topics.partitionCount(topic);
+      if (count !== undefined) partitionCounts.set(topic, count);
+    }
+    const previous = group.target.get(member.memberId) ?? member.assigned;
+    members.push({ memberId: member.memberId, ...(member.instanceId !== undefined ? { instanceId: member.instanceId } : {}), topics: member.topics, previous: toSortedMap(previous) });
+  }
+  return { members, partitionCounts };
+}
 
 /** When `member` is removed unless it heartbeats: its session end, or its stream's grace end (dynamic). */
 export function removalDeadlineMs(member: GroupMember, config: GroupConfig, streamLostGraceMs: number): number {

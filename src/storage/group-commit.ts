@@ -1,47 +1,17 @@
 import { assert } from '../core/assert.js';
-import type { Clock } from '../core/clock.js';
 import { StorageFailedError, StrataError, TooManyPendingAppendsError } from '../core/errors.js';
-import {
-  MAX_GROUP_COMMIT_BYTES,
-  MAX_PENDING_APPEND_BYTES_PER_PARTITION,
-  MAX_PENDING_APPENDS_PER_PARTITION,
-  MAX_RELATIVE_OFFSET,
-} from '../core/limits.js';
+import { MAX_GROUP_COMMIT_BYTES, MAX_PENDING_APPEND_BYTES_PER_PARTITION, MAX_PENDING_APPENDS_PER_PARTITION } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
-import { stampStoredBatch, type BatchHeader } from '../format/record-batch.js';
-import type { FileSystemPort } from './file-system.js';
+import type { BatchHeader } from '../format/record-batch.js';
 import type { AckLevel, AppendResult } from './append-result.js';
-import { writeRecoveryPoint } from './recovery-point-file.js';
-import { Segment, type AppendedBatch } from './segment.js';
+import { FsyncFailure, GroupWriter, type GroupWriterHost, type PendingAppend } from './group-writer.js';
+import type { Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import { describeIoError, isOutOfSpaceError, type WriteState } from './write-state.js';
 
-interface PendingAppend {
-  data: Buffer;
-  headers: readonly BatchHeader[];
-  ackLevel: AckLevel;
-  baseOffset: number;
-  lastOffset: number;
-  resolve: (result: AppendResult) => void;
-  reject: (error: Error) => void;
-}
-
-/** An fsync's error, told apart from a write's: whatever its code, an fsync failure is never recovered from. */
-class FsyncFailure extends Error {
-  constructor(readonly error: unknown) {
-    super(describeIoError(error), { cause: error });
-  }
-}
-
 /** What the group commit needs of its partition log. */
-export interface GroupCommitHost {
-  /** The partition's segments, oldest first; the last is active. The group commit appends rolls. */
-  readonly segments: Segment[];
-  readonly fs: FileSystemPort;
-  readonly directory: string;
-  readonly clock: Clock;
+export interface GroupCommitHost extends GroupWriterHost {
   readonly logger: Logger;
-  config(): TopicConfig;
   describe(): string;
   /** Called after writes and fsyncs, so the log can tell waiting readers. */
   onProgress(): void;
@@ -49,9 +19,9 @@ export interface GroupCommitHost {
 
 /**
  * The write path of one partition: a writer and a syncer that run side by side.
- * - The writer takes every queued append (up to MAX_GROUP_COMMIT_BYTES), assigns offsets by patching
- *   each batch's base offset in place, rolls segments as needed, and writes with one writev. It never
- *   waits for an fsync.
+ * - The writer takes every queued append (up to MAX_GROUP_COMMIT_BYTES) and has its GroupWriter
+ *   (group-writer.ts) assign offsets by patching each batch's base offset in place, roll segments as
+ *   needed, and write with one writev. It never waits for an fsync.
  * - The syncer fdatasyncs the active segment and acknowledges every append the fsync covered as
  *   durable; appends written meanwhile share the next fsync (group commit).
  * After an fsync error (or a write error other than a full disk), every waiting append fails and no
@@ -76,8 +46,6 @@ export class GroupCommit {
   private failureReason = '';
   /** Set while writes find the disk full (since the first such failure in a row). */
   private outOfSpace: { reason: string; sinceMs: number } | undefined;
-  /** How many appends of the group being written were written whole (see writeGroup). */
-  private writtenAppendCount = 0;
   private readonly pending: PendingAppend[] = [];
   private pendingBytes = 0;
   /** Written appends waiting for an fsync, in offset order. */
@@ -87,11 +55,15 @@ export class GroupCommit {
   /** The writev in progress, if any; the syncer waits for it (errors are the writer's to handle). */
   private currentWrite: Promise<void> | undefined;
   private isSyncRequested = false;
+  /** Assigns offsets and writes groups into the segments; keeps the next offset to assign. */
+  private readonly groupWriter: GroupWriter;
 
   constructor(
     private readonly host: GroupCommitHost,
-    private nextOffsetToAssign: number,
-  ) {}
+    nextOffsetToAssign: number,
+  ) {
+    this.groupWriter = new GroupWriter(host, nextOffsetToAssign);
+  }
 
   private get active(): Segment {
     return this.host.segments[this.host.segments.length - 1]!;
@@ -205,7 +177,7 @@ export class GroupCommit {
     while (!this.failure && this.pending.length > 0) {
       let group = this.takeGroup();
       try {
-        this.currentWrite = this.writeGroup(group);
+        this.currentWrite = this.groupWriter.write(group);
         await this.currentWrite;
         if (this.outOfSpace) this.onSpaceBack();
       } catch (error) {
@@ -213,8 +185,8 @@ export class GroupCommit {
           this.fail(error instanceof FsyncFailure ? error.error : error, group);
           return;
         }
-        const written = group.slice(0, this.writtenAppendCount);
-        const refused = group.slice(this.writtenAppendCount);
+        const written = group.slice(0, this.groupWriter.writtenAppendCount);
+        const refused = group.slice(this.groupWriter.writtenAppendCount);
         if (!(await this.recoverFromFullDisk(error, refused))) {
           for (const append of written) append.reject(this.failure!);
           return;
@@ -278,88 +250,6 @@ export class GroupCommit {
   }
 
   /**
-   * Writes the group's appends in order: one writev per segment, rolling between appends (a segment
-   * passes segment.bytes only when one append alone does, as in Kafka). Counts in writtenAppendCount
-   * the appends written whole, so that a failure knows which of them are in the log.
-   */
-  private async writeGroup(group: PendingAppend[]): Promise<void> {
-    this.writtenAppendCount = 0;
-    const nowMs = this.host.clock.nowMs();
-    if (!this.active.isEmpty && nowMs - this.active.rollClockStartMs >= this.config.segmentMs) {
-      await this.roll(this.nextOffsetToAssign, nowMs);
-    }
-    let buffers: Buffer[] = [];
-    let batches: AppendedBatch[] = [];
-    let appendsInWrite = 0;
-    let segmentBytes = this.active.sizeBytes;
-    for (const append of group) {
-      let appendBytes = 0;
-      let offsetCount = 0;
-      for (const header of append.headers) {
-        appendBytes += header.sizeBytes;
-        offsetCount += header.lastOffsetDelta + 1;
-      }
-      const overflowsSize = segmentBytes + appendBytes > this.config.segmentBytes;
-      const overflowsIndex = this.nextOffsetToAssign + offsetCount - 1 - this.active.baseOffset > MAX_RELATIVE_OFFSET;
-      if (segmentBytes > 0 && (overflowsSize || overflowsIndex)) {
-        if (batches.length > 0) {
-          await this.active.append(buffers, batches);
-          this.writtenAppendCount += appendsInWrite;
-        }
-        buffers = [];
-        batches = [];
-        appendsInWrite = 0;
-        await this.roll(this.nextOffsetToAssign, nowMs);
-        segmentBytes = 0;
-      }
-      append.baseOffset = this.nextOffsetToAssign;
-      let position = 0;
-      for (const header of append.headers) {
-        const baseOffset = this.nextOffsetToAssign;
-        const batch: AppendedBatch = {
-          sizeBytes: header.sizeBytes,
-          baseOffset,
-          lastOffset: baseOffset + header.lastOffsetDelta,
-          maxTimestampMs: header.maxTimestampMs,
-        };
-        stampStoredBatch(append.data, position, baseOffset);
-        buffers.push(append.data.subarray(position, position + header.sizeBytes));
-        batches.push(batch);
-        this.nextOffsetToAssign = batch.lastOffset + 1;
-        position += header.sizeBytes;
-      }
-      segmentBytes += appendBytes;
-      appendsInWrite++;
-      append.lastOffset = this.nextOffsetToAssign - 1;
-    }
-    if (batches.length > 0) {
-      await this.active.append(buffers, batches);
-      this.writtenAppendCount += appendsInWrite;
-    }
-  }
-
-  /**
-   * Seals the active segment (fsync, index files) and starts a new one at `baseOffset`. A step that
-   * fails for lack of space leaves the old segment active (or the new one, if only the recovery
-   * point was left to write: an older recovery point only makes recovery scan more), so writes can
-   * go on once space returns.
-   */
-  private async roll(baseOffset: number, nowMs: number): Promise<void> {
-    const previous = this.active;
-    await asFsync(previous.sync());
-    await previous.persistIndexes();
-    const segment = await Segment.create(this.host.fs, this.host.directory, baseOffset, this.config.indexIntervalBytes, nowMs);
-    try {
-      await asFsync(this.host.fs.syncDirectory(this.host.directory));
-    } catch (error) {
-      await segment.close().catch(() => undefined);
-      throw error;
-    }
-    this.host.segments.push(segment);
-    await writeRecoveryPoint(this.host.fs, this.host.directory, baseOffset);
-  }
-
-  /**
    * After a write refused for lack of space: cuts what the failed write left after the active
    * segment's last good size (fsynced), refuses `refused` and every queued append, and marks the
    * partition read-only. False if the cut itself failed: then the partition has failed for good.
@@ -375,7 +265,7 @@ export class GroupCommit {
       return false;
     }
     // Offsets were assigned to the refused appends: the next ones take them again.
-    this.nextOffsetToAssign = active.nextOffset;
+    this.groupWriter.rewindTo(active.nextOffset);
     if (!this.outOfSpace) {
       this.outOfSpace = { reason, sinceMs: nowMs };
       this.host.logger.warn({ partition: this.host.describe(), reason }, 'disk full: partition is read-only; the next append tries to write again');
@@ -412,14 +302,5 @@ export class GroupCommit {
     // Appends already resolved as `written` keep that promise; everything else fails.
     for (const append of [...group, ...this.awaitingSync.splice(0), ...this.pending.splice(0)]) append.reject(failure);
     this.pendingBytes = 0;
-  }
-}
-
-/** Tags an fsync's error (see FsyncFailure). */
-async function asFsync(fsync: Promise<void>): Promise<void> {
-  try {
-    await fsync;
-  } catch (error) {
-    throw new FsyncFailure(error);
   }
 }

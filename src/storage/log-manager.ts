@@ -13,15 +13,7 @@ import {
 } from '../core/errors.js';
 import { MAX_PARTITIONS_PER_SERVER } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import {
-  CLEAN_SHUTDOWN_FILE_NAME,
-  creatingDirectoryName,
-  deletingDirectoryName,
-  isLeftoverDirectoryName,
-  lockDataDirectory,
-  removeTemporaryFiles,
-  unlockDataDirectory,
-} from './data-directory.js';
+import { CLEAN_SHUTDOWN_FILE_NAME, isLeftoverDirectoryName, lockDataDirectory, removeTemporaryFiles, unlockDataDirectory } from './data-directory.js';
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
@@ -29,6 +21,7 @@ import { PartitionLog } from './partition-log.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
 import { describePartition, noteDataLoss, type PartitionSlot, type TopicDescription } from './topic-description.js';
 import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
+import { TopicDirectories } from './topic-directories.js';
 import { validatePartitionCount, validateTopicName } from './topic-name.js';
 import { describeIoError, isOutOfSpaceError } from './write-state.js';
 
@@ -65,6 +58,7 @@ export class LogManager {
   private retentionTimer: TimerHandle | undefined;
   private isClosing = false;
   private closed: Promise<void> | undefined;
+  private readonly directories: TopicDirectories;
 
   private constructor(
     readonly dataDir: string,
@@ -73,7 +67,9 @@ export class LogManager {
     private readonly logger: Logger,
     private readonly retentionCheckIntervalMs: number,
     private readonly maxPartitions: number,
-  ) {}
+  ) {
+    this.directories = new TopicDirectories(fs, dataDir, logger);
+  }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
     const fs = options.fs ?? new NodeFileSystem();
@@ -137,17 +133,7 @@ export class LogManager {
       if (this.topics.has(name)) throw new TopicAlreadyExistsError(name);
       this.checkPartitionLimit(name, partitionCount);
       const metadata: TopicMetadata = { name, partitionCount, configOverrides: { ...configOverrides }, createdAtMs: this.clock.nowMs() };
-      // Build the whole topic under a temporary name, then rename: a crash leaves all or nothing.
-      const staging = join(this.dataDir, creatingDirectoryName());
-      try {
-        await this.fs.mkdir(staging);
-        for (let p = 0; p < partitionCount; p++) await this.fs.mkdir(join(staging, String(p)));
-        await writeTopicMetadata(this.fs, staging, metadata);
-        await this.fs.rename(staging, join(this.dataDir, name));
-      } catch (error) {
-        await this.removeQuietly(staging);
-        throw error;
-      }
+      await this.directories.create(metadata);
       // A failure from here on (EMFILE opening the 1000th partition) must not leave a topic that the
       // caller was told failed but that the next start loads: openPartitions closes what it opened.
       let partitions: PartitionSlot[];
@@ -155,7 +141,7 @@ export class LogManager {
         await this.fs.syncDirectory(this.dataDir);
         partitions = await this.openPartitions(name, config, 0, partitionCount, true);
       } catch (error) {
-        await this.discardTopicDirectory(name);
+        await this.directories.discard(name);
         throw error;
       }
       this.topics.set(name, { metadata, config, partitions });
@@ -174,16 +160,8 @@ export class LogManager {
       for (const close of closes) {
         if (close.status === 'rejected') this.logger.warn({ err: close.reason, topic: name }, 'a partition of a deleted topic failed to close');
       }
-      const doomed = join(this.dataDir, deletingDirectoryName());
-      try {
-        // The rename is the deletion: until it succeeds the topic exists, on disk and so in memory.
-        await this.fs.rename(join(this.dataDir, name), doomed);
-      } catch (error) {
-        await this.restoreTopic(name, topic);
-        throw error;
-      }
-      await this.fs.syncDirectory(this.dataDir);
-      await this.fs.removeTree(doomed);
+      // Until the directory's rename succeeds the topic exists, on disk and so in memory.
+      await this.directories.delete(name, () => this.restoreTopic(name, topic));
       this.logger.info({ topic: name }, 'topic deleted');
     });
   }
@@ -209,7 +187,7 @@ export class LogManager {
         await writeTopicMetadata(this.fs, topicDirectory, metadata);
       } catch (error) {
         await closeSlots(added);
-        for (let p = currentCount; p < partitionCount; p++) await this.removeQuietly(join(topicDirectory, String(p)));
+        for (let p = currentCount; p < partitionCount; p++) await this.directories.removeQuietly(join(topicDirectory, String(p)));
         throw error;
       }
       topic.metadata = metadata;
@@ -282,34 +260,6 @@ export class LogManager {
     const topic = this.topics.get(name);
     if (!topic) throw new TopicNotFoundError(name);
     return topic;
-  }
-
-  /** Cleanup after a failure: a removal that fails too is logged, and the original error stands. */
-  private async removeQuietly(path: string): Promise<void> {
-    try {
-      await this.fs.removeTree(path);
-    } catch (error) {
-      this.logger.error({ err: error, path }, 'could not remove what a failed operation left');
-    }
-  }
-
-  /** Undoes a create whose directory is already in place: renamed away first, so a crash cannot leave half a topic. */
-  private async discardTopicDirectory(name: string): Promise<void> {
-    const doomed = join(this.dataDir, deletingDirectoryName());
-    try {
-      await this.fs.rename(join(this.dataDir, name), doomed);
-    } catch (error) {
-      this.logger.error({ err: error, topic: name }, 'could not remove the directory of a topic whose creation failed: the next start loads it');
-      return;
-    }
-    try {
-      // Before the removal: a crash must not bring back, under the topic's name, a half-removed directory.
-      await this.fs.syncDirectory(this.dataDir);
-    } catch (error) {
-      this.logger.error({ err: error, path: doomed }, 'left for the next start to remove');
-      return;
-    }
-    await this.removeQuietly(doomed);
   }
 
   /** After a failed delete: reopens the closed partitions (recovering them, to be safe) and serves the topic again. */

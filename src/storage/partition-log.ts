@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import {
   BatchTooLargeError,
   DataLossError,
@@ -17,6 +17,7 @@ import { writeRecoveryPoint } from './recovery-point-file.js';
 import { countSegmentsToDelete } from './retention.js';
 import { GroupCommit } from './group-commit.js';
 import { IntervalFlusher } from './interval-flusher.js';
+import { PartitionFlushTimer } from './partition-flush-timer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
@@ -44,9 +45,6 @@ export interface AppendOptions {
    */
   admit?: (headers: readonly BatchHeader[]) => AppendResult | undefined;
 }
-
-/** Timer ticks a flush.ms fsync may stay pending before the partition logs a warning. */
-const FLUSH_STALL_WARNING_TICKS = 10;
 
 export interface PartitionLogOptions {
   fs: FileSystemPort;
@@ -79,14 +77,7 @@ export class PartitionLog {
   private readonly groupCommit: GroupCommit;
   private isClosing = false;
   private closed: Promise<void> | undefined;
-  private flushTimer: TimerHandle | undefined;
-  private readonly intervalFlusher: IntervalFlusher;
-  /** This partition's `flush.ms` fsync, from queued to done; at most one. */
-  private intervalFlush: Promise<void> | undefined;
-  /** The same fsync once it runs (close() waits for it, not for its turn in the queue). */
-  private runningIntervalFlush: Promise<void> | undefined;
-  /** Timer ticks that found the last flush still pending (a warning at FLUSH_STALL_WARNING_TICKS). */
-  private skippedFlushTicks = 0;
+  private readonly flushTimer: PartitionFlushTimer;
   private readonly highWatermarkListeners = new Set<(highWatermark: number) => void>();
   private lastNotifiedHighWatermark: number;
 
@@ -96,7 +87,6 @@ export class PartitionLog {
   ) {
     this.segments = segments;
     this.config = options.config;
-    this.intervalFlusher = options.intervalFlusher ?? new IntervalFlusher();
     const log = this;
     this.groupCommit = new GroupCommit(
       {
@@ -112,7 +102,17 @@ export class PartitionLog {
       this.active.nextOffset,
     );
     this.lastNotifiedHighWatermark = this.highWatermark;
-    this.scheduleFlush();
+    this.flushTimer = new PartitionFlushTimer({
+      clock: options.clock,
+      logger: options.logger,
+      config: this.config,
+      intervalFlusher: options.intervalFlusher ?? new IntervalFlusher(),
+      describe: () => log.describe(),
+      isClosing: () => log.isClosing,
+      hasUnsyncedWrites: () => log.active.durableSizeBytes < log.active.sizeBytes,
+      syncWritten: () => log.groupCommit.syncWritten(),
+    });
+    this.flushTimer.schedule();
   }
 
   /** Opens (and after an unclean shutdown, recovers) a partition; throws DataLossError on mid-log damage. */
@@ -321,10 +321,10 @@ export class PartitionLog {
   close(): Promise<void> {
     if (this.closed) return this.closed;
     this.isClosing = true;
-    this.flushTimer?.cancel();
+    this.flushTimer.stop();
     this.closed = (async () => {
       try {
-        await this.runningIntervalFlush;
+        await this.flushTimer.running;
         await this.groupCommit.drain();
         if (!this.groupCommit.failure) {
           await this.active.sync();
@@ -366,34 +366,6 @@ export class PartitionLog {
       else high = middle - 1;
     }
     return low;
-  }
-
-  private scheduleFlush(): void {
-    if (this.config.flushPolicy !== 'interval' || this.isClosing) return;
-    this.flushTimer = this.options.clock.setTimeout(() => {
-      this.scheduleFlush();
-      // A flush still waiting for its turn (or its fsync) covers this tick too.
-      if (this.intervalFlush) {
-        // One data dir is one disk: a stuck fsync holds every partition's timer flush. Say so.
-        if (++this.skippedFlushTicks === FLUSH_STALL_WARNING_TICKS) {
-          this.options.logger.warn({ partition: this.describe(), waitedMs: this.skippedFlushTicks * this.config.flushMs, queuedFlushes: this.intervalFlusher.queued }, 'flush.ms fsync is late: the disk is not keeping up');
-        }
-        return;
-      }
-      if (this.active.durableSizeBytes >= this.active.sizeBytes) return;
-      this.intervalFlush = this.intervalFlusher
-        .run(async () => {
-          if (this.isClosing) return;
-          this.runningIntervalFlush = this.groupCommit.syncWritten();
-          await this.runningIntervalFlush;
-        })
-        .catch((error: unknown) => this.options.logger.error({ err: error, partition: this.describe() }, 'flush.ms fsync failed'))
-        .finally(() => {
-          this.intervalFlush = undefined;
-          this.runningIntervalFlush = undefined;
-          this.skippedFlushTicks = 0;
-        });
-    }, this.config.flushMs);
   }
 
   /** Tells waiting readers when the high watermark moved (the group commit calls it). */
