@@ -18,6 +18,10 @@ export class SimClock implements Clock {
     return this.manual.nowMs();
   }
 
+  monotonicMs(): number {
+    return this.manual.monotonicMs();
+  }
+
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     return this.manual.setTimeout(() => {
       this.beforeEvent();

@@ -65,6 +65,7 @@ export class StrataWorld implements HolderView {
     this.clock.afterEvent = () => this.tracker.recompute(this.clock.nowMs());
     const coordinatorClock: Clock = {
       nowMs: () => this.clock.nowMs(),
+      monotonicMs: () => this.clock.monotonicMs(),
       setTimeout: (callback, delayMs) => this.clock.setTimeout(() => this.timer.inside(callback), delayMs),
     };
     this.assignor = new MeasuredAssignor(new StickyAssignor(), this.timer);

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError, TopicNotFoundError } from '../core/errors.js';
+import { refuseInternalTopic } from '../core/internal-topics.js';
 import { RESTORE_CONCURRENCY, RESTORE_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { LogManager } from '../storage/log-manager.js';
@@ -65,7 +66,8 @@ export interface ProduceResult extends AppendResult {
 }
 
 /**
- * What the services call: produce with producer sequence checks, long-poll reads, start positions.
+ * What the services call: produce with producer sequence checks (and no client writes to internal
+ * topics), long-poll reads, start positions.
  * Holds no storage logic of its own; the LogManager owns topics and partitions, and only this module
  * (this class and TopicAdmin) reaches it: the server sees the domain through them.
  */
@@ -89,9 +91,12 @@ export class Broker {
   /**
    * Appends raw batches to one partition. Validation and the sequence check run before anything is
    * queued; `ackLevel` 'none' answers once the append is queued (failures are then only logged).
+   * Internal topics (names starting with __) are the server's: a client's batch there is refused
+   * with InternalTopicError, whatever its ack level, before the topic is looked up.
    */
   produce(topic: string, partition: number, records: Buffer, ackLevel: AckLevel | 'none' | undefined): Promise<ProduceResult> {
     try {
+      refuseInternalTopic(topic, 'produce to');
       const log = this.logs.partition(topic, partition);
       let sequences = this.sequences.get(log);
       if (!sequences) this.sequences.set(log, (sequences = new ProducerSequences()));

@@ -93,9 +93,9 @@ export class ConnectionDeadline implements Reachability {
       this.timer = undefined;
       const stillSinceMs = this.monitor.unreachableSinceMs;
       if (stillSinceMs === undefined) return;
-      const error = new ServerUnreachableError(this.monitor.address, clock.nowMs() - stillSinceMs, this.lastConnectionError);
+      const error = new ServerUnreachableError(this.monitor.address, clock.monotonicMs() - stillSinceMs, this.lastConnectionError);
       this.controller.abort(error);
       this.options.onUnreachable(error);
-    }, sinceMs + allowanceMs - clock.nowMs());
+    }, sinceMs + allowanceMs - clock.monotonicMs());
   }
 }

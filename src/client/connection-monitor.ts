@@ -40,7 +40,10 @@ export class ConnectionMonitor {
     return this.channel.getConnectivityState(false) === grpc.connectivityState.READY;
   }
 
-  /** When the channel started trying to connect without a success since; undefined while it is not trying. */
+  /**
+   * When the channel started trying to connect without a success since, on the clock's monotonic time
+   * (only a duration is made of it); undefined while it is not trying.
+   */
   get unreachableSinceMs(): number | undefined {
     return this.notReadySinceMs;
   }
@@ -75,7 +78,7 @@ export class ConnectionMonitor {
       this.everReady = true;
       this.notReadySinceMs = undefined;
     } else if (state === grpc.connectivityState.CONNECTING || state === grpc.connectivityState.TRANSIENT_FAILURE) {
-      this.notReadySinceMs ??= this.clock.nowMs();
+      this.notReadySinceMs ??= this.clock.monotonicMs();
     } else if (state === grpc.connectivityState.SHUTDOWN) {
       this.notReadySinceMs = undefined;
     }

@@ -71,6 +71,7 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   private index = 0;
   private end = 0;
   private isDone = false;
+  /** Read on the client's monotonic clock, as sliceTakenAtMs: both only ever measure durations. */
   private yieldedAtMs: number;
   /** When the slice in hand was taken, its size, and the most records the next one may have (see takeSlice). */
   private sliceTakenAtMs: number;
@@ -88,7 +89,7 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   ) {
     this.lanes = new PartitionLanes(topic, readAheadBytesFor(options.maxBytes));
     this.signal = options.signal;
-    this.yieldedAtMs = this.sliceTakenAtMs = client.clock.nowMs();
+    this.yieldedAtMs = this.sliceTakenAtMs = client.clock.monotonicMs();
   }
 
   [Symbol.asyncIterator](): this {
@@ -127,7 +128,7 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
   }
 
   private isTurnDue(): boolean {
-    return isTurnDue(this.lanes, this.client.clock.nowMs() - this.yieldedAtMs);
+    return isTurnDue(this.lanes, this.client.clock.monotonicMs() - this.yieldedAtMs);
   }
 
   /**
@@ -139,9 +140,9 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
    */
   private takeSlice(): boolean {
     const lanes = this.lanes;
-    const nowMs = this.client.clock.nowMs();
+    const tickMs = this.client.clock.monotonicMs();
     if (this.sliceRecordCount > 0) {
-      const sliceMs = nowMs - this.sliceTakenAtMs;
+      const sliceMs = tickMs - this.sliceTakenAtMs;
       if (sliceMs > MAX_SLICE_MS) this.maxSliceRecords = Math.max(1, Math.floor((this.sliceRecordCount * MAX_SLICE_MS) / sliceMs));
       else if (this.maxSliceRecords < FAIR_SLICE_RECORDS) this.maxSliceRecords *= 2;
       else this.maxSliceRecords = Number.POSITIVE_INFINITY;
@@ -151,7 +152,7 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
     this.index = lanes.sliceStart;
     this.end = lanes.sliceEnd;
     this.sliceRecordCount = this.end - this.index;
-    this.sliceTakenAtMs = nowMs;
+    this.sliceTakenAtMs = tickMs;
     return true;
   }
 
@@ -167,7 +168,7 @@ class RecordIterator implements AsyncIterableIterator<ConsumedRecord> {
       if (!this.lanes.isFilling) this.lanes.fill(subscribeResponses(this.client, this.topic, this.options, this.lanes.signal), this.signal);
       if (this.isTurnDue()) {
         await yieldToEventLoop();
-        this.yieldedAtMs = this.client.clock.nowMs();
+        this.yieldedAtMs = this.client.clock.monotonicMs();
         continue;
       }
       let hasSlice: boolean;
@@ -215,14 +216,14 @@ function isTurnDue(lanes: PartitionLanes, sinceYieldMs: number): boolean {
 export async function* consumeBatches(client: ClientChannel, topic: string, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
   const lanes = new PartitionLanes(topic, readAheadBytesFor(options.maxBytes));
   lanes.fill(subscribeResponses(client, topic, options, lanes.signal), options.signal);
-  let yieldedAtMs = client.clock.nowMs();
+  let yieldedAtMs = client.clock.monotonicMs();
   try {
     for (;;) {
       // Responses already read when the signal fired are not handed out.
       if (options.signal?.aborted) return;
-      if (isTurnDue(lanes, client.clock.nowMs() - yieldedAtMs)) {
+      if (isTurnDue(lanes, client.clock.monotonicMs() - yieldedAtMs)) {
         await yieldToEventLoop();
-        yieldedAtMs = client.clock.nowMs();
+        yieldedAtMs = client.clock.monotonicMs();
       }
       const records = lanes.takeResponse();
       if (records) {

@@ -9,6 +9,8 @@ import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
  *
  * Not perf_hooks' monitorEventLoopDelay: its histogram is read and reset by a check, and a reset
  * forgets the stall under way (measured: a 250 ms stall begun right after a reset was recorded as 20).
+ * Read on the clock's monotonic time: a step of the wall clock (NTP) between two samples is no stall,
+ * and one backwards does not hide a real one.
  */
 export class EventLoopDelayWatch {
   private timer: TimerHandle | undefined;
@@ -27,7 +29,7 @@ export class EventLoopDelayWatch {
 
   start(): void {
     if (this.timer) return;
-    this.lastTickMs = this.options.clock.nowMs();
+    this.lastTickMs = this.options.clock.monotonicMs();
     this.timer = setRepeating(this.options.clock, () => this.tick(), this.options.sampleEveryMs);
   }
 
@@ -37,9 +39,9 @@ export class EventLoopDelayWatch {
   }
 
   private tick(): void {
-    const nowMs = this.options.clock.nowMs();
-    const delayMs = nowMs - this.lastTickMs - this.options.sampleEveryMs;
-    this.lastTickMs = nowMs;
+    const tickMs = this.options.clock.monotonicMs();
+    const delayMs = tickMs - this.lastTickMs - this.options.sampleEveryMs;
+    this.lastTickMs = tickMs;
     if (delayMs >= this.options.thresholdMs()) this.options.onStall(Math.round(delayMs));
   }
 }

@@ -30,6 +30,7 @@ export interface SealedBatch {
   /** Its place among the partition's batches (seal order): retries go back in this order. */
   order: number;
   encoded: Buffer;
+  /** Its delivery deadline, on the client clock's monotonic time (a wall clock step moves it not). */
   deadlineMs: number;
   /** Times sent; a batch sent before (a retry) always travels alone, so the server can recognise it. */
   attempts: number;
@@ -323,8 +324,8 @@ export class ProducePartition {
     assert(phase.kind === 'renumbering' && phase.reason === reason, `a new generation fails only while renumbering (${phase.kind})`);
     const error = StrataClientError.fromServiceError(cause);
     const givenUp = error.retriable ? this.host.givenUpError() : undefined;
-    const nowMs = this.host.clock.nowMs();
-    const failed = this.queue.filter((b) => !error.retriable || givenUp !== undefined || nowMs >= b.deadlineMs);
+    const tickMs = this.host.clock.monotonicMs();
+    const failed = this.queue.filter((b) => !error.retriable || givenUp !== undefined || tickMs >= b.deadlineMs);
     this.queue = this.queue.filter((b) => !failed.includes(b));
     for (const batch of failed) this.host.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(givenUp ?? error) : (givenUp ?? error));
     this.failures++;

@@ -74,7 +74,7 @@ export class ProducePipeline {
   private readonly partitions = new Map<string, ProducePartition>();
   /** The batches each request in flight carries, in sequence order. */
   private readonly byRequestId = new Map<number, SealedBatch[]>();
-  /** When each request in flight was written (in request id order, so the oldest comes first). */
+  /** When each request in flight was written, on the monotonic clock (in request id order, so the oldest comes first). */
   private readonly sentAtMs = new Map<number, number>();
   /** The request object written for each unanswered request: its serialized buffer is reused once answered. */
   private readonly requests = new Map<number, ProduceRequest>();
@@ -222,7 +222,7 @@ export class ProducePipeline {
     const stream = this.stream;
     if (!stream || this.sentAtMs.size === 0) return;
     const oldestSentAtMs = this.sentAtMs.values().next().value as number;
-    if (this.options.clock.nowMs() - oldestSentAtMs < this.options.requestTimeoutMs) return;
+    if (this.options.clock.monotonicMs() - oldestSentAtMs < this.options.requestTimeoutMs) return;
     this.replaceStream(stream, new RequestTimeoutError(this.options.requestTimeoutMs));
     try {
       stream.cancel();
@@ -266,7 +266,7 @@ export class ProducePipeline {
       }
       state.requestsInFlight++;
       this.byRequestId.set(requestId, group);
-      this.sentAtMs.set(requestId, this.options.clock.nowMs());
+      this.sentAtMs.set(requestId, this.options.clock.monotonicMs());
       const request: ProduceRequest =
         group.length === 1
           ? { requestId, topic: state.topic, partition: state.partition, records: group[0]!.encoded, ackLevel: this.options.ackLevel }
@@ -336,7 +336,7 @@ export class ProducePipeline {
     // retry that arrives while the first append is still being written is refused as out of order).
     batch.isOutcomeUnknown ||= isOutcomeUnknown;
     const givenUp = error.retriable ? this.options.givenUpError?.() : undefined;
-    if (!error.retriable || givenUp || this.options.clock.nowMs() >= batch.deadlineMs) {
+    if (!error.retriable || givenUp || this.options.clock.monotonicMs() >= batch.deadlineMs) {
       const finalError = givenUp ?? error;
       this.reject(batch, batch.isOutcomeUnknown ? mayBeWritten(finalError) : finalError);
       state.stop(batch.isOutcomeUnknown ? 'outcome-unknown' : 'batch-refused', finalError);

@@ -81,6 +81,7 @@ interface OpenBatch {
   builder: RecordBatchBuilder;
   sinks: BatchSinks;
   sizeBytes: number;
+  /** On the monotonic clock: the batch's delivery deadline counts from here. */
   createdAtMs: number;
   timer: TimerHandle | undefined;
 }
@@ -364,7 +365,7 @@ export class Producer {
     // receives and end the whole stream (RESOURCE_EXHAUSTED), and every retry of it again.
     const maxBatchBytes = this.topics.maxBatchBytes(topic);
     const builder = new RecordBatchBuilder(this.options.batchBytes, { compression: this.options.compression, initialBytes: Math.max(INITIAL_BATCH_BYTES, 2 * lastBytes), allocate: this.batchBuffers.allocate, release: this.batchBuffers.recycle, maxBatchBytes });
-    const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: this.clock.nowMs(), timer: undefined };
+    const open: OpenBatch = { builder, sinks: new BatchSinks(), sizeBytes: 0, createdAtMs: this.clock.monotonicMs(), timer: undefined };
     byPartition.set(partition, open);
     if (this.options.lingerMs === 0) setImmediate(() => byPartition.get(partition) === open && this.seal(topic, partition));
     // Records are waiting in it: the linger holds the process as a plain timer would.

@@ -28,6 +28,8 @@ export interface StrataClientOptions {
    * request and delivery timeouts, metadata refresh, the connection deadline, a group member's
    * heartbeats, session checks and commits, consume's reconnect backoff (tests pass a ManualClock and
    * advance it). Not gRPC call deadlines: grpc-js keeps those on the real clock. Default: the system clock.
+   * Durations that must not follow a wall clock step (the stall watch, consume()'s turns, the
+   * producer's request and delivery timeouts, the connection deadline) read its monotonicMs().
    */
   clock?: Clock;
 }

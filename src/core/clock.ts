@@ -16,13 +16,21 @@ export interface TimerOptions {
 }
 
 export interface Clock {
+  /** Wall time (ms since the epoch): for timestamps and deadlines others read. It can jump (NTP, an operator). */
   nowMs(): number;
+  /**
+   * A monotonic reading in ms from an arbitrary origin, for durations (elapsed time, stalls, rate
+   * windows): it never goes back and does not follow steps of the wall clock. Only differences of two
+   * readings of one clock mean anything; never compare it with nowMs().
+   */
+  monotonicMs(): number;
   /** Runs `callback` once after `delayMs`; the returned handle cancels it. */
   setTimeout(callback: () => void, delayMs: number, options?: TimerOptions): TimerHandle;
 }
 
 export const systemClock: Clock = {
   nowMs: () => Date.now(),
+  monotonicMs: () => performance.now(),
   setTimeout(callback, delayMs, options) {
     const timer = setTimeout(callback, delayMs);
     if (options?.keepsProcessAlive !== true) timer.unref();
@@ -58,9 +66,14 @@ interface ManualTimer {
   isCancelled: boolean;
 }
 
-/** A virtual clock: time moves only through advance(); due timers fire in (due time, creation) order. */
+/**
+ * A virtual clock: time moves only through advance(); due timers fire in (due time, creation) order.
+ * Its monotonic reading is the same virtual time; stepWallClock() moves the wall reading alone, as
+ * NTP or an operator moves a real one.
+ */
 export class ManualClock implements Clock {
   private currentMs: number;
+  private wallOffsetMs = 0;
   private sequence = 0;
   private timers: ManualTimer[] = [];
 
@@ -69,7 +82,16 @@ export class ManualClock implements Clock {
   }
 
   nowMs(): number {
+    return this.currentMs + this.wallOffsetMs;
+  }
+
+  monotonicMs(): number {
     return this.currentMs;
+  }
+
+  /** Steps the wall clock by `deltaMs` (either way): no timer fires, monotonicMs() does not move. */
+  stepWallClock(deltaMs: number): void {
+    this.wallOffsetMs += deltaMs;
   }
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {

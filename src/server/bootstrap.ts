@@ -85,6 +85,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           groupOffsets: new GroupOffsets({ coordinator, offsets, topics: topicLogs }),
           heartbeatStreams,
         },
+        clock,
       },
       config,
       logger,

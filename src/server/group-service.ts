@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { Clock } from '../core/clock.js';
 import { FencedInstanceIdError, ShuttingDownError, SlowReaderError, type StrataError, TooManyRequestsError } from '../core/errors.js';
 import { MAX_MEMBER_ID_LENGTH, MAX_UNREAD_HEARTBEAT_ANSWERS, HEARTBEAT_ANSWERS_MAX_BYTES, HEARTBEAT_ANSWERS_RESERVED_BYTES, MAX_HEARTBEATS_PER_SECOND } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
@@ -99,6 +100,8 @@ export function createGroupService(options: {
   streams: StreamRegistry;
   logger: Logger;
   budget: MemoryBudget;
+  /** The server's clock (the coordinator's): the heartbeat rate window is read on its monotonic time. */
+  clock: Clock;
 }): GroupServiceHandlers {
   const { coordinator, groupOffsets, heartbeatStreams } = options;
   return {
@@ -133,14 +136,16 @@ export function createGroupService(options: {
         }
       };
       // At most MAX_HEARTBEATS_PER_SECOND per stream: a member heartbeats every few seconds, so a
-      // faster stream is broken or hostile, and each heartbeat costs the coordinator work.
-      let windowStartMs = 0;
+      // faster stream is broken or hostile, and each heartbeat costs the coordinator work. A window is
+      // the second from its first heartbeat, on monotonic time: a wall clock stepped back would keep
+      // one window open, and the stream's heartbeats refused, for as long as the step.
+      let windowStartMs = Number.NEGATIVE_INFINITY;
       let heartbeatsInWindow = 0;
       call.on('data', (request: GroupHeartbeatRequest__Output) => {
         if (isEnded) return;
-        const nowMs = Date.now();
-        if (nowMs - windowStartMs >= 1_000) {
-          windowStartMs = nowMs;
+        const tickMs = options.clock.monotonicMs();
+        if (tickMs - windowStartMs >= 1_000) {
+          windowStartMs = tickMs;
           heartbeatsInWindow = 0;
         }
         if (++heartbeatsInWindow > MAX_HEARTBEATS_PER_SECOND) {

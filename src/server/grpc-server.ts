@@ -3,6 +3,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Broker } from '../broker/broker.js';
 import type { TopicAdmin } from '../broker/topic-admin.js';
+import type { Clock } from '../core/clock.js';
 import { MAX_READ_RESPONSE_BYTES, CONNECTION_RESERVED_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { loadProtocol } from '../protocol/protocol.js';
@@ -32,11 +33,13 @@ export interface GroupServices {
   heartbeatStreams: HeartbeatStreams;
 }
 
-/** The domain the services map the wire to: produce and reads, topic admin, groups. */
+/** The domain the services map the wire to: produce and reads, topic admin, groups; and the server's clock. */
 export interface ServerDomain {
   broker: Broker;
   topics: TopicAdmin;
   groups: GroupServices;
+  /** The clock the composition root gives the domain, for the services' own timing (heartbeat rate). */
+  clock: Clock;
 }
 
 export interface GrpcServer {
@@ -48,7 +51,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's three services, grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups }: ServerDomain, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups, clock }: ServerDomain, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -80,7 +83,7 @@ export async function startGrpcServer({ broker, topics, groups }: ServerDomain, 
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
   server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }), logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget), logger));
-  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget }), logger));
+  server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget, clock }), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));

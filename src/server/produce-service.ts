@@ -2,7 +2,6 @@ import type * as grpc from '@grpc/grpc-js';
 import type { AckLevel, Broker } from '../broker/broker.js';
 import { MAX_IN_FLIGHT_BYTES_PER_STREAM, MAX_IN_FLIGHT_REQUESTS_PER_STREAM } from '../core/limits.js';
 import { ShuttingDownError } from '../core/errors.js';
-import { refuseInternalTopic } from '../core/internal-topics.js';
 import type { Logger } from '../core/logger.js';
 import type { AckLevel__Output } from '../generated/strata/v1/AckLevel.js';
 import type { ProduceRequest__Output } from '../generated/strata/v1/ProduceRequest.js';
@@ -140,11 +139,6 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         hasSlot = requestMemory.tryAcquire(slotBytes);
         // Requests already buffered when the shutdown began are refused, never dropped unanswered.
         if (isDraining) return fail(request, new ShuttingDownError('the server is shutting down'), sizeBytes);
-        try {
-          refuseInternalTopic(request.topic, 'produce to');
-        } catch (error) {
-          return fail(request, error, sizeBytes);
-        }
         updateFlow();
         broker.produce(request.topic, request.partition, request.records, ACK_LEVELS[request.ackLevel]).then(
           (result) =>

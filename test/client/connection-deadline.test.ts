@@ -55,7 +55,7 @@ describe('ConnectionDeadline', () => {
     channel.set(IDLE);
     clock.advance(10_000);
     channel.set(CONNECTING);
-    const sinceMs = clock.nowMs();
+    const sinceMs = clock.monotonicMs();
     expect(monitor.unreachableSinceMs).toBe(sinceMs);
     channel.set(TRANSIENT_FAILURE);
     clock.advance(5_000);
@@ -66,6 +66,21 @@ describe('ConnectionDeadline', () => {
     expect(givenUp).toHaveLength(1);
     expect(givenUp[0]!.unreachableForMs).toBe(60_000);
     expect(deadline.signal.aborted).toBe(true);
+  });
+
+  it('counts an outage on the monotonic clock: a wall clock step during it changes neither when it gives up nor the length it reports', () => {
+    const { clock, channel, deadline, givenUp } = setUp();
+    channel.set(CONNECTING);
+    clock.stepWallClock(3_600_000);
+    // The failure re-evaluates the deadline after the step.
+    channel.set(TRANSIENT_FAILURE);
+    deadline.noteFailure(REFUSED);
+    clock.advance(4_999);
+    expect(givenUp).toHaveLength(0);
+    clock.stepWallClock(-7_200_000);
+    clock.advance(1);
+    expect(givenUp).toHaveLength(1);
+    expect(givenUp[0]!.unreachableForMs).toBe(5_000);
   });
 
   it('a connection made before the deadline cancels it; READY after a give-up clears it, and the next outage gets a deadline of its own', () => {

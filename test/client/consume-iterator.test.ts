@@ -6,10 +6,10 @@ import { patchBaseOffset } from '../../src/format/record-batch.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { CONSUME_MS_BETWEEN_YIELDS } from '../../src/client/yield-to-event-loop.js';
-import { systemClock } from '../../src/core/clock.js';
+import { ManualClock, systemClock, type Clock } from '../../src/core/clock.js';
 
 /** A client whose Subscribe stream yields `responses` batches of 5 records each, then ends. */
-function fakeClient(responseCount: number, fetchOffset = 0) {
+function fakeClient(responseCount: number, fetchOffset = 0, clock: Clock = systemClock) {
   const state = { cancelled: 0 };
   const responses = Array.from({ length: responseCount }, (_, r) => ({
     partition: 0,
@@ -19,7 +19,7 @@ function fakeClient(responseCount: number, fetchOffset = 0) {
     records: Buffer.concat([0, 5].map((delta) => encodeRecordBatch(Array.from({ length: 5 }, (_, i) => ({ value: `v${r * 10 + delta + i}` })), { baseOffset: r * 10 + delta }))),
   }));
   const client = {
-    clock: systemClock,
+    clock,
     stubs: {
       consume: {
         subscribe() {
@@ -180,6 +180,27 @@ describe('consume() and the event loop', () => {
     expect(CONSUME_MS_BETWEEN_YIELDS).toBe(20);
     expect(handedWhenTimerRan).toBeDefined();
     expect(handedWhenTimerRan!).toBeLessThanOrEqual(5 * CONSUME_MS_BETWEEN_YIELDS);
+  });
+
+  it('times its turns on the monotonic clock: a wall clock stepped back an hour does not hold the event loop off', async () => {
+    // Virtual time: each record takes 1 ms on the manual clock, and the wall clock steps back an hour
+    // at the first one. Read on the wall clock, the next turn would be due in an hour of records.
+    const clock = new ManualClock(1_700_000_000_000);
+    const { client } = fakeClient(300, 0, clock);
+    let handed = 0;
+    let handedAtTurn: number | undefined;
+    for await (const record of consume(client, 't', { from: 'earliest' })) {
+      expect(record.offset).toBe(handed);
+      if (handed === 0) {
+        clock.stepWallClock(-3_600_000);
+        setImmediate(() => (handedAtTurn ??= handed));
+      }
+      handed++;
+      clock.advance(1);
+      if (handedAtTurn !== undefined || handed === 3_000) break;
+    }
+    expect(handedAtTurn).toBeDefined();
+    expect(handedAtTurn!).toBeLessThanOrEqual(CONSUME_MS_BETWEEN_YIELDS + 1);
   });
 
   it('also when a batch holds many records: a slow loop gets short slices, so the clock is read (and turns come) on time', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventLoopDelayWatch } from '../../src/client/event-loop-delay-watch.js';
 import { HeartbeatLiveness } from '../../src/client/heartbeat-liveness.js';
 import { eventually } from '../helpers/eventually.js';
-import { systemClock } from '../../src/core/clock.js';
+import { ManualClock, systemClock } from '../../src/core/clock.js';
 
 describe('HeartbeatLiveness', () => {
   it('counts the session from the sending of the last answered heartbeat, not from when the answer was read', () => {
@@ -83,6 +83,24 @@ describe('EventLoopDelayWatch', () => {
       await eventually(() => stalls.some((ms) => ms >= 250), { what: 'the 300 ms stall reported', timeoutMs: 2_000 });
       // Only stalls at or past the threshold are reported (a loaded machine may add some of its own).
       expect(stalls.every((ms) => ms >= 100)).toBe(true);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('reports no stall when the wall clock steps (NTP) between two samples: it reads the monotonic clock', () => {
+    const stalls: number[] = [];
+    const clock = new ManualClock(1_700_000_000_000);
+    const watch = new EventLoopDelayWatch({ clock, sampleEveryMs: 20, thresholdMs: () => 100, onStall: (ms) => void stalls.push(ms) });
+    watch.start();
+    try {
+      clock.advance(40);
+      // Forward a minute, then back an hour: on the wall clock, a 60-second stall and a hidden one.
+      clock.stepWallClock(60_000);
+      clock.advance(20);
+      clock.stepWallClock(-3_600_000);
+      clock.advance(20);
+      expect(stalls).toEqual([]);
     } finally {
       watch.stop();
     }

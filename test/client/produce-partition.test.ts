@@ -60,7 +60,7 @@ function scripted(options: Partial<PipelineOptions> = {}) {
     const sink: RecordSink = { onAcknowledged: (_i, m) => outcomes.push(`${value}@${m.offset}`), onFailed: (e) => outcomes.push(`${value}: ${e.message}`) };
     const sinks = new BatchSinks();
     sinks.add(sink, 0);
-    pipeline.seal('t', partition, builder, sinks, 10, clock.nowMs() + deliveryTimeoutMs);
+    pipeline.seal('t', partition, builder, sinks, 10, clock.monotonicMs() + deliveryTimeoutMs);
   };
   const answer = (index: number, result: { offset?: number; failure?: { code: string; retriable: boolean } }) => {
     const { stream, request } = written[index]!;

@@ -65,7 +65,7 @@ function sequencedPipeline(stub: ProduceServiceClient, deliveryTimeoutMs: number
   const send = (count: number) =>
     new Promise<number>((resolve, reject) => {
       const records = Array.from({ length: count }, (_, i) => ({ key: null, value: `v${i}`, timestampMs: 1 }));
-      pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, clock.nowMs() + deliveryTimeoutMs);
+      pipeline.seal('t', 0, builderOf(records), sinksOf({ onAcknowledged: (i, m) => i === 0 && resolve(m.offset), onFailed: reject }, count), 10, clock.monotonicMs() + deliveryTimeoutMs);
     });
   return { pipeline, send };
 }
@@ -97,7 +97,7 @@ describe('ProducePipeline', () => {
     const clock = new ManualClock(0);
     const pipeline = new ProducePipeline(stub, { newGeneration: localGenerations(1, () => 2), clock, ackLevel: 'ACK_LEVEL_WRITTEN', maxInFlightPerPartition: 5, maxRequestBytes: 1 << 20, retryBackoffMs: 5, maxRetryBackoffMs: 5, requestTimeoutMs: 30_000, onSettled: () => undefined });
     const settled = new Promise<number>((resolve, reject) =>
-      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, clock.nowMs() + 60_000),
+      pipeline.seal('t', 0, builderOf([{ key: null, value: 'a', timestampMs: 1 }]), sinksOf({ onAcknowledged: (_i, m) => resolve(m.offset), onFailed: reject }, 1), 10, clock.monotonicMs() + 60_000),
     );
     streams[0]!.emit('error', Object.assign(new Error('connection reset'), { code: 14 }));
     // The retry waits out its backoff on the clock: nothing is sent again before it.

@@ -347,6 +347,26 @@ it('a request the server never answers (the connection stays up) is retried on a
   await closeOn(clock, producer);
 });
 
+it('request and delivery timeouts are counted on the monotonic clock: a wall clock step forward an hour neither gives up the stream nor fails the batch', async () => {
+  const { client, clock, log, counts, requestsPerStream } = sequencedService({ silentStreams: 1 });
+  const producer = new Producer(client, { lingerMs: 0, requestTimeoutMs: 100, retryBackoffMs: 1 });
+  const sent = track(producer.send('t', { value: 'a' }));
+  await advanceUntil(clock, () => requestsPerStream[0] === 1, { what: 'a sent', stepMs: 0 });
+  const sentAtMs = clock.monotonicMs();
+  // An NTP step of an hour, then checks at 25, 50 and 75 ms: on the wall clock, each saw it an hour old.
+  clock.stepWallClock(3_600_000);
+  clock.advance(75);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(counts.streams).toBe(1);
+  await advanceUntil(clock, () => counts.streams === 2, { what: 'a second stream' });
+  expect(clock.monotonicMs() - sentAtMs).toBeGreaterThanOrEqual(100);
+  expect(clock.monotonicMs() - sentAtMs).toBeLessThanOrEqual(126);
+  await advanceUntil(clock, () => sent.isSettled, { what: 'a acknowledged' });
+  expect(sent.outcome).toBe('acknowledged');
+  expect(log).toEqual(['a']);
+  await closeOn(clock, producer);
+});
+
 it('a server that never answers at all: send() fails at its delivery timeout, saying the record may be written', async () => {
   const { client, clock, log, requestsPerStream } = sequencedService({ silentStreams: Number.POSITIVE_INFINITY });
   const producer = new Producer(client, { lingerMs: 0, requestTimeoutMs: 50, deliveryTimeoutMs: 400, retryBackoffMs: 1 });

@@ -2,9 +2,34 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { delay, ManualClock, setRepeating } from '../../src/core/clock.js';
+import { delay, ManualClock, setRepeating, systemClock } from '../../src/core/clock.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+describe('Clock readings', () => {
+  it("ManualClock's monotonic reading is its virtual time; a wall clock step moves nowMs() alone and fires no timer", () => {
+    const clock = new ManualClock(1_000);
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.monotonicMs()), 100);
+    clock.advance(50);
+    expect([clock.nowMs(), clock.monotonicMs()]).toEqual([1_050, 1_050]);
+    clock.stepWallClock(-10_000);
+    expect([clock.nowMs(), clock.monotonicMs()]).toEqual([-8_950, 1_050]);
+    expect(fired).toEqual([]);
+    clock.advance(50);
+    expect(fired).toEqual([1_100]);
+    expect([clock.nowMs(), clock.monotonicMs()]).toEqual([-8_900, 1_100]);
+  });
+
+  it("systemClock's monotonic reading is performance.now(), and never goes back", () => {
+    const before = performance.now();
+    const first = systemClock.monotonicMs();
+    const second = systemClock.monotonicMs();
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(second).toBeGreaterThanOrEqual(first);
+    expect(second).toBeLessThanOrEqual(performance.now());
+  });
+});
 
 describe('ManualClock with setRepeating and delay', () => {
   it('setRepeating fires once per period the clock is moved over, in order with other timers, until cancelled', () => {

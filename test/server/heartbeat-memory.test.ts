@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createGroupService, HeartbeatStreams } from '../../src/server/group-service.js';
 import { MemoryBudget } from '../../src/server/memory-budget.js';
@@ -33,7 +34,7 @@ const coordinator = {
 };
 
 function startHeartbeatStream(budget: MemoryBudget): UnreadCall {
-  const service = createGroupService({ coordinator: coordinator as never, groupOffsets: {} as never, heartbeatStreams: new HeartbeatStreams(), streams: new StreamRegistry(), logger: silentLogger, budget });
+  const service = createGroupService({ coordinator: coordinator as never, groupOffsets: {} as never, heartbeatStreams: new HeartbeatStreams(), streams: new StreamRegistry(), logger: silentLogger, budget, clock: new ManualClock(0) });
   const call = new UnreadCall();
   call.on('error', (status) => (call.status = status));
   service.GroupHeartbeat(call as never);
