@@ -21,7 +21,7 @@ const MAX_GAP_RECORDS = 768;
  * partition (2 when every partition has one read ahead). This server sends the partitions' responses
  * nearly in turn, so the old code came close (2 to 4), and a loaded machine gave the new one 4 as well
  * (a partition whose next response was not read yet): over a real server this only guards against
- * starvation (a backlog handed out first is ~100 arrays); test/client/consume-iterator.test.ts proves
+ * starvation (a backlog handed out first is over a hundred arrays); test/client/consume-iterator.test.ts proves
  * the exact round robin on a stream where one partition's responses got ahead.
  */
 const MAX_GAP_RESPONSES = 6;
