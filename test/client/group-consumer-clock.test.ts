@@ -3,14 +3,13 @@
  * by, auto-commits and the leave's wait all pass when a ManualClock is moved on, and not otherwise.
  */
 import { EventEmitter } from 'node:events';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { GroupConsumer } from '../../src/client/group-consumer.js';
 import type { TopicPartition } from '../../src/client/group-consumer-options.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
 import { ManualClock, type TimerHandle, type TimerOptions } from '../../src/core/clock.js';
-import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { advanceUntil, track, turn } from '../helpers/manual-time.js';
+import { endlessSubscribe } from '../helpers/endless-subscribe.js';
 
 interface SentHeartbeat {
   memberId: string;
@@ -53,19 +52,7 @@ function fakeClient(answer: (request: SentHeartbeat, index: number) => object | 
           setImmediate(() => callback(null, { topics: request.topics.map((topic) => ({ topic, partitions: [] })) })),
       },
       consume: {
-        subscribe(request: { startOffsets: Record<number, number> }) {
-          let next = Number(request.startOffsets[0] ?? 0);
-          const call = new Readable({
-            objectMode: true,
-            read() {
-              const records = encodeRecordBatch(Array.from({ length: 10 }, (_, i) => ({ value: `r${next + i}` })), { baseOffset: next });
-              this.push({ partition: 0, fetchOffset: next, nextOffset: next + 10, records });
-              next += 10;
-            },
-          }) as Readable & { cancel(): void };
-          call.cancel = () => call.destroy();
-          return call;
-        },
+        subscribe: endlessSubscribe(10),
       },
     },
   } as unknown as StrataClient;

@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { FencedInstanceIdError } from '../../src/core/errors.js';
 import { GroupConsumer } from '../../src/client/group-consumer.js';
 import type { GroupConsumerLogger, TopicPartition } from '../../src/client/group-consumer-options.js';
 import type { StrataClient } from '../../src/client/strata-client.js';
-import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { eventually } from '../helpers/eventually.js';
+import { endlessSubscribe } from '../helpers/endless-subscribe.js';
 
 interface SentHeartbeat {
   memberId: string;
@@ -51,19 +50,7 @@ function fakeClient(answer: (request: SentHeartbeat, index: number) => object | 
           setImmediate(() => callback(null, { topics: request.topics.map((topic) => ({ topic, partitions: [] })) })),
       },
       consume: {
-        subscribe(request: { startOffsets: Record<number, number> }) {
-          let next = Number(request.startOffsets[0] ?? 0);
-          const call = new Readable({
-            objectMode: true,
-            read() {
-              const records = encodeRecordBatch(Array.from({ length: 100 }, (_, i) => ({ value: `r${next + i}` })), { baseOffset: next });
-              this.push({ partition: 0, fetchOffset: next, nextOffset: next + 100, records });
-              next += 100;
-            },
-          }) as Readable & { cancel(): void };
-          call.cancel = () => call.destroy();
-          return call;
-        },
+        subscribe: endlessSubscribe(100),
       },
     },
   } as unknown as StrataClient;
