@@ -46,7 +46,7 @@ export type StartPosition = { offset: number } | { point: 'earliest' | 'latest' 
 export async function startOffsetIn(log: PartitionLog, start: StartPosition): Promise<number> {
   if ('offset' in start) return start.offset;
   if ('point' in start) return start.point === 'earliest' ? log.logStartOffset : log.highWatermark;
-  return (await log.offsetForTimestamp(start.timestampMs)) ?? log.highWatermark;
+  return (await log.startForTimestamp(start.timestampMs)).offset;
 }
 
 export interface FetchOptions {

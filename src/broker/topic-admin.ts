@@ -93,8 +93,7 @@ export class TopicAdmin {
     for (const partition of partitions) {
       const log = this.logs.partition(topic, partition);
       if ('timestampMs' in start) {
-        const found = await log.offsetForTimestamp(start.timestampMs);
-        offsets.push({ partition, offset: found ?? log.highWatermark, found: found !== undefined });
+        offsets.push({ partition, ...(await log.startForTimestamp(start.timestampMs)) });
       } else {
         offsets.push({ partition, offset: await startOffsetIn(log, start), found: true });
       }

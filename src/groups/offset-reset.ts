@@ -12,7 +12,7 @@ export async function resetOffsetFor(target: ResetTarget, previousOffset: number
   let newOffset: number;
   if ('shiftBy' in target) newOffset = (previousOffset >= 0 ? previousOffset : log.logStartOffset) + target.shiftBy;
   else if ('offset' in target) newOffset = target.offset;
-  else if ('timestampMs' in target) newOffset = (await log.offsetForTimestamp(target.timestampMs)) ?? log.highWatermark;
+  else if ('timestampMs' in target) newOffset = (await log.startForTimestamp(target.timestampMs)).offset;
   else newOffset = target.point === 'earliest' ? log.logStartOffset : log.highWatermark;
   return Math.min(Math.max(newOffset, log.logStartOffset), log.highWatermark);
 }

@@ -14,8 +14,8 @@ export interface PartitionView {
   readonly logStartOffset: number;
   /** The end a reader sees (exclusive): lag is measured to it, resets are clamped to it. */
   readonly highWatermark: number;
-  /** The first offset whose record's timestamp is at or after `timestampMs`; undefined past the end. */
-  offsetForTimestamp(timestampMs: number): Promise<number | undefined>;
+  /** The first offset whose record's timestamp is at or after `timestampMs`, else the end as the search began (`found` false). */
+  startForTimestamp(timestampMs: number): Promise<{ offset: number; found: boolean }>;
   /** Whole record batches from the one holding `offset` on, about `maxBytes` (at least one batch). */
   read(offset: number, maxBytes: number): Promise<{ batches: Buffer }>;
 }

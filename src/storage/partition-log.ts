@@ -275,6 +275,18 @@ export class PartitionLog {
     return undefined;
   }
 
+  /**
+   * Where a reader starting at `timestampMs` starts: the first offset whose record is at or after it,
+   * else (`found` false) the high watermark as it was when the search began. Taken before the search:
+   * a record appended and made visible while the search ran is at or after that end, so a reader
+   * starting there reads it; the end after the search would skip it.
+   */
+  async startForTimestamp(timestampMs: number): Promise<{ offset: number; found: boolean }> {
+    const highWatermark = this.highWatermark;
+    const found = await this.offsetForTimestamp(timestampMs);
+    return found === undefined ? { offset: highWatermark, found: false } : { offset: found, found: true };
+  }
+
   /** Called with the new high watermark whenever it advances, and once at close; returns an unsubscribe function. */
   onHighWatermark(listener: (highWatermark: number) => void): () => void {
     this.highWatermarkListeners.add(listener);

@@ -204,10 +204,10 @@ describe('GroupAdmin and GroupOffsets', () => {
       let lookingUp!: () => void;
       const lookedUp = new Promise<void>((resolve) => (lookingUp = resolve));
       const slow = new FakePartition(100, 200);
-      slow.offsetForTimestamp = async () => {
+      slow.startForTimestamp = async () => {
         lookingUp();
         await released;
-        return 150;
+        return { offset: 150, found: true };
       };
       topics.topics.set('orders', [slow]);
       const reset = rejection(admin.resetOffsets({ ...request, target: { timestampMs: 150_000 }, execute: true }));

@@ -12,9 +12,9 @@ export class FakePartition implements PartitionView {
     readonly timestampMs: (offset: number) => number = (offset) => 1_000 * offset,
   ) {}
 
-  async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
-    for (let offset = this.logStartOffset; offset < this.highWatermark; offset++) if (this.timestampMs(offset) >= timestampMs) return offset;
-    return undefined;
+  async startForTimestamp(timestampMs: number): Promise<{ offset: number; found: boolean }> {
+    for (let offset = this.logStartOffset; offset < this.highWatermark; offset++) if (this.timestampMs(offset) >= timestampMs) return { offset, found: true };
+    return { offset: this.highWatermark, found: false };
   }
 
   /** One batch holding the one record at `offset`, as a log returns the batch that holds it. */

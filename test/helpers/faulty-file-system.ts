@@ -22,6 +22,8 @@ export class FaultyFileSystem extends NodeFileSystem {
   aroundWritev: ((path: string, buffers: readonly Buffer[], position: number, writev: (buffers: readonly Buffer[], position: number) => Promise<void>) => Promise<void>) | undefined;
   /** Runs every datasync in place of the real one, which it gets as `datasync` (to delay, fail, count). */
   aroundDatasync: ((path: string, datasync: () => Promise<void>) => Promise<void>) | undefined;
+  /** Runs every read in place of the real one, which it gets as `read` (to hold a reader at a chosen moment). */
+  aroundRead: ((path: string, read: () => Promise<number>) => Promise<number>) | undefined;
   /**
    * Called before every open, mkdir, rename, writeFileAtomic, syncDirectory and removeTree (`path` is
    * the source of a rename); throw from it to fail that call, e.g. EMFILE on the n-th open.
@@ -34,7 +36,10 @@ export class FaultyFileSystem extends NodeFileSystem {
     const inner = await super.open(path, options);
     const handle: FileHandlePort = {
       path,
-      read: (buffer, bufferOffset, length, position) => inner.read(buffer, bufferOffset, length, position),
+      read: (buffer, bufferOffset, length, position) => {
+        const read = () => inner.read(buffer, bufferOffset, length, position);
+        return this.aroundRead ? this.aroundRead(path, read) : read();
+      },
       writev: async (buffers, position) => {
         this.writevCount++;
         this.beforeWritev?.(path, this.writevCount);

@@ -245,6 +245,40 @@ describe('PartitionLog', () => {
     expect(await log.offsetForTimestamp(1991)).toBeUndefined();
   });
 
+  it('starts a reader at a time past the end at the end as the search began, so a record made visible during the search is not skipped', async () => {
+    const fs = new FaultyFileSystem();
+    const log = track(await openLog(dir.path, { fs, config: { flush: 'always' } }));
+    await log.append(makeBatch('old', 1, { timestampMs: 1_000 }));
+    let openSyncGate!: () => void;
+    const syncGate = new Promise<void>((resolve) => (openSyncGate = resolve));
+    fs.aroundDatasync = async (_path, datasync) => {
+      await syncGate;
+      await datasync();
+    };
+    // Written, not yet durable: invisible to the search, which only reads what is durable.
+    const appended = log.append(makeBatch('new', 1, { timestampMs: 2_000 }));
+    await eventually(() => log.sizeBytes > 0 && fs.datasyncCount >= 2, { what: 'the second append to wait for its fsync' });
+    let openReadGate!: () => void;
+    const readGate = new Promise<void>((resolve) => (openReadGate = resolve));
+    let searching!: () => void;
+    const searchReads = new Promise<void>((resolve) => (searching = resolve));
+    fs.aroundRead = async (_path, read) => {
+      searching();
+      await readGate;
+      return read();
+    };
+    const start = log.startForTimestamp(2_000);
+    await searchReads;
+    // The record becomes visible while the search reads.
+    openSyncGate();
+    expect(await appended).toMatchObject({ baseOffset: 1 });
+    expect(log.highWatermark).toBe(2);
+    openReadGate();
+    expect(await start).toEqual({ offset: 1, found: false });
+    expect((await log.startForTimestamp(2_000))).toEqual({ offset: 1, found: true });
+    expect((await log.startForTimestamp(3_000))).toEqual({ offset: 2, found: false });
+  });
+
   it('wakes high-watermark listeners when appends become visible', async () => {
     const log = track(await openLog(dir.path));
     const seen: number[] = [];
