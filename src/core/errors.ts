@@ -296,6 +296,26 @@ export class GroupNotEmptyError extends StrataError {
   readonly retriable = false;
 }
 
+/**
+ * A queue answer or lock extension for a record this member does not hold now: unknown, already
+ * answered, its lock expired (it may be another member's by now), or never delivered to it. Nothing changed.
+ */
+export class QueueRecordNotAcquiredError extends StrataError {
+  readonly code = 'QUEUE_RECORD_NOT_ACQUIRED';
+  readonly retriable = false;
+}
+
+export class QueueGroupNotFoundError extends StrataError {
+  readonly code = 'QUEUE_GROUP_NOT_FOUND';
+  readonly retriable = false;
+}
+
+/** An admin change (reset, delete) of a queue group that has members: stop them first. */
+export class QueueGroupNotEmptyError extends StrataError {
+  readonly code = 'QUEUE_GROUP_NOT_EMPTY';
+  readonly retriable = false;
+}
+
 /** The group (or the server) has as many members (groups) as it may have. */
 export class GroupMaxSizeReachedError extends StrataError {
   readonly code = 'GROUP_MAX_SIZE_REACHED';

@@ -27,3 +27,6 @@ export function refuseInternalTopic(topic: string, action: 'create' | 'produce t
   if (topic === OFFSETS_TOPIC) throw new InternalTopicError(`${OFFSETS_TOPIC} is the server's internal topic of committed offsets: clients may not ${action} it`);
   throw new InternalTopicError(`'${topic}' is an internal topic name (names starting with ${INTERNAL_TOPIC_PREFIX} are the server's): clients may not ${action} it`);
 }
+
+/** The internal topic of queue groups' state: deliveries, answers, dead letters (queues/queue-state-store.ts). */
+export const QUEUE_STATE_TOPIC = '__queue_state';

@@ -225,3 +225,19 @@ export const MAX_REMEMBERED_UNNAMED_EPOCHS = 100_000;
 export const MAX_PRODUCER_NAME_LENGTH = 249;
 /** Producer epochs are int16 in the batch format; InitProducer gives a fresh id past the last. */
 export const MAX_PRODUCER_EPOCH = 0x7fff;
+/** A queue member's in-flight limit (unanswered records it holds) is 1..this; 0 in a join means QUEUE_DEFAULT_IN_FLIGHT. */
+export const MAX_QUEUE_IN_FLIGHT_PER_MEMBER = 10_000;
+export const QUEUE_DEFAULT_IN_FLIGHT = 100;
+/** Answers (or lock extensions) in one request of a queue session. */
+export const MAX_QUEUE_ANSWERS_PER_REQUEST = 1_000;
+/**
+ * Records a queue group tracks per partition above its start offset (Kafka's share-partition record
+ * lock limit): a window full of unanswered records stops fetching from that partition, not others.
+ */
+export const MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION = 2_000;
+export const MAX_QUEUE_MEMBERS_PER_GROUP = 1_000;
+export const MAX_QUEUE_GROUPS = 10_000;
+/** A release's own delay, and a lock's duration or extension, at most (a day). */
+export const MAX_QUEUE_DELAY_MS = 24 * 60 * 60 * 1000;
+/** A reject's or release's reason text is cut to this many bytes (it goes into a dead-letter header). */
+export const MAX_QUEUE_REASON_BYTES = 1_024;

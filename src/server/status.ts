@@ -36,6 +36,9 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   UNKNOWN_MEMBER_ID: grpc.status.NOT_FOUND,
   GROUP_NOT_FOUND: grpc.status.NOT_FOUND,
   GROUP_NOT_EMPTY: grpc.status.FAILED_PRECONDITION,
+  QUEUE_RECORD_NOT_ACQUIRED: grpc.status.FAILED_PRECONDITION,
+  QUEUE_GROUP_NOT_FOUND: grpc.status.NOT_FOUND,
+  QUEUE_GROUP_NOT_EMPTY: grpc.status.FAILED_PRECONDITION,
   GROUP_MAX_SIZE_REACHED: grpc.status.RESOURCE_EXHAUSTED,
   // A server resource, not a bad argument: the same request succeeds on a server with room.
   PARTITION_LIMIT_REACHED: grpc.status.RESOURCE_EXHAUSTED,
