@@ -37,6 +37,11 @@ export interface StateLogOptions<T> {
   logger: Logger;
   /** What a damaged partition costs, for the DATA LOSS line: "the committed offsets of the groups it holds are unknown". */
   damageMeaning: string;
+  /**
+   * When the owner applies what it appends, which decides where a snapshot goes (see the class
+   * comment): false (default), once the append resolves; true, when it calls append.
+   */
+  isAppliedOnAppend?: boolean;
 }
 
 /** Values under one key: kept in one batch when written (all or nothing), in order. */
@@ -87,9 +92,15 @@ interface PartitionWrites {
  *   live state of the partition; it is appended (in batches of about STATE_LOG_BATCH_TARGET_BYTES; one
  *   key's values split only when they alone exceed that) and the segments wholly below it are deleted.
  *   Replay reads the snapshot after anything older, so the state is the same, and the partition stays
- *   bounded by its live state. The snapshot is taken one event-loop turn after the write before it
- *   resolved, so the owner has applied what that write made durable (owners apply right after append
- *   resolves); no write runs between the snapshot and the cut. A crash in between leaves both the old
+ *   bounded by its live state. The snapshot must sit in the log exactly after the appends it counts:
+ *   - an owner that applies an append once it resolves (the offset store) does so right away, in its
+ *     continuation: the snapshot is taken one event-loop turn after the write before it resolved, so
+ *     it counts what that write made durable, and the appends queued meanwhile are written after it;
+ *   - an owner that applies an append when it makes it (`isAppliedOnAppend`, the queue coordinator,
+ *     so that it never hands a record out twice while the write runs) counts the queued appends too:
+ *     the snapshot is taken at once, and what was queued is written first (a failure there drops the
+ *     compaction; such an owner stops trusting its state after a failed append anyway).
+ *   No other write runs between the snapshot and the cut. A crash in between leaves both the old
  *   records and (part of) the snapshot, which replays to the same state. A failed compaction is logged
  *   and tried again after a later write; it never fails the appends before it.
  * - Damage: replay stops at a partition that cannot be read on (DataLossError) and reports it; that
@@ -271,16 +282,7 @@ export class StateLog<T> {
   /** The partition's one writer: takes what queued, writes it with one fsync, compacts when due; never rejects. */
   private async writeQueued(partition: number, writes: PartitionWrites): Promise<void> {
     while (writes.queue.length > 0) {
-      const taken = takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES);
-      for (const append of taken) writes.queuedBytes -= append.bytes;
-      try {
-        const log = this.logs.partition(this.topic, partition);
-        await log.append(Buffer.concat(packBatches(taken, { splitEntries: false, timestampMs: this.options.nowMs() })), { ackLevel: 'durable' });
-      } catch (error) {
-        for (const append of taken) append.reject(error);
-        continue;
-      }
-      for (const append of taken) append.resolve();
+      if (!(await this.writeTaken(partition, writes, takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES)))) continue;
       try {
         await this.compactIfDue(partition, writes);
       } catch (error) {
@@ -289,14 +291,28 @@ export class StateLog<T> {
     }
   }
 
+  /** Writes appends taken from the queue in one partition append; settles each; whether they landed. */
+  private async writeTaken(partition: number, writes: PartitionWrites, taken: PendingAppend[]): Promise<boolean> {
+    for (const append of taken) writes.queuedBytes -= append.bytes;
+    try {
+      const log = this.logs.partition(this.topic, partition);
+      await log.append(Buffer.concat(packBatches(taken, { splitEntries: false, timestampMs: this.options.nowMs() })), { ackLevel: 'durable' });
+    } catch (error) {
+      for (const append of taken) append.reject(error);
+      return false;
+    }
+    for (const append of taken) append.resolve();
+    return true;
+  }
+
   /** Snapshot, then cut: see the class comment. Runs inside the partition's write order. */
   private async compactIfDue(partition: number, writes: PartitionWrites): Promise<void> {
     const source = this.snapshotSource;
     if (!source) return;
     const log = this.logs.partition(this.topic, partition);
     if (log.segmentCount < COMPACT_AT_SEGMENTS || log.sizeBytes < writes.nextCompactionCheckBytes) return;
-    // The appends just resolved: their callers apply them in their continuations, which run before this.
-    await nextTurn();
+    // Owners that apply on resolution do so in their continuations, which run before the next turn.
+    if (!this.options.isAppliedOnAppend) await nextTurn();
     const entries = source(partition).map(({ key, values }) => ({ key, ...encodeValues(key, values) }));
     let snapshotBytes = 0;
     for (const entry of entries) snapshotBytes += entry.bytes;
@@ -304,6 +320,12 @@ export class StateLog<T> {
     // costs a constant per byte appended.
     writes.nextCompactionCheckBytes = log.sizeBytes + snapshotBytes;
     if (log.sizeBytes < COMPACT_AT_SNAPSHOT_MULTIPLE * snapshotBytes) return;
+    if (this.options.isAppliedOnAppend) {
+      // The snapshot counts the appends queued now (their owner applied them when appending): they go
+      // ahead of it, and if they fail, so does this compaction. Later appends queue behind it.
+      const queued = writes.queue.splice(0);
+      while (queued.length > 0) if (!(await this.writeTaken(partition, writes, takeUpTo(queued, STATE_LOG_MAX_WRITE_BYTES)))) return;
+    }
     const snapshotOffset = log.logEndOffset;
     const batches = packBatches(entries, { splitEntries: true, timestampMs: this.options.nowMs() });
     for (const write of takeBuffersUpTo(batches, STATE_LOG_MAX_WRITE_BYTES)) await log.append(Buffer.concat(write), { ackLevel: 'durable' });
