@@ -36,6 +36,7 @@ export class QueueDeliveryPump {
     private readonly commit: Commit,
     private readonly isCurrent: (group: QueueGroup) => boolean,
     private readonly wake: (group: QueueGroup) => void,
+    private readonly track: (work: Promise<unknown>) => void,
   ) {}
 
   /** Runs the pump for `group` unless it is running (then it runs again when done). */
@@ -46,7 +47,7 @@ export class QueueDeliveryPump {
       return;
     }
     group.isPumping = true;
-    void this.run(group);
+    this.track(this.run(group));
   }
 
   private async run(group: QueueGroup): Promise<void> {
@@ -82,7 +83,7 @@ export class QueueDeliveryPump {
           : { type: 'acquire', groupId: group.groupId, topic: queue.topic, partition: queue.partition, offsets, memberId: member.memberId, lockDeadlineMs: records[0]!.lockDeadlineMs, atMs: nowMs };
       });
       const written = this.commit(group, changes);
-      void this.send(group, deliveries, written);
+      this.track(this.send(group, deliveries, written));
     }
     return filled.some((taken) => taken > 0);
   }

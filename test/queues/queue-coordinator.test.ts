@@ -165,6 +165,16 @@ describe('QueueCoordinator retries and dead letters', () => {
     expect(description.partitions[0]!.startOffset).toBe(6);
   });
 
+  it('in key order, a record that expires at its delivery limit is dead-lettered by the timer, and its key\'s next record goes out', async () => {
+    await setUp();
+    appendValues(0, ['hung', 'next'], ['K', 'K']);
+    const member = await harness.join('g', ['orders'], { config: { ordering: 'key', maxDeliveryAttempts: 1, lockDurationMs: 1_000 } });
+    await harness.settle();
+    expect(member.heldRecords().map((r) => r.value)).toEqual(['hung']);
+    await harness.advanceUntil(() => member.received.some((r) => r.value === 'next'), 'the next record of the key goes out', 100, 5_000);
+    expect(harness.deadLetters.letters.map(({ letter }) => letter.value?.toString())).toEqual(['hung']);
+  });
+
   it('dead-letters a rejected record at once with its reason', async () => {
     await setUp();
     appendValues(0, ['bad', 'good']);
