@@ -56,7 +56,9 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   constructor(private readonly deps: QueueCoordinatorDependencies) {
     const isCurrent = (group: QueueGroup) => !this.isClosing && this.groups.get(group.groupId) === group;
     const commit = (group: QueueGroup, changes: QueueStateChange[]) => this.commit(group, changes);
-    this.pump = new QueueDeliveryPump(deps, commit, isCurrent, (group) => this.onTimer(group), (work) => this.track(work));
+    this.pump = new QueueDeliveryPump(deps, commit, isCurrent, (group) => this.onTimer(group), (work) => this.track(work), (memberId) => {
+      this.track(this.removeMember(memberId, 'failed a delivery'));
+    });
     this.deadLetterer = new QueueDeadLetters(deps, commit, isCurrent, (group) => this.pump.schedule(group));
   }
 

@@ -37,6 +37,7 @@ export class QueueDeliveryPump {
     private readonly isCurrent: (group: QueueGroup) => boolean,
     private readonly wake: (group: QueueGroup) => void,
     private readonly track: (work: Promise<unknown>) => void,
+    private readonly onDeliverFailed: (memberId: string) => void,
   ) {}
 
   /** Runs the pump for `group` unless it is running (then it runs again when done). */
@@ -258,7 +259,15 @@ export class QueueDeliveryPump {
         return;
       }
       if (group.members.get(member.memberId) !== member) return;
-      const isWritable = member.deliver({ topic: queue.topic, partition: queue.partition, batches: bytes, records });
+      let isWritable: boolean | void;
+      try {
+        isWritable = member.deliver({ topic: queue.topic, partition: queue.partition, batches: bytes, records });
+      } catch (error) {
+        // A stream that cannot take a delivery is broken: the member goes, and what it holds comes back at once.
+        this.deps.logger?.warn({ groupId: group.groupId, memberId: member.memberId, err: error }, 'queue group: deliver() threw; the member is dropped');
+        this.onDeliverFailed(member.memberId);
+        return;
+      }
       if (isWritable === false) member.isReady = false;
     }
   }
