@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import {
   GroupMaxSizeReachedError,
   QueueGroupNotEmptyError,
@@ -222,7 +222,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     }
     if (!group) {
       // A change of a group deleted earlier in the log (the state topic keeps what compaction has not cut yet).
-      assert(isReplay, `${change.type} of queue group ${change.groupId}, which does not exist`);
+      if (!isReplay) throw new AssertionError(`${change.type} of queue group ${change.groupId}, which does not exist`);
       return;
     }
     if (change.type === 'delete') {
