@@ -129,7 +129,7 @@ describe('QueueCoordinator retries and dead letters', () => {
     const okTimes = member.received.filter((r) => r.value.startsWith('ok')).map((r) => r.receivedAtMs);
     expect(okTimes.length).toBe(9);
     expect(Math.max(...okTimes)).toBeLessThan(times[1]!);
-    const [{ topic, letter }] = harness.deadLetters.letters;
+    const { topic, letter } = harness.deadLetters.letters[0]!;
     expect(topic).toBe('orders.dlq');
     expect(letter.value?.toString()).toBe('poison');
     expect(header(letter, DEAD_LETTER_HEADERS.attempts)).toBe('5');
