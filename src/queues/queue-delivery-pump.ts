@@ -39,6 +39,8 @@ export class QueueDeliveryPump {
     private readonly commit: Commit,
     private readonly isCurrent: (group: QueueGroup) => boolean,
     private readonly wake: (group: QueueGroup) => void,
+    private readonly track: (work: Promise<unknown>) => void,
+    private readonly onDeliverFailed: (memberId: string) => void,
   ) {}
 
   /** Runs the pump for `group` unless it is running (then it runs again when done). */
@@ -49,7 +51,7 @@ export class QueueDeliveryPump {
       return;
     }
     group.isPumping = true;
-    void this.run(group);
+    this.track(this.run(group));
   }
 
   private async run(group: QueueGroup): Promise<void> {
@@ -85,7 +87,7 @@ export class QueueDeliveryPump {
           : { type: 'acquire', groupId: group.groupId, topic: queue.topic, partition: queue.partition, offsets, memberId: member.memberId, lockDeadlineMs: records[0]!.lockDeadlineMs, atMs: nowMs };
       });
       const written = this.commit(group, changes);
-      void this.send(group, deliveries, written);
+      this.track(this.send(group, deliveries, written));
     }
     return filled.some((taken) => taken > 0);
   }
@@ -285,7 +287,15 @@ export class QueueDeliveryPump {
         return;
       }
       if (group.members.get(member.memberId) !== member) return;
-      const isWritable = member.deliver({ topic: queue.topic, partition: queue.partition, batches: bytes, records });
+      let isWritable: boolean | void;
+      try {
+        isWritable = member.deliver({ topic: queue.topic, partition: queue.partition, batches: bytes, records });
+      } catch (error) {
+        // A stream that cannot take a delivery is broken: the member goes, and what it holds comes back at once.
+        this.deps.logger?.warn({ groupId: group.groupId, memberId: member.memberId, err: error }, 'queue group: deliver() threw; the member is dropped');
+        this.onDeliverFailed(member.memberId);
+        return;
+      }
       if (isWritable === false) member.isReady = false;
     }
   }
