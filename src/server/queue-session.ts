@@ -271,6 +271,7 @@ export class QueueSession {
         this.updateReady();
         this.updateReading();
       });
+      this.updateReading();
     }
   }
 
