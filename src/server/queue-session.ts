@@ -100,7 +100,12 @@ export class QueueSession {
   }
 
   private onRequest(request: QueueSessionRequest__Output): void {
-    if (this.phase === 'ended' || this.isShuttingDown) return;
+    if (this.phase === 'ended') return;
+    if (this.isShuttingDown) {
+      // Read before the pause took: refused, never dropped unanswered.
+      this.refuseAtShutdown(request);
+      return;
+    }
     try {
       assertDecoded(request);
       if (this.phase === 'new') {
@@ -234,6 +239,14 @@ export class QueueSession {
       const result = results[next++]!;
       return { topic: result.topic, partition: result.partition, offset: result.offset, lockDeadlineMs: result.lockDeadlineMs ?? 0, ...(result.error ? { failure: toFailure(result.error) } : {}) };
     });
+  }
+
+  private refuseAtShutdown(request: QueueSessionRequest__Output): void {
+    const entries = request.answers?.answers ?? request.extend?.records;
+    const requestId = request.answers?.requestId ?? request.extend?.requestId;
+    if (entries === undefined || requestId === undefined) return;
+    const failure = toFailure(new ShuttingDownError('the server is shutting down: nothing was applied'));
+    this.writeResults(requestId, entries.slice(0, MAX_QUEUE_ANSWERS_PER_REQUEST).map((e) => ({ topic: e.topic, partition: e.partition, offset: Number.isSafeInteger(e.offset) ? e.offset : -1, failure })));
   }
 
   private track(work: Promise<void>): void {

@@ -205,3 +205,18 @@ describe('QueueSession (the stream without gRPC)', () => {
     expect(budget.usedBytes).toBe(0);
   });
 });
+
+describe('QueueSession at shutdown, a request read after the pause took', () => {
+  it('is answered with SHUTTING_DOWN failures, not dropped', async () => {
+    const { call, coordinator, streams } = await joined();
+    call.send({ request: 'answers', answers: { requestId: 1, answers: [ackOf(0)] } });
+    const closing = streams.closeAll(5_000);
+    await tick();
+    call.send({ request: 'answers', answers: { requestId: 2, answers: [ackOf(1), ackOf(2)] } });
+    expect(call.written.at(-1)!.results).toMatchObject({ requestId: 2, results: [{ offset: 1, failure: { code: 'SHUTTING_DOWN' } }, { offset: 2, failure: { code: 'SHUTTING_DOWN' } }] });
+    expect(coordinator.answering).toHaveLength(1);
+    coordinator.answerAll();
+    await closing;
+    expect(call.status?.details).toMatch(/^SHUTTING_DOWN/);
+  });
+});
