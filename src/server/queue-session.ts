@@ -8,12 +8,11 @@ import type { QueueJoin__Output } from '../generated/strata/v1/QueueJoin.js';
 import type { QueueRecordRef__Output } from '../generated/strata/v1/QueueRecordRef.js';
 import type { QueueSessionRequest__Output } from '../generated/strata/v1/QueueSessionRequest.js';
 import type { QueueSessionResponse } from '../generated/strata/v1/QueueSessionResponse.js';
-import type { QueueAnswer, QueueAnswerResult, QueueCoordinatorApi, QueueDelivery, QueueRecordRef } from '../queues/queue-coordinator-api.js';
+import type { QueueAnswerResult, QueueCoordinatorApi, QueueDelivery, QueueRecordRef } from '../queues/queue-coordinator-api.js';
 import type { MemoryBudget, MemoryShare } from './memory-budget.js';
 import { limitReadAhead } from './produce-service.js';
-import { queueConfigFromProto, queueConfigToProto } from './queue-proto.js';
+import { answerFromProto, queueConfigFromProto, queueConfigToProto, refFromProto } from './queue-proto.js';
 import { assertDecoded } from './safe-deserialize.js';
-import { offsetFromProto } from './start-position.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
@@ -25,8 +24,6 @@ export interface QueueSessionDependencies {
   budget: MemoryBudget;
   logger: Logger;
 }
-
-const ANSWER_TYPES = { QUEUE_ANSWER_TYPE_ACK: 'ack', QUEUE_ANSWER_TYPE_RELEASE: 'release', QUEUE_ANSWER_TYPE_REJECT: 'reject' } as const;
 
 /**
  * One member's QueueSession stream: the wire around the coordinator's member.
@@ -392,16 +389,6 @@ function parse<T>(entry: { topic: string; partition: number; offset: number }, t
 
 function recordKey(topic: string, partition: number, offset: number): string {
   return `${topic}/${partition}/${offset}`;
-}
-
-function refFromProto(record: QueueRecordRef__Output): QueueRecordRef {
-  return { topic: record.topic, partition: record.partition, offset: offsetFromProto(record.offset, 'offset') };
-}
-
-function answerFromProto(answer: QueueAnswer__Output): QueueAnswer {
-  const type = ANSWER_TYPES[answer.type as keyof typeof ANSWER_TYPES];
-  if (type === undefined) throw new InvalidArgumentError(`answer type must be ACK, RELEASE or REJECT, got ${String(answer.type)}`);
-  return { ...refFromProto(answer), type, ...(answer.delayMs !== 0 ? { delayMs: answer.delayMs } : {}), ...(answer.reason !== '' ? { reason: answer.reason } : {}) };
 }
 
 /** A delivery's size as held until sent: its batches twice (grpc-js's framed copy and the garbage), plus the fields. */
