@@ -264,6 +264,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   private onTimer(group: QueueGroup): void {
     if (this.isClosing || this.groups.get(group.groupId) !== group || group.failure) return;
     const nowMs = this.deps.clock.nowMs();
+    this.skipRemoved(group);
     const { changes, deadLetters } = this.releaseAll(group, nowMs, (queue) => queue.expired(nowMs));
     if (changes.length > 0) this.commit(group, changes).catch(() => undefined);
     for (const request of deadLetters) this.track(this.deadLetterer.run(group, request));
@@ -271,6 +272,17 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     for (const queue of group.partitionQueues()) nextMs = Math.min(nextMs, queue.nextDeadlineMs(nowMs));
     group.timer?.fireAt(nextMs);
     this.pump.schedule(group);
+  }
+
+  /** Records retention removed are never expired nor dead-lettered (they cannot be read): the start moves past them. */
+  private skipRemoved(group: QueueGroup): void {
+    for (const queue of group.partitionQueues()) {
+      try {
+        queue.skipTo(this.deps.topics.partition(queue.topic, queue.partition).logStartOffset);
+      } catch {
+        // The topic is gone: onTopicDeleted forgets it.
+      }
+    }
   }
 
   /** Changes releasing the records `pick` names, each after its backoff, and dead-letter requests for those at the delivery limit. */

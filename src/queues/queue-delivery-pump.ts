@@ -100,7 +100,12 @@ export class QueueDeliveryPump {
       const count = this.deps.topics.partitionCount(topic) ?? 0;
       for (let partition = 0; partition < count; partition++) {
         if (group.partitionQueue(topic, partition)) continue;
-        const view = this.deps.topics.partition(topic, partition);
+        let view: QueuePartitionView;
+        try {
+          view = this.deps.topics.partition(topic, partition);
+        } catch {
+          continue; // deleted meanwhile
+        }
         const startOffset = group.config.start === 'latest' ? view.highWatermark : view.logStartOffset;
         changes.push({ type: 'reset', groupId: group.groupId, topic, partition, startOffset, atMs: nowMs });
       }
@@ -139,16 +144,21 @@ export class QueueDeliveryPump {
     if (queue.generation !== generation || queue.fetchOffset !== fromOffset || group.partitionQueue(queue.topic, queue.partition) !== queue) return 0;
     const isKeyOrdered = group.config.ordering === 'key';
     let taken = 0;
-    for (const { position, header } of iterateBatches(batches)) {
-      const lastOffset = header.baseOffset + header.lastOffsetDelta;
-      if (lastOffset < queue.fetchOffset) continue;
-      let keys: Map<number, Buffer | null> | undefined;
-      if (isKeyOrdered) {
-        keys = new Map();
-        for (const record of decodeRecordBatch(batches, position).records) keys.set(record.offset, record.key);
+    try {
+      for (const { position, header } of iterateBatches(batches)) {
+        const lastOffset = header.baseOffset + header.lastOffsetDelta;
+        if (lastOffset < queue.fetchOffset) continue;
+        let keys: Map<number, Buffer | null> | undefined;
+        if (isKeyOrdered) {
+          keys = new Map();
+          for (const record of decodeRecordBatch(batches, position).records) keys.set(record.offset, record.key);
+        }
+        taken += queue.addBatch({ baseOffset: header.baseOffset, lastOffset, sizeBytes: header.sizeBytes }, keys);
+        if (queue.windowRoom() <= 0) break;
       }
-      taken += queue.addBatch({ baseOffset: header.baseOffset, lastOffset, sizeBytes: header.sizeBytes }, keys);
-      if (queue.windowRoom() <= 0) break;
+    } catch (error) {
+      // A batch that does not decode stops this partition at it (what was taken before it stands), not the group.
+      this.deps.logger?.warn({ groupId: group.groupId, topic: queue.topic, partition: queue.partition, fromOffset: queue.fetchOffset, err: error }, 'queue group: a batch in the log could not be read');
     }
     return taken;
   }
