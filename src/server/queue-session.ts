@@ -172,6 +172,8 @@ export class QueueSession {
     this.unflushedBytes += bytes;
     const bytesPerRecord = Math.ceil(delivery.batches.length / Math.max(1, delivery.records.length));
     for (const record of delivery.records) {
+      // At-most-once records (no lock) are done as they are sent: nothing to answer, nothing held.
+      if (record.lockDeadlineMs === 0) continue;
       const key = recordKey(delivery.topic, delivery.partition, record.offset);
       this.unansweredBytes += bytesPerRecord - (this.unanswered.get(key) ?? 0);
       this.unanswered.set(key, bytesPerRecord);

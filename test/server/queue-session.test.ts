@@ -220,3 +220,15 @@ describe('QueueSession at shutdown, a request read after the pause took', () => 
     expect(call.status?.details).toMatch(/^SHUTTING_DOWN/);
   });
 });
+
+describe('QueueSession under at-most-once', () => {
+  it('does not count records sent without a lock as held: a member that never answers keeps getting them', async () => {
+    const { call, coordinator } = await joined();
+    const unlocked = (offset: number): QueueDelivery => ({ ...delivery(offset, MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER / 8), records: [{ offset, deliveryCount: 1, lockDeadlineMs: 0 }] });
+    // Half again the cap of unanswered bytes, each delivery flushed before the next.
+    for (let offset = 0; offset < 12; offset++) {
+      expect(coordinator.deliver!(unlocked(offset))).toBe(true);
+      call.flushAll();
+    }
+  });
+});
