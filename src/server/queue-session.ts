@@ -40,11 +40,11 @@ export interface QueueSessionDependencies {
  *   request). The stream goes on either way.
  * - Flow control, both ways. The coordinator is told this member takes no more deliveries (its
  *   records stay acquired; their locks run) while any of these holds, and told again when none does:
- *   the member holds MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER of delivered batches unanswered (the bound
- *   that holds for a member that stops reading: grpc-js's write() and its callbacks say nothing about
- *   the peer, see limits.ts); write() said the stream is full (until 'drain'); or what was written and
- *   not yet handed to HTTP/2, a share of the server's memory budget (QUEUE_SESSION_BUFFER_*), did not
- *   fit its share (until all of it is handed over). A member that answers a record, successfully or
+ *   the member holds MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER of delivered batches unanswered (what
+ *   bounds a member whose client pauses its stream but keeps taking data in, see limits.ts); write()
+ *   said the stream is full (until 'drain'); or what was written and not yet sent, a share of the
+ *   server's memory budget (QUEUE_SESSION_BUFFER_*), did not fit its share (until all of it is sent:
+ *   what bounds a peer that reads nothing, whose writes stop completing). A member that answers a record, successfully or
  *   not, no longer counts it; one that never answers records whose locks expired gets nothing more.
  *   At most MAX_QUEUE_REQUESTS_IN_PROGRESS_PER_STREAM requests are handled at once, and none is read
  *   while the stream's writes are blocked, so a member that sends without reading stops being read.
