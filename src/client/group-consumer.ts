@@ -1,7 +1,7 @@
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
-import { FencedInstanceIdError } from '../core/errors.js';
+import { FencedInstanceIdError, InvalidArgumentError } from '../core/errors.js';
 import { DEFAULT_MEMBER_MAX_BYTES, FAIR_SLICE_RECORDS, MAX_ABANDONED_MEMBER_IDS } from '../core/limits.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
@@ -10,10 +10,12 @@ import { EventLoopDelayWatch } from './event-loop-delay-watch.js';
 import { GroupFetchers } from './group-fetchers.js';
 import { groupBatches, type GroupBatchHost } from './group-batches.js';
 import { GroupRecordIterator, type GroupIteratorHost } from './group-record-iterator.js';
-import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
+import { GroupHeartbeatStream, heartbeatRequestOf } from './group-heartbeat-stream.js';
 import { GroupOffsetCommitter, type MemberIdentity } from './group-offset-committer.js';
 import { MemberPartitions, partitionKey as key } from './member-partitions.js';
 import { RecordBuffer } from './record-buffer.js';
+import { resolveFailurePolicy, type GroupFailurePolicy, type RecordHandler } from './group-failure-policy.js';
+import { GroupRecordProcessor } from './group-record-processor.js';
 import type { ClientChannel } from './client-channel.js';
 import { checkGroupConsumerOptions, DEFAULT_LEAVE_TIMEOUT_MS, type GroupConsumerLogger, type GroupConsumerOptions, type TopicPartition } from './group-consumer-options.js';
 
@@ -75,15 +77,20 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly clock: Clock;
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
+  private readonly failurePolicy: GroupFailurePolicy | undefined;
+  /** process()'s loop, once it started. */
+  private processor: GroupRecordProcessor | undefined;
+  private isIterated = false;
 
   constructor(
-    client: ClientChannel,
+    private readonly client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
     this.clock = client.clock;
     this.lastAskedAtMs = this.clock.nowMs();
     checkGroupConsumerOptions(options);
     this.logger = options.logger ?? emitWarning;
+    this.failurePolicy = options.onFailure ? resolveFailurePolicy(options.onFailure) : undefined;
     // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });
     this.fetchers = new GroupFetchers({
@@ -93,18 +100,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       maxBytes: options.maxBytes ?? DEFAULT_MEMBER_MAX_BYTES,
       owned: () => this.partitions.owned.values(),
       resumeOffset: (topic, partition) => this.partitions.resumeOffset(key(topic, partition)),
-      onStartResolved: (topic, partition, offset) => {
-        const k = key(topic, partition);
-        if (this.partitions.owned.has(k) && !this.partitions.startedAt.has(k)) this.partitions.startedAt.set(k, offset);
-      },
+      onStartResolved: (topic, partition, offset) => this.partitions.noteStart(key(topic, partition), offset),
       onOffsetReset: (topic, partition, offset) => {
         const k = key(topic, partition);
-        if (!this.partitions.owned.has(k)) return;
-        // The new position is what a commit writes from now on, as Kafka's reset moves the position;
-        // the record in hand from before it must not move the commit back when the loop finishes it.
-        this.partitions.handedNext.delete(k);
-        this.partitions.processed.set(k, offset);
-        this.partitions.dropInHand((handedKey) => handedKey === k);
+        if (this.partitions.resetPosition(k, offset)) this.processor?.forget((handedKey) => handedKey === k);
       },
       onFailure: (error) => this.fail(error),
     });
@@ -140,6 +139,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       generation: () => this.generation,
       isInGroup: () => this.memberId !== '',
       sendHeartbeat: () => this.heartbeats.send(),
+      settleRevoked: async (keys) => this.processor?.settle(keys),
+      forgetAll: () => this.processor?.forget(() => true),
     });
     // The loop checks the session before every record; this checks it for a loop that is not asking.
     this.sessionTimer = setRepeating(this.clock, () => this.checkSession(this.clock.nowMs()), SESSION_CHECK_EVERY_MS);
@@ -155,7 +156,49 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
+    this.takeLoop('iteration');
     return new GroupRecordIterator(this.loopHost());
+  }
+
+  /**
+   * Runs `handler` on every record, one call at a time, each partition's records in offset order; a
+   * record counts as processed once its handler resolved. A throw, with `onFailure`: the record is
+   * tried again in place after a backoff (its partition waits, the others go on), then appended to
+   * the dead-letter topic and committed past (see GroupRecordProcessor); without it, the member stops
+   * and process() rejects with the throw. Resolves once the member is closed (close(), or `signal`
+   * aborted); rejects with what stopped it otherwise (a fence, a failed dead-letter append).
+   */
+  process(handler: RecordHandler, options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.takeLoop('process');
+    this.processor = new GroupRecordProcessor(
+      {
+        client: this.client,
+        clock: this.clock,
+        groupId: this.options.groupId,
+        logger: this.logger,
+        buffer: this.buffer,
+        partitions: this.partitions,
+        isHandable: (k) => this.isHandable(k),
+        noteAsked: (nowMs) => {
+          this.lastAskedAtMs = nowMs;
+          this.checkSession(nowMs);
+        },
+        commitProcessed: async () => void (await this.committer.commitProcessed('dead-letter')),
+        fail: (error) => this.fail(error),
+        failure: () => this.failure,
+        close: () => this.close(),
+      },
+      handler,
+      this.failurePolicy,
+    );
+    return this.processor.runUntilClosed(options.signal);
+  }
+
+  /** One loop reads a member: iteration (for-await or batches()) or process(), not both. */
+  private takeLoop(kind: 'iteration' | 'process'): void {
+    if (kind === 'iteration' && this.failurePolicy) throw new InvalidArgumentError('onFailure applies to process(): a for-await loop cannot tell the consumer that a record failed');
+    if (this.processor || (kind === 'process' && this.isIterated)) throw new InvalidArgumentError('a group consumer is read by one loop: process() once, or iteration');
+    if (kind === 'iteration') this.isIterated = true;
   }
 
   /**
@@ -164,6 +207,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * (break, throw, close()) leaves the whole batch in hand to be read again: commit() first counts it.
    */
   batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
+    this.takeLoop('iteration');
     return groupBatches(this.loopHost(), maxRecords);
   }
 
@@ -243,6 +287,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.isClosed = true;
+      // Heartbeats still go out while the record under way finishes (its signal is aborted).
+      await this.processor?.stop();
       this.committer.stopTimer();
       this.sessionTimer?.cancel();
       this.heartbeats.pause();
@@ -280,6 +326,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.generation++;
     this.fetchers.stop(() => true);
     this.buffer.drop(() => true);
+    this.processor?.forget(() => true);
     this.partitions.clear();
     this.logger.warn(
       { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
@@ -327,18 +374,9 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private heartbeatRequest(memberEpoch = this.memberEpoch): GroupHeartbeatRequest {
-    const owned = new Map<string, number[]>();
-    for (const { topic, partition } of this.partitions.owned.values()) owned.set(topic, [...(owned.get(topic) ?? []), partition]);
-    const isWaitingForRecords = this.buffer.hasWaitingTaker;
-    return {
-      groupId: this.options.groupId,
-      memberId: this.memberId,
-      instanceId: this.options.instanceId ?? '',
-      memberEpoch,
-      topics: this.options.topics,
-      owned: [...owned].map(([topic, partitions]) => ({ topic, partitions })),
-      idleMs: isWaitingForRecords ? 0 : Math.min(this.clock.nowMs() - this.lastAskedAtMs, 0xffff_ffff),
-    };
+    const isWaitingForRecords = this.processor ? this.processor.isIdle : this.buffer.hasWaitingTaker;
+    const idleMs = isWaitingForRecords ? 0 : this.clock.nowMs() - this.lastAskedAtMs;
+    return heartbeatRequestOf({ ...this.options, memberId: this.memberId, memberEpoch, owned: this.partitions.owned.values(), idleMs });
   }
 
   private onResponse(response: GroupHeartbeatResponse__Output): void {
