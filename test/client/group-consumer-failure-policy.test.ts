@@ -116,7 +116,8 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
   });
 
   it('sends a NonRetriableError throw to the dead-letter topic at once (cause rejected, one attempt), into the partition modulo the dead-letter count', async () => {
-    const service = fakeGroupService({ partitions: [[], [], values('c', 2)], assigned: [2] });
+    // The dead-letter topic exists already, with 2 partitions: partition 2's letter goes to 0.
+    const service = fakeGroupService({ partitions: [[], [], values('c', 2)], assigned: [2], deadLetterPartitions: 2 });
     const member = startMember(service, { onFailure: { maxAttempts: 5, backoff: { baseMs: 1_000, jitter: 0 } } }, (record) => {
       if (record.offset === 0) throw new NonRetriableError('malformed order');
     });
@@ -124,8 +125,8 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     await advanceUntil(service.clock, () => member.calls.length === 2 && service.committed(2) === 1, { what: 'both records', stepMs: 1 });
     expect(member.calls.map((c) => [c.offset, c.attempt])).toEqual([[0, 1], [1, 1]]);
     expect(service.appends).toHaveLength(1);
-    // Created with the source's 3 partitions: partition 2 goes to partition 2.
-    expect(service.appends[0]!.partition).toBe(2);
+    expect(service.created).toEqual([]);
+    expect(service.appends[0]!.partition).toBe(0);
     const header = (name: string) => service.appends[0]!.record.headers.find((h) => h.key === name)?.value?.toString();
     expect(header(DEAD_LETTER_HEADERS.cause)).toBe('rejected');
     expect(header(DEAD_LETTER_HEADERS.attempts)).toBe('1');
@@ -158,6 +159,67 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     service.assign([0, 1]);
     await advanceUntil(service.clock, () => member.calls.filter((c) => c.partition === 0 && c.offset === 1).length === 2, { what: 'the record read again', stepMs: 10 });
     expect(member.calls.at(-1)).toMatchObject({ partition: 0, offset: 1, attempt: 1 });
+    await member.close();
+  });
+
+  it('a dead-letter topic another member created between the describe and the create is used as it is', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 1), values('b', 1)], assigned: [1], createdMeanwhileWith: 1 });
+    const member = startMember(service, { onFailure: { maxAttempts: 1 } }, () => {
+      throw new Error('no');
+    });
+    await advanceUntil(service.clock, () => service.committed(1) === 1, { what: 'the dead letter and its commit', stepMs: 1 });
+    expect(service.created).toEqual([]);
+    expect(service.appends.map((a) => [a.topic, a.partition])).toEqual([['t.dlq', 0]]);
+    await member.close();
+  });
+
+  it('heartbeats go on while a record waits for its retry, telling the server the member is not stuck (idleMs 0)', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 2)] });
+    const member = startMember(service, { onFailure: { maxAttempts: 2, backoff: { baseMs: 30_000, jitter: 0 } } }, (record) => {
+      if (record.offset === 0) throw new Error('not yet');
+    });
+    await advanceUntil(service.clock, () => member.calls.length === 3, { what: 'the retry and the next record', stepMs: 10 });
+    const [first, retry] = member.calls;
+    expect(retry!.atMs - first!.atMs).toBe(30_000);
+    const during = service.heartbeats.filter((h) => h.atMs > first!.atMs && h.atMs < retry!.atMs);
+    // One a second (the interval the fake gives), every one saying the member waits for work.
+    expect(during.length).toBeGreaterThanOrEqual(29);
+    expect(during.every((h) => h.idleMs === 0)).toBe(true);
+    await member.close();
+  });
+
+  it('close() during a retry wait stops it: process() resolves, the record is not committed past nor dead-lettered', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 3)] });
+    const member = startMember(service, { onFailure: { backoff: { baseMs: 10_000, jitter: 0 } } }, (record) => {
+      if (record.offset === 1) throw new Error('down');
+    });
+    await advanceUntil(service.clock, () => member.calls.length === 2, { what: 'the first failure', stepMs: 1 });
+    await member.close();
+    expect(member.processing.outcome).toBe('acknowledged');
+    expect(service.committed(0)).toBe(1);
+    expect(service.appends).toHaveLength(0);
+    expect(member.calls).toHaveLength(2);
+  });
+
+  it('a member whose session expired during a retry wait lets the record go (onLost, no commit past it) and starts it again from attempt 1 when the partition comes back', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 3)] });
+    const lost: number[] = [];
+    const member = startMember(service, { onFailure: { maxAttempts: 100, backoff: { baseMs: 5_000, factor: 1, jitter: 0 } }, onLost: () => void lost.push(service.clock.nowMs()) }, (record) => {
+      if (record.offset === 1) throw new Error('down');
+    });
+    await advanceUntil(service.clock, () => member.calls.length === 3, { what: 'the first retry', stepMs: 10 });
+    service.answerHeartbeats(false);
+    await advanceUntil(service.clock, () => lost.length === 1, { what: 'the session to expire', stepMs: 100 });
+    const callsWhenLost = member.calls.length;
+    // No retry runs for a partition the member may no longer own.
+    await advanceUntil(service.clock, () => service.clock.nowMs() >= lost[0]! + 20_000, { what: '20 s more', stepMs: 100 });
+    expect(member.calls.length).toBe(callsWhenLost);
+    expect(service.commits.every((c) => (c.offsets['t/0'] ?? 0) <= 1)).toBe(true);
+    service.answerHeartbeats(true);
+    await advanceUntil(service.clock, () => member.calls.slice(callsWhenLost).some((c) => c.offset === 1), { what: 'the rejoin and the record read again', stepMs: 100 });
+    // Nothing was committed (auto-commits are an hour apart here): from offset 0 again, then the record from its first attempt.
+    expect(member.calls.slice(callsWhenLost).map((c) => [c.offset, c.attempt])).toEqual([[0, 1], [1, 1]]);
+    expect(service.appends).toHaveLength(0);
     await member.close();
   });
 

@@ -34,6 +34,16 @@ export interface FakeGroupServiceOptions {
   clock?: ManualClock;
   /** describeTopic('t.dlq') fails with this the first `n` times (a retriable failure of the dead-letter path). */
   describeDeadLetterFailures?: { error: StrataError; times: number };
+  /** 't.dlq' exists from the start with this many partitions. */
+  deadLetterPartitions?: number;
+  /** 't.dlq' is created by someone else, with this many partitions, between the member's describe and its create. */
+  createdMeanwhileWith?: number;
+}
+
+export interface FakeHeartbeat {
+  atMs: number;
+  memberEpoch: number;
+  idleMs: number;
 }
 
 export const HEARTBEAT_INTERVAL_MS = 1_000;
@@ -42,7 +52,7 @@ export const HEARTBEAT_INTERVAL_MS = 1_000;
  * A StrataClient on a ManualClock for a group member's process() tests: one member 'm1' whose every
  * heartbeat is answered (on the next turn) with the current assignment of topic 't', Subscribe
  * serving the given records of 't' from the asked offset (and then nothing more), commits recorded
- * with their clock time, no committed offsets at the start, and a Produce stream (fakeProduceService)
+ * with their clock time and read back by fetchOffsets (none at the start), and a Produce stream (fakeProduceService)
  * for the dead-letter topic 't.dlq', created by the member through createTopic.
  */
 export function fakeGroupService(options: FakeGroupServiceOptions) {
@@ -52,7 +62,12 @@ export function fakeGroupService(options: FakeGroupServiceOptions) {
   const commits: FakeCommit[] = [];
   const created: Array<{ topic: string; partitions: number }> = [];
   const appends: FakeDeadLetterAppend[] = [];
-  let deadLetterPartitions: number | undefined;
+  let deadLetterPartitions = options.deadLetterPartitions;
+  const heartbeats: FakeHeartbeat[] = [];
+  let isAnswering = true;
+  let joins = 0;
+  /** Answers held back while heartbeats go unanswered, sent in order once they are answered again. */
+  const heldAnswers: Array<() => void> = [];
   let describeFailures = options.describeDeadLetterFailures?.times ?? 0;
   const produce = fakeProduceService({
     clock,
@@ -93,6 +108,7 @@ export function fakeGroupService(options: FakeGroupServiceOptions) {
       createTopic: async (topic: string, { partitions }: { partitions: number }) => {
         await new Promise((resolve) => setImmediate(resolve));
         if (topic !== 't.dlq') throw new Error(`the fake creates only t.dlq, not ${topic}`);
+        if (options.createdMeanwhileWith !== undefined) deadLetterPartitions ??= options.createdMeanwhileWith;
         if (deadLetterPartitions !== undefined) throw new TopicAlreadyExistsError(topic);
         created.push({ topic, partitions });
         deadLetterPartitions = partitions;
@@ -105,12 +121,19 @@ export function fakeGroupService(options: FakeGroupServiceOptions) {
       groups: {
         groupHeartbeat() {
           const stream = Object.assign(new EventEmitter(), {
-            write: (request: { memberEpoch: number }) => {
-              const response =
-                request.memberEpoch < 0
-                  ? { memberId: 'm1', memberEpoch: request.memberEpoch }
-                  : { memberId: 'm1', memberEpoch: 1, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, sessionTimeoutMs: 60_000, assignment: [{ topic: 't', partitions: [...assigned] }] };
-              setImmediate(() => stream.emit('data', { failure: null, offsetsEpoch: 0, assignment: [], sessionTimeoutMs: 0, ...response }));
+            write: (request: { memberId: string; memberEpoch: number; idleMs: number }) => {
+              heartbeats.push({ atMs: clock.nowMs(), memberEpoch: request.memberEpoch, idleMs: request.idleMs });
+              // A join gets a member id of its own (m1, m2, ...), as the server gives.
+              const memberId = request.memberEpoch === 0 ? `m${++joins}` : request.memberId;
+              const answer = () => {
+                const response =
+                  request.memberEpoch < 0
+                    ? { memberId, memberEpoch: request.memberEpoch }
+                    : { memberId, memberEpoch: 1, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, sessionTimeoutMs: 60_000, assignment: [{ topic: 't', partitions: [...assigned] }] };
+                setImmediate(() => stream.emit('data', { failure: null, offsetsEpoch: 0, assignment: [], sessionTimeoutMs: 0, ...response }));
+              };
+              if (isAnswering) answer();
+              else heldAnswers.push(answer);
               return true;
             },
             end: () => undefined,
@@ -123,8 +146,19 @@ export function fakeGroupService(options: FakeGroupServiceOptions) {
           commits.push({ atMs: clock.nowMs(), offsets });
           setImmediate(() => callback(null, {}));
         },
+        // What was committed last, per partition (none at the start).
         fetchOffsets: (request: { topics: string[] }, _options: unknown, callback: (error: null, response: object) => void) =>
-          setImmediate(() => callback(null, { topics: request.topics.map((topic) => ({ topic, partitions: [] })) })),
+          setImmediate(() =>
+            callback(null, {
+              topics: request.topics.map((topic) => ({
+                topic,
+                partitions: options.partitions.flatMap((_, partition) => {
+                  const offset = commits.filter((c) => `${topic}/${partition}` in c.offsets).at(-1)?.offsets[`${topic}/${partition}`];
+                  return offset === undefined ? [] : [{ partition, offset }];
+                }),
+              })),
+            }),
+          ),
       },
       consume: {
         subscribe: (request: { partitions: number[]; startOffsets: Record<number, number> }) => {
@@ -152,6 +186,12 @@ export function fakeGroupService(options: FakeGroupServiceOptions) {
     clock,
     commits,
     created,
+    heartbeats,
+    /** Whether heartbeats are answered from now on (unanswered for the session timeout, 60 s, the member lets its partitions go). */
+    answerHeartbeats: (answering: boolean) => {
+      isAnswering = answering;
+      if (answering) for (const answer of heldAnswers.splice(0)) answer();
+    },
     appends,
     /** The member's assignment from the next heartbeat answer on. */
     assign: (partitions: number[]) => void (assigned = partitions),
