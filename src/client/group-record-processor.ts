@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { DeadLetterCause } from '../core/dead-letter-headers.js';
 import { StrataError } from '../core/errors.js';
@@ -78,6 +79,8 @@ export class GroupRecordProcessor {
   private isStopped = false;
   private isWaitingForWork = false;
   private yieldedAtMs: number;
+  /** Set inside the handler's calls (and what they start): close() from there must not wait for that very call. */
+  private readonly insideHandler = new AsyncLocalStorage<AbortController>();
   /** Where dead letters go: made with the policy (its producer at the first letter), closed by stop(). */
   private readonly deadLetters: DeadLetterWriter | undefined;
 
@@ -169,7 +172,8 @@ export class GroupRecordProcessor {
     const running = this.running;
     if (running) {
       running.controller.abort();
-      await running.done;
+      // Called by the running handler itself (`await consumer.close()` in it): waiting would never end.
+      if (this.insideHandler.getStore() !== running.controller) await running.done;
     }
     await this.deadLetters?.close();
   }
@@ -225,7 +229,8 @@ export class GroupRecordProcessor {
   private async callHandler(inHand: InHand, signal: AbortSignal): Promise<void> {
     inHand.attempts++;
     try {
-      await this.handler(inHand.record, { attempt: inHand.attempts, signal });
+      const context = { attempt: inHand.attempts, signal };
+      await this.insideHandler.run(this.running!.controller, () => this.handler(inHand.record, context));
     } catch (error) {
       inHand.lastError = error;
       const policy = this.policy;

@@ -201,6 +201,24 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     expect(member.calls).toHaveLength(2);
   });
 
+  it('a handler may close the member itself (await consumer.close() inside it) without waiting on itself', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 3)] });
+    let consumer: GroupConsumer | undefined;
+    let closedFromHandler = false;
+    const member = startMember(service, { onFailure: {} }, async (record) => {
+      if (record.offset !== 1) return;
+      await consumer!.close();
+      closedFromHandler = true;
+    });
+    consumer = member.consumer;
+    await advanceUntil(service.clock, () => member.processing.isSettled, { what: 'process() to end', stepMs: 10 });
+    expect(closedFromHandler).toBe(true);
+    expect(member.processing.outcome).toBe('acknowledged');
+    // The record whose handler closed the member was not finished when close() committed.
+    expect(service.committed(0)).toBe(1);
+    expect(member.calls.map((c) => c.offset)).toEqual([0, 1]);
+  });
+
   it('a member whose session expired during a retry wait lets the record go (onLost, no commit past it) and starts it again from attempt 1 when the partition comes back', async () => {
     const service = fakeGroupService({ partitions: [values('a', 3)] });
     const lost: number[] = [];
