@@ -116,11 +116,6 @@ export class GroupRecordProcessor {
     return this.isWaitingForWork;
   }
 
-  /** Partitions whose record waits for a retry now. */
-  get retryingPartitions(): number {
-    return this.waiting.size;
-  }
-
   /** Runs until stop() or the buffer closes (the member closed or failed). */
   private async run(): Promise<void> {
     while (!this.isStopped) {
@@ -233,15 +228,16 @@ export class GroupRecordProcessor {
       await this.insideHandler.run(this.running!.controller, () => this.handler(inHand.record, context));
     } catch (error) {
       inHand.lastError = error;
+      // Revoked, lost or closing meanwhile (a handler that stopped on its signal): no retry, no dead
+      // letter and no failure here; the partition's next reader starts the record again.
+      if (!this.isCurrent(inHand) || !this.host.isHandable(inHand.k)) {
+        this.letGo(inHand);
+        return;
+      }
       const policy = this.policy;
       if (!policy) {
         this.letGo(inHand);
         this.host.fail(error instanceof Error ? error : new Error(errorText(error)));
-        return;
-      }
-      // Revoked, lost or closing meanwhile: no retry and no dead letter here; the next reader starts it again.
-      if (!this.isCurrent(inHand) || !this.host.isHandable(inHand.k)) {
-        this.letGo(inHand);
         return;
       }
       if (isNonRetriable(error)) {

@@ -287,6 +287,22 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     expect(service.committed(0)).toBe(1);
   });
 
+  it('without a policy, a handler that stops on its signal when its partition is revoked does not stop the member', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 2), values('b', 2)] });
+    const member = startMember(service, {}, async (record, { signal }) => {
+      if (record.partition !== 0 || record.offset !== 1) return;
+      await new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    });
+    await advanceUntil(service.clock, () => member.calls.some((c) => c.partition === 0 && c.offset === 1), { what: 'the handler of offset 1 to start', stepMs: 1 });
+    service.assign([1]);
+    await advanceUntil(service.clock, () => member.consumer.assignment().length === 1, { what: 'the revocation', stepMs: 10 });
+    for (let i = 0; i < 20; i++) await turn();
+    expect(member.processing.isSettled).toBe(false);
+    expect(service.committed(0)).toBe(1);
+    await member.close();
+    expect(member.processing.outcome).toBe('acknowledged');
+  });
+
   it('a dead-letter append that cannot succeed (the topic function names the source) stops the member without committing past the record', async () => {
     const service = fakeGroupService({ partitions: [values('a', 2)] });
     const member = startMember(service, { onFailure: { maxAttempts: 1, deadLetterTopic: (topic) => topic } }, (record) => {
