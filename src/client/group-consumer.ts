@@ -39,7 +39,9 @@ const emitWarning: GroupConsumerLogger = { warn: (fields, message) => process.em
  * failed on, so that record is read again by whoever reads the partition next. A loop that stops
  * after finishing a record calls commit() before its `break` (commit() from the loop counts the
  * record in hand). Rebalances reach the loop only as the onAssigned / onRevoked hooks: the
- * iteration itself goes on.
+ * iteration itself goes on. process(handler) is the other way to read it: a record is processed
+ * when its handler resolves, and a throw follows the `onFailure` policy (retries in place, then the
+ * dead-letter topic: GroupRecordProcessor).
  *
  * The server decides the assignment (see the GroupService); this side heartbeats, follows the
  * assignment (let go of revoked partitions first, then start on new ones from the committed offset)
