@@ -57,7 +57,7 @@ export interface GroupConsumerOptions {
   bufferRecords?: number;
   /** Most bytes of one partition in one server response (at least one batch). Default 256 KiB (DEFAULT_MEMBER_MAX_BYTES). */
   maxBytes?: number;
-  /** How long close() waits for the server to acknowledge the leave. Default 5000. */
+  /** How long close() waits for the server to acknowledge the leave, and before that for process()'s handler under way to finish. Default 5000. */
   leaveTimeoutMs?: number;
   /** Warnings: an event loop blocked near the session timeout, partitions lost, commits that failed. */
   logger?: GroupConsumerLogger;

@@ -290,7 +290,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.closing ??= (async () => {
       this.isClosed = true;
       // Heartbeats still go out while the record under way finishes (its signal is aborted).
-      await this.processor?.stop();
+      await this.processor?.stop(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
       this.committer.stopTimer();
       this.sessionTimer?.cancel();
       this.heartbeats.pause();

@@ -1,12 +1,11 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { delay, type Clock, type TimerHandle } from '../core/clock.js';
 import type { DeadLetterCause } from '../core/dead-letter-headers.js';
 import { StrataError } from '../core/errors.js';
 import type { ConsumedRecord } from './consumed-record.js';
 import type { ClientChannel } from './client-channel.js';
 import { DeadLetterPublisher, errorText, type DeadLetterWriter } from './dead-letter-publisher.js';
 import type { GroupConsumerLogger, TopicPartition } from './group-consumer-options.js';
-import { isNonRetriable, retryDelayMs, type GroupFailurePolicy, type RecordHandler } from './group-failure-policy.js';
+import { isNonRetriable, retryDelayMs, type GroupFailurePolicy, type HandlerContext, type RecordHandler } from './group-failure-policy.js';
 import { partitionKey, type MemberPartitions } from './member-partitions.js';
 import type { RecordBuffer } from './record-buffer.js';
 import { MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
@@ -48,6 +47,44 @@ interface InHand {
 }
 
 /**
+ * The turn under way (a handler call or a dead-letter append): its partition, the handler's abort
+ * signal and a way to wait for its end. The AbortController and the wait's promise are made only
+ * when asked for: one AbortSignal per record costs more than the rest of a record's turn (an
+ * AbortSignal is a heavy object for the collector).
+ */
+class Turn {
+  private controller: AbortController | undefined;
+  private isAborted = false;
+  private isOver = false;
+  private waiters: Array<() => void> | undefined;
+
+  constructor(readonly k: string) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.isAborted) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.isAborted = true;
+    this.controller?.abort();
+  }
+
+  untilOver(): Promise<void> {
+    if (this.isOver) return Promise.resolve();
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+  }
+
+  end(): void {
+    this.isOver = true;
+    for (const wake of this.waiters ?? []) wake();
+  }
+}
+
+/**
  * A group member's process() loop: it runs the handler on one record at a time, each partition's
  * records in offset order, and applies the failure policy (Spring Kafka's DefaultErrorHandler and
  * DeadLetterPublishingRecoverer). A throw retries the record in place after its backoff: its
@@ -72,15 +109,13 @@ export class GroupRecordProcessor {
   private readonly waiting = new Map<string, { inHand: InHand; timer: TimerHandle }>();
   /** Records whose next attempt is due, in the order their timers fired. */
   private due: InHand[] = [];
-  private running: { k: string; controller: AbortController; done: Promise<void> } | undefined;
+  private running: Turn | undefined;
   /** A take() from the buffer that the loop stopped waiting for (a retry fell due): its record is the next one. */
   private pendingTake: { promise: Promise<void>; isSettled: boolean; record: ConsumedRecord | undefined } | undefined;
   private wakeUp: (() => void) | undefined;
   private isStopped = false;
   private isWaitingForWork = false;
   private yieldedAtMs: number;
-  /** Set inside the handler's calls (and what they start): close() from there must not wait for that very call. */
-  private readonly insideHandler = new AsyncLocalStorage<AbortController>();
   /** Where dead letters go: made with the policy (its producer at the first letter), closed by stop(). */
   private readonly deadLetters: DeadLetterWriter | undefined;
 
@@ -129,7 +164,8 @@ export class GroupRecordProcessor {
         await this.attempt(retry);
         continue;
       }
-      const record = await this.nextRecord();
+      // A buffered record without a promise: the common case, per record.
+      const record = (this.pendingTake ? undefined : this.host.buffer.tryTake()) ?? (await this.nextRecord());
       if (record === null) return;
       if (record === undefined) continue;
       const k = partitionKey(record.topic, record.partition);
@@ -148,27 +184,33 @@ export class GroupRecordProcessor {
     this.forgetWaiting((k) => keys.has(k));
     const running = this.running;
     if (running && keys.has(running.k)) {
-      running.controller.abort();
-      await running.done;
+      running.abort();
+      await running.untilOver();
     }
   }
 
   /** Partitions `isForgotten` picks were lost or reset: their retries stop, a running handler is told; nothing waits. */
   forget(isForgotten: (k: string) => boolean): void {
     this.forgetWaiting(isForgotten);
-    if (this.running && isForgotten(this.running.k)) this.running.controller.abort();
+    if (this.running && isForgotten(this.running.k)) this.running.abort();
   }
 
-  /** Stops the loop (close()): retries are dropped, the running handler told and waited for, the dead-letter producer closed. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the loop (close()): retries are dropped, the running handler is told (its signal) and
+   * waited for, at most `maxWaitMs` (as Spring's shutdownTimeout: a hung handler cannot hold close()
+   * for ever, and a handler that awaits close() itself would wait on its own end), then the
+   * dead-letter producer is closed (it finishes an append under way).
+   */
+  async stop(maxWaitMs: number): Promise<void> {
     this.isStopped = true;
     this.forgetWaiting(() => true);
     this.wakeUp?.();
     const running = this.running;
     if (running) {
-      running.controller.abort();
-      // Called by the running handler itself (`await consumer.close()` in it): waiting would never end.
-      if (this.insideHandler.getStore() !== running.controller) await running.done;
+      running.abort();
+      const timeout = new AbortController();
+      await Promise.race([running.untilOver(), delay(this.host.clock, maxWaitMs, { signal: timeout.signal })]);
+      timeout.abort();
     }
     await this.deadLetters?.close();
   }
@@ -209,23 +251,27 @@ export class GroupRecordProcessor {
       this.letGo(inHand);
       return;
     }
-    const controller = new AbortController();
-    let finish!: () => void;
-    this.running = { k: inHand.k, controller, done: new Promise<void>((resolve) => (finish = resolve)) };
+    const turn = new Turn(inHand.k);
+    this.running = turn;
     try {
       if (inHand.deadLetterCause) await this.deadLetter(inHand, inHand.deadLetterCause);
-      else await this.callHandler(inHand, controller.signal);
+      else await this.callHandler(inHand, turn);
     } finally {
       this.running = undefined;
-      finish();
+      turn.end();
     }
   }
 
-  private async callHandler(inHand: InHand, signal: AbortSignal): Promise<void> {
+  private async callHandler(inHand: InHand, turn: Turn): Promise<void> {
     inHand.attempts++;
     try {
-      const context = { attempt: inHand.attempts, signal };
-      await this.insideHandler.run(this.running!.controller, () => this.handler(inHand.record, context));
+      const context: HandlerContext = {
+        attempt: inHand.attempts,
+        get signal() {
+          return turn.signal;
+        },
+      };
+      await this.handler(inHand.record, context);
     } catch (error) {
       inHand.lastError = error;
       // Revoked, lost or closing meanwhile (a handler that stopped on its signal): no retry, no dead

@@ -201,18 +201,36 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     expect(member.calls).toHaveLength(2);
   });
 
-  it('a handler may close the member itself (await consumer.close() inside it) without waiting on itself', async () => {
+  it('close() waits for the handler under way (its signal aborted) and commits what it finished', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 3)] });
+    let finishedAtMs: number | undefined;
+    const member = startMember(service, { onFailure: {}, leaveTimeoutMs: 5_000 }, async (record, { signal }) => {
+      if (record.offset !== 1) return;
+      // Winds up 50 ms after it is told to stop.
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => void service.clock.setTimeout(resolve, 50), { once: true }));
+      finishedAtMs = service.clock.nowMs();
+    });
+    await advanceUntil(service.clock, () => member.calls.length === 2, { what: 'the handler of offset 1 to start', stepMs: 1 });
+    const closingAtMs = service.clock.nowMs();
+    await member.close();
+    expect(finishedAtMs! - closingAtMs).toBeGreaterThanOrEqual(50);
+    expect(service.committed(0)).toBe(2);
+  });
+
+  it('a handler may close the member itself (await consumer.close() inside it): close() stops waiting for it after leaveTimeoutMs', async () => {
     const service = fakeGroupService({ partitions: [values('a', 3)] });
     let consumer: GroupConsumer | undefined;
-    let closedFromHandler = false;
-    const member = startMember(service, { onFailure: {} }, async (record) => {
+    let closeTookMs: number | undefined;
+    const member = startMember(service, { onFailure: {}, leaveTimeoutMs: 100 }, async (record) => {
       if (record.offset !== 1) return;
+      const calledAtMs = service.clock.nowMs();
       await consumer!.close();
-      closedFromHandler = true;
+      closeTookMs = service.clock.nowMs() - calledAtMs;
     });
     consumer = member.consumer;
     await advanceUntil(service.clock, () => member.processing.isSettled, { what: 'process() to end', stepMs: 10 });
-    expect(closedFromHandler).toBe(true);
+    expect(closeTookMs).toBeGreaterThanOrEqual(100);
+    expect(closeTookMs).toBeLessThan(200);
     expect(member.processing.outcome).toBe('acknowledged');
     // The record whose handler closed the member was not finished when close() committed.
     expect(service.committed(0)).toBe(1);
