@@ -171,7 +171,11 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * aborted); rejects with what stopped it otherwise (a fence, a failed dead-letter append).
    */
   process(handler: RecordHandler, options: { signal?: AbortSignal } = {}): Promise<void> {
-    this.takeLoop('process');
+    try {
+      this.takeLoop('process');
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     this.processor = new GroupRecordProcessor(
       {
         client: this.client,

@@ -341,8 +341,12 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     const consumer = make({});
     expect(() => consumer[Symbol.asyncIterator]()).toThrow(/onFailure applies to process\(\)/);
     expect(() => consumer.batches()).toThrow(InvalidArgumentError);
+    // One process() at a time; a second is refused as a rejection, not a throw.
+    const running = consumer.process(() => undefined);
+    await expect(consumer.process(() => undefined)).rejects.toThrow(/read by one loop/);
     const closed = track(consumer.close());
     await advanceUntil(service.clock, () => closed.isSettled, { what: 'close()', stepMs: 10 });
+    await running;
     for (let i = 0; i < 5; i++) await turn();
   });
 });
