@@ -1,21 +1,19 @@
 import type { GroupHeartbeatRequest } from '../generated/strata/v1/GroupHeartbeatRequest.js';
 import type { GroupHeartbeatResponse__Output } from '../generated/strata/v1/GroupHeartbeatResponse.js';
 import { setRepeating, type Clock, type TimerHandle } from '../core/clock.js';
-import { FencedInstanceIdError, InvalidArgumentError } from '../core/errors.js';
+import { FencedInstanceIdError } from '../core/errors.js';
 import { DEFAULT_MEMBER_MAX_BYTES, FAIR_SLICE_RECORDS, MAX_ABANDONED_MEMBER_IDS } from '../core/limits.js';
 import { StrataClientError } from './client-error.js';
 import type { ConsumedRecord } from './consume.js';
 import { AssignmentReconciler } from './assignment-reconciler.js';
 import { EventLoopDelayWatch } from './event-loop-delay-watch.js';
 import { GroupFetchers } from './group-fetchers.js';
-import { groupBatches, type GroupBatchHost } from './group-batches.js';
-import { GroupRecordIterator, type GroupIteratorHost } from './group-record-iterator.js';
 import { GroupHeartbeatStream, heartbeatRequestOf } from './group-heartbeat-stream.js';
 import { GroupOffsetCommitter, type MemberIdentity } from './group-offset-committer.js';
 import { MemberPartitions, partitionKey as key } from './member-partitions.js';
 import { RecordBuffer } from './record-buffer.js';
-import { resolveFailurePolicy, type GroupFailurePolicy, type RecordHandler } from './group-failure-policy.js';
-import { GroupRecordProcessor } from './group-record-processor.js';
+import { resolveFailurePolicy, type RecordHandler } from './group-failure-policy.js';
+import { MemberReaders } from './member-readers.js';
 import type { ClientChannel } from './client-channel.js';
 import { checkGroupConsumerOptions, DEFAULT_LEAVE_TIMEOUT_MS, type GroupConsumerLogger, type GroupConsumerOptions, type TopicPartition } from './group-consumer-options.js';
 
@@ -79,22 +77,38 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly clock: Clock;
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
-  private readonly failurePolicy: GroupFailurePolicy | undefined;
-  /** process()'s loop, once it started. */
-  private processor: GroupRecordProcessor | undefined;
-  private isIterated = false;
+  /** Iteration or process(): see MemberReaders. */
+  private readonly readers: MemberReaders;
 
   constructor(
-    private readonly client: ClientChannel,
+    client: ClientChannel,
     private readonly options: GroupConsumerOptions,
   ) {
     this.clock = client.clock;
     this.lastAskedAtMs = this.clock.nowMs();
     checkGroupConsumerOptions(options);
     this.logger = options.logger ?? emitWarning;
-    this.failurePolicy = options.onFailure ? resolveFailurePolicy(options.onFailure) : undefined;
     // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });
+    this.readers = new MemberReaders({
+      client,
+      clock: this.clock,
+      groupId: options.groupId,
+      logger: this.logger,
+      buffer: this.buffer,
+      partitions: this.partitions,
+      failurePolicy: options.onFailure ? resolveFailurePolicy(options.onFailure) : undefined,
+      isHandable: (k) => this.isHandable(k),
+      noteAsked: (nowMs) => {
+        this.lastAskedAtMs = nowMs;
+        this.checkSession(nowMs);
+      },
+      checkSession: (nowMs) => this.checkSession(nowMs),
+      commitProcessed: async () => void (await this.committer.commitProcessed('dead-letter')),
+      fail: (error) => this.fail(error),
+      failure: () => this.failure,
+      close: () => this.close(),
+    });
     this.fetchers = new GroupFetchers({
       client,
       buffer: this.buffer,
@@ -105,7 +119,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       onStartResolved: (topic, partition, offset) => this.partitions.noteStart(key(topic, partition), offset),
       onOffsetReset: (topic, partition, offset) => {
         const k = key(topic, partition);
-        if (this.partitions.resetPosition(k, offset)) this.processor?.forget((handedKey) => handedKey === k);
+        if (this.partitions.resetPosition(k, offset)) this.readers.processor?.forget((handedKey) => handedKey === k);
       },
       onFailure: (error) => this.fail(error),
     });
@@ -141,8 +155,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       generation: () => this.generation,
       isInGroup: () => this.memberId !== '',
       sendHeartbeat: () => this.heartbeats.send(),
-      settleRevoked: async (keys) => this.processor?.settle(keys),
-      forgetAll: () => this.processor?.forget(() => true),
+      settleRevoked: async (keys) => this.readers.processor?.settle(keys),
+      forgetAll: () => this.readers.processor?.forget(() => true),
     });
     // The loop checks the session before every record; this checks it for a loop that is not asking.
     this.sessionTimer = setRepeating(this.clock, () => this.checkSession(this.clock.nowMs()), SESSION_CHECK_EVERY_MS);
@@ -158,8 +172,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
-    this.takeLoop('iteration');
-    return new GroupRecordIterator(this.loopHost());
+    return this.readers.records();
   }
 
   /**
@@ -171,40 +184,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * aborted); rejects with what stopped it otherwise (a fence, a failed dead-letter append).
    */
   process(handler: RecordHandler, options: { signal?: AbortSignal } = {}): Promise<void> {
-    try {
-      this.takeLoop('process');
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    this.processor = new GroupRecordProcessor(
-      {
-        client: this.client,
-        clock: this.clock,
-        groupId: this.options.groupId,
-        logger: this.logger,
-        buffer: this.buffer,
-        partitions: this.partitions,
-        isHandable: (k) => this.isHandable(k),
-        noteAsked: (nowMs) => {
-          this.lastAskedAtMs = nowMs;
-          this.checkSession(nowMs);
-        },
-        commitProcessed: async () => void (await this.committer.commitProcessed('dead-letter')),
-        fail: (error) => this.fail(error),
-        failure: () => this.failure,
-        close: () => this.close(),
-      },
-      handler,
-      this.failurePolicy,
-    );
-    return this.processor.runUntilClosed(options.signal);
-  }
-
-  /** One loop reads a member: iteration (for-await or batches()) or process(), not both. */
-  private takeLoop(kind: 'iteration' | 'process'): void {
-    if (kind === 'iteration' && this.failurePolicy) throw new InvalidArgumentError('onFailure applies to process(): a for-await loop cannot tell the consumer that a record failed');
-    if (this.processor || (kind === 'process' && this.isIterated)) throw new InvalidArgumentError('a group consumer is read by one loop: process() once, or iteration');
-    if (kind === 'iteration') this.isIterated = true;
+    return this.readers.process(handler, options.signal);
   }
 
   /**
@@ -213,40 +193,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * (break, throw, close()) leaves the whole batch in hand to be read again: commit() first counts it.
    */
   batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
-    this.takeLoop('iteration');
-    return groupBatches(this.loopHost(), maxRecords);
-  }
-
-  /** What the record and batch iterations need of this member. */
-  private loopHost(): GroupIteratorHost & GroupBatchHost {
-    return {
-      clock: this.clock,
-      beforeNext: (nowMs) => this.beforeNext(nowMs),
-      checkSession: (nowMs) => this.checkSession(nowMs),
-      handOne: (record) => {
-        // Revoked while it waited in the buffer: it belongs to another member now. After close()
-        // nothing more is handed: it would be processed but never committed.
-        const k = key(record.topic, record.partition);
-        if (!this.isHandable(k)) return false;
-        this.partitions.handOne(record, k);
-        return true;
-      },
-      handBatch: (records) => {
-        const batch = records.filter((r) => this.isHandable(key(r.topic, r.partition)));
-        if (batch.length > 0) this.partitions.hand(batch);
-        return batch;
-      },
-      buffer: this.buffer,
-      failure: () => this.failure,
-      close: () => this.close(),
-    };
-  }
-
-  /** The record in hand is processed, the loop asks for more: and is the member still in its group? */
-  private beforeNext(nowMs: number): void {
-    this.partitions.markProcessed();
-    this.lastAskedAtMs = nowMs;
-    this.checkSession(nowMs);
+    return this.readers.batches(maxRecords);
   }
 
   /**
@@ -294,7 +241,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.closing ??= (async () => {
       this.isClosed = true;
       // Heartbeats still go out while the record under way finishes (its signal is aborted).
-      await this.processor?.stop(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
+      await this.readers.processor?.stop(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
       this.committer.stopTimer();
       this.sessionTimer?.cancel();
       this.heartbeats.pause();
@@ -332,7 +279,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.generation++;
     this.fetchers.stop(() => true);
     this.buffer.drop(() => true);
-    this.processor?.forget(() => true);
+    this.readers.processor?.forget(() => true);
     this.partitions.clear();
     this.logger.warn(
       { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
@@ -380,7 +327,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private heartbeatRequest(memberEpoch = this.memberEpoch): GroupHeartbeatRequest {
-    const isWaitingForRecords = this.processor ? this.processor.isIdle : this.buffer.hasWaitingTaker;
+    const processor = this.readers.processor;
+    const isWaitingForRecords = processor ? processor.isIdle : this.buffer.hasWaitingTaker;
     const idleMs = isWaitingForRecords ? 0 : this.clock.nowMs() - this.lastAskedAtMs;
     return heartbeatRequestOf({ ...this.options, memberId: this.memberId, memberEpoch, owned: this.partitions.owned.values(), idleMs });
   }
