@@ -78,6 +78,7 @@ export { GroupConsumer } from './client/group-consumer.js';
 export type { GroupConsumerOptions, GroupConsumerLogger, TopicPartition, TopicPartitionOffset, CommitFailure, CommitTrigger } from './client/group-consumer.js';
 export { StrataClientError, ServerUnreachableError, StreamEndedError, RequestTimeoutError, OutcomeUnknownError, ProducerClosedError } from './client/client-error.js';
 export { NonRetriableError } from './client/non-retriable-error.js';
+export type { GroupFailurePolicyOptions, FailureBackoffOptions, RecordHandler, HandlerContext } from './client/group-failure-policy.js';
 export { DefaultPartitioner } from './client/partitioner.js';
 export type { Partitioner } from './client/partitioner.js';
 export { murmur2, partitionForKey } from './client/murmur2.js';

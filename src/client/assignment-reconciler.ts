@@ -18,6 +18,10 @@ export interface AssignmentReconcilerOptions {
   isInGroup: () => boolean;
   /** Heartbeats now, to tell the coordinator what the member let go. */
   sendHeartbeat: () => void;
+  /** process(): stops retrying revoked partitions and waits for their record under way, before their commit. */
+  settleRevoked: (keys: ReadonlySet<string>) => Promise<void>;
+  /** process(): every position is read again (an offsets reset): records waiting for a retry are let go. */
+  forgetAll: () => void;
 }
 
 /**
@@ -46,6 +50,7 @@ export class AssignmentReconciler {
       // wait in the buffer and be handed out should the partition come back, already read by another.
       fetchers.stop((topic, partition) => revokedKeys.has(key(topic, partition)));
       buffer.drop((r) => revokedKeys.has(key(r.topic, r.partition)));
+      await this.options.settleRevoked(revokedKeys);
       // Commit what the loop has finished; the record it may still hold is not processed yet (its
       // next owner gets it again: at least once). Finished during that commit: once more.
       if (this.options.isInGroup()) {
@@ -84,6 +89,7 @@ export class AssignmentReconciler {
   async reloadOffsets(): Promise<void> {
     const { partitions, fetchers, buffer } = this.options;
     if (this.options.isClosed()) return;
+    this.options.forgetAll();
     fetchers.stop(() => true);
     buffer.drop(() => true);
     partitions.clearPositions();

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type StrataError } from '../core/errors.js';
+import { resolveFailurePolicy, type GroupFailurePolicyOptions } from './group-failure-policy.js';
 
 export const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
 
@@ -15,8 +16,8 @@ export interface TopicPartitionOffset {
   offset: number;
 }
 
-/** What made the consumer commit by itself: its timer, a revocation, or close(). */
-export type CommitTrigger = 'interval' | 'revocation' | 'close';
+/** What made the consumer commit by itself: its timer, a revocation, close(), or process() moving past a dead-lettered record. */
+export type CommitTrigger = 'interval' | 'revocation' | 'close' | 'dead-letter';
 
 /** A commit the consumer made by itself that failed, as onCommitFailed gets it. */
 export interface CommitFailure {
@@ -56,7 +57,7 @@ export interface GroupConsumerOptions {
   bufferRecords?: number;
   /** Most bytes of one partition in one server response (at least one batch). Default 256 KiB (DEFAULT_MEMBER_MAX_BYTES). */
   maxBytes?: number;
-  /** How long close() waits for the server to acknowledge the leave. Default 5000. */
+  /** How long close() waits for the server to acknowledge the leave, and before that for process()'s handler under way to finish. Default 5000. */
   leaveTimeoutMs?: number;
   /** Warnings: an event loop blocked near the session timeout, partitions lost, commits that failed. */
   logger?: GroupConsumerLogger;
@@ -69,6 +70,13 @@ export interface GroupConsumerOptions {
    * to `logger`. A throw from it is logged, and changes nothing.
    */
   onCommitFailed?: (error: StrataError, failure: CommitFailure) => void;
+  /**
+   * process()'s failure policy (see GroupFailurePolicyOptions): a record whose handler throws is tried
+   * again in place with backoff (its partition waits, the others go on), then appended to the
+   * dead-letter topic, and only then committed past. Without it, a throw stops the member. A consumer
+   * with a policy is read with process() only: a for-await loop cannot say that a record failed.
+   */
+  onFailure?: GroupFailurePolicyOptions;
 }
 
 /** Refuses options a group consumer cannot run with (INVALID_ARGUMENT), before it starts anything. */
@@ -79,4 +87,5 @@ export function checkGroupConsumerOptions(options: GroupConsumerOptions): void {
   if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0)) {
     throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${options.maxBytes}`);
   }
+  if (options.onFailure !== undefined) resolveFailurePolicy(options.onFailure);
 }

@@ -8,12 +8,12 @@ import type { ConsumedRecord } from './consume.js';
 import { AssignmentReconciler } from './assignment-reconciler.js';
 import { EventLoopDelayWatch } from './event-loop-delay-watch.js';
 import { GroupFetchers } from './group-fetchers.js';
-import { groupBatches, type GroupBatchHost } from './group-batches.js';
-import { GroupRecordIterator, type GroupIteratorHost } from './group-record-iterator.js';
-import { GroupHeartbeatStream } from './group-heartbeat-stream.js';
+import { GroupHeartbeatStream, heartbeatRequestOf } from './group-heartbeat-stream.js';
 import { GroupOffsetCommitter, type MemberIdentity } from './group-offset-committer.js';
 import { MemberPartitions, partitionKey as key } from './member-partitions.js';
 import { RecordBuffer } from './record-buffer.js';
+import { resolveFailurePolicy, type RecordHandler } from './group-failure-policy.js';
+import { MemberReaders } from './member-readers.js';
 import type { ClientChannel } from './client-channel.js';
 import { checkGroupConsumerOptions, DEFAULT_LEAVE_TIMEOUT_MS, type GroupConsumerLogger, type GroupConsumerOptions, type TopicPartition } from './group-consumer-options.js';
 
@@ -37,7 +37,9 @@ const emitWarning: GroupConsumerLogger = { warn: (fields, message) => process.em
  * failed on, so that record is read again by whoever reads the partition next. A loop that stops
  * after finishing a record calls commit() before its `break` (commit() from the loop counts the
  * record in hand). Rebalances reach the loop only as the onAssigned / onRevoked hooks: the
- * iteration itself goes on.
+ * iteration itself goes on. process(handler) is the other way to read it: a record is processed
+ * when its handler resolves, and a throw follows the `onFailure` policy (retries in place, then the
+ * dead-letter topic: GroupRecordProcessor).
  *
  * The server decides the assignment (see the GroupService); this side heartbeats, follows the
  * assignment (let go of revoked partitions first, then start on new ones from the committed offset)
@@ -75,6 +77,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   private readonly clock: Clock;
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
+  /** Iteration or process(): see MemberReaders. */
+  private readonly readers: MemberReaders;
 
   constructor(
     client: ClientChannel,
@@ -86,6 +90,25 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.logger = options.logger ?? emitWarning;
     // Round robin across partitions, a slice at a time: a backlog on one never starves the others.
     this.buffer = new RecordBuffer(options.bufferRecords ?? 1_000, { sliceItems: FAIR_SLICE_RECORDS });
+    this.readers = new MemberReaders({
+      client,
+      clock: this.clock,
+      groupId: options.groupId,
+      logger: this.logger,
+      buffer: this.buffer,
+      partitions: this.partitions,
+      failurePolicy: options.onFailure ? resolveFailurePolicy(options.onFailure) : undefined,
+      isHandable: (k) => this.isHandable(k),
+      noteAsked: (nowMs) => {
+        this.lastAskedAtMs = nowMs;
+        this.checkSession(nowMs);
+      },
+      checkSession: (nowMs) => this.checkSession(nowMs),
+      commitProcessed: async () => void (await this.committer.commitProcessed('dead-letter')),
+      fail: (error) => this.fail(error),
+      failure: () => this.failure,
+      close: () => this.close(),
+    });
     this.fetchers = new GroupFetchers({
       client,
       buffer: this.buffer,
@@ -93,18 +116,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       maxBytes: options.maxBytes ?? DEFAULT_MEMBER_MAX_BYTES,
       owned: () => this.partitions.owned.values(),
       resumeOffset: (topic, partition) => this.partitions.resumeOffset(key(topic, partition)),
-      onStartResolved: (topic, partition, offset) => {
-        const k = key(topic, partition);
-        if (this.partitions.owned.has(k) && !this.partitions.startedAt.has(k)) this.partitions.startedAt.set(k, offset);
-      },
+      onStartResolved: (topic, partition, offset) => this.partitions.noteStart(key(topic, partition), offset),
       onOffsetReset: (topic, partition, offset) => {
         const k = key(topic, partition);
-        if (!this.partitions.owned.has(k)) return;
-        // The new position is what a commit writes from now on, as Kafka's reset moves the position;
-        // the record in hand from before it must not move the commit back when the loop finishes it.
-        this.partitions.handedNext.delete(k);
-        this.partitions.processed.set(k, offset);
-        this.partitions.dropInHand((handedKey) => handedKey === k);
+        if (this.partitions.resetPosition(k, offset)) this.readers.processor?.forget((handedKey) => handedKey === k);
       },
       onFailure: (error) => this.fail(error),
     });
@@ -140,6 +155,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       generation: () => this.generation,
       isInGroup: () => this.memberId !== '',
       sendHeartbeat: () => this.heartbeats.send(),
+      settleRevoked: async (keys) => this.readers.processor?.settle(keys),
+      forgetAll: () => this.readers.processor?.forget(() => true),
     });
     // The loop checks the session before every record; this checks it for a loop that is not asking.
     this.sessionTimer = setRepeating(this.clock, () => this.checkSession(this.clock.nowMs()), SESSION_CHECK_EVERY_MS);
@@ -155,7 +172,19 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
-    return new GroupRecordIterator(this.loopHost());
+    return this.readers.records();
+  }
+
+  /**
+   * Runs `handler` on every record, one call at a time, each partition's records in offset order; a
+   * record counts as processed once its handler resolved. A throw, with `onFailure`: the record is
+   * tried again in place after a backoff (its partition waits, the others go on), then appended to
+   * the dead-letter topic and committed past (see GroupRecordProcessor); without it, the member stops
+   * and process() rejects with the throw. Resolves once the member is closed (close(), or `signal`
+   * aborted); rejects with what stopped it otherwise (a fence, a failed dead-letter append).
+   */
+  process(handler: RecordHandler, options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.readers.process(handler, options.signal);
   }
 
   /**
@@ -164,39 +193,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * (break, throw, close()) leaves the whole batch in hand to be read again: commit() first counts it.
    */
   batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
-    return groupBatches(this.loopHost(), maxRecords);
-  }
-
-  /** What the record and batch iterations need of this member. */
-  private loopHost(): GroupIteratorHost & GroupBatchHost {
-    return {
-      clock: this.clock,
-      beforeNext: (nowMs) => this.beforeNext(nowMs),
-      checkSession: (nowMs) => this.checkSession(nowMs),
-      handOne: (record) => {
-        // Revoked while it waited in the buffer: it belongs to another member now. After close()
-        // nothing more is handed: it would be processed but never committed.
-        const k = key(record.topic, record.partition);
-        if (!this.isHandable(k)) return false;
-        this.partitions.handOne(record, k);
-        return true;
-      },
-      handBatch: (records) => {
-        const batch = records.filter((r) => this.isHandable(key(r.topic, r.partition)));
-        if (batch.length > 0) this.partitions.hand(batch);
-        return batch;
-      },
-      buffer: this.buffer,
-      failure: () => this.failure,
-      close: () => this.close(),
-    };
-  }
-
-  /** The record in hand is processed, the loop asks for more: and is the member still in its group? */
-  private beforeNext(nowMs: number): void {
-    this.partitions.markProcessed();
-    this.lastAskedAtMs = nowMs;
-    this.checkSession(nowMs);
+    return this.readers.batches(maxRecords);
   }
 
   /**
@@ -243,6 +240,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.isClosed = true;
+      // Heartbeats still go out while the record under way finishes (its signal is aborted).
+      await this.readers.processor?.stop(this.options.leaveTimeoutMs ?? DEFAULT_LEAVE_TIMEOUT_MS);
       this.committer.stopTimer();
       this.sessionTimer?.cancel();
       this.heartbeats.pause();
@@ -280,6 +279,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.generation++;
     this.fetchers.stop(() => true);
     this.buffer.drop(() => true);
+    this.readers.processor?.forget(() => true);
     this.partitions.clear();
     this.logger.warn(
       { groupId: this.options.groupId, memberId: this.memberId, sinceAnsweredMs: this.heartbeats.liveness.sinceAnsweredMs(nowMs), sessionTimeoutMs: this.heartbeats.sessionTimeoutMs, lost: lost.length },
@@ -327,18 +327,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private heartbeatRequest(memberEpoch = this.memberEpoch): GroupHeartbeatRequest {
-    const owned = new Map<string, number[]>();
-    for (const { topic, partition } of this.partitions.owned.values()) owned.set(topic, [...(owned.get(topic) ?? []), partition]);
-    const isWaitingForRecords = this.buffer.hasWaitingTaker;
-    return {
-      groupId: this.options.groupId,
-      memberId: this.memberId,
-      instanceId: this.options.instanceId ?? '',
-      memberEpoch,
-      topics: this.options.topics,
-      owned: [...owned].map(([topic, partitions]) => ({ topic, partitions })),
-      idleMs: isWaitingForRecords ? 0 : Math.min(this.clock.nowMs() - this.lastAskedAtMs, 0xffff_ffff),
-    };
+    const processor = this.readers.processor;
+    const isWaitingForRecords = processor ? processor.isIdle : this.buffer.hasWaitingTaker;
+    const idleMs = isWaitingForRecords ? 0 : this.clock.nowMs() - this.lastAskedAtMs;
+    return heartbeatRequestOf({ ...this.options, memberId: this.memberId, memberEpoch, owned: this.partitions.owned.values(), idleMs });
   }
 
   private onResponse(response: GroupHeartbeatResponse__Output): void {

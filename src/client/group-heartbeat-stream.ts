@@ -14,6 +14,24 @@ const ALIVE: TimerOptions = { keepsProcessAlive: true };
 /** Wait before a broken heartbeat stream is opened again. */
 const RECONNECT_DELAY_MS = 500;
 
+/**
+ * A member's heartbeat: who it is, the partitions it owns, and how long its loop has not asked for
+ * records (`idleMs`, 0 while it waits for some: the server's processing timeout counts it).
+ */
+export function heartbeatRequestOf(member: { groupId: string; memberId: string; instanceId?: string | undefined; memberEpoch: number; topics: string[]; owned: Iterable<{ topic: string; partition: number }>; idleMs: number }): GroupHeartbeatRequest {
+  const owned = new Map<string, number[]>();
+  for (const { topic, partition } of member.owned) owned.set(topic, [...(owned.get(topic) ?? []), partition]);
+  return {
+    groupId: member.groupId,
+    memberId: member.memberId,
+    instanceId: member.instanceId ?? '',
+    memberEpoch: member.memberEpoch,
+    topics: member.topics,
+    owned: [...owned].map(([topic, partitions]) => ({ topic, partitions })),
+    idleMs: Math.min(member.idleMs, 0xffff_ffff),
+  };
+}
+
 /** What the heartbeat stream needs of its group member. */
 export interface HeartbeatStreamHost {
   readonly client: ClientChannel;

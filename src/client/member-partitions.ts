@@ -42,6 +42,24 @@ export class MemberPartitions {
     for (const record of records) this.handedNext.set(partitionKey(record.topic, record.partition), record.offset + 1);
   }
 
+  /** Where reading began on owned partition `k` that had no committed offset ('latest' resolved). */
+  noteStart(k: string, offset: number): void {
+    if (this.owned.has(k) && !this.startedAt.has(k)) this.startedAt.set(k, offset);
+  }
+
+  /**
+   * Owned partition `k`'s position was outside its log and starts again at `offset`: the new position
+   * is what a commit writes from now on, as Kafka's reset moves the position, and the record in hand
+   * from before it must not move the commit back when the loop finishes it. False: not owned.
+   */
+  resetPosition(k: string, offset: number): boolean {
+    if (!this.owned.has(k)) return false;
+    this.handedNext.delete(k);
+    this.processed.set(k, offset);
+    this.dropInHand((handedKey) => handedKey === k);
+    return true;
+  }
+
   /** The record or batch in hand is processed: its partitions' commits move past it. */
   markProcessed(): void {
     const one = this.lastHandedOne;

@@ -20,6 +20,11 @@ const MIN_LANE_ITEMS = 64;
  * another partition waiting. No lane holds more than the capacity (or MIN_LANE_ITEMS); one holds
  * more than its share only from before other lanes arrived, and takes nothing more until below it.
  * With one lane (the default) it is a plain FIFO of `capacity` items.
+ *
+ * Pausing: a paused lane leaves the round (its items are not taken, nor handed to a waiting taker)
+ * but keeps its room and its share, so its fetcher fills it up to its share and then waits, while
+ * the other lanes go on; resumed, it joins the round last. A group member's failure policy pauses
+ * the partition whose record waits for a retry.
  */
 export class RecordBuffer<T> {
   /** Lanes holding items, in round-robin order; a lane is removed when it empties. */
@@ -31,6 +36,8 @@ export class RecordBuffer<T> {
   private pushers: Array<{ laneKey: string; wake: () => void }> = [];
   private isClosed = false;
   private readonly sliceItems: number;
+  /** Paused lanes by key, out of the ring, with the items they hold (an empty lane while none). */
+  private readonly paused = new Map<string, Lane<T>>();
 
   constructor(
     private readonly capacity: number,
@@ -61,11 +68,14 @@ export class RecordBuffer<T> {
     while (next < items.length) {
       await this.waitForRoom(laneKey, signal);
       if (this.isClosed || signal?.aborted) return;
-      while (next < items.length && this.takers.length > 0) this.takers.shift()!(items[next++]);
+      const pausedLane = this.paused.get(laneKey);
+      if (!pausedLane) while (next < items.length && this.takers.length > 0) this.takers.shift()!(items[next++]);
       if (next >= items.length) return;
-      const lane = this.laneFor(laneKey);
-      const end = Math.min(items.length, next + Math.max(0, this.share(this.ring.length) - (lane.items.length - lane.head)));
-      this.count += end - next;
+      const lane = pausedLane ?? this.laneFor(laneKey);
+      // A paused lane that held nothing is one more to share with, as a new lane in the ring is.
+      const laneCount = this.laneCount() + (pausedLane && pausedLane.items.length === pausedLane.head ? 1 : 0);
+      const end = Math.min(items.length, next + Math.max(0, this.share(laneCount) - (lane.items.length - lane.head)));
+      if (!pausedLane) this.count += end - next;
       for (; next < end; next++) lane.items.push(items[next]!);
     }
   }
@@ -93,7 +103,7 @@ export class RecordBuffer<T> {
         lane.head = 0;
       }
       // Pushers wake once half the lane's room is free, not one per item taken.
-      if (left <= this.share(this.ring.length) / 2) this.wakePushers(lane.key);
+      if (left <= this.share(this.laneCount()) / 2) this.wakePushers(lane.key);
     }
     return item;
   }
@@ -112,7 +122,43 @@ export class RecordBuffer<T> {
     return taken;
   }
 
+  /** Lane `laneKey` is skipped by takes until resumeLane (see the class). */
+  pauseLane(laneKey: string): void {
+    if (this.paused.has(laneKey)) return;
+    const index = this.ring.findIndex((l) => l.key === laneKey);
+    if (index < 0) {
+      this.paused.set(laneKey, { key: laneKey, items: [], head: 0 });
+      return;
+    }
+    const lane = this.ring[index]!;
+    this.count -= lane.items.length - lane.head;
+    this.ring.splice(index, 1);
+    if (index < this.cursor) this.cursor--;
+    else if (index === this.cursor) {
+      if (this.cursor >= this.ring.length) this.cursor = 0;
+      this.takenInSlice = 0;
+    }
+    this.paused.set(laneKey, lane);
+  }
+
+  /** Lane `laneKey` is taken from again, last in the round; its items go to waiting takers first. */
+  resumeLane(laneKey: string): void {
+    const lane = this.paused.get(laneKey);
+    if (!lane) return;
+    this.paused.delete(laneKey);
+    const held = lane.items.length - lane.head;
+    if (held === 0) return;
+    this.ring.splice(this.ring.length === 0 ? 0 : this.cursor, 0, lane);
+    if (this.ring.length > 1) this.cursor++;
+    this.count += held;
+    while (this.takers.length > 0 && this.count > 0) this.takers.shift()!(this.tryTake());
+  }
+
   drop(predicate: (item: T) => boolean): void {
+    for (const lane of this.paused.values()) {
+      lane.items = lane.items.slice(lane.head).filter((item) => !predicate(item));
+      lane.head = 0;
+    }
     const current = this.ring[this.cursor];
     for (const lane of this.ring) lane.items = lane.items.slice(lane.head).filter((item) => !predicate(item));
     for (const lane of this.ring) lane.head = 0;
@@ -131,6 +177,14 @@ export class RecordBuffer<T> {
     this.isClosed = true;
     for (const taker of this.takers.splice(0)) taker(undefined);
     for (const pusher of this.pushers.splice(0)) pusher.wake();
+  }
+
+  /** Lanes holding items, paused ones included: they share the room. */
+  private laneCount(): number {
+    if (this.paused.size === 0) return this.ring.length;
+    let count = this.ring.length;
+    for (const lane of this.paused.values()) if (lane.items.length > lane.head) count++;
+    return count;
   }
 
   /** Room of one lane when `laneCount` lanes hold items: the capacity shared among them. */
@@ -166,10 +220,11 @@ export class RecordBuffer<T> {
   private async waitForRoom(laneKey: string, signal: AbortSignal | undefined): Promise<void> {
     for (;;) {
       if (this.isClosed || signal?.aborted) return;
-      const lane = this.ring.find((l) => l.key === laneKey);
-      // A lane not yet in the ring would be one more to share with.
-      const share = this.share(this.ring.length + (lane ? 0 : 1));
-      if ((lane ? lane.items.length - lane.head : 0) < share) return;
+      const lane = this.paused.get(laneKey) ?? this.ring.find((l) => l.key === laneKey);
+      const held = lane ? lane.items.length - lane.head : 0;
+      // A lane holding nothing yet would be one more to share with.
+      const share = this.share(this.laneCount() + (held > 0 ? 0 : 1));
+      if (held < share) return;
       await new Promise<void>((resolve) => {
         const done = () => {
           signal?.removeEventListener('abort', done);

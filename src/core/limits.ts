@@ -268,3 +268,5 @@ export const MAX_QUEUE_GROUPS = 10_000;
 export const MAX_QUEUE_DELAY_MS = 24 * 60 * 60 * 1000;
 /** A reject's or release's reason text is cut to this many bytes (it goes into a dead-letter header). */
 export const MAX_QUEUE_REASON_BYTES = 1_024;
+/** A group consumer's failure policy (process()): handler calls for one record before it is dead-lettered, at most. */
+export const MAX_HANDLER_ATTEMPTS = 100;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/client/murmur2.js';
 import { Producer } from '../../src/client/producer.js';
 import { BatchTooLargeError, InvalidArgumentError } from '../../src/core/errors.js';
+import { decodeRecordBatch } from '../../src/format/record-batch-codec.js';
 import { decodeAll } from '../helpers/batches.js';
 import { fakeProduceService, type FakeProduceServiceOptions } from '../helpers/fake-produce-service.js';
 import { advanceUntil, settleOn, track } from '../helpers/manual-time.js';
@@ -213,6 +214,22 @@ describe('Producer.sendBatch', () => {
     expect(many).toHaveLength(200);
     expect(logs[0]).toEqual(['fits']);
     expect(requestCount()).toBeGreaterThanOrEqual(1 + Math.ceil((200 * 110) / 4096));
+  });
+
+  it("sends a header list as it is (order, a repeated key, a null value: a consumed record's headers), and refuses a malformed one", async () => {
+    const sent: Buffer[] = [];
+    const { client, on } = fakeService({ onRequest: (request) => void sent.push(request.records as Buffer) });
+    const producer = new Producer(client, { lingerMs: 0 });
+    const headers = [
+      { key: 'trace', value: Buffer.from('a') },
+      { key: 'empty', value: null },
+      { key: 'trace', value: Buffer.from('b') },
+    ];
+    await on(producer.send('t', { value: 'v', headers, partition: 0 }));
+    await expect(producer.send('t', { value: 'v', headers: [{ key: 'x', value: 'not a buffer' }] as never })).rejects.toThrow(InvalidArgumentError);
+    await on(producer.close());
+    expect(sent).toHaveLength(1);
+    expect(decodeRecordBatch(sent[0]!, 0).records[0]!.headers).toEqual(headers);
   });
 
   it('refuses an acks level it does not know', async () => {

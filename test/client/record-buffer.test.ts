@@ -112,4 +112,67 @@ describe('RecordBuffer lanes', () => {
     expect(buffer.size).toBe(3);
     expect(buffer.takeAvailable(10)).toEqual(['a1', 'c0', 'a2']);
   });
+
+  it('a paused lane is skipped (also by a waiting take) while the others go on; resumed, it goes on in order, last in the round', async () => {
+    const buffer = new RecordBuffer<string>(100, { sliceItems: 2 });
+    await buffer.pushAll(['a0', 'a1', 'a2'], undefined, 'a');
+    await buffer.pushAll(['b0', 'b1'], undefined, 'b');
+    expect(buffer.tryTake()).toBe('a0');
+    buffer.pauseLane('a');
+    expect(buffer.size).toBe(2);
+    expect(buffer.takeAvailable(10)).toEqual(['b0', 'b1']);
+    expect(buffer.tryTake()).toBeUndefined();
+    // A take waiting while only the paused lane holds items gets neither those nor new ones of it...
+    const waiting = buffer.take();
+    await buffer.pushAll(['a3'], undefined, 'a');
+    let taken: string | undefined;
+    void waiting.then((item) => (taken = item));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(taken).toBeUndefined();
+    // ...but an item of another lane, at once.
+    await buffer.pushAll(['c0', 'c1'], undefined, 'c');
+    expect(await waiting).toBe('c0');
+    buffer.resumeLane('a');
+    expect(buffer.size).toBe(4);
+    expect(buffer.takeAvailable(10)).toEqual(['c1', 'a1', 'a2', 'a3']);
+  });
+
+  it('a resumed lane feeds a waiting take first; a lane paused before it held anything keeps what is pushed to it', async () => {
+    const buffer = new RecordBuffer<string>(100);
+    buffer.pauseLane('a');
+    await buffer.pushAll(['a0', 'a1'], undefined, 'a');
+    expect(buffer.size).toBe(0);
+    const waiting = buffer.take();
+    buffer.resumeLane('a');
+    expect(await waiting).toBe('a0');
+    expect(buffer.takeAvailable(10)).toEqual(['a1']);
+    // Resuming a lane that is not paused changes nothing.
+    buffer.resumeLane('a');
+    expect(buffer.size).toBe(0);
+  });
+
+  it("a paused lane's pusher fills the lane's share of the room and waits, while another lane's pusher gets its own share", async () => {
+    const buffer = new RecordBuffer<string>(128);
+    buffer.pauseLane('a');
+    let aPushed = 0;
+    const aDone = (async () => {
+      for (let i = 0; i < 300; i++) {
+        await buffer.push(`a${i}`, undefined, 'a');
+        aPushed++;
+      }
+    })();
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    // Alone, it may take the whole room: then it waits, the lane paused.
+    expect(aPushed).toBe(128);
+    await buffer.pushAll(Array.from({ length: 64 }, (_, i) => `b${i}`), undefined, 'b');
+    expect(buffer.takeAvailable(100)).toEqual(Array.from({ length: 64 }, (_, i) => `b${i}`));
+    expect(aPushed).toBe(128);
+    buffer.drop((item) => item.startsWith('a'));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    // Dropping its items frees its room: the pusher goes on, into the still paused lane.
+    expect(aPushed).toBe(256);
+    expect(buffer.size).toBe(0);
+    buffer.close();
+    await aDone;
+  });
 });
