@@ -1,0 +1,91 @@
+/**
+ * RabbitMQ quorum queues as the queue peer: a durable quorum queue (x-queue-type quorum, which
+ * fsyncs its Raft log before confirming) filled with persistent messages through a confirm channel,
+ * drained by N consumers, each on its own connection and channel with prefetch
+ * IN_FLIGHT_PER_CONSUMER and manual acks, one basic.ack per message (multiple = false). AMQP acks
+ * have no reply: a channel's close-ok, which the broker sends after everything before it on the
+ * channel, is what proves the acks were applied, so closing is inside the clock; afterwards the
+ * queue must be empty.
+ */
+import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { IN_FLIGHT_PER_CONSUMER, VALUE, measureDrain, type DrainResult } from './drain-result.js';
+import type { RabbitMqNode } from './rabbitmq-server.js';
+
+const FILL_CONFIRMS_IN_FLIGHT = 2_000;
+
+async function fillQueue(model: ChannelModel, queue: string, records: number): Promise<void> {
+  const channel = await model.createConfirmChannel();
+  try {
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    let outstanding = 0;
+    let firstError: unknown;
+    let wake: (() => void) | undefined;
+    for (let sent = 0; sent < records; sent++) {
+      outstanding++;
+      const isWritable = channel.sendToQueue(queue, VALUE, { persistent: true }, (error) => {
+        if (error) firstError ??= error;
+        outstanding--;
+        if (outstanding <= FILL_CONFIRMS_IN_FLIGHT / 2) wake?.();
+      });
+      if (!isWritable) await new Promise<void>((resolve) => channel.once('drain', () => resolve()));
+      if (outstanding >= FILL_CONFIRMS_IN_FLIGHT) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    await channel.waitForConfirms();
+    if (firstError) throw new Error(`RabbitMQ refused a message of the backlog: ${String(firstError)}`);
+  } finally {
+    await channel.close();
+  }
+}
+
+/** One case: a new quorum queue of `backlog` messages drained by `consumers` consumers; deleted after. */
+export async function measureRabbitDrain(node: RabbitMqNode, consumers: number, backlog: number, deadlineMs: number, caseName: string): Promise<DrainResult> {
+  const admin = await connect(node.url);
+  const queue = `bench-${caseName}`;
+  try {
+    await fillQueue(admin, queue, backlog);
+    const models = await Promise.all(Array.from({ length: consumers }, () => connect(node.url)));
+    const channels: Channel[] = [];
+    for (const model of models) {
+      const channel = await model.createChannel();
+      await channel.prefetch(IN_FLIGHT_PER_CONSUMER);
+      channels.push(channel);
+    }
+    const result = await measureDrain('RabbitMQ quorum queue', consumers, backlog, node.serverPid, deadlineMs, async (counters) => {
+      let acksSent = 0;
+      for (const channel of channels) {
+        channel.on('error', (error: unknown) => {
+          counters.failed(error);
+          counters.stop();
+        });
+        await channel.consume(
+          queue,
+          (message: ConsumeMessage | null) => {
+            if (message === null) return; // cancelled by the broker
+            counters.delivered(message.content);
+            channel.ack(message);
+            // The clock stops at the channels' close-ok below, not here: this only says every ack is out.
+            if (++acksSent >= backlog) counters.stop();
+          },
+          { noAck: false },
+        );
+      }
+      return {
+        closeIsPartOfTheWork: true,
+        close: async () => {
+          await Promise.all(channels.map((channel) => channel.close()));
+          counters.acked(acksSent);
+        },
+      };
+    });
+    await Promise.all(models.map((model) => model.close()));
+    const check = await admin.createChannel();
+    const { messageCount } = await check.checkQueue(queue);
+    if (messageCount !== 0 && result.acknowledged === backlog) result.note = `${messageCount} messages still in the queue after the drain`;
+    await check.deleteQueue(queue);
+    await check.close();
+    return result;
+  } finally {
+    await admin.close();
+  }
+}

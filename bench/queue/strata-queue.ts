@@ -1,0 +1,134 @@
+/**
+ * Strata queue groups under the same drain as the peers: a topic filled through the producer
+ * (sendBatch, before the clock), drained by N members of one queue group, each a StrataClient of its
+ * own (its own HTTP/2 connection, as separate worker processes would have) iterating client.queue()
+ * with an in-flight limit of IN_FLIGHT_PER_CONSUMER and calling ack() on every message without
+ * awaiting it (the client batches answers on the stream); a record counts once its ack() resolves,
+ * that is once the server has made the ack durable and confirmed it.
+ */
+import { StrataClient } from '../../src/client/strata-client.js';
+import { IN_FLIGHT_PER_CONSUMER, VALUE, measureDrain, type DrainCounters, type DrainResult } from './drain-result.js';
+import { queueFactoryOf, type BenchQueue, type BenchQueueGroupConfig, type BenchQueueMessage, type QueueFactory } from './strata-queue-api.js';
+
+const FILL_RECORDS_PER_CALL = 1_000;
+const FILL_CALLS_IN_FLIGHT = 20;
+/** Keys of the keyed workload (key-ordered mode against unordered): round robin, as OpenMessaging's keyed runs. */
+export const KEY_COUNT = 10_000;
+const KEYS = Array.from({ length: KEY_COUNT }, (_, i) => Buffer.from(`key-${String(i).padStart(5, '0')}`));
+
+export interface StrataServer {
+  address: string;
+  serverPid: number;
+}
+
+export interface StrataCase {
+  partitions: number;
+  isKeyed: boolean;
+  config?: BenchQueueGroupConfig;
+  label?: string;
+}
+
+export async function fillTopic(client: StrataClient, topic: string, records: number, partitions: number, isKeyed: boolean): Promise<void> {
+  await client.admin.createTopic(topic, { partitions, config: { flush: 'interval' } });
+  const producer = client.producer();
+  try {
+    const inFlight = new Set<Promise<unknown>>();
+    for (let sent = 0; sent < records; ) {
+      const count = Math.min(FILL_RECORDS_PER_CALL, records - sent);
+      const batch = Array.from({ length: count }, (_, i) => ({ key: isKeyed ? KEYS[(sent + i) % KEY_COUNT]! : null, value: VALUE }));
+      sent += count;
+      const done: Promise<unknown> = producer.sendBatch(topic, batch).then(() => inFlight.delete(done));
+      inFlight.add(done);
+      if (inFlight.size >= FILL_CALLS_IN_FLIGHT) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await producer.close();
+  }
+}
+
+/** client.queue of a fresh client, or throws saying why this build cannot run Strata's part. */
+export function strataQueueFactory(client: StrataClient): QueueFactory {
+  const factory = queueFactoryOf(client);
+  if (typeof factory === 'string') throw new Error(factory);
+  return factory;
+}
+
+/** Counts records delivered before an earlier record of their key in their partition (key order broken). */
+export class KeyOrderCheck {
+  private readonly lastOffsets = new Map<string, number>();
+  outOfOrder = 0;
+
+  see(message: BenchQueueMessage): void {
+    if (message.key === null) return;
+    const name = `${message.partition}/${Buffer.from(message.key.buffer, message.key.byteOffset, message.key.byteLength).toString('latin1')}`;
+    const last = this.lastOffsets.get(name);
+    if (last !== undefined && message.offset < last) this.outOfOrder++;
+    this.lastOffsets.set(name, Math.max(last ?? -1, message.offset));
+  }
+}
+
+async function runMember(queue: BenchQueue, counters: DrainCounters, signal: AbortSignal, keyOrder: KeyOrderCheck): Promise<void> {
+  try {
+    for await (const message of queue) {
+      counters.delivered(message.value);
+      keyOrder.see(message);
+      message.ack().then(
+        () => counters.acked(),
+        (error: unknown) => counters.failed(error),
+      );
+    }
+  } catch (error) {
+    if (signal.aborted) return;
+    counters.failed(error);
+    counters.stop();
+  }
+}
+
+export interface StrataDrainResult extends DrainResult {
+  /** Records delivered before an earlier record of their key (informative without key ordering). */
+  keyOrderViolations: number;
+}
+
+/** One case: a new topic of `backlog` records drained by a new group of `consumers` members. */
+export async function measureStrataDrain(server: StrataServer, consumers: number, backlog: number, deadlineMs: number, caseName: string, strataCase: StrataCase): Promise<StrataDrainResult> {
+  const admin = new StrataClient({ address: server.address });
+  const topic = `bench-${caseName}`;
+  const clients: StrataClient[] = [];
+  try {
+    strataQueueFactory(admin);
+    await fillTopic(admin, topic, backlog, strataCase.partitions, strataCase.isKeyed);
+    for (let i = 0; i < consumers; i++) clients.push(new StrataClient({ address: server.address }));
+    const factories = clients.map(strataQueueFactory);
+    const keyOrder = new KeyOrderCheck();
+    const label = strataCase.label ?? `Strata queue group (${strataCase.partitions} partitions)`;
+    const result = await measureDrain(label, consumers, backlog, server.serverPid, deadlineMs, async (counters) => {
+      const controller = new AbortController();
+      void counters.done.then(() => controller.abort());
+      const queues = factories.map((queue, i) =>
+        queue({
+          groupId: `group-${caseName}`,
+          topics: [topic],
+          inFlightLimit: IN_FLIGHT_PER_CONSUMER,
+          clientId: `bench-member-${i}`,
+          signal: controller.signal,
+          ...(strataCase.config ? { config: strataCase.config } : {}),
+        }),
+      );
+      const running = queues.map((queue) => runMember(queue, counters, controller.signal, keyOrder));
+      return {
+        closeIsPartOfTheWork: false,
+        close: async () => {
+          controller.abort();
+          await Promise.allSettled(queues.map((queue) => queue.close()));
+          await Promise.allSettled(running);
+        },
+      };
+    });
+    return { ...result, keyOrderViolations: keyOrder.outOfOrder };
+  } finally {
+    // The topic stays (its group's state refers to it); the server's data directory goes at the end.
+    for (const client of clients) client.close();
+    admin.close();
+  }
+}
