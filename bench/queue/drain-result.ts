@@ -100,6 +100,7 @@ export async function measureDrain(
   const acknowledged = Math.min(counters.acknowledged, backlog);
   const notes: string[] = [];
   if (counters.acknowledged < backlog) notes.push(`deadline: ${counters.acknowledged} of ${backlog} acknowledged in ${Math.round(deadlineMs / 1000)} s`);
+  if (counters.deliveries > counters.acknowledged + counters.failedAcks && counters.acknowledged >= backlog) notes.push(`${counters.deliveries - counters.acknowledged} more deliveries than records`);
   if (counters.wrongValues > 0) notes.push(`${counters.wrongValues} values of the wrong size`);
   if (counters.failedAcks > 0) notes.push(`${counters.failedAcks} acks failed, the first: ${String(counters.firstError)}`);
   return {
