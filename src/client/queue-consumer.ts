@@ -71,7 +71,8 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     this.options = resolveQueueOptions(options);
     this.stub = client.stubs.queue;
     this.logger = options.logger ?? defaultLogger;
-    this.options.signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true });
+    if (this.options.signal?.aborted) void this.close();
+    else this.options.signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true });
   }
 
   /** The server's id of this member in its current session (undefined before the first join is answered). */
@@ -137,7 +138,8 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
   /**
    * Leaves the group: no more messages are handed out; handlers running in process() finish and are
    * answered; every answer given is sent and its result awaited; then the stream ends and the server
-   * releases what this member still holds. Idempotent.
+   * releases what this member still holds. Idempotent. A handler must not await it (it waits for the
+   * handlers): abort process()'s signal from a handler instead, and close after process() resolves.
    */
   close(): Promise<void> {
     this.closing ??= this.closeNow();
@@ -245,7 +247,8 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     if (session !== this.session || this.isClosing) return;
     // The server released this session's records: those not handed out yet are not handed out.
     this.readAhead.length = 0;
-    const isTransient = error === undefined || error.grpcStatus === grpcStatus.UNAVAILABLE;
+    // UNAVAILABLE: a restart, a lost connection; other retriable statuses (too many streams for now) too.
+    const isTransient = error === undefined || error.grpcStatus === grpcStatus.UNAVAILABLE || error.retriable;
     if (isTransient && this.reconnectAttempts < this.options.maxReconnectAttempts) {
       this.reconnectAttempts++;
       const backoffMs = Math.min(MAX_RECONNECT_BACKOFF_MS, 100 * 2 ** this.reconnectAttempts);
