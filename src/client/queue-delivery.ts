@@ -27,12 +27,12 @@ export function messagesOf(delivery: QueueDelivery__Output, session: QueueMessag
   const { topic, partition } = delivery;
   const wanted = new Map<number, DecodedFields | undefined>();
   for (const record of delivery.records) wanted.set(record.offset, undefined);
+  const sortedOffsets = [...wanted.keys()].sort((a, b) => a - b);
   try {
     for (const { position, header } of iterateBatches(delivery.batches)) {
       const lastOffset = header.baseOffset + header.lastOffsetDelta;
-      let isWanted = false;
-      for (const offset of wanted.keys()) if (offset >= header.baseOffset && offset <= lastOffset) isWanted = true;
-      if (!isWanted) continue;
+      const first = sortedOffsets[firstAtOrAbove(sortedOffsets, header.baseOffset)];
+      if (first === undefined || first > lastOffset) continue;
       for (const record of decodeRecordBatchWith(delivery.batches, position, decodedFields).records) {
         if (wanted.has(record.offset)) wanted.set(record.offset, record);
       }
@@ -48,4 +48,16 @@ export function messagesOf(delivery: QueueDelivery__Output, session: QueueMessag
     }
     return new QueueMessage(topic, partition, offset, record.timestampMs, record.key, record.value, record.headers, deliveryCount, lockDeadlineMs, session);
   });
+}
+
+/** The index of the first of `sorted` at or above `offset` (its length when none is). */
+function firstAtOrAbove(sorted: readonly number[], offset: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! < offset) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
