@@ -140,6 +140,13 @@ export class QueueAnswerBatcher {
     const waiters = this.sent.get(response.requestId);
     if (!waiters) return; // a request of an earlier session, or one already failed
     this.sent.delete(response.requestId);
+    // A request refused whole (too many entries: nothing applied) has one failure for all of them.
+    const whole = response.results.length === 1 && waiters.length > 1 ? response.results[0]!.failure : null;
+    if (whole) {
+      for (const waiter of waiters) waiter.reject(StrataClientError.fromFailure(whole));
+      this.notifyIfIdle();
+      return;
+    }
     waiters.forEach((waiter, index) => {
       const result = response.results[index];
       if (!result || result.topic !== waiter.ref.topic || result.partition !== waiter.ref.partition || result.offset !== waiter.ref.offset) {

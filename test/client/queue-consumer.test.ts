@@ -138,6 +138,16 @@ describe('client.queue(): answers in batches', () => {
     expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(InvalidArgumentError);
   });
 
+  it('a request refused whole (one failure for all its answers) fails each of its answers with that failure', async () => {
+    const { iterator } = await setUp({ records: 3, refuseAnswerRequests: true });
+    const outcomes = await Promise.allSettled((await take(iterator, 3)).map((m) => m.ack()));
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(InvalidArgumentError);
+      expect(((outcome as PromiseRejectedResult).reason as Error).message).toMatch(/none was applied/);
+    }
+  });
+
   it('a second answer to a message fails at once, without a request', async () => {
     const { service, iterator } = await setUp({ records: 1 });
     const [message] = await take(iterator, 1);

@@ -29,7 +29,7 @@ describe('messagesOf (a queue delivery into messages)', () => {
 
   it('a batch that does not decode is DATA_LOSS', () => {
     const damaged = Buffer.from(batches);
-    damaged[CRC_POSITION] ^= 0xff;
+    damaged[CRC_POSITION] = damaged[CRC_POSITION]! ^ 0xff;
     expect(() => messagesOf({ topic: 't', partition: 0, batches: damaged, records: [delivered(10)] }, session)).toThrow(expect.objectContaining({ code: 'DATA_LOSS', retriable: false }));
   });
 });

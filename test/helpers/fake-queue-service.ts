@@ -7,7 +7,7 @@ import type { QueueSessionRequest__Output } from '../../src/generated/strata/v1/
 import type { QueueSessionResponse } from '../../src/generated/strata/v1/QueueSessionResponse.js';
 import { loadProtocol } from '../../src/protocol/protocol.js';
 import { toFailure, toServiceError } from '../../src/server/status.js';
-import { QueueRecordNotAcquiredError, type StrataError } from '../../src/core/errors.js';
+import { InvalidArgumentError, QueueRecordNotAcquiredError, type StrataError } from '../../src/core/errors.js';
 
 type Call = grpc.ServerDuplexStream<QueueSessionRequest__Output, QueueSessionResponse>;
 
@@ -20,6 +20,8 @@ export interface FakeQueueServiceOptions {
   refuseJoin?: StrataError;
   /** Fails the answer of these offsets (with QUEUE_RECORD_NOT_ACQUIRED unless told). */
   failAnswer?: (answer: QueueAnswer__Output) => StrataError | undefined;
+  /** Refuses every answer request whole, with one INVALID_ARGUMENT result (as a server does for too many answers). */
+  refuseAnswerRequests?: boolean;
   /** Results of answer requests wait until release() (to test what waits for them). */
   holdResults?: boolean;
   /** Lock duration handed out (ms): deadlines are Date.now() + this. Default 30,000. */
@@ -106,6 +108,11 @@ export async function startFakeQueueService(options: FakeQueueServiceOptions = {
       session.join = request.join;
       session.call.write({ joined: { memberId: session.memberId, config: { lockDurationMs: options.lockDurationMs ?? 30_000, maxDeliveryAttempts: 5, ordering: 'QUEUE_ORDERING_NONE' } } });
       deliver(session);
+      return;
+    }
+    if (request.answers && options.refuseAnswerRequests) {
+      const failure = toFailure(new InvalidArgumentError('too many answers in one request: none was applied'));
+      session.call.write({ results: { requestId: request.answers.requestId, results: [{ topic: '', partition: 0, offset: 0, failure }] } });
       return;
     }
     if (request.answers) {
