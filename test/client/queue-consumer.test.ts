@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StrataClientError } from '../../src/client/client-error.js';
+import { OutcomeUnknownError, StrataClientError } from '../../src/client/client-error.js';
 import { NonRetriableError } from '../../src/client/non-retriable-error.js';
 import type { QueueConsumer, QueueConsumerOptions } from '../../src/client/queue-consumer.js';
 import type { QueueMessage } from '../../src/client/queue-message.js';
@@ -252,6 +252,20 @@ describe('client.queue(): close()', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
     // The server released the record nobody answered.
     expect(service.availableCount()).toBe(1);
+  });
+
+  it('gives up on a server that never answers after closeTimeoutMs on the client clock: the stream is cancelled, the answer\'s outcome unknown', async () => {
+    const clock = new ManualClock(Date.now());
+    const { service, iterator, queue } = await setUp({ records: 1, holdResults: true }, { closeTimeoutMs: 5_000 }, clock);
+    const [message] = await take(iterator, 1);
+    const acked = message!.ack().catch((error: unknown) => error);
+    const closing = queue.close();
+    await eventually(() => service.heldResultCount() === 1, { what: 'the answer sent by close()' });
+    clock.advance(5_000);
+    await closing;
+    expect(await acked).toBeInstanceOf(OutcomeUnknownError);
+    // (grpc-js's server sees a cancelled stream's readable side end, and its cancellation, in either order)
+    await eventually(() => service.sessions[0]!.isEnded, { what: 'the stream gone on the server' });
   });
 
   it('waits for the handlers process() is running, and sends their answers', async () => {
