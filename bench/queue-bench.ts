@@ -27,14 +27,12 @@ import { makeTempDir, removeTempDirs, stopAllChildren } from './grpc/child-proce
 import { packageVersion } from './grpc/package-version.js';
 import { fmt, log } from './grpc/report-format.js';
 import { startStrata } from './grpc/strata-server.js';
-import { StrataClient } from '../src/client/strata-client.js';
 import { CONSUMER_COUNTS, VALUE_BYTES, IN_FLIGHT_PER_CONSUMER, type DrainResult } from './queue/drain-result.js';
 import { printKeyOrdering, printRedelivery, printThroughput, summarize } from './queue/queue-report.js';
 import { measureRabbitDrain } from './queue/rabbit-queue.js';
 import { erlangVersion, rabbitMqAvailability, rabbitMqVersion, startRabbitMq, type RabbitMqNode } from './queue/rabbitmq-server.js';
 import { measureRedisDrain, redisAvailability, redisVersion, startRedis, type RedisServer } from './queue/redis-queue.js';
-import { KEY_COUNT, measureStrataDrain, type StrataDrainResult, type StrataServer } from './queue/strata-queue.js';
-import { queueFactoryOf } from './queue/strata-queue-api.js';
+import { KEY_COUNT, measureStrataDrain, probeQueueGroups, type StrataDrainResult, type StrataServer } from './queue/strata-queue.js';
 import { measureRedelivery, type RedeliveryResult } from './queue/strata-redelivery.js';
 
 const STEPS = ['redis', 'rabbitmq', 'strata', 'redelivery', 'keys'] as const;
@@ -102,11 +100,10 @@ async function startSystems(): Promise<Systems> {
   }
   if (only.has('strata') || only.has('redelivery') || only.has('keys')) {
     const started = await startStrata(makeTempDir('strata-queue-bench-'), undefined);
-    const probe = new StrataClient({ address: started.address });
-    const missing = queueFactoryOf(probe);
-    probe.close();
-    if (typeof missing === 'string') systems.skipped.push(`Strata queue groups: MISSING, ${missing}`);
-    else systems.strata = { address: started.address, serverPid: started.child.pid! };
+    const server = { address: started.address, serverPid: started.child.pid! };
+    const missing = await probeQueueGroups(server, 15_000);
+    if (missing) systems.skipped.push(`Strata queue groups: MISSING, ${missing}`);
+    else systems.strata = server;
     log(`strata server (under child-guard pid ${started.child.pid}) at ${started.address}`);
   }
   for (const line of systems.skipped) log(`! ${line}`);

@@ -99,10 +99,10 @@ export async function measureDrain(
   if (!closeInside) await closeConsumers();
   const acknowledged = Math.min(counters.acknowledged, backlog);
   const notes: string[] = [];
-  if (counters.acknowledged < backlog) notes.push(`deadline: ${counters.acknowledged} of ${backlog} acknowledged in ${Math.round(deadlineMs / 1000)} s`);
+  if (counters.acknowledged < backlog) notes.push(`stopped after ${seconds.toFixed(1)} s (deadline ${Math.round(deadlineMs / 1000)} s) with ${counters.acknowledged} of ${backlog} acknowledged`);
   if (counters.deliveries > counters.acknowledged + counters.failedAcks && counters.acknowledged >= backlog) notes.push(`${counters.deliveries - counters.acknowledged} more deliveries than records`);
   if (counters.wrongValues > 0) notes.push(`${counters.wrongValues} values of the wrong size`);
-  if (counters.failedAcks > 0) notes.push(`${counters.failedAcks} acks failed, the first: ${String(counters.firstError)}`);
+  if (counters.failedAcks > 0) notes.push(`${counters.failedAcks} failures (acks or consumers), the first: ${String(counters.firstError)}`);
   return {
     system,
     consumers,

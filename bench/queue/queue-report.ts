@@ -47,6 +47,10 @@ const ratio = (a: number, b: number | undefined) => (b === undefined || !Number.
 
 /** One row per system and consumer count; each row's ratios are against the peers at the same count. */
 export function printThroughput(summaries: CaseSummary[], peers: { redis?: string; redisDurable?: string; rabbit?: string }): void {
+  if (summaries.length === 0) {
+    log('(no system measured)');
+    return;
+  }
   const find = (system: string | undefined, consumers: number) => summaries.find((s) => s.system === system && s.consumers === consumers)?.recordsPerSec;
   const rows = summaries
     .sort((a, b) => a.consumers - b.consumers)

@@ -132,3 +132,31 @@ export async function measureStrataDrain(server: StrataServer, consumers: number
     admin.close();
   }
 }
+
+/**
+ * One record produced, received through client.queue() and acknowledged: undefined when that works,
+ * else why Strata's part cannot run against this server (a server without QueueService, say).
+ */
+export async function probeQueueGroups(server: StrataServer, timeoutMs: number): Promise<string | undefined> {
+  const client = new StrataClient({ address: server.address });
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const topic = `bench-probe-${process.pid}`;
+  let queue: BenchQueue | undefined;
+  try {
+    queue = strataQueueFactory(client)({ groupId: `probe-${process.pid}`, topics: [topic], signal: controller.signal });
+    await fillTopic(client, topic, 1, 1, false);
+    for await (const message of queue) {
+      await message.ack();
+      return undefined;
+    }
+    return `client.queue() ended without a record within ${timeoutMs} ms`;
+  } catch (error) {
+    return `client.queue() against this server: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+    await queue?.close().catch(() => undefined);
+    client.close();
+  }
+}
