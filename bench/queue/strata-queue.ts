@@ -6,9 +6,11 @@
  * awaiting it (the client batches answers on the stream); a record counts once its ack() resolves,
  * that is once the server has made the ack durable and confirmed it.
  */
+import type { QueueConsumer } from '../../src/client/queue-consumer.js';
+import type { QueueMessage } from '../../src/client/queue-message.js';
+import type { QueueGroupConfigOptions } from '../../src/client/queue-options.js';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { IN_FLIGHT_PER_CONSUMER, VALUE, measureDrain, type DrainCounters, type DrainResult } from './drain-result.js';
-import { queueFactoryOf, type BenchQueue, type BenchQueueGroupConfig, type BenchQueueMessage, type QueueFactory } from './strata-queue-api.js';
 
 const FILL_RECORDS_PER_CALL = 1_000;
 const FILL_CALLS_IN_FLIGHT = 20;
@@ -24,7 +26,7 @@ export interface StrataServer {
 export interface StrataCase {
   partitions: number;
   isKeyed: boolean;
-  config?: BenchQueueGroupConfig;
+  config?: QueueGroupConfigOptions;
   label?: string;
 }
 
@@ -47,19 +49,12 @@ export async function fillTopic(client: StrataClient, topic: string, records: nu
   }
 }
 
-/** client.queue of a fresh client, or throws saying why this build cannot run Strata's part. */
-export function strataQueueFactory(client: StrataClient): QueueFactory {
-  const factory = queueFactoryOf(client);
-  if (typeof factory === 'string') throw new Error(factory);
-  return factory;
-}
-
 /** Counts records delivered before an earlier record of their key in their partition (key order broken). */
 export class KeyOrderCheck {
   private readonly lastOffsets = new Map<string, number>();
   outOfOrder = 0;
 
-  see(message: BenchQueueMessage): void {
+  see(message: QueueMessage): void {
     if (message.key === null) return;
     const name = `${message.partition}/${Buffer.from(message.key.buffer, message.key.byteOffset, message.key.byteLength).toString('latin1')}`;
     const last = this.lastOffsets.get(name);
@@ -68,7 +63,7 @@ export class KeyOrderCheck {
   }
 }
 
-async function runMember(queue: BenchQueue, counters: DrainCounters, signal: AbortSignal, keyOrder: KeyOrderCheck): Promise<void> {
+async function runMember(queue: QueueConsumer, counters: DrainCounters, signal: AbortSignal, keyOrder: KeyOrderCheck): Promise<void> {
   try {
     for await (const message of queue) {
       counters.delivered(message.value);
@@ -96,17 +91,15 @@ export async function measureStrataDrain(server: StrataServer, consumers: number
   const topic = `bench-${caseName}`;
   const clients: StrataClient[] = [];
   try {
-    strataQueueFactory(admin);
     await fillTopic(admin, topic, backlog, strataCase.partitions, strataCase.isKeyed);
     for (let i = 0; i < consumers; i++) clients.push(new StrataClient({ address: server.address }));
-    const factories = clients.map(strataQueueFactory);
     const keyOrder = new KeyOrderCheck();
     const label = strataCase.label ?? `Strata queue group (${strataCase.partitions} partitions)`;
     const result = await measureDrain(label, consumers, backlog, server.serverPid, deadlineMs, async (counters) => {
       const controller = new AbortController();
       void counters.done.then(() => controller.abort());
-      const queues = factories.map((queue, i) =>
-        queue({
+      const queues = clients.map((client, i) =>
+        client.queue({
           groupId: `group-${caseName}`,
           topics: [topic],
           inFlightLimit: IN_FLIGHT_PER_CONSUMER,
@@ -142,9 +135,9 @@ export async function probeQueueGroups(server: StrataServer, timeoutMs: number):
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const topic = `bench-probe-${process.pid}`;
-  let queue: BenchQueue | undefined;
+  let queue: QueueConsumer | undefined;
   try {
-    queue = strataQueueFactory(client)({ groupId: `probe-${process.pid}`, topics: [topic], signal: controller.signal });
+    queue = client.queue({ groupId: `probe-${process.pid}`, topics: [topic], signal: controller.signal });
     await fillTopic(client, topic, 1, 1, false);
     for await (const message of queue) {
       await message.ack();

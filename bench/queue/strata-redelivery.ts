@@ -9,8 +9,9 @@
  */
 import { StrataClient } from '../../src/client/strata-client.js';
 import { percentile } from './drain-result.js';
-import { fillTopic, strataQueueFactory, type StrataServer } from './strata-queue.js';
-import type { BenchQueue, BenchQueueGroupConfig } from './strata-queue-api.js';
+import type { QueueConsumer } from '../../src/client/queue-consumer.js';
+import type { QueueGroupConfigOptions } from '../../src/client/queue-options.js';
+import { fillTopic, type StrataServer } from './strata-queue.js';
 
 export interface RedeliveryResult {
   records: number;
@@ -34,15 +35,15 @@ export async function measureRedelivery(server: StrataServer, records: number, l
   const takerClient = new StrataClient({ address: server.address });
   const topic = `bench-${caseName}`;
   const controller = new AbortController();
-  const queues: BenchQueue[] = [];
+  const queues: QueueConsumer[] = [];
   const running: Array<Promise<void>> = [];
   const lockDeadlines = new Map<string, number>();
   const samples: number[] = [];
   let firstError: unknown;
   let onProgress: () => void = () => undefined;
-  const config: BenchQueueGroupConfig = { lockDurationMs, backoffBaseMs: BACKOFF_BASE_MS, backoffMaxMs: 1_000, maxDeliveryAttempts: 10 };
+  const config: QueueGroupConfigOptions = { lockDurationMs, backoffBaseMs: BACKOFF_BASE_MS, backoffMaxMs: 1_000, maxDeliveryAttempts: 10 };
   const member = (client: StrataClient, name: string, inFlightLimit: number) => {
-    const queue = strataQueueFactory(client)({ groupId: `group-${caseName}`, topics: [topic], inFlightLimit, config, clientId: name, signal: controller.signal });
+    const queue = client.queue({ groupId: `group-${caseName}`, topics: [topic], inFlightLimit, config, clientId: name, signal: controller.signal });
     queues.push(queue);
     running.push(
       (async () => {
