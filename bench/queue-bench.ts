@@ -10,7 +10,8 @@
  *      of this process and of the server's process tree, and ratios against the peers at the same
  *      consumer count. The cases of one consumer count run one after another, so a ratio compares
  *      runs minutes apart at most on this shared machine.
- *   2. redelivery: time from a lock's expiry to the record's next delivery (bench/queue/strata-redelivery.ts).
+ *   2. redelivery: time from a lock's expiry to the record's next delivery, records produced in waves so
+ *      that their locks run out at many different times (bench/queue/strata-redelivery.ts).
  *   3. key-ordered mode against unordered: the same keyed backlog (10,000 keys round robin) drained by
  *      4 members of a group with ordering none, then of one with ordering key, alternating per round.
  *
@@ -18,7 +19,10 @@
  *   node dist/bench/queue-bench.js --quick                smoke run (small backlogs)
  *   options: --only=redis,rabbitmq,strata,redelivery,keys  --records=N (backlog per case)
  *            --rounds=N (rounds of step 1 and 3; medians)  --partitions=N (Strata topic, default 8)
+ *            --in-flight=N (unanswered records per consumer, every system; default 100)
  *            --deadline-seconds=N (per drain)  --lock-ms=N (redelivery)  --json=FILE
+ *            --server-cpu-prof=DIR (the Strata server under node --cpu-prof; summarise the profile with
+ *            node dist/bench/cpuprofile-top.js DIR/FILE.cpuprofile)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,7 +31,7 @@ import { makeTempDir, removeTempDirs, stopAllChildren } from './grpc/child-proce
 import { packageVersion } from './grpc/package-version.js';
 import { fmt, log } from './grpc/report-format.js';
 import { startStrata } from './grpc/strata-server.js';
-import { CONSUMER_COUNTS, VALUE_BYTES, IN_FLIGHT_PER_CONSUMER, type DrainResult } from './queue/drain-result.js';
+import { CONSUMER_COUNTS, DEFAULT_IN_FLIGHT_PER_CONSUMER, VALUE_BYTES, type DrainCase, type DrainResult } from './queue/drain-result.js';
 import { printKeyOrdering, printRedelivery, printThroughput, summarize } from './queue/queue-report.js';
 import { measureRabbitDrain } from './queue/rabbit-queue.js';
 import { erlangVersion, rabbitMqAvailability, rabbitMqVersion, startRabbitMq, type RabbitMqNode } from './queue/rabbitmq-server.js';
@@ -46,8 +50,14 @@ const rounds = Number(option('rounds') ?? 1);
 const partitions = Number(option('partitions') ?? 8);
 const deadlineMs = Number(option('deadline-seconds') ?? (isQuick ? 30 : 60)) * 1000;
 const lockMs = Number(option('lock-ms') ?? 1_000);
-const redeliveryRecords = isQuick ? 500 : 2_000;
+const inFlight = Number(option('in-flight') ?? DEFAULT_IN_FLIGHT_PER_CONSUMER);
+const redeliveryWaves = isQuick ? 20 : 100;
+const redeliveryRecordsPerWave = 20;
+for (const [name, value, max] of [['records', records, 10_000_000], ['rounds', rounds, 100], ['partitions', partitions, 1_000], ['deadline-seconds', deadlineMs / 1000, 3_600], ['lock-ms', lockMs, 600_000], ['in-flight', inFlight, 10_000]] as const) {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be an integer in [1, ${max}], got ${value}`);
+}
 const jsonPath = option('json');
+const serverCpuProfDir = option('server-cpu-prof');
 let caseCounter = 0;
 const caseName = (label: string) => `${label}-${process.pid}-${++caseCounter}`;
 
@@ -66,7 +76,7 @@ function printEnvironment() {
   log(`software: ${environment.software}`);
   log(`command:  ${environment.command} (${isQuick ? 'quick' : 'full'} run)`);
   log(`load:     ${environment.load.join(' ')} (1, 5, 15 min averages at start: other work on this shared machine)`);
-  log(`workload: ${VALUE_BYTES}-byte records, a backlog of ${fmt(records)} per case, ${CONSUMER_COUNTS.join(' / ')} consumers holding at most ${IN_FLIGHT_PER_CONSUMER} unanswered each, one ack per record; ${rounds} round(s); Strata topic of ${partitions} partitions (flush=interval; queue state durable with group commit), Redis one stream, RabbitMQ one quorum queue (persistent messages)`);
+  log(`workload: ${VALUE_BYTES}-byte records, a backlog of ${fmt(records)} per case, ${CONSUMER_COUNTS.join(' / ')} consumers holding at most ${fmt(inFlight)} unanswered each, one ack per record; ${rounds} round(s); Strata topic of ${partitions} partitions (flush=interval; queue state durable with group commit), Redis one stream, RabbitMQ one quorum queue (persistent messages)`);
   log('');
   return environment;
 }
@@ -99,7 +109,7 @@ async function startSystems(): Promise<Systems> {
     }
   }
   if (only.has('strata') || only.has('redelivery') || only.has('keys')) {
-    const started = await startStrata(makeTempDir('strata-queue-bench-'), undefined);
+    const started = await startStrata(makeTempDir('strata-queue-bench-'), serverCpuProfDir);
     const server = { address: started.address, serverPid: started.child.pid! };
     const missing = await probeQueueGroups(server, 15_000);
     if (missing) systems.skipped.push(`Strata queue groups: MISSING, ${missing}`);
@@ -123,10 +133,11 @@ async function drainAll(systems: Systems, consumers: number, backlog: number): P
       log(`  ! ${system}, ${consumers} consumers failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
-  if (systems.redis) await run('redis', () => measureRedisDrain(systems.redis!, consumers, backlog, deadlineMs, caseName('redis')));
-  if (systems.redisDurable) await run('redis aof', () => measureRedisDrain(systems.redisDurable!, consumers, backlog, deadlineMs, caseName('redis-aof')));
-  if (systems.rabbit) await run('rabbitmq', () => measureRabbitDrain(systems.rabbit!, consumers, backlog, deadlineMs, caseName('rabbit')));
-  if (systems.strata && only.has('strata')) await run('strata', () => measureStrataDrain(systems.strata!, consumers, backlog, deadlineMs, caseName('strata'), { partitions, isKeyed: false }));
+  const drainCase = (label: string): DrainCase => ({ name: caseName(label), consumers, backlog, inFlight, deadlineMs });
+  if (systems.redis) await run('redis', () => measureRedisDrain(systems.redis!, drainCase('redis')));
+  if (systems.redisDurable) await run('redis aof', () => measureRedisDrain(systems.redisDurable!, drainCase('redis-aof')));
+  if (systems.rabbit) await run('rabbitmq', () => measureRabbitDrain(systems.rabbit!, drainCase('rabbit')));
+  if (systems.strata && only.has('strata')) await run('strata', () => measureStrataDrain(systems.strata!, drainCase('strata'), { partitions, isKeyed: false }));
   return results;
 }
 
@@ -153,7 +164,7 @@ async function main(): Promise<void> {
       if (!systems.strata) log('  ! not measured: Strata queue groups are not runnable in this build (above)');
       else {
         const redeliveries: RedeliveryResult[] = [];
-        for (let round = 1; round <= Math.max(2, rounds); round++) redeliveries.push(await measureRedelivery(systems.strata, redeliveryRecords, lockMs, partitions, caseName('redelivery')));
+        for (let round = 1; round <= Math.max(2, rounds); round++) redeliveries.push(await measureRedelivery(systems.strata, redeliveryWaves, redeliveryRecordsPerWave, lockMs, partitions, caseName('redelivery')));
         printRedelivery(redeliveries);
         report['redelivery'] = redeliveries;
       }
@@ -168,7 +179,8 @@ async function main(): Promise<void> {
         for (let round = 1; round <= Math.max(2, rounds); round++) {
           for (const ordering of round % 2 === 1 ? (['none', 'key'] as const) : (['key', 'none'] as const)) {
             const label = `Strata, ordering ${ordering}`;
-            keyResults.push(await measureStrataDrain(systems.strata, 4, records, deadlineMs, caseName(`keys-${ordering}`), { partitions, isKeyed: true, config: { ordering }, label }));
+            const drainCase = { name: caseName(`keys-${ordering}`), consumers: 4, backlog: records, inFlight, deadlineMs };
+            keyResults.push(await measureStrataDrain(systems.strata, drainCase, { partitions, isKeyed: true, config: { ordering }, label }));
           }
         }
         printKeyOrdering(keyResults);

@@ -1,7 +1,7 @@
 /**
  * What every system's throughput case measures and how: a backlog of records (written before the
- * clock starts), drained by N consumers that each hold at most IN_FLIGHT_PER_CONSUMER unanswered
- * records and acknowledge every record on its own. The clock runs from the consumers' start to the
+ * clock starts), drained by N consumers that each hold at most `inFlight` unanswered records
+ * (default 100) and acknowledge every record on its own. The clock runs from the consumers' start to the
  * moment the last acknowledgement is known to be applied by the server (or the case's deadline).
  */
 import { startCpuMeter } from '../process-cpu.js';
@@ -9,13 +9,24 @@ import { startCpuMeter } from '../process-cpu.js';
 export const VALUE_BYTES = 100;
 export const VALUE = Buffer.alloc(VALUE_BYTES, 'q');
 /** Unanswered records per consumer: RabbitMQ's prefetch, Redis's XREADGROUP COUNT, Strata's in-flight limit. */
-export const IN_FLIGHT_PER_CONSUMER = 100;
+export const DEFAULT_IN_FLIGHT_PER_CONSUMER = 100;
 export const CONSUMER_COUNTS = [1, 4, 16] as const;
+
+/** One drain: `name` names its stream, queue or topic and group (unique per run). */
+export interface DrainCase {
+  name: string;
+  consumers: number;
+  backlog: number;
+  /** Unanswered records per consumer at most. */
+  inFlight: number;
+  deadlineMs: number;
+}
 
 export interface DrainResult {
   system: string;
   consumers: number;
   backlog: number;
+  inFlight: number;
   /** Records acknowledged (confirmed applied) before the clock stopped. */
   acknowledged: number;
   /** Deliveries seen by the consumers: more than `acknowledged` means records were delivered twice. */
@@ -73,12 +84,11 @@ export class DrainCounters {
  */
 export async function measureDrain(
   system: string,
-  consumers: number,
-  backlog: number,
+  drainCase: DrainCase,
   serverPid: number,
-  deadlineMs: number,
   start: (counters: DrainCounters) => Promise<{ close: () => Promise<void>; closeIsPartOfTheWork: boolean }>,
 ): Promise<DrainResult> {
+  const { consumers, backlog, deadlineMs } = drainCase;
   const counters = new DrainCounters(backlog);
   const stopCpu = startCpuMeter(serverPid);
   const startMs = performance.now();
@@ -107,6 +117,7 @@ export async function measureDrain(
     system,
     consumers,
     backlog,
+    inFlight: drainCase.inFlight,
     acknowledged,
     deliveries: counters.deliveries,
     failedAcks: counters.failedAcks,

@@ -1,14 +1,14 @@
 /**
  * RabbitMQ quorum queues as the queue peer: a durable quorum queue (x-queue-type quorum, which
  * fsyncs its Raft log before confirming) filled with persistent messages through a confirm channel,
- * drained by N consumers, each on its own connection and channel with prefetch
- * IN_FLIGHT_PER_CONSUMER and manual acks, one basic.ack per message (multiple = false). AMQP acks
+ * drained by N consumers, each on its own connection and channel with a prefetch of the case's
+ * in-flight limit and manual acks, one basic.ack per message (multiple = false). AMQP acks
  * have no reply: a channel's close-ok, which the broker sends after everything before it on the
  * channel, is what proves the acks were applied, so closing is inside the clock; afterwards the
  * queue must be empty.
  */
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { IN_FLIGHT_PER_CONSUMER, VALUE, measureDrain, type DrainResult } from './drain-result.js';
+import { VALUE, measureDrain, type DrainCase, type DrainResult } from './drain-result.js';
 import type { RabbitMqNode } from './rabbitmq-server.js';
 
 const FILL_CONFIRMS_IN_FLIGHT = 2_000;
@@ -39,19 +39,20 @@ async function fillQueue(model: ChannelModel, queue: string, records: number): P
 }
 
 /** One case: a new quorum queue of `backlog` messages drained by `consumers` consumers; deleted after. */
-export async function measureRabbitDrain(node: RabbitMqNode, consumers: number, backlog: number, deadlineMs: number, caseName: string): Promise<DrainResult> {
+export async function measureRabbitDrain(node: RabbitMqNode, drainCase: DrainCase): Promise<DrainResult> {
+  const { consumers, backlog } = drainCase;
   const admin = await connect(node.url);
-  const queue = `bench-${caseName}`;
+  const queue = `bench-${drainCase.name}`;
   try {
     await fillQueue(admin, queue, backlog);
     const models = await Promise.all(Array.from({ length: consumers }, () => connect(node.url)));
     const channels: Channel[] = [];
     for (const model of models) {
       const channel = await model.createChannel();
-      await channel.prefetch(IN_FLIGHT_PER_CONSUMER);
+      await channel.prefetch(drainCase.inFlight);
       channels.push(channel);
     }
-    const result = await measureDrain('RabbitMQ quorum queue', consumers, backlog, node.serverPid, deadlineMs, async (counters) => {
+    const result = await measureDrain('RabbitMQ quorum queue', drainCase, node.serverPid, async (counters) => {
       let acksSent = 0;
       for (const channel of channels) {
         channel.on('error', (error: unknown) => {

@@ -1,6 +1,6 @@
 /**
  * Redis Streams consumer groups as a queue: a stream filled with XADD (pipelined), drained by N
- * consumers of one group, each on its own connection: XREADGROUP COUNT IN_FLIGHT_PER_CONSUMER, then
+ * consumers of one group, each on its own connection: XREADGROUP COUNT <in flight>, then
  * one XACK per record (sent without waiting, auto-pipelined by ioredis with the next read on the same
  * connection). A record counts once its XACK's reply is in.
  */
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import type { Redis as RedisClient } from 'ioredis';
 import { freePort, makeTempDir, startChild, stopChild } from '../grpc/child-processes.js';
 import { packageVersion } from '../grpc/package-version.js';
-import { IN_FLIGHT_PER_CONSUMER, VALUE, measureDrain, type DrainCounters, type DrainResult } from './drain-result.js';
+import { VALUE, measureDrain, type DrainCase, type DrainCounters, type DrainResult } from './drain-result.js';
 
 const FILL_PIPELINE = 1000;
 const FILL_PIPELINES_IN_FLIGHT = 8;
@@ -83,10 +83,10 @@ async function fillStream(redis: RedisClient, stream: string, records: number): 
 
 type ReadReply = Array<[string, Array<[string, string[]]>]> | null;
 
-async function runConsumer(redis: RedisClient, stream: string, name: string, counters: DrainCounters, isStopped: () => boolean): Promise<void> {
+async function runConsumer(redis: RedisClient, stream: string, name: string, inFlight: number, counters: DrainCounters, isStopped: () => boolean): Promise<void> {
   const acks: Array<Promise<void>> = [];
   while (!isStopped()) {
-    const reply = (await redis.xreadgroup('GROUP', GROUP, name, 'COUNT', IN_FLIGHT_PER_CONSUMER, 'STREAMS', stream, '>')) as unknown as ReadReply;
+    const reply = (await redis.xreadgroup('GROUP', GROUP, name, 'COUNT', inFlight, 'STREAMS', stream, '>')) as unknown as ReadReply;
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) break; // every entry has been handed out: the others finish theirs
     for (const [id, fields] of entries) {
@@ -99,22 +99,23 @@ async function runConsumer(redis: RedisClient, stream: string, name: string, cou
       );
     }
     // One Promise per record, settled in order on this connection: keep the array short.
-    if (acks.length >= 4 * IN_FLIGHT_PER_CONSUMER) await Promise.all(acks.splice(0));
+    if (acks.length >= 4 * inFlight) await Promise.all(acks.splice(0));
   }
   await Promise.all(acks);
 }
 
-/** One case: a stream of `backlog` records drained by `consumers` consumers. */
-export async function measureRedisDrain(server: RedisServer, consumers: number, backlog: number, deadlineMs: number, caseName: string): Promise<DrainResult> {
+/** One case: a new stream of `backlog` records drained by `consumers` consumers; deleted after. */
+export async function measureRedisDrain(server: RedisServer, drainCase: DrainCase): Promise<DrainResult> {
+  const { consumers, backlog, inFlight } = drainCase;
   const admin = await connect(server.port, 'bench-admin');
-  const stream = `bench-${caseName}`;
+  const stream = `bench-${drainCase.name}`;
   try {
     await fillStream(admin, stream, backlog);
     const connections = await Promise.all(Array.from({ length: consumers }, (_, i) => connect(server.port, `bench-consumer-${i}`)));
-    const result = await measureDrain(server.label, consumers, backlog, server.serverPid, deadlineMs, async (counters) => {
+    const result = await measureDrain(server.label, drainCase, server.serverPid, async (counters) => {
       let isStopped = false;
       void counters.done.then(() => (isStopped = true));
-      const running = connections.map((redis, i) => runConsumer(redis, stream, `c${i}`, counters, () => isStopped));
+      const running = connections.map((redis, i) => runConsumer(redis, stream, `c${i}`, inFlight, counters, () => isStopped));
       // A consumer that stops early (nothing left to read) is normal; all stopping before the
       // backlog is acknowledged means acks were lost: stop the clock there rather than wait.
       void Promise.allSettled(running).then(() => counters.stop());

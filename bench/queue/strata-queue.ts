@@ -2,15 +2,16 @@
  * Strata queue groups under the same drain as the peers: a topic filled through the producer
  * (sendBatch, before the clock), drained by N members of one queue group, each a StrataClient of its
  * own (its own HTTP/2 connection, as separate worker processes would have) iterating client.queue()
- * with an in-flight limit of IN_FLIGHT_PER_CONSUMER and calling ack() on every message without
+ * with the case's in-flight limit and calling ack() on every message without
  * awaiting it (the client batches answers on the stream); a record counts once its ack() resolves,
  * that is once the server has made the ack durable and confirmed it.
  */
+import { setMaxListeners } from 'node:events';
 import type { QueueConsumer } from '../../src/client/queue-consumer.js';
 import type { QueueMessage } from '../../src/client/queue-message.js';
 import type { QueueGroupConfigOptions } from '../../src/client/queue-options.js';
 import { StrataClient } from '../../src/client/strata-client.js';
-import { IN_FLIGHT_PER_CONSUMER, VALUE, measureDrain, type DrainCounters, type DrainResult } from './drain-result.js';
+import { VALUE, measureDrain, type DrainCase, type DrainCounters, type DrainResult } from './drain-result.js';
 
 const FILL_RECORDS_PER_CALL = 1_000;
 const FILL_CALLS_IN_FLIGHT = 20;
@@ -86,23 +87,25 @@ export interface StrataDrainResult extends DrainResult {
 }
 
 /** One case: a new topic of `backlog` records drained by a new group of `consumers` members. */
-export async function measureStrataDrain(server: StrataServer, consumers: number, backlog: number, deadlineMs: number, caseName: string, strataCase: StrataCase): Promise<StrataDrainResult> {
+export async function measureStrataDrain(server: StrataServer, drainCase: DrainCase, strataCase: StrataCase): Promise<StrataDrainResult> {
+  const { consumers, backlog } = drainCase;
   const admin = new StrataClient({ address: server.address });
-  const topic = `bench-${caseName}`;
+  const topic = `bench-${drainCase.name}`;
   const clients: StrataClient[] = [];
   try {
     await fillTopic(admin, topic, backlog, strataCase.partitions, strataCase.isKeyed);
     for (let i = 0; i < consumers; i++) clients.push(new StrataClient({ address: server.address }));
     const keyOrder = new KeyOrderCheck();
     const label = strataCase.label ?? `Strata queue group (${strataCase.partitions} partitions)`;
-    const result = await measureDrain(label, consumers, backlog, server.serverPid, deadlineMs, async (counters) => {
+    const result = await measureDrain(label, drainCase, server.serverPid, async (counters) => {
       const controller = new AbortController();
+      setMaxListeners(consumers + 1, controller.signal); // one listener per member
       void counters.done.then(() => controller.abort());
       const queues = clients.map((client, i) =>
         client.queue({
-          groupId: `group-${caseName}`,
+          groupId: `group-${drainCase.name}`,
           topics: [topic],
-          inFlightLimit: IN_FLIGHT_PER_CONSUMER,
+          inFlightLimit: drainCase.inFlight,
           clientId: `bench-member-${i}`,
           signal: controller.signal,
           ...(strataCase.config ? { config: strataCase.config } : {}),

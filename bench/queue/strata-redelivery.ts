@@ -1,20 +1,23 @@
 /**
- * Redelivery after a lock expires: a "holder" member takes `records` records and never answers them;
- * once it holds them all, a second member joins. When the locks expire the records go out again
- * (to either member: the holder's places are free again too); each member acks every record it sees
- * a second time. The sample per record is the wall time its second delivery reached a member's
- * iterator minus the lock deadline the first delivery carried (the server's clock, the same machine's):
- * the server's expiry timer, the release (with the group's backoff, set to 1 ms here), the new
- * acquisition made durable, the push and the client's decoding.
+ * Redelivery after a lock expires. Two members of a group never answer a record's first delivery and
+ * ack its second. The records are produced in waves (WAVE_GAP_MS apart), so their locks run out at
+ * many different times rather than all at once: each wave is its own expiry. The sample per record is
+ * the wall time its second delivery reached a member's iterator minus the lock deadline its first
+ * delivery carried (the server's clock, on the same machine): the server's expiry timer, the release
+ * (with the group's backoff, set to 1 ms here), the new acquisition made durable, the push and the
+ * client's decoding. Both members have room for every record, so no place waits for an answer.
  */
-import { StrataClient } from '../../src/client/strata-client.js';
-import { percentile } from './drain-result.js';
 import type { QueueConsumer } from '../../src/client/queue-consumer.js';
 import type { QueueGroupConfigOptions } from '../../src/client/queue-options.js';
-import { fillTopic, type StrataServer } from './strata-queue.js';
+import { StrataClient } from '../../src/client/strata-client.js';
+import { VALUE, percentile } from './drain-result.js';
+import type { StrataServer } from './strata-queue.js';
 
 export interface RedeliveryResult {
   records: number;
+  waves: number;
+  /** Distinct lock deadlines among the first deliveries: how many separate expiries were measured. */
+  distinctDeadlines: number;
   lockDurationMs: number;
   backoffBaseMs: number;
   samples: number;
@@ -22,72 +25,67 @@ export interface RedeliveryResult {
   p99Ms: number;
   maxMs: number;
   minMs: number;
-  /** Records whose first delivery did not come within the deadline, or never came again. */
+  /** Records not delivered a second time before the deadline. */
   missing: number;
   note?: string;
 }
 
 const BACKOFF_BASE_MS = 1;
+const WAVE_GAP_MS = 23;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function measureRedelivery(server: StrataServer, records: number, lockDurationMs: number, partitions: number, caseName: string): Promise<RedeliveryResult> {
+export async function measureRedelivery(server: StrataServer, waves: number, recordsPerWave: number, lockDurationMs: number, partitions: number, caseName: string): Promise<RedeliveryResult> {
+  const records = waves * recordsPerWave;
   const admin = new StrataClient({ address: server.address });
-  const holderClient = new StrataClient({ address: server.address });
-  const takerClient = new StrataClient({ address: server.address });
+  const memberClients = [new StrataClient({ address: server.address }), new StrataClient({ address: server.address })];
   const topic = `bench-${caseName}`;
   const controller = new AbortController();
-  const queues: QueueConsumer[] = [];
-  const running: Array<Promise<void>> = [];
   const lockDeadlines = new Map<string, number>();
   const samples: number[] = [];
   let firstError: unknown;
-  let onProgress: () => void = () => undefined;
+  let wake: (() => void) | undefined;
   const config: QueueGroupConfigOptions = { lockDurationMs, backoffBaseMs: BACKOFF_BASE_MS, backoffMaxMs: 1_000, maxDeliveryAttempts: 10 };
-  const member = (client: StrataClient, name: string, inFlightLimit: number) => {
-    const queue = client.queue({ groupId: `group-${caseName}`, topics: [topic], inFlightLimit, config, clientId: name, signal: controller.signal });
+  const queues: QueueConsumer[] = [];
+  const member = async (client: StrataClient, i: number) => {
+    const queue = client.queue({ groupId: `group-${caseName}`, topics: [topic], inFlightLimit: records, config, clientId: `member-${i}`, signal: controller.signal });
     queues.push(queue);
-    running.push(
-      (async () => {
-        try {
-          for await (const message of queue) {
-            const name = `${message.partition}/${message.offset}`;
-            if (message.deliveryCount === 1) {
-              lockDeadlines.set(name, message.lockDeadlineMs); // held, never answered: its lock expires
-            } else {
-              const deadline = lockDeadlines.get(name);
-              if (deadline !== undefined && message.deliveryCount === 2) samples.push(Date.now() - deadline);
-              message.ack().catch((error: unknown) => (firstError ??= error));
-            }
-            onProgress();
-          }
-        } catch (error) {
-          if (!controller.signal.aborted) firstError ??= error;
-          onProgress();
+    try {
+      for await (const message of queue) {
+        const name = `${message.partition}/${message.offset}`;
+        if (message.deliveryCount === 1) {
+          lockDeadlines.set(name, message.lockDeadlineMs); // never answered: its lock runs out
+        } else {
+          const deadline = lockDeadlines.get(name);
+          if (deadline !== undefined && message.deliveryCount === 2) samples.push(Date.now() - deadline);
+          message.ack().catch((error: unknown) => (firstError ??= error));
+          if (samples.length >= records) wake?.();
         }
-      })(),
-    );
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) firstError ??= error;
+      wake?.();
+    }
   };
-  const waitFor = (condition: () => boolean, timeoutMs: number) =>
-    new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(condition()), timeoutMs);
-      onProgress = () => {
-        if (!condition() && firstError === undefined) return;
-        clearTimeout(timer);
-        resolve(condition());
-      };
-      onProgress();
-    });
+  let running: Array<Promise<void>> = [];
   try {
-    await fillTopic(admin, topic, records, partitions, false);
-    member(holderClient, 'holder', records);
-    const isHeld = await waitFor(() => lockDeadlines.size >= records, 30_000);
-    member(takerClient, 'taker', records);
-    await waitFor(() => samples.length >= records, lockDurationMs + 30_000);
+    await admin.admin.createTopic(topic, { partitions, config: { flush: 'interval' } });
+    running = memberClients.map(member);
+    const producer = admin.producer();
+    for (let wave = 0; wave < waves; wave++) {
+      await producer.sendBatch(topic, Array.from({ length: recordsPerWave }, () => ({ value: VALUE })));
+      await sleep(WAVE_GAP_MS);
+    }
+    await producer.close();
+    const done = new Promise<void>((resolve) => (wake = resolve));
+    if (samples.length < records) await Promise.race([done, sleep(lockDurationMs + 30_000)]);
     const sorted = [...samples].sort((a, b) => a - b);
     const notes: string[] = [];
-    if (!isHeld) notes.push(`the holder got ${lockDeadlines.size} of ${records} first deliveries within 30 s`);
+    if (lockDeadlines.size < records) notes.push(`${lockDeadlines.size} of ${records} records had a first delivery`);
     if (firstError !== undefined) notes.push(`error: ${String(firstError)}`);
     return {
       records,
+      waves,
+      distinctDeadlines: new Set(lockDeadlines.values()).size,
       lockDurationMs,
       backoffBaseMs: BACKOFF_BASE_MS,
       samples: sorted.length,
@@ -102,6 +100,6 @@ export async function measureRedelivery(server: StrataServer, records: number, l
     controller.abort();
     await Promise.allSettled(queues.map((queue) => queue.close()));
     await Promise.allSettled(running);
-    for (const client of [holderClient, takerClient, admin]) client.close();
+    for (const client of [...memberClients, admin]) client.close();
   }
 }
