@@ -22,7 +22,8 @@ async function fillQueue(model: ChannelModel, queue: string, records: number): P
     let wake: (() => void) | undefined;
     for (let sent = 0; sent < records; sent++) {
       outstanding++;
-      const isWritable = channel.sendToQueue(queue, VALUE, { persistent: true }, (error) => {
+      // The message id is its number in the backlog, so that the consumers can tell a redelivery.
+      const isWritable = channel.sendToQueue(queue, VALUE, { persistent: true, messageId: String(sent) }, (error) => {
         if (error) firstError ??= error;
         outstanding--;
         if (outstanding <= FILL_CONFIRMS_IN_FLIGHT / 2) wake?.();
@@ -52,8 +53,11 @@ export async function measureRabbitDrain(node: RabbitMqNode, drainCase: DrainCas
       await channel.prefetch(drainCase.inFlight);
       channels.push(channel);
     }
+    let redeliveries = 0;
     const result = await measureDrain('RabbitMQ quorum queue', drainCase, node.serverPid, async (counters) => {
       let acksSent = 0;
+      let firstAcks = 0;
+      const seen = new Uint8Array(backlog);
       for (const channel of channels) {
         channel.on('error', (error: unknown) => {
           counters.failed(error);
@@ -65,8 +69,14 @@ export async function measureRabbitDrain(node: RabbitMqNode, drainCase: DrainCas
             if (message === null) return; // cancelled by the broker
             counters.delivered(message.content);
             channel.ack(message);
+            acksSent++;
+            const id = Number(message.properties.messageId);
+            if (seen[id] === 0) {
+              seen[id] = 1;
+              firstAcks++;
+            } else redeliveries++;
             // The clock stops at the channels' close-ok below, not here: this only says every ack is out.
-            if (++acksSent >= backlog) counters.stop();
+            if (firstAcks >= backlog) counters.stop();
           },
           { noAck: false },
         );
@@ -75,7 +85,7 @@ export async function measureRabbitDrain(node: RabbitMqNode, drainCase: DrainCas
         closeIsPartOfTheWork: true,
         close: async () => {
           await Promise.all(channels.map((channel) => channel.close()));
-          counters.acked(acksSent);
+          counters.acked(firstAcks);
         },
       };
     });
@@ -88,7 +98,10 @@ export async function measureRabbitDrain(node: RabbitMqNode, drainCase: DrainCas
       await new Promise((resolve) => setTimeout(resolve, 20));
       messageCount = (await check.checkQueue(queue)).messageCount;
     }
-    if (messageCount !== 0 && result.acknowledged === backlog) result.note = `${messageCount} messages still in the queue 5 s after the drain`;
+    const notes = result.note ? [result.note] : [];
+    if (redeliveries > 0) notes.push(`${redeliveries} messages delivered again (and acked again)`);
+    if (messageCount !== 0 && result.acknowledged === backlog) notes.push(`${messageCount} messages still in the queue 5 s after the drain`);
+    if (notes.length > 0) result.note = notes.join('; ');
     await check.deleteQueue(queue);
     await check.close();
     return result;
