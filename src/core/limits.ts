@@ -170,10 +170,11 @@ export const QUEUE_SESSION_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
 assert(QUEUE_SESSION_BUFFER_RESERVED_BYTES <= QUEUE_SESSION_BUFFER_MAX_BYTES, "a queue session's reservation is within its share");
 /**
  * Bytes of deliveries (their batches) a queue member may hold unanswered before it gets no more, on
- * top of its in-flight limit of records. What bounds a member that stops reading: gRPC's write() and
- * its callbacks tell nothing of the peer (grpc-js 1.14 on Node 20 hands every message to the HTTP/2
- * layer, which queues it whether the client reads or not: measured, 100 MB to a stopped client all
- * "flushed"), and a member cannot answer what it has not read.
+ * top of its in-flight limit of records. A member whose grpc-js client pauses its stream still takes
+ * what arrives into its own process (its HTTP/2 layer keeps acknowledging the data), so the server's
+ * writes complete and only this stops its deliveries (measured: all 160 of 160 x 256 KiB records
+ * acquired and sent without it); a member cannot answer what it has not read. A peer that reads
+ * nothing at all (a stopped process) is held back sooner, by the session's memory share.
  */
 export const MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER = 8 * 1024 * 1024;
 /**

@@ -9,10 +9,15 @@ import type { QueueStateJournal } from './queue-state-journal.js';
  * The implementation is QueueCoordinator (queue-coordinator.ts); this file is the whole contract, so
  * the service and its tests can be built against it alone.
  *
- * Concurrency contract: every method may be called at any time from the event loop; the coordinator
- * serializes its own durable writes per group. A promise resolves only after the changes it stands for
- * are durable in the QueueStateJournal and applied in memory. Errors are StrataError subclasses
- * (src/core/errors.ts), never plain Errors, except AssertionError for a broken invariant (a bug).
+ * Concurrency contract: every method may be called at any time from the event loop. A change is
+ * applied in memory when it is made (so the next operation plans on it) and appended to the journal;
+ * a promise resolves, and a delivery goes out, only once the changes it depends on are durable. The
+ * coordinator relies on the journal writing one group's appends in the order they were called, also
+ * when several are under way at once. A journal append that fails fences its group: memory may be
+ * ahead of the log, so every later call on that group rejects with the same error until a restart
+ * replays what is durable (as a partition that failed an fsync stays read-only). Errors are
+ * StrataError subclasses (src/core/errors.ts), never plain Errors, except AssertionError for a broken
+ * invariant (a bug).
  */
 export interface QueueCoordinatorApi {
   /**
@@ -52,10 +57,14 @@ export interface QueueCoordinatorApi {
    * after the dead-letter append and the 'archive' change are both durable.
    * Each successful answer frees one place of the member's in-flight limit (more deliveries follow).
    *
+   * Under at-most-once a record is done as it is handed out: answers for it fail with
+   * QueueRecordNotAcquiredError (a client need not send them).
+   *
    * Rejects (nothing changed, the member stays) with UnknownMemberIdError (not a member now),
-   * InvalidArgumentError (more than MAX_QUEUE_ANSWERS_PER_REQUEST answers), or the journal's error.
-   * A failed dead-letter append leaves its record acquired by the member (its lock then expires
-   * and it is tried again) and is that answer's `error`.
+   * InvalidArgumentError (more than MAX_QUEUE_ANSWERS_PER_REQUEST answers), ShuttingDownError, or the
+   * journal's error (the group is fenced then). A failed dead-letter append leaves its record
+   * acquired by the member (it may answer again; else its lock expires and it is tried again) and is
+   * that answer's `error`.
    */
   answer(memberId: string, answers: readonly QueueAnswer[]): Promise<QueueAnswerResult[]>;
 
@@ -121,7 +130,8 @@ export interface QueueCoordinatorApi {
   deleteGroup(groupId: string): Promise<void>;
 
   /**
-   * The topic was deleted: every group forgets its state of it (durable 'forget-topic' changes),
+   * The server must call this when a topic is deleted (before a topic of the same name can be
+   * created again: the old start offsets would not fit it). Every group forgets its state of it (durable 'forget-topic' changes),
    * records of it held by members are dropped from their in-flight counts, and answers for them fail
    * with QueueRecordNotAcquiredError. Members keep their other topics. Call after the deletion.
    */
@@ -157,7 +167,8 @@ export interface QueueJoinRequest {
   /**
    * Called with each delivery after its 'acquire' (or, at-most-once, 'ack') change is durable.
    * Return call.write()'s result: false pauses this member until setDeliveryReady(memberId, true).
-   * Must not throw; never called after the member left.
+   * Never called after the member left. One that throws is taken for a broken stream: the member is
+   * dropped as by streamLost().
    */
   deliver: (delivery: QueueDelivery) => boolean | void;
 }
@@ -225,7 +236,10 @@ export interface QueueDepth {
   deadLetterDepth: number;
   deadLettered: number;
   redeliveries: number;
-  /** Records retention removed before the group handled them (the start offset moved up to the log start). */
+  /**
+   * Records retention removed before the group handled them (the start offset moved up to the log
+   * start), since this server started: not in proto QueueDepth (yet); the service may log or drop it.
+   */
   skipped: number;
 }
 

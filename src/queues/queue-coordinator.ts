@@ -48,14 +48,18 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   /** Appends and dead-letter runs under way: close() waits for them. */
   private readonly pendingWork = new Set<Promise<unknown>>();
   private isStarted = false;
+  /** close() began: no new operation, delivery or expiry; work under way (an archive after its dead letter) still writes. */
+  private isClosing = false;
   private isClosed = false;
   private memberSequence = 0;
 
   constructor(private readonly deps: QueueCoordinatorDependencies) {
-    const isCurrent = (group: QueueGroup) => !this.isClosed && this.groups.get(group.groupId) === group;
+    const isCurrent = (group: QueueGroup) => !this.isClosing && this.groups.get(group.groupId) === group;
     const commit = (group: QueueGroup, changes: QueueStateChange[]) => this.commit(group, changes);
-    this.pump = new QueueDeliveryPump(deps, commit, isCurrent, (group) => this.onTimer(group));
-    this.deadLetterer = new QueueDeadLetters(deps, commit, isCurrent);
+    this.pump = new QueueDeliveryPump(deps, commit, isCurrent, (group) => this.onTimer(group), (work) => this.track(work), (memberId) => {
+      this.track(this.removeMember(memberId, 'failed a delivery'));
+    });
+    this.deadLetterer = new QueueDeadLetters(deps, commit, isCurrent, (group) => this.pump.schedule(group));
   }
 
   async start(): Promise<void> {
@@ -199,10 +203,12 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   }
 
   async close(): Promise<void> {
-    if (this.isClosed) return;
-    this.isClosed = true;
+    if (this.isClosing) return;
+    this.isClosing = true;
     for (const group of this.groups.values()) group.stop();
+    // Dead-letter runs under way still write their 'archive', so a clean shutdown leaves no duplicate behind.
     while (this.pendingWork.size > 0) await Promise.allSettled([...this.pendingWork]);
+    this.isClosed = true;
   }
 
   /** The one way state changes, live (right after commit() made the change) and at replay. */
@@ -256,8 +262,9 @@ export class QueueCoordinator implements QueueCoordinatorApi {
 
   /** Lock expiries (release with backoff, or dead-letter past the delivery limit), then the next deadline and a pump run. */
   private onTimer(group: QueueGroup): void {
-    if (this.isClosed || this.groups.get(group.groupId) !== group || group.failure) return;
+    if (this.isClosing || this.groups.get(group.groupId) !== group || group.failure) return;
     const nowMs = this.deps.clock.nowMs();
+    this.skipRemoved(group);
     const { changes, deadLetters } = this.releaseAll(group, nowMs, (queue) => queue.expired(nowMs));
     if (changes.length > 0) this.commit(group, changes).catch(() => undefined);
     for (const request of deadLetters) this.track(this.deadLetterer.run(group, request));
@@ -265,6 +272,17 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     for (const queue of group.partitionQueues()) nextMs = Math.min(nextMs, queue.nextDeadlineMs(nowMs));
     group.timer?.fireAt(nextMs);
     this.pump.schedule(group);
+  }
+
+  /** Records retention removed are never expired nor dead-lettered (they cannot be read): the start moves past them. */
+  private skipRemoved(group: QueueGroup): void {
+    for (const queue of group.partitionQueues()) {
+      try {
+        queue.skipTo(this.deps.topics.partition(queue.topic, queue.partition).logStartOffset);
+      } catch {
+        // The topic is gone: onTopicDeleted forgets it.
+      }
+    }
   }
 
   /** Changes releasing the records `pick` names, each after its backoff, and dead-letter requests for those at the delivery limit. */
@@ -300,7 +318,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     this.memberGroups.delete(memberId);
     group.members.delete(memberId);
     this.deps.logger?.info?.({ groupId: group.groupId, memberId }, `queue group: member ${why}; its records are released`);
-    if (this.isClosed || group.failure || this.groups.get(group.groupId) !== group) return;
+    if (this.isClosing || group.failure || this.groups.get(group.groupId) !== group) return;
     const nowMs = this.deps.clock.nowMs();
     const { changes, deadLetters } = this.releaseAll(group, nowMs, (queue) => queue.heldBy(memberId));
     const written = this.commit(group, changes);
@@ -336,7 +354,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   }
 
   private checkOpen(): void {
-    if (this.isClosed) throw new ShuttingDownError('the queue coordinator is closed');
+    if (this.isClosing) throw new ShuttingDownError('the queue coordinator is closed');
     assert(this.isStarted, 'QueueCoordinator.start() must complete before use');
   }
 

@@ -24,6 +24,8 @@ export class QueueDeadLetters {
     private readonly deps: Pick<QueueCoordinatorDependencies, 'topics' | 'deadLetters' | 'clock' | 'logger'>,
     private readonly commit: Commit,
     private readonly isCurrent: (group: QueueGroup) => boolean,
+    /** After an archive: the records behind it (their key's next, in key order) may go out now. */
+    private readonly onArchived: (group: QueueGroup) => void,
   ) {}
 
   /** Dead-letters `request`'s records; resolves with the error that stopped it (nothing archived then), else undefined. */
@@ -57,6 +59,7 @@ export class QueueDeadLetters {
     } catch (error) {
       return toStrataError(error);
     }
+    this.onArchived(group);
     return undefined;
   }
 }

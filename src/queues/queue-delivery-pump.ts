@@ -39,6 +39,8 @@ export class QueueDeliveryPump {
     private readonly commit: Commit,
     private readonly isCurrent: (group: QueueGroup) => boolean,
     private readonly wake: (group: QueueGroup) => void,
+    private readonly track: (work: Promise<unknown>) => void,
+    private readonly onDeliverFailed: (memberId: string) => void,
   ) {}
 
   /** Runs the pump for `group` unless it is running (then it runs again when done). */
@@ -49,7 +51,7 @@ export class QueueDeliveryPump {
       return;
     }
     group.isPumping = true;
-    void this.run(group);
+    this.track(this.run(group));
   }
 
   private async run(group: QueueGroup): Promise<void> {
@@ -85,7 +87,7 @@ export class QueueDeliveryPump {
           : { type: 'acquire', groupId: group.groupId, topic: queue.topic, partition: queue.partition, offsets, memberId: member.memberId, lockDeadlineMs: records[0]!.lockDeadlineMs, atMs: nowMs };
       });
       const written = this.commit(group, changes);
-      void this.send(group, deliveries, written);
+      this.track(this.send(group, deliveries, written));
     }
     return filled.some((taken) => taken > 0);
   }
@@ -98,7 +100,12 @@ export class QueueDeliveryPump {
       const count = this.deps.topics.partitionCount(topic) ?? 0;
       for (let partition = 0; partition < count; partition++) {
         if (group.partitionQueue(topic, partition)) continue;
-        const view = this.deps.topics.partition(topic, partition);
+        let view: QueuePartitionView;
+        try {
+          view = this.deps.topics.partition(topic, partition);
+        } catch {
+          continue; // deleted meanwhile
+        }
         const startOffset = group.config.start === 'latest' ? view.highWatermark : view.logStartOffset;
         changes.push({ type: 'reset', groupId: group.groupId, topic, partition, startOffset, atMs: nowMs });
       }
@@ -137,16 +144,21 @@ export class QueueDeliveryPump {
     if (queue.generation !== generation || queue.fetchOffset !== fromOffset || group.partitionQueue(queue.topic, queue.partition) !== queue) return 0;
     const isKeyOrdered = group.config.ordering === 'key';
     let taken = 0;
-    for (const { position, header } of iterateBatches(batches)) {
-      const lastOffset = header.baseOffset + header.lastOffsetDelta;
-      if (lastOffset < queue.fetchOffset) continue;
-      let keys: Map<number, Buffer | null> | undefined;
-      if (isKeyOrdered) {
-        keys = new Map();
-        for (const record of decodeRecordBatch(batches, position).records) keys.set(record.offset, record.key);
+    try {
+      for (const { position, header } of iterateBatches(batches)) {
+        const lastOffset = header.baseOffset + header.lastOffsetDelta;
+        if (lastOffset < queue.fetchOffset) continue;
+        let keys: Map<number, Buffer | null> | undefined;
+        if (isKeyOrdered) {
+          keys = new Map();
+          for (const record of decodeRecordBatch(batches, position).records) keys.set(record.offset, record.key);
+        }
+        taken += queue.addBatch({ baseOffset: header.baseOffset, lastOffset, sizeBytes: header.sizeBytes }, keys);
+        if (queue.windowRoom() <= 0) break;
       }
-      taken += queue.addBatch({ baseOffset: header.baseOffset, lastOffset, sizeBytes: header.sizeBytes }, keys);
-      if (queue.windowRoom() <= 0) break;
+    } catch (error) {
+      // A batch that does not decode stops this partition at it (what was taken before it stands), not the group.
+      this.deps.logger?.warn({ groupId: group.groupId, topic: queue.topic, partition: queue.partition, fromOffset: queue.fetchOffset, err: error }, 'queue group: a batch in the log could not be read');
     }
     return taken;
   }
@@ -285,7 +297,15 @@ export class QueueDeliveryPump {
         return;
       }
       if (group.members.get(member.memberId) !== member) return;
-      const isWritable = member.deliver({ topic: queue.topic, partition: queue.partition, batches: bytes, records });
+      let isWritable: boolean | void;
+      try {
+        isWritable = member.deliver({ topic: queue.topic, partition: queue.partition, batches: bytes, records });
+      } catch (error) {
+        // A stream that cannot take a delivery is broken: the member goes, and what it holds comes back at once.
+        this.deps.logger?.warn({ groupId: group.groupId, memberId: member.memberId, err: error }, 'queue group: deliver() threw; the member is dropped');
+        this.onDeliverFailed(member.memberId);
+        return;
+      }
       if (isWritable === false) member.isReady = false;
     }
   }

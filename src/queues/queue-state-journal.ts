@@ -8,9 +8,12 @@ import type { QueueStateChange } from './queue-state-changes.js';
 export interface QueueStateJournal {
   /**
    * Appends one group's changes (in order, one batch) and resolves once they are durable (fsynced;
-   * concurrent appends share fsyncs). Only then may the caller apply them and answer; it applies them
-   * as soon as this resolves, before awaiting anything else (a compaction's snapshot taken right
-   * after must include them). Rejects (a StrataError) with nothing applied when the write fails.
+   * concurrent appends share fsyncs); only then may the caller answer or deliver what they stand for.
+   * The caller applies the changes in memory when it calls append (so that what it hands out next
+   * counts them: a record is never handed out twice while its write runs). Rejects (a StrataError)
+   * when the write fails: memory is then ahead of the log for that group, and the caller stops
+   * serving the group until a restart rebuilds it from the log. Compaction relies on this order: a
+   * snapshot counts every change appended before it was asked for, so the store writes those first.
    */
   append(groupId: string, changes: readonly QueueStateChange[]): Promise<void>;
   /**

@@ -29,10 +29,13 @@ export interface QueueStateStoreOptions {
  * - Every change appended is checked against its shape first (an AssertionError: the caller's bug,
  *   nothing written), and every change replayed is parsed and checked the same way: records that are
  *   not changes of this shape, or whose key is not their group, are skipped, counted and logged once.
+ * - The coordinator applies a change when it appends it (queue-state-journal.ts), so the state log
+ *   runs in its `isAppliedOnAppend` mode: a snapshot counts the changes queued when it is taken, and
+ *   they are written ahead of it.
  * - Compaction of a partition asks the coordinator's snapshot source for each group this store has
- *   seen there (in a change replayed or made durable) and not seen deleted since: a 'delete' change
- *   (the last of its append) drops the group from what compaction keeps, so its records go with the
- *   next cut; a group whose snapshot comes back empty is dropped too (the coordinator no longer has it).
+ *   seen there (in a change replayed or appended) and not seen deleted since: a 'delete' change (the
+ *   last of its append) drops the group from what compaction keeps, so its records go with the next
+ *   cut; a group whose snapshot comes back empty is dropped too (the coordinator no longer has it).
  * - A partition found damaged at replay: its groups' changes before the damage were applied, and
  *   `damageOf(groupId)` returns the DataLossError for those groups (their appends are refused with it);
  *   the other partitions' groups work.
@@ -55,19 +58,22 @@ export class QueueStateStore implements QueueStateJournal {
       nowMs: options.nowMs,
       logger: options.logger,
       damageMeaning: 'the state of the queue groups this partition holds is unknown past the damage; their changes fail until an operator acts',
+      isAppliedOnAppend: true,
     });
     return new QueueStateStore(log);
   }
 
   async append(groupId: string, changes: readonly QueueStateChange[]): Promise<void> {
     for (const change of changes) checkChange(groupId, change);
+    // Noted now, as the coordinator applies them now: a snapshot asked for while they are queued
+    // counts them (and they are written ahead of it), a group's first changes included.
+    this.noteGroups(this.log.partitionOf(groupId), changes);
     await this.log.append(groupId, changes);
-    this.noteDurable(this.log.partitionOf(groupId), changes);
   }
 
   async replay(apply: (change: QueueStateChange) => void): Promise<{ replayed: number; skipped: number }> {
     const { replayed, skipped } = await this.log.replay((change, partition) => {
-      this.noteDurable(partition, [change]);
+      this.noteGroups(partition, [change]);
       apply(change);
     });
     return { replayed, skipped };
@@ -95,7 +101,7 @@ export class QueueStateStore implements QueueStateJournal {
     return this.log.close();
   }
 
-  private noteDurable(partition: number, changes: readonly QueueStateChange[]): void {
+  private noteGroups(partition: number, changes: readonly QueueStateChange[]): void {
     const groups = this.liveGroups[partition]!;
     for (const change of changes) {
       if (change.type === 'delete') groups.delete(change.groupId);

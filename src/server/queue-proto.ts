@@ -4,7 +4,9 @@ import type { DescribeQueueGroupResponse } from '../generated/strata/v1/Describe
 import type { QueueDepth as QueueDepthProto } from '../generated/strata/v1/QueueDepth.js';
 import type { QueuePartitionDescription as QueuePartitionDescriptionProto } from '../generated/strata/v1/QueuePartitionDescription.js';
 import type { StartPosition__Output } from '../generated/strata/v1/StartPosition.js';
-import type { QueueDepth, QueueGroupDescription, QueuePartitionDescription, QueueResetTarget } from '../queues/queue-coordinator-api.js';
+import type { QueueAnswer, QueueDepth, QueueGroupDescription, QueuePartitionDescription, QueueRecordRef, QueueResetTarget } from '../queues/queue-coordinator-api.js';
+import type { QueueAnswer__Output } from '../generated/strata/v1/QueueAnswer.js';
+import type { QueueRecordRef__Output } from '../generated/strata/v1/QueueRecordRef.js';
 import type { QueueGroupConfig } from '../queues/queue-group-config.js';
 import { offsetFromProto } from './start-position.js';
 
@@ -98,4 +100,18 @@ export function queueResetTargetFromProto(to: StartPosition__Output | null | und
     default:
       throw new InvalidArgumentError('to is required: an offset, a timestamp_ms or a point (earliest, latest)');
   }
+}
+
+const ANSWER_TYPES = { QUEUE_ANSWER_TYPE_ACK: 'ack', QUEUE_ANSWER_TYPE_RELEASE: 'release', QUEUE_ANSWER_TYPE_REJECT: 'reject' } as const;
+
+/** A record reference as sent; an offset no log can have is INVALID_ARGUMENT. */
+export function refFromProto(record: QueueRecordRef__Output): QueueRecordRef {
+  return { topic: record.topic, partition: record.partition, offset: offsetFromProto(record.offset, 'offset') };
+}
+
+/** An answer as sent; an unknown type is INVALID_ARGUMENT. */
+export function answerFromProto(answer: QueueAnswer__Output): QueueAnswer {
+  const type = ANSWER_TYPES[answer.type as keyof typeof ANSWER_TYPES];
+  if (type === undefined) throw new InvalidArgumentError(`answer type must be ACK, RELEASE or REJECT, got ${String(answer.type)}`);
+  return { ...refFromProto(answer), type, ...(answer.delayMs !== 0 ? { delayMs: answer.delayMs } : {}), ...(answer.reason !== '' ? { reason: answer.reason } : {}) };
 }

@@ -8,12 +8,11 @@ import type { QueueJoin__Output } from '../generated/strata/v1/QueueJoin.js';
 import type { QueueRecordRef__Output } from '../generated/strata/v1/QueueRecordRef.js';
 import type { QueueSessionRequest__Output } from '../generated/strata/v1/QueueSessionRequest.js';
 import type { QueueSessionResponse } from '../generated/strata/v1/QueueSessionResponse.js';
-import type { QueueAnswer, QueueAnswerResult, QueueCoordinatorApi, QueueDelivery, QueueRecordRef } from '../queues/queue-coordinator-api.js';
+import type { QueueAnswerResult, QueueCoordinatorApi, QueueDelivery, QueueRecordRef } from '../queues/queue-coordinator-api.js';
 import type { MemoryBudget, MemoryShare } from './memory-budget.js';
 import { limitReadAhead } from './produce-service.js';
-import { queueConfigFromProto, queueConfigToProto } from './queue-proto.js';
+import { answerFromProto, queueConfigFromProto, queueConfigToProto, refFromProto } from './queue-proto.js';
 import { assertDecoded } from './safe-deserialize.js';
-import { offsetFromProto } from './start-position.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
 
@@ -25,8 +24,6 @@ export interface QueueSessionDependencies {
   budget: MemoryBudget;
   logger: Logger;
 }
-
-const ANSWER_TYPES = { QUEUE_ANSWER_TYPE_ACK: 'ack', QUEUE_ANSWER_TYPE_RELEASE: 'release', QUEUE_ANSWER_TYPE_REJECT: 'reject' } as const;
 
 /**
  * One member's QueueSession stream: the wire around the coordinator's member.
@@ -43,11 +40,11 @@ const ANSWER_TYPES = { QUEUE_ANSWER_TYPE_ACK: 'ack', QUEUE_ANSWER_TYPE_RELEASE: 
  *   request). The stream goes on either way.
  * - Flow control, both ways. The coordinator is told this member takes no more deliveries (its
  *   records stay acquired; their locks run) while any of these holds, and told again when none does:
- *   the member holds MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER of delivered batches unanswered (the bound
- *   that holds for a member that stops reading: grpc-js's write() and its callbacks say nothing about
- *   the peer, see limits.ts); write() said the stream is full (until 'drain'); or what was written and
- *   not yet handed to HTTP/2, a share of the server's memory budget (QUEUE_SESSION_BUFFER_*), did not
- *   fit its share (until all of it is handed over). A member that answers a record, successfully or
+ *   the member holds MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER of delivered batches unanswered (what
+ *   bounds a member whose client pauses its stream but keeps taking data in, see limits.ts); write()
+ *   said the stream is full (until 'drain'); or what was written and not yet sent, a share of the
+ *   server's memory budget (QUEUE_SESSION_BUFFER_*), did not fit its share (until all of it is sent:
+ *   what bounds a peer that reads nothing, whose writes stop completing). A member that answers a record, successfully or
  *   not, no longer counts it; one that never answers records whose locks expired gets nothing more.
  *   At most MAX_QUEUE_REQUESTS_IN_PROGRESS_PER_STREAM requests are handled at once, and none is read
  *   while the stream's writes are blocked, so a member that sends without reading stops being read.
@@ -100,7 +97,12 @@ export class QueueSession {
   }
 
   private onRequest(request: QueueSessionRequest__Output): void {
-    if (this.phase === 'ended' || this.isShuttingDown) return;
+    if (this.phase === 'ended') return;
+    if (this.isShuttingDown) {
+      // Read before the pause took: refused, never dropped unanswered.
+      this.refuseAtShutdown(request);
+      return;
+    }
     try {
       assertDecoded(request);
       if (this.phase === 'new') {
@@ -170,6 +172,8 @@ export class QueueSession {
     this.unflushedBytes += bytes;
     const bytesPerRecord = Math.ceil(delivery.batches.length / Math.max(1, delivery.records.length));
     for (const record of delivery.records) {
+      // At-most-once records (no lock) are done as they are sent: nothing to answer, nothing held.
+      if (record.lockDeadlineMs === 0) continue;
       const key = recordKey(delivery.topic, delivery.partition, record.offset);
       this.unansweredBytes += bytesPerRecord - (this.unanswered.get(key) ?? 0);
       this.unanswered.set(key, bytesPerRecord);
@@ -236,6 +240,14 @@ export class QueueSession {
     });
   }
 
+  private refuseAtShutdown(request: QueueSessionRequest__Output): void {
+    const entries = request.answers?.answers ?? request.extend?.records;
+    const requestId = request.answers?.requestId ?? request.extend?.requestId;
+    if (entries === undefined || requestId === undefined) return;
+    const failure = toFailure(new ShuttingDownError('the server is shutting down: nothing was applied'));
+    this.writeResults(requestId, entries.slice(0, MAX_QUEUE_ANSWERS_PER_REQUEST).map((e) => ({ topic: e.topic, partition: e.partition, offset: Number.isSafeInteger(e.offset) ? e.offset : -1, failure })));
+  }
+
   private track(work: Promise<void>): void {
     this.inProgressCount++;
     this.updateReading();
@@ -271,6 +283,7 @@ export class QueueSession {
         this.updateReady();
         this.updateReading();
       });
+      this.updateReading();
     }
   }
 
@@ -378,16 +391,6 @@ function parse<T>(entry: { topic: string; partition: number; offset: number }, t
 
 function recordKey(topic: string, partition: number, offset: number): string {
   return `${topic}/${partition}/${offset}`;
-}
-
-function refFromProto(record: QueueRecordRef__Output): QueueRecordRef {
-  return { topic: record.topic, partition: record.partition, offset: offsetFromProto(record.offset, 'offset') };
-}
-
-function answerFromProto(answer: QueueAnswer__Output): QueueAnswer {
-  const type = ANSWER_TYPES[answer.type as keyof typeof ANSWER_TYPES];
-  if (type === undefined) throw new InvalidArgumentError(`answer type must be ACK, RELEASE or REJECT, got ${String(answer.type)}`);
-  return { ...refFromProto(answer), type, ...(answer.delayMs !== 0 ? { delayMs: answer.delayMs } : {}), ...(answer.reason !== '' ? { reason: answer.reason } : {}) };
 }
 
 /** A delivery's size as held until sent: its batches twice (grpc-js's framed copy and the garbage), plus the fields. */

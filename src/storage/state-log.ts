@@ -5,23 +5,21 @@ import { BatchTooLargeError, CorruptBatchError, DataLossError, ShuttingDownError
 import { MAX_BATCH_BYTES_LIMIT, MAX_GROUP_COMMIT_BYTES, REPLAY_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { BATCH_HEADER_BYTES } from '../format/record-batch-layout.js';
-import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
+import { decodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
+import { encodeValues, packBatches, STATE_LOG_BATCH_TARGET_BYTES, takeBuffersUpTo, takeUpTo, type PendingAppend } from './state-log-batches.js';
 import type { StateLogPort } from './state-log-port.js';
 
 /** A partition of a state log is compacted once it has this many segments (and is worth it, see below). */
 export const COMPACT_AT_SEGMENTS = 3;
 /** Compaction runs once the partition holds this many times what its snapshot rewrites, so it never thrashes. */
 export const COMPACT_AT_SNAPSHOT_MULTIPLE = 4;
-/** Appends that queued together are packed into batches of about this size (one fsync for all of them). */
-export const STATE_LOG_BATCH_TARGET_BYTES = 512 * 1024;
+export { STATE_LOG_BATCH_TARGET_BYTES };
 /** The largest batch (max.message.bytes of a state topic): the largest single append, or snapshot value. */
 export const STATE_LOG_MAX_BATCH_BYTES = 16 * 1024 * 1024;
 /** Bytes handed to the partition log in one append (one writev, one fsync). */
 export const STATE_LOG_MAX_WRITE_BYTES = 32 * 1024 * 1024;
 /** Bytes of appends queued behind a running write, per partition; past it appends are refused (retriable). */
 export const STATE_LOG_MAX_QUEUED_BYTES = 128 * 1024 * 1024;
-/** Bytes a record adds to its key and value in a batch at most (every varint at its longest). */
-const RECORD_OVERHEAD_BYTES = 40;
 assert(STATE_LOG_BATCH_TARGET_BYTES <= STATE_LOG_MAX_BATCH_BYTES, 'a packed batch is within the batch limit');
 assert(STATE_LOG_MAX_BATCH_BYTES <= MAX_BATCH_BYTES_LIMIT, 'the state topics take batches the storage accepts');
 assert(STATE_LOG_MAX_BATCH_BYTES <= STATE_LOG_MAX_WRITE_BYTES && STATE_LOG_MAX_WRITE_BYTES <= MAX_GROUP_COMMIT_BYTES, 'the largest batch fits in one write, and a write in one group commit');
@@ -39,6 +37,11 @@ export interface StateLogOptions<T> {
   logger: Logger;
   /** What a damaged partition costs, for the DATA LOSS line: "the committed offsets of the groups it holds are unknown". */
   damageMeaning: string;
+  /**
+   * When the owner applies what it appends, which decides where a snapshot goes (see the class
+   * comment): false (default), once the append resolves; true, when it calls append.
+   */
+  isAppliedOnAppend?: boolean;
 }
 
 /** Values under one key: kept in one batch when written (all or nothing), in order. */
@@ -62,21 +65,14 @@ export interface ReplayResult {
   damagedPartitions: ReadonlyMap<number, DataLossError>;
 }
 
-interface PendingAppend {
-  key: string | null;
-  texts: string[];
-  /** An upper bound of the bytes the values take in a batch. */
-  bytes: number;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
 /** One partition's write order: the appends waiting, the write running, when compaction is next worth a look. */
 interface PartitionWrites {
   queue: PendingAppend[];
   queuedBytes: number;
   running: Promise<void> | undefined;
   nextCompactionCheckBytes: number;
+  /** The latest append's promise (settled() waits for it). */
+  lastAppend: Promise<void>;
 }
 
 /**
@@ -96,9 +92,15 @@ interface PartitionWrites {
  *   live state of the partition; it is appended (in batches of about STATE_LOG_BATCH_TARGET_BYTES; one
  *   key's values split only when they alone exceed that) and the segments wholly below it are deleted.
  *   Replay reads the snapshot after anything older, so the state is the same, and the partition stays
- *   bounded by its live state. The snapshot is taken one event-loop turn after the write before it
- *   resolved, so the owner has applied what that write made durable (owners apply right after append
- *   resolves); no write runs between the snapshot and the cut. A crash in between leaves both the old
+ *   bounded by its live state. The snapshot must sit in the log exactly after the appends it counts:
+ *   - an owner that applies an append once it resolves (the offset store) does so right away, in its
+ *     continuation: the snapshot is taken one event-loop turn after the write before it resolved, so
+ *     it counts what that write made durable, and the appends queued meanwhile are written after it;
+ *   - an owner that applies an append when it makes it (`isAppliedOnAppend`, the queue coordinator,
+ *     so that it never hands a record out twice while the write runs) counts the queued appends too:
+ *     the snapshot is taken at once, and what was queued is written first (a failure there drops the
+ *     compaction; such an owner stops trusting its state after a failed append anyway).
+ *   No other write runs between the snapshot and the cut. A crash in between leaves both the old
  *   records and (part of) the snapshot, which replays to the same state. A failed compaction is logged
  *   and tried again after a later write; it never fails the appends before it.
  * - Damage: replay stops at a partition that cannot be read on (DataLossError) and reports it; that
@@ -232,14 +234,25 @@ export class StateLog<T> {
       if (bytes + BATCH_HEADER_BYTES > STATE_LOG_MAX_BATCH_BYTES) throw new BatchTooLargeError(bytes + BATCH_HEADER_BYTES, STATE_LOG_MAX_BATCH_BYTES, `${values.length} values of ${this.topic} take up to ${bytes + BATCH_HEADER_BYTES} bytes, over the batch limit of ${STATE_LOG_MAX_BATCH_BYTES}`);
       const writes = this.writesOf(partition);
       if (writes.queuedBytes + bytes > STATE_LOG_MAX_QUEUED_BYTES) throw new TooManyPendingAppendsError(`${this.topic}/${partition} has ${writes.queuedBytes} bytes of appends queued: try again`);
-      return new Promise<void>((resolve, reject) => {
+      const appended = new Promise<void>((resolve, reject) => {
         writes.queue.push({ key, texts, bytes, resolve, reject });
         writes.queuedBytes += bytes;
         this.startWriting(partition, writes);
       });
+      writes.lastAppend = appended;
+      return appended;
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Resolves once every append made to `partition` before this call has settled (resolved or failed)
+   * and its caller has had a turn to apply it: for a write computed from state those appends change.
+   */
+  async settled(partition: number): Promise<void> {
+    await this.writes.get(partition)?.lastAppend.catch(() => undefined);
+    await nextTurn();
   }
 
   /** Refuses new appends and resolves once every queued one is written (or failed) and compaction is done. */
@@ -254,7 +267,7 @@ export class StateLog<T> {
 
   private writesOf(partition: number): PartitionWrites {
     let writes = this.writes.get(partition);
-    if (!writes) this.writes.set(partition, (writes = { queue: [], queuedBytes: 0, running: undefined, nextCompactionCheckBytes: 0 }));
+    if (!writes) this.writes.set(partition, (writes = { queue: [], queuedBytes: 0, running: undefined, nextCompactionCheckBytes: 0, lastAppend: Promise.resolve() }));
     return writes;
   }
 
@@ -269,16 +282,7 @@ export class StateLog<T> {
   /** The partition's one writer: takes what queued, writes it with one fsync, compacts when due; never rejects. */
   private async writeQueued(partition: number, writes: PartitionWrites): Promise<void> {
     while (writes.queue.length > 0) {
-      const taken = takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES);
-      for (const append of taken) writes.queuedBytes -= append.bytes;
-      try {
-        const log = this.logs.partition(this.topic, partition);
-        await log.append(Buffer.concat(packBatches(taken, { splitEntries: false, timestampMs: this.options.nowMs() })), { ackLevel: 'durable' });
-      } catch (error) {
-        for (const append of taken) append.reject(error);
-        continue;
-      }
-      for (const append of taken) append.resolve();
+      if (!(await this.writeTaken(partition, writes, takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES)))) continue;
       try {
         await this.compactIfDue(partition, writes);
       } catch (error) {
@@ -287,14 +291,28 @@ export class StateLog<T> {
     }
   }
 
+  /** Writes appends taken from the queue in one partition append; settles each; whether they landed. */
+  private async writeTaken(partition: number, writes: PartitionWrites, taken: PendingAppend[]): Promise<boolean> {
+    for (const append of taken) writes.queuedBytes -= append.bytes;
+    try {
+      const log = this.logs.partition(this.topic, partition);
+      await log.append(Buffer.concat(packBatches(taken, { splitEntries: false, timestampMs: this.options.nowMs() })), { ackLevel: 'durable' });
+    } catch (error) {
+      for (const append of taken) append.reject(error);
+      return false;
+    }
+    for (const append of taken) append.resolve();
+    return true;
+  }
+
   /** Snapshot, then cut: see the class comment. Runs inside the partition's write order. */
   private async compactIfDue(partition: number, writes: PartitionWrites): Promise<void> {
     const source = this.snapshotSource;
     if (!source) return;
     const log = this.logs.partition(this.topic, partition);
     if (log.segmentCount < COMPACT_AT_SEGMENTS || log.sizeBytes < writes.nextCompactionCheckBytes) return;
-    // The appends just resolved: their callers apply them in their continuations, which run before this.
-    await nextTurn();
+    // Owners that apply on resolution do so in their continuations, which run before the next turn.
+    if (!this.options.isAppliedOnAppend) await nextTurn();
     const entries = source(partition).map(({ key, values }) => ({ key, ...encodeValues(key, values) }));
     let snapshotBytes = 0;
     for (const entry of entries) snapshotBytes += entry.bytes;
@@ -302,6 +320,12 @@ export class StateLog<T> {
     // costs a constant per byte appended.
     writes.nextCompactionCheckBytes = log.sizeBytes + snapshotBytes;
     if (log.sizeBytes < COMPACT_AT_SNAPSHOT_MULTIPLE * snapshotBytes) return;
+    if (this.options.isAppliedOnAppend) {
+      // The snapshot counts the appends queued now (their owner applied them when appending): they go
+      // ahead of it, and if they fail, so does this compaction. Later appends queue behind it.
+      const queued = writes.queue.splice(0);
+      while (queued.length > 0) if (!(await this.writeTaken(partition, writes, takeUpTo(queued, STATE_LOG_MAX_WRITE_BYTES)))) return;
+    }
     const snapshotOffset = log.logEndOffset;
     const batches = packBatches(entries, { splitEntries: true, timestampMs: this.options.nowMs() });
     for (const write of takeBuffersUpTo(batches, STATE_LOG_MAX_WRITE_BYTES)) await log.append(Buffer.concat(write), { ackLevel: 'durable' });
@@ -310,70 +334,6 @@ export class StateLog<T> {
     writes.nextCompactionCheckBytes = log.sizeBytes + snapshotBytes;
     this.options.logger.debug({ topic: this.topic, partition, keys: entries.length, snapshotBytes, sizeBeforeBytes, sizeAfterBytes: log.sizeBytes }, `compacted ${this.topic}`);
   }
-}
-
-/** JSON of each value, and an upper bound of the bytes they take in a batch under `key`. */
-function encodeValues<T>(key: string | null, values: readonly T[]): { texts: string[]; bytes: number } {
-  const keyBytes = key === null ? 0 : Buffer.byteLength(key);
-  let bytes = 0;
-  const texts = values.map((value) => {
-    const text = JSON.stringify(value);
-    assert(typeof text === 'string', 'a state value is JSON');
-    bytes += RECORD_OVERHEAD_BYTES + keyBytes + Buffer.byteLength(text);
-    return text;
-  });
-  return { texts, bytes };
-}
-
-/** The first appends of the queue, removed from it, up to `maxBytes` together (at least one). */
-function takeUpTo(queue: PendingAppend[], maxBytes: number): PendingAppend[] {
-  let count = 0;
-  let bytes = 0;
-  while (count < queue.length && (count === 0 || bytes + queue[count]!.bytes <= maxBytes)) bytes += queue[count++]!.bytes;
-  return queue.splice(0, count);
-}
-
-function takeBuffersUpTo(buffers: readonly Buffer[], maxBytes: number): Buffer[][] {
-  const groups: Buffer[][] = [];
-  let bytes = Number.POSITIVE_INFINITY;
-  for (const buffer of buffers) {
-    if (bytes + buffer.length > maxBytes) {
-      groups.push([]);
-      bytes = 0;
-    }
-    groups[groups.length - 1]!.push(buffer);
-    bytes += buffer.length;
-  }
-  return groups;
-}
-
-/**
- * Entries in order, packed into batches of about STATE_LOG_BATCH_TARGET_BYTES: an entry is never
- * split over two batches unless `splitEntries` and it alone exceeds the target (then at value
- * boundaries; each value fits in a batch).
- */
-function packBatches(entries: ReadonlyArray<{ key: string | null; texts: readonly string[]; bytes: number }>, options: { splitEntries: boolean; timestampMs: number }): Buffer[] {
-  const batches: Buffer[] = [];
-  let records: Array<{ key: string | null; value: string; timestampMs: number }> = [];
-  let bytes = 0;
-  const flush = () => {
-    if (records.length > 0) batches.push(encodeRecordBatch(records));
-    records = [];
-    bytes = 0;
-  };
-  for (const entry of entries) {
-    if (bytes + entry.bytes > STATE_LOG_BATCH_TARGET_BYTES) flush();
-    const isSplit = options.splitEntries && entry.bytes > STATE_LOG_BATCH_TARGET_BYTES;
-    const keyBytes = entry.key === null ? 0 : Buffer.byteLength(entry.key);
-    for (const text of entry.texts) {
-      const valueBytes = RECORD_OVERHEAD_BYTES + keyBytes + Buffer.byteLength(text);
-      if (isSplit && bytes + valueBytes > STATE_LOG_BATCH_TARGET_BYTES) flush();
-      records.push({ key: entry.key, value: text, timestampMs: options.timestampMs });
-      bytes += valueBytes;
-    }
-  }
-  flush();
-  return batches;
 }
 
 /**

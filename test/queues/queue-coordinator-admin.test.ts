@@ -123,6 +123,28 @@ describe('QueueCoordinator admin changes', () => {
   });
 });
 
+describe('QueueCoordinator and retention', () => {
+  it('stops trying to dead-letter a record retention removed, with no member to wake a read: the timer skips it', async () => {
+    await setUp(0);
+    const log = harness.topics.partition('orders', 0);
+    log.append([{ value: 'r0' }]);
+    log.append([{ value: 'r1' }]);
+    const member = await harness.join('g', ['orders'], { inFlightLimit: 1, config: { maxDeliveryAttempts: 1 } });
+    await harness.settle();
+    expect(member.heldRecords().map((r) => r.offset)).toEqual([0]);
+    log.deleteBefore(1);
+    await harness.coordinator.streamLost(member.memberId); // at its delivery limit: a dead letter, which cannot be read
+    expect(harness.deadLetters.letters).toEqual([]);
+    harness.clock.advance(1_000);
+    await harness.settle();
+    const readsAfterSkip = log.readCount;
+    harness.clock.advance(10_000);
+    await harness.settle();
+    expect(log.readCount).toBe(readsAfterSkip);
+    expect((await harness.coordinator.describeGroup('g')).partitions[0]).toMatchObject({ startOffset: 1, depth: { skipped: 1, inFlight: 0, depth: 1 } });
+  });
+});
+
 describe('QueueCoordinator replay', () => {
   it('rebuilds the same state from the journal, and from its compacted snapshots', async () => {
     await setUp(12, 2);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_HEADERS } from '../../src/core/dead-letter-headers.js';
-import { QUEUE_DEFAULT_IN_FLIGHT } from '../../src/core/limits.js';
+import { MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION, QUEUE_DEFAULT_IN_FLIGHT } from '../../src/core/limits.js';
 import { header } from '../helpers/fake-queue-topics.js';
 import { QueueHarness, type TestMember } from '../helpers/queue-harness.js';
 
@@ -165,6 +165,16 @@ describe('QueueCoordinator retries and dead letters', () => {
     expect(description.partitions[0]!.startOffset).toBe(6);
   });
 
+  it('in key order, a record that expires at its delivery limit is dead-lettered by the timer, and its key\'s next record goes out', async () => {
+    await setUp();
+    appendValues(0, ['hung', 'next'], ['K', 'K']);
+    const member = await harness.join('g', ['orders'], { config: { ordering: 'key', maxDeliveryAttempts: 1, lockDurationMs: 1_000 } });
+    await harness.settle();
+    expect(member.heldRecords().map((r) => r.value)).toEqual(['hung']);
+    await harness.advanceUntil(() => member.received.some((r) => r.value === 'next'), 'the next record of the key goes out', 100, 5_000);
+    expect(harness.deadLetters.letters.map(({ letter }) => letter.value?.toString())).toEqual(['hung']);
+  });
+
   it('dead-letters a rejected record at once with its reason', async () => {
     await setUp();
     appendValues(0, ['bad', 'good']);
@@ -195,5 +205,34 @@ describe('QueueCoordinator retries and dead letters', () => {
     const second = await member.answer([bad!], 'reject', { reason: 'x' });
     expect(second[0]!.error).toBeUndefined();
     expect(harness.deadLetters.letters.length).toBe(1);
+  });
+});
+
+describe('QueueCoordinator bounds', () => {
+  it('tracks at most MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION records of a partition, whatever the members could take', async () => {
+    await setUp();
+    for (let i = 0; i < 30; i++) appendValues(0, Array.from({ length: 100 }, (_, j) => `r${i * 100 + j}`));
+    const member = await harness.join('g', ['orders'], { inFlightLimit: 10_000 });
+    await harness.settle();
+    expect(member.held.size).toBe(MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION);
+    // Acks at the bottom move the start, and the window with it.
+    await member.answer(member.heldRecords().slice(0, 500), 'ack');
+    await harness.settle();
+    expect(member.held.size).toBe(MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION);
+    expect(member.received.length).toBe(MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION + 500);
+    // Acks above an unanswered record do not: its window is full until the bottom is answered.
+    await member.answer(member.heldRecords().slice(1, 101), 'ack');
+    await harness.settle();
+    expect(member.received.length).toBe(MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION + 500);
+  });
+
+  it('drops a member whose deliver() throws, and releases what it held at once', async () => {
+    await setUp();
+    appendValues(0, ['a']);
+    const member = await harness.coordinator.join({ groupId: 'g', topics: ['orders'], inFlightLimit: 1, clientId: 'c', deliver: () => { throw new Error('stream gone'); } });
+    await harness.settle();
+    expect(harness.coordinator.listGroups()[0]!.memberCount).toBe(0);
+    expect(harness.journal.changes.at(-1)).toMatchObject({ type: 'release', offsets: [0] });
+    await expect(harness.coordinator.answer(member.memberId, [])).rejects.toMatchObject({ code: 'UNKNOWN_MEMBER_ID' });
   });
 });

@@ -145,35 +145,43 @@ describe('QueueStateStore (__queue_state)', () => {
       asked.push(groupId);
       return model.snapshotOf(groupId);
     });
-    const random = new SeededRandom(15);
-    const groups = ['g0', 'g1', 'g2', 'g3', 'g4', 'g5'];
+    // Six groups in one partition of the state topic and one elsewhere, each appending without pause
+    // (one change after another, each seeded by its group), so writes hold several groups' changes and
+    // appends are queued whenever a compaction runs.
+    const groups = [...Array(200).keys()].map((i) => `g${i}`).filter((g) => partitionOf(g) === partitionOf('g0')).slice(0, 6);
+    groups.push('g1');
     // A group that is deleted early: compaction never asks for it again, and its records go.
     const doomed = 'doomed-3';
-    expect(partitionOf(doomed), 'shares a partition with a busy group').toBe(partitionOf('g0'));
-    await store.append(doomed, [{ type: 'config', groupId: doomed, config, atMs: 1 }]);
-    model.apply({ type: 'config', groupId: doomed, config, atMs: 1 });
-    const deleted: QueueStateChange = { type: 'delete', groupId: doomed, atMs: 2 };
-    await store.append(doomed, [deleted]);
-    model.apply(deleted);
-    let maxSegments = 0;
-    for (let wave = 0; wave < 600; wave++) {
-      // Several groups' appends at once: they share writes, as the coordinator's do.
-      await Promise.all(
-        random.sample(groups, 4).map(async (groupId) => {
-          const changes = [randomChange(random, groupId, model, 1_000 + wave)];
-          await store.append(groupId, changes);
-          for (const change of changes) model.apply(change);
-        }),
-      );
-      for (let p = 0; p < QUEUE_STATE_PARTITIONS; p++) maxSegments = Math.max(maxSegments, logs.partition(QUEUE_STATE_TOPIC, p).segmentCount);
+    expect(partitionOf(doomed), 'shares a partition with the busy groups').toBe(partitionOf('g0'));
+    for (const change of [{ type: 'config', groupId: doomed, config, atMs: 1 }, { type: 'delete', groupId: doomed, atMs: 2 }] as QueueStateChange[]) {
+      model.apply(change);
+      await store.append(doomed, [change]);
     }
+    let maxSegments = 0;
+    let busyPartitionBytes = 0;
+    await Promise.all(
+      groups.map(async (groupId, index) => {
+        const random = new SeededRandom(15 + index);
+        for (let i = 0; i < 500; i++) {
+          // Applied when appended, as the coordinator does (so that it never hands a record out twice
+          // while the write runs); the store places its snapshots accordingly.
+          const change = randomChange(random, groupId, model, 1_000 + i);
+          model.apply(change);
+          await store.append(groupId, [change]);
+          if (partitionOf(groupId) === partitionOf('g0')) busyPartitionBytes += JSON.stringify(change).length;
+          for (let p = 0; p < QUEUE_STATE_PARTITIONS; p++) maxSegments = Math.max(maxSegments, logs.partition(QUEUE_STATE_TOPIC, p).segmentCount);
+        }
+      }),
+    );
     await store.close();
     expect(asked.length).toBeGreaterThan(0);
     expect(asked).not.toContain(doomed);
     const doomedLog = logs.partition(QUEUE_STATE_TOPIC, partitionOf(doomed));
     expect(doomedLog.logStartOffset, 'the partition of the deleted group was compacted').toBeGreaterThan(0);
-    // With compaction off, the busiest partition reached 21 segments of 4 KiB in this run (seed 15).
-    expect(maxSegments).toBeLessThanOrEqual(7);
+    // The busy partition took over 150 segments' worth of changes; it stays bounded by its live state
+    // (six groups' snapshots of up to 4 partitions x 30 records, compacted at 4 times their size).
+    expect(busyPartitionBytes / 4096).toBeGreaterThan(80);
+    expect(maxSegments).toBeLessThanOrEqual(30);
     await restart();
     const replayedModel = new QueueStateModel();
     const replayedGroups = new Set<string>();

@@ -14,8 +14,8 @@ type Value = { key: string; add: number } | { key: string; set: number };
 
 const parse = (text: string): Value | string => JSON.parse(text) as Value;
 
-function openStateLog(logs: LogManager): Promise<StateLog<Value>> {
-  return StateLog.open<Value>(logs, { topic: TOPIC, partitionCount: 2, segmentBytes: 1024, parse, nowMs: () => 1_000, logger: silentLogger, damageMeaning: 'unknown sums' });
+function openStateLog(logs: LogManager, isAppliedOnAppend = false): Promise<StateLog<Value>> {
+  return StateLog.open<Value>(logs, { topic: TOPIC, partitionCount: 2, segmentBytes: 1024, parse, nowMs: () => 1_000, logger: silentLogger, damageMeaning: 'unknown sums', isAppliedOnAppend });
 }
 
 const applyTo = (sums: Map<string, number>) => (value: Value) => sums.set(value.key, 'set' in value ? value.set : (sums.get(value.key) ?? 0) + value.add);
@@ -25,10 +25,10 @@ const applyTo = (sums: Map<string, number>) => (value: Value) => sums.set(value.
  * hold several appends), compaction on (1 KiB segments, so it runs often), SIGKILLed at the
  * `killAfter`-th file operation; then a restart replays. Returns what was attempted and resolved.
  */
-async function crashRun(dataDir: string, killAfter: number, mode: KillMode) {
+async function crashRun(dataDir: string, killAfter: number, mode: KillMode, isAppliedOnAppend: boolean) {
   const fs = new KillableFileSystem();
   const logs = await LogManager.open({ dataDir, fs, logger: silentLogger });
-  const log = await openStateLog(logs);
+  const log = await openStateLog(logs, isAppliedOnAppend);
   const sums = new Map<string, number>();
   const apply = applyTo(sums);
   await log.replay(apply);
@@ -37,16 +37,17 @@ async function crashRun(dataDir: string, killAfter: number, mode: KillMode) {
   const resolvedCount = new Map<string, number>(KEYS.map((key) => [key, 0]));
   fs.killAt(killAfter, mode);
   let n = 1;
-  for (let wave = 0; wave < 60 && !fs.killed; wave++) {
+  for (let wave = 0; wave < 40 && !fs.killed; wave++) {
     await Promise.allSettled(
       KEYS.flatMap((key) =>
         [0, 1].map(() => {
           const add = n++;
           attempted.get(key)!.push(add);
           const index = attempted.get(key)!.length;
+          // The owner applies when it appends, or once the append resolves (the two ways StateLog serves).
+          if (isAppliedOnAppend) for (let i = 0; i < 2; i++) apply({ key, add });
           return log.append(key, [{ key, add }, { key, add }]).then(() => {
-            apply({ key, add });
-            apply({ key, add });
+            if (!isAppliedOnAppend) for (let i = 0; i < 2; i++) apply({ key, add });
             resolvedCount.set(key, Math.max(resolvedCount.get(key)!, index));
           });
         }),
@@ -69,14 +70,17 @@ describe('StateLog under SIGKILL (KillableFileSystem)', () => {
     await root.remove();
   });
 
-  it('loses no append that resolved, and keeps each append whole or not at all, at every kill point (writes, fsyncs, rolls, compactions)', async () => {
+  it.each([
+    { owner: 'applies once an append resolves', isAppliedOnAppend: false },
+    { owner: 'applies when it appends', isAppliedOnAppend: true },
+  ])('loses no append that resolved, and keeps each append whole or not at all, at every kill point (writes, fsyncs, rolls, compactions): an owner that $owner', async ({ isAppliedOnAppend }) => {
     const modes: KillMode[] = [{ when: 'before' }, { when: 'after' }, { when: 'torn', keepBytes: (total) => Math.floor(total / 2) }];
     let caseNumber = 0;
     let killedCount = 0;
-    for (let killAfter = 3; killAfter <= 400; killAfter += 13) {
+    for (let killAfter = 3; killAfter <= 400; killAfter += 23) {
       for (const mode of modes) {
-        const dataDir = join(root.path, `case-${caseNumber++}`);
-        const { attempted, resolvedCount, wasKilled } = await crashRun(dataDir, killAfter, mode);
+        const dataDir = join(root.path, `case-${isAppliedOnAppend}-${caseNumber++}`);
+        const { attempted, resolvedCount, wasKilled } = await crashRun(dataDir, killAfter, mode, isAppliedOnAppend);
         if (wasKilled) killedCount++;
         const logs = await LogManager.open({ dataDir, logger: silentLogger });
         try {
