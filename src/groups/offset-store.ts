@@ -1,17 +1,14 @@
-import { crc32 } from '@node-rs/crc32';
-import { DataLossError, InvalidArgumentError, TopicAlreadyExistsError, TopicNotFoundError } from '../core/errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { OFFSETS_TOPIC } from '../core/internal-topics.js';
-import { REPLAY_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
-import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
+import { StateLog, type StateLogEntry } from '../storage/state-log.js';
 import type { OffsetLog } from './offset-log.js';
 
 export { OFFSETS_TOPIC };
 export const OFFSETS_TOPIC_PARTITIONS = 8;
 export const OFFSETS_SEGMENT_BYTES = 4 * 1024 * 1024;
-/** A partition of the offsets topic is compacted once it has this many segments. */
-export const COMPACT_AT_SEGMENTS = 3;
-const SNAPSHOT_RECORD_BYTES_ESTIMATE = 200;
+/** A partition of the offsets topic is compacted once it has this many segments (the state log's rule). */
+export { COMPACT_AT_SEGMENTS } from '../storage/state-log.js';
 
 export interface CommittedOffset {
   offset: number;
@@ -36,98 +33,48 @@ type OffsetRecord =
 
 /**
  * Committed offsets of every group, in memory, made durable in `__consumer_offsets` before a commit
- * is acknowledged (the topic uses flush=always).
+ * is acknowledged, through the shared state log (storage/state-log.ts: the topic uses flush=always,
+ * writes to one partition run one at a time and share fsyncs, replay skips records this store did not
+ * write).
  *
- * Cleaning: when a partition of the topic has COMPACT_AT_SEGMENTS segments, the store appends a
+ * Cleaning: when a partition of the topic has COMPACT_AT_SEGMENTS segments, the state log appends a
  * snapshot (the latest record of every group/topic/partition that maps to it) and deletes the
  * segments wholly below the snapshot. Replay reads the snapshot after anything older, so the state
  * is the same, and the topic stays bounded by the number of live keys, not by the number of commits.
- * Writes to one partition are serialized, so no commit can land between a snapshot and its cut.
+ *
+ * Partitions of __consumer_offsets whose log is damaged (found at startup or while replaying): the
+ * offsets of the groups they hold are unknown, so those groups' fetches and writes fail with the
+ * DataLossError (DATA_LOSS) instead of answering "nothing committed", which would send members to
+ * auto.offset.reset and skip or replay records silently. Other groups work; the server starts.
  */
 export class OffsetStore {
   private readonly offsets = new Map<string, Map<string, Map<number, CommittedOffset>>>();
   /** The latest record per key, so a snapshot can write it again as it was. */
   private readonly latest = new Map<string, OffsetRecord>();
-  /** One write at a time per partition of the offsets topic. */
-  private readonly writeChains = new Map<number, Promise<void>>();
-  /**
-   * Partitions of __consumer_offsets whose log is damaged (found at startup or while replaying): the
-   * offsets of the groups they hold are unknown, so those groups' fetches and writes fail with the
-   * DataLossError (DATA_LOSS) instead of answering "nothing committed", which would send members to
-   * auto.offset.reset and skip or replay records silently. Other groups work; the server starts.
-   */
-  private readonly damagedPartitions = new Map<number, DataLossError>();
 
   private constructor(
-    private readonly logs: OffsetLog,
+    private readonly log: StateLog<OffsetRecord>,
     private readonly nowMs: () => number,
   ) {}
 
   /** `segmentBytes` applies when the topic is created (tests use small segments to see compaction). */
   static async open(logs: OffsetLog, nowMs: () => number, logger: Logger, options: { segmentBytes?: number } = {}): Promise<OffsetStore> {
-    const store = new OffsetStore(logs, nowMs);
-    if (!logs.listTopics().includes(OFFSETS_TOPIC)) {
-      try {
-        const segmentBytes = String(options.segmentBytes ?? OFFSETS_SEGMENT_BYTES);
-        await logs.createTopic(OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS, { flush: 'always', 'segment.bytes': segmentBytes, 'retention.ms': '-1' });
-      } catch (error) {
-        if (!(error instanceof TopicAlreadyExistsError)) throw error;
-      }
-    }
-    let replayed = 0;
-    // Records this store did not write (the topic was once open to clients) are skipped, not fatal:
-    // one bad record must not keep the server from starting.
-    let skipped = 0;
-    let firstSkipReason: string | undefined;
-    const skip = (reason: string) => {
-      skipped++;
-      firstSkipReason ??= reason;
-    };
-    const partitionCount = store.partitionCount();
-    for (let partition = 0; partition < partitionCount; partition++) {
-      try {
-        replayed += await store.replayPartition(partition, skip);
-      } catch (error) {
-        if (!(error instanceof DataLossError)) throw error;
-        store.damagedPartitions.set(partition, error);
-        logger.error({ err: error, partition }, `DATA LOSS in ${OFFSETS_TOPIC}: the committed offsets of the groups this partition holds are unknown; their fetches and commits fail until an operator acts`);
-      }
-    }
-    if (skipped > 0) logger.warn({ skipped, firstSkipReason }, 'records of __consumer_offsets that are not offset records were skipped');
+    const log = await StateLog.open<OffsetRecord>(logs, {
+      topic: OFFSETS_TOPIC,
+      partitionCount: OFFSETS_TOPIC_PARTITIONS,
+      segmentBytes: options.segmentBytes ?? OFFSETS_SEGMENT_BYTES,
+      // Records this store did not write (the topic was once open to clients) are skipped, not fatal:
+      // one bad record must not keep the server from starting.
+      parse: parseOffsetRecord,
+      nowMs,
+      logger,
+      damageMeaning: 'the committed offsets of the groups this partition holds are unknown; their fetches and commits fail until an operator acts',
+    });
+    const store = new OffsetStore(log, nowMs);
+    const { replayed } = await log.replay(store.apply);
+    log.setSnapshotSource((partition) => store.snapshotOf(partition));
     logger.info({ groups: store.offsets.size, replayed }, 'committed offsets rebuilt from __consumer_offsets');
     return store;
-  }
-
-  /** Applies one partition's records in log order; returns how many were applied. */
-  private async replayPartition(partition: number, skip: (reason: string) => void): Promise<number> {
-    let replayed = 0;
-    const log = this.logs.partition(OFFSETS_TOPIC, partition);
-    let offset = log.logStartOffset;
-    while (offset < log.highWatermark) {
-      const { batches, nextOffset } = await log.read(offset, REPLAY_READ_BYTES);
-      if (batches.length === 0) break;
-      for (const { position } of iterateBatches(batches)) {
-        let records;
-        try {
-          records = decodeRecordBatch(batches, position).records;
-        } catch (error) {
-          skip(`partition ${partition}: ${(error as Error).message}`);
-          continue;
-        }
-        for (const record of records) {
-          if (record.offset < offset || !record.value) continue;
-          const parsed = parseOffsetRecord(record.value.toString('utf8'));
-          if (typeof parsed === 'string') {
-            skip(`partition ${partition} offset ${record.offset}: ${parsed}`);
-            continue;
-          }
-          this.apply(parsed);
-          replayed++;
-        }
-      }
-      offset = nextOffset;
-    }
-    return replayed;
   }
 
   groupIds(): string[] {
@@ -136,7 +83,8 @@ export class OffsetStore {
 
   /** Committed offsets of a group: topic -> partition -> offset. */
   fetch(groupId: string, topics?: readonly string[]): Map<string, Map<number, CommittedOffset>> {
-    this.checkIntact(this.partitionOf(groupId));
+    const damage = this.log.damageOf(this.log.partitionOf(groupId));
+    if (damage) throw damage;
     const group = this.offsets.get(groupId);
     const out = new Map<string, Map<number, CommittedOffset>>();
     if (!group) return out;
@@ -173,86 +121,44 @@ export class OffsetStore {
    */
   async forgetTopic(topic: string): Promise<void> {
     const atMs = this.nowMs();
-    // One write per partition of the offsets topic (in batches of 1,000), not an fsync per group. Which
-    // groups hold the topic is read when the partition's write chain gets there: a commit validated
-    // before the delete and still being written is applied by then, and forgotten too.
+    // Which groups hold the topic is read once the appends queued before this call are applied: a
+    // commit validated before the delete and still being written is forgotten too. The groups' appends
+    // queue together, so a partition takes them in one write (one fsync), not one per group.
     // A damaged partition takes no writes: its groups' offsets are unknown anyway.
-    const partitions = [...Array(this.partitionCount()).keys()].filter((partition) => !this.damagedPartitions.has(partition));
+    const partitions = [...Array(this.log.partitionCount).keys()].filter((partition) => !this.log.damageOf(partition));
     await Promise.all(
-      partitions.map((partition) =>
-        this.writeTo(partition, () => {
-          const records: OffsetRecord[] = [];
-          for (const groupId of this.groupIds()) {
-            if (this.partitionOf(groupId) === partition && this.offsets.get(groupId)?.has(topic)) records.push({ type: 'forget-topic', groupId, topic, atMs });
-          }
-          return records;
-        }),
-      ),
+      partitions.map(async (partition) => {
+        await this.log.settled(partition);
+        const holders = this.groupIds().filter((groupId) => this.log.partitionOf(groupId) === partition && this.offsets.get(groupId)?.has(topic));
+        await Promise.all(holders.map((groupId) => this.write(groupId, [{ type: 'forget-topic', groupId, topic, atMs }])));
+      }),
     );
   }
 
-  private write(groupId: string, records: OffsetRecord[]): Promise<void> {
-    return this.writeTo(this.partitionOf(groupId), records);
+  /** Flushes the writes queued, and refuses later ones. */
+  close(): Promise<void> {
+    return this.log.close();
   }
 
-  /**
-   * Appends records of groups that all map to `partition`, in that partition's write order. Records
-   * given as a function are made when the earlier writes are done (nothing to write: no append).
-   */
-  private writeTo(partition: number, recordsOrLater: OffsetRecord[] | (() => OffsetRecord[])): Promise<void> {
-    if (Array.isArray(recordsOrLater) && recordsOrLater.length === 0) return Promise.resolve();
-    const damage = this.damagedPartitions.get(partition);
-    if (damage) return Promise.reject(damage);
-    const previous = this.writeChains.get(partition) ?? Promise.resolve();
-    const written = previous.then(async () => {
-      // A request's records in one batch (all or nothing); forgotten topics' in slices of 1,000, so
-      // that no batch comes near the topic's batch size limit.
-      const slices = Array.isArray(recordsOrLater) ? [recordsOrLater] : sliced(recordsOrLater(), 1_000);
-      for (const records of slices) {
-        await this.append(partition, records);
-        for (const record of records) this.apply(record);
-      }
-      if (slices.length > 0) await this.compactIfDue(partition);
-    });
-    this.writeChains.set(partition, written.catch(() => undefined));
-    return written;
+  /** Durable first (one batch), then applied. */
+  private async write(groupId: string, records: OffsetRecord[]): Promise<void> {
+    await this.log.append(groupId, records);
+    for (const record of records) this.apply(record);
   }
 
-  private checkIntact(partition: number): void {
-    const damage = this.damagedPartitions.get(partition);
-    if (damage) throw damage;
+  /** The latest record of every key of the groups in `partition`, a group's records together. */
+  private snapshotOf(partition: number): Array<StateLogEntry<OffsetRecord>> {
+    const byGroup = new Map<string, OffsetRecord[]>();
+    for (const record of this.latest.values()) {
+      if (this.log.partitionOf(record.groupId) !== partition) continue;
+      let records = byGroup.get(record.groupId);
+      if (!records) byGroup.set(record.groupId, (records = []));
+      records.push(record);
+    }
+    return [...byGroup].map(([key, values]) => ({ key, values }));
   }
 
-  private partitionOf(groupId: string): number {
-    return crc32(groupId) % this.partitionCount();
-  }
-
-  /** The offsets topic's partition count: clients may not delete or grow it (core/internal-topics.ts). */
-  private partitionCount(): number {
-    const count = this.logs.partitionCount(OFFSETS_TOPIC);
-    if (count === undefined) throw new TopicNotFoundError(OFFSETS_TOPIC);
-    return count;
-  }
-
-  private async append(partition: number, records: readonly OffsetRecord[]): Promise<void> {
-    const batch = encodeRecordBatch(records.map((r) => ({ key: r.groupId, value: JSON.stringify(r), timestampMs: r.atMs })));
-    await this.logs.partition(OFFSETS_TOPIC, partition).append(batch, { ackLevel: 'durable' });
-  }
-
-  /** Snapshot, then cut: see the class comment. Runs inside the partition's write chain. */
-  private async compactIfDue(partition: number): Promise<void> {
-    const log = this.logs.partition(OFFSETS_TOPIC, partition);
-    if (log.segmentCount < COMPACT_AT_SEGMENTS) return;
-    const snapshot = [...this.latest.values()].filter((r) => this.partitionOf(r.groupId) === partition);
-    // Only when the log is well beyond what a snapshot rewrites, so compaction never thrashes.
-    if (log.sizeBytes < 4 * snapshot.length * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
-    const snapshotOffset = log.logEndOffset;
-    // In slices, so that no batch comes near the topic's batch size limit.
-    for (let i = 0; i < snapshot.length; i += 1_000) await this.append(partition, snapshot.slice(i, i + 1_000));
-    await log.deleteSegmentsBelow(snapshotOffset);
-  }
-
-  private apply(record: OffsetRecord): void {
+  private readonly apply = (record: OffsetRecord): void => {
     if (record.type === 'delete') {
       this.offsets.delete(record.groupId);
       for (const [k, r] of this.latest) if (r.groupId === record.groupId) this.latest.delete(k);
@@ -271,13 +177,7 @@ export class OffsetStore {
     let topic = group.get(record.topic);
     if (!topic) group.set(record.topic, (topic = new Map()));
     topic.set(record.partition, { offset: record.offset, committedAtMs: record.atMs, memberId: record.type === 'commit' ? record.memberId : record.by });
-  }
-}
-
-function sliced<T>(items: readonly T[], size: number): T[][] {
-  const slices: T[][] = [];
-  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
-  return slices;
+  };
 }
 
 const isText = (value: unknown): value is string => typeof value === 'string';

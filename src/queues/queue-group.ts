@@ -1,0 +1,186 @@
+import { assert } from '../core/assert.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { StrataError } from '../core/errors.js';
+import { PartitionQueue, type PartitionQueueOwner } from './partition-queue.js';
+import type { QueueDelivery } from './queue-coordinator-api.js';
+import type { QueueGroupConfig } from './queue-group-config.js';
+import type { QueueStateChange } from './queue-state-changes.js';
+
+export interface QueueMember {
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly topics: readonly string[];
+  readonly inFlightLimit: number;
+  readonly deliver: (delivery: QueueDelivery) => boolean | void;
+  /** False while its stream's write buffer is full (flow control). */
+  isReady: boolean;
+  /** Records picked for it whose delivery was not handed to deliver() yet (at-most-once's bound). */
+  undelivered: number;
+}
+
+/**
+ * One timer on the injected clock for the earliest of a group's deadlines (locks, backoffs, dead-letter
+ * retries), as groups/deadline-timer.ts does for consumer groups (queues/ may not import groups/).
+ * Pushing a deadline later costs nothing: a timer that fires early finds nothing due and is re-armed.
+ */
+export class QueueDeadlineTimer {
+  private timer: TimerHandle | undefined;
+  private dueMs = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onDue: () => void,
+  ) {}
+
+  /** Makes sure the timer fires no later than `dueMs`. */
+  fireBy(dueMs: number): void {
+    if (dueMs >= this.dueMs && this.timer) return;
+    this.fireAt(dueMs);
+  }
+
+  /** Fires at `dueMs` exactly (never, for +Infinity). */
+  fireAt(dueMs: number): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.dueMs = dueMs;
+    if (dueMs === Number.POSITIVE_INFINITY) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.dueMs = Number.POSITIVE_INFINITY;
+      this.onDue();
+    }, Math.max(0, dueMs - this.clock.nowMs()));
+  }
+
+  cancel(): void {
+    this.fireAt(Number.POSITIVE_INFINITY);
+  }
+}
+
+/**
+ * A queue group: its configuration, its live members (not durable: a restart forgets them, and their
+ * locks expire), and a PartitionQueue per topic partition it has state for. apply() is the one way
+ * the durable state changes, live and at replay. How many records each member id holds is kept here
+ * from the partitions' changes (members of an earlier run included, until their records come back).
+ */
+export class QueueGroup implements PartitionQueueOwner {
+  readonly members = new Map<string, QueueMember>();
+  /** A journal write failed: memory may be ahead of the log, so the group refuses everything until a restart replays it. */
+  failure: StrataError | undefined;
+  timer: QueueDeadlineTimer | undefined;
+  // The delivery pump: one run at a time; a request during a run makes it run again.
+  isPumping = false;
+  isPumpRequested = false;
+  pumpRound = 0;
+  /** High watermark listeners' unsubscribe functions, by partition key. */
+  readonly listeners = new Map<string, () => void>();
+  private readonly partitions = new Map<string, Map<number, PartitionQueue>>();
+  private readonly heldCounts = new Map<string, number>();
+
+  constructor(
+    readonly groupId: string,
+    public config: QueueGroupConfig,
+  ) {}
+
+  held(memberId: string, delta: number): void {
+    const count = (this.heldCounts.get(memberId) ?? 0) + delta;
+    assert(count >= 0, `member ${memberId} of queue group ${this.groupId} would hold ${count} records`);
+    if (count === 0) this.heldCounts.delete(memberId);
+    else this.heldCounts.set(memberId, count);
+  }
+
+  deadlineAt(deadlineMs: number): void {
+    this.timer?.fireBy(deadlineMs);
+  }
+
+  /** Records `memberId` holds now (acquired, unanswered). */
+  heldBy(memberId: string): number {
+    return this.heldCounts.get(memberId) ?? 0;
+  }
+
+  partitionQueue(topic: string, partition: number): PartitionQueue | undefined {
+    return this.partitions.get(topic)?.get(partition);
+  }
+
+  /** Every partition queue, by topic then partition. */
+  partitionQueues(): PartitionQueue[] {
+    const out: PartitionQueue[] = [];
+    for (const topic of [...this.partitions.keys()].sort()) {
+      const byPartition = this.partitions.get(topic)!;
+      for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) out.push(byPartition.get(partition)!);
+    }
+    return out;
+  }
+
+  /** Topics the group reads now or has state for, sorted. */
+  topics(): string[] {
+    const topics = new Set(this.partitions.keys());
+    for (const member of this.members.values()) for (const topic of member.topics) topics.add(topic);
+    return [...topics].sort();
+  }
+
+  /** Applies one durable change of this group ('delete' is the coordinator's: it drops the group). */
+  apply(change: QueueStateChange): void {
+    assert(change.groupId === this.groupId, `change of group ${change.groupId} applied to ${this.groupId}`);
+    switch (change.type) {
+      case 'config': {
+        const isReordered = change.config.ordering !== this.config.ordering;
+        this.config = change.config;
+        // Keys are read only for key-ordered groups: a new ordering reads the windows again.
+        if (isReordered) for (const queue of this.partitionQueues()) queue.dropWindow();
+        return;
+      }
+      case 'forget-topic': {
+        const byPartition = this.partitions.get(change.topic);
+        if (!byPartition) return;
+        for (const queue of byPartition.values()) queue.clear(queue.startOffset);
+        this.partitions.delete(change.topic);
+        for (const [key, unsubscribe] of this.listeners) {
+          if (key.startsWith(`${change.topic}\u0000`)) {
+            unsubscribe();
+            this.listeners.delete(key);
+          }
+        }
+        return;
+      }
+      case 'delete':
+        assert(false, 'a queue group is deleted by its coordinator');
+        return;
+      case 'reset':
+      case 'snapshot': {
+        let queue = this.partitionQueue(change.topic, change.partition);
+        if (!queue) {
+          queue = new PartitionQueue(change.topic, change.partition, change.startOffset, this);
+          let byPartition = this.partitions.get(change.topic);
+          if (!byPartition) this.partitions.set(change.topic, (byPartition = new Map()));
+          byPartition.set(change.partition, queue);
+        }
+        queue.apply(change);
+        return;
+      }
+      default: {
+        const queue = this.partitionQueue(change.topic, change.partition);
+        assert(queue, `${change.type} in ${change.topic}-${change.partition} of queue group ${this.groupId}, which has no state there`);
+        queue.apply(change);
+      }
+    }
+  }
+
+  /** The changes that rebuild this group's whole durable state: its config and a snapshot per partition. */
+  snapshotChanges(atMs: number): QueueStateChange[] {
+    return [
+      { type: 'config', groupId: this.groupId, config: { ...this.config }, atMs },
+      ...this.partitionQueues().map((queue) => queue.snapshot(this.groupId, atMs)),
+    ];
+  }
+
+  /** Stops the timer and the high watermark listeners (the group is deleted or the coordinator closes). */
+  stop(): void {
+    this.timer?.cancel();
+    for (const unsubscribe of this.listeners.values()) unsubscribe();
+    this.listeners.clear();
+  }
+}
+
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}

@@ -1,0 +1,173 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_QUEUE_ANSWERS_PER_REQUEST, MAX_QUEUE_DELAY_MS, MAX_QUEUE_IN_FLIGHT_PER_MEMBER } from '../../src/core/limits.js';
+import { QueueHarness, type TestMember } from '../helpers/queue-harness.js';
+
+let harness: QueueHarness;
+afterEach(async () => harness?.coordinator.close());
+
+async function setUp(recordCount: number): Promise<QueueHarness> {
+  harness = new QueueHarness();
+  harness.topics.create('orders', 1);
+  await harness.start();
+  if (recordCount > 0) harness.topics.partition('orders', 0).append(Array.from({ length: recordCount }, (_, i) => ({ value: `r${i}` })));
+  return harness;
+}
+
+/** Everything an answer could change, to show that a refused one changed nothing. */
+async function stateOf(): Promise<unknown> {
+  return { description: await harness.coordinator.describeGroup('g'), changes: harness.journal.changes.length, letters: harness.deadLetters.letters.length };
+}
+
+describe('QueueCoordinator lock expiry and departures', () => {
+  it('redelivers a record whose lock expired to another member, after its backoff', async () => {
+    await setUp(1);
+    const idle = await harness.join('g', ['orders'], { config: { lockDurationMs: 5_000 } });
+    await harness.settle();
+    expect(idle.held.size).toBe(1);
+    const lockDeadlineMs = idle.heldRecords()[0]!.lockDeadlineMs;
+    const worker = await harness.join('g', ['orders']);
+    await harness.advanceUntil(() => worker.received.length > 0, 'the record reaches the second member');
+    const [redelivered] = worker.received;
+    expect(redelivered!.deliveryCount).toBe(2);
+    // Lock end + the first backoff (1 s, jitter 20 %), to the 10 ms step.
+    expect(redelivered!.receivedAtMs - lockDeadlineMs).toBeGreaterThanOrEqual(800);
+    expect(redelivered!.receivedAtMs - lockDeadlineMs).toBeLessThanOrEqual(1_210);
+    const late = await idle.answer(idle.heldRecords(), 'ack');
+    expect(late[0]!.error?.code).toBe('QUEUE_RECORD_NOT_ACQUIRED');
+    expect((await worker.answer(worker.heldRecords(), 'ack'))[0]!.error).toBeUndefined();
+  });
+
+  for (const how of ['leave', 'streamLost'] as const) {
+    it(`releases what a member holds at once on ${how}, long before its lock would end`, async () => {
+      await setUp(3);
+      const first = await harness.join('g', ['orders'], { config: { lockDurationMs: 60_000 } });
+      await harness.settle();
+      expect(first.held.size).toBe(3);
+      await harness.coordinator[how](first.memberId);
+      const release = harness.journal.changes.at(-1)!;
+      expect(release).toMatchObject({ type: 'release', offsets: [0, 1, 2] });
+      const second = await harness.join('g', ['orders']);
+      await harness.advanceUntil(() => second.received.length === 3, 'the records reach the next member', 10, 2_000);
+      expect(second.received.every((r) => r.deliveryCount === 2)).toBe(true);
+      await expect(harness.coordinator.answer(first.memberId, [{ topic: 'orders', partition: 0, offset: 0, type: 'ack' }])).rejects.toMatchObject({ code: 'UNKNOWN_MEMBER_ID' });
+      await harness.coordinator[how](first.memberId); // twice: nothing
+    });
+  }
+
+  it('extends a held lock so it does not expire, and refuses to extend one it does not hold', async () => {
+    await setUp(2);
+    const member = await harness.join('g', ['orders'], { config: { lockDurationMs: 1_000 } });
+    await harness.settle();
+    harness.clock.advance(900);
+    const [first, second] = member.heldRecords();
+    const results = await harness.coordinator.extendLocks(member.memberId, [first!, { topic: 'orders', partition: 0, offset: 9 }], 5_000);
+    expect(results[0]!.lockDeadlineMs).toBe(harness.clock.nowMs() + 5_000);
+    expect(results[1]!.error?.code).toBe('QUEUE_RECORD_NOT_ACQUIRED');
+    harness.clock.advance(200);
+    await harness.settle();
+    expect((await member.answer([second!], 'ack'))[0]!.error?.code).toBe('QUEUE_RECORD_NOT_ACQUIRED');
+    expect((await member.answer([first!], 'ack'))[0]!.error).toBeUndefined();
+    await expect(harness.coordinator.extendLocks(member.memberId, [], -1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(harness.coordinator.extendLocks(member.memberId, [], MAX_QUEUE_DELAY_MS + 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('QueueCoordinator bad input: a typed error, nothing changed', () => {
+  let a: TestMember;
+  let b: TestMember;
+
+  async function twoMembers(): Promise<void> {
+    await setUp(4);
+    a = await harness.join('g', ['orders'], { inFlightLimit: 2 });
+    b = await harness.join('g', ['orders'], { inFlightLimit: 2 });
+    await harness.settle();
+    expect(a.held.size + b.held.size).toBe(4);
+  }
+
+  const ref = (offset: number) => ({ topic: 'orders', partition: 0, offset });
+
+  it('per answer: unknown record, already acked, another member\'s, expired lock, bad delay; the other answers apply', async () => {
+    await twoMembers();
+    const [a0, a1] = a.heldRecords();
+    const [b0] = b.heldRecords();
+    await a.answer([a0!], 'ack');
+    await harness.settle();
+    const before = await stateOf();
+    const results = await harness.coordinator.answer(a.memberId, [
+      { ...ref(99), type: 'ack' },
+      { ...ref(a0!.offset), type: 'ack' },
+      { ...ref(b0!.offset), type: 'ack' },
+      { ...ref(a1!.offset), type: 'release', delayMs: -1 },
+      { ...ref(a1!.offset), type: 'release', delayMs: MAX_QUEUE_DELAY_MS + 1 },
+      { topic: 'nope', partition: 0, offset: 0, type: 'ack' },
+    ]);
+    expect(results.map((r) => r.error?.code)).toEqual([
+      'QUEUE_RECORD_NOT_ACQUIRED', 'QUEUE_RECORD_NOT_ACQUIRED', 'QUEUE_RECORD_NOT_ACQUIRED', 'INVALID_ARGUMENT', 'QUEUE_RECORD_NOT_ACQUIRED', 'QUEUE_RECORD_NOT_ACQUIRED',
+    ]);
+    // The second release of a1 is refused as named twice, whatever its delay.
+    expect(results[4]!.error?.message).toMatch(/twice/);
+    expect(await stateOf()).toEqual(before);
+  });
+
+  it('an answer after the lock expired is refused', async () => {
+    await twoMembers();
+    harness.clock.advance(30_000);
+    await harness.settle();
+    const before = await stateOf();
+    const results = await a.answer(a.heldRecords(), 'ack');
+    expect(results.map((r) => r.error?.code)).toEqual(['QUEUE_RECORD_NOT_ACQUIRED', 'QUEUE_RECORD_NOT_ACQUIRED']);
+    expect(await stateOf()).toEqual(before);
+  });
+
+  it('whole requests: unknown member, too many answers', async () => {
+    await twoMembers();
+    const before = await stateOf();
+    await expect(harness.coordinator.answer('q-nobody', [{ ...ref(0), type: 'ack' }])).rejects.toMatchObject({ code: 'UNKNOWN_MEMBER_ID' });
+    const tooMany = Array.from({ length: MAX_QUEUE_ANSWERS_PER_REQUEST + 1 }, () => ({ ...ref(0), type: 'ack' as const }));
+    await expect(harness.coordinator.answer(a.memberId, tooMany)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(harness.coordinator.extendLocks('q-nobody', [ref(0)], 0)).rejects.toMatchObject({ code: 'UNKNOWN_MEMBER_ID' });
+    expect(await stateOf()).toEqual(before);
+    // Both members still work.
+    expect((await a.answer(a.heldRecords(), 'ack')).every((r) => !r.error)).toBe(true);
+  });
+
+  it('joins: bad in-flight limit, unknown topic, internal topic, bad group id, config differing from the group\'s', async () => {
+    await twoMembers();
+    const before = await stateOf();
+    const join = (overrides: object) => harness.coordinator.join({ groupId: 'g', topics: ['orders'], inFlightLimit: 1, clientId: 'c', deliver: () => true, ...overrides });
+    await expect(join({ inFlightLimit: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(join({ inFlightLimit: MAX_QUEUE_IN_FLIGHT_PER_MEMBER + 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(join({ inFlightLimit: 1.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(join({ topics: ['missing'] })).rejects.toMatchObject({ code: 'TOPIC_NOT_FOUND' });
+    await expect(join({ topics: ['__queue_state'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(join({ topics: [] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(join({ groupId: 'bad id!' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(join({ config: { lockDurationMs: 1_234 } })).rejects.toThrow(/lockDurationMs 1234 \(the group has 30000\)/);
+    await expect(join({ config: { backoffJitter: 1 } })).rejects.toThrow(/backoffJitter/);
+    expect(await stateOf()).toEqual(before);
+    expect((await harness.coordinator.describeGroup('g')).members.length).toBe(2);
+  });
+
+  it('admin: reset and delete refused while the group has members; unknown groups', async () => {
+    await twoMembers();
+    const before = await stateOf();
+    await expect(harness.coordinator.reset('g', 'orders', { point: 'earliest' })).rejects.toMatchObject({ code: 'QUEUE_GROUP_NOT_EMPTY' });
+    await expect(harness.coordinator.deleteGroup('g')).rejects.toMatchObject({ code: 'QUEUE_GROUP_NOT_EMPTY' });
+    await expect(harness.coordinator.describeGroup('other')).rejects.toMatchObject({ code: 'QUEUE_GROUP_NOT_FOUND' });
+    await expect(harness.coordinator.alterConfig('g', { maxDeliveryAttempts: 0 })).rejects.toThrow(/maxDeliveryAttempts/);
+    expect(await stateOf()).toEqual(before);
+  });
+
+  it('a failed journal append fails the answer and fences the group until a restart, which rebuilds what was durable', async () => {
+    await twoMembers();
+    const durable = harness.journal.changes.length;
+    harness.journal.failWith = new Error('fsync failed');
+    await expect(a.answer(a.heldRecords(), 'ack')).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    await expect(harness.coordinator.answer(b.memberId, [])).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    expect(harness.journal.changes.length).toBe(durable);
+    harness.journal.failWith = undefined;
+    await harness.restart();
+    const description = await harness.coordinator.describeGroup('g');
+    expect(description.total).toMatchObject({ depth: 4, inFlight: 4 });
+  });
+});

@@ -1,0 +1,270 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
+import { encodeRecordBatch } from '../../src/format/record-batch-codec.js';
+import { LogManager } from '../../src/storage/log-manager.js';
+import type { PartitionLog } from '../../src/storage/partition-log.js';
+import { COMPACT_AT_SEGMENTS, STATE_LOG_BATCH_TARGET_BYTES, STATE_LOG_MAX_BATCH_BYTES, StateLog, type StateLogEntry } from '../../src/storage/state-log.js';
+import type { StateLogPort } from '../../src/storage/state-log-port.js';
+import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
+import { FaultyFileSystem, noSpaceError } from '../helpers/faulty-file-system.js';
+import { readAllBatches } from '../helpers/open-log.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const TOPIC = '__test_state';
+
+/** The values of the tests: adds to a key's sum, or (written by compaction) sets it. */
+type Value = { type: 'add'; key: string; n: number; pad?: string } | { type: 'set'; key: string; sum: number };
+
+function parse(text: string, key: string | null): Value | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  const v = value as Record<string, unknown>;
+  if (typeof value !== 'object' || value === null || typeof v.key !== 'string' || v.key !== key) return 'not a test value';
+  if (v.type === 'add' && typeof v.n === 'number') return value as Value;
+  if (v.type === 'set' && typeof v.sum === 'number') return value as Value;
+  return 'unknown type';
+}
+
+function openStateLog(logs: StateLogPort, options: { partitionCount?: number; segmentBytes?: number; logger?: Logger } = {}): Promise<StateLog<Value>> {
+  return StateLog.open<Value>(logs, {
+    topic: TOPIC,
+    partitionCount: options.partitionCount ?? 4,
+    segmentBytes: options.segmentBytes ?? 1024 * 1024,
+    parse,
+    nowMs: () => 1_000,
+    logger: options.logger ?? silentLogger,
+    damageMeaning: 'the sums of the keys it holds are unknown',
+  });
+}
+
+/** The state the tests keep in memory: each key's sum, applied when an append resolves and at replay. */
+class Sums {
+  readonly sums = new Map<string, number>();
+  apply = (value: Value): void => {
+    this.sums.set(value.key, value.type === 'set' ? value.sum : (this.sums.get(value.key) ?? 0) + value.n);
+  };
+  /** The snapshot source: one 'set' per key of the partition. */
+  source(log: StateLog<Value>): (partition: number) => Array<StateLogEntry<Value>> {
+    return (partition) =>
+      [...this.sums]
+        .filter(([key]) => log.partitionOf(key) === partition)
+        .map(([key, sum]) => ({ key, values: [{ type: 'set' as const, key, sum }] }));
+  }
+  /** Appends, then applies once durable, as an owner does. */
+  async add(log: StateLog<Value>, key: string, ns: number[], pad?: string): Promise<void> {
+    const values = ns.map((n) => ({ type: 'add' as const, key, n, ...(pad ? { pad } : {}) }));
+    await log.append(key, values);
+    for (const value of values) this.apply(value);
+  }
+}
+
+describe('StateLog', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let logs: LogManager;
+  let fs: FaultyFileSystem;
+  beforeEach(async () => {
+    dir = await makeTempDir('strata-state-log-');
+    fs = new FaultyFileSystem();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, fs });
+  });
+  afterEach(async () => {
+    await logs.close();
+    await dir.remove();
+  });
+
+  async function reopen(): Promise<{ log: StateLog<Value>; sums: Sums; replay: Awaited<ReturnType<StateLog<Value>['replay']>> }> {
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const log = await openStateLog(logs);
+    const sums = new Sums();
+    const replay = await log.replay(sums.apply);
+    return { log, sums, replay };
+  }
+
+  it('creates its topic flush=always, kept forever, and replays what was written, in order per key, after a reopen', async () => {
+    const log = await openStateLog(logs);
+    expect(logs.describeTopic(TOPIC)).toMatchObject({ partitionCount: 4, configOverrides: { flush: 'always', 'retention.ms': '-1', 'max.message.bytes': String(STATE_LOG_MAX_BATCH_BYTES) } });
+    expect((await log.replay(() => undefined)).replayed).toBe(0);
+    const sums = new Sums();
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    await Promise.all(keys.flatMap((key, k) => [1, 2, 3].map((i) => sums.add(log, key, [k * 10 + i, 1]))));
+    await log.close();
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const again = await openStateLog(logs);
+    const replayed = new Sums();
+    const byKey = new Map<string, number[]>();
+    const result = await again.replay((value) => {
+      replayed.apply(value);
+      if (value.type === 'add') byKey.set(value.key, [...(byKey.get(value.key) ?? []), value.n]);
+    });
+    expect(result).toEqual({ replayed: 36, skipped: 0, damagedPartitions: new Map() });
+    expect(replayed.sums).toEqual(sums.sums);
+    // Each key's values in the order appended (the concurrent appends of one key queue in call order).
+    keys.forEach((key, k) => expect(byKey.get(key)).toEqual([k * 10 + 1, 1, k * 10 + 2, 1, k * 10 + 3, 1]));
+    await again.close();
+  });
+
+  it('shares one fsync among the appends that queued while a write ran (group commit), one partition at a time', async () => {
+    const log = await openStateLog(logs);
+    await log.replay(() => undefined);
+    const partition = log.partitionOf('k0');
+    const keys = Array.from({ length: 400 }, (_, i) => `k${i}`).filter((key) => log.partitionOf(key) === partition);
+    expect(keys.length).toBeGreaterThan(50);
+    const fsyncedPaths: string[] = [];
+    fs.beforeDatasync = (path) => fsyncedPaths.push(path);
+    const sums = new Sums();
+    await Promise.all(keys.map((key) => sums.add(log, key, [1])));
+    const partitionDir = join(dir.path, TOPIC, String(partition));
+    // The first append finds no write running and goes alone; all the others queued behind it and
+    // share the second write: two fsyncs, where one write per append would take keys.length.
+    expect(fsyncedPaths.filter((path) => path.startsWith(partitionDir))).toHaveLength(2);
+    expect(sums.sums.size).toBe(keys.length);
+    const { sums: replayed } = await reopen();
+    expect(replayed.sums).toEqual(sums.sums);
+  });
+
+  it('fails only the appends of a write that fails (nothing applied), and the next write lands', async () => {
+    const log = await openStateLog(logs);
+    await log.replay(() => undefined);
+    const sums = new Sums();
+    await sums.add(log, 'a', [1]);
+    let failWrites = 1;
+    fs.aroundWritev = async (path, buffers, position, writev) => {
+      if (path.includes(TOPIC) && failWrites-- > 0) throw noSpaceError();
+      return writev(buffers, position);
+    };
+    // One write holds the two appends queued together: both fail with the disk's error.
+    const failed = [sums.add(log, 'a', [10]), sums.add(log, 'a', [100])];
+    await expect(failed[0]).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    await expect(failed[1]).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    expect(sums.sums.get('a')).toBe(1);
+    await sums.add(log, 'a', [1_000]);
+    expect(sums.sums.get('a')).toBe(1_001);
+    const { sums: replayed } = await reopen();
+    expect(replayed.sums.get('a')).toBe(1_001);
+  });
+
+  it('compacts by snapshot: the state survives, and the partition stays within a few segments however much is appended', async () => {
+    const log = await openStateLog(logs, { segmentBytes: 4096 });
+    await log.replay(() => undefined);
+    const sums = new Sums();
+    log.setSnapshotSource(sums.source(log));
+    const keys = ['a', 'b', 'c', 'd', 'e'];
+    const partitions = new Set(keys.map((key) => log.partitionOf(key)));
+    let maxSegments = 0;
+    for (let i = 1; i <= 1_500; i++) {
+      await sums.add(log, keys[i % keys.length]!, [i]);
+      for (const p of partitions) maxSegments = Math.max(maxSegments, logs.partition(TOPIC, p).segmentCount);
+    }
+    // Without compaction, 1,500 records of ~110 bytes would fill about 40 segments of 4 KiB.
+    expect(maxSegments).toBeLessThanOrEqual(COMPACT_AT_SEGMENTS + 1);
+    for (const p of partitions) expect(logs.partition(TOPIC, p).logStartOffset).toBeGreaterThan(0);
+    await log.close();
+    const { sums: replayed, replay } = await reopen();
+    expect(replayed.sums).toEqual(sums.sums);
+    expect(replay.replayed).toBeLessThan(300);
+  }, 60_000);
+
+  it('splits a snapshot larger than a batch over several batches, and keeps an append in one batch', async () => {
+    const log = await openStateLog(logs, { segmentBytes: 1024 * 1024 });
+    await log.replay(() => undefined);
+    const sums = new Sums();
+    // A source with values of ~200 KiB each: one key's snapshot (4 values) is over the batch target.
+    const pad = 'x'.repeat(200 * 1024);
+    log.setSnapshotSource((partition) =>
+      [...sums.sums]
+        .filter(([key]) => log.partitionOf(key) === partition)
+        .map(([key, sum]) => ({ key, values: [...[1, 2, 3].map(() => ({ type: 'add' as const, key, n: 0, pad })), { type: 'set' as const, key, sum }] })),
+    );
+    const batchSizes: number[] = [];
+    const partition = log.partitionOf('a');
+    const partitionLog = logs.partition(TOPIC, partition);
+    for (let i = 1; partitionLog.segmentCount < COMPACT_AT_SEGMENTS || partitionLog.logStartOffset === 0; i++) {
+      expect(i).toBeLessThan(100);
+      await sums.add(log, 'a', [i], pad);
+    }
+    await expect(log.append('a', [{ type: 'add', key: 'a', n: 1, pad: 'y'.repeat(STATE_LOG_MAX_BATCH_BYTES) }])).rejects.toMatchObject({ code: 'BATCH_TOO_LARGE' });
+    // Waits for the compaction that may still run after the last append resolved.
+    await log.close();
+    // Every batch of the partition: within the batch limit; the snapshot's past the target were split.
+    const batches = await readAllBatches(partitionLog as PartitionLog);
+    for (let position = 0; position < batches.length; position += 12 + batches.readInt32BE(position + 8)) batchSizes.push(12 + batches.readInt32BE(position + 8));
+    expect(Math.max(...batchSizes)).toBeLessThanOrEqual(STATE_LOG_BATCH_TARGET_BYTES);
+    const { sums: replayed } = await reopen();
+    expect(replayed.sums).toEqual(sums.sums);
+  }, 60_000);
+
+  it('reports a damaged partition at replay and refuses its appends with DATA_LOSS; the other partitions work', async () => {
+    const log = await openStateLog(logs);
+    await log.replay(() => undefined);
+    const sums = new Sums();
+    const [damagedKey, healthyKey] = ['a', 'b'];
+    expect(log.partitionOf(damagedKey)).not.toBe(log.partitionOf(healthyKey));
+    await sums.add(log, damagedKey, [1]);
+    await sums.add(log, damagedKey, [2]);
+    await sums.add(log, healthyKey, [3]);
+    await log.close();
+    await logs.close();
+    // The second batch's base offset, outside the CRC: a header the startup walk refuses.
+    const segment = join(dir.path, TOPIC, String(log.partitionOf(damagedKey)), '00000000000000000000.log');
+    const bytes = readFileSync(segment);
+    bytes[12 + bytes.readInt32BE(8) + 7]! ^= 0x40;
+    writeFileSync(segment, bytes);
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const lines: LogLine[] = [];
+    const again = await openStateLog(logs, { logger: capturingLogger(lines, 'error') });
+    const replayed = new Sums();
+    const { damagedPartitions } = await again.replay(replayed.apply);
+    expect([...damagedPartitions.keys()]).toEqual([log.partitionOf(damagedKey)]);
+    expect(again.damageOf(log.partitionOf(damagedKey))).toMatchObject({ code: 'DATA_LOSS' });
+    expect(lines).toEqual([expect.objectContaining({ msg: `DATA LOSS in ${TOPIC}: the sums of the keys it holds are unknown`, partition: log.partitionOf(damagedKey) })]);
+    await expect(replayed.add(again, damagedKey, [5])).rejects.toMatchObject({ code: 'DATA_LOSS' });
+    expect(replayed.sums.get(healthyKey)).toBe(3);
+    await replayed.add(again, healthyKey, [4]);
+    expect(replayed.sums.get(healthyKey)).toBe(7);
+    await again.close();
+  });
+
+  it('skips records it did not write (undecodable batches, values that do not parse), counts them and says so once', async () => {
+    const log = await openStateLog(logs);
+    await log.replay(() => undefined);
+    const sums = new Sums();
+    await sums.add(log, 'a', [5]);
+    const partition = logs.partition(TOPIC, log.partitionOf('a'));
+    const values = ['not JSON', '{"type":"add","key":"a"}', '[1,2]', 'null', '{"type":"add","key":"b","n":1}', '{"type":"mul","key":"a","n":2}'];
+    await partition.append(encodeRecordBatch(values.map((value) => ({ key: 'a', value }))));
+    await partition.append(encodeRecordBatch([{ key: 'a', value: null }]));
+    await sums.add(log, 'a', [6]);
+    await log.close();
+    await logs.close();
+    logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
+    const lines: LogLine[] = [];
+    const again = await openStateLog(logs, { logger: capturingLogger(lines) });
+    const replayed = new Sums();
+    const result = await again.replay(replayed.apply);
+    expect(replayed.sums.get('a')).toBe(11);
+    expect(result).toMatchObject({ replayed: 2, skipped: values.length });
+    expect(lines).toEqual([expect.objectContaining({ msg: `records of ${TOPIC} that are not its state records were skipped`, skipped: values.length, firstSkipReason: expect.stringContaining('not JSON') })]);
+    await again.close();
+  });
+
+  it('close waits for the appends queued, then refuses new ones', async () => {
+    const log = await openStateLog(logs);
+    await log.replay(() => undefined);
+    const sums = new Sums();
+    const appends = Array.from({ length: 50 }, (_, i) => sums.add(log, `k${i % 7}`, [i]));
+    await log.close();
+    expect(sums.sums.size).toBe(7);
+    await Promise.all(appends);
+    await expect(log.append('a', [{ type: 'add', key: 'a', n: 1 }])).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    const { sums: replayed } = await reopen();
+    expect(replayed.sums).toEqual(sums.sums);
+  });
+});
