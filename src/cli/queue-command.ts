@@ -3,6 +3,7 @@ import type { QueueDepth, QueueGroupDescription, QueueResetSpec } from '../clien
 import type { QueueMessage } from '../client/queue-message.js';
 import type { QueueGroupConfigOptions, QueueGroupConfigValues } from '../client/queue-options.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import { QUEUE_DEFAULT_IN_FLIGHT } from '../core/limits.js';
 import { collectKeyValue, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 import { formatRecordJson, type OutputEncoding } from './consume-command.js';
 import { onStopSignals, StdoutLines } from './stdout-lines.js';
@@ -115,7 +116,12 @@ function answer(message: QueueMessage, mode: AckMode): Promise<void> | undefined
 async function consumeQueue(topic: string, options: QueueConsumeOptions, command: Command): Promise<void> {
   await withClient(command, async (client) => {
     const controller = new AbortController();
-    const queue = client.queue({ groupId: options.group, topics: [topic], ...(options.inFlight !== undefined ? { inFlightLimit: options.inFlight } : {}), clientId: 'strata-cli', signal: controller.signal, logger: { warn: (fields, message) => void process.stderr.write(`${message} ${JSON.stringify(fields)}\n`) } });
+    // No more held than will be printed: what a member holds when it leaves waits out its backoff.
+    const inFlightLimit = options.inFlight ?? Math.min(QUEUE_DEFAULT_IN_FLIGHT, options.maxMessages ?? QUEUE_DEFAULT_IN_FLIGHT);
+    // With --max-messages the answers go at the end, with the leave: an answer sent earlier frees a
+    // place the server fills with a record nobody will print (and whose delivery then counts).
+    const answerLingerMs = options.maxMessages !== undefined ? 60_000 : 2;
+    const queue = client.queue({ groupId: options.group, topics: [topic], inFlightLimit, answerLingerMs, clientId: 'strata-cli', signal: controller.signal, logger: { warn: (fields, message) => void process.stderr.write(`${message} ${JSON.stringify(fields)}\n`) } });
     const signals = onStopSignals(() => controller.abort());
     const out = new StdoutLines();
     // Answers on their way (at most about the in-flight limit: the server hands out no more).
@@ -178,7 +184,7 @@ export function registerQueueCommand(program: Command): void {
     .command('consume <topic>')
     .description('join a queue group and print the records it hands out, answering each as --ack-mode says')
     .requiredOption('--group <group>', 'the queue group')
-    .option('--in-flight <n>', 'most unanswered records held at once (1..10000, default 100)', parseInteger('--in-flight', 1))
+    .option('--in-flight <n>', 'most unanswered records held at once (1..10000; default 100, or --max-messages if fewer)', parseInteger('--in-flight', 1))
     .option('--ack-mode <mode>', 'ack | release | reject | none (hold until exit, then the server releases them)', parseAckMode, 'ack')
     .option('--max-messages <n>', 'stop after this many records', parseInteger('--max-messages', 1))
     .option('--timeout-ms <n>', 'stop when no record came for this long', parseInteger('--timeout-ms', 1))

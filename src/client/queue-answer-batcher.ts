@@ -55,6 +55,10 @@ export class QueueAnswerBatcher {
   private isWaitingForDrain = false;
   private failure: ((wasSent: boolean) => Error) | undefined;
   private idleWaiters: Array<() => void> = [];
+  private sentWaiters: Array<() => void> = [];
+  /** Set once the member is leaving: why new answers are refused. */
+  private refusal: string | undefined;
+  private isLeaving = false;
 
   constructor(
     private readonly stream: AnswerStream,
@@ -79,6 +83,7 @@ export class QueueAnswerBatcher {
     return new Promise((resolve, reject) => {
       const ref = { topic: answer.topic!, partition: answer.partition!, offset: answer.offset as number };
       if (this.failure) return reject(this.failure(false));
+      if (this.refusal) return reject(refused(this.refusal));
       this.queuedAnswers.push({ answer, ref, resolve, reject });
       this.scheduleFlush();
     });
@@ -88,6 +93,7 @@ export class QueueAnswerBatcher {
   extend(ref: RecordRef, lockMs: number): Promise<QueueAnswerResult__Output> {
     return new Promise((resolve, reject) => {
       if (this.failure) return reject(this.failure(false));
+      if (this.refusal) return reject(refused(this.refusal));
       let waiters = this.queuedExtends.get(lockMs);
       if (!waiters) this.queuedExtends.set(lockMs, (waiters = []));
       waiters.push({ ref, resolve, reject });
@@ -115,7 +121,7 @@ export class QueueAnswerBatcher {
       if (this.queuedAnswers.length > 0) {
         const taken = this.queuedAnswers.splice(0, this.maxPerRequest);
         waiters = taken;
-        request = { answers: { requestId, answers: taken.map((t) => t.answer) } };
+        request = { answers: { requestId, answers: taken.map((t) => t.answer), leaving: this.isLeaving } };
       } else {
         const [lockMs, all] = this.queuedExtends.entries().next().value as [number, Waiter[]];
         waiters = all.splice(0, this.maxPerRequest);
@@ -124,7 +130,9 @@ export class QueueAnswerBatcher {
         request = { extend: { requestId, lockMs, records: waiters.map((w) => w.ref) } };
       }
       this.sent.set(requestId, waiters);
-      if (!this.stream.write(request)) {
+      const isWritable = this.stream.write(request);
+      if (this.queuedAnswers.length + this.queuedExtendCount === 0) for (const wake of this.sentWaiters.splice(0)) wake();
+      if (!isWritable) {
         this.isWaitingForDrain = true;
         this.stream.onDrain(() => {
           this.isWaitingForDrain = false;
@@ -161,6 +169,23 @@ export class QueueAnswerBatcher {
     this.notifyIfIdle();
   }
 
+  /** Resolves once everything queued was written to the stream (or the session ended). */
+  untilSent(): Promise<void> {
+    if (this.queuedAnswers.length + this.queuedExtendCount === 0 || this.failure) return Promise.resolve();
+    return new Promise((resolve) => this.sentWaiters.push(resolve));
+  }
+
+  /**
+   * The member is leaving: what is queued goes out now, marked `leaving` (the server delivers nothing
+   * more from it on), and what is asked from now on fails at once (the stream is about to end); the
+   * results of what was sent are still awaited.
+   */
+  leave(reason: string): void {
+    this.refusal = reason;
+    this.isLeaving = true;
+    this.flush();
+  }
+
   /** Resolves once nothing is queued or awaited (close() waits for its answers' results this way). */
   untilIdle(): Promise<void> {
     if (this.pendingCount === 0 || this.failure) return Promise.resolve();
@@ -187,9 +212,14 @@ export class QueueAnswerBatcher {
   }
 
   private notifyIfIdle(): void {
+    if (this.failure) for (const wake of this.sentWaiters.splice(0)) wake();
     if (this.pendingCount > 0 && !this.failure) return;
     for (const wake of this.idleWaiters.splice(0)) wake();
   }
+}
+
+function refused(reason: string) {
+  return errorOfCode('QUEUE_RECORD_NOT_ACQUIRED', `${reason}: the answer was not sent, and the server releases the member's records`, grpcStatus.FAILED_PRECONDITION, false);
 }
 
 function refText(ref: RecordRef): string {

@@ -136,9 +136,10 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
   }
 
   /**
-   * Leaves the group: no more messages are handed out; handlers running in process() finish and are
-   * answered; every answer given is sent and its result awaited; then the stream ends and the server
-   * releases what this member still holds. Idempotent. A handler must not await it (it waits for the
+   * Leaves the group: no more messages are handed out (those received and not handed out are
+   * released for other members at once); handlers running in process() finish and are answered;
+   * every answer given is sent and its result awaited; then the stream ends and the server releases
+   * what this member still holds (after the group's backoff). Idempotent. A handler must not await it (it waits for the
    * handlers): abort process()'s signal from a handler instead, and close after process() resolves.
    */
   close(): Promise<void> {
@@ -152,7 +153,9 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     this.reconnectTimer = undefined;
     for (const taker of this.takers.splice(0)) taker.resolve(undefined);
     await Promise.all(this.runningHandlers);
-    this.readAhead.length = 0;
+    // Messages received but never handed out go back at once, so other members take them without
+    // the retry backoff a leave's release gets.
+    for (const message of this.readAhead.splice(0)) releaseUnseen(message);
     const session = this.session;
     if (session && !session.hasEnded) await session.close(this.client.clock, this.options.closeTimeoutMs);
   }
@@ -228,7 +231,12 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
 
   /** @internal */
   onMessages(session: QueueSession, messages: QueueMessage[]): void {
-    if (session !== this.session || this.isClosing) return;
+    if (session !== this.session) return;
+    if (this.isClosing) {
+      // Delivered while leaving: back at once, unless the stream is already ended (the server then releases them).
+      for (const message of messages) releaseUnseen(message);
+      return;
+    }
     for (const message of messages) {
       const taker = this.takers.shift();
       if (taker) taker.resolve(message);
@@ -267,6 +275,11 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     this.failure = error ?? new StreamEndedError('the queue session ended (the server ended it) and joining again failed');
     for (const taker of this.takers.splice(0)) taker.reject(this.failure);
   }
+}
+
+/** A message this member will not hand out, back at once (1 ms: a 0 would mean the group's backoff). */
+function releaseUnseen(message: QueueMessage): void {
+  void message.release({ delayMs: 1, reason: 'not handed out before its member closed' }).catch(() => undefined);
 }
 
 /** A handler's error as the reason kept with its record: its message, cut to what the server keeps. */

@@ -94,9 +94,10 @@ export class QueueSession implements QueueMessageSession, AnswerStream {
   }
 
   /**
-   * Sends what answers are queued, waits for their results, then ends the stream (the server
-   * releases what this member still holds) and waits for the server to end it, up to `timeoutMs`
-   * on `clock`; then cancels it.
+   * Sends what answers are queued, marked `leaving` (so the places they free bring no more
+   * deliveries), and ends the stream at once (the server answers what it was sent, then releases
+   * what this member still holds); waits for the results and the server's end of the stream, up to
+   * `timeoutMs` on `clock`, then cancels it.
    */
   async close(clock: Clock, timeoutMs: number): Promise<void> {
     if (this.isEnded || !this.call) return;
@@ -107,8 +108,8 @@ export class QueueSession implements QueueMessageSession, AnswerStream {
       // Results come on the stream: read it whatever the read-ahead holds.
       this.isPaused = false;
       call.resume();
-      this.batcher.flush();
-      await Promise.race([this.batcher.untilIdle(), ended]);
+      this.batcher.leave('the queue member is closing');
+      await Promise.race([this.batcher.untilSent(), ended]);
       if (!this.isEnded) call.end();
       await ended;
     } finally {

@@ -233,7 +233,7 @@ describe('client.queue(): process()', () => {
 });
 
 describe('client.queue(): close()', () => {
-  it('sends the answers still lingering, waits for their results, then ends the stream; later answers fail at once', async () => {
+  it('sends the answers still lingering and ends its side of the stream, resolves after their results and the server\'s end; later answers fail at once', async () => {
     const { service, iterator, queue } = await setUp({ records: 6, holdResults: true }, { answerLingerMs: 60_000 });
     const messages = await take(iterator, 6);
     const acks = messages.slice(0, 5).map((m) => m.ack());
@@ -242,6 +242,8 @@ describe('client.queue(): close()', () => {
     await eventually(() => service.heldResultCount() === 1, { what: 'the lingering answers sent by close()' });
     expect(answerRequests(service)).toHaveLength(1);
     expect(answerRequests(service)[0]).toHaveLength(5);
+    // The member ended its side with the answers (no credit they free brings a delivery), and waits.
+    await eventually(() => service.sessions[0]!.hasClientEnded, { what: "the member's half-close" });
     expect(isClosed).toBe(false);
     expect(service.sessions[0]!.isEnded).toBe(false);
     service.releaseResults();
@@ -266,6 +268,32 @@ describe('client.queue(): close()', () => {
     expect(await acked).toBeInstanceOf(OutcomeUnknownError);
     // (grpc-js's server sees a cancelled stream's readable side end, and its cancellation, in either order)
     await eventually(() => service.sessions[0]!.isEnded, { what: 'the stream gone on the server' });
+  });
+
+  it('marks its last answers `leaving`, so the places they free bring no deliveries it would only give back', async () => {
+    const { service, iterator, queue } = await setUp({ records: 10 }, { inFlightLimit: 2, answerLingerMs: 60_000 });
+    const acks = (await take(iterator, 2)).map((m) => m.ack());
+    await queue.close();
+    await Promise.all(acks);
+    expect(service.requests.filter((r) => r.answers).map((r) => [r.answers!.answers.length, r.answers!.leaving])).toEqual([[2, true]]);
+    expect(service.sessions[0]!.deliveredCount).toBe(2);
+    expect(service.availableCount()).toBe(8);
+  });
+
+  it('releases the messages it received and never handed out, for other members at once (1 ms, not the backoff)', async () => {
+    const { service, iterator, queue } = await setUp({ records: 5 }, { inFlightLimit: 5 });
+    const [held] = await take(iterator, 1);
+    await eventually(() => queue.bufferedCount === 4, { what: 'four messages read ahead' });
+    await queue.close();
+    expect(service.answers.map((a) => [a.offset, a.type, a.delayMs])).toEqual([
+      [1, 'QUEUE_ANSWER_TYPE_RELEASE', 1],
+      [2, 'QUEUE_ANSWER_TYPE_RELEASE', 1],
+      [3, 'QUEUE_ANSWER_TYPE_RELEASE', 1],
+      [4, 'QUEUE_ANSWER_TYPE_RELEASE', 1],
+    ]);
+    // The one handed out and not answered is the server's to release (the stream's end).
+    expect(held!.isAnswered).toBe(false);
+    expect(service.availableCount()).toBe(5);
   });
 
   it('waits for the handlers process() is running, and sends their answers', async () => {

@@ -41,6 +41,13 @@ export interface FakeSession {
   isEnded: boolean;
   /** Why the stream ended: 'client-end', 'cancelled', 'server-error'. */
   endedBy: string | undefined;
+  /** The member half-closed: the stream ends once its answers are answered. */
+  hasClientEnded: boolean;
+  pendingResults: number;
+  /** Its answers said `leaving`: it gets no more deliveries. */
+  isLeaving: boolean;
+  /** Deliveries made to it. */
+  deliveredCount: number;
 }
 
 /**
@@ -79,11 +86,12 @@ export async function startFakeQueueService(options: FakeQueueServiceOptions = {
   const batchOf = (offset: number) => batches[Math.floor(offset / recordsPerBatch)]!;
 
   const deliver = (session: FakeSession) => {
-    if (session.isEnded || !session.join) return;
+    if (session.isEnded || !session.join || session.isLeaving) return;
     const limit = options.ignoreCredits ? Number.POSITIVE_INFINITY : session.join.inFlightLimit || 100;
     while (session.held.size < limit && available.length > 0 && !isWriteBlocked) {
       const offset = available.shift()!;
       session.held.add(offset);
+      session.deliveredCount++;
       deliveredCount++;
       const lockDeadlineMs = Date.now() + (options.lockDurationMs ?? 30_000);
       const isWritable = session.call.write({ delivery: { topic: 't', partition: 0, batches: batchOf(offset), records: [{ offset, deliveryCount: 1, lockDeadlineMs }] } });
@@ -116,6 +124,7 @@ export async function startFakeQueueService(options: FakeQueueServiceOptions = {
       return;
     }
     if (request.answers) {
+      if (request.answers.leaving) session.isLeaving = true;
       const results: QueueAnswerResult[] = request.answers.answers.map((answer) => {
         answers.push(answer);
         const failure = options.failAnswer?.(answer) ?? (session.held.has(answer.offset) ? undefined : new QueueRecordNotAcquiredError(`${answer.offset} is not held by ${session.memberId}`));
@@ -125,10 +134,13 @@ export async function startFakeQueueService(options: FakeQueueServiceOptions = {
         }
         return { topic: answer.topic, partition: answer.partition, offset: answer.offset, failure: failure ? toFailure(failure) : null };
       });
+      session.pendingResults++;
       const send = () => {
+        session.pendingResults--;
         if (session.isEnded) return;
         session.call.write({ results: { requestId: request.answers!.requestId, results } });
-        deliver(session);
+        if (session.hasClientEnded) finishEnded(session);
+        else deliver(session);
       };
       if (options.holdResults) heldResults.push(send);
       else send();
@@ -156,16 +168,22 @@ export async function startFakeQueueService(options: FakeQueueServiceOptions = {
     for (const other of sessions) deliver(other);
   };
 
+  /** The member ended its side: once its answers are answered, release what it holds and end ours. */
+  const finishEnded = (session: FakeSession) => {
+    if (session.pendingResults > 0 || session.isEnded) return;
+    endSession(session, 'client-end');
+    session.call.end();
+  };
+
   const server = new grpc.Server();
   server.addService(loadProtocol().protocol.strata.v1.QueueService.service, {
     QueueSession: (call: Call) => {
-      const session: FakeSession = { call, join: undefined, memberId: `m${nextMemberId++}`, held: new Set(), isEnded: false, endedBy: undefined };
+      const session: FakeSession = { call, join: undefined, memberId: `m${nextMemberId++}`, held: new Set(), isEnded: false, endedBy: undefined, hasClientEnded: false, pendingResults: 0, isLeaving: false, deliveredCount: 0 };
       sessions.push(session);
       call.on('data', (request: QueueSessionRequest__Output) => onRequest(session, request));
       call.on('end', () => {
-        // The member ended its side: release what it holds, then end ours (after the results sent so far).
-        endSession(session, 'client-end');
-        call.end();
+        session.hasClientEnded = true;
+        finishEnded(session);
       });
       call.on('cancelled', () => endSession(session, 'cancelled'));
       call.on('error', () => endSession(session, 'cancelled'));
