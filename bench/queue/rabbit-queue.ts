@@ -3,9 +3,10 @@
  * fsyncs its Raft log before confirming) filled with persistent messages through a confirm channel,
  * drained by N consumers, each on its own connection and channel with a prefetch of the case's
  * in-flight limit and manual acks, one basic.ack per message (multiple = false). AMQP acks
- * have no reply: a channel's close-ok, which the broker sends after everything before it on the
- * channel, is what proves the acks were applied, so closing is inside the clock; afterwards the
- * queue must be empty.
+ * have no reply, so closing the channels (close-ok comes after everything before it on the channel)
+ * is inside the clock. Even so, RabbitMQ 3.10 returned a few acked messages to the queue after the
+ * channels closed (19-114 of 100,000 in loaded runs, never redelivered before the close): those
+ * count as not acknowledged, and the case's note says how many.
  */
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { VALUE, measureDrain, type DrainCase, type DrainResult } from './drain-result.js';
@@ -90,17 +91,28 @@ export async function measureRabbitDrain(node: RabbitMqNode, drainCase: DrainCas
       };
     });
     await Promise.all(models.map((model) => model.close()));
-    // A quorum queue applies settlements through its Raft log after the channel's close-ok: the
-    // count may trail by a few for a moment. Polled (outside the clock) until it reaches 0.
+    // A quorum queue applies settlements and returns through its Raft log after the channel's
+    // close-ok: the count moves for a moment. Polled (outside the clock) until it holds still for 0.5 s (5 s at most).
     const check = await admin.createChannel();
     let messageCount = (await check.checkQueue(queue)).messageCount;
-    for (const pollUntil = performance.now() + 5_000; messageCount !== 0 && performance.now() < pollUntil; ) {
+    for (let stableSinceMs = performance.now(), pollUntilMs = stableSinceMs + 5_000; performance.now() < pollUntilMs && performance.now() - stableSinceMs < 500; ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      messageCount = (await check.checkQueue(queue)).messageCount;
+      const count = (await check.checkQueue(queue)).messageCount;
+      if (count !== messageCount) [messageCount, stableSinceMs] = [count, performance.now()];
     }
     const notes = result.note ? [result.note] : [];
     if (redeliveries > 0) notes.push(`${redeliveries} messages delivered again (and acked again)`);
-    if (messageCount !== 0 && result.acknowledged === backlog) notes.push(`${messageCount} messages still in the queue 5 s after the drain`);
+    if (messageCount !== 0) {
+      const acknowledged = Math.max(0, result.acknowledged - messageCount);
+      const scale = result.acknowledged / Math.max(1, acknowledged);
+      Object.assign(result, {
+        acknowledged,
+        recordsPerSec: acknowledged / result.seconds,
+        clientCpuUsPerRecord: result.clientCpuUsPerRecord * scale,
+        serverCpuUsPerRecord: result.serverCpuUsPerRecord * scale,
+      });
+      notes.push(`${messageCount} acked messages were back in the queue after the channels closed (not counted as acknowledged)`);
+    }
     if (notes.length > 0) result.note = notes.join('; ');
     await check.deleteQueue(queue);
     await check.close();
