@@ -24,6 +24,7 @@
  *            --server-cpu-prof=DIR (the Strata server under node --cpu-prof; summarise the profile with
  *            node dist/bench/cpuprofile-top.js DIR/FILE.cpuprofile)
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -61,6 +62,15 @@ const serverCpuProfDir = option('server-cpu-prof');
 let caseCounter = 0;
 const caseName = (label: string) => `${label}-${process.pid}-${++caseCounter}`;
 
+/** The commit the tree is at, and whether it has changes: the compiled code should be of it. */
+function gitDescription(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'not a git checkout';
+  const isDirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
+  return `git ${head.stdout.trim()}${isDirty ? ' with uncommitted changes' : ''}`;
+}
+
 function printEnvironment() {
   const cpus = os.cpus();
   const environment = {
@@ -68,6 +78,7 @@ function printEnvironment() {
     machine: `${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
     software: `node ${process.version}, @grpc/grpc-js ${packageVersion('@grpc/grpc-js')}, ioredis ${packageVersion('ioredis')}, amqplib ${packageVersion('amqplib')}, redis-server ${redisVersion()}, rabbitmq-server ${rabbitMqVersion()} (erlang ${erlangVersion()})`,
     command: `node ${path.relative(process.cwd(), process.argv[1] ?? '')} ${argv.join(' ')}`.trim(),
+    code: gitDescription(),
     load: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
   log('# Strata queue groups beside Redis Streams and RabbitMQ quorum queues');
@@ -75,6 +86,7 @@ function printEnvironment() {
   log(`machine:  ${environment.machine}`);
   log(`software: ${environment.software}`);
   log(`command:  ${environment.command} (${isQuick ? 'quick' : 'full'} run)`);
+  log(`code:     ${environment.code} (run \`make build\` first: dist/ is what runs)`);
   log(`load:     ${environment.load.join(' ')} (1, 5, 15 min averages at start: other work on this shared machine)`);
   log(`workload: ${VALUE_BYTES}-byte records, a backlog of ${fmt(records)} per case, ${CONSUMER_COUNTS.join(' / ')} consumers holding at most ${fmt(inFlight)} unanswered each, one ack per record; ${rounds} round(s); Strata topic of ${partitions} partitions (flush=interval; queue state durable with group commit), Redis one stream, RabbitMQ one quorum queue (persistent messages)`);
   log('');
