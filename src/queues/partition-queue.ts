@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import { MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION } from '../core/limits.js';
 import type { QueueStateChange } from './queue-state-changes.js';
 
@@ -60,6 +60,12 @@ export class PartitionQueue {
   /** Key-ordered groups: each window record's key (latin1 of its bytes; null: keyless). */
   private readonly keys = new Map<number, string | null>();
   private batches: WindowBatch[] = [];
+  /**
+   * No record below this offset (and at or above the start) is available: an unordered scan starts
+   * here instead of at the start, so a window full of acquired records costs nothing per pump. It may
+   * lag behind (point at a record acquired since); it is never above an available record.
+   */
+  private availableFromOffset: number;
   /** Records being dead-lettered now (0), or whose dead-letter append failed and is retried at the time given. In memory. */
   private readonly deadLettering = new Map<number, number>();
 
@@ -71,6 +77,7 @@ export class PartitionQueue {
   ) {
     this.startOffset = startOffset;
     this.fetchOffset = startOffset;
+    this.availableFromOffset = startOffset;
   }
 
   /** The record at `offset` if it is tracked or in the window; undefined below the start (done) or past the window. */
@@ -79,13 +86,17 @@ export class PartitionQueue {
     return this.tracked.get(offset) ?? (offset < this.fetchOffset ? UNTOUCHED : undefined);
   }
 
-  /** Applies one durable change of this partition (see QueueStateChange). Changes refer only to records a live coordinator saw. */
+  /**
+   * Applies one durable change of this partition (see QueueStateChange). Changes refer only to records
+   * a live coordinator saw. (Its checks throw AssertionError directly rather than call assert(): they
+   * run per record, and assert() would build every message, failing or not.)
+   */
   apply(change: PartitionChange): void {
     switch (change.type) {
       case 'acquire':
         for (const offset of change.offsets) {
           const record = this.current(offset);
-          assert(record.state === 'available', `acquire of ${this.describe(offset)} in state ${record.state}`);
+          if (record.state !== 'available') throw new AssertionError(`acquire of ${this.describe(offset)} in state ${record.state}`);
           if (record.deliveryCount > 0) this.redeliveries++;
           this.tracked.set(offset, { state: 'acquired', deliveryCount: record.deliveryCount + 1, deadlineMs: change.lockDeadlineMs, memberId: change.memberId, lastError: record.lastError });
           this.owner.held(change.memberId, 1);
@@ -95,7 +106,7 @@ export class PartitionQueue {
       case 'extend':
         for (const offset of change.offsets) {
           const record = this.current(offset);
-          assert(record.state === 'acquired', `extend of ${this.describe(offset)} in state ${record.state}`);
+          if (record.state !== 'acquired') throw new AssertionError(`extend of ${this.describe(offset)} in state ${record.state}`);
           this.tracked.set(offset, { ...record, deadlineMs: change.lockDeadlineMs });
         }
         this.owner.deadlineAt(change.lockDeadlineMs);
@@ -106,7 +117,7 @@ export class PartitionQueue {
           // Below the start it is done already: a change replayed over a snapshot that includes it.
           if (offset < this.startOffset) continue;
           const record = this.current(offset);
-          assert(record.state !== 'done', `${change.type} of ${this.describe(offset)}, which is done`);
+          if (record.state === 'done') throw new AssertionError(`${change.type} of ${this.describe(offset)}, which is done`);
           if (record.state === 'acquired') this.owner.held(record.memberId, -1);
           // At-most-once acks an available record as it hands it out: that is a delivery too.
           const deliveryCount = record.state === 'available' ? record.deliveryCount + 1 : record.deliveryCount;
@@ -120,12 +131,13 @@ export class PartitionQueue {
         assert(change.eligibleAtMs.length === change.offsets.length, 'a release names an eligible time per offset');
         change.offsets.forEach((offset, i) => {
           const record = this.current(offset);
-          assert(record.state === 'acquired', `release of ${this.describe(offset)} in state ${record.state}`);
+          if (record.state !== 'acquired') throw new AssertionError(`release of ${this.describe(offset)} in state ${record.state}`);
           this.owner.held(record.memberId, -1);
           const eligibleAtMs = change.eligibleAtMs[i]!;
           this.tracked.set(offset, { state: 'available', deliveryCount: record.deliveryCount, deadlineMs: eligibleAtMs, memberId: '', lastError: change.reason ?? record.lastError });
           this.deadLettering.delete(offset);
           this.owner.deadlineAt(eligibleAtMs);
+          if (offset < this.availableFromOffset) this.availableFromOffset = offset;
         });
         return;
       case 'snapshot':
@@ -167,9 +179,14 @@ export class PartitionQueue {
   acquirable(nowMs: number, isKeyOrdered: boolean, maxCount: number): number[] {
     const out: number[] = [];
     const blockedKeys = new Set<string>();
-    for (let offset = this.startOffset; offset < this.fetchOffset && out.length < maxCount; offset++) {
+    // Key order needs every record not done from the start (an acquired one blocks its key); unordered does not.
+    const fromOffset = isKeyOrdered ? this.startOffset : Math.max(this.startOffset, this.availableFromOffset);
+    let firstAvailable: number | undefined;
+    let offset = fromOffset;
+    for (; offset < this.fetchOffset && out.length < maxCount; offset++) {
       const record = this.tracked.get(offset) ?? UNTOUCHED;
       if (record.state === 'done') continue;
+      if (record.state === 'available' && firstAvailable === undefined) firstAvailable = offset;
       if (isKeyOrdered) {
         const key = this.keys.get(offset);
         if (key !== null && key !== undefined) {
@@ -179,6 +196,7 @@ export class PartitionQueue {
       }
       if (record.state === 'available' && record.deadlineMs <= nowMs && !this.deadLettering.has(offset)) out.push(offset);
     }
+    if (!isKeyOrdered) this.availableFromOffset = firstAvailable ?? offset;
     return out;
   }
 
@@ -241,6 +259,16 @@ export class PartitionQueue {
     return { inFlight, waitingForRetry, done };
   }
 
+  /**
+   * Whether a log read is worth it now: the window has a quarter of its room free, or (unordered) no
+   * record in it is available any more. Reading for every few records answered would read the same
+   * bytes over and over.
+   */
+  wantsRecords(): boolean {
+    const room = this.windowRoom();
+    return room > 0 && (room >= MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION / 4 || this.availableFromOffset >= this.fetchOffset);
+  }
+
   /** Records the window may still take. */
   windowRoom(): number {
     return MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION - (this.fetchOffset - this.startOffset);
@@ -252,7 +280,7 @@ export class PartitionQueue {
    */
   addBatch(batch: WindowBatch, keys?: ReadonlyMap<number, Buffer | null>): number {
     if (batch.lastOffset < this.fetchOffset) return 0;
-    assert(batch.baseOffset <= this.fetchOffset, `${this.describe(this.fetchOffset)}: the log skipped offsets [${this.fetchOffset}, ${batch.baseOffset})`);
+    if (batch.baseOffset > this.fetchOffset) throw new AssertionError(`${this.describe(this.fetchOffset)}: the log skipped offsets [${this.fetchOffset}, ${batch.baseOffset})`);
     const endOffset = Math.min(batch.lastOffset + 1, this.fetchOffset + this.windowRoom());
     const taken = endOffset - this.fetchOffset;
     if (taken <= 0) return 0;
@@ -286,6 +314,7 @@ export class PartitionQueue {
     this.keys.clear();
     this.batches = [];
     this.fetchOffset = this.startOffset;
+    this.availableFromOffset = this.startOffset;
     this.generation++;
   }
 
@@ -324,7 +353,7 @@ export class PartitionQueue {
   }
 
   private current(offset: number): TrackedRecord {
-    assert(offset >= this.startOffset, `${this.describe(offset)} is below the start offset ${this.startOffset}`);
+    if (offset < this.startOffset) throw new AssertionError(`${this.describe(offset)} is below the start offset ${this.startOffset}`);
     return this.tracked.get(offset) ?? UNTOUCHED;
   }
 

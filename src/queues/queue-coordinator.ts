@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import {
   GroupMaxSizeReachedError,
   QueueGroupNotEmptyError,
@@ -67,12 +67,18 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     this.deps.journal.setSnapshotSource((groupId) => this.groups.get(groupId)?.snapshotChanges(this.deps.clock.nowMs()) ?? []);
     await this.deps.journal.replay((change) => this.applyChange(change, true));
     this.isStarted = true;
-    for (const group of this.groups.values()) this.startTimer(group);
+    for (const group of this.groups.values()) {
+      // A group whose part of the state topic is damaged has unknown state: it serves nothing, expires nothing.
+      const damage = this.deps.journal.damageOf?.(group.groupId);
+      if (damage) group.failure = damage;
+      else this.startTimer(group);
+    }
   }
 
   async join(request: QueueJoinRequest): Promise<QueueMemberHandle> {
     this.checkOpen();
     checkJoinRequest(request, this.deps.topics);
+    this.checkDamage(request.groupId);
     let group = this.groups.get(request.groupId);
     if (group) {
       checkJoinConfig(request.config ?? {}, group.config, request.groupId);
@@ -222,7 +228,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     }
     if (!group) {
       // A change of a group deleted earlier in the log (the state topic keeps what compaction has not cut yet).
-      assert(isReplay, `${change.type} of queue group ${change.groupId}, which does not exist`);
+      if (!isReplay) throw new AssertionError(`${change.type} of queue group ${change.groupId}, which does not exist`);
       return;
     }
     if (change.type === 'delete') {
@@ -334,11 +340,18 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     group.timer.fireAt(this.deps.clock.nowMs());
   }
 
+  /** A group an admin call names: QueueGroupNotFoundError, or the DataLossError of a damaged one. */
   private groupOf(groupId: string): QueueGroup {
     validateQueueGroupId(groupId);
+    this.checkDamage(groupId);
     const group = this.groups.get(groupId);
     if (!group) throw new QueueGroupNotFoundError(`queue group '${groupId}' does not exist`);
     return group;
+  }
+
+  private checkDamage(groupId: string): void {
+    const damage = this.deps.journal.damageOf?.(groupId);
+    if (damage) throw damage;
   }
 
   private groupOfMember(memberId: string): QueueGroup {

@@ -132,7 +132,7 @@ export class QueueDeliveryPump {
       this.wake(group); // places freed; the timer may have less to do
     }
     const fromOffset = queue.fetchOffset;
-    if (queue.windowRoom() <= 0 || fromOffset >= view.highWatermark) return 0;
+    if (!queue.wantsRecords() || fromOffset >= view.highWatermark) return 0;
     const generation = queue.generation;
     let batches: Buffer;
     try {

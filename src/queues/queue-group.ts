@@ -1,4 +1,4 @@
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { StrataError } from '../core/errors.js';
 import { PartitionQueue, type PartitionQueueOwner } from './partition-queue.js';
@@ -83,7 +83,7 @@ export class QueueGroup implements PartitionQueueOwner {
 
   held(memberId: string, delta: number): void {
     const count = (this.heldCounts.get(memberId) ?? 0) + delta;
-    assert(count >= 0, `member ${memberId} of queue group ${this.groupId} would hold ${count} records`);
+    if (count < 0) throw new AssertionError(`member ${memberId} of queue group ${this.groupId} would hold ${count} records`);
     if (count === 0) this.heldCounts.delete(memberId);
     else this.heldCounts.set(memberId, count);
   }
@@ -120,7 +120,7 @@ export class QueueGroup implements PartitionQueueOwner {
 
   /** Applies one durable change of this group ('delete' is the coordinator's: it drops the group). */
   apply(change: QueueStateChange): void {
-    assert(change.groupId === this.groupId, `change of group ${change.groupId} applied to ${this.groupId}`);
+    if (change.groupId !== this.groupId) throw new AssertionError(`change of group ${change.groupId} applied to ${this.groupId}`);
     switch (change.type) {
       case 'config': {
         const isReordered = change.config.ordering !== this.config.ordering;
@@ -159,7 +159,7 @@ export class QueueGroup implements PartitionQueueOwner {
       }
       default: {
         const queue = this.partitionQueue(change.topic, change.partition);
-        assert(queue, `${change.type} in ${change.topic}-${change.partition} of queue group ${this.groupId}, which has no state there`);
+        if (!queue) throw new AssertionError(`${change.type} in ${change.topic}-${change.partition} of queue group ${this.groupId}, which has no state there`);
         queue.apply(change);
       }
     }

@@ -10,7 +10,7 @@ import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OffsetStore } from '../groups/offset-store.js';
 import type { TopicLogsView } from '../groups/topics-view.js';
-import { OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC } from '../core/internal-topics.js';
+import { isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC } from '../core/internal-topics.js';
 import type { QueueCoordinatorApi, QueueTopicsView } from '../queues/queue-coordinator-api.js';
 import { QueueCoordinator } from '../queues/queue-coordinator.js';
 import { QueueStateStore } from '../queues/queue-state-store.js';
@@ -162,6 +162,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
 function warnOfUnreachableBatchLimits(logManager: LogManager, config: ServerConfig, logger: Logger): void {
   const largestBatchBytes = largestAcceptedBatchBytes(config);
   for (const topic of logManager.listTopics()) {
+    // The server writes its internal topics itself (state logs take batches larger than a request).
+    if (isInternalTopic(topic)) continue;
     const { maxBatchBytes } = logManager.describeTopic(topic).config;
     if (maxBatchBytes > largestBatchBytes) {
       logger.warn({ topic, maxMessageBytes: maxBatchBytes, largestBatchBytes, maxRequestBytes: config.maxRequestBytes }, 'topic max.message.bytes is larger than a request this server receives: raise maxRequestBytes');

@@ -42,6 +42,8 @@ export interface StateLogOptions<T> {
    * comment): false (default), once the append resolves; true, when it calls append.
    */
   isAppliedOnAppend?: boolean;
+  /** Bytes of appends queued per partition at most (STATE_LOG_MAX_QUEUED_BYTES; tests set less). */
+  maxQueuedBytes?: number;
 }
 
 /** Values under one key: kept in one batch when written (all or nothing), in order. */
@@ -51,10 +53,9 @@ export interface StateLogEntry<T> {
 }
 
 /**
- * Everything replay or compaction needs of a partition's live state: the entries whose replay,
- * after anything older in the partition, leaves the state as it is now (latest records, or a
- * snapshot of each key). Called inside the partition's write order, when the appends before it have
- * resolved and their callers have had a turn of the event loop to apply them.
+ * A partition's live state for compaction: the entries whose replay, after anything older in the
+ * partition, leaves the state as it is now (latest records, or a snapshot of each key). Called inside
+ * the partition's write order, where the class comment says (it depends on `isAppliedOnAppend`).
  */
 export type SnapshotSource<T> = (partition: number) => Array<StateLogEntry<T>>;
 
@@ -77,8 +78,8 @@ interface PartitionWrites {
 
 /**
  * A keyed state log: JSON values in an internal topic (flush=always, kept forever), replayed in log
- * order per partition at startup, appended durably, compacted by snapshots. The offset store, the
- * producer id registry and the queue state store each keep their state in memory and this log on disk.
+ * order per partition at startup, appended durably, compacted by snapshots. The offset store and the
+ * queue state store keep their state in memory and this log on disk (schemas and ACLs are to follow).
  *
  * - Keys: a key's records go to one partition (crc32 of the key modulo the partition count), so they
  *   replay in the order written. Values are JSON (UTF-8) in the record value, the key in the key.
@@ -233,7 +234,7 @@ export class StateLog<T> {
       const { texts, bytes } = encodeValues(key, values);
       if (bytes + BATCH_HEADER_BYTES > STATE_LOG_MAX_BATCH_BYTES) throw new BatchTooLargeError(bytes + BATCH_HEADER_BYTES, STATE_LOG_MAX_BATCH_BYTES, `${values.length} values of ${this.topic} take up to ${bytes + BATCH_HEADER_BYTES} bytes, over the batch limit of ${STATE_LOG_MAX_BATCH_BYTES}`);
       const writes = this.writesOf(partition);
-      if (writes.queuedBytes + bytes > STATE_LOG_MAX_QUEUED_BYTES) throw new TooManyPendingAppendsError(`${this.topic}/${partition} has ${writes.queuedBytes} bytes of appends queued: try again`);
+      if (writes.queuedBytes + bytes > (this.options.maxQueuedBytes ?? STATE_LOG_MAX_QUEUED_BYTES)) throw new TooManyPendingAppendsError(`${this.topic}/${partition} has ${writes.queuedBytes} bytes of appends queued: try again`);
       const appended = new Promise<void>((resolve, reject) => {
         writes.queue.push({ key, texts, bytes, resolve, reject });
         writes.queuedBytes += bytes;

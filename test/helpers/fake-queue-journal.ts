@@ -1,3 +1,4 @@
+import type { DataLossError } from '../../src/core/errors.js';
 import type { QueueStateChange } from '../../src/queues/queue-state-changes.js';
 import type { QueueStateJournal } from '../../src/queues/queue-state-journal.js';
 
@@ -10,6 +11,8 @@ export class FakeQueueJournal implements QueueStateJournal {
   readonly changes: QueueStateChange[] = [];
   appendCount = 0;
   failWith: Error | undefined;
+  /** Groups whose part of the state topic replay found damaged. */
+  readonly damaged = new Map<string, DataLossError>();
   private snapshotOf: ((groupId: string) => QueueStateChange[]) | undefined;
 
   async append(_groupId: string, changes: readonly QueueStateChange[]): Promise<void> {
@@ -23,6 +26,10 @@ export class FakeQueueJournal implements QueueStateJournal {
   async replay(apply: (change: QueueStateChange) => void): Promise<{ replayed: number; skipped: number }> {
     for (const change of this.changes) apply(JSON.parse(JSON.stringify(change)) as QueueStateChange);
     return { replayed: this.changes.length, skipped: 0 };
+  }
+
+  damageOf(groupId: string): DataLossError | undefined {
+    return this.damaged.get(groupId);
   }
 
   setSnapshotSource(snapshotOf: (groupId: string) => QueueStateChange[]): void {

@@ -45,13 +45,19 @@ export class FakeQueueLog implements QueuePartitionView {
     if (offset < this.logStartOffset || offset > this.highWatermark) throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.highWatermark);
     const parts: Buffer[] = [];
     let bytes = 0;
-    for (const batch of this.batches) {
-      if (batch.lastOffset < offset) continue;
+    let low = 0;
+    let high = this.batches.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.batches[mid]!.lastOffset < offset) low = mid + 1;
+      else high = mid;
+    }
+    for (const batch of this.batches.slice(low)) {
       if (parts.length > 0 && bytes + batch.bytes.length > maxBytes) break;
       parts.push(batch.bytes);
       bytes += batch.bytes.length;
     }
-    return { batches: Buffer.concat(parts) };
+    return { batches: parts.length === 1 ? parts[0]! : Buffer.concat(parts) };
   }
 
   async startForTimestamp(timestampMs: number): Promise<{ offset: number; found: boolean }> {

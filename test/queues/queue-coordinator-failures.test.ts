@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { DataLossError } from '../../src/core/errors.js';
 import { MAX_QUEUE_ANSWERS_PER_REQUEST, MAX_QUEUE_DELAY_MS, MAX_QUEUE_IN_FLIGHT_PER_MEMBER } from '../../src/core/limits.js';
 import { QueueHarness, type TestMember } from '../helpers/queue-harness.js';
 
@@ -169,5 +170,22 @@ describe('QueueCoordinator bad input: a typed error, nothing changed', () => {
     await harness.restart();
     const description = await harness.coordinator.describeGroup('g');
     expect(description.total).toMatchObject({ depth: 4, inFlight: 4 });
+  });
+
+  it('a group whose state replay found damaged refuses joins and admin calls with DATA_LOSS and expires nothing; other groups work', async () => {
+    await twoMembers();
+    await harness.join('other', ['orders']);
+    const damage = new DataLossError('__queue_state', 3, 10, 10, 'segment', 0, 'test damage');
+    harness.journal.damaged.set('g', damage);
+    const changesOfG = () => harness.journal.changes.filter((c) => c.groupId === 'g').length;
+    const before = changesOfG();
+    await harness.restart();
+    harness.clock.advance(60_000);
+    await harness.settle();
+    expect(changesOfG()).toBe(before); // its locks were not expired
+    await expect(harness.join('g', ['orders'])).rejects.toBe(damage);
+    await expect(harness.coordinator.describeGroup('g')).rejects.toBe(damage);
+    await expect(harness.coordinator.deleteGroup('g')).rejects.toBe(damage);
+    expect((await harness.coordinator.describeGroup('other')).groupId).toBe('other');
   });
 });

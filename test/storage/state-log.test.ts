@@ -255,6 +255,44 @@ describe('StateLog', () => {
     await again.close();
   });
 
+  it('refuses appends past its queue bound while a write runs (TOO_MANY_PENDING_APPENDS, retriable), and takes them again once it drained', async () => {
+    let releaseWrites!: () => void;
+    const writesReleased = new Promise<void>((resolve) => (releaseWrites = resolve));
+    // The log manager, whose appends wait until released (a slow fsync).
+    const port: StateLogPort = {
+      listTopics: () => logs.listTopics(),
+      createTopic: (name, partitionCount, config) => logs.createTopic(name, partitionCount, config),
+      partitionCount: (topic) => logs.partitionCount(topic),
+      partition: (topic, partition) => {
+        const log = logs.partition(topic, partition);
+        return Object.assign(Object.create(log) as PartitionLog, {
+          append: async (batch: Buffer, options: { ackLevel: 'durable' }) => {
+            await writesReleased;
+            return log.append(batch, options);
+          },
+        });
+      },
+    };
+    const log = await StateLog.open<Value>(port, { topic: TOPIC, partitionCount: 1, segmentBytes: 1024 * 1024, parse, nowMs: () => 1_000, logger: silentLogger, damageMeaning: '', maxQueuedBytes: 2_000 });
+    const sums = new Sums();
+    // The first append is being written; the next ones queue, up to 2,000 bytes (values of ~140 bytes).
+    const accepted = [sums.add(log, 'a', [1])];
+    let refused: unknown;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      const append = sums.add(log, 'a', [1], 'x'.repeat(64));
+      const outcome = await Promise.race([append.then(() => 'resolved', (error: unknown) => error), new Promise((resolve) => setImmediate(() => resolve('queued')))]);
+      if (outcome === 'queued') accepted.push(append);
+      else refused = outcome;
+    }
+    expect(refused).toMatchObject({ code: 'TOO_MANY_PENDING_APPENDS', retriable: true });
+    expect(accepted.length).toBeGreaterThan(5);
+    releaseWrites();
+    await Promise.all(accepted);
+    expect(sums.sums.get('a')).toBe(accepted.length);
+    await sums.add(log, 'a', [1]);
+    await log.close();
+  });
+
   it('close waits for the appends queued, then refuses new ones', async () => {
     const log = await openStateLog(logs);
     await log.replay(() => undefined);
