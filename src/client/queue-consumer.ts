@@ -213,7 +213,7 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
   }
 
   private openSession(): void {
-    const session = new QueueSession(this.stub, this.options, this.client.clock, this);
+    const session = new QueueSession(this.stub, this.options, this.client.clock, this, this.joined !== undefined);
     this.session = session;
     session.open();
   }

@@ -41,6 +41,8 @@ export class QueueSession implements QueueMessageSession, AnswerStream {
     private readonly options: ResolvedQueueOptions,
     clock: Clock,
     private readonly host: QueueSessionHost,
+    /** Whether the member joined before (in an earlier session). */
+    private readonly isRejoin = false,
   ) {
     this.batcher = new QueueAnswerBatcher(this, clock, options.answerLingerMs, options.maxAnswersPerRequest);
   }
@@ -63,7 +65,9 @@ export class QueueSession implements QueueMessageSession, AnswerStream {
     call.on('error', (error: unknown) => this.ended(StrataClientError.fromServiceError(error)));
     call.on('end', () => this.ended(undefined));
     const { groupId, topics, inFlightLimit, config, clientId } = this.options;
-    call.write({ join: { groupId, topics, inFlightLimit, config: toProtoConfig(config), clientId } });
+    // A rejoin takes the group as it is: its configuration may have been altered since the first
+    // join, and a join whose values differ from the group's is refused.
+    call.write({ join: { groupId, topics, inFlightLimit, config: toProtoConfig(this.isRejoin ? {} : config), clientId } });
   }
 
   write(request: QueueSessionRequest): boolean {

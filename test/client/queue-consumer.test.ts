@@ -324,7 +324,7 @@ describe('client.queue(): close()', () => {
 describe('client.queue(): a lost session', () => {
   it('joins again after UNAVAILABLE, after a backoff on the client clock; answers of the old session fail, its records come again', async () => {
     const clock = new ManualClock(Date.now());
-    const { service, iterator } = await setUp({ records: 4 }, { inFlightLimit: 2 }, clock);
+    const { service, iterator } = await setUp({ records: 4 }, { inFlightLimit: 2, config: { lockDurationMs: 45_000 } }, clock);
     const [m0, m1] = await take(iterator, 2);
     // Not sent: the linger is on the manual clock, which does not move.
     const lingering = m0!.ack().catch((error: unknown) => error);
@@ -337,6 +337,9 @@ describe('client.queue(): a lost session', () => {
     clock.advance(1);
     await eventually(() => service.sessions.length === 2 && service.sessions[1]!.join !== undefined, { what: 'the second join' });
     expect(service.sessions[1]!.join).toMatchObject({ groupId: 'g', topics: ['t'], inFlightLimit: 2 });
+    // The rejoin takes the group's configuration as it is now (an operator may have altered it).
+    expect(service.sessions[0]!.join!.config).toMatchObject({ lockDurationMs: 45_000 });
+    expect(service.sessions[1]!.join!.config).toMatchObject({ lockDurationMs: 0, ordering: 'QUEUE_ORDERING_UNSPECIFIED' });
     const again = await take(iterator, 2);
     expect(again.map((m) => m.offset)).toEqual([0, 1]);
     const acked = again[0]!.ack();
