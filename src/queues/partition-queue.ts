@@ -1,5 +1,6 @@
 import { AssertionError, assert } from '../core/assert.js';
 import { MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION } from '../core/limits.js';
+import { KeyOrderIndex } from './key-order-index.js';
 import type { QueueStateChange } from './queue-state-changes.js';
 
 export type QueueRecordState = 'available' | 'acquired' | 'done';
@@ -57,8 +58,8 @@ export class PartitionQueue {
   /** Records retention removed before they were done (in memory: since this process started). */
   skipped = 0;
   private readonly tracked = new Map<number, TrackedRecord>();
-  /** Key-ordered groups: each window record's key (latin1 of its bytes; null: keyless). */
-  private readonly keys = new Map<number, string | null>();
+  /** Key-ordered groups: the window records' keys and which of them may go out (filled only when keys are read). */
+  private readonly keyOrder = new KeyOrderIndex();
   private batches: WindowBatch[] = [];
   /**
    * No record below this offset (and at or above the start) is available: an unordered scan starts
@@ -100,6 +101,7 @@ export class PartitionQueue {
           if (record.deliveryCount > 0) this.redeliveries++;
           this.tracked.set(offset, { state: 'acquired', deliveryCount: record.deliveryCount + 1, deadlineMs: change.lockDeadlineMs, memberId: change.memberId, lastError: record.lastError });
           this.owner.held(change.memberId, 1);
+          this.keyOrder.onAcquired(offset);
         }
         this.owner.deadlineAt(change.lockDeadlineMs);
         return;
@@ -124,6 +126,7 @@ export class PartitionQueue {
           this.tracked.set(offset, { state: 'done', deliveryCount, deadlineMs: 0, memberId: '', lastError: record.lastError });
           this.deadLettering.delete(offset);
           if (change.type === 'archive') this.deadLettered++;
+          this.keyOrder.onDone(offset, (next) => (this.tracked.get(next) ?? UNTOUCHED).state === 'available');
         }
         this.advanceStart();
         return;
@@ -138,6 +141,7 @@ export class PartitionQueue {
           this.deadLettering.delete(offset);
           this.owner.deadlineAt(eligibleAtMs);
           if (offset < this.availableFromOffset) this.availableFromOffset = offset;
+          this.keyOrder.onAvailable(offset);
         });
         return;
       case 'snapshot':
@@ -178,27 +182,26 @@ export class PartitionQueue {
    */
   acquirable(nowMs: number, isKeyOrdered: boolean, maxCount: number): number[] {
     const out: number[] = [];
-    const blockedKeys = new Set<string>();
-    // Key order needs every record not done from the start (an acquired one blocks its key); unordered does not.
-    const fromOffset = isKeyOrdered ? this.startOffset : Math.max(this.startOffset, this.availableFromOffset);
+    const isEligible = (offset: number, record: TrackedRecord) => record.state === 'available' && record.deadlineMs <= nowMs && !this.deadLettering.has(offset);
+    if (isKeyOrdered) {
+      for (const offset of this.keyOrder.ready()) {
+        if (out.length >= maxCount) break;
+        if (isEligible(offset, this.tracked.get(offset) ?? UNTOUCHED)) out.push(offset);
+      }
+      return out;
+    }
     let firstAvailable: number | undefined;
-    let offset = fromOffset;
+    let offset = Math.max(this.startOffset, this.availableFromOffset);
     for (; offset < this.fetchOffset && out.length < maxCount; offset++) {
       const record = this.tracked.get(offset) ?? UNTOUCHED;
-      if (record.state === 'done') continue;
-      if (record.state === 'available' && firstAvailable === undefined) firstAvailable = offset;
-      if (isKeyOrdered) {
-        const key = this.keys.get(offset);
-        if (key !== null && key !== undefined) {
-          if (blockedKeys.has(key)) continue;
-          blockedKeys.add(key);
-        }
-      }
-      if (record.state === 'available' && record.deadlineMs <= nowMs && !this.deadLettering.has(offset)) out.push(offset);
+      if (record.state !== 'available') continue;
+      firstAvailable ??= offset;
+      if (isEligible(offset, record)) out.push(offset);
     }
-    if (!isKeyOrdered) this.availableFromOffset = firstAvailable ?? offset;
+    this.availableFromOffset = firstAvailable ?? offset;
     return out;
   }
+
 
   /** Acquired records whose lock ended by `nowMs`, not being dead-lettered now (or whose dead-letter retry is due). */
   expired(nowMs: number): number[] {
@@ -287,7 +290,7 @@ export class PartitionQueue {
     if (keys) {
       for (let offset = this.fetchOffset; offset < endOffset; offset++) {
         const key = keys.get(offset);
-        this.keys.set(offset, key ? key.toString('latin1') : null);
+        this.keyOrder.add(offset, key ? key.toString('latin1') : null, (this.tracked.get(offset) ?? UNTOUCHED).state);
       }
     }
     this.batches.push(batch);
@@ -311,7 +314,7 @@ export class PartitionQueue {
 
   /** Forgets the window (not the durable state): it is read again from the start offset (after an ordering change). */
   dropWindow(): void {
-    this.keys.clear();
+    this.keyOrder.clear();
     this.batches = [];
     this.fetchOffset = this.startOffset;
     this.availableFromOffset = this.startOffset;
@@ -361,7 +364,7 @@ export class PartitionQueue {
   private advanceStart(): void {
     while (this.tracked.get(this.startOffset)?.state === 'done') {
       this.tracked.delete(this.startOffset);
-      this.keys.delete(this.startOffset);
+      this.keyOrder.forget(this.startOffset);
       this.startOffset++;
     }
     if (this.fetchOffset < this.startOffset) this.fetchOffset = this.startOffset;

@@ -123,22 +123,23 @@ function checkHeld(
   nowMs: number,
   seen: Set<string>,
 ): { error: StrataError } | { queue: PartitionQueue; deliveryCount: number; lastError: string } {
-  const name = `${ref.topic}-${ref.partition} offset ${ref.offset}`;
+  // Per answer on the hot path: the record's name is built only for an error.
+  const named = () => `${ref.topic}-${ref.partition} offset ${ref.offset}`;
   if (typeof ref.topic !== 'string' || !Number.isInteger(ref.partition) || !Number.isSafeInteger(ref.offset) || ref.offset < 0) {
-    return { error: new InvalidArgumentError(`a record reference needs a topic, a partition and an offset that are integers >= 0, got ${name}`) };
+    return { error: new InvalidArgumentError(`a record reference needs a topic, a partition and an offset that are integers >= 0, got ${named()}`) };
   }
   const key = `${ref.topic}\u0000${ref.partition}\u0000${ref.offset}`;
-  if (seen.has(key)) return { error: new QueueRecordNotAcquiredError(`${name} is named twice in one request: the first answer counts`) };
+  if (seen.has(key)) return { error: new QueueRecordNotAcquiredError(`${named()} is named twice in one request: the first answer counts`) };
   seen.add(key);
   const queue = group.partitionQueue(ref.topic, ref.partition);
   const record = queue?.get(ref.offset);
-  if (!queue || !record) return { error: new QueueRecordNotAcquiredError(`${name} is not held by member ${memberId}: the group tracks no such record (unknown, or done already)`) };
-  if (record.state === 'done') return { error: new QueueRecordNotAcquiredError(`${name} is not held by member ${memberId}: it is done already`) };
+  if (!queue || !record) return { error: new QueueRecordNotAcquiredError(`${named()} is not held by member ${memberId}: the group tracks no such record (unknown, or done already)`) };
+  if (record.state === 'done') return { error: new QueueRecordNotAcquiredError(`${named()} is not held by member ${memberId}: it is done already`) };
   if (record.state !== 'acquired' || record.memberId !== memberId) {
-    return { error: new QueueRecordNotAcquiredError(`${name} is not held by member ${memberId}: ${record.state === 'acquired' ? 'another member holds it (its lock may have expired)' : 'it is not acquired'}`) };
+    return { error: new QueueRecordNotAcquiredError(`${named()} is not held by member ${memberId}: ${record.state === 'acquired' ? 'another member holds it (its lock may have expired)' : 'it is not acquired'}`) };
   }
-  if (queue.isDeadLettering(ref.offset)) return { error: new QueueRecordNotAcquiredError(`${name} is being dead-lettered`) };
-  if (record.deadlineMs <= nowMs) return { error: new QueueRecordNotAcquiredError(`${name}: its lock expired at ${record.deadlineMs} (now ${nowMs})`) };
+  if (queue.isDeadLettering(ref.offset)) return { error: new QueueRecordNotAcquiredError(`${named()} is being dead-lettered`) };
+  if (record.deadlineMs <= nowMs) return { error: new QueueRecordNotAcquiredError(`${named()}: its lock expired at ${record.deadlineMs} (now ${nowMs})`) };
   return { queue, deliveryCount: record.deliveryCount, lastError: record.lastError };
 }
 

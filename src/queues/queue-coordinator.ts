@@ -21,7 +21,8 @@ import type {
   QueueRecordRef,
   QueueResetTarget,
 } from './queue-coordinator-api.js';
-import { QueueDeadLetters, toStrataError } from './queue-dead-letters.js';
+import type { PartitionQueue } from './partition-queue.js';
+import { type DeadLetterRun, QueueDeadLetters, toStrataError } from './queue-dead-letters.js';
 import { QueueDeliveryPump } from './queue-delivery-pump.js';
 import { describePartition, describeQueueGroup } from './queue-describe.js';
 import { QueueDeadlineTimer, QueueGroup, type QueueMember } from './queue-group.js';
@@ -292,9 +293,9 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   }
 
   /** Changes releasing the records `pick` names, each after its backoff, and dead-letter requests for those at the delivery limit. */
-  private releaseAll(group: QueueGroup, nowMs: number, pick: (queue: ReturnType<QueueGroup['partitionQueues']>[number]) => number[]) {
+  private releaseAll(group: QueueGroup, nowMs: number, pick: (queue: PartitionQueue) => number[]): { changes: QueueStateChange[]; deadLetters: DeadLetterRun[] } {
     const changes: QueueStateChange[] = [];
-    const deadLetters: Array<Parameters<QueueDeadLetters['run']>[1]> = [];
+    const deadLetters: DeadLetterRun[] = [];
     for (const queue of group.partitionQueues()) {
       const offsets = pick(queue);
       if (offsets.length === 0) continue;

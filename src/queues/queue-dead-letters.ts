@@ -12,6 +12,9 @@ export const DEAD_LETTER_RETRY_MS = 1_000;
 
 type Commit = (group: QueueGroup, changes: QueueStateChange[]) => Promise<void>;
 
+/** Records of one partition to dead-letter, why, and the error text per record. */
+export type DeadLetterRun = Pick<DeadLetterRequest, 'queue' | 'offsets' | 'cause' | 'reasons'>;
+
 /**
  * Dead-lettering: the records are read from the source log, appended with DEAD_LETTER_HEADERS to the
  * group's dead-letter topic through the DeadLetterWriter (durably), and only then archived with an
@@ -29,7 +32,7 @@ export class QueueDeadLetters {
   ) {}
 
   /** Dead-letters `request`'s records; resolves with the error that stopped it (nothing archived then), else undefined. */
-  async run(group: QueueGroup, request: Pick<DeadLetterRequest, 'queue' | 'offsets' | 'cause' | 'reasons'>): Promise<StrataError | undefined> {
+  async run(group: QueueGroup, request: DeadLetterRun): Promise<StrataError | undefined> {
     const { queue, offsets, cause } = request;
     if (offsets.length === 0) return undefined;
     const deadLetterTopic = queue.topic + group.config.deadLetterTopicSuffix;

@@ -146,9 +146,13 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         coordinator?.close();
         // Its sessions ended with the gRPC server (their members' records released); it waits for
         // its writes under way, then the store's, before the logs close under them.
-        await queueCoordinator.close();
-        await queueStore!.close();
-        await logManager.close();
+        try {
+          await queueCoordinator.close();
+          await queueStore!.close();
+        } finally {
+          // A failure there (a write under way failed) must not leave the logs open: they close anyway.
+          await logManager.close();
+        }
       })();
       return closing;
     },

@@ -92,6 +92,23 @@ describe('QueueCoordinator admin changes', () => {
     expect((await harness.coordinator.describeGroup('g')).config).toMatchObject({ lockDurationMs: 2_000, maxDeliveryAttempts: 7 });
   });
 
+  it('switching to key order holds records behind earlier ones of their key that unordered delivery let out', async () => {
+    await setUp(0);
+    harness.topics.partition('orders', 0).append([{ value: 'a0', key: 'A' }, { value: 'a1', key: 'A' }, { value: 'a2', key: 'A' }]);
+    const member = await harness.join('g', ['orders'], { inFlightLimit: 2 });
+    await harness.settle();
+    const [a0, a1] = member.heldRecords();
+    expect([a0!.value, a1!.value]).toEqual(['a0', 'a1']);
+    await harness.coordinator.alterConfig('g', { ordering: 'key' });
+    await member.answer([a1!], 'release');
+    harness.clock.advance(5_000);
+    await harness.settle();
+    expect(member.heldRecords().map((r) => r.value)).toEqual(['a0']); // a1 and a2 wait behind a0
+    await member.answer([a0!], 'ack');
+    await harness.settle();
+    expect(member.heldRecords().map((r) => r.value)).toEqual(['a1']); // a2 waits behind a1
+  });
+
   it('forgets a deleted topic: its held records stop counting against the member, answers for them fail', async () => {
     await setUp(3);
     harness.topics.create('other', 1).forEach((log) => log.append([{ value: 'o' }]));

@@ -55,6 +55,21 @@ describe('QueueCoordinator lock expiry and departures', () => {
     });
   }
 
+  it('after a restart, locks held before it run to their deadline; acknowledged records never come back', async () => {
+    await setUp(4);
+    const before = await harness.join('g', ['orders'], { config: { lockDurationMs: 10_000 } });
+    await harness.settle();
+    const [done, ...held] = before.heldRecords();
+    await before.answer([done!], 'ack');
+    const lockDeadlineMs = held[0]!.lockDeadlineMs;
+    await harness.restart();
+    const after = await harness.join('g', ['orders']);
+    await harness.advanceUntil(() => after.received.length === 3, 'the held records come back', 100);
+    expect(after.received.map((r) => r.offset).sort()).toEqual([1, 2, 3]); // in the order their jittered backoffs end
+    expect(Math.min(...after.received.map((r) => r.receivedAtMs))).toBeGreaterThanOrEqual(lockDeadlineMs);
+    expect(after.received.every((r) => r.deliveryCount === 2)).toBe(true);
+  });
+
   it('extends a held lock so it does not expire, and refuses to extend one it does not hold', async () => {
     await setUp(2);
     const member = await harness.join('g', ['orders'], { config: { lockDurationMs: 1_000 } });
