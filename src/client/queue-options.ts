@@ -68,9 +68,9 @@ const CONFIG_KEYS: ReadonlyArray<keyof QueueGroupConfigValues> = [
   'start',
 ];
 
-function positiveInteger(name: string, value: number | undefined, max = UINT32_MAX): void {
+function positiveInteger(name: string, value: number | undefined, max = UINT32_MAX, min = 1): void {
   if (value === undefined) return;
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new InvalidArgumentError(`${name} must be an integer in [1, ${max}], got ${value}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
 }
 
 /** Checks a partial configuration's types and ranges (the server checks the rest: cross-field rules, its limits). */
@@ -80,13 +80,13 @@ export function checkQueueConfig(config: QueueGroupConfigOptions): void {
   }
   positiveInteger('lockDurationMs', config.lockDurationMs);
   positiveInteger('maxDeliveryAttempts', config.maxDeliveryAttempts);
-  positiveInteger('backoffBaseMs', config.backoffBaseMs);
+  positiveInteger('backoffBaseMs', config.backoffBaseMs, UINT32_MAX, 0);
   positiveInteger('backoffMaxMs', config.backoffMaxMs);
   if (config.backoffFactor !== undefined && !(Number.isFinite(config.backoffFactor) && config.backoffFactor >= 1)) {
     throw new InvalidArgumentError(`backoffFactor must be a number >= 1, got ${config.backoffFactor}`);
   }
-  if (config.backoffJitter !== undefined && !(config.backoffJitter > 0 && config.backoffJitter < 1)) {
-    throw new InvalidArgumentError(`backoffJitter must be in (0, 1), got ${config.backoffJitter} (0 cannot be sent: on the wire it means "unchanged")`);
+  if (config.backoffJitter !== undefined && !(config.backoffJitter >= 0 && config.backoffJitter < 1)) {
+    throw new InvalidArgumentError(`backoffJitter must be in [0, 1), got ${config.backoffJitter}`);
   }
   if (config.ordering !== undefined && config.ordering !== 'none' && config.ordering !== 'key') throw new InvalidArgumentError(`ordering must be 'none' or 'key', got '${String(config.ordering)}'`);
   if (config.delivery !== undefined && config.delivery !== 'at-least-once' && config.delivery !== 'at-most-once') {
@@ -103,10 +103,11 @@ export function toProtoConfig(config: QueueGroupConfigOptions): QueueGroupConfig
   return {
     lockDurationMs: config.lockDurationMs ?? 0,
     maxDeliveryAttempts: config.maxDeliveryAttempts ?? 0,
-    backoffBaseMs: config.backoffBaseMs ?? 0,
+    // Optional on the wire: left out keeps the group's value, a 0 sent is 0 (retry at once, exact delays).
+    ...(config.backoffBaseMs !== undefined ? { backoffBaseMs: config.backoffBaseMs } : {}),
     backoffFactor: config.backoffFactor ?? 0,
     backoffMaxMs: config.backoffMaxMs ?? 0,
-    backoffJitter: config.backoffJitter ?? 0,
+    ...(config.backoffJitter !== undefined ? { backoffJitter: config.backoffJitter } : {}),
     ordering: config.ordering === undefined ? 'QUEUE_ORDERING_UNSPECIFIED' : config.ordering === 'key' ? 'QUEUE_ORDERING_KEY' : 'QUEUE_ORDERING_NONE',
     delivery:
       config.delivery === undefined ? 'QUEUE_DELIVERY_GUARANTEE_UNSPECIFIED' : config.delivery === 'at-most-once' ? 'QUEUE_DELIVERY_GUARANTEE_AT_MOST_ONCE' : 'QUEUE_DELIVERY_GUARANTEE_AT_LEAST_ONCE',
@@ -121,10 +122,11 @@ export function fromProtoConfig(config: QueueGroupConfig__Output | null | undefi
   return {
     lockDurationMs: config.lockDurationMs,
     maxDeliveryAttempts: config.maxDeliveryAttempts,
-    backoffBaseMs: config.backoffBaseMs,
+    // Optional fields: a server sends them set; absent reads as 0, their proto3 default.
+    backoffBaseMs: config.backoffBaseMs ?? 0,
     backoffFactor: config.backoffFactor,
     backoffMaxMs: config.backoffMaxMs,
-    backoffJitter: config.backoffJitter,
+    backoffJitter: config.backoffJitter ?? 0,
     ordering: config.ordering === 'QUEUE_ORDERING_KEY' ? 'key' : 'none',
     delivery: config.delivery === 'QUEUE_DELIVERY_GUARANTEE_AT_MOST_ONCE' ? 'at-most-once' : 'at-least-once',
     deadLetterTopicSuffix: config.deadLetterTopicSuffix,

@@ -24,10 +24,11 @@ export function queueConfigFromProto(config: QueueGroupConfig__Output | null | u
   const out: Partial<QueueGroupConfig> = {};
   if (config.lockDurationMs !== 0) out.lockDurationMs = config.lockDurationMs;
   if (config.maxDeliveryAttempts !== 0) out.maxDeliveryAttempts = config.maxDeliveryAttempts;
-  if (config.backoffBaseMs !== 0) out.backoffBaseMs = config.backoffBaseMs;
+  // Optional on the wire (0 is a value there): present means set, even to 0.
+  if (config.backoffBaseMs !== undefined) out.backoffBaseMs = config.backoffBaseMs;
   if (config.backoffFactor !== 0) out.backoffFactor = config.backoffFactor;
   if (config.backoffMaxMs !== 0) out.backoffMaxMs = config.backoffMaxMs;
-  if (config.backoffJitter !== 0) out.backoffJitter = config.backoffJitter;
+  if (config.backoffJitter !== undefined) out.backoffJitter = config.backoffJitter;
   if (config.ordering in ORDERINGS) out.ordering = ORDERINGS[config.ordering as keyof typeof ORDERINGS];
   if (config.delivery in DELIVERIES) out.delivery = DELIVERIES[config.delivery as keyof typeof DELIVERIES];
   if (config.deadLetterTopicSuffix !== '') out.deadLetterTopicSuffix = config.deadLetterTopicSuffix;
