@@ -4,6 +4,7 @@ import {
   QueueGroupNotEmptyError,
   QueueGroupNotFoundError,
   ShuttingDownError,
+  type StrataError,
   UnknownMemberIdError,
 } from '../core/errors.js';
 import { MAX_QUEUE_GROUPS, MAX_QUEUE_MEMBERS_PER_GROUP, QUEUE_DEFAULT_IN_FLIGHT } from '../core/limits.js';
@@ -60,7 +61,8 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     this.pump = new QueueDeliveryPump(deps, commit, isCurrent, (group) => this.onTimer(group), (work) => this.track(work), (memberId) => {
       this.track(this.removeMember(memberId, 'failed a delivery'));
     });
-    this.deadLetterer = new QueueDeadLetters(deps, commit, isCurrent, (group) => this.pump.schedule(group));
+    // Not isCurrent: a dead letter appended while close() runs still writes its 'archive' (close waits for it).
+    this.deadLetterer = new QueueDeadLetters(deps, commit, (group) => this.groups.get(group.groupId) === group, (group) => this.pump.schedule(group));
   }
 
   async start(): Promise<void> {
@@ -121,7 +123,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     const written = this.commit(group, plan.changes);
     // Each starts at once (marking its records) so that no later answer or expiry takes them meanwhile.
     const deadLettered = plan.deadLetters.map(async (request) => {
-      const error = await this.deadLetterer.run(group, request);
+      const error = await this.deadLetter(group, request);
       if (error) for (const i of request.answerIndexes) plan.results[i] = { ...plan.results[i]!, error };
     });
     this.pump.schedule(group);
@@ -274,7 +276,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     this.skipRemoved(group);
     const { changes, deadLetters } = this.releaseAll(group, nowMs, (queue) => queue.expired(nowMs));
     if (changes.length > 0) this.commit(group, changes).catch(() => undefined);
-    for (const request of deadLetters) this.track(this.deadLetterer.run(group, request));
+    for (const request of deadLetters) void this.deadLetter(group, request);
     let nextMs = Number.POSITIVE_INFINITY;
     for (const queue of group.partitionQueues()) nextMs = Math.min(nextMs, queue.nextDeadlineMs(nowMs));
     group.timer?.fireAt(nextMs);
@@ -329,10 +331,17 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     const nowMs = this.deps.clock.nowMs();
     const { changes, deadLetters } = this.releaseAll(group, nowMs, (queue) => queue.heldBy(memberId));
     const written = this.commit(group, changes);
-    const deadLettered = deadLetters.map((request) => this.deadLetterer.run(group, request));
+    const deadLettered = deadLetters.map((request) => this.deadLetter(group, request));
     this.pump.schedule(group);
     await written;
     await Promise.all(deadLettered);
+  }
+
+  /** A dead-letter run that close() waits for, whoever started it (an answer, an expiry, a member leaving). */
+  private deadLetter(group: QueueGroup, request: DeadLetterRun): Promise<StrataError | undefined> {
+    const run = this.deadLetterer.run(group, request);
+    this.track(run);
+    return run;
   }
 
   private startTimer(group: QueueGroup): void {

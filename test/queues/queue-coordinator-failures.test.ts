@@ -204,3 +204,54 @@ describe('QueueCoordinator bad input: a typed error, nothing changed', () => {
     expect((await harness.coordinator.describeGroup('other')).groupId).toBe('other');
   });
 });
+
+describe('QueueCoordinator close with a dead letter under way', () => {
+  /** Opens the dead-letter writer's gate once close() has begun, and waits for close. */
+  async function closeWhileDeadLettering(open: () => void): Promise<void> {
+    const closed = harness.coordinator.close();
+    await harness.settle();
+    open();
+    await closed;
+  }
+
+  it('an expired record at its delivery limit: close waits for the dead letter and writes its archive, so a restart neither redelivers nor dead-letters it again', async () => {
+    await setUp(1);
+    const member = await harness.join('g', ['orders'], { config: { maxDeliveryAttempts: 1, lockDurationMs: 1_000 } });
+    await harness.settle();
+    expect(member.held.size).toBe(1);
+    let open!: () => void;
+    harness.deadLetters.gate = new Promise<void>((resolve) => (open = resolve));
+    harness.clock.advance(1_000);
+    await harness.settle();
+    expect(harness.deadLetters.letters).toHaveLength(0); // waiting at the gate
+    await closeWhileDeadLettering(open);
+    expect(harness.deadLetters.letters).toHaveLength(1);
+    expect(harness.journal.changes.filter((c) => c.type === 'archive')).toMatchObject([{ offsets: [0], cause: 'max-delivery-attempts' }]);
+    await harness.start();
+    const after = await harness.join('g', ['orders']);
+    harness.clock.advance(60_000);
+    await harness.settle();
+    expect(after.received).toHaveLength(0);
+    expect(harness.deadLetters.letters).toHaveLength(1);
+    expect((await harness.coordinator.describeGroup('g')).partitions[0]!.startOffset).toBe(1);
+  });
+
+  it('a reject answered while close runs is answered only once its archive is durable', async () => {
+    await setUp(1);
+    const member = await harness.join('g', ['orders'], { config: { lockDurationMs: 1_000 } });
+    await harness.settle();
+    let open!: () => void;
+    harness.deadLetters.gate = new Promise<void>((resolve) => (open = resolve));
+    const answered = member.answer(member.heldRecords(), 'reject', { reason: 'bad' });
+    await harness.settle();
+    await closeWhileDeadLettering(open);
+    const [result] = await answered;
+    expect(result!.error).toBeUndefined();
+    expect(harness.journal.changes.filter((c) => c.type === 'archive')).toMatchObject([{ offsets: [0], cause: 'rejected' }]);
+    await harness.start();
+    const after = await harness.join('g', ['orders']);
+    harness.clock.advance(60_000);
+    await harness.settle();
+    expect(after.received).toHaveLength(0);
+  });
+});
