@@ -325,7 +325,13 @@ export class StateLog<T> {
       // The snapshot counts the appends queued now (their owner applied them when appending): they go
       // ahead of it, and if they fail, so does this compaction. Later appends queue behind it.
       const queued = writes.queue.splice(0);
-      while (queued.length > 0) if (!(await this.writeTaken(partition, writes, takeUpTo(queued, STATE_LOG_MAX_WRITE_BYTES)))) return;
+      while (queued.length > 0) {
+        if (await this.writeTaken(partition, writes, takeUpTo(queued, STATE_LOG_MAX_WRITE_BYTES))) continue;
+        // Those a failed write did not take go back to the head of the queue (still counted in
+        // queuedBytes): the writer takes them next, as any append behind a failed write.
+        writes.queue.unshift(...queued);
+        return;
+      }
     }
     const snapshotOffset = log.logEndOffset;
     const batches = packBatches(entries, { splitEntries: true, timestampMs: this.options.nowMs() });
