@@ -123,8 +123,11 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     const written = this.commit(group, plan.changes);
     // Each starts at once (marking its records) so that no later answer or expiry takes them meanwhile.
     const deadLettered = plan.deadLetters.map(async (request) => {
-      const error = await this.deadLetter(group, request);
-      if (error) for (const i of request.answerIndexes) plan.results[i] = { ...plan.results[i]!, error };
+      const errors = await this.deadLetter(group, request);
+      for (const i of request.answerIndexes) {
+        const error = errors.get(answers[i]!.offset);
+        if (error) plan.results[i] = { ...plan.results[i]!, error };
+      }
     });
     this.pump.schedule(group);
     await written;
@@ -338,7 +341,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   }
 
   /** A dead-letter run that close() waits for, whoever started it (an answer, an expiry, a member leaving). */
-  private deadLetter(group: QueueGroup, request: DeadLetterRun): Promise<StrataError | undefined> {
+  private deadLetter(group: QueueGroup, request: DeadLetterRun): Promise<Map<number, StrataError>> {
     const run = this.deadLetterer.run(group, request);
     this.track(run);
     return run;

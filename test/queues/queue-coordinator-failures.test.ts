@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataLossError } from '../../src/core/errors.js';
+import { BatchTooLargeError, DataLossError } from '../../src/core/errors.js';
 import { MAX_QUEUE_ANSWERS_PER_REQUEST, MAX_QUEUE_DELAY_MS, MAX_QUEUE_IN_FLIGHT_PER_MEMBER } from '../../src/core/limits.js';
 import { QueueHarness, type TestMember } from '../helpers/queue-harness.js';
 
@@ -253,5 +253,49 @@ describe('QueueCoordinator close with a dead letter under way', () => {
     harness.clock.advance(60_000);
     await harness.settle();
     expect(after.received).toHaveLength(0);
+  });
+});
+
+describe('QueueCoordinator dead letters that can never be written', () => {
+  /** Letters whose value is 'huge' fail as too large for the dead-letter topic; the others before them in a call land. */
+  function refuseHugeLetters(): string[] {
+    const landed: string[] = [];
+    const append = harness.deadLetters.append.bind(harness.deadLetters);
+    harness.deadLetters.append = async (topic, sourcePartitionCount, letters) => {
+      for (const letter of letters) {
+        if (letter.value?.toString() === 'huge') throw new BatchTooLargeError(2_000_000, 1_048_576, 'a letter larger than the dead-letter topic takes');
+        await append(topic, sourcePartitionCount, [letter]);
+        landed.push(letter.value!.toString());
+      }
+    };
+    return landed;
+  }
+
+  it('a letter too large for the dead-letter topic fails alone: the records dead-lettered with it land once and are archived', async () => {
+    await setUp(0);
+    const landed = refuseHugeLetters();
+    harness.topics.partition('orders', 0).append([{ value: 'ok' }, { value: 'huge' }, { value: 'fine' }]);
+    const member = await harness.join('g', ['orders'], { config: { maxDeliveryAttempts: 1, lockDurationMs: 1_000 } });
+    await harness.settle();
+    expect(member.held.size).toBe(3);
+    // The three locks expire together: one dead-letter run, then its retries every second.
+    for (let i = 0; i < 10; i++) {
+      harness.clock.advance(1_000);
+      await harness.settle();
+    }
+    // 'ok' was written by the failed run, then once more alone (a duplicate, as after a crash); no more.
+    expect(landed.sort()).toEqual(['fine', 'ok', 'ok']);
+    expect(harness.journal.changes.filter((c) => c.type === 'archive').flatMap((c) => (c.type === 'archive' ? c.offsets : [])).sort()).toEqual([0, 2]);
+  });
+
+  it('rejects answered together: the one too large fails, the others succeed', async () => {
+    await setUp(0);
+    refuseHugeLetters();
+    harness.topics.partition('orders', 0).append([{ value: 'huge' }, { value: 'ok' }]);
+    const member = await harness.join('g', ['orders']);
+    await harness.settle();
+    const results = await member.answer(member.heldRecords(), 'reject', { reason: 'bad' });
+    expect(results.map((r) => [r.offset, r.error?.code])).toEqual([[0, 'BATCH_TOO_LARGE'], [1, undefined]]);
+    expect(harness.deadLetters.letters.map(({ letter }) => letter.value?.toString())).toEqual(['ok']);
   });
 });
