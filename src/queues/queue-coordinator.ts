@@ -243,6 +243,10 @@ export class QueueCoordinator implements QueueCoordinatorApi {
       for (const memberId of group.members.keys()) this.memberGroups.delete(memberId);
       return;
     }
+    // Compaction keeps the records before the snapshot in the segment it began in: a 'config' there
+    // (an alter) remakes a group whose first records were cut, without the partitions its later
+    // records there change. Those are skipped like a cut group's; the snapshot after them restores all.
+    if (isReplay && 'partition' in change && change.type !== 'reset' && change.type !== 'snapshot' && !group.partitionQueue(change.topic, change.partition)) return;
     group.apply(change);
   }
 

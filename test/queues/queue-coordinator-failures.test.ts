@@ -299,3 +299,26 @@ describe('QueueCoordinator dead letters that can never be written', () => {
     expect(harness.deadLetters.letters.map(({ letter }) => letter.value?.toString())).toEqual(['ok']);
   });
 });
+
+describe('QueueCoordinator replay after a compaction cut', () => {
+  it('starts when the records kept before the snapshot (the segment it began in) alter the group\'s config and then change a partition whose creation was cut', async () => {
+    await setUp(4);
+    const member = await harness.join('g', ['orders'], { config: { lockDurationMs: 10_000 } });
+    await harness.settle();
+    expect(member.held.size).toBe(4);
+    // Everything so far is in segments wholly below the snapshot: compaction deletes them.
+    const cutAt = harness.journal.changes.length;
+    await harness.coordinator.alterConfig('g', { lockDurationMs: 20_000 });
+    await member.answer(member.heldRecords().slice(0, 1), 'ack');
+    const live = await harness.coordinator.describeGroup('g');
+    // What replay then reads: the rest of the segment the snapshot began in, then the snapshot.
+    const kept = harness.journal.changes.slice(cutAt);
+    expect(kept.map((c) => c.type)).toEqual(['config', 'ack']);
+    harness.journal.compact();
+    harness.journal.changes.unshift(...kept);
+    await harness.restart();
+    const rebuilt = await harness.coordinator.describeGroup('g');
+    expect(rebuilt.config).toEqual(live.config);
+    expect(rebuilt.partitions.map((p) => [p.startOffset, p.depth.inFlight])).toEqual(live.partitions.map((p) => [p.startOffset, p.depth.inFlight]));
+  });
+});
