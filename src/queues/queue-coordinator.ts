@@ -4,6 +4,7 @@ import {
   QueueGroupNotEmptyError,
   QueueGroupNotFoundError,
   ShuttingDownError,
+  StorageFailedError,
   type StrataError,
   UnknownMemberIdError,
 } from '../core/errors.js';
@@ -265,7 +266,10 @@ export class QueueCoordinator implements QueueCoordinatorApi {
       (error: unknown) => {
         const failure = toStrataError(error);
         if (!group.failure) {
-          group.failure = failure;
+          // What the group refuses with until a restart: never "retry" (a full queue's code), as no retry can succeed.
+          group.failure = failure.retriable
+            ? new StorageFailedError(`queue group '${group.groupId}' serves nothing until a restart: a state change could not be written (${failure.code}: ${failure.message})`, { cause: failure })
+            : failure;
           group.stop();
           this.deps.logger?.warn({ groupId: group.groupId, err: failure }, 'queue group: a state change could not be made durable; the group refuses everything until a restart');
         }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BatchTooLargeError, DataLossError } from '../../src/core/errors.js';
+import { BatchTooLargeError, DataLossError, TooManyPendingAppendsError } from '../../src/core/errors.js';
 import { MAX_QUEUE_ANSWERS_PER_REQUEST, MAX_QUEUE_DELAY_MS, MAX_QUEUE_IN_FLIGHT_PER_MEMBER } from '../../src/core/limits.js';
 import { QueueHarness, type TestMember } from '../helpers/queue-harness.js';
 
@@ -185,6 +185,16 @@ describe('QueueCoordinator bad input: a typed error, nothing changed', () => {
     await harness.restart();
     const description = await harness.coordinator.describeGroup('g');
     expect(description.total).toMatchObject({ depth: 4, inFlight: 4 });
+  });
+
+  it('a journal that refuses an append as retriable (its queue full) still fences the group, and what the group refuses until a restart is not retriable', async () => {
+    await twoMembers();
+    harness.journal.failWith = new TooManyPendingAppendsError('the state log queue is full');
+    await expect(a.answer(a.heldRecords(), 'ack')).rejects.toMatchObject({ code: 'TOO_MANY_PENDING_APPENDS', retriable: true });
+    harness.journal.failWith = undefined;
+    // Memory is ahead of the log: retrying cannot succeed before a restart, so it must not say "retry".
+    await expect(a.answer(a.heldRecords(), 'ack')).rejects.toMatchObject({ code: 'STORAGE_FAILED', retriable: false });
+    await expect(harness.join('g', ['orders'])).rejects.toMatchObject({ code: 'STORAGE_FAILED', retriable: false });
   });
 
   it('a group whose state replay found damaged refuses joins and admin calls with DATA_LOSS and expires nothing; other groups work', async () => {
