@@ -68,7 +68,13 @@ export class QueueCoordinator implements QueueCoordinatorApi {
 
   async start(): Promise<void> {
     assert(!this.isStarted, 'QueueCoordinator.start() is called once');
-    this.deps.journal.setSnapshotSource((groupId) => this.groups.get(groupId)?.snapshotChanges(this.deps.clock.nowMs()) ?? []);
+    this.deps.journal.setSnapshotSource((groupId) => {
+      const group = this.groups.get(groupId);
+      // A fenced group's memory holds changes the journal refused (their callers were told so): a
+      // snapshot would make them durable after all. Its partition is not compacted until a restart.
+      if (group?.failure) throw group.failure;
+      return group?.snapshotChanges(this.deps.clock.nowMs()) ?? [];
+    });
     await this.deps.journal.replay((change) => this.applyChange(change, true));
     this.isStarted = true;
     for (const group of this.groups.values()) {

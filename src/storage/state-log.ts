@@ -314,6 +314,9 @@ export class StateLog<T> {
     if (log.segmentCount < COMPACT_AT_SEGMENTS || log.sizeBytes < writes.nextCompactionCheckBytes) return;
     // Owners that apply on resolution do so in their continuations, which run before the next turn.
     if (!this.options.isAppliedOnAppend) await nextTurn();
+    // Should the source fail (an owner that cannot vouch for its state until a restart), it is asked
+    // again once the partition grew by another batch's worth, not at every write.
+    writes.nextCompactionCheckBytes = log.sizeBytes + STATE_LOG_BATCH_TARGET_BYTES;
     const entries = source(partition).map(({ key, values }) => ({ key, ...encodeValues(key, values) }));
     let snapshotBytes = 0;
     for (const entry of entries) snapshotBytes += entry.bytes;

@@ -197,6 +197,19 @@ describe('QueueCoordinator bad input: a typed error, nothing changed', () => {
     await expect(harness.join('g', ['orders'])).rejects.toMatchObject({ code: 'STORAGE_FAILED', retriable: false });
   });
 
+  it('a fenced group gives compaction no snapshot (its memory holds changes the journal refused), so the log keeps what was durable', async () => {
+    await twoMembers();
+    harness.journal.failWith = new Error('fsync failed');
+    await expect(a.answer(a.heldRecords(), 'ack')).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    harness.journal.failWith = undefined;
+    const durable = [...harness.journal.changes];
+    // A snapshot now would write the refused acks after all: compaction must fail instead (and try again later).
+    expect(() => harness.journal.compact()).toThrow(/could not be made durable|fsync failed/);
+    expect(harness.journal.changes).toEqual(durable);
+    await harness.restart();
+    expect((await harness.coordinator.describeGroup('g')).total).toMatchObject({ depth: 4, inFlight: 4 });
+  });
+
   it('a group whose state replay found damaged refuses joins and admin calls with DATA_LOSS and expires nothing; other groups work', async () => {
     await twoMembers();
     await harness.join('other', ['orders']);

@@ -340,6 +340,33 @@ describe('StateLog', () => {
     await log.close();
   });
 
+  it('a snapshot source that fails (an owner that cannot vouch for its state) stops that compaction, not the appends, and is asked again only once the partition grew', async () => {
+    let sizeBytes = 1e9;
+    // The log manager's partition, seen as always due for compaction at its size.
+    const port: StateLogPort = {
+      listTopics: () => logs.listTopics(),
+      createTopic: (name, partitionCount, config) => logs.createTopic(name, partitionCount, config),
+      partitionCount: (topic) => logs.partitionCount(topic),
+      partition: (topic, partition) => Object.create(logs.partition(topic, partition), { segmentCount: { get: () => COMPACT_AT_SEGMENTS }, sizeBytes: { get: () => sizeBytes } }) as PartitionLog,
+    };
+    const lines: LogLine[] = [];
+    const logger = capturingLogger(lines);
+    const log = await StateLog.open<Value>(port, { topic: TOPIC, partitionCount: 1, segmentBytes: 1024 * 1024, parse, nowMs: () => 1_000, logger, damageMeaning: '', isAppliedOnAppend: true });
+    await log.replay(() => undefined);
+    let asked = 0;
+    log.setSnapshotSource(() => {
+      asked++;
+      throw new Error('a group is fenced');
+    });
+    for (let i = 0; i < 5; i++) await log.append('a', [{ type: 'add', key: 'a', n: 1 }]);
+    expect(asked).toBe(1);
+    expect(lines.filter((line) => String(line.msg).startsWith('compacting'))).toHaveLength(1);
+    sizeBytes += STATE_LOG_BATCH_TARGET_BYTES;
+    await log.append('a', [{ type: 'add', key: 'a', n: 1 }]);
+    expect(asked).toBe(2);
+    await log.close();
+  });
+
   it('close waits for the appends queued, then refuses new ones', async () => {
     const log = await openStateLog(logs);
     await log.replay(() => undefined);
