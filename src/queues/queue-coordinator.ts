@@ -4,6 +4,8 @@ import {
   QueueGroupNotEmptyError,
   QueueGroupNotFoundError,
   ShuttingDownError,
+  StorageFailedError,
+  type StrataError,
   UnknownMemberIdError,
 } from '../core/errors.js';
 import { MAX_QUEUE_GROUPS, MAX_QUEUE_MEMBERS_PER_GROUP, QUEUE_DEFAULT_IN_FLIGHT } from '../core/limits.js';
@@ -60,12 +62,19 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     this.pump = new QueueDeliveryPump(deps, commit, isCurrent, (group) => this.onTimer(group), (work) => this.track(work), (memberId) => {
       this.track(this.removeMember(memberId, 'failed a delivery'));
     });
-    this.deadLetterer = new QueueDeadLetters(deps, commit, isCurrent, (group) => this.pump.schedule(group));
+    // Not isCurrent: a dead letter appended while close() runs still writes its 'archive' (close waits for it).
+    this.deadLetterer = new QueueDeadLetters(deps, commit, (group) => this.groups.get(group.groupId) === group, (group) => this.pump.schedule(group));
   }
 
   async start(): Promise<void> {
     assert(!this.isStarted, 'QueueCoordinator.start() is called once');
-    this.deps.journal.setSnapshotSource((groupId) => this.groups.get(groupId)?.snapshotChanges(this.deps.clock.nowMs()) ?? []);
+    this.deps.journal.setSnapshotSource((groupId) => {
+      const group = this.groups.get(groupId);
+      // A fenced group's memory holds changes the journal refused (their callers were told so): a
+      // snapshot would make them durable after all. Its partition is not compacted until a restart.
+      if (group?.failure) throw group.failure;
+      return group?.snapshotChanges(this.deps.clock.nowMs()) ?? [];
+    });
     await this.deps.journal.replay((change) => this.applyChange(change, true));
     this.isStarted = true;
     for (const group of this.groups.values()) {
@@ -121,8 +130,11 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     const written = this.commit(group, plan.changes);
     // Each starts at once (marking its records) so that no later answer or expiry takes them meanwhile.
     const deadLettered = plan.deadLetters.map(async (request) => {
-      const error = await this.deadLetterer.run(group, request);
-      if (error) for (const i of request.answerIndexes) plan.results[i] = { ...plan.results[i]!, error };
+      const errors = await this.deadLetter(group, request);
+      for (const i of request.answerIndexes) {
+        const error = errors.get(answers[i]!.offset);
+        if (error) plan.results[i] = { ...plan.results[i]!, error };
+      }
     });
     this.pump.schedule(group);
     await written;
@@ -238,6 +250,10 @@ export class QueueCoordinator implements QueueCoordinatorApi {
       for (const memberId of group.members.keys()) this.memberGroups.delete(memberId);
       return;
     }
+    // Compaction keeps the records before the snapshot in the segment it began in: a 'config' there
+    // (an alter) remakes a group whose first records were cut, without the partitions its later
+    // records there change. Those are skipped like a cut group's; the snapshot after them restores all.
+    if (isReplay && 'partition' in change && change.type !== 'reset' && change.type !== 'snapshot' && !group.partitionQueue(change.topic, change.partition)) return;
     group.apply(change);
   }
 
@@ -256,7 +272,10 @@ export class QueueCoordinator implements QueueCoordinatorApi {
       (error: unknown) => {
         const failure = toStrataError(error);
         if (!group.failure) {
-          group.failure = failure;
+          // What the group refuses with until a restart: never "retry" (a full queue's code), as no retry can succeed.
+          group.failure = failure.retriable
+            ? new StorageFailedError(`queue group '${group.groupId}' serves nothing until a restart: a state change could not be written (${failure.code}: ${failure.message})`, { cause: failure })
+            : failure;
           group.stop();
           this.deps.logger?.warn({ groupId: group.groupId, err: failure }, 'queue group: a state change could not be made durable; the group refuses everything until a restart');
         }
@@ -274,7 +293,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     this.skipRemoved(group);
     const { changes, deadLetters } = this.releaseAll(group, nowMs, (queue) => queue.expired(nowMs));
     if (changes.length > 0) this.commit(group, changes).catch(() => undefined);
-    for (const request of deadLetters) this.track(this.deadLetterer.run(group, request));
+    for (const request of deadLetters) void this.deadLetter(group, request);
     let nextMs = Number.POSITIVE_INFINITY;
     for (const queue of group.partitionQueues()) nextMs = Math.min(nextMs, queue.nextDeadlineMs(nowMs));
     group.timer?.fireAt(nextMs);
@@ -329,10 +348,17 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     const nowMs = this.deps.clock.nowMs();
     const { changes, deadLetters } = this.releaseAll(group, nowMs, (queue) => queue.heldBy(memberId));
     const written = this.commit(group, changes);
-    const deadLettered = deadLetters.map((request) => this.deadLetterer.run(group, request));
+    const deadLettered = deadLetters.map((request) => this.deadLetter(group, request));
     this.pump.schedule(group);
     await written;
     await Promise.all(deadLettered);
+  }
+
+  /** A dead-letter run that close() waits for, whoever started it (an answer, an expiry, a member leaving). */
+  private deadLetter(group: QueueGroup, request: DeadLetterRun): Promise<Map<number, StrataError>> {
+    const run = this.deadLetterer.run(group, request);
+    this.track(run);
+    return run;
   }
 
   private startTimer(group: QueueGroup): void {

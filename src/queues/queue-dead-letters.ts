@@ -31,10 +31,10 @@ export class QueueDeadLetters {
     private readonly onArchived: (group: QueueGroup) => void,
   ) {}
 
-  /** Dead-letters `request`'s records; resolves with the error that stopped it (nothing archived then), else undefined. */
-  async run(group: QueueGroup, request: DeadLetterRun): Promise<StrataError | undefined> {
+  /** Dead-letters `request`'s records; resolves with the error of each record it could not archive (none: all done). */
+  async run(group: QueueGroup, request: DeadLetterRun): Promise<Map<number, StrataError>> {
     const { queue, offsets, cause } = request;
-    if (offsets.length === 0) return undefined;
+    if (offsets.length === 0) return new Map();
     const deadLetterTopic = queue.topic + group.config.deadLetterTopicSuffix;
     queue.beginDeadLetter(offsets);
     try {
@@ -49,21 +49,30 @@ export class QueueDeadLetters {
       await this.deps.deadLetters.append(deadLetterTopic, sourcePartitionCount, letters);
     } catch (error) {
       const failure = toStrataError(error);
+      if (failure.code === 'BATCH_TOO_LARGE' && offsets.length > 1) {
+        // One letter too large for the dead-letter topic fails the append of the run, after the letters
+        // before it were written: retried together, those would be written again at every retry and
+        // never archived. Each record is tried alone, so the others land (once more) and are archived.
+        const errors = new Map<number, StrataError>();
+        for (const offset of offsets) for (const [failed, e] of await this.run(group, { ...request, offsets: [offset] })) errors.set(failed, e);
+        return errors;
+      }
       queue.failDeadLetter(offsets, this.deps.clock.nowMs() + DEAD_LETTER_RETRY_MS);
       this.deps.logger?.warn({ groupId: group.groupId, topic: queue.topic, partition: queue.partition, offsets, deadLetterTopic, err: failure }, 'queue group: dead-letter append failed; the records stay acquired and are tried again');
-      return failure;
+      return new Map(offsets.map((offset) => [offset, failure]));
     }
     // A reset, delete or forgotten topic meanwhile dropped them: the dead letters stand, nothing to archive.
-    if (!this.isCurrent(group) || group.partitionQueue(queue.topic, queue.partition) !== queue) return undefined;
+    if (!this.isCurrent(group) || group.partitionQueue(queue.topic, queue.partition) !== queue) return new Map();
     const archived = offsets.filter((offset) => queue.isDeadLettering(offset) && queue.get(offset)?.state === 'acquired');
-    if (archived.length === 0) return undefined;
+    if (archived.length === 0) return new Map();
     try {
       await this.commit(group, [{ type: 'archive', groupId: group.groupId, topic: queue.topic, partition: queue.partition, offsets: archived, cause, atMs: this.deps.clock.nowMs() }]);
     } catch (error) {
-      return toStrataError(error);
+      const failure = toStrataError(error);
+      return new Map(archived.map((offset) => [offset, failure]));
     }
     this.onArchived(group);
-    return undefined;
+    return new Map();
   }
 }
 

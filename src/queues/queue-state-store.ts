@@ -1,5 +1,5 @@
-import { assert } from '../core/assert.js';
-import type { DataLossError } from '../core/errors.js';
+import { AssertionError, assert } from '../core/assert.js';
+import { DataLossError } from '../core/errors.js';
 import { QUEUE_STATE_TOPIC } from '../core/internal-topics.js';
 import type { Logger } from '../core/logger.js';
 import { StateLog, type StateLogEntry } from '../storage/state-log.js';
@@ -43,8 +43,13 @@ export interface QueueStateStoreOptions {
 export class QueueStateStore implements QueueStateJournal {
   /** Per partition of the topic: the groups whose state compaction keeps. */
   private readonly liveGroups: Array<Set<string>>;
+  /** Groups a replayed change of which did not follow from their state (see replay). */
+  private readonly replayDamage = new Map<string, DataLossError>();
 
-  private constructor(private readonly log: StateLog<QueueStateChange>) {
+  private constructor(
+    private readonly log: StateLog<QueueStateChange>,
+    private readonly logger: Logger,
+  ) {
     this.liveGroups = Array.from({ length: log.partitionCount }, () => new Set<string>());
   }
 
@@ -60,11 +65,13 @@ export class QueueStateStore implements QueueStateJournal {
       damageMeaning: 'the state of the queue groups this partition holds is unknown past the damage; their changes fail until an operator acts',
       isAppliedOnAppend: true,
     });
-    return new QueueStateStore(log);
+    return new QueueStateStore(log, options.logger);
   }
 
   async append(groupId: string, changes: readonly QueueStateChange[]): Promise<void> {
     for (const change of changes) checkChange(groupId, change);
+    const damage = this.replayDamage.get(groupId);
+    if (damage) throw damage;
     // Noted now, as the coordinator applies them now: a snapshot asked for while they are queued
     // counts them (and they are written ahead of it), a group's first changes included.
     this.noteGroups(this.log.partitionOf(groupId), changes);
@@ -73,14 +80,25 @@ export class QueueStateStore implements QueueStateJournal {
 
   async replay(apply: (change: QueueStateChange) => void): Promise<{ replayed: number; skipped: number }> {
     const { replayed, skipped } = await this.log.replay((change, partition) => {
+      if (this.replayDamage.has(change.groupId)) return;
       this.noteGroups(partition, [change]);
-      apply(change);
+      try {
+        apply(change);
+      } catch (error) {
+        // A change its group's state does not allow (the state asserts it): a record of the group was
+        // skipped (a batch whose CRC failed) or lost. That group's state is unknown, as in a damaged
+        // partition: it is refused with DATA_LOSS, and the server starts for every other group.
+        if (!(error instanceof AssertionError)) throw error;
+        const damage = new DataLossError(QUEUE_STATE_TOPIC, partition, 0, 0, '(replay)', 0, `queue group '${change.groupId}': a ${change.type} change does not follow from the state replayed before it (${error.message})`);
+        this.replayDamage.set(change.groupId, damage);
+        this.logger.error({ err: damage, groupId: change.groupId, partition }, `DATA LOSS in ${QUEUE_STATE_TOPIC}: the state of queue group '${change.groupId}' is unknown; it is refused until an operator acts`);
+      }
     });
     return { replayed, skipped };
   }
 
   damageOf(groupId: string): DataLossError | undefined {
-    return this.log.damageOf(this.log.partitionOf(groupId));
+    return this.replayDamage.get(groupId) ?? this.log.damageOf(this.log.partitionOf(groupId));
   }
 
   setSnapshotSource(snapshotOf: (groupId: string) => QueueStateChange[]): void {

@@ -12,8 +12,8 @@ import type { DeadLetter, DeadLetterWriter } from '../queues/queue-coordinator-a
  *   meanwhile by another group or an operator is used as it is (TOPIC_ALREADY_EXISTS is not a
  *   failure), whatever its partition count: a letter goes to `source partition % partition count`.
  * - Each letter is a batch of its own, with its key, value, headers (the coordinator added
- *   DEAD_LETTER_HEADERS) and timestamp: one record too large for the dead-letter topic's
- *   max.message.bytes then fails alone, not the letters beside it. The batches of one call go in
+ *   DEAD_LETTER_HEADERS) and timestamp, gzip'd when only that fits the dead-letter topic's
+ *   max.message.bytes: one record too large even so then fails alone, not the letters beside it. The batches of one call go in
  *   appends of at most the topic's max.message.bytes each, in order.
  * - Appends are durable (fsynced whatever the topic's flush policy) before `append` resolves: the
  *   coordinator archives the source records only then, so a crash between the two leaves a duplicate
@@ -41,7 +41,12 @@ export class DeadLetterAppender implements DeadLetterWriter {
     };
     for (const letter of letters) {
       const letterPartition = letter.sourcePartition % partitionCount;
-      const batch = encodeRecordBatch([{ key: letter.key, value: letter.value, headers: letter.headers, timestampMs: letter.timestampMs }]);
+      const record = { key: letter.key, value: letter.value, headers: letter.headers, timestampMs: letter.timestampMs };
+      let batch = encodeRecordBatch([record]);
+      // Past the limit (a source record near its own limit plus the dead-letter headers, or one inflated
+      // from a gzip batch): gzip'd, if that makes it fit. Else its append fails, and its dead-lettering
+      // with it, at every retry: the record holds its partition's start until an operator raises the limit.
+      if (batch.length > maxBatchBytes) batch = encodeRecordBatch([record], { compression: 'gzip' });
       if (letterPartition !== partition || (pending.length > 0 && pendingBytes + batch.length > maxBatchBytes)) await flush();
       partition = letterPartition;
       pending.push(batch);

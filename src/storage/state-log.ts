@@ -314,6 +314,9 @@ export class StateLog<T> {
     if (log.segmentCount < COMPACT_AT_SEGMENTS || log.sizeBytes < writes.nextCompactionCheckBytes) return;
     // Owners that apply on resolution do so in their continuations, which run before the next turn.
     if (!this.options.isAppliedOnAppend) await nextTurn();
+    // Should the source fail (an owner that cannot vouch for its state until a restart), it is asked
+    // again once the partition grew by another batch's worth, not at every write.
+    writes.nextCompactionCheckBytes = log.sizeBytes + STATE_LOG_BATCH_TARGET_BYTES;
     const entries = source(partition).map(({ key, values }) => ({ key, ...encodeValues(key, values) }));
     let snapshotBytes = 0;
     for (const entry of entries) snapshotBytes += entry.bytes;
@@ -325,7 +328,13 @@ export class StateLog<T> {
       // The snapshot counts the appends queued now (their owner applied them when appending): they go
       // ahead of it, and if they fail, so does this compaction. Later appends queue behind it.
       const queued = writes.queue.splice(0);
-      while (queued.length > 0) if (!(await this.writeTaken(partition, writes, takeUpTo(queued, STATE_LOG_MAX_WRITE_BYTES)))) return;
+      while (queued.length > 0) {
+        if (await this.writeTaken(partition, writes, takeUpTo(queued, STATE_LOG_MAX_WRITE_BYTES))) continue;
+        // Those a failed write did not take go back to the head of the queue (still counted in
+        // queuedBytes): the writer takes them next, as any append behind a failed write.
+        writes.queue.unshift(...queued);
+        return;
+      }
     }
     const snapshotOffset = log.logEndOffset;
     const batches = packBatches(entries, { splitEntries: true, timestampMs: this.options.nowMs() });

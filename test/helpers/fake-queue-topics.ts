@@ -103,11 +103,14 @@ export class FakeQueueTopics implements QueueTopicsView {
 export class FakeDeadLetterWriter implements DeadLetterWriter {
   readonly letters: Array<{ topic: string; letter: DeadLetter }> = [];
   failWith: Error | undefined;
+  /** While set, appends wait for it (a slow dead-letter topic). */
+  gate: Promise<void> | undefined;
 
   constructor(private readonly topics: FakeQueueTopics) {}
 
   async append(deadLetterTopic: string, sourcePartitionCount: number, letters: readonly DeadLetter[]): Promise<void> {
     await Promise.resolve();
+    if (this.gate) await this.gate;
     if (this.failWith) throw this.failWith;
     const logs = this.topics.topics.get(deadLetterTopic) ?? this.topics.create(deadLetterTopic, sourcePartitionCount);
     for (const letter of letters) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DataLossError } from '../../src/core/errors.js';
+import { BatchTooLargeError, DataLossError, TooManyPendingAppendsError } from '../../src/core/errors.js';
 import { MAX_QUEUE_ANSWERS_PER_REQUEST, MAX_QUEUE_DELAY_MS, MAX_QUEUE_IN_FLIGHT_PER_MEMBER } from '../../src/core/limits.js';
 import { QueueHarness, type TestMember } from '../helpers/queue-harness.js';
 
@@ -187,6 +187,29 @@ describe('QueueCoordinator bad input: a typed error, nothing changed', () => {
     expect(description.total).toMatchObject({ depth: 4, inFlight: 4 });
   });
 
+  it('a journal that refuses an append as retriable (its queue full) still fences the group, and what the group refuses until a restart is not retriable', async () => {
+    await twoMembers();
+    harness.journal.failWith = new TooManyPendingAppendsError('the state log queue is full');
+    await expect(a.answer(a.heldRecords(), 'ack')).rejects.toMatchObject({ code: 'TOO_MANY_PENDING_APPENDS', retriable: true });
+    harness.journal.failWith = undefined;
+    // Memory is ahead of the log: retrying cannot succeed before a restart, so it must not say "retry".
+    await expect(a.answer(a.heldRecords(), 'ack')).rejects.toMatchObject({ code: 'STORAGE_FAILED', retriable: false });
+    await expect(harness.join('g', ['orders'])).rejects.toMatchObject({ code: 'STORAGE_FAILED', retriable: false });
+  });
+
+  it('a fenced group gives compaction no snapshot (its memory holds changes the journal refused), so the log keeps what was durable', async () => {
+    await twoMembers();
+    harness.journal.failWith = new Error('fsync failed');
+    await expect(a.answer(a.heldRecords(), 'ack')).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    harness.journal.failWith = undefined;
+    const durable = [...harness.journal.changes];
+    // A snapshot now would write the refused acks after all: compaction must fail instead (and try again later).
+    expect(() => harness.journal.compact()).toThrow(/could not be made durable|fsync failed/);
+    expect(harness.journal.changes).toEqual(durable);
+    await harness.restart();
+    expect((await harness.coordinator.describeGroup('g')).total).toMatchObject({ depth: 4, inFlight: 4 });
+  });
+
   it('a group whose state replay found damaged refuses joins and admin calls with DATA_LOSS and expires nothing; other groups work', async () => {
     await twoMembers();
     await harness.join('other', ['orders']);
@@ -202,5 +225,123 @@ describe('QueueCoordinator bad input: a typed error, nothing changed', () => {
     await expect(harness.coordinator.describeGroup('g')).rejects.toBe(damage);
     await expect(harness.coordinator.deleteGroup('g')).rejects.toBe(damage);
     expect((await harness.coordinator.describeGroup('other')).groupId).toBe('other');
+  });
+});
+
+describe('QueueCoordinator close with a dead letter under way', () => {
+  /** Opens the dead-letter writer's gate once close() has begun, and waits for close. */
+  async function closeWhileDeadLettering(open: () => void): Promise<void> {
+    const closed = harness.coordinator.close();
+    await harness.settle();
+    open();
+    await closed;
+  }
+
+  it('an expired record at its delivery limit: close waits for the dead letter and writes its archive, so a restart neither redelivers nor dead-letters it again', async () => {
+    await setUp(1);
+    const member = await harness.join('g', ['orders'], { config: { maxDeliveryAttempts: 1, lockDurationMs: 1_000 } });
+    await harness.settle();
+    expect(member.held.size).toBe(1);
+    let open!: () => void;
+    harness.deadLetters.gate = new Promise<void>((resolve) => (open = resolve));
+    harness.clock.advance(1_000);
+    await harness.settle();
+    expect(harness.deadLetters.letters).toHaveLength(0); // waiting at the gate
+    await closeWhileDeadLettering(open);
+    expect(harness.deadLetters.letters).toHaveLength(1);
+    expect(harness.journal.changes.filter((c) => c.type === 'archive')).toMatchObject([{ offsets: [0], cause: 'max-delivery-attempts' }]);
+    await harness.start();
+    const after = await harness.join('g', ['orders']);
+    harness.clock.advance(60_000);
+    await harness.settle();
+    expect(after.received).toHaveLength(0);
+    expect(harness.deadLetters.letters).toHaveLength(1);
+    expect((await harness.coordinator.describeGroup('g')).partitions[0]!.startOffset).toBe(1);
+  });
+
+  it('a reject answered while close runs is answered only once its archive is durable', async () => {
+    await setUp(1);
+    const member = await harness.join('g', ['orders'], { config: { lockDurationMs: 1_000 } });
+    await harness.settle();
+    let open!: () => void;
+    harness.deadLetters.gate = new Promise<void>((resolve) => (open = resolve));
+    const answered = member.answer(member.heldRecords(), 'reject', { reason: 'bad' });
+    await harness.settle();
+    await closeWhileDeadLettering(open);
+    const [result] = await answered;
+    expect(result!.error).toBeUndefined();
+    expect(harness.journal.changes.filter((c) => c.type === 'archive')).toMatchObject([{ offsets: [0], cause: 'rejected' }]);
+    await harness.start();
+    const after = await harness.join('g', ['orders']);
+    harness.clock.advance(60_000);
+    await harness.settle();
+    expect(after.received).toHaveLength(0);
+  });
+});
+
+describe('QueueCoordinator dead letters that can never be written', () => {
+  /** Letters whose value is 'huge' fail as too large for the dead-letter topic; the others before them in a call land. */
+  function refuseHugeLetters(): string[] {
+    const landed: string[] = [];
+    const append = harness.deadLetters.append.bind(harness.deadLetters);
+    harness.deadLetters.append = async (topic, sourcePartitionCount, letters) => {
+      for (const letter of letters) {
+        if (letter.value?.toString() === 'huge') throw new BatchTooLargeError(2_000_000, 1_048_576, 'a letter larger than the dead-letter topic takes');
+        await append(topic, sourcePartitionCount, [letter]);
+        landed.push(letter.value!.toString());
+      }
+    };
+    return landed;
+  }
+
+  it('a letter too large for the dead-letter topic fails alone: the records dead-lettered with it land once and are archived', async () => {
+    await setUp(0);
+    const landed = refuseHugeLetters();
+    harness.topics.partition('orders', 0).append([{ value: 'ok' }, { value: 'huge' }, { value: 'fine' }]);
+    const member = await harness.join('g', ['orders'], { config: { maxDeliveryAttempts: 1, lockDurationMs: 1_000 } });
+    await harness.settle();
+    expect(member.held.size).toBe(3);
+    // The three locks expire together: one dead-letter run, then its retries every second.
+    for (let i = 0; i < 10; i++) {
+      harness.clock.advance(1_000);
+      await harness.settle();
+    }
+    // 'ok' was written by the failed run, then once more alone (a duplicate, as after a crash); no more.
+    expect(landed.sort()).toEqual(['fine', 'ok', 'ok']);
+    expect(harness.journal.changes.filter((c) => c.type === 'archive').flatMap((c) => (c.type === 'archive' ? c.offsets : [])).sort()).toEqual([0, 2]);
+  });
+
+  it('rejects answered together: the one too large fails, the others succeed', async () => {
+    await setUp(0);
+    refuseHugeLetters();
+    harness.topics.partition('orders', 0).append([{ value: 'huge' }, { value: 'ok' }]);
+    const member = await harness.join('g', ['orders']);
+    await harness.settle();
+    const results = await member.answer(member.heldRecords(), 'reject', { reason: 'bad' });
+    expect(results.map((r) => [r.offset, r.error?.code])).toEqual([[0, 'BATCH_TOO_LARGE'], [1, undefined]]);
+    expect(harness.deadLetters.letters.map(({ letter }) => letter.value?.toString())).toEqual(['ok']);
+  });
+});
+
+describe('QueueCoordinator replay after a compaction cut', () => {
+  it('starts when the records kept before the snapshot (the segment it began in) alter the group\'s config and then change a partition whose creation was cut', async () => {
+    await setUp(4);
+    const member = await harness.join('g', ['orders'], { config: { lockDurationMs: 10_000 } });
+    await harness.settle();
+    expect(member.held.size).toBe(4);
+    // Everything so far is in segments wholly below the snapshot: compaction deletes them.
+    const cutAt = harness.journal.changes.length;
+    await harness.coordinator.alterConfig('g', { lockDurationMs: 20_000 });
+    await member.answer(member.heldRecords().slice(0, 1), 'ack');
+    const live = await harness.coordinator.describeGroup('g');
+    // What replay then reads: the rest of the segment the snapshot began in, then the snapshot.
+    const kept = harness.journal.changes.slice(cutAt);
+    expect(kept.map((c) => c.type)).toEqual(['config', 'ack']);
+    harness.journal.compact();
+    harness.journal.changes.unshift(...kept);
+    await harness.restart();
+    const rebuilt = await harness.coordinator.describeGroup('g');
+    expect(rebuilt.config).toEqual(live.config);
+    expect(rebuilt.partitions.map((p) => [p.startOffset, p.depth.inFlight])).toEqual(live.partitions.map((p) => [p.startOffset, p.depth.inFlight]));
   });
 });

@@ -13,6 +13,9 @@ import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
 import { QueueStateModel } from '../helpers/queue-state-model.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { QueueCoordinator } from '../../src/queues/queue-coordinator.js';
+import { FakeDeadLetterWriter, FakeQueueTopics } from '../helpers/fake-queue-topics.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const partitionOf = (groupId: string): number => crc32(groupId) % QUEUE_STATE_PARTITIONS;
@@ -222,6 +225,34 @@ describe('QueueStateStore (__queue_state)', () => {
       expect.objectContaining({ type: 'snapshot', ...at, startOffset: 1 }),
     ]);
     await again.append(healthyGroup, [{ type: 'ack', groupId: healthyGroup, ...at, offsets: [1], atMs: 3 }]);
+  });
+
+  it('a replayed change its group\'s state does not allow (a record before it skipped) fails that group with DATA_LOSS; the server starts for the others', async () => {
+    const store = await open();
+    await store.replay(() => undefined);
+    const where = { topic: 'orders', partition: 0 };
+    for (const g of ['bad', 'good']) {
+      await store.append(g, [{ type: 'config', groupId: g, config: DEFAULT_QUEUE_GROUP_CONFIG, atMs: 1 }, { type: 'reset', groupId: g, ...where, startOffset: 0, atMs: 1 }]);
+    }
+    // As if the 'acquire' before it were in a batch replay skipped: a release of a record never acquired.
+    await store.append('bad', [{ type: 'release', groupId: 'bad', ...where, offsets: [0], eligibleAtMs: [5], atMs: 2 }]);
+    await store.append('bad', [{ type: 'ack', groupId: 'bad', ...where, offsets: [1], atMs: 3 }]);
+    await restart();
+    const lines: LogLine[] = [];
+    const again = await open({ logger: capturingLogger(lines, 'error') });
+    const topics = new FakeQueueTopics();
+    topics.create('orders', 1);
+    const coordinator = new QueueCoordinator({ journal: again, topics, deadLetters: new FakeDeadLetterWriter(topics), clock: new ManualClock(1_000), random: new SeededRandom(1) });
+    await coordinator.start();
+    try {
+      expect(lines).toEqual([expect.objectContaining({ msg: expect.stringMatching(/^DATA LOSS in __queue_state.*'bad'/) })]);
+      const join = (groupId: string) => coordinator.join({ groupId, topics: ['orders'], inFlightLimit: 0, clientId: 't', deliver: () => true });
+      await expect(join('bad')).rejects.toMatchObject({ code: 'DATA_LOSS' });
+      await expect(again.append('bad', [{ type: 'delete', groupId: 'bad', atMs: 4 }])).rejects.toMatchObject({ code: 'DATA_LOSS' });
+      await expect(join('good')).resolves.toMatchObject({ config: DEFAULT_QUEUE_GROUP_CONFIG });
+    } finally {
+      await coordinator.close();
+    }
   });
 
   it('lets many groups\' concurrent appends share fsyncs: one write per partition for all that queued', async () => {

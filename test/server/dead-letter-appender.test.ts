@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { TopicAdmin } from '../../src/broker/topic-admin.js';
@@ -67,8 +68,21 @@ describe('DeadLetterAppender', () => {
     await admin.createTopic('big.dlq', 1, { 'max.message.bytes': String(64 * 1024) });
     await appender.append('big.dlq', 1, Array.from({ length: 6 }, (_, i) => letter(0, `v${i}`, 20 * 1024)));
     expect(await readAll('big.dlq', 0)).toHaveLength(6);
-    const tooLarge = await rejection(appender.append('big.dlq', 1, [letter(0, 'huge', 100 * 1024)]));
+    // Random bytes do not compress: this letter can never fit.
+    const huge = { ...letter(0, 'huge'), value: randomBytes(100 * 1024) };
+    const tooLarge = await rejection(appender.append('big.dlq', 1, [huge]));
     expect(tooLarge.code).toBe('BATCH_TOO_LARGE');
     expect(await readAll('big.dlq', 0)).toHaveLength(6);
+  });
+
+  it('writes a letter over max.message.bytes gzip\'d when that makes it fit (a source record near its limit plus the dead-letter headers), kept whole', async () => {
+    await admin.createTopic('near.dlq', 1, { 'max.message.bytes': String(64 * 1024) });
+    const big = letter(0, 'big', 100 * 1024);
+    await appender.append('near.dlq', 1, [big, letter(0, 'small')]);
+    const records = await readAll('near.dlq', 0);
+    expect(records.map((r) => [r.key?.toString(), r.value?.equals(big.value!) ? 'the big value' : r.value?.toString(), r.timestampMs, r.headers])).toEqual([
+      ['k-big', 'the big value', 1_700_000_000_123, big.headers],
+      ['k-small', 'small', 1_700_000_000_123, big.headers],
+    ]);
   });
 });

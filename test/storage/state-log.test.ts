@@ -293,6 +293,80 @@ describe('StateLog', () => {
     await log.close();
   });
 
+  it('an owner that applies on append: when the appends compaction writes ahead of its snapshot fail, the ones it could not take in that write are still written, never left unsettled', async () => {
+    let releaseWrites!: () => void;
+    const writesReleased = new Promise<void>((resolve) => (releaseWrites = resolve));
+    let appendCalls = 0;
+    // The log manager's partition, seen as always due for compaction; its first append waits until
+    // released (so that appends queue behind it), its second fails (a full disk).
+    const port: StateLogPort = {
+      listTopics: () => logs.listTopics(),
+      createTopic: (name, partitionCount, config) => logs.createTopic(name, partitionCount, config),
+      partitionCount: (topic) => logs.partitionCount(topic),
+      partition: (topic, partition) => {
+        const log = logs.partition(topic, partition);
+        return Object.create(log, {
+          segmentCount: { get: () => COMPACT_AT_SEGMENTS },
+          sizeBytes: { get: () => 1e12 },
+          append: {
+            value: async (batch: Buffer, options: { ackLevel: 'durable' }) => {
+              const call = ++appendCalls;
+              if (call === 1) await writesReleased;
+              if (call === 2) throw noSpaceError();
+              return log.append(batch, options);
+            },
+          },
+        }) as PartitionLog;
+      },
+    };
+    const log = await StateLog.open<Value>(port, { topic: TOPIC, partitionCount: 1, segmentBytes: 1024 * 1024, parse, nowMs: () => 1_000, logger: silentLogger, damageMeaning: '', isAppliedOnAppend: true });
+    await log.replay(() => undefined);
+    log.setSnapshotSource(() => [{ key: 's', values: [{ type: 'set', key: 's', sum: 0 }] }]);
+    const settled = new Map<string, string>();
+    const track = (name: string, append: Promise<void>) =>
+      append.then(
+        () => settled.set(name, 'resolved'),
+        () => settled.set(name, 'rejected'),
+      );
+    const first = track('first', log.append('a', [{ type: 'add', key: 'a', n: 1 }]));
+    // Three appends of 12 MiB queue behind it: one write of STATE_LOG_MAX_WRITE_BYTES (32 MiB) takes two.
+    const pad = 'x'.repeat(12 * 1024 * 1024);
+    const big = ['b1', 'b2', 'b3'].map((name) => track(name, log.append('a', [{ type: 'add', key: 'a', n: 1, pad }])));
+    releaseWrites();
+    await first;
+    await Promise.all(big.slice(0, 2));
+    await track('later', log.append('a', [{ type: 'add', key: 'a', n: 1 }]));
+    expect(Object.fromEntries(settled)).toEqual({ first: 'resolved', b1: 'rejected', b2: 'rejected', b3: 'resolved', later: 'resolved' });
+    await log.close();
+  });
+
+  it('a snapshot source that fails (an owner that cannot vouch for its state) stops that compaction, not the appends, and is asked again only once the partition grew', async () => {
+    let sizeBytes = 1e9;
+    // The log manager's partition, seen as always due for compaction at its size.
+    const port: StateLogPort = {
+      listTopics: () => logs.listTopics(),
+      createTopic: (name, partitionCount, config) => logs.createTopic(name, partitionCount, config),
+      partitionCount: (topic) => logs.partitionCount(topic),
+      partition: (topic, partition) => Object.create(logs.partition(topic, partition), { segmentCount: { get: () => COMPACT_AT_SEGMENTS }, sizeBytes: { get: () => sizeBytes } }) as PartitionLog,
+    };
+    const lines: LogLine[] = [];
+    const logger = capturingLogger(lines);
+    const log = await StateLog.open<Value>(port, { topic: TOPIC, partitionCount: 1, segmentBytes: 1024 * 1024, parse, nowMs: () => 1_000, logger, damageMeaning: '', isAppliedOnAppend: true });
+    await log.replay(() => undefined);
+    let asked = 0;
+    log.setSnapshotSource(() => {
+      asked++;
+      throw new Error('a group is fenced');
+    });
+    for (let i = 0; i < 5; i++) await log.append('a', [{ type: 'add', key: 'a', n: 1 }]);
+    expect(asked).toBe(1);
+    expect(lines.filter((line) => String(line.msg).startsWith('compacting'))).toHaveLength(1);
+    sizeBytes += STATE_LOG_BATCH_TARGET_BYTES;
+    await log.append('a', [{ type: 'add', key: 'a', n: 1 }]);
+    expect(asked).toBe(2);
+    await log.close();
+  });
+
   it('close waits for the appends queued, then refuses new ones', async () => {
     const log = await openStateLog(logs);
     await log.replay(() => undefined);
