@@ -110,8 +110,13 @@ export class GroupRecordProcessor {
   /** Records whose next attempt is due, in the order their timers fired. */
   private due: InHand[] = [];
   private running: Turn | undefined;
-  /** A take() from the buffer that the loop stopped waiting for (a retry fell due): its record is the next one. */
-  private pendingTake: { promise: Promise<void>; isSettled: boolean; record: ConsumedRecord | undefined } | undefined;
+  /**
+   * A take() from the buffer that the loop stopped waiting for (a retry fell due): its record is the
+   * next one. It is out of the buffer, so a revocation's drop() does not reach it: settle() and
+   * forget() let it go (`isDropped`) when its partition goes, or it would be handled after the
+   * partition came back and was read again from its commit: twice.
+   */
+  private pendingTake: { promise: Promise<void>; isSettled: boolean; isDropped: boolean; record: ConsumedRecord | undefined } | undefined;
   private wakeUp: (() => void) | undefined;
   private isStopped = false;
   private isWaitingForWork = false;
@@ -182,6 +187,7 @@ export class GroupRecordProcessor {
    */
   async settle(keys: ReadonlySet<string>): Promise<void> {
     this.forgetWaiting((k) => keys.has(k));
+    this.dropPendingTake((k) => keys.has(k));
     const running = this.running;
     if (running && keys.has(running.k)) {
       running.abort();
@@ -192,6 +198,7 @@ export class GroupRecordProcessor {
   /** Partitions `isForgotten` picks were lost or reset: their retries stop, a running handler is told; nothing waits. */
   forget(isForgotten: (k: string) => boolean): void {
     this.forgetWaiting(isForgotten);
+    this.dropPendingTake(isForgotten);
     if (this.running && isForgotten(this.running.k)) this.running.abort();
   }
 
@@ -221,7 +228,7 @@ export class GroupRecordProcessor {
       // Only when no take() is waiting: that one was registered first and gets the partition's next record.
       const record = this.host.buffer.tryTake();
       if (record !== undefined) return record;
-      const pending: NonNullable<GroupRecordProcessor['pendingTake']> = { promise: Promise.resolve(), isSettled: false, record: undefined };
+      const pending: NonNullable<GroupRecordProcessor['pendingTake']> = { promise: Promise.resolve(), isSettled: false, isDropped: false, record: undefined };
       pending.promise = this.host.buffer.take().then((taken) => {
         pending.isSettled = true;
         pending.record = taken;
@@ -241,7 +248,17 @@ export class GroupRecordProcessor {
       }
     }
     this.pendingTake = undefined;
+    if (pending.isDropped) return undefined;
     return pending.record ?? null;
+  }
+
+  /** The record a pending take got, if its partition is let go (see pendingTake). */
+  private dropPendingTake(isDropped: (k: string) => boolean): void {
+    const pending = this.pendingTake;
+    if (!pending?.isSettled || !pending.record) return;
+    if (!isDropped(partitionKey(pending.record.topic, pending.record.partition))) return;
+    pending.record = undefined;
+    pending.isDropped = true;
   }
 
   /** One turn of `inHand`: a handler call, or its dead-letter append; one at a time, stop() and settle() wait for it. */

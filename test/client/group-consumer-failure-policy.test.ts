@@ -162,6 +162,31 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     await member.close();
   });
 
+  it('a record taken while a retry ran, of a partition revoked and given back meanwhile, is not processed: the partition is read again from its commit, each record once', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 2), values('b', 2)], assigned: [0] });
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const member = startMember(service, { onFailure: { maxAttempts: 3, backoff: { baseMs: 5_000, jitter: 0 } } }, async (record, { attempt }) => {
+      if (record.partition !== 0 || record.offset !== 1) return;
+      if (attempt === 1) throw new Error('down');
+      await gate; // the retry runs until the test lets it end
+    });
+    await advanceUntil(service.clock, () => member.calls.some((c) => c.partition === 0 && c.attempt === 2), { what: 'the retry to start', stepMs: 10 });
+    // While the retry runs, partition 1 comes (its first record taken by the loop's waiting take),
+    // goes (revoked: nothing of it processed, so nothing committed) and comes back.
+    service.assign([0, 1]);
+    await advanceUntil(service.clock, () => member.consumer.assignment().length === 2, { what: 'partition 1 assigned', stepMs: 10 });
+    service.assign([0]);
+    await advanceUntil(service.clock, () => member.consumer.assignment().length === 1, { what: 'partition 1 revoked', stepMs: 10 });
+    service.assign([0, 1]);
+    await advanceUntil(service.clock, () => member.consumer.assignment().length === 2, { what: 'partition 1 given back', stepMs: 10 });
+    openGate();
+    await advanceUntil(service.clock, () => member.calls.filter((c) => c.partition === 1 && c.offset === 1).length > 0, { what: 'partition 1 read', stepMs: 10 });
+    await advanceUntil(service.clock, () => service.clock.nowMs() >= member.calls.at(-1)!.atMs + 5_000, { what: '5 s more', stepMs: 100 });
+    expect(member.calls.filter((c) => c.partition === 1).map((c) => c.offset)).toEqual([0, 1]);
+    await member.close();
+  });
+
   it('a dead-letter topic another member created between the describe and the create is used as it is', async () => {
     const service = fakeGroupService({ partitions: [values('a', 1), values('b', 1)], assigned: [1], createdMeanwhileWith: 1 });
     const member = startMember(service, { onFailure: { maxAttempts: 1 } }, () => {
