@@ -119,6 +119,9 @@ export class GroupRecordProcessor {
   private pendingTake: { promise: Promise<void>; isSettled: boolean; isDropped: boolean; record: ConsumedRecord | undefined } | undefined;
   private wakeUp: (() => void) | undefined;
   private isStopped = false;
+  /** Resolved once stop() no longer waits for the running turn: a revocation waiting for it stops too. */
+  private readonly gaveUpWaiting: Promise<void>;
+  private giveUpWaiting: () => void = () => undefined;
   private isWaitingForWork = false;
   private yieldedAtMs: number;
   /** Where dead letters go: made with the policy (its producer at the first letter), closed by stop(). */
@@ -130,6 +133,7 @@ export class GroupRecordProcessor {
     private readonly policy: GroupFailurePolicy | undefined,
   ) {
     this.yieldedAtMs = host.clock.nowMs();
+    this.gaveUpWaiting = new Promise((resolve) => (this.giveUpWaiting = resolve));
     if (policy) this.deadLetters = new DeadLetterPublisher(host.client, { groupId: host.groupId, deadLetterTopic: policy.deadLetterTopic });
   }
 
@@ -183,7 +187,8 @@ export class GroupRecordProcessor {
 
   /**
    * Partitions of `keys` are being revoked: their retries stop, and a handler or append under way
-   * for one of them is told (its signal) and waited for, so the revocation's commit counts it.
+   * for one of them is told (its signal) and waited for, so the revocation's commit counts it; once
+   * stop() gave up on it (close()), no longer.
    */
   async settle(keys: ReadonlySet<string>): Promise<void> {
     this.forgetWaiting((k) => keys.has(k));
@@ -191,7 +196,9 @@ export class GroupRecordProcessor {
     const running = this.running;
     if (running && keys.has(running.k)) {
       running.abort();
-      await running.untilOver();
+      // Bounded by close(): a handler deaf to its signal would hold the reconciliation, and close()
+      // after it, for ever. Its record is not counted processed, so the commit stays below it.
+      await Promise.race([running.untilOver(), this.gaveUpWaiting]);
     }
   }
 
@@ -219,6 +226,7 @@ export class GroupRecordProcessor {
       await Promise.race([running.untilOver(), delay(this.host.clock, maxWaitMs, { signal: timeout.signal })]);
       timeout.abort();
     }
+    this.giveUpWaiting();
     await this.deadLetters?.close();
   }
 

@@ -226,6 +226,25 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     expect(member.calls).toHaveLength(2);
   });
 
+  it('close() during a revocation that waits for a handler deaf to its signal still settles after leaveTimeoutMs', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 3)] });
+    const member = startMember(service, { onFailure: {}, leaveTimeoutMs: 2_000 }, async (record) => {
+      if (record.offset === 1) await new Promise<void>(() => undefined); // hung: ignores its signal
+    });
+    await advanceUntil(service.clock, () => member.calls.length === 2, { what: 'the handler of offset 1 to hang', stepMs: 1 });
+    service.assign([]);
+    // The revocation starts and waits for the handler under way.
+    await advanceUntil(service.clock, () => service.heartbeats.length > 0 && service.clock.nowMs() >= member.calls[1]!.atMs + 3_000, { what: 'the revocation to begin', stepMs: 10 });
+    const closingAtMs = service.clock.nowMs();
+    const closed = track(member.consumer.close());
+    await advanceUntil(service.clock, () => closed.isSettled || service.clock.nowMs() >= closingAtMs + 30_000, { what: 'close() or 30 s', stepMs: 10 });
+    expect(closed.isSettled).toBe(true);
+    expect(service.clock.nowMs() - closingAtMs).toBeLessThan(5_000);
+    // Nothing past the record in hand was committed.
+    expect(service.committed(0) ?? 0).toBeLessThanOrEqual(1);
+    // (process() itself stays pending while its handler never returns: it runs that handler.)
+  });
+
   it('close() waits for the handler under way (its signal aborted) and commits what it finished', async () => {
     const service = fakeGroupService({ partitions: [values('a', 3)] });
     let finishedAtMs: number | undefined;
