@@ -1,7 +1,8 @@
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, StrataError } from '../core/errors.js';
 import { MAX_HANDLER_ATTEMPTS, MAX_QUEUE_DELAY_MS } from '../core/limits.js';
 import type { ConsumedRecord } from './consumed-record.js';
 import { NonRetriableError } from './non-retriable-error.js';
+import { OutcomeUnknownError, ServerUnreachableError } from './transport-errors.js';
 
 /** Delays between attempts: `min(maxMs, baseMs * factor^(attempt-1))`, times a uniform factor in [1-jitter, 1+jitter]. */
 export interface FailureBackoffOptions {
@@ -105,4 +106,14 @@ export function retryDelayMs(policy: GroupFailurePolicy, attempt: number): numbe
  */
 export function isNonRetriable(error: unknown): boolean {
   return error instanceof NonRetriableError || (error instanceof Error && error.name === 'NonRetriableError');
+}
+
+/**
+ * Whether a failed dead-letter append is tried again: a retriable failure, and also the producer's
+ * SERVER_UNREACHABLE (the server gone past its delivery timeout) and OUTCOME_UNKNOWN (sent, never
+ * answered), which are not retriable for a plain send but are for a dead letter, whose duplicate is
+ * allowed and named by its source coordinates.
+ */
+export function isDeadLetterRetriable(error: unknown): boolean {
+  return (error instanceof StrataError && error.retriable) || error instanceof ServerUnreachableError || error instanceof OutcomeUnknownError;
 }

@@ -1,11 +1,10 @@
 import { delay, type Clock, type TimerHandle } from '../core/clock.js';
 import type { DeadLetterCause } from '../core/dead-letter-headers.js';
-import { StrataError } from '../core/errors.js';
 import type { ConsumedRecord } from './consumed-record.js';
 import type { ClientChannel } from './client-channel.js';
 import { DeadLetterPublisher, errorText, type DeadLetterWriter } from './dead-letter-publisher.js';
 import type { GroupConsumerLogger, TopicPartition } from './group-consumer-options.js';
-import { isNonRetriable, retryDelayMs, type GroupFailurePolicy, type HandlerContext, type RecordHandler } from './group-failure-policy.js';
+import { isDeadLetterRetriable, isNonRetriable, retryDelayMs, type GroupFailurePolicy, type HandlerContext, type RecordHandler } from './group-failure-policy.js';
 import { partitionKey, type MemberPartitions } from './member-partitions.js';
 import type { RecordBuffer } from './record-buffer.js';
 import { MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
@@ -325,7 +324,7 @@ export class GroupRecordProcessor {
 
   /**
    * Appends the record to its dead-letter topic, then counts it processed and commits. An append that
-   * fails retriably (the server unreachable past the producer's own retries) is tried again after the
+   * fails retriably (isDeadLetterRetriable: the server unreachable past the producer's own retries too) is tried again after the
    * backoff, the partition still waiting: nothing is skipped that is not in the dead-letter topic. A
    * non-retriable failure (a bad dead-letter topic name, a record too large for it) stops the member.
    */
@@ -337,7 +336,7 @@ export class GroupRecordProcessor {
     } catch (error) {
       inHand.deadLetterFailures++;
       const fields = { groupId: this.host.groupId, topic: record.topic, partition: record.partition, offset: record.offset, error: errorText(error) };
-      if (!(error instanceof StrataError && error.retriable)) {
+      if (!isDeadLetterRetriable(error)) {
         this.letGo(inHand);
         this.host.logger.warn(fields, 'group consumer: a record could not be appended to its dead-letter topic, and trying again would not help: stopped (the record is not committed)');
         this.host.fail(error instanceof Error ? error : new Error(errorText(error)));

@@ -11,7 +11,7 @@ import { NonRetriableError } from '../../src/client/non-retriable-error.js';
 import type { ConsumedRecord } from '../../src/client/consumed-record.js';
 import { DEAD_LETTER_HEADERS } from '../../src/core/dead-letter-headers.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import { StrataClientError } from '../../src/client/client-error.js';
+import { OutcomeUnknownError, ServerUnreachableError, StrataClientError } from '../../src/client/client-error.js';
 import { advanceUntil, track, turn } from '../helpers/manual-time.js';
 import { fakeGroupService } from '../helpers/fake-group-service.js';
 
@@ -336,6 +336,23 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     expect(member.calls[1]!.atMs - member.calls[0]!.atMs).toBeLessThan(3_050);
     expect(warnings.filter((w) => w.includes('dead-letter topic failed'))).toHaveLength(2);
     await member.close();
+  });
+
+  it('a dead-letter append that failed as SERVER_UNREACHABLE or OUTCOME_UNKNOWN is tried again after the backoff, not a reason to stop', async () => {
+    // The producer's own failures for a server gone past its delivery timeout, and for a batch sent
+    // and never answered: both say retriable false (a plain send must not be repeated blindly), but a
+    // dead letter written twice is a known, identifiable duplicate. Injected at the describe, which
+    // the dead-letter path goes through the same way.
+    for (const error of [new ServerUnreachableError('127.0.0.1:1', 120_000, 'ECONNREFUSED'), new OutcomeUnknownError('the stream broke, and this batch went unanswered')]) {
+      const service = fakeGroupService({ partitions: [values('a', 2)], describeDeadLetterFailures: { error, times: 2 } });
+      const member = startMember(service, { onFailure: { maxAttempts: 1, backoff: { baseMs: 1_000, factor: 2, jitter: 0 } } }, (record) => {
+        if (record.offset === 0) throw new Error('no');
+      });
+      await advanceUntil(service.clock, () => (service.appends.length === 1 && member.calls.length === 2 && service.committed(0) === 1) || member.processing.isSettled, { what: 'the dead letter and the next record', stepMs: 1 });
+      expect(member.processing.isSettled).toBe(false);
+      expect(member.calls.map((c) => c.offset)).toEqual([0, 1]);
+      await member.close();
+    }
   });
 
   it('without a policy, a throw stops the member: process() rejects with it and the record is not committed', async () => {
