@@ -101,6 +101,18 @@ export function retryDelayMs(policy: GroupFailurePolicy, attempt: number): numbe
 }
 
 /**
+ * The least wait before a failed dead-letter append is tried again: a handler's retries may be
+ * immediate (baseMs 0), but an append failing against a server that is down fails at once, and
+ * without a floor it would be tried again in a busy loop (a warning logged each time).
+ */
+export const MIN_DEAD_LETTER_RETRY_MS = 100;
+
+/** How long to wait after the `failures`-th failed dead-letter append: the policy's backoff, at least MIN_DEAD_LETTER_RETRY_MS. */
+export function deadLetterRetryDelayMs(policy: GroupFailurePolicy, failures: number): number {
+  return Math.max(MIN_DEAD_LETTER_RETRY_MS, retryDelayMs(policy, failures));
+}
+
+/**
  * Whether a throw says the record will never work: a NonRetriableError, or an error named so (a copy
  * of the class from another copy of this package is not `instanceof` this one).
  */

@@ -4,7 +4,7 @@ import type { ConsumedRecord } from './consumed-record.js';
 import type { ClientChannel } from './client-channel.js';
 import { DeadLetterPublisher, errorText, type DeadLetterWriter } from './dead-letter-publisher.js';
 import type { GroupConsumerLogger, TopicPartition } from './group-consumer-options.js';
-import { isDeadLetterRetriable, isNonRetriable, retryDelayMs, type GroupFailurePolicy, type HandlerContext, type RecordHandler } from './group-failure-policy.js';
+import { deadLetterRetryDelayMs, isDeadLetterRetriable, isNonRetriable, retryDelayMs, type GroupFailurePolicy, type HandlerContext, type RecordHandler } from './group-failure-policy.js';
 import { partitionKey, type MemberPartitions } from './member-partitions.js';
 import type { RecordBuffer } from './record-buffer.js';
 import { MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
@@ -343,7 +343,7 @@ export class GroupRecordProcessor {
         return;
       }
       this.host.logger.warn({ ...fields, failures: inHand.deadLetterFailures }, 'group consumer: appending a record to its dead-letter topic failed; its partition waits and it is tried again after the backoff');
-      if (this.isCurrent(inHand) && this.host.isHandable(inHand.k)) this.retryLater(inHand, retryDelayMs(this.policy!, inHand.deadLetterFailures));
+      if (this.isCurrent(inHand) && this.host.isHandable(inHand.k)) this.retryLater(inHand, deadLetterRetryDelayMs(this.policy!, inHand.deadLetterFailures));
       else this.letGo(inHand);
       return;
     }

@@ -355,6 +355,19 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     }
   });
 
+  it('a failing dead-letter append is tried again no sooner than 100 ms later, even with a zero backoff (no busy loop against a server that is down)', async () => {
+    const unavailable = new StrataClientError('UNAVAILABLE', 'server restarting', 14, true);
+    const service = fakeGroupService({ partitions: [values('a', 2)], describeDeadLetterFailures: { error: unavailable, times: 5 } });
+    const failedAtMs: number[] = [];
+    const member = startMember(service, { logger: { warn: (_fields, message) => void (message.includes('dead-letter topic failed') && failedAtMs.push(service.clock.nowMs())) }, onFailure: { maxAttempts: 1, backoff: { baseMs: 0, jitter: 0 } } }, (record) => {
+      if (record.offset === 0) throw new Error('no');
+    });
+    await advanceUntil(service.clock, () => service.appends.length === 1 && member.calls.length === 2, { what: 'the dead letter', stepMs: 1 });
+    expect(failedAtMs).toHaveLength(5);
+    for (let i = 1; i < failedAtMs.length; i++) expect(failedAtMs[i]! - failedAtMs[i - 1]!).toBeGreaterThanOrEqual(100);
+    await member.close();
+  });
+
   it('without a policy, a throw stops the member: process() rejects with it and the record is not committed', async () => {
     const service = fakeGroupService({ partitions: [values('a', 3)] });
     const member = startMember(service, {}, (record) => {
