@@ -178,8 +178,8 @@ export function registerDlqCommand(program: Command): void {
             const target = `${info.sourceTopic}/${info.sourcePartition}`;
             perTarget.set(target, (perTarget.get(target) ?? 0) + 1);
             if (!producer) return true;
-            const headers: Record<string, string | Buffer> = {};
-            for (const h of record.headers) if (!h.key.startsWith(DEAD_LETTER_PREFIX)) headers[h.key] = h.value ?? Buffer.alloc(0);
+            // The list as the record has it: an object would keep one value of a repeated key, and no null.
+            const headers = record.headers.filter((h) => !h.key.startsWith(DEAD_LETTER_PREFIX));
             while (outstanding.size >= MAX_CLI_UNACKNOWLEDGED_RECORDS) await Promise.race(outstanding);
             if (firstError !== undefined) return false;
             const tracked: Promise<unknown> = producer

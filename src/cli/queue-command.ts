@@ -118,9 +118,11 @@ async function consumeQueue(topic: string, options: QueueConsumeOptions, command
     const controller = new AbortController();
     // No more held than will be printed: what a member holds when it leaves waits out its backoff.
     const inFlightLimit = options.inFlight ?? Math.min(QUEUE_DEFAULT_IN_FLIGHT, options.maxMessages ?? QUEUE_DEFAULT_IN_FLIGHT);
-    // With --max-messages the answers go at the end, with the leave: an answer sent earlier frees a
-    // place the server fills with a record nobody will print (and whose delivery then counts).
-    const answerLingerMs = options.maxMessages !== undefined ? 60_000 : 2;
+    // When --max-messages fits in one window, the answers go at the end, with the leave: an answer
+    // sent earlier frees a place the server fills with a record nobody will print (and whose delivery
+    // then counts). Past one window they must go as they come: held, they hold the server's next
+    // deliveries, and the run would stall for the whole linger at every window.
+    const answerLingerMs = options.maxMessages !== undefined && options.maxMessages <= inFlightLimit ? 60_000 : 2;
     const queue = client.queue({ groupId: options.group, topics: [topic], inFlightLimit, answerLingerMs, clientId: 'strata-cli', signal: controller.signal, logger: { warn: (fields, message) => void process.stderr.write(`${message} ${JSON.stringify(fields)}\n`) } });
     const signals = onStopSignals(() => controller.abort());
     const out = new StdoutLines();

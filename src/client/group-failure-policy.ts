@@ -1,7 +1,8 @@
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, StrataError } from '../core/errors.js';
 import { MAX_HANDLER_ATTEMPTS, MAX_QUEUE_DELAY_MS } from '../core/limits.js';
 import type { ConsumedRecord } from './consumed-record.js';
 import { NonRetriableError } from './non-retriable-error.js';
+import { OutcomeUnknownError, ServerUnreachableError } from './transport-errors.js';
 
 /** Delays between attempts: `min(maxMs, baseMs * factor^(attempt-1))`, times a uniform factor in [1-jitter, 1+jitter]. */
 export interface FailureBackoffOptions {
@@ -100,9 +101,31 @@ export function retryDelayMs(policy: GroupFailurePolicy, attempt: number): numbe
 }
 
 /**
+ * The least wait before a failed dead-letter append is tried again: a handler's retries may be
+ * immediate (baseMs 0), but an append failing against a server that is down fails at once, and
+ * without a floor it would be tried again in a busy loop (a warning logged each time).
+ */
+export const MIN_DEAD_LETTER_RETRY_MS = 100;
+
+/** How long to wait after the `failures`-th failed dead-letter append: the policy's backoff, at least MIN_DEAD_LETTER_RETRY_MS. */
+export function deadLetterRetryDelayMs(policy: GroupFailurePolicy, failures: number): number {
+  return Math.max(MIN_DEAD_LETTER_RETRY_MS, retryDelayMs(policy, failures));
+}
+
+/**
  * Whether a throw says the record will never work: a NonRetriableError, or an error named so (a copy
  * of the class from another copy of this package is not `instanceof` this one).
  */
 export function isNonRetriable(error: unknown): boolean {
   return error instanceof NonRetriableError || (error instanceof Error && error.name === 'NonRetriableError');
+}
+
+/**
+ * Whether a failed dead-letter append is tried again: a retriable failure, and also the producer's
+ * SERVER_UNREACHABLE (the server gone past its delivery timeout) and OUTCOME_UNKNOWN (sent, never
+ * answered), which are not retriable for a plain send but are for a dead letter, whose duplicate is
+ * allowed and named by its source coordinates.
+ */
+export function isDeadLetterRetriable(error: unknown): boolean {
+  return (error instanceof StrataError && error.retriable) || error instanceof ServerUnreachableError || error instanceof OutcomeUnknownError;
 }

@@ -1,11 +1,10 @@
 import { delay, type Clock, type TimerHandle } from '../core/clock.js';
 import type { DeadLetterCause } from '../core/dead-letter-headers.js';
-import { StrataError } from '../core/errors.js';
 import type { ConsumedRecord } from './consumed-record.js';
 import type { ClientChannel } from './client-channel.js';
 import { DeadLetterPublisher, errorText, type DeadLetterWriter } from './dead-letter-publisher.js';
 import type { GroupConsumerLogger, TopicPartition } from './group-consumer-options.js';
-import { isNonRetriable, retryDelayMs, type GroupFailurePolicy, type HandlerContext, type RecordHandler } from './group-failure-policy.js';
+import { deadLetterRetryDelayMs, isDeadLetterRetriable, isNonRetriable, retryDelayMs, type GroupFailurePolicy, type HandlerContext, type RecordHandler } from './group-failure-policy.js';
 import { partitionKey, type MemberPartitions } from './member-partitions.js';
 import type { RecordBuffer } from './record-buffer.js';
 import { MAX_MS_BETWEEN_YIELDS, yieldToEventLoop } from './yield-to-event-loop.js';
@@ -110,10 +109,18 @@ export class GroupRecordProcessor {
   /** Records whose next attempt is due, in the order their timers fired. */
   private due: InHand[] = [];
   private running: Turn | undefined;
-  /** A take() from the buffer that the loop stopped waiting for (a retry fell due): its record is the next one. */
-  private pendingTake: { promise: Promise<void>; isSettled: boolean; record: ConsumedRecord | undefined } | undefined;
+  /**
+   * A take() from the buffer that the loop stopped waiting for (a retry fell due): its record is the
+   * next one. It is out of the buffer, so a revocation's drop() does not reach it: settle() and
+   * forget() let it go (`isDropped`) when its partition goes, or it would be handled after the
+   * partition came back and was read again from its commit: twice.
+   */
+  private pendingTake: { promise: Promise<void>; isSettled: boolean; isDropped: boolean; record: ConsumedRecord | undefined } | undefined;
   private wakeUp: (() => void) | undefined;
   private isStopped = false;
+  /** Resolved once stop() no longer waits for the running turn: a revocation waiting for it stops too. */
+  private readonly gaveUpWaiting: Promise<void>;
+  private giveUpWaiting: () => void = () => undefined;
   private isWaitingForWork = false;
   private yieldedAtMs: number;
   /** Where dead letters go: made with the policy (its producer at the first letter), closed by stop(). */
@@ -125,6 +132,7 @@ export class GroupRecordProcessor {
     private readonly policy: GroupFailurePolicy | undefined,
   ) {
     this.yieldedAtMs = host.clock.nowMs();
+    this.gaveUpWaiting = new Promise((resolve) => (this.giveUpWaiting = resolve));
     if (policy) this.deadLetters = new DeadLetterPublisher(host.client, { groupId: host.groupId, deadLetterTopic: policy.deadLetterTopic });
   }
 
@@ -178,20 +186,25 @@ export class GroupRecordProcessor {
 
   /**
    * Partitions of `keys` are being revoked: their retries stop, and a handler or append under way
-   * for one of them is told (its signal) and waited for, so the revocation's commit counts it.
+   * for one of them is told (its signal) and waited for, so the revocation's commit counts it; once
+   * stop() gave up on it (close()), no longer.
    */
   async settle(keys: ReadonlySet<string>): Promise<void> {
     this.forgetWaiting((k) => keys.has(k));
+    this.dropPendingTake((k) => keys.has(k));
     const running = this.running;
     if (running && keys.has(running.k)) {
       running.abort();
-      await running.untilOver();
+      // Bounded by close(): a handler deaf to its signal would hold the reconciliation, and close()
+      // after it, for ever. Its record is not counted processed, so the commit stays below it.
+      await Promise.race([running.untilOver(), this.gaveUpWaiting]);
     }
   }
 
   /** Partitions `isForgotten` picks were lost or reset: their retries stop, a running handler is told; nothing waits. */
   forget(isForgotten: (k: string) => boolean): void {
     this.forgetWaiting(isForgotten);
+    this.dropPendingTake(isForgotten);
     if (this.running && isForgotten(this.running.k)) this.running.abort();
   }
 
@@ -212,6 +225,7 @@ export class GroupRecordProcessor {
       await Promise.race([running.untilOver(), delay(this.host.clock, maxWaitMs, { signal: timeout.signal })]);
       timeout.abort();
     }
+    this.giveUpWaiting();
     await this.deadLetters?.close();
   }
 
@@ -221,7 +235,7 @@ export class GroupRecordProcessor {
       // Only when no take() is waiting: that one was registered first and gets the partition's next record.
       const record = this.host.buffer.tryTake();
       if (record !== undefined) return record;
-      const pending: NonNullable<GroupRecordProcessor['pendingTake']> = { promise: Promise.resolve(), isSettled: false, record: undefined };
+      const pending: NonNullable<GroupRecordProcessor['pendingTake']> = { promise: Promise.resolve(), isSettled: false, isDropped: false, record: undefined };
       pending.promise = this.host.buffer.take().then((taken) => {
         pending.isSettled = true;
         pending.record = taken;
@@ -241,7 +255,17 @@ export class GroupRecordProcessor {
       }
     }
     this.pendingTake = undefined;
+    if (pending.isDropped) return undefined;
     return pending.record ?? null;
+  }
+
+  /** The record a pending take got, if its partition is let go (see pendingTake). */
+  private dropPendingTake(isDropped: (k: string) => boolean): void {
+    const pending = this.pendingTake;
+    if (!pending?.isSettled || !pending.record) return;
+    if (!isDropped(partitionKey(pending.record.topic, pending.record.partition))) return;
+    pending.record = undefined;
+    pending.isDropped = true;
   }
 
   /** One turn of `inHand`: a handler call, or its dead-letter append; one at a time, stop() and settle() wait for it. */
@@ -300,7 +324,7 @@ export class GroupRecordProcessor {
 
   /**
    * Appends the record to its dead-letter topic, then counts it processed and commits. An append that
-   * fails retriably (the server unreachable past the producer's own retries) is tried again after the
+   * fails retriably (isDeadLetterRetriable: the server unreachable past the producer's own retries too) is tried again after the
    * backoff, the partition still waiting: nothing is skipped that is not in the dead-letter topic. A
    * non-retriable failure (a bad dead-letter topic name, a record too large for it) stops the member.
    */
@@ -312,14 +336,14 @@ export class GroupRecordProcessor {
     } catch (error) {
       inHand.deadLetterFailures++;
       const fields = { groupId: this.host.groupId, topic: record.topic, partition: record.partition, offset: record.offset, error: errorText(error) };
-      if (!(error instanceof StrataError && error.retriable)) {
+      if (!isDeadLetterRetriable(error)) {
         this.letGo(inHand);
         this.host.logger.warn(fields, 'group consumer: a record could not be appended to its dead-letter topic, and trying again would not help: stopped (the record is not committed)');
         this.host.fail(error instanceof Error ? error : new Error(errorText(error)));
         return;
       }
       this.host.logger.warn({ ...fields, failures: inHand.deadLetterFailures }, 'group consumer: appending a record to its dead-letter topic failed; its partition waits and it is tried again after the backoff');
-      if (this.isCurrent(inHand) && this.host.isHandable(inHand.k)) this.retryLater(inHand, retryDelayMs(this.policy!, inHand.deadLetterFailures));
+      if (this.isCurrent(inHand) && this.host.isHandable(inHand.k)) this.retryLater(inHand, deadLetterRetryDelayMs(this.policy!, inHand.deadLetterFailures));
       else this.letGo(inHand);
       return;
     }

@@ -14,7 +14,7 @@ export interface QueueGroupConfigValues {
   backoffBaseMs: number;
   backoffFactor: number;
   backoffMaxMs: number;
-  /** A fraction in (0, 1). The wire cannot carry 0 (it means "unchanged"): see toProtoConfig. */
+  /** A fraction in [0, 1): 0 gives exact delays (optional on the wire, so a 0 sent is set: see toProtoConfig). */
   backoffJitter: number;
   ordering: 'none' | 'key';
   delivery: 'at-least-once' | 'at-most-once';

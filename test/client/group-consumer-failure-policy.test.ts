@@ -11,7 +11,7 @@ import { NonRetriableError } from '../../src/client/non-retriable-error.js';
 import type { ConsumedRecord } from '../../src/client/consumed-record.js';
 import { DEAD_LETTER_HEADERS } from '../../src/core/dead-letter-headers.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
-import { StrataClientError } from '../../src/client/client-error.js';
+import { OutcomeUnknownError, ServerUnreachableError, StrataClientError } from '../../src/client/client-error.js';
 import { advanceUntil, track, turn } from '../helpers/manual-time.js';
 import { fakeGroupService } from '../helpers/fake-group-service.js';
 
@@ -162,6 +162,31 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     await member.close();
   });
 
+  it('a record taken while a retry ran, of a partition revoked and given back meanwhile, is not processed: the partition is read again from its commit, each record once', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 2), values('b', 2)], assigned: [0] });
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const member = startMember(service, { onFailure: { maxAttempts: 3, backoff: { baseMs: 5_000, jitter: 0 } } }, async (record, { attempt }) => {
+      if (record.partition !== 0 || record.offset !== 1) return;
+      if (attempt === 1) throw new Error('down');
+      await gate; // the retry runs until the test lets it end
+    });
+    await advanceUntil(service.clock, () => member.calls.some((c) => c.partition === 0 && c.attempt === 2), { what: 'the retry to start', stepMs: 10 });
+    // While the retry runs, partition 1 comes (its first record taken by the loop's waiting take),
+    // goes (revoked: nothing of it processed, so nothing committed) and comes back.
+    service.assign([0, 1]);
+    await advanceUntil(service.clock, () => member.consumer.assignment().length === 2, { what: 'partition 1 assigned', stepMs: 10 });
+    service.assign([0]);
+    await advanceUntil(service.clock, () => member.consumer.assignment().length === 1, { what: 'partition 1 revoked', stepMs: 10 });
+    service.assign([0, 1]);
+    await advanceUntil(service.clock, () => member.consumer.assignment().length === 2, { what: 'partition 1 given back', stepMs: 10 });
+    openGate();
+    await advanceUntil(service.clock, () => member.calls.filter((c) => c.partition === 1 && c.offset === 1).length > 0, { what: 'partition 1 read', stepMs: 10 });
+    await advanceUntil(service.clock, () => service.clock.nowMs() >= member.calls.at(-1)!.atMs + 5_000, { what: '5 s more', stepMs: 100 });
+    expect(member.calls.filter((c) => c.partition === 1).map((c) => c.offset)).toEqual([0, 1]);
+    await member.close();
+  });
+
   it('a dead-letter topic another member created between the describe and the create is used as it is', async () => {
     const service = fakeGroupService({ partitions: [values('a', 1), values('b', 1)], assigned: [1], createdMeanwhileWith: 1 });
     const member = startMember(service, { onFailure: { maxAttempts: 1 } }, () => {
@@ -199,6 +224,25 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     expect(service.committed(0)).toBe(1);
     expect(service.appends).toHaveLength(0);
     expect(member.calls).toHaveLength(2);
+  });
+
+  it('close() during a revocation that waits for a handler deaf to its signal still settles after leaveTimeoutMs', async () => {
+    const service = fakeGroupService({ partitions: [values('a', 3)] });
+    const member = startMember(service, { onFailure: {}, leaveTimeoutMs: 2_000 }, async (record) => {
+      if (record.offset === 1) await new Promise<void>(() => undefined); // hung: ignores its signal
+    });
+    await advanceUntil(service.clock, () => member.calls.length === 2, { what: 'the handler of offset 1 to hang', stepMs: 1 });
+    service.assign([]);
+    // The revocation starts and waits for the handler under way.
+    await advanceUntil(service.clock, () => service.heartbeats.length > 0 && service.clock.nowMs() >= member.calls[1]!.atMs + 3_000, { what: 'the revocation to begin', stepMs: 10 });
+    const closingAtMs = service.clock.nowMs();
+    const closed = track(member.consumer.close());
+    await advanceUntil(service.clock, () => closed.isSettled || service.clock.nowMs() >= closingAtMs + 30_000, { what: 'close() or 30 s', stepMs: 10 });
+    expect(closed.isSettled).toBe(true);
+    expect(service.clock.nowMs() - closingAtMs).toBeLessThan(5_000);
+    // Nothing past the record in hand was committed.
+    expect(service.committed(0) ?? 0).toBeLessThanOrEqual(1);
+    // (process() itself stays pending while its handler never returns: it runs that handler.)
   });
 
   it('close() waits for the handler under way (its signal aborted) and commits what it finished', async () => {
@@ -291,6 +335,36 @@ describe('group consumer process() with a failure policy (ManualClock)', () => {
     expect(member.calls[1]!.atMs - member.calls[0]!.atMs).toBeGreaterThanOrEqual(3_000);
     expect(member.calls[1]!.atMs - member.calls[0]!.atMs).toBeLessThan(3_050);
     expect(warnings.filter((w) => w.includes('dead-letter topic failed'))).toHaveLength(2);
+    await member.close();
+  });
+
+  it('a dead-letter append that failed as SERVER_UNREACHABLE or OUTCOME_UNKNOWN is tried again after the backoff, not a reason to stop', async () => {
+    // The producer's own failures for a server gone past its delivery timeout, and for a batch sent
+    // and never answered: both say retriable false (a plain send must not be repeated blindly), but a
+    // dead letter written twice is a known, identifiable duplicate. Injected at the describe, which
+    // the dead-letter path goes through the same way.
+    for (const error of [new ServerUnreachableError('127.0.0.1:1', 120_000, 'ECONNREFUSED'), new OutcomeUnknownError('the stream broke, and this batch went unanswered')]) {
+      const service = fakeGroupService({ partitions: [values('a', 2)], describeDeadLetterFailures: { error, times: 2 } });
+      const member = startMember(service, { onFailure: { maxAttempts: 1, backoff: { baseMs: 1_000, factor: 2, jitter: 0 } } }, (record) => {
+        if (record.offset === 0) throw new Error('no');
+      });
+      await advanceUntil(service.clock, () => (service.appends.length === 1 && member.calls.length === 2 && service.committed(0) === 1) || member.processing.isSettled, { what: 'the dead letter and the next record', stepMs: 1 });
+      expect(member.processing.isSettled).toBe(false);
+      expect(member.calls.map((c) => c.offset)).toEqual([0, 1]);
+      await member.close();
+    }
+  });
+
+  it('a failing dead-letter append is tried again no sooner than 100 ms later, even with a zero backoff (no busy loop against a server that is down)', async () => {
+    const unavailable = new StrataClientError('UNAVAILABLE', 'server restarting', 14, true);
+    const service = fakeGroupService({ partitions: [values('a', 2)], describeDeadLetterFailures: { error: unavailable, times: 5 } });
+    const failedAtMs: number[] = [];
+    const member = startMember(service, { logger: { warn: (_fields, message) => void (message.includes('dead-letter topic failed') && failedAtMs.push(service.clock.nowMs())) }, onFailure: { maxAttempts: 1, backoff: { baseMs: 0, jitter: 0 } } }, (record) => {
+      if (record.offset === 0) throw new Error('no');
+    });
+    await advanceUntil(service.clock, () => service.appends.length === 1 && member.calls.length === 2, { what: 'the dead letter', stepMs: 1 });
+    expect(failedAtMs).toHaveLength(5);
+    for (let i = 1; i < failedAtMs.length; i++) expect(failedAtMs[i]! - failedAtMs[i - 1]!).toBeGreaterThanOrEqual(100);
     await member.close();
   });
 

@@ -87,4 +87,30 @@ describe('strata dlq against a real server', () => {
     ]);
     expect((await client.admin.listOffsets('orders', 'latest')).map((o) => o.offset)).toEqual([0, 3]);
   });
+
+  it('redrives a record\'s headers as it had them: a repeated key both times, in order, and a null value as null', async () => {
+    await client.admin.createTopic('payments', { partitions: 1 });
+    await client.admin.createTopic('payments.dlq', { partitions: 1 });
+    const producer = client.producer({ acks: 'durable' });
+    const own = [
+      { key: 'hop', value: Buffer.from('gateway') },
+      { key: 'marker', value: null },
+      { key: 'hop', value: Buffer.from('billing') },
+    ];
+    const dead = Object.entries(deadLetterHeaders({ topic: 'payments', partition: 0, offset: 7 }, 'boom')).map(([key, value]) => ({ key, value: Buffer.from(value) }));
+    await producer.send('payments.dlq', { key: 'k', value: 'v', partition: 0, headers: [...own, ...dead] });
+    await producer.close();
+
+    await strata('dlq', 'redrive', 'payments.dlq', '--execute');
+    let redriven: { headers: Array<{ key: string; value: Buffer | null }> } | undefined;
+    for await (const record of client.consume('payments', { from: 'earliest', partitions: [0] })) {
+      redriven = record;
+      break;
+    }
+    expect(redriven!.headers.map((h) => [h.key, h.value === null ? null : h.value.toString()])).toEqual([
+      ['hop', 'gateway'],
+      ['marker', null],
+      ['hop', 'billing'],
+    ]);
+  });
 });

@@ -106,4 +106,16 @@ describe('strata queue and strata dlq against a real server', () => {
     await expect(strata('queue', 'describe', 'workers')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/QUEUE_GROUP_NOT_FOUND/) });
     // About 20 CLI processes of a second or so each on a loaded 2-core machine.
   }, 180_000);
+
+  it('prints --max-messages beyond its in-flight limit without waiting for its answers\' linger: each window is answered as it goes', async () => {
+    await strata('topics', 'create', 'jobs', '--partitions', '1');
+    await run('sh', ['-c', `printf 'j0\\nj1\\nj2\\nj3\\nj4\\n' | ${process.execPath} ${STRATA_BIN} produce jobs`], { env: { ...process.env, STRATA_SERVER: server.address } });
+    // Held answers would hold the server's deliveries: 2 at a time, 5 in all. The exec's own timeout
+    // (30 s) is below the 60 s the answers lingered, so a stall fails the run.
+    const started = Date.now();
+    const printed = await strata('queue', 'consume', 'jobs', '--group', 'batch', '--in-flight', '2', '--max-messages', '5');
+    expect(printed.stdout).toBe('j0\nj1\nj2\nj3\nj4\n');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect((await describeGroup('batch')).total).toMatchObject({ depth: 0, inFlight: 0 });
+  }, 60_000);
 });
