@@ -12,7 +12,7 @@ import type { Logger } from '../core/logger.js';
 import type { PartitionAssignor } from './assignors/partition-assignor.js';
 import { ConsumerGroup, type GroupMember } from './consumer-group.js';
 import type { GroupConfig } from './group-config.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer } from '../core/deadline-timer.js';
 import { describeConsumerGroup, type GroupDescription } from './group-description.js';
 import { fenceReplacedMember, refuseIfFenced } from './instance-fencing.js';
 import { assignorInput, holdDeadlineMs, protectStableMembers, removalDeadlineMs } from './rebalance-plan.js';

@@ -27,7 +27,8 @@ import type { PartitionQueue } from './partition-queue.js';
 import { type DeadLetterRun, QueueDeadLetters, toStrataError } from './queue-dead-letters.js';
 import { QueueDeliveryPump } from './queue-delivery-pump.js';
 import { describePartition, describeQueueGroup } from './queue-describe.js';
-import { QueueDeadlineTimer, QueueGroup, type QueueMember } from './queue-group.js';
+import { DeadlineTimer } from '../core/deadline-timer.js';
+import { QueueGroup, type QueueMember } from './queue-group.js';
 import { checkJoinConfig, type QueueGroupConfig, resolveQueueGroupConfig } from './queue-group-config.js';
 import { checkDeadLetterTopics, checkJoinRequest, checkResetPartitions, resetOffsetOf, validateQueueGroupId } from './queue-requests.js';
 import type { QueueStateChange } from './queue-state-changes.js';
@@ -362,7 +363,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   }
 
   private startTimer(group: QueueGroup): void {
-    group.timer = new QueueDeadlineTimer(this.deps.clock, () => this.onTimer(group));
+    group.timer = new DeadlineTimer(this.deps.clock, () => this.onTimer(group));
     // Locks that ended while the server was down expire now; the rest when due.
     group.timer.fireAt(this.deps.clock.nowMs());
   }

@@ -1,5 +1,5 @@
 import { AssertionError, assert } from '../core/assert.js';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { DeadlineTimer } from '../core/deadline-timer.js';
 import type { StrataError } from '../core/errors.js';
 import { PartitionQueue, type PartitionQueueOwner } from './partition-queue.js';
 import type { QueueDelivery } from './queue-coordinator-api.js';
@@ -19,44 +19,6 @@ export interface QueueMember {
 }
 
 /**
- * One timer on the injected clock for the earliest of a group's deadlines (locks, backoffs, dead-letter
- * retries), as groups/deadline-timer.ts does for consumer groups (queues/ may not import groups/).
- * Pushing a deadline later costs nothing: a timer that fires early finds nothing due and is re-armed.
- */
-export class QueueDeadlineTimer {
-  private timer: TimerHandle | undefined;
-  private dueMs = Number.POSITIVE_INFINITY;
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly onDue: () => void,
-  ) {}
-
-  /** Makes sure the timer fires no later than `dueMs`. */
-  fireBy(dueMs: number): void {
-    if (dueMs >= this.dueMs && this.timer) return;
-    this.fireAt(dueMs);
-  }
-
-  /** Fires at `dueMs` exactly (never, for +Infinity). */
-  fireAt(dueMs: number): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.dueMs = dueMs;
-    if (dueMs === Number.POSITIVE_INFINITY) return;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.dueMs = Number.POSITIVE_INFINITY;
-      this.onDue();
-    }, Math.max(0, dueMs - this.clock.nowMs()));
-  }
-
-  cancel(): void {
-    this.fireAt(Number.POSITIVE_INFINITY);
-  }
-}
-
-/**
  * A queue group: its configuration, its live members (not durable: a restart forgets them, and their
  * locks expire), and a PartitionQueue per topic partition it has state for. apply() is the one way
  * the durable state changes, live and at replay. How many records each member id holds is kept here
@@ -66,7 +28,7 @@ export class QueueGroup implements PartitionQueueOwner {
   readonly members = new Map<string, QueueMember>();
   /** A journal write failed: memory may be ahead of the log, so the group refuses everything until a restart replays it. */
   failure: StrataError | undefined;
-  timer: QueueDeadlineTimer | undefined;
+  timer: DeadlineTimer | undefined;
   // The delivery pump: one run at a time; a request during a run makes it run again.
   isPumping = false;
   isPumpRequested = false;

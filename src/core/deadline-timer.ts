@@ -1,9 +1,10 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 
 /**
- * One timer on the injected clock for the earliest of many deadlines (the coordinator's timeouts and
- * recomputations). It remembers when it is due, so pushing a deadline later costs nothing; a timer
- * that fires early finds nothing due, and its owner re-arms it.
+ * One timer on the injected clock for the earliest of many deadlines (a consumer group coordinator's
+ * timeouts and recomputations; a queue group's locks, backoffs and dead-letter retries). It
+ * remembers when it is due, so pushing a deadline later costs nothing; a timer that fires early
+ * finds nothing due, and its owner re-arms it.
  */
 export class DeadlineTimer {
   private timer: TimerHandle | undefined;
