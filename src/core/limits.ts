@@ -157,6 +157,33 @@ export const RESPONSE_COPIES = 2;
 export const MAX_UNFLUSHED_RESPONSES_PER_PARTITION = 4;
 assert(MAX_UNFLUSHED_RESPONSES_PER_PARTITION >= 1, 'a partition of a subscription can send a response');
 
+// --- Queue sessions (server/queue-service.ts) ---
+
+/**
+ * Messages a queue session has written and HTTP/2 has not yet sent (deliveries, answer results) count
+ * against the memory budget: each stream reserves this much and borrows beyond it while the budget
+ * has room, up to QUEUE_SESSION_BUFFER_MAX_BYTES. Past what its share grants, or while write() says
+ * the stream is full, the member gets no more deliveries (its records stay acquired, their locks run).
+ */
+export const QUEUE_SESSION_BUFFER_RESERVED_BYTES = 256 * 1024;
+export const QUEUE_SESSION_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
+assert(QUEUE_SESSION_BUFFER_RESERVED_BYTES <= QUEUE_SESSION_BUFFER_MAX_BYTES, "a queue session's reservation is within its share");
+/**
+ * Bytes of deliveries (their batches) a queue member may hold unanswered before it gets no more, on
+ * top of its in-flight limit of records. A member whose grpc-js client pauses its stream still takes
+ * what arrives into its own process (its HTTP/2 layer keeps acknowledging the data), so the server's
+ * writes complete and only this stops its deliveries (measured: all 160 of 160 x 256 KiB records
+ * acquired and sent without it); a member cannot answer what it has not read. A peer that reads
+ * nothing at all (a stopped process) is held back sooner, by the session's memory share.
+ */
+export const MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER = 8 * 1024 * 1024;
+/**
+ * Answer or extension requests of one queue session being handled at once; past it the server stops
+ * reading the stream (HTTP/2 flow control then holds the member's writes), so a member that sends
+ * without waiting holds at most this many decoded requests in the server.
+ */
+export const MAX_QUEUE_REQUESTS_IN_PROGRESS_PER_STREAM = 4;
+
 // --- Consumer groups ---
 
 /** Heartbeats one stream may send per second; more are answered with a failure, not processed. */

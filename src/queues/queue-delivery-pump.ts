@@ -31,6 +31,9 @@ interface PlannedDelivery {
  * so any number of wake-ups (answers, new records, expiries, drains) cost one run each time it ends.
  */
 export class QueueDeliveryPump {
+  /** Groups whose last plan skipped a member because its deliveries were still on their way. */
+  private readonly skippedGroups = new WeakSet<QueueGroup>();
+
   constructor(
     private readonly deps: Pick<QueueCoordinatorDependencies, 'topics' | 'clock' | 'logger'>,
     private readonly commit: Commit,
@@ -180,7 +183,16 @@ export class QueueDeliveryPump {
     const members = rotate([...group.members.values()].filter((m) => m.isReady), group.pumpRound);
     const free = new Map<QueueMember, number>();
     const step = new Map<QueueMember, number>();
+    let hasSkipped = false;
     for (const member of members) {
+      // A member whose last deliveries are not handed to its stream yet gets nothing more now: its
+      // stream's write() has not said whether it takes more (a member that stops reading would
+      // otherwise have its whole in-flight limit acquired, read and queued in the server, pass after
+      // pass). send() runs the pump again once they are handed over.
+      if (member.undelivered > 0) {
+        hasSkipped = true;
+        continue;
+      }
       // At-most-once records are done as they are handed out: what bounds a member then is what it was not sent yet.
       const places = member.inFlightLimit - (isAtMostOnce ? member.undelivered : group.heldBy(member.memberId));
       if (places <= 0) continue;
@@ -188,13 +200,16 @@ export class QueueDeliveryPump {
       const partitionsRead = queues.filter((q) => member.topics.includes(q.topic)).length;
       step.set(member, Math.max(1, Math.ceil(places / Math.max(1, partitionsRead))));
     }
-    if (free.size === 0) return [];
+    if (free.size === 0) {
+      if (hasSkipped && this.hasRecordsLeft(group, queues, new Map(), nowMs)) this.skippedGroups.add(group);
+      return [];
+    }
     const ordered = rotate(queues, group.pumpRound);
-    const candidates = new Map<PartitionQueue, { offsets: number[]; next: number }>();
+    const candidates = new Map<PartitionQueue, { offsets: number[]; next: number; wanted: number }>();
     for (const queue of ordered) {
       let wanted = 0;
       for (const [member, places] of free) if (member.topics.includes(queue.topic)) wanted += places;
-      if (wanted > 0) candidates.set(queue, { offsets: queue.acquirable(nowMs, group.config.ordering === 'key', wanted), next: 0 });
+      if (wanted > 0) candidates.set(queue, { offsets: queue.acquirable(nowMs, group.config.ordering === 'key', wanted), next: 0, wanted });
     }
     const planned = new Map<string, PlannedDelivery>();
     const full = new Set<string>();
@@ -235,7 +250,19 @@ export class QueueDeliveryPump {
         }
       }
     }
+    // Records left (or maybe left: as many were there as were asked for) that a skipped member could
+    // have taken: send() runs the pump again for them.
+    if (hasSkipped && this.hasRecordsLeft(group, queues, candidates, nowMs)) this.skippedGroups.add(group);
     return [...planned.values()].filter((d) => d.records.length > 0);
+  }
+
+  /** Whether records may be left after a plan: past what was planned, or as many as were asked for (more may wait). */
+  private hasRecordsLeft(group: QueueGroup, queues: readonly PartitionQueue[], candidates: ReadonlyMap<PartitionQueue, { offsets: number[]; next: number; wanted: number }>, nowMs: number): boolean {
+    return queues.some((queue) => {
+      const candidate = candidates.get(queue);
+      if (candidate) return candidate.next < candidate.offsets.length || candidate.offsets.length >= candidate.wanted;
+      return queue.acquirable(nowMs, group.config.ordering === 'key', 1).length > 0;
+    });
   }
 
   /** After the acquisitions are durable: each delivery's batches read back and handed to its member, if it is still there. */
@@ -253,7 +280,8 @@ export class QueueDeliveryPump {
         member.undelivered -= records.length;
       }
     }
-    if (group.config.delivery === 'at-most-once') this.schedule(group);
+    // Members skipped while these were on their way (see plan()) may take more now.
+    if (this.skippedGroups.delete(group) || group.config.delivery === 'at-most-once') this.schedule(group);
   }
 
   private async sendOne(group: QueueGroup, member: QueueMember, queue: PartitionQueue, records: QueueDeliveredRecord[], batches: WindowBatch[]): Promise<void> {

@@ -10,9 +10,13 @@ import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OffsetStore } from '../groups/offset-store.js';
 import type { TopicLogsView } from '../groups/topics-view.js';
-import { OFFSETS_TOPIC, PRODUCER_IDS_TOPIC } from '../core/internal-topics.js';
+import { isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC } from '../core/internal-topics.js';
+import type { QueueCoordinatorApi, QueueTopicsView } from '../queues/queue-coordinator-api.js';
+import { QueueCoordinator } from '../queues/queue-coordinator.js';
+import { QueueStateStore } from '../queues/queue-state-store.js';
 import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
+import { DeadLetterAppender } from './dead-letter-appender.js';
 import { HeartbeatStreams } from './group-service.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { startGrpcServer } from './grpc-server.js';
@@ -26,14 +30,17 @@ export interface RunningServer {
   readonly port: number;
   /** What clients hold of the memory budget (memoryBudgetBytes) now. */
   readonly memoryBudget: MemoryBudget;
+  /** Queue groups' coordinator (for tests and tools that look at its state directly). */
+  readonly queues: QueueCoordinatorApi;
   /** Clean shutdown: streams ended, in-flight appends finished, every partition flushed, marker written. */
   close(): Promise<void>;
 }
 
 /**
  * The one composition root, and the one file of server/ that sees storage: logs (recovered if needed),
- * the broker and topic admin over them, groups over their views of topics and of the offsets log, and
- * the gRPC services over those.
+ * the broker and topic admin over them, groups over their views of topics and of the offsets log,
+ * queue groups over their state store (`__queue_state`), their view of topics and a dead-letter writer
+ * over the broker, and the gRPC services over those.
  */
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: { fs?: FileSystemPort } = {}): Promise<RunningServer> {
   // A taken port says so in one line, before the data dir is created, locked or recovered.
@@ -49,9 +56,11 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const broker = new Broker(logManager, clock, logger, producerIds);
   let grpcServer;
   let coordinator: GroupCoordinator | undefined;
+  let queueStore: QueueStateStore | undefined;
+  let queues: QueueCoordinator | undefined;
   try {
     const startedMs = clock.nowMs();
-    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC] });
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.
@@ -71,20 +80,43 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         onMemberRemoved: (_groupId, memberId) => heartbeatStreams.forget(memberId),
       },
     });
+    const topicAdmin = new TopicAdmin(logManager, {
+      largestBatchBytes: largestAcceptedBatchBytes(config),
+      // Groups' committed offsets of a deleted topic go too (as in Kafka), so a topic created again
+      // starts at zero; so does every queue group's state of it.
+      onTopicDeleted: async (topic) => {
+        try {
+          await offsets.forgetTopic(topic);
+        } finally {
+          await queues?.onTopicDeleted(topic);
+        }
+      },
+    });
+    // queues/ sees topics read-only too, through its own view: partition logs as they are.
+    const queueTopics: QueueTopicsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
+    queueStore = await QueueStateStore.open(logManager, { logger, nowMs: () => clock.nowMs() });
+    queues = new QueueCoordinator({
+      journal: queueStore,
+      topics: queueTopics,
+      deadLetters: new DeadLetterAppender(broker, topicAdmin),
+      clock,
+      random: { next: Math.random },
+      logger,
+    });
+    const queuesStartedMs = clock.nowMs();
+    await queues.start();
+    logger.info({ groups: queues.listGroups().length, elapsedMs: clock.nowMs() - queuesStartedMs }, 'queue groups restored from __queue_state');
     grpcServer = await startGrpcServer(
       {
         broker,
-        topics: new TopicAdmin(logManager, {
-          largestBatchBytes: largestAcceptedBatchBytes(config),
-          // Groups' committed offsets of a deleted topic go too (as in Kafka), so a topic created again starts at zero.
-          onTopicDeleted: (topic) => offsets.forgetTopic(topic),
-        }),
+        topics: topicAdmin,
         groups: {
           coordinator,
           groupAdmin: new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() }),
           groupOffsets: new GroupOffsets({ coordinator, offsets, topics: topicLogs }),
           heartbeatStreams,
         },
+        queues,
         clock,
       },
       config,
@@ -92,6 +124,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     );
   } catch (error) {
     coordinator?.close();
+    await queues?.close().catch(() => undefined);
+    await queueStore?.close().catch(() => undefined);
     await logManager.close();
     // Another process took the port after checkCanListen: the same one line.
     throw listenErrorOf(error, config.host, config.port) ?? error;
@@ -99,16 +133,26 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   warnOfUnreachableBatchLimits(logManager, config, logger);
   logger.info({ dataDir: config.dataDir, host: config.host, port: grpcServer.port, topics: logManager.listTopics().length }, 'strata ready');
   let closing: Promise<void> | undefined;
+  const queueCoordinator = queues!;
   return {
     logManager,
     broker,
     port: grpcServer.port,
     memoryBudget: grpcServer.memoryBudget,
+    queues: queueCoordinator,
     close() {
       closing ??= (async () => {
         await grpcServer.shutdown();
         coordinator?.close();
-        await logManager.close();
+        // Its sessions ended with the gRPC server (their members' records released); it waits for
+        // its writes under way, then the store's, before the logs close under them.
+        try {
+          await queueCoordinator.close();
+          await queueStore!.close();
+        } finally {
+          // A failure there (a write under way failed) must not leave the logs open: they close anyway.
+          await logManager.close();
+        }
       })();
       return closing;
     },
@@ -122,6 +166,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
 function warnOfUnreachableBatchLimits(logManager: LogManager, config: ServerConfig, logger: Logger): void {
   const largestBatchBytes = largestAcceptedBatchBytes(config);
   for (const topic of logManager.listTopics()) {
+    // The server writes its internal topics itself (state logs take batches larger than a request).
+    if (isInternalTopic(topic)) continue;
     const { maxBatchBytes } = logManager.describeTopic(topic).config;
     if (maxBatchBytes > largestBatchBytes) {
       logger.warn({ topic, maxMessageBytes: maxBatchBytes, largestBatchBytes, maxRequestBytes: config.maxRequestBytes }, 'topic max.message.bytes is larger than a request this server receives: raise maxRequestBytes');

@@ -15,6 +15,8 @@ import type { GroupAdmin } from '../groups/group-admin.js';
 import type { GroupCoordinator } from '../groups/group-coordinator.js';
 import type { GroupOffsets } from '../groups/group-offsets.js';
 import { createProduceService } from './produce-service.js';
+import type { QueueCoordinatorApi } from '../queues/queue-coordinator-api.js';
+import { createQueueService } from './queue-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
 import { streamReservedBytes, type ServerConfig } from './server-config.js';
 import { AdmissionGate } from './admission-gate.js';
@@ -24,7 +26,7 @@ import { StreamRegistry } from './stream-registry.js';
 import { withGuardedStreams } from './library-services.js';
 import { withCallLog } from './call-log.js';
 
-const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService'];
+const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService'];
 
 export interface GroupServices {
   coordinator: GroupCoordinator;
@@ -33,11 +35,13 @@ export interface GroupServices {
   heartbeatStreams: HeartbeatStreams;
 }
 
-/** The domain the services map the wire to: produce and reads, topic admin, groups; and the server's clock. */
+/** The domain the services map the wire to: produce and reads, topic admin, groups, queue groups; and the server's clock. */
 export interface ServerDomain {
   broker: Broker;
   topics: TopicAdmin;
   groups: GroupServices;
+  /** Queue groups (queues/): members' sessions and the operator's calls. */
+  queues: QueueCoordinatorApi;
   /** The clock the composition root gives the domain, for the services' own timing (heartbeat rate). */
   clock: Clock;
 }
@@ -50,8 +54,8 @@ export interface GrpcServer {
   shutdown(): Promise<void>;
 }
 
-/** The gRPC server: Strata's three services, grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, clock }: ServerDomain, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
+/** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups), grpc.health.v1 and server reflection. */
+export async function startGrpcServer({ broker, topics, groups, queues, clock }: ServerDomain, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -84,6 +88,7 @@ export async function startGrpcServer({ broker, topics, groups, clock }: ServerD
   server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }), logger));
   server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget), logger));
   server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget, clock }), logger));
+  server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget }), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));

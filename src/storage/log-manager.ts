@@ -158,7 +158,10 @@ export class LogManager {
       // A close that fails (its final fsync) must not stop the delete: the data is going anyway.
       const closes = await Promise.allSettled(topic.partitions.map((slot) => (slot instanceof PartitionLog ? slot.close() : undefined)));
       for (const close of closes) {
-        if (close.status === 'rejected') this.logger.warn({ err: close.reason, topic: name }, 'a partition of a deleted topic failed to close');
+        if (close.status !== 'rejected') continue;
+        // A full disk is expected here (the delete is often what frees it): one line, no stack.
+        if (isOutOfSpaceError(close.reason)) this.logger.warn({ topic: name, reason: describeIoError(close.reason) }, 'disk full: a partition of a deleted topic closed without its index files (they go with it)');
+        else this.logger.warn({ err: close.reason, topic: name }, 'a partition of a deleted topic failed to close');
       }
       // Until the directory's rename succeeds the topic exists, on disk and so in memory.
       await this.directories.delete(name, () => this.restoreTopic(name, topic));

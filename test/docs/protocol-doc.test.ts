@@ -95,5 +95,9 @@ describe('docs/protocol.md', () => {
     expectRow('concurrent streams per connection', DEFAULT_SERVER_CONFIG.maxConcurrentStreams.toLocaleString('en-US'));
     expectRow('memory the server holds for all clients', mib(DEFAULT_SERVER_CONFIG.memoryBudgetBytes), `${(streamReservedBytes(DEFAULT_SERVER_CONFIG) / (1024 * 1024)).toFixed(1)} MiB at the defaults`, `${limits.CONNECTION_RESERVED_BYTES / 1024} KiB`);
     expectRow('connections; open calls per client address', `${DEFAULT_SERVER_CONFIG.maxConnectionsPerAddress}; ${DEFAULT_SERVER_CONFIG.maxStreamsPerAddress}`);
+    expectRow('queue session: answers per request; requests handled at once', `${limits.MAX_QUEUE_ANSWERS_PER_REQUEST.toLocaleString('en-US')}; ${limits.MAX_QUEUE_REQUESTS_IN_PROGRESS_PER_STREAM}`);
+    expectRow('bytes one queue session holds unsent', mib(limits.QUEUE_SESSION_BUFFER_MAX_BYTES), `${limits.QUEUE_SESSION_BUFFER_RESERVED_BYTES / 1024} KiB reserved`);
+    expectRow('queue in-flight limit per member', `1 to ${limits.MAX_QUEUE_IN_FLIGHT_PER_MEMBER.toLocaleString('en-US')} (0: ${limits.QUEUE_DEFAULT_IN_FLIGHT})`);
+    expectRow('delivered bytes a queue member holds unanswered', mib(limits.MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER));
   });
 });
