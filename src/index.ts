@@ -70,7 +70,18 @@ export type {
   GroupMemberDescription,
   FencedMemberDescription,
   PartitionLag,
+  QueueGroupSummary,
+  QueueGroupDescription,
+  QueueMemberDescription,
+  QueuePartitionDescription,
+  QueueDepth,
+  QueueResetSpec,
 } from './client/admin.js';
+export { QueueConsumer } from './client/queue-consumer.js';
+export type { QueueConsumerOptions, QueueLogger, ProcessOptions, QueueHandler } from './client/queue-consumer.js';
+export { QueueMessage } from './client/queue-message.js';
+export type { ReleaseOptions, QueueMessageSession } from './client/queue-message.js';
+export type { QueueOptions, QueueGroupConfigOptions, QueueGroupConfigValues } from './client/queue-options.js';
 export { Producer } from './client/producer.js';
 export type { ProducerOptions, ProducerRecord, RecordMetadata } from './client/producer.js';
 export type { ConsumeOptions, ConsumedRecord } from './client/consume.js';

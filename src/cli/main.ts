@@ -4,6 +4,8 @@ import { registerBenchCommand } from './bench-command.js';
 import { registerGroupsCommand } from './groups-command.js';
 import { registerConsumeCommand } from './consume-command.js';
 import { registerProduceCommand } from './produce-command.js';
+import { registerQueueCommand } from './queue-command.js';
+import { registerDlqCommand } from './dlq-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerTopicsCommand } from './topics-command.js';
 import { strataVersion } from './strata-version.js';
@@ -27,6 +29,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerConsumeCommand(program);
   registerBenchCommand(program);
   registerGroupsCommand(program);
+  registerQueueCommand(program);
+  registerDlqCommand(program);
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {

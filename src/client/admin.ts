@@ -12,9 +12,16 @@ import type { PartitionOffset__Output } from '../generated/strata/v1/PartitionOf
 import type { StartPosition } from '../generated/strata/v1/StartPosition.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
 import type { TopicSummary__Output } from '../generated/strata/v1/TopicSummary.js';
+import type { DescribeQueueGroupResponse__Output } from '../generated/strata/v1/DescribeQueueGroupResponse.js';
+import type { QueueDepth__Output } from '../generated/strata/v1/QueueDepth.js';
+import type { QueueGroupSummary__Output } from '../generated/strata/v1/QueueGroupSummary.js';
+import type { QueueMemberDescription__Output } from '../generated/strata/v1/QueueMemberDescription.js';
+import type { QueuePartitionDescription__Output } from '../generated/strata/v1/QueuePartitionDescription.js';
+import type { QueueServiceClient } from '../generated/strata/v1/QueueService.js';
 import { systemClock } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { StrataClientError } from './client-error.js';
+import { checkQueueConfig, fromProtoConfig, toProtoConfig, type QueueGroupConfigOptions, type QueueGroupConfigValues } from './queue-options.js';
 
 export type OffsetSpec = 'earliest' | 'latest' | { timestampMs: number };
 
@@ -32,6 +39,19 @@ export type FencedMemberDescription = FencedMember__Output;
 export type PartitionLag = PartitionLag__Output;
 export type OffsetChange = OffsetChange__Output;
 export type ResetOffsetsResult = ResetOffsetsResponse__Output;
+export type QueueGroupSummary = QueueGroupSummary__Output;
+export type QueueMemberDescription = QueueMemberDescription__Output;
+/** Per partition: start offset (everything below is done), high watermark, depth, dead-letter topic. */
+export type QueuePartitionDescription = QueuePartitionDescription__Output;
+/** Depth (not yet acknowledged or dead-lettered), in flight, waiting for retry, oldest unacknowledged age, dead-letter depth. */
+export type QueueDepth = QueueDepth__Output;
+/** A queue group: its configuration, members, and per partition and in total its depth. */
+export interface QueueGroupDescription extends Omit<DescribeQueueGroupResponse__Output, 'config' | 'total'> {
+  config: QueueGroupConfigValues | undefined;
+  total: QueueDepth;
+}
+/** Where resetQueueGroup moves a group's start offset: the log start or end, an offset, the first record at or after a time. */
+export type QueueResetSpec = OffsetSpec | number;
 
 /**
  * Where resetOffsets moves a group's committed offsets (as kafka-consumer-groups --reset-offsets):
@@ -100,6 +120,8 @@ export class Admin {
   constructor(
     private readonly stub: AdminServiceClient,
     private readonly callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS,
+    /** The QueueService, for the queue group methods. */
+    private readonly queueStub?: QueueServiceClient,
   ) {}
 
   async createTopic(topic: string, options: { partitions: number; config?: Record<string, string> }): Promise<TopicDescription> {
@@ -156,5 +178,47 @@ export class Admin {
   /** Deletes a group with no live members, and its committed offsets (GROUP_NOT_EMPTY otherwise). */
   async deleteGroup(groupId: string): Promise<void> {
     await call(this.stub.deleteGroup.bind(this.stub), { groupId }, this.callTimeoutMs);
+  }
+
+  // Queue groups (QueueService).
+
+  async listQueueGroups(): Promise<QueueGroupSummary[]> {
+    const stub = this.queues();
+    return (await call(stub.listQueueGroups.bind(stub), {}, this.callTimeoutMs)).groups;
+  }
+
+  /** Configuration, members, and depth per partition and in total (QUEUE_GROUP_NOT_FOUND for an unknown group). */
+  async describeQueueGroup(groupId: string): Promise<QueueGroupDescription> {
+    const stub = this.queues();
+    const response = await call(stub.describeQueueGroup.bind(stub), { groupId }, this.callTimeoutMs);
+    const total = response.total ?? { depth: 0, inFlight: 0, waitingForRetry: 0, oldestUnacknowledgedAgeMs: 0, deadLetterDepth: 0, deadLettered: 0, redeliveries: 0 };
+    return { ...response, config: fromProtoConfig(response.config), total };
+  }
+
+  /** Changes the given values of a group's configuration; returns the configuration in force. */
+  async alterQueueGroupConfig(groupId: string, config: QueueGroupConfigOptions): Promise<QueueGroupConfigValues> {
+    checkQueueConfig(config);
+    if (Object.values(config).every((value) => value === undefined)) throw new InvalidArgumentError('alterQueueGroupConfig needs at least one value to change');
+    const stub = this.queues();
+    const response = await call(stub.alterQueueGroupConfig.bind(stub), { groupId, config: toProtoConfig(config) }, this.callTimeoutMs);
+    return fromProtoConfig(response.config)!;
+  }
+
+  /** Moves a group's start offset in a topic's partitions (all by default); refused while it has members (QUEUE_GROUP_NOT_EMPTY). */
+  async resetQueueGroup(groupId: string, topic: string, to: QueueResetSpec, partitions: number[] = []): Promise<QueuePartitionDescription[]> {
+    if (typeof to === 'number' && (!Number.isSafeInteger(to) || to < 0)) throw new InvalidArgumentError(`offset must be an integer >= 0, got ${to}`);
+    const stub = this.queues();
+    return (await call(stub.resetQueueGroup.bind(stub), { groupId, topic, partitions, to: startPositionToProto(to) }, this.callTimeoutMs)).partitions;
+  }
+
+  /** Forgets a group and its state; refused while it has members (QUEUE_GROUP_NOT_EMPTY). */
+  async deleteQueueGroup(groupId: string): Promise<void> {
+    const stub = this.queues();
+    await call(stub.deleteQueueGroup.bind(stub), { groupId }, this.callTimeoutMs);
+  }
+
+  private queues(): QueueServiceClient {
+    if (!this.queueStub) throw new InvalidArgumentError('this Admin was made without the QueueService (construct it with one, or use StrataClient.admin)');
+    return this.queueStub;
   }
 }

@@ -3,6 +3,7 @@ import type { AdminServiceClient } from '../generated/strata/v1/AdminService.js'
 import type { ConsumeServiceClient } from '../generated/strata/v1/ConsumeService.js';
 import type { GroupServiceClient } from '../generated/strata/v1/GroupService.js';
 import type { ProduceServiceClient } from '../generated/strata/v1/ProduceService.js';
+import type { QueueServiceClient } from '../generated/strata/v1/QueueService.js';
 import type { Admin } from './admin.js';
 import type { ConnectionMonitor } from './connection-monitor.js';
 
@@ -18,5 +19,5 @@ export interface ClientChannel {
   readonly callTimeoutMs: number;
   readonly clock: Clock;
   readonly connection: ConnectionMonitor;
-  readonly stubs: { admin: AdminServiceClient; produce: ProduceServiceClient; consume: ConsumeServiceClient; groups: GroupServiceClient };
+  readonly stubs: { admin: AdminServiceClient; produce: ProduceServiceClient; consume: ConsumeServiceClient; groups: GroupServiceClient; queue: QueueServiceClient };
 }

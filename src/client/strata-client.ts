@@ -9,6 +9,7 @@ import { Admin, DEFAULT_CALL_TIMEOUT_MS } from './admin.js';
 import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
 import { consume, consumeBatches, type ConsumeOptions, type ConsumedRecord } from './consume.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { QueueConsumer, type QueueConsumerOptions } from './queue-consumer.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ConnectionMonitor } from './connection-monitor.js';
 import type { ClientChannel } from './client-channel.js';
@@ -81,10 +82,11 @@ export class StrataClient implements ClientChannel {
       produce: new (produceClientConstructor(v1.ProduceService))(this.address, credentials, shared),
       consume: new v1.ConsumeService(this.address, credentials, shared),
       groups: new v1.GroupService(this.address, credentials, shared),
+      queue: new v1.QueueService(this.address, credentials, shared),
     };
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     if (!(this.callTimeoutMs > 0)) throw new InvalidArgumentError('callTimeoutMs must be positive');
-    this.admin = new Admin(this.stubs.admin, this.callTimeoutMs);
+    this.admin = new Admin(this.stubs.admin, this.callTimeoutMs, this.stubs.queue);
   }
 
   producer(options: ProducerOptions = {}): Producer {
@@ -94,6 +96,14 @@ export class StrataClient implements ClientChannel {
   /** A member of a consumer group: partitions assigned by the server, offsets committed as it goes. */
   consumer(options: GroupConsumerOptions): GroupConsumer {
     return new GroupConsumer(this, options);
+  }
+
+  /**
+   * A member of a queue group: records handed out one by one under a lock, each answered on its own
+   * (ack, release, reject); see QueueConsumer.
+   */
+  queue(options: QueueConsumerOptions): QueueConsumer {
+    return new QueueConsumer(this, options);
   }
 
   /** Records of a topic, in offset order per partition; see ConsumeOptions. */
@@ -111,6 +121,7 @@ export class StrataClient implements ClientChannel {
     this.stubs.produce.close();
     this.stubs.consume.close();
     this.stubs.groups.close();
+    this.stubs.queue.close();
     this.channel.close();
   }
 }

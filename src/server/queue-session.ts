@@ -69,6 +69,8 @@ export class QueueSession {
   /** What the coordinator was last told (deliver's result or setDeliveryReady). */
   private isToldReady = true;
   private hasClientEnded = false;
+  /** The member is leaving (see leaving()). */
+  private isLeaving = false;
   private isShuttingDown = false;
   private onEnded: (() => void) | undefined;
   /** Deliveries made before the joined answer was written (the coordinator may deliver before join resolves). */
@@ -89,6 +91,7 @@ export class QueueSession {
     call.on('data', (request: QueueSessionRequest__Output) => this.onRequest(request));
     call.on('end', () => {
       this.hasClientEnded = true;
+      this.leaving();
       this.finishIfIdle();
     });
     // The client went away (cancelled, connection lost), or this side emitted its error status.
@@ -114,6 +117,7 @@ export class QueueSession {
       } else if (request.request === 'join') {
         throw new InvalidArgumentError('a queue session joins once: this stream already carries a member (open another stream for another member)');
       } else if (request.request === 'answers' && request.answers) {
+        if (request.answers.leaving) this.leaving();
         this.track(this.answers(request.answers.requestId, request.answers.answers));
       } else if (request.request === 'extend' && request.extend) {
         this.track(this.extend(request.extend.requestId, request.extend.records, request.extend.lockMs));
@@ -304,7 +308,18 @@ export class QueueSession {
   }
 
   private isReady(): boolean {
-    return !this.isWriteBlocked && !this.isOverBudget && this.unansweredBytes < MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER && this.phase !== 'ended';
+    return !this.isWriteBlocked && !this.isOverBudget && this.unansweredBytes < MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER && this.phase !== 'ended' && !this.isLeaving;
+  }
+
+  /**
+   * The member said its answers are its last (QueueAnswers.leaving), or ended its side: it takes no
+   * more deliveries. Told before those answers are applied, so the places they free are not filled
+   * with records it would only leave unread (each a delivery attempt spent and a backoff to wait).
+   */
+  private leaving(): void {
+    if (this.isLeaving) return;
+    this.isLeaving = true;
+    this.updateReady();
   }
 
   /** Tells the coordinator when this member's readiness changed from what it was last told. */
