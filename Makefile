@@ -47,10 +47,14 @@ test: build lint-proto python-deps
 	npx vitest run
 
 # The gRPC bench measures Redis Streams beside Strata in the same run: Debian's redis-server,
-# installed when it is missing (the bench itself only says SKIP without it).
+# installed when it is missing (the bench itself only says SKIP without it). The queue bench also runs
+# Debian's rabbitmq-server, started by the bench itself (its own ports and temp dirs; the package's
+# system service is not used).
 bench-deps:
 	@command -v redis-server >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
+	@test -x /usr/lib/rabbitmq/bin/rabbitmq-server || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rabbitmq-server; }
 
 # Benchmarks (not tests): each prints its environment, command and ratios; see bench/RESULTS.md.
 bench: build bench-deps
@@ -58,6 +62,7 @@ bench: build bench-deps
 	node dist/bench/grpc-bench.js
 	node dist/bench/groups-bench.js
 	node dist/bench/groups-cascade-bench.js
+	node dist/bench/queue-bench.js
 
 clean:
 	rm -rf dist src/generated

@@ -26,8 +26,10 @@ export function removeTempDirs(): void {
   }
 }
 
+// SIGTERM, not SIGKILL: a guarded child is bench/child-guard.ts, which forwards SIGTERM to the server
+// (and SIGKILLs it 20 s later); killed outright, the guard would leave the server running.
 process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) child.kill('SIGTERM');
   removeTempDirs();
 });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
