@@ -2,7 +2,7 @@ import { decodeRecordBatch, iterateBatches } from '../format/index.js';
 import type { PartitionQueue, WindowBatch } from './partition-queue.js';
 import type { QueueCoordinatorDependencies, QueueDeliveredRecord, QueuePartitionView } from './queue-coordinator-api.js';
 import { partitionKey, type QueueGroup, type QueueMember } from './queue-group.js';
-import { readWindowBatches } from './queue-log-reads.js';
+import { heldWindowBytes, readWindowBatches } from './queue-log-reads.js';
 import type { QueueStateChange } from './queue-state-changes.js';
 
 /** One log read of a window fill asks for about this much. */
@@ -153,7 +153,7 @@ export class QueueDeliveryPump {
           keys = new Map();
           for (const record of decodeRecordBatch(batches, position).records) keys.set(record.offset, record.key);
         }
-        taken += queue.addBatch({ baseOffset: header.baseOffset, lastOffset, sizeBytes: header.sizeBytes }, keys);
+        taken += queue.addBatch({ baseOffset: header.baseOffset, lastOffset, sizeBytes: header.sizeBytes }, keys, batches.subarray(position, position + header.sizeBytes));
         if (queue.windowRoom() <= 0) break;
       }
     } catch (error) {
@@ -230,7 +230,8 @@ export class QueueDeliveryPump {
           while (take > 0 && candidate.next < candidate.offsets.length) {
             const offset = candidate.offsets[candidate.next]!;
             const batch = queue.batchOf(offset)!;
-            const isNewBatch = delivery.batches[delivery.batches.length - 1] !== batch;
+            // The same stored batch may be two window batches (the window's room cut it): it is sent once.
+            const isNewBatch = delivery.batches[delivery.batches.length - 1]?.baseOffset !== batch.baseOffset;
             if (isNewBatch && delivery.records.length > 0 && delivery.sizeBytes + batch.sizeBytes > QUEUE_MAX_DELIVERY_BYTES) {
               full.add(key);
               group.isPumpRequested = true;
@@ -287,16 +288,19 @@ export class QueueDeliveryPump {
   private async sendOne(group: QueueGroup, member: QueueMember, queue: PartitionQueue, records: QueueDeliveredRecord[], batches: WindowBatch[]): Promise<void> {
     {
       if (group.members.get(member.memberId) !== member) return; // it left: its records were released
-      let bytes: Buffer;
-      try {
-        const view = this.deps.topics.partition(queue.topic, queue.partition);
-        bytes = await readWindowBatches(view, batches, `queue group ${group.groupId} delivering ${queue.topic}-${queue.partition}`);
-      } catch (error) {
-        // The records stay acquired; their locks expire and they are tried again (or skipped, if retention took them).
-        this.deps.logger?.warn({ groupId: group.groupId, topic: queue.topic, partition: queue.partition, err: error }, 'queue group: reading records for a delivery failed');
-        return;
+      // The window holds the batches it was filled from (within its bounds): the log is read only for those it let go.
+      let bytes = heldWindowBytes(batches);
+      if (!bytes) {
+        try {
+          const view = this.deps.topics.partition(queue.topic, queue.partition);
+          bytes = await readWindowBatches(view, batches, `queue group ${group.groupId} delivering ${queue.topic}-${queue.partition}`);
+        } catch (error) {
+          // The records stay acquired; their locks expire and they are tried again (or skipped, if retention took them).
+          this.deps.logger?.warn({ groupId: group.groupId, topic: queue.topic, partition: queue.partition, err: error }, 'queue group: reading records for a delivery failed');
+          return;
+        }
+        if (group.members.get(member.memberId) !== member) return;
       }
-      if (group.members.get(member.memberId) !== member) return;
       let isWritable: boolean | void;
       try {
         isWritable = member.deliver({ topic: queue.topic, partition: queue.partition, batches: bytes, records });
