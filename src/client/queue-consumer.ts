@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { TimerHandle } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
@@ -31,6 +32,11 @@ export interface QueueConsumerOptions extends QueueOptions {
 export type QueueHandler = (message: QueueMessage) => Promise<void> | void;
 
 const MAX_RECONNECT_BACKOFF_MS = 5_000;
+
+/** One running handler of process(): its task, set once it started. */
+interface HandlerSlot {
+  task?: Promise<void>;
+}
 const defaultLogger: QueueLogger = { warn: (fields, message) => process.emitWarning(`${message} ${JSON.stringify(fields)}`, 'StrataQueueWarning') };
 
 /**
@@ -61,7 +67,11 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
   private closing: Promise<void> | undefined;
   private reconnectAttempts = 0;
   private reconnectTimer: TimerHandle | undefined;
-  private readonly runningHandlers = new Set<Promise<void>>();
+  /** process()'s running handlers; those that called close() are not waited for by it. */
+  private readonly runningHandlers = new Set<HandlerSlot>();
+  private readonly handlersInClose = new Set<HandlerSlot>();
+  private readonly handlerScope = new AsyncLocalStorage<HandlerSlot>();
+  private onHandlerInClose: (() => void) | undefined;
   private joined: QueueJoined__Output | undefined;
 
   constructor(
@@ -123,12 +133,15 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
         if (options.signal?.aborted) return;
         const message = await this.take(options.signal);
         if (!message) return;
-        const task = this.handle(handler, message).finally(() => {
+        const slot: HandlerSlot = {};
+        this.runningHandlers.add(slot);
+        const task = this.handle(handler, message, slot).finally(() => {
           running.delete(task);
-          this.runningHandlers.delete(task);
+          this.runningHandlers.delete(slot);
+          this.handlersInClose.delete(slot);
         });
+        slot.task = task;
         running.add(task);
-        this.runningHandlers.add(task);
       }
     } finally {
       await Promise.all(running);
@@ -139,12 +152,31 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
    * Leaves the group: no more messages are handed out (those received and not handed out are
    * released for other members at once); handlers running in process() finish and are answered;
    * every answer given is sent and its result awaited; then the stream ends and the server releases
-   * what this member still holds (after the group's backoff). Idempotent. A handler must not await it (it waits for the
-   * handlers): abort process()'s signal from a handler instead, and close after process() resolves.
+   * what this member still holds (after the group's backoff). Idempotent. A handler may await it
+   * too: it waits for the other handlers (the calling one's message, if it did not answer it before,
+   * is left to the server's release).
    */
   close(): Promise<void> {
+    const slot = this.handlerScope.getStore();
+    if (slot && this.runningHandlers.has(slot)) {
+      this.handlersInClose.add(slot);
+      this.onHandlerInClose?.();
+    }
     this.closing ??= this.closeNow();
     return this.closing;
+  }
+
+  /** Until every running handler finished, but those waiting in close() (waiting for them would never end). */
+  private async untilHandlersDone(): Promise<void> {
+    for (;;) {
+      const others = [...this.runningHandlers].filter((slot) => !this.handlersInClose.has(slot)).map((slot) => slot.task);
+      if (others.length === 0) return;
+      await new Promise<void>((resolve) => {
+        this.onHandlerInClose = resolve;
+        void Promise.all(others).then(() => resolve());
+      });
+      this.onHandlerInClose = undefined;
+    }
   }
 
   private async closeNow(): Promise<void> {
@@ -152,7 +184,7 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     this.reconnectTimer?.cancel();
     this.reconnectTimer = undefined;
     for (const taker of this.takers.splice(0)) taker.resolve(undefined);
-    await Promise.all(this.runningHandlers);
+    await this.untilHandlersDone();
     // Messages received but never handed out go back at once, so other members take them without
     // the retry backoff a leave's release gets.
     for (const message of this.readAhead.splice(0)) releaseUnseen(message);
@@ -160,10 +192,10 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     if (session && !session.hasEnded) await session.close(this.client.clock, this.options.closeTimeoutMs);
   }
 
-  private async handle(handler: QueueHandler, message: QueueMessage): Promise<void> {
+  private async handle(handler: QueueHandler, message: QueueMessage, slot: HandlerSlot): Promise<void> {
     let answer: Promise<void>;
     try {
-      await handler(message);
+      await this.handlerScope.run(slot, () => handler(message));
       answer = message.isAnswered ? Promise.resolve() : message.ack();
     } catch (error) {
       if (message.isAnswered) answer = Promise.resolve();

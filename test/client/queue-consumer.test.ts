@@ -324,6 +324,26 @@ describe('client.queue(): close()', () => {
     ]);
   });
 
+  it('may be awaited by a handler: it waits for the other handlers, not for the one calling it', async () => {
+    const { service, queue } = await setUp({ records: 10 }, { inFlightLimit: 10 });
+    let releaseSlow: (() => void) | undefined;
+    const processing = queue.process(
+      async (message) => {
+        if (message.offset === 0) await new Promise<void>((resolve) => (releaseSlow = resolve));
+        if (message.offset === 3) {
+          await message.ack();
+          setImmediate(() => releaseSlow!());
+          await queue.close(); // would wait for itself, for ever, if close() waited for every handler
+        }
+      },
+      { concurrency: 2 },
+    );
+    await processing;
+    const acked = service.answers.filter((a) => a.type === 'QUEUE_ANSWER_TYPE_ACK').map((a) => a.offset);
+    expect(acked.sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+    expect(service.sessions[0]!.endedBy).toBe('client-end');
+  });
+
   it('an aborted signal closes the queue', async () => {
     const controller = new AbortController();
     const { service, iterator } = await setUp({ records: 1 }, { signal: controller.signal });
