@@ -2,7 +2,9 @@
  * Redis Streams consumer groups as a queue: a stream filled with XADD (pipelined), drained by N
  * consumers of one group, each on its own connection: XREADGROUP COUNT <in flight>, then
  * one XACK per record (sent without waiting, auto-pipelined by ioredis with the next read on the same
- * connection). A record counts once its XACK's reply is in.
+ * connection, so the server has applied them before it answers that read). A record counts once its
+ * XACK's reply is in. Values arrive as strings: callBuffer('XREADGROUP', ...) broke ioredis 5.11's
+ * auto-pipelining (a TypeError inside it), and the per-record XACKs need that pipelining.
  */
 import { spawnSync } from 'node:child_process';
 import type { Redis as RedisClient } from 'ioredis';
