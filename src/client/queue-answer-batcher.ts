@@ -31,7 +31,9 @@ interface QueuedAnswer extends Waiter {
 
 /**
  * A queue session's answers and lock extensions, sent in batches: what is asked within `lingerMs`
- * (on the client's clock) shares one request, and `maxPerRequest` answers go out at once. Each answer
+ * (on the client's clock) shares one request, and once `flushAtCount` (at most `maxPerRequest`) wait
+ * they go out at once: the server hands a member no more than its in-flight limit, so answers held
+ * back for the linger would leave its places empty (the session passes half the limit). Each answer
  * gets its own promise, settled by its entry in the QueueAnswerResults of its request (matched by the
  * request id, then by position, as the server sends them in order): resolved on success, rejected with
  * the failure's registry class (QueueRecordNotAcquiredError, InvalidArgumentError, ...).
@@ -65,6 +67,7 @@ export class QueueAnswerBatcher {
     private readonly clock: Clock,
     private readonly lingerMs: number,
     private readonly maxPerRequest: number,
+    private readonly flushAtCount = maxPerRequest,
   ) {}
 
   /** Requests sent and not yet answered, and answers or extensions not yet sent. */
@@ -103,7 +106,7 @@ export class QueueAnswerBatcher {
   }
 
   private scheduleFlush(): void {
-    if (this.queuedAnswers.length + this.queuedExtendCount >= this.maxPerRequest) return this.flush();
+    if (this.queuedAnswers.length + this.queuedExtendCount >= Math.min(this.flushAtCount, this.maxPerRequest)) return this.flush();
     if (this.timer || this.isWaitingForDrain) return;
     // Owed work: an answer the caller awaits keeps the process alive until it is sent.
     this.timer = this.clock.setTimeout(() => this.flush(), this.lingerMs, { keepsProcessAlive: true });

@@ -40,7 +40,7 @@ export interface QueueOptions {
   signal?: AbortSignal;
   /** Answers wait this long for others to share their request. Default 2. */
   answerLingerMs?: number;
-  /** A request goes out at once with this many answers. Default 500 (the server takes 1,000 at most). */
+  /** A request goes out at once with this many answers, or half of inFlightLimit (8 at least) if that is fewer. Default 500 (the server takes 1,000 at most). */
   maxAnswersPerRequest?: number;
   /** Reconnects after the server became unavailable, in a row, before the iterator fails. Default 10. */
   maxReconnectAttempts?: number;

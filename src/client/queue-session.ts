@@ -44,7 +44,9 @@ export class QueueSession implements QueueMessageSession, AnswerStream {
     /** Whether the member joined before (in an earlier session). */
     private readonly isRejoin = false,
   ) {
-    this.batcher = new QueueAnswerBatcher(this, clock, options.answerLingerMs, options.maxAnswersPerRequest);
+    // Half the in-flight limit (8 at least) goes out at once: the places those answers free are
+    // refilled while the member works on the other half, instead of staying empty for the linger.
+    this.batcher = new QueueAnswerBatcher(this, clock, options.answerLingerMs, options.maxAnswersPerRequest, Math.max(8, Math.ceil(options.inFlightLimit / 2)));
   }
 
   get hasEnded(): boolean {

@@ -270,3 +270,10 @@ export const MAX_QUEUE_DELAY_MS = 24 * 60 * 60 * 1000;
 export const MAX_QUEUE_REASON_BYTES = 1_024;
 /** A group consumer's failure policy (process()): handler calls for one record before it is dead-lettered, at most. */
 export const MAX_HANDLER_ATTEMPTS = 100;
+/**
+ * Stored batches a queue group's partition window keeps in memory while records of them are tracked,
+ * so that a delivery sends bytes already held instead of reading the log again: at most this many
+ * bytes per partition and per server (past either, a batch is not held and its deliveries read the log).
+ */
+export const QUEUE_HELD_BATCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+export const QUEUE_HELD_BATCH_BYTES_PER_SERVER = 256 * 1024 * 1024;

@@ -2,6 +2,9 @@ import { AssertionError, assert } from '../core/assert.js';
 import { MAX_QUEUE_TRACKED_RECORDS_PER_PARTITION } from '../core/limits.js';
 import { KeyOrderIndex } from './key-order-index.js';
 import type { QueueStateChange } from './queue-state-changes.js';
+import { type HeldBatchLimits, type WindowBatch, WindowBatches } from './window-batches.js';
+
+export type { WindowBatch } from './window-batches.js';
 
 export type QueueRecordState = 'available' | 'acquired' | 'done';
 
@@ -23,13 +26,6 @@ const UNTOUCHED: TrackedRecord = Object.freeze({ state: 'available', deliveryCou
 export interface PartitionQueueOwner {
   held(memberId: string, delta: number): void;
   deadlineAt(deadlineMs: number): void;
-}
-
-/** A stored batch of the window, by its offsets (both inclusive) and size: what a delivery reads back. */
-export interface WindowBatch {
-  readonly baseOffset: number;
-  readonly lastOffset: number;
-  readonly sizeBytes: number;
 }
 
 type PartitionChange = Extract<QueueStateChange, { type: 'acquire' | 'extend' | 'ack' | 'release' | 'archive' | 'snapshot' | 'reset' }>;
@@ -60,7 +56,8 @@ export class PartitionQueue {
   private readonly tracked = new Map<number, TrackedRecord>();
   /** Key-ordered groups: the window records' keys and which of them may go out (filled only when keys are read). */
   private readonly keyOrder = new KeyOrderIndex();
-  private batches: WindowBatch[] = [];
+  /** The stored batches the window was read from, with their bytes while the bounds allow (what deliveries send). */
+  private readonly batches: WindowBatches;
   /**
    * No record below this offset (and at or above the start) is available: an unordered scan starts
    * here instead of at the start, so a window full of acquired records costs nothing per pump. It may
@@ -75,7 +72,9 @@ export class PartitionQueue {
     readonly partition: number,
     startOffset: number,
     private readonly owner: PartitionQueueOwner,
+    heldBatches?: HeldBatchLimits,
   ) {
+    this.batches = new WindowBatches(heldBatches);
     this.startOffset = startOffset;
     this.fetchOffset = startOffset;
     this.availableFromOffset = startOffset;
@@ -126,6 +125,7 @@ export class PartitionQueue {
           this.tracked.set(offset, { state: 'done', deliveryCount, deadlineMs: 0, memberId: '', lastError: record.lastError });
           this.deadLettering.delete(offset);
           if (change.type === 'archive') this.deadLettered++;
+          this.batches.onDone(offset);
           this.keyOrder.onDone(offset, (next) => (this.tracked.get(next) ?? UNTOUCHED).state === 'available');
         }
         this.advanceStart();
@@ -279,43 +279,48 @@ export class PartitionQueue {
 
   /**
    * Adds a batch read from the log at the window's end: its records from fetchOffset on, at most the
-   * window's room; `keys` (key-ordered groups) by offset. Returns how many records it took.
+   * window's room; `keys` (key-ordered groups) by offset; `bytes` (the stored batch) to hold for its
+   * deliveries. Returns how many records it took.
    */
-  addBatch(batch: WindowBatch, keys?: ReadonlyMap<number, Buffer | null>): number {
+  addBatch(batch: Omit<WindowBatch, 'bytes'>, keys?: ReadonlyMap<number, Buffer | null>, bytes?: Buffer): number {
     if (batch.lastOffset < this.fetchOffset) return 0;
     if (batch.baseOffset > this.fetchOffset) throw new AssertionError(`${this.describe(this.fetchOffset)}: the log skipped offsets [${this.fetchOffset}, ${batch.baseOffset})`);
     const endOffset = Math.min(batch.lastOffset + 1, this.fetchOffset + this.windowRoom());
     const taken = endOffset - this.fetchOffset;
     if (taken <= 0) return 0;
-    if (keys) {
-      for (let offset = this.fetchOffset; offset < endOffset; offset++) {
+    let notDone = 0;
+    for (let offset = this.fetchOffset; offset < endOffset; offset++) {
+      const state = (this.tracked.get(offset) ?? UNTOUCHED).state;
+      if (state !== 'done') notDone++;
+      if (keys) {
         const key = keys.get(offset);
-        this.keyOrder.add(offset, key ? key.toString('latin1') : null, (this.tracked.get(offset) ?? UNTOUCHED).state);
+        this.keyOrder.add(offset, key ? key.toString('latin1') : null, state);
       }
     }
-    this.batches.push(batch);
+    this.batches.add(batch, this.fetchOffset, endOffset, notDone, bytes);
     this.fetchOffset = endOffset;
     return taken;
   }
 
-  /** The window batch holding `offset`, if any (binary search). */
+  /** Bytes of stored batches this window holds now. */
+  heldBatchBytes(): number {
+    return this.batches.heldBytes;
+  }
+
+  /** Lets go of the held batch bytes (the group stopped); deliveries, if any, read the log. */
+  releaseHeldBatches(): void {
+    this.batches.releaseBytes();
+  }
+
+  /** The window batch holding `offset`, if any. */
   batchOf(offset: number): WindowBatch | undefined {
-    let low = 0;
-    let high = this.batches.length - 1;
-    while (low <= high) {
-      const mid = (low + high) >> 1;
-      const batch = this.batches[mid]!;
-      if (offset < batch.baseOffset) high = mid - 1;
-      else if (offset > batch.lastOffset) low = mid + 1;
-      else return batch;
-    }
-    return undefined;
+    return this.batches.batchOf(offset);
   }
 
   /** Forgets the window (not the durable state): it is read again from the start offset (after an ordering change). */
   dropWindow(): void {
     this.keyOrder.clear();
-    this.batches = [];
+    this.batches.clear();
     this.fetchOffset = this.startOffset;
     this.availableFromOffset = this.startOffset;
     this.generation++;
@@ -368,8 +373,6 @@ export class PartitionQueue {
       this.startOffset++;
     }
     if (this.fetchOffset < this.startOffset) this.fetchOffset = this.startOffset;
-    let cut = 0;
-    while (cut < this.batches.length && this.batches[cut]!.lastOffset < this.startOffset) cut++;
-    if (cut > 0) this.batches = this.batches.slice(cut);
+    this.batches.cutBelow(this.startOffset);
   }
 }

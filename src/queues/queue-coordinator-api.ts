@@ -155,6 +155,8 @@ export interface QueueCoordinatorDependencies {
   random: { next(): number };
   /** Optional: warnings (a failed dead-letter append, a journal failure on expiry). */
   logger?: { warn(fields: object, message: string): void; info?(fields: object, message: string): void };
+  /** Optional: bounds on the stored batches windows hold for deliveries (QUEUE_HELD_BATCH_BYTES_* by default). */
+  heldBatchBytes?: { perPartition: number; perServer: number };
 }
 
 export interface QueueJoinRequest {

@@ -8,7 +8,7 @@ import {
   type StrataError,
   UnknownMemberIdError,
 } from '../core/errors.js';
-import { MAX_QUEUE_GROUPS, MAX_QUEUE_MEMBERS_PER_GROUP, QUEUE_DEFAULT_IN_FLIGHT } from '../core/limits.js';
+import { MAX_QUEUE_GROUPS, MAX_QUEUE_MEMBERS_PER_GROUP, QUEUE_DEFAULT_IN_FLIGHT, QUEUE_HELD_BATCH_BYTES_PER_PARTITION, QUEUE_HELD_BATCH_BYTES_PER_SERVER } from '../core/limits.js';
 import { planAnswers, planExtensions } from './queue-answers.js';
 import type {
   QueueAnswer,
@@ -33,6 +33,7 @@ import { checkJoinConfig, type QueueGroupConfig, resolveQueueGroupConfig } from 
 import { checkDeadLetterTopics, checkJoinRequest, checkResetPartitions, resetOffsetOf, validateQueueGroupId } from './queue-requests.js';
 import type { QueueStateChange } from './queue-state-changes.js';
 import { retryBackoffMs } from './retry-backoff.js';
+import { HeldBatchBudget, type HeldBatchLimits } from './window-batches.js';
 
 /**
  * The queue groups of one server (see QueueCoordinatorApi for the contract and queue-design.md).
@@ -56,8 +57,12 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   private isClosing = false;
   private isClosed = false;
   private memberSequence = 0;
+  /** Stored batches the groups' windows hold for their deliveries, bounded per partition and for the server. */
+  private readonly heldBatches: HeldBatchLimits;
 
   constructor(private readonly deps: QueueCoordinatorDependencies) {
+    const { perServer = QUEUE_HELD_BATCH_BYTES_PER_SERVER, perPartition = QUEUE_HELD_BATCH_BYTES_PER_PARTITION } = deps.heldBatchBytes ?? {};
+    this.heldBatches = { budget: new HeldBatchBudget(perServer), maxBytesPerPartition: perPartition };
     const isCurrent = (group: QueueGroup) => !this.isClosing && this.groups.get(group.groupId) === group;
     const commit = (group: QueueGroup, changes: QueueStateChange[]) => this.commit(group, changes);
     this.pump = new QueueDeliveryPump(deps, commit, isCurrent, (group) => this.onTimer(group), (work) => this.track(work), (memberId) => {
@@ -65,6 +70,11 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     });
     // Not isCurrent: a dead letter appended while close() runs still writes its 'archive' (close waits for it).
     this.deadLetterer = new QueueDeadLetters(deps, commit, (group) => this.groups.get(group.groupId) === group, (group) => this.pump.schedule(group));
+  }
+
+  /** Bytes of stored batches the windows hold now, over all groups (bounded by heldBatchBytes.perServer). */
+  heldBatchBytes(): number {
+    return this.heldBatches.budget.usedBytes;
   }
 
   async start(): Promise<void> {
@@ -235,7 +245,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   private applyChange(change: QueueStateChange, isReplay = false): void {
     const group = this.groups.get(change.groupId);
     if (change.type === 'config' && !group) {
-      const created = new QueueGroup(change.groupId, change.config);
+      const created = new QueueGroup(change.groupId, change.config, this.heldBatches);
       this.groups.set(change.groupId, created);
       if (this.isStarted) this.startTimer(created);
       return;

@@ -2,13 +2,20 @@ import { decodeRecordBatch, iterateBatches } from '../format/index.js';
 import type { PartitionQueue, WindowBatch } from './partition-queue.js';
 import type { QueueCoordinatorDependencies, QueueDeliveredRecord, QueuePartitionView } from './queue-coordinator-api.js';
 import { partitionKey, type QueueGroup, type QueueMember } from './queue-group.js';
-import { readWindowBatches } from './queue-log-reads.js';
+import { heldWindowBytes, readWindowBatches } from './queue-log-reads.js';
 import type { QueueStateChange } from './queue-state-changes.js';
 
 /** One log read of a window fill asks for about this much. */
 export const QUEUE_FILL_READ_BYTES = 256 * 1024;
 /** A delivery (one gRPC message) carries batches of about this many bytes at most (at least one batch). */
 export const QUEUE_MAX_DELIVERY_BYTES = 1024 * 1024;
+/**
+ * A member takes at least this many records (or all its free places, if fewer) from a partition in a
+ * run, though its fair step over the partitions it reads is smaller: a delivery carries whole stored
+ * batches and costs a gRPC message, so 100 places spread 13 to a partition over 8 partitions sent 8
+ * messages of a whole batch each for 13 records. The partitions still take turns: the first rotates each run.
+ */
+export const QUEUE_MIN_DELIVERY_RECORDS = 64;
 
 type Commit = (group: QueueGroup, changes: QueueStateChange[]) => Promise<void>;
 
@@ -76,8 +83,10 @@ export class QueueDeliveryPump {
     const filled = await Promise.all(queues.map((queue) => this.fill(group, queue)));
     if (!this.isCurrent(group) || group.failure) return false;
     const deliveries = this.plan(group, queues);
-    group.pumpRound++;
     if (deliveries.length > 0) {
+      // The first partition and member rotate per run that handed something out (runs that found
+      // nothing to do would otherwise turn the rotation in step with some wake-up pattern).
+      group.pumpRound++;
       const nowMs = this.deps.clock.nowMs();
       const isAtMostOnce = group.config.delivery === 'at-most-once';
       const changes: QueueStateChange[] = deliveries.map(({ member, queue, records }) => {
@@ -153,7 +162,7 @@ export class QueueDeliveryPump {
           keys = new Map();
           for (const record of decodeRecordBatch(batches, position).records) keys.set(record.offset, record.key);
         }
-        taken += queue.addBatch({ baseOffset: header.baseOffset, lastOffset, sizeBytes: header.sizeBytes }, keys);
+        taken += queue.addBatch({ baseOffset: header.baseOffset, lastOffset, sizeBytes: header.sizeBytes }, keys, batches.subarray(position, position + header.sizeBytes));
         if (queue.windowRoom() <= 0) break;
       }
     } catch (error) {
@@ -174,7 +183,8 @@ export class QueueDeliveryPump {
   /**
    * Picks records: rounds over the partitions (the first rotating each run), each giving every member
    * that reads it (the first rotating too) up to its fair step: its free places over the partitions it
-   * reads. A delivery stops at QUEUE_MAX_DELIVERY_BYTES of batches; the rest waits for the next run.
+   * reads, but at least QUEUE_MIN_DELIVERY_RECORDS of them (fewer, fuller deliveries). A delivery
+   * stops at QUEUE_MAX_DELIVERY_BYTES of batches; the rest waits for the next run.
    */
   private plan(group: QueueGroup, queues: readonly PartitionQueue[]): PlannedDelivery[] {
     const nowMs = this.deps.clock.nowMs();
@@ -198,7 +208,7 @@ export class QueueDeliveryPump {
       if (places <= 0) continue;
       free.set(member, places);
       const partitionsRead = queues.filter((q) => member.topics.includes(q.topic)).length;
-      step.set(member, Math.max(1, Math.ceil(places / Math.max(1, partitionsRead))));
+      step.set(member, Math.max(Math.min(places, QUEUE_MIN_DELIVERY_RECORDS), Math.ceil(places / Math.max(1, partitionsRead))));
     }
     if (free.size === 0) {
       if (hasSkipped && this.hasRecordsLeft(group, queues, new Map(), nowMs)) this.skippedGroups.add(group);
@@ -230,7 +240,8 @@ export class QueueDeliveryPump {
           while (take > 0 && candidate.next < candidate.offsets.length) {
             const offset = candidate.offsets[candidate.next]!;
             const batch = queue.batchOf(offset)!;
-            const isNewBatch = delivery.batches[delivery.batches.length - 1] !== batch;
+            // The same stored batch may be two window batches (the window's room cut it): it is sent once.
+            const isNewBatch = delivery.batches[delivery.batches.length - 1]?.baseOffset !== batch.baseOffset;
             if (isNewBatch && delivery.records.length > 0 && delivery.sizeBytes + batch.sizeBytes > QUEUE_MAX_DELIVERY_BYTES) {
               full.add(key);
               group.isPumpRequested = true;
@@ -287,16 +298,19 @@ export class QueueDeliveryPump {
   private async sendOne(group: QueueGroup, member: QueueMember, queue: PartitionQueue, records: QueueDeliveredRecord[], batches: WindowBatch[]): Promise<void> {
     {
       if (group.members.get(member.memberId) !== member) return; // it left: its records were released
-      let bytes: Buffer;
-      try {
-        const view = this.deps.topics.partition(queue.topic, queue.partition);
-        bytes = await readWindowBatches(view, batches, `queue group ${group.groupId} delivering ${queue.topic}-${queue.partition}`);
-      } catch (error) {
-        // The records stay acquired; their locks expire and they are tried again (or skipped, if retention took them).
-        this.deps.logger?.warn({ groupId: group.groupId, topic: queue.topic, partition: queue.partition, err: error }, 'queue group: reading records for a delivery failed');
-        return;
+      // The window holds the batches it was filled from (within its bounds): the log is read only for those it let go.
+      let bytes = heldWindowBytes(batches);
+      if (!bytes) {
+        try {
+          const view = this.deps.topics.partition(queue.topic, queue.partition);
+          bytes = await readWindowBatches(view, batches, `queue group ${group.groupId} delivering ${queue.topic}-${queue.partition}`);
+        } catch (error) {
+          // The records stay acquired; their locks expire and they are tried again (or skipped, if retention took them).
+          this.deps.logger?.warn({ groupId: group.groupId, topic: queue.topic, partition: queue.partition, err: error }, 'queue group: reading records for a delivery failed');
+          return;
+        }
+        if (group.members.get(member.memberId) !== member) return;
       }
-      if (group.members.get(member.memberId) !== member) return;
       let isWritable: boolean | void;
       try {
         isWritable = member.deliver({ topic: queue.topic, partition: queue.partition, batches: bytes, records });

@@ -5,6 +5,7 @@ import { PartitionQueue, type PartitionQueueOwner } from './partition-queue.js';
 import type { QueueDelivery } from './queue-coordinator-api.js';
 import type { QueueGroupConfig } from './queue-group-config.js';
 import type { QueueStateChange } from './queue-state-changes.js';
+import type { HeldBatchLimits } from './window-batches.js';
 
 export interface QueueMember {
   readonly memberId: string;
@@ -41,6 +42,8 @@ export class QueueGroup implements PartitionQueueOwner {
   constructor(
     readonly groupId: string,
     public config: QueueGroupConfig,
+    /** Bounds on the stored batches its windows hold for deliveries (none held without). */
+    private readonly heldBatches?: HeldBatchLimits,
   ) {}
 
   held(memberId: string, delta: number): void {
@@ -111,7 +114,7 @@ export class QueueGroup implements PartitionQueueOwner {
       case 'snapshot': {
         let queue = this.partitionQueue(change.topic, change.partition);
         if (!queue) {
-          queue = new PartitionQueue(change.topic, change.partition, change.startOffset, this);
+          queue = new PartitionQueue(change.topic, change.partition, change.startOffset, this, this.heldBatches);
           let byPartition = this.partitions.get(change.topic);
           if (!byPartition) this.partitions.set(change.topic, (byPartition = new Map()));
           byPartition.set(change.partition, queue);
@@ -135,9 +138,10 @@ export class QueueGroup implements PartitionQueueOwner {
     ];
   }
 
-  /** Stops the timer and the high watermark listeners (the group is deleted or the coordinator closes). */
+  /** Stops the timer and the high watermark listeners and lets go of held batches (the group is deleted, failed, or the coordinator closes). */
   stop(): void {
     this.timer?.cancel();
+    for (const queue of this.partitionQueues()) queue.releaseHeldBatches();
     for (const unsubscribe of this.listeners.values()) unsubscribe();
     this.listeners.clear();
   }

@@ -6,18 +6,36 @@ import type { QueuePartitionView } from './queue-coordinator-api.js';
 /** How much one read of a partition asks for when the size is not known (records for dead letters, the oldest timestamp). */
 const RECORD_READ_BYTES = 64 * 1024;
 
+/** The bytes of `needed` (window batches in ascending offset order) if the window holds them all, concatenated; else undefined. */
+export function heldWindowBytes(needed: readonly WindowBatch[]): Buffer | undefined {
+  if (needed.length === 1) return needed[0]!.bytes;
+  const parts: Buffer[] = [];
+  for (const batch of needed) {
+    if (!batch.bytes) return undefined;
+    parts.push(batch.bytes);
+  }
+  return Buffer.concat(parts);
+}
+
 /**
- * The stored bytes of `needed` (window batches in ascending offset order), read back from the log and
- * concatenated: a delivery's `batches`. Consecutive batches are read together. Every needed batch is
- * returned or the read fails (OffsetOutOfRangeError when retention removed it meanwhile).
+ * The stored bytes of `needed` (window batches in ascending offset order), concatenated: a delivery's
+ * `batches`. Those the window holds are taken as they are; the others are read back from the log,
+ * consecutive ones together. Every needed batch is returned or the read fails (OffsetOutOfRangeError
+ * when retention removed it meanwhile).
  */
 export async function readWindowBatches(view: QueuePartitionView, needed: readonly WindowBatch[], where: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   let i = 0;
   while (i < needed.length) {
+    const held = needed[i]!.bytes;
+    if (held) {
+      parts.push(held);
+      i++;
+      continue;
+    }
     let runEnd = i + 1;
     let runBytes = needed[i]!.sizeBytes;
-    while (runEnd < needed.length && needed[runEnd]!.baseOffset === needed[runEnd - 1]!.lastOffset + 1) runBytes += needed[runEnd++]!.sizeBytes;
+    while (runEnd < needed.length && !needed[runEnd]!.bytes && needed[runEnd]!.baseOffset === needed[runEnd - 1]!.lastOffset + 1) runBytes += needed[runEnd++]!.sizeBytes;
     const { batches } = await view.read(needed[i]!.baseOffset, runBytes);
     const before = i;
     for (const { position, header } of iterateBatches(batches)) {

@@ -18,6 +18,11 @@ export { STATE_LOG_BATCH_TARGET_BYTES };
 export const STATE_LOG_MAX_BATCH_BYTES = 16 * 1024 * 1024;
 /** Bytes handed to the partition log in one append (one writev, one fsync). */
 export const STATE_LOG_MAX_WRITE_BYTES = 32 * 1024 * 1024;
+/**
+ * Writes of one partition handed to its log at once: the next takes what queued while the previous is
+ * being fsynced (the log writes it beside that fsync and fsyncs it next), instead of waiting for it.
+ */
+export const STATE_LOG_WRITES_IN_FLIGHT = 2;
 /** Bytes of appends queued behind a running write, per partition; past it appends are refused (retriable). */
 export const STATE_LOG_MAX_QUEUED_BYTES = 128 * 1024 * 1024;
 assert(STATE_LOG_BATCH_TARGET_BYTES <= STATE_LOG_MAX_BATCH_BYTES, 'a packed batch is within the batch limit');
@@ -71,6 +76,8 @@ interface PartitionWrites {
   queue: PendingAppend[];
   queuedBytes: number;
   running: Promise<void> | undefined;
+  /** Wakes the partition's writer (an append queued, or a write settled). */
+  wake: (() => void) | undefined;
   nextCompactionCheckBytes: number;
   /** The latest append's promise (settled() waits for it). */
   lastAppend: Promise<void>;
@@ -84,10 +91,12 @@ interface PartitionWrites {
  * - Keys: a key's records go to one partition (crc32 of the key modulo the partition count), so they
  *   replay in the order written. Values are JSON (UTF-8) in the record value, the key in the key.
  * - Appends: `append(key, values)` resolves once the values are durable (fsynced), in one batch, so a
- *   crash keeps all of them or none. Writes to one partition run one at a time; appends that arrive
- *   while a write runs queue, and the next write takes all of them (up to STATE_LOG_MAX_WRITE_BYTES)
- *   in one partition append: one writev and one fsync shared (group commit). A failed write rejects
- *   every append it held with the storage's error and changes nothing else; the next write tries again.
+ *   crash keeps all of them or none. Writes to one partition are handed to its log in order, at most
+ *   STATE_LOG_WRITES_IN_FLIGHT at once; appends that arrive meanwhile queue, and the next write takes
+ *   all of them (up to STATE_LOG_MAX_WRITE_BYTES) in one partition append: one writev and one fsync
+ *   shared (group commit). Appends resolve in the order made. A failed write rejects every append it
+ *   held with the storage's error (and the log's failure handling may refuse the write after it too);
+ *   nothing else changes; the next write tries again.
  * - Compaction: after a write, once the partition has COMPACT_AT_SEGMENTS segments and holds
  *   COMPACT_AT_SNAPSHOT_MULTIPLE times what a snapshot rewrites, the owner's snapshot source gives the
  *   live state of the partition; it is appended (in batches of about STATE_LOG_BATCH_TARGET_BYTES; one
@@ -268,27 +277,62 @@ export class StateLog<T> {
 
   private writesOf(partition: number): PartitionWrites {
     let writes = this.writes.get(partition);
-    if (!writes) this.writes.set(partition, (writes = { queue: [], queuedBytes: 0, running: undefined, nextCompactionCheckBytes: 0, lastAppend: Promise.resolve() }));
+    if (!writes) this.writes.set(partition, (writes = { queue: [], queuedBytes: 0, running: undefined, wake: undefined, nextCompactionCheckBytes: 0, lastAppend: Promise.resolve() }));
     return writes;
   }
 
   private startWriting(partition: number, writes: PartitionWrites): void {
-    if (writes.running) return;
+    if (writes.running) {
+      writes.wake?.();
+      return;
+    }
     writes.running = this.writeQueued(partition, writes).finally(() => {
       writes.running = undefined;
       if (writes.queue.length > 0) this.startWriting(partition, writes);
     });
   }
 
-  /** The partition's one writer: takes what queued, writes it with one fsync, compacts when due; never rejects. */
+  /**
+   * The partition's one writer: takes what queued into a write, up to STATE_LOG_WRITES_IN_FLIGHT
+   * writes at once, and compacts when due with no write in flight (a snapshot must follow every
+   * append it counts, see the class comment); never rejects.
+   */
   private async writeQueued(partition: number, writes: PartitionWrites): Promise<void> {
-    while (writes.queue.length > 0) {
-      if (!(await this.writeTaken(partition, writes, takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES)))) continue;
-      try {
-        await this.compactIfDue(partition, writes);
-      } catch (error) {
-        this.options.logger.warn({ err: error, topic: this.topic, partition }, `compacting ${this.topic} failed; tried again after a later write`);
+    const inFlight = new Set<Promise<boolean>>();
+    let isCompactionDue = false;
+    while (writes.queue.length > 0 || inFlight.size > 0 || isCompactionDue) {
+      if (isCompactionDue && inFlight.size === 0) {
+        isCompactionDue = false;
+        try {
+          await this.compactIfDue(partition, writes);
+        } catch (error) {
+          this.options.logger.warn({ err: error, topic: this.topic, partition }, `compacting ${this.topic} failed; tried again after a later write`);
+        }
+        continue;
       }
+      if (!isCompactionDue && writes.queue.length > 0 && inFlight.size < STATE_LOG_WRITES_IN_FLIGHT) {
+        const write = this.writeTaken(partition, writes, takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES));
+        inFlight.add(write);
+        void write.then((isLanded) => {
+          inFlight.delete(write);
+          if (isLanded && this.isCompactionWorthChecking(partition, writes)) isCompactionDue = true;
+          writes.wake?.();
+        });
+        continue;
+      }
+      await new Promise<void>((resolve) => (writes.wake = resolve));
+      writes.wake = undefined;
+    }
+  }
+
+  /** The cheap half of compactIfDue's test: enough segments, and grown since the last look. */
+  private isCompactionWorthChecking(partition: number, writes: PartitionWrites): boolean {
+    if (!this.snapshotSource) return false;
+    try {
+      const log = this.logs.partition(this.topic, partition);
+      return log.segmentCount >= COMPACT_AT_SEGMENTS && log.sizeBytes >= writes.nextCompactionCheckBytes;
+    } catch {
+      return false; // no such partition now: the next write says why
     }
   }
 

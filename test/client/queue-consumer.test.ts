@@ -101,6 +101,19 @@ describe('client.queue(): answers in batches', () => {
     expect(new Set(service.answers.map((a) => a.offset)).size).toBe(1_200);
   });
 
+  it('sends the answers at once when half its in-flight limit waits: the server refills those places while the rest are worked on', async () => {
+    const clock = new ManualClock(Date.now());
+    const { service, iterator } = await setUp({ records: 100, recordsPerBatch: 10 }, { inFlightLimit: 40 }, clock);
+    const messages = await take(iterator, 40);
+    const acks = messages.slice(0, 25).map((m) => m.ack());
+    // No clock time passes: 20 (half of 40) go without the linger, the other 5 wait for it.
+    await eventually(() => answerRequests(service).length === 1, { what: 'an answer request before the linger' });
+    expect(answerRequests(service).map((a) => a.length)).toEqual([20]);
+    clock.advance(2);
+    await Promise.all(acks);
+    expect(answerRequests(service).map((a) => a.length)).toEqual([20, 5]);
+  });
+
   it('answers given on different turns within the linger share one request, sent when the clock reaches it', async () => {
     const clock = new ManualClock(Date.now());
     const { service, iterator } = await setUp({ records: 3 }, {}, clock);

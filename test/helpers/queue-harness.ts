@@ -77,7 +77,10 @@ export class QueueHarness {
   coordinator!: QueueCoordinator;
   deliveryCount = 0;
 
-  constructor(options: { seed?: number; startMs?: number } = {}) {
+  private readonly heldBatchBytes: { perPartition: number; perServer: number } | undefined;
+
+  constructor(options: { seed?: number; startMs?: number; heldBatchBytes?: { perPartition: number; perServer: number } } = {}) {
+    this.heldBatchBytes = options.heldBatchBytes;
     this.clock = new ManualClock(options.startMs ?? 1_000_000);
     this.topics = new FakeQueueTopics();
     this.journal = new FakeQueueJournal();
@@ -86,7 +89,10 @@ export class QueueHarness {
   }
 
   async start(): Promise<QueueCoordinator> {
-    this.coordinator = new QueueCoordinator({ journal: this.journal, topics: this.topics, deadLetters: this.deadLetters, clock: this.clock, random: this.random });
+    this.coordinator = new QueueCoordinator({
+      journal: this.journal, topics: this.topics, deadLetters: this.deadLetters, clock: this.clock, random: this.random,
+      ...(this.heldBatchBytes ? { heldBatchBytes: this.heldBatchBytes } : {}),
+    });
     await this.coordinator.start();
     return this.coordinator;
   }

@@ -37,7 +37,7 @@ describe('QueueCoordinator deliveries', () => {
     expect(a.received.every((r) => r.deliveryCount === 1)).toBe(true);
   });
 
-  it('takes new records when the high watermark moves, and round robins over partitions', async () => {
+  it('takes new records when the high watermark moves, and round robins over partitions, a member\'s places filled from one partition at a time', async () => {
     await setUp(3);
     const waiting = await harness.join('g', ['orders'], { inFlightLimit: 6 });
     await harness.settle();
@@ -48,11 +48,21 @@ describe('QueueCoordinator deliveries', () => {
     await harness.coordinator.leave(waiting.memberId);
     // Released by the leave: back after its backoff.
     harness.clock.advance(2_000);
-    for (let p = 0; p < 3; p++) appendValues(p, ['a', 'b', 'c', 'd']);
+    for (let p = 0; p < 3; p++) appendValues(p, Array.from({ length: 12 }, (_, i) => `v${i}`));
     const member = await harness.join('g', ['orders'], { inFlightLimit: 6 });
-    await harness.settle();
-    const perPartition = [0, 1, 2].map((p) => member.received.filter((r) => r.partition === p).length);
-    expect(perPartition).toEqual([2, 2, 2]);
+    // Each run fills the member's 6 places from one partition (one delivery, not three thin ones),
+    // and the next run starts at the next partition.
+    const partitionsPerRun: number[][] = [];
+    for (let run = 0; run < 6; run++) {
+      await harness.settle();
+      const held = member.heldRecords();
+      partitionsPerRun.push([...new Set(held.map((r) => r.partition))]);
+      expect(held.length).toBe(6);
+      await member.answer(held, 'ack');
+    }
+    expect(partitionsPerRun.every((partitions) => partitions.length === 1)).toBe(true);
+    const first = partitionsPerRun[0]![0]!;
+    expect(partitionsPerRun.map((partitions) => partitions[0])).toEqual([0, 1, 2, 3, 4, 5].map((run) => (first + run) % 3));
   });
 
   it('uses the default in-flight limit for 0', async () => {
