@@ -30,11 +30,25 @@ export function encodeValues<T>(key: string | null, values: readonly T[]): { tex
 }
 
 /** The first appends of the queue, removed from it, up to `maxBytes` together (at least one). */
-export function takeUpTo(queue: PendingAppend[], maxBytes: number): PendingAppend[] {
-  let count = 0;
+export function takeUpTo(queue: PendingAppend[], maxBytes: number, isKeyBusy: (key: string | null) => boolean = () => false): PendingAppend[] {
+  // Appends of a busy key (one with a write in flight) stay queued behind that write, and so does
+  // everything after them of their key: the order within a key is kept, the order between keys does
+  // not matter. The rest is taken in queue order, up to maxBytes (at least one append).
+  const taken: PendingAppend[] = [];
+  const left: PendingAppend[] = [];
+  const leftKeys = new Set<string | null>();
   let bytes = 0;
-  while (count < queue.length && (count === 0 || bytes + queue[count]!.bytes <= maxBytes)) bytes += queue[count++]!.bytes;
-  return queue.splice(0, count);
+  for (const append of queue) {
+    if (!leftKeys.has(append.key) && !isKeyBusy(append.key) && (taken.length === 0 || bytes + append.bytes <= maxBytes)) {
+      taken.push(append);
+      bytes += append.bytes;
+    } else {
+      left.push(append);
+      leftKeys.add(append.key);
+    }
+  }
+  queue.splice(0, queue.length, ...left);
+  return taken;
 }
 
 export function takeBuffersUpTo(buffers: readonly Buffer[], maxBytes: number): Buffer[][] {

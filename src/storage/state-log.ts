@@ -1,7 +1,7 @@
 import { crc32 } from '@node-rs/crc32';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { assert } from '../core/assert.js';
-import { BatchTooLargeError, CorruptBatchError, DataLossError, ShuttingDownError, TooManyPendingAppendsError, TopicAlreadyExistsError, TopicNotFoundError } from '../core/errors.js';
+import { BatchTooLargeError, CorruptBatchError, DataLossError, ShuttingDownError, StorageFailedError, TooManyPendingAppendsError, TopicAlreadyExistsError, TopicNotFoundError } from '../core/errors.js';
 import { MAX_BATCH_BYTES_LIMIT, MAX_GROUP_COMMIT_BYTES, REPLAY_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { BATCH_HEADER_BYTES } from '../format/record-batch-layout.js';
@@ -81,6 +81,8 @@ interface PartitionWrites {
   nextCompactionCheckBytes: number;
   /** The latest append's promise (settled() waits for it). */
   lastAppend: Promise<void>;
+  /** Keys with a write in flight, and how many (apply-on-append owners: one write per key at a time). */
+  inFlightKeys: Map<string | null, number>;
 }
 
 /**
@@ -96,7 +98,10 @@ interface PartitionWrites {
  *   all of them (up to STATE_LOG_MAX_WRITE_BYTES) in one partition append: one writev and one fsync
  *   shared (group commit). Appends resolve in the order made. A failed write rejects every append it
  *   held with the storage's error (and the log's failure handling may refuse the write after it too);
- *   nothing else changes; the next write tries again.
+ *   nothing else changes; the next write tries again. For an owner that applies on append
+ *   (`isAppliedOnAppend`), a key has one write in flight at a time, and after a failed write the
+ *   key's queued and later appends are refused unwritten until a restart (failKeys): written, they
+ *   would replay without the failed ones they followed.
  * - Compaction: after a write, once the partition has COMPACT_AT_SEGMENTS segments and holds
  *   COMPACT_AT_SNAPSHOT_MULTIPLE times what a snapshot rewrites, the owner's snapshot source gives the
  *   live state of the partition; it is appended (in batches of about STATE_LOG_BATCH_TARGET_BYTES; one
@@ -121,6 +126,8 @@ interface PartitionWrites {
 export class StateLog<T> {
   private readonly writes = new Map<number, PartitionWrites>();
   private readonly damage = new Map<number, DataLossError>();
+  /** Apply-on-append owners: keys a write failed for, refused until a restart (see failKeys). */
+  private readonly failedKeys = new Map<string | null, StorageFailedError>();
   private snapshotSource: SnapshotSource<T> | undefined;
   private isClosing = false;
 
@@ -240,6 +247,8 @@ export class StateLog<T> {
       if (this.isClosing) throw new ShuttingDownError(`${this.topic} is closing`);
       const damage = this.damage.get(partition);
       if (damage) throw damage;
+      const failed = this.failedKeys.get(key);
+      if (failed) throw failed;
       const { texts, bytes } = encodeValues(key, values);
       if (bytes + BATCH_HEADER_BYTES > STATE_LOG_MAX_BATCH_BYTES) throw new BatchTooLargeError(bytes + BATCH_HEADER_BYTES, STATE_LOG_MAX_BATCH_BYTES, `${values.length} values of ${this.topic} take up to ${bytes + BATCH_HEADER_BYTES} bytes, over the batch limit of ${STATE_LOG_MAX_BATCH_BYTES}`);
       const writes = this.writesOf(partition);
@@ -277,7 +286,7 @@ export class StateLog<T> {
 
   private writesOf(partition: number): PartitionWrites {
     let writes = this.writes.get(partition);
-    if (!writes) this.writes.set(partition, (writes = { queue: [], queuedBytes: 0, running: undefined, wake: undefined, nextCompactionCheckBytes: 0, lastAppend: Promise.resolve() }));
+    if (!writes) this.writes.set(partition, (writes = { queue: [], queuedBytes: 0, running: undefined, wake: undefined, nextCompactionCheckBytes: 0, lastAppend: Promise.resolve(), inFlightKeys: new Map() }));
     return writes;
   }
 
@@ -311,7 +320,14 @@ export class StateLog<T> {
         continue;
       }
       if (!isCompactionDue && writes.queue.length > 0 && inFlight.size < STATE_LOG_WRITES_IN_FLIGHT) {
-        const write = this.writeTaken(partition, writes, takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES));
+        const taken = this.options.isAppliedOnAppend ? takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES, (key) => writes.inFlightKeys.has(key)) : takeUpTo(writes.queue, STATE_LOG_MAX_WRITE_BYTES);
+        if (taken.length === 0) {
+          // Everything queued waits for a key's write in flight.
+          await new Promise<void>((resolve) => (writes.wake = resolve));
+          writes.wake = undefined;
+          continue;
+        }
+        const write = this.writeTaken(partition, writes, taken);
         inFlight.add(write);
         void write.then((isLanded) => {
           inFlight.delete(write);
@@ -338,16 +354,48 @@ export class StateLog<T> {
 
   /** Writes appends taken from the queue in one partition append; settles each; whether they landed. */
   private async writeTaken(partition: number, writes: PartitionWrites, taken: PendingAppend[]): Promise<boolean> {
-    for (const append of taken) writes.queuedBytes -= append.bytes;
+    for (const append of taken) {
+      writes.queuedBytes -= append.bytes;
+      writes.inFlightKeys.set(append.key, (writes.inFlightKeys.get(append.key) ?? 0) + 1);
+    }
     try {
       const log = this.logs.partition(this.topic, partition);
       await log.append(Buffer.concat(packBatches(taken, { splitEntries: false, timestampMs: this.options.nowMs() })), { ackLevel: 'durable' });
     } catch (error) {
+      if (this.options.isAppliedOnAppend) this.failKeys(partition, writes, taken, error);
       for (const append of taken) append.reject(error);
       return false;
+    } finally {
+      for (const append of taken) {
+        const count = writes.inFlightKeys.get(append.key)! - 1;
+        if (count === 0) writes.inFlightKeys.delete(append.key);
+        else writes.inFlightKeys.set(append.key, count);
+      }
     }
     for (const append of taken) append.resolve();
     return true;
+  }
+
+  /**
+   * After a failed write, for an owner that applied its appends when it made them: its memory of
+   * those keys is ahead of the log, and any later append of them, written, would replay without the
+   * failed ones before it (a release of a record whose acquisition was lost). So the appends of those
+   * keys still queued fail with the same error, unwritten, and so does every later one until the
+   * process restarts and replays what is durable (the queue coordinator stops such a group anyway).
+   */
+  private failKeys(partition: number, writes: PartitionWrites, taken: readonly PendingAppend[], error: unknown): void {
+    const cause = error instanceof Error ? error.message : String(error);
+    for (const append of taken) this.failedKeys.set(append.key, new StorageFailedError(`an earlier write of ${this.topic}/${partition} for key '${append.key}' failed (${cause}): its later appends are refused until a restart`, { cause: error }));
+    const left: PendingAppend[] = [];
+    for (const append of writes.queue) {
+      if (this.failedKeys.has(append.key)) {
+        writes.queuedBytes -= append.bytes;
+        append.reject(this.failedKeys.get(append.key));
+      } else {
+        left.push(append);
+      }
+    }
+    writes.queue.splice(0, writes.queue.length, ...left);
   }
 
   /** Snapshot, then cut: see the class comment. Runs inside the partition's write order. */
@@ -375,8 +423,10 @@ export class StateLog<T> {
       while (queued.length > 0) {
         if (await this.writeTaken(partition, writes, takeUpTo(queued, STATE_LOG_MAX_WRITE_BYTES))) continue;
         // Those a failed write did not take go back to the head of the queue (still counted in
-        // queuedBytes): the writer takes them next, as any append behind a failed write.
+        // queuedBytes): the writer takes them next, as any append behind a failed write; those of
+        // the keys it failed fail with it, unwritten (failKeys).
         writes.queue.unshift(...queued);
+        this.failKeys(partition, writes, [], undefined);
         return;
       }
     }

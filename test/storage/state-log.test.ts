@@ -332,7 +332,48 @@ describe('StateLog', () => {
     await log.close();
   });
 
-  it('an owner that applies on append: when the appends compaction writes ahead of its snapshot fail, the ones it could not take in that write are still written, never left unsettled', async () => {
+  it('an owner that applies on append: a key has one write in flight at a time, and after a failed write its later appends are refused unwritten', async () => {
+    const log = await StateLog.open<Value>(logs, { topic: TOPIC, partitionCount: 1, segmentBytes: 1024 * 1024, parse, nowMs: () => 1_000, logger: silentLogger, damageMeaning: '', isAppliedOnAppend: true });
+    await log.replay(() => undefined);
+    const partitionDir = join(dir.path, TOPIC, '0');
+    let releaseFsync: (() => void) | undefined;
+    let failFsync = false;
+    const fsyncHeld = new Promise<void>((resolve) => {
+      fs.aroundDatasync = async (path, datasync) => {
+        if (path.startsWith(partitionDir) && releaseFsync === undefined) {
+          await new Promise<void>((release) => {
+            releaseFsync = release;
+            resolve();
+          });
+          if (failFsync) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        }
+        return datasync();
+      };
+    });
+    const written: string[] = [];
+    fs.aroundWritev = async (path, buffers, position, writev) => {
+      if (path.startsWith(partitionDir)) written.push(Buffer.concat(buffers).toString('latin1'));
+      return writev(buffers, position);
+    };
+    const outcome = (append: Promise<void>) => append.then(() => 'resolved', (error: { code?: string }) => `rejected ${error.code}`);
+    const g1 = outcome(log.append('g', [{ type: 'add', key: 'g', n: 1 }]));
+    await fsyncHeld;
+    const g2 = outcome(log.append('g', [{ type: 'add', key: 'g', n: 2, pad: 'second-of-g' }]));
+    const h1 = outcome(log.append('h', [{ type: 'add', key: 'h', n: 1, pad: 'first-of-h' }]));
+    // h's write goes out beside g's held fsync; g's second append waits for g's first write.
+    await eventually(() => written.some((bytes) => bytes.includes('first-of-h')), { what: "h's append written during g's fsync" });
+    expect(written.some((bytes) => bytes.includes('second-of-g'))).toBe(false);
+    failFsync = true;
+    releaseFsync!();
+    expect(await g1).toMatch(/^rejected/);
+    expect(await g2).toBe('rejected STORAGE_FAILED');
+    expect(written.some((bytes) => bytes.includes('second-of-g'))).toBe(false);
+    expect(await outcome(log.append('g', [{ type: 'add', key: 'g', n: 4 }]))).toBe('rejected STORAGE_FAILED');
+    // h's write shared the partition log's failed fsync: it fails too (the log trusts nothing after it).
+    expect(await h1).toMatch(/^rejected/);
+  });
+
+  it('an owner that applies on append: when the appends compaction writes ahead of its snapshot fail, the ones it could not take in that write are settled, never left waiting (refused, for the key that failed)', async () => {
     let releaseWrites!: () => void;
     const writesReleased = new Promise<void>((resolve) => (releaseWrites = resolve));
     let appendCalls = 0;
@@ -374,8 +415,11 @@ describe('StateLog', () => {
     releaseWrites();
     await first;
     await Promise.all(big.slice(0, 2));
+    await Promise.all(big);
     await track('later', log.append('a', [{ type: 'add', key: 'a', n: 1 }]));
-    expect(Object.fromEntries(settled)).toEqual({ first: 'resolved', b1: 'rejected', b2: 'rejected', b3: 'resolved', later: 'resolved' });
+    await track('other key', log.append('c', [{ type: 'add', key: 'c', n: 1 }]));
+    // b3 and later are of the key a failed write held: refused unwritten (failKeys), not left waiting.
+    expect(Object.fromEntries(settled)).toEqual({ first: 'resolved', b1: 'rejected', b2: 'rejected', b3: 'rejected', later: 'rejected', 'other key': 'resolved' });
     await log.close();
   });
 
