@@ -154,7 +154,7 @@ export interface QueueCoordinatorDependencies {
   /** Floats in [0, 1): backoff jitter and member ids. SeededRandom in tests, Math.random in production. */
   random: { next(): number };
   /** Optional: warnings (a failed dead-letter append, a journal failure on expiry). */
-  logger?: { warn(fields: object, message: string): void; info?(fields: object, message: string): void };
+  logger?: { warn(fields: object, message: string): void; info?(fields: object, message: string): void; error?(fields: object, message: string): void };
   /** Optional: bounds on the stored batches windows hold for deliveries (QUEUE_HELD_BATCH_BYTES_* by default). */
   heldBatchBytes?: { perPartition: number; perServer: number };
 }

@@ -9,6 +9,12 @@ import { readRecords } from './queue-log-reads.js';
 
 /** After a failed dead-letter append, an expired record is tried again this much later (it stays acquired meanwhile). */
 export const DEAD_LETTER_RETRY_MS = 1_000;
+/**
+ * After a failure the same append cannot get past by itself (not retriable: a letter too large for the
+ * dead-letter topic's max.message.bytes, a topic name it refuses): tried again this much later, as an
+ * operator may raise the limit meanwhile, rather than every second (each try writes the error log line).
+ */
+export const DEAD_LETTER_PERMANENT_RETRY_MS = 60_000;
 
 type Commit = (group: QueueGroup, changes: QueueStateChange[]) => Promise<void>;
 
@@ -57,8 +63,18 @@ export class QueueDeadLetters {
         for (const offset of offsets) for (const [failed, e] of await this.run(group, { ...request, offsets: [offset] })) errors.set(failed, e);
         return errors;
       }
-      queue.failDeadLetter(offsets, this.deps.clock.nowMs() + DEAD_LETTER_RETRY_MS);
-      this.deps.logger?.warn({ groupId: group.groupId, topic: queue.topic, partition: queue.partition, offsets, deadLetterTopic, err: failure }, 'queue group: dead-letter append failed; the records stay acquired and are tried again');
+      const log = { groupId: group.groupId, topic: queue.topic, partition: queue.partition, offsets, deadLetterTopic, err: failure };
+      if (failure.retriable) {
+        queue.failDeadLetter(offsets, this.deps.clock.nowMs() + DEAD_LETTER_RETRY_MS);
+        this.deps.logger?.warn(log, 'queue group: dead-letter append failed; the records stay acquired and are tried again');
+      } else {
+        queue.failDeadLetter(offsets, this.deps.clock.nowMs() + DEAD_LETTER_PERMANENT_RETRY_MS);
+        const logError = this.deps.logger?.error?.bind(this.deps.logger) ?? this.deps.logger?.warn.bind(this.deps.logger);
+        logError?.(
+          { ...log, retryInMs: DEAD_LETTER_PERMANENT_RETRY_MS },
+          `queue group: a dead letter cannot be written to ${deadLetterTopic} (${failure.code}); it holds its partition's start offset until it can: fix the cause (for BATCH_TOO_LARGE, raise ${deadLetterTopic}'s max.message.bytes); tried again every ${DEAD_LETTER_PERMANENT_RETRY_MS / 1000} s`,
+        );
+      }
       return new Map(offsets.map((offset) => [offset, failure]));
     }
     // A reset, delete or forgotten topic meanwhile dropped them: the dead letters stand, nothing to archive.

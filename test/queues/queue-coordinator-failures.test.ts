@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BatchTooLargeError, DataLossError, TooManyPendingAppendsError } from '../../src/core/errors.js';
 import { MAX_QUEUE_ANSWERS_PER_REQUEST, MAX_QUEUE_DELAY_MS, MAX_QUEUE_IN_FLIGHT_PER_MEMBER } from '../../src/core/limits.js';
 import { QueueHarness, type TestMember } from '../helpers/queue-harness.js';
+import { DEAD_LETTER_PERMANENT_RETRY_MS } from '../../src/queues/queue-dead-letters.js';
 
 let harness: QueueHarness;
 afterEach(async () => harness?.coordinator.close());
@@ -280,13 +281,20 @@ describe('QueueCoordinator close with a dead letter under way', () => {
 });
 
 describe('QueueCoordinator dead letters that can never be written', () => {
+  let hugeTries = 0;
+  beforeEach(() => {
+    hugeTries = 0;
+  });
   /** Letters whose value is 'huge' fail as too large for the dead-letter topic; the others before them in a call land. */
   function refuseHugeLetters(): string[] {
     const landed: string[] = [];
     const append = harness.deadLetters.append.bind(harness.deadLetters);
     harness.deadLetters.append = async (topic, sourcePartitionCount, letters) => {
       for (const letter of letters) {
-        if (letter.value?.toString() === 'huge') throw new BatchTooLargeError(2_000_000, 1_048_576, 'a letter larger than the dead-letter topic takes');
+        if (letter.value?.toString() === 'huge') {
+          hugeTries++;
+          throw new BatchTooLargeError(2_000_000, 1_048_576, 'a letter larger than the dead-letter topic takes');
+        }
         await append(topic, sourcePartitionCount, [letter]);
         landed.push(letter.value!.toString());
       }
@@ -309,6 +317,11 @@ describe('QueueCoordinator dead letters that can never be written', () => {
     // 'ok' was written by the failed run, then once more alone (a duplicate, as after a crash); no more.
     expect(landed.sort()).toEqual(['fine', 'ok', 'ok']);
     expect(harness.journal.changes.filter((c) => c.type === 'archive').flatMap((c) => (c.type === 'archive' ? c.offsets : [])).sort()).toEqual([0, 2]);
+    // A failure that cannot pass by itself (not retriable) is tried again a minute later, not every second.
+    expect(hugeTries).toBe(2);
+    harness.clock.advance(DEAD_LETTER_PERMANENT_RETRY_MS);
+    await harness.settle();
+    expect(hugeTries).toBe(3);
   });
 
   it('rejects answered together: the one too large fails, the others succeed', async () => {
