@@ -122,7 +122,7 @@ describe('queue group workers as separate processes, against a real server', () 
     expect(await healthy.exited).toEqual({ code: 0, signal: null });
   });
 
-  it('a worker paused past the lock (SIGSTOP): its records go to another worker when the locks expire; its late acks fail, each record acknowledged once', async () => {
+  it('a worker paused past the lock (SIGSTOP): its records go to another worker when the locks expire; its late acks fail, each record acknowledged once', { timeout: 120_000 }, async () => {
     const COUNT = 20;
     await produce('jobs-stop', COUNT);
     const paused = startWorker(server.address, 'stop-group', 'jobs-stop', 1_000, 5);
@@ -131,7 +131,7 @@ describe('queue group workers as separate processes, against a real server', () 
     const taken = of(paused, 'start').map((l) => l.o);
     const healthy = startWorker(server.address, 'stop-group', 'jobs-stop', 20, 5);
     // The paused worker's stream stays open: only the locks' expiry hands its records on.
-    await eventually(() => taken.every((o) => of(healthy, 'acked').some((l) => l.o === o)), { what: "the paused worker's records acknowledged by the other", timeoutMs: 30_000 });
+    await eventually(() => taken.every((o) => of(healthy, 'acked').some((l) => l.o === o)), { what: "the paused worker's records acknowledged by the other", timeoutMs: 45_000 });
     paused.child.kill('SIGCONT');
     await eventually(() => taken.every((o) => paused.lines.some((l) => l.o === o && (l.event === 'ack-failed' || l.event === 'acked'))), { what: 'the resumed worker answering its old records' });
     for (const offset of taken) {
