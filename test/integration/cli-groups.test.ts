@@ -1,24 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STRATA_BIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
-
-const run = promisify(execFile);
+import { describe, expect, it } from 'vitest';
+import { useCliServer } from '../helpers/cli-server.js';
 
 describe('strata groups (through Admin) against a real server', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let server: ServerProcess;
-  let strata: (...args: string[]) => Promise<{ stdout: string; stderr: string }>;
-  beforeAll(async () => {
-    dir = await makeTempDir();
-    server = await startServerProcess(dir.path);
-    strata = (...args) => run(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: server.address }, timeout: 30_000 });
-  });
-  afterAll(async () => {
-    await server?.stop('SIGKILL');
-    await dir.remove();
-  });
+  const { strata } = useCliServer();
 
   it('resets offsets to every target the CLI offers (a dry run unless --execute), lists and deletes a group', async () => {
     await strata('topics', 'create', 'cg', '--partitions', '1');

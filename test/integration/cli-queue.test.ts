@@ -1,25 +1,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { QueueGroupDescription } from '../../src/client/admin.js';
-import { STRATA_BIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { useCliServer } from '../helpers/cli-server.js';
+import { STRATA_BIN } from '../helpers/server-process.js';
 
 const run = promisify(execFile);
 
 describe('strata queue and strata dlq against a real server', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let server: ServerProcess;
-  let strata: (...args: string[]) => Promise<{ stdout: string; stderr: string }>;
-  beforeAll(async () => {
-    dir = await makeTempDir();
-    server = await startServerProcess(dir.path);
-    strata = (...args) => run(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: server.address }, timeout: 30_000 });
-  });
-  afterAll(async () => {
-    await server?.stop('SIGKILL');
-    await dir.remove();
-  });
+  const cli = useCliServer();
+  const { strata } = cli;
 
   const describeGroup = async (group: string) => JSON.parse((await strata('queue', 'describe', group, '--json')).stdout) as QueueGroupDescription;
   const consume = async (...args: string[]) =>
@@ -31,7 +21,7 @@ describe('strata queue and strata dlq against a real server', () => {
   it('consumes with each ack mode, describes the depth, and inspects and redrives what was rejected', async () => {
     await strata('topics', 'create', 'tasks', '--partitions', '1');
     await strata('produce', 'tasks', '--value', 'v0');
-    await run('sh', ['-c', `printf 'v1\\nv2\\nv3\\nv4\\nv5\\nv6\\nv7\\nv8\\nv9\\n' | ${process.execPath} ${STRATA_BIN} produce tasks`], { env: { ...process.env, STRATA_SERVER: server.address } });
+    await run('sh', ['-c', `printf 'v1\\nv2\\nv3\\nv4\\nv5\\nv6\\nv7\\nv8\\nv9\\n' | ${process.execPath} ${STRATA_BIN} produce tasks`], { env: { ...process.env, STRATA_SERVER: cli.server.address } });
 
     // --ack-mode none holds what it printed until it leaves; then the server releases it: nothing is done.
     const peeked = await strata('queue', 'consume', 'tasks', '--group', 'peek', '--ack-mode', 'none', '--max-messages', '2');
@@ -109,7 +99,7 @@ describe('strata queue and strata dlq against a real server', () => {
 
   it('prints --max-messages beyond its in-flight limit without waiting for its answers\' linger: each window is answered as it goes', async () => {
     await strata('topics', 'create', 'jobs', '--partitions', '1');
-    await run('sh', ['-c', `printf 'j0\\nj1\\nj2\\nj3\\nj4\\n' | ${process.execPath} ${STRATA_BIN} produce jobs`], { env: { ...process.env, STRATA_SERVER: server.address } });
+    await run('sh', ['-c', `printf 'j0\\nj1\\nj2\\nj3\\nj4\\n' | ${process.execPath} ${STRATA_BIN} produce jobs`], { env: { ...process.env, STRATA_SERVER: cli.server.address } });
     // Held answers would hold the server's deliveries: 2 at a time, 5 in all. The exec's own timeout
     // (30 s) is below the 60 s the answers lingered, so a stall fails the run.
     const started = Date.now();

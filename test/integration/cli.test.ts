@@ -1,30 +1,17 @@
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
-import { STRATA_BIN, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
-
-const run = promisify(execFile);
+import { useCliServer } from '../helpers/cli-server.js';
+import { STRATA_BIN } from '../helpers/server-process.js';
 
 describe('the strata CLI against a real server', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let server: ServerProcess;
-  let strata: (...args: string[]) => Promise<{ stdout: string; stderr: string }>;
-  beforeAll(async () => {
-    dir = await makeTempDir();
-    server = await startServerProcess(dir.path);
-    strata = (...args) => run(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: server.address }, timeout: 30_000 });
-  });
-  afterAll(async () => {
-    await server?.stop('SIGKILL');
-    await dir.remove();
-  });
+  const cli = useCliServer();
+  const { strata } = cli;
 
   /** Runs `strata produce` with text on its standard input. */
   function produceStdin(args: string[], input: string): Promise<{ code: number | null; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: server.address } });
+      const child = spawn(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: cli.server.address } });
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       child.on('exit', (code) => resolve({ code, stderr }));
@@ -100,7 +87,7 @@ describe('the strata CLI against a real server', () => {
     // A time past every record starts at the log end, and the follower prints what comes after it,
     // whether its subscription is open before the records are appended or only after.
     const liveCut = await timeAfterTheLastRecord();
-    const follower = spawn(process.execPath, [STRATA_BIN, 'consume', 'timed', '--from-time', liveCut, '--follow', '--max-messages', '2'], { env: { ...process.env, STRATA_SERVER: server.address } });
+    const follower = spawn(process.execPath, [STRATA_BIN, 'consume', 'timed', '--from-time', liveCut, '--follow', '--max-messages', '2'], { env: { ...process.env, STRATA_SERVER: cli.server.address } });
     let out = '';
     follower.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((resolve) => follower.on('exit', resolve));
@@ -127,7 +114,7 @@ describe('the strata CLI against a real server', () => {
 
   /** Starts a strata command whose stdout the test reads line by line (and may close). */
   function startCli(args: string[]) {
-    const child = spawn(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: server.address } });
+    const child = spawn(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, STRATA_SERVER: cli.server.address } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -188,7 +175,7 @@ describe('the strata CLI against a real server', () => {
     // A producer may stamp any safe integer of ms; a Date cannot show one this far out.
     await strata('topics', 'create', 'far-future', '--partitions', '1');
     const { StrataClient } = await import('../../src/client/strata-client.js');
-    const client = new StrataClient({ address: server.address });
+    const client = new StrataClient({ address: cli.server.address });
     const producer = client.producer();
     await producer.send('far-future', { value: 'later', timestampMs: 9_000_000_000_000_000 });
     await producer.send('far-future', { value: 'now' });
@@ -223,7 +210,7 @@ describe('the strata CLI against a real server', () => {
 
   it('stops a produce reading stdin with PRODUCER_FENCED once a newer one with the same --producer-name ran', async () => {
     await strata('topics', 'create', 'fenced-cli', '--partitions', '2');
-    const older = spawn(process.execPath, [STRATA_BIN, 'produce', 'fenced-cli', '--producer-name', 'importer', '--partition', '0', '--json'], { env: { ...process.env, STRATA_SERVER: server.address } });
+    const older = spawn(process.execPath, [STRATA_BIN, 'produce', 'fenced-cli', '--producer-name', 'importer', '--partition', '0', '--json'], { env: { ...process.env, STRATA_SERVER: cli.server.address } });
     let stdout = '';
     let stderr = '';
     older.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
