@@ -50,7 +50,7 @@ process.on('exit', () => {
 });
 
 async function startServer(): Promise<string> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', path.join(dir, 'data'), '--port', '0', '--config', path.join(dir, 'server.json'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', path.join(dir, 'data'), '--port', '0', '--http-port', '0', '--config', path.join(dir, 'server.json'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(child);
   let out = '';
   for await (const chunk of child.stdout!) {

@@ -9,7 +9,7 @@ export async function startStrata(dataDir: string, serverCpuProfDir: string | un
   const { child, match } = await startChild(
     'strata server',
     process.execPath,
-    [...SERVER_NODE_FLAGS, ...nodeArgs, bin, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'],
+    [...SERVER_NODE_FLAGS, ...nodeArgs, bin, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--log-level', 'warn'],
     /^strata listening on (\S+)$/,
     { guarded: true, removeDir: dataDir },
   );

@@ -7,6 +7,7 @@ interface ServeOptions {
   dataDir?: string;
   host?: string;
   port?: string;
+  httpPort?: string;
   logLevel?: string;
   config?: string;
 }
@@ -14,10 +15,11 @@ interface ServeOptions {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('start the server (defaults: --data-dir data --host 127.0.0.1 --port 7070)')
+    .description('start the server (defaults: --data-dir data --host 127.0.0.1 --port 7070 --http-port 9644)')
     .option('--data-dir <dir>', 'data directory')
     .option('--host <host>', 'address to listen on')
     .option('--port <port>', 'port to listen on (0: any free port)')
+    .option('--http-port <port>', 'HTTP port for /healthz, /readyz and /metrics (default 9644; 0: any free port; -1: none)')
     .option('--log-level <level>', 'pino log level: trace, debug, info, warn, error')
     .option('--config <file>', 'JSON file of server settings (flags win)')
     .action(async (options: ServeOptions) => {
@@ -25,12 +27,14 @@ export function registerServeCommand(program: Command): void {
         dataDir: options.dataDir,
         host: options.host,
         port: options.port === undefined ? undefined : Number(options.port),
+        httpPort: options.httpPort === undefined ? undefined : Number(options.httpPort),
         logLevel: options.logLevel,
       };
       const config = resolveServerConfig(options.config ? readServerConfigFile(options.config) : {}, flags);
       const logger = createLogger({ level: config.logLevel });
       const server = await startServer(config, logger);
-      // A line on stdout for scripts and tests that start the server on port 0.
+      // Lines on stdout for scripts and tests that start the server on port 0 (the gRPC one last: it means ready).
+      if (server.httpPort !== undefined) process.stdout.write(`strata http on ${config.host}:${server.httpPort}\n`);
       process.stdout.write(`strata listening on ${config.host}:${server.port}\n`);
       let isStopping = false;
       const stop = (signal: string) => {

@@ -20,6 +20,8 @@ import { DeadLetterAppender } from './dead-letter-appender.js';
 import { HeartbeatStreams } from './group-service.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { startGrpcServer } from './grpc-server.js';
+import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
+import { HttpServer } from './http/http-server.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
 import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 
@@ -28,6 +30,8 @@ export interface RunningServer {
   readonly broker: Broker;
   /** The port actually bound (config.port 0 picks a free one). */
   readonly port: number;
+  /** The HTTP port actually bound; undefined when config.httpPort is -1. */
+  readonly httpPort: number | undefined;
   /** What clients hold of the memory budget (memoryBudgetBytes) now. */
   readonly memoryBudget: MemoryBudget;
   /** Queue groups' coordinator (for tests and tools that look at its state directly). */
@@ -45,12 +49,33 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: { fs?: FileSystemPort } = {}): Promise<RunningServer> {
   // A taken port says so in one line, before the data dir is created, locked or recovered.
   await checkCanListen(config.host, config.port);
-  const logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
+  // The HTTP port comes up first, so that probes see 'starting' (not a refused connection) while
+  // recovery runs, and a taken port fails before the data directory is touched.
+  let readiness: ReadinessView = { phase: 'starting', detail: 'recovering logs' };
+  let http: HttpServer | undefined;
+  let httpPort: number | undefined;
+  if (config.httpPort >= 0) {
+    http = new HttpServer(logger);
+    registerHealthRoutes(http, () => readiness);
+    try {
+      httpPort = await http.listen(config.host, config.httpPort);
+    } catch (error) {
+      throw listenErrorOf(error, config.host, config.httpPort, '--http-port') ?? error;
+    }
+  }
+  let logManager: LogManager;
   let producerIds;
   try {
-    producerIds = await ProducerIdRegistry.open(logManager, logger);
+    logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
+    try {
+      readiness = { phase: 'starting', detail: 'restoring producer ids' };
+      producerIds = await ProducerIdRegistry.open(logManager, logger);
+    } catch (error) {
+      await logManager.close();
+      throw error;
+    }
   } catch (error) {
-    await logManager.close();
+    await http?.close();
     throw error;
   }
   const broker = new Broker(logManager, clock, logger, producerIds);
@@ -59,6 +84,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let queueStore: QueueStateStore | undefined;
   let queues: QueueCoordinator | undefined;
   try {
+    readiness = { phase: 'starting', detail: 'restoring producer sequences, group offsets and queue groups' };
     const startedMs = clock.nowMs();
     const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
@@ -127,21 +153,25 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
     await logManager.close();
+    await http?.close();
     // Another process took the port after checkCanListen: the same one line.
     throw listenErrorOf(error, config.host, config.port) ?? error;
   }
   warnOfUnreachableBatchLimits(logManager, config, logger);
-  logger.info({ dataDir: config.dataDir, host: config.host, port: grpcServer.port, topics: logManager.listTopics().length }, 'strata ready');
+  readiness = { phase: 'ready', detail: '' };
+  logger.info({ dataDir: config.dataDir, host: config.host, port: grpcServer.port, httpPort, topics: logManager.listTopics().length }, 'strata ready');
   let closing: Promise<void> | undefined;
   const queueCoordinator = queues!;
   return {
     logManager,
     broker,
     port: grpcServer.port,
+    httpPort,
     memoryBudget: grpcServer.memoryBudget,
     queues: queueCoordinator,
     close() {
       closing ??= (async () => {
+        readiness = { phase: 'stopping', detail: 'shutting down' };
         await grpcServer.shutdown();
         coordinator?.close();
         // Its sessions ended with the gRPC server (their members' records released); it waits for
@@ -151,7 +181,11 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           await queueStore!.close();
         } finally {
           // A failure there (a write under way failed) must not leave the logs open: they close anyway.
-          await logManager.close();
+          try {
+            await logManager.close();
+          } finally {
+            await http?.close();
+          }
         }
       })();
       return closing;

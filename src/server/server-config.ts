@@ -12,6 +12,11 @@ export interface ServerConfig {
   dataDir: string;
   host: string;
   port: number;
+  /**
+   * The HTTP port on the same host: /healthz, /readyz, /metrics, the console and the schema
+   * registry's REST API (0: any free port, -1: no HTTP listener).
+   */
+  httpPort: number;
   logLevel: string;
   /**
    * The largest gRPC message the server accepts: a produce request is one or more batches plus
@@ -89,6 +94,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   dataDir: 'data',
   host: '127.0.0.1',
   port: 7070,
+  httpPort: 9644,
   logLevel: 'info',
   // One default-sized batch plus room for the request's other fields.
   maxRequestBytes: MIN_REQUEST_BYTES,
@@ -127,6 +133,10 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
     if (!Number.isInteger(value) || value < 0) throw new InvalidConfigError(`${key} must be a non-negative integer, got ${String(value)}`);
   }
   if (config.port > 65535) throw new InvalidConfigError(`port must be at most 65535, got ${config.port}`);
+  if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) {
+    throw new InvalidConfigError(`httpPort must be an integer in [0, 65535], or -1 for no HTTP listener, got ${String(config.httpPort)}`);
+  }
+  if (config.httpPort !== 0 && config.httpPort === config.port) throw new InvalidConfigError(`httpPort and port are both ${config.port}: give each its own`);
   if (config.maxRequestBytes < MIN_REQUEST_BYTES || config.maxRequestBytes > MAX_REQUEST_BYTES) {
     throw new InvalidConfigError(`maxRequestBytes must be in [${MIN_REQUEST_BYTES}, ${MAX_REQUEST_BYTES}] (a default topic's largest batch, up to the largest any topic may have, plus ${REQUEST_FIELDS_BYTES} for the request's other fields), got ${config.maxRequestBytes}`);
   }

@@ -15,7 +15,7 @@ export function useInProcessServer(config: Partial<ServerConfig> = {}, logger: L
   let server: RunningServer | undefined;
   let client: StrataClient | undefined;
   const start = async () => {
-    server = await startServer(resolveServerConfig({ dataDir: dir!.path, port: 0, host: '127.0.0.1', ...config }), logger);
+    server = await startServer(resolveServerConfig({ dataDir: dir!.path, port: 0, httpPort: 0, host: '127.0.0.1', ...config }), logger);
     client = new StrataClient({ address: `127.0.0.1:${server.port}` });
   };
   const stop = async () => {

@@ -8,6 +8,8 @@ const COMPILED_CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.
 export interface ServerProcess {
   readonly address: string;
   readonly port: number;
+  /** The HTTP port it printed (`strata http on ...`), if it bound one. */
+  readonly httpPort: number | undefined;
   readonly child: ChildProcess;
   /** Logs written so far (pino JSON lines on stderr). */
   stderr(): string;
@@ -18,7 +20,7 @@ export interface ServerProcess {
 /** Starts `strata serve` as a real process on a free port (port 0) and waits for its ready line. */
 export function startServerProcess(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
   if (!existsSync(COMPILED_CLI)) throw new Error(`${COMPILED_CLI} is missing: run 'make build' (make test does) first`);
-  const child = spawn(process.execPath, [STRATA_BIN, 'serve', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn', ...extraArgs], {
+  const child = spawn(process.execPath, [STRATA_BIN, 'serve', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -44,9 +46,11 @@ export function startServerProcess(dataDir: string, extraArgs: string[] = []): P
       clearTimeout(timer);
       child.off('exit', onEarlyExit);
       const port = Number(match[2]);
+      const httpMatch = /strata http on [\d.]+:(\d+)/.exec(stdout);
       resolve({
         address: `${match[1]}:${port}`,
         port,
+        httpPort: httpMatch ? Number(httpMatch[1]) : undefined,
         child,
         stderr: () => stderr,
         stop: (signal = 'SIGTERM') => {

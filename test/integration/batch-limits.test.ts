@@ -15,7 +15,7 @@ describe('batch limits of topics and the server request limit', () => {
   const dir = useTempDir();
 
   const start = (maxRequestBytes?: number, logger = silentLogger) =>
-    startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', ...(maxRequestBytes ? { maxRequestBytes } : {}) }), logger);
+    startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1', ...(maxRequestBytes ? { maxRequestBytes } : {}) }), logger);
 
   it('refuses a topic whose batches would not fit in a request, and takes it once the server receives them', async () => {
     let server = await start();

@@ -47,7 +47,7 @@ describe('a batch header damaged on disk, seen by clients', () => {
   let segmentPath = '';
 
   async function start(): Promise<void> {
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1' }), silentLogger);
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1' }), silentLogger);
     address = `127.0.0.1:${server.port}`;
   }
 

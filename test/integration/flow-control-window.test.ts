@@ -42,7 +42,7 @@ describe('the server HTTP/2 flow-control window', () => {
   let server: RunningServer;
   beforeAll(async () => {
     dir = await makeTempDir();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', ...WINDOWS, maxConcurrentStreams: MAX_STREAMS }), silentLogger);
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1', ...WINDOWS, maxConcurrentStreams: MAX_STREAMS }), silentLogger);
   });
   afterAll(async () => {
     await server?.close();

@@ -15,7 +15,7 @@ describe('subscription flow control', () => {
   let fetchCount = 0;
   beforeAll(async () => {
     dir = await makeTempDir();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1' }), silentLogger);
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1' }), silentLogger);
     const fetch = server.broker.fetch.bind(server.broker);
     server.broker.fetch = (...args) => {
       fetchCount++;
@@ -73,7 +73,7 @@ describe('subscription memory in the server', () => {
   let fetchedBytes = 0;
   beforeAll(async () => {
     dir = await makeTempDir();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1', subscriptionBufferBytes: BUFFER_BYTES }), silentLogger);
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1', subscriptionBufferBytes: BUFFER_BYTES }), silentLogger);
     const fetch = server.broker.fetch.bind(server.broker);
     server.broker.fetch = async (...args) => {
       const result = await fetch(...args);

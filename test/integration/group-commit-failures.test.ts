@@ -10,7 +10,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 describe('a group member whose server is gone', () => {
   it('tells onCommitFailed that the commit of close() failed, and which offsets it held', async () => {
     const dir = await makeTempDir();
-    const server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1' }), silentLogger);
+    const server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1' }), silentLogger);
     const client = new StrataClient({ address: `127.0.0.1:${server.port}`, callTimeoutMs: 5_000 });
     let isServerClosed = false;
     try {

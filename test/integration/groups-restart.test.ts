@@ -24,7 +24,7 @@ describe('a group member across a restart of its server', () => {
   it(`goes on after its heartbeat stream ends with UNAVAILABLE at shutdown: it reconnects, rejoins and reads what comes next (server away ${downMs} ms)`, async () => {
     const dir = await makeTempDir();
     dirs.push(dir);
-    const start = (port: number) => startServer(resolveServerConfig({ dataDir: dir.path, port, groups: GROUPS }), silentLogger);
+    const start = (port: number) => startServer(resolveServerConfig({ dataDir: dir.path, port, httpPort: 0, groups: GROUPS }), silentLogger);
     server = await start(0);
     const port = server.port;
     const client = new StrataClient({ address: `127.0.0.1:${port}` });

@@ -21,7 +21,7 @@ describe('produce stream back-pressure (with the raised HTTP/2 windows)', () => 
   let server: RunningServer;
   beforeAll(async () => {
     dir = await makeTempDir();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1' }), silentLogger);
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1' }), silentLogger);
   });
   afterAll(async () => {
     await server?.close();

@@ -20,7 +20,7 @@ describe('producer state restore over a damaged log tail', () => {
   });
 
   it('a batch that fails its CRC at the end of a cleanly closed log does not stop the server from starting', async () => {
-    const config = resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1' });
+    const config = resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1' });
     server = await startServer(config, silentLogger);
     await server.logManager.createTopic('damaged', 1);
     await server.logManager.createTopic('healthy', 1);

@@ -59,7 +59,7 @@ describe('a producer with nobody to talk to', () => {
   });
 
   async function serverOn(dataDir: string, port: number): Promise<RunningServer> {
-    const server = await startServer(resolveServerConfig({ dataDir, port, host: '127.0.0.1' }), silentLogger);
+    const server = await startServer(resolveServerConfig({ dataDir, port, httpPort: 0, host: '127.0.0.1' }), silentLogger);
     cleanups.push(() => server.close());
     return server;
   }

@@ -33,7 +33,7 @@ describe('a server on a port in use', () => {
   it('strata serve says so in one line and exits 1, without creating the data dir', async () => {
     const dataDir = join(dir.path, 'data');
     expect(await exists(dataDir)).toBe(false);
-    const child = spawn(process.execPath, [STRATA_BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port)]);
+    const child = spawn(process.execPath, [STRATA_BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--http-port', '0']);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -47,7 +47,7 @@ describe('a server on a port in use', () => {
 
   it('startServer refuses with PortInUseError before it opens the data dir', async () => {
     const dataDir = join(dir.path, 'data');
-    await expect(startServer(resolveServerConfig({ dataDir, host: '127.0.0.1', port }), silentLogger)).rejects.toBeInstanceOf(PortInUseError);
+    await expect(startServer(resolveServerConfig({ dataDir, host: '127.0.0.1', port, httpPort: 0 }), silentLogger)).rejects.toBeInstanceOf(PortInUseError);
     expect(await exists(dataDir)).toBe(false);
   });
 

@@ -19,7 +19,7 @@ describe('topic creation on a full disk or at the descriptor limit', () => {
   beforeEach(async () => {
     dir = await makeTempDir();
     fs = new FaultyFileSystem();
-    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, host: '127.0.0.1' }), silentLogger, undefined, { fs });
+    server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1' }), silentLogger, undefined, { fs });
     client = new StrataClient({ address: `127.0.0.1:${server.port}` });
   });
   afterEach(async () => {
