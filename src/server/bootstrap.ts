@@ -69,7 +69,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
     try {
       readiness = { phase: 'starting', detail: 'restoring producer ids' };
-      producerIds = await ProducerIdRegistry.open(logManager, logger);
+      producerIds = await ProducerIdRegistry.open(logManager, logger, { nowMs: () => clock.nowMs() });
     } catch (error) {
       await logManager.close();
       throw error;
@@ -152,6 +152,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     coordinator?.close();
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
+    await producerIds.close().catch(() => undefined);
     await logManager.close();
     await http?.close();
     // Another process took the port after checkCanListen: the same one line.
@@ -179,6 +180,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         try {
           await queueCoordinator.close();
           await queueStore!.close();
+          await producerIds.close();
         } finally {
           // A failure there (a write under way failed) must not leave the logs open: they close anyway.
           try {
