@@ -53,7 +53,7 @@ export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } fro
 export { validateBatch, validateBatches, readBatchHeader } from './format/record-batch.js';
 export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
-export type { StrataClientOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
+export type { StrataClientOptions, StrataTlsOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
 export type {
   OffsetSpec,

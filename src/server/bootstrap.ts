@@ -23,7 +23,8 @@ import { startGrpcServer } from './grpc-server.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
-import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
+import { isTlsEnabled, largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
+import { TlsCertificates } from './tls/tls-certificates.js';
 
 export interface RunningServer {
   readonly logManager: LogManager;
@@ -32,6 +33,12 @@ export interface RunningServer {
   readonly port: number;
   /** The HTTP port actually bound; undefined when config.httpPort is -1. */
   readonly httpPort: number | undefined;
+  /**
+   * Reads the TLS files again (SIGHUP): new handshakes on both ports use them, open connections keep
+   * theirs; a file that fails its checks keeps the ones in use. Returns the error, if any (none
+   * without TLS: nothing to read).
+   */
+  reloadTls(): Error | undefined;
   /** What clients hold of the memory budget (memoryBudgetBytes) now. */
   readonly memoryBudget: MemoryBudget;
   /** Queue groups' coordinator (for tests and tools that look at its state directly). */
@@ -51,11 +58,18 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   await checkCanListen(config.host, config.port);
   // The HTTP port comes up first, so that probes see 'starting' (not a refused connection) while
   // recovery runs, and a taken port fails before the data directory is touched.
+  // Certificates are checked (readable, key matching, not expired) before anything listens.
+  const tls = isTlsEnabled(config)
+    ? new TlsCertificates({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, ...(config.tlsClientCaFile ? { clientCaFile: config.tlsClientCaFile } : {}) }, logger, () => clock.nowMs())
+    : undefined;
+  if (!tls && config.allowPlaintext) {
+    logger.warn({ host: config.host, port: config.port, httpPort: config.httpPort }, 'PLAINTEXT on a listener (allowPlaintext): anyone who reaches it can read, write and delete every topic; configure TLS');
+  }
   let readiness: ReadinessView = { phase: 'starting', detail: 'recovering logs' };
   let http: HttpServer | undefined;
   let httpPort: number | undefined;
   if (config.httpPort >= 0) {
-    http = new HttpServer(logger);
+    http = new HttpServer(logger, {}, tls);
     registerHealthRoutes(http, () => readiness);
     try {
       httpPort = await http.listen(config.host, config.httpPort);
@@ -147,6 +161,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       },
       config,
       logger,
+      tls,
     );
   } catch (error) {
     coordinator?.close();
@@ -168,6 +183,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     broker,
     port: grpcServer.port,
     httpPort,
+    reloadTls: () => tls?.reload(),
     memoryBudget: grpcServer.memoryBudget,
     queues: queueCoordinator,
     close() {
