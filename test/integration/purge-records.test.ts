@@ -148,6 +148,41 @@ describe('PurgeRecords (Kafka DeleteRecords) over gRPC', () => {
     }
   });
 
+  it('a live member reading a backlog below the new start: its subscription fails OFFSET_OUT_OF_RANGE and it goes on from the start, skipping nothing after it', async () => {
+    const admin = fx.client.admin;
+    await admin.createTopic('pr-live', { partitions: 1 });
+    const producer = fx.client.producer();
+    for (let i = 0; i < 3000; i += 100) {
+      await producer.sendBatch('pr-live', Array.from({ length: 100 }, (_, j) => ({ value: `r${i + j}`.padEnd(1024, '.'), partition: 0 })));
+    }
+    await producer.close();
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const offsets: number[] = [];
+    // Small reads and buffer, so that the member is far behind the end when the purge comes.
+    const member = fx.client.consumer({ groupId: 'pr-live', topics: ['pr-live'], fromBeginning: true, bufferRecords: 20, maxBytes: 16 * 1024, logger: quiet });
+    const running = member.process(async (record) => {
+      offsets.push(record.offset);
+      await gate;
+    });
+    try {
+      await eventually(() => offsets.length === 1, { what: 'the member holding record 0' });
+      await admin.purgeRecords('pr-live', { before: 2500 });
+      openGate();
+      await eventually(() => offsets.at(-1) === 2999, { what: 'the member reaching the last record', timeoutMs: 30_000 });
+      const jumps = offsets.flatMap((offset, i) => (i > 0 && offset !== offsets[i - 1]! + 1 ? [[offsets[i - 1], offset]] : []));
+      // What was read before the purge is handed out, then one jump to the new start; nothing twice, nothing skipped after it.
+      expect(jumps).toHaveLength(1);
+      expect(jumps[0]![1]).toBe(2500);
+      expect(jumps[0]![0]).toBeLessThan(2499);
+      expect(offsets[0]).toBe(0);
+    } finally {
+      openGate();
+      await member.close();
+      await running.catch(() => undefined);
+    }
+  });
+
   it('a queue group continues from the new start: held records below it are let go, the rest are delivered once', async () => {
     const admin = fx.client.admin;
     await admin.createTopic('pr-queue', { partitions: 1 });
