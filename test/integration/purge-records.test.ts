@@ -95,6 +95,11 @@ describe('PurgeRecords (Kafka DeleteRecords) over gRPC', () => {
     expect(twice.code).toBe('INVALID_ARGUMENT');
     const endless = await rejection(call(stub.purgeRecords.bind(stub), { topic: 'pr-bad', partitions: [{ partition: 0 }] }));
     expect(endless.code).toBe('INVALID_ARGUMENT');
+    for (const beforeOffset of [-1, 2 ** 60]) {
+      const wild = await rejection(call(stub.purgeRecords.bind(stub), { topic: 'pr-bad', partitions: [{ partition: 0, beforeOffset }] }));
+      expect(wild.code).toBe('INVALID_ARGUMENT');
+      expect(wild.message).toMatch(/partition 0: before_offset must be an integer >= 0/);
+    }
     expect(await starts('pr-bad')).toEqual([0, 0]);
   });
 
