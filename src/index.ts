@@ -76,6 +76,10 @@ export type {
   QueuePartitionDescription,
   QueueDepth,
   QueueResetSpec,
+  PurgeBefore,
+  PurgeRecordsOptions,
+  PurgeRecordsResult,
+  PartitionPurgeResult,
 } from './client/admin.js';
 export { QueueConsumer } from './client/queue-consumer.js';
 export type { QueueConsumerOptions, QueueLogger, ProcessOptions, QueueHandler } from './client/queue-consumer.js';

@@ -3,8 +3,10 @@ import { isInternalTopic, refuseInternalTopic } from '../core/internal-topics.js
 import type { LogManager, TopicDescription } from '../storage/log-manager.js';
 import { resolveTopicConfig, TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
 import { startOffsetIn, type StartPosition } from './broker.js';
+import { purgeRecords, type PartitionPurgeRequest, type PartitionPurgeResult } from './record-purge.js';
 
 export type { PartitionDescription, TopicDescription } from '../storage/log-manager.js';
+export type { PartitionPurgeRequest, PartitionPurgeResult } from './record-purge.js';
 
 /**
  * The smallest segment.bytes a client may give a topic, as Kafka 4 has it: every segment keeps a file
@@ -25,6 +27,8 @@ export interface TopicAdminOptions {
   largestBatchBytes: number;
   /** Runs after a topic is deleted (the composition root forgets groups' committed offsets of it). */
   onTopicDeleted?: (topic: string) => Promise<void>;
+  /** Runs after a purge moved log starts of a topic (the composition root has queue groups skip up at once). */
+  onRecordsPurged?: (topic: string) => void;
 }
 
 /**
@@ -69,6 +73,16 @@ export class TopicAdmin {
   async createPartitions(name: string, partitionCount: number): Promise<TopicDescription> {
     refuseInternalTopic(name, 'add partitions to');
     return this.logs.createPartitions(name, partitionCount);
+  }
+
+  /** Kafka's DeleteRecords: see record-purge.ts. Nothing changes when `validateOnly` is set or a partition is refused. */
+  async purgeRecords(topic: string, purges: readonly PartitionPurgeRequest[], options: { validateOnly: boolean }): Promise<PartitionPurgeResult[]> {
+    try {
+      return await purgeRecords(this.logs, topic, purges, options);
+    } finally {
+      // Also after a failure midway: the partitions before it moved.
+      if (!options.validateOnly) this.options.onRecordsPurged?.(topic);
+    }
   }
 
   /** Client topics by name; internal ones are described on request, not listed. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { collectKeyValues, parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { registerTopicsPurgeCommand } from './topics-purge-command.js';
 
 const STATUS_LABELS: Record<string, string> = {
   PARTITION_STATUS_ONLINE: 'online',
@@ -67,6 +68,8 @@ export function registerTopicsCommand(program: Command): void {
       if (options.json) printJson({ deleted: name });
       else process.stdout.write(`deleted topic ${name}\n`);
     });
+
+  registerTopicsPurgeCommand(topics);
 
   topics
     .command('add-partitions <name>')

@@ -232,6 +232,20 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     if (failed) throw failed.reason;
   }
 
+  /**
+   * A purge moved the log start of `topic`'s partitions: each group reading it skips up to the new
+   * start now (as after retention: held records there are let go, never dead-lettered) and fills
+   * its window from there, rather than at its next read or lock expiry.
+   */
+  onLogStartMoved(topic: string): void {
+    if (this.isClosing) return;
+    for (const group of this.groups.values()) {
+      if (group.failure || !group.partitionQueues().some((queue) => queue.topic === topic)) continue;
+      this.skipRemoved(group);
+      this.pump.schedule(group);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.isClosing) return;
     this.isClosing = true;

@@ -55,5 +55,13 @@ export function createAdminService(topics: TopicAdmin, groupAdmin: GroupAdminHan
       const start = startPositionFromProto(request.position, { point: 'latest' });
       return { offsets: await topics.listOffsets(request.topic, partitions, start) };
     }),
+    PurgeRecords: unary(async (request) => {
+      const purges = request.partitions.map((p) => {
+        if (p.before === undefined || (p.before === 'all' && !p.all)) throw new InvalidArgumentError(`partition ${p.partition}: say where the purge ends (before_offset, or all set to true)`);
+        return { partition: p.partition, before: p.before === 'all' ? ('all' as const) : p.beforeOffset! };
+      });
+      const results = await topics.purgeRecords(request.topic, purges, { validateOnly: request.validateOnly });
+      return { partitions: results, validatedOnly: request.validateOnly };
+    }),
   };
 }

@@ -131,6 +131,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           await queues?.onTopicDeleted(topic);
         }
       },
+      // Queue groups reading a purged topic skip up to its new start at once, as after retention.
+      onRecordsPurged: (topic) => queues?.onLogStartMoved(topic),
     });
     // queues/ sees topics read-only too, through its own view: partition logs as they are.
     const queueTopics: QueueTopicsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
