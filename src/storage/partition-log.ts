@@ -17,13 +17,14 @@ import { writeRecoveryPoint } from './recovery-point-file.js';
 import { countSegmentsToDelete } from './retention.js';
 import { GroupCommit } from './group-commit.js';
 import { IntervalFlusher } from './interval-flusher.js';
+import { LiveConfig, type ConfigListener } from './live-config.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
 import { describeIoError, type WriteState } from './write-state.js';
 
-export type { AckLevel, AppendResult };
+export type { AckLevel, AppendResult, ConfigListener };
 
 export interface ReadResult {
   /** Whole raw batches; the first may start before the offset asked for (the reader skips). */
@@ -73,7 +74,7 @@ export interface PartitionLogOptions {
  */
 export class PartitionLog {
   private readonly segments: Segment[];
-  private readonly config: TopicConfig;
+  private readonly liveConfig: LiveConfig;
   private readonly groupCommit: GroupCommit;
   private isClosing = false;
   private closed: Promise<void> | undefined;
@@ -86,7 +87,7 @@ export class PartitionLog {
     segments: Segment[],
   ) {
     this.segments = segments;
-    this.config = options.config;
+    this.liveConfig = new LiveConfig(options.config);
     const log = this;
     this.groupCommit = new GroupCommit(
       {
@@ -105,7 +106,7 @@ export class PartitionLog {
     this.flushTimer = new PartitionFlushTimer({
       clock: options.clock,
       logger: options.logger,
-      config: this.config,
+      config: () => log.config,
       intervalFlusher: options.intervalFlusher ?? new IntervalFlusher(),
       describe: () => log.describe(),
       isClosing: () => log.isClosing,
@@ -158,7 +159,12 @@ export class PartitionLog {
 
   /** One past the last offset readers may see (exclusive); see the class comment. */
   get highWatermark(): number {
-    return this.config.flushPolicy === 'always' ? this.active.durableNextOffset : this.active.nextOffset;
+    return this.liveConfig.highWatermark(this.active);
+  }
+
+  /** The topic's configuration now: read it per use, never keep a value (applyConfig replaces it). */
+  get config(): Readonly<TopicConfig> {
+    return this.liveConfig.current;
   }
 
   get sizeBytes(): number {
@@ -238,7 +244,7 @@ export class PartitionLog {
     if (offset >= highWatermark) return empty;
     for (let i = this.floorSegmentIndex(offset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
-      const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
+      const endPosition = this.liveConfig.endPosition(segment, this.active);
       if (!segment.tryAcquire()) {
         // Closed under us: the log closed, or retention deleted the segment (the offset is gone).
         if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
@@ -259,7 +265,7 @@ export class PartitionLog {
   /** The earliest offset whose timestamp is >= timestampMs, or undefined if no visible record is that new. */
   async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
     for (const segment of [...this.segments]) {
-      const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
+      const endPosition = this.liveConfig.endPosition(segment, this.active);
       if (segment.maxTimestampMs < timestampMs) continue;
       // Deleted by retention or closed while this search ran: nothing to find there any more.
       if (!segment.tryAcquire()) continue;
@@ -296,6 +302,24 @@ export class PartitionLog {
   /** fsyncs everything written so far (through the syncer, so it never races a write). */
   flush(): Promise<void> {
     return this.groupCommit.flush();
+  }
+
+  /**
+   * Takes the topic's new configuration (AlterTopicConfig) without a restart; what applies when is
+   * in README's topic configuration section, visibility across a flush switch in live-config.ts.
+   */
+  applyConfig(config: TopicConfig): void {
+    if (config === this.config) return;
+    const { previous, isFlushTimerChanged, isNowAlways } = this.liveConfig.replace(config, this.active);
+    if (isFlushTimerChanged) this.flushTimer.reschedule();
+    if (isNowAlways && !this.groupCommit.failure) this.groupCommit.requestSync();
+    this.notifyHighWatermark();
+    this.liveConfig.notify(previous);
+  }
+
+  /** Calls `listener` after each applyConfig (state derived from a key reacts there); returns an unsubscribe function. */
+  onConfigChange(listener: ConfigListener): () => void {
+    return this.liveConfig.onChange(listener);
   }
 
   /** Deletes the oldest closed segments that retention.ms / retention.bytes let go; never the active one. */
