@@ -35,7 +35,9 @@ export type TopicSummary = TopicSummary__Output;
 /** One key an alterTopicConfig named: effective value before and after, and whether each was an override. */
 export type TopicConfigChange = TopicConfigChange__Output;
 /** The topic after the change (with validateOnly: its config as it would be) and one change per key named. */
-export type AlterTopicConfigResult = Required<AlterTopicConfigResponse__Output>;
+export interface AlterTopicConfigResult extends Omit<AlterTopicConfigResponse__Output, 'topic'> {
+  topic: TopicDescription;
+}
 
 export interface AlterTopicConfigOptions {
   /** Keys to override, with their new values (`{ 'retention.ms': '60000' }`; numbers are taken too). */
