@@ -46,8 +46,18 @@ export class LiveConfig {
     return { previous, isFlushTimerChanged: config.flushPolicy !== previous.flushPolicy || config.flushMs !== previous.flushMs, isNowAlways };
   }
 
-  notify(previous: TopicConfig): void {
-    for (const listener of this.listeners) listener(this.config, previous);
+  /**
+   * Tells every listener. One that throws is reported to `onError` and the others are told all the
+   * same: the change is committed (topic.json) by now, and every partition must take it.
+   */
+  notify(previous: TopicConfig, onError: (error: unknown) => void): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(this.config, previous);
+      } catch (error) {
+        onError(error);
+      }
+    }
   }
 
   /** Calls `listener` after each change; returns an unsubscribe function. */

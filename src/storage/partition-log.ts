@@ -314,7 +314,7 @@ export class PartitionLog {
     if (isFlushTimerChanged) this.flushTimer.reschedule();
     if (isNowAlways && !this.groupCommit.failure) this.groupCommit.requestSync();
     this.notifyHighWatermark();
-    this.liveConfig.notify(previous);
+    this.liveConfig.notify(previous, (error) => this.options.logger.error({ err: error, topic: this.topic, partition: this.partition }, 'a config change listener failed'));
   }
 
   /** Calls `listener` after each applyConfig (state derived from a key reacts there); returns an unsubscribe function. */

@@ -6,6 +6,7 @@ import { BatchTooLargeError } from '../../src/core/errors.js';
 import type { PartitionLog } from '../../src/storage/partition-log.js';
 import { resolveTopicConfig, type TopicConfig } from '../../src/storage/topic-config.js';
 import { decodeAll, makeBatch } from '../helpers/batches.js';
+import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 import { eventually } from '../helpers/eventually.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
 import { openLog, readAllBatches } from '../helpers/open-log.js';
@@ -205,5 +206,19 @@ describe('PartitionLog.applyConfig', () => {
     log.applyConfig(config({ 'retention.ms': '2000' }));
     expect(seen).toEqual([[1000, 7 * 24 * 60 * 60 * 1000]]);
     expect(log.config.retentionMs).toBe(2000);
+  });
+
+  it('tells every listener even when one throws (the change is committed by then), and logs the failure', async () => {
+    const lines: LogLine[] = [];
+    const log = track(await openLog(dir.path, { logger: capturingLogger(lines) }));
+    const told: string[] = [];
+    log.onConfigChange(() => {
+      throw new Error('listener bug');
+    });
+    log.onConfigChange((next) => told.push(next.flushPolicy));
+    expect(() => log.applyConfig(config({ flush: 'never' }))).not.toThrow();
+    expect(told).toEqual(['never']);
+    expect(log.config.flushPolicy).toBe('never');
+    expect(lines.filter((line) => line.msg === 'a config change listener failed')).toHaveLength(1);
   });
 });
