@@ -14,6 +14,8 @@ import type { PartitionPurgeResult__Output } from '../generated/strata/v1/Partit
 import type { PurgeRecordsResponse__Output } from '../generated/strata/v1/PurgeRecordsResponse.js';
 import type { StartPosition } from '../generated/strata/v1/StartPosition.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
+import type { AlterTopicConfigResponse__Output } from '../generated/strata/v1/AlterTopicConfigResponse.js';
+import type { TopicConfigChange__Output } from '../generated/strata/v1/TopicConfigChange.js';
 import type { TopicSummary__Output } from '../generated/strata/v1/TopicSummary.js';
 import type { DescribeQueueGroupResponse__Output } from '../generated/strata/v1/DescribeQueueGroupResponse.js';
 import type { QueueDepth__Output } from '../generated/strata/v1/QueueDepth.js';
@@ -33,6 +35,21 @@ export type OffsetSpec = 'earliest' | 'latest' | { timestampMs: number };
 export type TopicDescription = TopicDescription__Output;
 export type PartitionDescription = PartitionDescription__Output;
 export type TopicSummary = TopicSummary__Output;
+/** One key an alterTopicConfig named: effective value before and after, and whether each was an override. */
+export type TopicConfigChange = TopicConfigChange__Output;
+/** The topic after the change (with validateOnly: its config as it would be) and one change per key named. */
+export interface AlterTopicConfigResult extends Omit<AlterTopicConfigResponse__Output, 'topic'> {
+  topic: TopicDescription;
+}
+
+export interface AlterTopicConfigOptions {
+  /** Keys to override, with their new values (`{ 'retention.ms': '60000' }`; numbers are taken too). */
+  set?: Record<string, string | number>;
+  /** Keys whose override goes: they return to their defaults. */
+  delete?: string[];
+  /** Check and answer what would change, changing nothing (a dry run). Default false. */
+  validateOnly?: boolean;
+}
 export type PartitionOffset = PartitionOffset__Output;
 export type GroupSummary = GroupSummary__Output;
 /** Members, assignments, fenced members, and per partition the committed offset and the lag. */
@@ -168,6 +185,18 @@ export class Admin {
 
   async createPartitions(topic: string, partitions: number): Promise<TopicDescription> {
     return (await call(this.stub.createPartitions.bind(this.stub), { topic, partitionCount: partitions }, this.callTimeoutMs)).topic!;
+  }
+
+  /**
+   * Changes a topic's configuration while it runs: validated as at creation (the resulting config as
+   * a whole), durable before the answer, applied without a restart. INVALID_CONFIG for an unknown key
+   * or a bad value, INTERNAL_TOPIC for `__*` topics, TOPIC_NOT_FOUND, INVALID_ARGUMENT for nothing to change.
+   */
+  async alterTopicConfig(topic: string, options: AlterTopicConfigOptions): Promise<AlterTopicConfigResult> {
+    const set = Object.fromEntries(Object.entries(options.set ?? {}).map(([key, value]) => [key, String(value)]));
+    const request = { topic, set, delete: options.delete ?? [], validateOnly: options.validateOnly ?? false };
+    const response = await call(this.stub.alterTopicConfig.bind(this.stub), request, this.callTimeoutMs);
+    return { topic: response.topic!, changes: response.changes };
   }
 
   /** Earliest, latest, or the first offset at or after a time, per partition (all by default). */

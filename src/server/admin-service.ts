@@ -48,6 +48,10 @@ export function createAdminService(topics: TopicAdmin, groupAdmin: GroupAdminHan
     ListTopics: unary(async () => ({ topics: topics.listTopics() })),
     DescribeTopic: unary(async (request) => ({ topic: topicDescriptionToProto(topics.describeTopic(request.topic)) })),
     CreatePartitions: unary(async (request) => ({ topic: topicDescriptionToProto(await topics.createPartitions(request.topic, request.partitionCount)) })),
+    AlterTopicConfig: unary(async (request) => {
+      const { topic, changes } = await topics.alterTopicConfig(request.topic, { set: request.set, delete: request.delete }, { validateOnly: request.validateOnly });
+      return { topic: topicDescriptionToProto(topic), changes };
+    }),
     ListOffsets: unary(async (request) => {
       const description = topics.describeTopic(request.topic);
       const partitions = request.partitions.length > 0 ? request.partitions : description.partitions.map((p) => p.partition);

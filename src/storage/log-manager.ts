@@ -19,14 +19,23 @@ import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { PartitionLog } from './partition-log.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
+import { planTopicConfigChange, type TopicConfigChange } from './topic-config-change.js';
 import { describePartition, noteDataLoss, type PartitionSlot, type TopicDescription } from './topic-description.js';
-import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
+import { readTopicMetadata, replaceTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
 import { TopicDirectories } from './topic-directories.js';
 import { validatePartitionCount, validateTopicName } from './topic-name.js';
 import { describeIoError, isOutOfSpaceError } from './write-state.js';
 
 export { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME } from './data-directory.js';
 export type { PartitionDescription, TopicDescription } from './topic-description.js';
+export type { TopicConfigChange } from './topic-config-change.js';
+
+/** What alterTopicConfig did (or with validateOnly, would do). */
+export interface TopicConfigAlteration {
+  previous: { config: TopicConfig; configOverrides: Record<string, string> };
+  /** The topic after the change (with validateOnly: as it would be; its partitions as they are). */
+  topic: TopicDescription;
+}
 export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000;
 
 export interface LogManagerOptions {
@@ -197,6 +206,32 @@ export class LogManager {
       topic.partitions.push(...added);
       this.logger.info({ topic: name, from: currentCount, to: partitionCount }, 'partitions added');
       return this.describeTopic(name);
+    });
+  }
+
+  /**
+   * Changes a topic's config overrides while it runs (planTopicConfigChange validates them, and
+   * `check` adds the caller's policy on the resolved result). topic.json is rewritten atomically
+   * before anything else changes: it is the commit point, so a crash leaves the old config or the
+   * new one. Then every open partition applies it, and partitions added later open with it. With
+   * `validateOnly`, nothing is written or applied.
+   */
+  alterTopicConfig(name: string, change: TopicConfigChange, options: { validateOnly?: boolean; check?: (config: TopicConfig) => void } = {}): Promise<TopicConfigAlteration> {
+    return this.admin(`altering the config of topic ${name}`, async () => {
+      const topic = this.topicOrThrow(name);
+      const { overrides, config } = planTopicConfigChange(topic.metadata.configOverrides, change);
+      options.check?.(config);
+      const previous = { config: { ...topic.config }, configOverrides: { ...topic.metadata.configOverrides } };
+      if (options.validateOnly) return { previous, topic: { ...this.describeTopic(name), config: { ...config }, configOverrides: { ...overrides } } };
+      const metadata: TopicMetadata = { ...topic.metadata, configOverrides: overrides };
+      await replaceTopicMetadata(this.fs, join(this.dataDir, name), topic.metadata, metadata, (error) =>
+        this.logger.error({ err: error, topic: name }, 'a failed config change could not be undone in topic.json: the next start may load it'),
+      );
+      topic.metadata = metadata;
+      topic.config = config;
+      for (const slot of topic.partitions) if (slot instanceof PartitionLog) slot.applyConfig(config);
+      this.logger.info({ topic: name, set: change.set, delete: change.delete, config: overrides }, 'topic config altered');
+      return { previous, topic: this.describeTopic(name) };
     });
   }
 

@@ -18,13 +18,14 @@ import { writeRecoveryPoint } from './recovery-point-file.js';
 import { countSegmentsToDelete } from './retention.js';
 import { GroupCommit } from './group-commit.js';
 import { IntervalFlusher } from './interval-flusher.js';
+import { LiveConfig, type ConfigListener } from './live-config.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
 import { describeIoError, isOutOfSpaceError, type WriteState } from './write-state.js';
 
-export type { AckLevel, AppendResult };
+export type { AckLevel, AppendResult, ConfigListener };
 
 export interface ReadResult {
   /** Whole raw batches; the first may start before the offset asked for (the reader skips). */
@@ -79,7 +80,7 @@ export interface PartitionLogOptions {
  */
 export class PartitionLog {
   private readonly segments: Segment[];
-  private readonly config: TopicConfig;
+  private readonly liveConfig: LiveConfig;
   private readonly groupCommit: GroupCommit;
   private isClosing = false;
   private closed: Promise<void> | undefined;
@@ -98,7 +99,7 @@ export class PartitionLog {
   ) {
     this.segments = segments;
     this.purgedBeforeOffset = purgedBeforeOffset;
-    this.config = options.config;
+    this.liveConfig = new LiveConfig(options.config);
     const log = this;
     this.groupCommit = new GroupCommit(
       {
@@ -117,7 +118,7 @@ export class PartitionLog {
     this.flushTimer = new PartitionFlushTimer({
       clock: options.clock,
       logger: options.logger,
-      config: this.config,
+      config: () => log.config,
       intervalFlusher: options.intervalFlusher ?? new IntervalFlusher(),
       describe: () => log.describe(),
       isClosing: () => log.isClosing,
@@ -171,7 +172,12 @@ export class PartitionLog {
 
   /** One past the last offset readers may see (exclusive); see the class comment. */
   get highWatermark(): number {
-    return this.config.flushPolicy === 'always' ? this.active.durableNextOffset : this.active.nextOffset;
+    return this.liveConfig.highWatermark(this.active);
+  }
+
+  /** The topic's configuration now: read it per use, never keep a value (applyConfig replaces it). */
+  get config(): Readonly<TopicConfig> {
+    return this.liveConfig.current;
   }
 
   get sizeBytes(): number {
@@ -252,7 +258,7 @@ export class PartitionLog {
     if (offset >= highWatermark) return empty;
     for (let i = this.floorSegmentIndex(offset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
-      const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
+      const endPosition = this.liveConfig.endPosition(segment, this.active);
       if (!segment.tryAcquire()) {
         // Closed under us: the log closed, or retention deleted the segment (the offset is gone).
         if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
@@ -274,7 +280,7 @@ export class PartitionLog {
   async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
     const logStartOffset = this.logStartOffset;
     for (const segment of [...this.segments]) {
-      const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
+      const endPosition = this.liveConfig.endPosition(segment, this.active);
       if (segment.maxTimestampMs < timestampMs || segment.nextOffset <= logStartOffset) continue;
       // Deleted by retention or closed while this search ran: nothing to find there any more.
       if (!segment.tryAcquire()) continue;
@@ -311,6 +317,24 @@ export class PartitionLog {
   /** fsyncs everything written so far (through the syncer, so it never races a write). */
   flush(): Promise<void> {
     return this.groupCommit.flush();
+  }
+
+  /**
+   * Takes the topic's new configuration (AlterTopicConfig) without a restart; what applies when is
+   * in README's topic configuration section, visibility across a flush switch in live-config.ts.
+   */
+  applyConfig(config: TopicConfig): void {
+    if (config === this.config) return;
+    const { previous, isFlushTimerChanged, isNowAlways } = this.liveConfig.replace(config, this.active);
+    if (isFlushTimerChanged) this.flushTimer.reschedule();
+    if (isNowAlways && !this.groupCommit.failure) this.groupCommit.requestSync();
+    this.notifyHighWatermark();
+    this.liveConfig.notify(previous, (error) => this.options.logger.error({ err: error, topic: this.topic, partition: this.partition }, 'a config change listener failed'));
+  }
+
+  /** Calls `listener` after each applyConfig (state derived from a key reacts there); returns an unsubscribe function. */
+  onConfigChange(listener: ConfigListener): () => void {
+    return this.liveConfig.onChange(listener);
   }
 
   /**
