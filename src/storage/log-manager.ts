@@ -17,7 +17,9 @@ import { CLEAN_SHUTDOWN_FILE_NAME, isLeftoverDirectoryName, lockDataDirectory, r
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
+import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress } from './consumption-progress.js';
 import { PartitionLog } from './partition-log.js';
+import { UnconsumedRemovals, type UnconsumedRemovalCount } from './unconsumed-removals.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
 import { describePartition, noteDataLoss, type PartitionSlot, type TopicDescription } from './topic-description.js';
 import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
@@ -59,6 +61,12 @@ export class LogManager {
   private isClosing = false;
   private closed: Promise<void> | undefined;
   private readonly directories: TopicDirectories;
+  /** Set by the composition root once groups are up (setConsumptionProgress); nobody reads anything before. */
+  private consumption: ConsumptionProgress = NO_CONSUMPTION_PROGRESS;
+  /** What every partition asks: always the current port. */
+  private readonly consumptionView: ConsumptionProgress = { readersOf: (topic, partition) => this.consumption.readersOf(topic, partition) };
+  /** Records removed before a group consumed them, counted and logged (never silent). */
+  private readonly unconsumedRemovals: UnconsumedRemovals;
 
   private constructor(
     readonly dataDir: string,
@@ -69,6 +77,7 @@ export class LogManager {
     private readonly maxPartitions: number,
   ) {
     this.directories = new TopicDirectories(fs, dataDir, logger);
+    this.unconsumedRemovals = new UnconsumedRemovals(logger);
   }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
@@ -93,6 +102,23 @@ export class LogManager {
     }
     manager.scheduleRetention();
     return manager;
+  }
+
+  /**
+   * How far groups have consumed each partition (consumption-progress.ts): the composition root sets
+   * it once the committed offsets and queue groups are loaded. Until then, retention.after.ack deletes
+   * nothing and every record counts as unconsumed.
+   */
+  setConsumptionProgress(progress: ConsumptionProgress): void {
+    this.consumption = progress;
+  }
+
+  /**
+   * Records removed by time/size retention or drop-oldest before some group consumed them, per group,
+   * topic and partition, since this process started (a metric's counter reads this).
+   */
+  unconsumedRemovedRecords(): UnconsumedRemovalCount[] {
+    return this.unconsumedRemovals.totals();
   }
 
   /** The partition count of a topic, or undefined if there is no such topic. */
@@ -165,6 +191,7 @@ export class LogManager {
       }
       // Until the directory's rename succeeds the topic exists, on disk and so in memory.
       await this.directories.delete(name, () => this.restoreTopic(name, topic));
+      this.unconsumedRemovals.forgetTopic(name);
       this.logger.info({ topic: name }, 'topic deleted');
     });
   }
@@ -200,13 +227,23 @@ export class LogManager {
     });
   }
 
-  /** Runs retention on every open partition now (the timer calls this too). */
+  /**
+   * Runs retention on every open partition now (the timer calls this too). Records it removes before
+   * some group consumed them are counted, and logged at the end: one warning line per group.
+   */
   async runRetention(): Promise<void> {
     const nowMs = this.clock.nowMs();
-    for (const topic of this.topics.values()) {
-      for (const slot of topic.partitions) {
-        if (slot instanceof PartitionLog && !slot.isFailed) await slot.applyRetention(nowMs);
+    try {
+      for (const [name, topic] of this.topics) {
+        for (const slot of topic.partitions) {
+          if (!(slot instanceof PartitionLog) || slot.isFailed) continue;
+          const readers = this.consumptionView.readersOf(name, slot.partition);
+          const { previousLogStartOffset, logStartOffset } = await slot.applyRetention(nowMs, readers);
+          if (logStartOffset > previousLogStartOffset) this.unconsumedRemovals.record(name, slot.partition, readers, previousLogStartOffset, logStartOffset, 'retention');
+        }
       }
+    } finally {
+      this.unconsumedRemovals.logPending();
     }
   }
 
@@ -317,6 +354,7 @@ export class LogManager {
             logger: this.logger,
             isCleanShutdown,
             intervalFlusher: this.intervalFlusher,
+            consumption: this.consumptionView,
           }),
         );
       } catch (error) {

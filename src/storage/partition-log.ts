@@ -14,8 +14,10 @@ import { validateBatches, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
-import { countSegmentsToDelete } from './retention.js';
-import { GroupCommit } from './group-commit.js';
+import { countConsumedSegments, countSegmentsToDelete } from './retention.js';
+import { GroupCommit, recordCount } from './group-commit.js';
+import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
+import { PartitionOverflow } from './partition-overflow.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
@@ -57,6 +59,16 @@ export interface PartitionLogOptions {
   isCleanShutdown: boolean;
   /** Where the `flush.ms` fsyncs wait their turn; one per LogManager (a log of its own if absent). */
   intervalFlusher?: IntervalFlusher;
+  /** How far groups have consumed this partition (retention.after.ack, max.unconsumed.*); no group reads it if absent. */
+  consumption?: ConsumptionProgress;
+}
+
+/** What one retention run did to a partition; the log start before and after, to count what groups lost. */
+export interface RetentionResult {
+  deletedSegments: number;
+  deletedBytes: number;
+  previousLogStartOffset: number;
+  logStartOffset: number;
 }
 
 /**
@@ -80,6 +92,8 @@ export class PartitionLog {
   private readonly flushTimer: PartitionFlushTimer;
   private readonly highWatermarkListeners = new Set<(highWatermark: number) => void>();
   private lastNotifiedHighWatermark: number;
+  /** The max.unconsumed.* limits (read from the config at each use). */
+  readonly overflow: PartitionOverflow;
 
   private constructor(
     private readonly options: PartitionLogOptions,
@@ -102,6 +116,18 @@ export class PartitionLog {
       this.active.nextOffset,
     );
     this.lastNotifiedHighWatermark = this.highWatermark;
+    this.overflow = new PartitionOverflow(
+      {
+        topic: options.topic,
+        partition: options.partition,
+        get logStartOffset() { return log.logStartOffset; },
+        get logEndOffset() { return log.logEndOffset; },
+        get queued() { return log.groupCommit.queued; },
+        bytesFrom: (offset) => log.bytesFrom(offset),
+      },
+      options.consumption ?? NO_CONSUMPTION_PROGRESS,
+      options.clock,
+    );
     this.flushTimer = new PartitionFlushTimer({
       clock: options.clock,
       logger: options.logger,
@@ -181,6 +207,15 @@ export class PartitionLog {
     return this.logStartOffset;
   }
 
+  /** Bytes from the batch holding `offset` to the end of the log: whole batches, up to one index interval more. */
+  bytesFrom(offset: number): number {
+    if (offset >= this.logEndOffset) return 0;
+    const first = this.floorSegmentIndex(offset);
+    let bytes = this.segments[first]!.sizeBytes - this.segments[first]!.positionAtOrBefore(offset);
+    for (let i = first + 1; i < this.segments.length; i++) bytes += this.segments[i]!.sizeBytes;
+    return bytes;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }
@@ -212,6 +247,7 @@ export class PartitionLog {
       if (data.length > MAX_GROUP_COMMIT_BYTES) throw new BatchTooLargeError(data.length, MAX_GROUP_COMMIT_BYTES);
       const headers = validateBatches(data, { maxBatchBytes: this.config.maxBatchBytes });
       this.groupCommit.checkRoom(data.length);
+      if (this.config.overflowPolicy === 'reject') this.overflow.checkRoom(this.config, recordCount(headers), data.length);
       // Last, after every check that can refuse the append: what admit records must not be undone.
       const admitted = options.admit?.(headers);
       if (admitted) return Promise.resolve(admitted);
@@ -298,9 +334,17 @@ export class PartitionLog {
     return this.groupCommit.flush();
   }
 
-  /** Deletes the oldest closed segments that retention.ms / retention.bytes let go; never the active one. */
-  async applyRetention(nowMs: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    return this.deleteOldestSegments(countSegmentsToDelete(this.segments, this.config, nowMs), 'retention deleted old segments');
+  /**
+   * Deletes the oldest closed segments that retention.ms / retention.bytes let go, and under
+   * retention.after.ack those every one of `readers` has consumed; never the active one.
+   */
+  async applyRetention(nowMs: number, readers: readonly ConsumptionReader[] = []): Promise<RetentionResult> {
+    const previousLogStartOffset = this.logStartOffset;
+    const byTimeOrSize = countSegmentsToDelete(this.segments, this.config, nowMs);
+    const byAck = this.config.retentionAfterAck ? countConsumedSegments(this.segments, readers) : 0;
+    const message = byAck > byTimeOrSize ? 'retention deleted segments every group reading the topic has consumed' : 'retention deleted old segments';
+    const deleted = await this.deleteOldestSegments(Math.max(byTimeOrSize, byAck), message);
+    return { ...deleted, previousLogStartOffset, logStartOffset: this.logStartOffset };
   }
 
   /**

@@ -153,6 +153,11 @@ export class Segment {
     return this.indexer.offsetIndex.floorByPosition(position).offset;
   }
 
+  /** The position of an indexed batch that starts at or before `offset` (0 if none): up to one index interval early. */
+  positionAtOrBefore(offset: number): number {
+    return this.indexer.offsetIndex.lookup(offset).position;
+  }
+
   get isEmpty(): boolean {
     return this.sizeBytes === 0;
   }

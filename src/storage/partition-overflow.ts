@@ -1,0 +1,93 @@
+import type { Clock } from '../core/clock.js';
+import { InvalidArgumentError, PartitionOverflowError } from '../core/errors.js';
+import { type ConsumptionProgress, type ConsumptionReader, unconsumedStartOffset } from './consumption-progress.js';
+import type { TopicConfig } from './topic-config.js';
+
+/**
+ * How long the produce path trusts a partition's cached consumption progress: a produce that the
+ * cached value lets through is admitted without asking the groups again. Progress only moves forward
+ * (except an operator's reset of a group to an earlier offset), so a stale value makes unconsumed
+ * look larger, never smaller: a refusal is always decided on a fresh value. The slack: for up to this
+ * long after a group is reset backwards, produces may pass the max.
+ */
+export const CONSUMPTION_CACHE_MS = 1000;
+
+/** What the overflow check needs of its partition log. */
+export interface OverflowLogView {
+  readonly topic: string;
+  readonly partition: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  /** Appends queued and not yet being written. */
+  readonly queued: { records: number; bytes: number };
+  /** Bytes of the log from the batch holding `offset` on (whole batches, up to one index interval more). */
+  bytesFrom(offset: number): number;
+}
+
+export interface Unconsumed {
+  /** The first unconsumed offset (inclusive): the slowest reader's progress, at least the log start. */
+  startOffset: number;
+  records: number;
+  /** Approximate: whole batches, from up to one index interval before startOffset, plus queued appends. */
+  bytes: number;
+}
+
+/**
+ * The max.unconsumed.* limits of one partition. Unconsumed = from the slowest group's progress (or
+ * the log start when no group reads the topic) to the end of the log, plus appends queued and not
+ * yet being written. Appends being written at the moment (one group-commit write) are not counted:
+ * concurrent produces may pass the max by at most that much.
+ */
+export class PartitionOverflow {
+  private cached: { startOffset: number; atMs: number } | undefined;
+
+  constructor(
+    private readonly log: OverflowLogView,
+    private readonly progress: ConsumptionProgress,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The groups that read this partition and their progress, asked now. */
+  readers(): readonly ConsumptionReader[] {
+    return this.progress.readersOf(this.log.topic, this.log.partition);
+  }
+
+  /** What is unconsumed now; `isFresh` asks the groups instead of trusting a value up to CONSUMPTION_CACHE_MS old. */
+  unconsumed(isFresh: boolean): Unconsumed {
+    const nowMs = this.clock.monotonicMs();
+    if (isFresh || !this.cached || nowMs - this.cached.atMs >= CONSUMPTION_CACHE_MS) {
+      this.cached = { startOffset: unconsumedStartOffset(this.readers(), this.log.logStartOffset), atMs: nowMs };
+    }
+    const startOffset = Math.max(this.cached.startOffset, this.log.logStartOffset);
+    const queued = this.log.queued;
+    return {
+      startOffset,
+      records: Math.max(0, this.log.logEndOffset - startOffset) + queued.records,
+      bytes: this.log.bytesFrom(startOffset) + queued.bytes,
+    };
+  }
+
+  /**
+   * Under overflow=reject: throws PartitionOverflowError when `records` more records of `bytes` would
+   * pass a max, and InvalidArgumentError when they pass it on their own (no consumer can make room).
+   */
+  checkRoom(config: TopicConfig, records: number, bytes: number): void {
+    const { maxUnconsumedRecords: maxRecords, maxUnconsumedBytes: maxBytes } = config;
+    if ((maxRecords !== -1 && records > maxRecords) || (maxBytes !== -1 && bytes > maxBytes)) {
+      throw new InvalidArgumentError(
+        `a produce of ${records} records (${bytes} bytes) to ${this.describe()} is larger than the topic's max.unconsumed.records ${maxRecords} / max.unconsumed.bytes ${maxBytes}: it can never be accepted`,
+      );
+    }
+    const isOver = (u: Unconsumed) => (maxRecords !== -1 && u.records + records > maxRecords) || (maxBytes !== -1 && u.bytes + bytes > maxBytes);
+    if (!isOver(this.unconsumed(false))) return;
+    const fresh = this.unconsumed(true);
+    if (!isOver(fresh)) return;
+    throw new PartitionOverflowError(
+      `partition ${this.describe()} has ${fresh.records} unconsumed records (~${fresh.bytes} bytes) from offset ${fresh.startOffset}; ${records} more (${bytes} bytes) would pass max.unconsumed.records ${maxRecords} / max.unconsumed.bytes ${maxBytes} (overflow=reject): retry once groups consume`,
+    );
+  }
+
+  private describe(): string {
+    return `${this.log.topic}/${this.log.partition}`;
+  }
+}
