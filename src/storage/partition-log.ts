@@ -12,6 +12,7 @@ import { MAX_GROUP_COMMIT_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { validateBatches, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
+import { countSegmentsBelow, recoverLogStart, writeLogStartOffset } from './log-start-file.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
 import { countConsumedSegments, countSegmentsToDelete } from './retention.js';
@@ -23,7 +24,7 @@ import { PartitionFlushTimer } from './partition-flush-timer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
-import { describeIoError, type WriteState } from './write-state.js';
+import { describeIoError, isOutOfSpaceError, type WriteState } from './write-state.js';
 
 export type { AckLevel, AppendResult };
 
@@ -46,6 +47,11 @@ export interface AppendOptions {
    * retried batch already in the log). The broker's producer sequence check lives here.
    */
   admit?: (headers: readonly BatchHeader[]) => AppendResult | undefined;
+}
+
+export interface LogStartAdvance {
+  previousLogStartOffset: number;
+  logStartOffset: number;
 }
 
 export interface PartitionLogOptions {
@@ -94,12 +100,18 @@ export class PartitionLog {
   private lastNotifiedHighWatermark: number;
   /** The max.unconsumed.* limits (read from the config at each use). */
   readonly overflow: PartitionOverflow;
+  /** The log start a purge set (log-start-file.ts); the first segment's base offset may pass it. */
+  private purgedBeforeOffset: number;
+  /** Purges, one at a time: each writes the log start file, and a later one must not be overtaken. */
+  private logStartChain: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly options: PartitionLogOptions,
     segments: Segment[],
+    purgedBeforeOffset: number,
   ) {
     this.segments = segments;
+    this.purgedBeforeOffset = purgedBeforeOffset;
     this.config = options.config;
     const log = this;
     this.groupCommit = new GroupCommit(
@@ -159,7 +171,8 @@ export class PartitionLog {
         options.logger.warn({ topic: options.topic, partition: options.partition, reason }, 'disk full at startup: partition opened read-only');
       },
     });
-    const log = new PartitionLog(options, segments);
+    const logStartOffset = await recoverLogStart(options.fs, options.directory, segments, options.logger.child({ topic: options.topic, partition: options.partition }));
+    const log = new PartitionLog(options, segments, logStartOffset);
     if (skipped.length > 0) log.groupCommit.startReadOnly(skipped.join('; '));
     return log;
   }
@@ -172,9 +185,9 @@ export class PartitionLog {
     return this.options.partition;
   }
 
-  /** First readable offset (inclusive). */
+  /** First readable offset (inclusive): where the last purge put it, or the first segment's base offset if retention passed it. */
   get logStartOffset(): number {
-    return this.segments[0]!.baseOffset;
+    return Math.max(this.purgedBeforeOffset, this.segments[0]!.baseOffset);
   }
 
   /** One past the last offset written to the file (exclusive). */
@@ -201,7 +214,8 @@ export class PartitionLog {
     let remainingBytes = tailBytes;
     for (let i = this.segments.length - 1; i >= 0; i--) {
       const segment = this.segments[i]!;
-      if (segment.sizeBytes >= remainingBytes) return segment.batchOffsetAtOrBefore(segment.sizeBytes - remainingBytes);
+      // Never below the log start: a read there is out of range.
+      if (segment.sizeBytes >= remainingBytes) return Math.max(segment.batchOffsetAtOrBefore(segment.sizeBytes - remainingBytes), this.logStartOffset);
       remainingBytes -= segment.sizeBytes;
     }
     return this.logStartOffset;
@@ -292,15 +306,16 @@ export class PartitionLog {
     return empty;
   }
 
-  /** The earliest offset whose timestamp is >= timestampMs, or undefined if no visible record is that new. */
+  /** The earliest readable offset (at or past the log start) whose timestamp is >= timestampMs, or undefined if no visible record is that new. */
   async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
+    const logStartOffset = this.logStartOffset;
     for (const segment of [...this.segments]) {
       const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
-      if (segment.maxTimestampMs < timestampMs) continue;
+      if (segment.maxTimestampMs < timestampMs || segment.nextOffset <= logStartOffset) continue;
       // Deleted by retention or closed while this search ran: nothing to find there any more.
       if (!segment.tryAcquire()) continue;
       try {
-        const offset = await segment.offsetForTimestamp(timestampMs, endPosition);
+        const offset = await segment.offsetForTimestamp(timestampMs, endPosition, logStartOffset);
         if (offset !== undefined && offset < this.highWatermark) return offset;
       } catch (error) {
         throw this.asDataLoss(error);
@@ -312,7 +327,7 @@ export class PartitionLog {
   }
 
   /**
-   * Where a reader starting at `timestampMs` starts: the first offset whose record is at or after it,
+   * Where a reader starting at `timestampMs` starts: the first readable offset whose record is at or after it,
    * else (`found` false) the high watermark as it was when the search began. Taken before the search:
    * a record appended and made visible while the search ran is at or after that end, so a reader
    * starting there reads it; the end after the search would skip it.
@@ -335,12 +350,13 @@ export class PartitionLog {
   }
 
   /**
-   * Deletes the oldest closed segments that retention.ms / retention.bytes let go, and under
+   * Deletes the oldest closed segments that retention.ms / retention.bytes let go, those wholly
+   * below the log start (a purge inside the then active segment, which has rolled since), and under
    * retention.after.ack those every one of `readers` has consumed; never the active one.
    */
   async applyRetention(nowMs: number, readers: readonly ConsumptionReader[] = []): Promise<RetentionResult> {
     const previousLogStartOffset = this.logStartOffset;
-    const byTimeOrSize = countSegmentsToDelete(this.segments, this.config, nowMs);
+    const byTimeOrSize = Math.max(countSegmentsToDelete(this.segments, this.config, nowMs), countSegmentsBelow(this.segments, this.logStartOffset));
     const byAck = this.config.retentionAfterAck ? countConsumedSegments(this.segments, readers) : 0;
     const message = byAck > byTimeOrSize ? 'retention deleted segments every group reading the topic has consumed' : 'retention deleted old segments';
     const deleted = await this.deleteOldestSegments(Math.max(byTimeOrSize, byAck), message);
@@ -348,13 +364,49 @@ export class PartitionLog {
   }
 
   /**
+   * Moves the log start offset forward to `offset` (Kafka's DeleteRecords): records below it are no
+   * longer readable (OFFSET_OUT_OF_RANGE), even where `offset` lies inside a segment, and the closed
+   * segments wholly below it are deleted. The active segment is not (as in Kafka): its space comes
+   * back once it has rolled, at the next retention run. Durable before it resolves: the offset is
+   * written to the log start file (log-start-file.ts) first, so a crash after the answer cannot bring
+   * the records back. Never moves backwards (an offset at or below the log start changes nothing);
+   * an offset past the high watermark is OffsetOutOfRangeError with the valid range; at the high
+   * watermark the log is left empty. One purge at a time per partition.
+   */
+  advanceLogStart(offset: number): Promise<LogStartAdvance> {
+    const advanced = this.logStartChain.then(() => this.advanceLogStartNow(offset));
+    this.logStartChain = advanced.catch(() => undefined);
+    return advanced;
+  }
+
+  private async advanceLogStartNow(offset: number): Promise<LogStartAdvance> {
+    if (this.isClosing) throw new ShuttingDownError(`partition ${this.describe()} is closing`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`a log start offset must be a non-negative integer, got ${offset}`);
+    const previousLogStartOffset = this.logStartOffset;
+    if (offset <= previousLogStartOffset) return { previousLogStartOffset, logStartOffset: previousLogStartOffset };
+    const highWatermark = this.highWatermark;
+    if (offset > highWatermark) throw new OffsetOutOfRangeError(offset, previousLogStartOffset, highWatermark);
+    try {
+      await writeLogStartOffset(this.options.fs, this.options.directory, offset);
+    } catch (error) {
+      if (!isOutOfSpaceError(error)) throw error;
+      // A full disk is when a purge is wanted most. Deleting the segments wholly below first is safe
+      // without the file (the log start is then their end, as after retention) and frees room for it.
+      await this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'purge deleted segments below the new log start (disk full)');
+      await writeLogStartOffset(this.options.fs, this.options.directory, offset);
+    }
+    this.purgedBeforeOffset = offset;
+    this.options.logger.info({ topic: this.topic, partition: this.partition, previousLogStartOffset, logStartOffset: offset }, 'log start offset advanced');
+    await this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'purge deleted segments below the log start');
+    return { previousLogStartOffset, logStartOffset: offset };
+  }
+
+  /**
    * Deletes the closed segments that lie wholly below `offset` (Kafka's DeleteRecords, at segment
    * granularity): the log start offset advances to the first remaining segment. Never the active one.
    */
   async deleteSegmentsBelow(offset: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    let count = 0;
-    while (count < this.segments.length - 1 && this.segments[count]!.nextOffset <= offset) count++;
-    return this.deleteOldestSegments(count, 'deleted segments below an offset');
+    return this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'deleted segments below an offset');
   }
 
   private async deleteOldestSegments(count: number, message: string): Promise<{ deletedSegments: number; deletedBytes: number }> {

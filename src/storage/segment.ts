@@ -307,13 +307,13 @@ export class Segment {
   }
 
   /**
-   * The first offset whose record timestamp is >= timestampMs, among batches below `endPosition`, or
-   * undefined if there is none. Decodes only the one batch where the answer lies.
+   * The first offset at or after `minOffset` whose record timestamp is >= timestampMs, among batches
+   * below `endPosition`, or undefined if there is none. Decodes only the one batch where the answer lies.
    */
-  async offsetForTimestamp(timestampMs: number, endPosition: number): Promise<number | undefined> {
+  async offsetForTimestamp(timestampMs: number, endPosition: number, minOffset = 0): Promise<number | undefined> {
     if (this.maxTimestampMs < timestampMs) return undefined;
     const before = this.indexer.timeIndex.lastEntryBefore(timestampMs);
-    const startOffset = before ? before.offset + 1 : this.baseOffset;
+    const startOffset = Math.max(before ? before.offset + 1 : this.baseOffset, minOffset);
     const walker = new BatchWalker(this.file, this.indexer.offsetIndex.lookup(startOffset), endPosition);
     for (;;) {
       const step = await walker.next();
