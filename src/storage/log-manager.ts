@@ -77,7 +77,7 @@ export class LogManager {
     private readonly maxPartitions: number,
   ) {
     this.directories = new TopicDirectories(fs, dataDir, logger);
-    this.unconsumedRemovals = new UnconsumedRemovals(logger);
+    this.unconsumedRemovals = new UnconsumedRemovals(logger, clock);
   }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
@@ -252,6 +252,7 @@ export class LogManager {
     if (this.closed) return this.closed;
     this.isClosing = true;
     this.retentionTimer?.cancel();
+    this.unconsumedRemovals.close();
     this.closed = (async () => {
       await this.adminChain.catch(() => undefined);
       let isClean = await this.closePartitions();
@@ -355,6 +356,7 @@ export class LogManager {
             isCleanShutdown,
             intervalFlusher: this.intervalFlusher,
             consumption: this.consumptionView,
+            unconsumedRemovals: this.unconsumedRemovals,
           }),
         );
       } catch (error) {

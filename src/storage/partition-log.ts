@@ -19,6 +19,7 @@ import { countConsumedSegments, countSegmentsToDelete } from './retention.js';
 import { GroupCommit, recordCount } from './group-commit.js';
 import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
 import { PartitionOverflow } from './partition-overflow.js';
+import type { UnconsumedRemovals } from './unconsumed-removals.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
@@ -67,6 +68,8 @@ export interface PartitionLogOptions {
   intervalFlusher?: IntervalFlusher;
   /** How far groups have consumed this partition (retention.after.ack, max.unconsumed.*); no group reads it if absent. */
   consumption?: ConsumptionProgress;
+  /** Where overflow=drop-oldest counts the records groups lose unread. */
+  unconsumedRemovals?: UnconsumedRemovals;
 }
 
 /** What one retention run did to a partition; the log start before and after, to count what groups lost. */
@@ -135,10 +138,14 @@ export class PartitionLog {
         get logStartOffset() { return log.logStartOffset; },
         get logEndOffset() { return log.logEndOffset; },
         get queued() { return log.groupCommit.queued; },
+        get highWatermark() { return log.highWatermark; },
         bytesFrom: (offset) => log.bytesFrom(offset),
+        offsetKeepingBytes: (maxBytes) => log.offsetKeepingBytes(maxBytes),
+        advanceLogStart: (offset) => log.advanceLogStart(offset),
       },
       options.consumption ?? NO_CONSUMPTION_PROGRESS,
       options.clock,
+      { removals: options.unconsumedRemovals, logger: options.logger },
     );
     this.flushTimer = new PartitionFlushTimer({
       clock: options.clock,
@@ -230,6 +237,17 @@ export class PartitionLog {
     return bytes;
   }
 
+  /** The first indexed batch from which the log holds at most `maxBytes` (drop-oldest: up to one index interval fewer). */
+  offsetKeepingBytes(maxBytes: number): number {
+    let remainingBytes = maxBytes;
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i]!;
+      if (segment.sizeBytes > remainingBytes) return Math.max(segment.batchOffsetAtOrAfter(segment.sizeBytes - remainingBytes), this.logStartOffset);
+      remainingBytes -= segment.sizeBytes;
+    }
+    return this.logStartOffset;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }
@@ -266,7 +284,13 @@ export class PartitionLog {
       const admitted = options.admit?.(headers);
       if (admitted) return Promise.resolve(admitted);
       const ackLevel = options.ackLevel ?? (this.config.flushPolicy === 'always' ? 'durable' : 'written');
-      return this.groupCommit.enqueue(data, headers, ackLevel);
+      const appended = this.groupCommit.enqueue(data, headers, ackLevel);
+      if (this.config.overflowPolicy !== 'drop-oldest') return appended;
+      // The answer waits for the log start to move (backpressure keeps the partition near its max).
+      return appended.then(async (result) => {
+        await this.overflow.dropOldest(this.config);
+        return result;
+      });
     } catch (error) {
       return Promise.reject(error);
     }

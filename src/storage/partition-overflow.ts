@@ -1,7 +1,9 @@
 import type { Clock } from '../core/clock.js';
-import { InvalidArgumentError, PartitionOverflowError } from '../core/errors.js';
+import { InvalidArgumentError, PartitionOverflowError, ShuttingDownError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import { type ConsumptionProgress, type ConsumptionReader, unconsumedStartOffset } from './consumption-progress.js';
 import type { TopicConfig } from './topic-config.js';
+import type { UnconsumedRemovals } from './unconsumed-removals.js';
 
 /**
  * How long the produce path trusts a partition's cached consumption progress: a produce that the
@@ -20,8 +22,18 @@ export interface OverflowLogView {
   readonly logEndOffset: number;
   /** Appends queued and not yet being written. */
   readonly queued: { records: number; bytes: number };
+  readonly highWatermark: number;
   /** Bytes of the log from the batch holding `offset` on (whole batches, up to one index interval more). */
   bytesFrom(offset: number): number;
+  /** The first indexed batch from which the log holds at most `maxBytes`. */
+  offsetKeepingBytes(maxBytes: number): number;
+  advanceLogStart(offset: number): Promise<{ previousLogStartOffset: number; logStartOffset: number }>;
+}
+
+/** What overflow=drop-oldest needs besides its log. */
+export interface DropOldestDependencies {
+  removals?: UnconsumedRemovals;
+  logger: Logger;
 }
 
 export interface Unconsumed {
@@ -40,11 +52,15 @@ export interface Unconsumed {
  */
 export class PartitionOverflow {
   private cached: { startOffset: number; atMs: number } | undefined;
+  /** The drop-oldest run under way, and whether appends since it began want another one. */
+  private dropping: Promise<void> | undefined;
+  private isDropWanted = false;
 
   constructor(
     private readonly log: OverflowLogView,
     private readonly progress: ConsumptionProgress,
     private readonly clock: Clock,
+    private readonly dropDependencies: DropOldestDependencies,
   ) {}
 
   /** The groups that read this partition and their progress, asked now. */
@@ -85,6 +101,54 @@ export class PartitionOverflow {
     throw new PartitionOverflowError(
       `partition ${this.describe()} has ${fresh.records} unconsumed records (~${fresh.bytes} bytes) from offset ${fresh.startOffset}; ${records} more (${bytes} bytes) would pass max.unconsumed.records ${maxRecords} / max.unconsumed.bytes ${maxBytes} (overflow=reject): retry once groups consume`,
     );
+  }
+
+  /**
+   * Under overflow=drop-oldest, after an append: moves the log start forward (advanceLogStart,
+   * durable) so that what is unconsumed fits the max again, counting what each group loses unread.
+   * Appends that finish during a run share the next one, so one log-start write is under way at a
+   * time. Never rejects: the append it follows is written and acknowledged whatever happens here
+   * (a failure is logged; the next append tries again).
+   */
+  dropOldest(config: TopicConfig): Promise<void> {
+    if (this.dropping) {
+      this.isDropWanted = true;
+      return this.dropping;
+    }
+    const run = (async () => {
+      try {
+        do {
+          this.isDropWanted = false;
+          await this.dropOnce(config);
+        } while (this.isDropWanted);
+      } catch (error) {
+        if (error instanceof ShuttingDownError) return;
+        this.dropDependencies.logger.error({ err: error, topic: this.log.topic, partition: this.log.partition }, 'overflow=drop-oldest could not move the log start; the next append tries again');
+      } finally {
+        this.dropping = undefined;
+      }
+    })();
+    this.dropping = run;
+    return run;
+  }
+
+  private async dropOnce(config: TopicConfig): Promise<void> {
+    const { maxUnconsumedRecords: maxRecords, maxUnconsumedBytes: maxBytes } = config;
+    const isOver = (u: Unconsumed) => (maxRecords !== -1 && u.records > maxRecords) || (maxBytes !== -1 && u.bytes > maxBytes);
+    if (!isOver(this.unconsumed(false))) return;
+    const readers = this.readers();
+    const startOffset = unconsumedStartOffset(readers, this.log.logStartOffset);
+    let targetOffset = this.log.logStartOffset;
+    if (maxRecords !== -1) targetOffset = Math.max(targetOffset, this.log.logEndOffset - maxRecords);
+    if (maxBytes !== -1 && this.log.bytesFrom(startOffset) > maxBytes) targetOffset = Math.max(targetOffset, this.log.offsetKeepingBytes(maxBytes));
+    // Only what is written and visible can go; what is unconsumed starting past the target fits already.
+    targetOffset = Math.min(targetOffset, this.log.highWatermark);
+    if (targetOffset <= startOffset) return;
+    const { previousLogStartOffset, logStartOffset } = await this.log.advanceLogStart(targetOffset);
+    this.cached = undefined;
+    if (logStartOffset > previousLogStartOffset) {
+      this.dropDependencies.removals?.recordDrop(this.log.topic, this.log.partition, readers, previousLogStartOffset, logStartOffset);
+    }
   }
 
   private describe(): string {

@@ -1,3 +1,4 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { ConsumptionReader } from './consumption-progress.js';
 import { unconsumedRemoved } from './retention.js';
@@ -20,12 +21,15 @@ export interface UnconsumedRemovalCount {
  */
 export const MAX_UNCONSUMED_REMOVAL_COUNTERS = 100_000;
 
+/** drop-oldest removes records on the produce path: its warnings are gathered and written at most this often per group. */
+export const DROP_LOG_INTERVAL_MS = 10_000;
+
 /**
  * Counts records removed before a group consumed them (time or size retention, overflow=drop-oldest),
  * per group, topic and partition, so that such removals are never silent. `totals()` is the accessor
  * a metric reads (`strata_retention_unconsumed_removed_records_total{group,topic}` sums partitions);
  * `logPending()` writes one warning line per group for what was removed since the last call (the
- * retention run calls it at its end; drop-oldest at most every DROP_LOG_INTERVAL_MS).
+ * retention run calls it at its end; drop-oldest's are written by a timer, DROP_LOG_INTERVAL_MS later).
  * In memory: counts start at 0 with each process, as a metric counter does.
  */
 export class UnconsumedRemovals {
@@ -33,8 +37,31 @@ export class UnconsumedRemovals {
   /** Since the last logPending(): group -> topic/partition -> records, with the causes seen. */
   private readonly pending = new Map<string, { kind: ConsumptionReader['kind']; groupId: string; causes: Set<RemovalCause>; removed: Map<string, { topic: string; partition: number; records: number }> }>();
   private hasWarnedOfLimit = false;
+  private logTimer: TimerHandle | undefined;
+  private isClosed = false;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly clock: Clock,
+  ) {}
+
+  /** As record(), for overflow=drop-oldest: the warning lines follow within DROP_LOG_INTERVAL_MS. */
+  recordDrop(topic: string, partition: number, readers: readonly ConsumptionReader[], fromOffset: number, toOffset: number): void {
+    this.record(topic, partition, readers, fromOffset, toOffset, 'drop-oldest');
+    if (!this.hasPending || this.logTimer || this.isClosed) return;
+    this.logTimer = this.clock.setTimeout(() => {
+      this.logTimer = undefined;
+      this.logPending();
+    }, DROP_LOG_INTERVAL_MS);
+  }
+
+  /** Writes what is pending and stops the timer (the log manager closes). */
+  close(): void {
+    this.isClosed = true;
+    this.logTimer?.cancel();
+    this.logTimer = undefined;
+    this.logPending();
+  }
 
   /** The log start of topic/partition moved from `fromOffset` to `toOffset`: counts what each reader had not consumed. */
   record(topic: string, partition: number, readers: readonly ConsumptionReader[], fromOffset: number, toOffset: number, cause: RemovalCause): void {

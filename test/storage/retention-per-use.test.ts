@@ -3,6 +3,7 @@ import { InvalidArgumentError, PartitionOverflowError } from '../../src/core/err
 import type { ConsumptionProgress, ConsumptionReader } from '../../src/storage/consumption-progress.js';
 import type { LogManager } from '../../src/storage/log-manager.js';
 import { CONSUMPTION_CACHE_MS } from '../../src/storage/partition-overflow.js';
+import { DROP_LOG_INTERVAL_MS } from '../../src/storage/unconsumed-removals.js';
 import { makeBatch } from '../helpers/batches.js';
 import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 import { useLogManagerFixture } from '../helpers/log-manager-fixture.js';
@@ -189,6 +190,70 @@ describe('retention per use', () => {
       fixture.clock.advance(CONSUMPTION_CACHE_MS);
       await append(manager, 'jobs', 0, 'b');
       expect(progress.calls).toBe(2);
+    });
+  });
+
+  describe('max.unconsumed.* with overflow=drop-oldest', () => {
+    it('moves the log start after an append so unconsumed records stay within the max, counting what each group loses', async () => {
+      const lines: LogLine[] = [];
+      const manager = await open({ logger: capturingLogger(lines) });
+      const progress = fakeProgress();
+      manager.setConsumptionProgress(progress);
+      await manager.createTopic('latest', 1, { 'max.unconsumed.records': '10', overflow: 'drop-oldest' });
+      progress.readers.set('latest', [
+        { kind: 'queue', groupId: 'workers', consumedBeforeOffset: 0 },
+        { kind: 'consumer', groupId: 'fast', consumedBeforeOffset: 6 },
+      ]);
+      for (let i = 0; i < 4; i++) await append(manager, 'latest', 0, `a${i}`, 3);
+      const log = manager.partition('latest', 0);
+      // 12 records, 10 kept: the oldest 2 went, inside the (only) segment.
+      expect({ logStartOffset: log.logStartOffset, logEndOffset: log.logEndOffset }).toEqual({ logStartOffset: 2, logEndOffset: 12 });
+      expect(manager.unconsumedRemovedRecords()).toEqual([{ kind: 'queue', groupId: 'workers', topic: 'latest', partition: 0, records: 2 }]);
+
+      await append(manager, 'latest', 0, 'b', 5);
+      expect(log.logStartOffset).toBe(7);
+      expect(manager.unconsumedRemovedRecords()).toEqual([
+        { kind: 'consumer', groupId: 'fast', topic: 'latest', partition: 0, records: 1 },
+        { kind: 'queue', groupId: 'workers', topic: 'latest', partition: 0, records: 7 },
+      ]);
+
+      // The warning lines come within DROP_LOG_INTERVAL_MS, one per group.
+      expect(lines.filter((line) => line.groupId !== undefined)).toHaveLength(0);
+      fixture.clock.advance(DROP_LOG_INTERVAL_MS);
+      const warnings = lines.filter((line) => line.groupId !== undefined);
+      expect(warnings.map((line) => [line.groupId, line.records, line.causes])).toEqual([
+        ['workers', 7, ['drop-oldest']],
+        ['fast', 1, ['drop-oldest']],
+      ]);
+    });
+
+    it('drops nothing while the groups keep up, and caps the log when no group reads the topic', async () => {
+      const manager = await open();
+      const progress = fakeProgress();
+      manager.setConsumptionProgress(progress);
+      await manager.createTopic('kept', 1, { 'max.unconsumed.records': '5', overflow: 'drop-oldest' });
+      await manager.createTopic('unread', 1, { 'max.unconsumed.records': '5', overflow: 'drop-oldest' });
+      for (let i = 0; i < 10; i++) {
+        progress.readers.set('kept', [{ kind: 'queue', groupId: 'workers', consumedBeforeOffset: 2 * i }]);
+        await append(manager, 'kept', 0, `k${i}`, 2);
+        await append(manager, 'unread', 0, `u${i}`, 2);
+      }
+      expect(manager.partition('kept', 0).logStartOffset).toBe(0);
+      expect(manager.partition('unread', 0)).toMatchObject({ logStartOffset: 15, logEndOffset: 20 });
+      expect(manager.unconsumedRemovedRecords()).toEqual([]);
+      expect((await manager.partition('unread', 0).read(15, 1 << 20)).nextOffset).toBe(20);
+    });
+
+    it('keeps unconsumed bytes within max.unconsumed.bytes in whole batches, across segments', async () => {
+      const manager = await open();
+      manager.setConsumptionProgress(fakeProgress());
+      const batchBytes = makeBatch('x00', 1, { valueBytes: 150, timestampMs: fixture.clock.nowMs() }).length;
+      await manager.createTopic('bytes', 1, { 'segment.bytes': '1024', 'index.interval.bytes': '0', 'max.unconsumed.bytes': String(4 * batchBytes), overflow: 'drop-oldest' });
+      for (let i = 10; i < 40; i++) await append(manager, 'bytes', 0, `x${i}`, 1, 150);
+      const log = manager.partition('bytes', 0);
+      expect(log.logEndOffset).toBe(30);
+      expect(log.logStartOffset).toBe(26);
+      expect(log.bytesFrom(log.logStartOffset)).toBe(4 * batchBytes);
     });
   });
 });
