@@ -17,7 +17,7 @@ import { CLEAN_SHUTDOWN_FILE_NAME, isLeftoverDirectoryName, lockDataDirectory, r
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
-import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress } from './consumption-progress.js';
+import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
 import { PartitionLog } from './partition-log.js';
 import { UnconsumedRemovals, type UnconsumedRemovalCount } from './unconsumed-removals.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
@@ -237,9 +237,11 @@ export class LogManager {
       for (const [name, topic] of this.topics) {
         for (const slot of topic.partitions) {
           if (!(slot instanceof PartitionLog) || slot.isFailed) continue;
-          const readers = this.consumptionView.readersOf(name, slot.partition);
-          const { previousLogStartOffset, logStartOffset } = await slot.applyRetention(nowMs, readers);
-          if (logStartOffset > previousLogStartOffset) this.unconsumedRemovals.record(name, slot.partition, readers, previousLogStartOffset, logStartOffset, 'retention');
+          // Asked once, and only when needed (after-ack, or something was deleted): it walks every group.
+          let readers: readonly ConsumptionReader[] | undefined;
+          const readersNow = () => (readers ??= this.consumptionView.readersOf(name, slot.partition));
+          const { previousLogStartOffset, logStartOffset } = await slot.applyRetention(nowMs, readersNow);
+          if (logStartOffset > previousLogStartOffset) this.unconsumedRemovals.record(name, slot.partition, readersNow(), previousLogStartOffset, logStartOffset, 'retention');
         }
       }
     } finally {

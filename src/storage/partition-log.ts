@@ -376,14 +376,18 @@ export class PartitionLog {
   /**
    * Deletes the oldest closed segments that retention.ms / retention.bytes let go, those wholly
    * below the log start (a purge inside the then active segment, which has rolled since), and under
-   * retention.after.ack those every one of `readers` has consumed; never the active one.
+   * retention.after.ack those every group reading it has consumed; never the active one. `readers`
+   * is asked only when after-ack is on or something is deleted (the caller memoizes its answer).
    */
-  async applyRetention(nowMs: number, readers: readonly ConsumptionReader[] = []): Promise<RetentionResult> {
+  async applyRetention(nowMs: number, readers: () => readonly ConsumptionReader[] = () => []): Promise<RetentionResult> {
     const previousLogStartOffset = this.logStartOffset;
     const byTimeOrSize = Math.max(countSegmentsToDelete(this.segments, this.config, nowMs), countSegmentsBelow(this.segments, this.logStartOffset));
-    const byAck = this.config.retentionAfterAck ? countConsumedSegments(this.segments, readers) : 0;
+    const byAck = this.config.retentionAfterAck ? countConsumedSegments(this.segments, readers()) : 0;
     const message = byAck > byTimeOrSize ? 'retention deleted segments every group reading the topic has consumed' : 'retention deleted old segments';
-    const deleted = await this.deleteOldestSegments(Math.max(byTimeOrSize, byAck), message);
+    const count = Math.max(byTimeOrSize, byAck);
+    // Progress as it was before the delete: the caller counts what groups lose against it.
+    if (count > 0) readers();
+    const deleted = await this.deleteOldestSegments(count, message);
     return { ...deleted, previousLogStartOffset, logStartOffset: this.logStartOffset };
   }
 
