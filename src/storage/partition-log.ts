@@ -135,12 +135,11 @@ export class PartitionLog {
       {
         topic: options.topic,
         partition: options.partition,
+        segments,
         get logStartOffset() { return log.logStartOffset; },
         get logEndOffset() { return log.logEndOffset; },
-        get queued() { return log.groupCommit.queued; },
         get highWatermark() { return log.highWatermark; },
-        bytesFrom: (offset) => log.bytesFrom(offset),
-        offsetKeepingBytes: (maxBytes) => log.offsetKeepingBytes(maxBytes),
+        get queued() { return log.groupCommit.queued; },
         advanceLogStart: (offset) => log.advanceLogStart(offset),
       },
       options.consumption ?? NO_CONSUMPTION_PROGRESS,
@@ -223,26 +222,6 @@ export class PartitionLog {
       const segment = this.segments[i]!;
       // Never below the log start: a read there is out of range.
       if (segment.sizeBytes >= remainingBytes) return Math.max(segment.batchOffsetAtOrBefore(segment.sizeBytes - remainingBytes), this.logStartOffset);
-      remainingBytes -= segment.sizeBytes;
-    }
-    return this.logStartOffset;
-  }
-
-  /** Bytes from the batch holding `offset` to the end of the log: whole batches, up to one index interval more. */
-  bytesFrom(offset: number): number {
-    if (offset >= this.logEndOffset) return 0;
-    const first = this.floorSegmentIndex(offset);
-    let bytes = this.segments[first]!.sizeBytes - this.segments[first]!.positionAtOrBefore(offset);
-    for (let i = first + 1; i < this.segments.length; i++) bytes += this.segments[i]!.sizeBytes;
-    return bytes;
-  }
-
-  /** The first indexed batch from which the log holds at most `maxBytes` (drop-oldest: up to one index interval fewer). */
-  offsetKeepingBytes(maxBytes: number): number {
-    let remainingBytes = maxBytes;
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const segment = this.segments[i]!;
-      if (segment.sizeBytes > remainingBytes) return Math.max(segment.batchOffsetAtOrAfter(segment.sizeBytes - remainingBytes), this.logStartOffset);
       remainingBytes -= segment.sizeBytes;
     }
     return this.logStartOffset;

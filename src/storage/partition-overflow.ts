@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError, PartitionOverflowError, ShuttingDownError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { type ConsumptionProgress, type ConsumptionReader, unconsumedStartOffset } from './consumption-progress.js';
+import type { Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { UnconsumedRemovals } from './unconsumed-removals.js';
 
@@ -14,20 +15,44 @@ import type { UnconsumedRemovals } from './unconsumed-removals.js';
  */
 export const CONSUMPTION_CACHE_MS = 1000;
 
+/** What the overflow check reads of a segment. */
+export type SegmentSizes = Pick<Segment, 'baseOffset' | 'nextOffset' | 'sizeBytes' | 'positionAtOrBefore' | 'batchOffsetAtOrAfter'>;
+
 /** What the overflow check needs of its partition log. */
 export interface OverflowLogView {
   readonly topic: string;
   readonly partition: number;
+  /** The log's segments, oldest first (the live array: read, never changed here). */
+  readonly segments: readonly SegmentSizes[];
   readonly logStartOffset: number;
   readonly logEndOffset: number;
+  readonly highWatermark: number;
   /** Appends queued and not yet being written. */
   readonly queued: { records: number; bytes: number };
-  readonly highWatermark: number;
-  /** Bytes of the log from the batch holding `offset` on (whole batches, up to one index interval more). */
-  bytesFrom(offset: number): number;
-  /** The first indexed batch from which the log holds at most `maxBytes`. */
-  offsetKeepingBytes(maxBytes: number): number;
   advanceLogStart(offset: number): Promise<{ previousLogStartOffset: number; logStartOffset: number }>;
+}
+
+/** Bytes of the log from the indexed batch at or before `offset` to its end: whole batches, up to one index interval more. */
+export function bytesFrom(segments: readonly SegmentSizes[], offset: number): number {
+  let bytes = 0;
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const segment = segments[i]!;
+    if (offset >= segment.nextOffset) break;
+    if (offset >= segment.baseOffset) return bytes + segment.sizeBytes - segment.positionAtOrBefore(offset);
+    bytes += segment.sizeBytes;
+  }
+  return bytes;
+}
+
+/** The first indexed batch from which the log holds at most `maxBytes` (so up to one index interval fewer); at least `logStartOffset`. */
+export function offsetKeepingBytes(segments: readonly SegmentSizes[], maxBytes: number, logStartOffset: number): number {
+  let remainingBytes = maxBytes;
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const segment = segments[i]!;
+    if (segment.sizeBytes > remainingBytes) return Math.max(segment.batchOffsetAtOrAfter(segment.sizeBytes - remainingBytes), logStartOffset);
+    remainingBytes -= segment.sizeBytes;
+  }
+  return logStartOffset;
 }
 
 /** What overflow=drop-oldest needs besides its log. */
@@ -79,7 +104,7 @@ export class PartitionOverflow {
     return {
       startOffset,
       records: Math.max(0, this.log.logEndOffset - startOffset) + queued.records,
-      bytes: this.log.bytesFrom(startOffset) + queued.bytes,
+      bytes: bytesFrom(this.log.segments, startOffset) + queued.bytes,
     };
   }
 
@@ -140,7 +165,7 @@ export class PartitionOverflow {
     const startOffset = unconsumedStartOffset(readers, this.log.logStartOffset);
     let targetOffset = this.log.logStartOffset;
     if (maxRecords !== -1) targetOffset = Math.max(targetOffset, this.log.logEndOffset - maxRecords);
-    if (maxBytes !== -1 && this.log.bytesFrom(startOffset) > maxBytes) targetOffset = Math.max(targetOffset, this.log.offsetKeepingBytes(maxBytes));
+    if (maxBytes !== -1 && bytesFrom(this.log.segments, startOffset) > maxBytes) targetOffset = Math.max(targetOffset, offsetKeepingBytes(this.log.segments, maxBytes, this.log.logStartOffset));
     // Only what is written and visible can go; what is unconsumed starting past the target fits already.
     targetOffset = Math.min(targetOffset, this.log.highWatermark);
     if (targetOffset <= startOffset) return;
