@@ -46,6 +46,7 @@ export {
   MemoryBudgetExhaustedError,
   TooManyConnectionsError,
   TooManyStreamsError,
+  PartitionOverflowError,
 } from './core/errors.js';
 export type { StrataErrorOptions } from './core/errors.js';
 export { encodeRecordBatch, decodeRecordBatch, iterateBatches } from './format/record-batch-codec.js';

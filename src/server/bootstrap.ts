@@ -17,6 +17,7 @@ import { QueueStateStore } from '../queues/queue-state-store.js';
 import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
 import { DeadLetterAppender } from './dead-letter-appender.js';
+import { GroupConsumptionProgress } from './group-consumption-progress.js';
 import { HeartbeatStreams } from './group-service.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { startGrpcServer } from './grpc-server.js';
@@ -148,6 +149,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const queuesStartedMs = clock.nowMs();
     await queues.start();
     logger.info({ groups: queues.listGroups().length, elapsedMs: clock.nowMs() - queuesStartedMs }, 'queue groups restored from __queue_state');
+    // Retention after acknowledgement and overflow see how far groups have consumed, from now on.
+    logManager.setConsumptionProgress(new GroupConsumptionProgress(offsets, coordinator, queues));
     grpcServer = await startGrpcServer(
       {
         broker,

@@ -15,8 +15,11 @@ import type { FileSystemPort } from './file-system.js';
 import { countSegmentsBelow, recoverLogStart, writeLogStartOffset } from './log-start-file.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
-import { countSegmentsToDelete } from './retention.js';
-import { GroupCommit } from './group-commit.js';
+import { countConsumedSegments, countSegmentsToDelete } from './retention.js';
+import { GroupCommit, recordCount } from './group-commit.js';
+import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
+import { PartitionOverflow } from './partition-overflow.js';
+import type { UnconsumedRemovals } from './unconsumed-removals.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { LiveConfig, type ConfigListener } from './live-config.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
@@ -64,6 +67,18 @@ export interface PartitionLogOptions {
   isCleanShutdown: boolean;
   /** Where the `flush.ms` fsyncs wait their turn; one per LogManager (a log of its own if absent). */
   intervalFlusher?: IntervalFlusher;
+  /** How far groups have consumed this partition (retention.after.ack, max.unconsumed.*); no group reads it if absent. */
+  consumption?: ConsumptionProgress;
+  /** Where overflow=drop-oldest counts the records groups lose unread. */
+  unconsumedRemovals?: UnconsumedRemovals;
+}
+
+/** What one retention run did to a partition; the log start before and after, to count what groups lost. */
+export interface RetentionResult {
+  deletedSegments: number;
+  deletedBytes: number;
+  previousLogStartOffset: number;
+  logStartOffset: number;
 }
 
 /**
@@ -87,6 +102,8 @@ export class PartitionLog {
   private readonly flushTimer: PartitionFlushTimer;
   private readonly highWatermarkListeners = new Set<(highWatermark: number) => void>();
   private lastNotifiedHighWatermark: number;
+  /** The max.unconsumed.* limits (read from the config at each use). */
+  readonly overflow: PartitionOverflow;
   /** The log start a purge set (log-start-file.ts); the first segment's base offset may pass it. */
   private purgedBeforeOffset: number;
   /** Purges, one at a time: each writes the log start file, and a later one must not be overtaken. */
@@ -115,6 +132,21 @@ export class PartitionLog {
       this.active.nextOffset,
     );
     this.lastNotifiedHighWatermark = this.highWatermark;
+    this.overflow = new PartitionOverflow(
+      {
+        topic: options.topic,
+        partition: options.partition,
+        segments,
+        get logStartOffset() { return log.logStartOffset; },
+        get logEndOffset() { return log.logEndOffset; },
+        get highWatermark() { return log.highWatermark; },
+        get queued() { return log.groupCommit.queued; },
+        advanceLogStart: (offset) => log.advanceLogStart(offset),
+      },
+      options.consumption ?? NO_CONSUMPTION_PROGRESS,
+      options.clock,
+      { removals: options.unconsumedRemovals, logger: options.logger },
+    );
     this.flushTimer = new PartitionFlushTimer({
       clock: options.clock,
       logger: options.logger,
@@ -232,11 +264,18 @@ export class PartitionLog {
       if (data.length > MAX_GROUP_COMMIT_BYTES) throw new BatchTooLargeError(data.length, MAX_GROUP_COMMIT_BYTES);
       const headers = validateBatches(data, { maxBatchBytes: this.config.maxBatchBytes });
       this.groupCommit.checkRoom(data.length);
+      if (this.config.overflowPolicy === 'reject') this.overflow.checkRoom(this.config, recordCount(headers), data.length);
       // Last, after every check that can refuse the append: what admit records must not be undone.
       const admitted = options.admit?.(headers);
       if (admitted) return Promise.resolve(admitted);
       const ackLevel = options.ackLevel ?? (this.config.flushPolicy === 'always' ? 'durable' : 'written');
-      return this.groupCommit.enqueue(data, headers, ackLevel);
+      const appended = this.groupCommit.enqueue(data, headers, ackLevel);
+      if (this.config.overflowPolicy !== 'drop-oldest') return appended;
+      // The answer waits for the log start to move (backpressure keeps the partition near its max).
+      return appended.then(async (result) => {
+        await this.overflow.dropOldest(this.config);
+        return result;
+      });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -338,12 +377,21 @@ export class PartitionLog {
   }
 
   /**
-   * Deletes the oldest closed segments that retention.ms / retention.bytes let go, and those wholly
-   * below the log start (a purge inside the then active segment, which has rolled since); never the active one.
+   * Deletes the oldest closed segments that retention.ms / retention.bytes let go, those wholly
+   * below the log start (a purge inside the then active segment, which has rolled since), and under
+   * retention.after.ack those every group reading it has consumed; never the active one. `readers`
+   * is asked only when after-ack is on or something is deleted (the caller memoizes its answer).
    */
-  async applyRetention(nowMs: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    const count = Math.max(countSegmentsToDelete(this.segments, this.config, nowMs), countSegmentsBelow(this.segments, this.logStartOffset));
-    return this.deleteOldestSegments(count, 'retention deleted old segments');
+  async applyRetention(nowMs: number, readers: () => readonly ConsumptionReader[] = () => []): Promise<RetentionResult> {
+    const previousLogStartOffset = this.logStartOffset;
+    const byTimeOrSize = Math.max(countSegmentsToDelete(this.segments, this.config, nowMs), countSegmentsBelow(this.segments, this.logStartOffset));
+    const byAck = this.config.retentionAfterAck ? countConsumedSegments(this.segments, readers()) : 0;
+    const message = byAck > byTimeOrSize ? 'retention deleted segments every group reading the topic has consumed' : 'retention deleted old segments';
+    const count = Math.max(byTimeOrSize, byAck);
+    // Progress as it was before the delete: the caller counts what groups lose against it.
+    if (count > 0) readers();
+    const deleted = await this.deleteOldestSegments(count, message);
+    return { ...deleted, previousLogStartOffset, logStartOffset: this.logStartOffset };
   }
 
   /**

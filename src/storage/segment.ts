@@ -153,6 +153,16 @@ export class Segment {
     return this.indexer.offsetIndex.floorByPosition(position).offset;
   }
 
+  /** The base offset of the first indexed batch that starts at or after `position`; the segment's end (nextOffset) if none does. */
+  batchOffsetAtOrAfter(position: number): number {
+    return this.indexer.offsetIndex.ceilByPosition(position)?.offset ?? this.nextOffset;
+  }
+
+  /** The position of an indexed batch that starts at or before `offset` (0 if none): up to one index interval early. */
+  positionAtOrBefore(offset: number): number {
+    return this.indexer.offsetIndex.lookup(offset).position;
+  }
+
   get isEmpty(): boolean {
     return this.sizeBytes === 0;
   }
