@@ -109,6 +109,19 @@ describe('retention per use and overflow, end to end', () => {
     await workers.close();
   });
 
+  it('an overflow limit set by AlterTopicConfig on a running topic applies to the next produce, and lifting it lets produces in again', async () => {
+    const { client } = server;
+    await client.admin.createTopic('altered-jobs', { partitions: 1 });
+    const { broker } = server.server;
+    for (let i = 0; i < 3; i++) await broker.produce('altered-jobs', 0, makeBatch(`a${i}`, 1), undefined);
+    await client.admin.alterTopicConfig('altered-jobs', { set: { 'max.unconsumed.records': '3', overflow: 'reject' } });
+    expect(await rejection(broker.produce('altered-jobs', 0, makeBatch('over', 1), undefined))).toMatchObject({ code: 'PARTITION_OVERFLOW' });
+    const overflowAlone = await rejection(client.admin.alterTopicConfig('altered-jobs', { delete: ['max.unconsumed.records'] }));
+    expect(overflowAlone, 'overflow without a max is refused, as at creation').toBeInstanceOf(InvalidConfigError);
+    await client.admin.alterTopicConfig('altered-jobs', { delete: ['max.unconsumed.records', 'overflow'] });
+    await expect(broker.produce('altered-jobs', 0, makeBatch('in', 1), undefined)).resolves.toMatchObject({ baseOffset: 3 });
+  });
+
   it('overflow=drop-oldest: the log start moves so 5 unconsumed records stay; the queue group goes on from there, its loss counted', async () => {
     const { client } = server;
     await client.admin.createTopic('latest', { partitions: 1, config: { 'max.unconsumed.records': '5', overflow: 'drop-oldest' } });
