@@ -8,6 +8,7 @@ interface ServeOptions {
   host?: string;
   port?: string;
   httpPort?: string;
+  consoleActions?: boolean;
   logLevel?: string;
   config?: string;
 }
@@ -19,7 +20,8 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .option('--host <host>', 'address to listen on')
     .option('--port <port>', 'port to listen on (0: any free port)')
-    .option('--http-port <port>', 'HTTP port for /healthz, /readyz and /metrics (default 9644; 0: any free port; -1: none)')
+    .option('--http-port <port>', 'HTTP port for the web console, /healthz, /readyz and /metrics (default 9644; 0: any free port; -1: none)')
+    .option('--console-actions', 'let the web console change state: redrive dead letters, reset offsets, delete (default: read-only)')
     .option('--log-level <level>', 'pino log level: trace, debug, info, warn, error')
     .option('--config <file>', 'JSON file of server settings (flags win)')
     .action(async (options: ServeOptions) => {
@@ -28,6 +30,7 @@ export function registerServeCommand(program: Command): void {
         host: options.host,
         port: options.port === undefined ? undefined : Number(options.port),
         httpPort: options.httpPort === undefined ? undefined : Number(options.httpPort),
+        consoleActions: options.consoleActions,
         logLevel: options.logLevel,
       };
       const config = resolveServerConfig(options.config ? readServerConfigFile(options.config) : {}, flags);

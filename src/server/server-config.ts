@@ -17,6 +17,11 @@ export interface ServerConfig {
    * registry's REST API (0: any free port, -1: no HTTP listener).
    */
   httpPort: number;
+  /**
+   * Whether the web console (on the HTTP port) may change state: redrive dead letters, reset offsets,
+   * delete topics and groups. Off by default: the console is read-only and its API answers 403.
+   */
+  consoleActions: boolean;
   logLevel: string;
   /**
    * The largest gRPC message the server accepts: a produce request is one or more batches plus
@@ -95,6 +100,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   host: '127.0.0.1',
   port: 7070,
   httpPort: 9644,
+  consoleActions: false,
   logLevel: 'info',
   // One default-sized batch plus room for the request's other fields.
   maxRequestBytes: MIN_REQUEST_BYTES,
@@ -136,6 +142,7 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
   if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) {
     throw new InvalidConfigError(`httpPort must be an integer in [0, 65535], or -1 for no HTTP listener, got ${String(config.httpPort)}`);
   }
+  if (typeof config.consoleActions !== 'boolean') throw new InvalidConfigError(`consoleActions must be true or false, got ${JSON.stringify(config.consoleActions)}`);
   if (config.httpPort !== 0 && config.httpPort === config.port) throw new InvalidConfigError(`httpPort and port are both ${config.port}: give each its own`);
   if (config.maxRequestBytes < MIN_REQUEST_BYTES || config.maxRequestBytes > MAX_REQUEST_BYTES) {
     throw new InvalidConfigError(`maxRequestBytes must be in [${MIN_REQUEST_BYTES}, ${MAX_REQUEST_BYTES}] (a default topic's largest batch, up to the largest any topic may have, plus ${REQUEST_FIELDS_BYTES} for the request's other fields), got ${config.maxRequestBytes}`);
