@@ -33,9 +33,9 @@ export function fieldView(bytes: Buffer | null, maxFieldBytes: number): FieldVie
   const shown = isTruncated ? bytes.subarray(0, maxFieldBytes) : bytes;
   let text: string | undefined;
   try {
-    // `stream: true` lets a cut in the middle of a multi-byte character pass; a whole field must end cleanly.
-    text = utf8.decode(shown, { stream: isTruncated });
-    if (isTruncated) utf8.decode();
+    // A cut field is decoded as a stream (a decoder of its own, never flushed): a multi-byte character
+    // cut at the end is left out instead of making the whole field binary. A whole field must end cleanly.
+    text = isTruncated ? new TextDecoder('utf-8', { fatal: true }).decode(shown, { stream: true }) : utf8.decode(shown);
   } catch {
     text = undefined;
   }

@@ -75,17 +75,18 @@ export class ThroughputSampler {
 
   sample(): void {
     const nowMs = this.clock.nowMs();
-    const seen = new Set<string>();
-    for (const { topic, endOffsetSum } of this.source.topicEndOffsets()) {
+    const topics = this.source.topicEndOffsets();
+    // Rings of topics gone go first, so that their places serve topics created since.
+    const present = new Set(topics.map((t) => t.topic));
+    for (const topic of this.rings.keys()) if (!present.has(topic)) this.rings.delete(topic);
+    for (const { topic, endOffsetSum } of topics) {
       let ring = this.rings.get(topic);
       if (!ring) {
         if (this.rings.size >= this.options.maxTopics) continue;
         this.rings.set(topic, (ring = new SampleRing(this.options.capacity)));
       }
       ring.push(nowMs, endOffsetSum);
-      seen.add(topic);
     }
-    for (const topic of this.rings.keys()) if (!seen.has(topic)) this.rings.delete(topic);
   }
 
   /** The topic's rates, oldest first; empty for a topic not sampled twice yet. */
