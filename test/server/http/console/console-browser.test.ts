@@ -95,6 +95,22 @@ describe.skipIf(!hasChromium)('the web console in headless Chromium', () => {
     await row.waitFor();
     expect(await row.locator('[data-testid="records"]').innerText()).toBe('25');
     expect(await row.locator('td').nth(1).innerText()).toBe('2');
+    expect(errors).toEqual([]);
+  });
+
+  it('overview: figures refresh without a reload, and the throughput sparkline draws from the server\'s samples', async () => {
+    const { page, errors } = browser;
+    await s.client.admin.createTopic('console-live', { partitions: 1 });
+    await page.goto(url('/'));
+    const records = page.locator('tr[data-topic="console-live"] [data-testid="records"]');
+    await records.waitFor();
+    expect(await records.innerText()).toBe('0');
+    const producer = s.client.producer({ acks: 'durable' });
+    for (let i = 0; i < 7; i++) await producer.send('console-live', { value: `live ${i}` });
+    await producer.close();
+    // The page polls every 5 s; the server samples throughput every 5 s (two samples draw a line).
+    await eventually(async () => (await records.innerText()) === '7', { what: 'the overview shows 7 records without a reload', timeoutMs: 20_000, intervalMs: 200 });
+    await page.locator('tr[data-topic="console-live"] .chart-spark canvas').waitFor({ timeout: 20_000 });
     await screenshot(page, 'overview');
     expect(errors).toEqual([]);
   });
