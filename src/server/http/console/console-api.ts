@@ -40,10 +40,11 @@ function consoleErrorReply(error: unknown): HttpReply | undefined {
  * consoleActions on. Shapes are the domain's, in JSON; offsets and times are numbers (ms since the epoch).
  */
 export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencies): void {
-  const requireActions = (what: string) => {
+  const requireActions = (what: string, request: HttpRequest) => {
     if (!deps.areActionsEnabled) {
       throw new HttpError(403, 'CONSOLE_ACTIONS_DISABLED', `${what} changes state, and this server's console is read-only: start it with consoleActions: true in its config file (or --console-actions) to allow it`);
     }
+    refuseCrossSiteRequest(request);
   };
   http.mapErrors('/api/', consoleErrorReply);
 
@@ -96,7 +97,7 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
   });
 
   http.route('DELETE', '/api/topics/:topic', async (request) => {
-    requireActions('deleting a topic');
+    requireActions('deleting a topic', request);
     await deps.topics.deleteTopic(request.params['topic']!);
     return { status: 200, body: { deleted: request.params['topic'] } };
   });
@@ -137,7 +138,7 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
   });
 
   http.route('POST', '/api/groups/:group/reset-offsets', async (request) => {
-    requireActions('resetting offsets');
+    requireActions('resetting offsets', request);
     const body = objectBody(await readJsonBody(request.raw, 64 * 1024));
     const topic = body['topic'];
     if (typeof topic !== 'string' || topic === '') throw new HttpError(400, 'BAD_REQUEST', 'topic is required');
@@ -155,7 +156,7 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
   });
 
   http.route('DELETE', '/api/groups/:group', async (request) => {
-    requireActions('deleting a group');
+    requireActions('deleting a group', request);
     await deps.groups.deleteGroup(request.params['group']!);
     return { status: 200, body: { deleted: request.params['group'] } };
   });
@@ -177,7 +178,7 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
   });
 
   http.route('DELETE', '/api/queue-groups/:group', async (request) => {
-    requireActions('deleting a queue group');
+    requireActions('deleting a queue group', request);
     await deps.queues.deleteGroup(request.params['group']!);
     return { status: 200, body: { deleted: request.params['group'] } };
   });
@@ -201,7 +202,7 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
   });
 
   http.route('POST', '/api/dead-letters/:topic/redrive', async (request) => {
-    requireActions('redriving dead letters');
+    requireActions('redriving dead letters', request);
     const body = objectBody(await readJsonBody(request.raw, 64 * 1024));
     const fromOffsets = new Map<number, number>();
     const given = body['fromOffsets'] ?? [];
@@ -217,6 +218,29 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
     });
     return { status: 200, body: result };
   });
+}
+
+/**
+ * Another web site open in the operator's browser must not be able to act through the console: a
+ * cross-site form or fetch may POST text/plain without asking first (a "simple" request), so actions
+ * take only application/json (which a browser sends cross-site only after a CORS preflight, which
+ * this server never grants), and a request whose Origin is not this host is refused outright.
+ */
+function refuseCrossSiteRequest(request: HttpRequest): void {
+  const origin = request.raw.headers.origin;
+  if (origin !== undefined) {
+    let originHost: string | undefined;
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      originHost = undefined;
+    }
+    if (originHost !== request.raw.headers.host) throw new HttpError(403, 'CROSS_SITE_REQUEST', `a request from ${origin} may not act on this console`);
+  }
+  const contentType = request.raw.headers['content-type'] ?? '';
+  if (request.method === 'POST' && !/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'actions take a JSON body: content-type application/json');
+  }
 }
 
 function resetTarget(body: Record<string, unknown>): ResetTarget {

@@ -30,7 +30,17 @@ export function registerConsole(
     { intervalMs: CONSOLE_LIMITS.throughputSampleIntervalMs, capacity: CONSOLE_LIMITS.throughputSamples, maxTopics: CONSOLE_LIMITS.maxSampledTopics },
   );
   registerConsoleApi(http, { ...deps, throughput, nowMs: () => deps.clock.nowMs() });
-  registerConsoleAssets(http, loadConsoleAssets(deps.assetsDir ?? defaultConsoleAssetsDir()));
+  const assetsDir = deps.assetsDir ?? defaultConsoleAssetsDir();
+  let assets: Map<string, Buffer>;
+  try {
+    assets = loadConsoleAssets(assetsDir);
+  } catch (error) {
+    // A console that cannot load never stops the broker: / says it is not there, the API still answers.
+    deps.broker.logger.warn({ err: error, assetsDir }, 'the web console\'s files cannot be loaded: / answers 503');
+    assets = new Map();
+  }
+  if (assets.size === 0) deps.broker.logger.info({ assetsDir }, 'the web console is not built (make build): / answers 503');
+  registerConsoleAssets(http, assets);
   throughput.start();
   return { stop: () => throughput.stop() };
 }

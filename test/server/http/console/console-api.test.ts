@@ -251,6 +251,27 @@ describe('console API with consoleActions on', () => {
     expect((await postJson(port(), '/api/dead-letters/nope.dlq/redrive', {})).status).toBe(404);
   });
 
+  it('refuses actions from another site: a body not sent as JSON (415), an Origin other than this host (403); nothing changes', async () => {
+    await s.client.admin.createTopic('csrf', { partitions: 1 });
+    await s.client.admin.createTopic('csrf.dlq', { partitions: 1 });
+    const producer = s.client.producer({ acks: 'durable' });
+    await producer.send('csrf.dlq', { value: 'dead', headers: deadLetterHeaders({ topic: 'csrf', partition: 0, offset: 0 }) });
+    await producer.close();
+    // A cross-site form posts text/plain with no preflight.
+    const plain = await httpCall(port(), 'POST', '/api/dead-letters/csrf.dlq/redrive', '{}', { 'content-type': 'text/plain' });
+    expect(plain.status).toBe(415);
+    const foreign = await httpCall(port(), 'POST', '/api/dead-letters/csrf.dlq/redrive', '{}', { 'content-type': 'application/json', origin: 'http://evil.example' });
+    expect(foreign.status).toBe(403);
+    expect(JSON.parse(foreign.body).error.code).toBe('CROSS_SITE_REQUEST');
+    const foreignDelete = await httpCall(port(), 'DELETE', '/api/topics/csrf', undefined, { origin: 'http://evil.example' });
+    expect(foreignDelete.status).toBe(403);
+    expect((await s.client.admin.listOffsets('csrf', 'latest'))[0]!.offset).toBe(0);
+    // The console's own page sends its origin: accepted.
+    const own = await httpCall(port(), 'POST', '/api/dead-letters/csrf.dlq/redrive', '{}', { 'content-type': 'application/json', origin: `http://127.0.0.1:${port()}` });
+    expect(own.status).toBe(200);
+    expect((await s.client.admin.listOffsets('csrf', 'latest'))[0]!.offset).toBe(1);
+  });
+
   it('resets a group\'s offsets (a dry run first) and deletes the group', async () => {
     await s.client.admin.createTopic('reset-me', { partitions: 1 });
     const producer = s.client.producer({ acks: 'durable' });
