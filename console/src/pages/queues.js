@@ -1,10 +1,10 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { LiveChart } from '../chart.js';
-import { Pager, Status } from '../components.js';
+import { ConfirmButton, Pager, Status } from '../components.js';
 import { formatAge, formatCount } from '../format.js';
 import { usePoll, useSeries } from '../poll.js';
-import { enc, query } from '../api.js';
+import { api, enc, query } from '../api.js';
 
 export function QueuesPage() {
   const [offset, setOffset] = useState(0);
@@ -36,7 +36,7 @@ export function QueuesPage() {
   </section>`;
 }
 
-export function QueuePage({ groupId }) {
+export function QueuePage({ groupId, info }) {
   const [offset, setOffset] = useState(0);
   const poll = usePoll(`/queue-groups/${enc(groupId)}` + query({ offset, limit: 200 }), 2000);
   const g = poll.data;
@@ -82,6 +82,22 @@ export function QueuePage({ groupId }) {
       <${Pager} page=${g.partitions} onChange=${setOffset} />
       <h2>Configuration</h2>
       <table class="data config"><tbody>${Object.entries(g.config).map(([k, v]) => html`<tr><td><code>${k}</code></td><td><code>${String(v)}</code></td></tr>`)}</tbody></table>
+      <h2>Actions</h2>
+      <div class="action-row">
+        <${ConfirmButton}
+          label="Delete queue group…"
+          title=${`Delete queue group ${groupId}`}
+          danger=${true}
+          disabled=${info?.areActionsEnabled !== true || g.members.length > 0}
+          disabledReason=${info?.areActionsEnabled === true ? 'a queue group with members cannot be deleted' : "this server's console is read-only (consoleActions is off)"}
+          onConfirm=${async () => {
+            await api(`/queue-groups/${enc(groupId)}`, { method: 'DELETE' });
+            window.location.hash = '#/queues';
+          }}
+        >
+          <p>Its state goes: where it stands in each partition, its delivery counts and its configuration. Its dead-letter topics stay.</p>
+        <//>
+      </div>
     </div>`}
   </section>`;
 }

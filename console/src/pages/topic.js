@@ -1,12 +1,12 @@
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { TimeChart } from '../chart.js';
-import { ErrorBanner, Field, Pager, Status } from '../components.js';
+import { ConfirmButton, ErrorBanner, Field, Pager, Status } from '../components.js';
 import { formatBytes, formatCount, formatTime } from '../format.js';
 import { usePoll } from '../poll.js';
 import { api, enc, query } from '../api.js';
 
-export function TopicPage({ topic }) {
+export function TopicPage({ topic, info }) {
   const [offset, setOffset] = useState(0);
   const poll = usePoll(`/topics/${enc(topic)}` + query({ offset, limit: 100 }), 3000);
   const t = poll.data;
@@ -51,6 +51,22 @@ export function TopicPage({ topic }) {
       </table>
       <h2>Messages</h2>
       <${MessageBrowser} topic=${topic} partitionCount=${t.partitionCount} />
+      <h2>Actions</h2>
+      <div class="action-row">
+        <${ConfirmButton}
+          label="Delete topic…"
+          title=${`Delete topic ${topic}`}
+          danger=${true}
+          disabled=${info?.areActionsEnabled !== true}
+          disabledReason="this server's console is read-only (consoleActions is off)"
+          onConfirm=${async () => {
+            await api(`/topics/${enc(topic)}`, { method: 'DELETE' });
+            window.location.hash = '#/';
+          }}
+        >
+          <p>Every record of <code>${topic}</code> is deleted, with consumer groups' committed offsets of it and queue groups' state of it. This cannot be undone.</p>
+        <//>
+      </div>
     </div>`}
   </section>`;
 }

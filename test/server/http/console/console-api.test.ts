@@ -272,6 +272,25 @@ describe('console API with consoleActions on', () => {
     expect((await s.client.admin.listOffsets('csrf', 'latest'))[0]!.offset).toBe(1);
   });
 
+  it('deletes a topic and a queue group with no members', async () => {
+    await s.client.admin.createTopic('doomed', { partitions: 1 });
+    const producer = s.client.producer({ acks: 'durable' });
+    await producer.send('doomed', { value: 'x' });
+    await producer.close();
+    const queue = s.client.queue({ groupId: 'doomed-workers', topics: ['doomed'] });
+    for await (const message of queue) {
+      await message.ack();
+      break;
+    }
+    await queue.close();
+    expect((await getJson(port(), '/api/queue-groups/doomed-workers')).body.total.depth).toBe(0);
+    expect((await postJson(port(), '/api/queue-groups/doomed-workers', undefined, 'DELETE')).status).toBe(200);
+    expect((await getJson(port(), '/api/queue-groups/doomed-workers')).status).toBe(404);
+    expect((await postJson(port(), '/api/topics/doomed', undefined, 'DELETE')).status).toBe(200);
+    expect((await getJson(port(), '/api/topics/doomed')).status).toBe(404);
+    expect((await postJson(port(), '/api/topics/__consumer_offsets', undefined, 'DELETE')).status).toBe(400);
+  });
+
   it('resets a group\'s offsets (a dry run first) and deletes the group', async () => {
     await s.client.admin.createTopic('reset-me', { partitions: 1 });
     const producer = s.client.producer({ acks: 'durable' });
