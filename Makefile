@@ -2,7 +2,7 @@
 NPM ?= npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install proto lint-proto python-deps bench-deps build run test bench clean
+.PHONY: install proto lint-proto python-deps bench-deps build run test bench clean console browser-deps
 PROTO_FILES := $(wildcard proto/strata/v1/*.proto)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
@@ -25,8 +25,13 @@ proto: src/generated/.stamp
 lint-proto: install
 	npx buf lint proto
 
-build: install proto
+build: install proto console
 	npx tsc -p tsconfig.json
+
+# The web console's front end (console/: Preact + htm, uPlot), bundled by esbuild into dist/console/,
+# which the broker serves at / on its HTTP port.
+console: install
+	node console/build.mjs
 
 # The server's V8 flags (why: src/cli/server-node-flags.ts; bin/strata.js's shebang has the same).
 SERVER_NODE_FLAGS := --min-semi-space-size=16 --max-semi-space-size=32 --initial-heap-size=128
@@ -43,7 +48,13 @@ python-deps:
 	@/usr/bin/python3 -c 'import grpc, grpc_tools.protoc, google.protobuf' 2>/dev/null || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(PYTHON_DEPS); }
 
-test: build lint-proto python-deps
+# test/server/http/console/ drives Debian's Chromium with playwright-core (never a browser download):
+# installed when /usr/bin/chromium is missing.
+browser-deps:
+	@test -x /usr/bin/chromium || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: build lint-proto python-deps browser-deps
 	npx vitest run
 
 # The gRPC bench measures Redis Streams beside Strata in the same run: Debian's redis-server,

@@ -10,6 +10,7 @@ interface ServeOptions {
   httpPort?: string;
   tlsClientCa?: string;
   allowPlaintext?: boolean;
+  consoleActions?: boolean;
   logLevel?: string;
   config?: string;
 }
@@ -21,7 +22,8 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory')
     .option('--host <host>', 'address to listen on')
     .option('--port <port>', 'port to listen on (0: any free port)')
-    .option('--http-port <port>', 'HTTP port for /healthz, /readyz and /metrics (default 9644; 0: any free port; -1: none)')
+    .option('--http-port <port>', 'HTTP port for the web console, /healthz, /readyz and /metrics (default 9644; 0: any free port; -1: none)')
+    .option('--console-actions', 'let the web console change state: redrive dead letters, reset offsets, delete (default: read-only)')
     .option('--tls-client-ca <file>', 'mutual TLS: clients must present a certificate signed by this CA (PEM)')
     .option('--allow-plaintext', 'listen without TLS on an address other than loopback (anyone who reaches it can read and write every topic)')
     .option('--log-level <level>', 'pino log level: trace, debug, info, warn, error')
@@ -39,6 +41,7 @@ export function registerServeCommand(program: Command): void {
         tlsKeyFile: tlsKey,
         tlsClientCaFile: options.tlsClientCa,
         allowPlaintext: options.allowPlaintext,
+        consoleActions: options.consoleActions,
         logLevel: options.logLevel,
       };
       const config = resolveServerConfig(options.config ? readServerConfigFile(options.config) : {}, flags);

@@ -21,6 +21,7 @@ import { GroupConsumptionProgress } from './group-consumption-progress.js';
 import { HeartbeatStreams } from './group-service.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { startGrpcServer } from './grpc-server.js';
+import { registerConsole } from './http/console/console-routes.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
@@ -98,6 +99,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let coordinator: GroupCoordinator | undefined;
   let queueStore: QueueStateStore | undefined;
   let queues: QueueCoordinator | undefined;
+  let consoleRoutes: { stop(): void } | undefined;
   try {
     readiness = { phase: 'starting', detail: 'restoring producer sequences, group offsets and queue groups' };
     const startedMs = clock.nowMs();
@@ -151,13 +153,15 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logger.info({ groups: queues.listGroups().length, elapsedMs: clock.nowMs() - queuesStartedMs }, 'queue groups restored from __queue_state');
     // Retention after acknowledgement and overflow see how far groups have consumed, from now on.
     logManager.setConsumptionProgress(new GroupConsumptionProgress(offsets, coordinator, queues));
+    const groupAdmin = new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() });
+    if (http) consoleRoutes = registerConsole(http, { broker, topics: topicAdmin, groups: groupAdmin, queues, clock, areActionsEnabled: config.consoleActions });
     grpcServer = await startGrpcServer(
       {
         broker,
         topics: topicAdmin,
         groups: {
           coordinator,
-          groupAdmin: new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() }),
+          groupAdmin,
           groupOffsets: new GroupOffsets({ coordinator, offsets, topics: topicLogs }),
           heartbeatStreams,
         },
@@ -169,6 +173,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       tls,
     );
   } catch (error) {
+    consoleRoutes?.stop();
     coordinator?.close();
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
@@ -194,6 +199,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     close() {
       closing ??= (async () => {
         readiness = { phase: 'stopping', detail: 'shutting down' };
+        consoleRoutes?.stop();
         await grpcServer.shutdown();
         coordinator?.close();
         // Its sessions ended with the gRPC server (their members' records released); it waits for

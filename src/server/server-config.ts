@@ -31,6 +31,11 @@ export interface ServerConfig {
    * TLS it is refused at startup unless this is true (then a warning is logged at every start).
    */
   allowPlaintext: boolean;
+  /**
+   * Whether the web console (on the HTTP port) may change state: redrive dead letters, reset offsets,
+   * delete topics and groups. Off by default: the console is read-only and its API answers 403.
+   */
+  consoleActions: boolean;
   logLevel: string;
   /**
    * The largest gRPC message the server accepts: a produce request is one or more batches plus
@@ -113,6 +118,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   tlsKeyFile: '',
   tlsClientCaFile: '',
   allowPlaintext: false,
+  consoleActions: false,
   logLevel: 'info',
   // One default-sized batch plus room for the request's other fields.
   maxRequestBytes: MIN_REQUEST_BYTES,
@@ -154,6 +160,7 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
   if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) {
     throw new InvalidConfigError(`httpPort must be an integer in [0, 65535], or -1 for no HTTP listener, got ${String(config.httpPort)}`);
   }
+  if (typeof config.consoleActions !== 'boolean') throw new InvalidConfigError(`consoleActions must be true or false, got ${JSON.stringify(config.consoleActions)}`);
   if (config.httpPort !== 0 && config.httpPort === config.port) throw new InvalidConfigError(`httpPort and port are both ${config.port}: give each its own`);
   checkTlsSettings(config);
   if (config.maxRequestBytes < MIN_REQUEST_BYTES || config.maxRequestBytes > MAX_REQUEST_BYTES) {

@@ -35,3 +35,11 @@ describe('server config: the memory budget and the per-address caps', () => {
     expect(() => resolveServerConfig({ maxStreamsPerAddress: 0 })).toThrow(InvalidConfigError);
   });
 });
+
+describe('server config: the console', () => {
+  it('is read-only by default; consoleActions takes true or false only', () => {
+    expect(resolveServerConfig({}).consoleActions).toBe(false);
+    expect(resolveServerConfig({ consoleActions: true }).consoleActions).toBe(true);
+    expect(() => resolveServerConfig({ consoleActions: 'yes' as unknown as boolean })).toThrow(/consoleActions must be true or false, got "yes"/);
+  });
+});
