@@ -134,7 +134,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * The record's message id, or undefined when it has none. A header that breaks the rules the
  * server applies on a topic with a dedupe window (one header, 1..200 bytes of UTF-8) is a
- * NonRetriableError: the record can never be keyed, so the consumer dead-letters it.
+ * NonRetriableError: the record can never be keyed, so a queue dead-letters it (a group consumer
+ * does under an onFailure policy; without one the throw stops the member).
  */
 export function messageIdOf(record: RecordIdentity): string | undefined {
   let found: RecordHeader | undefined;

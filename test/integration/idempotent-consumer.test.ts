@@ -1,6 +1,6 @@
 /**
- * IdempotentConsumer in front of both consumers' process(), over a real server: a message its
- * producer wrote twice (same strata-message-id, another offset, another partition) is handled once
+ * IdempotentConsumer in front of both consumers' process() and for-await loops, over a real server:
+ * a message its producer wrote twice (same strata-message-id, another offset, another partition) is handled once
  * and the copy is still committed or acked; a record read again (an offsets reset, an expired queue
  * lock) is skipped by its key; a malformed message id goes to the dead-letter topic.
  */
@@ -76,6 +76,45 @@ describe('IdempotentConsumer with both consumers (real server)', () => {
     expect(dlqAfter.reduce((sum, p) => sum + p.offset, 0)).toBe(2);
     await consumer.close();
     await processing;
+  });
+
+  it('for-await loops of both consumers: run() before the loop asks for the next record (or acks) applies each message once', async () => {
+    const { client } = server;
+    await client.admin.createTopic('orders-it', { partitions: 2 });
+    const producer = client.producer({ acks: 'durable' });
+    const withId = (id: string, partition: number) => ({ value: `v-${id}`, partition, headers: { [MESSAGE_ID_HEADER]: id } });
+    await producer.sendBatch('orders-it', [withId('a', 0), withId('b', 1), withId('a', 1), { value: 'no-id', partition: 0 }, withId('b', 0)]);
+    await producer.close();
+
+    const groupIdem = new IdempotentConsumer({ store: new MemoryProcessedKeyStore() });
+    const groupApplied: string[] = [];
+    const consumer = client.consumer({ groupId: 'idem-it', topics: ['orders-it'], fromBeginning: true, logger: quiet });
+    let seen = 0;
+    for await (const record of consumer) {
+      await groupIdem.run(record, () => void groupApplied.push(valueOf(record)));
+      if (++seen === 5) {
+        await consumer.commit(); // counts the record in hand before leaving the loop
+        break;
+      }
+    }
+    await consumer.close();
+    expect([...groupApplied].sort()).toEqual(['no-id', 'v-a', 'v-b']);
+    expect(groupIdem.counts).toEqual({ processed: 3, duplicates: 2 });
+    const { lag } = await client.admin.describeGroup('idem-it');
+    expect(lag.every((p) => p.lagRecords === 0)).toBe(true);
+
+    const queueIdem = new IdempotentConsumer({ store: new MemoryProcessedKeyStore() });
+    const queueApplied: string[] = [];
+    const queue = client.queue({ groupId: 'idem-it-q', topics: ['orders-it'], logger: quiet });
+    seen = 0;
+    for await (const message of queue) {
+      await queueIdem.run(message, () => void queueApplied.push(valueOf(message)));
+      await message.ack(); // a skipped duplicate is acked too: it is done
+      if (++seen === 5) break;
+    }
+    expect([...queueApplied].sort()).toEqual(['no-id', 'v-a', 'v-b']);
+    const described = await client.admin.describeQueueGroup('idem-it-q');
+    expect(described.total).toMatchObject({ depth: 0, inFlight: 0 });
   });
 
   it('queue process() with concurrency: a duplicate is handled once and acked, a redelivery after an expired lock is skipped, a malformed id is rejected', async () => {
