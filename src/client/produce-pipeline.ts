@@ -46,6 +46,8 @@ export interface PipelineOptions {
   givenUpError?: () => StrataClientError | undefined;
   /** Every failure of the stream (for the connection error a give-up names). */
   onStreamFailure?: (error: StrataClientError) => void;
+  /** A request of the topic refused as BATCH_TOO_LARGE (its max.message.bytes may have been lowered since the producer learned it). */
+  onBatchTooLarge?: (topic: string) => void;
   /**
    * A batch was refused with PRODUCER_FENCED: a newer instance of the producer took over (the server
    * never fences the producer's own epochs). Called after the batch failed.
@@ -323,6 +325,7 @@ export class ProducePipeline {
    */
   private onRequestFailure(group: SealedBatch[], error: StrataClientError, isOutcomeUnknown = false): void {
     this.partitionState(group[0]!.topic, group[0]!.partition).requestsInFlight--;
+    if (error.code === 'BATCH_TOO_LARGE') this.options.onBatchTooLarge?.(group[0]!.topic);
     // A refusal covers the whole request; which batch caused it is unknown. Nothing was written, so
     // each batch is sent again alone and only the one at fault fails.
     const batchError = !isOutcomeUnknown && group.length > 1 && !error.retriable ? copyError(error, { retriable: true }) : error;

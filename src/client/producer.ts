@@ -189,6 +189,8 @@ export class Producer {
       },
       givenUpError: () => this.connection.checkGivenUp() ?? this.identity.fenced,
       onStreamFailure: (error) => this.connection.noteFailure(error),
+      // AlterTopicConfig may have lowered the limit: later batches are built to the new one.
+      onBatchTooLarge: (topic) => this.topics.refresh(topic),
       onProducerFenced: (error) => this.identity.noteFenced(error),
     });
   }

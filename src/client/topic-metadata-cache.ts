@@ -41,6 +41,11 @@ export class TopicMetadataCache {
     return metadata?.partitionCount;
   }
 
+  /** Asks the server again now, keeping what is known until the answer (and after a failure). */
+  refresh(topic: string): void {
+    if (this.known.has(topic)) void this.load(topic).catch(() => undefined);
+  }
+
   maxBatchBytes(topic: string): number | undefined {
     return this.known.get(topic)?.maxBatchBytes;
   }

@@ -360,7 +360,7 @@ export class PartitionLog {
 
   /**
    * Takes the topic's new configuration (AlterTopicConfig) without a restart; what applies when is
-   * in README's topic configuration section, visibility across a flush switch in live-config.ts.
+   * in README's table of topic configuration keys (Storage layout), visibility across a flush switch in live-config.ts.
    */
   applyConfig(config: TopicConfig): void {
     if (config === this.config) return;

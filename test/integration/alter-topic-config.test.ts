@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { call } from '../../src/client/admin.js';
 import { BatchTooLargeError, InternalTopicError, InvalidArgumentError, InvalidConfigError, TopicNotFoundError } from '../../src/core/errors.js';
 import { OFFSETS_TOPIC } from '../../src/core/internal-topics.js';
+import { eventually } from '../helpers/eventually.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
 import { rejection } from '../helpers/rejection.js';
 
@@ -46,6 +47,29 @@ describe('AlterTopicConfig over gRPC', () => {
     await harness.restart();
     const afterRestart = await harness.client.admin.describeTopic('live');
     expect(afterRestart.configOverrides).toEqual({ 'retention.ms': '60000', 'max.message.bytes': '1024', 'retention.bytes': '1048576' });
+  });
+
+  it('a producer that learned a larger max.message.bytes builds its batches to a lowered one once the server refused one', async () => {
+    const { admin } = harness.client;
+    await admin.createTopic('shrinks', { partitions: 1 });
+    const producer = harness.client.producer({ lingerMs: 5 });
+    const records = () => Array.from({ length: 400 }, (_, i) => ({ value: `record ${i} `.padEnd(100, '.') }));
+    try {
+      await producer.sendBatch('shrinks', records()); // 16 KiB batches (batchBytes) under the 1 MiB limit
+      await admin.alterTopicConfig('shrinks', { set: { 'max.message.bytes': 4096 } });
+      // Batches built to the old limit are refused; the refusal makes the producer ask for the limit
+      // again (not after its 5-minute metadata age), and batches built after that pass.
+      const sent = await eventually(
+        async () => producer.sendBatch('shrinks', records()).then(() => true, (error: { code?: string }) => {
+          expect(error.code).toBe('BATCH_TOO_LARGE');
+          return false;
+        }),
+        { what: 'a sendBatch built to the lowered limit', timeoutMs: 20_000, intervalMs: 100 },
+      );
+      expect(sent).toBe(true);
+    } finally {
+      await producer.close().catch(() => undefined);
+    }
   });
 
   it('with validateOnly answers the would-be config and changes nothing', async () => {

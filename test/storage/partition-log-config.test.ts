@@ -160,6 +160,28 @@ describe('PartitionLog.applyConfig', () => {
       expect(notified.every((hw, i) => i === 0 || hw > notified[i - 1]!)).toBe(true);
     }
 
+    it('always -> interval: a record written and not yet durable becomes visible at once, and waiting readers are told', async () => {
+      const { fs, hold, release } = gatedFileSystem();
+      const log = track(await openLog(dir.path, { fs }));
+      hold();
+      try {
+        const appended = log.append(makeBatch('w', 1));
+        await eventually(() => log.logEndOffset === 1, { what: 'the append to be written' });
+        expect(log.highWatermark).toBe(0);
+        const notified: number[] = [];
+        log.onHighWatermark((hw) => notified.push(hw));
+        log.applyConfig(config({ flush: 'interval' }));
+        expect(log.highWatermark).toBe(1);
+        expect(notified).toEqual([1]);
+        expect(decodeAll((await log.read(0, 1024)).batches).map((r) => r.value)).toEqual(['w#0']);
+        release();
+        // It was appended under `always`: its acknowledgement still waits for the fsync.
+        expect((await appended).durability).toBe('durable');
+      } finally {
+        release();
+      }
+    });
+
     it('always -> interval: appends are acknowledged written and the flush.ms timer fsyncs them', async () => {
       const fs = new FaultyFileSystem();
       const clock = new ManualClock(START_MS);
