@@ -1,6 +1,7 @@
 import { InvalidArgumentError, OffsetOutOfRangeError, TopicNotFoundError } from '../core/errors.js';
 import { refuseInternalTopic } from '../core/internal-topics.js';
 import type { LogManager } from '../storage/log-manager.js';
+import type { PartitionLog } from '../storage/partition-log.js';
 
 export interface PartitionPurgeRequest {
   partition: number;
@@ -20,28 +21,35 @@ export interface PartitionPurgeResult {
   highWatermark: number;
 }
 
+interface PurgeStep {
+  log: PartitionLog;
+  partition: number;
+  previousLogStartOffset: number;
+  /** Where the start moves: at least where it is (it never moves back). */
+  target: number;
+  highWatermark: number;
+}
+
+/** A purge checked whole and not yet done: see planPurge. */
+export interface PurgePlan {
+  readonly steps: readonly PurgeStep[];
+}
+
 /**
- * Kafka's DeleteRecords over the log manager: moves the log start offset of each named partition of a
- * client topic forward (PartitionLog.advanceLogStart). Every partition is checked before any changes:
- * an internal topic (INTERNAL_TOPIC), an unknown topic or partition, a partition named twice, an
- * offset that is not a non-negative integer, or one past the high watermark (OFFSET_OUT_OF_RANGE with
- * the valid range) refuses the whole request unchanged. An offset at or below the log start changes
- * nothing (as in Kafka: the start never moves back). `validateOnly` answers the plan and stops there.
- * Between the check and the purge the high watermark only grows and the start only moves forward, so
- * a checked purge stays valid; only an I/O failure can stop it midway, after the partitions before
- * it were purged, and the same request again is then safe (it finishes the rest).
+ * Kafka's DeleteRecords, first half: checks a purge of a client topic's partitions, all of them,
+ * before anything moves. An internal topic (INTERNAL_TOPIC), an unknown topic or partition, a
+ * partition named twice, an offset that is not a non-negative integer, or one past the high watermark
+ * (OFFSET_OUT_OF_RANGE with the valid range) refuses the whole request. An offset at or below the log
+ * start moves nothing there (as in Kafka: the start never moves back). Between this check and
+ * executePurge the high watermark only grows and the start only moves forward, so a checked step
+ * stays valid.
  */
-export async function purgeRecords(
-  logs: LogManager,
-  topic: string,
-  purges: readonly PartitionPurgeRequest[],
-  options: { validateOnly: boolean },
-): Promise<PartitionPurgeResult[]> {
+export function planPurge(logs: LogManager, topic: string, purges: readonly PartitionPurgeRequest[]): PurgePlan {
   refuseInternalTopic(topic, 'purge records of');
   if (logs.partitionCount(topic) === undefined) throw new TopicNotFoundError(topic);
   if (purges.length === 0) throw new InvalidArgumentError('a purge names at least one partition');
   const seen = new Set<number>();
-  const plan = purges.map(({ partition, before }) => {
+  const steps = purges.map(({ partition, before }) => {
     if (seen.has(partition)) throw new InvalidArgumentError(`partition ${partition} is named twice in one purge`);
     seen.add(partition);
     const log = logs.partition(topic, partition);
@@ -59,11 +67,22 @@ export async function purgeRecords(
     }
     return { log, partition, previousLogStartOffset, target: Math.max(target, previousLogStartOffset), highWatermark };
   });
-  if (options.validateOnly) {
-    return plan.map((p) => ({ partition: p.partition, previousLogStartOffset: p.previousLogStartOffset, logStartOffset: p.target, purgedRecords: p.target - p.previousLogStartOffset, highWatermark: p.highWatermark }));
-  }
+  return { steps };
+}
+
+/** What a plan would do, per partition, in the order asked (a dry run's answer). */
+export function purgePlanResults(plan: PurgePlan): PartitionPurgeResult[] {
+  return plan.steps.map((p) => ({ partition: p.partition, previousLogStartOffset: p.previousLogStartOffset, logStartOffset: p.target, purgedRecords: p.target - p.previousLogStartOffset, highWatermark: p.highWatermark }));
+}
+
+/**
+ * The second half: moves each partition's start (PartitionLog.advanceLogStart), in order. Only an I/O
+ * failure stops it midway, after the partitions before it moved; the same request again is then
+ * safe (it finishes the rest).
+ */
+export async function executePurge(plan: PurgePlan): Promise<PartitionPurgeResult[]> {
   const results: PartitionPurgeResult[] = [];
-  for (const p of plan) {
+  for (const p of plan.steps) {
     const { previousLogStartOffset, logStartOffset } = await p.log.advanceLogStart(p.target);
     results.push({ partition: p.partition, previousLogStartOffset, logStartOffset, purgedRecords: logStartOffset - previousLogStartOffset, highWatermark: p.highWatermark });
   }

@@ -3,7 +3,7 @@ import { isInternalTopic, refuseInternalTopic } from '../core/internal-topics.js
 import type { LogManager, TopicConfigChange, TopicDescription } from '../storage/log-manager.js';
 import { resolveTopicConfig, TOPIC_CONFIG_KEYS, type TopicConfig } from '../storage/topic-config.js';
 import { startOffsetIn, type StartPosition } from './broker.js';
-import { purgeRecords, type PartitionPurgeRequest, type PartitionPurgeResult } from './record-purge.js';
+import { executePurge, planPurge, purgePlanResults, type PartitionPurgeRequest, type PartitionPurgeResult } from './record-purge.js';
 
 export type { PartitionDescription, TopicConfigChange, TopicDescription } from '../storage/log-manager.js';
 export type { PartitionPurgeRequest, PartitionPurgeResult } from './record-purge.js';
@@ -97,13 +97,15 @@ export class TopicAdmin {
     return this.logs.createPartitions(name, partitionCount);
   }
 
-  /** Kafka's DeleteRecords: see record-purge.ts. Nothing changes when `validateOnly` is set or a partition is refused. */
+  /** Kafka's DeleteRecords: see record-purge.ts. Nothing changes when `validateOnly` is set or any partition is refused. */
   async purgeRecords(topic: string, purges: readonly PartitionPurgeRequest[], options: { validateOnly: boolean }): Promise<PartitionPurgeResult[]> {
+    const plan = planPurge(this.logs, topic, purges);
+    if (options.validateOnly) return purgePlanResults(plan);
     try {
-      return await purgeRecords(this.logs, topic, purges, options);
+      return await executePurge(plan);
     } finally {
       // Also after a failure midway: the partitions before it moved.
-      if (!options.validateOnly) this.options.onRecordsPurged?.(topic);
+      this.options.onRecordsPurged?.(topic);
     }
   }
 
