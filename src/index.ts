@@ -46,11 +46,13 @@ export {
   MemoryBudgetExhaustedError,
   TooManyConnectionsError,
   TooManyStreamsError,
+  InvalidMessageIdError,
 } from './core/errors.js';
 export type { StrataErrorOptions } from './core/errors.js';
 export { encodeRecordBatch, decodeRecordBatch, iterateBatches } from './format/record-batch-codec.js';
 export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } from './format/record-batch-codec.js';
 export { validateBatch, validateBatches, readBatchHeader } from './format/record-batch.js';
+export { MESSAGE_ID_HEADER } from './format/message-ids.js';
 export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
 export type { StrataClientOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';

@@ -15,6 +15,7 @@ import {
   InternalTopicError,
   InvalidArgumentError,
   InvalidConfigError,
+  InvalidMessageIdError,
   InvalidTopicNameError,
   LogClosedError,
   MemoryBudgetExhaustedError,
@@ -112,6 +113,7 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new MemoryBudgetExhaustedError(m),
   (m) => new TooManyConnectionsError(m),
   (m) => new TooManyStreamsError(m),
+  (m) => new InvalidMessageIdError(m),
 ];
 
 /**

@@ -45,6 +45,7 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   MEMORY_BUDGET_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
   TOO_MANY_CONNECTIONS: grpc.status.RESOURCE_EXHAUSTED,
   TOO_MANY_STREAMS: grpc.status.RESOURCE_EXHAUSTED,
+  INVALID_MESSAGE_ID: grpc.status.INVALID_ARGUMENT,
 });
 
 export interface DescribedError {

@@ -41,9 +41,11 @@ export interface AppendOptions {
   /**
    * Runs after validation, on the caller's turn and in append order, before the append is queued:
    * may throw to refuse it (nothing is written), or return a result to answer without writing (a
-   * retried batch already in the log). The broker's producer sequence check lives here.
+   * retried batch already in the log). The broker's producer sequence check lives here. It may also
+   * answer later (a promise: records that are all duplicates of others being appended), or hand back
+   * other batches to append instead (`replacement`: the request rebuilt without its duplicates).
    */
-  admit?: (headers: readonly BatchHeader[]) => AppendResult | undefined;
+  admit?: (headers: readonly BatchHeader[]) => AppendResult | Promise<AppendResult> | { replacement: Buffer; headers: readonly BatchHeader[] } | undefined;
 }
 
 export interface PartitionLogOptions {
@@ -181,6 +183,11 @@ export class PartitionLog {
     return this.logStartOffset;
   }
 
+  /** The topic's config as this partition applies it now (read it per use: it may change). */
+  get topicConfig(): Readonly<TopicConfig> {
+    return this.config;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }
@@ -214,8 +221,9 @@ export class PartitionLog {
       this.groupCommit.checkRoom(data.length);
       // Last, after every check that can refuse the append: what admit records must not be undone.
       const admitted = options.admit?.(headers);
-      if (admitted) return Promise.resolve(admitted);
       const ackLevel = options.ackLevel ?? (this.config.flushPolicy === 'always' ? 'durable' : 'written');
+      if (admitted && 'replacement' in admitted) return this.groupCommit.enqueue(admitted.replacement, admitted.headers, ackLevel);
+      if (admitted) return Promise.resolve(admitted);
       return this.groupCommit.enqueue(data, headers, ackLevel);
     } catch (error) {
       return Promise.reject(error);

@@ -1,5 +1,5 @@
 import { InvalidConfigError } from '../core/errors.js';
-import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, MAX_SEGMENT_BYTES } from '../core/limits.js';
+import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, MAX_DEDUPE_WINDOW_MS, MAX_SEGMENT_BYTES } from '../core/limits.js';
 
 /**
  * Per-topic configuration, with Kafka's key names where Kafka has one.
@@ -31,6 +31,11 @@ export interface TopicConfig {
   /** -1: no size limit. */
   retentionBytes: number;
   maxBatchBytes: number;
+  /**
+   * `dedupe.window.ms`: a record whose `strata-message-id` was appended to its partition within this
+   * many ms is not written again (broker/message-id-index.ts). 0 (default): off.
+   */
+  dedupeWindowMs: number;
 }
 
 export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
@@ -42,6 +47,7 @@ export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: -1,
   maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
+  dedupeWindowMs: 0,
 });
 
 interface KeySpec {
@@ -78,6 +84,7 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, KeySpec>> = Object.freez
   'retention.ms': { field: 'retentionMs', parse: integerIn(0, Number.MAX_SAFE_INTEGER, true) },
   'retention.bytes': { field: 'retentionBytes', parse: integerIn(0, Number.MAX_SAFE_INTEGER, true) },
   'max.message.bytes': { field: 'maxBatchBytes', parse: integerIn(64, MAX_BATCH_BYTES_LIMIT) },
+  'dedupe.window.ms': { field: 'dedupeWindowMs', parse: integerIn(0, MAX_DEDUPE_WINDOW_MS) },
 });
 
 /**
