@@ -17,7 +17,7 @@ function batch(baseSequence: number, values: string[], producerEpoch = 0): Buffe
     values.map((value) => ({
       value,
       timestampMs: 1_700_000_000_000,
-      headers: value.startsWith('-') ? {} : { [MESSAGE_ID_HEADER]: value.split('#')[0]! },
+      headers: value.startsWith('-') ? {} : ({ [MESSAGE_ID_HEADER]: value.split('#')[0]! } as Record<string, string>),
     })),
     { producerId: PRODUCER_ID, producerEpoch, baseSequence },
   );
