@@ -1,8 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { readBatchHeader, type BatchHeader } from '../format/record-batch.js';
-import { readMessageIds, rebuildBatchKeeping } from '../format/message-ids.js';
+import { type MessageIds, readMessageIds, rebuildBatchKeeping } from '../format/message-ids.js';
 import type { AckLevel, AppendResult, PartitionLog } from '../storage/partition-log.js';
-import type { IdSlot, MessageIdIndex } from './message-id-index.js';
+import { hashOf, type IdSlot, type MessageIdIndex } from './message-id-index.js';
 import type { Admission, ProducerSequences } from './producer-sequences.js';
 
 /** A record of a produce request that was not written: an earlier record with its message id was. */
@@ -19,14 +19,17 @@ export interface DedupedAppendResult extends AppendResult {
   duplicateRecords: DuplicateRecord[];
 }
 
-/** Per record of a request: written at a position of what this request appends, or a duplicate. */
-type RecordFate = { written: number } | { slot: IdSlot } | { sameAs: number };
+/** A record of the request that is a duplicate: of an id in the index, or of an earlier record of the request. */
+type Duplicate = { index: number; slot: IdSlot } | { index: number; sameAs: number };
 
 interface Plan {
-  fates: RecordFate[];
-  /** Ids this request writes, with their positions among its written records. */
-  newIds: string[];
-  newPositions: number[];
+  /** Per record of the request: its position among the records this request writes, or -1. */
+  writtenPositions: Int32Array;
+  duplicates: Duplicate[];
+  /** Records (of the request) whose ids this request writes, their positions among its written records, and every id's hash. */
+  newIdRecords: Int32Array;
+  newPositions: Int32Array;
+  hashes: Int32Array;
   writtenCount: number;
   writtenPerBatch: number[];
 }
@@ -69,14 +72,14 @@ export function produceWithDedupe(context: DedupeProduceContext, records: Buffer
       const nowMs = clock.nowMs();
       index.expire(nowMs, config.dedupeWindowMs);
       plan = planRequest(index, ids, headers);
-      const replacement = plan.writtenCount < ids.length && plan.writtenCount > 0 ? rebuild(records, headers, plan, config.maxBatchBytes) : undefined;
+      const replacement = plan.writtenCount < ids.count && plan.writtenCount > 0 ? rebuild(records, headers, plan, config.maxBatchBytes) : undefined;
       const admission: Admission = sequences.admit(headers);
       if (admission.kind === 'duplicate') {
         answer = answerRetry(index, ids, admission.result);
         plan = undefined;
         return answer;
       }
-      const pending = plan.newIds.length > 0 ? index.admit(plan.newIds, plan.newPositions, nowMs, nowMs) : undefined;
+      const pending = plan.newIdRecords.length > 0 ? index.admit(ids, plan.newIdRecords, plan.newPositions, plan.hashes, nowMs, nowMs) : undefined;
       const writtenPerBatch = plan.writtenPerBatch;
       onWritten = (result) => {
         pending?.settle(result.baseOffset);
@@ -115,36 +118,73 @@ export function produceWithDedupe(context: DedupeProduceContext, records: Buffer
   );
 }
 
-function planRequest(index: MessageIdIndex, ids: readonly (string | undefined)[], headers: readonly BatchHeader[]): Plan {
-  const fates: RecordFate[] = new Array(ids.length);
-  const newIds: string[] = [];
-  const newPositions: number[] = [];
+function planRequest(index: MessageIdIndex, ids: MessageIds, headers: readonly BatchHeader[]): Plan {
+  const writtenPositions = new Int32Array(ids.count);
+  const hashes = new Int32Array(ids.count);
+  const duplicates: Duplicate[] = [];
+  const newIdRecords = new Int32Array(ids.count);
+  const newPositions = new Int32Array(ids.count);
+  let newCount = 0;
   const writtenPerBatch: number[] = [];
-  let seenInRequest: Map<string, number> | undefined;
+  const inRequest = new RequestIds(ids);
   let written = 0;
   let record = 0;
   for (const header of headers) {
     const writtenBefore = written;
     for (let end = record + header.recordCount; record < end; record++) {
-      const id = ids[record];
-      if (id === undefined) {
-        fates[record] = { written: written++ };
+      const start = ids.starts[record]!;
+      if (start < 0) {
+        writtenPositions[record] = written++;
         continue;
       }
-      const slot = index.get(id);
-      const earlier = seenInRequest?.get(id);
-      if (slot !== undefined) fates[record] = { slot };
-      else if (earlier !== undefined) fates[record] = { sameAs: earlier };
+      const length = ids.lengths[record]!;
+      const hash = hashOf(ids.bytes, start, length);
+      hashes[record] = hash;
+      const slot = index.get(ids.bytes, start, length, hash);
+      const earlier = slot === undefined ? inRequest.firstWith(record, hash) : -1;
+      if (slot !== undefined) duplicates.push({ index: record, slot });
+      else if (earlier >= 0) duplicates.push({ index: record, sameAs: earlier });
       else {
-        (seenInRequest ??= new Map()).set(id, record);
-        newIds.push(id);
-        newPositions.push(written);
-        fates[record] = { written: written++ };
+        newIdRecords[newCount] = record;
+        newPositions[newCount++] = written;
+        writtenPositions[record] = written++;
+        continue;
       }
+      writtenPositions[record] = -1;
     }
     writtenPerBatch.push(written - writtenBefore);
   }
-  return { fates, newIds, newPositions, writtenCount: written, writtenPerBatch };
+  return { writtenPositions, duplicates, newIdRecords: newIdRecords.subarray(0, newCount), newPositions: newPositions.subarray(0, newCount), hashes, writtenCount: written, writtenPerBatch };
+}
+
+/**
+ * The ids seen so far in one request: an open-addressing table of record numbers by hash (linear
+ * probing), so that a repeated id inside a request is found without a string per id.
+ */
+class RequestIds {
+  private readonly table: Int32Array;
+  private readonly hashes: Int32Array;
+
+  constructor(private readonly ids: MessageIds) {
+    let size = 16;
+    while (size < 2 * ids.count) size *= 2;
+    this.table = new Int32Array(size);
+    this.hashes = new Int32Array(ids.count);
+  }
+
+  /** The first earlier record with the same id as `record`, or -1 (and `record` is remembered). */
+  firstWith(record: number, hash: number): number {
+    const { bytes, starts, lengths } = this.ids;
+    const mask = this.table.length - 1;
+    let p = hash & mask;
+    for (; this.table[p] !== 0; p = (p + 1) & mask) {
+      const other = this.table[p]! - 1;
+      if (this.hashes[other] === hash && lengths[other] === lengths[record] && bytes.compare(bytes, starts[record]!, starts[record]! + lengths[record]!, starts[other]!, starts[other]! + lengths[other]!) === 0) return other;
+    }
+    this.table[p] = record + 1;
+    this.hashes[record] = hash;
+    return -1;
+  }
 }
 
 /** The request's batches without their duplicates (batches without one are kept byte for byte). */
@@ -157,7 +197,7 @@ function rebuild(records: Buffer, headers: readonly BatchHeader[], plan: Plan, m
     if (written === header.recordCount) parts.push(records.subarray(position, position + header.sizeBytes));
     else if (written > 0) {
       const first = firstRecord;
-      parts.push(...rebuildBatchKeeping(records, position, header, (i) => 'written' in plan.fates[first + i]!, maxBatchBytes));
+      parts.push(...rebuildBatchKeeping(records, position, header, (i) => plan.writtenPositions[first + i]! >= 0, maxBatchBytes));
     }
     position += header.sizeBytes;
     firstRecord += header.recordCount;
@@ -174,20 +214,16 @@ function rebuild(records: Buffer, headers: readonly BatchHeader[], plan: Plan, m
 
 /** Resolves once every append this request's duplicates wait for is written; rejects if one failed. */
 async function originalsSettled(plan: Plan): Promise<void> {
-  for (const fate of plan.fates) {
-    if ('slot' in fate && typeof fate.slot === 'object') await fate.slot.append.settled;
+  for (const duplicate of plan.duplicates) {
+    if ('slot' in duplicate && typeof duplicate.slot === 'object') await duplicate.slot.append.settled;
   }
 }
 
 async function duplicatesOf(plan: Plan, baseOffset: number): Promise<DuplicateRecord[]> {
   const duplicates: DuplicateRecord[] = [];
-  for (let index = 0; index < plan.fates.length; index++) {
-    const fate = plan.fates[index]!;
-    if ('written' in fate) continue;
-    if ('sameAs' in fate) {
-      const original = plan.fates[fate.sameAs] as { written: number };
-      duplicates.push({ index, originalOffset: baseOffset + original.written });
-    } else duplicates.push({ index, originalOffset: await offsetOf(fate.slot) });
+  for (const duplicate of plan.duplicates) {
+    const originalOffset = 'sameAs' in duplicate ? baseOffset + plan.writtenPositions[duplicate.sameAs]! : await offsetOf(duplicate.slot);
+    duplicates.push({ index: duplicate.index, originalOffset });
   }
   return duplicates;
 }
@@ -205,14 +241,14 @@ async function offsetOf(slot: IdSlot): Promise<number> {
  * offsets in order, if the count agrees; if it does not (an id evicted since), the offsets are -1, as
  * for a retry the server can no longer place.
  */
-async function answerRetry(index: MessageIdIndex, ids: readonly (string | undefined)[], original: AppendResult): Promise<DedupedAppendResult> {
+async function answerRetry(index: MessageIdIndex, ids: MessageIds, original: AppendResult): Promise<DedupedAppendResult> {
   const duplicateRecords: DuplicateRecord[] = [];
   const isWritten = (offset: number) => original.baseOffset >= 0 && offset >= original.baseOffset && offset <= original.lastOffset;
   let ownCount = 0;
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i];
-    const slot = id === undefined ? undefined : index.get(id);
-    if (id === undefined) ownCount++;
+  for (let i = 0; i < ids.count; i++) {
+    const start = ids.starts[i]!;
+    const slot = start < 0 ? undefined : index.get(ids.bytes, start, ids.lengths[i]!);
+    if (start < 0) ownCount++;
     else if (slot === undefined) ownCount = Number.NaN;
     else {
       const offset = await offsetOf(slot);

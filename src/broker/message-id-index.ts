@@ -1,5 +1,5 @@
 import { assert } from '../core/assert.js';
-import { DEDUPE_EVICTION_LOG_INTERVAL_MS } from '../core/limits.js';
+import { DEDUPE_EVICTION_LOG_INTERVAL_MS, MAX_MESSAGE_ID_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 
 /** An id admitted by an append still in progress: its offset is known once the append is. */
@@ -23,10 +23,11 @@ export interface PendingIds {
   fail(error: unknown): void;
 }
 
-interface Mark {
-  /** Ids of one append (or one batch read back at startup) still in the map. */
-  count: number;
-  appendTimeMs: number;
+/** Ids as bytes: `count` ids, id i at bytes[starts[i], starts[i] + lengths[i]). */
+export interface IdBytes {
+  readonly bytes: Buffer;
+  readonly starts: ArrayLike<number>;
+  readonly lengths: ArrayLike<number>;
 }
 
 export interface MessageIdIndexOptions {
@@ -36,39 +37,80 @@ export interface MessageIdIndexOptions {
   partition: number;
 }
 
+interface Pending extends PendingIds {
+  readonly firstSeq: number;
+  readonly count: number;
+  /** Position of each id (by sequence from firstSeq) among the records its append writes. */
+  readonly positions: ArrayLike<number>;
+}
+
+interface Mark {
+  /** The ids admitted up to here (exclusive sequence number) ... */
+  endSeq: number;
+  /** ... were admitted at this time (or before). */
+  appendTimeMs: number;
+}
+
+const MIN_CAPACITY = 1_024;
+const PENDING_OFFSET = -1;
+
 /**
  * One partition's message ids (header `strata-message-id`) and the offsets they were appended at,
  * for a topic with `dedupe.window.ms` set: a record whose id is here is a duplicate and is not written
  * again.
  *
- * Memory is bounded twice: ids appended longer than the window ago are dropped (expire(), with the
+ * Memory is bounded twice: ids admitted longer than the window ago are dropped (expire(), with the
  * window read per call so that a changed topic config applies at once), and past `maxIdCount` the
  * oldest go first, counted and logged at most once per DEDUPE_EVICTION_LOG_INTERVAL_MS.
  *
- * Layout: a Map from id to offset, whose insertion order is admission order, which is offset order
- * (appends take offsets in the order the partition admits them); beside it a queue of marks, one per
- * append, holding its admission time and how many of its ids are still in the map. So an id costs a
- * Map entry and its string, and the times cost one mark per append. An append in progress maps its
- * ids to a PendingSlot, so a second request with the same id, arriving before the first is written,
- * is a duplicate of it (its answer waits for the first's outcome).
+ * Layout (typed arrays, no object or string per id: a JS Map of strings cost ~85 bytes and ~2 us of
+ * CPU per id, 4x the rest of the append path): every admitted id gets the next sequence number; slot
+ * `seq % capacity` of a ring holds its hash, offset (PENDING_OFFSET while its append is in progress),
+ * position in its append, and where its bytes are in a byte ring (the arena). Sequence order is
+ * admission order, which is offset order, so the oldest ids are at the ring's head and eviction is
+ * FIFO. An open-addressing table (linear probing, load <= 1/2, backward-shift deletion) maps a hash to
+ * slots. A queue of marks gives admission times per append. Capacities double as ids come (up to
+ * maxIdCount) and halve when few are left, so a quiet partition holds little.
+ *
+ * A second request with an id whose append is still in progress is a duplicate of it (its answer
+ * waits for that append's outcome: see PendingIds). A failed append's ids are removed at once.
  *
  * Concurrency: called on the partition's admission turn (synchronously), as the producer sequences.
  */
 export class MessageIdIndex {
-  private readonly offsets = new Map<string, IdSlot>();
+  private capacity = 0;
+  private slotHash = new Int32Array(0);
+  private slotOffset = new Float64Array(0);
+  /** Where each key starts in the arena (a position, not a counter). */
+  private slotKeyStart = new Int32Array(0);
+  /** 0: no id in the slot (evicted, or its append failed). */
+  private slotKeyLength = new Uint8Array(0);
+  private table = new Int32Array(0);
+  private arena = Buffer.alloc(0);
+  /** Arena bytes in use: [arenaHead, arenaTail) as ever-growing counters (position = counter % arena.length). */
+  private arenaHead = 0;
+  private arenaTail = 0;
+  /** Live sequence numbers: [headSeq, tailSeq). */
+  private headSeq = 0;
+  private tailSeq = 0;
+  private liveCount = 0;
+  private readonly pendings: Pending[] = [];
   private readonly marks: Mark[] = [];
   private markHead = 0;
   private evictedTotal = 0;
   private evictedSinceLog = 0;
+  /** Ids evicted by insert() during the current admission, not yet counted. */
+  private evictedInInsert = 0;
   private lastEvictionLogMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: MessageIdIndexOptions) {
     assert(Number.isSafeInteger(options.maxIdCount) && options.maxIdCount > 0, 'maxIdCount is a positive integer');
+    this.resize(MIN_CAPACITY);
   }
 
   /** Ids held now. */
   get size(): number {
-    return this.offsets.size;
+    return this.liveCount;
   }
 
   /** Ids evicted by the count bound (not by the window) since this index was made. */
@@ -76,9 +118,20 @@ export class MessageIdIndex {
     return this.evictedTotal;
   }
 
-  /** The slot of `id`, if it was admitted within the window (call expire() first). */
-  get(id: string): IdSlot | undefined {
-    return this.offsets.get(id);
+  /** Bytes of the typed arrays and arena (for the memory figures in bench/RESULTS.md). */
+  get retainedBytes(): number {
+    return this.capacity * (4 + 8 + 4 + 1) + this.table.byteLength + this.arena.length;
+  }
+
+  /** The slot of the id at bytes[start, start + length), if it was admitted within the window (call expire() first). */
+  get(bytes: Buffer, start: number, length: number, hash = hashOf(bytes, start, length)): IdSlot | undefined {
+    const slot = this.find(bytes, start, length, hash);
+    if (slot < 0) return undefined;
+    const offset = this.slotOffset[slot]!;
+    if (offset !== PENDING_OFFSET) return offset;
+    const seq = this.seqOf(slot);
+    const append = this.pendingOf(seq);
+    return { append, position: append.positions[seq - append.firstSeq]! };
   }
 
   /** Drops the ids of appends admitted at or before `nowMs - windowMs`. */
@@ -86,26 +139,28 @@ export class MessageIdIndex {
     const cutoffMs = nowMs - windowMs;
     while (this.markHead < this.marks.length) {
       const mark = this.marks[this.markHead]!;
-      if (mark.count === 0) {
-        this.shiftMark();
-        continue;
-      }
       // Times come in admission order; a clock that stepped back only keeps ids longer.
-      if (mark.appendTimeMs > cutoffMs) break;
-      this.deleteOldest(mark.count); // shifts the emptied mark away
+      if (mark.endSeq > this.headSeq && mark.appendTimeMs > cutoffMs) break;
+      this.evictBefore(mark.endSeq);
+      this.shiftMark();
     }
+    this.shrinkIfSparse();
   }
 
   /**
-   * Admits the ids of one append (`ids[i]` written at position `positions[i]` of its records), all
-   * new to the index, at `appendTimeMs`. Returns the append's pending ids: settle or fail it.
+   * Admits the ids of one append (id `indexes[i]` of `ids`, all new to the index, written at position
+   * `positions[i]` of its records; `hashes`: hashOf of each id of `ids`, by id) at `appendTimeMs`.
+   * Returns the append's pending ids: settle or fail it.
    */
-  admit(ids: readonly string[], positions: readonly number[], appendTimeMs: number, nowMs: number): PendingIds {
-    const pending = makePendingIds(this.offsets, ids);
-    for (let i = 0; i < ids.length; i++) this.offsets.set(ids[i]!, { append: pending, position: positions[i]! });
-    const mark: Mark = { count: ids.length, appendTimeMs };
-    this.marks.push(mark);
-    (pending as PendingIdsImpl).mark = mark;
+  admit(ids: IdBytes, indexes: ArrayLike<number>, positions: ArrayLike<number>, hashes: ArrayLike<number>, appendTimeMs: number, nowMs: number): PendingIds {
+    const firstSeq = this.tailSeq;
+    for (let i = 0; i < indexes.length; i++) {
+      const id = indexes[i]!;
+      this.insert(ids.bytes, ids.starts[id]!, ids.lengths[id]!, hashes[id]!, PENDING_OFFSET);
+    }
+    const pending = this.makePending(firstSeq, indexes.length, positions);
+    this.pendings.push(pending);
+    this.addMark(appendTimeMs);
     this.evictPastBound(nowMs);
     return pending;
   }
@@ -114,21 +169,118 @@ export class MessageIdIndex {
    * Adds an id read back from the log at startup (in log order), settled at `offset`. An id already
    * here keeps its first offset (the log may hold an id twice from before dedupe was turned on).
    */
-  restore(id: string, offset: number, appendTimeMs: number, nowMs: number): void {
-    if (this.offsets.has(id)) return;
-    this.offsets.set(id, offset);
-    const last = this.marks.length > this.markHead ? this.marks[this.marks.length - 1]! : undefined;
-    if (last && last.appendTimeMs === appendTimeMs) last.count++;
-    else this.marks.push({ count: 1, appendTimeMs });
+  restore(bytes: Buffer, start: number, length: number, offset: number, appendTimeMs: number, nowMs: number): void {
+    const hash = hashOf(bytes, start, length);
+    if (this.find(bytes, start, length, hash) >= 0) return;
+    this.insert(bytes, start, length, hash, offset);
+    this.addMark(appendTimeMs);
     this.evictPastBound(nowMs);
   }
 
+  private addMark(appendTimeMs: number): void {
+    const last = this.marks.length > this.markHead ? this.marks[this.marks.length - 1]! : undefined;
+    if (last && last.appendTimeMs === appendTimeMs) last.endSeq = this.tailSeq;
+    else this.marks.push({ endSeq: this.tailSeq, appendTimeMs });
+  }
+
+  private insert(bytes: Buffer, start: number, length: number, hash: number, offset: number): void {
+    assert(length > 0 && length <= MAX_MESSAGE_ID_BYTES, 'an id is 1 to MAX_MESSAGE_ID_BYTES bytes');
+    if (this.tailSeq - this.headSeq >= this.capacity) {
+      // The arena grows with the ring: one rebuild for both.
+      if (this.capacity < this.options.maxIdCount) this.resize(this.capacity * 2);
+      else {
+        // Full at the bound (within one large append): the oldest goes, counted with the others.
+        const liveBefore = this.liveCount;
+        this.evictBefore(this.headSeq + 1);
+        this.evictedInInsert += liveBefore - this.liveCount;
+      }
+    }
+    if (this.arenaTail - this.arenaHead + 2 * length > this.arena.length) this.resize(this.capacity, Math.ceil(this.arena.length * 1.5));
+    // A key never wraps around the arena's end: it starts over at 0 instead (the bytes skipped are used again once the head passes).
+    let keyStart = this.arenaTail % this.arena.length;
+    if (keyStart + length > this.arena.length) {
+      this.arenaTail += this.arena.length - keyStart;
+      keyStart = 0;
+    }
+    // A loop, not Buffer#copy: for ids of tens of bytes its call costs more than the copy.
+    const arena = this.arena;
+    for (let i = 0; i < length; i++) arena[keyStart + i] = bytes[start + i]!;
+    this.arenaTail += length;
+    const slot = this.tailSeq % this.capacity;
+    this.slotHash[slot] = hash;
+    this.slotOffset[slot] = offset;
+    this.slotKeyStart[slot] = keyStart;
+    this.slotKeyLength[slot] = length;
+    this.tailSeq++;
+    this.liveCount++;
+    const mask = this.table.length - 1;
+    let p = hash & mask;
+    while (this.table[p] !== 0) p = (p + 1) & mask;
+    this.table[p] = slot + 1;
+  }
+
+  /** The slot holding the id, or -1. */
+  private find(bytes: Buffer, start: number, length: number, hash: number): number {
+    const mask = this.table.length - 1;
+    for (let p = hash & mask; ; p = (p + 1) & mask) {
+      const entry = this.table[p]!;
+      if (entry === 0) return -1;
+      const slot = entry - 1;
+      if (this.slotHash[slot] === hash && this.slotKeyLength[slot] === length && this.keyEquals(slot, bytes, start, length)) return slot;
+    }
+  }
+
+  private keyEquals(slot: number, bytes: Buffer, start: number, length: number): boolean {
+    const arena = this.arena;
+    const keyStart = this.slotKeyStart[slot]!;
+    for (let i = 0; i < length; i++) if (arena[keyStart + i] !== bytes[start + i]) return false;
+    return true;
+  }
+
+  /** Removes the slot's id from the table (backward-shift deletion keeps every probe chain whole). */
+  private removeFromTable(slot: number): void {
+    const mask = this.table.length - 1;
+    let p = this.slotHash[slot]! & mask;
+    while (this.table[p] !== slot + 1) p = (p + 1) & mask;
+    this.table[p] = 0;
+    for (let q = (p + 1) & mask; this.table[q] !== 0; q = (q + 1) & mask) {
+      const home = this.slotHash[this.table[q]! - 1]! & mask;
+      // The entry at q may move to the hole at p unless its home lies cyclically in (p, q].
+      const staysPut = p <= q ? home > p && home <= q : home > p || home <= q;
+      if (staysPut) continue;
+      this.table[p] = this.table[q]!;
+      this.table[q] = 0;
+      p = q;
+    }
+    this.slotKeyLength[slot] = 0;
+    this.liveCount--;
+  }
+
+  /** Evicts every id with a sequence number below `endSeq`. */
+  private evictBefore(endSeq: number): void {
+    while (this.headSeq < endSeq && this.headSeq < this.tailSeq) {
+      const slot = this.headSeq % this.capacity;
+      if (this.slotKeyLength[slot] !== 0) this.removeFromTable(slot);
+      this.headSeq++;
+      // The arena's head follows the oldest key (or the tail, once none is left). The bytes in use
+      // are fewer than the arena's, so the distance back from the tail is unambiguous.
+      if (this.headSeq === this.tailSeq) this.arenaHead = this.arenaTail;
+      else {
+        const length = this.arena.length;
+        this.arenaHead = this.arenaTail - ((this.arenaTail - this.slotKeyStart[this.headSeq % this.capacity]! + length) % length || length);
+      }
+    }
+  }
+
   private evictPastBound(nowMs: number): void {
-    const excess = this.offsets.size - this.options.maxIdCount;
-    if (excess <= 0) return;
-    this.deleteOldest(excess);
-    this.evictedTotal += excess;
-    this.evictedSinceLog += excess;
+    const liveBefore = this.liveCount;
+    // Oldest first, until the bound holds (slots of failed appends are skipped on the way).
+    while (this.liveCount > this.options.maxIdCount) this.evictBefore(this.headSeq + 1);
+    const evicted = liveBefore - this.liveCount + this.evictedInInsert;
+    this.evictedInInsert = 0;
+    if (evicted === 0) return;
+    this.evictedTotal += evicted;
+    this.evictedSinceLog += evicted;
     if (nowMs - this.lastEvictionLogMs >= DEDUPE_EVICTION_LOG_INTERVAL_MS) {
       this.options.logger.warn(
         { topic: this.options.topic, partition: this.options.partition, evictedIdCount: this.evictedSinceLog, maxIdCount: this.options.maxIdCount },
@@ -139,20 +291,6 @@ export class MessageIdIndex {
     }
   }
 
-  /** Deletes the `count` oldest ids, keeping the marks' counts right. */
-  private deleteOldest(count: number): void {
-    let remaining = count;
-    for (const id of this.offsets.keys()) {
-      if (remaining === 0) break;
-      this.offsets.delete(id);
-      remaining--;
-      // The oldest mark with ids left holds the oldest id.
-      while (this.marks[this.markHead]!.count === 0) this.shiftMark();
-      this.marks[this.markHead]!.count--;
-    }
-    while (this.markHead < this.marks.length && this.marks[this.markHead]!.count === 0) this.shiftMark();
-  }
-
   private shiftMark(): void {
     this.markHead++;
     if (this.markHead >= 1024 && this.markHead * 2 >= this.marks.length) {
@@ -160,46 +298,129 @@ export class MessageIdIndex {
       this.markHead = 0;
     }
   }
+
+  /** After expiry left few ids: half the capacity (at least MIN_CAPACITY), so memory follows the window. */
+  private shrinkIfSparse(): void {
+    const used = this.tailSeq - this.headSeq;
+    if (this.capacity > MIN_CAPACITY && used * 4 <= this.capacity) this.resize(this.capacity / 2);
+  }
+
+  /**
+   * New arrays of `capacity` slots holding the live ids in order, and an arena for `capacity` keys of
+   * the live ones' mean length (+1/8), at least `minArenaBytes`.
+   */
+  private resize(capacity: number, minArenaBytes = 0): void {
+    const used = this.tailSeq - this.headSeq;
+    assert(used <= capacity, 'the live sequence range fits the new ring');
+    let liveBytes = 0;
+    for (let seq = this.headSeq; seq < this.tailSeq; seq++) liveBytes += this.slotKeyLength[seq % this.capacity]!;
+    const meanKeyBytes = this.liveCount > 0 ? liveBytes / this.liveCount : 40;
+    const arenaLength = Math.max(minArenaBytes, Math.ceil(meanKeyBytes * capacity * 1.125) + 4 * MAX_MESSAGE_ID_BYTES, liveBytes + 4 * MAX_MESSAGE_ID_BYTES);
+    const old = { capacity: this.capacity, hash: this.slotHash, offset: this.slotOffset, keyStart: this.slotKeyStart, keyLength: this.slotKeyLength, arena: this.arena };
+    this.capacity = capacity;
+    this.slotHash = new Int32Array(capacity);
+    this.slotOffset = new Float64Array(capacity);
+    this.slotKeyStart = new Int32Array(capacity);
+    this.slotKeyLength = new Uint8Array(capacity);
+    this.table = new Int32Array(2 * capacity);
+    this.arena = Buffer.allocUnsafe(arenaLength);
+    this.arenaHead = 0;
+    this.arenaTail = 0;
+    const mask = this.table.length - 1;
+    for (let seq = this.headSeq; seq < this.tailSeq; seq++) {
+      const from = seq % old.capacity;
+      const to = seq % capacity;
+      const length = old.keyLength[from]!;
+      this.slotKeyLength[to] = length;
+      this.slotKeyStart[to] = this.arenaTail;
+      if (length === 0) continue;
+      const oldStart = old.keyStart[from]!;
+      for (let i = 0; i < length; i++) this.arena[this.arenaTail + i] = old.arena[oldStart + i]!;
+      this.arenaTail += length;
+      this.slotHash[to] = old.hash[from]!;
+      this.slotOffset[to] = old.offset[from]!;
+      let p = old.hash[from]! & mask;
+      while (this.table[p] !== 0) p = (p + 1) & mask;
+      this.table[p] = to + 1;
+    }
+  }
+
+  private seqOf(slot: number): number {
+    // The live range is shorter than the ring: the one seq in it with this slot.
+    const headSlot = this.headSeq % this.capacity;
+    return this.headSeq + ((slot - headSlot + this.capacity) % this.capacity);
+  }
+
+  private pendingOf(seq: number): Pending {
+    // Few appends are in progress at once, in sequence order: search from the newest.
+    for (let i = this.pendings.length - 1; i >= 0; i--) {
+      const pending = this.pendings[i]!;
+      if (seq >= pending.firstSeq) return pending;
+    }
+    throw new Error(`no append in progress holds sequence ${seq}`);
+  }
+
+  private makePending(firstSeq: number, count: number, positions: ArrayLike<number>): Pending {
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    const settled = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Nobody may be waiting for it: a failure is the append's own to report.
+    settled.catch(() => undefined);
+    const index = this;
+    const done = (pending: Pending, each: (slot: number, seq: number) => void) => {
+      const at = index.pendings.indexOf(pending);
+      if (at >= 0) index.pendings.splice(at, 1);
+      // Ids evicted meanwhile are below headSeq; their slots may hold newer ids.
+      for (let seq = Math.max(pending.firstSeq, index.headSeq); seq < pending.firstSeq + pending.count; seq++) {
+        const slot = seq % index.capacity;
+        if (index.slotKeyLength[slot] !== 0) each(slot, seq);
+      }
+    };
+    const pending: Pending = {
+      firstSeq,
+      count,
+      positions,
+      settled,
+      baseOffset: -1,
+      settle(baseOffset) {
+        pending.baseOffset = baseOffset;
+        done(pending, (slot, seq) => (index.slotOffset[slot] = baseOffset + positions[seq - firstSeq]!));
+        resolve();
+      },
+      fail(error) {
+        done(pending, (slot) => index.removeFromTable(slot));
+        reject(error);
+      },
+    };
+    return pending;
+  }
 }
 
-interface PendingIdsImpl extends PendingIds {
-  mark: Mark | undefined;
-}
-
-function makePendingIds(offsets: Map<string, IdSlot>, ids: readonly string[]): PendingIds {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const settled = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Nobody may be waiting for it: a failure is the append's own to report.
-  settled.catch(() => undefined);
-  const pending: PendingIdsImpl = {
-    settled,
-    baseOffset: -1,
-    mark: undefined,
-    settle(baseOffset) {
-      pending.baseOffset = baseOffset;
-      for (const id of ids) {
-        const slot = offsets.get(id);
-        // Evicted meanwhile (or expired), or a later append's: leave it.
-        if (typeof slot === 'object' && slot.append === pending) offsets.set(id, baseOffset + slot.position);
-      }
-      resolve();
-    },
-    fail(error) {
-      let deleted = 0;
-      for (const id of ids) {
-        const slot = offsets.get(id);
-        if (typeof slot === 'object' && slot.append === pending) {
-          offsets.delete(id);
-          deleted++;
-        }
-      }
-      if (pending.mark) pending.mark.count -= deleted;
-      reject(error);
-    },
-  };
-  return pending;
+/**
+ * A 32-bit hash of bytes[start, start + length): murmur3's 4-byte mixing steps (4 bytes a step; a
+ * bytewise FNV was a fifth of the index's time), then its finalizer, so that the low bits (the
+ * table's) mix well.
+ */
+export function hashOf(bytes: Buffer, start: number, length: number): number {
+  let hash = length;
+  let i = start;
+  for (const end4 = start + (length & ~3); i < end4; i += 4) {
+    let k = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    hash ^= Math.imul(k, 0x1b873593);
+    hash = (hash << 13) | (hash >>> 19);
+    hash = (Math.imul(hash, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  for (let shift = 0; i < start + length; i++, shift += 8) k |= bytes[i]! << shift;
+  hash ^= Math.imul((Math.imul(k, 0xcc9e2d51) << 15) | (Math.imul(k, 0xcc9e2d51) >>> 17), 0x1b873593);
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return hash ^ (hash >>> 16);
 }

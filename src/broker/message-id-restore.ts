@@ -26,9 +26,10 @@ export async function restoreMessageIds(log: PartitionLog, index: MessageIdIndex
       const header = readBatchHeader(batches, position);
       const batch = batches.subarray(position, position + header.sizeBytes);
       const ids = readMessageIds(batch, [header], { maxBatchBytes: log.topicConfig.maxBatchBytes, onInvalid: 'skip' });
-      ids.forEach((id, i) => {
-        if (id !== undefined) index.restore(id, header.baseOffset + i, header.maxTimestampMs, nowMs);
-      });
+      for (let i = 0; i < ids.count; i++) {
+        const start = ids.starts[i]!;
+        if (start >= 0) index.restore(ids.bytes, start, ids.lengths[i]!, header.baseOffset + i, header.maxTimestampMs, nowMs);
+      }
       position += header.sizeBytes;
     }
     bytesRead += batches.length;

@@ -27,25 +27,57 @@ export interface ReadMessageIdsOptions {
 }
 
 /**
- * The message id of every record of `batches` (concatenated, already validated: validateBatches),
- * in order across the batches, undefined for a record without one. Reads the records' framing and
- * header keys only; keys and values are skipped, and an id's string is made only for the records
- * that carry one. A gzip batch is inflated again (validation inflated it once to check its framing).
+ * The message ids of a request's records, as bytes (no string per id): record i's id is
+ * bytes[starts[i], starts[i] + lengths[i]), or none when starts[i] is -1.
  */
-export function readMessageIds(batches: Buffer, headers: readonly BatchHeader[], options: ReadMessageIdsOptions = {}): (string | undefined)[] {
-  const ids: (string | undefined)[] = [];
-  const maxInflatedBytes = maxInflatedRecordsBytes(options.maxBatchBytes ?? MAX_BATCH_BYTES_LIMIT);
-  let position = 0;
-  for (const header of headers) {
-    const area = batches.subarray(position + RECORDS_POSITION, position + header.sizeBytes);
-    const records = header.compression === CompressionCodec.gzip ? gunzipRecords(area, position, maxInflatedBytes) : area;
-    readIdsOfRecords(records, header.recordCount, position, options.onInvalid ?? 'throw', ids);
-    position += header.sizeBytes;
-  }
-  return ids;
+export interface MessageIds {
+  readonly count: number;
+  readonly bytes: Buffer;
+  readonly starts: Int32Array;
+  readonly lengths: Uint8Array;
 }
 
-function readIdsOfRecords(records: Buffer, recordCount: number, batchPosition: number, onInvalid: 'throw' | 'skip', ids: (string | undefined)[]): void {
+/** Record i's id as a string, or undefined (for messages and tests). */
+export function messageIdAt(ids: MessageIds, i: number): string | undefined {
+  const start = ids.starts[i]!;
+  return start < 0 ? undefined : ids.bytes.toString('utf8', start, start + ids.lengths[i]!);
+}
+
+/**
+ * The message id of every record of `batches` (concatenated, already validated: validateBatches),
+ * in order across the batches. Reads the records' framing and header keys only; keys and values are
+ * skipped, and ids stay where they are: in `batches` itself for plain batches (no copy), in the
+ * inflated records for gzip ones (inflated again: validation inflated them once to check framing).
+ */
+export function readMessageIds(batches: Buffer, headers: readonly BatchHeader[], options: ReadMessageIdsOptions = {}): MessageIds {
+  let count = 0;
+  for (const header of headers) count += header.recordCount;
+  const starts = new Int32Array(count);
+  const lengths = new Uint8Array(count);
+  const maxInflatedBytes = maxInflatedRecordsBytes(options.maxBatchBytes ?? MAX_BATCH_BYTES_LIMIT);
+  const sources: Buffer[] = [batches];
+  let sourcesBytes = batches.length;
+  let position = 0;
+  let record = 0;
+  for (const header of headers) {
+    const areaStart = position + RECORDS_POSITION;
+    const area = batches.subarray(areaStart, position + header.sizeBytes);
+    if (header.compression === CompressionCodec.gzip) {
+      const inflated = gunzipRecords(area, position, maxInflatedBytes);
+      readIdsOfRecords(inflated, sourcesBytes, header.recordCount, position, options.onInvalid ?? 'throw', starts, lengths, record);
+      sources.push(inflated);
+      sourcesBytes += inflated.length;
+    } else {
+      readIdsOfRecords(area, areaStart, header.recordCount, position, options.onInvalid ?? 'throw', starts, lengths, record);
+    }
+    record += header.recordCount;
+    position += header.sizeBytes;
+  }
+  return { count, bytes: sources.length === 1 ? batches : Buffer.concat(sources, sourcesBytes), starts, lengths };
+}
+
+/** Fills starts/lengths from `first` on for the records of one batch; `base` is where `records` begins in the ids' bytes. */
+function readIdsOfRecords(records: Buffer, base: number, recordCount: number, batchPosition: number, onInvalid: 'throw' | 'skip', starts: Int32Array, lengths: Uint8Array, first: number): void {
   let pos = 0;
   for (let i = 0; i < recordCount; i++) {
     const length = readVarint(records, pos);
@@ -60,31 +92,48 @@ function readIdsOfRecords(records: Buffer, recordCount: number, batchPosition: n
     const headerCount = readVarint(records, pos, end);
     pos = varintCursor.nextPosition;
     if (headerCount < 0) throw corrupt(batchPosition, i, `has a negative header count ${headerCount}`);
-    let id: string | undefined;
+    let idStart = -1;
+    let idLength = 0;
     let problem: string | undefined;
     for (let h = 0; h < headerCount; h++) {
       const keyLength = readVarint(records, pos, end);
       const keyStart = varintCursor.nextPosition;
       if (keyLength < 0 || keyStart + keyLength > end) throw corrupt(batchPosition, i, 'has a header key past its end');
-      const isIdHeader = keyLength === MESSAGE_ID_HEADER_BYTES.length && records.compare(MESSAGE_ID_HEADER_BYTES, 0, keyLength, keyStart, keyStart + keyLength) === 0;
+      const isIdHeader = keyLength === MESSAGE_ID_HEADER_BYTES.length && isIdKey(records, keyStart);
       const valueLength = readVarint(records, keyStart + keyLength, end);
       const valueStart = varintCursor.nextPosition;
       if (valueStart + Math.max(0, valueLength) > end) throw corrupt(batchPosition, i, 'has a header value past its end');
       pos = valueStart + Math.max(0, valueLength);
       if (!isIdHeader || problem !== undefined) continue;
-      if (id !== undefined) problem = `has the ${MESSAGE_ID_HEADER} header twice`;
+      if (idStart >= 0) problem = `has the ${MESSAGE_ID_HEADER} header twice`;
       else if (valueLength <= 0) problem = `has an empty ${MESSAGE_ID_HEADER} header`;
       else if (valueLength > MAX_MESSAGE_ID_BYTES) problem = `has a ${MESSAGE_ID_HEADER} of ${valueLength} bytes, more than ${MAX_MESSAGE_ID_BYTES}`;
-      else if (!isUtf8(records.subarray(valueStart, pos))) problem = `has a ${MESSAGE_ID_HEADER} that is not UTF-8`;
-      else id = records.toString('utf8', valueStart, pos);
+      else if (!isAscii(records, valueStart, pos) && !isUtf8(records.subarray(valueStart, pos))) problem = `has a ${MESSAGE_ID_HEADER} that is not UTF-8`;
+      else {
+        idStart = valueStart;
+        idLength = valueLength;
+      }
     }
     if (pos !== end) throw corrupt(batchPosition, i, `has ${end - pos} bytes after its last field`);
     if (problem !== undefined) {
       if (onInvalid === 'throw') throw new InvalidMessageIdError(`record ${i} of the batch at byte ${batchPosition} ${problem}; an id is 1 to ${MAX_MESSAGE_ID_BYTES} bytes of UTF-8, once per record`);
-      id = undefined;
+      idStart = -1;
     }
-    ids.push(id);
+    starts[first + i] = idStart < 0 ? -1 : base + idStart;
+    lengths[first + i] = idStart < 0 ? 0 : idLength;
   }
+}
+
+/** Whether bytes[start, end) are all ASCII (then UTF-8 too), without a view object per id. */
+function isAscii(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
+/** Whether the header key at `position` is MESSAGE_ID_HEADER (its length already matched). */
+function isIdKey(buf: Buffer, position: number): boolean {
+  for (let i = 0; i < MESSAGE_ID_HEADER_BYTES.length; i++) if (buf[position + i] !== MESSAGE_ID_HEADER_BYTES[i]) return false;
+  return true;
 }
 
 function skipNullable(buf: Buffer, position: number, end: number, batchPosition: number, recordIndex: number): number {
