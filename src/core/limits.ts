@@ -284,8 +284,8 @@ export const QUEUE_HELD_BATCH_BYTES_PER_SERVER = 256 * 1024 * 1024;
 export const MAX_DEDUPE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 /**
  * Message ids one partition remembers, at most, whatever its window: past it the oldest are evicted
- * (counted and logged). Each costs about 100 bytes of heap with 36-character ids (bench/RESULTS.md,
- * "Message-id dedupe"), so a full partition holds roughly 100 MB.
+ * (counted and logged). Each costs about 70 bytes with 36-character ids (measured: bench/RESULTS.md,
+ * "Message-id dedupe"), so a full partition holds roughly 70 MB.
  */
 export const MAX_DEDUPE_IDS_PER_PARTITION = 1_000_000;
 /** A message id header's value: 1 to this many bytes of UTF-8. */
