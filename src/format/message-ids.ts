@@ -55,8 +55,10 @@ export function readMessageIds(batches: Buffer, headers: readonly BatchHeader[],
   const starts = new Int32Array(count);
   const lengths = new Uint8Array(count);
   const maxInflatedBytes = maxInflatedRecordsBytes(options.maxBatchBytes ?? MAX_BATCH_BYTES_LIMIT);
-  const sources: Buffer[] = [batches];
-  let sourcesBytes = batches.length;
+  // Plain batches' ids stay in `batches`; inflated records follow it (or stand alone when every batch is gzip).
+  const hasPlainBatch = headers.some((h) => h.compression !== CompressionCodec.gzip);
+  const sources: Buffer[] = hasPlainBatch ? [batches] : [];
+  let sourcesBytes = hasPlainBatch ? batches.length : 0;
   let position = 0;
   let record = 0;
   for (const header of headers) {
@@ -73,7 +75,7 @@ export function readMessageIds(batches: Buffer, headers: readonly BatchHeader[],
     record += header.recordCount;
     position += header.sizeBytes;
   }
-  return { count, bytes: sources.length === 1 ? batches : Buffer.concat(sources, sourcesBytes), starts, lengths };
+  return { count, bytes: sources.length === 1 ? sources[0]! : Buffer.concat(sources, sourcesBytes), starts, lengths };
 }
 
 /** Fills starts/lengths from `first` on for the records of one batch; `base` is where `records` begins in the ids' bytes. */
