@@ -10,7 +10,7 @@
  *    (a) of a MessageIdIndex alone holding 1,000,000 ids, (b) of a server's broker after producing
  *    1,000,000 records with ids to a dedupe topic, minus the same to a topic without a window.
  *
- *   make build && node dist/bench/dedupe-bench.js [--records=500000] [--pairs=4] [--quick]
+ *   make build && node dist/bench/dedupe-bench.js [--records=500000] [--pairs=4] [--quick] [--only-on] [--server-cpu-prof=DIR]
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -62,7 +62,8 @@ async function produceRun(client: StrataClient, serverPid: number, topic: string
 
 async function throughput(records: number, pairs: number): Promise<void> {
   const dataDir = makeTempDir('strata-dedupe-bench-');
-  const server = await startStrata(dataDir, undefined);
+  const profileDir = process.argv.find((a) => a.startsWith('--server-cpu-prof='))?.split('=')[1];
+  const server = await startStrata(dataDir, profileDir);
   const client = new StrataClient({ address: server.address });
   const ids = Array.from({ length: records }, () => randomUUID());
   const off: Array<{ recordsPerSecond: number; serverCpuUsPerRecord: number }> = [];
@@ -73,13 +74,17 @@ async function throughput(records: number, pairs: number): Promise<void> {
   console.log('| pair | order | off records/s | on records/s | on/off | off server us/record | on server us/record | on/off CPU |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (let pair = 0; pair < pairs; pair++) {
-    const order = pair % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+    const order = process.argv.includes('--only-on') ? (['on'] as const) : pair % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
     const result: Record<string, { recordsPerSecond: number; serverCpuUsPerRecord: number }> = {};
     for (const mode of order) {
       const topic = `bench-${mode}-${pair}`;
       await client.admin.createTopic(topic, { partitions: PARTITIONS, config: mode === 'on' ? { 'dedupe.window.ms': '600000' } : {} });
       await client.admin.createTopic(`${topic}-warmup`, { partitions: 1 });
       result[mode] = await produceRun(client, server.child.pid!, topic, ids);
+    }
+    if (!result.off) {
+      console.log(`| ${pair + 1} | on | - | ${fmt(result.on!.recordsPerSecond)} | - | - | ${fmt(result.on!.serverCpuUsPerRecord, 2)} | - |`);
+      continue;
     }
     off.push(result.off!);
     on.push(result.on!);
@@ -89,7 +94,7 @@ async function throughput(records: number, pairs: number): Promise<void> {
       `| ${pair + 1} | ${order.join(', ')} | ${fmt(result.off!.recordsPerSecond)} | ${fmt(result.on!.recordsPerSecond)} | ${fmt(ratios[pair]!, 2)} | ${fmt(result.off!.serverCpuUsPerRecord, 2)} | ${fmt(result.on!.serverCpuUsPerRecord, 2)} | ${fmt(cpuRatios[pair]!, 2)} |`,
     );
   }
-  console.log(
+  if (off.length > 0) console.log(
     `median: off ${fmt(median(off.map((r) => r.recordsPerSecond)))} records/s, on ${fmt(median(on.map((r) => r.recordsPerSecond)))} records/s; ` +
       `ratio on/off: median ${fmt(median(ratios), 2)} (range ${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}); server CPU per record on/off: median ${fmt(median(cpuRatios), 2)} (range ${fmt(Math.min(...cpuRatios), 2)}-${fmt(Math.max(...cpuRatios), 2)})`,
   );
@@ -178,6 +183,6 @@ if (process.argv.includes('--memory-child')) {
   console.log(`dedupe-bench ${new Date().toISOString()} node ${process.version} ${os.cpus()[0]?.model ?? ''} x${os.cpus().length}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, commit ${commit}`);
   console.log(`command: node ${process.argv.slice(1).map((a) => a.replace(/.*\/dist\//, 'dist/')).join(' ')}`);
   await throughput(option('records', isQuick ? 50_000 : 500_000), option('pairs', isQuick ? 1 : 4));
-  memory();
+  if (!process.argv.includes('--only-on')) memory();
   console.log(`load at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 }

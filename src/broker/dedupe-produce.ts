@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { readBatchHeader, type BatchHeader } from '../format/record-batch.js';
 import { type MessageIds, readMessageIds, rebuildBatchKeeping } from '../format/message-ids.js';
 import type { AckLevel, AppendResult, PartitionLog } from '../storage/partition-log.js';
-import { hashOf, type IdSlot, type MessageIdIndex } from './message-id-index.js';
+import { hashOf, type IdSlot, type MessageIdIndex, type PendingIds } from './message-id-index.js';
 import type { Admission, ProducerSequences } from './producer-sequences.js';
 
 /** A record of a produce request that was not written: an earlier record with its message id was. */
@@ -19,17 +19,16 @@ export interface DedupedAppendResult extends AppendResult {
   duplicateRecords: DuplicateRecord[];
 }
 
-/** A record of the request that is a duplicate: of an id in the index, or of an earlier record of the request. */
-type Duplicate = { index: number; slot: IdSlot } | { index: number; sameAs: number };
+/**
+ * A record of the request that is a duplicate: of an id in the index (another append's), or of an
+ * earlier record of this request (written at `sameAsPosition` of what this request writes).
+ */
+type Duplicate = { index: number; slot: IdSlot } | { index: number; sameAsPosition: number };
 
 interface Plan {
   /** Per record of the request: its position among the records this request writes, or -1. */
   writtenPositions: Int32Array;
   duplicates: Duplicate[];
-  /** Records (of the request) whose ids this request writes, their positions among its written records, and every id's hash. */
-  newIdRecords: Int32Array;
-  newPositions: Int32Array;
-  hashes: Int32Array;
   writtenCount: number;
   writtenPerBatch: number[];
 }
@@ -54,8 +53,9 @@ export interface DedupeProduceContext {
  *   request the sequences recognise writes nothing and is answered per record from the ids.
  * - A request with no duplicate is appended as it came; a batch holding one is rebuilt without it
  *   (format/message-ids.ts: the one place the server re-encodes records), keeping its last sequence.
- * Everything that can refuse the request (a bad id, a batch that cannot be rebuilt, the sequence
- * check) runs before the index or the sequences record anything.
+ * A bad id refuses the request before anything is recorded; the sequence check comes next, then the
+ * ids are looked up and admitted in one pass; if the rebuild then fails (a batch that no longer fits
+ * its limit re-compressed), both are undone.
  */
 export function produceWithDedupe(context: DedupeProduceContext, records: Buffer, ackLevel: AckLevel | undefined): Promise<DedupedAppendResult> {
   const { log, index, sequences, clock } = context;
@@ -71,24 +71,27 @@ export function produceWithDedupe(context: DedupeProduceContext, records: Buffer
       const ids = readMessageIds(records, headers, { maxBatchBytes: config.maxBatchBytes });
       const nowMs = clock.nowMs();
       index.expire(nowMs, config.dedupeWindowMs);
-      plan = planRequest(index, ids, headers);
-      const replacement = plan.writtenCount < ids.count && plan.writtenCount > 0 ? rebuild(records, headers, plan, config.maxBatchBytes) : undefined;
       const admission: Admission = sequences.admit(headers);
-      if (admission.kind === 'duplicate') {
-        answer = answerRetry(index, ids, admission.result);
-        plan = undefined;
-        return answer;
-      }
-      const pending = plan.newIdRecords.length > 0 ? index.admit(ids, plan.newIdRecords, plan.newPositions, plan.hashes, nowMs, nowMs) : undefined;
-      const writtenPerBatch = plan.writtenPerBatch;
+      if (admission.kind === 'duplicate') return (answer = answerRetry(index, ids, admission.result));
+      const pending = index.beginAppend();
+      const admitted = (plan = planRequest(index, ids, headers, pending));
+      index.endAppend(pending, nowMs, nowMs);
       onWritten = (result) => {
-        pending?.settle(result.baseOffset);
-        if (admission.kind === 'append') admission.onAppended(result, writtenPerBatch);
+        pending.settle(result.baseOffset);
+        if (admission.kind === 'append') admission.onAppended(result, admitted.writtenPerBatch);
       };
       onFailed = (error) => {
-        pending?.fail(error);
+        pending.fail(error);
         if (admission.kind === 'append') admission.onFailed();
       };
+      let replacement: { replacement: Buffer; headers: BatchHeader[] } | undefined;
+      try {
+        if (plan.writtenCount < ids.count && plan.writtenCount > 0) replacement = rebuild(records, headers, plan, config.maxBatchBytes);
+      } catch (error) {
+        onFailed(error);
+        onFailed = undefined;
+        throw error;
+      }
       if (plan.writtenCount === 0) {
         // Only duplicates: nothing to write; answered once their originals are (durable, if asked).
         const effectiveAck = ackLevel ?? (config.flushPolicy === 'always' ? 'durable' : 'written');
@@ -118,73 +121,31 @@ export function produceWithDedupe(context: DedupeProduceContext, records: Buffer
   );
 }
 
-function planRequest(index: MessageIdIndex, ids: MessageIds, headers: readonly BatchHeader[]): Plan {
+/** Looks every id up, admitting the new ones for `pending` as it goes (so a repeat within the request finds the first). */
+function planRequest(index: MessageIdIndex, ids: MessageIds, headers: readonly BatchHeader[], pending: PendingIds): Plan {
   const writtenPositions = new Int32Array(ids.count);
-  const hashes = new Int32Array(ids.count);
   const duplicates: Duplicate[] = [];
-  const newIdRecords = new Int32Array(ids.count);
-  const newPositions = new Int32Array(ids.count);
-  let newCount = 0;
   const writtenPerBatch: number[] = [];
-  const inRequest = new RequestIds(ids);
   let written = 0;
   let record = 0;
   for (const header of headers) {
     const writtenBefore = written;
     for (let end = record + header.recordCount; record < end; record++) {
       const start = ids.starts[record]!;
-      if (start < 0) {
-        writtenPositions[record] = written++;
-        continue;
+      if (start >= 0) {
+        const length = ids.lengths[record]!;
+        const slot = index.getOrAdmit(ids.bytes, start, length, hashOf(ids.bytes, start, length), pending, written);
+        if (slot !== undefined) {
+          duplicates.push(typeof slot === 'object' && slot.append === pending ? { index: record, sameAsPosition: slot.position } : { index: record, slot });
+          writtenPositions[record] = -1;
+          continue;
+        }
       }
-      const length = ids.lengths[record]!;
-      const hash = hashOf(ids.bytes, start, length);
-      hashes[record] = hash;
-      const slot = index.get(ids.bytes, start, length, hash);
-      const earlier = slot === undefined ? inRequest.firstWith(record, hash) : -1;
-      if (slot !== undefined) duplicates.push({ index: record, slot });
-      else if (earlier >= 0) duplicates.push({ index: record, sameAs: earlier });
-      else {
-        newIdRecords[newCount] = record;
-        newPositions[newCount++] = written;
-        writtenPositions[record] = written++;
-        continue;
-      }
-      writtenPositions[record] = -1;
+      writtenPositions[record] = written++;
     }
     writtenPerBatch.push(written - writtenBefore);
   }
-  return { writtenPositions, duplicates, newIdRecords: newIdRecords.subarray(0, newCount), newPositions: newPositions.subarray(0, newCount), hashes, writtenCount: written, writtenPerBatch };
-}
-
-/**
- * The ids seen so far in one request: an open-addressing table of record numbers by hash (linear
- * probing), so that a repeated id inside a request is found without a string per id.
- */
-class RequestIds {
-  private readonly table: Int32Array;
-  private readonly hashes: Int32Array;
-
-  constructor(private readonly ids: MessageIds) {
-    let size = 16;
-    while (size < 2 * ids.count) size *= 2;
-    this.table = new Int32Array(size);
-    this.hashes = new Int32Array(ids.count);
-  }
-
-  /** The first earlier record with the same id as `record`, or -1 (and `record` is remembered). */
-  firstWith(record: number, hash: number): number {
-    const { bytes, starts, lengths } = this.ids;
-    const mask = this.table.length - 1;
-    let p = hash & mask;
-    for (; this.table[p] !== 0; p = (p + 1) & mask) {
-      const other = this.table[p]! - 1;
-      if (this.hashes[other] === hash && lengths[other] === lengths[record] && bytes.compare(bytes, starts[record]!, starts[record]! + lengths[record]!, starts[other]!, starts[other]! + lengths[other]!) === 0) return other;
-    }
-    this.table[p] = record + 1;
-    this.hashes[record] = hash;
-    return -1;
-  }
+  return { writtenPositions, duplicates, writtenCount: written, writtenPerBatch };
 }
 
 /** The request's batches without their duplicates (batches without one are kept byte for byte). */
@@ -222,7 +183,7 @@ async function originalsSettled(plan: Plan): Promise<void> {
 async function duplicatesOf(plan: Plan, baseOffset: number): Promise<DuplicateRecord[]> {
   const duplicates: DuplicateRecord[] = [];
   for (const duplicate of plan.duplicates) {
-    const originalOffset = 'sameAs' in duplicate ? baseOffset + plan.writtenPositions[duplicate.sameAs]! : await offsetOf(duplicate.slot);
+    const originalOffset = 'sameAsPosition' in duplicate ? baseOffset + duplicate.sameAsPosition : await offsetOf(duplicate.slot);
     duplicates.push({ index: duplicate.index, originalOffset });
   }
   return duplicates;

@@ -39,9 +39,8 @@ export interface MessageIdIndexOptions {
 
 interface Pending extends PendingIds {
   readonly firstSeq: number;
-  readonly count: number;
   /** Position of each id (by sequence from firstSeq) among the records its append writes. */
-  readonly positions: ArrayLike<number>;
+  readonly positions: number[];
 }
 
 interface Mark {
@@ -153,16 +152,56 @@ export class MessageIdIndex {
    * Returns the append's pending ids: settle or fail it.
    */
   admit(ids: IdBytes, indexes: ArrayLike<number>, positions: ArrayLike<number>, hashes: ArrayLike<number>, appendTimeMs: number, nowMs: number): PendingIds {
-    const firstSeq = this.tailSeq;
+    const pending = this.beginAppend();
     for (let i = 0; i < indexes.length; i++) {
       const id = indexes[i]!;
-      this.insert(ids.bytes, ids.starts[id]!, ids.lengths[id]!, hashes[id]!, PENDING_OFFSET);
+      const found = this.getOrAdmit(ids.bytes, ids.starts[id]!, ids.lengths[id]!, hashes[id]!, pending, positions[i]!);
+      assert(found === undefined, 'admit() takes ids new to the index');
     }
-    const pending = this.makePending(firstSeq, indexes.length, positions);
+    this.endAppend(pending, appendTimeMs, nowMs);
+    return pending;
+  }
+
+  /**
+   * Starts admitting one append's ids, one by one in record order (getOrAdmit), on this turn; then
+   * endAppend. Ids repeated within the append are found as its own pending ids.
+   */
+  beginAppend(): PendingIds {
+    const pending = this.makePending(this.tailSeq);
     this.pendings.push(pending);
+    return pending;
+  }
+
+  /**
+   * The slot of the id at bytes[start, start + length) if the index has it (within the window: call
+   * expire() first); else admits it for `pending` (begun last), written at `position` of its
+   * records, and returns undefined. One probe of the table for both.
+   */
+  getOrAdmit(bytes: Buffer, start: number, length: number, hash: number, pendingIds: PendingIds, position: number): IdSlot | undefined {
+    const pending = pendingIds as Pending;
+    const slot = this.find(bytes, start, length, hash);
+    if (slot >= 0) {
+      const offset = this.slotOffset[slot]!;
+      if (offset !== PENDING_OFFSET) return offset;
+      const seq = this.seqOf(slot);
+      const append = this.pendingOf(seq);
+      return { append, position: append.positions[seq - append.firstSeq]! };
+    }
+    assert(pending.firstSeq + pending.positions.length === this.tailSeq, 'ids are admitted for the append begun last');
+    this.insert(bytes, start, length, hash, PENDING_OFFSET);
+    pending.positions.push(position);
+    return undefined;
+  }
+
+  /** Ends the admission of an append's ids (at `appendTimeMs`): the count bound applies now. */
+  endAppend(pendingIds: PendingIds, appendTimeMs: number, nowMs: number): void {
+    const pending = pendingIds as Pending;
+    if (pending.positions.length === 0) {
+      this.pendings.splice(this.pendings.indexOf(pending), 1);
+      return;
+    }
     this.addMark(appendTimeMs);
     this.evictPastBound(nowMs);
-    return pending;
   }
 
   /**
@@ -360,7 +399,8 @@ export class MessageIdIndex {
     throw new Error(`no append in progress holds sequence ${seq}`);
   }
 
-  private makePending(firstSeq: number, count: number, positions: ArrayLike<number>): Pending {
+  private makePending(firstSeq: number): Pending {
+    const positions: number[] = [];
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
     const settled = new Promise<void>((res, rej) => {
@@ -374,14 +414,13 @@ export class MessageIdIndex {
       const at = index.pendings.indexOf(pending);
       if (at >= 0) index.pendings.splice(at, 1);
       // Ids evicted meanwhile are below headSeq; their slots may hold newer ids.
-      for (let seq = Math.max(pending.firstSeq, index.headSeq); seq < pending.firstSeq + pending.count; seq++) {
+      for (let seq = Math.max(pending.firstSeq, index.headSeq); seq < pending.firstSeq + pending.positions.length; seq++) {
         const slot = seq % index.capacity;
         if (index.slotKeyLength[slot] !== 0) each(slot, seq);
       }
     };
     const pending: Pending = {
       firstSeq,
-      count,
       positions,
       settled,
       baseOffset: -1,
