@@ -164,6 +164,26 @@ describe('Broker.produce on a topic with dedupe.window.ms', () => {
     expect(await broker.produce('plain', 0, batch, undefined)).toMatchObject({ baseOffset: 0, lastOffset: 2, isDuplicate: false });
   });
 
+  it('rebuilds the ids of the window at startup: an id from before a restart is a duplicate after it while its batch is within the window', async () => {
+    const first = await open();
+    const at = (value: string, id: string): RecordInput => ({ ...rec(value, id), timestampMs: fixture.clock.nowMs() });
+    await first.broker.produce('t', 0, encodeRecordBatch([at('old', 'old')]), undefined);
+    fixture.clock.advance(WINDOW_MS / 2);
+    await first.broker.produce('t', 0, encodeRecordBatch([at('recent', 'recent')]), undefined);
+    fixture.clock.advance(WINDOW_MS / 2);
+    await first.manager.close();
+    const manager = await fixture.open();
+    const broker = new Broker(manager, fixture.clock, silentLogger);
+    expect(await broker.restoreMessageIds()).toMatchObject({ partitionCount: 1, idCount: 1, failedPartitionCount: 0 });
+    // 'old' was appended a whole window ago (by its batch's timestamp): written again; 'recent' is not.
+    expect(await broker.produce('t', 0, encodeRecordBatch([at('recent', 'recent'), at('old', 'old')]), undefined)).toMatchObject({
+      baseOffset: 2,
+      lastOffset: 2,
+      duplicateRecords: [{ index: 0, originalOffset: 1 }],
+    });
+    expect((await storedRecords(manager)).map((r) => r.value)).toEqual(['old', 'recent', 'old']);
+  });
+
   it('under ack level none, still drops duplicates', async () => {
     const { manager, broker } = await open();
     await broker.produce('t', 0, encodeRecordBatch([rec('a', 'a')]), 'none');
