@@ -1,6 +1,9 @@
 import { assert } from '../core/assert.js';
 import { DEDUPE_EVICTION_LOG_INTERVAL_MS, MAX_MESSAGE_ID_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
+import { hashOf } from './message-id-hash.js';
+
+export { hashOf };
 
 /** An id admitted by an append still in progress: its offset is known once the append is. */
 export interface PendingSlot {
@@ -436,30 +439,4 @@ export class MessageIdIndex {
     };
     return pending;
   }
-}
-
-/**
- * A 32-bit hash of bytes[start, start + length): murmur3's 4-byte mixing steps (4 bytes a step; a
- * bytewise FNV was a fifth of the index's time), then its finalizer, so that the low bits (the
- * table's) mix well.
- */
-export function hashOf(bytes: Buffer, start: number, length: number): number {
-  let hash = length;
-  let i = start;
-  for (const end4 = start + (length & ~3); i < end4; i += 4) {
-    let k = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    hash ^= Math.imul(k, 0x1b873593);
-    hash = (hash << 13) | (hash >>> 19);
-    hash = (Math.imul(hash, 5) + 0xe6546b64) | 0;
-  }
-  let k = 0;
-  for (let shift = 0; i < start + length; i++, shift += 8) k |= bytes[i]! << shift;
-  hash ^= Math.imul((Math.imul(k, 0xcc9e2d51) << 15) | (Math.imul(k, 0xcc9e2d51) >>> 17), 0x1b873593);
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  return hash ^ (hash >>> 16);
 }

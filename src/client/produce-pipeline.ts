@@ -299,7 +299,8 @@ export class ProducePipeline {
       return;
     }
     const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
-    const duplicates = response.duplicateRecords.length > 0 ? new Map(response.duplicateRecords.map((d) => [d.index, d.originalOffset])) : undefined;
+    // Absent, not empty, from a hand-made answer (test fakes); decoded from the wire it is always a list.
+    const duplicates = response.duplicateRecords?.length ? new Map(response.duplicateRecords.map((d) => [d.index, d.originalOffset])) : undefined;
     this.acknowledge(group, response.baseOffset, durability, duplicates);
   }
 
