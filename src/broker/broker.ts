@@ -221,7 +221,7 @@ export class Broker {
    * Rebuilds the message id index of every partition of the topics with `dedupe.window.ms` set from
    * the records of its window (message-id-restore.ts), so that duplicates are recognised across a
    * restart. Call at startup with restoreProducerState, before serving produce requests. A partition
-   * whose records cannot be read starts with an empty index (logged): its duplicates are not caught.
+   * whose records cannot be read keeps the ids read before the failure (logged): duplicates of the rest are not caught.
    */
   async restoreMessageIds(options: { skipTopics?: readonly string[] } = {}): Promise<{ partitionCount: number; idCount: number; bytesRead: number; failedPartitionCount: number }> {
     const restored = { partitionCount: 0, idCount: 0, bytesRead: 0, failedPartitionCount: 0 };
@@ -248,7 +248,7 @@ export class Broker {
           restored.idCount += index.size;
         } catch (error) {
           restored.failedPartitionCount++;
-          this.logger.warn({ err: error, topic: log.topic, partition: log.partition }, 'cannot rebuild message ids from the log: duplicates of earlier records are not recognised');
+          this.logger.warn({ err: error, topic: log.topic, partition: log.partition }, 'cannot rebuild message ids from the log: duplicates of earlier records may not be recognised');
         }
       }
     };
