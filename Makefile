@@ -74,6 +74,7 @@ bench: build bench-deps
 	node dist/bench/groups-bench.js
 	node dist/bench/groups-cascade-bench.js
 	node dist/bench/queue-bench.js
+	node dist/bench/dedupe-bench.js
 
 clean:
 	rm -rf dist src/generated

@@ -47,11 +47,13 @@ export {
   TooManyConnectionsError,
   TooManyStreamsError,
   PartitionOverflowError,
+  InvalidMessageIdError,
 } from './core/errors.js';
 export type { StrataErrorOptions } from './core/errors.js';
 export { encodeRecordBatch, decodeRecordBatch, iterateBatches } from './format/record-batch-codec.js';
 export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } from './format/record-batch-codec.js';
 export { validateBatch, validateBatches, readBatchHeader } from './format/record-batch.js';
+export { MESSAGE_ID_HEADER } from './format/message-ids.js';
 export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
 export type { StrataClientOptions, StrataTlsOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
@@ -97,7 +99,7 @@ export { GroupConsumer } from './client/group-consumer.js';
 export type { GroupConsumerOptions, GroupConsumerLogger, TopicPartition, TopicPartitionOffset, CommitFailure, CommitTrigger } from './client/group-consumer.js';
 export { StrataClientError, ServerUnreachableError, StreamEndedError, RequestTimeoutError, OutcomeUnknownError, ProducerClosedError } from './client/client-error.js';
 export { NonRetriableError } from './client/non-retriable-error.js';
-export { IdempotentConsumer, processedKeyOf, messageIdOf, MESSAGE_ID_HEADER, MAX_MESSAGE_ID_BYTES } from './client/idempotent-consumer.js';
+export { IdempotentConsumer, processedKeyOf, messageIdOf, MAX_MESSAGE_ID_BYTES } from './client/idempotent-consumer.js';
 export type { ProcessedKeyStore, IdempotentConsumerOptions, RecordIdentity } from './client/idempotent-consumer.js';
 export { MemoryProcessedKeyStore, DEFAULT_MAX_PROCESSED_KEYS, MAX_PROCESSED_KEYS } from './client/memory-processed-key-store.js';
 export type { MemoryProcessedKeyStoreOptions } from './client/memory-processed-key-store.js';

@@ -1,12 +1,15 @@
 import type { Clock } from '../core/clock.js';
 import { InvalidArgumentError, TopicNotFoundError } from '../core/errors.js';
 import { refuseInternalTopic } from '../core/internal-topics.js';
-import { RESTORE_CONCURRENCY, RESTORE_READ_BYTES } from '../core/limits.js';
+import { MAX_DEDUPE_IDS_PER_PARTITION, RESTORE_CONCURRENCY, RESTORE_READ_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { AckLevel, AppendResult, PartitionLog, ReadResult } from '../storage/partition-log.js';
-import { readBatchHeader } from '../format/record-batch.js';
+import { type BatchHeader, readBatchHeader } from '../format/record-batch.js';
 import { ProducerSequences } from './producer-sequences.js';
+import { type DuplicateRecord, produceWithDedupe } from './dedupe-produce.js';
+import { MessageIdIndex } from './message-id-index.js';
+import { restoreMessageIds } from './message-id-restore.js';
 import type { InitProducerRequest, ProducerIdentity, ProducerIdRegistry } from './producer-id-registry.js';
 import { waitForData } from './wait-for-data.js';
 
@@ -61,9 +64,16 @@ export interface FetchOptions {
 }
 
 export interface ProduceResult extends AppendResult {
-  /** A retry of a batch already in the log: nothing was written again. */
+  /**
+   * Nothing was written: a retry of batches already in the log (offsets: the original ones), or, on a
+   * topic with `dedupe.window.ms`, every record a duplicate by message id (offsets -1).
+   */
   isDuplicate: boolean;
+  /** Records of the request not written as duplicates by message id, with their originals' offsets. */
+  duplicateRecords?: DuplicateRecord[];
 }
+
+export type { DuplicateRecord };
 
 /**
  * What the services call: produce with producer sequence checks (and no client writes to internal
@@ -73,6 +83,8 @@ export interface ProduceResult extends AppendResult {
  */
 export class Broker {
   private readonly sequences = new WeakMap<PartitionLog, ProducerSequences>();
+  /** Message ids per partition of topics with `dedupe.window.ms` set (made on first use). */
+  private readonly messageIds = new WeakMap<PartitionLog, MessageIdIndex>();
 
   constructor(
     private readonly logs: LogManager,
@@ -100,15 +112,16 @@ export class Broker {
       const log = this.logs.partition(topic, partition);
       let sequences = this.sequences.get(log);
       if (!sequences) this.sequences.set(log, (sequences = new ProducerSequences()));
+      if (log.topicConfig.dedupeWindowMs > 0) return this.produceDeduplicated(log, sequences, records, ackLevel);
+      // Turned off (by a config change): the ids are forgotten, and memory with them.
+      this.messageIds.delete(log);
       let onAppended: ((result: AppendResult) => void) | undefined;
       let onFailed: (() => void) | undefined;
       let duplicate: AppendResult | undefined;
       const appended = log.append(records, {
         ...(ackLevel && ackLevel !== 'none' ? { ackLevel } : {}),
         admit: (headers) => {
-          // A fenced producer is refused on every partition, before its sequence is looked at.
-          const first = headers[0];
-          if (first !== undefined && first.producerId >= 0) this.producerIds?.checkNotFenced(first.producerId, first.producerEpoch);
+          this.checkNotFenced(headers);
           const admission = sequences.admit(headers);
           if (admission.kind === 'duplicate') return (duplicate = admission.result);
           if (admission.kind === 'append') ({ onAppended, onFailed } = admission);
@@ -133,6 +146,32 @@ export class Broker {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  private produceDeduplicated(log: PartitionLog, sequences: ProducerSequences, records: Buffer, ackLevel: AckLevel | 'none' | undefined): Promise<ProduceResult> {
+    const result = produceWithDedupe(
+      { log, index: this.messageIdIndex(log), sequences, clock: this.clock, checkNotFenced: (headers) => this.checkNotFenced(headers) },
+      records,
+      ackLevel === 'none' ? undefined : ackLevel,
+    );
+    if (ackLevel !== 'none') return result;
+    result.catch((error: unknown) => this.logger.warn({ err: error, topic: log.topic, partition: log.partition }, 'an unacknowledged produce failed'));
+    return Promise.resolve({ baseOffset: -1, lastOffset: -1, durability: 'written', isDuplicate: false });
+  }
+
+  private messageIdIndex(log: PartitionLog): MessageIdIndex {
+    let index = this.messageIds.get(log);
+    if (!index) {
+      index = new MessageIdIndex({ maxIdCount: MAX_DEDUPE_IDS_PER_PARTITION, logger: this.logger, topic: log.topic, partition: log.partition });
+      this.messageIds.set(log, index);
+    }
+    return index;
+  }
+
+  /** A fenced producer is refused on every partition, before its sequence is looked at. */
+  private checkNotFenced(headers: readonly BatchHeader[]): void {
+    const first = headers[0];
+    if (first !== undefined && first.producerId >= 0) this.producerIds?.checkNotFenced(first.producerId, first.producerEpoch);
   }
 
   /**
@@ -171,6 +210,45 @@ export class Broker {
         } catch (error) {
           restored.failedPartitionCount++;
           this.logger.warn({ err: error, topic: log.topic, partition: log.partition }, 'cannot rebuild producer state from the log tail: producers start over');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: RESTORE_CONCURRENCY }, worker));
+    return restored;
+  }
+
+  /**
+   * Rebuilds the message id index of every partition of the topics with `dedupe.window.ms` set from
+   * the records of its window (message-id-restore.ts), so that duplicates are recognised across a
+   * restart. Call at startup with restoreProducerState, before serving produce requests. A partition
+   * whose records cannot be read keeps the ids read before the failure (logged): duplicates of the rest are not caught.
+   */
+  async restoreMessageIds(options: { skipTopics?: readonly string[] } = {}): Promise<{ partitionCount: number; idCount: number; bytesRead: number; failedPartitionCount: number }> {
+    const restored = { partitionCount: 0, idCount: 0, bytesRead: 0, failedPartitionCount: 0 };
+    const logs: PartitionLog[] = [];
+    for (const topic of this.logs.listTopics()) {
+      if (options.skipTopics?.includes(topic)) continue;
+      for (let partition = 0; partition < (this.logs.partitionCount(topic) ?? 0); partition++) {
+        try {
+          const log = this.logs.partition(topic, partition);
+          if (log.topicConfig.dedupeWindowMs > 0) logs.push(log);
+        } catch {
+          // A partition that failed to open (data loss) takes no produce requests anyway.
+        }
+      }
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < logs.length) {
+        const log = logs[next++]!;
+        const index = this.messageIdIndex(log);
+        try {
+          restored.bytesRead += await restoreMessageIds(log, index, this.clock);
+          restored.partitionCount++;
+          restored.idCount += index.size;
+        } catch (error) {
+          restored.failedPartitionCount++;
+          this.logger.warn({ err: error, topic: log.topic, partition: log.partition }, 'cannot rebuild message ids from the log: duplicates of earlier records may not be recognised');
         }
       }
     };

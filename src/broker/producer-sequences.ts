@@ -6,8 +6,17 @@ import type { AppendResult } from '../storage/partition-log.js';
 interface RecentBatch {
   firstSequence: number;
   lastSequence: number;
-  /** Filled in when the append completes; a retry of a batch still in flight is out of order. */
+  /**
+   * Filled in when the append completes; a retry of a batch still in flight is out of order. Offsets
+   * -1 when none of its records was written (all were duplicates by message id).
+   */
   result: AppendResult | undefined;
+  /**
+   * Read back from a log where records of these sequences were dropped as duplicates by message id
+   * (the stored batch's sequences start after the previous batch's end): a retry of any part of it is
+   * recognised, and the broker tells its records apart by their ids.
+   */
+  spansDroppedRecords?: boolean;
 }
 
 interface ProducerEntry {
@@ -21,7 +30,15 @@ interface ProducerEntry {
 }
 
 export type Admission =
-  | { kind: 'append'; onAppended: (result: AppendResult) => void; onFailed: () => void }
+  | {
+      kind: 'append';
+      /**
+       * `writtenCounts`: records written per batch, when duplicates by message id were dropped (default:
+       * every record); offsets -1 when nothing was written.
+       */
+      onAppended: (result: AppendResult, writtenCounts?: readonly number[]) => void;
+      onFailed: () => void;
+    }
   | { kind: 'duplicate'; result: AppendResult }
   | { kind: 'untracked' };
 
@@ -53,6 +70,7 @@ export class ProducerSequences {
   restore(header: BatchHeader, durability: AppendResult['durability']): void {
     if (header.producerId < 0 || header.baseSequence < 0) return;
     let entry = this.producers.get(header.producerId);
+    let spansDroppedRecords = false;
     if (entry) {
       this.producers.delete(header.producerId);
       this.producers.set(header.producerId, entry);
@@ -62,6 +80,10 @@ export class ProducerSequences {
         entry.producerEpoch = header.producerEpoch;
         entry.recent = [];
         entry.restoredFromSequence = header.baseSequence;
+      } else if (header.baseSequence > entry.nextSequence) {
+        // A gap within one epoch: records dropped as duplicates by message id (a batch rebuilt without
+        // them keeps its last sequence; one whose records all were duplicates left nothing).
+        spansDroppedRecords = true;
       }
     } else {
       if (this.producers.size >= MAX_PRODUCERS_PER_PARTITION) this.producers.delete(this.producers.keys().next().value as number);
@@ -70,9 +92,10 @@ export class ProducerSequences {
     }
     const lastSequence = header.baseSequence + header.lastOffsetDelta;
     entry.recent.push({
-      firstSequence: header.baseSequence,
+      firstSequence: spansDroppedRecords ? entry.nextSequence : header.baseSequence,
       lastSequence,
       result: { baseOffset: header.baseOffset, lastOffset: header.baseOffset + header.lastOffsetDelta, durability },
+      ...(spansDroppedRecords ? { spansDroppedRecords } : {}),
     });
     if (entry.recent.length > PRODUCER_RECENT_BATCHES) entry.recent.splice(0, entry.recent.length - PRODUCER_RECENT_BATCHES);
     entry.nextSequence = lastSequence + 1;
@@ -175,14 +198,19 @@ export class ProducerSequences {
           admitted.nextSequence = firstSequence;
         }
       },
-      onAppended: (result) => {
+      onAppended: (result, writtenCounts) => {
         // One append: the batches got contiguous offsets, in order.
         let baseOffset = result.baseOffset;
-        for (const batch of batches) {
-          const lastOffset = baseOffset + batch.lastSequence - batch.firstSequence;
+        batches.forEach((batch, i) => {
+          const writtenCount = writtenCounts?.[i] ?? batch.lastSequence - batch.firstSequence + 1;
+          if (writtenCount === 0 || baseOffset < 0) {
+            batch.result = { baseOffset: -1, lastOffset: -1, durability: result.durability };
+            return;
+          }
+          const lastOffset = baseOffset + writtenCount - 1;
           batch.result = { baseOffset, lastOffset, durability: result.durability };
           baseOffset = lastOffset + 1;
-        }
+        });
       },
     };
   }
@@ -191,13 +219,22 @@ export class ProducerSequences {
 /**
  * The original answer to a retried request, if every batch of it is among the recent ones, already
  * appended, with offsets that follow one another (so one base and last offset describe them all).
+ * Batches none of whose records were written (duplicates by message id) add no offsets; when no batch
+ * wrote any, both offsets are -1.
  */
 function duplicateResult(recent: readonly RecentBatch[], headers: readonly BatchHeader[]): AppendResult | undefined {
   let combined: AppendResult | undefined;
+  let durability: AppendResult['durability'] = 'durable';
   for (const header of headers) {
     const lastSequence = header.baseSequence + header.lastOffsetDelta;
-    const found = recent.find((b) => b.firstSequence === header.baseSequence && b.lastSequence === lastSequence)?.result;
+    const found = recent.find(
+      (b) =>
+        (b.firstSequence === header.baseSequence && b.lastSequence === lastSequence) ||
+        (b.spansDroppedRecords === true && b.firstSequence <= header.baseSequence && lastSequence <= b.lastSequence),
+    )?.result;
     if (!found) return undefined;
+    if (found.durability === 'written') durability = 'written';
+    if (found.baseOffset < 0) continue;
     if (!combined) combined = { ...found };
     else if (found.baseOffset !== combined.lastOffset + 1) return undefined;
     else {
@@ -205,5 +242,5 @@ function duplicateResult(recent: readonly RecentBatch[], headers: readonly Batch
       if (found.durability === 'written') combined.durability = 'written';
     }
   }
-  return combined;
+  return combined ? { ...combined, durability } : { baseOffset: -1, lastOffset: -1, durability };
 }

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ServerUnreachableError } from '../client/client-error.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
 import { parseInteger, withClient } from './cli-context.js';
 
@@ -12,6 +13,7 @@ interface ProduceOptions {
   acks: 'default' | 'none' | 'written' | 'durable';
   json?: boolean;
   producerName?: string;
+  messageIdFromKey?: boolean;
 }
 
 export function registerProduceCommand(program: Command): void {
@@ -24,11 +26,13 @@ export function registerProduceCommand(program: Command): void {
     .option('--key-separator <sep>', 'split each stdin line into key and value at the first <sep>')
     .option('--acks <level>', 'default | none | written | durable', 'default')
     .option('--json', 'print one JSON line per acknowledged record')
+    .option('--message-id-from-key', 'use each record\'s key as its message id (topics with dedupe.window.ms: a record whose id was appended within the window is not written again)')
     .option('--producer-name <name>', "like Kafka's transactional.id: a newer producer with this name fences this one (it stops with PRODUCER_FENCED)")
     .action(async (topic: string, options: ProduceOptions, command: Command) => {
       const count = await withClient(command, async (client) => {
         const producer = client.producer({ acks: options.acks, ...(options.producerName !== undefined ? { producerName: options.producerName, logger: { warn: () => undefined } } : {}) });
         let sentCount = 0;
+        let duplicateCount = 0;
         let outstanding = 0;
         let onRoom: (() => void) | undefined;
         let firstError: unknown;
@@ -43,13 +47,21 @@ export function registerProduceCommand(program: Command): void {
               value = line.slice(at + options.keySeparator.length);
             }
           }
+          if (options.messageIdFromKey && key === null) {
+            firstError ??= new InvalidArgumentError('--message-id-from-key needs a key for every record (--key, or --key-separator with a key on each line)');
+            lines?.close();
+            return;
+          }
           sentCount++;
           outstanding++;
           // Not awaited one by one, so the producer can batch; MAX_CLI_UNACKNOWLEDGED_RECORDS bounds what stdin queues.
           producer
-            .send(topic, { key, value, ...(options.partition !== undefined ? { partition: options.partition } : {}) })
+            .send(topic, { key, value, ...(options.partition !== undefined ? { partition: options.partition } : {}), ...(options.messageIdFromKey ? { messageId: key! } : {}) })
             .then(
-              (metadata) => options.json && process.stdout.write(JSON.stringify(metadata) + '\n'),
+              (metadata) => {
+                if (metadata.duplicate) duplicateCount++;
+                if (options.json) process.stdout.write(JSON.stringify(metadata) + '\n');
+              },
               (error: unknown) => {
                 firstError ??= error;
                 // Nobody to send to (the producer waited as long as it allows), or a newer producer of
@@ -72,11 +84,13 @@ export function registerProduceCommand(program: Command): void {
           }
           await producer.flush();
           if (firstError) throw firstError;
-          return sentCount;
+          return { sentCount, duplicateCount };
         } finally {
           await producer.close();
         }
       });
-      if (!options.json) process.stderr.write(`produced ${count} record${count === 1 ? '' : 's'} to ${topic}\n`);
+      const { sentCount, duplicateCount } = count;
+      const duplicates = duplicateCount > 0 ? ` (${duplicateCount} ${duplicateCount === 1 ? 'was a duplicate' : 'were duplicates'}, not written again)` : '';
+      if (!options.json) process.stderr.write(`produced ${sentCount} record${sentCount === 1 ? '' : 's'} to ${topic}${duplicates}\n`);
     });
 }

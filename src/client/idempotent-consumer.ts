@@ -1,11 +1,12 @@
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, InvalidMessageIdError } from '../core/errors.js';
+import { MAX_MESSAGE_ID_BYTES } from '../core/limits.js';
+import { MESSAGE_ID_HEADER } from '../format/message-ids.js';
 import type { RecordHeader } from '../format/record.js';
 import { NonRetriableError } from './non-retriable-error.js';
 
-/** The header a record's message id travels in (the producer's `messageId` sets it; issue 16). */
-export const MESSAGE_ID_HEADER = 'strata-message-id';
-/** A message id is 1 to this many bytes of UTF-8, as the server takes it on a topic with a dedupe window. */
-export const MAX_MESSAGE_ID_BYTES = 200;
+// The header and its rules are the server's (format/message-ids.ts: the producer's `messageId` sets
+// it, a topic's dedupe window reads it); this reads them the same way on the consumer's side.
+export { MESSAGE_ID_HEADER, MAX_MESSAGE_ID_BYTES };
 
 /** What the helper reads of a record: a group consumer's ConsumedRecord and a queue's QueueMessage both have it. */
 export interface RecordIdentity {
@@ -157,6 +158,6 @@ export function messageIdOf(record: RecordIdentity): string | undefined {
 }
 
 function invalidMessageId(record: RecordIdentity, why: string): NonRetriableError {
-  const cause = new InvalidArgumentError(`record ${record.topic}/${record.partition}@${record.offset} has an invalid ${MESSAGE_ID_HEADER} header: ${why}`);
+  const cause = new InvalidMessageIdError(`record ${record.topic}/${record.partition}@${record.offset} has an invalid ${MESSAGE_ID_HEADER} header: ${why}`);
   return new NonRetriableError(cause.message, { cause });
 }

@@ -301,19 +301,26 @@ export class ProducePipeline {
       return;
     }
     const durability = response.durability === 'ACK_LEVEL_DURABLE' ? 'durable' : response.durability === 'ACK_LEVEL_WRITTEN' ? 'written' : 'none';
-    this.acknowledge(group, response.baseOffset, durability);
+    // Absent, not empty, from a hand-made answer (test fakes); decoded from the wire it is always a list.
+    const duplicates = response.duplicateRecords?.length ? new Map(response.duplicateRecords.map((d) => [d.index, d.originalOffset])) : undefined;
+    this.acknowledge(group, response.baseOffset, durability, duplicates);
   }
 
-  /** The batches of one request were appended together (from `baseOffset`, or -1 when unknown). */
-  private acknowledge(group: SealedBatch[], firstOffset: number, durability: RecordMetadata['durability']): void {
+  /**
+   * The batches of one request were appended together (from `baseOffset`, or -1 when unknown),
+   * except the records `duplicates` names (by position in the request: duplicates by message id).
+   */
+  private acknowledge(group: SealedBatch[], firstOffset: number, durability: RecordMetadata['durability'], duplicates?: ReadonlyMap<number, number>): void {
     const state = this.partitionState(group[0]!.topic, group[0]!.partition);
     state.requestsInFlight--;
     state.acknowledged();
     let baseOffset = firstOffset;
+    let firstIndexInRequest = 0;
     for (const batch of group) {
       state.inFlight.delete(batch);
-      batch.sinks.acknowledge(batch.topic, batch.partition, baseOffset, durability);
-      if (baseOffset >= 0) baseOffset += batch.recordCount;
+      const nextOffset = batch.sinks.acknowledge(batch.topic, batch.partition, baseOffset, durability, duplicates, firstIndexInRequest);
+      if (baseOffset >= 0) baseOffset = nextOffset;
+      firstIndexInRequest += batch.recordCount;
       this.settle(batch);
     }
     state.afterAnswer();

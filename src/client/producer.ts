@@ -7,7 +7,7 @@ import type { AckLevel } from '../generated/strata/v1/AckLevel.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
 import { BatchBufferPool } from './batch-buffer-pool.js';
 import { ProducePipeline, type RecordMetadata, type RecordSink } from './produce-pipeline.js';
-import { checkRecord, closedError, firstInvalidPartition, outsideTopic, type ProducerRecord, recordSizeBytes, timestampOf } from './producer-records.js';
+import { checkRecord, closedError, firstInvalidPartition, headersWithMessageId, outsideTopic, type ProducerRecord, recordSizeBytes, timestampOf } from './producer-records.js';
 import { BatchSinks, ManySend, SingleSend } from './send-sinks.js';
 import { TopicMetadataCache } from './topic-metadata-cache.js';
 import { ConnectionDeadline } from './connection-deadline.js';
@@ -274,7 +274,7 @@ export class Producer {
    */
   private placeAfterWaiting(topic: string, callerRecords: readonly ProducerRecord[], keys: Array<Buffer | null>, nowMs: number, sizes: number[], sink: RecordSink): void {
     // The records as they are now: the caller may reuse its array and objects once the call returns.
-    const records: ProducerRecord[] = callerRecords.map((record) => ({ value: record.value, headers: record.headers, timestampMs: timestampOf(record, nowMs), partition: record.partition }));
+    const records: ProducerRecord[] = callerRecords.map((record) => ({ value: record.value, headers: record.headers, timestampMs: timestampOf(record, nowMs), partition: record.partition, messageId: record.messageId }));
     this.waitingSends++;
     const turn = this.waitChain.then(async () => {
       let partitionCount = await this.topics.loadPartitionCount(topic);
@@ -348,11 +348,12 @@ export class Producer {
     let byPartition = this.openBatches.get(topic);
     if (!byPartition) this.openBatches.set(topic, (byPartition = new Map()));
     let batch = byPartition.get(partition) ?? this.openBatch(topic, partition, byPartition);
-    if (!batch.builder.tryAppend(timestampMs, key, record.value, record.headers)) {
+    const headers = headersWithMessageId(record);
+    if (!batch.builder.tryAppend(timestampMs, key, record.value, headers)) {
       this.seal(topic, partition);
       batch = this.openBatch(topic, partition, byPartition);
       // An empty batch takes any record up to the hard batch limit (or throws).
-      batch.builder.tryAppend(timestampMs, key, record.value, record.headers);
+      batch.builder.tryAppend(timestampMs, key, record.value, headers);
     }
     batch.sinks.add(sink, index);
     batch.sizeBytes += sizeBytes;

@@ -10,6 +10,11 @@ export interface RecordMetadata {
   offset: number;
   /** What the acknowledgement promises: 'durable' (fsynced), 'written' (in the log) or 'none'. */
   durability: 'durable' | 'written' | 'none';
+  /**
+   * True when the record was not written because a record with its `messageId` was appended to the
+   * partition within the topic's `dedupe.window.ms`: `offset` is that record's. Absent otherwise.
+   */
+  duplicate?: true;
 }
 
 /**

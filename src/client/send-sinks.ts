@@ -87,18 +87,30 @@ export class BatchSinks {
     this.counts.push(1);
   }
 
-  /** Every record is in the log from `baseOffset` on, in order (-1: offsets unknown). */
-  acknowledge(topic: string, partition: number, baseOffset: number, durability: RecordMetadata['durability']): void {
+  /**
+   * Every record is in the log from `baseOffset` on, in order (-1: offsets unknown), except those
+   * `duplicates` names (by position in the request, counted from `firstIndexInRequest` for this
+   * batch's first record): they were not written, and the map gives their originals' offsets.
+   * Returns the offset after this batch's written records.
+   */
+  acknowledge(topic: string, partition: number, baseOffset: number, durability: RecordMetadata['durability'], duplicates?: ReadonlyMap<number, number>, firstIndexInRequest = 0): number {
     let offset = baseOffset;
+    let indexInRequest = firstIndexInRequest;
     for (let run = 0; run < this.sinks.length; run++) {
       const sink = this.sinks[run]!;
       const first = this.firstIndexes[run]!;
       const end = first + this.counts[run]!;
       for (let index = first; index < end; index++) {
+        const originalOffset = duplicates?.get(indexInRequest++);
+        if (originalOffset !== undefined) {
+          sink.onAcknowledged(index, { topic, partition, offset: originalOffset, durability, duplicate: true });
+          continue;
+        }
         sink.onAcknowledged(index, { topic, partition, offset: baseOffset < 0 ? -1 : offset, durability });
         offset++;
       }
     }
+    return offset;
   }
 
   /** Every call with a record in the batch fails (a call may hear it more than once, from several batches). */

@@ -15,6 +15,7 @@ import {
   InternalTopicError,
   InvalidArgumentError,
   InvalidConfigError,
+  InvalidMessageIdError,
   InvalidTopicNameError,
   LogClosedError,
   MemoryBudgetExhaustedError,
@@ -114,6 +115,7 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new TooManyConnectionsError(m),
   (m) => new TooManyStreamsError(m),
   (m) => new PartitionOverflowError(m),
+  (m) => new InvalidMessageIdError(m),
 ];
 
 /**

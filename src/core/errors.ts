@@ -377,3 +377,15 @@ export class PartitionOverflowError extends StrataError {
   readonly code = 'PARTITION_OVERFLOW';
   readonly retriable = true;
 }
+
+// --- h-dedupe (issue 16): duplicate detection by message id ---
+
+/**
+ * A record's `strata-message-id` header on a topic with `dedupe.window.ms` set is not a valid id:
+ * empty, longer than MAX_MESSAGE_ID_BYTES, not UTF-8, or given twice in one record. Nothing of the
+ * request was appended.
+ */
+export class InvalidMessageIdError extends StrataError {
+  readonly code = 'INVALID_MESSAGE_ID';
+  readonly retriable = false;
+}

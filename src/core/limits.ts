@@ -277,3 +277,18 @@ export const MAX_HANDLER_ATTEMPTS = 100;
  */
 export const QUEUE_HELD_BATCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
 export const QUEUE_HELD_BATCH_BYTES_PER_SERVER = 256 * 1024 * 1024;
+
+// --- Duplicate detection by message id (topic key dedupe.window.ms) ---
+
+/** The longest `dedupe.window.ms` a topic may set: 7 days (as long as the default retention). */
+export const MAX_DEDUPE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * Message ids one partition remembers, at most, whatever its window: past it the oldest are evicted
+ * (counted and logged). Each costs about 70 bytes with 36-character ids (measured: bench/RESULTS.md,
+ * "Message-id dedupe"), so a full partition holds roughly 70 MB.
+ */
+export const MAX_DEDUPE_IDS_PER_PARTITION = 1_000_000;
+/** A message id header's value: 1 to this many bytes of UTF-8. */
+export const MAX_MESSAGE_ID_BYTES = 200;
+/** How often a partition logs that its id index evicted ids before their window ended. */
+export const DEDUPE_EVICTION_LOG_INTERVAL_MS = 60_000;

@@ -105,6 +105,9 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const startedMs = clock.nowMs();
     const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
+    const idsStartedMs = clock.nowMs();
+    const restoredIds = await broker.restoreMessageIds({ skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
+    if (restoredIds.partitionCount + restoredIds.failedPartitionCount > 0) logger.info({ ...restoredIds, elapsedMs: clock.nowMs() - idsStartedMs }, 'message ids restored from the dedupe windows');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.
     const topicLogs: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };

@@ -150,6 +150,9 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
                 lastOffset: result.lastOffset,
                 durability: request.ackLevel === 'ACK_LEVEL_NONE' ? 'ACK_LEVEL_NONE' : result.durability === 'durable' ? 'ACK_LEVEL_DURABLE' : 'ACK_LEVEL_WRITTEN',
                 duplicate: result.isDuplicate,
+                ...(result.duplicateRecords && result.duplicateRecords.length > 0
+                  ? { duplicateRecords: result.duplicateRecords.map((d) => ({ index: d.index, originalOffset: d.originalOffset })) }
+                  : {}),
               },
               sizeBytes,
             ),

@@ -46,6 +46,7 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   TOO_MANY_CONNECTIONS: grpc.status.RESOURCE_EXHAUSTED,
   TOO_MANY_STREAMS: grpc.status.RESOURCE_EXHAUSTED,
   PARTITION_OVERFLOW: grpc.status.RESOURCE_EXHAUSTED,
+  INVALID_MESSAGE_ID: grpc.status.INVALID_ARGUMENT,
 });
 
 export interface DescribedError {

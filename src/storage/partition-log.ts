@@ -46,9 +46,11 @@ export interface AppendOptions {
   /**
    * Runs after validation, on the caller's turn and in append order, before the append is queued:
    * may throw to refuse it (nothing is written), or return a result to answer without writing (a
-   * retried batch already in the log). The broker's producer sequence check lives here.
+   * retried batch already in the log). The broker's producer sequence check lives here. It may also
+   * answer later (a promise: records that are all duplicates of others being appended), or hand back
+   * other batches to append instead (`replacement`: the request rebuilt without its duplicates).
    */
-  admit?: (headers: readonly BatchHeader[]) => AppendResult | undefined;
+  admit?: (headers: readonly BatchHeader[]) => AppendResult | Promise<AppendResult> | { replacement: Buffer; headers: readonly BatchHeader[] } | undefined;
 }
 
 export interface LogStartAdvance {
@@ -233,6 +235,11 @@ export class PartitionLog {
     return this.logStartOffset;
   }
 
+  /** The topic's config as this partition applies it now (read it per use: it may change). */
+  get topicConfig(): Readonly<TopicConfig> {
+    return this.config;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }
@@ -267,9 +274,11 @@ export class PartitionLog {
       if (this.config.overflowPolicy === 'reject') this.overflow.checkRoom(this.config, recordCount(headers), data.length);
       // Last, after every check that can refuse the append: what admit records must not be undone.
       const admitted = options.admit?.(headers);
-      if (admitted) return Promise.resolve(admitted);
       const ackLevel = options.ackLevel ?? (this.config.flushPolicy === 'always' ? 'durable' : 'written');
-      const appended = this.groupCommit.enqueue(data, headers, ackLevel);
+      let appended: Promise<AppendResult>;
+      if (admitted && 'replacement' in admitted) appended = this.groupCommit.enqueue(admitted.replacement, admitted.headers, ackLevel);
+      else if (admitted) return Promise.resolve(admitted);
+      else appended = this.groupCommit.enqueue(data, headers, ackLevel);
       if (this.config.overflowPolicy !== 'drop-oldest') return appended;
       // The answer waits for the log start to move (backpressure keeps the partition near its max).
       return appended.then(async (result) => {

@@ -1,5 +1,5 @@
 import { InvalidConfigError } from '../core/errors.js';
-import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, MAX_SEGMENT_BYTES } from '../core/limits.js';
+import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, MAX_DEDUPE_WINDOW_MS, MAX_SEGMENT_BYTES } from '../core/limits.js';
 
 /**
  * Per-topic configuration, with Kafka's key names where Kafka has one.
@@ -46,6 +46,11 @@ export interface TopicConfig {
   /** -1: no limit. */
   maxUnconsumedRecords: number;
   overflowPolicy: OverflowPolicy;
+  /**
+   * `dedupe.window.ms`: a record whose `strata-message-id` was appended to its partition within this
+   * many ms is not written again (broker/message-id-index.ts). 0 (default): off.
+   */
+  dedupeWindowMs: number;
 }
 
 export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
@@ -61,6 +66,7 @@ export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
   maxUnconsumedBytes: -1,
   maxUnconsumedRecords: -1,
   overflowPolicy: 'none',
+  dedupeWindowMs: 0,
 });
 
 interface KeySpec {
@@ -113,6 +119,7 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, KeySpec>> = Object.freez
       throw new InvalidConfigError(`${key} must be one of reject, drop-oldest, none; got '${raw}'`);
     },
   },
+  'dedupe.window.ms': { field: 'dedupeWindowMs', parse: integerIn(0, MAX_DEDUPE_WINDOW_MS) },
 });
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { IdempotentConsumer, messageIdOf, processedKeyOf, MESSAGE_ID_HEADER, type ProcessedKeyStore, type RecordIdentity } from '../../src/client/idempotent-consumer.js';
 import { MemoryProcessedKeyStore } from '../../src/client/memory-processed-key-store.js';
 import { NonRetriableError } from '../../src/client/non-retriable-error.js';
-import { InvalidArgumentError } from '../../src/core/errors.js';
+import { InvalidArgumentError, InvalidMessageIdError } from '../../src/core/errors.js';
 
 const record = (offset: number, messageId?: string | Buffer | null, partition = 0): RecordIdentity => ({
   topic: 'orders',
@@ -48,7 +48,7 @@ describe('processedKeyOf', () => {
       expect(error).toBeInstanceOf(NonRetriableError);
       expect((error as Error).message).toMatch(message);
       expect((error as Error).message).toContain('orders/0@0');
-      expect((error as Error).cause).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).cause).toBeInstanceOf(InvalidMessageIdError);
     }
   });
 });

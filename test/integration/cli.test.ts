@@ -38,6 +38,21 @@ describe('the strata CLI against a real server', () => {
     expect(JSON.parse((await strata('topics', 'list', '--json')).stdout)).toHaveLength(1);
   });
 
+  it('produces with --message-id-from-key: a line whose key was produced within the window is not written again', async () => {
+    await strata('topics', 'create', 'payments', '--partitions', '2', '--config', 'dedupe.window.ms=600000');
+    const produced = await produceStdin(['produce', 'payments', '--key-separator', ':', '--message-id-from-key'], 'p1:10\np2:20\np1:10 again\n');
+    expect(produced.code, produced.stderr).toBe(0);
+    expect(produced.stderr).toMatch(/produced 3 records to payments \(1 was a duplicate, not written again\)/);
+    const again = await produceStdin(['produce', 'payments', '--key-separator', ':', '--message-id-from-key'], 'p2:20\n');
+    expect(again.stderr).toMatch(/1 was a duplicate/);
+    const { stdout } = await strata('consume', 'payments', '--from-beginning', '--json');
+    const records = stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; value: string });
+    expect(records.map((r) => `${r.key}:${r.value}`).sort()).toEqual(['p1:10', 'p2:20']);
+    const keyless = await produceStdin(['produce', 'payments', '--message-id-from-key'], 'no key\n');
+    expect(keyless.code).toBe(1);
+    expect(keyless.stderr).toMatch(/--message-id-from-key needs a key/);
+  });
+
   it('reports a bad command with a one-line error and exit code 1', async () => {
     await expect(strata('topics', 'create', 'bad/name', '--partitions', '1')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^strata: INVALID_TOPIC_NAME: /) });
     await expect(strata('topics', 'describe', 'nope')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/TOPIC_NOT_FOUND/) });

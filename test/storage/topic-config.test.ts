@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, InvalidConfigError, InvalidTopicNameError } from '../../src/core/errors.js';
-import { MAX_BATCH_BYTES_LIMIT, MAX_PARTITIONS, MAX_SEGMENT_BYTES, MAX_TOPIC_NAME_LENGTH, MIN_PARTITIONS } from '../../src/core/limits.js';
+import { MAX_BATCH_BYTES_LIMIT, MAX_DEDUPE_WINDOW_MS, MAX_PARTITIONS, MAX_SEGMENT_BYTES, MAX_TOPIC_NAME_LENGTH, MIN_PARTITIONS } from '../../src/core/limits.js';
 import { DEFAULT_TOPIC_CONFIG, resolveTopicConfig, TOPIC_CONFIG_KEYS } from '../../src/storage/topic-config.js';
 import { validatePartitionCount, validateTopicName } from '../../src/storage/topic-name.js';
 
@@ -36,13 +36,14 @@ describe('topic config defaults', () => {
       maxUnconsumedBytes: -1,
       maxUnconsumedRecords: -1,
       overflowPolicy: 'none',
+      dedupeWindowMs: 0,
     });
     expect(DEFAULT_TOPIC_CONFIG).toEqual(resolveTopicConfig({}));
   });
 
   it('pins the Kafka-style key names', () => {
     expect(Object.keys(TOPIC_CONFIG_KEYS).sort()).toEqual(
-      ['flush', 'flush.ms', 'index.interval.bytes', 'max.message.bytes', 'retention.bytes', 'retention.ms', 'segment.bytes', 'segment.ms',
+      ['dedupe.window.ms', 'flush', 'flush.ms', 'index.interval.bytes', 'max.message.bytes', 'retention.bytes', 'retention.ms', 'segment.bytes', 'segment.ms',
         'retention.after.ack', 'max.unconsumed.bytes', 'max.unconsumed.records', 'overflow'].sort(),
     );
   });
@@ -73,6 +74,7 @@ describe('topic config overrides', () => {
         'max.unconsumed.bytes': '4096',
         'max.unconsumed.records': '100',
         overflow: 'drop-oldest',
+        'dedupe.window.ms': '120000',
       }),
     ).toEqual({
       segmentBytes: 1024,
@@ -87,11 +89,17 @@ describe('topic config overrides', () => {
       maxUnconsumedBytes: 4096,
       maxUnconsumedRecords: 100,
       overflowPolicy: 'drop-oldest',
+      dedupeWindowMs: 120_000,
     });
     expect(resolveTopicConfig({ 'retention.bytes': '-1' }).retentionBytes).toBe(-1);
     expect(resolveTopicConfig({ flush: 'never' }).flushPolicy).toBe('never');
     expect(resolveTopicConfig({ 'retention.ms': '0' }).retentionMs).toBe(0);
     expect(resolveTopicConfig({ 'retention.ms': '60000' })).toEqual({ ...DEFAULT_TOPIC_CONFIG, retentionMs: 60_000 });
+  });
+
+  it('bounds dedupe.window.ms at 7 days', () => {
+    expect(MAX_DEDUPE_WINDOW_MS).toBe(7 * DAY_MS);
+    expect(configError({ 'dedupe.window.ms': String(7 * DAY_MS + 1) }).message).toContain('dedupe.window.ms');
   });
 
   it('accepts each bound and rejects one past it', () => {
@@ -103,6 +111,7 @@ describe('topic config overrides', () => {
       ['retention.ms', 0, Number.MAX_SAFE_INTEGER],
       ['retention.bytes', 0, Number.MAX_SAFE_INTEGER],
       ['max.message.bytes', 64, MAX_BATCH_BYTES_LIMIT],
+      ['dedupe.window.ms', 0, MAX_DEDUPE_WINDOW_MS],
     ];
     for (const [key, min, max] of bounds) {
       const field = TOPIC_CONFIG_KEYS[key]!.field;
