@@ -22,6 +22,8 @@ interface ChildRun {
   confirmed: string[];
   duplicateCount: number;
   exit: Promise<void>;
+  /** Set once the process has exited. */
+  readonly exitCode: number | null | undefined;
   kill(): void;
   ready: Promise<void>;
   done: Promise<void>;
@@ -54,11 +56,31 @@ async function runChild(address: string, ids: string[], idsFile: string): Promis
       }
     }
   });
-  const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let exitCode: number | null | undefined;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exitCode = code;
+      resolve();
+    }),
+  );
   void exit.then(() => {
     if (child.exitCode !== null && child.exitCode !== 0) throw new Error(`the application exited with ${child.exitCode}: ${stderr}`);
   });
-  return { ...run, get confirmed() { return run.confirmed; }, get duplicateCount() { return run.duplicateCount; }, exit, ready, done, kill: () => child.kill('SIGKILL') };
+  return {
+    get confirmed() {
+      return run.confirmed;
+    },
+    get duplicateCount() {
+      return run.duplicateCount;
+    },
+    get exitCode() {
+      return exitCode;
+    },
+    exit,
+    ready,
+    done,
+    kill: () => child.kill('SIGKILL'),
+  };
 }
 
 /** Every record of the topic: the message id of each, read up to the partitions' high watermarks. */
@@ -116,9 +138,12 @@ describe('an application that re-sends what it did not see confirmed, SIGKILLed 
         if (remaining.length === 0) break;
         const run = await runChild(server.address, remaining, join(dir.path, `ids-${round}.json`));
         await run.ready;
-        // Killed while it sends (the sends take ~300 ms), as records are in flight and confirmed.
-        const killAfterMs = random.int(20, 400);
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, killAfterMs)), run.done]);
+        // Killed while it sends, as records are in flight and confirmed: after a random number of
+        // confirmations (progress, not wall time, so a loaded machine still kills mid-stream), and a
+        // random moment more.
+        const confirmationsBeforeKill = random.int(1, Math.min(remaining.length, 600));
+        await eventually(() => run.confirmed.length >= confirmationsBeforeKill || run.exitCode !== undefined, { what: `${confirmationsBeforeKill} confirmations`, timeoutMs: 60_000, intervalMs: 2 });
+        await new Promise((resolve) => setTimeout(resolve, random.int(0, 30)));
         run.kill();
         await run.exit;
         for (const id of run.confirmed) confirmed.add(id);
