@@ -16,6 +16,7 @@ import { silentLogger, type Logger } from '../core/logger.js';
 import { CLEAN_SHUTDOWN_FILE_NAME, isLeftoverDirectoryName, lockDataDirectory, removeTemporaryFiles, unlockDataDirectory } from './data-directory.js';
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
+import { observeFileSystem, type StorageObserver } from './storage-observer.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { PartitionLog } from './partition-log.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
@@ -37,6 +38,8 @@ export interface LogManagerOptions {
   retentionCheckIntervalMs?: number;
   /** Partitions of every topic together, at most (MAX_PARTITIONS_PER_SERVER; tests set fewer). */
   maxPartitions?: number;
+  /** Told of append and fsync latencies (the server's metrics); none when absent. */
+  observer?: StorageObserver;
 }
 
 interface Topic {
@@ -67,20 +70,24 @@ export class LogManager {
     private readonly logger: Logger,
     private readonly retentionCheckIntervalMs: number,
     private readonly maxPartitions: number,
+    private readonly observer: StorageObserver | undefined,
   ) {
     this.directories = new TopicDirectories(fs, dataDir, logger);
   }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
-    const fs = options.fs ?? new NodeFileSystem();
+    const clock = options.clock ?? systemClock;
+    const baseFs = options.fs ?? new NodeFileSystem();
+    const fs = options.observer ? observeFileSystem(baseFs, options.observer, clock) : baseFs;
     const logger = options.logger ?? silentLogger;
     const manager = new LogManager(
       options.dataDir,
       fs,
-      options.clock ?? systemClock,
+      clock,
       logger,
       options.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS,
       options.maxPartitions ?? MAX_PARTITIONS_PER_SERVER,
+      options.observer,
     );
     await fs.mkdir(options.dataDir);
     await lockDataDirectory(fs, options.dataDir);
@@ -317,6 +324,7 @@ export class LogManager {
             logger: this.logger,
             isCleanShutdown,
             intervalFlusher: this.intervalFlusher,
+            ...(this.observer ? { observer: this.observer } : {}),
           }),
         );
       } catch (error) {

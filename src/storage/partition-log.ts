@@ -18,6 +18,7 @@ import { countSegmentsToDelete } from './retention.js';
 import { GroupCommit } from './group-commit.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
+import type { StorageObserver } from './storage-observer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
@@ -57,6 +58,8 @@ export interface PartitionLogOptions {
   isCleanShutdown: boolean;
   /** Where the `flush.ms` fsyncs wait their turn; one per LogManager (a log of its own if absent). */
   intervalFlusher?: IntervalFlusher;
+  /** Told how long each append took to be acknowledged (the server's metrics). */
+  observer?: StorageObserver;
 }
 
 /**
@@ -98,6 +101,7 @@ export class PartitionLog {
         config: () => log.config,
         describe: () => log.describe(),
         onProgress: () => log.notifyHighWatermark(),
+        observer: options.observer,
       },
       this.active.nextOffset,
     );
