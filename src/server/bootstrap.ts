@@ -23,6 +23,9 @@ import { startGrpcServer } from './grpc-server.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
+import { registerMetricsRoutes } from './metrics/metrics-routes.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
+import { observeErrors } from './status.js';
 import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 
 export interface RunningServer {
@@ -52,21 +55,29 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   // The HTTP port comes up first, so that probes see 'starting' (not a refused connection) while
   // recovery runs, and a taken port fails before the data directory is touched.
   let readiness: ReadinessView = { phase: 'starting', detail: 'recovering logs' };
+  // Metrics exist only with the HTTP port that serves them. They count from the start (recovery's
+  // fsyncs); until the components exist a scrape shows the process and storage metrics only.
+  let logs: LogManager | undefined;
+  const metrics =
+    config.httpPort >= 0 && config.metrics ? new ServerMetrics({ clock, maxPartitionSeries: config.metricsMaxPartitionSeries, topicExists: (topic) => logs?.partitionCount(topic) !== undefined }) : undefined;
   let http: HttpServer | undefined;
   let httpPort: number | undefined;
   if (config.httpPort >= 0) {
     http = new HttpServer(logger);
     registerHealthRoutes(http, () => readiness);
+    if (metrics) registerMetricsRoutes(http, metrics);
     try {
       httpPort = await http.listen(config.host, config.httpPort);
     } catch (error) {
       throw listenErrorOf(error, config.host, config.httpPort, '--http-port') ?? error;
     }
   }
+  const stopObservingErrors = metrics ? observeErrors((code) => metrics.onError(code)) : () => undefined;
   let logManager: LogManager;
   let producerIds;
   try {
-    logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
+    logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs, ...(metrics ? { observer: metrics.storageObserver } : {}) });
+    logs = logManager;
     try {
       readiness = { phase: 'starting', detail: 'restoring producer ids' };
       producerIds = await ProducerIdRegistry.open(logManager, logger);
@@ -75,6 +86,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       throw error;
     }
   } catch (error) {
+    stopObservingErrors();
     await http?.close();
     throw error;
   }
@@ -104,6 +116,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         // A member removed while its stream stays open (session or revocation timeout) is forgotten
         // here too: a stream that rejoined again and again would otherwise keep every old id.
         onMemberRemoved: (_groupId, memberId) => heartbeatStreams.forget(memberId),
+        onRebalance: (groupId) => metrics?.onRebalance(groupId),
       },
     });
     const topicAdmin = new TopicAdmin(logManager, {
@@ -111,6 +124,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       // Groups' committed offsets of a deleted topic go too (as in Kafka), so a topic created again
       // starts at zero; so does every queue group's state of it.
       onTopicDeleted: async (topic) => {
+        metrics?.forgetTopic(topic);
         try {
           await offsets.forgetTopic(topic);
         } finally {
@@ -132,13 +146,28 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const queuesStartedMs = clock.nowMs();
     await queues.start();
     logger.info({ groups: queues.listGroups().length, elapsedMs: clock.nowMs() - queuesStartedMs }, 'queue groups restored from __queue_state');
+    const groupAdmin = new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() });
+    if (metrics) {
+      const queueCoordinator = queues;
+      metrics.attach({
+        dataDir: config.dataDir,
+        topics: () => logManager.listTopics().map((name) => ({ name, partitions: logManager.describeTopic(name).partitions })),
+        consumerGroups: () => groupAdmin.listGroups(),
+        consumerGroupLag: async (groupId) => (await groupAdmin.describeGroup(groupId)).lag,
+        queueGroups: () => queueCoordinator.listGroups(),
+        queueGroupPartitions: async (groupId) => (await queueCoordinator.describeGroup(groupId)).partitions,
+        // Counted by retention once it knows what groups consumed (issue 16); nothing is counted yet.
+        unconsumedRemovals: () => [],
+      });
+    }
     grpcServer = await startGrpcServer(
       {
         broker,
         topics: topicAdmin,
+        metrics,
         groups: {
           coordinator,
-          groupAdmin: new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() }),
+          groupAdmin,
           groupOffsets: new GroupOffsets({ coordinator, offsets, topics: topicLogs }),
           heartbeatStreams,
         },
@@ -149,6 +178,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       logger,
     );
   } catch (error) {
+    stopObservingErrors();
     coordinator?.close();
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
@@ -184,6 +214,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           try {
             await logManager.close();
           } finally {
+            stopObservingErrors();
             await http?.close();
           }
         }
