@@ -2,7 +2,7 @@
 NPM ?= npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install proto lint-proto python-deps bench-deps build run test bench clean
+.PHONY: install proto lint-proto python-deps test-deps bench-deps build run test bench clean
 PROTO_FILES := $(wildcard proto/strata/v1/*.proto)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
@@ -43,7 +43,13 @@ python-deps:
 	@/usr/bin/python3 -c 'import grpc, grpc_tools.protoc, google.protobuf' 2>/dev/null || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(PYTHON_DEPS); }
 
-test: build lint-proto python-deps
+# Debian packages the tests run (never skipped under CI): promtool (package prometheus) checks the
+# /metrics exposition. Installed only when missing.
+test-deps:
+	@command -v promtool >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+
+test: build lint-proto python-deps test-deps
 	npx vitest run
 
 # The gRPC bench measures Redis Streams beside Strata in the same run: Debian's redis-server,
