@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { MetricsSources, PartitionLagSnapshot, QueuePartitionSnapshot, TopicSnapshot } from './metrics-sources.js';
-import { capPartitionSeries, type PartitionSample } from './partition-series-cap.js';
+import { partitionSeriesText, type OwnerSeries, type PartitionMetric } from './partition-series-cap.js';
 
 /** Partition statuses, each always exported (0 when none), so alerts need no absent(). */
 export const PARTITION_STATUSES = ['online', 'read_only', 'failed', 'data_loss'] as const;
@@ -10,6 +10,12 @@ export const PARTITION_STATUSES = ['online', 'read_only', 'failed', 'data_loss']
 const DEAD_LETTER_SUFFIX = '.dlq';
 
 type Labels = Record<string, string>;
+
+const LOG_START_OFFSET: PartitionMetric = { name: 'strata_log_start_offset', fold: 'sum', help: 'First offset a reader can read in the partition (inclusive). partition="all": the sum over a topic past the series cap.' };
+const LOG_END_OFFSET: PartitionMetric = { name: 'strata_log_end_offset', fold: 'sum', help: 'Next offset the partition assigns (exclusive). partition="all": the sum over a topic past the series cap.' };
+const LOG_SIZE: PartitionMetric = { name: 'strata_log_size_bytes', fold: 'sum', help: "Bytes of the partition's segment files. partition=\"all\": the sum over a topic past the series cap." };
+const LAG_RECORDS: PartitionMetric = { name: 'strata_consumer_group_lag_records', fold: 'sum', help: "Records between a group's committed offset and the high watermark, for partitions it committed to. partition=\"all\": the sum over the topic past the series cap." };
+const LAG_SECONDS: PartitionMetric = { name: 'strata_consumer_group_lag_seconds', fold: 'max', help: 'Age of the next record a group reads (0 when caught up), for partitions it committed to. partition="all": the largest over the topic past the series cap.' };
 
 /**
  * The metrics computed at scrape time from the components' own descriptions (nothing on a hot path
@@ -20,13 +26,8 @@ type Labels = Record<string, string>;
  * how many partition series each one folded.
  */
 export class ScrapeGauges {
-  private readonly logStartOffset: Gauge;
-  private readonly logEndOffset: Gauge;
-  private readonly logSize: Gauge;
   private readonly partitions: Gauge;
   private readonly groupMembers: Gauge;
-  private readonly lagRecords: Gauge;
-  private readonly lagSeconds: Gauge;
   private readonly queueDepth: Gauge;
   private readonly queueInFlight: Gauge;
   private readonly queueOldestAge: Gauge;
@@ -45,13 +46,8 @@ export class ScrapeGauges {
     const registers = [registry];
     const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers });
     const counter = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers });
-    this.logStartOffset = gauge('strata_log_start_offset', 'First offset a reader can read in the partition (inclusive). partition="all": the sum over a topic past the series cap.', ['topic', 'partition']);
-    this.logEndOffset = gauge('strata_log_end_offset', 'Next offset the partition assigns (exclusive). partition="all": the sum over a topic past the series cap.', ['topic', 'partition']);
-    this.logSize = gauge('strata_log_size_bytes', 'Bytes of the partition\'s segment files. partition="all": the sum over a topic past the series cap.', ['topic', 'partition']);
     this.partitions = gauge('strata_partitions', 'Partitions by status: online, read_only (disk full: the next append tries again), failed (an I/O error: no writes until a restart), data_loss (damage found at open: refused).', ['status']);
     this.groupMembers = gauge('strata_consumer_group_members', 'Members of a consumer group (0 for a group with only committed offsets).', ['group']);
-    this.lagRecords = gauge('strata_consumer_group_lag_records', 'Records between a group\'s committed offset and the high watermark, for partitions it committed to. partition="all": the sum over the topic past the series cap.', ['group', 'topic', 'partition']);
-    this.lagSeconds = gauge('strata_consumer_group_lag_seconds', 'Age of the next record a group reads (0 when caught up), for partitions it committed to. partition="all": the largest over the topic past the series cap.', ['group', 'topic', 'partition']);
     this.queueDepth = gauge('strata_queue_depth_records', 'Records of a topic a queue group has not acknowledged or dead-lettered yet (in flight ones included).', ['group', 'topic']);
     this.queueInFlight = gauge('strata_queue_in_flight_records', 'Records of a topic handed to a queue group\'s members and not answered yet.', ['group', 'topic']);
     this.queueOldestAge = gauge('strata_queue_oldest_unacked_age_seconds', 'Age of the oldest record of a topic a queue group has not acknowledged (0 when none).', ['group', 'topic']);
@@ -64,10 +60,11 @@ export class ScrapeGauges {
     this.seriesDropped = gauge('strata_metrics_series_dropped', 'Per-partition series of a metric folded into per-topic series (partition="all") because the metric passed its cap of partition series.', ['metric']);
   }
 
-  async refresh(sources: MetricsSources): Promise<void> {
+  /** Sets every series again from `sources`; returns the per-partition metrics' text (not in the registry). */
+  async refresh(sources: MetricsSources): Promise<string> {
     const topics = sources.topics();
-    this.refreshLogs(topics);
-    await this.refreshConsumerGroups(sources);
+    let text = this.refreshLogs(topics);
+    text += await this.refreshConsumerGroups(sources);
     const deadLetterTopics = await this.refreshQueueGroups(sources);
     this.refreshDeadLetterTopics(topics, deadLetterTopics);
     this.unconsumedRemoved.reset();
@@ -82,35 +79,42 @@ export class ScrapeGauges {
       this.dataDirFree.reset();
       this.dataDirSize.reset();
     }
+    return text;
   }
 
-  private refreshLogs(topics: readonly TopicSnapshot[]): void {
+  private refreshLogs(topics: readonly TopicSnapshot[]): string {
     const counts = new Map<string, number>(PARTITION_STATUSES.map((s) => [s, 0]));
-    const start: PartitionSample[] = [];
-    const end: PartitionSample[] = [];
-    const size: PartitionSample[] = [];
+    const start: OwnerSeries[] = [];
+    const end: OwnerSeries[] = [];
+    const size: OwnerSeries[] = [];
     for (const topic of topics) {
-      const owner = { topic: topic.name };
+      const owner = [['topic', topic.name]] as const;
+      const partitions: number[] = [];
+      const starts: number[] = [];
+      const ends: number[] = [];
+      const sizes: number[] = [];
       for (const p of topic.partitions) {
         const status = p.status.replace('-', '_');
         counts.set(status, (counts.get(status) ?? 0) + 1);
         // A partition refused at open (data loss) has no offsets or size to show.
         if (p.status === 'data-loss') continue;
-        start.push({ owner, partition: p.partition, value: p.logStartOffset });
-        end.push({ owner, partition: p.partition, value: p.logEndOffset });
-        size.push({ owner, partition: p.partition, value: p.sizeBytes });
+        partitions.push(p.partition);
+        starts.push(p.logStartOffset);
+        ends.push(p.logEndOffset);
+        sizes.push(p.sizeBytes);
       }
+      start.push({ owner, partitions, values: starts });
+      end.push({ owner, partitions, values: ends });
+      size.push({ owner, partitions, values: sizes });
     }
     this.partitions.reset();
     for (const [status, count] of counts) this.partitions.set({ status }, count);
-    this.setCapped(this.logStartOffset, 'strata_log_start_offset', start, 'sum');
-    this.setCapped(this.logEndOffset, 'strata_log_end_offset', end, 'sum');
-    this.setCapped(this.logSize, 'strata_log_size_bytes', size, 'sum');
+    return this.capped(LOG_START_OFFSET, start) + this.capped(LOG_END_OFFSET, end) + this.capped(LOG_SIZE, size);
   }
 
-  private async refreshConsumerGroups(sources: MetricsSources): Promise<void> {
-    const records: PartitionSample[] = [];
-    const seconds: PartitionSample[] = [];
+  private async refreshConsumerGroups(sources: MetricsSources): Promise<string> {
+    const records: OwnerSeries[] = [];
+    const seconds: OwnerSeries[] = [];
     this.groupMembers.reset();
     for (const { groupId, memberCount } of sources.consumerGroups()) {
       let lag: readonly PartitionLagSnapshot[];
@@ -120,15 +124,23 @@ export class ScrapeGauges {
         continue; // deleted since it was listed
       }
       this.groupMembers.set({ group: groupId }, memberCount);
+      const byTopic = new Map<string, { records: OwnerSeries; seconds: OwnerSeries }>();
       for (const p of lag) {
         if (p.committedOffset < 0) continue;
-        const owner = { group: groupId, topic: p.topic };
-        records.push({ owner, partition: p.partition, value: p.lagRecords });
-        seconds.push({ owner, partition: p.partition, value: p.lagMs / 1000 });
+        let series = byTopic.get(p.topic);
+        if (!series) {
+          const owner = [['group', groupId], ['topic', p.topic]] as const;
+          byTopic.set(p.topic, (series = { records: { owner, partitions: [], values: [] }, seconds: { owner, partitions: [], values: [] } }));
+          records.push(series.records);
+          seconds.push(series.seconds);
+        }
+        series.records.partitions.push(p.partition);
+        series.records.values.push(p.lagRecords);
+        series.seconds.partitions.push(p.partition);
+        series.seconds.values.push(p.lagMs / 1000);
       }
     }
-    this.setCapped(this.lagRecords, 'strata_consumer_group_lag_records', records, 'sum');
-    this.setCapped(this.lagSeconds, 'strata_consumer_group_lag_seconds', seconds, 'max');
+    return this.capped(LAG_RECORDS, records) + this.capped(LAG_SECONDS, seconds);
   }
 
   /** Sets the queue groups' series; returns the dead-letter topics the groups name. */
@@ -176,10 +188,9 @@ export class ScrapeGauges {
     }
   }
 
-  private setCapped(gauge: Gauge, name: string, samples: readonly PartitionSample[], fold: 'sum' | 'max'): void {
-    const { series, droppedCount } = capPartitionSeries(samples, this.maxPartitionSeries, fold);
-    gauge.reset();
-    for (const { labels, value } of series) gauge.set(labels, value);
-    this.seriesDropped.set({ metric: name }, droppedCount);
+  private capped(metric: PartitionMetric, owners: readonly OwnerSeries[]): string {
+    const { text, droppedCount } = partitionSeriesText(metric, owners, this.maxPartitionSeries);
+    this.seriesDropped.set({ metric: metric.name }, droppedCount);
+    return text;
   }
 }

@@ -193,13 +193,13 @@ export class ServerMetrics {
     this.streamsActive.reset();
     for (const [kind, count] of this.openStreams) this.streamsActive.set({ kind }, count);
     this.subscriptionsActive.set(this.openStreams.get('subscribe') ?? 0);
-    await this.scrapeGauges.refresh(this.sources);
+    const partitionText = await this.scrapeGauges.refresh(this.sources);
     // A group no longer known loses its rebalance count (bounded by the groups there are).
     const groups = new Set(this.sources.consumerGroups().map((g) => g.groupId));
     for (const { labels } of (await this.rebalances.get()).values) {
       if (!groups.has(String(labels.group))) this.rebalances.remove({ group: String(labels.group) });
     }
-    return (await processMetrics().metrics()) + (await this.registry.metrics());
+    return (await processMetrics().metrics()) + (await this.registry.metrics()) + partitionText;
   }
 
   private countersOf(topic: string): TopicCounters {
