@@ -27,24 +27,25 @@ export interface PartitionMetric {
 /** The metric's HELP, TYPE and sample lines, and how many partition series were folded. */
 export function partitionSeriesText(metric: PartitionMetric, owners: readonly OwnerSeries[], maxSeries: number): { text: string; droppedCount: number } {
   const sorted = owners.map((o) => ({ o, key: o.owner.map(([, value]) => value).join('\u0000') })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const lines: string[] = [`# HELP ${metric.name} ${escapeHelp(metric.help)}`, `# TYPE ${metric.name} gauge`];
+  // One string grown by concatenation (V8 keeps it as a rope until it is written): no array of lines.
+  let text = `# HELP ${metric.name} ${escapeHelp(metric.help)}\n# TYPE ${metric.name} gauge\n`;
   let listedCount = 0;
   let droppedCount = 0;
   let isFolding = false;
   for (const { o } of sorted) {
     const prefix = `${metric.name}{${o.owner.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',')},partition="`;
     if (!isFolding && listedCount + o.partitions.length <= maxSeries) {
-      for (let i = 0; i < o.partitions.length; i++) lines.push(`${prefix}${o.partitions[i]!}"} ${formatValue(o.values[i]!)}`);
+      for (let i = 0; i < o.partitions.length; i++) text += `${prefix}${o.partitions[i]!}"} ${formatValue(o.values[i]!)}\n`;
       listedCount += o.partitions.length;
       continue;
     }
     isFolding = true;
     let folded = metric.fold === 'sum' ? 0 : o.values.length > 0 ? -Infinity : 0;
     for (const value of o.values) folded = metric.fold === 'sum' ? folded + value : Math.max(folded, value);
-    lines.push(`${prefix}${FOLDED_PARTITION_LABEL}"} ${formatValue(folded)}`);
+    text += `${prefix}${FOLDED_PARTITION_LABEL}"} ${formatValue(folded)}\n`;
     droppedCount += o.partitions.length;
   }
-  return { text: lines.join('\n') + '\n', droppedCount };
+  return { text, droppedCount };
 }
 
 /** Prometheus text format escapes: backslash, double quote and newline in label values. */
@@ -57,6 +58,7 @@ function escapeHelp(help: string): string {
 }
 
 function formatValue(value: number): string {
+  if (Number.isInteger(value)) return String(value);
   if (Number.isNaN(value)) return 'NaN';
   if (value === Infinity) return '+Inf';
   if (value === -Infinity) return '-Inf';
