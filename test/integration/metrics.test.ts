@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidTopicNameError } from '../../src/core/errors.js';
 import type { QueueMessage } from '../../src/client/queue-message.js';
+import type { ProduceResponse__Output } from '../../src/generated/strata/v1/ProduceResponse.js';
 import { eventually } from '../helpers/eventually.js';
 import { httpCall } from '../helpers/http-call.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
@@ -117,6 +118,27 @@ describe('/metrics under a scripted workload (real server, real client)', () => 
     // Every family above in one real scrape: promtool has nothing to say about it.
     const promtool = promtoolPath();
     if (promtool) expect(promtoolCheckMetrics(promtool, (await scrape(fx.server.httpPort!)).text)).toEqual({ status: 0, output: '' });
+  });
+
+  it('answers every raw produce request, an unacknowledged garbage one too, and labels a missing topic (unknown)', async () => {
+    await fx.client.admin.createTopic('raw', { partitions: 1 });
+    const responses = await new Promise<ProduceResponse__Output[]>((resolve, reject) => {
+      const call = fx.client.stubs.produce.produce();
+      const got: ProduceResponse__Output[] = [];
+      call.on('data', (r: ProduceResponse__Output) => got.push(r));
+      call.on('error', reject);
+      call.on('end', () => resolve(got));
+      call.write({ requestId: 1, topic: 'raw', partition: 0, records: Buffer.from('not a record batch, and shorter than a header'), ackLevel: 'ACK_LEVEL_NONE' });
+      call.write({ requestId: 2, topic: 'no-such-topic', partition: 0, records: Buffer.from('x'), ackLevel: 'ACK_LEVEL_WRITTEN' });
+      call.end();
+    });
+    expect(responses.map((r) => [Number(r.requestId), r.failure?.code ?? 'ok'])).toEqual([
+      [1, 'ok'],
+      [2, 'TOPIC_NOT_FOUND'],
+    ]);
+    const samples = await metrics();
+    expect(valueOf(samples, 'strata_produce_requests_total', { topic: '(unknown)', result: 'TOPIC_NOT_FOUND' })).toBe(1);
+    expect(valueOf(samples, 'strata_produce_requests_total', { topic: 'no-such-topic' })).toBeUndefined();
   });
 
   it('ends the stream count when a stream ends', async () => {
