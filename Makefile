@@ -69,6 +69,7 @@ bench: build bench-deps
 	node dist/bench/groups-bench.js
 	node dist/bench/groups-cascade-bench.js
 	node dist/bench/queue-bench.js
+	node dist/bench/metrics-bench.js
 
 clean:
 	rm -rf dist src/generated
