@@ -2,7 +2,7 @@
 NPM ?= npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install proto lint-proto python-deps bench-deps build run test bench clean console browser-deps
+.PHONY: install proto lint-proto python-deps test-deps bench-deps build run test bench clean console browser-deps
 PROTO_FILES := $(wildcard proto/strata/v1/*.proto)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
@@ -54,7 +54,13 @@ browser-deps:
 	@test -x /usr/bin/chromium || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-test: build lint-proto python-deps browser-deps
+# Debian packages the tests run (never skipped under CI): promtool (package prometheus) checks the
+# /metrics exposition. Installed only when missing.
+test-deps:
+	@command -v promtool >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+
+test: build lint-proto python-deps test-deps browser-deps
 	npx vitest run
 
 # The gRPC bench measures Redis Streams beside Strata in the same run: Debian's redis-server,
@@ -75,6 +81,7 @@ bench: build bench-deps
 	node dist/bench/groups-cascade-bench.js
 	node dist/bench/queue-bench.js
 	node dist/bench/dedupe-bench.js
+	node dist/bench/metrics-bench.js
 
 clean:
 	rm -rf dist src/generated

@@ -4,7 +4,10 @@ import { type GroupCoordinator, validateGroupId } from './group-coordinator.js';
 import { resetOffsetFor, type ResetTarget } from './offset-reset.js';
 import type { OffsetStore } from './offset-store.js';
 import { ageOfRecordAt, lagRecords, nextOffsetToRead, type PartitionLag } from './partition-lag.js';
-import type { TopicLogsView } from './topics-view.js';
+import type { PartitionView, TopicLogsView } from './topics-view.js';
+
+/** Lag reads (one record each, for its timestamp) a describe runs at once. */
+const LAG_READ_CONCURRENCY = 8;
 
 export interface GroupSummary {
   groupId: string;
@@ -72,15 +75,21 @@ export class GroupAdmin {
     const committed = offsets.fetch(groupId);
     if (!description && committed.size === 0) throw new GroupNotFoundError(`no group '${groupId}'`);
     const subscribed = new Set<string>([...committed.keys(), ...(description?.members.flatMap((m) => m.topics) ?? [])]);
-    const lag: PartitionLag[] = [];
+    const pending: Array<{ topic: string; partition: number; log: PartitionView; commit: { offset: number; committedAtMs: number } | undefined }> = [];
     for (const topic of [...subscribed].sort()) {
       const count = topics.partitionCount(topic);
       if (count === undefined) continue;
-      for (let partition = 0; partition < count; partition++) {
-        const log = topics.partition(topic, partition);
-        const commit = committed.get(topic)?.get(partition);
+      for (let partition = 0; partition < count; partition++) pending.push({ topic, partition, log: topics.partition(topic, partition), commit: committed.get(topic)?.get(partition) });
+    }
+    // The lag in time reads a record per lagging partition: a few reads at once, so a group on
+    // thousands of partitions (a metrics scrape describes every group) does not wait for each in turn.
+    const lag = new Array<PartitionLag>(pending.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < pending.length; i = next++) {
+        const { topic, partition, log, commit } = pending[i]!;
         const committedOffset = commit?.offset ?? -1;
-        lag.push({
+        lag[i] = {
           topic,
           partition,
           committedOffset,
@@ -89,9 +98,10 @@ export class GroupAdmin {
           lagMs: await ageOfRecordAt(log, nextOffsetToRead(committedOffset, log.logStartOffset), this.options.nowMs()),
           ownerMemberId: coordinator.ownerOf(groupId, topic, partition) ?? '',
           sinceCommitMs: commit ? Math.max(0, this.options.nowMs() - commit.committedAtMs) : -1,
-        });
+        };
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(LAG_READ_CONCURRENCY, pending.length) }, worker));
     return {
       groupId,
       groupEpoch: description?.groupEpoch ?? 0,

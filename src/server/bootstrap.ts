@@ -25,6 +25,9 @@ import { registerConsole } from './http/console/console-routes.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
+import { registerMetricsRoutes } from './metrics/metrics-routes.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
+import { observeErrors } from './status.js';
 import { isTlsEnabled, largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 import { TlsCertificates } from './tls/tls-certificates.js';
 
@@ -68,21 +71,29 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logger.warn({ host: config.host, port: config.port, httpPort: config.httpPort }, 'PLAINTEXT on a listener (allowPlaintext): anyone who reaches it can read, write and delete every topic; configure TLS');
   }
   let readiness: ReadinessView = { phase: 'starting', detail: 'recovering logs' };
+  // Metrics exist only with the HTTP port that serves them. They count from the start (recovery's
+  // fsyncs); until the components exist a scrape shows the process and storage metrics only.
+  let logs: LogManager | undefined;
+  const metrics =
+    config.httpPort >= 0 && config.metrics ? new ServerMetrics({ clock, maxPartitionSeries: config.metricsMaxPartitionSeries, topicExists: (topic) => logs?.partitionCount(topic) !== undefined }) : undefined;
   let http: HttpServer | undefined;
   let httpPort: number | undefined;
   if (config.httpPort >= 0) {
     http = new HttpServer(logger, {}, tls);
     registerHealthRoutes(http, () => readiness);
+    if (metrics) registerMetricsRoutes(http, metrics);
     try {
       httpPort = await http.listen(config.host, config.httpPort);
     } catch (error) {
       throw listenErrorOf(error, config.host, config.httpPort, '--http-port') ?? error;
     }
   }
+  const stopObservingErrors = metrics ? observeErrors((code) => metrics.onError(code)) : () => undefined;
   let logManager: LogManager;
   let producerIds;
   try {
-    logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
+    logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs, ...(metrics ? { observer: metrics.storageObserver } : {}) });
+    logs = logManager;
     try {
       readiness = { phase: 'starting', detail: 'restoring producer ids' };
       producerIds = await ProducerIdRegistry.open(logManager, logger, { nowMs: () => clock.nowMs() });
@@ -91,6 +102,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       throw error;
     }
   } catch (error) {
+    stopObservingErrors();
     await http?.close();
     throw error;
   }
@@ -124,6 +136,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         // A member removed while its stream stays open (session or revocation timeout) is forgotten
         // here too: a stream that rejoined again and again would otherwise keep every old id.
         onMemberRemoved: (_groupId, memberId) => heartbeatStreams.forget(memberId),
+        onRebalance: (groupId) => metrics?.onRebalance(groupId),
       },
     });
     const topicAdmin = new TopicAdmin(logManager, {
@@ -131,6 +144,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       // Groups' committed offsets of a deleted topic go too (as in Kafka), so a topic created again
       // starts at zero; so does every queue group's state of it.
       onTopicDeleted: async (topic) => {
+        metrics?.forgetTopic(topic);
         try {
           await offsets.forgetTopic(topic);
         } finally {
@@ -158,10 +172,24 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logManager.setConsumptionProgress(new GroupConsumptionProgress(offsets, coordinator, queues));
     const groupAdmin = new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() });
     if (http) consoleRoutes = registerConsole(http, { broker, topics: topicAdmin, groups: groupAdmin, queues, clock, areActionsEnabled: config.consoleActions });
+    if (metrics) {
+      const queueCoordinator = queues;
+      metrics.attach({
+        dataDir: config.dataDir,
+        topics: () => logManager.listTopics().map((name) => ({ name, partitions: logManager.describeTopic(name).partitions })),
+        consumerGroups: () => groupAdmin.listGroups(),
+        consumerGroupLag: async (groupId) => (await groupAdmin.describeGroup(groupId)).lag,
+        queueGroups: () => queueCoordinator.listGroups(),
+        queueGroupPartitions: async (groupId) => (await queueCoordinator.describeGroup(groupId)).partitions,
+        // Records retention and overflow removed before a group consumed them, since the start.
+        unconsumedRemovals: () => logManager.unconsumedRemovedRecords().map((r) => ({ group: r.groupId, topic: r.topic, records: r.records })),
+      });
+    }
     grpcServer = await startGrpcServer(
       {
         broker,
         topics: topicAdmin,
+        metrics,
         groups: {
           coordinator,
           groupAdmin,
@@ -177,6 +205,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     );
   } catch (error) {
     consoleRoutes?.stop();
+    stopObservingErrors();
     coordinator?.close();
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
@@ -216,6 +245,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           try {
             await logManager.close();
           } finally {
+            stopObservingErrors();
             await http?.close();
           }
         }

@@ -16,6 +16,11 @@ import type { StreamRegistry } from './stream-registry.js';
 
 const DEFAULT_SUBSCRIBE_MAX_WAIT_MS = 100;
 
+/** What reads report (the server's metrics): records from the offset asked for, and bytes sent. */
+export interface FetchMetrics {
+  fetched(topic: string, records: number, bytes: number): void;
+}
+
 function boundedInteger(value: number, fallback: number, min: number, max: number, name: string): number {
   if (value === 0) return fallback;
   if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${value}`);
@@ -29,7 +34,7 @@ function boundedInteger(value: number, fallback: number, min: number, max: numbe
  * responses are not yet flushed to HTTP/2 (grpc-js alone would queue 16 per stream), so a slow client
  * holds at most four responses (of at most max_bytes) per partition in server memory.
  */
-export function createConsumeService(broker: Broker, streams: StreamRegistry, subscriptionBufferBytes: number, memory: MemoryBudget): ConsumeServiceHandlers {
+export function createConsumeService(broker: Broker, streams: StreamRegistry, subscriptionBufferBytes: number, memory: MemoryBudget, metrics?: FetchMetrics): ConsumeServiceHandlers {
   return {
     Subscribe(call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) {
       const controller = new AbortController();
@@ -51,7 +56,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         controller.abort();
         unregister();
       });
-      subscribe(broker, call, controller.signal, subscriptionBufferBytes, memory).then(
+      subscribe(broker, call, controller.signal, subscriptionBufferBytes, memory, metrics).then(
         () => finish(),
         (error: unknown) => finish(controller.signal.aborted ? undefined : error),
       );
@@ -71,7 +76,8 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         const maxBytes = boundedInteger(request.maxBytes, DEFAULT_FETCH_MAX_BYTES, 1, MAX_FETCH_BYTES, 'max_bytes');
         // The response it may build, until it is handed to grpc-js.
         releaseMemory = memory.reserve(maxBytes, 'a Fetch response');
-        const result = await broker.fetch(request.topic, request.partition, offsetFromProto(request.offset, 'offset'), {
+        const offset = offsetFromProto(request.offset, 'offset');
+        const result = await broker.fetch(request.topic, request.partition, offset, {
           maxBytes,
           minBytes: request.minBytes,
           maxWaitMs: Math.min(request.maxWaitMs, MAX_FETCH_WAIT_MS),
@@ -79,6 +85,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
           signal: controller.signal,
         });
         if (isShuttingDown) throw new ShuttingDownError('the server is shutting down');
+        if (result.batches.length > 0) metrics?.fetched(request.topic, Math.max(0, result.nextOffset - offset), result.batches.length);
         return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
       } finally {
         releaseMemory?.();
@@ -89,7 +96,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
 }
 
 
-async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number, memory: MemoryBudget): Promise<void> {
+async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number, memory: MemoryBudget, metrics: FetchMetrics | undefined): Promise<void> {
   assertDecoded(call.request);
   const request = call.request;
   const partitionCount = broker.partitionCount(request.topic);
@@ -155,6 +162,7 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
             highWatermark: result.highWatermark,
             logStartOffset: result.logStartOffset,
           };
+          metrics?.fetched(request.topic, result.nextOffset - offset, responseBytes);
           offset = result.nextOffset;
           unflushedCount++;
           const isWritable = call.write(response, () => {

@@ -26,6 +26,7 @@ import { StreamRegistry } from './stream-registry.js';
 import { withGuardedStreams } from './library-services.js';
 import { withCallLog } from './call-log.js';
 import type { TlsCertificates } from './tls/tls-certificates.js';
+import type { ServerMetrics } from './metrics/server-metrics.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService'];
 
@@ -45,6 +46,8 @@ export interface ServerDomain {
   queues: QueueCoordinatorApi;
   /** The clock the composition root gives the domain, for the services' own timing (heartbeat rate). */
   clock: Clock;
+  /** The server's metrics, when they are on: produce and fetch counts, open streams. */
+  metrics?: ServerMetrics | undefined;
 }
 
 export interface GrpcServer {
@@ -56,7 +59,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups), grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, queues, clock }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups, queues, clock, metrics }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -70,8 +73,9 @@ export async function startGrpcServer({ broker, topics, groups, queues, clock }:
     logger,
   );
   const server = new grpc.Server({
-    // Every call, health and reflection included, is admitted (per-address caps, memory budget) first.
-    interceptors: [gate.interceptor],
+    // Every call, health and reflection included, is admitted (per-address caps, memory budget) first;
+    // the last interceptor is the outermost, so the metrics count admitted streams only.
+    interceptors: metrics ? [metrics.streamInterceptor, gate.interceptor] : [gate.interceptor],
     'grpc.max_receive_message_length': config.maxRequestBytes,
     // A read response carries up to max_bytes of batches, or one larger batch whole.
     'grpc.max_send_message_length': MAX_READ_RESPONSE_BYTES,
@@ -86,8 +90,8 @@ export async function startGrpcServer({ broker, topics, groups, queues, clock }:
   const v1 = protocol.strata.v1;
   const admin = createAdminService(topics, createGroupAdminHandlers(groups.groupAdmin));
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
-  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }), logger));
-  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget), logger));
+  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }, metrics), logger));
+  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget, metrics), logger));
   server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget, clock }), logger));
   server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget }), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));

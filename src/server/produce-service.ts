@@ -15,6 +15,13 @@ import type { InitProducerRequest__Output } from '../generated/strata/v1/InitPro
 import type { InitProducerResponse } from '../generated/strata/v1/InitProducerResponse.js';
 import type { StreamRegistry } from './stream-registry.js';
 import type { MemoryBudget } from './memory-budget.js';
+import { recordCountOf } from './record-count.js';
+
+/** What the Produce stream reports of each request (the server's metrics). */
+export interface ProduceMetrics {
+  produced(topic: string, records: number, bytes: number, isDuplicate: boolean): void;
+  produceFailed(topic: string, code: string): void;
+}
 
 const ACK_LEVELS: Record<AckLevel__Output, AckLevel | 'none' | undefined> = {
   ACK_LEVEL_UNSPECIFIED: undefined,
@@ -38,7 +45,7 @@ type ProduceCall = grpc.ServerDuplexStream<ProduceRequest__Output, ProduceRespon
  * always gives one, more are borrowed while the budget has room, so under pressure every producer
  * still appends, one request at a time.
  */
-export function createProduceService(broker: Broker, streams: StreamRegistry, logger: Logger, memory: { budget: MemoryBudget; maxRequestBytes: number }): ProduceServiceHandlers {
+export function createProduceService(broker: Broker, streams: StreamRegistry, logger: Logger, memory: { budget: MemoryBudget; maxRequestBytes: number }, metrics?: ProduceMetrics): ProduceServiceHandlers {
   const slotBytes = memory.maxRequestBytes;
   return {
     InitProducer: unary(async (request: InitProducerRequest__Output): Promise<InitProducerResponse> => {
@@ -119,7 +126,9 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
       };
       const fail = (request: ProduceRequest__Output, error: unknown, sizeBytes: number) => {
         logger.debug({ err: error, callId: callIdOf(call), requestId: request.requestId, topic: request.topic, partition: request.partition }, 'produce request failed');
-        respond({ requestId: request.requestId, partition: request.partition, baseOffset: -1, lastOffset: -1, failure: toFailure(error) }, sizeBytes);
+        const failure = toFailure(error);
+        metrics?.produceFailed(request.topic, failure.code ?? 'INTERNAL');
+        respond({ requestId: request.requestId, partition: request.partition, baseOffset: -1, lastOffset: -1, failure }, sizeBytes);
       };
 
       call.on('data', (request: ProduceRequest__Output) => {
@@ -141,7 +150,8 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         if (isDraining) return fail(request, new ShuttingDownError('the server is shutting down'), sizeBytes);
         updateFlow();
         broker.produce(request.topic, request.partition, request.records, ACK_LEVELS[request.ackLevel]).then(
-          (result) =>
+          (result) => {
+            metrics?.produced(request.topic, result.baseOffset >= 0 ? result.lastOffset - result.baseOffset + 1 : recordCountOf(request.records), sizeBytes, result.isDuplicate);
             respond(
               {
                 requestId: request.requestId,
@@ -155,7 +165,8 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
                   : {}),
               },
               sizeBytes,
-            ),
+            );
+          },
           (error: unknown) => fail(request, error, sizeBytes),
         );
       });

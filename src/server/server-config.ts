@@ -93,6 +93,13 @@ export interface ServerConfig {
   retentionCheckIntervalMs: number;
   /** Consumer group settings (session timeout, heartbeat interval, ...): see groups/group-config.ts. */
   groups: Partial<GroupConfig>;
+  /** Prometheus metrics on the HTTP port (/metrics); false: no /metrics, and nothing is counted. */
+  metrics: boolean;
+  /**
+   * Partition series one per-partition metric (log offsets and sizes, consumer group lag) shows; past
+   * it, whole topics are shown as one series each with partition="all" (README, Metrics).
+   */
+  metricsMaxPartitionSeries: number;
 }
 
 /** The largest max.message.bytes a topic on this server may have: its batches must fit in a request. */
@@ -138,9 +145,11 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   shutdownGraceMs: 10_000,
   retentionCheckIntervalMs: 5 * 60 * 1000,
   groups: {},
+  metrics: true,
+  metricsMaxPartitionSeries: 10_000,
 });
 
-const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'streamWindowBytes', 'connectionWindowBytes', 'maxConcurrentStreams', 'producerStateTailBytes', 'subscriptionBufferBytes', 'memoryBudgetBytes', 'maxConnectionsPerAddress', 'maxStreamsPerAddress', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs'] as const;
+const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'streamWindowBytes', 'connectionWindowBytes', 'maxConcurrentStreams', 'producerStateTailBytes', 'subscriptionBufferBytes', 'memoryBudgetBytes', 'maxConnectionsPerAddress', 'maxStreamsPerAddress', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs', 'metricsMaxPartitionSeries'] as const;
 
 /** Checks a partial configuration (from a file or flags) and fills in the defaults. */
 export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfig>>): ServerConfig {
@@ -156,6 +165,7 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
     const value = config[key];
     if (!Number.isInteger(value) || value < 0) throw new InvalidConfigError(`${key} must be a non-negative integer, got ${String(value)}`);
   }
+  if (typeof config.metrics !== 'boolean') throw new InvalidConfigError(`metrics must be true or false, got ${String(config.metrics)}`);
   if (config.port > 65535) throw new InvalidConfigError(`port must be at most 65535, got ${config.port}`);
   if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) {
     throw new InvalidConfigError(`httpPort must be an integer in [0, 65535], or -1 for no HTTP listener, got ${String(config.httpPort)}`);

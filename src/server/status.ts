@@ -56,8 +56,26 @@ export interface DescribedError {
   grpcStatus: grpc.status;
 }
 
+/**
+ * Told the code of every error mapped here (strata_errors_total). Process-wide, as these functions
+ * are: a process that runs two servers (tests) counts each one's errors in both.
+ */
+const errorObservers = new Set<(code: string) => void>();
+
+/** Calls `observer` with the code of every error the server maps to a status or failure; returns the unsubscribe function. */
+export function observeErrors(observer: (code: string) => void): () => void {
+  errorObservers.add(observer);
+  return () => void errorObservers.delete(observer);
+}
+
 /** Any thrown value as a code, message and status; unknown errors are INTERNAL and never retriable. */
 export function describeError(thrown: unknown): DescribedError {
+  const described = describe(thrown);
+  for (const observer of errorObservers) observer(described.code);
+  return described;
+}
+
+function describe(thrown: unknown): DescribedError {
   // A file-system error that no layer below named (ENOSPC, EMFILE, ...) still gets its Strata code.
   const error = asStorageError(thrown, 'a file operation failed');
   if (error instanceof StrataError) {

@@ -6,6 +6,7 @@ import type { BatchHeader } from '../format/record-batch.js';
 import type { AckLevel, AppendResult } from './append-result.js';
 import { FsyncFailure, GroupWriter, type GroupWriterHost, type PendingAppend } from './group-writer.js';
 import type { Segment } from './segment.js';
+import type { StorageObserver } from './storage-observer.js';
 import type { TopicConfig } from './topic-config.js';
 import { describeIoError, isOutOfSpaceError, type WriteState } from './write-state.js';
 
@@ -15,6 +16,8 @@ export interface GroupCommitHost extends GroupWriterHost {
   describe(): string;
   /** Called after writes and fsyncs, so the log can tell waiting readers. */
   onProgress(): void;
+  /** Told how long each append took from enqueue to its acknowledgement. */
+  readonly observer?: StorageObserver | undefined;
 }
 
 /**
@@ -107,8 +110,16 @@ export class GroupCommit {
 
   /** Queues validated batches; resolves once they meet `ackLevel`. */
   enqueue(data: Buffer, headers: readonly BatchHeader[], ackLevel: AckLevel): Promise<AppendResult> {
+    const { observer, clock } = this.host;
+    const queuedAtMs = observer ? clock.monotonicMs() : 0;
     return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ data, headers, ackLevel, baseOffset: -1, lastOffset: -1, resolve, reject });
+      const acknowledge = observer
+        ? (result: AppendResult) => {
+            observer.onAppendAcknowledged(clock.monotonicMs() - queuedAtMs);
+            resolve(result);
+          }
+        : resolve;
+      this.pending.push({ data, headers, ackLevel, baseOffset: -1, lastOffset: -1, resolve: acknowledge, reject });
       this.pendingBytes += data.length;
       this.pendingRecords += recordCount(headers);
       this.startWriter();

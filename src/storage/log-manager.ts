@@ -16,6 +16,7 @@ import { silentLogger, type Logger } from '../core/logger.js';
 import { CLEAN_SHUTDOWN_FILE_NAME, isLeftoverDirectoryName, lockDataDirectory, removeTemporaryFiles, unlockDataDirectory } from './data-directory.js';
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
+import { observeFileSystem, type StorageObserver } from './storage-observer.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
 import { PartitionLog } from './partition-log.js';
@@ -48,6 +49,8 @@ export interface LogManagerOptions {
   retentionCheckIntervalMs?: number;
   /** Partitions of every topic together, at most (MAX_PARTITIONS_PER_SERVER; tests set fewer). */
   maxPartitions?: number;
+  /** Told of append and fsync latencies (the server's metrics); none when absent. */
+  observer?: StorageObserver;
 }
 
 interface Topic {
@@ -84,21 +87,25 @@ export class LogManager {
     private readonly logger: Logger,
     private readonly retentionCheckIntervalMs: number,
     private readonly maxPartitions: number,
+    private readonly observer: StorageObserver | undefined,
   ) {
     this.directories = new TopicDirectories(fs, dataDir, logger);
     this.unconsumedRemovals = new UnconsumedRemovals(logger, clock);
   }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
-    const fs = options.fs ?? new NodeFileSystem();
+    const clock = options.clock ?? systemClock;
+    const baseFs = options.fs ?? new NodeFileSystem();
+    const fs = options.observer ? observeFileSystem(baseFs, options.observer, clock) : baseFs;
     const logger = options.logger ?? silentLogger;
     const manager = new LogManager(
       options.dataDir,
       fs,
-      options.clock ?? systemClock,
+      clock,
       logger,
       options.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS,
       options.maxPartitions ?? MAX_PARTITIONS_PER_SERVER,
+      options.observer,
     );
     await fs.mkdir(options.dataDir);
     await lockDataDirectory(fs, options.dataDir);
@@ -394,6 +401,7 @@ export class LogManager {
             intervalFlusher: this.intervalFlusher,
             consumption: this.consumptionView,
             unconsumedRemovals: this.unconsumedRemovals,
+            ...(this.observer ? { observer: this.observer } : {}),
           }),
         );
       } catch (error) {

@@ -23,6 +23,7 @@ import type { UnconsumedRemovals } from './unconsumed-removals.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { LiveConfig, type ConfigListener } from './live-config.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
+import type { StorageObserver } from './storage-observer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
@@ -73,6 +74,8 @@ export interface PartitionLogOptions {
   consumption?: ConsumptionProgress;
   /** Where overflow=drop-oldest counts the records groups lose unread. */
   unconsumedRemovals?: UnconsumedRemovals;
+  /** Told how long each append took to be acknowledged (the server's metrics). */
+  observer?: StorageObserver;
 }
 
 /** What one retention run did to a partition; the log start before and after, to count what groups lost. */
@@ -130,6 +133,7 @@ export class PartitionLog {
         config: () => log.config,
         describe: () => log.describe(),
         onProgress: () => log.notifyHighWatermark(),
+        observer: options.observer,
       },
       this.active.nextOffset,
     );

@@ -29,4 +29,19 @@ describe('partition lag', () => {
     expect(await ageOfRecordAt(partition, 200, 500_000)).toBe(0);
     expect(partition.readCount).toBe(reads);
   });
+
+  it('reads a record for its timestamp once, then remembers a few per partition (a scrape describes every group again and again)', async () => {
+    const partition = new FakePartition(100, 200);
+    expect(await ageOfRecordAt(partition, 150, 180_000)).toBe(30_000);
+    const reads = partition.readCount;
+    expect(await ageOfRecordAt(partition, 150, 190_000)).toBe(40_000);
+    expect(partition.readCount).toBe(reads);
+    // Four offsets are remembered; a fifth pushes out the oldest (150), which is read again.
+    for (const offset of [160, 170, 180, 190]) await ageOfRecordAt(partition, offset, 200_000);
+    expect(partition.readCount).toBe(reads + 4);
+    expect(await ageOfRecordAt(partition, 190, 200_000)).toBe(10_000);
+    expect(partition.readCount).toBe(reads + 4);
+    expect(await ageOfRecordAt(partition, 150, 200_000)).toBe(50_000);
+    expect(partition.readCount).toBe(reads + 5);
+  });
 });

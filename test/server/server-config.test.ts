@@ -43,3 +43,13 @@ describe('server config: the console', () => {
     expect(() => resolveServerConfig({ consoleActions: 'yes' as unknown as boolean })).toThrow(/consoleActions must be true or false, got "yes"/);
   });
 });
+
+describe('server config: metrics', () => {
+  it('are on by default with a cap of 10,000 partition series per metric, and refuse values of the wrong kind', () => {
+    expect(resolveServerConfig({})).toMatchObject({ metrics: true, metricsMaxPartitionSeries: 10_000 });
+    expect(resolveServerConfig({ metrics: false, metricsMaxPartitionSeries: 0 })).toMatchObject({ metrics: false, metricsMaxPartitionSeries: 0 });
+    expect(() => resolveServerConfig({ metrics: 'no' as unknown as boolean })).toThrow(/metrics must be true or false/);
+    expect(() => resolveServerConfig({ metricsMaxPartitionSeries: -1 })).toThrow(InvalidConfigError);
+    expect(() => resolveServerConfig({ metricsMaxPartitionSeries: 1.5 })).toThrow(InvalidConfigError);
+  });
+});
