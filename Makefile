@@ -43,7 +43,14 @@ python-deps:
 	@/usr/bin/python3 -c 'import grpc, grpc_tools.protoc, google.protobuf' 2>/dev/null || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(PYTHON_DEPS); }
 
-test: build lint-proto python-deps
+# Debian packages tests run: promtool (package prometheus) checks the alert rules in deploy/prometheus/.
+# Installed only when missing; a test that needs one fails under CI without it.
+.PHONY: test-deps
+test-deps:
+	@command -v promtool >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+
+test: build lint-proto python-deps test-deps
 	npx vitest run
 
 # The gRPC bench measures Redis Streams beside Strata in the same run: Debian's redis-server,
