@@ -69,7 +69,7 @@ async function readToEnd(client: StrataClient, topic: string, onRecord: (record:
 }
 
 /** Dead-letter topics: those queue groups name in their describe, and those named `*<.dlq>`; each with its source topic. */
-async function deadLetterTopics(client: StrataClient): Promise<Map<string, { sourceTopic: string; groups: Set<string> }>> {
+export async function deadLetterTopics(client: StrataClient): Promise<Map<string, { sourceTopic: string; groups: Set<string> }>> {
   const existing = new Set((await client.admin.listTopics()).map((t) => t.name));
   const found = new Map<string, { sourceTopic: string; groups: Set<string> }>();
   // A server without queue groups (UNIMPLEMENTED) still has the group consumer's dead-letter topics.
@@ -94,6 +94,13 @@ async function deadLetterTopics(client: StrataClient): Promise<Map<string, { sou
   return found;
 }
 
+/** Records a topic holds now: the sum over its partitions of log end minus log start. */
+export async function topicRecordCount(client: StrataClient, topic: string): Promise<number> {
+  const latest = await client.admin.listOffsets(topic, 'latest');
+  const earliest = new Map((await client.admin.listOffsets(topic, 'earliest')).map((o) => [o.partition, o.offset]));
+  return latest.reduce((sum, o) => sum + o.offset - (earliest.get(o.partition) ?? 0), 0);
+}
+
 function deadLetterLine(record: ConsumedRecord, info: DeadLetterInfo): string {
   const source = info.sourceTopic !== undefined ? `${info.sourceTopic}/${info.sourcePartition ?? '?'}@${info.sourceOffset ?? '?'}` : 'unknown source';
   const at = info.deadLetteredAtMs !== undefined ? new Date(info.deadLetteredAtMs).toISOString() : '?';
@@ -113,10 +120,8 @@ export function registerDlqCommand(program: Command): void {
         const topics = [...(await deadLetterTopics(client)).entries()].filter(([, t]) => sourceTopic === undefined || t.sourceTopic === sourceTopic).sort(([a], [b]) => a.localeCompare(b));
         const result = [];
         for (const [topic, { sourceTopic: source, groups }] of topics) {
-          const latest = await client.admin.listOffsets(topic, 'latest');
-          const earliest = new Map((await client.admin.listOffsets(topic, 'earliest')).map((o) => [o.partition, o.offset]));
-          const records = latest.reduce((sum, o) => sum + o.offset - (earliest.get(o.partition) ?? 0), 0);
-          result.push({ topic, sourceTopic: source, partitions: latest.length, records, queueGroups: [...groups].sort() });
+          const partitions = (await client.admin.listOffsets(topic, 'latest')).length;
+          result.push({ topic, sourceTopic: source, partitions, records: await topicRecordCount(client, topic), queueGroups: [...groups].sort() });
         }
         return result;
       });

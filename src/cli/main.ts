@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { StrataError } from '../core/errors.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerCheckCommand } from './check-command.js';
 import { registerGroupsCommand } from './groups-command.js';
 import { registerConsumeCommand } from './consume-command.js';
 import { registerProduceCommand } from './produce-command.js';
@@ -31,6 +32,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerGroupsCommand(program);
   registerQueueCommand(program);
   registerDlqCommand(program);
+  registerCheckCommand(program);
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {
