@@ -25,8 +25,15 @@ proto: src/generated/.stamp
 lint-proto: install
 	npx buf lint proto
 
-build: install proto
+# Compiled only when a TypeScript source (tsconfig.json's include), the config, the generated types or
+# the dependencies changed since the last build: `make run` on an unchanged tree starts at once.
+TS_SOURCES := $(shell find src test bench -name '*.ts' -not -path 'src/generated/*' 2>/dev/null)
+BUILD_STAMP := dist/.build-stamp
+$(BUILD_STAMP): $(TS_SOURCES) tsconfig.json src/generated/.stamp $(NODE_MODULES_STAMP)
 	npx tsc -p tsconfig.json
+	@touch $@
+
+build: install proto $(BUILD_STAMP)
 
 # The server's V8 flags (why: src/cli/server-node-flags.ts; bin/strata.js's shebang has the same).
 SERVER_NODE_FLAGS := --min-semi-space-size=16 --max-semi-space-size=32 --initial-heap-size=128
