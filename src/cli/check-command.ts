@@ -4,7 +4,7 @@ import { connectionErrorOf, StrataClientError } from '../client/client-error.js'
 import { StrataClient } from '../client/strata-client.js';
 import { ServerUnreachableError } from '../client/transport-errors.js';
 import { StrataError } from '../core/errors.js';
-import { parseInteger, printJson } from './cli-context.js';
+import { examples, parseInteger, printJson } from './cli-context.js';
 import { deadLetterTopics, topicRecordCount } from './dlq-command.js';
 
 /** Exit codes as Nagios plugins and rpk's health checks have them. */
@@ -169,7 +169,7 @@ export function registerCheckCommand(program: Command): void {
     .option('--warn-ratio <r>', 'a value above this fraction of its maximum is a warning', parseRatio, 0.8)
     .option('--timeout-ms <n>', 'deadline of each call to the server', parseInteger('--timeout-ms', 1), 10_000)
     .option('--json', 'print {status, findings, checked} as JSON')
-    .addHelpText('after', '\nExample:\n  strata check --max-lag-records 10000 --max-lag-seconds 300 --max-dlq 0 || alert "strata: $?"\n')
+    .addHelpText('after', examples('strata check --max-lag-records 10000 --max-lag-seconds 300 --max-dlq 0 || notify "strata: exit $?"', 'strata check --group billing --max-lag-seconds 60 --warn-ratio 0.5 --json'))
     // A probe reads a usage error as critical, not as the warning exit code 1 commander gives it.
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : CHECK_EXIT_CODES.critical))
     .action(async (options: CheckOptions, command: Command) => {

@@ -5,7 +5,7 @@ import type { ConsumedRecord } from '../client/consume.js';
 import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
 import { DEAD_LETTER_HEADERS } from '../core/dead-letter-headers.js';
 import type { StrataClient } from '../client/strata-client.js';
-import { parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 import { formatRecordJson } from './consume-command.js';
 import { StdoutLines } from './stdout-lines.js';
 
@@ -109,10 +109,11 @@ function deadLetterLine(record: ConsumedRecord, info: DeadLetterInfo): string {
 }
 
 export function registerDlqCommand(program: Command): void {
-  const dlq = program.command('dlq').description('dead-letter topics: list, inspect, redrive to their source');
+  const dlq = program.command('dlq').description('dead-letter topics: list, inspect, redrive to their source').addHelpText('after', examples('strata dlq list', 'strata dlq inspect orders.dlq --max-messages 10', 'strata dlq redrive orders.dlq --execute'));
 
   dlq
     .command('list [topic]')
+    .addHelpText('after', examples('strata dlq list', 'strata dlq list orders --json'))
     .description('dead-letter topics (of one source topic if given) and how many records they hold')
     .option('--json', 'print JSON')
     .action(async (sourceTopic: string | undefined, options: { json?: boolean }, command: Command) => {
@@ -131,6 +132,7 @@ export function registerDlqCommand(program: Command): void {
 
   dlq
     .command('inspect <dlqTopic>')
+    .addHelpText('after', examples('strata dlq inspect orders.dlq --max-messages 10', 'strata dlq inspect orders.dlq --json'))
     .description('print dead letters with where they came from and why: source coordinates, group, attempts, cause, last error')
     .option('--max-messages <n>', 'stop after this many', parseInteger('--max-messages', 1))
     .option('--json', 'one JSON object per line: the record and its deadLetter fields')
@@ -153,6 +155,7 @@ export function registerDlqCommand(program: Command): void {
 
   dlq
     .command('redrive <dlqTopic>')
+    .addHelpText('after', examples('strata dlq redrive orders.dlq            # a dry run: what would go where', 'strata dlq redrive orders.dlq --execute'))
     .description('append dead letters back to their source topic and partition (key, value, headers and timestamp kept, strata.dlq.* headers dropped); a dry run unless --execute')
     .option('--execute', 'append them (each source record once, even if the dead-letter topic holds it twice)')
     .option('--json', 'print JSON')

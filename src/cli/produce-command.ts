@@ -1,8 +1,9 @@
 import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { InvalidArgumentError as UsageError, type Command } from 'commander';
+import type { RecordHeader } from '../format/record.js';
 import { ServerUnreachableError } from '../client/client-error.js';
 import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
-import { parseInteger, withClient } from './cli-context.js';
+import { examples, parseInteger, withClient } from './cli-context.js';
 
 interface ProduceOptions {
   key?: string;
@@ -12,6 +13,15 @@ interface ProduceOptions {
   acks: 'default' | 'none' | 'written' | 'durable';
   json?: boolean;
   producerName?: string;
+  header: RecordHeader[];
+  emptyAsNull?: boolean;
+}
+
+/** Repeated `--header k=v` as Kafka's ordered header list: order and repeated keys kept. */
+function collectHeader(value: string, previous: RecordHeader[] = []): RecordHeader[] {
+  const separator = value.indexOf('=');
+  if (separator <= 0) throw new UsageError(`--header expects key=value, got '${value}'`);
+  return [...previous, { key: value.slice(0, separator), value: Buffer.from(value.slice(separator + 1), 'utf8') }];
 }
 
 export function registerProduceCommand(program: Command): void {
@@ -25,6 +35,16 @@ export function registerProduceCommand(program: Command): void {
     .option('--acks <level>', 'default | none | written | durable', 'default')
     .option('--json', 'print one JSON line per acknowledged record')
     .option('--producer-name <name>', "like Kafka's transactional.id: a newer producer with this name fences this one (it stops with PRODUCER_FENCED)")
+    .option('--header <key=value>', 'a header on every record (repeatable; order and repeated keys kept)', collectHeader, [])
+    .option('-Z, --empty-as-null', "send an empty value as a null value (kcat's -Z): a tombstone for its key on a compacted topic")
+    .addHelpText(
+      'after',
+      examples(
+        'strata produce orders --key alice --value "signed up" --header source=web --header trace=abc',
+        "printf 'alice:paid\\nbob:refunded\\n' | strata produce orders --key-separator :",
+        "strata produce orders --key alice --value '' -Z      # a null value",
+      ),
+    )
     .action(async (topic: string, options: ProduceOptions, command: Command) => {
       const count = await withClient(command, async (client) => {
         const producer = client.producer({ acks: options.acks, ...(options.producerName !== undefined ? { producerName: options.producerName, logger: { warn: () => undefined } } : {}) });
@@ -35,7 +55,7 @@ export function registerProduceCommand(program: Command): void {
         const lines = options.value === undefined ? createInterface({ input: process.stdin, crlfDelay: Infinity }) : undefined;
         const sendLine = (line: string) => {
           let key = options.key ?? null;
-          let value = line;
+          let value: string | null = line;
           if (options.keySeparator !== undefined) {
             const at = line.indexOf(options.keySeparator);
             if (at >= 0) {
@@ -43,11 +63,12 @@ export function registerProduceCommand(program: Command): void {
               value = line.slice(at + options.keySeparator.length);
             }
           }
+          if (options.emptyAsNull && value === '') value = null;
           sentCount++;
           outstanding++;
           // Not awaited one by one, so the producer can batch; MAX_CLI_UNACKNOWLEDGED_RECORDS bounds what stdin queues.
           producer
-            .send(topic, { key, value, ...(options.partition !== undefined ? { partition: options.partition } : {}) })
+            .send(topic, { key, value, ...(options.header.length > 0 ? { headers: options.header } : {}), ...(options.partition !== undefined ? { partition: options.partition } : {}) })
             .then(
               (metadata) => options.json && process.stdout.write(JSON.stringify(metadata) + '\n'),
               (error: unknown) => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { collectKeyValues, parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { collectKeyValues, examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 
 const STATUS_LABELS: Record<string, string> = {
   PARTITION_STATUS_ONLINE: 'online',
@@ -9,10 +9,11 @@ const STATUS_LABELS: Record<string, string> = {
 };
 
 export function registerTopicsCommand(program: Command): void {
-  const topics = program.command('topics').description('create, list, describe and delete topics');
+  const topics = program.command('topics').description('create, list, describe and delete topics').addHelpText('after', examples('strata topics create orders --partitions 8', 'strata topics list', 'strata topics describe orders'));
 
   topics
     .command('create <name>')
+    .addHelpText('after', examples('strata topics create orders --partitions 8 --config retention.ms=604800000'))
     .description('create a topic')
     .requiredOption('--partitions <n>', 'partition count (1..10000)', parseInteger('--partitions', 1))
     .option('--config <key=value>', 'topic config (retention.ms, segment.bytes, flush, ...): repeatable, or comma-separated a=1,b=2', collectKeyValues, {})
@@ -25,6 +26,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('list')
+    .addHelpText('after', examples('strata topics list', 'strata topics list --json'))
     .description('list topics')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
@@ -35,6 +37,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('describe <name>')
+    .addHelpText('after', examples('strata topics describe orders'))
     .description('partitions with their offsets, sizes and status, and the topic config')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
@@ -60,6 +63,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('delete <name>')
+    .addHelpText('after', examples('strata topics delete orders'))
     .description('delete a topic and all its data')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
@@ -70,6 +74,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('add-partitions <name>')
+    .addHelpText('after', examples('strata topics add-partitions orders --partitions 16'))
     .description('grow a topic to more partitions')
     .requiredOption('--partitions <n>', 'the new partition count', parseInteger('--partitions', 1))
     .option('--json', 'print JSON')
