@@ -277,3 +277,9 @@ export const MAX_HANDLER_ATTEMPTS = 100;
  */
 export const QUEUE_HELD_BATCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
 export const QUEUE_HELD_BATCH_BYTES_PER_SERVER = 256 * 1024 * 1024;
+/**
+ * Failed calls the caller caused (a missing topic, a bad argument) are logged at info with their call
+ * id, at most this many lines a second per service; past it they go to debug and the next info line
+ * says how many it left out, so a client failing in a loop cannot flood the log.
+ */
+export const MAX_FAILED_CALL_LOG_LINES_PER_SECOND = 100;
