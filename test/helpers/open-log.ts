@@ -1,5 +1,5 @@
 import { ManualClock, type Clock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import type { FileSystemPort } from '../../src/storage/file-system.js';
 import { NodeFileSystem } from '../../src/storage/node-file-system.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
@@ -10,6 +10,7 @@ export interface OpenLogOptions {
   fs?: FileSystemPort;
   clock?: Clock;
   isCleanShutdown?: boolean;
+  logger?: Logger;
 }
 
 export function openLog(directory: string, options: OpenLogOptions = {}): Promise<PartitionLog> {
@@ -20,7 +21,7 @@ export function openLog(directory: string, options: OpenLogOptions = {}): Promis
     partition: 0,
     config: resolveTopicConfig(options.config ?? {}),
     clock: options.clock ?? new ManualClock(1_700_000_000_000),
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     isCleanShutdown: options.isCleanShutdown ?? false,
   });
 }
