@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError as UsageError, type Command } from 'commander';
-import type { RecordHeader } from '../format/record.js';
+import type { ConsumedRecord } from '../client/consume.js';
 import { ServerUnreachableError } from '../client/client-error.js';
 import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
 import { examples, parseInteger, withClient } from './cli-context.js';
@@ -13,12 +13,12 @@ interface ProduceOptions {
   acks: 'default' | 'none' | 'written' | 'durable';
   json?: boolean;
   producerName?: string;
-  header: RecordHeader[];
+  header: ConsumedRecord['headers'];
   emptyAsNull?: boolean;
 }
 
 /** Repeated `--header k=v` as Kafka's ordered header list: order and repeated keys kept. */
-function collectHeader(value: string, previous: RecordHeader[] = []): RecordHeader[] {
+function collectHeader(value: string, previous: ConsumedRecord['headers'] = []): ConsumedRecord['headers'] {
   const separator = value.indexOf('=');
   if (separator <= 0) throw new UsageError(`--header expects key=value, got '${value}'`);
   return [...previous, { key: value.slice(0, separator), value: Buffer.from(value.slice(separator + 1), 'utf8') }];
