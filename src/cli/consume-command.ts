@@ -39,6 +39,12 @@ function recordPrinter(options: ConsumeCommandOptions): (record: ConsumedRecord)
 
 const ENCODINGS: readonly OutputEncoding[] = ['utf8', 'base64', 'hex'];
 
+/** A --format that does not compile is a usage error, refused while the options are parsed. */
+function checkFormat(format: string): string {
+  compileRecordFormat(format);
+  return format;
+}
+
 /** ISO 8601, or null for a time a Date cannot hold (a producer may stamp any safe integer of ms). */
 function isoTime(timestampMs: number): string | null {
   const date = new Date(timestampMs);
@@ -70,7 +76,7 @@ export function registerConsumeCommand(program: Command): void {
     .option('--max-messages <n>', 'stop after this many records', parseInteger('--max-messages', 1))
     .option('--follow', 'keep printing new records as they arrive')
     .option('--json', 'one JSON object per line: topic, partition, offset, timestamp, key, value (null for a null value), headers (a list of {key, value} in order, repeats kept)')
-    .option('--format <fmt>', `print each record as this kcat-style format, as it is (end it in \\n for lines): ${FORMAT_TOKENS_HELP}`)
+    .option('--format <fmt>', `print each record as this kcat-style format, as it is (end it in \\n for lines): ${FORMAT_TOKENS_HELP}`, checkFormat)
     .option('--print-keys', "print the key, a tab, then the value (kcat's -f '%k\\t%v\\n')")
     .option('--encoding <utf8|base64|hex>', 'how keys and values print: utf8 (bytes that are not UTF-8 show as U+FFFD), or base64 / hex for binary data', parseEncoding, 'utf8')
     .option('--group <group>', 'join this consumer group: read the partitions it assigns, committing as it goes (implies --follow)')
