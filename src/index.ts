@@ -46,6 +46,7 @@ export {
   MemoryBudgetExhaustedError,
   TooManyConnectionsError,
   TooManyStreamsError,
+  PartitionOverflowError,
 } from './core/errors.js';
 export type { StrataErrorOptions } from './core/errors.js';
 export { encodeRecordBatch, decodeRecordBatch, iterateBatches } from './format/record-batch-codec.js';
@@ -53,7 +54,7 @@ export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } fro
 export { validateBatch, validateBatches, readBatchHeader } from './format/record-batch.js';
 export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
-export type { StrataClientOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
+export type { StrataClientOptions, StrataTlsOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
 export type {
   OffsetSpec,
@@ -64,6 +65,9 @@ export type {
   TopicDescription,
   PartitionDescription,
   TopicSummary,
+  AlterTopicConfigOptions,
+  AlterTopicConfigResult,
+  TopicConfigChange,
   PartitionOffset,
   GroupSummary,
   GroupDescription,
@@ -76,6 +80,10 @@ export type {
   QueuePartitionDescription,
   QueueDepth,
   QueueResetSpec,
+  PurgeBefore,
+  PurgeRecordsOptions,
+  PurgeRecordsResult,
+  PartitionPurgeResult,
 } from './client/admin.js';
 export { QueueConsumer } from './client/queue-consumer.js';
 export type { QueueConsumerOptions, QueueLogger, ProcessOptions, QueueHandler } from './client/queue-consumer.js';
@@ -89,6 +97,10 @@ export { GroupConsumer } from './client/group-consumer.js';
 export type { GroupConsumerOptions, GroupConsumerLogger, TopicPartition, TopicPartitionOffset, CommitFailure, CommitTrigger } from './client/group-consumer.js';
 export { StrataClientError, ServerUnreachableError, StreamEndedError, RequestTimeoutError, OutcomeUnknownError, ProducerClosedError } from './client/client-error.js';
 export { NonRetriableError } from './client/non-retriable-error.js';
+export { IdempotentConsumer, processedKeyOf, messageIdOf, MESSAGE_ID_HEADER, MAX_MESSAGE_ID_BYTES } from './client/idempotent-consumer.js';
+export type { ProcessedKeyStore, IdempotentConsumerOptions, RecordIdentity } from './client/idempotent-consumer.js';
+export { MemoryProcessedKeyStore, DEFAULT_MAX_PROCESSED_KEYS, MAX_PROCESSED_KEYS } from './client/memory-processed-key-store.js';
+export type { MemoryProcessedKeyStoreOptions } from './client/memory-processed-key-store.js';
 export type { GroupFailurePolicyOptions, FailureBackoffOptions, RecordHandler, HandlerContext } from './client/group-failure-policy.js';
 export { DefaultPartitioner } from './client/partitioner.js';
 export type { Partitioner } from './client/partitioner.js';

@@ -1,16 +1,12 @@
 import { PRODUCER_IDS_TOPIC } from '../core/internal-topics.js';
-import { DataLossError, InvalidArgumentError, ProducerFencedError, TooManyProducersError, TopicAlreadyExistsError } from '../core/errors.js';
-import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, MAX_REMEMBERED_UNNAMED_EPOCHS, PRODUCER_ID_BLOCK_SIZE, REPLAY_READ_BYTES } from '../core/limits.js';
+import { DataLossError, InvalidArgumentError, ProducerFencedError, TooManyProducersError } from '../core/errors.js';
+import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, MAX_REMEMBERED_UNNAMED_EPOCHS, PRODUCER_ID_BLOCK_SIZE } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
-import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from '../format/record-batch-codec.js';
-import type { LogManager } from '../storage/log-manager.js';
-import type { PartitionLog } from '../storage/partition-log.js';
+import { StateLog, type StateLogEntry } from '../storage/state-log.js';
+import type { StateLogPort } from '../storage/state-log-port.js';
 
 export { PRODUCER_IDS_TOPIC };
 const PRODUCER_IDS_SEGMENT_BYTES = 1024 * 1024;
-/** The topic is compacted (snapshot, then cut) once it has this many segments. */
-const COMPACT_AT_SEGMENTS = 3;
-const SNAPSHOT_RECORD_BYTES_ESTIMATE = 120;
 /** An epoch no batch carries: a retired id's fence refuses all of them. */
 const RETIRED_FENCE_EPOCH = MAX_PRODUCER_EPOCH + 1;
 
@@ -44,7 +40,9 @@ interface NamedProducer {
  * A record of `__producer_ids`, JSON in the value:
  *   { "type": "block", "endId" }            ids below endId are handed out (or skipped): never again
  *   { "type": "producer", "name", "producerId", "epoch", "fenceEpoch" }   a named id's latest state
- * Replay applies them in log order; the latest record per producer id wins.
+ * Replay applies them in log order; the latest record per producer id wins. The topic is a state
+ * log (storage/state-log.ts: one partition, durable appends, replay, snapshot compaction); a
+ * record's key is its producer's name (none for a block record alone).
  */
 type ProducerIdRecord = { type: 'block'; endId: number } | ({ type: 'producer' } & NamedProducer);
 
@@ -98,9 +96,9 @@ export class ProducerIdRegistry {
    * before the damage still hold, and everything else the server does goes on.
    */
   private damage: DataLossError | undefined;
-  private log!: PartitionLog;
 
   private constructor(
+    private readonly log: StateLog<ProducerIdRecord>,
     private readonly blockSize: number,
     private readonly maxNamedProducers: number,
     private readonly logger: Logger,
@@ -110,34 +108,37 @@ export class ProducerIdRegistry {
    * Opens (creating `__producer_ids` if missing) and replays the registry; call before serving produce.
    * `segmentBytes` applies when the topic is created (tests use small segments to see compaction).
    */
-  static async open(logs: LogManager, logger: Logger, options: { blockSize?: number; segmentBytes?: number; maxNamedProducers?: number } = {}): Promise<ProducerIdRegistry> {
-    if (!logs.listTopics().includes(PRODUCER_IDS_TOPIC)) {
-      try {
-        await logs.createTopic(PRODUCER_IDS_TOPIC, 1, { flush: 'always', 'segment.bytes': String(options.segmentBytes ?? PRODUCER_IDS_SEGMENT_BYTES), 'retention.ms': '-1' });
-      } catch (error) {
-        if (!(error instanceof TopicAlreadyExistsError)) throw error;
-      }
-    }
-    const registry = new ProducerIdRegistry(options.blockSize ?? PRODUCER_ID_BLOCK_SIZE, options.maxNamedProducers ?? MAX_NAMED_PRODUCERS, logger);
-    let skipped = 0;
-    let replayed = 0;
-    try {
-      registry.log = logs.partition(PRODUCER_IDS_TOPIC, 0);
-      replayed = await registry.replay((offset, reason) => {
-        // Only this registry writes the topic (clients may not; damage fails the read with DATA_LOSS):
-        // a record it cannot read was written by something else (a user topic of this name, before it
-        // was internal), and holds no ids.
-        if (skipped++ === 0) logger.warn({ offset, reason }, 'records of __producer_ids that are not producer id records are skipped');
-      });
-    } catch (error) {
-      if (!(error instanceof DataLossError)) throw error;
-      registry.damage = error;
-      logger.error({ err: error }, `DATA LOSS in ${PRODUCER_IDS_TOPIC}: the producer ids handed out are unknown; InitProducer fails until an operator acts`);
-    }
+  static async open(logs: StateLogPort, logger: Logger, options: { blockSize?: number; segmentBytes?: number; maxNamedProducers?: number; nowMs?: () => number } = {}): Promise<ProducerIdRegistry> {
+    const log = await StateLog.open<ProducerIdRecord>(logs, {
+      topic: PRODUCER_IDS_TOPIC,
+      partitionCount: 1,
+      segmentBytes: options.segmentBytes ?? PRODUCER_IDS_SEGMENT_BYTES,
+      // Only this registry writes the topic (clients may not; damage fails the read with DATA_LOSS):
+      // a record it cannot read was written by something else (a user topic of this name, before it
+      // was internal), and holds no ids.
+      parse: parseRecord,
+      nowMs: options.nowMs ?? Date.now,
+      logger,
+      damageMeaning: 'the producer ids handed out are unknown; InitProducer fails until an operator acts',
+    });
+    const registry = new ProducerIdRegistry(log, options.blockSize ?? PRODUCER_ID_BLOCK_SIZE, options.maxNamedProducers ?? MAX_NAMED_PRODUCERS, logger);
+    const { replayed, damagedPartitions } = await log.replay((record) => registry.apply(record));
+    registry.damage = damagedPartitions.get(0);
+    log.setSnapshotSource(() => registry.snapshot());
     // What was left of the last block may have been handed out before a crash: skip it.
     registry.nextId = registry.endId;
     logger.info({ replayed, endId: registry.endId, namedProducers: registry.byName.size }, 'producer ids rebuilt from __producer_ids');
     return registry;
+  }
+
+  /** Resolves once no write of the registry runs (a compaction after an init's record included). */
+  idle(): Promise<void> {
+    return this.log.idle();
+  }
+
+  /** Waits for the writes under way (a compaction too); later inits are refused. */
+  close(): Promise<void> {
+    return this.log.close();
   }
 
   /**
@@ -257,18 +258,16 @@ export class ProducerIdRegistry {
     this.unnamedEpochs.set(producerId, epoch);
   }
 
-  /** Durable first (one batch, fsynced), then applied: a fence is in force before its init is answered. */
+  /**
+   * Durable first (one batch, fsynced, so a crash keeps all of the records or none), then applied: a
+   * fence is in force before its init is answered. The state log compacts the topic after a write
+   * when it is due (see snapshot); a failed compaction is logged and never fails the init, whose
+   * caller would otherwise retry and take one more epoch.
+   */
   private async record(records: readonly ProducerIdRecord[]): Promise<void> {
-    await this.append(records);
+    const named = records.find((r) => r.type === 'producer');
+    await this.log.appendTo(0, named?.type === 'producer' ? named.name : null, records);
     for (const record of records) this.apply(record);
-    // The init is done (durable and applied): a compaction that fails (a full disk) must not fail it,
-    // or its caller would retry and take one more epoch. It is tried again at the next record.
-    await this.compactIfDue().catch((error: unknown) => this.logger.warn({ err: error }, `compacting ${PRODUCER_IDS_TOPIC} failed; tried again at its next record`));
-  }
-
-  private async append(records: readonly ProducerIdRecord[]): Promise<void> {
-    const batch = encodeRecordBatch(records.map((r) => ({ key: r.type === 'block' ? null : r.name, value: JSON.stringify(r), timestampMs: Date.now() })));
-    await this.log.append(batch, { ackLevel: 'durable' });
   }
 
   private apply(record: ProducerIdRecord): void {
@@ -298,59 +297,21 @@ export class ProducerIdRegistry {
     if (previous?.size === 0) this.previousIds.delete(name);
   }
 
-  /** Applies the whole topic in log order; returns how many records it applied. */
-  private async replay(skip: (offset: number, reason: string) => void): Promise<number> {
-    let replayed = 0;
-    let offset = this.log.logStartOffset;
-    while (offset < this.log.highWatermark) {
-      const { batches, nextOffset } = await this.log.read(offset, REPLAY_READ_BYTES);
-      if (batches.length === 0) break;
-      for (const { position } of iterateBatches(batches)) {
-        for (const record of decodeRecordBatch(batches, position).records) {
-          if (record.offset < offset || !record.value) continue;
-          const parsed = parseRecord(record.value.toString('utf8'));
-          if (typeof parsed === 'string') {
-            skip(record.offset, parsed);
-            continue;
-          }
-          this.apply(parsed);
-          replayed++;
-        }
-      }
-      offset = nextOffset;
-    }
-    return replayed;
-  }
-
   /**
-   * When the topic has COMPACT_AT_SEGMENTS segments and is well beyond what a snapshot rewrites, the
-   * state is appended again (the block end, every named id) and the segments wholly below it are
-   * deleted: replay gives the same state, and the topic stays bounded by the named producers.
+   * The live state for compaction: the block end, then each name's ids, its current one last. A
+   * name's records are one entry, which the state log keeps in one batch (written whole or not at
+   * all): replay of a snapshot that a crash cut after any batch finds each name's current record after
+   * its others, never an older id of it last.
    */
-  private async compactIfDue(): Promise<void> {
-    if (this.log.segmentCount < COMPACT_AT_SEGMENTS) return;
-    if (this.log.sizeBytes < 4 * (1 + this.named.size) * SNAPSHOT_RECORD_BYTES_ESTIMATE) return;
-    // Each name's ids together, its current one last, and a name never split between two batches (a
-    // batch is written whole or not at all): replay of a snapshot that a crash cut after any batch
-    // finds each name's current record after its others, never an older id of it last.
-    const idsByName = new Map<string, NamedProducer[]>();
+  private snapshot(): Array<StateLogEntry<ProducerIdRecord>> {
+    const idsByName = new Map<string, ProducerIdRecord[]>();
     for (const n of this.named.values()) {
       let ids = idsByName.get(n.name);
       if (!ids) idsByName.set(n.name, (ids = []));
-      if (this.byName.get(n.name) === n) ids.push(n);
-      else ids.unshift(n);
+      if (this.byName.get(n.name) === n) ids.push({ type: 'producer', ...n });
+      else ids.unshift({ type: 'producer', ...n });
     }
-    const snapshotOffset = this.log.logEndOffset;
-    let batch: ProducerIdRecord[] = [{ type: 'block', endId: this.endId }];
-    for (const ids of idsByName.values()) {
-      if (batch.length >= 1_000) {
-        await this.append(batch);
-        batch = [];
-      }
-      for (const n of ids) batch.push({ type: 'producer', ...n });
-    }
-    await this.append(batch);
-    await this.log.deleteSegmentsBelow(snapshotOffset);
+    return [{ key: null, values: [{ type: 'block', endId: this.endId }] }, ...[...idsByName].map(([key, values]) => ({ key, values }))];
   }
 }
 

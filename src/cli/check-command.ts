@@ -1,10 +1,10 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { InvalidArgumentError as UsageError, type Command } from 'commander';
 import { connectionErrorOf, StrataClientError } from '../client/client-error.js';
-import { StrataClient } from '../client/strata-client.js';
+import type { StrataClient } from '../client/strata-client.js';
 import { ServerUnreachableError } from '../client/transport-errors.js';
 import { StrataError } from '../core/errors.js';
-import { examples, parseInteger, printJson } from './cli-context.js';
+import { clientFor, examples, parseInteger, printJson } from './cli-context.js';
 import { deadLetterTopics, topicRecordCount } from './dlq-command.js';
 
 /** Exit codes as Nagios plugins and rpk's health checks have them. */
@@ -173,19 +173,20 @@ export function registerCheckCommand(program: Command): void {
     // A probe reads a usage error as critical, not as the warning exit code 1 commander gives it.
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : CHECK_EXIT_CODES.critical))
     .action(async (options: CheckOptions, command: Command) => {
-      const server = command.optsWithGlobals<{ server?: string }>().server;
-      const client = new StrataClient({ ...(server ? { address: server } : {}), callTimeoutMs: options.timeoutMs });
+      let client: StrataClient | undefined;
       let findings: CheckFinding[];
       let checked: Checked | undefined;
       try {
+        // Inside the try: TLS settings that cannot be read are a critical finding too.
+        client = clientFor(command, { callTimeoutMs: options.timeoutMs });
         ({ findings, checked } = await runChecks(client, options, options.group));
       } catch (error) {
         if (!(error instanceof StrataError)) throw error;
         const isUnreachable = error instanceof ServerUnreachableError || (error instanceof StrataClientError && (error.grpcStatus === grpcStatus.UNAVAILABLE || error.grpcStatus === grpcStatus.DEADLINE_EXCEEDED));
-        const subject = isUnreachable ? `server ${client.address}` : 'check';
+        const subject = isUnreachable ? `server ${client?.address ?? '?'}` : 'check';
         findings = [{ severity: 'critical', subject, message: isUnreachable ? `unreachable: ${(error instanceof StrataClientError && connectionErrorOf(error)) || error.message}` : `failed: ${error.code}: ${error.message}` }];
       } finally {
-        client.close();
+        client?.close();
       }
       const status: CheckSeverity = findings.some((f) => f.severity === 'critical') ? 'critical' : findings.length > 0 ? 'warning' : 'ok';
       if (options.json) printJson({ status, findings, checked: checked ?? null });

@@ -1,11 +1,58 @@
 import { InvalidArgumentError as UsageError, type Command } from 'commander';
 import Table from 'cli-table3';
-import { StrataClient } from '../client/strata-client.js';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { InvalidArgumentError } from '../core/errors.js';
+import { StrataClient, type StrataClientOptions, type StrataTlsOptions } from '../client/strata-client.js';
 
-/** The server address: --server, else STRATA_SERVER, else localhost:7070 (the client's default). */
-export function clientFor(command: Command): StrataClient {
-  const server = command.optsWithGlobals<{ server?: string }>().server;
-  return new StrataClient(server ? { address: server } : {});
+interface ConnectionOptions {
+  server?: string;
+  tls?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsServerName?: string;
+}
+
+/**
+ * The server address (--server, else STRATA_SERVER, else localhost:7070, the client's default) and
+ * TLS: on with --tls or any TLS file (flags, else STRATA_TLS=1, STRATA_TLS_CA, STRATA_TLS_CERT,
+ * STRATA_TLS_KEY); the CA file replaces the system roots; a certificate and key make it mutual TLS.
+ */
+export function clientFor(command: Command, extra: Pick<StrataClientOptions, 'callTimeoutMs'> = {}): StrataClient {
+  const options = command.optsWithGlobals<ConnectionOptions>();
+  const tls = tlsOptions(options, process.env);
+  const client = new StrataClient({ ...extra, ...(options.server ? { address: options.server } : {}), ...(tls ? { tls } : {}) });
+  // grpc-js sends an IP address as the TLS server name, which Node flags once per process with a
+  // deprecation warning (DEP0123) on stderr: noise in a command's output that the user cannot act on.
+  if (tls && isIP(client.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')) !== 0) (process as { noDeprecation?: boolean }).noDeprecation = true;
+  return client;
+}
+
+export function tlsOptions(options: ConnectionOptions, env: NodeJS.ProcessEnv): true | StrataTlsOptions | undefined {
+  const caFile = options.tlsCa ?? env.STRATA_TLS_CA;
+  const certFile = options.tlsCert ?? env.STRATA_TLS_CERT;
+  const keyFile = options.tlsKey ?? env.STRATA_TLS_KEY;
+  const isOn = options.tls === true || env.STRATA_TLS === '1' || env.STRATA_TLS === 'true' || caFile !== undefined || certFile !== undefined || keyFile !== undefined;
+  if (!isOn) return undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new InvalidArgumentError('mutual TLS needs both --tls-cert and --tls-key (or STRATA_TLS_CERT and STRATA_TLS_KEY)');
+  const read = (file: string | undefined, what: string) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new InvalidArgumentError(`cannot read the TLS ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  };
+  const tls: StrataTlsOptions = {};
+  const ca = read(caFile, 'CA (--tls-ca)');
+  const cert = read(certFile, 'certificate (--tls-cert)');
+  const key = read(keyFile, 'key (--tls-key)');
+  if (ca) tls.ca = ca;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  if (options.tlsServerName) tls.serverName = options.tlsServerName;
+  return Object.keys(tls).length === 0 ? true : tls;
 }
 
 /** Runs a command against a client and always closes it. */

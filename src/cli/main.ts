@@ -21,6 +21,11 @@ export function buildProgram(): Command {
     .description('Strata: a partitioned append-only log server over gRPC')
     .version(strataVersion(), '-V, --version', 'print the version and exit')
     .option('--server <host:port>', 'server address (default: $STRATA_SERVER, else localhost:7070)')
+    .option('--tls', 'connect with TLS, trusting the system root CAs (default: $STRATA_TLS=1)')
+    .option('--tls-ca <file>', 'connect with TLS, trusting this CA (PEM) (default: $STRATA_TLS_CA)')
+    .option('--tls-cert <file>', "this end's certificate (PEM): the client's for mutual TLS ($STRATA_TLS_CERT); with serve, the server's")
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM) (default: $STRATA_TLS_KEY)')
+    .option('--tls-server-name <name>', "the name the server's certificate must carry (default: the --server host)")
     .showHelpAfterError()
     .addHelpText('after', examples('strata topics create orders --partitions 8', "printf 'alice:paid\\n' | strata produce orders --key-separator :", 'strata consume orders --from-beginning', 'strata <command> --help'));
   registerServeCommand(program);

@@ -9,6 +9,8 @@ interface ServeOptions {
   host?: string;
   port?: string;
   httpPort?: string;
+  tlsClientCa?: string;
+  allowPlaintext?: boolean;
   logLevel?: string;
   config?: string;
 }
@@ -22,14 +24,23 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'address to listen on')
     .option('--port <port>', 'port to listen on (0: any free port)')
     .option('--http-port <port>', 'HTTP port for /healthz, /readyz and /metrics (default 9644; 0: any free port; -1: none)')
+    .option('--tls-client-ca <file>', 'mutual TLS: clients must present a certificate signed by this CA (PEM)')
+    .option('--allow-plaintext', 'listen without TLS on an address other than loopback (anyone who reaches it can read and write every topic)')
     .option('--log-level <level>', 'pino log level: trace, debug, info, warn, error')
     .option('--config <file>', 'JSON file of server settings (flags win)')
-    .action(async (options: ServeOptions) => {
+    .action(async (options: ServeOptions, command: Command) => {
+      // --tls-cert and --tls-key are the program's options (the client's own for other commands):
+      // here they are the server's certificate and key, for TLS on both ports, read again on SIGHUP.
+      const { tlsCert, tlsKey } = command.optsWithGlobals<{ tlsCert?: string; tlsKey?: string }>();
       const flags: Partial<ServerConfig> = {
         dataDir: options.dataDir,
         host: options.host,
         port: options.port === undefined ? undefined : Number(options.port),
         httpPort: options.httpPort === undefined ? undefined : Number(options.httpPort),
+        tlsCertFile: tlsCert,
+        tlsKeyFile: tlsKey,
+        tlsClientCaFile: options.tlsClientCa,
+        allowPlaintext: options.allowPlaintext,
         logLevel: options.logLevel,
       };
       const config = resolveServerConfig(options.config ? readServerConfigFile(options.config) : {}, flags);
@@ -51,6 +62,11 @@ export function registerServeCommand(program: Command): void {
           },
         );
       };
+      // Certificate rotation: new handshakes use the files as they are now; a bad file keeps the old ones.
+      process.on('SIGHUP', () => {
+        const error = server.reloadTls();
+        if (error) logger.error({ err: error }, 'SIGHUP: TLS files not reloaded');
+      });
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
     });

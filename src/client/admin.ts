@@ -9,8 +9,13 @@ import type { PartitionLag__Output } from '../generated/strata/v1/PartitionLag.j
 import type { ResetOffsetsRequest } from '../generated/strata/v1/ResetOffsetsRequest.js';
 import type { ResetOffsetsResponse__Output } from '../generated/strata/v1/ResetOffsetsResponse.js';
 import type { PartitionOffset__Output } from '../generated/strata/v1/PartitionOffset.js';
+import type { PartitionPurge } from '../generated/strata/v1/PartitionPurge.js';
+import type { PartitionPurgeResult__Output } from '../generated/strata/v1/PartitionPurgeResult.js';
+import type { PurgeRecordsResponse__Output } from '../generated/strata/v1/PurgeRecordsResponse.js';
 import type { StartPosition } from '../generated/strata/v1/StartPosition.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
+import type { AlterTopicConfigResponse__Output } from '../generated/strata/v1/AlterTopicConfigResponse.js';
+import type { TopicConfigChange__Output } from '../generated/strata/v1/TopicConfigChange.js';
 import type { TopicSummary__Output } from '../generated/strata/v1/TopicSummary.js';
 import type { DescribeQueueGroupResponse__Output } from '../generated/strata/v1/DescribeQueueGroupResponse.js';
 import type { QueueDepth__Output } from '../generated/strata/v1/QueueDepth.js';
@@ -30,6 +35,21 @@ export type OffsetSpec = 'earliest' | 'latest' | { timestampMs: number };
 export type TopicDescription = TopicDescription__Output;
 export type PartitionDescription = PartitionDescription__Output;
 export type TopicSummary = TopicSummary__Output;
+/** One key an alterTopicConfig named: effective value before and after, and whether each was an override. */
+export type TopicConfigChange = TopicConfigChange__Output;
+/** The topic after the change (with validateOnly: its config as it would be) and one change per key named. */
+export interface AlterTopicConfigResult extends Omit<AlterTopicConfigResponse__Output, 'topic'> {
+  topic: TopicDescription;
+}
+
+export interface AlterTopicConfigOptions {
+  /** Keys to override, with their new values (`{ 'retention.ms': '60000' }`; numbers are taken too). */
+  set?: Record<string, string | number>;
+  /** Keys whose override goes: they return to their defaults. */
+  delete?: string[];
+  /** Check and answer what would change, changing nothing (a dry run). Default false. */
+  validateOnly?: boolean;
+}
 export type PartitionOffset = PartitionOffset__Output;
 export type GroupSummary = GroupSummary__Output;
 /** Members, assignments, fenced members, and per partition the committed offset and the lag. */
@@ -69,6 +89,28 @@ export interface ResetOffsetsOptions {
   execute?: boolean;
   /** Who asked, kept with the reset in __consumer_offsets (the CLI sends user@host). */
   requestedBy?: string;
+}
+
+/** Per partition: the log start before, after (or that it would have, when only validated), and the records between. */
+export type PartitionPurgeResult = PartitionPurgeResult__Output;
+export type PurgeRecordsResult = PurgeRecordsResponse__Output;
+
+/** Where a purge ends in a partition: exclusive (the records below it go), or 'all' (every record readable now). */
+export type PurgeBefore = number | 'all';
+
+export interface PurgeRecordsOptions {
+  /** One end for every partition named, or an end per partition (then `partitions` is not given). */
+  before: PurgeBefore | Readonly<Record<number, PurgeBefore>>;
+  /** Default: every partition of the topic. */
+  partitions?: number[];
+  /** Check and answer what would go, changing nothing (a dry run). Default false. */
+  validateOnly?: boolean;
+}
+
+function purgeToProto(partition: number, before: PurgeBefore): PartitionPurge {
+  if (before === 'all') return { partition, all: true };
+  if (!Number.isSafeInteger(before) || before < 0) throw new InvalidArgumentError(`partition ${partition}: before must be an integer >= 0 or 'all', got ${String(before)}`);
+  return { partition, beforeOffset: before };
 }
 
 /** How long a unary call may take before it fails with DEADLINE_EXCEEDED, unless told otherwise. */
@@ -145,6 +187,18 @@ export class Admin {
     return (await call(this.stub.createPartitions.bind(this.stub), { topic, partitionCount: partitions }, this.callTimeoutMs)).topic!;
   }
 
+  /**
+   * Changes a topic's configuration while it runs: validated as at creation (the resulting config as
+   * a whole), durable before the answer, applied without a restart. INVALID_CONFIG for an unknown key
+   * or a bad value, INTERNAL_TOPIC for `__*` topics, TOPIC_NOT_FOUND, INVALID_ARGUMENT for nothing to change.
+   */
+  async alterTopicConfig(topic: string, options: AlterTopicConfigOptions): Promise<AlterTopicConfigResult> {
+    const set = Object.fromEntries(Object.entries(options.set ?? {}).map(([key, value]) => [key, String(value)]));
+    const request = { topic, set, delete: options.delete ?? [], validateOnly: options.validateOnly ?? false };
+    const response = await call(this.stub.alterTopicConfig.bind(this.stub), request, this.callTimeoutMs);
+    return { topic: response.topic!, changes: response.changes };
+  }
+
   /** Earliest, latest, or the first offset at or after a time, per partition (all by default). */
   async listOffsets(topic: string, spec: OffsetSpec, partitions: number[] = []): Promise<PartitionOffset[]> {
     return (await call(this.stub.listOffsets.bind(this.stub), { topic, partitions, position: startPositionToProto(spec) }, this.callTimeoutMs)).offsets;
@@ -173,6 +227,26 @@ export class Admin {
       requestedBy: options.requestedBy ?? '',
     };
     return call(this.stub.resetOffsets.bind(this.stub), request, this.callTimeoutMs);
+  }
+
+  /**
+   * Deletes the records below an offset in a topic's partitions (Kafka's deleteRecords): their log
+   * start offsets move forward, durably, and readers below them get OFFSET_OUT_OF_RANGE (group members
+   * then start again per their reset policy). Every partition is checked first: an unknown partition,
+   * an internal topic or an offset past the high watermark (OFFSET_OUT_OF_RANGE) refuses the whole
+   * request unchanged. An offset at or below a partition's log start changes nothing there.
+   */
+  async purgeRecords(topic: string, options: PurgeRecordsOptions): Promise<PurgeRecordsResult> {
+    const { before } = options;
+    let purges: PartitionPurge[];
+    if (typeof before === 'object') {
+      if (options.partitions) throw new InvalidArgumentError('purgeRecords takes partitions, or before per partition, not both');
+      purges = Object.entries(before).map(([partition, end]) => purgeToProto(Number(partition), end));
+    } else {
+      const partitions = options.partitions ?? (await this.describeTopic(topic)).partitions.map((p) => p.partition);
+      purges = partitions.map((partition) => purgeToProto(partition, before));
+    }
+    return call(this.stub.purgeRecords.bind(this.stub), { topic, partitions: purges, validateOnly: options.validateOnly ?? false }, this.callTimeoutMs);
   }
 
   /** Deletes a group with no live members, and its committed offsets (GROUP_NOT_EMPTY otherwise). */

@@ -120,8 +120,10 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
    * Runs `handler` on every message, `concurrency` at a time: acks it when the handler returns,
    * releases it with the error's text when it throws (the group's backoff applies), rejects it (to the
    * dead-letter topic) when it throws a NonRetriableError; a handler that answered itself is left as
-   * it answered. Resolves when the queue is closed or `signal` aborts, after the running handlers
-   * finished and their answers' results came; rejects with the stream's error if it fails for good.
+   * it answered. Under at-most-once delivery nothing is answered (a record is done as it is handed
+   * out) and a throw loses the record, with a warning. Resolves when the queue is closed or `signal`
+   * aborts, after the running handlers finished and their answers' results came; rejects with the
+   * stream's error if it fails for good.
    */
   async process(handler: QueueHandler, options: ProcessOptions = {}): Promise<void> {
     const concurrency = options.concurrency ?? 1;
@@ -193,6 +195,7 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
   }
 
   private async handle(handler: QueueHandler, message: QueueMessage, slot: HandlerSlot): Promise<void> {
+    if (this.groupConfig?.delivery === 'at-most-once') return this.handleAtMostOnce(handler, message, slot);
     let answer: Promise<void>;
     try {
       await this.handlerScope.run(slot, () => handler(message));
@@ -207,6 +210,22 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     } catch (error) {
       // The record was not ours any more (its lock expired, the session ended): another member gets it.
       this.logger.warn({ topic: message.topic, partition: message.partition, offset: message.offset, error: (error as Error).message }, 'queue answer failed');
+    }
+  }
+
+  /**
+   * Under at-most-once a record is done as it is handed out: there is nothing to answer (the server
+   * would refuse an ack, so sending one only cost a round trip and a warning per record), and a
+   * throw cannot send it back or to the dead-letter topic: it is lost, and said so.
+   */
+  private async handleAtMostOnce(handler: QueueHandler, message: QueueMessage, slot: HandlerSlot): Promise<void> {
+    try {
+      await this.handlerScope.run(slot, () => handler(message));
+    } catch (error) {
+      this.logger.warn(
+        { topic: message.topic, partition: message.partition, offset: message.offset, error: reasonOf(error) },
+        'queue handler failed under at-most-once delivery: the record was acknowledged when it was handed out and is lost',
+      );
     }
   }
 

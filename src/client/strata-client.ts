@@ -19,6 +19,13 @@ export const DEFAULT_SERVER_ADDRESS = 'localhost:7070';
 export interface StrataClientOptions {
   /** host:port. Default: the STRATA_SERVER environment variable, else localhost:7070. */
   address?: string;
+  /**
+   * TLS: `true` verifies the server against the system's root CAs; an object gives the CA to trust
+   * instead (PEM) and, for mutual TLS, the client's certificate chain and key (PEM). `serverName`
+   * overrides the name the server's certificate must carry (default: the address's host).
+   */
+  tls?: true | StrataTlsOptions;
+  /** grpc-js channel credentials, for anything `tls` does not cover; wins over `tls`. */
   credentials?: grpc.ChannelCredentials;
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions;
@@ -35,7 +42,22 @@ export interface StrataClientOptions {
   clock?: Clock;
 }
 
+export interface StrataTlsOptions {
+  ca?: Buffer | string;
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  serverName?: string;
+}
+
 export type { TopicDescription__Output as TopicDescription };
+
+function credentialsFor(tls: StrataClientOptions['tls']): grpc.ChannelCredentials {
+  if (tls === undefined) return grpc.credentials.createInsecure();
+  const { ca, cert, key } = tls === true ? {} : tls;
+  if ((cert === undefined) !== (key === undefined)) throw new InvalidArgumentError('tls needs both cert and key (mutual TLS), or neither');
+  const bytes = (pem: Buffer | string | undefined) => (pem === undefined ? null : Buffer.isBuffer(pem) ? pem : Buffer.from(pem));
+  return grpc.credentials.createSsl(bytes(ca), bytes(key), bytes(cert));
+}
 
 /**
  * One connection to a Strata server: admin calls, producers and consumers share one HTTP/2 channel.
@@ -54,7 +76,8 @@ export class StrataClient implements ClientChannel {
 
   constructor(options: StrataClientOptions = {}) {
     this.address = options.address ?? process.env.STRATA_SERVER ?? DEFAULT_SERVER_ADDRESS;
-    const credentials = options.credentials ?? grpc.credentials.createInsecure();
+    const credentials = options.credentials ?? credentialsFor(options.tls);
+    const serverName = options.tls !== undefined && options.tls !== true ? options.tls.serverName : undefined;
     const channelOptions: grpc.ChannelOptions = {
       'grpc.max_receive_message_length': MAX_READ_RESPONSE_BYTES,
       'grpc.keepalive_time_ms': 30_000,
@@ -70,6 +93,7 @@ export class StrataClient implements ClientChannel {
       // from a restart is found within a second, not minutes later.
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 1_000,
+      ...(serverName !== undefined ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {}),
       ...options.channelOptions,
     };
     this.channel = new grpc.Channel(this.address, credentials, channelOptions);

@@ -22,6 +22,7 @@ import {
   OutOfOrderSequenceError,
   PartitionLimitReachedError,
   PartitionNotFoundError,
+  PartitionOverflowError,
   PortInUseError,
   ProducerFencedError,
   ShuttingDownError,
@@ -112,6 +113,7 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new MemoryBudgetExhaustedError(m),
   (m) => new TooManyConnectionsError(m),
   (m) => new TooManyStreamsError(m),
+  (m) => new PartitionOverflowError(m),
 ];
 
 /**

@@ -365,3 +365,15 @@ export class TooManyStreamsError extends StrataError {
   readonly code = 'TOO_MANY_STREAMS';
   readonly retriable = true;
 }
+
+// h-retain (issue 16, retention per use and overflow)
+
+/**
+ * A produce would take a partition's unconsumed records or bytes past the topic's
+ * max.unconsumed.records / max.unconsumed.bytes under overflow=reject (RabbitMQ's reject-publish):
+ * refused whole, nothing written. Retriable: room comes back as groups consume.
+ */
+export class PartitionOverflowError extends StrataError {
+  readonly code = 'PARTITION_OVERFLOW';
+  readonly retriable = true;
+}

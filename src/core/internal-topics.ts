@@ -22,7 +22,7 @@ export function isInternalTopic(topic: string): boolean {
 }
 
 /** InternalTopicError (INTERNAL_TOPIC) when a client asks to change an internal topic. */
-export function refuseInternalTopic(topic: string, action: 'create' | 'produce to' | 'delete' | 'add partitions to'): void {
+export function refuseInternalTopic(topic: string, action: 'create' | 'produce to' | 'delete' | 'add partitions to' | 'purge records of' | 'alter the config of'): void {
   if (!isInternalTopic(topic)) return;
   if (topic === OFFSETS_TOPIC) throw new InternalTopicError(`${OFFSETS_TOPIC} is the server's internal topic of committed offsets: clients may not ${action} it`);
   throw new InternalTopicError(`'${topic}' is an internal topic name (names starting with ${INTERNAL_TOPIC_PREFIX} are the server's): clients may not ${action} it`);

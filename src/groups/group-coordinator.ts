@@ -207,6 +207,20 @@ export class GroupCoordinator {
     return Math.min(this.config.streamLostGraceMs, this.config.sessionTimeoutMs);
   }
 
+  /** Groups with a member subscribed to `topic` now (they read it, committed offsets or not). */
+  groupsSubscribedTo(topic: string): string[] {
+    const out: string[] = [];
+    for (const group of this.groups.values()) {
+      for (const member of group.members.values()) {
+        if (member.topics.includes(topic)) {
+          out.push(group.groupId);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   /** Owner of a partition in a group, if any. */
   ownerOf(groupId: string, topic: string, partition: number): string | undefined {
     return this.groups.get(groupId)?.ownerOf(topic, partition);

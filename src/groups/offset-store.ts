@@ -92,6 +92,20 @@ export class OffsetStore {
     return out;
   }
 
+  /**
+   * Every group with committed offsets of `topic`: partition -> offset, and whether the group's
+   * partition of __consumer_offsets is damaged (its offsets may be older than what it committed).
+   * Walks every group: for retention and cached overflow checks, not per record.
+   */
+  committedToTopic(topic: string): Array<{ groupId: string; offsets: ReadonlyMap<number, CommittedOffset>; isDamaged: boolean }> {
+    const out: Array<{ groupId: string; offsets: ReadonlyMap<number, CommittedOffset>; isDamaged: boolean }> = [];
+    for (const [groupId, topics] of this.offsets) {
+      const offsets = topics.get(topic);
+      if (offsets) out.push({ groupId, offsets, isDamaged: this.log.damageOf(this.log.partitionOf(groupId)) !== undefined });
+    }
+    return out;
+  }
+
   /** Durably records commits (one batch, one fsync), then applies them. */
   async commit(groupId: string, memberId: string, offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>): Promise<void> {
     for (const o of offsets) {

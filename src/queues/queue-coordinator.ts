@@ -183,6 +183,22 @@ export class QueueCoordinator implements QueueCoordinatorApi {
       .sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
   }
 
+  /**
+   * Every queue group that reads `topic` (a member subscribed, or state kept) and its start offset in
+   * `partition` (everything below is acknowledged or dead-lettered): undefined when it has no state
+   * there yet or its state is unknown (a failed or damaged group), i.e. nothing counts as done.
+   */
+  progressOf(topic: string, partition: number): Array<{ groupId: string; startOffset: number | undefined }> {
+    const out: Array<{ groupId: string; startOffset: number | undefined }> = [];
+    for (const group of this.groups.values()) {
+      const queue = group.partitionQueue(topic, partition);
+      if (!queue && !group.topics().includes(topic)) continue;
+      const isKnown = !group.failure && !this.deps.journal.damageOf?.(group.groupId);
+      out.push({ groupId: group.groupId, startOffset: isKnown ? queue?.startOffset : undefined });
+    }
+    return out;
+  }
+
   async describeGroup(groupId: string): Promise<QueueGroupDescription> {
     return describeQueueGroup(this.groupOf(groupId), this.deps.topics, this.deps.clock.nowMs());
   }
@@ -230,6 +246,20 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     const outcomes = await Promise.allSettled(writes);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * A purge moved the log start of `topic`'s partitions: each group reading it skips up to the new
+   * start now (as after retention: held records there are let go, never dead-lettered) and fills
+   * its window from there, rather than at its next read or lock expiry.
+   */
+  onLogStartMoved(topic: string): void {
+    if (this.isClosing) return;
+    for (const group of this.groups.values()) {
+      if (group.failure || !group.partitionQueues().some((queue) => queue.topic === topic)) continue;
+      this.skipRemoved(group);
+      this.pump.schedule(group);
+    }
   }
 
   async close(): Promise<void> {

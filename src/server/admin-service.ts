@@ -48,12 +48,24 @@ export function createAdminService(topics: TopicAdmin, groupAdmin: GroupAdminHan
     ListTopics: unary(async () => ({ topics: topics.listTopics() })),
     DescribeTopic: unary(async (request) => ({ topic: topicDescriptionToProto(topics.describeTopic(request.topic)) })),
     CreatePartitions: unary(async (request) => ({ topic: topicDescriptionToProto(await topics.createPartitions(request.topic, request.partitionCount)) })),
+    AlterTopicConfig: unary(async (request) => {
+      const { topic, changes } = await topics.alterTopicConfig(request.topic, { set: request.set, delete: request.delete }, { validateOnly: request.validateOnly });
+      return { topic: topicDescriptionToProto(topic), changes };
+    }),
     ListOffsets: unary(async (request) => {
       const description = topics.describeTopic(request.topic);
       const partitions = request.partitions.length > 0 ? request.partitions : description.partitions.map((p) => p.partition);
       if (!request.position?.position) throw new InvalidArgumentError('position is required: an offset spec (earliest, latest or timestamp_ms)');
       const start = startPositionFromProto(request.position, { point: 'latest' });
       return { offsets: await topics.listOffsets(request.topic, partitions, start) };
+    }),
+    PurgeRecords: unary(async (request) => {
+      const purges = request.partitions.map((p) => {
+        if (p.before === undefined || (p.before === 'all' && !p.all)) throw new InvalidArgumentError(`partition ${p.partition}: say where the purge ends (before_offset, or all set to true)`);
+        return { partition: p.partition, before: p.before === 'all' ? ('all' as const) : p.beforeOffset! };
+      });
+      const results = await topics.purgeRecords(request.topic, purges, { validateOnly: request.validateOnly });
+      return { partitions: results, validatedOnly: request.validateOnly };
     }),
   };
 }

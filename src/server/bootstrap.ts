@@ -17,13 +17,15 @@ import { QueueStateStore } from '../queues/queue-state-store.js';
 import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
 import { DeadLetterAppender } from './dead-letter-appender.js';
+import { GroupConsumptionProgress } from './group-consumption-progress.js';
 import { HeartbeatStreams } from './group-service.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { startGrpcServer } from './grpc-server.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
-import { largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
+import { isTlsEnabled, largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
+import { TlsCertificates } from './tls/tls-certificates.js';
 
 export interface RunningServer {
   readonly logManager: LogManager;
@@ -32,6 +34,12 @@ export interface RunningServer {
   readonly port: number;
   /** The HTTP port actually bound; undefined when config.httpPort is -1. */
   readonly httpPort: number | undefined;
+  /**
+   * Reads the TLS files again (SIGHUP): new handshakes on both ports use them, open connections keep
+   * theirs; a file that fails its checks keeps the ones in use. Returns the error, if any (none
+   * without TLS: nothing to read).
+   */
+  reloadTls(): Error | undefined;
   /** What clients hold of the memory budget (memoryBudgetBytes) now. */
   readonly memoryBudget: MemoryBudget;
   /** Queue groups' coordinator (for tests and tools that look at its state directly). */
@@ -51,11 +59,18 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   await checkCanListen(config.host, config.port);
   // The HTTP port comes up first, so that probes see 'starting' (not a refused connection) while
   // recovery runs, and a taken port fails before the data directory is touched.
+  // Certificates are checked (readable, key matching, not expired) before anything listens.
+  const tls = isTlsEnabled(config)
+    ? new TlsCertificates({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, ...(config.tlsClientCaFile ? { clientCaFile: config.tlsClientCaFile } : {}) }, logger, () => clock.nowMs())
+    : undefined;
+  if (!tls && config.allowPlaintext) {
+    logger.warn({ host: config.host, port: config.port, httpPort: config.httpPort }, 'PLAINTEXT on a listener (allowPlaintext): anyone who reaches it can read, write and delete every topic; configure TLS');
+  }
   let readiness: ReadinessView = { phase: 'starting', detail: 'recovering logs' };
   let http: HttpServer | undefined;
   let httpPort: number | undefined;
   if (config.httpPort >= 0) {
-    http = new HttpServer(logger);
+    http = new HttpServer(logger, {}, tls);
     registerHealthRoutes(http, () => readiness);
     try {
       httpPort = await http.listen(config.host, config.httpPort);
@@ -69,7 +84,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logManager = await LogManager.open({ dataDir: config.dataDir, logger, clock, retentionCheckIntervalMs: config.retentionCheckIntervalMs, fs: options.fs });
     try {
       readiness = { phase: 'starting', detail: 'restoring producer ids' };
-      producerIds = await ProducerIdRegistry.open(logManager, logger);
+      producerIds = await ProducerIdRegistry.open(logManager, logger, { nowMs: () => clock.nowMs() });
     } catch (error) {
       await logManager.close();
       throw error;
@@ -117,6 +132,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           await queues?.onTopicDeleted(topic);
         }
       },
+      // Queue groups reading a purged topic skip up to its new start at once, as after retention.
+      onRecordsPurged: (topic) => queues?.onLogStartMoved(topic),
     });
     // queues/ sees topics read-only too, through its own view: partition logs as they are.
     const queueTopics: QueueTopicsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
@@ -132,6 +149,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const queuesStartedMs = clock.nowMs();
     await queues.start();
     logger.info({ groups: queues.listGroups().length, elapsedMs: clock.nowMs() - queuesStartedMs }, 'queue groups restored from __queue_state');
+    // Retention after acknowledgement and overflow see how far groups have consumed, from now on.
+    logManager.setConsumptionProgress(new GroupConsumptionProgress(offsets, coordinator, queues));
     grpcServer = await startGrpcServer(
       {
         broker,
@@ -147,11 +166,13 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       },
       config,
       logger,
+      tls,
     );
   } catch (error) {
     coordinator?.close();
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
+    await producerIds.close().catch(() => undefined);
     await logManager.close();
     await http?.close();
     // Another process took the port after checkCanListen: the same one line.
@@ -167,6 +188,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     broker,
     port: grpcServer.port,
     httpPort,
+    reloadTls: () => tls?.reload(),
     memoryBudget: grpcServer.memoryBudget,
     queues: queueCoordinator,
     close() {
@@ -179,6 +201,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         try {
           await queueCoordinator.close();
           await queueStore!.close();
+          await producerIds.close();
         } finally {
           // A failure there (a write under way failed) must not leave the logs open: they close anyway.
           try {

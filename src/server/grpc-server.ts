@@ -25,6 +25,7 @@ import { raiseFlowControlWindows } from './flow-control-window.js';
 import { StreamRegistry } from './stream-registry.js';
 import { withGuardedStreams } from './library-services.js';
 import { withCallLog } from './call-log.js';
+import type { TlsCertificates } from './tls/tls-certificates.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService'];
 
@@ -55,7 +56,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups), grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, queues, clock }: ServerDomain, config: ServerConfig, logger: Logger): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups, queues, clock }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -94,7 +95,7 @@ export async function startGrpcServer({ broker, topics, groups, queues, clock }:
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${config.host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+    server.bindAsync(`${config.host}:${config.port}`, serverCredentials(tls), (error, boundPort) =>
       error ? reject(error) : resolve(boundPort),
     ),
   );
@@ -127,4 +128,16 @@ export async function startGrpcServer({ broker, topics, groups, queues, clock }:
       return shuttingDown;
     },
   };
+}
+
+/**
+ * Plaintext, or TLS from the server's certificates: grpc-js takes them as a certificate provider, so
+ * a reload (SIGHUP) reaches new handshakes without a restart. With a client CA, a client without a
+ * certificate that chains to it fails the handshake (mutual TLS). grpc-js's function names its
+ * arguments (ca, identity) but hands them to the credentials as (identity, ca): the identity goes first.
+ */
+function serverCredentials(tls: TlsCertificates | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const clientCa = tls.requiresClientCertificate ? tls : null;
+  return grpc.experimental.createCertificateProviderServerCredentials(tls, clientCa as unknown as grpc.experimental.CertificateProvider, tls.requiresClientCertificate);
 }

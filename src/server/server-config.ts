@@ -17,6 +17,20 @@ export interface ServerConfig {
    * registry's REST API (0: any free port, -1: no HTTP listener).
    */
   httpPort: number;
+  /**
+   * TLS on both listeners (gRPC and HTTP): PEM files of the server's certificate chain and key, and
+   * optionally the CA that client certificates must chain to (then every client must present one:
+   * mutual TLS). Empty: plaintext. The files are read again on SIGHUP (new handshakes use them, open
+   * connections keep theirs).
+   */
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  tlsClientCaFile: string;
+  /**
+   * A listener on anything but a loopback address carries every topic to whoever reaches it: without
+   * TLS it is refused at startup unless this is true (then a warning is logged at every start).
+   */
+  allowPlaintext: boolean;
   logLevel: string;
   /**
    * The largest gRPC message the server accepts: a produce request is one or more batches plus
@@ -95,6 +109,10 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   host: '127.0.0.1',
   port: 7070,
   httpPort: 9644,
+  tlsCertFile: '',
+  tlsKeyFile: '',
+  tlsClientCaFile: '',
+  allowPlaintext: false,
   logLevel: 'info',
   // One default-sized batch plus room for the request's other fields.
   maxRequestBytes: MIN_REQUEST_BYTES,
@@ -137,6 +155,7 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
     throw new InvalidConfigError(`httpPort must be an integer in [0, 65535], or -1 for no HTTP listener, got ${String(config.httpPort)}`);
   }
   if (config.httpPort !== 0 && config.httpPort === config.port) throw new InvalidConfigError(`httpPort and port are both ${config.port}: give each its own`);
+  checkTlsSettings(config);
   if (config.maxRequestBytes < MIN_REQUEST_BYTES || config.maxRequestBytes > MAX_REQUEST_BYTES) {
     throw new InvalidConfigError(`maxRequestBytes must be in [${MIN_REQUEST_BYTES}, ${MAX_REQUEST_BYTES}] (a default topic's largest batch, up to the largest any topic may have, plus ${REQUEST_FIELDS_BYTES} for the request's other fields), got ${config.maxRequestBytes}`);
   }
@@ -155,6 +174,28 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
   }
   resolveGroupConfig(config.groups);
   return config;
+}
+
+function checkTlsSettings(config: ServerConfig): void {
+  for (const key of ['tlsCertFile', 'tlsKeyFile', 'tlsClientCaFile'] as const) {
+    if (typeof config[key] !== 'string') throw new InvalidConfigError(`${key} must be a file path, got ${String(config[key])}`);
+  }
+  if (typeof config.allowPlaintext !== 'boolean') throw new InvalidConfigError(`allowPlaintext must be true or false, got ${String(config.allowPlaintext)}`);
+  if ((config.tlsCertFile === '') !== (config.tlsKeyFile === '')) throw new InvalidConfigError('TLS needs both a certificate and its key: --tls-cert FILE --tls-key FILE');
+  if (config.tlsClientCaFile !== '' && config.tlsCertFile === '') throw new InvalidConfigError('--tls-client-ca (mutual TLS) needs the server\'s own --tls-cert and --tls-key');
+  if (!isTlsEnabled(config) && !config.allowPlaintext && !isLoopbackHost(config.host)) {
+    throw new InvalidConfigError(`listening on ${config.host} without TLS would let anyone who reaches it read and write every topic: give --tls-cert and --tls-key, or set "allowPlaintext": true in the server config`);
+  }
+}
+
+export function isTlsEnabled(config: Pick<ServerConfig, 'tlsCertFile'>): boolean {
+  return config.tlsCertFile !== '';
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
 export function readServerConfigFile(path: string): Partial<ServerConfig> {

@@ -45,6 +45,7 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   MEMORY_BUDGET_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
   TOO_MANY_CONNECTIONS: grpc.status.RESOURCE_EXHAUSTED,
   TOO_MANY_STREAMS: grpc.status.RESOURCE_EXHAUSTED,
+  PARTITION_OVERFLOW: grpc.status.RESOURCE_EXHAUSTED,
 });
 
 export interface DescribedError {

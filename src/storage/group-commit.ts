@@ -48,6 +48,8 @@ export class GroupCommit {
   private outOfSpace: { reason: string; sinceMs: number } | undefined;
   private readonly pending: PendingAppend[] = [];
   private pendingBytes = 0;
+  /** Records of `pending` (queued, not yet taken by the writer): the overflow check counts them. */
+  private pendingRecords = 0;
   /** Written appends waiting for an fsync, in offset order. */
   private readonly awaitingSync: PendingAppend[] = [];
   private writer: Promise<void> | undefined;
@@ -98,11 +100,17 @@ export class GroupCommit {
     }
   }
 
+  /** Appends queued and not yet taken by the writer (those being written are not counted: at most one write's worth). */
+  get queued(): { records: number; bytes: number } {
+    return { records: this.pendingRecords, bytes: this.pendingBytes };
+  }
+
   /** Queues validated batches; resolves once they meet `ackLevel`. */
   enqueue(data: Buffer, headers: readonly BatchHeader[], ackLevel: AckLevel): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
       this.pending.push({ data, headers, ackLevel, baseOffset: -1, lastOffset: -1, resolve, reject });
       this.pendingBytes += data.length;
+      this.pendingRecords += recordCount(headers);
       this.startWriter();
     });
   }
@@ -246,7 +254,9 @@ export class GroupCommit {
       count++;
     }
     this.pendingBytes -= bytes;
-    return this.pending.splice(0, count);
+    const taken = this.pending.splice(0, count);
+    for (const append of taken) this.pendingRecords -= recordCount(append.headers);
+    return taken;
   }
 
   /**
@@ -279,6 +289,7 @@ export class GroupCommit {
     );
     for (const append of [...refused, ...this.pending.splice(0)]) append.reject(failure);
     this.pendingBytes = 0;
+    this.pendingRecords = 0;
     return true;
   }
 
@@ -302,5 +313,13 @@ export class GroupCommit {
     // Appends already resolved as `written` keep that promise; everything else fails.
     for (const append of [...group, ...this.awaitingSync.splice(0), ...this.pending.splice(0)]) append.reject(failure);
     this.pendingBytes = 0;
+    this.pendingRecords = 0;
   }
+}
+
+/** Records in `headers`' batches (offsets are contiguous in a Strata log). */
+export function recordCount(headers: readonly BatchHeader[]): number {
+  let count = 0;
+  for (const header of headers) count += header.lastOffsetDelta + 1;
+  return count;
 }

@@ -17,16 +17,27 @@ import { CLEAN_SHUTDOWN_FILE_NAME, isLeftoverDirectoryName, lockDataDirectory, r
 import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
+import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
 import { PartitionLog } from './partition-log.js';
+import { UnconsumedRemovals, type UnconsumedRemovalCount } from './unconsumed-removals.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
+import { planTopicConfigChange, type TopicConfigChange } from './topic-config-change.js';
 import { describePartition, noteDataLoss, type PartitionSlot, type TopicDescription } from './topic-description.js';
-import { readTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
+import { readTopicMetadata, replaceTopicMetadata, writeTopicMetadata, type TopicMetadata } from './topic-metadata.js';
 import { TopicDirectories } from './topic-directories.js';
 import { validatePartitionCount, validateTopicName } from './topic-name.js';
 import { describeIoError, isOutOfSpaceError } from './write-state.js';
 
 export { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME } from './data-directory.js';
 export type { PartitionDescription, TopicDescription } from './topic-description.js';
+export type { TopicConfigChange } from './topic-config-change.js';
+
+/** What alterTopicConfig did (or with validateOnly, would do). */
+export interface TopicConfigAlteration {
+  previous: { config: TopicConfig; configOverrides: Record<string, string> };
+  /** The topic after the change (with validateOnly: as it would be; its partitions as they are). */
+  topic: TopicDescription;
+}
 export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000;
 
 export interface LogManagerOptions {
@@ -59,6 +70,12 @@ export class LogManager {
   private isClosing = false;
   private closed: Promise<void> | undefined;
   private readonly directories: TopicDirectories;
+  /** Set by the composition root once groups are up (setConsumptionProgress); nobody reads anything before. */
+  private consumption: ConsumptionProgress = NO_CONSUMPTION_PROGRESS;
+  /** What every partition asks: always the current port. */
+  private readonly consumptionView: ConsumptionProgress = { readersOf: (topic, partition) => this.consumption.readersOf(topic, partition) };
+  /** Records removed before a group consumed them, counted and logged (never silent). */
+  private readonly unconsumedRemovals: UnconsumedRemovals;
 
   private constructor(
     readonly dataDir: string,
@@ -69,6 +86,7 @@ export class LogManager {
     private readonly maxPartitions: number,
   ) {
     this.directories = new TopicDirectories(fs, dataDir, logger);
+    this.unconsumedRemovals = new UnconsumedRemovals(logger, clock);
   }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
@@ -93,6 +111,23 @@ export class LogManager {
     }
     manager.scheduleRetention();
     return manager;
+  }
+
+  /**
+   * How far groups have consumed each partition (consumption-progress.ts): the composition root sets
+   * it once the committed offsets and queue groups are loaded. Until then, retention.after.ack deletes
+   * nothing and every record counts as unconsumed.
+   */
+  setConsumptionProgress(progress: ConsumptionProgress): void {
+    this.consumption = progress;
+  }
+
+  /**
+   * Records removed by time/size retention or drop-oldest before some group consumed them, per group,
+   * topic and partition, since this process started (a metric's counter reads this).
+   */
+  unconsumedRemovedRecords(): UnconsumedRemovalCount[] {
+    return this.unconsumedRemovals.totals();
   }
 
   /** The partition count of a topic, or undefined if there is no such topic. */
@@ -165,6 +200,7 @@ export class LogManager {
       }
       // Until the directory's rename succeeds the topic exists, on disk and so in memory.
       await this.directories.delete(name, () => this.restoreTopic(name, topic));
+      this.unconsumedRemovals.forgetTopic(name);
       this.logger.info({ topic: name }, 'topic deleted');
     });
   }
@@ -200,13 +236,51 @@ export class LogManager {
     });
   }
 
-  /** Runs retention on every open partition now (the timer calls this too). */
+  /**
+   * Changes a topic's config overrides while it runs (planTopicConfigChange validates them, and
+   * `check` adds the caller's policy on the resolved result). topic.json is rewritten atomically
+   * before anything else changes: it is the commit point, so a crash leaves the old config or the
+   * new one. Then every open partition applies it, and partitions added later open with it. With
+   * `validateOnly`, nothing is written or applied.
+   */
+  alterTopicConfig(name: string, change: TopicConfigChange, options: { validateOnly?: boolean; check?: (config: TopicConfig) => void } = {}): Promise<TopicConfigAlteration> {
+    return this.admin(`altering the config of topic ${name}`, async () => {
+      const topic = this.topicOrThrow(name);
+      const { overrides, config } = planTopicConfigChange(topic.metadata.configOverrides, change);
+      options.check?.(config);
+      const previous = { config: { ...topic.config }, configOverrides: { ...topic.metadata.configOverrides } };
+      if (options.validateOnly) return { previous, topic: { ...this.describeTopic(name), config: { ...config }, configOverrides: { ...overrides } } };
+      const metadata: TopicMetadata = { ...topic.metadata, configOverrides: overrides };
+      await replaceTopicMetadata(this.fs, join(this.dataDir, name), topic.metadata, metadata, (error) =>
+        this.logger.error({ err: error, topic: name }, 'a failed config change could not be undone in topic.json: the next start may load it'),
+      );
+      topic.metadata = metadata;
+      topic.config = config;
+      for (const slot of topic.partitions) if (slot instanceof PartitionLog) slot.applyConfig(config);
+      this.logger.info({ topic: name, set: change.set, delete: change.delete, config: overrides }, 'topic config altered');
+      return { previous, topic: this.describeTopic(name) };
+    });
+  }
+
+  /**
+   * Runs retention on every open partition now (the timer calls this too). Records it removes before
+   * some group consumed them are counted, and logged at the end: one warning line per group.
+   */
   async runRetention(): Promise<void> {
     const nowMs = this.clock.nowMs();
-    for (const topic of this.topics.values()) {
-      for (const slot of topic.partitions) {
-        if (slot instanceof PartitionLog && !slot.isFailed) await slot.applyRetention(nowMs);
+    try {
+      for (const [name, topic] of this.topics) {
+        for (const slot of topic.partitions) {
+          if (!(slot instanceof PartitionLog) || slot.isFailed) continue;
+          // Asked once, and only when needed (after-ack, or something was deleted): it walks every group.
+          let readers: readonly ConsumptionReader[] | undefined;
+          const readersNow = () => (readers ??= this.consumptionView.readersOf(name, slot.partition));
+          const { previousLogStartOffset, logStartOffset } = await slot.applyRetention(nowMs, readersNow);
+          if (logStartOffset > previousLogStartOffset) this.unconsumedRemovals.record(name, slot.partition, readersNow(), previousLogStartOffset, logStartOffset, 'retention');
+        }
       }
+    } finally {
+      this.unconsumedRemovals.logPending();
     }
   }
 
@@ -215,6 +289,7 @@ export class LogManager {
     if (this.closed) return this.closed;
     this.isClosing = true;
     this.retentionTimer?.cancel();
+    this.unconsumedRemovals.close();
     this.closed = (async () => {
       await this.adminChain.catch(() => undefined);
       let isClean = await this.closePartitions();
@@ -317,6 +392,8 @@ export class LogManager {
             logger: this.logger,
             isCleanShutdown,
             intervalFlusher: this.intervalFlusher,
+            consumption: this.consumptionView,
+            unconsumedRemovals: this.unconsumedRemovals,
           }),
         );
       } catch (error) {

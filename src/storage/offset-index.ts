@@ -63,6 +63,14 @@ export class OffsetIndex {
     return this.entryAt(floorIndex(this.positions, this.count, position));
   }
 
+  /** The first entry (the segment start counts as one) at or after `position`, or undefined past the last entry. */
+  ceilByPosition(position: number): IndexEntry | undefined {
+    if (position <= 0) return this.entryAt(-1);
+    const index = floorIndex(this.positions, this.count, position);
+    if (index >= 0 && this.positions[index] === position) return this.entryAt(index);
+    return index + 1 < this.count ? this.entryAt(index + 1) : undefined;
+  }
+
   /** Entry number `index`, in [0, entryCount). */
   entry(index: number): IndexEntry {
     assert(index >= 0 && index < this.count, 'offset index entry in range');

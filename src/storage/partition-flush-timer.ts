@@ -9,7 +9,8 @@ const FLUSH_STALL_WARNING_TICKS = 10;
 export interface PartitionFlushTimerOptions {
   clock: Clock;
   logger: Logger;
-  config: TopicConfig;
+  /** The partition's configuration now (read at every tick: AlterTopicConfig may replace it). */
+  config(): Readonly<TopicConfig>;
   /** Where the fsyncs wait their turn (one per LogManager: interval-flusher.ts says why). */
   intervalFlusher: IntervalFlusher;
   describe(): string;
@@ -43,11 +44,19 @@ export class PartitionFlushTimer {
 
   stop(): void {
     this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  /** After a change of flush or flush.ms: the next tick follows the new values (none unless `interval`). */
+  reschedule(): void {
+    this.stop();
+    this.schedule();
   }
 
   /** Arms the next tick (nothing under another flush policy, or once the partition is closing). */
   schedule(): void {
-    const { clock, logger, config, intervalFlusher } = this.options;
+    const { clock, logger, intervalFlusher } = this.options;
+    const config = this.options.config();
     if (config.flushPolicy !== 'interval' || this.options.isClosing()) return;
     this.timer = clock.setTimeout(() => {
       this.schedule();

@@ -12,18 +12,23 @@ import { MAX_GROUP_COMMIT_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { validateBatches, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
+import { countSegmentsBelow, recoverLogStart, writeLogStartOffset } from './log-start-file.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
-import { countSegmentsToDelete } from './retention.js';
-import { GroupCommit } from './group-commit.js';
+import { countConsumedSegments, countSegmentsToDelete } from './retention.js';
+import { GroupCommit, recordCount } from './group-commit.js';
+import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
+import { PartitionOverflow } from './partition-overflow.js';
+import type { UnconsumedRemovals } from './unconsumed-removals.js';
 import { IntervalFlusher } from './interval-flusher.js';
+import { LiveConfig, type ConfigListener } from './live-config.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
-import { describeIoError, type WriteState } from './write-state.js';
+import { describeIoError, isOutOfSpaceError, type WriteState } from './write-state.js';
 
-export type { AckLevel, AppendResult };
+export type { AckLevel, AppendResult, ConfigListener };
 
 export interface ReadResult {
   /** Whole raw batches; the first may start before the offset asked for (the reader skips). */
@@ -46,6 +51,11 @@ export interface AppendOptions {
   admit?: (headers: readonly BatchHeader[]) => AppendResult | undefined;
 }
 
+export interface LogStartAdvance {
+  previousLogStartOffset: number;
+  logStartOffset: number;
+}
+
 export interface PartitionLogOptions {
   fs: FileSystemPort;
   directory: string;
@@ -57,6 +67,18 @@ export interface PartitionLogOptions {
   isCleanShutdown: boolean;
   /** Where the `flush.ms` fsyncs wait their turn; one per LogManager (a log of its own if absent). */
   intervalFlusher?: IntervalFlusher;
+  /** How far groups have consumed this partition (retention.after.ack, max.unconsumed.*); no group reads it if absent. */
+  consumption?: ConsumptionProgress;
+  /** Where overflow=drop-oldest counts the records groups lose unread. */
+  unconsumedRemovals?: UnconsumedRemovals;
+}
+
+/** What one retention run did to a partition; the log start before and after, to count what groups lost. */
+export interface RetentionResult {
+  deletedSegments: number;
+  deletedBytes: number;
+  previousLogStartOffset: number;
+  logStartOffset: number;
 }
 
 /**
@@ -73,20 +95,28 @@ export interface PartitionLogOptions {
  */
 export class PartitionLog {
   private readonly segments: Segment[];
-  private readonly config: TopicConfig;
+  private readonly liveConfig: LiveConfig;
   private readonly groupCommit: GroupCommit;
   private isClosing = false;
   private closed: Promise<void> | undefined;
   private readonly flushTimer: PartitionFlushTimer;
   private readonly highWatermarkListeners = new Set<(highWatermark: number) => void>();
   private lastNotifiedHighWatermark: number;
+  /** The max.unconsumed.* limits (read from the config at each use). */
+  readonly overflow: PartitionOverflow;
+  /** The log start a purge set (log-start-file.ts); the first segment's base offset may pass it. */
+  private purgedBeforeOffset: number;
+  /** Purges, one at a time: each writes the log start file, and a later one must not be overtaken. */
+  private logStartChain: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly options: PartitionLogOptions,
     segments: Segment[],
+    purgedBeforeOffset: number,
   ) {
     this.segments = segments;
-    this.config = options.config;
+    this.purgedBeforeOffset = purgedBeforeOffset;
+    this.liveConfig = new LiveConfig(options.config);
     const log = this;
     this.groupCommit = new GroupCommit(
       {
@@ -102,10 +132,25 @@ export class PartitionLog {
       this.active.nextOffset,
     );
     this.lastNotifiedHighWatermark = this.highWatermark;
+    this.overflow = new PartitionOverflow(
+      {
+        topic: options.topic,
+        partition: options.partition,
+        segments,
+        get logStartOffset() { return log.logStartOffset; },
+        get logEndOffset() { return log.logEndOffset; },
+        get highWatermark() { return log.highWatermark; },
+        get queued() { return log.groupCommit.queued; },
+        advanceLogStart: (offset) => log.advanceLogStart(offset),
+      },
+      options.consumption ?? NO_CONSUMPTION_PROGRESS,
+      options.clock,
+      { removals: options.unconsumedRemovals, logger: options.logger },
+    );
     this.flushTimer = new PartitionFlushTimer({
       clock: options.clock,
       logger: options.logger,
-      config: this.config,
+      config: () => log.config,
       intervalFlusher: options.intervalFlusher ?? new IntervalFlusher(),
       describe: () => log.describe(),
       isClosing: () => log.isClosing,
@@ -133,7 +178,8 @@ export class PartitionLog {
         options.logger.warn({ topic: options.topic, partition: options.partition, reason }, 'disk full at startup: partition opened read-only');
       },
     });
-    const log = new PartitionLog(options, segments);
+    const logStartOffset = await recoverLogStart(options.fs, options.directory, segments, options.logger.child({ topic: options.topic, partition: options.partition }));
+    const log = new PartitionLog(options, segments, logStartOffset);
     if (skipped.length > 0) log.groupCommit.startReadOnly(skipped.join('; '));
     return log;
   }
@@ -146,9 +192,9 @@ export class PartitionLog {
     return this.options.partition;
   }
 
-  /** First readable offset (inclusive). */
+  /** First readable offset (inclusive): where the last purge put it, or the first segment's base offset if retention passed it. */
   get logStartOffset(): number {
-    return this.segments[0]!.baseOffset;
+    return Math.max(this.purgedBeforeOffset, this.segments[0]!.baseOffset);
   }
 
   /** One past the last offset written to the file (exclusive). */
@@ -158,7 +204,12 @@ export class PartitionLog {
 
   /** One past the last offset readers may see (exclusive); see the class comment. */
   get highWatermark(): number {
-    return this.config.flushPolicy === 'always' ? this.active.durableNextOffset : this.active.nextOffset;
+    return this.liveConfig.highWatermark(this.active);
+  }
+
+  /** The topic's configuration now: read it per use, never keep a value (applyConfig replaces it). */
+  get config(): Readonly<TopicConfig> {
+    return this.liveConfig.current;
   }
 
   get sizeBytes(): number {
@@ -175,7 +226,8 @@ export class PartitionLog {
     let remainingBytes = tailBytes;
     for (let i = this.segments.length - 1; i >= 0; i--) {
       const segment = this.segments[i]!;
-      if (segment.sizeBytes >= remainingBytes) return segment.batchOffsetAtOrBefore(segment.sizeBytes - remainingBytes);
+      // Never below the log start: a read there is out of range.
+      if (segment.sizeBytes >= remainingBytes) return Math.max(segment.batchOffsetAtOrBefore(segment.sizeBytes - remainingBytes), this.logStartOffset);
       remainingBytes -= segment.sizeBytes;
     }
     return this.logStartOffset;
@@ -212,11 +264,18 @@ export class PartitionLog {
       if (data.length > MAX_GROUP_COMMIT_BYTES) throw new BatchTooLargeError(data.length, MAX_GROUP_COMMIT_BYTES);
       const headers = validateBatches(data, { maxBatchBytes: this.config.maxBatchBytes });
       this.groupCommit.checkRoom(data.length);
+      if (this.config.overflowPolicy === 'reject') this.overflow.checkRoom(this.config, recordCount(headers), data.length);
       // Last, after every check that can refuse the append: what admit records must not be undone.
       const admitted = options.admit?.(headers);
       if (admitted) return Promise.resolve(admitted);
       const ackLevel = options.ackLevel ?? (this.config.flushPolicy === 'always' ? 'durable' : 'written');
-      return this.groupCommit.enqueue(data, headers, ackLevel);
+      const appended = this.groupCommit.enqueue(data, headers, ackLevel);
+      if (this.config.overflowPolicy !== 'drop-oldest') return appended;
+      // The answer waits for the log start to move (backpressure keeps the partition near its max).
+      return appended.then(async (result) => {
+        await this.overflow.dropOldest(this.config);
+        return result;
+      });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -238,7 +297,7 @@ export class PartitionLog {
     if (offset >= highWatermark) return empty;
     for (let i = this.floorSegmentIndex(offset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
-      const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
+      const endPosition = this.liveConfig.endPosition(segment, this.active);
       if (!segment.tryAcquire()) {
         // Closed under us: the log closed, or retention deleted the segment (the offset is gone).
         if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
@@ -256,15 +315,16 @@ export class PartitionLog {
     return empty;
   }
 
-  /** The earliest offset whose timestamp is >= timestampMs, or undefined if no visible record is that new. */
+  /** The earliest readable offset (at or past the log start) whose timestamp is >= timestampMs, or undefined if no visible record is that new. */
   async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
+    const logStartOffset = this.logStartOffset;
     for (const segment of [...this.segments]) {
-      const endPosition = segment === this.active && this.config.flushPolicy === 'always' ? segment.durableSizeBytes : segment.sizeBytes;
-      if (segment.maxTimestampMs < timestampMs) continue;
+      const endPosition = this.liveConfig.endPosition(segment, this.active);
+      if (segment.maxTimestampMs < timestampMs || segment.nextOffset <= logStartOffset) continue;
       // Deleted by retention or closed while this search ran: nothing to find there any more.
       if (!segment.tryAcquire()) continue;
       try {
-        const offset = await segment.offsetForTimestamp(timestampMs, endPosition);
+        const offset = await segment.offsetForTimestamp(timestampMs, endPosition, logStartOffset);
         if (offset !== undefined && offset < this.highWatermark) return offset;
       } catch (error) {
         throw this.asDataLoss(error);
@@ -276,7 +336,7 @@ export class PartitionLog {
   }
 
   /**
-   * Where a reader starting at `timestampMs` starts: the first offset whose record is at or after it,
+   * Where a reader starting at `timestampMs` starts: the first readable offset whose record is at or after it,
    * else (`found` false) the high watermark as it was when the search began. Taken before the search:
    * a record appended and made visible while the search ran is at or after that end, so a reader
    * starting there reads it; the end after the search would skip it.
@@ -298,9 +358,78 @@ export class PartitionLog {
     return this.groupCommit.flush();
   }
 
-  /** Deletes the oldest closed segments that retention.ms / retention.bytes let go; never the active one. */
-  async applyRetention(nowMs: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    return this.deleteOldestSegments(countSegmentsToDelete(this.segments, this.config, nowMs), 'retention deleted old segments');
+  /**
+   * Takes the topic's new configuration (AlterTopicConfig) without a restart; what applies when is
+   * in README's topic configuration section, visibility across a flush switch in live-config.ts.
+   */
+  applyConfig(config: TopicConfig): void {
+    if (config === this.config) return;
+    const { previous, isFlushTimerChanged, isNowAlways } = this.liveConfig.replace(config, this.active);
+    if (isFlushTimerChanged) this.flushTimer.reschedule();
+    if (isNowAlways && !this.groupCommit.failure) this.groupCommit.requestSync();
+    this.notifyHighWatermark();
+    this.liveConfig.notify(previous, (error) => this.options.logger.error({ err: error, topic: this.topic, partition: this.partition }, 'a config change listener failed'));
+  }
+
+  /** Calls `listener` after each applyConfig (state derived from a key reacts there); returns an unsubscribe function. */
+  onConfigChange(listener: ConfigListener): () => void {
+    return this.liveConfig.onChange(listener);
+  }
+
+  /**
+   * Deletes the oldest closed segments that retention.ms / retention.bytes let go, those wholly
+   * below the log start (a purge inside the then active segment, which has rolled since), and under
+   * retention.after.ack those every group reading it has consumed; never the active one. `readers`
+   * is asked only when after-ack is on or something is deleted (the caller memoizes its answer).
+   */
+  async applyRetention(nowMs: number, readers: () => readonly ConsumptionReader[] = () => []): Promise<RetentionResult> {
+    const previousLogStartOffset = this.logStartOffset;
+    const byTimeOrSize = Math.max(countSegmentsToDelete(this.segments, this.config, nowMs), countSegmentsBelow(this.segments, this.logStartOffset));
+    const byAck = this.config.retentionAfterAck ? countConsumedSegments(this.segments, readers()) : 0;
+    const message = byAck > byTimeOrSize ? 'retention deleted segments every group reading the topic has consumed' : 'retention deleted old segments';
+    const count = Math.max(byTimeOrSize, byAck);
+    // Progress as it was before the delete: the caller counts what groups lose against it.
+    if (count > 0) readers();
+    const deleted = await this.deleteOldestSegments(count, message);
+    return { ...deleted, previousLogStartOffset, logStartOffset: this.logStartOffset };
+  }
+
+  /**
+   * Moves the log start offset forward to `offset` (Kafka's DeleteRecords): records below it are no
+   * longer readable (OFFSET_OUT_OF_RANGE), even where `offset` lies inside a segment, and the closed
+   * segments wholly below it are deleted. The active segment is not (as in Kafka): its space comes
+   * back once it has rolled, at the next retention run. Durable before it resolves: the offset is
+   * written to the log start file (log-start-file.ts) first, so a crash after the answer cannot bring
+   * the records back. Never moves backwards (an offset at or below the log start changes nothing);
+   * an offset past the high watermark is OffsetOutOfRangeError with the valid range; at the high
+   * watermark the log is left empty. One purge at a time per partition.
+   */
+  advanceLogStart(offset: number): Promise<LogStartAdvance> {
+    const advanced = this.logStartChain.then(() => this.advanceLogStartNow(offset));
+    this.logStartChain = advanced.catch(() => undefined);
+    return advanced;
+  }
+
+  private async advanceLogStartNow(offset: number): Promise<LogStartAdvance> {
+    if (this.isClosing) throw new ShuttingDownError(`partition ${this.describe()} is closing`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`a log start offset must be a non-negative integer, got ${offset}`);
+    const previousLogStartOffset = this.logStartOffset;
+    if (offset <= previousLogStartOffset) return { previousLogStartOffset, logStartOffset: previousLogStartOffset };
+    const highWatermark = this.highWatermark;
+    if (offset > highWatermark) throw new OffsetOutOfRangeError(offset, previousLogStartOffset, highWatermark);
+    try {
+      await writeLogStartOffset(this.options.fs, this.options.directory, offset);
+    } catch (error) {
+      if (!isOutOfSpaceError(error)) throw error;
+      // A full disk is when a purge is wanted most. Deleting the segments wholly below first is safe
+      // without the file (the log start is then their end, as after retention) and frees room for it.
+      await this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'purge deleted segments below the new log start (disk full)');
+      await writeLogStartOffset(this.options.fs, this.options.directory, offset);
+    }
+    this.purgedBeforeOffset = offset;
+    this.options.logger.info({ topic: this.topic, partition: this.partition, previousLogStartOffset, logStartOffset: offset }, 'log start offset advanced');
+    await this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'purge deleted segments below the log start');
+    return { previousLogStartOffset, logStartOffset: offset };
   }
 
   /**
@@ -308,9 +437,7 @@ export class PartitionLog {
    * granularity): the log start offset advances to the first remaining segment. Never the active one.
    */
   async deleteSegmentsBelow(offset: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    let count = 0;
-    while (count < this.segments.length - 1 && this.segments[count]!.nextOffset <= offset) count++;
-    return this.deleteOldestSegments(count, 'deleted segments below an offset');
+    return this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'deleted segments below an offset');
   }
 
   private async deleteOldestSegments(count: number, message: string): Promise<{ deletedSegments: number; deletedBytes: number }> {

@@ -1,4 +1,5 @@
 import type { TopicConfig } from './topic-config.js';
+import type { ConsumptionReader } from './consumption-progress.js';
 
 export interface SegmentSummary {
   sizeBytes: number;
@@ -32,4 +33,34 @@ export function countSegmentsToDelete(
     }
   }
   return count;
+}
+
+/**
+ * How many of the oldest closed segments `retention.after.ack` deletes: those wholly below every
+ * reader's consumedBeforeOffset (a segment's records are all below its `nextOffset`). A topic no
+ * group reads (no readers) keeps everything; the active segment is never deleted. Pure, like
+ * countSegmentsToDelete; the partition deletes the longer of the two prefixes.
+ */
+export function countConsumedSegments(segments: ReadonlyArray<{ nextOffset: number }>, readers: readonly ConsumptionReader[]): number {
+  if (readers.length === 0) return 0;
+  let consumedBeforeOffset = Number.POSITIVE_INFINITY;
+  for (const reader of readers) consumedBeforeOffset = Math.min(consumedBeforeOffset, reader.consumedBeforeOffset);
+  const closedCount = segments.length - 1;
+  let count = 0;
+  while (count < closedCount && segments[count]!.nextOffset <= consumedBeforeOffset) count++;
+  return count;
+}
+
+/**
+ * Per reader, how many of the records [fromOffset, toOffset) it had not consumed: what moving the
+ * log start from `fromOffset` to `toOffset` (time or size retention, drop-oldest) took from it.
+ * Readers that lose nothing are left out.
+ */
+export function unconsumedRemoved(readers: readonly ConsumptionReader[], fromOffset: number, toOffset: number): Array<{ reader: ConsumptionReader; records: number }> {
+  const out: Array<{ reader: ConsumptionReader; records: number }> = [];
+  for (const reader of readers) {
+    const records = toOffset - Math.max(fromOffset, reader.consumedBeforeOffset);
+    if (records > 0) out.push({ reader, records });
+  }
+  return out;
 }

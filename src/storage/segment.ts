@@ -153,6 +153,16 @@ export class Segment {
     return this.indexer.offsetIndex.floorByPosition(position).offset;
   }
 
+  /** The base offset of the first indexed batch that starts at or after `position`; the segment's end (nextOffset) if none does. */
+  batchOffsetAtOrAfter(position: number): number {
+    return this.indexer.offsetIndex.ceilByPosition(position)?.offset ?? this.nextOffset;
+  }
+
+  /** The position of an indexed batch that starts at or before `offset` (0 if none): up to one index interval early. */
+  positionAtOrBefore(offset: number): number {
+    return this.indexer.offsetIndex.lookup(offset).position;
+  }
+
   get isEmpty(): boolean {
     return this.sizeBytes === 0;
   }
@@ -302,13 +312,13 @@ export class Segment {
   }
 
   /**
-   * The first offset whose record timestamp is >= timestampMs, among batches below `endPosition`, or
-   * undefined if there is none. Decodes only the one batch where the answer lies.
+   * The first offset at or after `minOffset` whose record timestamp is >= timestampMs, among batches
+   * below `endPosition`, or undefined if there is none. Decodes only the one batch where the answer lies.
    */
-  async offsetForTimestamp(timestampMs: number, endPosition: number): Promise<number | undefined> {
+  async offsetForTimestamp(timestampMs: number, endPosition: number, minOffset = 0): Promise<number | undefined> {
     if (this.maxTimestampMs < timestampMs) return undefined;
     const before = this.indexer.timeIndex.lastEntryBefore(timestampMs);
-    const startOffset = before ? before.offset + 1 : this.baseOffset;
+    const startOffset = Math.max(before ? before.offset + 1 : this.baseOffset, minOffset);
     const walker = new BatchWalker(this.file, this.indexer.offsetIndex.lookup(startOffset), endPosition);
     for (;;) {
       const step = await walker.next();

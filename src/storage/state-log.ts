@@ -277,6 +277,11 @@ export class StateLog<T> {
   /** Refuses new appends and resolves once every queued one is written (or failed) and compaction is done. */
   async close(): Promise<void> {
     this.isClosing = true;
+    await this.idle();
+  }
+
+  /** Resolves once no write runs in any partition: every queued append settled, a compaction due after them done. */
+  async idle(): Promise<void> {
     for (;;) {
       const running = [...this.writes.values()].map((w) => w.running).filter((r) => r !== undefined);
       if (running.length === 0) return;

@@ -20,6 +20,14 @@ import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, MAX_SEGMENT_BYTES } fro
  */
 export type FlushPolicy = 'always' | 'interval' | 'never';
 
+/**
+ * What a partition does when its unconsumed records (from the slowest group's progress, or the log
+ * start when no group reads the topic, to the end) would pass `max.unconsumed.bytes` /
+ * `max.unconsumed.records` (consumption-progress.ts): `none` (no limit; the default), `reject` (the
+ * produce is refused whole, PARTITION_OVERFLOW, retriable), `drop-oldest` (the log start moves up).
+ */
+export type OverflowPolicy = 'none' | 'reject' | 'drop-oldest';
+
 export interface TopicConfig {
   segmentBytes: number;
   segmentMs: number;
@@ -31,6 +39,13 @@ export interface TopicConfig {
   /** -1: no size limit. */
   retentionBytes: number;
   maxBatchBytes: number;
+  /** Closed segments every group reading the topic has consumed are deleted too (topics no group reads keep theirs). */
+  retentionAfterAck: boolean;
+  /** -1: no limit. Approximate: counted in whole batches, up to one index interval more. */
+  maxUnconsumedBytes: number;
+  /** -1: no limit. */
+  maxUnconsumedRecords: number;
+  overflowPolicy: OverflowPolicy;
 }
 
 export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
@@ -42,6 +57,10 @@ export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: -1,
   maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
+  retentionAfterAck: false,
+  maxUnconsumedBytes: -1,
+  maxUnconsumedRecords: -1,
+  overflowPolicy: 'none',
 });
 
 interface KeySpec {
@@ -78,6 +97,22 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, KeySpec>> = Object.freez
   'retention.ms': { field: 'retentionMs', parse: integerIn(0, Number.MAX_SAFE_INTEGER, true) },
   'retention.bytes': { field: 'retentionBytes', parse: integerIn(0, Number.MAX_SAFE_INTEGER, true) },
   'max.message.bytes': { field: 'maxBatchBytes', parse: integerIn(64, MAX_BATCH_BYTES_LIMIT) },
+  'retention.after.ack': {
+    field: 'retentionAfterAck',
+    parse: (raw: string, key: string) => {
+      if (raw === 'true' || raw === 'false') return raw === 'true';
+      throw new InvalidConfigError(`${key} must be true or false, got '${raw}'`);
+    },
+  },
+  'max.unconsumed.bytes': { field: 'maxUnconsumedBytes', parse: integerIn(1, Number.MAX_SAFE_INTEGER, true) },
+  'max.unconsumed.records': { field: 'maxUnconsumedRecords', parse: integerIn(1, Number.MAX_SAFE_INTEGER, true) },
+  overflow: {
+    field: 'overflowPolicy',
+    parse: (raw: string, key: string) => {
+      if (raw === 'none' || raw === 'reject' || raw === 'drop-oldest') return raw;
+      throw new InvalidConfigError(`${key} must be one of reject, drop-oldest, none; got '${raw}'`);
+    },
+  },
 });
 
 /**
@@ -95,5 +130,21 @@ export function resolveTopicConfig(overrides: Readonly<Record<string, string>>):
     }
     (config as unknown as Record<string, unknown>)[spec.field] = spec.parse(String(raw), key);
   }
+  checkOverflowConfig(config);
   return config;
+}
+
+/**
+ * A max of unconsumed records or bytes needs an overflow policy, and a policy needs a max: there is
+ * no default policy (refusing producers and dropping records are both surprises nobody should get
+ * without asking), and a policy without a limit would do nothing.
+ */
+function checkOverflowConfig(config: TopicConfig): void {
+  const hasMax = config.maxUnconsumedBytes !== -1 || config.maxUnconsumedRecords !== -1;
+  if (hasMax && config.overflowPolicy === 'none') {
+    throw new InvalidConfigError('max.unconsumed.bytes / max.unconsumed.records need overflow=reject or overflow=drop-oldest (there is no default policy)');
+  }
+  if (!hasMax && config.overflowPolicy !== 'none') {
+    throw new InvalidConfigError(`overflow=${config.overflowPolicy} needs max.unconsumed.bytes or max.unconsumed.records`);
+  }
 }

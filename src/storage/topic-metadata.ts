@@ -31,6 +31,34 @@ export function writeTopicMetadata(fs: FileSystemPort, topicDirectory: string, m
   return fs.writeFileAtomic(join(topicDirectory, TOPIC_METADATA_FILE_NAME), JSON.stringify(json, null, 2) + '\n');
 }
 
+/**
+ * Replaces a topic.json whose content is `previous` by `next`. If the write fails, the file is read
+ * back: a failure after the rename (the directory's fsync) can leave `next` there, which is put back
+ * to `previous` so that a change the caller is told failed does not come back at the next start.
+ * `onUndoFailed` hears when that is not possible (the file's content is then unknown).
+ */
+export async function replaceTopicMetadata(
+  fs: FileSystemPort,
+  topicDirectory: string,
+  previous: TopicMetadata,
+  next: TopicMetadata,
+  onUndoFailed: (error: unknown) => void,
+): Promise<void> {
+  try {
+    await writeTopicMetadata(fs, topicDirectory, next);
+  } catch (error) {
+    try {
+      const onDisk = await readTopicMetadata(fs, topicDirectory);
+      if (JSON.stringify(onDisk.configOverrides) !== JSON.stringify(previous.configOverrides) || onDisk.partitionCount !== previous.partitionCount) {
+        await writeTopicMetadata(fs, topicDirectory, previous);
+      }
+    } catch (undoError) {
+      onUndoFailed(undoError);
+    }
+    throw error;
+  }
+}
+
 /** Reads and checks a topic.json; throws InvalidConfigError naming the file if anything is off. */
 export async function readTopicMetadata(fs: FileSystemPort, topicDirectory: string): Promise<TopicMetadata> {
   const path = join(topicDirectory, TOPIC_METADATA_FILE_NAME);

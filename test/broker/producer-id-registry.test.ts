@@ -217,29 +217,40 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
     logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, fs });
     let registry = await ProducerIdRegistry.open(logs, silentLogger, { segmentBytes: 4096 });
     const z = await registry.initProducer({ name: 'z' });
-    // 1,100 more names (a snapshot of more than one batch), written as the registry writes them, in
-    // batches that fill segments until a compaction is due; then 'z' at its last epoch.
+    // 6,000 more names (a snapshot of more than one batch: STATE_LOG_BATCH_TARGET_BYTES), written as
+    // the registry writes them, in batches that fill segments until a compaction is due; then 'z' at
+    // its last epoch.
     const log = logs.partition(PRODUCER_IDS_TOPIC, 0);
     for (let epoch = 0; epoch < 6; epoch++) {
-      const named = Array.from({ length: 1_100 }, (_, i) => ({ type: 'producer', name: `n${i}`, producerId: 1_000 + i, epoch, fenceEpoch: epoch }));
+      const named = Array.from({ length: 6_000 }, (_, i) => ({ type: 'producer', name: `n${i}`, producerId: 1_000 + i, epoch, fenceEpoch: epoch }));
       await log.append(encodeRecordBatch(named.map((r) => ({ key: r.name, value: JSON.stringify(r) }))), { ackLevel: 'durable' });
     }
     await log.append(
-      encodeRecordBatch([{ type: 'block', endId: 3_000 }, { type: 'producer', name: 'z', producerId: z.producerId, epoch: MAX_PRODUCER_EPOCH, fenceEpoch: 0 }].map((r) => ({ key: null, value: JSON.stringify(r) }))),
+      encodeRecordBatch([{ type: 'block', endId: 10_000 }, { type: 'producer', name: 'z', producerId: z.producerId, epoch: MAX_PRODUCER_EPOCH, fenceEpoch: 0 }].map((r) => ({ key: null, value: JSON.stringify(r) }))),
       { ackLevel: 'durable' },
     );
+    await registry.close();
     await logs.close();
     logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger, fs });
     registry = await ProducerIdRegistry.open(logs, silentLogger);
     // 'z' moves to a fresh id (its record is the first write); the compaction after it writes its
-    // snapshot's first batch, and the process dies before the second.
+    // snapshot's first batch, and the process dies in the middle of that write, before the second.
     const recordWrite = fs.writevCount + 1;
-    fs.beforeWritev = (_path, count) => {
-      if (count > recordWrite + 1) throw Object.assign(new Error('killed'), { code: 'EIO' });
+    let snapshotBatches = 0;
+    let died!: () => void;
+    const dead = new Promise<void>((resolve) => (died = resolve));
+    fs.aroundWritev = async (_path, buffers, position, writev) => {
+      if (fs.writevCount <= recordWrite) return writev(buffers, position);
+      const bytes = Buffer.concat(buffers);
+      for (const _ of iterateBatches(bytes)) snapshotBatches++;
+      await writev([bytes.subarray(0, 12 + bytes.readInt32BE(8))], position);
+      died();
+      return new Promise<void>(() => undefined);
     };
     const zMoved = await registry.initProducer({ current: { producerId: z.producerId, producerEpoch: MAX_PRODUCER_EPOCH } });
-    expect(fs.writevCount, 'the snapshot needed a second batch').toBeGreaterThan(recordWrite + 1);
-    fs.beforeWritev = undefined;
+    await dead;
+    expect(snapshotBatches, 'the snapshot needed a second batch').toBeGreaterThan(1);
+    fs.aroundWritev = undefined;
     await fs.crash();
     logs = await LogManager.open({ dataDir: dir.path, logger: silentLogger });
     registry = await ProducerIdRegistry.open(logs, silentLogger);
@@ -297,6 +308,8 @@ describe('ProducerIdRegistry (__producer_ids)', () => {
         if (count > recordWrite) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
       };
       const next = await registry.initProducer({ name: 'a' });
+      // The compaction runs after the record's write, in the state log's writer: wait for it.
+      await registry.idle();
       expect(next).toEqual({ producerId: identity.producerId, producerEpoch: identity.producerEpoch + 1 });
       if (fs.writevCount > recordWrite) {
         expect(log.logStartOffset, 'nothing was cut').toBe(startOffset);

@@ -98,6 +98,47 @@ describe('TopicAdmin', () => {
     expect(admin.describeTopic('__server_side').partitionCount).toBe(1);
   });
 
+  describe('alterTopicConfig', () => {
+    it('answers the topic after the change and, per key named, its effective value and override before and after', async () => {
+      await admin.createTopic('t', 2, { 'retention.ms': '60000', flush: 'interval' });
+      const { topic, changes } = await admin.alterTopicConfig('t', { set: { 'retention.bytes': '1048576', 'retention.ms': '60000' }, delete: ['flush', 'segment.ms'] });
+      expect(topic.configOverrides).toEqual({ 'retention.ms': '60000', 'retention.bytes': '1048576' });
+      expect(changes).toEqual([
+        { key: 'flush', oldValue: 'interval', newValue: 'always', wasOverride: true, isOverride: false },
+        { key: 'retention.bytes', oldValue: '-1', newValue: '1048576', wasOverride: false, isOverride: true },
+        { key: 'retention.ms', oldValue: '60000', newValue: '60000', wasOverride: true, isOverride: true },
+        { key: 'segment.ms', oldValue: String(DEFAULT_TOPIC_CONFIG.segmentMs), newValue: String(DEFAULT_TOPIC_CONFIG.segmentMs), wasOverride: false, isOverride: false },
+      ]);
+      expect(logs.partition('t', 1).config.flushPolicy).toBe('always');
+    });
+
+    it('applies the creation policies to the result, and refuses internal topics, changing nothing', async () => {
+      await admin.createTopic('t', 1, { 'retention.ms': '60000' });
+      const tooLarge = await rejection(admin.alterTopicConfig('t', { set: { 'max.message.bytes': String(LARGEST_BATCH_BYTES + 1) }, delete: [] }));
+      expect(tooLarge).toBeInstanceOf(InvalidConfigError);
+      expect(tooLarge.message).toMatch(/raise the server's maxRequestBytes first/);
+      expect(await rejection(admin.alterTopicConfig('t', { set: { 'segment.bytes': String(MIN_SEGMENT_BYTES - 1) }, delete: [] }))).toBeInstanceOf(InvalidConfigError);
+      const internal = await rejection(admin.alterTopicConfig(OFFSETS_TOPIC, { set: { 'retention.ms': '1' }, delete: [] }));
+      expect(internal).toBeInstanceOf(InternalTopicError);
+      expect(internal.message).toMatch(/clients may not alter the config of it/);
+      await logs.createTopic('__server_side', 1, { 'segment.bytes': '1024' });
+      expect(await rejection(admin.alterTopicConfig('__server_side', { set: { 'retention.ms': '1' }, delete: [] }))).toBeInstanceOf(InternalTopicError);
+      expect(await rejection(admin.alterTopicConfig('__nosuch', { set: { 'retention.ms': '1' }, delete: [] }))).toBeInstanceOf(InternalTopicError);
+      expect(await rejection(admin.alterTopicConfig('nosuch', { set: { 'retention.ms': '1' }, delete: [] }))).toBeInstanceOf(TopicNotFoundError);
+      expect(admin.describeTopic('t').configOverrides).toEqual({ 'retention.ms': '60000' });
+      expect(admin.describeTopic(OFFSETS_TOPIC).config.retentionMs).not.toBe(1);
+      expect(admin.describeTopic('__server_side').configOverrides).toEqual({ 'segment.bytes': '1024' });
+    });
+
+    it('with validateOnly answers what would change and changes nothing', async () => {
+      await admin.createTopic('t', 1, {});
+      const { topic, changes } = await admin.alterTopicConfig('t', { set: { 'retention.ms': '1000' }, delete: [] }, { validateOnly: true });
+      expect(topic.config.retentionMs).toBe(1000);
+      expect(changes).toEqual([{ key: 'retention.ms', oldValue: String(DEFAULT_TOPIC_CONFIG.retentionMs), newValue: '1000', wasOverride: false, isOverride: true }]);
+      expect(admin.describeTopic('t').configOverrides).toEqual({});
+    });
+  });
+
   it('grows a topic', async () => {
     await admin.createTopic('t', 1, {});
     expect((await admin.createPartitions('t', 3)).partitionCount).toBe(3);

@@ -71,6 +71,25 @@ describe('queue group modes and topic deletion over gRPC', () => {
     expect((await member.answer([ack(records[0]!)])).results[0]!.failure).toMatchObject({ code: 'QUEUE_RECORD_NOT_ACQUIRED' });
   });
 
+  it('at most once through the client: process() answers nothing (an answer would be refused) and a throw loses its record with a warning', async () => {
+    await server.client.admin.createTopic('once-process', { partitions: 1 });
+    await produce('once-process', [{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
+    const warnings: Array<{ message: string; fields: object }> = [];
+    const handled: string[] = [];
+    const consumer = server.client.queue({ groupId: 'once-process', topics: ['once-process'], config: { delivery: 'at-most-once' }, logger: { warn: (fields, message) => void warnings.push({ fields, message }) } });
+    const processing = consumer.process(async (message) => {
+      handled.push(message.value!.toString());
+      if (message.value!.toString() === 'b') throw new Error('b failed');
+    });
+    await eventually(() => handled.length === 3, { what: 'three records handled' });
+    await consumer.close();
+    await processing;
+    expect(warnings.map((w) => w.message)).toEqual(['queue handler failed under at-most-once delivery: the record was acknowledged when it was handed out and is lost']);
+    expect(warnings[0]!.fields).toMatchObject({ topic: 'once-process', partition: 0, offset: 1, error: 'b failed' });
+    const described = await server.client.admin.describeQueueGroup('once-process');
+    expect(described.total).toMatchObject({ depth: 0, inFlight: 0, deadLettered: 0, redeliveries: 0 });
+  });
+
   it('forgets a deleted topic in its groups: answers for its records fail, the other topic goes on, a topic made again starts afresh', async () => {
     await server.client.admin.createTopic('keep', { partitions: 1 });
     await server.client.admin.createTopic('doomed', { partitions: 1 });

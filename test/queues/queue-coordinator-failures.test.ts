@@ -358,3 +358,22 @@ describe('QueueCoordinator replay after a compaction cut', () => {
     expect(rebuilt.partitions.map((p) => [p.startOffset, p.depth.inFlight])).toEqual(live.partitions.map((p) => [p.startOffset, p.depth.inFlight]));
   });
 });
+
+describe('QueueCoordinator.progressOf (what retention after acknowledgement sees)', () => {
+  it('gives a reading group its start offset, undefined before it has state there, and undefined once the group is failed', async () => {
+    await setUp(3);
+    expect(harness.coordinator.progressOf('orders', 0)).toEqual([]);
+    const member = await harness.join('g', ['orders']);
+    // Subscribed, before any state in the partition: nothing counts as done.
+    expect(harness.coordinator.progressOf('orders', 0)).toEqual([{ groupId: 'g', startOffset: expect.toBeOneOf([undefined, 0]) }]);
+    await harness.settle();
+    expect(await member.answer(member.heldRecords().slice(0, 2), 'ack')).toHaveLength(2);
+    expect(harness.coordinator.progressOf('orders', 0)).toEqual([{ groupId: 'g', startOffset: 2 }]);
+    expect(harness.coordinator.progressOf('other', 0)).toEqual([]);
+
+    harness.journal.failWith = new TooManyPendingAppendsError('the journal refuses');
+    await member.answer(member.heldRecords(), 'ack').catch(() => undefined);
+    // Memory may be ahead of what is durable: its progress is unknown until a restart.
+    expect(harness.coordinator.progressOf('orders', 0)).toEqual([{ groupId: 'g', startOffset: undefined }]);
+  });
+});

@@ -60,13 +60,22 @@ interface ModelBatch extends PreparedBatch {
 
 /** The whole truth about the partition: its batches in order, with the offsets they were given. */
 class LogModel {
+  /** The batches on disk, from the first segment's base offset: those below the log start too. */
   batches: ModelBatch[] = [];
-  logStartOffset = 0;
+  /** The first segment's base offset. */
+  storedStartOffset = 0;
+  /** Where the last purge (advanceLogStart) put the log start. */
+  purgedBeforeOffset = 0;
   logEndOffset = 0;
   private appendCount = 0;
 
   get sizeBytes(): number {
     return this.batches.reduce((total, b) => total + b.sizeBytes, 0);
+  }
+
+  /** The first readable offset: a purge may put it inside a segment, or a batch. */
+  get logStartOffset(): number {
+    return Math.max(this.purgedBeforeOffset, this.storedStartOffset);
   }
 
   /** Assigns offsets as the log must: contiguous, in call order. Returns [baseOffset, lastOffset]. */
@@ -88,7 +97,7 @@ class LogModel {
     const kept = this.batches.filter((b) => b.baseOffset >= offset);
     expect(kept[0]?.baseOffset ?? this.logEndOffset, 'retention must cut at a batch boundary').toBe(offset);
     this.batches = kept;
-    this.logStartOffset = offset;
+    this.storedStartOffset = offset;
   }
 }
 
@@ -129,6 +138,13 @@ function expectBatchMatches(actual: ReturnType<typeof parseBatches>[number], exp
   );
 }
 
+/** How many leading segments (never the last, the active one) end at or below `offset`, from their base offsets in order. */
+function segmentsWhollyBelow(baseOffsets: readonly number[], offset: number): number {
+  let count = 0;
+  while (count < baseOffsets.length - 1 && baseOffsets[count + 1]! <= offset) count++;
+  return count;
+}
+
 /** expect(actual).toBe(expected), but cheap when it holds: for checks in loops over every segment. */
 function ensure<T>(actual: T, expected: T, message: string): void {
   if (!Object.is(actual, expected)) expect(actual, message).toBe(expected);
@@ -151,7 +167,7 @@ class Simulation {
   private appendCount = 0;
   private readonly checkedIndexVersions = new Map<number, string>();
   readonly trace: string[] = [];
-  readonly stats = { appends: 0, records: 0, reads: 0, restarts: 0, crashes: 0, tornOrMidCrashes: 0, lostUnacked: 0, retentionDeletes: 0 };
+  readonly stats = { appends: 0, records: 0, reads: 0, restarts: 0, crashes: 0, tornOrMidCrashes: 0, lostUnacked: 0, retentionDeletes: 0, purges: 0, purgesInsideBatch: 0, crashesMidPurge: 0 };
 
   constructor(
     readonly seed: number,
@@ -189,6 +205,8 @@ class Simulation {
         crashMidAppend: 6,
         crashDuringClose: 2,
         retention: 4,
+        purge: 4,
+        crashMidPurge: 2,
       });
       this.note(`#${step} ${operation}`);
       try {
@@ -269,6 +287,11 @@ class Simulation {
     else if (kind === 'batchEdge') {
       const batch = this.rng.pick(this.model.batches);
       offset = this.rng.chance(0.5) ? batch.baseOffset : batch.baseOffset + batch.records.length - 1;
+      // The batch holding a purged start begins below it.
+      if (offset < logStartOffset) {
+        await expect(this.live.read(offset, 1000)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+        return;
+      }
     } else {
       offset = logStartOffset > 0 && this.rng.chance(0.5) ? this.rng.int(0, logStartOffset - 1) : logEndOffset + this.rng.int(1, 5);
       this.note(`  read(${offset}) out of [${logStartOffset}, ${logEndOffset}]`);
@@ -284,6 +307,7 @@ class Simulation {
     const isCleanShutdown = this.rng.chance(0.85);
     this.note(`  reopen isCleanShutdown=${isCleanShutdown}`);
     this.log = await this.open(isCleanShutdown);
+    await this.dropSegmentsBelowStart();
     this.stats.restarts++;
     await this.verifyFull('after a clean restart');
   }
@@ -339,6 +363,7 @@ class Simulation {
       this.model.commit(kept);
       remaining -= kept.length;
     }
+    await this.dropSegmentsBelowStart();
     await this.verifyFull('after a crash during appends');
   }
 
@@ -355,18 +380,79 @@ class Simulation {
     this.clock.advance(this.rng.int(0, 30_000));
     const nowMs = this.clock.nowMs();
     const layout = await this.checkLayout();
-    const expectedCount = expectedSegmentsToDelete(layout, this.config, nowMs);
+    // Besides retention's own: segments wholly below a purged start (the active one it lay in, rolled since).
+    const belowStart = segmentsWhollyBelow(layout.map((s) => s.baseOffset), this.model.logStartOffset);
+    const expectedCount = Math.max(expectedSegmentsToDelete(layout, this.config, nowMs), belowStart);
     const result = await this.live.applyRetention(nowMs);
     const expectedBytes = layout.slice(0, expectedCount).reduce((n, s) => n + s.sizeBytes, 0);
-    expect(result, `retention at ${nowMs} over ${JSON.stringify(layout)}`).toEqual({ deletedSegments: expectedCount, deletedBytes: expectedBytes });
+    expect(result, `retention at ${nowMs} over ${JSON.stringify(layout)}`).toMatchObject({ deletedSegments: expectedCount, deletedBytes: expectedBytes });
     if (expectedCount === 0) return;
     this.stats.retentionDeletes += expectedCount;
-    const newStart = layout[expectedCount]!.baseOffset;
-    this.note(`  retention deleted ${expectedCount} segments; log start ${newStart}`);
-    expect(this.live.logStartOffset).toBe(newStart);
-    this.model.dropBefore(newStart);
-    await expect(this.live.read(newStart - 1, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    const newStoredStart = layout[expectedCount]!.baseOffset;
+    this.model.dropBefore(newStoredStart);
+    this.note(`  retention deleted ${expectedCount} segments (${belowStart} below the start); log start ${this.model.logStartOffset}`);
+    expect(this.live.logStartOffset).toBe(this.model.logStartOffset);
+    await expect(this.live.read(this.model.logStartOffset - 1, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
     await this.checkLayout();
+  }
+
+  /**
+   * Kafka's DeleteRecords: the log start moves to a random offset (inside a batch, at a batch edge, at
+   * the end), the segments wholly below it go; an offset at or below the start changes nothing, and
+   * one past the end is refused.
+   */
+  private async purge(): Promise<void> {
+    const { logStartOffset, logEndOffset } = this.model;
+    const kind = this.rng.weighted({ forward: 6, end: 2, backwards: 1, past: 1 });
+    if (kind === 'past') {
+      const offset = logEndOffset + this.rng.int(1, 5);
+      this.note(`  advanceLogStart(${offset}) past the end`);
+      await expect(this.live.advanceLogStart(offset)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    } else if (kind === 'backwards' || logEndOffset === logStartOffset) {
+      const offset = this.rng.int(0, logStartOffset);
+      this.note(`  advanceLogStart(${offset}) at or below the start ${logStartOffset}`);
+      expect(await this.live.advanceLogStart(offset)).toEqual({ previousLogStartOffset: logStartOffset, logStartOffset });
+    } else {
+      const offset = kind === 'end' ? logEndOffset : this.rng.int(logStartOffset + 1, logEndOffset);
+      const layout = await this.checkLayout();
+      const deleted = segmentsWhollyBelow(layout.map((l) => l.baseOffset), offset);
+      this.note(`  advanceLogStart(${offset}) from ${logStartOffset}: ${deleted} segments wholly below`);
+      expect(await this.live.advanceLogStart(offset)).toEqual({ previousLogStartOffset: logStartOffset, logStartOffset: offset });
+      this.stats.purges++;
+      if (!this.model.batches.some((b) => b.baseOffset === offset) && offset < logEndOffset) this.stats.purgesInsideBatch++;
+      this.model.purgedBeforeOffset = offset;
+      this.model.dropBefore(layout[deleted]!.baseOffset);
+      await expect(this.live.read(offset - 1, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+      await this.checkLayout();
+    }
+    this.expectOffsets();
+  }
+
+  /**
+   * SIGKILL at a random file operation of a purge: after the restart the start is the old one or the
+   * new one, never anything else, and the new one if the purge answered. No segment below it survives.
+   */
+  private async crashMidPurge(): Promise<void> {
+    const { logStartOffset, logEndOffset } = this.model;
+    if (logEndOffset === logStartOffset) return this.crashIdle();
+    const offset = this.rng.int(logStartOffset + 1, logEndOffset);
+    const killAfter = this.rng.int(1, 6);
+    this.note(`  advanceLogStart(${offset}) from ${logStartOffset}, kill at op +${killAfter}`);
+    this.fs.killAt(killAfter, this.randomKillMode());
+    const outcome = await this.live.advanceLogStart(offset).then(
+      () => 'answered' as const,
+      () => 'failed' as const,
+    );
+    if (this.fs.killed) this.stats.crashesMidPurge++;
+    await this.fs.kill();
+    await this.reopenAfterCrash();
+    const start = this.live.logStartOffset;
+    this.note(`  purge ${outcome}; start after the restart ${start}`);
+    if (outcome === 'answered') expect(start, 'an answered purge was undone by a crash').toBe(offset);
+    else expect([logStartOffset, offset], 'the start after a crash mid-purge').toContain(start);
+    this.model.purgedBeforeOffset = Math.max(this.model.purgedBeforeOffset, start);
+    await this.dropSegmentsBelowStart();
+    await this.verifyFull('after a crash during a purge');
   }
 
   // ---- restarts ----
@@ -386,7 +472,21 @@ class Simulation {
 
   private async restartAfterCrash(): Promise<void> {
     await this.reopenAfterCrash();
+    await this.dropSegmentsBelowStart();
     await this.verifyFull('after a crash');
+  }
+
+  /**
+   * What an open deletes besides recovery: the closed segments wholly below the purged start (the
+   * active segment a purge lay in, rolled since; or a purge killed before its deletes). The model
+   * follows from the batches' offsets alone: a segment is wholly below when the next one starts at or
+   * below the start, and the open must leave none such.
+   */
+  private async dropSegmentsBelowStart(): Promise<void> {
+    const bases = (await readdir(this.directory)).filter((n) => /^\d{20}\.log$/.test(n)).map((n) => Number(n.slice(0, 20))).sort((a, b) => a - b);
+    expect(segmentsWhollyBelow(bases, this.model.logStartOffset), 'a segment wholly below the start survived the open').toBe(0);
+    const firstStored = bases[0]!;
+    if (firstStored > this.model.storedStartOffset) this.model.dropBefore(firstStored);
   }
 
   /** A new process: a fresh file system, and sometimes a second kill in the middle of recovery. */
@@ -465,7 +565,8 @@ class Simulation {
     await this.checkLayout();
     // Read everything back, following nextOffset with random read sizes.
     let offset = this.model.logStartOffset;
-    let batchIndex = 0;
+    // The first batch read is the one that holds the start (a purge may put it inside a batch).
+    let batchIndex = offset < this.model.logEndOffset ? this.model.indexOfBatchContaining(offset) : this.model.batches.length;
     while (offset < this.model.logEndOffset) {
       const result = await this.live.read(offset, this.randomMaxBytes());
       const batches = parseBatches(result.batches);
@@ -492,7 +593,7 @@ class Simulation {
       ensure(baseOffsetSet.has(Number(n.slice(0, 20))), true, `orphan index file ${n}`);
     }
     expect(baseOffsets.length, 'segment files vs segmentCount').toBe(this.live.segmentCount);
-    expect(baseOffsets[0], 'first segment vs logStartOffset').toBe(this.model.logStartOffset);
+    expect(baseOffsets[0], 'first segment vs the model').toBe(this.model.storedStartOffset);
     const layout: SegmentLayout[] = [];
     let next = 0; // index of the first model batch not yet assigned to a segment
     for (let i = 0; i < baseOffsets.length; i++) {

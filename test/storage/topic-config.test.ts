@@ -32,13 +32,18 @@ describe('topic config defaults', () => {
       retentionMs: 7 * DAY_MS,
       retentionBytes: -1,
       maxBatchBytes: MIB,
+      retentionAfterAck: false,
+      maxUnconsumedBytes: -1,
+      maxUnconsumedRecords: -1,
+      overflowPolicy: 'none',
     });
     expect(DEFAULT_TOPIC_CONFIG).toEqual(resolveTopicConfig({}));
   });
 
   it('pins the Kafka-style key names', () => {
     expect(Object.keys(TOPIC_CONFIG_KEYS).sort()).toEqual(
-      ['flush', 'flush.ms', 'index.interval.bytes', 'max.message.bytes', 'retention.bytes', 'retention.ms', 'segment.bytes', 'segment.ms'].sort(),
+      ['flush', 'flush.ms', 'index.interval.bytes', 'max.message.bytes', 'retention.bytes', 'retention.ms', 'segment.bytes', 'segment.ms',
+        'retention.after.ack', 'max.unconsumed.bytes', 'max.unconsumed.records', 'overflow'].sort(),
     );
   });
 
@@ -64,6 +69,10 @@ describe('topic config overrides', () => {
         'retention.ms': '-1',
         'retention.bytes': '1048576',
         'max.message.bytes': '64',
+        'retention.after.ack': 'true',
+        'max.unconsumed.bytes': '4096',
+        'max.unconsumed.records': '100',
+        overflow: 'drop-oldest',
       }),
     ).toEqual({
       segmentBytes: 1024,
@@ -74,6 +83,10 @@ describe('topic config overrides', () => {
       retentionMs: -1,
       retentionBytes: 1_048_576,
       maxBatchBytes: 64,
+      retentionAfterAck: true,
+      maxUnconsumedBytes: 4096,
+      maxUnconsumedRecords: 100,
+      overflowPolicy: 'drop-oldest',
     });
     expect(resolveTopicConfig({ 'retention.bytes': '-1' }).retentionBytes).toBe(-1);
     expect(resolveTopicConfig({ flush: 'never' }).flushPolicy).toBe('never');
@@ -213,5 +226,30 @@ describe('partition counts', () => {
         expect(() => validatePartitionCount(count)).toThrow(InvalidArgumentError);
       }),
     );
+  });
+});
+
+describe('retention per use and overflow keys', () => {
+  it('parses retention.after.ack, the unconsumed maxima and the overflow policy', () => {
+    expect(resolveTopicConfig({ 'retention.after.ack': 'true' }).retentionAfterAck).toBe(true);
+    expect(resolveTopicConfig({ 'retention.after.ack': 'false' }).retentionAfterAck).toBe(false);
+    expect(resolveTopicConfig({ 'max.unconsumed.records': '1000', overflow: 'reject' })).toMatchObject({ maxUnconsumedRecords: 1000, maxUnconsumedBytes: -1, overflowPolicy: 'reject' });
+    expect(resolveTopicConfig({ 'max.unconsumed.bytes': '1048576', overflow: 'drop-oldest' })).toMatchObject({ maxUnconsumedBytes: MIB, overflowPolicy: 'drop-oldest' });
+    expect(resolveTopicConfig({ 'max.unconsumed.bytes': '-1', 'max.unconsumed.records': '-1', overflow: 'none' })).toMatchObject({ overflowPolicy: 'none' });
+  });
+
+  it('refuses a max without an overflow policy, and a policy without a max (there is no default policy)', () => {
+    expect(configError({ 'max.unconsumed.records': '10' }).message).toMatch(/need overflow=reject or overflow=drop-oldest/);
+    expect(configError({ 'max.unconsumed.bytes': '10', overflow: 'none' }).message).toMatch(/no default policy/);
+    expect(configError({ overflow: 'reject' }).message).toMatch(/overflow=reject needs max.unconsumed.bytes or max.unconsumed.records/);
+    expect(configError({ overflow: 'drop-oldest', 'max.unconsumed.records': '-1' }).message).toMatch(/needs max.unconsumed/);
+  });
+
+  it('refuses bad values, naming the key', () => {
+    expect(configError({ overflow: 'foo', 'max.unconsumed.records': '1' }).message).toMatch(/overflow must be one of reject, drop-oldest, none; got 'foo'/);
+    expect(configError({ 'max.unconsumed.records': '-5', overflow: 'reject' }).message).toMatch(/max.unconsumed.records must be an integer/);
+    expect(configError({ 'max.unconsumed.records': '0', overflow: 'reject' }).message).toMatch(/max.unconsumed.records/);
+    expect(configError({ 'max.unconsumed.bytes': '1.5', overflow: 'reject' }).message).toMatch(/max.unconsumed.bytes/);
+    expect(configError({ 'retention.after.ack': 'yes' }).message).toMatch(/retention.after.ack must be true or false/);
   });
 });

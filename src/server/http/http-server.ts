@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { StrataError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import type { TlsCertificates } from '../tls/tls-certificates.js';
 
 /**
  * The broker's HTTP port (`--http-port`, default 9644): health probes, Prometheus metrics, the web
@@ -69,19 +71,29 @@ interface Route {
 export class HttpServer {
   private readonly routes: Route[] = [];
   private readonly sockets = new Set<Socket>();
-  private readonly server: Server;
+  private readonly server: Server | TlsServer;
   private readonly options: HttpServerOptions;
   /** Turns a thrown error that is not an HttpError into a reply (e.g. a route group's own error shape). */
   private readonly errorMappers: Array<{ prefix: string; map: (error: unknown) => HttpReply | undefined }> = [];
 
+  /** With `tls`, HTTPS on the server's certificates (client certificates required under mutual TLS), reloaded with them. */
   constructor(
     private readonly logger: Logger,
     options: Partial<HttpServerOptions> = {},
+    tls?: TlsCertificates,
   ) {
     this.options = { ...DEFAULT_HTTP_SERVER_OPTIONS, ...options };
-    this.server = createServer({ headersTimeout: this.options.headersTimeoutMs, requestTimeout: this.options.requestTimeoutMs }, (req, res) => {
-      void this.dispatch(req, res);
-    });
+    const serverOptions = { headersTimeout: this.options.headersTimeoutMs, requestTimeout: this.options.requestTimeoutMs };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.dispatch(req, res);
+    if (tls) {
+      const server = createTlsServer({ ...serverOptions, ...tls.secureContextOptions() }, onRequest);
+      tls.onReload((options) => server.setSecureContext(options));
+      // A failed handshake (no client certificate, a wrong CA) is the client's problem: not an error here.
+      server.on('tlsClientError', (error) => this.logger.debug({ err: error }, 'https handshake failed'));
+      this.server = server;
+    } else {
+      this.server = createServer(serverOptions, onRequest);
+    }
     this.server.maxConnections = this.options.maxConnections;
     this.server.keepAliveTimeout = this.options.keepAliveTimeoutMs;
     this.server.on('connection', (socket: Socket) => {
