@@ -25,8 +25,15 @@ proto: src/generated/.stamp
 lint-proto: install
 	npx buf lint proto
 
-build: install proto console
+# Compiled only when a TypeScript source (tsconfig.json's include), the config, the generated types or
+# the dependencies changed since the last build: `make run` on an unchanged tree starts at once.
+TS_SOURCES := $(shell find src test bench -name '*.ts' -not -path 'src/generated/*' 2>/dev/null)
+BUILD_STAMP := dist/.build-stamp
+$(BUILD_STAMP): $(TS_SOURCES) tsconfig.json src/generated/.stamp $(NODE_MODULES_STAMP)
 	npx tsc -p tsconfig.json
+	@touch $@
+
+build: install proto $(BUILD_STAMP) console
 
 # The web console's front end (console/: Preact + htm, uPlot), bundled by esbuild into dist/console/,
 # which the broker serves at / on its HTTP port.
@@ -54,11 +61,14 @@ browser-deps:
 	@test -x /usr/bin/chromium || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-# Debian packages the tests run (never skipped under CI): promtool (package prometheus) checks the
-# /metrics exposition. Installed only when missing.
+# Debian packages the tests run (never skipped under CI), each installed only when missing: promtool
+# (package prometheus) checks the /metrics exposition and the alert rules in deploy/prometheus/;
+# openssl makes the certificates of the TLS tests.
 test-deps:
 	@command -v promtool >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v openssl >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends openssl; }
 
 test: build lint-proto python-deps test-deps browser-deps
 	npx vitest run

@@ -3,7 +3,7 @@ import { createHistogram, performance, type RecordableHistogram } from 'node:per
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { StrataClient } from '../client/strata-client.js';
-import { parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 
 interface BenchOptions {
   topic: string;
@@ -156,13 +156,14 @@ async function benchConsume(client: StrataClient, options: BenchOptions): Promis
 }
 
 export function registerBenchCommand(program: Command): void {
-  const bench = program.command('bench').description('measure produce or consume throughput and latency against a server');
+  const bench = program.command('bench').description('measure produce or consume throughput and latency against a server').addHelpText('after', examples('strata bench produce --records 1000000 --record-bytes 100', 'strata bench consume --records 1000000'));
   const common = (command: Command) =>
     command
       .option('--topic <name>', 'topic to use (created if missing)', 'strata-bench')
       .option('--records <n>', 'records to produce or consume', parseInteger('--records', 1), 1_000_000)
       .option('--json', 'print the summary as JSON');
   common(bench.command('produce'))
+    .addHelpText('after', examples('strata bench produce --records 1000000 --partitions 8 --acks durable', 'strata bench produce --call-records 1000 --json'))
     .description('send records as fast as the producer allows; prints records/s, MB/s, p50/p99 ack latency')
     .option('--record-bytes <n>', 'value size', parseInteger('--record-bytes', 0), 100)
     .option('--partitions <n>', 'partitions, if the topic is created', parseInteger('--partitions', 1), 8)
@@ -174,6 +175,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--call-records <n>', 'records per call: 1 sends each with send(), more with sendBatch() (latency is then per call)', parseInteger('--call-records', 1), 1)
     .action(async (options: BenchOptions, command: Command) => report(await withClient(command, (client) => benchProduce(client, options)), options));
   common(bench.command('consume'))
+    .addHelpText('after', examples('strata bench consume --topic strata-bench --records 1000000'))
     .description('read the topic from the earliest offset; prints records/s, MB/s, p50/p99 record age on arrival')
     .action(async (options: BenchOptions, command: Command) => report(await withClient(command, (client) => benchConsume(client, options)), options));
 }

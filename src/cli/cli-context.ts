@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../core/errors.js';
-import { StrataClient, type StrataTlsOptions } from '../client/strata-client.js';
+import { StrataClient, type StrataClientOptions, type StrataTlsOptions } from '../client/strata-client.js';
 
 interface ConnectionOptions {
   server?: string;
@@ -19,10 +19,10 @@ interface ConnectionOptions {
  * TLS: on with --tls or any TLS file (flags, else STRATA_TLS=1, STRATA_TLS_CA, STRATA_TLS_CERT,
  * STRATA_TLS_KEY); the CA file replaces the system roots; a certificate and key make it mutual TLS.
  */
-export function clientFor(command: Command): StrataClient {
+export function clientFor(command: Command, extra: Pick<StrataClientOptions, 'callTimeoutMs'> = {}): StrataClient {
   const options = command.optsWithGlobals<ConnectionOptions>();
   const tls = tlsOptions(options, process.env);
-  const client = new StrataClient({ ...(options.server ? { address: options.server } : {}), ...(tls ? { tls } : {}) });
+  const client = new StrataClient({ ...extra, ...(options.server ? { address: options.server } : {}), ...(tls ? { tls } : {}) });
   // grpc-js sends an IP address as the TLS server name, which Node flags once per process with a
   // deprecation warning (DEP0123) on stderr: noise in a command's output that the user cannot act on.
   if (tls && isIP(client.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')) !== 0) (process as { noDeprecation?: boolean }).noDeprecation = true;
@@ -69,10 +69,22 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-export function printTable(head: string[], rows: Array<Array<string | number>>): void {
-  const table = new Table({ head, style: { head: [], border: [] } });
+/** Row rules off: cli-table3 draws one between every row, and takes the same characters for the rule under the head. */
+const NO_ROW_RULES = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
+/** A bordered table with a rule under the head and none between rows (as psql and kcat draw them). */
+export function formatTable(head: string[], rows: Array<Array<string | number>>): string {
+  const table = new Table({ head, style: { head: [], border: [] }, chars: NO_ROW_RULES });
   for (const row of rows) table.push(row.map(String));
-  process.stdout.write(table.toString() + '\n');
+  const lines = table.toString().split('\n');
+  // The head is one line (names have no newline): the rule under it is the top border's shape.
+  const top = lines[0]!;
+  lines.splice(2, 0, top.replace('┌', '├').replaceAll('┬', '┼').replace('┐', '┤'));
+  return lines.join('\n');
+}
+
+export function printTable(head: string[], rows: Array<Array<string | number>>): void {
+  process.stdout.write(formatTable(head, rows) + '\n');
 }
 
 export function parseInteger(name: string, min = 0): (value: string) => number {
@@ -93,4 +105,9 @@ export function collectKeyValue(value: string, previous: Record<string, string> 
 /** collectKeyValue for `a=1,b=2` too (as Kafka's tools take configs; no topic config value has a comma). */
 export function collectKeyValues(value: string, previous: Record<string, string> = {}): Record<string, string> {
   return value.split(',').reduce((collected, pair) => collectKeyValue(pair, collected), previous);
+}
+
+/** An Examples section for a command's --help (commander's addHelpText('after', ...)). */
+export function examples(...commandLines: string[]): string {
+  return `\nExample${commandLines.length > 1 ? 's' : ''}:\n${commandLines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }

@@ -1,8 +1,11 @@
 import { InvalidArgumentError as UsageError, type Command } from 'commander';
 import { InvalidArgumentError, TopicNotFoundError } from '../core/errors.js';
 import type { ConsumedRecord, ConsumeOptions } from '../client/consume.js';
-import { parseInteger, withClient } from './cli-context.js';
+import { examples, parseInteger, withClient } from './cli-context.js';
+import { compileRecordFormat, FORMAT_TOKENS_HELP, toText, type OutputEncoding } from './record-format.js';
 import { onStopSignals, StdoutLines } from './stdout-lines.js';
+
+export type { OutputEncoding } from './record-format.js';
 
 interface ConsumeCommandOptions {
   fromBeginning?: boolean;
@@ -12,6 +15,8 @@ interface ConsumeCommandOptions {
   maxMessages?: number;
   follow?: boolean;
   json?: boolean;
+  format?: string;
+  printKeys?: boolean;
   group?: string;
   instanceId?: string;
   encoding: OutputEncoding;
@@ -22,17 +27,22 @@ function parseEncoding(value: string): OutputEncoding {
   return value as OutputEncoding;
 }
 
-/** One printed line for a record. */
-function recordLine(record: ConsumedRecord, options: ConsumeCommandOptions): string {
-  return options.json ? formatRecordJson(record, options.encoding) : (toText(record.value, options.encoding) ?? '');
+/** What is printed for a record, newline included: --json, --format, --print-keys, else the value alone. */
+function recordPrinter(options: ConsumeCommandOptions): (record: ConsumedRecord) => string {
+  const chosen = [options.json, options.format !== undefined, options.printKeys].filter(Boolean).length;
+  if (chosen > 1) throw new InvalidArgumentError('use only one of --json, --format and --print-keys');
+  if (options.json) return (record) => formatRecordJson(record, options.encoding) + '\n';
+  // As Kafka's console consumer with print.key=true: key, a tab, value.
+  const format = compileRecordFormat(options.format ?? (options.printKeys ? '%k\\t%v\\n' : '%v\\n'));
+  return (record) => format(record, options.encoding);
 }
 
-/** How keys, values and header values are printed: UTF-8 text (bytes that are not UTF-8 become U+FFFD), or lossless base64 / hex. */
-export type OutputEncoding = 'utf8' | 'base64' | 'hex';
 const ENCODINGS: readonly OutputEncoding[] = ['utf8', 'base64', 'hex'];
 
-function toText(value: Buffer | null, encoding: OutputEncoding = 'utf8'): string | null {
-  return value === null ? null : value.toString(encoding);
+/** A --format that does not compile is a usage error, refused while the options are parsed. */
+function checkFormat(format: string): string {
+  compileRecordFormat(format);
+  return format;
 }
 
 /** ISO 8601, or null for a time a Date cannot hold (a producer may stamp any safe integer of ms). */
@@ -50,7 +60,8 @@ export function formatRecordJson(record: ConsumedRecord, encoding: OutputEncodin
     timestampMs: record.timestampMs,
     key: toText(record.key, encoding),
     value: toText(record.value, encoding),
-    headers: Object.fromEntries(record.headers.map((h) => [h.key, toText(h.value, encoding)])),
+    // A list, as the record has them: in order, a repeated key kept, a null value null.
+    headers: record.headers.map((h) => ({ key: h.key, value: toText(h.value, encoding) })),
   });
 }
 
@@ -64,12 +75,24 @@ export function registerConsumeCommand(program: Command): void {
     .option('--partition <p>', 'read only this partition', parseInteger('--partition'))
     .option('--max-messages <n>', 'stop after this many records', parseInteger('--max-messages', 1))
     .option('--follow', 'keep printing new records as they arrive')
-    .option('--json', 'one JSON object per line: topic, partition, offset, timestamp, key, value, headers')
+    .option('--json', 'one JSON object per line: topic, partition, offset, timestamp, key, value (null for a null value), headers (a list of {key, value} in order, repeats kept)')
+    .option('--format <fmt>', `print each record as this kcat-style format, as it is (end it in \\n for lines): ${FORMAT_TOKENS_HELP}`, checkFormat)
+    .option('--print-keys', "print the key, a tab, then the value (kcat's -f '%k\\t%v\\n')")
     .option('--encoding <utf8|base64|hex>', 'how keys and values print: utf8 (bytes that are not UTF-8 show as U+FFFD), or base64 / hex for binary data', parseEncoding, 'utf8')
     .option('--group <group>', 'join this consumer group: read the partitions it assigns, committing as it goes (implies --follow)')
     .option('--instance-id <id>', 'static group membership: a restart with the same id keeps its partitions')
+    .addHelpText(
+      'after',
+      examples(
+        'strata consume orders --from-beginning --max-messages 10',
+        "strata consume orders --from-beginning --format '%p@%o %k=%v [%h]\\n'",
+        'strata consume orders --follow --print-keys',
+        'strata consume orders --group billing --from-beginning',
+      ),
+    )
     .action(async (topic: string, options: ConsumeCommandOptions, command: Command) => {
-      if (options.group !== undefined) return consumeInGroup(topic, options, command);
+      const print = recordPrinter(options);
+      if (options.group !== undefined) return consumeInGroup(topic, options, print, command);
       const starts = [options.fromBeginning, options.offset !== undefined, options.fromTime !== undefined].filter(Boolean).length;
       if (starts > 1) throw new InvalidArgumentError('use only one of --from-beginning, --offset and --from-time');
       let from: ConsumeOptions['from'] = 'latest';
@@ -100,7 +123,7 @@ export function registerConsumeCommand(program: Command): void {
           let count = 0;
           const signal = AbortSignal.any([controller.signal, out.closed]);
           for await (const record of client.consume(topic, { from, ...(partitions ? { partitions } : {}), signal })) {
-            if (!(await out.write(recordLine(record, options)))) break;
+            if (!(await out.writeText(print(record)))) break;
             count++;
             if (options.maxMessages !== undefined && count >= options.maxMessages) break;
             if (!options.follow) {
@@ -118,7 +141,7 @@ export function registerConsumeCommand(program: Command): void {
 }
 
 /** `consume --group`: a group member until --max-messages, SIGINT or SIGTERM; then commit and leave. */
-async function consumeInGroup(topic: string, options: ConsumeCommandOptions, command: Command): Promise<void> {
+async function consumeInGroup(topic: string, options: ConsumeCommandOptions, print: (record: ConsumedRecord) => string, command: Command): Promise<void> {
   if (options.offset !== undefined || options.fromTime !== undefined || options.partition !== undefined) {
     throw new InvalidArgumentError('with --group, the group decides partitions and offsets: --offset, --from-time and --partition do not apply');
   }
@@ -143,7 +166,7 @@ async function consumeInGroup(topic: string, options: ConsumeCommandOptions, com
       let count = 0;
       for await (const record of consumer) {
         // stdout gone (`| head`): the record in hand was not printed, so it is not committed.
-        if (!(await out.write(recordLine(record, options)))) break;
+        if (!(await out.writeText(print(record)))) break;
         if (options.maxMessages !== undefined && ++count >= options.maxMessages) {
           // Printed: count it as processed (leaving the loop alone would leave it to be read again).
           await consumer.commit();

@@ -5,7 +5,7 @@ import type { ConsumedRecord } from '../client/consume.js';
 import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
 import { DEAD_LETTER_HEADERS } from '../core/dead-letter-headers.js';
 import type { StrataClient } from '../client/strata-client.js';
-import { parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 import { formatRecordJson } from './consume-command.js';
 import { StdoutLines } from './stdout-lines.js';
 
@@ -69,7 +69,7 @@ async function readToEnd(client: StrataClient, topic: string, onRecord: (record:
 }
 
 /** Dead-letter topics: those queue groups name in their describe, and those named `*<.dlq>`; each with its source topic. */
-async function deadLetterTopics(client: StrataClient): Promise<Map<string, { sourceTopic: string; groups: Set<string> }>> {
+export async function deadLetterTopics(client: StrataClient): Promise<Map<string, { sourceTopic: string; groups: Set<string> }>> {
   const existing = new Set((await client.admin.listTopics()).map((t) => t.name));
   const found = new Map<string, { sourceTopic: string; groups: Set<string> }>();
   // A server without queue groups (UNIMPLEMENTED) still has the group consumer's dead-letter topics.
@@ -94,6 +94,13 @@ async function deadLetterTopics(client: StrataClient): Promise<Map<string, { sou
   return found;
 }
 
+/** Records a topic holds now: the sum over its partitions of log end minus log start. */
+export async function topicRecordCount(client: StrataClient, topic: string): Promise<number> {
+  const latest = await client.admin.listOffsets(topic, 'latest');
+  const earliest = new Map((await client.admin.listOffsets(topic, 'earliest')).map((o) => [o.partition, o.offset]));
+  return latest.reduce((sum, o) => sum + o.offset - (earliest.get(o.partition) ?? 0), 0);
+}
+
 function deadLetterLine(record: ConsumedRecord, info: DeadLetterInfo): string {
   const source = info.sourceTopic !== undefined ? `${info.sourceTopic}/${info.sourcePartition ?? '?'}@${info.sourceOffset ?? '?'}` : 'unknown source';
   const at = info.deadLetteredAtMs !== undefined ? new Date(info.deadLetteredAtMs).toISOString() : '?';
@@ -102,10 +109,11 @@ function deadLetterLine(record: ConsumedRecord, info: DeadLetterInfo): string {
 }
 
 export function registerDlqCommand(program: Command): void {
-  const dlq = program.command('dlq').description('dead-letter topics: list, inspect, redrive to their source');
+  const dlq = program.command('dlq').description('dead-letter topics: list, inspect, redrive to their source').addHelpText('after', examples('strata dlq list', 'strata dlq inspect orders.dlq --max-messages 10', 'strata dlq redrive orders.dlq --execute'));
 
   dlq
     .command('list [topic]')
+    .addHelpText('after', examples('strata dlq list', 'strata dlq list orders --json'))
     .description('dead-letter topics (of one source topic if given) and how many records they hold')
     .option('--json', 'print JSON')
     .action(async (sourceTopic: string | undefined, options: { json?: boolean }, command: Command) => {
@@ -113,10 +121,8 @@ export function registerDlqCommand(program: Command): void {
         const topics = [...(await deadLetterTopics(client)).entries()].filter(([, t]) => sourceTopic === undefined || t.sourceTopic === sourceTopic).sort(([a], [b]) => a.localeCompare(b));
         const result = [];
         for (const [topic, { sourceTopic: source, groups }] of topics) {
-          const latest = await client.admin.listOffsets(topic, 'latest');
-          const earliest = new Map((await client.admin.listOffsets(topic, 'earliest')).map((o) => [o.partition, o.offset]));
-          const records = latest.reduce((sum, o) => sum + o.offset - (earliest.get(o.partition) ?? 0), 0);
-          result.push({ topic, sourceTopic: source, partitions: latest.length, records, queueGroups: [...groups].sort() });
+          const partitions = (await client.admin.listOffsets(topic, 'latest')).length;
+          result.push({ topic, sourceTopic: source, partitions, records: await topicRecordCount(client, topic), queueGroups: [...groups].sort() });
         }
         return result;
       });
@@ -126,6 +132,7 @@ export function registerDlqCommand(program: Command): void {
 
   dlq
     .command('inspect <dlqTopic>')
+    .addHelpText('after', examples('strata dlq inspect orders.dlq --max-messages 10', 'strata dlq inspect orders.dlq --json'))
     .description('print dead letters with where they came from and why: source coordinates, group, attempts, cause, last error')
     .option('--max-messages <n>', 'stop after this many', parseInteger('--max-messages', 1))
     .option('--json', 'one JSON object per line: the record and its deadLetter fields')
@@ -148,6 +155,7 @@ export function registerDlqCommand(program: Command): void {
 
   dlq
     .command('redrive <dlqTopic>')
+    .addHelpText('after', examples('strata dlq redrive orders.dlq            # a dry run: what would go where', 'strata dlq redrive orders.dlq --execute'))
     .description('append dead letters back to their source topic and partition (key, value, headers and timestamp kept, strata.dlq.* headers dropped); a dry run unless --execute')
     .option('--execute', 'append them (each source record once, even if the dead-letter topic holds it twice)')
     .option('--json', 'print JSON')

@@ -2,7 +2,7 @@ import { userInfo, hostname } from 'node:os';
 import type { Command } from 'commander';
 import type { OffsetResetSpec } from '../client/admin.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 
 interface ResetOptions {
   topic: string;
@@ -32,10 +32,12 @@ function resetTarget(options: ResetOptions): OffsetResetSpec {
 }
 
 export function registerGroupsCommand(program: Command): void {
-  const groups = program.command('groups').description('list, describe, reset and delete consumer groups');
+  const groups = program.command('groups').description('list, describe, reset and delete consumer groups').addHelpText('after', examples('strata groups list', 'strata groups describe billing', 'strata groups reset-offsets billing --topic orders --to-earliest --execute'));
 
   groups
     .command('list')
+    .description('consumer groups with their member counts and epochs')
+    .addHelpText('after', examples('strata groups list', 'strata groups list --json'))
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const list = await withClient(command, (c) => c.admin.listGroups());
@@ -45,6 +47,7 @@ export function registerGroupsCommand(program: Command): void {
 
   groups
     .command('describe <group>')
+    .addHelpText('after', examples('strata groups describe billing', 'strata groups describe billing --json'))
     .description('members and their partitions; committed offset, log end offset and lag per partition')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
@@ -72,12 +75,26 @@ export function registerGroupsCommand(program: Command): void {
       }
       printTable(
         ['topic', 'partition', 'committed', 'log end', 'lag', 'lag ms', 'since commit ms', 'owner'],
-        d.lag.map((l) => [l.topic, l.partition, l.committedOffset < 0 ? '-' : l.committedOffset, l.logEndOffset, l.lagRecords, l.lagMs, Number(l.sinceCommitMs) < 0 ? '-' : Number(l.sinceCommitMs), l.ownerMemberId || '-']),
+        d.lag.map((l) => {
+          // No commit, no lag (as kafka-consumer-groups shows it): where a member starts is its own setting.
+          const isCommitted = l.committedOffset >= 0;
+          return [l.topic, l.partition, isCommitted ? l.committedOffset : '-', l.logEndOffset, isCommitted ? l.lagRecords : '-', isCommitted ? l.lagMs : '-', Number(l.sinceCommitMs) < 0 ? '-' : Number(l.sinceCommitMs), l.ownerMemberId || '-'];
+        }),
       );
+      const uncommitted = d.lag.filter((l) => l.committedOffset < 0);
+      if (uncommitted.length > 0) {
+        const shown = uncommitted.slice(0, 20).map((l) => `${l.topic}/${l.partition} ${l.lagRecords} records`);
+        const held = shown.join(', ') + (uncommitted.length > shown.length ? ` and ${uncommitted.length - shown.length} more` : '');
+        process.stdout.write(
+          `no commit on ${uncommitted.length} partition${uncommitted.length === 1 ? '' : 's'} (lag -): a member starts there at the log end and reads only new records, ` +
+            `or with --from-beginning (fromBeginning: true) at the log start and reads what is there now: ${held}\n`,
+        );
+      }
     });
 
   groups
     .command('reset-offsets <group>')
+    .addHelpText('after', examples('strata groups reset-offsets billing --topic orders --to-datetime 2026-01-01T00:00:00Z   # a dry run', 'strata groups reset-offsets billing --topic orders --shift-by -100 --execute'))
     .description('move committed offsets; prints the plan, and applies it only with --execute')
     .requiredOption('--topic <topic>', 'topic whose offsets move')
     .option('--to-earliest', 'to the log start')
@@ -98,6 +115,7 @@ export function registerGroupsCommand(program: Command): void {
 
   groups
     .command('delete <group>')
+    .addHelpText('after', examples('strata groups delete billing'))
     .description('delete a group with no live members, and its committed offsets')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {

@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import { StrataError } from '../core/errors.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerCheckCommand } from './check-command.js';
+import { examples } from './cli-context.js';
+import { errorLine } from './error-fixes.js';
 import { registerGroupsCommand } from './groups-command.js';
 import { registerConsumeCommand } from './consume-command.js';
 import { registerProduceCommand } from './produce-command.js';
@@ -10,12 +13,8 @@ import { registerServeCommand } from './serve-command.js';
 import { registerTopicsCommand } from './topics-command.js';
 import { strataVersion } from './strata-version.js';
 
-export async function main(argv: readonly string[]): Promise<void> {
-  // A reader that goes away (`strata groups describe g | head -3`) is not an error of the command:
-  // what is left to print is dropped (commands that print as they go stop: StdoutLines).
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-  });
+/** The whole command tree, unparsed. */
+export function buildProgram(): Command {
   const program = new Command();
   program
     .name('strata')
@@ -27,7 +26,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--tls-cert <file>', "this end's certificate (PEM): the client's for mutual TLS ($STRATA_TLS_CERT); with serve, the server's")
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM) (default: $STRATA_TLS_KEY)')
     .option('--tls-server-name <name>', "the name the server's certificate must carry (default: the --server host)")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText('after', examples('strata topics create orders --partitions 8', "printf 'alice:paid\\n' | strata produce orders --key-separator :", 'strata consume orders --from-beginning', 'strata <command> --help'));
   registerServeCommand(program);
   registerTopicsCommand(program);
   registerProduceCommand(program);
@@ -36,12 +36,23 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerGroupsCommand(program);
   registerQueueCommand(program);
   registerDlqCommand(program);
+  registerCheckCommand(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  // A reader that goes away (`strata groups describe g | head -3`) is not an error of the command:
+  // what is left to print is dropped (commands that print as they go stop: StdoutLines).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+  const program = buildProgram();
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {
     // Expected failures print one line and exit 1; anything else is a bug and keeps its stack.
     if (!(error instanceof StrataError)) throw error;
-    process.stderr.write(`strata: ${error.code}: ${error.message}\n`);
+    process.stderr.write(errorLine(error) + '\n');
     process.exitCode = 1;
   }
 }

@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { InvalidArgumentError as UsageError, type Command } from 'commander';
+import type { ConsumedRecord } from '../client/consume.js';
 import { ServerUnreachableError } from '../client/client-error.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
-import { parseInteger, withClient } from './cli-context.js';
+import { examples, parseInteger, withClient } from './cli-context.js';
 
 interface ProduceOptions {
   key?: string;
@@ -14,6 +15,15 @@ interface ProduceOptions {
   json?: boolean;
   producerName?: string;
   messageIdFromKey?: boolean;
+  header: ConsumedRecord['headers'];
+  emptyAsNull?: boolean;
+}
+
+/** Repeated `--header k=v` as Kafka's ordered header list: order and repeated keys kept. */
+function collectHeader(value: string, previous: ConsumedRecord['headers'] = []): ConsumedRecord['headers'] {
+  const separator = value.indexOf('=');
+  if (separator <= 0) throw new UsageError(`--header expects key=value, got '${value}'`);
+  return [...previous, { key: value.slice(0, separator), value: Buffer.from(value.slice(separator + 1), 'utf8') }];
 }
 
 export function registerProduceCommand(program: Command): void {
@@ -28,6 +38,16 @@ export function registerProduceCommand(program: Command): void {
     .option('--json', 'print one JSON line per acknowledged record')
     .option('--message-id-from-key', 'use each record\'s key as its message id (topics with dedupe.window.ms: a record whose id was appended within the window is not written again)')
     .option('--producer-name <name>', "like Kafka's transactional.id: a newer producer with this name fences this one (it stops with PRODUCER_FENCED)")
+    .option('--header <key=value>', 'a header on every record (repeatable; order and repeated keys kept)', collectHeader, [])
+    .option('-Z, --empty-as-null', "send an empty value as a null value (kcat's -Z): a tombstone for its key on a compacted topic")
+    .addHelpText(
+      'after',
+      examples(
+        'strata produce orders --key alice --value "signed up" --header source=web --header trace=abc',
+        "printf 'alice:paid\\nbob:refunded\\n' | strata produce orders --key-separator :",
+        "strata produce orders --key alice --value '' -Z      # a null value",
+      ),
+    )
     .action(async (topic: string, options: ProduceOptions, command: Command) => {
       const count = await withClient(command, async (client) => {
         const producer = client.producer({ acks: options.acks, ...(options.producerName !== undefined ? { producerName: options.producerName, logger: { warn: () => undefined } } : {}) });
@@ -39,7 +59,7 @@ export function registerProduceCommand(program: Command): void {
         const lines = options.value === undefined ? createInterface({ input: process.stdin, crlfDelay: Infinity }) : undefined;
         const sendLine = (line: string) => {
           let key = options.key ?? null;
-          let value = line;
+          let value: string | null = line;
           if (options.keySeparator !== undefined) {
             const at = line.indexOf(options.keySeparator);
             if (at >= 0) {
@@ -52,11 +72,12 @@ export function registerProduceCommand(program: Command): void {
             lines?.close();
             return;
           }
+          if (options.emptyAsNull && value === '') value = null;
           sentCount++;
           outstanding++;
           // Not awaited one by one, so the producer can batch; MAX_CLI_UNACKNOWLEDGED_RECORDS bounds what stdin queues.
           producer
-            .send(topic, { key, value, ...(options.partition !== undefined ? { partition: options.partition } : {}), ...(options.messageIdFromKey ? { messageId: key! } : {}) })
+            .send(topic, { key, value, ...(options.header.length > 0 ? { headers: options.header } : {}), ...(options.partition !== undefined ? { partition: options.partition } : {}), ...(options.messageIdFromKey ? { messageId: key! } : {}) })
             .then(
               (metadata) => {
                 if (metadata.duplicate) duplicateCount++;

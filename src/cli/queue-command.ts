@@ -4,7 +4,7 @@ import type { QueueMessage } from '../client/queue-message.js';
 import type { QueueGroupConfigOptions, QueueGroupConfigValues } from '../client/queue-options.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { QUEUE_DEFAULT_IN_FLIGHT } from '../core/limits.js';
-import { collectKeyValue, parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { collectKeyValue, examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 import { formatRecordJson, type OutputEncoding } from './consume-command.js';
 import { onStopSignals, StdoutLines } from './stdout-lines.js';
 
@@ -180,10 +180,11 @@ function resetTarget(options: { toEarliest?: boolean; toLatest?: boolean; toOffs
 }
 
 export function registerQueueCommand(program: Command): void {
-  const queue = program.command('queue').description('queue groups: consume with per-record answers, describe, list, configure, reset, delete');
+  const queue = program.command('queue').description('queue groups: consume with per-record answers, describe, list, configure, reset, delete').addHelpText('after', examples('strata queue consume tasks --group workers --max-messages 10', 'strata queue describe workers', 'strata queue config workers --set max.delivery.attempts=5'));
 
   queue
     .command('consume <topic>')
+    .addHelpText('after', examples('strata queue consume tasks --group workers --max-messages 10', 'strata queue consume tasks --group workers --ack-mode reject --max-messages 1 --json'))
     .description('join a queue group and print the records it hands out, answering each as --ack-mode says')
     .requiredOption('--group <group>', 'the queue group')
     .option('--in-flight <n>', 'most unanswered records held at once (1..10000; default 100, or --max-messages if fewer)', parseInteger('--in-flight', 1))
@@ -196,6 +197,7 @@ export function registerQueueCommand(program: Command): void {
 
   queue
     .command('describe <group>')
+    .addHelpText('after', examples('strata queue describe workers', 'strata queue describe workers --json'))
     .description('configuration, members, and per partition and in total: depth, in flight, waiting for retry, oldest unacknowledged age, dead letters')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {
@@ -206,6 +208,7 @@ export function registerQueueCommand(program: Command): void {
 
   queue
     .command('list')
+    .addHelpText('after', examples('strata queue list'))
     .description('queue groups, their member counts and topics')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
@@ -216,6 +219,7 @@ export function registerQueueCommand(program: Command): void {
 
   queue
     .command('config <group>')
+    .addHelpText('after', examples('strata queue config workers --set max.delivery.attempts=5 --set lock.duration.ms=60000'))
     .description(`change a group's configuration; keys: ${Object.keys(CONFIG_KEYS).join(', ')}`)
     .requiredOption('--set <key=value>', 'a value to change (repeatable)', collectKeyValue)
     .option('--json', 'print JSON')
@@ -228,6 +232,7 @@ export function registerQueueCommand(program: Command): void {
 
   queue
     .command('reset <group>')
+    .addHelpText('after', examples('strata queue reset workers --topic tasks --to-latest            # a dry run', 'strata queue reset workers --topic tasks --to-offset 1000 --execute'))
     .description("move a group's start offset in a topic (everything below counts as done); prints the plan, applies it only with --execute")
     .requiredOption('--topic <topic>', 'the topic whose partitions move')
     .option('--to-earliest', 'to the log start (everything retained is handed out again)')
@@ -264,6 +269,7 @@ export function registerQueueCommand(program: Command): void {
 
   queue
     .command('delete <group>')
+    .addHelpText('after', examples('strata queue delete workers'))
     .description('forget a group with no members, and its state')
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: { json?: boolean }, command: Command) => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { examples } from './cli-context.js';
 import { createLogger } from '../core/logger.js';
 import { startServer } from '../server/bootstrap.js';
 import { readServerConfigFile, resolveServerConfig, type ServerConfig } from '../server/server-config.js';
@@ -18,6 +19,7 @@ interface ServeOptions {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
+    .addHelpText('after', examples('strata serve --data-dir /var/lib/strata --host 0.0.0.0 --port 7070', 'strata serve --config strata.json --log-level debug'))
     .description('start the server (defaults: --data-dir data --host 127.0.0.1 --port 7070 --http-port 9644)')
     .option('--data-dir <dir>', 'data directory')
     .option('--host <host>', 'address to listen on')

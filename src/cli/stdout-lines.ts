@@ -23,9 +23,14 @@ export class StdoutLines {
   }
 
   /** Writes one line; false once stdout is closed (nothing more will be written). */
-  async write(line: string): Promise<boolean> {
+  write(line: string): Promise<boolean> {
+    return this.writeText(line + '\n');
+  }
+
+  /** Writes text as it is (a --format may or may not end lines); false once stdout is closed. */
+  async writeText(text: string): Promise<boolean> {
     if (this.closed.aborted) return false;
-    if (!this.stream.write(line + '\n')) await once(this.stream, 'drain', { signal: this.closed }).catch(() => undefined);
+    if (!this.stream.write(text)) await once(this.stream, 'drain', { signal: this.closed }).catch(() => undefined);
     return !this.closed.aborted;
   }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { TopicConfigChange } from '../client/admin.js';
-import { collectKeyValues, parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { collectKeyValues, examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 import { registerTopicsPurgeCommand } from './topics-purge-command.js';
 
 /** Kafka's kafka-topics.sh warning when partitions are added, word for word. */
@@ -27,10 +27,11 @@ const STATUS_LABELS: Record<string, string> = {
 };
 
 export function registerTopicsCommand(program: Command): void {
-  const topics = program.command('topics').description('create, list, describe, alter and delete topics');
+  const topics = program.command('topics').description('create, list, describe, alter and delete topics').addHelpText('after', examples('strata topics create orders --partitions 8', 'strata topics list', 'strata topics describe orders', 'strata topics alter-config orders --set retention.ms=86400000'));
 
   topics
     .command('create <name>')
+    .addHelpText('after', examples('strata topics create orders --partitions 8 --config retention.ms=604800000'))
     .description('create a topic')
     .requiredOption('--partitions <n>', 'partition count (1..10000)', parseInteger('--partitions', 1))
     .option('--config <key=value>', 'topic config (retention.ms, segment.bytes, flush, ...): repeatable, or comma-separated a=1,b=2', collectKeyValues, {})
@@ -43,6 +44,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('list')
+    .addHelpText('after', examples('strata topics list', 'strata topics list --json'))
     .description('list topics')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
@@ -53,6 +55,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('describe <name>')
+    .addHelpText('after', examples('strata topics describe orders'))
     .description('partitions with their offsets, sizes and status, and the topic config')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
@@ -78,6 +81,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('alter-config <name>')
+    .addHelpText('after', examples('strata topics alter-config orders --set retention.ms=86400000 --dry-run', 'strata topics alter-config orders --delete retention.ms'))
     .description('change a topic\'s config while it runs: overrides to set or delete (back to the default)')
     .option('--set <key=value>', 'a config override to set: repeatable, or comma-separated a=1,b=2', collectKeyValues, {})
     .option('--delete <key>', 'a config override to delete (the key returns to its default): repeatable, or comma-separated', collectKeys, [])
@@ -92,6 +96,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('delete <name>')
+    .addHelpText('after', examples('strata topics delete orders'))
     .description('delete a topic and all its data')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
@@ -104,6 +109,7 @@ export function registerTopicsCommand(program: Command): void {
 
   topics
     .command('add-partitions <name>')
+    .addHelpText('after', examples('strata topics add-partitions orders --partitions 16 --force'))
     .description('grow a topic to more partitions (keys move to other partitions: needs --force)')
     .requiredOption('--partitions <n>', 'the new partition count', parseInteger('--partitions', 1))
     .option('--force', 'add them although records with a key will go to other partitions than before')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../core/errors.js';
-import { parseInteger, printJson, printTable, withClient } from './cli-context.js';
+import { examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 
 interface PurgeOptions {
   partition: number[];
@@ -18,6 +18,7 @@ function collectPartition(value: string, previous: number[] = []): number[] {
 export function registerTopicsPurgeCommand(topics: Command): void {
   topics
     .command('purge <name>')
+    .addHelpText('after', examples('strata topics purge orders --before 1000            # a dry run: what would go', 'strata topics purge orders.dlq --all --execute'))
     .description('delete the records below an offset (the log start moves forward); prints what would go, and purges only with --execute')
     .option('--partition <p>', 'only this partition (repeatable; default: every partition)', collectPartition, [])
     .option('--before <offset>', 'records below this offset go (exclusive); at most the high watermark', parseInteger('--before'))

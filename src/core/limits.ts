@@ -292,3 +292,10 @@ export const MAX_DEDUPE_IDS_PER_PARTITION = 1_000_000;
 export const MAX_MESSAGE_ID_BYTES = 200;
 /** How often a partition logs that its id index evicted ids before their window ended. */
 export const DEDUPE_EVICTION_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Failed calls the caller caused (a missing topic, a bad argument) are logged at info with their call
+ * id, at most this many lines a second per service; past it they go to debug and the next info line
+ * says how many it left out, so a client failing in a loop cannot flood the log.
+ */
+export const MAX_FAILED_CALL_LOG_LINES_PER_SECOND = 100;

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { MAX_FAILED_CALL_LOG_LINES_PER_SECOND } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { CALL_ID_METADATA_KEY, ERROR_CODE_METADATA_KEY, REQUEST_ID_METADATA_KEY } from '../protocol/protocol.js';
 
@@ -27,17 +29,50 @@ type AnyCall = { metadata: grpc.Metadata; getPath(): string; prependListener(eve
 type UnaryCallback = (error: Partial<grpc.StatusObject> | null, ...rest: unknown[]) => void;
 
 /**
+ * How many lines about caller-caused failures may still go out at info in the current second: at most
+ * MAX_FAILED_CALL_LOG_LINES_PER_SECOND, counted in one-second windows of a monotonic clock.
+ */
+export class FailedCallLogBudget {
+  private windowStartMs = Number.NEGATIVE_INFINITY;
+  private linesInWindow = 0;
+  private leftOutCount = 0;
+
+  constructor(
+    private readonly clock: Pick<Clock, 'monotonicMs'> = systemClock,
+    readonly maxLinesPerSecond = MAX_FAILED_CALL_LOG_LINES_PER_SECOND,
+  ) {}
+
+  /** Whether this line goes out at info; if so, with how many were left out before it. */
+  take(): { isAllowed: boolean; leftOutBefore: number } {
+    const nowMs = this.clock.monotonicMs();
+    if (nowMs - this.windowStartMs >= 1_000) {
+      this.windowStartMs = nowMs;
+      this.linesInWindow = 0;
+    }
+    if (this.linesInWindow >= this.maxLinesPerSecond) {
+      this.leftOutCount++;
+      return { isAllowed: false, leftOutBefore: 0 };
+    }
+    this.linesInWindow++;
+    const leftOutBefore = this.leftOutCount;
+    this.leftOutCount = 0;
+    return { isAllowed: true, leftOutBefore };
+  }
+}
+
+/**
  * Wraps every handler of a service so that a failed call is logged with its call id, method and
- * status (debug for what the caller caused, error for what the server did), and the call id goes
+ * status (info for what the caller caused, so the call id a client error shows is found in the log
+ * at the default level, within `budget`; error for what the server did), and the call id goes
  * back in the error's trailers, so a user can quote it. Streams fail by emitting 'error' on the call,
  * which this sees first (a prepended listener) to add the trailer before grpc-js sends the status.
  */
-export function withCallLog<T extends grpc.UntypedServiceImplementation>(implementation: T, logger: Logger): T {
+export function withCallLog<T extends grpc.UntypedServiceImplementation>(implementation: T, logger: Logger, budget = new FailedCallLogBudget()): T {
   const wrapped: grpc.UntypedServiceImplementation = {};
   for (const [name, handler] of Object.entries(implementation)) {
     const run = handler as (call: AnyCall, callback?: UnaryCallback) => void;
     wrapped[name] = ((call: AnyCall, callback?: UnaryCallback) => {
-      const onError = (status: Partial<grpc.StatusObject>) => logFailure(logger, call, status);
+      const onError = (status: Partial<grpc.StatusObject>) => logFailure(logger, budget, call, status);
       if (callback === undefined) {
         call.prependListener('error', onError);
         run(call);
@@ -52,11 +87,17 @@ export function withCallLog<T extends grpc.UntypedServiceImplementation>(impleme
   return wrapped as T;
 }
 
-function logFailure(logger: Logger, call: AnyCall, status: Partial<grpc.StatusObject>): void {
+function logFailure(logger: Logger, budget: FailedCallLogBudget, call: AnyCall, status: Partial<grpc.StatusObject>): void {
   const callId = callIdOf(call);
   status.metadata?.set(CALL_ID_METADATA_KEY, callId);
   const code = status.code ?? grpc.status.UNKNOWN;
   const fields = { callId, method: call.getPath(), status: grpc.status[code], reason: status.metadata?.get(ERROR_CODE_METADATA_KEY)[0], details: status.details };
-  if (SERVER_FAULT_STATUSES.has(code)) logger.error(fields, 'call failed');
-  else logger.debug(fields, 'call failed');
+  if (SERVER_FAULT_STATUSES.has(code)) {
+    logger.error(fields, 'call failed');
+    return;
+  }
+  const { isAllowed, leftOutBefore } = budget.take();
+  if (!isAllowed) logger.debug(fields, 'call failed');
+  else if (leftOutBefore > 0) logger.info({ ...fields, leftOutBefore }, `call failed (${leftOutBefore} failed calls before it were logged at debug only: more than ${budget.maxLinesPerSecond} a second)`);
+  else logger.info(fields, 'call failed');
 }

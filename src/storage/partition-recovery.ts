@@ -79,6 +79,10 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
   const segments: Segment[] = [];
   let opening: FileHandlePort | undefined;
   let isRecoveryPointBlocked = false;
+  // What recovery did, for the one summary line per partition.
+  let scannedSegmentCount = 0;
+  let rebuiltIndexCount = 0;
+  let truncatedBytes = 0;
   try {
     for (let i = 0; i < logBaseOffsets.length; i++) {
       const baseOffset = logBaseOffsets[i]!;
@@ -96,9 +100,13 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
         const opened = await Segment.openWithIndexes(fs, directory, file, baseOffset, options.indexIntervalBytes, options.nowMs);
         if (opened instanceof Segment) segment = opened;
         else if (opened) damage = opened;
-        else log.warn({ segment: paths.log }, 'index missing or damaged: rebuilding it from the log');
+        else {
+          log.warn({ segment: paths.log }, 'index missing or damaged: rebuilding it from the log');
+          rebuiltIndexCount++;
+        }
       }
       if (!segment) {
+        if (!isTrusted) scannedSegmentCount++;
         const fileSizeBytes = await file.sizeBytes();
         const outcome = damage ? undefined : await scanSegment(file, baseOffset, fileSizeBytes, options.indexIntervalBytes);
         damage ??= outcome?.damage;
@@ -121,6 +129,7 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
             'recovery truncated a torn or corrupt tail after the last valid batch',
           );
           await file.truncate(outcome.validSizeBytes);
+          truncatedBytes += fileSizeBytes - outcome.validSizeBytes;
         }
         // Recovery's result must be durable before the recovery point moves past it.
         await file.datasync();
@@ -141,6 +150,15 @@ export async function openSegments(options: OpenSegmentsOptions): Promise<Segmen
     if (!options.isCleanShutdown && !isRecoveryPointBlocked) {
       const recoveryPoint = segments[segments.length - 1]!.baseOffset;
       await skipIfOutOfSpace(options, `the recovery point of ${directory}`, () => writeRecoveryPoint(fs, directory, recoveryPoint));
+    }
+    if (!options.isCleanShutdown || rebuiltIndexCount > 0) {
+      const last = segments[segments.length - 1]!;
+      log.info(
+        { isCleanShutdown: options.isCleanShutdown, recoveryPoint: options.isCleanShutdown ? null : recoveryPoint, segments: segments.length, scannedSegments: scannedSegmentCount, rebuiltIndexes: rebuiltIndexCount, truncatedBytes, logEndOffset: last.nextOffset },
+        options.isCleanShutdown
+          ? `partition opened: ${rebuiltIndexCount} missing or damaged indexes rebuilt from the log`
+          : `partition recovered: ${scannedSegmentCount} of ${segments.length} segments scanned from the recovery point (offset ${recoveryPoint}) and their indexes rebuilt, ${rebuiltIndexCount} missing or damaged indexes rebuilt, ${truncatedBytes} bytes cut from a torn tail`,
+      );
     }
   } catch (error) {
     await opening?.close().catch(() => undefined);

@@ -8,7 +8,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('failed calls in the server log, by call id', () => {
   const lines: LogLine[] = [];
-  const fx = useInProcessServer({}, capturingLogger(lines, 'debug'));
+  // At the server's default level: a call id a user quotes is found without turning on debug.
+  const fx = useInProcessServer({}, capturingLogger(lines, 'info'));
 
   const failures = (callId: string) => lines.filter((line) => line.msg === 'call failed' && line.callId === callId);
 
@@ -17,7 +18,7 @@ describe('failed calls in the server log, by call id', () => {
     expect(error).toBeInstanceOf(StrataClientError);
     expect(error.callId).toMatch(UUID);
     expect(failures(error.callId!)).toEqual([
-      expect.objectContaining({ method: '/strata.v1.AdminService/DescribeTopic', status: 'NOT_FOUND', reason: 'TOPIC_NOT_FOUND', level: 20 }),
+      expect.objectContaining({ method: '/strata.v1.AdminService/DescribeTopic', status: 'NOT_FOUND', reason: 'TOPIC_NOT_FOUND', level: 30 }),
     ]);
   });
 

@@ -209,6 +209,6 @@ describe('a producer with nobody to talk to', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(1);
     expect(Date.now() - startedMs).toBeLessThan(15_000);
-    expect(stderr).toMatch(new RegExp(`^strata: SERVER_UNREACHABLE: cannot reach 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n$`));
+    expect(stderr).toMatch(new RegExp(`^strata: SERVER_UNREACHABLE: cannot reach 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n  fix: is the server running\\? Start one with \`strata serve\`, or point at it with --server host:port or STRATA_SERVER\\n$`));
   }, 60_000);
 });

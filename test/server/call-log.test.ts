@@ -1,13 +1,15 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { withCallLog } from '../../src/server/call-log.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { TopicNotFoundError } from '../../src/core/errors.js';
+import { FailedCallLogBudget, withCallLog } from '../../src/server/call-log.js';
 import { toServiceError } from '../../src/server/status.js';
 import { unary } from '../../src/server/unary.js';
 import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 
 describe('withCallLog', () => {
-  it('logs what the server did wrong as an error, and what the caller did as debug', async () => {
+  it('logs what the server did wrong as an error', async () => {
     const lines: LogLine[] = [];
     const handlers = withCallLog(
       {
@@ -34,5 +36,45 @@ describe('withCallLog', () => {
     (handlers as Record<string, (c: unknown) => void>).Stream!(call);
     expect(sent!.metadata!.get('strata-call-id')).toHaveLength(1);
     expect(lines).toHaveLength(1);
+  });
+
+  const failingHandlers = (lines: LogLine[], budget?: FailedCallLogBudget) =>
+    withCallLog(
+      {
+        Missing: unary(async () => {
+          throw new TopicNotFoundError('nosuch');
+        }),
+      },
+      capturingLogger(lines, 'info'),
+      budget,
+    ) as unknown as Record<string, (c: unknown, cb: (e: Partial<grpc.StatusObject>) => void) => void>;
+  const failOnce = (handlers: ReturnType<typeof failingHandlers>) => {
+    const call = { request: {}, metadata: new grpc.Metadata(), getPath: () => '/t.S/Missing' };
+    return new Promise<Partial<grpc.StatusObject>>((resolve) => handlers.Missing!(call, resolve));
+  };
+
+  it('logs what the caller caused at info, the default level, with the call id its error trailer carries', async () => {
+    const lines: LogLine[] = [];
+    const status = await failOnce(failingHandlers(lines));
+    expect(status.code).toBe(grpc.status.NOT_FOUND);
+    expect(lines).toEqual([expect.objectContaining({ level: 30, msg: 'call failed', status: 'NOT_FOUND', reason: 'TOPIC_NOT_FOUND', method: '/t.S/Missing' })]);
+    expect(lines[0]!.callId).toBe(status.metadata!.get('strata-call-id')[0]);
+  });
+
+  it('logs at most its budget of caller-caused failures a second at info, and says how many it left out', async () => {
+    const lines: LogLine[] = [];
+    const clock = new ManualClock();
+    const handlers = failingHandlers(lines, new FailedCallLogBudget(clock, 3));
+    for (let i = 0; i < 5; i++) await failOnce(handlers);
+    expect(lines).toHaveLength(3);
+    clock.advance(999);
+    await failOnce(handlers);
+    expect(lines).toHaveLength(3);
+    clock.advance(1);
+    await failOnce(handlers);
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toMatchObject({ level: 30, leftOutBefore: 3, msg: 'call failed (3 failed calls before it were logged at debug only: more than 3 a second)' });
+    await failOnce(handlers);
+    expect(lines[4]).not.toHaveProperty('leftOutBefore');
   });
 });
