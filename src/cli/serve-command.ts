@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { examples } from './cli-context.js';
 import { createLogger } from '../core/logger.js';
-import { startServer } from '../server/bootstrap.js';
 import { readServerConfigFile, resolveServerConfig, type ServerConfig } from '../server/server-config.js';
 
 interface ServeOptions {
@@ -48,6 +47,9 @@ export function registerServeCommand(program: Command): void {
       };
       const config = resolveServerConfig(options.config ? readServerConfigFile(options.config) : {}, flags);
       const logger = createLogger({ level: config.logLevel });
+      // Loaded here, not at the top: every other command (produce, consume, ...) starts without the
+      // server's modules (storage, metrics, the console's assets).
+      const { startServer } = await import('../server/bootstrap.js');
       const server = await startServer(config, logger);
       // Lines on stdout for scripts and tests that start the server on port 0 (the gRPC one last: it means ready).
       if (server.httpPort !== undefined) process.stdout.write(`strata http on ${config.host}:${server.httpPort}\n`);
