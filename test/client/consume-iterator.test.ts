@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { eventually } from '../helpers/eventually.js';
 import { describe, expect, it } from 'vitest';
 import { StrataClientError } from '../../src/client/client-error.js';
 import { consume, consumeBatches } from '../../src/client/consume.js';
@@ -136,6 +137,7 @@ function plannedResponses(plan: Array<[number, number]>) {
  */
 function multiPartitionClient(responses: ReturnType<typeof plannedResponses>, failAfter?: number) {
   const requests: Array<Record<number, number>> = [];
+  const calls: Readable[] = [];
   const client = {
     clock: systemClock,
     stubs: {
@@ -152,12 +154,13 @@ function multiPartitionClient(responses: ReturnType<typeof plannedResponses>, fa
           }
           const call = Readable.from(serve()) as Readable & { cancel(): void };
           call.cancel = () => call.destroy();
+          calls.push(call);
           return call;
         },
       },
     },
   } as unknown as StrataClient;
-  return { client, requests };
+  return { client, requests, calls };
 }
 
 describe('consume() and the event loop', () => {
@@ -274,13 +277,14 @@ describe('consume() across partitions', () => {
   });
 
   it('consumeBatches() hands one response per array, round robin across partitions', async () => {
-    const { client } = multiPartitionClient(skewed());
+    const { client, calls } = multiPartitionClient(skewed());
     const arrays: Array<[number, number, number]> = [];
     for await (const records of consumeBatches(client, 't', { from: 'earliest' })) {
       expect(new Set(records.map((r) => r.partition)).size).toBe(1);
       arrays.push([records[0]!.partition, records[0]!.offset, records.length]);
-      // A loop slow on its first array: the rest of the stream is read ahead meanwhile.
-      if (arrays.length === 1) for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+      // A loop slow on its first array: the rest of the stream is read ahead meanwhile (waited for as
+      // such: the stream has ended, every response taken from it; a count of turns is a race under load).
+      if (arrays.length === 1) await eventually(() => calls[0]!.readableEnded, { what: 'the stream read ahead to its end' });
     }
     // Partition 0's lane had its turn when the others arrived: they come after it, one response each.
     expect(arrays).toEqual([
