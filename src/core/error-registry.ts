@@ -1,4 +1,6 @@
 import {
+  AuthenticationFailedError,
+  PermissionDeniedError,
   BatchTooLargeError,
   CorruptBatchError,
   DataDirLockedError,
@@ -114,6 +116,8 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new TooManyConnectionsError(m),
   (m) => new TooManyStreamsError(m),
   (m) => new PartitionOverflowError(m),
+  (m) => new AuthenticationFailedError(m),
+  (m) => new PermissionDeniedError(m),
 ];
 
 /**

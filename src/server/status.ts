@@ -46,6 +46,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   TOO_MANY_CONNECTIONS: grpc.status.RESOURCE_EXHAUSTED,
   TOO_MANY_STREAMS: grpc.status.RESOURCE_EXHAUSTED,
   PARTITION_OVERFLOW: grpc.status.RESOURCE_EXHAUSTED,
+  AUTHENTICATION_FAILED: grpc.status.UNAUTHENTICATED,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
 });
 
 export interface DescribedError {
