@@ -15,6 +15,7 @@ import { AclAuthorizer } from '../acls/acl-rules.js';
 import { AclStore } from '../acls/acl-store.js';
 import { AuthGate } from './auth/auth-gate.js';
 import { Authenticator } from './auth/authenticator.js';
+import { httpAuthGuard } from './auth/http-auth-guard.js';
 import { JwtVerifier } from './auth/jwt-verifier.js';
 import { StaticTokens } from './auth/static-tokens.js';
 import type { QueueCoordinatorApi, QueueTopicsView } from '../queues/queue-coordinator-api.js';
@@ -131,6 +132,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     acls = await AclStore.open(logManager, { nowMs: () => clock.nowMs(), logger });
     const authorizer = new AclAuthorizer(acls, { isEnabled: authenticator.isEnabled, superUsers: config.superUsers });
+    // Before the console's routes exist: the HTTP port checks them as the gRPC gate checks calls.
+    http?.guard(httpAuthGuard(authenticator, authorizer, logger));
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.
     const topicLogs: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
     const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));

@@ -10,6 +10,7 @@ import { resolveServerConfig, type ServerConfig } from '../../src/server/server-
 import { capturingLogger, type LogLine } from '../helpers/capturing-logger.js';
 import { rejection } from '../helpers/rejection.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { httpCall } from '../helpers/http-call.js';
 
 const ISSUER = 'https://issuer.test';
 const AUDIENCE = 'strata';
@@ -59,7 +60,7 @@ describe('authentication and ACLs', () => {
     config = resolveServerConfig({
       dataDir: join(dir.path, 'data'),
       port: 0,
-      httpPort: -1,
+      httpPort: 0,
       host: '127.0.0.1',
       authTokensFile: join(dir.path, 'tokens.json'),
       jwt: { issuer: ISSUER, audience: AUDIENCE, publicKeyFiles: [join(dir.path, 'jwt.pem')] },
@@ -190,6 +191,23 @@ describe('authentication and ACLs', () => {
       if (resets.length > 0) break;
     }
     expect(resets.map((r) => r.by)).toEqual(['alice']);
+  });
+
+  it('checks the HTTP port the same way: probes open, 401 without credentials, 403 without a rule, the same 403 for a topic that does not exist', async () => {
+    const port = server!.httpPort!;
+    expect((await httpCall(port, 'GET', '/healthz')).status).toBe(200);
+    const anonymous = await httpCall(port, 'GET', '/api/topics');
+    expect(anonymous.status).toBe(401);
+    expect(JSON.parse(anonymous.body).error.code).toBe('AUTHENTICATION_FAILED');
+    expect((await httpCall(port, 'GET', '/api/topics', undefined, { authorization: 'Bearer wrong' })).status).toBe(401);
+    expect((await httpCall(port, 'GET', '/api/topics', undefined, { authorization: 'Bearer root-token' })).status).toBe(200);
+    const alice = { authorization: 'Bearer alice-token' };
+    expect((await httpCall(port, 'GET', '/api/topics/sales-eu', undefined, alice)).status).toBe(200);
+    const hidden = await httpCall(port, 'GET', '/api/topics/orders', undefined, alice);
+    const hiddenMissing = await httpCall(port, 'GET', '/api/topics/no-such-topic', undefined, alice);
+    expect([hidden.status, hiddenMissing.status]).toEqual([403, 403]);
+    expect(JSON.parse(hiddenMissing.body).error.code).toBe('PERMISSION_DENIED');
+    expect((await httpCall(port, 'GET', '/api/topics/orders/messages', undefined, alice)).status).toBe(403);
   });
 
   it('keeps the ACLs across a restart (rebuilt from __acls)', async () => {
