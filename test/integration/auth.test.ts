@@ -144,7 +144,10 @@ describe('authentication and ACLs', () => {
     expect((await rejection(bob.admin.createTopic('orders-2', { partitions: 1 }))).code).toBe('PERMISSION_DENIED');
     const producer = bob.producer();
     await producer.send('orders', { value: Buffer.from('one') });
-    await producer.close();
+    // The produce stream is checked per request: a topic bob may not write ends it with PERMISSION_DENIED.
+    expect((await rejection(producer.send('sales-eu', { value: Buffer.from('no') }))).code).toBe('PERMISSION_DENIED');
+    await producer.close().catch(() => undefined);
+    expect((await root.admin.listOffsets('sales-eu', 'latest'))[0]!.offset).toBe(0);
     // Write implies describe (as in Kafka); it does not give read.
     expect((await bob.admin.listOffsets('orders', 'latest'))[0]!.offset).toBe(1);
     const read = await rejection(bob.admin.listOffsets('sales-eu', 'latest'));
