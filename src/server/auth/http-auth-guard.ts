@@ -6,6 +6,13 @@ import type { Logger } from '../../core/logger.js';
 import { HttpError, type HttpGuard, type HttpRequest } from '../http/http-server.js';
 import type { Authenticator } from './authenticator.js';
 
+const principals = new WeakMap<object, string>();
+
+/** The principal the guard authenticated for an HTTP request; undefined without authentication. */
+export function httpPrincipalOf(raw: object): string | undefined {
+  return principals.get(raw);
+}
+
 type RouteAccess = { accesses(params: Readonly<Record<string, string>>): ResourceAccess[]; isOpen?: boolean; audit?: boolean };
 
 const cluster = (operation: ResourceAccess['operation']): ResourceAccess => ({ resourceType: 'cluster', resourceName: CLUSTER_RESOURCE_NAME, operation });
@@ -65,6 +72,7 @@ export function httpAuthGuard(authenticator: Authenticator, authorizer: AclAutho
       logger.info({ audit: 'denied', route, path: request.url.pathname, code: 'AUTHENTICATION_FAILED', reason }, 'http request refused');
       throw new HttpError(401, 'AUTHENTICATION_FAILED', reason);
     }
+    principals.set(request.raw, principal);
     if (row === undefined) {
       logger.info({ audit: 'denied', principal, route, code: 'PERMISSION_DENIED' }, 'http request refused');
       throw new HttpError(403, 'PERMISSION_DENIED', `${route} has no access rule on this server`);
