@@ -64,6 +64,8 @@ export function ruleMatches(rule: AclRule, principal: string, access: ResourceAc
 /** Reads the rules, whichever store holds them. */
 export interface AclRuleSource {
   rules(): readonly AclRule[];
+  /** The rules that name this principal or `*` (what a check of its calls reads); default: filtered from rules(). */
+  rulesFor?(principal: string): readonly AclRule[];
 }
 
 export type AuthorizationDecision = { isAllowed: true; reason: 'super user' | 'allowed' | 'authorization off' } | { isAllowed: false; reason: 'denied by rule' | 'no rule allows it' };
@@ -94,7 +96,8 @@ export class AclAuthorizer {
     if (!this.isEnabled) return { isAllowed: true, reason: 'authorization off' };
     if (this.superUsers.has(principal)) return { isAllowed: true, reason: 'super user' };
     let isAllowed = false;
-    for (const rule of this.source.rules()) {
+    const rules = this.source.rulesFor ? this.source.rulesFor(principal) : this.source.rules();
+    for (const rule of rules) {
       if (rule.resourceType !== access.resourceType) continue;
       const covers = ruleMatches(rule, principal, access) || (access.operation === 'describe' && rule.permission === 'allow' && ruleMatches(rule, principal, { ...access, operation: rule.operation }) && IMPLYING_DESCRIBE.has(rule.operation));
       if (!covers) continue;

@@ -3,7 +3,7 @@ import { ACLS_TOPIC } from '../core/internal-topics.js';
 import type { Logger } from '../core/logger.js';
 import { StateLog, type StateLogEntry } from '../storage/state-log.js';
 import type { StateLogPort } from '../storage/state-log-port.js';
-import { type AclRule, type AclRuleSource, aclRuleKey, MAX_ACL_RULES, validateAclRule } from './acl-rules.js';
+import { ANY_PRINCIPAL, type AclRule, type AclRuleSource, aclRuleKey, MAX_ACL_RULES, validateAclRule } from './acl-rules.js';
 
 const ACLS_SEGMENT_BYTES = 1024 * 1024;
 
@@ -33,6 +33,10 @@ export interface AclChange {
 export class AclStore implements AclRuleSource {
   private readonly byKey = new Map<string, AclRule>();
   private cached: readonly AclRule[] = [];
+  /** Per principal, its rules and those of `*`: a call's check reads only these (rebuilt on a change, which is rare). */
+  private byPrincipal = new Map<string, readonly AclRule[]>();
+  private anyPrincipal: readonly AclRule[] = [];
+  private isIndexStale = false;
   private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -59,14 +63,22 @@ export class AclStore implements AclRuleSource {
 
   /** Every rule now (the same array until a change). A damaged log holds none: deny by default. */
   rules(): readonly AclRule[] {
-    return this.log.damageOf(0) ? [] : this.cached;
+    if (this.log.damageOf(0)) return [];
+    this.reindex();
+    return this.cached;
   }
 
-  add(rule: AclRule, by: string, options: { isDryRun: boolean }): Promise<AclChange> {
+  rulesFor(principal: string): readonly AclRule[] {
+    if (this.log.damageOf(0)) return [];
+    this.reindex();
+    return this.byPrincipal.get(principal) ?? this.anyPrincipal;
+  }
+
+  async add(rule: AclRule, by: string, options: { isDryRun: boolean }): Promise<AclChange> {
     return this.change('add', rule, by, options);
   }
 
-  remove(rule: AclRule, by: string, options: { isDryRun: boolean }): Promise<AclChange> {
+  async remove(rule: AclRule, by: string, options: { isDryRun: boolean }): Promise<AclChange> {
     return this.change('remove', rule, by, options);
   }
 
@@ -103,7 +115,23 @@ export class AclStore implements AclRuleSource {
     const key = aclRuleKey(record.rule);
     if (record.type === 'add') this.byKey.set(key, record.rule);
     else this.byKey.delete(key);
+    this.isIndexStale = true;
+  }
+
+  /** Rebuilt on the first read after changes, so a replay of many records builds it once. */
+  private reindex(): void {
+    if (!this.isIndexStale) return;
+    this.isIndexStale = false;
     this.cached = [...this.byKey.values()];
+    this.anyPrincipal = this.cached.filter((rule) => rule.principal === ANY_PRINCIPAL);
+    const byPrincipal = new Map<string, AclRule[]>();
+    for (const rule of this.cached) {
+      if (rule.principal === ANY_PRINCIPAL) continue;
+      let rules = byPrincipal.get(rule.principal);
+      if (!rules) byPrincipal.set(rule.principal, (rules = [...this.anyPrincipal]));
+      rules.push(rule);
+    }
+    this.byPrincipal = byPrincipal;
   }
 }
 
