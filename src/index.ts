@@ -58,6 +58,8 @@ export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
 export type { StrataClientOptions, StrataTlsOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
+export { AclAdmin, type AclRuleSpec, type AclRule, type AclChangeResult } from './client/acl-admin.js';
+export type { BearerTokenSource } from './client/bearer-token.js';
 export type {
   OffsetSpec,
   OffsetResetSpec,

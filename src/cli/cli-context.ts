@@ -12,6 +12,7 @@ interface ConnectionOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsServerName?: string;
+  token?: string;
 }
 
 /**
@@ -22,7 +23,9 @@ interface ConnectionOptions {
 export function clientFor(command: Command, extra: Pick<StrataClientOptions, 'callTimeoutMs'> = {}): StrataClient {
   const options = command.optsWithGlobals<ConnectionOptions>();
   const tls = tlsOptions(options, process.env);
-  const client = new StrataClient({ ...extra, ...(options.server ? { address: options.server } : {}), ...(tls ? { tls } : {}) });
+  // A bearer token: --token, else STRATA_TOKEN (the environment keeps it out of `ps` and shell history).
+  const token = options.token ?? (process.env.STRATA_TOKEN || undefined);
+  const client = new StrataClient({ ...extra, ...(options.server ? { address: options.server } : {}), ...(tls ? { tls } : {}), ...(token ? { token } : {}) });
   // grpc-js sends an IP address as the TLS server name, which Node flags once per process with a
   // deprecation warning (DEP0123) on stderr: noise in a command's output that the user cannot act on.
   if (tls && isIP(client.address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')) !== 0) (process as { noDeprecation?: boolean }).noDeprecation = true;

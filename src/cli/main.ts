@@ -9,6 +9,8 @@ import { registerConsumeCommand } from './consume-command.js';
 import { registerProduceCommand } from './produce-command.js';
 import { registerQueueCommand } from './queue-command.js';
 import { registerDlqCommand } from './dlq-command.js';
+import { registerAclCommand } from './acl-command.js';
+import { registerAuthCommand } from './auth-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerTopicsCommand } from './topics-command.js';
 import { strataVersion } from './strata-version.js';
@@ -25,6 +27,7 @@ export function buildProgram(): Command {
     .option('--tls-ca <file>', 'connect with TLS, trusting this CA (PEM) (default: $STRATA_TLS_CA)')
     .option('--tls-cert <file>', "this end's certificate (PEM): the client's for mutual TLS ($STRATA_TLS_CERT); with serve, the server's")
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM) (default: $STRATA_TLS_KEY)')
+    .option('--token <token>', 'a bearer token for servers with authentication (default: $STRATA_TOKEN, which keeps it out of ps)')
     .option('--tls-server-name <name>', "the name the server's certificate must carry (default: the --server host)")
     .showHelpAfterError()
     .addHelpText('after', examples('strata topics create orders --partitions 8', "printf 'alice:paid\\n' | strata produce orders --key-separator :", 'strata consume orders --from-beginning', 'strata <command> --help'));
@@ -36,6 +39,8 @@ export function buildProgram(): Command {
   registerGroupsCommand(program);
   registerQueueCommand(program);
   registerDlqCommand(program);
+  registerAclCommand(program);
+  registerAuthCommand(program);
   registerCheckCommand(program);
   return program;
 }

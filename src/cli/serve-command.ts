@@ -11,6 +11,8 @@ interface ServeOptions {
   tlsClientCa?: string;
   allowPlaintext?: boolean;
   consoleActions?: boolean;
+  authTokens?: string;
+  superUser?: string[];
   logLevel?: string;
   config?: string;
 }
@@ -27,6 +29,8 @@ export function registerServeCommand(program: Command): void {
     .option('--console-actions', 'let the web console change state: redrive dead letters, reset offsets, delete (default: read-only)')
     .option('--tls-client-ca <file>', 'mutual TLS: clients must present a certificate signed by this CA (PEM)')
     .option('--allow-plaintext', 'listen without TLS on an address other than loopback (anyone who reaches it can read and write every topic)')
+    .option('--auth-tokens <file>', 'authentication: a JSON list of { "principal", "sha256" } static tokens (strata auth hash-token); turns on ACLs, deny by default')
+    .option('--super-user <principal>', 'a principal that may do anything whatever the ACLs say (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--log-level <level>', 'pino log level: trace, debug, info, warn, error')
     .option('--config <file>', 'JSON file of server settings (flags win)')
     .action(async (options: ServeOptions, command: Command) => {
@@ -43,6 +47,8 @@ export function registerServeCommand(program: Command): void {
         tlsClientCaFile: options.tlsClientCa,
         allowPlaintext: options.allowPlaintext,
         consoleActions: options.consoleActions,
+        authTokensFile: options.authTokens,
+        superUsers: options.superUser,
         logLevel: options.logLevel,
       };
       const config = resolveServerConfig(options.config ? readServerConfigFile(options.config) : {}, flags);

@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import { AclAdmin } from './acl-admin.js';
+import { bearerTokenInterceptor, type BearerTokenSource } from './bearer-token.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
 import { loadProtocol, type StrataProtocol } from '../protocol/protocol.js';
@@ -25,6 +27,12 @@ export interface StrataClientOptions {
    * overrides the name the server's certificate must carry (default: the address's host).
    */
   tls?: true | StrataTlsOptions;
+  /**
+   * A bearer token sent with every call (`authorization: Bearer TOKEN`), or a function giving the
+   * current one (called per call, so a refreshed token takes over at the next call). The server
+   * accepts tokens only over TLS or from its own machine. Default: the STRATA_TOKEN environment variable.
+   */
+  token?: BearerTokenSource;
   /** grpc-js channel credentials, for anything `tls` does not cover; wins over `tls`. */
   credentials?: grpc.ChannelCredentials;
   /** Extra grpc-js channel options. */
@@ -66,6 +74,8 @@ function credentialsFor(tls: StrataClientOptions['tls']): grpc.ChannelCredential
 export class StrataClient implements ClientChannel {
   readonly address: string;
   readonly admin: Admin;
+  /** Access control rules (the server's AclService): add, remove (each with a dry run), list. */
+  readonly acls: AclAdmin;
   readonly callTimeoutMs: number;
   readonly clock: Clock;
   /** @internal the channel's connectivity, shared by producers. */
@@ -100,7 +110,8 @@ export class StrataClient implements ClientChannel {
     this.clock = options.clock ?? systemClock;
     this.connection = new ConnectionMonitor(this.channel, this.address, this.clock);
     const v1 = loadProtocol().protocol.strata.v1;
-    const shared = { channelOverride: this.channel };
+    const token = options.token ?? (process.env.STRATA_TOKEN || undefined);
+    const shared = { channelOverride: this.channel, ...(token !== undefined ? { interceptors: [bearerTokenInterceptor(token)] } : {}) };
     this.stubs = {
       admin: new v1.AdminService(this.address, credentials, shared),
       produce: new (produceClientConstructor(v1.ProduceService))(this.address, credentials, shared),
@@ -111,6 +122,7 @@ export class StrataClient implements ClientChannel {
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     if (!(this.callTimeoutMs > 0)) throw new InvalidArgumentError('callTimeoutMs must be positive');
     this.admin = new Admin(this.stubs.admin, this.callTimeoutMs, this.stubs.queue);
+    this.acls = new AclAdmin(new v1.AclService(this.address, credentials, shared), this.callTimeoutMs);
   }
 
   producer(options: ProducerOptions = {}): Producer {

@@ -1,4 +1,6 @@
 import {
+  AuthenticationFailedError,
+  PermissionDeniedError,
   BatchTooLargeError,
   CorruptBatchError,
   DataDirLockedError,
@@ -116,6 +118,8 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new TooManyStreamsError(m),
   (m) => new PartitionOverflowError(m),
   (m) => new InvalidMessageIdError(m),
+  (m) => new AuthenticationFailedError(m),
+  (m) => new PermissionDeniedError(m),
 ];
 
 /**

@@ -389,3 +389,22 @@ export class InvalidMessageIdError extends StrataError {
   readonly code = 'INVALID_MESSAGE_ID';
   readonly retriable = false;
 }
+
+/**
+ * No credentials where the server requires them, or credentials it cannot verify (an unknown token, a
+ * JWT with a bad signature, issuer, audience or expiry, a token over plaintext from another host).
+ * Says nothing about what the call would have reached.
+ */
+export class AuthenticationFailedError extends StrataError {
+  readonly code = 'AUTHENTICATION_FAILED';
+  readonly retriable = false;
+}
+
+/**
+ * The authenticated principal may not do this. Given for a topic (or group) that does not exist as for
+ * one that does, when the principal may not describe it, so a refusal never tells what exists.
+ */
+export class PermissionDeniedError extends StrataError {
+  readonly code = 'PERMISSION_DENIED';
+  readonly retriable = false;
+}

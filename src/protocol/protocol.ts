@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as AclProto } from '../generated/acl.js';
 import type { ProtoGrpcType as AdminProto } from '../generated/admin.js';
 import type { ProtoGrpcType as ConsumeProto } from '../generated/consume.js';
 import type { ProtoGrpcType as GroupsProto } from '../generated/groups.js';
@@ -14,7 +15,7 @@ import type { ProtoGrpcType as QueueProto } from '../generated/queue.js';
  * with (see `make proto`): 64-bit integers as numbers (offsets stay below 2^53), enums as strings,
  * defaults filled in, oneofs named. Shared by the server and the client; depends on nothing of ours.
  */
-export const PROTO_FILES = ['strata/v1/common.proto', 'strata/v1/admin.proto', 'strata/v1/produce.proto', 'strata/v1/consume.proto', 'strata/v1/groups.proto', 'strata/v1/queue.proto'];
+export const PROTO_FILES = ['strata/v1/common.proto', 'strata/v1/admin.proto', 'strata/v1/produce.proto', 'strata/v1/consume.proto', 'strata/v1/groups.proto', 'strata/v1/queue.proto', 'strata/v1/acl.proto'];
 
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   keepCase: false,
@@ -35,7 +36,7 @@ export function findProtoDirectory(): string {
   throw new Error('cannot find the proto/ directory of the strata package');
 }
 
-export type StrataProtocol = AdminProto & ProduceProto & ConsumeProto & GroupsProto & QueueProto;
+export type StrataProtocol = AdminProto & ProduceProto & ConsumeProto & GroupsProto & QueueProto & AclProto;
 
 let cached: { packageDefinition: protoLoader.PackageDefinition; protocol: StrataProtocol } | undefined;
 

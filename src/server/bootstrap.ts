@@ -10,7 +10,14 @@ import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OffsetStore } from '../groups/offset-store.js';
 import type { TopicLogsView } from '../groups/topics-view.js';
-import { isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC } from '../core/internal-topics.js';
+import { ACLS_TOPIC, isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC } from '../core/internal-topics.js';
+import { AclAuthorizer } from '../acls/acl-rules.js';
+import { AclStore } from '../acls/acl-store.js';
+import { AuthGate } from './auth/auth-gate.js';
+import { Authenticator } from './auth/authenticator.js';
+import { httpAuthGuard } from './auth/http-auth-guard.js';
+import { JwtVerifier } from './auth/jwt-verifier.js';
+import { StaticTokens } from './auth/static-tokens.js';
 import type { QueueCoordinatorApi, QueueTopicsView } from '../queues/queue-coordinator-api.js';
 import { QueueCoordinator } from '../queues/queue-coordinator.js';
 import { QueueStateStore } from '../queues/queue-state-store.js';
@@ -28,7 +35,7 @@ import { checkCanListen, listenErrorOf } from './listen-check.js';
 import { registerMetricsRoutes } from './metrics/metrics-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { observeErrors } from './status.js';
-import { isTlsEnabled, largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
+import { isAuthenticationEnabled, isTlsEnabled, largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 import { TlsCertificates } from './tls/tls-certificates.js';
 
 export interface RunningServer {
@@ -58,7 +65,13 @@ export interface RunningServer {
  * queue groups over their state store (`__queue_state`), their view of topics and a dead-letter writer
  * over the broker, and the gRPC services over those.
  */
-export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: { fs?: FileSystemPort } = {}): Promise<RunningServer> {
+export interface StartServerOptions {
+  fs?: FileSystemPort;
+  /** Whether a peer address is this machine, for the rule that tokens travel in plaintext only from it (tests fake a remote peer). */
+  isLoopbackPeer?: (remoteAddress: string | undefined) => boolean;
+}
+
+export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: StartServerOptions = {}): Promise<RunningServer> {
   // A taken port says so in one line, before the data dir is created, locked or recovered.
   await checkCanListen(config.host, config.port);
   // The HTTP port comes up first, so that probes see 'starting' (not a refused connection) while
@@ -67,6 +80,16 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const tls = isTlsEnabled(config)
     ? new TlsCertificates({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, ...(config.tlsClientCaFile ? { clientCaFile: config.tlsClientCaFile } : {}) }, logger, () => clock.nowMs())
     : undefined;
+  // Token files and JWT keys are read (and checked) before anything listens, as the certificates are.
+  const authenticator = new Authenticator({
+    ...(config.authTokensFile ? { staticTokens: StaticTokens.fromFile(config.authTokensFile) } : {}),
+    ...(config.jwt ? { jwt: new JwtVerifier(config.jwt, () => clock.nowMs()) } : {}),
+    isMutualTls: config.tlsClientCaFile !== '',
+    ...(options.isLoopbackPeer ? { isLoopbackPeer: options.isLoopbackPeer } : {}),
+  });
+  if (isAuthenticationEnabled(config)) {
+    logger.info({ tokens: config.authTokensFile !== '', jwt: config.jwt !== null, mutualTls: config.tlsClientCaFile !== '', superUsers: config.superUsers }, 'authentication on: every call needs credentials, every access an ACL');
+  }
   if (!tls && config.allowPlaintext) {
     logger.warn({ host: config.host, port: config.port, httpPort: config.httpPort }, 'PLAINTEXT on a listener (allowPlaintext): anyone who reaches it can read, write and delete every topic; configure TLS');
   }
@@ -112,15 +135,20 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let queueStore: QueueStateStore | undefined;
   let queues: QueueCoordinator | undefined;
   let consoleRoutes: { stop(): void } | undefined;
+  let acls: AclStore | undefined;
   try {
     readiness = { phase: 'starting', detail: 'restoring producer sequences, group offsets and queue groups' };
     const startedMs = clock.nowMs();
-    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, ACLS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const idsStartedMs = clock.nowMs();
     const restoredIds = await broker.restoreMessageIds({ skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
     if (restoredIds.partitionCount + restoredIds.failedPartitionCount > 0) logger.info({ ...restoredIds, elapsedMs: clock.nowMs() - idsStartedMs }, 'message ids restored from the dedupe windows');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
+    acls = await AclStore.open(logManager, { nowMs: () => clock.nowMs(), logger });
+    const authorizer = new AclAuthorizer(acls, { isEnabled: authenticator.isEnabled, superUsers: config.superUsers });
+    // Before the console's routes exist: the HTTP port checks them as the gRPC gate checks calls.
+    http?.guard(httpAuthGuard(authenticator, authorizer, logger));
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.
     const topicLogs: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
     const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));
@@ -198,6 +226,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         },
         queues,
         clock,
+        security: { gate: new AuthGate(authenticator, authorizer, logger), acls },
       },
       config,
       logger,
@@ -209,6 +238,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     coordinator?.close();
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
+    await acls?.close().catch(() => undefined);
     await producerIds.close().catch(() => undefined);
     await logManager.close();
     await http?.close();
@@ -220,6 +250,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   logger.info({ dataDir: config.dataDir, host: config.host, port: grpcServer.port, httpPort, topics: logManager.listTopics().length }, 'strata ready');
   let closing: Promise<void> | undefined;
   const queueCoordinator = queues!;
+  const aclStore = acls!;
   return {
     logManager,
     broker,
@@ -239,6 +270,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         try {
           await queueCoordinator.close();
           await queueStore!.close();
+          await aclStore.close();
           await producerIds.close();
         } finally {
           // A failure there (a write under way failed) must not leave the logs open: they close anyway.

@@ -13,14 +13,15 @@ const SERVER_FAULT_STATUSES = new Set([grpc.status.INTERNAL, grpc.status.UNKNOWN
 
 /**
  * The id a call's log lines and its error trailer (`strata-call-id`) carry: the client's
- * `x-request-id` when it sent a printable one, else a new UUID. The same for the whole call.
+ * `x-request-id` when it sent a printable one, else a new UUID. The same for the whole call: kept by
+ * the call's metadata object, which the interceptors (auth-gate.ts) and the handler share.
  */
 export function callIdOf(call: { metadata: grpc.Metadata }): string {
-  let id = callIds.get(call);
+  let id = callIds.get(call.metadata);
   if (id === undefined) {
     const requested = call.metadata.get(REQUEST_ID_METADATA_KEY)[0];
     id = typeof requested === 'string' && PRINTABLE_ID.test(requested) ? requested : randomUUID();
-    callIds.set(call, id);
+    callIds.set(call.metadata, id);
   }
   return id;
 }

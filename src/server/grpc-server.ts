@@ -27,8 +27,11 @@ import { withGuardedStreams } from './library-services.js';
 import { withCallLog } from './call-log.js';
 import type { TlsCertificates } from './tls/tls-certificates.js';
 import type { ServerMetrics } from './metrics/server-metrics.js';
+import type { AclStore } from '../acls/acl-store.js';
+import type { AuthGate } from './auth/auth-gate.js';
+import { createAclService } from './auth/acl-service.js';
 
-const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService'];
+const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService', 'strata.v1.AclService'];
 
 export interface GroupServices {
   coordinator: GroupCoordinator;
@@ -48,6 +51,8 @@ export interface ServerDomain {
   clock: Clock;
   /** The server's metrics, when they are on: produce and fetch counts, open streams. */
   metrics?: ServerMetrics | undefined;
+  /** Authentication and ACLs: the gate every call passes, and the rules the AclService manages. */
+  security: { gate: AuthGate; acls: AclStore };
 }
 
 export interface GrpcServer {
@@ -59,7 +64,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups), grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, queues, clock, metrics }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups, queues, clock, metrics, security }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -73,9 +78,10 @@ export async function startGrpcServer({ broker, topics, groups, queues, clock, m
     logger,
   );
   const server = new grpc.Server({
-    // Every call, health and reflection included, is admitted (per-address caps, memory budget) first;
-    // the last interceptor is the outermost, so the metrics count admitted streams only.
-    interceptors: metrics ? [metrics.streamInterceptor, gate.interceptor] : [gate.interceptor],
+    // Every call, health and reflection included, is admitted (per-address caps, memory budget), then
+    // authenticated and authorized (auth/auth-gate.ts: per request message, before any handler). The
+    // last interceptor is the outermost: the metrics count the streams that passed both.
+    interceptors: metrics ? [metrics.streamInterceptor, gate.interceptor, security.gate.interceptor] : [gate.interceptor, security.gate.interceptor],
     'grpc.max_receive_message_length': config.maxRequestBytes,
     // A read response carries up to max_bytes of batches, or one larger batch whole.
     'grpc.max_send_message_length': MAX_READ_RESPONSE_BYTES,
@@ -94,6 +100,7 @@ export async function startGrpcServer({ broker, topics, groups, queues, clock, m
   server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget, metrics), logger));
   server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget, clock }), logger));
   server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget }), logger));
+  server.addService(withSafeDeserializers(v1.AclService.service), withCallLog(createAclService(security.acls), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));

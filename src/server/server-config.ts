@@ -3,6 +3,7 @@ import { InvalidConfigError } from '../core/errors.js';
 import { MAX_REQUEST_BYTES, MIN_BUDGET_STREAMS, MIN_REQUEST_BYTES, REQUEST_FIELDS_BYTES } from '../core/limits.js';
 import { DEFAULT_HTTP2_WINDOW_BYTES, MAX_HTTP2_WINDOW_BYTES } from './flow-control-window.js';
 import { resolveGroupConfig, type GroupConfig } from '../groups/group-config.js';
+import type { JwtSettings } from './auth/jwt-verifier.js';
 
 /**
  * Server settings. `strata serve --config FILE` reads a JSON object with any of these keys; command
@@ -36,6 +37,17 @@ export interface ServerConfig {
    * delete topics and groups. Off by default: the console is read-only and its API answers 403.
    */
   consoleActions: boolean;
+  /**
+   * Authentication (README "Authentication and ACLs"): a JSON file of static bearer tokens, each a
+   * principal and the SHA-256 of its token (`strata auth hash-token`); JWT settings (issuer,
+   * audience, keys, principal claim). With either, or mutual TLS (tlsClientCaFile), every call needs
+   * credentials and every access an ACL (deny by default); without any, everything is allowed as
+   * ANONYMOUS.
+   */
+  authTokensFile: string;
+  jwt: JwtSettings | null;
+  /** Principals that may do anything, whatever the ACLs say (Kafka's super.users). */
+  superUsers: string[];
   logLevel: string;
   /**
    * The largest gRPC message the server accepts: a produce request is one or more batches plus
@@ -126,6 +138,9 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   tlsClientCaFile: '',
   allowPlaintext: false,
   consoleActions: false,
+  authTokensFile: '',
+  jwt: null,
+  superUsers: [],
   logLevel: 'info',
   // One default-sized batch plus room for the request's other fields.
   maxRequestBytes: MIN_REQUEST_BYTES,
@@ -173,6 +188,7 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
   if (typeof config.consoleActions !== 'boolean') throw new InvalidConfigError(`consoleActions must be true or false, got ${JSON.stringify(config.consoleActions)}`);
   if (config.httpPort !== 0 && config.httpPort === config.port) throw new InvalidConfigError(`httpPort and port are both ${config.port}: give each its own`);
   checkTlsSettings(config);
+  checkAuthSettings(config);
   if (config.maxRequestBytes < MIN_REQUEST_BYTES || config.maxRequestBytes > MAX_REQUEST_BYTES) {
     throw new InvalidConfigError(`maxRequestBytes must be in [${MIN_REQUEST_BYTES}, ${MAX_REQUEST_BYTES}] (a default topic's largest batch, up to the largest any topic may have, plus ${REQUEST_FIELDS_BYTES} for the request's other fields), got ${config.maxRequestBytes}`);
   }
@@ -203,6 +219,19 @@ function checkTlsSettings(config: ServerConfig): void {
   if (!isTlsEnabled(config) && !config.allowPlaintext && !isLoopbackHost(config.host)) {
     throw new InvalidConfigError(`listening on ${config.host} without TLS would let anyone who reaches it read and write every topic: give --tls-cert and --tls-key, or set "allowPlaintext": true in the server config`);
   }
+}
+
+function checkAuthSettings(config: ServerConfig): void {
+  if (typeof config.authTokensFile !== 'string') throw new InvalidConfigError(`authTokensFile must be a file path, got ${String(config.authTokensFile)}`);
+  if (config.jwt !== null && (typeof config.jwt !== 'object' || Array.isArray(config.jwt))) throw new InvalidConfigError('jwt must be an object { issuer, audience, publicKeyFiles or jwksFile, principalClaim } or null');
+  if (!Array.isArray(config.superUsers) || !config.superUsers.every((user) => typeof user === 'string' && user !== '')) {
+    throw new InvalidConfigError(`superUsers must be a list of principal names, got ${JSON.stringify(config.superUsers)}`);
+  }
+}
+
+/** Whether calls need credentials (and accesses ACLs): tokens, JWTs or mutual TLS are configured. */
+export function isAuthenticationEnabled(config: Pick<ServerConfig, 'authTokensFile' | 'jwt' | 'tlsClientCaFile'>): boolean {
+  return config.authTokensFile !== '' || config.jwt !== null || config.tlsClientCaFile !== '';
 }
 
 export function isTlsEnabled(config: Pick<ServerConfig, 'tlsCertFile'>): boolean {

@@ -47,6 +47,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   TOO_MANY_STREAMS: grpc.status.RESOURCE_EXHAUSTED,
   PARTITION_OVERFLOW: grpc.status.RESOURCE_EXHAUSTED,
   INVALID_MESSAGE_ID: grpc.status.INVALID_ARGUMENT,
+  AUTHENTICATION_FAILED: grpc.status.UNAUTHENTICATED,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
 });
 
 export interface DescribedError {

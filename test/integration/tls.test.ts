@@ -97,7 +97,8 @@ describe('TLS on both listeners', () => {
   });
 
   it('mutual TLS: a client certificate signed by the client CA is required; missing, expired or foreign ones are refused', async () => {
-    const server = await start({ tlsCertFile: certs.serverCert, tlsKeyFile: certs.serverKey, tlsClientCaFile: certs.caCert });
+    // Mutual TLS authenticates (alice is the certificate's CN), so ACLs apply: alice is a super user here.
+    const server = await start({ tlsCertFile: certs.serverCert, tlsKeyFile: certs.serverKey, tlsClientCaFile: certs.caCert, superUsers: ['alice'] });
     const alice = client(server, { tls: { ca: pem(certs.caCert), cert: pem(certs.clientCert), key: pem(certs.clientKey) } });
     await alice.admin.createTopic('mtls', { partitions: 1 });
     for (const [what, options] of [
@@ -183,7 +184,7 @@ describe('TLS through strata serve and the CLI', () => {
     const keyFile = join(dir.path, 'server.key');
     copyFileSync(certs.serverCert, certFile);
     copyFileSync(certs.serverKey, keyFile);
-    const server = await startServerProcess(join(dir.path, 'data'), ['--tls-cert', certFile, '--tls-key', keyFile, '--tls-client-ca', certs.caCert]);
+    const server = await startServerProcess(join(dir.path, 'data'), ['--tls-cert', certFile, '--tls-key', keyFile, '--tls-client-ca', certs.caCert, '--super-user', 'alice']);
     cleanups.push(() => server.stop());
     const created = await cli(['--server', server.address, '--tls-ca', certs.caCert, '--tls-cert', certs.clientCert, '--tls-key', certs.clientKey, 'topics', 'create', 'cli-tls', '--partitions', '1']);
     expect(created.stderr).toBe('');

@@ -61,8 +61,16 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * Runs before every matched route's handler (authentication and ACLs, auth/http-auth-guard.ts): throws
+ * an HttpError to refuse. `route` is the route as registered, `METHOD /pattern`.
+ */
+export type HttpGuard = (route: string, request: HttpRequest) => void | Promise<void>;
+
 interface Route {
   method: string;
+  /** `METHOD /pattern` as registered, for the guard. */
+  key: string;
   /** Path segments; `:name` matches one segment, a final `*` the rest of the path (as `params['*']`). */
   segments: string[];
   handler: HttpHandler;
@@ -74,6 +82,7 @@ export class HttpServer {
   private readonly server: Server | TlsServer;
   private readonly options: HttpServerOptions;
   /** Turns a thrown error that is not an HttpError into a reply (e.g. a route group's own error shape). */
+  private guardCheck: HttpGuard | undefined;
   private readonly errorMappers: Array<{ prefix: string; map: (error: unknown) => HttpReply | undefined }> = [];
 
   /** With `tls`, HTTPS on the server's certificates (client certificates required under mutual TLS), reloaded with them. */
@@ -104,7 +113,13 @@ export class HttpServer {
 
   /** Adds a route; the first registered route that matches a request answers it. */
   route(method: string, pattern: string, handler: HttpHandler): this {
-    this.routes.push({ method: method.toUpperCase(), segments: splitPath(pattern), handler });
+    this.routes.push({ method: method.toUpperCase(), key: `${method.toUpperCase()} ${pattern}`, segments: splitPath(pattern), handler });
+    return this;
+  }
+
+  /** Sets the check every request passes before its route's handler runs. */
+  guard(check: HttpGuard): this {
+    this.guardCheck = check;
     return this;
   }
 
@@ -156,7 +171,9 @@ export class HttpServer {
         if (!params) continue;
         pathMatched = true;
         if (route.method !== method && !(route.method === 'GET' && method === 'HEAD')) continue;
-        const reply = await route.handler({ method, url, params, raw: req }, res);
+        const request = { method, url, params, raw: req };
+        if (this.guardCheck) await this.guardCheck(route.key, request);
+        const reply = await route.handler(request, res);
         if (reply) send(res, reply, method === 'HEAD');
         return;
       }

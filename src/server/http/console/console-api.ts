@@ -5,6 +5,7 @@ import type { GroupAdmin } from '../../../groups/group-admin.js';
 import type { ResetTarget } from '../../../groups/offset-reset.js';
 import type { QueueCoordinatorApi } from '../../../queues/queue-coordinator-api.js';
 import { errorBody, HttpError, type HttpReply, type HttpRequest, type HttpServer, readJsonBody } from '../http-server.js';
+import { httpPrincipalOf } from '../../auth/http-auth-guard.js';
 import { CONSOLE_LIMITS } from './console-limits.js';
 import { bodyInteger, choiceParam, integerParam, objectBody, paged, pageParams, stringParam } from './console-query.js';
 import { deadLetterInfo, listDeadLetterTopics, redriveDeadLetters } from './dead-letters.js';
@@ -150,7 +151,8 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
       partitions: partitions as number[],
       target: resetTarget(body),
       execute: body['execute'] === true,
-      requestedBy: 'console',
+      // The authenticated principal when the server has authentication; else just where it came from.
+      requestedBy: httpPrincipalOf(request.raw) ?? 'console',
     });
     return { status: 200, body: result };
   });
