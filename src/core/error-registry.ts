@@ -1,4 +1,13 @@
 import {
+  SubjectNotFoundError,
+  SchemaVersionNotFoundError,
+  SchemaNotFoundError,
+  IncompatibleSchemaError,
+  InvalidSchemaError,
+  InvalidSchemaVersionError,
+  SchemaNotSoftDeletedError,
+  SchemaLimitReachedError,
+  SchemaReferencedError,
   BatchTooLargeError,
   CorruptBatchError,
   DataDirLockedError,
@@ -114,6 +123,15 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new TooManyConnectionsError(m),
   (m) => new TooManyStreamsError(m),
   (m) => new PartitionOverflowError(m),
+  (m) => new SubjectNotFoundError(m),
+  (m) => new SchemaVersionNotFoundError(m),
+  (m) => new SchemaNotFoundError(m),
+  (m) => new IncompatibleSchemaError(m),
+  (m) => new InvalidSchemaError(m),
+  (m) => new InvalidSchemaVersionError(m),
+  (m) => new SchemaNotSoftDeletedError(m),
+  (m) => new SchemaLimitReachedError(m),
+  (m) => new SchemaReferencedError(m),
 ];
 
 /**

@@ -30,3 +30,6 @@ export function refuseInternalTopic(topic: string, action: 'create' | 'produce t
 
 /** The internal topic of queue groups' state: deliveries, answers, dead letters (queues/queue-state-store.ts). */
 export const QUEUE_STATE_TOPIC = '__queue_state';
+
+/** The internal topic of the schema registry: subjects, versions, schemas, compatibility (schemas/schema-registry.ts). */
+export const SCHEMAS_TOPIC = '__schemas';

@@ -277,3 +277,14 @@ export const MAX_HANDLER_ATTEMPTS = 100;
  */
 export const QUEUE_HELD_BATCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
 export const QUEUE_HELD_BATCH_BYTES_PER_SERVER = 256 * 1024 * 1024;
+
+// h-schema (issue 19, the schema registry)
+/** A schema's text (UTF-8) at most; Confluent has no fixed limit, its REST body is bounded by the HTTP port's 1 MiB. */
+export const MAX_SCHEMA_BYTES = 256 * 1024;
+export const MAX_SCHEMA_SUBJECTS = 10_000;
+/** Versions (live and soft-deleted) one subject keeps at most. */
+export const MAX_SCHEMA_VERSIONS_PER_SUBJECT = 1_000;
+export const MAX_SCHEMA_SUBJECT_LENGTH = 255;
+/** References one schema names, and the depth of references of references, at most. */
+export const MAX_SCHEMA_REFERENCES = 100;
+export const MAX_SCHEMA_REFERENCE_DEPTH = 16;
