@@ -10,10 +10,11 @@ import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OffsetStore } from '../groups/offset-store.js';
 import type { TopicLogsView } from '../groups/topics-view.js';
-import { isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC } from '../core/internal-topics.js';
+import { isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, SCHEMAS_TOPIC } from '../core/internal-topics.js';
 import type { QueueCoordinatorApi, QueueTopicsView } from '../queues/queue-coordinator-api.js';
 import { QueueCoordinator } from '../queues/queue-coordinator.js';
 import { QueueStateStore } from '../queues/queue-state-store.js';
+import { SchemaRegistry } from '../schemas/schema-registry.js';
 import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
 import { DeadLetterAppender } from './dead-letter-appender.js';
@@ -24,6 +25,7 @@ import { startGrpcServer } from './grpc-server.js';
 import { registerConsole } from './http/console/console-routes.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
+import { registerSchemaRoutes } from './http/schema-routes.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
 import { isTlsEnabled, largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 import { TlsCertificates } from './tls/tls-certificates.js';
@@ -45,6 +47,8 @@ export interface RunningServer {
   readonly memoryBudget: MemoryBudget;
   /** Queue groups' coordinator (for tests and tools that look at its state directly). */
   readonly queues: QueueCoordinatorApi;
+  /** The schema registry (`__schemas`), served on the HTTP port's Confluent paths and by SchemaService. */
+  readonly schemas: SchemaRegistry;
   /** Clean shutdown: streams ended, in-flight appends finished, every partition flushed, marker written. */
   close(): Promise<void>;
 }
@@ -99,11 +103,12 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let coordinator: GroupCoordinator | undefined;
   let queueStore: QueueStateStore | undefined;
   let queues: QueueCoordinator | undefined;
+  let schemas: SchemaRegistry | undefined;
   let consoleRoutes: { stop(): void } | undefined;
   try {
     readiness = { phase: 'starting', detail: 'restoring producer sequences, group offsets and queue groups' };
     const startedMs = clock.nowMs();
-    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, SCHEMAS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.
@@ -154,6 +159,9 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     // Retention after acknowledgement and overflow see how far groups have consumed, from now on.
     logManager.setConsumptionProgress(new GroupConsumptionProgress(offsets, coordinator, queues));
     const groupAdmin = new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() });
+    schemas = await SchemaRegistry.open(logManager, () => clock.nowMs(), logger);
+    // Before the console's routes: Confluent's paths are the registry's.
+    if (http) registerSchemaRoutes(http, schemas);
     if (http) consoleRoutes = registerConsole(http, { broker, topics: topicAdmin, groups: groupAdmin, queues, clock, areActionsEnabled: config.consoleActions });
     grpcServer = await startGrpcServer(
       {
@@ -177,6 +185,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     coordinator?.close();
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
+    await schemas?.close().catch(() => undefined);
     await producerIds.close().catch(() => undefined);
     await logManager.close();
     await http?.close();
@@ -188,6 +197,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   logger.info({ dataDir: config.dataDir, host: config.host, port: grpcServer.port, httpPort, topics: logManager.listTopics().length }, 'strata ready');
   let closing: Promise<void> | undefined;
   const queueCoordinator = queues!;
+  const schemaRegistry = schemas!;
   return {
     logManager,
     broker,
@@ -196,6 +206,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     reloadTls: () => tls?.reload(),
     memoryBudget: grpcServer.memoryBudget,
     queues: queueCoordinator,
+    schemas: schemaRegistry,
     close() {
       closing ??= (async () => {
         readiness = { phase: 'stopping', detail: 'shutting down' };
@@ -207,6 +218,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         try {
           await queueCoordinator.close();
           await queueStore!.close();
+          await schemaRegistry.close();
           await producerIds.close();
         } finally {
           // A failure there (a write under way failed) must not leave the logs open: they close anyway.
