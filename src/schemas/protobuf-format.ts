@@ -61,7 +61,7 @@ export const protobufFormat: SchemaFormat<ParsedProtobuf> = {
       for (const writerField of writerType.fieldsArray) {
         const readerField = readerType.fieldsById[writerField.id];
         if (!readerField) {
-          if (!readerType.isReservedId(writerField.id)) out.push(`${name}: field ${writerField.id} ('${writerField.name}') removed without reserving its number`);
+          if (!isReservedNumber(readerType, writerField.id)) out.push(`${name}: field ${writerField.id} ('${writerField.name}') removed without reserving its number`);
           continue;
         }
         const where = `${name}: field ${writerField.id} ('${writerField.name}')`;
@@ -93,6 +93,14 @@ function labelOf(field: protobuf.Field): string {
   if (field instanceof protobuf.MapField) return 'map';
   if (field.repeated) return 'repeated';
   return field.required ? 'required' : 'singular';
+}
+
+/**
+ * protobufjs's parser stores `reserved 2;` and `reserved 2 to 4;` as inclusive ranges ([2, 2], [2, 4])
+ * while its isReservedId() treats the end as exclusive, so it misses a single reserved number.
+ */
+function isReservedNumber(type: protobuf.Type, id: number): boolean {
+  return (type.reserved ?? []).some((range) => typeof range !== 'string' && range[0]! <= id && id <= range[1]!);
 }
 
 function addImports(result: protobuf.IParserResult, imports: Set<string>): void {
