@@ -56,6 +56,8 @@ export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
 export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
 export type { StrataClientOptions, StrataTlsOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
+export { SchemaAdmin } from './client/schema-admin.js';
+export type { SchemaCompatibility, SchemaReferenceSpec, SchemaSpec, SchemaType, SchemaVersionInfo, SchemaVersionSpec } from './client/schema-admin.js';
 export type {
   OffsetSpec,
   OffsetResetSpec,

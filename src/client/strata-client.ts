@@ -1,3 +1,5 @@
+import type { SchemaServiceClient } from '../generated/strata/v1/SchemaService.js';
+import { SchemaAdmin } from './schema-admin.js';
 import * as grpc from '@grpc/grpc-js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
@@ -66,6 +68,8 @@ function credentialsFor(tls: StrataClientOptions['tls']): grpc.ChannelCredential
 export class StrataClient implements ClientChannel {
   readonly address: string;
   readonly admin: Admin;
+  /** The server's schema registry (SchemaService). */
+  readonly schemas: SchemaAdmin;
   readonly callTimeoutMs: number;
   readonly clock: Clock;
   /** @internal the channel's connectivity, shared by producers. */
@@ -73,6 +77,7 @@ export class StrataClient implements ClientChannel {
   /** @internal the generated stubs, shared by producers and consumers. */
   readonly stubs: ClientChannel['stubs'];
   private readonly channel: grpc.Channel;
+  private readonly schemaStub: SchemaServiceClient;
 
   constructor(options: StrataClientOptions = {}) {
     this.address = options.address ?? process.env.STRATA_SERVER ?? DEFAULT_SERVER_ADDRESS;
@@ -111,6 +116,8 @@ export class StrataClient implements ClientChannel {
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     if (!(this.callTimeoutMs > 0)) throw new InvalidArgumentError('callTimeoutMs must be positive');
     this.admin = new Admin(this.stubs.admin, this.callTimeoutMs, this.stubs.queue);
+    this.schemaStub = new v1.SchemaService(this.address, credentials, shared);
+    this.schemas = new SchemaAdmin(this.schemaStub, this.callTimeoutMs);
   }
 
   producer(options: ProducerOptions = {}): Producer {
@@ -146,6 +153,7 @@ export class StrataClient implements ClientChannel {
     this.stubs.consume.close();
     this.stubs.groups.close();
     this.stubs.queue.close();
+    this.schemaStub.close();
     this.channel.close();
   }
 }

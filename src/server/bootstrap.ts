@@ -174,6 +174,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           heartbeatStreams,
         },
         queues,
+        schemas,
         clock,
       },
       config,
