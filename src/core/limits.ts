@@ -285,6 +285,8 @@ export const MAX_SCHEMA_SUBJECTS = 10_000;
 /** Versions (live and soft-deleted) one subject keeps at most. */
 export const MAX_SCHEMA_VERSIONS_PER_SUBJECT = 1_000;
 export const MAX_SCHEMA_SUBJECT_LENGTH = 255;
+/** Text of all distinct schemas the registry holds (in memory, and replayed at startup), at most. */
+export const MAX_SCHEMA_TOTAL_BYTES = 256 * 1024 * 1024;
 /** References one schema names, and the depth of references of references, at most. */
 export const MAX_SCHEMA_REFERENCES = 100;
 export const MAX_SCHEMA_REFERENCE_DEPTH = 16;

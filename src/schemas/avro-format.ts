@@ -1,6 +1,6 @@
 import avro from 'avsc';
 import { InvalidSchemaError } from '../core/errors.js';
-import type { SchemaFormat } from './schema-format.js';
+import { canonicalJson, type SchemaFormat } from './schema-format.js';
 
 type AvroType = avro.Type;
 
@@ -23,7 +23,7 @@ export const avroFormat: SchemaFormat<AvroType> = {
 
   canonical(schema) {
     try {
-      return JSON.stringify(JSON.parse(schema));
+      return canonicalJson(JSON.parse(schema));
     } catch {
       return schema.trim();
     }

@@ -1,6 +1,6 @@
 import { Ajv, type AnySchema } from 'ajv';
 import { InvalidSchemaError } from '../core/errors.js';
-import type { SchemaFormat } from './schema-format.js';
+import { canonicalJson, type SchemaFormat } from './schema-format.js';
 
 type JsonSchema = boolean | { readonly [keyword: string]: unknown };
 
@@ -74,16 +74,6 @@ function parseJson(text: string, what: string): unknown {
   } catch (error) {
     throw new InvalidSchemaError(`invalid JSON Schema ${what}: not JSON (${(error as Error).message})`);
   }
-}
-
-/** JSON with object keys sorted, so key order does not make two schemas different. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 const NOT_ANALYSED = ['oneOf', 'anyOf', 'allOf', 'not', 'if', 'then', 'else', 'patternProperties', 'dependencies', 'dependentSchemas', 'dependentRequired', '$ref', 'format'];

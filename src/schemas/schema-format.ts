@@ -31,3 +31,13 @@ export interface SchemaFormat<Parsed> {
   canonical(schema: string): string;
   incompatibilities(reader: Parsed, writer: Parsed): string[];
 }
+
+/** JSON with object keys sorted (arrays keep their order), so key order and whitespace do not make two schemas different. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,6 +1,6 @@
 import { IncompatibleSchemaError, InvalidArgumentError, InvalidSchemaError, InvalidSchemaVersionError, SchemaLimitReachedError, SchemaNotFoundError, SchemaNotSoftDeletedError, SchemaReferencedError, SchemaVersionNotFoundError, SubjectNotFoundError } from '../core/errors.js';
 import { SCHEMAS_TOPIC } from '../core/internal-topics.js';
-import { MAX_SCHEMA_BYTES, MAX_SCHEMA_REFERENCE_DEPTH, MAX_SCHEMA_REFERENCES, MAX_SCHEMA_SUBJECT_LENGTH, MAX_SCHEMA_SUBJECTS, MAX_SCHEMA_VERSIONS_PER_SUBJECT } from '../core/limits.js';
+import { MAX_SCHEMA_BYTES, MAX_SCHEMA_REFERENCE_DEPTH, MAX_SCHEMA_REFERENCES, MAX_SCHEMA_SUBJECT_LENGTH, MAX_SCHEMA_SUBJECTS, MAX_SCHEMA_TOTAL_BYTES, MAX_SCHEMA_VERSIONS_PER_SUBJECT } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { StateLog, type StateLogEntry } from '../storage/state-log.js';
 import type { StateLogPort } from '../storage/state-log-port.js';
@@ -57,6 +57,8 @@ export class SchemaRegistry {
   private readonly configs = new Map<string, CompatibilityLevel>();
   private globalLevel: CompatibilityLevel | undefined;
   private nextId = 1;
+  /** UTF-8 bytes of the texts in `schemas` (MAX_SCHEMA_TOTAL_BYTES bounds it). */
+  private schemaBytes = 0;
   private writes: Promise<unknown> = Promise.resolve();
   private readonly parsedById = new Map<number, unknown>();
 
@@ -167,6 +169,9 @@ export class SchemaRegistry {
       const versions = this.subjects.get(subject);
       if (!versions && this.subjects.size >= MAX_SCHEMA_SUBJECTS) throw new SchemaLimitReachedError(`the registry holds ${MAX_SCHEMA_SUBJECTS} subjects, its limit`);
       if (versions && versions.size >= MAX_SCHEMA_VERSIONS_PER_SUBJECT) throw new SchemaLimitReachedError(`subject '${subject}' holds ${MAX_SCHEMA_VERSIONS_PER_SUBJECT} versions, its limit: hard-delete old ones`);
+      if (existingId === undefined && this.schemaBytes + Buffer.byteLength(input.schema, 'utf8') > MAX_SCHEMA_TOTAL_BYTES) {
+        throw new SchemaLimitReachedError(`the registry holds ${this.schemaBytes} bytes of schemas; at most ${MAX_SCHEMA_TOTAL_BYTES}: hard-delete unused ones`);
+      }
       const level = this.getConfig(subject, { defaultToGlobal: true })!;
       const messages = this.incompatibilities(level, prepared, live);
       if (messages.length > 0) throw new IncompatibleSchemaError(`the schema is incompatible with subject '${subject}' under ${level}: ${messages.join('; ')}`, messages);
@@ -334,7 +339,10 @@ export class SchemaRegistry {
         return;
       case 'version': {
         const contentKey = contentKeyOf(record);
-        if (!this.schemas.has(record.id)) this.schemas.set(record.id, { schemaType: record.schemaType, schema: record.schema, references: record.references, contentKey });
+        if (!this.schemas.has(record.id)) {
+          this.schemas.set(record.id, { schemaType: record.schemaType, schema: record.schema, references: record.references, contentKey });
+          this.schemaBytes += Buffer.byteLength(record.schema, 'utf8');
+        }
         this.idByContent.set(contentKey, record.id);
         this.nextId = Math.max(this.nextId, record.id + 1);
         let versions = this.subjects.get(record.subject);
@@ -351,7 +359,10 @@ export class SchemaRegistry {
           const stored = this.schemas.get(entry.id);
           this.schemas.delete(entry.id);
           this.parsedById.delete(entry.id);
-          if (stored) this.idByContent.delete(stored.contentKey);
+          if (stored) {
+            this.idByContent.delete(stored.contentKey);
+            this.schemaBytes -= Buffer.byteLength(stored.schema, 'utf8');
+          }
         }
         return;
       }
