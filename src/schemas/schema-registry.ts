@@ -120,6 +120,18 @@ export class SchemaRegistry {
     return out;
   }
 
+  /** Ids of the live schemas that reference a version of `subject` (Confluent's referencedby). */
+  referencedBy(subject: string, selector: VersionSelector): number[] {
+    const { version } = this.getVersion(subject, selector);
+    const ids = new Set<number>();
+    for (const versions of this.subjects.values()) {
+      for (const entry of versions.values()) {
+        if (!entry.isDeleted && (this.schemas.get(entry.id)?.references ?? []).some((r) => r.subject === subject && r.version === version)) ids.add(entry.id);
+      }
+    }
+    return [...ids].sort((a, b) => a - b);
+  }
+
   /** The version of `subject` holding this schema (Confluent's lookup). */
   lookup(subject: string, input: SchemaInput, options: { includeDeleted?: boolean } = {}): RegisteredSchema {
     const versions = this.versionsOf(subject, options.includeDeleted);

@@ -75,6 +75,14 @@ describe('schema registry: Confluent REST API on the HTTP port', () => {
     const lookedUp = await rest(port(), 'POST', '/subjects/people-value', { schema: JSON.stringify(userV2) });
     expect(lookedUp.json).toMatchObject({ subject: 'people-value', version: 2, id: v2.id });
     expect((await rest(port(), 'GET', '/schemas/types')).json).toEqual(['AVRO', 'JSON', 'PROTOBUF']);
+    // A reference: a record type of another subject, named by its full name.
+    const address = { type: 'record', name: 'Address', namespace: 'strata.test', fields: [{ name: 'city', type: 'string' }] };
+    const person = { type: 'record', name: 'Person', namespace: 'strata.test', fields: [{ name: 'home', type: 'strata.test.Address' }] };
+    await rest(port(), 'POST', '/subjects/address-value/versions', { schema: JSON.stringify(address) });
+    const references = [{ name: 'strata.test.Address', subject: 'address-value', version: 1 }];
+    const personId = (await rest(port(), 'POST', '/subjects/person-value/versions', { schema: JSON.stringify(person), references })).json.id;
+    expect((await rest(port(), 'GET', `/schemas/ids/${personId}`)).json).toEqual({ schema: JSON.stringify(person), references });
+    expect((await rest(port(), 'GET', '/subjects/address-value/versions/1/referencedby')).json).toEqual([personId]);
   });
 
   it('an incompatible change is 409 and stores nothing; the compatibility endpoint says why with verbose=true', async () => {

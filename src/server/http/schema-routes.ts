@@ -63,6 +63,7 @@ export function registerSchemaRoutes(http: HttpServer, registry: SchemaRegistry)
   http.route('GET', '/subjects/:subject/versions/:version/schema', (request) =>
     rawSchema(registry.getVersion(request.params.subject!, parseVersionSelector(request.params.version!), includeDeleted(request)).schema),
   );
+  http.route('GET', '/subjects/:subject/versions/:version/referencedby', (request) => ok(registry.referencedBy(request.params.subject!, parseVersionSelector(request.params.version!))));
   http.route('DELETE', '/subjects/:subject/versions/:version', async (request) =>
     ok(await registry.deleteVersion(request.params.subject!, parseVersionSelector(request.params.version!), isPermanent(request))),
   );
