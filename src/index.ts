@@ -60,6 +60,8 @@ export type { StrataClientOptions, StrataTlsOptions, TopicDescription as TopicDe
 export { Admin } from './client/admin.js';
 export { AclAdmin, type AclRuleSpec, type AclRule, type AclChangeResult } from './client/acl-admin.js';
 export type { BearerTokenSource } from './client/bearer-token.js';
+export { SchemaAdmin } from './client/schema-admin.js';
+export type { SchemaCompatibility, SchemaReferenceSpec, SchemaSpec, SchemaType, SchemaVersionInfo, SchemaVersionSpec } from './client/schema-admin.js';
 export type {
   OffsetSpec,
   OffsetResetSpec,

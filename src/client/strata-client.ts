@@ -1,3 +1,5 @@
+import type { SchemaServiceClient } from '../generated/strata/v1/SchemaService.js';
+import { SchemaAdmin } from './schema-admin.js';
 import * as grpc from '@grpc/grpc-js';
 import { AclAdmin } from './acl-admin.js';
 import { bearerTokenInterceptor, type BearerTokenSource } from './bearer-token.js';
@@ -76,6 +78,8 @@ export class StrataClient implements ClientChannel {
   readonly admin: Admin;
   /** Access control rules (the server's AclService): add, remove (each with a dry run), list. */
   readonly acls: AclAdmin;
+  /** The server's schema registry (SchemaService). */
+  readonly schemas: SchemaAdmin;
   readonly callTimeoutMs: number;
   readonly clock: Clock;
   /** @internal the channel's connectivity, shared by producers. */
@@ -83,6 +87,7 @@ export class StrataClient implements ClientChannel {
   /** @internal the generated stubs, shared by producers and consumers. */
   readonly stubs: ClientChannel['stubs'];
   private readonly channel: grpc.Channel;
+  private readonly schemaStub: SchemaServiceClient;
 
   constructor(options: StrataClientOptions = {}) {
     this.address = options.address ?? process.env.STRATA_SERVER ?? DEFAULT_SERVER_ADDRESS;
@@ -123,6 +128,8 @@ export class StrataClient implements ClientChannel {
     if (!(this.callTimeoutMs > 0)) throw new InvalidArgumentError('callTimeoutMs must be positive');
     this.admin = new Admin(this.stubs.admin, this.callTimeoutMs, this.stubs.queue);
     this.acls = new AclAdmin(new v1.AclService(this.address, credentials, shared), this.callTimeoutMs);
+    this.schemaStub = new v1.SchemaService(this.address, credentials, shared);
+    this.schemas = new SchemaAdmin(this.schemaStub, this.callTimeoutMs);
   }
 
   producer(options: ProducerOptions = {}): Producer {
@@ -158,6 +165,7 @@ export class StrataClient implements ClientChannel {
     this.stubs.consume.close();
     this.stubs.groups.close();
     this.stubs.queue.close();
+    this.schemaStub.close();
     this.channel.close();
   }
 }

@@ -1,6 +1,15 @@
 import {
   AuthenticationFailedError,
   PermissionDeniedError,
+  SubjectNotFoundError,
+  SchemaVersionNotFoundError,
+  SchemaNotFoundError,
+  IncompatibleSchemaError,
+  InvalidSchemaError,
+  InvalidSchemaVersionError,
+  SchemaNotSoftDeletedError,
+  SchemaLimitReachedError,
+  SchemaReferencedError,
   BatchTooLargeError,
   CorruptBatchError,
   DataDirLockedError,
@@ -120,6 +129,15 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new InvalidMessageIdError(m),
   (m) => new AuthenticationFailedError(m),
   (m) => new PermissionDeniedError(m),
+  (m) => new SubjectNotFoundError(m),
+  (m) => new SchemaVersionNotFoundError(m),
+  (m) => new SchemaNotFoundError(m),
+  (m) => new IncompatibleSchemaError(m),
+  (m) => new InvalidSchemaError(m),
+  (m) => new InvalidSchemaVersionError(m),
+  (m) => new SchemaNotSoftDeletedError(m),
+  (m) => new SchemaLimitReachedError(m),
+  (m) => new SchemaReferencedError(m),
 ];
 
 /**

@@ -408,3 +408,62 @@ export class PermissionDeniedError extends StrataError {
   readonly code = 'PERMISSION_DENIED';
   readonly retriable = false;
 }
+
+// h-schema (issue 19, the schema registry): each carries the Confluent error code its REST answer uses.
+
+/** No such subject (or only soft-deleted versions of it, where those are not asked for). Confluent 40401. */
+export class SubjectNotFoundError extends StrataError {
+  readonly code = 'SUBJECT_NOT_FOUND';
+  readonly retriable = false;
+}
+
+/** The subject has no such version. Confluent 40402. */
+export class SchemaVersionNotFoundError extends StrataError {
+  readonly code = 'SCHEMA_VERSION_NOT_FOUND';
+  readonly retriable = false;
+}
+
+/** No schema with that id, or the schema asked for is not registered under the subject. Confluent 40403. */
+export class SchemaNotFoundError extends StrataError {
+  readonly code = 'SCHEMA_NOT_FOUND';
+  readonly retriable = false;
+}
+
+/** The schema breaks the subject's compatibility level against the versions it is checked with. Confluent 409. */
+export class IncompatibleSchemaError extends StrataError {
+  readonly code = 'INCOMPATIBLE_SCHEMA';
+  readonly retriable = false;
+  constructor(message: string, readonly incompatibilities: readonly string[] = []) {
+    super(message);
+  }
+}
+
+/** The schema does not parse for its type, a reference is missing, or it is too large. Confluent 42201. */
+export class InvalidSchemaError extends StrataError {
+  readonly code = 'INVALID_SCHEMA';
+  readonly retriable = false;
+}
+
+/** A version that is not a positive integer or `latest`. Confluent 42202. */
+export class InvalidSchemaVersionError extends StrataError {
+  readonly code = 'INVALID_SCHEMA_VERSION';
+  readonly retriable = false;
+}
+
+/** A hard delete of a version or subject that was not soft-deleted first (Confluent 40405 / 40407). */
+export class SchemaNotSoftDeletedError extends StrataError {
+  readonly code = 'SCHEMA_NOT_SOFT_DELETED';
+  readonly retriable = false;
+}
+
+/** The registry holds as many subjects, or the subject as many versions, as it may (limits.ts). */
+export class SchemaLimitReachedError extends StrataError {
+  readonly code = 'SCHEMA_LIMIT_REACHED';
+  readonly retriable = false;
+}
+
+/** A version is still referenced by another schema, so it may not be deleted. Confluent 42206. */
+export class SchemaReferencedError extends StrataError {
+  readonly code = 'SCHEMA_REFERENCED';
+  readonly retriable = false;
+}

@@ -33,3 +33,5 @@ export const QUEUE_STATE_TOPIC = '__queue_state';
 
 /** The internal topic of access control rules (acls/acl-store.ts): rebuilt from it at startup. */
 export const ACLS_TOPIC = '__acls';
+/** The internal topic of the schema registry: subjects, versions, schemas, compatibility (schemas/schema-registry.ts). */
+export const SCHEMAS_TOPIC = '__schemas';

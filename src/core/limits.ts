@@ -299,3 +299,16 @@ export const DEDUPE_EVICTION_LOG_INTERVAL_MS = 60_000;
  * says how many it left out, so a client failing in a loop cannot flood the log.
  */
 export const MAX_FAILED_CALL_LOG_LINES_PER_SECOND = 100;
+
+// h-schema (issue 19, the schema registry)
+/** A schema's text (UTF-8) at most; Confluent has no fixed limit, its REST body is bounded by the HTTP port's 1 MiB. */
+export const MAX_SCHEMA_BYTES = 256 * 1024;
+export const MAX_SCHEMA_SUBJECTS = 10_000;
+/** Versions (live and soft-deleted) one subject keeps at most. */
+export const MAX_SCHEMA_VERSIONS_PER_SUBJECT = 1_000;
+export const MAX_SCHEMA_SUBJECT_LENGTH = 255;
+/** Text of all distinct schemas the registry holds (in memory, and replayed at startup), at most. */
+export const MAX_SCHEMA_TOTAL_BYTES = 256 * 1024 * 1024;
+/** References one schema names, and the depth of references of references, at most. */
+export const MAX_SCHEMA_REFERENCES = 100;
+export const MAX_SCHEMA_REFERENCE_DEPTH = 16;

@@ -10,7 +10,7 @@ import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OffsetStore } from '../groups/offset-store.js';
 import type { TopicLogsView } from '../groups/topics-view.js';
-import { ACLS_TOPIC, isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC } from '../core/internal-topics.js';
+import { ACLS_TOPIC, isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, SCHEMAS_TOPIC } from '../core/internal-topics.js';
 import { AclAuthorizer } from '../acls/acl-rules.js';
 import { AclStore } from '../acls/acl-store.js';
 import { AuthGate } from './auth/auth-gate.js';
@@ -21,6 +21,7 @@ import { StaticTokens } from './auth/static-tokens.js';
 import type { QueueCoordinatorApi, QueueTopicsView } from '../queues/queue-coordinator-api.js';
 import { QueueCoordinator } from '../queues/queue-coordinator.js';
 import { QueueStateStore } from '../queues/queue-state-store.js';
+import { SchemaRegistry } from '../schemas/schema-registry.js';
 import type { FileSystemPort } from '../storage/file-system.js';
 import { LogManager } from '../storage/log-manager.js';
 import { DeadLetterAppender } from './dead-letter-appender.js';
@@ -31,6 +32,7 @@ import { startGrpcServer } from './grpc-server.js';
 import { registerConsole } from './http/console/console-routes.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
+import { registerSchemaRoutes } from './http/schema-routes.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
 import { registerMetricsRoutes } from './metrics/metrics-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
@@ -55,6 +57,8 @@ export interface RunningServer {
   readonly memoryBudget: MemoryBudget;
   /** Queue groups' coordinator (for tests and tools that look at its state directly). */
   readonly queues: QueueCoordinatorApi;
+  /** The schema registry (`__schemas`), served on the HTTP port's Confluent paths and by SchemaService. */
+  readonly schemas: SchemaRegistry;
   /** Clean shutdown: streams ended, in-flight appends finished, every partition flushed, marker written. */
   close(): Promise<void>;
 }
@@ -134,12 +138,13 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let coordinator: GroupCoordinator | undefined;
   let queueStore: QueueStateStore | undefined;
   let queues: QueueCoordinator | undefined;
+  let schemas: SchemaRegistry | undefined;
   let consoleRoutes: { stop(): void } | undefined;
   let acls: AclStore | undefined;
   try {
     readiness = { phase: 'starting', detail: 'restoring producer sequences, group offsets and queue groups' };
     const startedMs = clock.nowMs();
-    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, ACLS_TOPIC] });
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, ACLS_TOPIC, SCHEMAS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const idsStartedMs = clock.nowMs();
     const restoredIds = await broker.restoreMessageIds({ skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
@@ -199,6 +204,9 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     // Retention after acknowledgement and overflow see how far groups have consumed, from now on.
     logManager.setConsumptionProgress(new GroupConsumptionProgress(offsets, coordinator, queues));
     const groupAdmin = new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() });
+    schemas = await SchemaRegistry.open(logManager, () => clock.nowMs(), logger);
+    // Before the console's routes: Confluent's paths are the registry's.
+    if (http) registerSchemaRoutes(http, schemas);
     if (http) consoleRoutes = registerConsole(http, { broker, topics: topicAdmin, groups: groupAdmin, queues, clock, areActionsEnabled: config.consoleActions });
     if (metrics) {
       const queueCoordinator = queues;
@@ -225,6 +233,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           heartbeatStreams,
         },
         queues,
+        schemas,
         clock,
         security: { gate: new AuthGate(authenticator, authorizer, logger), acls },
       },
@@ -239,6 +248,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
     await acls?.close().catch(() => undefined);
+    await schemas?.close().catch(() => undefined);
     await producerIds.close().catch(() => undefined);
     await logManager.close();
     await http?.close();
@@ -251,6 +261,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let closing: Promise<void> | undefined;
   const queueCoordinator = queues!;
   const aclStore = acls!;
+  const schemaRegistry = schemas!;
   return {
     logManager,
     broker,
@@ -259,6 +270,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     reloadTls: () => tls?.reload(),
     memoryBudget: grpcServer.memoryBudget,
     queues: queueCoordinator,
+    schemas: schemaRegistry,
     close() {
       closing ??= (async () => {
         readiness = { phase: 'stopping', detail: 'shutting down' };
@@ -271,6 +283,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           await queueCoordinator.close();
           await queueStore!.close();
           await aclStore.close();
+          await schemaRegistry.close();
           await producerIds.close();
         } finally {
           // A failure there (a write under way failed) must not leave the logs open: they close anyway.

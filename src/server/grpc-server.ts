@@ -17,6 +17,8 @@ import type { GroupOffsets } from '../groups/group-offsets.js';
 import { createProduceService } from './produce-service.js';
 import type { QueueCoordinatorApi } from '../queues/queue-coordinator-api.js';
 import { createQueueService } from './queue-service.js';
+import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { createSchemaService } from './schema-service.js';
 import { withSafeDeserializers } from './safe-deserialize.js';
 import { streamReservedBytes, type ServerConfig } from './server-config.js';
 import { AdmissionGate } from './admission-gate.js';
@@ -31,7 +33,7 @@ import type { AclStore } from '../acls/acl-store.js';
 import type { AuthGate } from './auth/auth-gate.js';
 import { createAclService } from './auth/acl-service.js';
 
-const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService', 'strata.v1.AclService'];
+const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService', 'strata.v1.AclService', 'strata.v1.SchemaService'];
 
 export interface GroupServices {
   coordinator: GroupCoordinator;
@@ -47,6 +49,8 @@ export interface ServerDomain {
   groups: GroupServices;
   /** Queue groups (queues/): members' sessions and the operator's calls. */
   queues: QueueCoordinatorApi;
+  /** The schema registry (schemas/). */
+  schemas: SchemaRegistry;
   /** The clock the composition root gives the domain, for the services' own timing (heartbeat rate). */
   clock: Clock;
   /** The server's metrics, when they are on: produce and fetch counts, open streams. */
@@ -63,8 +67,8 @@ export interface GrpcServer {
   shutdown(): Promise<void>;
 }
 
-/** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups), grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, queues, clock, metrics, security }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
+/** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups, ACLs, schemas), grpc.health.v1 and server reflection. */
+export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -101,6 +105,7 @@ export async function startGrpcServer({ broker, topics, groups, queues, clock, m
   server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget, clock }), logger));
   server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget }), logger));
   server.addService(withSafeDeserializers(v1.AclService.service), withCallLog(createAclService(security.acls), logger));
+  server.addService(withSafeDeserializers(v1.SchemaService.service), withCallLog(createSchemaService(schemas), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));

@@ -16,6 +16,7 @@ export function httpPrincipalOf(raw: object): string | undefined {
 type RouteAccess = { accesses(params: Readonly<Record<string, string>>): ResourceAccess[]; isOpen?: boolean; audit?: boolean };
 
 const cluster = (operation: ResourceAccess['operation']): ResourceAccess => ({ resourceType: 'cluster', resourceName: CLUSTER_RESOURCE_NAME, operation });
+const subject = (operation: ResourceAccess['operation']) => (p: Readonly<Record<string, string>>): ResourceAccess[] => [{ resourceType: 'schema_subject', resourceName: p.subject ?? '', operation }];
 const topic = (operation: ResourceAccess['operation']) => (p: Readonly<Record<string, string>>): ResourceAccess[] => [{ resourceType: 'topic', resourceName: p.topic ?? '', operation }];
 
 /**
@@ -44,6 +45,28 @@ export const HTTP_ROUTE_ACCESS_TABLE: Readonly<Record<string, RouteAccess>> = Ob
   'GET /api/dead-letters/:topic': { accesses: topic('read') },
   // A redrive writes to the topics its records came from, named inside the records: an operator's action on the cluster.
   'POST /api/dead-letters/:topic/redrive': { accesses: (p) => [...topic('read')(p), cluster('alter')], audit: true },
+  'GET /metrics': { accesses: () => [cluster('describe')] },
+  // The schema registry's REST API (Confluent's paths): as the SchemaService's rows in rpc-access-table.ts.
+  'GET /schemas/types': { accesses: () => [] },
+  'GET /schemas/ids/:id': { accesses: () => [] },
+  'GET /schemas/ids/:id/schema': { accesses: () => [] },
+  'GET /schemas/ids/:id/versions': { accesses: () => [cluster('describe')] },
+  'GET /subjects': { accesses: () => [cluster('describe')] },
+  'POST /subjects/:subject': { accesses: subject('read') },
+  'DELETE /subjects/:subject': { accesses: subject('delete'), audit: true },
+  'GET /subjects/:subject/versions': { accesses: subject('describe') },
+  'POST /subjects/:subject/versions': { accesses: subject('write'), audit: true },
+  'GET /subjects/:subject/versions/:version': { accesses: subject('read') },
+  'GET /subjects/:subject/versions/:version/schema': { accesses: subject('read') },
+  'GET /subjects/:subject/versions/:version/referencedby': { accesses: subject('describe') },
+  'DELETE /subjects/:subject/versions/:version': { accesses: subject('delete'), audit: true },
+  'POST /compatibility/subjects/:subject/versions/:version': { accesses: subject('read') },
+  'POST /compatibility/subjects/:subject/versions': { accesses: subject('read') },
+  'GET /config': { accesses: () => [cluster('describe')] },
+  'PUT /config': { accesses: () => [cluster('alter')], audit: true },
+  'GET /config/:subject': { accesses: subject('describe') },
+  'PUT /config/:subject': { accesses: subject('alter'), audit: true },
+  'DELETE /config/:subject': { accesses: subject('alter'), audit: true },
 });
 
 /**

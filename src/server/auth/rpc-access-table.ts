@@ -65,6 +65,18 @@ export const RPC_ACCESS_TABLE: Readonly<Record<string, RpcAccess>> = Object.free
   '/strata.v1.AclService/AddAcl': { accesses: () => [cluster('alter')], audit: true },
   '/strata.v1.AclService/RemoveAcl': { accesses: () => [cluster('alter')], audit: true },
   '/strata.v1.AclService/ListAcls': { accesses: () => [cluster('describe')] },
+  // Schemas: a subject is the resource. A schema by id is readable by any authenticated principal:
+  // serializers fetch the writer's schema by the id in each record to decode it, and an id names no subject.
+  '/strata.v1.SchemaService/RegisterSchema': { accesses: (r) => [on('schema_subject', 'write')(r.subject)], audit: true },
+  '/strata.v1.SchemaService/GetSchemaById': { accesses: none },
+  '/strata.v1.SchemaService/GetSchemaVersion': { accesses: (r) => [on('schema_subject', 'read')(r.subject)] },
+  '/strata.v1.SchemaService/ListSubjects': { accesses: none, listFilter: { field: 'subjects', resourceType: 'schema_subject', nameOf: (subject) => subject } },
+  '/strata.v1.SchemaService/ListSchemaVersions': { accesses: (r) => [on('schema_subject', 'describe')(r.subject)] },
+  '/strata.v1.SchemaService/CheckSchemaCompatibility': { accesses: (r) => [on('schema_subject', 'read')(r.subject)] },
+  '/strata.v1.SchemaService/DeleteSchemaVersion': { accesses: (r) => [on('schema_subject', 'delete')(r.subject)], audit: true },
+  '/strata.v1.SchemaService/DeleteSubject': { accesses: (r) => [on('schema_subject', 'delete')(r.subject)], audit: true },
+  '/strata.v1.SchemaService/GetSchemaConfig': { accesses: (r) => [r.subject ? on('schema_subject', 'describe')(r.subject) : cluster('describe')] },
+  '/strata.v1.SchemaService/SetSchemaConfig': { accesses: (r) => [r.subject ? on('schema_subject', 'alter')(r.subject) : cluster('alter')], audit: true },
   // Health is open: probes and load balancers carry no credentials, and it tells nothing but "serving".
   '/grpc.health.v1.Health/Check': { accesses: none, isOpen: true },
   '/grpc.health.v1.Health/Watch': { accesses: none, isOpen: true },
