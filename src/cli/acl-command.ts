@@ -1,6 +1,6 @@
 import { InvalidArgumentError as UsageError, type Command } from 'commander';
 import type { AclRuleSpec } from '../client/acl-admin.js';
-import { printJson, printTable, withClient } from './cli-context.js';
+import { examples, printJson, printTable, withClient } from './cli-context.js';
 
 interface AclRuleOptions {
   principal: string;
@@ -63,9 +63,16 @@ function ruleOptions(command: Command): Command {
 
 /** `strata acl add|remove|list`: the server's access control rules (servers with authentication). */
 export function registerAclCommand(program: Command): void {
-  const acl = program.command('acl').description('access control rules (servers with authentication configured)');
+  const acl = program
+    .command('acl')
+    .description('access control rules (servers with authentication configured)')
+    .addHelpText('after', examples('strata acl add --principal alice --operation write --topic orders. --prefix --execute', 'strata acl list --principal alice'));
+  const actionExamples = {
+    add: examples('strata acl add --principal alice --operation read --topic orders            # a dry run', "strata acl add --principal '*' --operation describe --cluster --execute"),
+    remove: examples('strata acl remove --principal alice --operation read --topic orders --execute'),
+  };
   for (const action of ['add', 'remove'] as const) {
-    ruleOptions(acl.command(action).description(`${action} a rule (a dry run unless --execute)`)).action(async (options: AclRuleOptions, command: Command) => {
+    ruleOptions(acl.command(action).description(`${action} a rule (a dry run unless --execute)`).addHelpText('after', actionExamples[action])).action(async (options: AclRuleOptions, command: Command) => {
       const rule = ruleFromOptions(options);
       const isDryRun = options.execute !== true;
       const result = await withClient(command, (client) => client.acls[action](rule, { dryRun: isDryRun }));
@@ -82,6 +89,7 @@ export function registerAclCommand(program: Command): void {
   acl
     .command('list')
     .description('list the rules')
+    .addHelpText('after', examples('strata acl list', 'strata acl list --principal alice --resource-type topic --json'))
     .option('--principal <name>', "only this principal's rules")
     .option('--resource-type <type>', 'only rules on this resource type (topic, group, queue_group, schema_subject, cluster)')
     .option('--json', 'print JSON')
