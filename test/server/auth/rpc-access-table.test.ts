@@ -47,13 +47,16 @@ describe('the access table', () => {
       .filter(([path]) => path.startsWith('/strata.'))
       .filter(([, row]) => row.accesses(emptyRequest).length === 0)
       .map(([path]) => path);
-    // Lists are cut per item; a producer id names nothing; a queue session's answers belong to its join.
+    // Lists are cut per item; a producer id names nothing; a queue session's answers belong to its join;
+    // a schema id names no subject (serializers read the writer's schema by the id in each record).
     expect(withoutResource.sort()).toEqual([
       '/strata.v1.AdminService/ListGroups',
       '/strata.v1.AdminService/ListTopics',
       '/strata.v1.ProduceService/InitProducer',
       '/strata.v1.QueueService/ListQueueGroups',
       '/strata.v1.QueueService/QueueSession',
+      '/strata.v1.SchemaService/GetSchemaById',
+      '/strata.v1.SchemaService/ListSubjects',
     ]);
     expect(RPC_ACCESS_TABLE['/strata.v1.QueueService/QueueSession']!.accesses({ join: { groupId: 'g', topics: ['a', 'b', 'a'] } })).toEqual([
       { resourceType: 'queue_group', resourceName: 'g', operation: 'read' },
