@@ -12,10 +12,10 @@ import { MAX_GROUP_COMMIT_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { validateBatches, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
-import { countSegmentsBelow, recoverLogStart, writeLogStartOffset } from './log-start-file.js';
+import { recoverLogStart } from './log-start-file.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
-import { countConsumedSegments, countSegmentsToDelete } from './retention.js';
+import { PartitionRetention, type LogStartAdvance, type RetentionResult } from './partition-retention.js';
 import { GroupCommit, recordCount } from './group-commit.js';
 import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
 import { PartitionOverflow } from './partition-overflow.js';
@@ -26,9 +26,9 @@ import { PartitionFlushTimer } from './partition-flush-timer.js';
 import { DamagedBatchError, type Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
-import { describeIoError, isOutOfSpaceError, type WriteState } from './write-state.js';
+import { describeIoError, type WriteState } from './write-state.js';
 
-export type { AckLevel, AppendResult, ConfigListener };
+export type { AckLevel, AppendResult, ConfigListener, LogStartAdvance, RetentionResult };
 
 export interface ReadResult {
   /** Whole raw batches; the first may start before the offset asked for (the reader skips). */
@@ -53,11 +53,6 @@ export interface AppendOptions {
   admit?: (headers: readonly BatchHeader[]) => AppendResult | Promise<AppendResult> | { replacement: Buffer; headers: readonly BatchHeader[] } | undefined;
 }
 
-export interface LogStartAdvance {
-  previousLogStartOffset: number;
-  logStartOffset: number;
-}
-
 export interface PartitionLogOptions {
   fs: FileSystemPort;
   directory: string;
@@ -73,14 +68,6 @@ export interface PartitionLogOptions {
   consumption?: ConsumptionProgress;
   /** Where overflow=drop-oldest counts the records groups lose unread. */
   unconsumedRemovals?: UnconsumedRemovals;
-}
-
-/** What one retention run did to a partition; the log start before and after, to count what groups lost. */
-export interface RetentionResult {
-  deletedSegments: number;
-  deletedBytes: number;
-  previousLogStartOffset: number;
-  logStartOffset: number;
 }
 
 /**
@@ -106,10 +93,8 @@ export class PartitionLog {
   private lastNotifiedHighWatermark: number;
   /** The max.unconsumed.* limits (read from the config at each use). */
   readonly overflow: PartitionOverflow;
-  /** The log start a purge set (log-start-file.ts); the first segment's base offset may pass it. */
-  private purgedBeforeOffset: number;
-  /** Purges, one at a time: each writes the log start file, and a later one must not be overtaken. */
-  private logStartChain: Promise<unknown> = Promise.resolve();
+  /** The log start and what moves it: retention runs and purges (partition-retention.ts). */
+  private readonly retention: PartitionRetention;
 
   private constructor(
     private readonly options: PartitionLogOptions,
@@ -117,9 +102,21 @@ export class PartitionLog {
     purgedBeforeOffset: number,
   ) {
     this.segments = segments;
-    this.purgedBeforeOffset = purgedBeforeOffset;
     this.liveConfig = new LiveConfig(options.config);
     const log = this;
+    this.retention = new PartitionRetention(
+      {
+        topic: options.topic,
+        partition: options.partition,
+        segments,
+        get config() { return log.config; },
+        get highWatermark() { return log.highWatermark; },
+        get isClosing() { return log.isClosing; },
+        describe: () => log.describe(),
+      },
+      { fs: options.fs, directory: options.directory, logger: options.logger },
+      purgedBeforeOffset,
+    );
     this.groupCommit = new GroupCommit(
       {
         segments,
@@ -196,7 +193,7 @@ export class PartitionLog {
 
   /** First readable offset (inclusive): where the last purge put it, or the first segment's base offset if retention passed it. */
   get logStartOffset(): number {
-    return Math.max(this.purgedBeforeOffset, this.segments[0]!.baseOffset);
+    return this.retention.logStartOffset;
   }
 
   /** One past the last offset written to the file (exclusive). */
@@ -391,16 +388,8 @@ export class PartitionLog {
    * retention.after.ack those every group reading it has consumed; never the active one. `readers`
    * is asked only when after-ack is on or something is deleted (the caller memoizes its answer).
    */
-  async applyRetention(nowMs: number, readers: () => readonly ConsumptionReader[] = () => []): Promise<RetentionResult> {
-    const previousLogStartOffset = this.logStartOffset;
-    const byTimeOrSize = Math.max(countSegmentsToDelete(this.segments, this.config, nowMs), countSegmentsBelow(this.segments, this.logStartOffset));
-    const byAck = this.config.retentionAfterAck ? countConsumedSegments(this.segments, readers()) : 0;
-    const message = byAck > byTimeOrSize ? 'retention deleted segments every group reading the topic has consumed' : 'retention deleted old segments';
-    const count = Math.max(byTimeOrSize, byAck);
-    // Progress as it was before the delete: the caller counts what groups lose against it.
-    if (count > 0) readers();
-    const deleted = await this.deleteOldestSegments(count, message);
-    return { ...deleted, previousLogStartOffset, logStartOffset: this.logStartOffset };
+  applyRetention(nowMs: number, readers: () => readonly ConsumptionReader[] = () => []): Promise<RetentionResult> {
+    return this.retention.applyRetention(nowMs, readers);
   }
 
   /**
@@ -414,51 +403,15 @@ export class PartitionLog {
    * watermark the log is left empty. One purge at a time per partition.
    */
   advanceLogStart(offset: number): Promise<LogStartAdvance> {
-    const advanced = this.logStartChain.then(() => this.advanceLogStartNow(offset));
-    this.logStartChain = advanced.catch(() => undefined);
-    return advanced;
-  }
-
-  private async advanceLogStartNow(offset: number): Promise<LogStartAdvance> {
-    if (this.isClosing) throw new ShuttingDownError(`partition ${this.describe()} is closing`);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`a log start offset must be a non-negative integer, got ${offset}`);
-    const previousLogStartOffset = this.logStartOffset;
-    if (offset <= previousLogStartOffset) return { previousLogStartOffset, logStartOffset: previousLogStartOffset };
-    const highWatermark = this.highWatermark;
-    if (offset > highWatermark) throw new OffsetOutOfRangeError(offset, previousLogStartOffset, highWatermark);
-    try {
-      await writeLogStartOffset(this.options.fs, this.options.directory, offset);
-    } catch (error) {
-      if (!isOutOfSpaceError(error)) throw error;
-      // A full disk is when a purge is wanted most. Deleting the segments wholly below first is safe
-      // without the file (the log start is then their end, as after retention) and frees room for it.
-      await this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'purge deleted segments below the new log start (disk full)');
-      await writeLogStartOffset(this.options.fs, this.options.directory, offset);
-    }
-    this.purgedBeforeOffset = offset;
-    this.options.logger.info({ topic: this.topic, partition: this.partition, previousLogStartOffset, logStartOffset: offset }, 'log start offset advanced');
-    await this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'purge deleted segments below the log start');
-    return { previousLogStartOffset, logStartOffset: offset };
+    return this.retention.advanceLogStart(offset);
   }
 
   /**
    * Deletes the closed segments that lie wholly below `offset` (Kafka's DeleteRecords, at segment
    * granularity): the log start offset advances to the first remaining segment. Never the active one.
    */
-  async deleteSegmentsBelow(offset: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    return this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'deleted segments below an offset');
-  }
-
-  private async deleteOldestSegments(count: number, message: string): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    if (this.isClosing || count === 0) return { deletedSegments: 0, deletedBytes: 0 };
-    const doomed = this.segments.splice(0, count);
-    let deletedBytes = 0;
-    for (const segment of doomed) {
-      deletedBytes += segment.sizeBytes;
-      await segment.delete();
-    }
-    this.options.logger.info({ topic: this.topic, partition: this.partition, deletedSegments: count, deletedBytes, logStartOffset: this.logStartOffset }, message);
-    return { deletedSegments: count, deletedBytes };
+  deleteSegmentsBelow(offset: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
+    return this.retention.deleteSegmentsBelow(offset);
   }
 
   /**
