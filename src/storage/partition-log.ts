@@ -1,13 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { Clock } from '../core/clock.js';
-import {
-  BatchTooLargeError,
-  DataLossError,
-  InvalidArgumentError,
-  LogClosedError,
-  OffsetOutOfRangeError,
-  ShuttingDownError,
-} from '../core/errors.js';
+import { BatchTooLargeError, ShuttingDownError } from '../core/errors.js';
 import { MAX_GROUP_COMMIT_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { validateBatches, type BatchHeader } from '../format/record-batch.js';
@@ -15,6 +8,7 @@ import type { FileSystemPort } from './file-system.js';
 import { recoverLogStart } from './log-start-file.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
+import { PartitionReader, type ReadResult } from './partition-reader.js';
 import { PartitionRetention, type LogStartAdvance, type RetentionResult } from './partition-retention.js';
 import { GroupCommit, recordCount } from './group-commit.js';
 import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
@@ -23,22 +17,12 @@ import type { UnconsumedRemovals } from './unconsumed-removals.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { LiveConfig, type ConfigListener } from './live-config.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
-import { DamagedBatchError, type Segment } from './segment.js';
+import type { Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
 import { describeIoError, type WriteState } from './write-state.js';
 
-export type { AckLevel, AppendResult, ConfigListener, LogStartAdvance, RetentionResult };
-
-export interface ReadResult {
-  /** Whole raw batches; the first may start before the offset asked for (the reader skips). */
-  batches: Buffer;
-  /** Where the next read should start. */
-  nextOffset: number;
-  logStartOffset: number;
-  /** The end of what readers may see (exclusive). */
-  highWatermark: number;
-}
+export type { AckLevel, AppendResult, ConfigListener, LogStartAdvance, ReadResult, RetentionResult };
 
 export interface AppendOptions {
   /** Default: `durable` under `flush: always`, `written` otherwise. */
@@ -95,6 +79,8 @@ export class PartitionLog {
   readonly overflow: PartitionOverflow;
   /** The log start and what moves it: retention runs and purges (partition-retention.ts). */
   private readonly retention: PartitionRetention;
+  /** Reads by offset and searches by time (partition-reader.ts). */
+  private readonly reader: PartitionReader;
 
   private constructor(
     private readonly options: PartitionLogOptions,
@@ -116,6 +102,20 @@ export class PartitionLog {
       },
       { fs: options.fs, directory: options.directory, logger: options.logger },
       purgedBeforeOffset,
+    );
+    this.reader = new PartitionReader(
+      {
+        topic: options.topic,
+        partition: options.partition,
+        segments,
+        get logStartOffset() { return log.logStartOffset; },
+        get logEndOffset() { return log.logEndOffset; },
+        get highWatermark() { return log.highWatermark; },
+        get isClosed() { return log.isClosed; },
+        endPosition: (segment) => log.liveConfig.endPosition(segment, log.active),
+        describe: () => log.describe(),
+      },
+      options.logger,
     );
     this.groupCommit = new GroupCommit(
       {
@@ -222,14 +222,7 @@ export class PartitionLog {
    * `tailBytes` before the end of the log (up to one index interval earlier), or the log start.
    */
   tailStartOffset(tailBytes: number): number {
-    let remainingBytes = tailBytes;
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const segment = this.segments[i]!;
-      // Never below the log start: a read there is out of range.
-      if (segment.sizeBytes >= remainingBytes) return Math.max(segment.batchOffsetAtOrBefore(segment.sizeBytes - remainingBytes), this.logStartOffset);
-      remainingBytes -= segment.sizeBytes;
-    }
-    return this.logStartOffset;
+    return this.reader.tailStartOffset(tailBytes);
   }
 
   /** The topic's config as this partition applies it now (read it per use: it may change). */
@@ -291,54 +284,13 @@ export class PartitionLog {
    * Whole batches from `offset` on, up to `maxBytes` (at least one batch). The valid range for
    * `offset` is [logStartOffset, logEndOffset]; at or past the high watermark the result is empty.
    */
-  async read(offset: number, maxBytes: number): Promise<ReadResult> {
-    if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
-    if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${maxBytes}`);
-    const logStartOffset = this.logStartOffset;
-    const highWatermark = this.highWatermark;
-    if (!Number.isSafeInteger(offset) || offset < logStartOffset || offset > this.logEndOffset) {
-      throw new OffsetOutOfRangeError(offset, logStartOffset, this.logEndOffset);
-    }
-    const empty = { batches: Buffer.alloc(0), nextOffset: offset, logStartOffset, highWatermark };
-    if (offset >= highWatermark) return empty;
-    for (let i = this.floorSegmentIndex(offset); i < this.segments.length; i++) {
-      const segment = this.segments[i]!;
-      const endPosition = this.liveConfig.endPosition(segment, this.active);
-      if (!segment.tryAcquire()) {
-        // Closed under us: the log closed, or retention deleted the segment (the offset is gone).
-        if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
-        throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.logEndOffset);
-      }
-      try {
-        const result = await segment.read(offset, maxBytes, endPosition);
-        if (result) return { ...result, logStartOffset, highWatermark };
-      } catch (error) {
-        throw this.asDataLoss(error);
-      } finally {
-        segment.release();
-      }
-    }
-    return empty;
+  read(offset: number, maxBytes: number): Promise<ReadResult> {
+    return this.reader.read(offset, maxBytes);
   }
 
   /** The earliest readable offset (at or past the log start) whose timestamp is >= timestampMs, or undefined if no visible record is that new. */
-  async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
-    const logStartOffset = this.logStartOffset;
-    for (const segment of [...this.segments]) {
-      const endPosition = this.liveConfig.endPosition(segment, this.active);
-      if (segment.maxTimestampMs < timestampMs || segment.nextOffset <= logStartOffset) continue;
-      // Deleted by retention or closed while this search ran: nothing to find there any more.
-      if (!segment.tryAcquire()) continue;
-      try {
-        const offset = await segment.offsetForTimestamp(timestampMs, endPosition, logStartOffset);
-        if (offset !== undefined && offset < this.highWatermark) return offset;
-      } catch (error) {
-        throw this.asDataLoss(error);
-      } finally {
-        segment.release();
-      }
-    }
-    return undefined;
+  offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
+    return this.reader.offsetForTimestamp(timestampMs);
   }
 
   /**
@@ -442,31 +394,12 @@ export class PartitionLog {
     return this.closed;
   }
 
-  /** A damaged stored batch a segment found, as the partition's DataLossError (logged); other errors as they are. */
-  private asDataLoss(error: unknown): unknown {
-    if (!(error instanceof DamagedBatchError)) return error;
-    const dataLoss = new DataLossError(this.topic, this.partition, error.baseOffset, error.nextOffset, error.path, error.position, error.reason);
-    this.options.logger.error({ err: dataLoss }, 'DATA LOSS: a stored batch is damaged; reads of it are refused');
-    return dataLoss;
-  }
-
   private get active(): Segment {
     return this.segments[this.segments.length - 1]!;
   }
 
   private describe(): string {
     return `${this.options.topic}/${this.options.partition}`;
-  }
-
-  private floorSegmentIndex(offset: number): number {
-    let low = 0;
-    let high = this.segments.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >>> 1;
-      if (this.segments[middle]!.baseOffset <= offset) low = middle;
-      else high = middle - 1;
-    }
-    return low;
   }
 
   /** Tells waiting readers when the high watermark moved (the group commit calls it). */
