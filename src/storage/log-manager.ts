@@ -18,6 +18,7 @@ import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 import { IntervalFlusher } from './interval-flusher.js';
 import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress } from './consumption-progress.js';
+import { closeEverySlot, closeSlots } from './close-slots.js';
 import { PartitionLog } from './partition-log.js';
 import { DEFAULT_RETENTION_CHECK_INTERVAL_MS, RetentionRunner } from './retention-runner.js';
 import { UnconsumedRemovals, type UnconsumedRemovalCount } from './unconsumed-removals.js';
@@ -116,7 +117,7 @@ export class LogManager {
     try {
       await manager.load();
     } catch (error) {
-      await manager.closePartitions();
+      await closeEverySlot(manager.topics.values(), logger);
       await unlockDataDirectory(fs, options.dataDir);
       throw error;
     }
@@ -289,7 +290,7 @@ export class LogManager {
     this.unconsumedRemovals.close();
     this.closed = (async () => {
       await this.adminChain.catch(() => undefined);
-      let isClean = await this.closePartitions();
+      let isClean = await closeEverySlot(this.topics.values(), this.logger);
       if (isClean) {
         try {
           await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME), `${this.clock.nowMs()}\n`);
@@ -403,36 +404,4 @@ export class LogManager {
     }
     return slots;
   }
-
-  /** Closes every partition; true when all of them closed cleanly (no failed or damaged one). */
-  private async closePartitions(): Promise<boolean> {
-    let isEveryPartitionHealthy = true;
-    for (const topic of this.topics.values()) {
-      for (const slot of topic.partitions) {
-        if (!(slot instanceof PartitionLog)) {
-          isEveryPartitionHealthy = false;
-          continue;
-        }
-        // A failed partition still holds open files: close it too (after a failure, close writes nothing).
-        if (slot.isFailed) isEveryPartitionHealthy = false;
-        try {
-          await slot.close();
-        } catch (error) {
-          // Close the others anyway, and leave no marker: the next open recovers this one.
-          isEveryPartitionHealthy = false;
-          if (isOutOfSpaceError(error)) {
-            this.logger.warn({ topic: slot.topic, partition: slot.partition, reason: describeIoError(error) }, 'disk full: a partition closed without its index files, the next start recovers it');
-          } else {
-            this.logger.error({ err: error, topic: slot.topic, partition: slot.partition }, 'a partition failed to close');
-          }
-        }
-      }
-    }
-    return isEveryPartitionHealthy;
-  }
-}
-
-/** Closes the open partitions among `slots`; a close that fails is ignored (the caller is already failing). */
-async function closeSlots(slots: readonly PartitionSlot[]): Promise<void> {
-  await Promise.allSettled(slots.map((slot) => (slot instanceof PartitionLog ? slot.close() : undefined)));
 }
