@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { isInternalTopic } from '../core/internal-topics.js';
 import {
   DataLossError,
@@ -18,8 +18,10 @@ import type { FileSystemPort } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 import { observeFileSystem, type StorageObserver } from './storage-observer.js';
 import { IntervalFlusher } from './interval-flusher.js';
-import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
+import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress } from './consumption-progress.js';
+import { closeEverySlot, closeSlots } from './close-slots.js';
 import { PartitionLog } from './partition-log.js';
+import { DEFAULT_RETENTION_CHECK_INTERVAL_MS, RetentionRunner } from './retention-runner.js';
 import { UnconsumedRemovals, type UnconsumedRemovalCount } from './unconsumed-removals.js';
 import { resolveTopicConfig, type TopicConfig } from './topic-config.js';
 import { planTopicConfigChange, type TopicConfigChange } from './topic-config-change.js';
@@ -32,6 +34,7 @@ import { describeIoError, isOutOfSpaceError } from './write-state.js';
 export { CLEAN_SHUTDOWN_FILE_NAME, LOCK_FILE_NAME } from './data-directory.js';
 export type { PartitionDescription, TopicDescription } from './topic-description.js';
 export type { TopicConfigChange } from './topic-config-change.js';
+export { DEFAULT_RETENTION_CHECK_INTERVAL_MS } from './retention-runner.js';
 
 /** What alterTopicConfig did (or with validateOnly, would do). */
 export interface TopicConfigAlteration {
@@ -39,7 +42,6 @@ export interface TopicConfigAlteration {
   /** The topic after the change (with validateOnly: as it would be; its partitions as they are). */
   topic: TopicDescription;
 }
-export const DEFAULT_RETENTION_CHECK_INTERVAL_MS = 5 * 60 * 1000;
 
 export interface LogManagerOptions {
   dataDir: string;
@@ -69,7 +71,8 @@ export class LogManager {
   /** Every partition's `flush.ms` fsyncs, one at a time (interval-flusher.ts says why). */
   private readonly intervalFlusher = new IntervalFlusher();
   private adminChain: Promise<unknown> = Promise.resolve();
-  private retentionTimer: TimerHandle | undefined;
+  /** Retention on a timer, and the runs runRetention asks for (retention-runner.ts). */
+  private readonly retention: RetentionRunner;
   private isClosing = false;
   private closed: Promise<void> | undefined;
   private readonly directories: TopicDirectories;
@@ -85,12 +88,21 @@ export class LogManager {
     private readonly fs: FileSystemPort,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly retentionCheckIntervalMs: number,
+    retentionCheckIntervalMs: number,
     private readonly maxPartitions: number,
     private readonly observer: StorageObserver | undefined,
   ) {
     this.directories = new TopicDirectories(fs, dataDir, logger);
     this.unconsumedRemovals = new UnconsumedRemovals(logger, clock);
+    this.retention = new RetentionRunner({
+      clock,
+      logger,
+      retentionCheckIntervalMs,
+      topics: this.topics,
+      consumption: this.consumptionView,
+      unconsumedRemovals: this.unconsumedRemovals,
+      isClosing: () => this.isClosing,
+    });
   }
 
   static async open(options: LogManagerOptions): Promise<LogManager> {
@@ -112,11 +124,11 @@ export class LogManager {
     try {
       await manager.load();
     } catch (error) {
-      await manager.closePartitions();
+      await closeEverySlot(manager.topics.values(), logger);
       await unlockDataDirectory(fs, options.dataDir);
       throw error;
     }
-    manager.scheduleRetention();
+    manager.retention.schedule();
     return manager;
   }
 
@@ -273,33 +285,19 @@ export class LogManager {
    * Runs retention on every open partition now (the timer calls this too). Records it removes before
    * some group consumed them are counted, and logged at the end: one warning line per group.
    */
-  async runRetention(): Promise<void> {
-    const nowMs = this.clock.nowMs();
-    try {
-      for (const [name, topic] of this.topics) {
-        for (const slot of topic.partitions) {
-          if (!(slot instanceof PartitionLog) || slot.isFailed) continue;
-          // Asked once, and only when needed (after-ack, or something was deleted): it walks every group.
-          let readers: readonly ConsumptionReader[] | undefined;
-          const readersNow = () => (readers ??= this.consumptionView.readersOf(name, slot.partition));
-          const { previousLogStartOffset, logStartOffset } = await slot.applyRetention(nowMs, readersNow);
-          if (logStartOffset > previousLogStartOffset) this.unconsumedRemovals.record(name, slot.partition, readersNow(), previousLogStartOffset, logStartOffset, 'retention');
-        }
-      }
-    } finally {
-      this.unconsumedRemovals.logPending();
-    }
+  runRetention(): Promise<void> {
+    return this.retention.run();
   }
 
   /** Clean shutdown: no new appends, queued ones finish, everything is flushed, then the marker. */
   close(): Promise<void> {
     if (this.closed) return this.closed;
     this.isClosing = true;
-    this.retentionTimer?.cancel();
+    this.retention.cancel();
     this.unconsumedRemovals.close();
     this.closed = (async () => {
       await this.adminChain.catch(() => undefined);
-      let isClean = await this.closePartitions();
+      let isClean = await closeEverySlot(this.topics.values(), this.logger);
       if (isClean) {
         try {
           await this.fs.writeFileAtomic(join(this.dataDir, CLEAN_SHUTDOWN_FILE_NAME), `${this.clock.nowMs()}\n`);
@@ -414,45 +412,4 @@ export class LogManager {
     }
     return slots;
   }
-
-  /** Closes every partition; true when all of them closed cleanly (no failed or damaged one). */
-  private async closePartitions(): Promise<boolean> {
-    let isEveryPartitionHealthy = true;
-    for (const topic of this.topics.values()) {
-      for (const slot of topic.partitions) {
-        if (!(slot instanceof PartitionLog)) {
-          isEveryPartitionHealthy = false;
-          continue;
-        }
-        // A failed partition still holds open files: close it too (after a failure, close writes nothing).
-        if (slot.isFailed) isEveryPartitionHealthy = false;
-        try {
-          await slot.close();
-        } catch (error) {
-          // Close the others anyway, and leave no marker: the next open recovers this one.
-          isEveryPartitionHealthy = false;
-          if (isOutOfSpaceError(error)) {
-            this.logger.warn({ topic: slot.topic, partition: slot.partition, reason: describeIoError(error) }, 'disk full: a partition closed without its index files, the next start recovers it');
-          } else {
-            this.logger.error({ err: error, topic: slot.topic, partition: slot.partition }, 'a partition failed to close');
-          }
-        }
-      }
-    }
-    return isEveryPartitionHealthy;
-  }
-
-  private scheduleRetention(): void {
-    if (this.isClosing) return;
-    this.retentionTimer = this.clock.setTimeout(() => {
-      this.runRetention()
-        .catch((error: unknown) => this.logger.error({ err: error }, 'retention run failed'))
-        .finally(() => this.scheduleRetention());
-    }, this.retentionCheckIntervalMs);
-  }
-}
-
-/** Closes the open partitions among `slots`; a close that fails is ignored (the caller is already failing). */
-async function closeSlots(slots: readonly PartitionSlot[]): Promise<void> {
-  await Promise.allSettled(slots.map((slot) => (slot instanceof PartitionLog ? slot.close() : undefined)));
 }

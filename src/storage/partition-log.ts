@@ -1,21 +1,15 @@
 import { Buffer } from 'node:buffer';
 import type { Clock } from '../core/clock.js';
-import {
-  BatchTooLargeError,
-  DataLossError,
-  InvalidArgumentError,
-  LogClosedError,
-  OffsetOutOfRangeError,
-  ShuttingDownError,
-} from '../core/errors.js';
+import { BatchTooLargeError, ShuttingDownError } from '../core/errors.js';
 import { MAX_GROUP_COMMIT_BYTES } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import { validateBatches, type BatchHeader } from '../format/record-batch.js';
 import type { FileSystemPort } from './file-system.js';
-import { countSegmentsBelow, recoverLogStart, writeLogStartOffset } from './log-start-file.js';
+import { recoverLogStart } from './log-start-file.js';
 import { openSegments } from './partition-recovery.js';
 import { writeRecoveryPoint } from './recovery-point-file.js';
-import { countConsumedSegments, countSegmentsToDelete } from './retention.js';
+import { PartitionReader, type ReadResult } from './partition-reader.js';
+import { PartitionRetention, type LogStartAdvance, type RetentionResult } from './partition-retention.js';
 import { GroupCommit, recordCount } from './group-commit.js';
 import { NO_CONSUMPTION_PROGRESS, type ConsumptionProgress, type ConsumptionReader } from './consumption-progress.js';
 import { PartitionOverflow } from './partition-overflow.js';
@@ -24,22 +18,12 @@ import { IntervalFlusher } from './interval-flusher.js';
 import { LiveConfig, type ConfigListener } from './live-config.js';
 import { PartitionFlushTimer } from './partition-flush-timer.js';
 import type { StorageObserver } from './storage-observer.js';
-import { DamagedBatchError, type Segment } from './segment.js';
+import type { Segment } from './segment.js';
 import type { TopicConfig } from './topic-config.js';
 import type { AckLevel, AppendResult } from './append-result.js';
-import { describeIoError, isOutOfSpaceError, type WriteState } from './write-state.js';
+import { describeIoError, type WriteState } from './write-state.js';
 
-export type { AckLevel, AppendResult, ConfigListener };
-
-export interface ReadResult {
-  /** Whole raw batches; the first may start before the offset asked for (the reader skips). */
-  batches: Buffer;
-  /** Where the next read should start. */
-  nextOffset: number;
-  logStartOffset: number;
-  /** The end of what readers may see (exclusive). */
-  highWatermark: number;
-}
+export type { AckLevel, AppendResult, ConfigListener, LogStartAdvance, ReadResult, RetentionResult };
 
 export interface AppendOptions {
   /** Default: `durable` under `flush: always`, `written` otherwise. */
@@ -52,11 +36,6 @@ export interface AppendOptions {
    * other batches to append instead (`replacement`: the request rebuilt without its duplicates).
    */
   admit?: (headers: readonly BatchHeader[]) => AppendResult | Promise<AppendResult> | { replacement: Buffer; headers: readonly BatchHeader[] } | undefined;
-}
-
-export interface LogStartAdvance {
-  previousLogStartOffset: number;
-  logStartOffset: number;
 }
 
 export interface PartitionLogOptions {
@@ -76,14 +55,6 @@ export interface PartitionLogOptions {
   unconsumedRemovals?: UnconsumedRemovals;
   /** Told how long each append took to be acknowledged (the server's metrics). */
   observer?: StorageObserver;
-}
-
-/** What one retention run did to a partition; the log start before and after, to count what groups lost. */
-export interface RetentionResult {
-  deletedSegments: number;
-  deletedBytes: number;
-  previousLogStartOffset: number;
-  logStartOffset: number;
 }
 
 /**
@@ -109,10 +80,10 @@ export class PartitionLog {
   private lastNotifiedHighWatermark: number;
   /** The max.unconsumed.* limits (read from the config at each use). */
   readonly overflow: PartitionOverflow;
-  /** The log start a purge set (log-start-file.ts); the first segment's base offset may pass it. */
-  private purgedBeforeOffset: number;
-  /** Purges, one at a time: each writes the log start file, and a later one must not be overtaken. */
-  private logStartChain: Promise<unknown> = Promise.resolve();
+  /** The log start and what moves it: retention runs and purges (partition-retention.ts). */
+  private readonly retention: PartitionRetention;
+  /** Reads by offset and searches by time (partition-reader.ts). */
+  private readonly reader: PartitionReader;
 
   private constructor(
     private readonly options: PartitionLogOptions,
@@ -120,9 +91,35 @@ export class PartitionLog {
     purgedBeforeOffset: number,
   ) {
     this.segments = segments;
-    this.purgedBeforeOffset = purgedBeforeOffset;
     this.liveConfig = new LiveConfig(options.config);
     const log = this;
+    this.retention = new PartitionRetention(
+      {
+        topic: options.topic,
+        partition: options.partition,
+        segments,
+        get config() { return log.config; },
+        get highWatermark() { return log.highWatermark; },
+        get isClosing() { return log.isClosing; },
+        describe: () => log.describe(),
+      },
+      { fs: options.fs, directory: options.directory, logger: options.logger },
+      purgedBeforeOffset,
+    );
+    this.reader = new PartitionReader(
+      {
+        topic: options.topic,
+        partition: options.partition,
+        segments,
+        get logStartOffset() { return log.logStartOffset; },
+        get logEndOffset() { return log.logEndOffset; },
+        get highWatermark() { return log.highWatermark; },
+        get isClosed() { return log.isClosed; },
+        endPosition: (segment) => log.liveConfig.endPosition(segment, log.active),
+        describe: () => log.describe(),
+      },
+      options.logger,
+    );
     this.groupCommit = new GroupCommit(
       {
         segments,
@@ -200,7 +197,7 @@ export class PartitionLog {
 
   /** First readable offset (inclusive): where the last purge put it, or the first segment's base offset if retention passed it. */
   get logStartOffset(): number {
-    return Math.max(this.purgedBeforeOffset, this.segments[0]!.baseOffset);
+    return this.retention.logStartOffset;
   }
 
   /** One past the last offset written to the file (exclusive). */
@@ -229,14 +226,7 @@ export class PartitionLog {
    * `tailBytes` before the end of the log (up to one index interval earlier), or the log start.
    */
   tailStartOffset(tailBytes: number): number {
-    let remainingBytes = tailBytes;
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const segment = this.segments[i]!;
-      // Never below the log start: a read there is out of range.
-      if (segment.sizeBytes >= remainingBytes) return Math.max(segment.batchOffsetAtOrBefore(segment.sizeBytes - remainingBytes), this.logStartOffset);
-      remainingBytes -= segment.sizeBytes;
-    }
-    return this.logStartOffset;
+    return this.reader.tailStartOffset(tailBytes);
   }
 
   /** The topic's config as this partition applies it now (read it per use: it may change). */
@@ -298,54 +288,13 @@ export class PartitionLog {
    * Whole batches from `offset` on, up to `maxBytes` (at least one batch). The valid range for
    * `offset` is [logStartOffset, logEndOffset]; at or past the high watermark the result is empty.
    */
-  async read(offset: number, maxBytes: number): Promise<ReadResult> {
-    if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
-    if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new InvalidArgumentError(`maxBytes must be a positive integer, got ${maxBytes}`);
-    const logStartOffset = this.logStartOffset;
-    const highWatermark = this.highWatermark;
-    if (!Number.isSafeInteger(offset) || offset < logStartOffset || offset > this.logEndOffset) {
-      throw new OffsetOutOfRangeError(offset, logStartOffset, this.logEndOffset);
-    }
-    const empty = { batches: Buffer.alloc(0), nextOffset: offset, logStartOffset, highWatermark };
-    if (offset >= highWatermark) return empty;
-    for (let i = this.floorSegmentIndex(offset); i < this.segments.length; i++) {
-      const segment = this.segments[i]!;
-      const endPosition = this.liveConfig.endPosition(segment, this.active);
-      if (!segment.tryAcquire()) {
-        // Closed under us: the log closed, or retention deleted the segment (the offset is gone).
-        if (this.closed) throw new LogClosedError(`partition ${this.describe()} is closed`);
-        throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.logEndOffset);
-      }
-      try {
-        const result = await segment.read(offset, maxBytes, endPosition);
-        if (result) return { ...result, logStartOffset, highWatermark };
-      } catch (error) {
-        throw this.asDataLoss(error);
-      } finally {
-        segment.release();
-      }
-    }
-    return empty;
+  read(offset: number, maxBytes: number): Promise<ReadResult> {
+    return this.reader.read(offset, maxBytes);
   }
 
   /** The earliest readable offset (at or past the log start) whose timestamp is >= timestampMs, or undefined if no visible record is that new. */
-  async offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
-    const logStartOffset = this.logStartOffset;
-    for (const segment of [...this.segments]) {
-      const endPosition = this.liveConfig.endPosition(segment, this.active);
-      if (segment.maxTimestampMs < timestampMs || segment.nextOffset <= logStartOffset) continue;
-      // Deleted by retention or closed while this search ran: nothing to find there any more.
-      if (!segment.tryAcquire()) continue;
-      try {
-        const offset = await segment.offsetForTimestamp(timestampMs, endPosition, logStartOffset);
-        if (offset !== undefined && offset < this.highWatermark) return offset;
-      } catch (error) {
-        throw this.asDataLoss(error);
-      } finally {
-        segment.release();
-      }
-    }
-    return undefined;
+  offsetForTimestamp(timestampMs: number): Promise<number | undefined> {
+    return this.reader.offsetForTimestamp(timestampMs);
   }
 
   /**
@@ -395,16 +344,8 @@ export class PartitionLog {
    * retention.after.ack those every group reading it has consumed; never the active one. `readers`
    * is asked only when after-ack is on or something is deleted (the caller memoizes its answer).
    */
-  async applyRetention(nowMs: number, readers: () => readonly ConsumptionReader[] = () => []): Promise<RetentionResult> {
-    const previousLogStartOffset = this.logStartOffset;
-    const byTimeOrSize = Math.max(countSegmentsToDelete(this.segments, this.config, nowMs), countSegmentsBelow(this.segments, this.logStartOffset));
-    const byAck = this.config.retentionAfterAck ? countConsumedSegments(this.segments, readers()) : 0;
-    const message = byAck > byTimeOrSize ? 'retention deleted segments every group reading the topic has consumed' : 'retention deleted old segments';
-    const count = Math.max(byTimeOrSize, byAck);
-    // Progress as it was before the delete: the caller counts what groups lose against it.
-    if (count > 0) readers();
-    const deleted = await this.deleteOldestSegments(count, message);
-    return { ...deleted, previousLogStartOffset, logStartOffset: this.logStartOffset };
+  applyRetention(nowMs: number, readers: () => readonly ConsumptionReader[] = () => []): Promise<RetentionResult> {
+    return this.retention.applyRetention(nowMs, readers);
   }
 
   /**
@@ -418,51 +359,15 @@ export class PartitionLog {
    * watermark the log is left empty. One purge at a time per partition.
    */
   advanceLogStart(offset: number): Promise<LogStartAdvance> {
-    const advanced = this.logStartChain.then(() => this.advanceLogStartNow(offset));
-    this.logStartChain = advanced.catch(() => undefined);
-    return advanced;
-  }
-
-  private async advanceLogStartNow(offset: number): Promise<LogStartAdvance> {
-    if (this.isClosing) throw new ShuttingDownError(`partition ${this.describe()} is closing`);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`a log start offset must be a non-negative integer, got ${offset}`);
-    const previousLogStartOffset = this.logStartOffset;
-    if (offset <= previousLogStartOffset) return { previousLogStartOffset, logStartOffset: previousLogStartOffset };
-    const highWatermark = this.highWatermark;
-    if (offset > highWatermark) throw new OffsetOutOfRangeError(offset, previousLogStartOffset, highWatermark);
-    try {
-      await writeLogStartOffset(this.options.fs, this.options.directory, offset);
-    } catch (error) {
-      if (!isOutOfSpaceError(error)) throw error;
-      // A full disk is when a purge is wanted most. Deleting the segments wholly below first is safe
-      // without the file (the log start is then their end, as after retention) and frees room for it.
-      await this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'purge deleted segments below the new log start (disk full)');
-      await writeLogStartOffset(this.options.fs, this.options.directory, offset);
-    }
-    this.purgedBeforeOffset = offset;
-    this.options.logger.info({ topic: this.topic, partition: this.partition, previousLogStartOffset, logStartOffset: offset }, 'log start offset advanced');
-    await this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'purge deleted segments below the log start');
-    return { previousLogStartOffset, logStartOffset: offset };
+    return this.retention.advanceLogStart(offset);
   }
 
   /**
    * Deletes the closed segments that lie wholly below `offset` (Kafka's DeleteRecords, at segment
    * granularity): the log start offset advances to the first remaining segment. Never the active one.
    */
-  async deleteSegmentsBelow(offset: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    return this.deleteOldestSegments(countSegmentsBelow(this.segments, offset), 'deleted segments below an offset');
-  }
-
-  private async deleteOldestSegments(count: number, message: string): Promise<{ deletedSegments: number; deletedBytes: number }> {
-    if (this.isClosing || count === 0) return { deletedSegments: 0, deletedBytes: 0 };
-    const doomed = this.segments.splice(0, count);
-    let deletedBytes = 0;
-    for (const segment of doomed) {
-      deletedBytes += segment.sizeBytes;
-      await segment.delete();
-    }
-    this.options.logger.info({ topic: this.topic, partition: this.partition, deletedSegments: count, deletedBytes, logStartOffset: this.logStartOffset }, message);
-    return { deletedSegments: count, deletedBytes };
+  deleteSegmentsBelow(offset: number): Promise<{ deletedSegments: number; deletedBytes: number }> {
+    return this.retention.deleteSegmentsBelow(offset);
   }
 
   /**
@@ -493,31 +398,12 @@ export class PartitionLog {
     return this.closed;
   }
 
-  /** A damaged stored batch a segment found, as the partition's DataLossError (logged); other errors as they are. */
-  private asDataLoss(error: unknown): unknown {
-    if (!(error instanceof DamagedBatchError)) return error;
-    const dataLoss = new DataLossError(this.topic, this.partition, error.baseOffset, error.nextOffset, error.path, error.position, error.reason);
-    this.options.logger.error({ err: dataLoss }, 'DATA LOSS: a stored batch is damaged; reads of it are refused');
-    return dataLoss;
-  }
-
   private get active(): Segment {
     return this.segments[this.segments.length - 1]!;
   }
 
   private describe(): string {
     return `${this.options.topic}/${this.options.partition}`;
-  }
-
-  private floorSegmentIndex(offset: number): number {
-    let low = 0;
-    let high = this.segments.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >>> 1;
-      if (this.segments[middle]!.baseOffset <= offset) low = middle;
-      else high = middle - 1;
-    }
-    return low;
   }
 
   /** Tells waiting readers when the high watermark moved (the group commit calls it). */
