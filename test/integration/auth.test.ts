@@ -213,6 +213,26 @@ describe('authentication and ACLs', () => {
     expect((await httpCall(port, 'GET', '/api/topics/orders/messages', undefined, alice)).status).toBe(403);
   });
 
+  it('guards the schema registry by subject, over REST (Confluent paths) and gRPC', async () => {
+    const port = server!.httpPort!;
+    const root = client('root-token');
+    await root.acls.add({ principal: 'bob', resourceType: 'schema_subject', patternType: 'prefix', resourceName: 'orders-', operation: 'write', permission: 'allow' });
+    const schema = JSON.stringify({ schema: JSON.stringify({ type: 'record', name: 'Order', fields: [{ name: 'id', type: 'string' }] }) });
+    const json = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
+    expect((await httpCall(port, 'POST', '/subjects/orders-value/versions', schema, json)).status, 'no credentials').toBe(401);
+    const registered = await httpCall(port, 'POST', '/subjects/orders-value/versions', schema, { ...json, authorization: 'Bearer bob-token' });
+    expect(registered.status).toBe(200);
+    const { id } = JSON.parse(registered.body) as { id: number };
+    expect((await httpCall(port, 'POST', '/subjects/payments-value/versions', schema, { ...json, authorization: 'Bearer bob-token' })).status, 'outside the prefix').toBe(403);
+    expect((await httpCall(port, 'DELETE', '/subjects/orders-value', undefined, { authorization: 'Bearer bob-token' })).status, 'write is not delete').toBe(403);
+    // A schema by id (what a deserializer asks for) needs authentication only.
+    expect((await httpCall(port, 'GET', `/schemas/ids/${id}`, undefined, { authorization: 'Bearer alice-token' })).status).toBe(200);
+    expect((await httpCall(port, 'GET', `/schemas/ids/${id}`)).status).toBe(401);
+    // gRPC: the subject list is cut to what the principal may describe (write implies describe).
+    expect(await client('bob-token').schemas.listSubjects()).toEqual(['orders-value']);
+    expect(await client('alice-token').schemas.listSubjects()).toEqual([]);
+  });
+
   it('keeps the ACLs across a restart (rebuilt from __acls)', async () => {
     const before = await client('root-token').acls.list();
     expect(before.length).toBeGreaterThan(0);
