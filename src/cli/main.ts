@@ -11,6 +11,7 @@ import { registerQueueCommand } from './queue-command.js';
 import { registerDlqCommand } from './dlq-command.js';
 import { registerAclCommand } from './acl-command.js';
 import { registerAuthCommand } from './auth-command.js';
+import { registerSchemasCommand } from './schemas-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerTopicsCommand } from './topics-command.js';
 import { strataVersion } from './strata-version.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerAclCommand(program);
   registerAuthCommand(program);
   registerCheckCommand(program);
+  registerSchemasCommand(program);
   return program;
 }
 
