@@ -3,52 +3,15 @@ import type { Command } from 'commander';
 import { StrataClientError } from '../client/client-error.js';
 import type { ConsumedRecord } from '../client/consume.js';
 import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
-import { DEAD_LETTER_HEADERS } from '../core/dead-letter-headers.js';
+import { DEAD_LETTER_HEADER_PREFIX, DEFAULT_DEAD_LETTER_SUFFIX, deadLetterInfo as readDeadLetterInfo, type DeadLetterInfo } from '../core/dead-letter-headers.js';
 import type { StrataClient } from '../client/strata-client.js';
 import { examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 import { formatRecordJson } from './consume-command.js';
 import { StdoutLines } from './stdout-lines.js';
 
-/** The default dead-letter topic suffix (queue groups' and the group consumer's): topics named so count as dead-letter topics. */
-const DEFAULT_SUFFIX = '.dlq';
-const DEAD_LETTER_PREFIX = 'strata.dlq.';
-
-/** What the strata.dlq.* headers of a dead letter say (fields missing when the header is). */
-export interface DeadLetterInfo {
-  sourceTopic?: string;
-  sourcePartition?: number;
-  sourceOffset?: number;
-  group?: string;
-  attempts?: number;
-  cause?: string;
-  error?: string;
-  deadLetteredAtMs?: number;
-}
-
-export function deadLetterInfo(record: ConsumedRecord): DeadLetterInfo {
-  const header = (name: string) => {
-    const found = record.headers.find((h) => h.key === name);
-    return found?.value ? found.value.toString('utf8') : undefined;
-  };
-  const integer = (name: string) => {
-    const text = header(name);
-    const value = text === undefined ? NaN : Number(text);
-    return Number.isSafeInteger(value) ? value : undefined;
-  };
-  const info: DeadLetterInfo = {};
-  const set = <K extends keyof DeadLetterInfo>(key: K, value: DeadLetterInfo[K] | undefined) => {
-    if (value !== undefined) info[key] = value;
-  };
-  set('sourceTopic', header(DEAD_LETTER_HEADERS.sourceTopic));
-  set('sourcePartition', integer(DEAD_LETTER_HEADERS.sourcePartition));
-  set('sourceOffset', integer(DEAD_LETTER_HEADERS.sourceOffset));
-  set('group', header(DEAD_LETTER_HEADERS.group));
-  set('attempts', integer(DEAD_LETTER_HEADERS.attempts));
-  set('cause', header(DEAD_LETTER_HEADERS.cause));
-  set('error', header(DEAD_LETTER_HEADERS.error));
-  set('deadLetteredAtMs', integer(DEAD_LETTER_HEADERS.deadLetteredAtMs));
-  return info;
-}
+const DEFAULT_SUFFIX = DEFAULT_DEAD_LETTER_SUFFIX;
+const DEAD_LETTER_PREFIX = DEAD_LETTER_HEADER_PREFIX;
+export type { DeadLetterInfo };
 
 /**
  * Every record of `topic` from its log start up to its end as of now (records appended meanwhile are
@@ -142,7 +105,7 @@ export function registerDlqCommand(program: Command): void {
         await withClient(command, async (client) => {
           let count = 0;
           await readToEnd(client, topic, async (record) => {
-            const info = deadLetterInfo(record);
+            const info = readDeadLetterInfo(record.headers);
             const line = options.json ? JSON.stringify({ ...(JSON.parse(formatRecordJson(record)) as object), deadLetter: info }) : deadLetterLine(record, info);
             if (!(await out.write(line))) return false;
             return options.maxMessages === undefined || ++count < options.maxMessages;
@@ -172,7 +135,7 @@ export function registerDlqCommand(program: Command): void {
         let firstError: unknown;
         try {
           await readToEnd(client, topic, async (record) => {
-            const info = deadLetterInfo(record);
+            const info = readDeadLetterInfo(record.headers);
             if (info.sourceTopic === undefined || info.sourcePartition === undefined || info.sourceOffset === undefined) {
               withoutSource++;
               return true;

@@ -22,3 +22,43 @@ export const DEAD_LETTER_HEADERS = Object.freeze({
 });
 
 export type DeadLetterCause = 'max-delivery-attempts' | 'rejected' | 'handler-failed';
+
+/** The default dead-letter topic suffix (queue groups' and the group consumer's): topics named so count as dead-letter topics. */
+export const DEFAULT_DEAD_LETTER_SUFFIX = '.dlq';
+/** Every dead-letter header starts so; a redrive drops them. */
+export const DEAD_LETTER_HEADER_PREFIX = 'strata.dlq.';
+
+/** What the strata.dlq.* headers of a dead letter say (fields missing when the header is). */
+export interface DeadLetterInfo {
+  sourceTopic?: string;
+  sourcePartition?: number;
+  sourceOffset?: number;
+  group?: string;
+  attempts?: number;
+  cause?: string;
+  error?: string;
+  deadLetteredAtMs?: number;
+}
+
+/** Reads a dead letter's headers (`strata dlq inspect` and the console both show them). */
+export function deadLetterInfo(headers: ReadonlyArray<{ key: string; value: Buffer | null }>): DeadLetterInfo {
+  const text = (name: string) => {
+    const found = headers.find((h) => h.key === name);
+    return found?.value ? found.value.toString('utf8') : undefined;
+  };
+  const integer = (name: string) => {
+    const value = Number(text(name) ?? NaN);
+    return Number.isSafeInteger(value) ? value : undefined;
+  };
+  const fields: Array<[keyof DeadLetterInfo, string | number | undefined]> = [
+    ['sourceTopic', text(DEAD_LETTER_HEADERS.sourceTopic)],
+    ['sourcePartition', integer(DEAD_LETTER_HEADERS.sourcePartition)],
+    ['sourceOffset', integer(DEAD_LETTER_HEADERS.sourceOffset)],
+    ['group', text(DEAD_LETTER_HEADERS.group)],
+    ['attempts', integer(DEAD_LETTER_HEADERS.attempts)],
+    ['cause', text(DEAD_LETTER_HEADERS.cause)],
+    ['error', text(DEAD_LETTER_HEADERS.error)],
+    ['deadLetteredAtMs', integer(DEAD_LETTER_HEADERS.deadLetteredAtMs)],
+  ];
+  return Object.fromEntries(fields.filter(([, v]) => v !== undefined)) as DeadLetterInfo;
+}

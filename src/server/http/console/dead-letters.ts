@@ -1,48 +1,14 @@
 import type { Broker } from '../../../broker/broker.js';
 import type { TopicAdmin } from '../../../broker/topic-admin.js';
-import { DEAD_LETTER_HEADERS } from '../../../core/dead-letter-headers.js';
-import { type DecodedRecord, encodeRecordBatch, type RecordHeader } from '../../../format/index.js';
+import { DEAD_LETTER_HEADER_PREFIX, DEFAULT_DEAD_LETTER_SUFFIX, deadLetterInfo } from '../../../core/dead-letter-headers.js';
+import { type DecodedRecord, encodeRecordBatch } from '../../../format/index.js';
 import type { QueueCoordinatorApi } from '../../../queues/queue-coordinator-api.js';
 import { CONSOLE_LIMITS } from './console-limits.js';
 import { scanPartition } from './partition-scan.js';
 
-/** The default dead-letter suffix (queue groups' and the group consumer's), as `strata dlq` has it. */
-const DEFAULT_SUFFIX = '.dlq';
-const DEAD_LETTER_PREFIX = 'strata.dlq.';
-
-/** What the strata.dlq.* headers of a dead letter say (fields missing when the header is). */
-export interface DeadLetterInfo {
-  sourceTopic?: string;
-  sourcePartition?: number;
-  sourceOffset?: number;
-  group?: string;
-  attempts?: number;
-  cause?: string;
-  error?: string;
-  deadLetteredAtMs?: number;
-}
-
-export function deadLetterInfo(headers: readonly RecordHeader[]): DeadLetterInfo {
-  const text = (name: string) => {
-    const found = headers.find((h) => h.key === name);
-    return found?.value ? found.value.toString('utf8') : undefined;
-  };
-  const integer = (name: string) => {
-    const value = Number(text(name) ?? NaN);
-    return Number.isSafeInteger(value) ? value : undefined;
-  };
-  const fields: Array<[keyof DeadLetterInfo, string | number | undefined]> = [
-    ['sourceTopic', text(DEAD_LETTER_HEADERS.sourceTopic)],
-    ['sourcePartition', integer(DEAD_LETTER_HEADERS.sourcePartition)],
-    ['sourceOffset', integer(DEAD_LETTER_HEADERS.sourceOffset)],
-    ['group', text(DEAD_LETTER_HEADERS.group)],
-    ['attempts', integer(DEAD_LETTER_HEADERS.attempts)],
-    ['cause', text(DEAD_LETTER_HEADERS.cause)],
-    ['error', text(DEAD_LETTER_HEADERS.error)],
-    ['deadLetteredAtMs', integer(DEAD_LETTER_HEADERS.deadLetteredAtMs)],
-  ];
-  return Object.fromEntries(fields.filter(([, v]) => v !== undefined)) as DeadLetterInfo;
-}
+const DEFAULT_SUFFIX = DEFAULT_DEAD_LETTER_SUFFIX;
+const DEAD_LETTER_PREFIX = DEAD_LETTER_HEADER_PREFIX;
+export { deadLetterInfo };
 
 export interface DeadLetterTopicSummary {
   topic: string;
