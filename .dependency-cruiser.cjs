@@ -1,13 +1,13 @@
 /**
  * The rails of the layout (STYLE: one direction of dependency), checked by
  * test/architecture/dependencies.test.ts and by `npx depcruise src` by hand:
- *   core <- format <- storage <- {broker, groups, queues, acls, schemas} <- server <- cli
+ *   core <- format <- storage <- {broker, groups, queues, acls, schemas, quotas} <- server <- cli
  * `client` stands alone on core, format and the protocol (generated types and their loader), so it can
  * ship as a library; broker, groups, queues and schemas never import each other; no file imports cli; in server/ only
  * bootstrap.ts (the composition root) imports storage, the services reach it through broker and groups. Static, dynamic
  * (`import()`), side-effect and type-only imports all count, and so does any cycle between files.
  */
-const MODULES = ['core', 'generated', 'protocol', 'format', 'storage', 'broker', 'groups', 'queues', 'acls', 'schemas', 'client', 'server', 'cli'];
+const MODULES = ['core', 'generated', 'protocol', 'format', 'storage', 'broker', 'groups', 'queues', 'acls', 'schemas', 'quotas', 'client', 'server', 'cli'];
 
 /** Each module and what it may import besides itself; src/*.ts (the package entries) may import any. */
 const ALLOWED = {
@@ -21,8 +21,9 @@ const ALLOWED = {
   queues: ['core', 'format', 'storage'],
   acls: ['core', 'format', 'storage'],
   schemas: ['core', 'format', 'storage'],
+  quotas: ['core', 'format', 'storage'],
   client: ['core', 'format', 'generated', 'protocol'],
-  server: ['core', 'format', 'storage', 'broker', 'groups', 'queues', 'acls', 'schemas', 'generated', 'protocol'],
+  server: ['core', 'format', 'storage', 'broker', 'groups', 'queues', 'acls', 'schemas', 'quotas', 'generated', 'protocol'],
   cli: ['core', 'client', 'server', 'generated', 'protocol'],
 };
 

@@ -467,3 +467,15 @@ export class SchemaReferencedError extends StrataError {
   readonly code = 'SCHEMA_REFERENCED';
   readonly retriable = false;
 }
+
+// --- quotas (issue 18): per-principal counts (src/quotas/principal-quotas.ts) ---
+
+/**
+ * A principal is at one of its count quotas (max_groups, max_connections, max_streams): the call is
+ * refused and changes nothing. Not retriable as is: it succeeds once the principal releases something
+ * (leaves a group, closes a stream) or an operator raises the quota.
+ */
+export class QuotaExceededError extends StrataError {
+  readonly code = 'QUOTA_EXCEEDED';
+  readonly retriable = false;
+}
