@@ -219,11 +219,16 @@ describe('authentication and ACLs', () => {
     await root.acls.add({ principal: 'bob', resourceType: 'schema_subject', patternType: 'prefix', resourceName: 'orders-', operation: 'write', permission: 'allow' });
     const schema = JSON.stringify({ schema: JSON.stringify({ type: 'record', name: 'Order', fields: [{ name: 'id', type: 'string' }] }) });
     const json = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
-    expect((await httpCall(port, 'POST', '/subjects/orders-value/versions', schema, json)).status, 'no credentials').toBe(401);
+    const unauthenticated = await httpCall(port, 'POST', '/subjects/orders-value/versions', schema, json);
+    expect(unauthenticated.status, 'no credentials').toBe(401);
+    // In the registry's error shape, which Confluent's clients parse (the console keeps Strata's).
+    expect(JSON.parse(unauthenticated.body)).toMatchObject({ error_code: 40101 });
     const registered = await httpCall(port, 'POST', '/subjects/orders-value/versions', schema, { ...json, authorization: 'Bearer bob-token' });
     expect(registered.status).toBe(200);
     const { id } = JSON.parse(registered.body) as { id: number };
-    expect((await httpCall(port, 'POST', '/subjects/payments-value/versions', schema, { ...json, authorization: 'Bearer bob-token' })).status, 'outside the prefix').toBe(403);
+    const outside = await httpCall(port, 'POST', '/subjects/payments-value/versions', schema, { ...json, authorization: 'Bearer bob-token' });
+    expect(outside.status, 'outside the prefix').toBe(403);
+    expect(JSON.parse(outside.body)).toMatchObject({ error_code: 40301 });
     expect((await httpCall(port, 'DELETE', '/subjects/orders-value', undefined, { authorization: 'Bearer bob-token' })).status, 'write is not delete').toBe(403);
     // A schema by id (what a deserializer asks for) needs authentication only.
     expect((await httpCall(port, 'GET', `/schemas/ids/${id}`, undefined, { authorization: 'Bearer alice-token' })).status).toBe(200);

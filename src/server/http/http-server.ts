@@ -186,12 +186,13 @@ export class HttpServer {
   }
 
   private replyForError(pathname: string, error: unknown): HttpReply {
-    if (error instanceof HttpError) return { status: error.status, body: errorBody(error.code, error.message) };
+    // A prefix's own mapper first, HttpErrors included: the guard's 401/403 keep the shape its clients parse.
     for (const { prefix, map } of this.errorMappers) {
       if (!pathname.startsWith(prefix)) continue;
       const reply = map(error);
       if (reply) return reply;
     }
+    if (error instanceof HttpError) return { status: error.status, body: errorBody(error.code, error.message) };
     if (error instanceof StrataError) return { status: error.retriable ? 503 : 400, body: errorBody(error.code, error.message) };
     this.logger.error({ err: error, path: pathname }, 'http handler failed');
     return { status: 500, body: errorBody('INTERNAL', 'internal error') };

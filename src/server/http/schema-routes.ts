@@ -105,8 +105,8 @@ function confluentError(status: number, errorCode: number, message: string): Htt
 }
 
 /**
- * A body that is too large or not JSON (readJsonBody's HttpError, which the HTTP server answers in its
- * own shape before any route group's mapper): carried to the mapper as this, to answer in Confluent's.
+ * A body that is too large or not JSON (readJsonBody's HttpError: 413, or 400 where Confluent answers
+ * 422): carried to the mapper as this, with the status Confluent's clients expect.
  */
 class BadBodyError extends Error {
   constructor(readonly status: number, message: string) {
@@ -116,6 +116,8 @@ class BadBodyError extends Error {
 
 function confluentErrorReply(error: unknown): HttpReply | undefined {
   if (error instanceof BadBodyError) return confluentError(error.status, error.status, error.message);
+  // The authentication guard's refusals, in the registry's shape: Confluent answers 40101 and 40301.
+  if (error instanceof HttpError && (error.status === 401 || error.status === 403)) return confluentError(error.status, error.status * 100 + 1, error.message);
   if (!(error instanceof StrataError)) return undefined;
   const known = CONFLUENT_ERRORS[error.code];
   if (known) return confluentError(known.status, known.errorCode, error.message);
