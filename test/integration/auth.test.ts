@@ -106,6 +106,28 @@ describe('authentication and ACLs', () => {
     expect(status).toBe(0);
   });
 
+  it('asks a token provider for every call (a refreshed token takes over at the next one); a provider that fails ends the call with its message', async () => {
+    const tokens = ['not-a-token', 'root-token'];
+    let failure: Error | undefined;
+    const provider = async () => {
+      if (failure) throw failure;
+      return tokens.shift() ?? 'root-token';
+    };
+    const made = new StrataClient({ address: `127.0.0.1:${server!.port}`, token: provider });
+    clients.push(made);
+    expect((await rejection(made.admin.listTopics())).code, 'the first, stale token').toBe('AUTHENTICATION_FAILED');
+    await made.admin.listTopics();
+    failure = new Error('the identity provider is unreachable');
+    const error = await rejection(made.admin.listTopics());
+    expect(error.grpcStatus).toBe(grpc.status.UNAUTHENTICATED);
+    expect(error.message).toMatch(/token provider failed: the identity provider is unreachable/);
+    // The stream calls too: a producer whose provider fails is told why.
+    const producer = made.producer();
+    const sendError = await rejection(producer.send('anything', { value: Buffer.from('x') }));
+    expect(sendError.message).toMatch(/identity provider is unreachable/);
+    await producer.close().catch(() => undefined);
+  });
+
   it('accepts a static token and a valid JWT (principal from sub), and denies by default', async () => {
     await client('root-token').admin.createTopic('orders', { partitions: 1 });
     const viaJwt = client(await signJwt({ sub: 'carol' }));
