@@ -8,6 +8,7 @@ import {
   InvalidSchemaError,
   InvalidSchemaVersionError,
   SchemaNotSoftDeletedError,
+  SchemaAlreadySoftDeletedError,
   SchemaLimitReachedError,
   SchemaReferencedError,
   BatchTooLargeError,
@@ -138,6 +139,7 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new InvalidSchemaError(m),
   (m) => new InvalidSchemaVersionError(m),
   (m) => new SchemaNotSoftDeletedError(m),
+  (m) => new SchemaAlreadySoftDeletedError(m),
   (m) => new SchemaLimitReachedError(m),
   (m) => new SchemaReferencedError(m),
 ];

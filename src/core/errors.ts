@@ -450,6 +450,12 @@ export class InvalidSchemaVersionError extends StrataError {
   readonly retriable = false;
 }
 
+/** A soft delete of a version or subject that is soft-deleted already (Confluent 40406 / 40404): use permanent. */
+export class SchemaAlreadySoftDeletedError extends StrataError {
+  readonly code = 'SCHEMA_ALREADY_SOFT_DELETED';
+  readonly retriable = false;
+}
+
 /** A hard delete of a version or subject that was not soft-deleted first (Confluent 40405 / 40407). */
 export class SchemaNotSoftDeletedError extends StrataError {
   readonly code = 'SCHEMA_NOT_SOFT_DELETED';

@@ -1,4 +1,4 @@
-import { IncompatibleSchemaError, InvalidArgumentError, InvalidSchemaError, InvalidSchemaVersionError, SchemaLimitReachedError, SchemaNotFoundError, SchemaNotSoftDeletedError, SchemaReferencedError, SchemaVersionNotFoundError, SubjectNotFoundError } from '../core/errors.js';
+import { IncompatibleSchemaError, InvalidArgumentError, InvalidSchemaError, InvalidSchemaVersionError, SchemaAlreadySoftDeletedError, SchemaLimitReachedError, SchemaNotFoundError, SchemaNotSoftDeletedError, SchemaReferencedError, SchemaVersionNotFoundError, SubjectNotFoundError } from '../core/errors.js';
 import { SCHEMAS_TOPIC } from '../core/internal-topics.js';
 import { MAX_SCHEMA_BYTES, MAX_SCHEMA_REFERENCE_DEPTH, MAX_SCHEMA_REFERENCES, MAX_SCHEMA_SUBJECT_LENGTH, MAX_SCHEMA_SUBJECTS, MAX_SCHEMA_TOTAL_BYTES, MAX_SCHEMA_VERSIONS_PER_SUBJECT } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
@@ -211,7 +211,7 @@ export class SchemaRegistry {
       const all = this.versionsOf(subject, true);
       const live = all.filter(([, entry]) => !entry.isDeleted);
       if (permanent && live.length > 0) throw new SchemaNotSoftDeletedError(`subject '${subject}' was not soft-deleted first: delete it without permanent, then with it`);
-      if (!permanent && live.length === 0) throw new SubjectNotFoundError(`subject '${subject}' is already soft-deleted`);
+      if (!permanent && live.length === 0) throw new SchemaAlreadySoftDeletedError(`subject '${subject}' is soft-deleted already: delete it with permanent to remove it for good`);
       const targets = permanent ? all : live;
       for (const [version] of targets) this.refuseIfReferenced(subject, version);
       const records: SchemaRecord[] = targets.map(([version, entry]) => this.deleteRecord(subject, version, entry, permanent));
@@ -252,7 +252,7 @@ export class SchemaRegistry {
     const found = selector === 'latest' ? all.filter(([, entry]) => !entry.isDeleted).at(-1) : all.find(([version]) => version === selector);
     if (!found) throw new SchemaVersionNotFoundError(`subject '${subject}' has no version ${selector}`);
     if (permanent && !found[1].isDeleted) throw new SchemaNotSoftDeletedError(`version ${found[0]} of subject '${subject}' was not soft-deleted first: delete it without permanent, then with it`);
-    if (!permanent && found[1].isDeleted) throw new SchemaVersionNotFoundError(`version ${found[0]} of subject '${subject}' is already soft-deleted`);
+    if (!permanent && found[1].isDeleted) throw new SchemaAlreadySoftDeletedError(`version ${found[0]} of subject '${subject}' is soft-deleted already: delete it with permanent to remove it for good`);
     return found;
   }
 

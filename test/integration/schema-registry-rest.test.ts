@@ -142,6 +142,8 @@ describe('schema registry: Confluent REST API on the HTTP port', () => {
     const hard = await rest(port(), 'DELETE', '/subjects/restart-value/versions/2?permanent=true');
     expect([hard.status, hard.json.error_code]).toEqual([404, 40407]);
     expect((await rest(port(), 'DELETE', '/subjects/restart-value/versions/2')).json).toBe(2);
+    const softAgain = await rest(port(), 'DELETE', '/subjects/restart-value/versions/2');
+    expect([softAgain.status, softAgain.json.error_code], 'a second soft delete: Confluent\'s "soft deleted already"').toEqual([404, 40406]);
     expect((await rest(port(), 'GET', '/subjects/restart-value/versions')).json).toEqual([1]);
     expect((await rest(port(), 'GET', '/subjects/restart-value/versions?deleted=true')).json).toEqual([1, 2]);
     expect((await rest(port(), 'DELETE', '/subjects/restart-value/versions/2?permanent=true')).json).toBe(2);
@@ -150,6 +152,8 @@ describe('schema registry: Confluent REST API on the HTTP port', () => {
     const subjectHard = await rest(port(), 'DELETE', '/subjects/users-value?permanent=true');
     expect([subjectHard.status, subjectHard.json.error_code]).toEqual([404, 40405]);
     expect((await rest(port(), 'DELETE', '/subjects/users-value')).json).toEqual([1]);
+    const subjectAgain = await rest(port(), 'DELETE', '/subjects/users-value');
+    expect([subjectAgain.status, subjectAgain.json.error_code]).toEqual([404, 40404]);
     expect((await rest(port(), 'GET', '/subjects')).json).not.toContain('users-value');
     await rest(port(), 'PUT', '/config', { compatibility: 'FULL' });
 

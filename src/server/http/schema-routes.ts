@@ -13,6 +13,7 @@ const CONFLUENT_ERRORS: Readonly<Record<string, { status: number; errorCode: num
   SCHEMA_VERSION_NOT_FOUND: { status: 404, errorCode: 40402 },
   SCHEMA_NOT_FOUND: { status: 404, errorCode: 40403 },
   SCHEMA_NOT_SOFT_DELETED: { status: 404, errorCode: 40407 },
+  SCHEMA_ALREADY_SOFT_DELETED: { status: 404, errorCode: 40406 },
   INCOMPATIBLE_SCHEMA: { status: 409, errorCode: 409 },
   INVALID_SCHEMA: { status: 422, errorCode: 42201 },
   INVALID_SCHEMA_VERSION: { status: 422, errorCode: 42202 },
@@ -47,8 +48,9 @@ export function registerSchemaRoutes(http: HttpServer, registry: SchemaRegistry)
     try {
       return ok(await registry.deleteSubject(request.params.subject!, isPermanent(request)));
     } catch (error) {
-      // Confluent tells "subject not soft-deleted" (40405) from "version not soft-deleted" (40407).
+      // Confluent tells the subject's cases (40405 not soft-deleted, 40404 soft-deleted already) from the version's (40407, 40406).
       if (error instanceof StrataError && error.code === 'SCHEMA_NOT_SOFT_DELETED') return confluentError(404, 40405, error.message);
+      if (error instanceof StrataError && error.code === 'SCHEMA_ALREADY_SOFT_DELETED') return confluentError(404, 40404, error.message);
       throw error;
     }
   });
