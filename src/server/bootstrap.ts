@@ -32,7 +32,7 @@ import { startGrpcServer } from './grpc-server.js';
 import { registerConsole } from './http/console/console-routes.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
-import { registerSchemaRoutes } from './http/schema-routes.js';
+import { mapSchemaRegistryErrors, registerSchemaRoutes } from './http/schema-routes.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
 import { registerMetricsRoutes } from './metrics/metrics-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
@@ -108,6 +108,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   if (config.httpPort >= 0) {
     http = new HttpServer(logger, {}, tls);
     registerHealthRoutes(http, () => readiness);
+    http.whileStarting(() => (readiness.phase === 'starting' ? readiness.detail : undefined));
+    mapSchemaRegistryErrors(http);
     if (metrics) registerMetricsRoutes(http, metrics);
     try {
       httpPort = await http.listen(config.host, config.httpPort);

@@ -47,6 +47,13 @@ describe('health endpoints', () => {
     expect(during.status).toBe(503);
     expect(JSON.parse(during.body)).toMatchObject({ status: 'starting' });
     expect((await httpCall(httpPort, 'GET', '/healthz')).status).toBe(200);
+    // Routes registered after recovery answer 503 meanwhile, not a 404 a registry client would take for "no such subject".
+    const subjects = await httpCall(httpPort, 'GET', '/subjects/orders-value/versions');
+    expect(subjects.status).toBe(503);
+    expect(JSON.parse(subjects.body)).toMatchObject({ error_code: 50301 });
+    const topics = await httpCall(httpPort, 'GET', '/api/topics');
+    expect(topics.status).toBe(503);
+    expect(JSON.parse(topics.body)).toMatchObject({ error: { code: 'STARTING' } });
     fs.letOpen();
     const server = await starting;
     cleanups.push(() => server.close());
@@ -54,6 +61,8 @@ describe('health endpoints', () => {
     const after = await httpCall(httpPort, 'GET', '/readyz');
     expect(after.status).toBe(200);
     expect(JSON.parse(after.body)).toEqual({ status: 'ready' });
+    expect((await httpCall(httpPort, 'GET', '/subjects')).status).toBe(200);
+    expect((await httpCall(httpPort, 'GET', '/no-such-route')).status).toBe(404);
     await server.close();
     await expect(httpCall(httpPort, 'GET', '/healthz')).rejects.toThrow(/ECONNREFUSED/);
   });

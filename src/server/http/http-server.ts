@@ -81,8 +81,9 @@ export class HttpServer {
   private readonly sockets = new Set<Socket>();
   private readonly server: Server | TlsServer;
   private readonly options: HttpServerOptions;
-  /** Turns a thrown error that is not an HttpError into a reply (e.g. a route group's own error shape). */
   private guardCheck: HttpGuard | undefined;
+  /** While it says why, a path no route matches is answered 503: its routes may not be registered yet. */
+  private startingReason: () => string | undefined = () => undefined;
   private readonly errorMappers: Array<{ prefix: string; map: (error: unknown) => HttpReply | undefined }> = [];
 
   /** With `tls`, HTTPS on the server's certificates (client certificates required under mutual TLS), reloaded with them. */
@@ -123,7 +124,17 @@ export class HttpServer {
     return this;
   }
 
-  /** Errors thrown by handlers under `prefix` that are not HttpErrors are answered by `map` when it returns a reply. */
+  /**
+   * Routes registered after recovery (the console's API, the schema registry's) do not exist while the
+   * server starts: a request for an unknown path then gets 503 with `reason()` (retry), not a 404 that
+   * a client would take for "no such subject". `reason` returns undefined once the server is ready.
+   */
+  whileStarting(reason: () => string | undefined): this {
+    this.startingReason = reason;
+    return this;
+  }
+
+  /** Errors thrown by handlers under `prefix` (HttpErrors included) are answered by `map` when it returns a reply. */
   mapErrors(prefix: string, map: (error: unknown) => HttpReply | undefined): this {
     this.errorMappers.push({ prefix, map });
     return this;
@@ -178,6 +189,8 @@ export class HttpServer {
         return;
       }
       if (pathMatched) return send(res, { status: 405, body: errorBody('METHOD_NOT_ALLOWED', `${method} is not allowed on ${url.pathname}`) });
+      const starting = this.startingReason();
+      if (starting !== undefined) return send(res, this.replyForError(url.pathname, new HttpError(503, 'STARTING', `the server is starting (${starting}): ${url.pathname} is served once /readyz answers 200`)));
       send(res, { status: 404, body: errorBody('NOT_FOUND', `no route ${url.pathname}`) });
     } catch (error) {
       if (!res.headersSent) send(res, this.replyForError(url.pathname, error));

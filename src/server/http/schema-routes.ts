@@ -25,6 +25,11 @@ const CONFLUENT_ERRORS: Readonly<Record<string, { status: number; errorCode: num
 
 const PREFIXES = ['/subjects', '/schemas', '/compatibility', '/config'];
 
+/** Answers errors on the registry's paths in Confluent's shape: from the start, so the 503s of a starting server have it too. */
+export function mapSchemaRegistryErrors(http: HttpServer): void {
+  for (const prefix of PREFIXES) http.mapErrors(prefix, confluentErrorReply);
+}
+
 /**
  * The subset of Confluent Schema Registry's REST API that serializers and tools use, at Confluent's
  * paths on the broker's HTTP port, so a Confluent client is given `http://host:<http-port>`. Errors
@@ -32,7 +37,6 @@ const PREFIXES = ['/subjects', '/schemas', '/compatibility', '/config'];
  * StrataError) is 500 / 50001 as Confluent's "error in the backend data store".
  */
 export function registerSchemaRoutes(http: HttpServer, registry: SchemaRegistry): void {
-  for (const prefix of PREFIXES) http.mapErrors(prefix, confluentErrorReply);
   const ok = (body: unknown): HttpReply => ({ status: 200, body, contentType: SCHEMA_REGISTRY_CONTENT_TYPE });
   const includeDeleted = (request: HttpRequest) => ({ includeDeleted: request.url.searchParams.get('deleted') === 'true' });
   const isPermanent = (request: HttpRequest) => ({ permanent: request.url.searchParams.get('permanent') === 'true' });
@@ -118,8 +122,8 @@ class BadBodyError extends Error {
 
 function confluentErrorReply(error: unknown): HttpReply | undefined {
   if (error instanceof BadBodyError) return confluentError(error.status, error.status, error.message);
-  // The authentication guard's refusals, in the registry's shape: Confluent answers 40101 and 40301.
-  if (error instanceof HttpError && (error.status === 401 || error.status === 403)) return confluentError(error.status, error.status * 100 + 1, error.message);
+  // The HTTP server's own answers (the guard's 401/403, 503 while starting) in the registry's shape: Confluent's codes are the status and a digit.
+  if (error instanceof HttpError) return confluentError(error.status, error.status * 100 + 1, error.message);
   if (!(error instanceof StrataError)) return undefined;
   const known = CONFLUENT_ERRORS[error.code];
   if (known) return confluentError(known.status, known.errorCode, error.message);
