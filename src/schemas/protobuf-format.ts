@@ -20,8 +20,14 @@ interface ParsedProtobuf {
  * - a field's type changed outside a wire-compatible group: {int32, uint32, int64, uint64, bool},
  *   {sint32, sint64}, {fixed32, sfixed32}, {fixed64, sfixed64}, {string, bytes}; a message or enum
  *   field must keep its type's full name;
- * - a field's label changed: repeated <-> singular, map <-> not, proto2 required <-> not.
- * Not checked: enum values, oneof membership, packed encoding, json names, options, services.
+ * - a field's label changed: repeated <-> singular, map <-> not, proto2 required <-> not;
+ * - oneofs (Buf's FIELD_SAME_ONEOF, Confluent's ONEOF_FIELD_REMOVED, FIELD_MOVED_TO_EXISTING_ONEOF and
+ *   MULTIPLE_FIELDS_MOVED_TO_ONEOF): a field of a oneof removed or moved out of it, or into another;
+ *   a field moved into a oneof the writer already had; two or more fields moved into one new oneof
+ *   (data that set both would lose one). One field moved into a new oneof of its own is fine. proto3
+ *   `optional` fields' synthetic oneofs do not count.
+ * Not checked: enum values (an unknown value survives on the wire, and Confluent lets enum constants
+ * be removed), packed encoding, json names, options, services.
  */
 export const protobufFormat: SchemaFormat<ParsedProtobuf> = {
   type: 'PROTOBUF',
@@ -71,6 +77,7 @@ export const protobufFormat: SchemaFormat<ParsedProtobuf> = {
         else if (readerKey !== writerKey && wireGroup(readerKey) !== wireGroup(writerKey)) out.push(`${where} type changed from ${writerKey} to ${readerKey} (not wire compatible)`);
         if (labelOf(readerField) !== labelOf(writerField)) out.push(`${where} label changed from ${labelOf(writerField)} to ${labelOf(readerField)}`);
       }
+      out.push(...oneofIncompatibilities(name, readerType, writerType));
     }
     return out;
   },
@@ -112,4 +119,36 @@ function collectMessages(namespace: protobuf.NamespaceBase, out: Map<string, pro
     if (nested instanceof protobuf.Type) out.set(nested.fullName.replace(/^\./, ''), nested);
     if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) collectMessages(nested, out);
   }
+}
+
+/** The field's oneof, unless it is the synthetic one protobufjs makes for a proto3 `optional` field. */
+function oneofOf(field: protobuf.Field): string | undefined {
+  const oneof = field.partOf;
+  if (!oneof) return undefined;
+  const isSynthetic = oneof.oneof.length === 1 && oneof.name === `_${field.name}`;
+  return isSynthetic ? undefined : oneof.name;
+}
+
+function oneofIncompatibilities(name: string, readerType: protobuf.Type, writerType: protobuf.Type): string[] {
+  const out: string[] = [];
+  const writerOneofs = new Set(writerType.fieldsArray.map(oneofOf).filter((o): o is string => o !== undefined));
+  const movedIntoNew = new Map<string, number[]>();
+  for (const writerField of writerType.fieldsArray) {
+    const where = `${name}: field ${writerField.id} ('${writerField.name}')`;
+    const writerOneof = oneofOf(writerField);
+    const readerField = readerType.fieldsById[writerField.id];
+    const readerOneof = readerField ? oneofOf(readerField) : undefined;
+    if (writerOneof !== undefined) {
+      if (!readerField) out.push(`${where} removed from oneof ${writerOneof}`);
+      else if (readerOneof !== writerOneof) out.push(`${where} moved out of oneof ${writerOneof}${readerOneof ? ` into ${readerOneof}` : ''}`);
+      continue;
+    }
+    if (readerOneof === undefined) continue;
+    if (writerOneofs.has(readerOneof)) out.push(`${where} moved into the existing oneof ${readerOneof}`);
+    else movedIntoNew.set(readerOneof, [...(movedIntoNew.get(readerOneof) ?? []), writerField.id]);
+  }
+  for (const [oneof, ids] of movedIntoNew) {
+    if (ids.length > 1) out.push(`${name}: fields ${ids.join(', ')} moved into the new oneof ${oneof} (a writer may have set more than one)`);
+  }
+  return out;
 }

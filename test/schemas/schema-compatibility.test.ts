@@ -71,6 +71,14 @@ const PROTOBUF: Row[] = [
   ['message type of a field changed', proto('message A { int32 x = 1; } message B { int32 x = 1; } message M { A a = 1; }'), proto('message A { int32 x = 1; } message B { int32 x = 1; } message M { B a = 1; }'), false],
   ['singular -> repeated', proto('message M { int32 a = 1; }'), proto('message M { repeated int32 a = 1; }'), false],
   ['message removed', proto('message M { int32 a = 1; } message N { int32 b = 1; }'), proto('message M { int32 a = 1; }'), false],
+  ['one field moved into a new oneof', proto('message M { int32 a = 1; string b = 2; }'), proto('message M { string b = 2; oneof o { int32 a = 1; } }'), true],
+  ['a field added to an existing oneof', proto('message M { oneof o { int32 a = 1; } }'), proto('message M { oneof o { int32 a = 1; string b = 2; } }'), true],
+  ['two fields moved into a new oneof', proto('message M { int32 a = 1; string b = 2; }'), proto('message M { oneof o { int32 a = 1; string b = 2; } }'), false],
+  ['a field moved into an existing oneof', proto('message M { int32 a = 1; oneof o { string b = 2; } }'), proto('message M { oneof o { int32 a = 1; string b = 2; } }'), false],
+  ['a field moved out of its oneof', proto('message M { oneof o { int32 a = 1; string b = 2; } }'), proto('message M { int32 a = 1; oneof o { string b = 2; } }'), false],
+  ['a oneof field removed, number reserved', proto('message M { oneof o { int32 a = 1; string b = 2; } }'), proto('message M { reserved 1; oneof o { string b = 2; } }'), false],
+  ['proto3 optional added (its synthetic oneof is not a oneof)', proto('message M { int32 a = 1; }'), proto('message M { optional int32 a = 1; }'), true],
+  ['enum value removed (survives as unknown on the wire)', proto('enum E { Z = 0; A = 1; B = 2; } message M { E e = 1; }'), proto('enum E { Z = 0; A = 1; } message M { E e = 1; }'), true],
 ];
 
 describe.each([
