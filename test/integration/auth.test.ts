@@ -233,6 +233,13 @@ describe('authentication and ACLs', () => {
     expect([hidden.status, hiddenMissing.status]).toEqual([403, 403]);
     expect(JSON.parse(hiddenMissing.body).error.code).toBe('PERMISSION_DENIED');
     expect((await httpCall(port, 'GET', '/api/topics/orders/messages', undefined, alice)).status).toBe(403);
+    // Lists are cut to what the principal may describe, as gRPC's: alice's topics page never shows 'orders'.
+    const names = async (headers: Record<string, string>) => (JSON.parse((await httpCall(port, 'GET', '/api/topics', undefined, headers)).body) as { items: Array<{ name: string }> }).items.map((t) => t.name);
+    const everything = await names({ authorization: 'Bearer root-token' });
+    expect(everything).toEqual(expect.arrayContaining(['orders', 'sales-eu']));
+    const seenByAlice = await names(alice);
+    expect(seenByAlice).toContain('sales-eu');
+    expect(seenByAlice).not.toContain('orders');
   });
 
   it('guards the schema registry by subject, over REST (Confluent paths) and gRPC', async () => {
@@ -255,7 +262,11 @@ describe('authentication and ACLs', () => {
     // A schema by id (what a deserializer asks for) needs authentication only.
     expect((await httpCall(port, 'GET', `/schemas/ids/${id}`, undefined, { authorization: 'Bearer alice-token' })).status).toBe(200);
     expect((await httpCall(port, 'GET', `/schemas/ids/${id}`)).status).toBe(401);
-    // gRPC: the subject list is cut to what the principal may describe (write implies describe).
+    // REST and gRPC: the subject list is cut to what the principal may describe (write implies describe).
+    const subjectsOf = async (token: string) => JSON.parse((await httpCall(port, 'GET', '/subjects', undefined, { authorization: `Bearer ${token}` })).body) as string[];
+    expect(await subjectsOf('bob-token')).toEqual(['orders-value']);
+    expect(await subjectsOf('alice-token')).toEqual([]);
+    expect(JSON.parse((await httpCall(port, 'GET', `/schemas/ids/${id}/versions`, undefined, { authorization: 'Bearer alice-token' })).body)).toEqual([]);
     expect(await client('bob-token').schemas.listSubjects()).toEqual(['orders-value']);
     expect(await client('alice-token').schemas.listSubjects()).toEqual([]);
   });

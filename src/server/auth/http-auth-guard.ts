@@ -13,7 +13,8 @@ export function httpPrincipalOf(raw: object): string | undefined {
   return principals.get(raw);
 }
 
-type RouteAccess = { accesses(params: Readonly<Record<string, string>>): ResourceAccess[]; isOpen?: boolean; audit?: boolean };
+/** `isList`: a list route cut per item (request.mayDescribe), open to any authenticated principal as gRPC's lists are. */
+type RouteAccess = { accesses(params: Readonly<Record<string, string>>): ResourceAccess[]; isOpen?: boolean; audit?: boolean; isList?: boolean };
 
 const cluster = (operation: ResourceAccess['operation']): ResourceAccess => ({ resourceType: 'cluster', resourceName: CLUSTER_RESOURCE_NAME, operation });
 const subject = (operation: ResourceAccess['operation']) => (p: Readonly<Record<string, string>>): ResourceAccess[] => [{ resourceType: 'schema_subject', resourceName: p.subject ?? '', operation }];
@@ -21,8 +22,8 @@ const topic = (operation: ResourceAccess['operation']) => (p: Readonly<Record<st
 
 /**
  * What each route of the HTTP port needs, as rpc-access-table.ts for gRPC. Probes and the console's
- * static files are open; every list needs describe on the cluster (the HTTP lists are not cut per
- * item, as gRPC's are). A route missing here is refused when authentication is on.
+ * static files are open; lists are cut to the items the principal may describe (as gRPC's lists are).
+ * A route missing here is refused when authentication is on.
  */
 export const HTTP_ROUTE_ACCESS_TABLE: Readonly<Record<string, RouteAccess>> = Object.freeze({
   'GET /healthz': { accesses: () => [], isOpen: true },
@@ -30,18 +31,18 @@ export const HTTP_ROUTE_ACCESS_TABLE: Readonly<Record<string, RouteAccess>> = Ob
   'GET /': { accesses: () => [], isOpen: true },
   'GET /assets/:name': { accesses: () => [], isOpen: true },
   'GET /api/info': { accesses: () => [cluster('describe')] },
-  'GET /api/topics': { accesses: () => [cluster('describe')] },
+  'GET /api/topics': { accesses: () => [], isList: true },
   'GET /api/topics/:topic': { accesses: topic('describe') },
   'DELETE /api/topics/:topic': { accesses: topic('delete'), audit: true },
   'GET /api/topics/:topic/messages': { accesses: topic('read') },
-  'GET /api/groups': { accesses: () => [cluster('describe')] },
+  'GET /api/groups': { accesses: () => [], isList: true },
   'GET /api/groups/:group': { accesses: (p) => [{ resourceType: 'group', resourceName: p.group ?? '', operation: 'describe' }] },
   'POST /api/groups/:group/reset-offsets': { accesses: (p) => [{ resourceType: 'group', resourceName: p.group ?? '', operation: 'alter' }], audit: true },
   'DELETE /api/groups/:group': { accesses: (p) => [{ resourceType: 'group', resourceName: p.group ?? '', operation: 'delete' }], audit: true },
-  'GET /api/queue-groups': { accesses: () => [cluster('describe')] },
+  'GET /api/queue-groups': { accesses: () => [], isList: true },
   'GET /api/queue-groups/:group': { accesses: (p) => [{ resourceType: 'queue_group', resourceName: p.group ?? '', operation: 'describe' }] },
   'DELETE /api/queue-groups/:group': { accesses: (p) => [{ resourceType: 'queue_group', resourceName: p.group ?? '', operation: 'delete' }], audit: true },
-  'GET /api/dead-letters': { accesses: () => [cluster('describe')] },
+  'GET /api/dead-letters': { accesses: () => [], isList: true },
   'GET /api/dead-letters/:topic': { accesses: topic('read') },
   // A redrive writes to the topics its records came from, named inside the records: an operator's action on the cluster.
   'POST /api/dead-letters/:topic/redrive': { accesses: (p) => [...topic('read')(p), cluster('alter')], audit: true },
@@ -50,8 +51,8 @@ export const HTTP_ROUTE_ACCESS_TABLE: Readonly<Record<string, RouteAccess>> = Ob
   'GET /schemas/types': { accesses: () => [] },
   'GET /schemas/ids/:id': { accesses: () => [] },
   'GET /schemas/ids/:id/schema': { accesses: () => [] },
-  'GET /schemas/ids/:id/versions': { accesses: () => [cluster('describe')] },
-  'GET /subjects': { accesses: () => [cluster('describe')] },
+  'GET /schemas/ids/:id/versions': { accesses: () => [], isList: true },
+  'GET /subjects': { accesses: () => [], isList: true },
   'POST /subjects/:subject': { accesses: subject('read') },
   'DELETE /subjects/:subject': { accesses: subject('delete'), audit: true },
   'GET /subjects/:subject/versions': { accesses: subject('describe') },
@@ -106,6 +107,9 @@ export function httpAuthGuard(authenticator: Authenticator, authorizer: AclAutho
         logger.info({ audit: 'denied', principal, route, ...access, code: 'PERMISSION_DENIED' }, 'http request refused');
         throw new HttpError(403, 'PERMISSION_DENIED', `${principal} may not ${access.operation} ${access.resourceType.replace('_', ' ')} '${access.resourceName}'`);
       }
+    }
+    if (row.isList) {
+      request.mayDescribe = (resourceType, resourceName) => authorizer.authorize(principal, { resourceType, resourceName, operation: 'describe' }).isAllowed;
     }
     if (row.audit) logger.info({ audit: 'admin', principal, route, path: request.url.pathname, resources: accesses.map((a) => `${a.resourceType}:${a.resourceName}:${a.operation}`) }, 'admin action (http)');
   };

@@ -37,6 +37,11 @@ export interface HttpRequest {
   /** Values of the `:name` segments of the route's pattern, URI-decoded. */
   readonly params: Readonly<Record<string, string>>;
   readonly raw: IncomingMessage;
+  /**
+   * Whether the caller may see a resource in a list (the guard sets it from the ACLs: describe on the
+   * item, as gRPC's lists are cut); everything without authentication. Lists filter with it before paging.
+   */
+  mayDescribe: (resourceType: 'topic' | 'group' | 'queue_group' | 'schema_subject', resourceName: string) => boolean;
 }
 
 /** What a handler returns: a status and a body (an object is sent as JSON), or nothing when it wrote `res` itself. */
@@ -182,7 +187,7 @@ export class HttpServer {
         if (!params) continue;
         pathMatched = true;
         if (route.method !== method && !(route.method === 'GET' && method === 'HEAD')) continue;
-        const request = { method, url, params, raw: req };
+        const request: HttpRequest = { method, url, params, raw: req, mayDescribe: () => true };
         if (this.guardCheck) await this.guardCheck(route.key, request);
         const reply = await route.handler(request, res);
         if (reply) send(res, reply, method === 'HEAD');

@@ -44,9 +44,11 @@ export function registerSchemaRoutes(http: HttpServer, registry: SchemaRegistry)
   http.route('GET', '/schemas/types', () => ok([...SCHEMA_TYPES]));
   http.route('GET', '/schemas/ids/:id', (request) => ok(schemaBody(registry.getById(parseId(request.params.id!)))));
   http.route('GET', '/schemas/ids/:id/schema', (request) => rawSchema(registry.getById(parseId(request.params.id!)).schema));
-  http.route('GET', '/schemas/ids/:id/versions', (request) => ok(registry.versionsOfId(parseId(request.params.id!), includeDeleted(request))));
+  http.route('GET', '/schemas/ids/:id/versions', (request) =>
+    ok(registry.versionsOfId(parseId(request.params.id!), includeDeleted(request)).filter((v) => request.mayDescribe('schema_subject', v.subject))),
+  );
 
-  http.route('GET', '/subjects', (request) => ok(registry.listSubjects(includeDeleted(request))));
+  http.route('GET', '/subjects', (request) => ok(registry.listSubjects(includeDeleted(request)).filter((subject) => request.mayDescribe('schema_subject', subject))));
   http.route('POST', '/subjects/:subject', async (request) => ok(versionBody(registry.lookup(request.params.subject!, await readSchemaInput(request), includeDeleted(request)))));
   http.route('DELETE', '/subjects/:subject', async (request) => {
     try {

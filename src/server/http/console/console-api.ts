@@ -56,7 +56,10 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
 
   http.route('GET', '/api/topics', (request) => {
     const page = pageParams(request);
-    const rows = deps.topics.listTopics().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const rows = deps.topics
+      .listTopics()
+      .filter((t) => request.mayDescribe('topic', t.name))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const { items, ...rest } = paged(rows, page);
     const topics = [];
     for (const { name } of items) {
@@ -122,7 +125,7 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
   });
 
   http.route('GET', '/api/groups', async (request) => {
-    const { items, ...rest } = paged(deps.groups.listGroups(), pageParams(request));
+    const { items, ...rest } = paged(deps.groups.listGroups().filter((g) => request.mayDescribe('group', g.groupId)), pageParams(request));
     const groups = [];
     for (const summary of items) {
       // Lag summed for the page's groups only: a describe reads a record per partition.
@@ -164,7 +167,7 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
   });
 
   http.route('GET', '/api/queue-groups', async (request) => {
-    const { items, ...rest } = paged(deps.queues.listGroups(), pageParams(request));
+    const { items, ...rest } = paged(deps.queues.listGroups().filter((g) => request.mayDescribe('queue_group', g.groupId)), pageParams(request));
     const groups = [];
     for (const summary of items) {
       const description = await deps.queues.describeGroup(summary.groupId).catch(() => undefined); // deleted meanwhile
@@ -186,7 +189,7 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
   });
 
   http.route('GET', '/api/dead-letters', async (request) => {
-    const rows = await listDeadLetterTopics(deps.topics, deps.queues);
+    const rows = (await listDeadLetterTopics(deps.topics, deps.queues)).filter((row) => request.mayDescribe('topic', row.topic));
     return { status: 200, body: paged(rows, pageParams(request)) };
   });
 
