@@ -65,6 +65,7 @@ describe('authentication and ACLs', () => {
       authTokensFile: join(dir.path, 'tokens.json'),
       jwt: { issuer: ISSUER, audience: AUDIENCE, publicKeyFiles: [join(dir.path, 'jwt.pem')] },
       superUsers: ['root'],
+      consoleActions: true,
     });
     await start();
   });
@@ -198,6 +199,13 @@ describe('authentication and ACLs', () => {
     await root.acls.add({ principal: 'alice', resourceType: 'group', resourceName: 'billing', operation: 'alter', permission: 'allow' });
     await root.acls.add({ principal: 'alice', resourceType: 'topic', resourceName: 'audited', operation: 'describe', permission: 'allow' });
     await alice.admin.resetOffsets('billing', { topic: 'audited', to: 'latest', execute: true, requestedBy: 'somebody-else' });
+    // The console's reset checks as gRPC's: alter on the group and describe on the topic named in the body.
+    const consoleReset = (topic: string) =>
+      httpCall(server!.httpPort!, 'POST', '/api/groups/billing/reset-offsets', JSON.stringify({ topic, to: 'latest' }), { authorization: 'Bearer alice-token', 'content-type': 'application/json' });
+    expect((await consoleReset('audited')).status).toBe(200);
+    const hiddenTopic = await consoleReset('orders');
+    expect(hiddenTopic.status).toBe(403);
+    expect(JSON.parse(hiddenTopic.body).error.code).toBe('PERMISSION_DENIED');
     const refused = await rejection(alice.admin.deleteTopic('audited'));
     expect(refused.callId).toBeDefined();
     const denied = lines.find((line) => line.audit === 'denied' && line.callId === refused.callId);

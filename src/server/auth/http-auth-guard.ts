@@ -108,9 +108,8 @@ export function httpAuthGuard(authenticator: Authenticator, authorizer: AclAutho
         throw new HttpError(403, 'PERMISSION_DENIED', `${principal} may not ${access.operation} ${access.resourceType.replace('_', ' ')} '${access.resourceName}'`);
       }
     }
-    if (row.isList) {
-      request.mayDescribe = (resourceType, resourceName) => authorizer.authorize(principal, { resourceType, resourceName, operation: 'describe' }).isAllowed;
-    }
+    // For lists (isList) and for resources a handler reads from the body (the console's reset names its topic there).
+    request.mayDescribe = (resourceType, resourceName) => authorizer.authorize(principal, { resourceType, resourceName, operation: 'describe' }).isAllowed;
     if (row.audit) logger.info({ audit: 'admin', principal, route, path: request.url.pathname, resources: accesses.map((a) => `${a.resourceType}:${a.resourceName}:${a.operation}`) }, 'admin action (http)');
   };
 }

@@ -146,6 +146,8 @@ export function registerConsoleApi(http: HttpServer, deps: ConsoleApiDependencie
     const body = objectBody(await readJsonBody(request.raw, 64 * 1024));
     const topic = body['topic'];
     if (typeof topic !== 'string' || topic === '') throw new HttpError(400, 'BAD_REQUEST', 'topic is required');
+    // As gRPC's ResetOffsets: alter on the group (the guard) and describe on the topic, named in the body.
+    if (!request.mayDescribe('topic', topic)) throw new HttpError(403, 'PERMISSION_DENIED', `${httpPrincipalOf(request.raw) ?? 'this principal'} may not describe topic '${topic}'`);
     const partitions = body['partitions'] ?? [];
     if (!Array.isArray(partitions) || !partitions.every((p) => Number.isSafeInteger(p) && (p as number) >= 0)) throw new HttpError(400, 'BAD_REQUEST', 'partitions must be a list of partition numbers');
     const result = await deps.groups.resetOffsets({
