@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../core/errors.js';
 
-export const RESOURCE_TYPES = ['topic', 'group', 'queue_group', 'schema_subject', 'cluster'] as const;
+/** `producer`: a named producer (InitProducer's producer_name, as Kafka's TransactionalId): write on it lets a principal take the name, and so fence its other instances. */
+export const RESOURCE_TYPES = ['topic', 'group', 'queue_group', 'schema_subject', 'cluster', 'producer'] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 export const OPERATIONS = ['read', 'write', 'create', 'delete', 'alter', 'describe', 'admin'] as const;
 export type Operation = (typeof OPERATIONS)[number];

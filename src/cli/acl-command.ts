@@ -9,6 +9,7 @@ interface AclRuleOptions {
   group?: string;
   queueGroup?: string;
   schemaSubject?: string;
+  producer?: string;
   cluster?: boolean;
   prefix?: boolean;
   deny?: boolean;
@@ -26,9 +27,10 @@ export function ruleFromOptions(options: AclRuleOptions): AclRuleSpec {
     ['queue_group', options.queueGroup],
     ['schema_subject', options.schemaSubject],
     ['cluster', options.cluster ? 'strata' : undefined],
+    ['producer', options.producer],
   ];
   const named = resources.filter(([, name]) => name !== undefined);
-  if (named.length !== 1) throw new UsageError('name one resource: --topic NAME, --group NAME, --queue-group NAME, --schema-subject NAME or --cluster');
+  if (named.length !== 1) throw new UsageError('name one resource: --topic NAME, --group NAME, --queue-group NAME, --schema-subject NAME, --producer NAME or --cluster');
   if (!OPERATIONS.includes(options.operation)) throw new UsageError(`--operation must be one of ${OPERATIONS.join(', ')}`);
   const [resourceType, resourceName] = named[0]!;
   return {
@@ -54,6 +56,7 @@ function ruleOptions(command: Command): Command {
     .option('--group <name>', 'on a consumer group')
     .option('--queue-group <name>', 'on a queue group')
     .option('--schema-subject <name>', 'on a schema subject')
+    .option('--producer <name>', 'on a named producer (the producerName that fences its older instances)')
     .option('--cluster', 'on the cluster (ACL changes, reflection)')
     .option('--prefix', 'the name is a prefix: every name starting with it')
     .option('--deny', 'deny instead of allow (a deny wins over any allow)')

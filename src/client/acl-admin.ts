@@ -9,7 +9,7 @@ import { call } from './admin.js';
  */
 export interface AclRuleSpec {
   principal: string;
-  resourceType: 'topic' | 'group' | 'queue_group' | 'schema_subject' | 'cluster';
+  resourceType: 'topic' | 'group' | 'queue_group' | 'schema_subject' | 'cluster' | 'producer';
   /** Default literal. */
   patternType?: 'literal' | 'prefix';
   resourceName: string;

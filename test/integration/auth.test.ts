@@ -250,6 +250,26 @@ describe('authentication and ACLs', () => {
     expect(seenByAlice).not.toContain('orders');
   });
 
+  it('lets a principal take a producer name (and so fence its other instances) only with write on the producer resource', async () => {
+    const root = client('root-token');
+    await root.admin.createTopic('named-writes', { partitions: 1 });
+    await root.acls.add({ principal: 'bob', resourceType: 'topic', resourceName: 'named-writes', operation: 'write', permission: 'allow' });
+    const bob = client('bob-token');
+    const named = bob.producer({ producerName: 'billing-service' });
+    const refused = await rejection(named.send('named-writes', { value: Buffer.from('x') }));
+    expect(refused.code).toBe('PERMISSION_DENIED');
+    expect(refused.message).toMatch(/producer 'billing-service'/);
+    await named.close().catch(() => undefined);
+    // An unnamed producer id is anybody's: the topic's write rule is what counts.
+    const unnamed = bob.producer();
+    await unnamed.send('named-writes', { value: Buffer.from('y') });
+    await unnamed.close();
+    await root.acls.add({ principal: 'bob', resourceType: 'producer', patternType: 'prefix', resourceName: 'billing-', operation: 'write', permission: 'allow' });
+    const allowed = bob.producer({ producerName: 'billing-service' });
+    await allowed.send('named-writes', { value: Buffer.from('z') });
+    await allowed.close();
+  });
+
   it('guards the schema registry by subject, over REST (Confluent paths) and gRPC', async () => {
     const port = server!.httpPort!;
     const root = client('root-token');

@@ -42,6 +42,8 @@ describe('strata acl and strata auth (CLI)', () => {
       { principal: 'alice', resourceType: 'topic', patternType: 'prefix', resourceName: 'pay', operation: 'describe', permission: 'allow' },
     ]);
     expect((await strata(['acl', 'remove', ...rule, '--execute'], { STRATA_TOKEN: 'root-token' })).stdout).toMatch(/^removed: /);
+    const producerRule = await strata(['acl', 'add', '--principal', 'billing', '--operation', 'write', '--producer', 'billing-service'], { STRATA_TOKEN: 'root-token' });
+    expect(producerRule.stdout).toMatch(/would add: ALLOW billing write on producer 'billing-service'/);
     const refused = await strata(['--token', 'wrong', 'topics', 'list']).catch((error: { code: number; stderr: string }) => error);
     expect(refused).toMatchObject({ code: expect.any(Number) });
     expect((refused as { stderr: string }).stderr).toMatch(/AUTHENTICATION_FAILED/);

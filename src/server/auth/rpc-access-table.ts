@@ -46,8 +46,9 @@ export const RPC_ACCESS_TABLE: Readonly<Record<string, RpcAccess>> = Object.free
   '/strata.v1.AdminService/ResetOffsets': { accesses: (r) => [on('group', 'alter')(r.groupId), on('topic', 'describe')(r.topic)], audit: true },
   // Produce and read.
   '/strata.v1.ProduceService/Produce': { accesses: (r) => [on('topic', 'write')(r.topic)] },
-  // A producer id names no resource: what it writes is checked per topic on Produce.
-  '/strata.v1.ProduceService/InitProducer': { accesses: none },
+  // An unnamed producer id names no resource: what it writes is checked per topic on Produce. A name is
+  // one (Kafka's transactional id): taking it fences the name's other instances, so it needs write on it.
+  '/strata.v1.ProduceService/InitProducer': { accesses: (r) => (typeof r.producerName === 'string' && r.producerName !== '' ? [on('producer', 'write')(r.producerName)] : []) },
   '/strata.v1.ConsumeService/Subscribe': { accesses: (r) => [on('topic', 'read')(r.topic)] },
   '/strata.v1.ConsumeService/Fetch': { accesses: (r) => [on('topic', 'read')(r.topic)] },
   // Members (Kafka: group read; topics describe to subscribe, read to commit).
