@@ -61,6 +61,7 @@ export { Admin } from './client/admin.js';
 export { AclAdmin, type AclRuleSpec, type AclRule, type AclChangeResult } from './client/acl-admin.js';
 export type { BearerTokenSource } from './client/bearer-token.js';
 export { SchemaAdmin } from './client/schema-admin.js';
+export { QuotaAdmin, QUOTA_NAMES, DEFAULT_QUOTA_ENTITY, type QuotaName, type QuotaEntry, type QuotaChangeResult, type ResolvedQuota } from './client/quota-admin.js';
 export type { SchemaCompatibility, SchemaReferenceSpec, SchemaSpec, SchemaType, SchemaVersionInfo, SchemaVersionSpec } from './client/schema-admin.js';
 export type {
   OffsetSpec,

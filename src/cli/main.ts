@@ -12,6 +12,7 @@ import { registerDlqCommand } from './dlq-command.js';
 import { registerAclCommand } from './acl-command.js';
 import { registerAuthCommand } from './auth-command.js';
 import { registerSchemasCommand } from './schemas-command.js';
+import { registerQuotasCommand } from './quotas-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerTopicsCommand } from './topics-command.js';
 import { strataVersion } from './strata-version.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerAuthCommand(program);
   registerCheckCommand(program);
   registerSchemasCommand(program);
+  registerQuotasCommand(program);
   return program;
 }
 

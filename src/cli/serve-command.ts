@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError as UsageError, type Command } from 'commander';
 import { examples } from './cli-context.js';
 import { createLogger } from '../core/logger.js';
 import { readServerConfigFile, resolveServerConfig, type ServerConfig } from '../server/server-config.js';
@@ -15,6 +15,18 @@ interface ServeOptions {
   superUser?: string[];
   logLevel?: string;
   config?: string;
+  quota?: string[];
+}
+
+/** `--quota KEY=VALUE` flags as an object (checked with the rest of the config): they win over the file's `quotas`, key by key. */
+export function quotaDefaultsFromFlags(flags: readonly string[]): Record<string, number> {
+  const quotas: Record<string, number> = {};
+  for (const flag of flags) {
+    const match = /^([a-z_]+)=(.+)$/.exec(flag);
+    if (!match || !Number.isFinite(Number(match[2]))) throw new UsageError(`--quota takes KEY=VALUE with a number, e.g. producer_byte_rate=1048576, got '${flag}'`);
+    quotas[match[1]!] = Number(match[2]);
+  }
+  return quotas;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -31,6 +43,7 @@ export function registerServeCommand(program: Command): void {
     .option('--allow-plaintext', 'listen without TLS on an address other than loopback (anyone who reaches it can read and write every topic)')
     .option('--auth-tokens <file>', 'authentication: a JSON list of { "principal", "sha256" } static tokens (strata auth hash-token); turns on ACLs, deny by default')
     .option('--super-user <principal>', 'a principal that may do anything whatever the ACLs say (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--quota <key=value>', 'a quota default for every principal without its own or a * entry, e.g. producer_byte_rate=1048576 (repeatable; README "Quotas")', (value: string, previous: string[] = []) => [...previous, value])
     .option('--log-level <level>', 'pino log level: trace, debug, info, warn, error')
     .option('--config <file>', 'JSON file of server settings (flags win)')
     .action(async (options: ServeOptions, command: Command) => {
@@ -51,7 +64,9 @@ export function registerServeCommand(program: Command): void {
         superUsers: options.superUser,
         logLevel: options.logLevel,
       };
-      const config = resolveServerConfig(options.config ? readServerConfigFile(options.config) : {}, flags);
+      const file = options.config ? readServerConfigFile(options.config) : {};
+      if (options.quota) flags.quotas = { ...(file.quotas ?? {}), ...quotaDefaultsFromFlags(options.quota) };
+      const config = resolveServerConfig(file, flags);
       const logger = createLogger({ level: config.logLevel });
       // Loaded here, not at the top: every other command (produce, consume, ...) starts without the
       // server's modules (storage, metrics, the console's assets).

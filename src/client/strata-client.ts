@@ -2,6 +2,8 @@ import type { SchemaServiceClient } from '../generated/strata/v1/SchemaService.j
 import { SchemaAdmin } from './schema-admin.js';
 import * as grpc from '@grpc/grpc-js';
 import { AclAdmin } from './acl-admin.js';
+import { QuotaAdmin } from './quota-admin.js';
+import type { QuotaServiceClient } from '../generated/strata/v1/QuotaService.js';
 import { bearerTokenInterceptor, type BearerTokenSource } from './bearer-token.js';
 import type { TopicDescription__Output } from '../generated/strata/v1/TopicDescription.js';
 import type { ProduceRequest } from '../generated/strata/v1/ProduceRequest.js';
@@ -80,6 +82,8 @@ export class StrataClient implements ClientChannel {
   readonly acls: AclAdmin;
   /** The server's schema registry (SchemaService). */
   readonly schemas: SchemaAdmin;
+  /** Per-principal quotas (the server's QuotaService): set, remove (each with a dry run), list, resolve. */
+  readonly quotas: QuotaAdmin;
   readonly callTimeoutMs: number;
   readonly clock: Clock;
   /** @internal the channel's connectivity, shared by producers. */
@@ -88,6 +92,7 @@ export class StrataClient implements ClientChannel {
   readonly stubs: ClientChannel['stubs'];
   private readonly channel: grpc.Channel;
   private readonly schemaStub: SchemaServiceClient;
+  private readonly quotaStub: QuotaServiceClient;
 
   constructor(options: StrataClientOptions = {}) {
     this.address = options.address ?? process.env.STRATA_SERVER ?? DEFAULT_SERVER_ADDRESS;
@@ -130,6 +135,8 @@ export class StrataClient implements ClientChannel {
     this.acls = new AclAdmin(new v1.AclService(this.address, credentials, shared), this.callTimeoutMs);
     this.schemaStub = new v1.SchemaService(this.address, credentials, shared);
     this.schemas = new SchemaAdmin(this.schemaStub, this.callTimeoutMs);
+    this.quotaStub = new v1.QuotaService(this.address, credentials, shared);
+    this.quotas = new QuotaAdmin(this.quotaStub, this.callTimeoutMs);
   }
 
   producer(options: ProducerOptions = {}): Producer {
@@ -166,6 +173,7 @@ export class StrataClient implements ClientChannel {
     this.stubs.groups.close();
     this.stubs.queue.close();
     this.schemaStub.close();
+    this.quotaStub.close();
     this.channel.close();
   }
 }

@@ -35,3 +35,5 @@ export const QUEUE_STATE_TOPIC = '__queue_state';
 export const ACLS_TOPIC = '__acls';
 /** The internal topic of the schema registry: subjects, versions, schemas, compatibility (schemas/schema-registry.ts). */
 export const SCHEMAS_TOPIC = '__schemas';
+/** The internal topic of per-principal quotas (quotas/quota-store.ts): rebuilt from it at startup. */
+export const QUOTAS_TOPIC = '__quotas';

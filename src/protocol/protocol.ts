@@ -10,13 +10,14 @@ import type { ProtoGrpcType as GroupsProto } from '../generated/groups.js';
 import type { ProtoGrpcType as ProduceProto } from '../generated/produce.js';
 import type { ProtoGrpcType as QueueProto } from '../generated/queue.js';
 import type { ProtoGrpcType as SchemaProto } from '../generated/schema.js';
+import type { ProtoGrpcType as QuotaProto } from '../generated/quota.js';
 
 /**
  * The wire protocol, loaded from proto/strata/v1 with the same options the generated types were made
  * with (see `make proto`): 64-bit integers as numbers (offsets stay below 2^53), enums as strings,
  * defaults filled in, oneofs named. Shared by the server and the client; depends on nothing of ours.
  */
-export const PROTO_FILES = ['strata/v1/common.proto', 'strata/v1/admin.proto', 'strata/v1/produce.proto', 'strata/v1/consume.proto', 'strata/v1/groups.proto', 'strata/v1/queue.proto', 'strata/v1/acl.proto', 'strata/v1/schema.proto'];
+export const PROTO_FILES = ['strata/v1/common.proto', 'strata/v1/admin.proto', 'strata/v1/produce.proto', 'strata/v1/consume.proto', 'strata/v1/groups.proto', 'strata/v1/queue.proto', 'strata/v1/acl.proto', 'strata/v1/schema.proto', 'strata/v1/quota.proto'];
 
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   keepCase: false,
@@ -37,7 +38,7 @@ export function findProtoDirectory(): string {
   throw new Error('cannot find the proto/ directory of the strata package');
 }
 
-export type StrataProtocol = AdminProto & ProduceProto & ConsumeProto & GroupsProto & QueueProto & AclProto & SchemaProto;
+export type StrataProtocol = AdminProto & ProduceProto & ConsumeProto & GroupsProto & QueueProto & AclProto & SchemaProto & QuotaProto;
 
 let cached: { packageDefinition: protoLoader.PackageDefinition; protocol: StrataProtocol } | undefined;
 

@@ -10,7 +10,8 @@ import { GroupOffsets } from '../groups/group-offsets.js';
 import { resolveGroupConfig } from '../groups/group-config.js';
 import { OffsetStore } from '../groups/offset-store.js';
 import type { TopicLogsView } from '../groups/topics-view.js';
-import { ACLS_TOPIC, isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, SCHEMAS_TOPIC } from '../core/internal-topics.js';
+import { ACLS_TOPIC, isInternalTopic, OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, QUOTAS_TOPIC, SCHEMAS_TOPIC } from '../core/internal-topics.js';
+import { QuotaStore } from '../quotas/quota-store.js';
 import { AclAuthorizer } from '../acls/acl-rules.js';
 import { AclStore } from '../acls/acl-store.js';
 import { AuthGate } from './auth/auth-gate.js';
@@ -59,6 +60,8 @@ export interface RunningServer {
   readonly queues: QueueCoordinatorApi;
   /** The schema registry (`__schemas`), served on the HTTP port's Confluent paths and by SchemaService. */
   readonly schemas: SchemaRegistry;
+  /** Per-principal quotas (`__quotas` over the config defaults): the server's QuotaSource. */
+  readonly quotas: QuotaStore;
   /** Clean shutdown: streams ended, in-flight appends finished, every partition flushed, marker written. */
   close(): Promise<void>;
 }
@@ -143,16 +146,19 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let schemas: SchemaRegistry | undefined;
   let consoleRoutes: { stop(): void } | undefined;
   let acls: AclStore | undefined;
+  let quotas: QuotaStore | undefined;
   try {
     readiness = { phase: 'starting', detail: 'restoring producer sequences, group offsets and queue groups' };
     const startedMs = clock.nowMs();
-    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, ACLS_TOPIC, SCHEMAS_TOPIC] });
+    const restored = await broker.restoreProducerState(config.producerStateTailBytes, { skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC, ACLS_TOPIC, SCHEMAS_TOPIC, QUOTAS_TOPIC] });
     logger.info({ ...restored, elapsedMs: clock.nowMs() - startedMs }, 'producer sequences restored from the log tails');
     const idsStartedMs = clock.nowMs();
     const restoredIds = await broker.restoreMessageIds({ skipTopics: [OFFSETS_TOPIC, PRODUCER_IDS_TOPIC, QUEUE_STATE_TOPIC] });
     if (restoredIds.partitionCount + restoredIds.failedPartitionCount > 0) logger.info({ ...restoredIds, elapsedMs: clock.nowMs() - idsStartedMs }, 'message ids restored from the dedupe windows');
     const offsets = await OffsetStore.open(logManager, () => clock.nowMs(), logger);
     acls = await AclStore.open(logManager, { nowMs: () => clock.nowMs(), logger });
+    // The enforcers (rates, counts) take it as their QuotaSource through the services' domain.
+    quotas = await QuotaStore.open(logManager, { nowMs: () => clock.nowMs(), logger, defaults: config.quotas });
     const authorizer = new AclAuthorizer(acls, { isEnabled: authenticator.isEnabled, superUsers: config.superUsers });
     // Before the console's routes exist: the HTTP port checks them as the gRPC gate checks calls.
     http?.guard(httpAuthGuard(authenticator, authorizer, logger));
@@ -238,6 +244,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         schemas,
         clock,
         security: { gate: new AuthGate(authenticator, authorizer, logger), acls },
+        quotas,
       },
       config,
       logger,
@@ -250,6 +257,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     await queues?.close().catch(() => undefined);
     await queueStore?.close().catch(() => undefined);
     await acls?.close().catch(() => undefined);
+    await quotas?.close().catch(() => undefined);
     await schemas?.close().catch(() => undefined);
     await producerIds.close().catch(() => undefined);
     await logManager.close();
@@ -263,6 +271,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let closing: Promise<void> | undefined;
   const queueCoordinator = queues!;
   const aclStore = acls!;
+  const quotaStore = quotas!;
   const schemaRegistry = schemas!;
   return {
     logManager,
@@ -273,6 +282,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     memoryBudget: grpcServer.memoryBudget,
     queues: queueCoordinator,
     schemas: schemaRegistry,
+    quotas: quotaStore,
     close() {
       closing ??= (async () => {
         readiness = { phase: 'stopping', detail: 'shutting down' };
@@ -285,6 +295,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
           await queueCoordinator.close();
           await queueStore!.close();
           await aclStore.close();
+          await quotaStore.close();
           await schemaRegistry.close();
           await producerIds.close();
         } finally {

@@ -32,8 +32,10 @@ import type { ServerMetrics } from './metrics/server-metrics.js';
 import type { AclStore } from '../acls/acl-store.js';
 import type { AuthGate } from './auth/auth-gate.js';
 import { createAclService } from './auth/acl-service.js';
+import type { QuotaStore } from '../quotas/quota-store.js';
+import { createQuotaService } from './quota-service.js';
 
-const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService', 'strata.v1.AclService', 'strata.v1.SchemaService'];
+const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService', 'strata.v1.AclService', 'strata.v1.SchemaService', 'strata.v1.QuotaService'];
 
 export interface GroupServices {
   coordinator: GroupCoordinator;
@@ -57,6 +59,11 @@ export interface ServerDomain {
   metrics?: ServerMetrics | undefined;
   /** Authentication and ACLs: the gate every call passes, and the rules the AclService manages. */
   security: { gate: AuthGate; acls: AclStore };
+  /**
+   * Per-principal quotas (`__quotas` and the config defaults): the QuotaSource the enforcers take,
+   * and the entries the QuotaService manages.
+   */
+  quotas: QuotaStore;
 }
 
 export interface GrpcServer {
@@ -68,7 +75,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups, ACLs, schemas), grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security, quotas }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -106,6 +113,7 @@ export async function startGrpcServer({ broker, topics, groups, queues, schemas,
   server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget }), logger));
   server.addService(withSafeDeserializers(v1.AclService.service), withCallLog(createAclService(security.acls), logger));
   server.addService(withSafeDeserializers(v1.SchemaService.service), withCallLog(createSchemaService(schemas), logger));
+  server.addService(withSafeDeserializers(v1.QuotaService.service), withCallLog(createQuotaService(quotas), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
   health.addToServer(withGuardedStreams(server, streams));
   new ReflectionService(packageDefinition).addToServer(withGuardedStreams(server, streams));

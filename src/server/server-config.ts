@@ -4,6 +4,7 @@ import { MAX_REQUEST_BYTES, MIN_BUDGET_STREAMS, MIN_REQUEST_BYTES, REQUEST_FIELD
 import { DEFAULT_HTTP2_WINDOW_BYTES, MAX_HTTP2_WINDOW_BYTES } from './flow-control-window.js';
 import { resolveGroupConfig, type GroupConfig } from '../groups/group-config.js';
 import type { JwtSettings } from './auth/jwt-verifier.js';
+import { type QuotaValues, validateQuotaValues } from '../quotas/principal-quotas.js';
 
 /**
  * Server settings. `strata serve --config FILE` reads a JSON object with any of these keys; command
@@ -112,6 +113,11 @@ export interface ServerConfig {
    * it, whole topics are shown as one series each with partition="all" (README, Metrics).
    */
   metricsMaxPartitionSeries: number;
+  /**
+   * Quota defaults (README "Quotas"): what every principal gets for the keys that neither its own
+   * entry nor the `*` entry in `__quotas` sets (`strata quotas`). `{}`: no limits.
+   */
+  quotas: QuotaValues;
 }
 
 /** The largest max.message.bytes a topic on this server may have: its batches must fit in a request. */
@@ -162,6 +168,7 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
   groups: {},
   metrics: true,
   metricsMaxPartitionSeries: 10_000,
+  quotas: {},
 });
 
 const NUMERIC_KEYS = ['port', 'maxRequestBytes', 'streamWindowBytes', 'connectionWindowBytes', 'maxConcurrentStreams', 'producerStateTailBytes', 'subscriptionBufferBytes', 'memoryBudgetBytes', 'maxConnectionsPerAddress', 'maxStreamsPerAddress', 'keepaliveTimeMs', 'keepaliveTimeoutMs', 'shutdownGraceMs', 'retentionCheckIntervalMs', 'metricsMaxPartitionSeries'] as const;
@@ -206,6 +213,7 @@ export function resolveServerConfig(...layers: ReadonlyArray<Partial<ServerConfi
     throw new InvalidConfigError(`memoryBudgetBytes must hold at least ${MIN_BUDGET_STREAMS} streams' reservations (streamWindowBytes + maxRequestBytes each): at least ${smallestBudgetBytes}, got ${config.memoryBudgetBytes}`);
   }
   resolveGroupConfig(config.groups);
+  config.quotas = checkQuotaDefaults(config.quotas);
   return config;
 }
 
@@ -226,6 +234,15 @@ function checkAuthSettings(config: ServerConfig): void {
   if (config.jwt !== null && (typeof config.jwt !== 'object' || Array.isArray(config.jwt))) throw new InvalidConfigError('jwt must be an object { issuer, audience, publicKeyFiles or jwksFile, principalClaim } or null');
   if (!Array.isArray(config.superUsers) || !config.superUsers.every((user) => typeof user === 'string' && user !== '')) {
     throw new InvalidConfigError(`superUsers must be a list of principal names, got ${JSON.stringify(config.superUsers)}`);
+  }
+}
+
+function checkQuotaDefaults(quotas: unknown): QuotaValues {
+  if (typeof quotas !== 'object' || quotas === null || Array.isArray(quotas)) throw new InvalidConfigError(`quotas must be an object of quota defaults, e.g. { "producer_byte_rate": 1048576 }, got ${JSON.stringify(quotas)}`);
+  try {
+    return validateQuotaValues(quotas as Record<string, unknown>);
+  } catch (error) {
+    throw new InvalidConfigError(`quotas: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -3,6 +3,7 @@ import { InvalidConfigError } from '../../src/core/errors.js';
 import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, REQUEST_FIELDS_BYTES } from '../../src/core/limits.js';
 import { DEFAULT_TOPIC_CONFIG } from '../../src/storage/topic-config.js';
 import { DEFAULT_SERVER_CONFIG, largestAcceptedBatchBytes, resolveServerConfig, streamReservedBytes } from '../../src/server/server-config.js';
+import { quotaDefaultsFromFlags } from '../../src/cli/serve-command.js';
 
 describe('server config: the request limit and the batch limits of topics', () => {
   it('by default receives a default topic largest batch plus the request fields', () => {
@@ -51,5 +52,25 @@ describe('server config: metrics', () => {
     expect(() => resolveServerConfig({ metrics: 'no' as unknown as boolean })).toThrow(/metrics must be true or false/);
     expect(() => resolveServerConfig({ metricsMaxPartitionSeries: -1 })).toThrow(InvalidConfigError);
     expect(() => resolveServerConfig({ metricsMaxPartitionSeries: 1.5 })).toThrow(InvalidConfigError);
+  });
+});
+
+describe('server config: quota defaults', () => {
+  it('are {} (no limits) by default, take valid quota values, and refuse unknown keys, bad values and non-objects', () => {
+    expect(resolveServerConfig({}).quotas).toEqual({});
+    expect(resolveServerConfig({ quotas: { producer_byte_rate: 1_048_576, max_groups: 100 } }).quotas).toEqual({ producer_byte_rate: 1_048_576, max_groups: 100 });
+    expect(() => resolveServerConfig({ quotas: { byte_rate: 10 } as never })).toThrow(/quotas: unknown quota 'byte_rate'/);
+    expect(() => resolveServerConfig({ quotas: { max_groups: 1.5 } })).toThrow(InvalidConfigError);
+    expect(() => resolveServerConfig({ quotas: { producer_byte_rate: 0 } })).toThrow(InvalidConfigError);
+    expect(() => resolveServerConfig({ quotas: [] as never })).toThrow(/quotas must be an object/);
+    expect(() => resolveServerConfig({ quotas: null as never })).toThrow(/quotas must be an object/);
+  });
+
+  it('strata serve --quota KEY=VALUE flags become the same object, and refuse what is not KEY=number', () => {
+    expect(quotaDefaultsFromFlags(['producer_byte_rate=1048576', 'max_groups=10', 'max_groups=20'])).toEqual({ producer_byte_rate: 1_048_576, max_groups: 20 });
+    expect(() => quotaDefaultsFromFlags(['producer_byte_rate'])).toThrow(/KEY=VALUE/);
+    expect(() => quotaDefaultsFromFlags(['producer_byte_rate=fast'])).toThrow(/KEY=VALUE/);
+    // Unknown keys are the config's to refuse, with the list of known ones.
+    expect(() => resolveServerConfig({ quotas: quotaDefaultsFromFlags(['bogus=1']) })).toThrow(/unknown quota 'bogus'/);
   });
 });

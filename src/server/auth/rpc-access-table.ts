@@ -66,6 +66,10 @@ export const RPC_ACCESS_TABLE: Readonly<Record<string, RpcAccess>> = Object.free
   '/strata.v1.AclService/AddAcl': { accesses: () => [cluster('alter')], audit: true },
   '/strata.v1.AclService/RemoveAcl': { accesses: () => [cluster('alter')], audit: true },
   '/strata.v1.AclService/ListAcls': { accesses: () => [cluster('describe')] },
+  // Quotas are the cluster's too (Kafka: AlterClientQuotas and DescribeClientQuotas on the cluster).
+  '/strata.v1.QuotaService/SetQuotas': { accesses: () => [cluster('alter')], audit: true },
+  '/strata.v1.QuotaService/RemoveQuotas': { accesses: () => [cluster('alter')], audit: true },
+  '/strata.v1.QuotaService/ListQuotas': { accesses: () => [cluster('describe')] },
   // Schemas: a subject is the resource. A schema by id is readable by any authenticated principal:
   // serializers fetch the writer's schema by the id in each record to decode it, and an id names no subject.
   '/strata.v1.SchemaService/RegisterSchema': { accesses: (r) => [on('schema_subject', 'write')(r.subject)], audit: true },
