@@ -29,6 +29,13 @@ export function quotaDefaultsFromFlags(flags: readonly string[]): Record<string,
   return quotas;
 }
 
+/** The config file's `quotas` with the `--quota` flags over them, key by key (a file value that is not an object is left for the config check to refuse). */
+export function withQuotaFlags(fileQuotas: unknown, flags: readonly string[]): unknown {
+  if (fileQuotas === undefined) return quotaDefaultsFromFlags(flags);
+  const isObject = typeof fileQuotas === 'object' && fileQuotas !== null && !Array.isArray(fileQuotas);
+  return isObject ? { ...fileQuotas, ...quotaDefaultsFromFlags(flags) } : fileQuotas;
+}
+
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -65,7 +72,7 @@ export function registerServeCommand(program: Command): void {
         logLevel: options.logLevel,
       };
       const file = options.config ? readServerConfigFile(options.config) : {};
-      if (options.quota) flags.quotas = { ...(file.quotas ?? {}), ...quotaDefaultsFromFlags(options.quota) };
+      if (options.quota) flags.quotas = withQuotaFlags(file.quotas, options.quota) as ServerConfig['quotas'];
       const config = resolveServerConfig(file, flags);
       const logger = createLogger({ level: config.logLevel });
       // Loaded here, not at the top: every other command (produce, consume, ...) starts without the

@@ -3,7 +3,7 @@ import { InvalidConfigError } from '../../src/core/errors.js';
 import { DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_BYTES_LIMIT, REQUEST_FIELDS_BYTES } from '../../src/core/limits.js';
 import { DEFAULT_TOPIC_CONFIG } from '../../src/storage/topic-config.js';
 import { DEFAULT_SERVER_CONFIG, largestAcceptedBatchBytes, resolveServerConfig, streamReservedBytes } from '../../src/server/server-config.js';
-import { quotaDefaultsFromFlags } from '../../src/cli/serve-command.js';
+import { quotaDefaultsFromFlags, withQuotaFlags } from '../../src/cli/serve-command.js';
 
 describe('server config: the request limit and the batch limits of topics', () => {
   it('by default receives a default topic largest batch plus the request fields', () => {
@@ -70,6 +70,9 @@ describe('server config: quota defaults', () => {
     expect(quotaDefaultsFromFlags(['producer_byte_rate=1048576', 'max_groups=10', 'max_groups=20'])).toEqual({ producer_byte_rate: 1_048_576, max_groups: 20 });
     expect(() => quotaDefaultsFromFlags(['producer_byte_rate'])).toThrow(/KEY=VALUE/);
     expect(() => quotaDefaultsFromFlags(['producer_byte_rate=fast'])).toThrow(/KEY=VALUE/);
+    // Over the config file's quotas key by key; a file value that is not an object is still refused.
+    expect(resolveServerConfig({ quotas: { max_groups: 5, max_streams: 7 } }, { quotas: withQuotaFlags({ max_groups: 5, max_streams: 7 }, ['max_groups=9']) as never }).quotas).toEqual({ max_groups: 9, max_streams: 7 });
+    expect(() => resolveServerConfig({}, { quotas: withQuotaFlags('fast', ['max_groups=9']) as never })).toThrow(/quotas must be an object/);
     // Unknown keys are the config's to refuse, with the list of known ones.
     expect(() => resolveServerConfig({ quotas: quotaDefaultsFromFlags(['bogus=1']) })).toThrow(/unknown quota 'bogus'/);
   });
