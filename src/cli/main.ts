@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { StrataError } from '../core/errors.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCheckCommand } from './check-command.js';
@@ -59,7 +59,14 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {
-    // Expected failures print one line and exit 1; anything else is a bug and keeps its stack.
+    // Expected failures print one line and exit 1; anything else is a bug and keeps its stack. A usage
+    // error an action throws (commander's InvalidArgumentError) is one too: commander itself prints only
+    // those of its option parsers.
+    if (error instanceof CommanderError) {
+      process.stderr.write(`strata: error: ${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     if (!(error instanceof StrataError)) throw error;
     process.stderr.write(errorLine(error) + '\n');
     process.exitCode = 1;
