@@ -39,6 +39,9 @@ import { ServerMetrics } from './metrics/server-metrics.js';
 import { observeErrors } from './status.js';
 import { isAuthenticationEnabled, isTlsEnabled, largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 import { TlsCertificates } from './tls/tls-certificates.js';
+import { CountQuotas } from '../quotas/count-quotas.js';
+import { type QuotaSource, StaticQuotaSource } from '../quotas/principal-quotas.js';
+import { registerCountQuotaMetrics } from './metrics/count-quota-metrics.js';
 
 export interface RunningServer {
   readonly logManager: LogManager;
@@ -73,6 +76,8 @@ export interface StartServerOptions {
   fs?: FileSystemPort;
   /** Whether a peer address is this machine, for the rule that tokens travel in plaintext only from it (tests fake a remote peer). */
   isLoopbackPeer?: (remoteAddress: string | undefined) => boolean;
+  /** Where per-principal quotas come from (tests: a StaticQuotaSource); none: nobody has a quota. */
+  quotaSource?: QuotaSource;
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: StartServerOptions = {}): Promise<RunningServer> {
@@ -156,6 +161,10 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     http?.guard(httpAuthGuard(authenticator, authorizer, logger));
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.
     const topicLogs: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
+    // Count quotas (max_groups, max_connections, max_streams). The quota store (__quotas) replaces this
+    // static source once it lands; until then no principal has a quota (all unlimited).
+    const countQuotas = new CountQuotas(options.quotaSource ?? new StaticQuotaSource());
+    if (metrics) registerCountQuotaMetrics(metrics.registry, countQuotas);
     const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));
     coordinator = new GroupCoordinator({
       clock,
@@ -163,6 +172,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       topics: topicLogs,
       config: resolveGroupConfig(config.groups),
       logger,
+      groupQuota: countQuotas,
       events: {
         onAssignmentChanged: (_groupId, response) => heartbeatStreams.push(response),
         onMemberFenced: (_groupId, memberId, instanceId) => heartbeatStreams.fence(memberId, instanceId),
@@ -197,6 +207,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       clock,
       random: { next: Math.random },
       logger,
+      groupQuota: countQuotas,
     });
     const queuesStartedMs = clock.nowMs();
     await queues.start();
@@ -236,6 +247,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         schemas,
         clock,
         security: { gate: new AuthGate(authenticator, authorizer, logger), acls },
+        countQuotas,
       },
       config,
       logger,
