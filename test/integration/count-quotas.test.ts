@@ -94,10 +94,11 @@ const TOKENS = JSON.stringify([
   { principal: 'mallory', sha256: hashToken('mallory-token') },
   { principal: 'alice', sha256: hashToken('alice-token') },
   { principal: 'quentin', sha256: hashToken('quentin-token') },
+  { principal: 'eve', sha256: hashToken('eve-token') },
 ]);
 
 describe('count quotas per authenticated principal (static tokens over loopback)', () => {
-  const fx = useQuotaServer({ mallory: { max_groups: 2, max_connections: 2, max_streams: 3 }, quentin: { max_groups: 1 } }, { superUsers: ['mallory', 'alice', 'quentin'] }, { 'tokens.json': TOKENS });
+  const fx = useQuotaServer({ mallory: { max_groups: 2, max_connections: 2, max_streams: 3 }, quentin: { max_groups: 1 }, eve: { max_streams: 1 } }, { superUsers: ['mallory', 'alice', 'quentin'] }, { 'tokens.json': TOKENS });
   beforeAll(async () => createTopicOfOneRecord(fx.client('alice-token')));
 
   it('refuses mallory a third group with QUOTA_EXCEEDED while alice still creates groups; a leave releases one', async () => {
@@ -107,10 +108,16 @@ describe('count quotas per authenticated principal (static tokens over loopback)
     const answers: Answer[] = [];
     stream.on('data', (answer: Answer) => answers.push(answer));
     stream.on('error', () => undefined);
+    // The stream also carries assignments pushed to its members: a join's answer is the first after it
+    // that names a new member or fails; a leave's is its member's at epoch -1.
+    const known = new Set<string>();
     const send = async (request: Partial<GroupHeartbeatRequest>) => {
-      const count = answers.length;
+      const start = answers.length;
       stream.write({ groupId: 'g', memberId: '', memberEpoch: 0, topics: ['jobs'], owned: [], instanceId: '', idleMs: 0, ...request });
-      return eventually(() => answers[count], { what: `the answer to ${JSON.stringify(request)}` });
+      const isLeave = request.memberEpoch === -1;
+      const answer = await eventually(() => answers.slice(start).find((a) => (isLeave ? a.memberId === request.memberId && a.memberEpoch === -1 : a.failure !== null || !known.has(a.memberId))), { what: `the answer to ${JSON.stringify(request)}` });
+      known.add(answer.memberId);
+      return answer;
     };
     try {
       const first = await send({ groupId: 'made-up-0' });
@@ -165,6 +172,15 @@ describe('count quotas per authenticated principal (static tokens over loopback)
       quentin.close();
     }
   }, 30_000);
+
+  it('releases the stream of a call the auth gate refused after counting it (no read right on the topic)', async () => {
+    const eve = fx.client('eve-token');
+    try {
+      for (let i = 0; i < 3; i++) expect(await rejection(openSubscription(eve))).toMatchObject({ code: 'PERMISSION_DENIED' });
+    } finally {
+      eve.close();
+    }
+  });
 
   it('refuses the calls of mallory\'s third connection with QUOTA_EXCEEDED, not alice\'s; a closed connection releases its place', async () => {
     const first = fx.client('mallory-token');
