@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { scrape, valueOf } from '../helpers/prometheus-text.js';
 import { RawQueueSession } from '../helpers/raw-queue-session.js';
 import { rejection } from '../helpers/rejection.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { makeTestCertificates } from '../helpers/test-certificates.js';
 
 const GROUPS = { initialRebalanceDelayMs: 50, rebalanceDelayMs: 50, heartbeatIntervalMs: 200, sessionTimeoutMs: 3_000 };
 
@@ -256,5 +257,51 @@ describe('count quotas without authentication: every call is ANONYMOUS, one prin
     } finally {
       for (const call of open) call.cancel();
     }
+  }, 30_000);
+});
+
+describe('count quotas under mutual TLS', () => {
+  let dir: { path: string; remove: () => Promise<void> } | undefined;
+  let server: RunningServer | undefined;
+  const clients: StrataClient[] = [];
+  let tls: { ca: Buffer; cert: Buffer; key: Buffer };
+  beforeAll(async () => {
+    dir = await makeTempDir();
+    const certs = makeTestCertificates(dir.path);
+    tls = { ca: readFileSync(certs.caCert), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) };
+    writeFileSync(join(dir.path, 'tokens.json'), JSON.stringify([{ principal: 'bob', sha256: hashToken('bob-token') }]));
+    const config = resolveServerConfig({
+      dataDir: join(dir.path, 'data'),
+      port: 0,
+      httpPort: 0,
+      host: '127.0.0.1',
+      tlsCertFile: certs.serverCert,
+      tlsKeyFile: certs.serverKey,
+      tlsClientCaFile: certs.caCert,
+      authTokensFile: join(dir.path, 'tokens.json'),
+      superUsers: ['alice', 'bob'],
+    });
+    server = await startServer(config, silentLogger, undefined, { quotaSource: new StaticQuotaSource(new Map([['alice', { max_connections: 1 }]])) });
+  });
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await server?.close();
+    await dir?.remove();
+  });
+
+  it("counts a connection for its certificate's principal (CN=alice), even when its calls carry another principal's token", async () => {
+    const client = (token?: string) => {
+      const made = new StrataClient({ address: `127.0.0.1:${server!.port}`, tls, ...(token !== undefined ? { token } : {}) });
+      clients.push(made);
+      return made;
+    };
+    const first = client();
+    await first.admin.listTopics();
+    // bob's token makes the calls bob's, but the connection is alice's certificate's: her second.
+    const refused = await rejection(client('bob-token').admin.listTopics());
+    expect(refused).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    expect(refused.message).toMatch(/alice holds 1 connections.*max_connections/);
+    first.close();
+    expect(await eventually(() => client('bob-token').admin.listTopics(), { what: "alice's connection admitted once her first closed" })).toEqual([]);
   }, 30_000);
 });
