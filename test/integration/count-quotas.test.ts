@@ -96,10 +96,11 @@ const TOKENS = JSON.stringify([
   { principal: 'alice', sha256: hashToken('alice-token') },
   { principal: 'quentin', sha256: hashToken('quentin-token') },
   { principal: 'eve', sha256: hashToken('eve-token') },
+  { principal: 'gina', sha256: hashToken('gina-token') },
 ]);
 
 describe('count quotas per authenticated principal (static tokens over loopback)', () => {
-  const fx = useQuotaServer({ mallory: { max_groups: 2, max_connections: 2, max_streams: 3 }, quentin: { max_groups: 1 }, eve: { max_streams: 1 } }, { superUsers: ['mallory', 'alice', 'quentin'] }, { 'tokens.json': TOKENS });
+  const fx = useQuotaServer({ mallory: { max_groups: 2, max_connections: 2, max_streams: 3 }, quentin: { max_groups: 1 }, eve: { max_streams: 1 }, gina: { max_groups: 1 } }, { superUsers: ['mallory', 'alice', 'quentin', 'gina'] }, { 'tokens.json': TOKENS });
   beforeAll(async () => createTopicOfOneRecord(fx.client('alice-token')));
 
   it('refuses mallory a third group with QUOTA_EXCEEDED while alice still creates groups; a leave releases one', async () => {
@@ -171,6 +172,24 @@ describe('count quotas per authenticated principal (static tokens over loopback)
       second.close();
       third.close();
       quentin.close();
+    }
+  }, 30_000);
+
+  it("fails the TypeScript client's group consumer with QUOTA_EXCEEDED (not retried) when its principal holds max_groups groups", async () => {
+    const gina = fx.client('gina-token');
+    const held = gina.consumer({ groupId: 'gina-1', topics: ['jobs'], fromBeginning: true });
+    const refused = gina.consumer({ groupId: 'gina-2', topics: ['jobs'], fromBeginning: true });
+    try {
+      // A record read (not a break, which would close it and leave the group): gina holds gina-1.
+      expect((await held[Symbol.asyncIterator]().next()).done).toBe(false);
+      const error = await rejection((async () => {
+        for await (const _ of refused) break;
+      })());
+      expect(error).toMatchObject({ code: 'QUOTA_EXCEEDED', retriable: false });
+    } finally {
+      await held.close();
+      await refused.close().catch(() => undefined);
+      gina.close();
     }
   }, 30_000);
 
