@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { MAX_GROUPS } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { StickyAssignor } from '../../src/groups/assignors/sticky-assignor.js';
 import { resolveGroupConfig } from '../../src/groups/group-config.js';
@@ -110,6 +111,18 @@ describe('GroupCoordinator max_groups', () => {
     join('m-1', 'mallory');
     expect(coordinator.holdersOf('x-0')).toEqual([]);
     expect(quotas.topHolders('max_groups', 10)).toEqual({ top: [{ principal: 'mallory', count: 1 }], otherCount: 0 });
+    coordinator.close();
+  });
+
+  it('refuses a new group past MAX_GROUPS with GROUP_MAX_SIZE_REACHED (retriable), naming the limit, and counts nothing for the principal', () => {
+    const { coordinator, quotas, join } = setup();
+    for (let i = 0; i < MAX_GROUPS; i++) join(`g-${i}`, 'alice');
+    expect(() => join('one-more', 'bob')).toThrow(expect.objectContaining({ code: 'GROUP_MAX_SIZE_REACHED', retriable: true }));
+    expect(() => join('one-more', 'bob')).toThrow(/10000 consumer groups with members.*MAX_GROUPS/);
+    expect(quotas.heldBy('max_groups', 'bob')).toBe(0);
+    // An existing group still takes members.
+    join('g-0', 'bob');
+    expect(coordinator.holdersOf('g-0')).toEqual(['alice', 'bob']);
     coordinator.close();
   });
 });
