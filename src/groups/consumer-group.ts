@@ -26,6 +26,8 @@ export interface GroupMember {
   revocationStartedMs: number | undefined;
   /** A static member that said it leaves for a moment (epoch -2): it keeps its partitions. */
   isAway: boolean;
+  /** The principal it joined as (its group counts against that principal's max_groups while it lives). */
+  principal?: string | undefined;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { PartitionAssignor } from './assignors/partition-assignor.js';
 import { ConsumerGroup, type GroupMember } from './consumer-group.js';
 import type { GroupConfig } from './group-config.js';
 import { DeadlineTimer } from '../core/deadline-timer.js';
+import { GroupHolders, type GroupQuotaPort } from '../core/group-holders.js';
 import { describeConsumerGroup, type GroupDescription } from './group-description.js';
 import { fenceReplacedMember, refuseIfFenced } from './instance-fencing.js';
 import { assignorInput, holdDeadlineMs, protectStableMembers, removalDeadlineMs } from './rebalance-plan.js';
@@ -60,6 +61,7 @@ export class GroupCoordinator {
    */
   private readonly groups = new Map<string, ConsumerGroup>();
   private readonly deadlines: DeadlineTimer;
+  private readonly holders: GroupHolders;
 
   constructor(
     private readonly options: {
@@ -70,9 +72,12 @@ export class GroupCoordinator {
       logger: Logger;
       events?: CoordinatorEvents;
       newMemberId?: () => string;
+      /** max_groups: a join as a principal that would hold one group too many is refused (QUOTA_EXCEEDED). */
+      groupQuota?: GroupQuotaPort;
     },
   ) {
     this.deadlines = new DeadlineTimer(options.clock, () => this.tick());
+    this.holders = new GroupHolders(options.groupQuota);
   }
 
   get config(): GroupConfig {
@@ -233,6 +238,11 @@ export class GroupCoordinator {
     this.groups.delete(groupId);
   }
 
+  /** The principals that hold the group now (max_groups): those its live members joined as. */
+  holdersOf(groupId: string): string[] {
+    return this.holders.holdersOf(groupId);
+  }
+
   hasGroup(groupId: string): boolean {
     return this.groups.has(groupId);
   }
@@ -271,13 +281,16 @@ export class GroupCoordinator {
     if (topics.length === 0) throw new InvalidArgumentError('a member must subscribe to at least one topic');
     let group = this.groups.get(request.groupId);
     if (!group) {
-      if (this.groups.size >= MAX_GROUPS) throw new GroupMaxSizeReachedError(`the server has ${MAX_GROUPS} groups`);
+      if (this.groups.size >= MAX_GROUPS) throw new GroupMaxSizeReachedError(`the server has ${MAX_GROUPS} consumer groups with members, the most it keeps (MAX_GROUPS): join an existing group, or retry when one empties`);
       group = new ConsumerGroup(request.groupId);
     }
     const instanceId = request.instanceId ? request.instanceId : undefined;
     const memberId = (this.options.newMemberId ?? randomUUID)();
-    const fields = { memberId, instanceId, topics, lastHeartbeatMs: nowMs, joinedAtMs: nowMs, streamLostAtMs: undefined, revocationStartedMs: undefined, isAway: false };
+    const fields = { memberId, instanceId, topics, lastHeartbeatMs: nowMs, joinedAtMs: nowMs, streamLostAtMs: undefined, revocationStartedMs: undefined, isAway: false, principal: request.principal };
     const previousId = instanceId !== undefined ? group.staticMembers.get(instanceId) : undefined;
+    if (previousId === undefined && group.members.size >= MAX_MEMBERS_PER_GROUP) throw new GroupMaxSizeReachedError(`group '${group.groupId}' has ${MAX_MEMBERS_PER_GROUP} members`);
+    // The last refusal (max_groups): past it nothing can throw, so nothing is counted for a refused join.
+    this.holders.memberJoining(group.groupId, request.principal);
     let member: GroupMember;
     if (previousId !== undefined) {
       // Static membership: the same instance is back (after a restart or a -2 leave). It takes
@@ -285,10 +298,10 @@ export class GroupCoordinator {
       const previous = group.members.get(previousId)!;
       fenceReplacedMember({ group, previous, byMemberId: memberId, nowMs, heartbeatIntervalMs: this.config.heartbeatIntervalMs, logger: this.options.logger, events: this.options.events });
       member = group.replaceStaticMember(previousId, fields);
+      this.holders.memberLeft(group.groupId, previous.principal);
       this.options.events?.onMemberRemoved?.(group.groupId, previousId, 'replaced');
       if (!sameTopics(topics, previous.topics)) this.membershipChanged(group, nowMs, 'join');
     } else {
-      if (group.members.size >= MAX_MEMBERS_PER_GROUP) throw new GroupMaxSizeReachedError(`group '${group.groupId}' has ${MAX_MEMBERS_PER_GROUP} members`);
       member = { ...fields, memberEpoch: 0, assigned: group.freeClaims(topics, request.owned, this.options.topics.partitionCount) };
       // Only now, with its first member, does a new group count against MAX_GROUPS.
       this.groups.set(group.groupId, group);
@@ -306,7 +319,9 @@ export class GroupCoordinator {
   }
 
   private removeMember(group: ConsumerGroup, memberId: string, reason: RemovalReason, nowMs: number): void {
-    if (!group.removeMember(memberId)) return;
+    const removed = group.removeMember(memberId);
+    if (!removed) return;
+    this.holders.memberLeft(group.groupId, removed.principal);
     this.options.logger.info({ groupId: group.groupId, memberId, reason }, 'member removed from group');
     this.options.events?.onMemberRemoved?.(group.groupId, memberId, reason);
     if (group.isEmpty) {

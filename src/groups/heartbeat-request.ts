@@ -14,6 +14,8 @@ export interface HeartbeatRequest {
   topics: readonly string[];
   owned: ReadonlyArray<{ topic: string; partitions: readonly number[] }>;
   idleMs: number;
+  /** Who joins (the call's authenticated principal): a join counts against its max_groups. Read on joins only. */
+  principal?: string | undefined;
 }
 
 /** The coordinator's answer to a heartbeat, also pushed when a member's assignment changes. */

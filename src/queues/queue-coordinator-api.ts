@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { StrataError } from '../core/errors.js';
+import type { GroupQuotaPort } from '../core/group-holders.js';
 import type { RecordHeader } from '../format/index.js';
 import type { QueueGroupConfig } from './queue-group-config.js';
 import type { QueueStateJournal } from './queue-state-journal.js';
@@ -41,7 +42,8 @@ export interface QueueCoordinatorApi {
    * Throws (rejects) InvalidArgumentError (bad group id, no topics, duplicate or internal topic, bad
    * in-flight limit or config, config differing from the group's), TopicNotFoundError (a topic that
    * does not exist), GroupMaxSizeReachedError (MAX_QUEUE_MEMBERS_PER_GROUP members in the group, or
-   * MAX_QUEUE_GROUPS groups on the server), ShuttingDownError (after close), or the journal's error
+   * MAX_QUEUE_GROUPS groups on the server), QuotaExceededError (the principal holds max_groups
+   * groups, this one not among them), ShuttingDownError (after close), or the journal's error
    * when creating the group could not be made durable. Nothing changed when it throws.
    */
   join(request: QueueJoinRequest): Promise<QueueMemberHandle>;
@@ -157,6 +159,8 @@ export interface QueueCoordinatorDependencies {
   logger?: { warn(fields: object, message: string): void; info?(fields: object, message: string): void; error?(fields: object, message: string): void };
   /** Optional: bounds on the stored batches windows hold for deliveries (QUEUE_HELD_BATCH_BYTES_* by default). */
   heldBatchBytes?: { perPartition: number; perServer: number };
+  /** Optional: max_groups. A join as a principal that would hold one group too many is refused (QUOTA_EXCEEDED). */
+  groupQuota?: GroupQuotaPort;
 }
 
 export interface QueueJoinRequest {
@@ -173,6 +177,8 @@ export interface QueueJoinRequest {
    * dropped as by streamLost().
    */
   deliver: (delivery: QueueDelivery) => boolean | void;
+  /** Who joins (the call's authenticated principal): the group counts against its max_groups while the member lives. */
+  principal?: string | undefined;
 }
 
 export interface QueueMemberHandle {

@@ -28,6 +28,7 @@ import { type DeadLetterRun, QueueDeadLetters, toStrataError } from './queue-dea
 import { QueueDeliveryPump } from './queue-delivery-pump.js';
 import { describePartition, describeQueueGroup } from './queue-describe.js';
 import { DeadlineTimer } from '../core/deadline-timer.js';
+import { GroupHolders } from '../core/group-holders.js';
 import { QueueGroup, type QueueMember } from './queue-group.js';
 import { checkJoinConfig, type QueueGroupConfig, resolveQueueGroupConfig } from './queue-group-config.js';
 import { checkDeadLetterTopics, checkJoinRequest, checkResetPartitions, resetOffsetOf, validateQueueGroupId } from './queue-requests.js';
@@ -59,8 +60,11 @@ export class QueueCoordinator implements QueueCoordinatorApi {
   private memberSequence = 0;
   /** Stored batches the groups' windows hold for their deliveries, bounded per partition and for the server. */
   private readonly heldBatches: HeldBatchLimits;
+  /** Which principals hold which groups through their live members (max_groups). */
+  private readonly holders: GroupHolders;
 
   constructor(private readonly deps: QueueCoordinatorDependencies) {
+    this.holders = new GroupHolders(deps.groupQuota);
     const { perServer = QUEUE_HELD_BATCH_BYTES_PER_SERVER, perPartition = QUEUE_HELD_BATCH_BYTES_PER_PARTITION } = deps.heldBatchBytes ?? {};
     this.heldBatches = { budget: new HeldBatchBudget(perServer), maxBytesPerPartition: perPartition };
     const isCurrent = (group: QueueGroup) => !this.isClosing && this.groups.get(group.groupId) === group;
@@ -100,6 +104,17 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     this.checkOpen();
     checkJoinRequest(request, this.deps.topics);
     this.checkDamage(request.groupId);
+    // Counted before the group can be created (a refused join creates nothing), uncounted if the join fails.
+    this.holders.memberJoining(request.groupId, request.principal);
+    try {
+      return await this.joinCounted(request);
+    } catch (error) {
+      this.holders.memberLeft(request.groupId, request.principal);
+      throw error;
+    }
+  }
+
+  private async joinCounted(request: QueueJoinRequest): Promise<QueueMemberHandle> {
     let group = this.groups.get(request.groupId);
     if (group) {
       checkJoinConfig(request.config ?? {}, group.config, request.groupId);
@@ -127,6 +142,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
       deliver: request.deliver,
       isReady: true,
       undelivered: 0,
+      principal: request.principal,
     };
     group.members.set(member.memberId, member);
     this.memberGroups.set(member.memberId, group);
@@ -289,6 +305,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
       group.stop();
       this.groups.delete(change.groupId);
       for (const memberId of group.members.keys()) this.memberGroups.delete(memberId);
+      this.holders.groupGone(change.groupId);
       return;
     }
     // Compaction keeps the records before the snapshot in the segment it began in: a 'config' there
@@ -383,6 +400,7 @@ export class QueueCoordinator implements QueueCoordinatorApi {
     const group = this.memberGroups.get(memberId);
     if (!group) return;
     this.memberGroups.delete(memberId);
+    this.holders.memberLeft(group.groupId, group.members.get(memberId)?.principal);
     group.members.delete(memberId);
     this.deps.logger?.info?.({ groupId: group.groupId, memberId }, `queue group: member ${why}; its records are released`);
     if (this.isClosing || group.failure || this.groups.get(group.groupId) !== group) return;

@@ -17,6 +17,8 @@ export interface QueueMember {
   isReady: boolean;
   /** Records picked for it whose delivery was not handed to deliver() yet (at-most-once's bound). */
   undelivered: number;
+  /** The principal it joined as (max_groups). */
+  readonly principal?: string | undefined;
 }
 
 /**

@@ -10,8 +10,9 @@ import { InvalidArgumentError } from '../core/errors.js';
  *                       deliveries), over all its streams
  *   admin_request_rate  admin calls/s (AdminService, AclService, SchemaService writes, QuotaService
  *                       writes)
- *   max_groups          consumer groups plus queue groups a principal may hold at once (a group it
- *                       created and whose members it still is, or whose committed offsets it wrote)
+ *   max_groups          consumer groups plus queue groups a principal may hold at once (while one
+ *                       of the group's live members joined as it; committed offsets alone hold
+ *                       nothing, so an emptied group locks no one out: count-quotas.ts)
  *   max_connections     open connections (HTTP/2 sessions) of a principal
  *   max_streams         open streaming calls of a principal (produce, subscribe, heartbeat, queue)
  *

@@ -40,6 +40,9 @@ import { ServerMetrics } from './metrics/server-metrics.js';
 import { observeErrors } from './status.js';
 import { isAuthenticationEnabled, isTlsEnabled, largestAcceptedBatchBytes, type ServerConfig } from './server-config.js';
 import { TlsCertificates } from './tls/tls-certificates.js';
+import { CountQuotas } from '../quotas/count-quotas.js';
+import type { QuotaSource } from '../quotas/principal-quotas.js';
+import { registerCountQuotaMetrics } from './metrics/count-quota-metrics.js';
 
 export interface RunningServer {
   readonly logManager: LogManager;
@@ -76,6 +79,8 @@ export interface StartServerOptions {
   fs?: FileSystemPort;
   /** Whether a peer address is this machine, for the rule that tokens travel in plaintext only from it (tests fake a remote peer). */
   isLoopbackPeer?: (remoteAddress: string | undefined) => boolean;
+  /** Where per-principal quotas come from (tests: a StaticQuotaSource); none: nobody has a quota. */
+  quotaSource?: QuotaSource;
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: StartServerOptions = {}): Promise<RunningServer> {
@@ -164,6 +169,10 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     http?.guard(httpAuthGuard(authenticator, authorizer, logger));
     // groups/ sees topics read-only, through the view it defines: partition logs as they are.
     const topicLogs: TopicLogsView = { partitionCount: (topic) => logManager.partitionCount(topic), partition: (topic, partition) => logManager.partition(topic, partition) };
+    // Count quotas (max_groups, max_connections, max_streams) from __quotas and the config defaults
+    // (tests may hand in a fixed source).
+    const countQuotas = new CountQuotas(options.quotaSource ?? quotas);
+    if (metrics) registerCountQuotaMetrics(metrics.registry, countQuotas);
     const heartbeatStreams = new HeartbeatStreams((groupId, memberId) => coordinator?.streamLost(groupId, memberId));
     coordinator = new GroupCoordinator({
       clock,
@@ -171,6 +180,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       topics: topicLogs,
       config: resolveGroupConfig(config.groups),
       logger,
+      groupQuota: countQuotas,
       events: {
         onAssignmentChanged: (_groupId, response) => heartbeatStreams.push(response),
         onMemberFenced: (_groupId, memberId, instanceId) => heartbeatStreams.fence(memberId, instanceId),
@@ -205,6 +215,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       clock,
       random: { next: Math.random },
       logger,
+      groupQuota: countQuotas,
     });
     const queuesStartedMs = clock.nowMs();
     await queues.start();
@@ -245,6 +256,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         clock,
         security: { gate: new AuthGate(authenticator, authorizer, logger), acls },
         quotas,
+        countQuotas,
       },
       config,
       logger,

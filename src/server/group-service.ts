@@ -8,6 +8,7 @@ import type { GroupHeartbeatResponse } from '../generated/strata/v1/GroupHeartbe
 import type { GroupServiceHandlers } from '../generated/strata/v1/GroupService.js';
 import type { GroupCoordinator, HeartbeatResponse } from '../groups/group-coordinator.js';
 import type { GroupOffsets, MemberIdentity } from '../groups/group-offsets.js';
+import { principalOf } from './auth/auth-gate.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { unary } from './unary.js';
 import { toFailure, toServiceError } from './status.js';
@@ -162,6 +163,7 @@ export function createGroupService(options: {
             topics: request.topics,
             owned: request.owned.map((o) => ({ topic: o.topic, partitions: o.partitions })),
             idleMs: request.idleMs,
+            principal: principalOf(call),
           });
           if (request.memberEpoch >= 0) heartbeatStreams.attach(request.groupId, response.memberId, call);
           else heartbeatStreams.forget(response.memberId);

@@ -34,6 +34,9 @@ import type { AuthGate } from './auth/auth-gate.js';
 import { createAclService } from './auth/acl-service.js';
 import type { QuotaStore } from '../quotas/quota-store.js';
 import { createQuotaService } from './quota-service.js';
+import type { CountQuotas } from '../quotas/count-quotas.js';
+import { CountQuotaGate } from './count-quota-gate.js';
+import { isAuthenticationEnabled } from './server-config.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService', 'strata.v1.AclService', 'strata.v1.SchemaService', 'strata.v1.QuotaService'];
 
@@ -64,6 +67,8 @@ export interface ServerDomain {
    * and the entries the QuotaService manages.
    */
   quotas: QuotaStore;
+  /** max_connections and max_streams per principal (and max_groups, through the coordinators). */
+  countQuotas?: CountQuotas | undefined;
 }
 
 export interface GrpcServer {
@@ -75,7 +80,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups, ACLs, schemas), grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security, quotas }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security, quotas, countQuotas }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -88,11 +93,15 @@ export async function startGrpcServer({ broker, topics, groups, queues, schemas,
     },
     logger,
   );
+  const countGate = countQuotas && new CountQuotaGate(countQuotas, { isAuthenticationEnabled: isAuthenticationEnabled(config) }, logger);
+  // After the auth gate in the array: grpc-js hands a call's incoming metadata to the interceptors in
+  // array order (the first wraps the call itself), so this one sees the principal the auth gate put there.
+  const quotaInterceptors = countGate ? [countGate.interceptor] : [];
   const server = new grpc.Server({
     // Every call, health and reflection included, is admitted (per-address caps, memory budget), then
     // authenticated and authorized (auth/auth-gate.ts: per request message, before any handler). The
     // last interceptor is the outermost: the metrics count the streams that passed both.
-    interceptors: metrics ? [metrics.streamInterceptor, gate.interceptor, security.gate.interceptor] : [gate.interceptor, security.gate.interceptor],
+    interceptors: metrics ? [metrics.streamInterceptor, gate.interceptor, security.gate.interceptor, ...quotaInterceptors] : [gate.interceptor, security.gate.interceptor, ...quotaInterceptors],
     'grpc.max_receive_message_length': config.maxRequestBytes,
     // A read response carries up to max_bytes of batches, or one larger batch whole.
     'grpc.max_send_message_length': MAX_READ_RESPONSE_BYTES,
@@ -129,6 +138,10 @@ export async function startGrpcServer({ broker, topics, groups, queues, schemas,
   }
   if (!gate.watchConnections(server)) {
     logger.warn('cannot count connections (grpc-js internals changed): maxConnectionsPerAddress is not enforced, and connections reserve nothing of the memory budget');
+  }
+
+  if (countGate && !countGate.watchConnections(server)) {
+    logger.warn('cannot count connections (grpc-js internals changed): max_connections is not enforced');
   }
 
   let shuttingDown: Promise<void> | undefined;

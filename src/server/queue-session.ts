@@ -12,6 +12,7 @@ import type { QueueAnswerResult, QueueCoordinatorApi, QueueDelivery, QueueRecord
 import type { MemoryBudget, MemoryShare } from './memory-budget.js';
 import { limitReadAhead } from './produce-service.js';
 import { answerFromProto, queueConfigFromProto, queueConfigToProto, refFromProto } from './queue-proto.js';
+import { principalOf } from './auth/auth-gate.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
@@ -141,6 +142,7 @@ export class QueueSession {
         config: queueConfigFromProto(join.config),
         clientId: join.clientId,
         deliver: (delivery) => this.deliver(delivery),
+        principal: principalOf(this.call),
       })
       .then(
         (member) => {

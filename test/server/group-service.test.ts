@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Metadata } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { MAX_HEARTBEATS_PER_SECOND } from '../../src/core/limits.js';
@@ -10,6 +11,8 @@ import { StreamRegistry } from '../../src/server/stream-registry.js';
 
 /** A heartbeat call whose client reads every answer at once. */
 class ReadingCall extends EventEmitter {
+  /** As a call the auth gate passed carries it (no principal in it: ANONYMOUS). */
+  readonly metadata = new Metadata();
   readonly cancelled = false;
   readonly writable = true;
   readonly writableLength = 0;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Metadata } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -8,6 +9,8 @@ import { StreamRegistry } from '../../src/server/stream-registry.js';
 
 /** A heartbeat call whose client reads nothing: every write stays queued (its callback is held). */
 class UnreadCall extends EventEmitter {
+  /** As a call the auth gate passed carries it (no principal in it: ANONYMOUS). */
+  readonly metadata = new Metadata();
   readonly cancelled = false;
   readonly writable = true;
   readonly queued: Array<() => void> = [];

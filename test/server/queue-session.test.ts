@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Metadata } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { MAX_QUEUE_REQUESTS_IN_PROGRESS_PER_STREAM, MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -11,6 +12,8 @@ import { StreamRegistry } from '../../src/server/stream-registry.js';
 
 /** A QueueSession call as the handler sees it: write() answers what the test says, flushes when told. */
 class FakeCall extends EventEmitter {
+  /** As a call the auth gate passed carries it (no principal in it: ANONYMOUS). */
+  readonly metadata = new Metadata();
   cancelled = false;
   isWritable = true;
   paused = false;
