@@ -10,6 +10,7 @@ import {
   SchemaNotSoftDeletedError,
   SchemaLimitReachedError,
   SchemaReferencedError,
+  RecordValidationFailedError,
   BatchTooLargeError,
   CorruptBatchError,
   DataDirLockedError,
@@ -140,6 +141,7 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new SchemaNotSoftDeletedError(m),
   (m) => new SchemaLimitReachedError(m),
   (m) => new SchemaReferencedError(m),
+  (m) => new RecordValidationFailedError(m),
 ];
 
 /**
