@@ -4,7 +4,7 @@ import { MAX_BATCH_BYTES_LIMIT } from '../core/limits.js';
 import { gunzipRecords, maxInflatedRecordsBytes } from './compressed-records.js';
 import { CompressionCodec, RECORDS_POSITION } from './record-batch-layout.js';
 import type { BatchHeader } from './record-batch.js';
-import { readVarint, readVarlong, varintCursor } from './varint.js';
+import { readVarint, varintCursor } from './varint.js';
 
 /**
  * Told each record's key and value where they lie: `buf[start, start + length)`, or length -1 for a
@@ -39,22 +39,49 @@ export function visitRecordFields(batches: Buffer, headers: readonly BatchHeader
 function visitRecords(buf: Buffer, start: number, areaEnd: number, recordCount: number, firstIndex: number, batchPosition: number, visit: RecordFieldsVisitor): void {
   let pos = start;
   for (let i = 0; i < recordCount; i++) {
-    const length = readVarint(buf, pos, areaEnd);
+    const length = smallVarint(buf, pos, areaEnd);
     pos = varintCursor.nextPosition;
     const end = pos + length;
     if (length < 0 || end > areaEnd) throw corrupt(batchPosition, i, 'runs past the end of its batch');
-    pos += 1; // attributes
-    readVarlong(buf, pos, end); // timestamp delta
-    readVarint(buf, varintCursor.nextPosition, end); // offset delta
-    const keyLength = readVarint(buf, varintCursor.nextPosition, end);
+    // attributes (1 byte), then the timestamp and offset deltas, skipped without decoding them.
+    const afterDeltas = skipVarint(buf, skipVarint(buf, pos + 1, end, batchPosition, i), end, batchPosition, i);
+    const keyLength = smallVarint(buf, afterDeltas, end);
     const keyStart = varintCursor.nextPosition;
     if (keyStart + Math.max(0, keyLength) > end) throw corrupt(batchPosition, i, 'has a key past its end');
-    const valueLength = readVarint(buf, keyStart + Math.max(0, keyLength), end);
+    const valueLength = smallVarint(buf, keyStart + Math.max(0, keyLength), end);
     const valueStart = varintCursor.nextPosition;
     if (valueStart + Math.max(0, valueLength) > end) throw corrupt(batchPosition, i, 'has a value past its end');
     visit(firstIndex + i, buf, keyStart, keyLength, valueStart, valueLength);
     pos = end;
   }
+}
+
+/**
+ * readVarint with the one- and two-byte cases inline (lengths under 8 KiB, and -1 for null): the walk
+ * is on the produce path of every validated topic, and the general reader's call was most of its cost.
+ */
+function smallVarint(buf: Buffer, position: number, end: number): number {
+  if (position + 1 < end) {
+    const first = buf[position]!;
+    if (first < 0x80) {
+      varintCursor.nextPosition = position + 1;
+      return (first >>> 1) ^ -(first & 1);
+    }
+    const second = buf[position + 1]!;
+    if (second < 0x80) {
+      const zigzag = (first & 0x7f) | (second << 7);
+      varintCursor.nextPosition = position + 2;
+      return (zigzag >>> 1) ^ -(zigzag & 1);
+    }
+  }
+  return readVarint(buf, position, end);
+}
+
+/** The position after the varint or varlong at `position` (at most 10 bytes, within `end`). */
+function skipVarint(buf: Buffer, position: number, end: number, batchPosition: number, recordIndex: number): number {
+  const limit = Math.min(end, position + 10);
+  for (let pos = position; pos < limit; pos++) if (buf[pos]! < 0x80) return pos + 1;
+  throw corrupt(batchPosition, recordIndex, 'has a varint that runs past its end or 10 bytes');
 }
 
 function corrupt(batchPosition: number, recordIndex: number, problem: string): CorruptBatchError {
