@@ -491,4 +491,11 @@ export class QuotaExceededError extends StrataError {
 export class RecordValidationFailedError extends StrataError {
   readonly code = 'RECORD_VALIDATION_FAILED';
   readonly retriable = false;
+  /** The failed record's index in the request, read from the message (`record N of the request: ...`); NaN if it does not say. */
+  readonly recordIndex: number;
+  constructor(message: string, options?: StrataErrorOptions) {
+    super(message, options);
+    const index = /^record (\d+) of the request/.exec(message)?.[1];
+    this.recordIndex = index === undefined ? Number.NaN : Number(index);
+  }
 }

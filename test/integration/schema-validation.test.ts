@@ -64,6 +64,7 @@ describe('schema.validation on the produce path, over a server', () => {
       const error = await refusal(client, 'orders', [{ value: order(3, id) }, { value: bad }, { value: order(4, id) }]);
       expect(error.message).toMatch(message);
       expect(error.code).toBe('RECORD_VALIDATION_FAILED');
+      expect(error.recordIndex).toBe(1);
       expect(error.retriable).toBe(false);
       expect(await endOffset(client, 'orders')).toBe(2);
     }
@@ -79,6 +80,7 @@ describe('schema.validation on the produce path, over a server', () => {
     const truncated = order(2, id).subarray(0, 8);
     const error = await refusal(client, 'orders-full', [{ value: order(3, id) }, { value: order(4, id) }, { value: truncated }, { value: order(5, id) }]);
     expect(error.message).toMatch(new RegExp(`record 2 of the request: its value \\(schema id ${id}\\) does not decode: it ends before its Avro value does`));
+    expect(error.recordIndex).toBe(2);
     const trailing = Buffer.concat([order(2, id), Buffer.from([1, 2])]);
     expect((await refusal(client, 'orders-full', [{ value: trailing }])).message).toMatch(/record 0 of the request: .* has 2 bytes after its Avro value/);
     expect(await endOffset(client, 'orders-full')).toBe(1);
