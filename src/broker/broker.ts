@@ -87,7 +87,7 @@ export interface ProduceRecordCheck {
 }
 
 /** The keys of the topic's configuration a ProduceRecordCheck reads. */
-export type RecordCheckConfig = Readonly<Pick<TopicConfig, 'schemaValidation' | 'schemaKeyValidation' | 'maxBatchBytes'>>;
+export type RecordCheckConfig = Readonly<Pick<TopicConfig, 'schemaValidation' | 'schemaKeyValidation' | 'schemaSubjectStrategy' | 'maxBatchBytes'>>;
 
 /**
  * What the services call: produce with producer sequence checks (and no client writes to internal

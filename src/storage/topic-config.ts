@@ -35,6 +35,13 @@ export type OverflowPolicy = 'none' | 'reject' | 'drop-oldest';
  */
 export type SchemaValidation = 'none' | 'id' | 'full';
 
+/**
+ * Which subject a validated record's schema id must be a live version of (Confluent's subject name
+ * strategies): `topic` (TopicNameStrategy, default: `<topic>-value` / `<topic>-key`), `record`
+ * (RecordNameStrategy: the record name of the id's schema), `topic-record` (`<topic>-<record name>`).
+ */
+export type SchemaSubjectStrategy = 'topic' | 'record' | 'topic-record';
+
 export interface TopicConfig {
   segmentBytes: number;
   segmentMs: number;
@@ -62,6 +69,8 @@ export interface TopicConfig {
   schemaValidation: SchemaValidation;
   /** `schema.key.validation`: keys are checked too, against `<topic>-key` (when schemaValidation is not none). */
   schemaKeyValidation: boolean;
+  /** `schema.subject.strategy`: see SchemaSubjectStrategy (for values and keys alike). */
+  schemaSubjectStrategy: SchemaSubjectStrategy;
 }
 
 export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
@@ -80,6 +89,7 @@ export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
   dedupeWindowMs: 0,
   schemaValidation: 'none',
   schemaKeyValidation: false,
+  schemaSubjectStrategy: 'topic',
 });
 
 interface KeySpec {
@@ -145,6 +155,13 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, KeySpec>> = Object.freez
     parse: (raw: string, key: string) => {
       if (raw === 'true' || raw === 'false') return raw === 'true';
       throw new InvalidConfigError(`${key} must be true or false, got '${raw}'`);
+    },
+  },
+  'schema.subject.strategy': {
+    field: 'schemaSubjectStrategy',
+    parse: (raw: string, key: string) => {
+      if (raw === 'topic' || raw === 'record' || raw === 'topic-record') return raw;
+      throw new InvalidConfigError(`${key} must be one of topic, record, topic-record; got '${raw}'`);
     },
   },
 });

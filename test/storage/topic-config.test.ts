@@ -39,6 +39,7 @@ describe('topic config defaults', () => {
       dedupeWindowMs: 0,
       schemaValidation: 'none',
       schemaKeyValidation: false,
+      schemaSubjectStrategy: 'topic',
     });
     expect(DEFAULT_TOPIC_CONFIG).toEqual(resolveTopicConfig({}));
   });
@@ -46,7 +47,7 @@ describe('topic config defaults', () => {
   it('pins the Kafka-style key names', () => {
     expect(Object.keys(TOPIC_CONFIG_KEYS).sort()).toEqual(
       ['dedupe.window.ms', 'flush', 'flush.ms', 'index.interval.bytes', 'max.message.bytes', 'retention.bytes', 'retention.ms', 'segment.bytes', 'segment.ms',
-        'retention.after.ack', 'max.unconsumed.bytes', 'max.unconsumed.records', 'overflow', 'schema.validation', 'schema.key.validation'].sort(),
+        'retention.after.ack', 'max.unconsumed.bytes', 'max.unconsumed.records', 'overflow', 'schema.validation', 'schema.key.validation', 'schema.subject.strategy'].sort(),
     );
   });
 
@@ -79,6 +80,7 @@ describe('topic config overrides', () => {
         'dedupe.window.ms': '120000',
         'schema.validation': 'full',
         'schema.key.validation': 'true',
+        'schema.subject.strategy': 'topic-record',
       }),
     ).toEqual({
       segmentBytes: 1024,
@@ -96,6 +98,7 @@ describe('topic config overrides', () => {
       dedupeWindowMs: 120_000,
       schemaValidation: 'full',
       schemaKeyValidation: true,
+      schemaSubjectStrategy: 'topic-record',
     });
     expect(resolveTopicConfig({ 'retention.bytes': '-1' }).retentionBytes).toBe(-1);
     expect(resolveTopicConfig({ flush: 'never' }).flushPolicy).toBe('never');
@@ -109,6 +112,8 @@ describe('topic config overrides', () => {
     expect(configError({ 'schema.validation': 'ID' }).message).toBe("schema.validation must be one of none, id, full; got 'ID'");
     expect(configError({ 'schema.validation': '' }).message).toContain('schema.validation');
     expect(configError({ 'schema.key.validation': 'yes' }).message).toBe("schema.key.validation must be true or false, got 'yes'");
+    expect(resolveTopicConfig({ 'schema.subject.strategy': 'record' }).schemaSubjectStrategy).toBe('record');
+    expect(configError({ 'schema.subject.strategy': 'RecordNameStrategy' }).message).toBe("schema.subject.strategy must be one of topic, record, topic-record; got 'RecordNameStrategy'");
   });
 
   it('bounds dedupe.window.ms at 7 days', () => {
