@@ -1,8 +1,7 @@
 import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
-import protobuf from 'protobufjs';
-import { readVarint, varintCursor } from '../format/varint.js';
 import { avroFormat } from './avro-format.js';
 import { protobufFormat } from './protobuf-format.js';
+import { protobufMessageAt, protobufTopLevelMessages } from './record-names.js';
 import type { ResolvedReference, SchemaType } from './schema-format.js';
 
 /**
@@ -69,44 +68,19 @@ function jsonCheck(schema: string, references: readonly ResolvedReference[]): Pa
 function protobufCheck(schema: string, references: readonly ResolvedReference[]): PayloadCheck {
   const { messages } = protobufFormat.parse(schema, references);
   // The schema file alone, unresolved: its own messages in declaration order, which the indexes count.
-  const own = protobuf.parse(schema, new protobuf.Root(), { keepCase: true });
-  const scope = own.package ? own.root.lookup(own.package) : own.root;
-  const topLevel = scope instanceof protobuf.Namespace ? messageTypesOf(scope) : [];
+  const topLevel = protobufTopLevelMessages(schema);
   return (payload) => {
-    let pos = 0;
-    let type: protobuf.Type | undefined;
-    try {
-      const count = readVarint(payload, pos);
-      pos = varintCursor.nextPosition;
-      if (count < 0 || count > 100) return `has a message-index count of ${count}`;
-      let level = topLevel;
-      let path = '';
-      if (count === 0) type = topLevel[0];
-      for (let i = 0; i < count; i++) {
-        const index = readVarint(payload, pos);
-        pos = varintCursor.nextPosition;
-        path += `${i > 0 ? '.' : ''}${index}`;
-        type = level[index];
-        if (!type) return `names message index ${path}, which the schema does not define`;
-        level = messageTypesOf(type);
-      }
-      if (!type) return 'names no message (the schema defines none at the top level)';
-    } catch (error) {
-      return `has a bad message-index array (${(error as Error).message})`;
-    }
-    const resolved = messages.get(type.fullName.replace(/^\./, ''));
-    if (!resolved) return `names message ${type.fullName}, which did not resolve`;
+    const found = protobufMessageAt(payload, topLevel);
+    if ('problem' in found) return found.problem;
+    const resolved = messages.get(found.type.fullName.replace(/^\./, ''));
+    if (!resolved) return `names message ${found.type.fullName}, which did not resolve`;
     try {
       // A plain Uint8Array, not a Buffer: protobufjs's Buffer reader does not check a string's length
       // against the end (it returned a short string for a field claiming 9 bytes with 1 left).
-      resolved.decode(new Uint8Array(payload.buffer, payload.byteOffset + pos, payload.length - pos));
+      resolved.decode(new Uint8Array(payload.buffer, payload.byteOffset + found.position, payload.length - found.position));
       return undefined;
     } catch (error) {
       return `is not Protobuf of message ${resolved.fullName.replace(/^\./, '')} (${(error as Error).message})`;
     }
   };
-}
-
-function messageTypesOf(namespace: protobuf.NamespaceBase): protobuf.Type[] {
-  return namespace.nestedArray.filter((nested): nested is protobuf.Type => nested instanceof protobuf.Type);
 }
