@@ -112,7 +112,7 @@ function checkAlone(): void {
     onSubjectChanged: () => () => undefined,
   } as unknown as SchemaRegistry;
   const check = new RecordSchemaCheck(registry);
-  const config = (schemaValidation: Mode) => ({ schemaValidation, schemaKeyValidation: false, maxBatchBytes: 1024 * 1024 });
+  const config = (schemaValidation: Mode) => ({ schemaValidation, schemaKeyValidation: false, schemaSubjectStrategy: 'topic' as const, maxBatchBytes: 1024 * 1024 });
   const nsPerRecord = (fn: () => void): number => {
     for (let i = 0; i < passes; i++) fn();
     const samples: number[] = [];

@@ -162,6 +162,34 @@ describe('schema.validation on the produce path, over a server', () => {
     await expect(client.admin.alterTopicConfig('switched', { set: { 'schema.validation': 'strict' } })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
   });
 
+  it('under schema.subject.strategy record / topic-record, takes ids registered under the record name (Avro full name, Protobuf message, JSON title)', async () => {
+    const { client } = fixture;
+    const namespaced = JSON.stringify({ type: 'record', name: 'Order', namespace: 'shop', fields: [{ name: 'id', type: 'long' }, { name: 'item', type: 'string' }] });
+    const shopOrder = (n: number, schemaId: number) => framed(schemaId, orderType.toBuffer({ id: n, item: `item-${n}` }));
+    await client.admin.createTopic('by-record', { partitions: 1, config: { 'schema.validation': 'full', 'schema.subject.strategy': 'record' } });
+    const { id } = await client.schemas.register('shop.Order', { schema: namespaced });
+    expect(await send(client, 'by-record', [{ value: shopOrder(1, id) }])).toEqual([0]);
+    // The topic's own subject does not count under this strategy.
+    const { id: topicOnly } = await client.schemas.register('by-record-value', { schema: ORDER_SCHEMA });
+    expect((await refusal(client, 'by-record', [{ value: order(2, topicOnly) }])).message).toMatch(new RegExp(`record 0 .* names schema id ${topicOnly}, which is not a live version of subject 'Order'`));
+    const { id: primitive } = await client.schemas.register('anything', { schema: '"string"' });
+    expect((await refusal(client, 'by-record', [{ value: framed(primitive, Buffer.from([2, 0x61])) }])).message).toMatch(/has no record name for schema.subject.strategy=record: the Avro schema is not a named type/);
+
+    const proto = 'syntax = "proto3";\npackage shop;\nmessage First { string a = 1; }\nmessage Line { int32 qty = 1; }\n';
+    const { id: protoId } = await client.schemas.register('shop.Line', { schemaType: 'PROTOBUF', schema: proto });
+    expect(await send(client, 'by-record', [{ value: framed(protoId, Buffer.from([2, 2, 0x08, 0x03])) }])).toEqual([1]);
+    expect((await refusal(client, 'by-record', [{ value: framed(protoId, Buffer.from([0, 0x0a, 0x01, 0x61])) }])).message).toMatch(new RegExp(`names schema id ${protoId}, which is not a live version of subject 'shop.First'`));
+    const { id: jsonId } = await client.schemas.register('Reading', { schemaType: 'JSON', schema: JSON.stringify({ title: 'Reading', type: 'object' }) });
+    expect(await send(client, 'by-record', [{ value: framed(jsonId, Buffer.from('{}')) }])).toEqual([2]);
+
+    await client.admin.createTopic('by-topic-record', { partitions: 1, config: { 'schema.validation': 'id', 'schema.subject.strategy': 'topic-record' } });
+    await refusal(client, 'by-topic-record', [{ value: shopOrder(3, id) }]);
+    expect(await client.schemas.register('by-topic-record-shop.Order', { schema: namespaced })).toMatchObject({ id });
+    expect(await send(client, 'by-topic-record', [{ value: shopOrder(3, id) }])).toEqual([0]);
+    await client.admin.alterTopicConfig('by-topic-record', { set: { 'schema.subject.strategy': 'topic' } });
+    expect((await refusal(client, 'by-topic-record', [{ value: shopOrder(4, id) }])).message).toMatch(/not a live version of subject 'by-topic-record-value'/);
+  });
+
   it('checks records on a topic with dedupe.window.ms too, before any message id is remembered', async () => {
     const { client } = fixture;
     await client.admin.createTopic('deduped', { partitions: 1, config: { 'schema.validation': 'id', 'dedupe.window.ms': '60000' } });

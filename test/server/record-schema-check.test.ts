@@ -33,7 +33,7 @@ function request(ids: number[]): { batches: Buffer; headers: ReturnType<typeof v
   return { batches, headers: validateBatches(batches, { maxBatchBytes: 1024 * 1024 }) };
 }
 
-const ID = { schemaValidation: 'id', schemaKeyValidation: false, maxBatchBytes: 1024 * 1024 } as const;
+const ID = { schemaValidation: 'id', schemaKeyValidation: false, schemaSubjectStrategy: 'topic', maxBatchBytes: 1024 * 1024 } as const;
 const FULL = { ...ID, schemaValidation: 'full' } as const;
 
 describe('RecordSchemaCheck caches', () => {
