@@ -48,6 +48,7 @@ export {
   TooManyStreamsError,
   PartitionOverflowError,
   InvalidMessageIdError,
+  RecordValidationFailedError,
 } from './core/errors.js';
 export type { StrataErrorOptions } from './core/errors.js';
 export { encodeRecordBatch, decodeRecordBatch, iterateBatches } from './format/record-batch-codec.js';

@@ -5,6 +5,7 @@ import { MAX_DEDUPE_IDS_PER_PARTITION, RESTORE_CONCURRENCY, RESTORE_READ_BYTES }
 import type { Logger } from '../core/logger.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { AckLevel, AppendResult, PartitionLog, ReadResult } from '../storage/partition-log.js';
+import type { TopicConfig } from '../storage/topic-config.js';
 import { type BatchHeader, readBatchHeader } from '../format/record-batch.js';
 import { ProducerSequences } from './producer-sequences.js';
 import { type DuplicateRecord, produceWithDedupe } from './dedupe-produce.js';
@@ -76,6 +77,19 @@ export interface ProduceResult extends AppendResult {
 export type { DuplicateRecord };
 
 /**
+ * A check of a produce request's records the broker runs before it admits the request, after the
+ * batches are validated and the producer is found not fenced, and before its sequences are recorded:
+ * it throws to refuse the request whole (nothing appended). Synchronous, on the caller's turn. The
+ * server's schema validation (server/record-schema-check.ts) is one; the broker knows nothing of schemas.
+ */
+export interface ProduceRecordCheck {
+  check(topic: string, config: RecordCheckConfig, batches: Buffer, headers: readonly BatchHeader[]): void;
+}
+
+/** The keys of the topic's configuration a ProduceRecordCheck reads. */
+export type RecordCheckConfig = Readonly<Pick<TopicConfig, 'schemaValidation' | 'schemaKeyValidation' | 'schemaSubjectStrategy' | 'maxBatchBytes'>>;
+
+/**
  * What the services call: produce with producer sequence checks (and no client writes to internal
  * topics), long-poll reads, start positions.
  * Holds no storage logic of its own; the LogManager owns topics and partitions, and only this module
@@ -85,6 +99,7 @@ export class Broker {
   private readonly sequences = new WeakMap<PartitionLog, ProducerSequences>();
   /** Message ids per partition of topics with `dedupe.window.ms` set (made on first use). */
   private readonly messageIds = new WeakMap<PartitionLog, MessageIdIndex>();
+  private recordCheck: ProduceRecordCheck | undefined;
 
   constructor(
     private readonly logs: LogManager,
@@ -93,6 +108,11 @@ export class Broker {
     /** Hands out producer ids and fences older instances; without it, no batch is fenced. */
     private readonly producerIds?: ProducerIdRegistry,
   ) {}
+
+  /** Sets the check every produce request's records pass before they are admitted (see ProduceRecordCheck). */
+  setRecordCheck(check: ProduceRecordCheck | undefined): void {
+    this.recordCheck = check;
+  }
 
   /** Kafka's InitProducerId: see ProducerIdRegistry. */
   initProducer(request: InitProducerRequest): Promise<ProducerIdentity> {
@@ -122,6 +142,7 @@ export class Broker {
         ...(ackLevel && ackLevel !== 'none' ? { ackLevel } : {}),
         admit: (headers) => {
           this.checkNotFenced(headers);
+          this.recordCheck?.check(topic, log.topicConfig, records, headers);
           const admission = sequences.admit(headers);
           if (admission.kind === 'duplicate') return (duplicate = admission.result);
           if (admission.kind === 'append') ({ onAppended, onFailed } = admission);
@@ -150,7 +171,16 @@ export class Broker {
 
   private produceDeduplicated(log: PartitionLog, sequences: ProducerSequences, records: Buffer, ackLevel: AckLevel | 'none' | undefined): Promise<ProduceResult> {
     const result = produceWithDedupe(
-      { log, index: this.messageIdIndex(log), sequences, clock: this.clock, checkNotFenced: (headers) => this.checkNotFenced(headers) },
+      {
+        log,
+        index: this.messageIdIndex(log),
+        sequences,
+        clock: this.clock,
+        checkNotFenced: (headers) => {
+          this.checkNotFenced(headers);
+          this.recordCheck?.check(log.topic, log.topicConfig, records, headers);
+        },
+      },
       records,
       ackLevel === 'none' ? undefined : ackLevel,
     );

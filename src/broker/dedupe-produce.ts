@@ -38,7 +38,7 @@ export interface DedupeProduceContext {
   index: MessageIdIndex;
   sequences: ProducerSequences;
   clock: Clock;
-  /** The producer-fencing check, run first on the batches of a request. */
+  /** The producer-fencing check (and the broker's record check), run first on the batches of a request. */
   checkNotFenced(headers: readonly BatchHeader[]): void;
 }
 

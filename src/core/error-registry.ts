@@ -11,6 +11,7 @@ import {
   SchemaAlreadySoftDeletedError,
   SchemaLimitReachedError,
   SchemaReferencedError,
+  RecordValidationFailedError,
   BatchTooLargeError,
   CorruptBatchError,
   DataDirLockedError,
@@ -142,6 +143,7 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new SchemaAlreadySoftDeletedError(m),
   (m) => new SchemaLimitReachedError(m),
   (m) => new SchemaReferencedError(m),
+  (m) => new RecordValidationFailedError(m),
 ];
 
 /**

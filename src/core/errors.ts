@@ -485,3 +485,23 @@ export class QuotaExceededError extends StrataError {
   readonly code = 'QUOTA_EXCEEDED';
   readonly retriable = false;
 }
+
+// --- h-validate (issue 19): per-topic schema validation on the produce path ---
+
+/**
+ * A produced record fails its topic's `schema.validation`: its value (or key) lacks the Confluent
+ * framing, names a schema id the registry does not know or that is not registered under the topic's
+ * subject, or (validation `full`) does not decode with that schema. The message names the record's
+ * index in the request (across its batches, from 0) and why. Nothing of the request was appended.
+ */
+export class RecordValidationFailedError extends StrataError {
+  readonly code = 'RECORD_VALIDATION_FAILED';
+  readonly retriable = false;
+  /** The failed record's index in the request, read from the message (`record N of the request: ...`); NaN if it does not say. */
+  readonly recordIndex: number;
+  constructor(message: string, options?: StrataErrorOptions) {
+    super(message, options);
+    const index = /^record (\d+) of the request/.exec(message)?.[1];
+    this.recordIndex = index === undefined ? Number.NaN : Number(index);
+  }
+}

@@ -312,3 +312,9 @@ export const MAX_SCHEMA_TOTAL_BYTES = 256 * 1024 * 1024;
 /** References one schema names, and the depth of references of references, at most. */
 export const MAX_SCHEMA_REFERENCES = 100;
 export const MAX_SCHEMA_REFERENCE_DEPTH = 16;
+
+// h-validate (issue 19, schema validation on the produce path)
+/** Compiled payload decoders (schema.validation=full) the server keeps, least recently used dropped first. */
+export const MAX_SCHEMA_DECODERS = 1_000;
+/** Topics whose subjects' valid schema ids the server keeps at once (forgotten whole past it, rebuilt on use). */
+export const MAX_SCHEMA_VALIDATED_TOPICS = 10_000;

@@ -61,6 +61,7 @@ export class SchemaRegistry {
   private schemaBytes = 0;
   private writes: Promise<unknown> = Promise.resolve();
   private readonly parsedById = new Map<number, unknown>();
+  private readonly subjectListeners = new Set<(subject: string) => void>();
 
   private constructor(
     private readonly log: StateLog<SchemaRecord>,
@@ -140,6 +141,25 @@ export class SchemaRegistry {
     const found = versions.filter(([, entry]) => entry.id === id).at(-1);
     if (id === undefined || !found) throw new SchemaNotFoundError(`the schema is not registered under subject '${subject}'`);
     return this.registered(subject, found[0], found[1]);
+  }
+
+  /** Ids of the subject's live (not soft-deleted) versions; empty for an unknown subject. */
+  liveIdsOf(subject: string): Set<number> {
+    const ids = new Set<number>();
+    for (const entry of this.subjects.get(subject)?.values() ?? []) if (!entry.isDeleted) ids.add(entry.id);
+    return ids;
+  }
+
+  /** The schema with `id` and its references' texts (each one's own first), to compile it; SchemaNotFoundError, InvalidSchemaError. */
+  resolvedById(id: number): { schemaType: SchemaType; schema: string; references: ResolvedReference[] } {
+    const stored = this.getById(id);
+    return { schemaType: stored.schemaType, schema: stored.schema, references: this.resolveReferences(stored.references, 0) };
+  }
+
+  /** Calls `listener` with a subject each time a version of it is added, deleted or forgotten; returns the unsubscribe function. */
+  onSubjectChanged(listener: (subject: string) => void): () => void {
+    this.subjectListeners.add(listener);
+    return () => void this.subjectListeners.delete(listener);
   }
 
   /** The subject's own level, or undefined (`defaultToGlobal`: the global level instead). */
@@ -360,6 +380,7 @@ export class SchemaRegistry {
         let versions = this.subjects.get(record.subject);
         if (!versions) this.subjects.set(record.subject, (versions = new Map()));
         versions.set(record.version, { id: record.id, isDeleted: record.isDeleted });
+        for (const listener of this.subjectListeners) listener(record.subject);
         return;
       }
       case 'forget': {
@@ -376,6 +397,7 @@ export class SchemaRegistry {
             this.schemaBytes -= Buffer.byteLength(stored.schema, 'utf8');
           }
         }
+        for (const listener of this.subjectListeners) listener(record.subject);
         return;
       }
     }

@@ -34,6 +34,7 @@ import { registerConsole } from './http/console/console-routes.js';
 import { registerHealthRoutes, type ReadinessView } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
 import { mapSchemaRegistryErrors, registerSchemaRoutes } from './http/schema-routes.js';
+import { RecordSchemaCheck } from './record-schema-check.js';
 import { checkCanListen, listenErrorOf } from './listen-check.js';
 import { registerMetricsRoutes } from './metrics/metrics-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
@@ -224,6 +225,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logManager.setConsumptionProgress(new GroupConsumptionProgress(offsets, coordinator, queues));
     const groupAdmin = new GroupAdmin({ coordinator, offsets, topics: topicLogs, nowMs: () => clock.nowMs() });
     schemas = await SchemaRegistry.open(logManager, () => clock.nowMs(), logger);
+    // Topics' schema.validation checks produced records against it from now on (before any client produces).
+    broker.setRecordCheck(new RecordSchemaCheck(schemas));
     // Before the console's routes: Confluent's paths are the registry's.
     if (http) registerSchemaRoutes(http, schemas);
     if (http) consoleRoutes = registerConsole(http, { broker, topics: topicAdmin, groups: groupAdmin, queues, clock, areActionsEnabled: config.consoleActions });

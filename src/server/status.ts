@@ -60,6 +60,7 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, grpc.status>> = Objec
   SCHEMA_ALREADY_SOFT_DELETED: grpc.status.FAILED_PRECONDITION,
   SCHEMA_LIMIT_REACHED: grpc.status.RESOURCE_EXHAUSTED,
   SCHEMA_REFERENCED: grpc.status.FAILED_PRECONDITION,
+  RECORD_VALIDATION_FAILED: grpc.status.INVALID_ARGUMENT,
 });
 
 export interface DescribedError {

@@ -28,6 +28,20 @@ export type FlushPolicy = 'always' | 'interval' | 'never';
  */
 export type OverflowPolicy = 'none' | 'reject' | 'drop-oldest';
 
+/**
+ * What the server checks of each produced record's value (and key, with `schema.key.validation`)
+ * against the schema registry (server/record-schema-check.ts): `none` (default), `id` (Confluent
+ * framing naming a schema registered under the topic's subject), `full` (and the payload decodes).
+ */
+export type SchemaValidation = 'none' | 'id' | 'full';
+
+/**
+ * Which subject a validated record's schema id must be a live version of (Confluent's subject name
+ * strategies): `topic` (TopicNameStrategy, default: `<topic>-value` / `<topic>-key`), `record`
+ * (RecordNameStrategy: the record name of the id's schema), `topic-record` (`<topic>-<record name>`).
+ */
+export type SchemaSubjectStrategy = 'topic' | 'record' | 'topic-record';
+
 export interface TopicConfig {
   segmentBytes: number;
   segmentMs: number;
@@ -51,6 +65,12 @@ export interface TopicConfig {
    * many ms is not written again (broker/message-id-index.ts). 0 (default): off.
    */
   dedupeWindowMs: number;
+  /** `schema.validation`: see SchemaValidation. */
+  schemaValidation: SchemaValidation;
+  /** `schema.key.validation`: keys are checked too, against `<topic>-key` (when schemaValidation is not none). */
+  schemaKeyValidation: boolean;
+  /** `schema.subject.strategy`: see SchemaSubjectStrategy (for values and keys alike). */
+  schemaSubjectStrategy: SchemaSubjectStrategy;
 }
 
 export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
@@ -67,6 +87,9 @@ export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
   maxUnconsumedRecords: -1,
   overflowPolicy: 'none',
   dedupeWindowMs: 0,
+  schemaValidation: 'none',
+  schemaKeyValidation: false,
+  schemaSubjectStrategy: 'topic',
 });
 
 interface KeySpec {
@@ -120,6 +143,27 @@ export const TOPIC_CONFIG_KEYS: Readonly<Record<string, KeySpec>> = Object.freez
     },
   },
   'dedupe.window.ms': { field: 'dedupeWindowMs', parse: integerIn(0, MAX_DEDUPE_WINDOW_MS) },
+  'schema.validation': {
+    field: 'schemaValidation',
+    parse: (raw: string, key: string) => {
+      if (raw === 'none' || raw === 'id' || raw === 'full') return raw;
+      throw new InvalidConfigError(`${key} must be one of none, id, full; got '${raw}'`);
+    },
+  },
+  'schema.key.validation': {
+    field: 'schemaKeyValidation',
+    parse: (raw: string, key: string) => {
+      if (raw === 'true' || raw === 'false') return raw === 'true';
+      throw new InvalidConfigError(`${key} must be true or false, got '${raw}'`);
+    },
+  },
+  'schema.subject.strategy': {
+    field: 'schemaSubjectStrategy',
+    parse: (raw: string, key: string) => {
+      if (raw === 'topic' || raw === 'record' || raw === 'topic-record') return raw;
+      throw new InvalidConfigError(`${key} must be one of topic, record, topic-record; got '${raw}'`);
+    },
+  },
 });
 
 /**

@@ -37,6 +37,9 @@ describe('topic config defaults', () => {
       maxUnconsumedRecords: -1,
       overflowPolicy: 'none',
       dedupeWindowMs: 0,
+      schemaValidation: 'none',
+      schemaKeyValidation: false,
+      schemaSubjectStrategy: 'topic',
     });
     expect(DEFAULT_TOPIC_CONFIG).toEqual(resolveTopicConfig({}));
   });
@@ -44,7 +47,7 @@ describe('topic config defaults', () => {
   it('pins the Kafka-style key names', () => {
     expect(Object.keys(TOPIC_CONFIG_KEYS).sort()).toEqual(
       ['dedupe.window.ms', 'flush', 'flush.ms', 'index.interval.bytes', 'max.message.bytes', 'retention.bytes', 'retention.ms', 'segment.bytes', 'segment.ms',
-        'retention.after.ack', 'max.unconsumed.bytes', 'max.unconsumed.records', 'overflow'].sort(),
+        'retention.after.ack', 'max.unconsumed.bytes', 'max.unconsumed.records', 'overflow', 'schema.validation', 'schema.key.validation', 'schema.subject.strategy'].sort(),
     );
   });
 
@@ -75,6 +78,9 @@ describe('topic config overrides', () => {
         'max.unconsumed.records': '100',
         overflow: 'drop-oldest',
         'dedupe.window.ms': '120000',
+        'schema.validation': 'full',
+        'schema.key.validation': 'true',
+        'schema.subject.strategy': 'topic-record',
       }),
     ).toEqual({
       segmentBytes: 1024,
@@ -90,11 +96,24 @@ describe('topic config overrides', () => {
       maxUnconsumedRecords: 100,
       overflowPolicy: 'drop-oldest',
       dedupeWindowMs: 120_000,
+      schemaValidation: 'full',
+      schemaKeyValidation: true,
+      schemaSubjectStrategy: 'topic-record',
     });
     expect(resolveTopicConfig({ 'retention.bytes': '-1' }).retentionBytes).toBe(-1);
     expect(resolveTopicConfig({ flush: 'never' }).flushPolicy).toBe('never');
     expect(resolveTopicConfig({ 'retention.ms': '0' }).retentionMs).toBe(0);
     expect(resolveTopicConfig({ 'retention.ms': '60000' })).toEqual({ ...DEFAULT_TOPIC_CONFIG, retentionMs: 60_000 });
+  });
+
+  it('takes schema.validation none, id or full and schema.key.validation true or false, refusing anything else', () => {
+    expect(resolveTopicConfig({ 'schema.validation': 'id' }).schemaValidation).toBe('id');
+    expect(resolveTopicConfig({ 'schema.validation': 'none' }).schemaValidation).toBe('none');
+    expect(configError({ 'schema.validation': 'ID' }).message).toBe("schema.validation must be one of none, id, full; got 'ID'");
+    expect(configError({ 'schema.validation': '' }).message).toContain('schema.validation');
+    expect(configError({ 'schema.key.validation': 'yes' }).message).toBe("schema.key.validation must be true or false, got 'yes'");
+    expect(resolveTopicConfig({ 'schema.subject.strategy': 'record' }).schemaSubjectStrategy).toBe('record');
+    expect(configError({ 'schema.subject.strategy': 'RecordNameStrategy' }).message).toBe("schema.subject.strategy must be one of topic, record, topic-record; got 'RecordNameStrategy'");
   });
 
   it('bounds dedupe.window.ms at 7 days', () => {
