@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { AclAuthorizer, ResourceAccess } from '../../acls/acl-rules.js';
+import type { AclAuthorizer, AuthorizationDecision, ResourceAccess } from '../../acls/acl-rules.js';
 import { AuthenticationFailedError, PermissionDeniedError, type StrataError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { CALL_ID_METADATA_KEY } from '../../protocol/protocol.js';
@@ -9,16 +9,18 @@ import { type Authenticator, ANONYMOUS_PRINCIPAL } from './authenticator.js';
 import { RPC_ACCESS_TABLE, type RpcAccess } from './rpc-access-table.js';
 
 /**
- * The metadata key under which the gate hands a call's authenticated principal to its handler. Any
- * value a client sends under it is removed first, so a handler can trust what it reads there.
+ * The principals the gate established, by the call's metadata object (which the interceptors and the
+ * handler share, as call-log.ts's call ids): nothing a client sends can name one.
  */
-export const PRINCIPAL_METADATA_KEY = 'strata-authenticated-principal';
+const principals = new WeakMap<grpc.Metadata, string>();
 
 /** The principal the gate established for a call (ANONYMOUS on a server without authentication). */
 export function principalOf(call: { metadata: grpc.Metadata }): string {
-  const value = call.metadata.get(PRINCIPAL_METADATA_KEY)[0];
-  return typeof value === 'string' ? value : ANONYMOUS_PRINCIPAL;
+  return principals.get(call.metadata) ?? ANONYMOUS_PRINCIPAL;
 }
+
+/** Decisions a call keeps (per resource and operation) before it starts again from none: a produce stream writing to many topics stays bounded. */
+export const MAX_DECISIONS_PER_CALL = 256;
 
 const RESET_OFFSETS_PATH = '/strata.v1.AdminService/ResetOffsets';
 
@@ -40,6 +42,15 @@ const RESET_OFFSETS_PATH = '/strata.v1.AdminService/ResetOffsets';
  * A method missing from the table is refused (PERMISSION_DENIED) when authentication is configured,
  * and allowed with a warning when it is not (the anonymous server keeps working while someone adds
  * the row; rpc-access-table.test.ts fails until they do).
+ *
+ * The hot path. A call the gate has nothing to do for is not intercepted at all: the interceptor
+ * hands grpc-js the call it was given, so its messages pass no extra layer. Without authentication
+ * (and authorization) that is every call but the audited admin actions, since nothing is refused and
+ * lists are not cut; with it, the open health methods. A call that is intercepted keeps each
+ * decision per (resource type, name, operation) for its life, so a produce stream checks a topic's
+ * rules once and then costs a Map lookup per request; the decisions are dropped whenever the ACL
+ * store's generation moves (any add or remove), so a changed rule applies from the stream's next
+ * request, as it does to new calls.
  */
 export class AuthGate {
   private readonly warnedMethods = new Set<string>();
@@ -52,12 +63,54 @@ export class AuthGate {
   ) {}
 
   readonly interceptor: grpc.ServerInterceptor = (methodDescriptor, call) => {
+    // grpc-js's type says a ServerInterceptingCall, but it chains interceptors by its interface
+    // (server-interceptors.js: each gets the previous one's result), so the call itself may go on.
+    const passThrough = call as grpc.ServerInterceptingCall;
     const path = methodDescriptor.path;
     const entry = this.table[path];
+    if (!this.authenticator.isEnabled && !this.authorizer.isEnabled) {
+      if (entry === undefined) {
+        this.warnOfMissingRow(path);
+        return passThrough;
+      }
+      // Nothing is refused and no list is cut: only admin actions are looked at (for the audit line).
+      if (!entry.audit) return passThrough;
+    } else if (entry?.isOpen && !entry.audit) {
+      // Open methods (health) need no credentials and name no resource.
+      return passThrough;
+    }
+    return this.intercepted(path, entry, call);
+  };
+
+  private warnOfMissingRow(path: string): void {
+    if (this.warnedMethods.has(path)) return;
+    this.warnedMethods.add(path);
+    this.logger.warn({ method: path }, 'a method without a row in the access table (rpc-access-table.ts) is served: it would be refused with authentication on');
+  }
+
+  private intercepted(path: string, entry: RpcAccess | undefined, call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall {
     let principal = ANONYMOUS_PRINCIPAL;
     let callId = '';
     let isRefused = false;
     const audited: ResourceAccess[] = [];
+    const decisions = new Map<string, AuthorizationDecision>();
+    let decisionsGeneration: number | undefined;
+    const authorize = (access: ResourceAccess): AuthorizationDecision => {
+      const generation = this.authorizer.generation();
+      if (generation === undefined) return this.authorizer.authorize(principal, access);
+      if (generation !== decisionsGeneration) {
+        decisions.clear();
+        decisionsGeneration = generation;
+      }
+      const key = `${access.resourceType}\0${access.operation}\0${access.resourceName}`;
+      let decision = decisions.get(key);
+      if (decision === undefined) {
+        decision = this.authorizer.authorize(principal, access);
+        if (decisions.size >= MAX_DECISIONS_PER_CALL) decisions.clear();
+        decisions.set(key, decision);
+      }
+      return decision;
+    };
     const refuse = (error: StrataError, access?: ResourceAccess): void => {
       if (isRefused) return;
       isRefused = true;
@@ -66,22 +119,18 @@ export class AuthGate {
       status.metadata?.set(CALL_ID_METADATA_KEY, callId);
       call.sendStatus(status as grpc.StatusObject);
     };
+    const filter = this.authorizer.isEnabled ? entry?.listFilter : undefined;
     return new grpc.ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, metadataNext) => {
-            // A client cannot name its own principal.
-            metadata.remove(PRINCIPAL_METADATA_KEY);
             callId = callIdOf({ metadata });
             if (entry === undefined) {
               if (this.authorizer.isEnabled) {
                 refuse(new PermissionDeniedError(`${path} has no access rule on this server`));
                 return;
               }
-              if (!this.warnedMethods.has(path)) {
-                this.warnedMethods.add(path);
-                this.logger.warn({ method: path }, 'a method without a row in the access table (rpc-access-table.ts) is served: it would be refused with authentication on');
-              }
+              this.warnOfMissingRow(path);
             }
             if (entry?.isOpen || !this.authenticator.isEnabled) {
               metadataNext(metadata);
@@ -99,7 +148,7 @@ export class AuthGate {
               .then(
                 (authentication) => {
                   principal = authentication.principal;
-                  metadata.set(PRINCIPAL_METADATA_KEY, principal);
+                  principals.set(metadata, principal);
                   metadataNext(metadata);
                 },
                 (error: unknown) => refuse(error instanceof AuthenticationFailedError ? error : new AuthenticationFailedError('the credentials could not be checked', { cause: error })),
@@ -110,7 +159,7 @@ export class AuthGate {
               if (!isRefused) messageNext(message);
               return;
             }
-            // Without authentication nothing is refused: only admin actions are looked at (for the audit line).
+            // Without authorization nothing is refused: only admin actions are looked at (for the audit line).
             if (!this.authorizer.isEnabled && !entry.audit) {
               messageNext(message);
               return;
@@ -122,8 +171,7 @@ export class AuthGate {
               accesses = [];
             }
             for (const access of accesses) {
-              const decision = this.authorizer.authorize(principal, access);
-              if (!decision.isAllowed) {
+              if (!authorize(access).isAllowed) {
                 // The same words for a resource that exists and one that does not.
                 refuse(new PermissionDeniedError(`${principal} may not ${access.operation} ${access.resourceType.replace('_', ' ')} '${access.resourceName}'`), access);
                 return;
@@ -134,15 +182,16 @@ export class AuthGate {
             messageNext(message);
           },
         }),
-      sendMessage: (message, messageNext) => {
-        const filter = entry?.listFilter;
-        if (filter && this.authorizer.isEnabled && message && Array.isArray(message[filter.field])) {
-          const items = message[filter.field] as unknown[];
-          messageNext({ ...message, [filter.field]: items.filter((item) => this.authorizer.authorize(principal, { resourceType: filter.resourceType, resourceName: filter.nameOf(item), operation: 'describe' }).isAllowed) });
-          return;
-        }
-        messageNext(message);
-      },
+      ...(filter && {
+        sendMessage: (message, messageNext) => {
+          if (message && Array.isArray(message[filter.field])) {
+            const items = message[filter.field] as unknown[];
+            messageNext({ ...message, [filter.field]: items.filter((item) => authorize({ resourceType: filter.resourceType, resourceName: filter.nameOf(item), operation: 'describe' }).isAllowed) });
+            return;
+          }
+          messageNext(message);
+        },
+      }),
       sendStatus: (status, statusNext) => {
         if (entry?.audit && !isRefused && audited.length > 0) {
           const outcome = status.code === grpc.status.OK ? 'done' : grpc.status[status.code];
@@ -151,5 +200,5 @@ export class AuthGate {
         statusNext(status);
       },
     });
-  };
+  }
 }
