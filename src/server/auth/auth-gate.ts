@@ -6,6 +6,7 @@ import { CALL_ID_METADATA_KEY } from '../../protocol/protocol.js';
 import { callIdOf } from '../call-log.js';
 import { toServiceError } from '../status.js';
 import { type Authenticator, ANONYMOUS_PRINCIPAL } from './authenticator.js';
+import { KeptDecisions } from './kept-decisions.js';
 import { RPC_ACCESS_TABLE, type RpcAccess } from './rpc-access-table.js';
 
 /**
@@ -18,9 +19,6 @@ const principals = new WeakMap<grpc.Metadata, string>();
 export function principalOf(call: { metadata: grpc.Metadata }): string {
   return principals.get(call.metadata) ?? ANONYMOUS_PRINCIPAL;
 }
-
-/** Decisions a call keeps (per resource and operation) before it starts again from none: a produce stream writing to many topics stays bounded. */
-export const MAX_DECISIONS_PER_CALL = 256;
 
 const RESET_OFFSETS_PATH = '/strata.v1.AdminService/ResetOffsets';
 
@@ -93,24 +91,8 @@ export class AuthGate {
     let callId = '';
     let isRefused = false;
     const audited: ResourceAccess[] = [];
-    const decisions = new Map<string, AuthorizationDecision>();
-    let decisionsGeneration: number | undefined;
-    const authorize = (access: ResourceAccess): AuthorizationDecision => {
-      const generation = this.authorizer.generation();
-      if (generation === undefined) return this.authorizer.authorize(principal, access);
-      if (generation !== decisionsGeneration) {
-        decisions.clear();
-        decisionsGeneration = generation;
-      }
-      const key = `${access.resourceType}\0${access.operation}\0${access.resourceName}`;
-      let decision = decisions.get(key);
-      if (decision === undefined) {
-        decision = this.authorizer.authorize(principal, access);
-        if (decisions.size >= MAX_DECISIONS_PER_CALL) decisions.clear();
-        decisions.set(key, decision);
-      }
-      return decision;
-    };
+    const decisions = new KeptDecisions(this.authorizer, () => principal);
+    const authorize = (access: ResourceAccess): AuthorizationDecision => decisions.authorize(access);
     const refuse = (error: StrataError, access?: ResourceAccess): void => {
       if (isRefused) return;
       isRefused = true;

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { AclAuthorizer, type AclRule, type AclRuleSource } from '../../../src/acls/acl-rules.js';
-import { AuthGate, MAX_DECISIONS_PER_CALL, principalOf } from '../../../src/server/auth/auth-gate.js';
+import { AuthGate, principalOf } from '../../../src/server/auth/auth-gate.js';
+import { MAX_DECISIONS_PER_CALL } from '../../../src/server/auth/kept-decisions.js';
 import { Authenticator } from '../../../src/server/auth/authenticator.js';
 import { hashToken, StaticTokens } from '../../../src/server/auth/static-tokens.js';
 import { capturingLogger, type LogLine } from '../../helpers/capturing-logger.js';
