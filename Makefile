@@ -92,6 +92,7 @@ bench: build bench-deps
 	node dist/bench/queue-bench.js
 	node dist/bench/dedupe-bench.js
 	node dist/bench/metrics-bench.js
+	node dist/bench/security-bench.js
 
 clean:
 	rm -rf dist src/generated
