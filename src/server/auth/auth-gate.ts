@@ -15,6 +15,14 @@ import { RPC_ACCESS_TABLE, type RpcAccess } from './rpc-access-table.js';
  */
 const principals = new WeakMap<grpc.Metadata, string>();
 
+/**
+ * The metadata key under which the gate also writes the principal of a call it authenticated (any
+ * value a client sent under it is removed first). Read principalOf(call), never this key: a call the
+ * gate does not intercept (every call but the audited admin actions when authentication is off)
+ * carries whatever the client sent under it.
+ */
+export const PRINCIPAL_METADATA_KEY = 'strata-authenticated-principal';
+
 /** The principal the gate established for a call (ANONYMOUS on a server without authentication). */
 export function principalOf(call: { metadata: grpc.Metadata }): string {
   return principals.get(call.metadata) ?? ANONYMOUS_PRINCIPAL;
@@ -106,6 +114,7 @@ export class AuthGate {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, metadataNext) => {
+            metadata.remove(PRINCIPAL_METADATA_KEY);
             callId = callIdOf({ metadata });
             if (entry === undefined) {
               if (this.authorizer.isEnabled) {
@@ -131,6 +140,7 @@ export class AuthGate {
                 (authentication) => {
                   principal = authentication.principal;
                   principals.set(metadata, principal);
+                  metadata.set(PRINCIPAL_METADATA_KEY, principal);
                   metadataNext(metadata);
                 },
                 (error: unknown) => refuse(error instanceof AuthenticationFailedError ? error : new AuthenticationFailedError('the credentials could not be checked', { cause: error })),

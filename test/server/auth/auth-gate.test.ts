@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { AclAuthorizer, type AclRule, type AclRuleSource } from '../../../src/acls/acl-rules.js';
-import { AuthGate, principalOf } from '../../../src/server/auth/auth-gate.js';
+import { AuthGate, PRINCIPAL_METADATA_KEY, principalOf } from '../../../src/server/auth/auth-gate.js';
 import { MAX_DECISIONS_PER_CALL } from '../../../src/server/auth/kept-decisions.js';
 import { Authenticator } from '../../../src/server/auth/authenticator.js';
 import { hashToken, StaticTokens } from '../../../src/server/auth/static-tokens.js';
@@ -123,7 +123,7 @@ describe('AuthGate without authentication', () => {
 
   it('gives a handler no principal a client names: a call it never intercepted is ANONYMOUS', () => {
     const metadata = new grpc.Metadata();
-    metadata.set('strata-authenticated-principal', 'root');
+    metadata.set(PRINCIPAL_METADATA_KEY, 'root');
     expect(principalOf({ metadata })).toBe('ANONYMOUS');
   });
 });
@@ -139,9 +139,13 @@ describe('AuthGate with authentication', () => {
     const rules = new CountingRules([writeRule('sales-')]);
     const gate = new AuthGate(authenticator, new AclAuthorizer(rules, { isEnabled: true, superUsers: ['root'] }), capturingLogger([], 'info'));
     const call = new FakeCall();
-    const { send } = callThrough(gate, PRODUCE, call, withToken('bob-token'));
+    const metadata = withToken('bob-token');
+    metadata.set(PRINCIPAL_METADATA_KEY, 'root');
+    const { send } = callThrough(gate, PRODUCE, call, metadata);
     await settled();
+    // What the client claimed under the key is replaced by the authenticated principal.
     expect(principalOf({ metadata: call.metadata! })).toBe('bob');
+    expect(call.metadata!.get(PRINCIPAL_METADATA_KEY)).toEqual(['bob']);
     for (let i = 0; i < 1_000; i++) send({ topic: 'sales-eu', requestId: i });
     expect(call.passedMessages.length).toBe(1_000);
     expect(rules.reads).toBe(1);
