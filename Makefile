@@ -93,6 +93,7 @@ bench: build bench-deps
 	node dist/bench/dedupe-bench.js
 	node dist/bench/metrics-bench.js
 	node dist/bench/schema-validation-bench.js
+	node dist/bench/security-bench.js
 
 clean:
 	rm -rf dist src/generated

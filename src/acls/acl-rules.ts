@@ -67,6 +67,11 @@ export interface AclRuleSource {
   rules(): readonly AclRule[];
   /** The rules that name this principal or `*` (what a check of its calls reads); default: filtered from rules(). */
   rulesFor?(principal: string): readonly AclRule[];
+  /**
+   * A number that changes whenever what rules() answers may change (every add or remove), so a caller
+   * may keep a decision for as long as it stays the same. Without it, decisions are not kept.
+   */
+  generation?(): number;
 }
 
 export type AuthorizationDecision = { isAllowed: true; reason: 'super user' | 'allowed' | 'authorization off' } | { isAllowed: false; reason: 'denied by rule' | 'no rule allows it' };
@@ -92,6 +97,14 @@ export class AclAuthorizer {
   }
 
   readonly isEnabled: boolean;
+
+  /**
+   * The rules' generation (AclRuleSource.generation): a decision of authorize() holds, for the same
+   * principal and access, while this returns the same number. Undefined: keep no decision.
+   */
+  generation(): number | undefined {
+    return this.source.generation?.();
+  }
 
   authorize(principal: string, access: ResourceAccess): AuthorizationDecision {
     if (!this.isEnabled) return { isAllowed: true, reason: 'authorization off' };

@@ -37,6 +37,8 @@ export class AclStore implements AclRuleSource {
   private byPrincipal = new Map<string, readonly AclRule[]>();
   private anyPrincipal: readonly AclRule[] = [];
   private isIndexStale = false;
+  /** Counts the changes applied (replayed or live): the authorizer's decisions are kept per generation. */
+  private changeCount = 0;
   private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -72,6 +74,10 @@ export class AclStore implements AclRuleSource {
     if (this.log.damageOf(0)) return [];
     this.reindex();
     return this.byPrincipal.get(principal) ?? this.anyPrincipal;
+  }
+
+  generation(): number {
+    return this.changeCount;
   }
 
   async add(rule: AclRule, by: string, options: { isDryRun: boolean }): Promise<AclChange> {
@@ -116,6 +122,7 @@ export class AclStore implements AclRuleSource {
     if (record.type === 'add') this.byKey.set(key, record.rule);
     else this.byKey.delete(key);
     this.isIndexStale = true;
+    this.changeCount++;
   }
 
   /** Rebuilt on the first read after changes, so a replay of many records builds it once. */

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { StrataError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { CountQuotas } from '../quotas/count-quotas.js';
-import { PRINCIPAL_METADATA_KEY } from './auth/auth-gate.js';
+import { authenticatedPrincipalOf } from './auth/auth-gate.js';
 import { ANONYMOUS_PRINCIPAL } from './auth/authenticator.js';
 import { toServiceError } from './status.js';
 
@@ -157,9 +157,9 @@ export class CountQuotaGate {
   }
 
   private principalIn(metadata: grpc.Metadata): string | undefined {
-    const value = metadata.get(PRINCIPAL_METADATA_KEY)[0];
-    if (typeof value === 'string') return value;
-    return this.options.isAuthenticationEnabled ? undefined : ANONYMOUS_PRINCIPAL;
+    // Never a metadata key: without authentication nothing strips what a client sends under it.
+    if (!this.options.isAuthenticationEnabled) return ANONYMOUS_PRINCIPAL;
+    return authenticatedPrincipalOf(metadata);
   }
 }
 

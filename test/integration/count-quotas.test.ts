@@ -263,11 +263,16 @@ describe('count quotas without authentication: every call is ANONYMOUS, one prin
       open.push(await eventually(() => openSubscription(a), { what: 'the first subscription admitted' }));
       open.push(await openSubscription(b));
       expect(await rejection(openSubscription(a))).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+      // Naming a principal in metadata changes nothing: without authentication nobody strips that key.
+      const disguised = new grpc.Metadata();
+      disguised.set('strata-authenticated-principal', 'somebody-else');
+      const sneaky = a.stubs.consume.subscribe({ topic: 'jobs', start: { point: 'START_POINT_EARLIEST' }, maxBytes: 0 }, disguised) as grpc.ClientReadableStream<unknown>;
+      expect(await new Promise((resolve) => sneaky.once('error', (error) => resolve(StrataClientError.fromServiceError(error))).once('data', () => resolve('admitted')))).toMatchObject({ code: 'QUOTA_EXCEEDED' });
       const refused = await rejection(openSubscription(b));
       expect(refused).toMatchObject({ code: 'QUOTA_EXCEEDED' });
       expect(refused.message).toMatch(/ANONYMOUS holds 2 streaming calls/);
       const { samples } = await scrape(fx.server.httpPort!);
-      expect(valueOf(samples, 'strata_quota_refusals_total', { quota: 'max_streams' })).toBe(2);
+      expect(valueOf(samples, 'strata_quota_refusals_total', { quota: 'max_streams' })).toBe(3);
       expect(valueOf(samples, 'strata_quota_refusals_total', { quota: 'max_groups' })).toBe(0);
       expect(valueOf(samples, 'strata_quota_held', { quota: 'max_streams', principal: ANONYMOUS_PRINCIPAL })).toBe(2);
       expect(valueOf(samples, 'strata_quota_held', { quota: 'max_connections', principal: ANONYMOUS_PRINCIPAL })).toBeGreaterThanOrEqual(2);

@@ -1,23 +1,36 @@
 import * as grpc from '@grpc/grpc-js';
-import type { AclAuthorizer, ResourceAccess } from '../../acls/acl-rules.js';
+import type { AclAuthorizer, AuthorizationDecision, ResourceAccess } from '../../acls/acl-rules.js';
 import { AuthenticationFailedError, PermissionDeniedError, type StrataError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { CALL_ID_METADATA_KEY } from '../../protocol/protocol.js';
 import { callIdOf } from '../call-log.js';
 import { toServiceError } from '../status.js';
 import { type Authenticator, ANONYMOUS_PRINCIPAL } from './authenticator.js';
+import { KeptDecisions } from './kept-decisions.js';
 import { RPC_ACCESS_TABLE, type RpcAccess } from './rpc-access-table.js';
 
 /**
- * The metadata key under which the gate hands a call's authenticated principal to its handler. Any
- * value a client sends under it is removed first, so a handler can trust what it reads there.
+ * The principals the gate established, by the call's metadata object (which the interceptors and the
+ * handler share, as call-log.ts's call ids): nothing a client sends can name one.
+ */
+const principals = new WeakMap<grpc.Metadata, string>();
+
+/**
+ * The metadata key under which the gate also writes the principal of a call it authenticated (any
+ * value a client sent under it is removed first). Read principalOf(call), never this key: a call the
+ * gate does not intercept (every call but the audited admin actions when authentication is off)
+ * carries whatever the client sent under it.
  */
 export const PRINCIPAL_METADATA_KEY = 'strata-authenticated-principal';
 
 /** The principal the gate established for a call (ANONYMOUS on a server without authentication). */
 export function principalOf(call: { metadata: grpc.Metadata }): string {
-  const value = call.metadata.get(PRINCIPAL_METADATA_KEY)[0];
-  return typeof value === 'string' ? value : ANONYMOUS_PRINCIPAL;
+  return principals.get(call.metadata) ?? ANONYMOUS_PRINCIPAL;
+}
+
+/** The principal the gate authenticated from these metadata, or undefined (no authentication, or an open call such as health). */
+export function authenticatedPrincipalOf(metadata: grpc.Metadata): string | undefined {
+  return principals.get(metadata);
 }
 
 const RESET_OFFSETS_PATH = '/strata.v1.AdminService/ResetOffsets';
@@ -40,6 +53,16 @@ const RESET_OFFSETS_PATH = '/strata.v1.AdminService/ResetOffsets';
  * A method missing from the table is refused (PERMISSION_DENIED) when authentication is configured,
  * and allowed with a warning when it is not (the anonymous server keeps working while someone adds
  * the row; rpc-access-table.test.ts fails until they do).
+ *
+ * The hot path. A call the gate has nothing to do for is not intercepted at all: the interceptor
+ * hands grpc-js the call it was given, so its messages pass no extra layer. Without authentication
+ * (and authorization) that is every call but the audited admin actions, since nothing is refused and
+ * lists are not cut; with it, the open health methods. A call that is intercepted keeps each
+ * decision per (resource type, name, operation) for its life (kept-decisions.ts), so a produce
+ * stream checks a topic's rules once and then costs a comparison with the last decision per request
+ * (bench/security-bench.ts measures it: RESULTS "Security: ACL checks"); the decisions are dropped whenever the ACL
+ * store's generation moves (any add or remove), so a changed rule applies from the stream's next
+ * request, as it does to new calls.
  */
 export class AuthGate {
   private readonly warnedMethods = new Set<string>();
@@ -52,12 +75,38 @@ export class AuthGate {
   ) {}
 
   readonly interceptor: grpc.ServerInterceptor = (methodDescriptor, call) => {
+    // grpc-js's type says a ServerInterceptingCall, but it chains interceptors by its interface
+    // (server-interceptors.js: each gets the previous one's result), so the call itself may go on.
+    const passThrough = call as grpc.ServerInterceptingCall;
     const path = methodDescriptor.path;
     const entry = this.table[path];
+    if (!this.authenticator.isEnabled && !this.authorizer.isEnabled) {
+      if (entry === undefined) {
+        this.warnOfMissingRow(path);
+        return passThrough;
+      }
+      // Nothing is refused and no list is cut: only admin actions are looked at (for the audit line).
+      if (!entry.audit) return passThrough;
+    } else if (entry?.isOpen && !entry.audit) {
+      // Open methods (health) need no credentials and name no resource.
+      return passThrough;
+    }
+    return this.intercepted(path, entry, call);
+  };
+
+  private warnOfMissingRow(path: string): void {
+    if (this.warnedMethods.has(path)) return;
+    this.warnedMethods.add(path);
+    this.logger.warn({ method: path }, 'a method without a row in the access table (rpc-access-table.ts) is served: it would be refused with authentication on');
+  }
+
+  private intercepted(path: string, entry: RpcAccess | undefined, call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCall {
     let principal = ANONYMOUS_PRINCIPAL;
     let callId = '';
     let isRefused = false;
     const audited: ResourceAccess[] = [];
+    const decisions = new KeptDecisions(this.authorizer, () => principal);
+    const authorize = (access: ResourceAccess): AuthorizationDecision => decisions.authorize(access);
     const refuse = (error: StrataError, access?: ResourceAccess): void => {
       if (isRefused) return;
       isRefused = true;
@@ -66,11 +115,11 @@ export class AuthGate {
       status.metadata?.set(CALL_ID_METADATA_KEY, callId);
       call.sendStatus(status as grpc.StatusObject);
     };
+    const filter = this.authorizer.isEnabled ? entry?.listFilter : undefined;
     return new grpc.ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, metadataNext) => {
-            // A client cannot name its own principal.
             metadata.remove(PRINCIPAL_METADATA_KEY);
             callId = callIdOf({ metadata });
             if (entry === undefined) {
@@ -78,10 +127,7 @@ export class AuthGate {
                 refuse(new PermissionDeniedError(`${path} has no access rule on this server`));
                 return;
               }
-              if (!this.warnedMethods.has(path)) {
-                this.warnedMethods.add(path);
-                this.logger.warn({ method: path }, 'a method without a row in the access table (rpc-access-table.ts) is served: it would be refused with authentication on');
-              }
+              this.warnOfMissingRow(path);
             }
             if (entry?.isOpen || !this.authenticator.isEnabled) {
               metadataNext(metadata);
@@ -99,6 +145,7 @@ export class AuthGate {
               .then(
                 (authentication) => {
                   principal = authentication.principal;
+                  principals.set(metadata, principal);
                   metadata.set(PRINCIPAL_METADATA_KEY, principal);
                   metadataNext(metadata);
                 },
@@ -110,7 +157,7 @@ export class AuthGate {
               if (!isRefused) messageNext(message);
               return;
             }
-            // Without authentication nothing is refused: only admin actions are looked at (for the audit line).
+            // Without authorization nothing is refused: only admin actions are looked at (for the audit line).
             if (!this.authorizer.isEnabled && !entry.audit) {
               messageNext(message);
               return;
@@ -122,8 +169,7 @@ export class AuthGate {
               accesses = [];
             }
             for (const access of accesses) {
-              const decision = this.authorizer.authorize(principal, access);
-              if (!decision.isAllowed) {
+              if (!authorize(access).isAllowed) {
                 // The same words for a resource that exists and one that does not.
                 refuse(new PermissionDeniedError(`${principal} may not ${access.operation} ${access.resourceType.replace('_', ' ')} '${access.resourceName}'`), access);
                 return;
@@ -134,15 +180,16 @@ export class AuthGate {
             messageNext(message);
           },
         }),
-      sendMessage: (message, messageNext) => {
-        const filter = entry?.listFilter;
-        if (filter && this.authorizer.isEnabled && message && Array.isArray(message[filter.field])) {
-          const items = message[filter.field] as unknown[];
-          messageNext({ ...message, [filter.field]: items.filter((item) => this.authorizer.authorize(principal, { resourceType: filter.resourceType, resourceName: filter.nameOf(item), operation: 'describe' }).isAllowed) });
-          return;
-        }
-        messageNext(message);
-      },
+      ...(filter && {
+        sendMessage: (message, messageNext) => {
+          if (message && Array.isArray(message[filter.field])) {
+            const items = message[filter.field] as unknown[];
+            messageNext({ ...message, [filter.field]: items.filter((item) => authorize({ resourceType: filter.resourceType, resourceName: filter.nameOf(item), operation: 'describe' }).isAllowed) });
+            return;
+          }
+          messageNext(message);
+        },
+      }),
       sendStatus: (status, statusNext) => {
         if (entry?.audit && !isRefused && audited.length > 0) {
           const outcome = status.code === grpc.status.OK ? 'done' : grpc.status[status.code];
@@ -151,5 +198,5 @@ export class AuthGate {
         statusNext(status);
       },
     });
-  };
+  }
 }
