@@ -1,3 +1,4 @@
+import { StaticQuotaSource, type QuotaSource } from '../quotas/principal-quotas.js';
 import { Broker } from '../broker/broker.js';
 import { ProducerIdRegistry } from '../broker/producer-id-registry.js';
 import { TopicAdmin } from '../broker/topic-admin.js';
@@ -73,6 +74,8 @@ export interface StartServerOptions {
   fs?: FileSystemPort;
   /** Whether a peer address is this machine, for the rule that tokens travel in plaintext only from it (tests fake a remote peer). */
   isLoopbackPeer?: (remoteAddress: string | undefined) => boolean;
+  /** The quotas in force (tests; by default none until the `__quotas` store is wired in). */
+  quotas?: QuotaSource;
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock, options: StartServerOptions = {}): Promise<RunningServer> {
@@ -236,6 +239,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         schemas,
         clock,
         security: { gate: new AuthGate(authenticator, authorizer, logger), acls },
+        quotas: options.quotas ?? new StaticQuotaSource(),
       },
       config,
       logger,

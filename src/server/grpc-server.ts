@@ -32,6 +32,10 @@ import type { ServerMetrics } from './metrics/server-metrics.js';
 import type { AclStore } from '../acls/acl-store.js';
 import type { AuthGate } from './auth/auth-gate.js';
 import { createAclService } from './auth/acl-service.js';
+import type { QuotaSource } from '../quotas/principal-quotas.js';
+import { RateQuotas } from '../quotas/rate-quotas.js';
+import { createAdminThrottleInterceptor } from './admin-throttle.js';
+import type { RateThrottle } from './rate-throttle.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService', 'strata.v1.AclService', 'strata.v1.SchemaService'];
 
@@ -57,6 +61,8 @@ export interface ServerDomain {
   metrics?: ServerMetrics | undefined;
   /** Authentication and ACLs: the gate every call passes, and the rules the AclService manages. */
   security: { gate: AuthGate; acls: AclStore };
+  /** Per-principal quotas in force (quotas/principal-quotas.ts): the rate quotas are enforced here. */
+  quotas: QuotaSource;
 }
 
 export interface GrpcServer {
@@ -68,7 +74,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups, ACLs, schemas), grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security, quotas }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -81,11 +87,16 @@ export async function startGrpcServer({ broker, topics, groups, queues, schemas,
     },
     logger,
   );
+  // Rate quotas: answers held back on the server's clock (rate-throttle.ts, admin-throttle.ts).
+  const throttle: RateThrottle = { rates: new RateQuotas(quotas, { clock }, metrics?.onThrottled), clock };
+  const adminThrottle = createAdminThrottleInterceptor(throttle);
   const server = new grpc.Server({
     // Every call, health and reflection included, is admitted (per-address caps, memory budget), then
     // authenticated and authorized (auth/auth-gate.ts: per request message, before any handler). The
-    // last interceptor is the outermost: the metrics count the streams that passed both.
-    interceptors: metrics ? [metrics.streamInterceptor, gate.interceptor, security.gate.interceptor] : [gate.interceptor, security.gate.interceptor],
+    // last interceptor is the outermost: the metrics count the streams that passed both. The admin
+    // throttle comes after the auth gate: grpc-js hands a call's metadata to the interceptors in array
+    // order (it reduces them over the transport's call), so only those after the gate see its principal.
+    interceptors: metrics ? [metrics.streamInterceptor, gate.interceptor, security.gate.interceptor, adminThrottle] : [gate.interceptor, security.gate.interceptor, adminThrottle],
     'grpc.max_receive_message_length': config.maxRequestBytes,
     // A read response carries up to max_bytes of batches, or one larger batch whole.
     'grpc.max_send_message_length': MAX_READ_RESPONSE_BYTES,
@@ -100,10 +111,10 @@ export async function startGrpcServer({ broker, topics, groups, queues, schemas,
   const v1 = protocol.strata.v1;
   const admin = createAdminService(topics, createGroupAdminHandlers(groups.groupAdmin));
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
-  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }, metrics), logger));
-  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget, metrics), logger));
+  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }, metrics, throttle), logger));
+  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget, metrics, throttle), logger));
   server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget, clock }), logger));
-  server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget }), logger));
+  server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget, throttle }), logger));
   server.addService(withSafeDeserializers(v1.AclService.service), withCallLog(createAclService(security.acls), logger));
   server.addService(withSafeDeserializers(v1.SchemaService.service), withCallLog(createSchemaService(schemas), logger));
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((name) => [name, 'SERVING' as const])));
