@@ -28,13 +28,15 @@ const BATCH = encodeRecordBatch([{ value: Buffer.alloc(10_000, 7) }]);
  */
 const BYTE_QUOTA = (BATCH.length * 1000) / 10_500;
 const FIRST_THROTTLE_MS = 500;
-const PRINCIPALS = ['producer', 'fetcher', 'subscriber', 'queuer', 'admin', 'free'] as const;
+const PRINCIPALS = ['producer', 'fetcher', 'subscriber', 'queuer', 'admin', 'reader', 'queue-reader', 'free'] as const;
 const QUOTAS: Record<string, QuotaValues> = {
   producer: { producer_byte_rate: BYTE_QUOTA },
   fetcher: { consumer_byte_rate: BYTE_QUOTA },
   subscriber: { consumer_byte_rate: BYTE_QUOTA },
   queuer: { consumer_byte_rate: BYTE_QUOTA },
   admin: { admin_request_rate: 1 },
+  reader: { consumer_byte_rate: BYTE_QUOTA },
+  'queue-reader': { consumer_byte_rate: BYTE_QUOTA },
 };
 
 function recordsOf(batches: Buffer): Buffer[] {
@@ -160,6 +162,32 @@ describe('rate quotas: answers held back and throttle_time_ms, nothing dropped',
       throttled.close();
       free.close();
     }
+  });
+
+  it('the client\'s consume() and queue consumer report the throttle times, and hand out every record', async () => {
+    const reported: Array<[number, number]> = [];
+    const values: number[] = [];
+    for await (const record of client('reader').consume('read', { from: 'earliest', maxBytes: 1, onThrottled: (ms, partition) => reported.push([ms, partition]) })) {
+      values.push(record.offset);
+      if (values.length === 2) break;
+    }
+    expect(values).toEqual([0, 1]);
+    expect(reported[0]).toEqual([FIRST_THROTTLE_MS, 0]);
+    const queueReported: number[] = [];
+    const consumer = client('queue-reader').queue({ groupId: 'queue-readers', topics: ['read'], onThrottled: (ms) => queueReported.push(ms) });
+    const offsets: number[] = [];
+    try {
+      for await (const message of consumer) {
+        offsets.push(message.offset);
+        message.ack();
+        if (offsets.length === 2) break;
+      }
+    } finally {
+      await consumer.close();
+    }
+    expect(offsets.sort()).toEqual([0, 1]);
+    // One delivery may carry both batches: over the quota either way.
+    expect(queueReported[0]).toBeGreaterThan(0);
   });
 
   it('admin_request_rate: admin answers carry the strata-throttle-time-ms trailer, held back past the quota; other calls carry none', async () => {
