@@ -74,10 +74,11 @@ export interface PipelineOptions {
  *   means the batch is in the log at an unknown offset: it succeeds with offset -1, as in Kafka.
  * Each partition's recovery is a ProducePartition (its phases and their reasons); this class sends.
  *
- * A quota: an answer with `throttle_time_ms` (the principal is over its producer_byte_rate) stops
- * the stream sending for that long (KIP-219's client side: the server held the answer back, and the
- * client waits too rather than fill the stream the server no longer reads). Requests already in
- * flight wait behind the held answer on the server, so their request timeouts start over from it.
+ * A quota: an answer with `throttle_time_ms` (the principal is over its producer_byte_rate) stops the
+ * stream sending until that long after the request was sent (KIP-219's client side: the client waits
+ * rather than fill a stream the server no longer reads; Strata's server holds the answer for the
+ * throttle time, so the wait is what remains of it, nothing when the server held it whole). Requests
+ * already in flight wait behind the held answer on the server, so their request timeouts start over.
  */
 export class ProducePipeline {
   private readonly partitions = new Map<string, ProducePartition>();
@@ -294,8 +295,9 @@ export class ProducePipeline {
     const group = this.byRequestId.get(response.requestId);
     if (!group) return;
     this.byRequestId.delete(response.requestId);
+    const sentAtMs = this.sentAtMs.get(response.requestId);
     this.sentAtMs.delete(response.requestId);
-    if (response.throttleTimeMs > 0) this.throttle(response.throttleTimeMs);
+    if (response.throttleTimeMs > 0) this.throttle(response.throttleTimeMs, sentAtMs);
     // Answered: the server has the bytes, so grpc-js copied them long ago.
     const request = this.requests.get(response.requestId);
     if (request) {
@@ -318,19 +320,27 @@ export class ProducePipeline {
     this.acknowledge(group, response.baseOffset, durability, duplicates);
   }
 
-  /** Sends nothing for `throttleTimeMs` (a later throttle time replaces a running one: it is the server's latest word). */
-  private throttle(throttleTimeMs: number): void {
+  /**
+   * Sends nothing until `throttleTimeMs` after the request was sent. Strata's server already held the
+   * answer that long (its hold is the throttle), so this waits only for what the hold did not cover:
+   * waiting the whole time again after the held answer would pause the stream twice as long as the
+   * quota asks and keep the principal under it (Kafka's clients likewise do not wait again for brokers
+   * that delay their answers). A later throttle time replaces a running one: it is the server's latest word.
+   */
+  private throttle(throttleTimeMs: number, sentAtMs: number | undefined): void {
     this.options.onThrottled?.(throttleTimeMs);
-    this.throttleTimer?.cancel();
-    // The requests still in flight wait behind this answer on the server.
     const nowMs = this.options.clock.monotonicMs();
+    // The requests still in flight waited behind this answer on the server: their timeouts start over.
     for (const requestId of this.sentAtMs.keys()) this.sentAtMs.set(requestId, nowMs);
+    const remainingMs = throttleTimeMs - (sentAtMs === undefined ? 0 : nowMs - sentAtMs);
+    if (remainingMs <= 0) return;
+    this.throttleTimer?.cancel();
     this.throttleTimer = this.options.clock.setTimeout(
       () => {
         this.throttleTimer = undefined;
         for (const state of this.partitions.values()) this.pump(state);
       },
-      throttleTimeMs,
+      remainingMs,
       { keepsProcessAlive: true },
     );
   }

@@ -31,4 +31,24 @@ describe('Producer under a rate quota (KIP-219 client side)', () => {
     expect(logs[0]).toEqual(['first', 'v0', 'v1', 'v2', 'v3', 'v4']);
     await settleOn(clock, producer.close());
   });
+
+  it('waits only for what the server\'s hold did not cover: the throttle time counts from when the request was sent', async () => {
+    const sentAtMs: number[] = [];
+    const { client, clock, logs } = fakeProduceService({
+      partitions: 1,
+      onRequest: () => sentAtMs.push(clock.monotonicMs()),
+      // As Strata's server does: the answer held back (600 ms of the 1 s here), then sent.
+      answerDelayMs: () => 600,
+      throttleTimeMs: (request) => (Number(request.requestId) === 1 ? 1_000 : 0),
+    });
+    const producer = new Producer(client, { lingerMs: 0, batchBytes: 100, maxInFlightPerPartition: 1 });
+    const first = producer.send('t', { value: 'first', partition: 0 });
+    await advanceUntil(clock, () => sentAtMs.length === 1, { what: 'the first request', stepMs: 0 });
+    const second = producer.send('t', { value: 'second', partition: 0 });
+    await settleOn(clock, Promise.all([first, second]));
+    expect(sentAtMs[1]! - sentAtMs[0]!).toBeGreaterThanOrEqual(1_000);
+    expect(sentAtMs[1]! - sentAtMs[0]!).toBeLessThan(1_600);
+    expect(logs[0]).toEqual(['first', 'second']);
+    await settleOn(clock, producer.close());
+  });
 });
