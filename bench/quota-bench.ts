@@ -15,7 +15,7 @@
  * 2. consume: the same with consumeBatches() from the earliest offset of a pre-filled topic of each
  *    (read again from the start when a reader reaches its end).
  *
- *   make build && node dist/bench/quota-bench.js [--quota-mb=5] [--seconds=30] [--warmup=15] [--alone=15] [--quick]
+ *   make build && node dist/bench/quota-bench.js [--quota-mb=5] [--seconds=60] [--warmup=25] [--alone=15] [--fill-mb=160] [--quick]
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -32,8 +32,11 @@ function option(name: string, fallback: number): number {
 }
 const isQuick = process.argv.includes('--quick');
 const QUOTA_BYTES_PER_S = option('quota-mb', 5) * 1_000_000;
-const MEASURE_S = option('seconds', isQuick ? 10 : 30);
-const WARMUP_S = option('warmup', isQuick ? 12 : 15);
+// Long enough to hold several periods of the throttle's sawtooth (about one window, 10 s), and past
+// the transient after the first burst: the meter's own model (RateMeter, virtual time, a sender of
+// 1 MiB at most 4 MB/s) gives 0.91 Q over 17-47 s but 1.005 Q over 27-87 s.
+const MEASURE_S = option('seconds', isQuick ? 10 : 60);
+const WARMUP_S = option('warmup', isQuick ? 12 : 25);
 const ALONE_S = option('alone', isQuick ? 8 : 15);
 const VALUE = Buffer.alloc(1024, 'q');
 const CALL_RECORDS = 100;
