@@ -8,7 +8,8 @@
  * (strata_produce_bytes_total and strata_fetch_bytes_total from /metrics: what the quota meters),
  * read at the start and end of each measured interval.
  *
- * 1. produce: B alone to its topic for `--alone` s; then A and B at once, each as fast as it can
+ * 1. produce: B alone to its topic for `--alone` s (before and again after, as the shared machine's
+ *    load drifts: B's ratio is to the mean of the two); then A and B at once, each as fast as it can
  *    (sendBatch() of 100 records of 1 KiB, 8 calls outstanding); after `--warmup` s (Kafka's window
  *    lets a first burst of ten windows' worth through unthrottled, as here), A's and B's rates over
  *    `--seconds` s: A against Q, B against B alone (ratio).
@@ -139,7 +140,8 @@ async function main(): Promise<void> {
     console.log('\n1. produce');
     const alone = await measure(httpPort, 'token-b', 'strata_produce_bytes_total', [(signal) => produceFlat(b, 'b-produce', signal)], 2, ALONE_S);
     const together = await measure(httpPort, 'token-b', 'strata_produce_bytes_total', [(signal) => produceFlat(a, 'a-produce', signal), (signal) => produceFlat(b, 'b-produce', signal)], WARMUP_S, MEASURE_S, 'a-produce');
-    rows.push(row('produce', alone.bytesPerS.get('b-produce') ?? 0, together.bytesPerS.get('a-produce') ?? 0, together.bytesPerS.get('b-produce') ?? 0));
+    const aloneAfter = await measure(httpPort, 'token-b', 'strata_produce_bytes_total', [(signal) => produceFlat(b, 'b-produce', signal)], 2, ALONE_S);
+    rows.push(row('produce', [alone.bytesPerS.get('b-produce') ?? 0, aloneAfter.bytesPerS.get('b-produce') ?? 0], together.bytesPerS.get('a-produce') ?? 0, together.bytesPerS.get('b-produce') ?? 0));
 
     console.log(`\n2. consume (filling two topics with ${mb(FILL_BYTES)} MB each, by B)`);
     const fillRecords = Math.ceil(FILL_BYTES / VALUE.length);
@@ -150,18 +152,21 @@ async function main(): Promise<void> {
     await producer.close();
     const readAlone = await measure(httpPort, 'token-b', 'strata_fetch_bytes_total', [(signal) => consumeFlat(b, 'b-read', fillRecords, signal)], 2, ALONE_S);
     const readTogether = await measure(httpPort, 'token-b', 'strata_fetch_bytes_total', [(signal) => consumeFlat(a, 'a-read', fillRecords, signal), (signal) => consumeFlat(b, 'b-read', fillRecords, signal)], WARMUP_S, MEASURE_S, 'a-read');
-    rows.push(row('consume', readAlone.bytesPerS.get('b-read') ?? 0, readTogether.bytesPerS.get('a-read') ?? 0, readTogether.bytesPerS.get('b-read') ?? 0));
+    const readAloneAfter = await measure(httpPort, 'token-b', 'strata_fetch_bytes_total', [(signal) => consumeFlat(b, 'b-read', fillRecords, signal)], 2, ALONE_S);
+    rows.push(row('consume', [readAlone.bytesPerS.get('b-read') ?? 0, readAloneAfter.bytesPerS.get('b-read') ?? 0], readTogether.bytesPerS.get('a-read') ?? 0, readTogether.bytesPerS.get('b-read') ?? 0));
   } finally {
     a.close();
     b.close();
   }
-  console.log('\n| workload | Q MB/s | A MB/s | A / Q | B alone MB/s | B with A MB/s | B with A / alone |');
+  console.log('\n| workload | Q MB/s | A MB/s | A / Q | B alone MB/s (before, after) | B with A MB/s | B with A / mean alone |');
   console.log('|---|---|---|---|---|---|---|');
   for (const line of rows) console.log(line);
 }
 
-function row(workload: string, bAlone: number, aRate: number, bTogether: number): string {
-  return `| ${workload} | ${mb(QUOTA_BYTES_PER_S)} | ${mb(aRate)} | ${fmt(aRate / QUOTA_BYTES_PER_S, 3)} | ${mb(bAlone)} | ${mb(bTogether)} | ${fmt(bTogether / bAlone, 2)} |`;
+/** B alone is measured before and after the run with A (the shared machine's load drifts): the ratio is to their mean. */
+function row(workload: string, bAlone: [number, number], aRate: number, bTogether: number): string {
+  const meanAlone = (bAlone[0] + bAlone[1]) / 2;
+  return `| ${workload} | ${mb(QUOTA_BYTES_PER_S)} | ${mb(aRate)} | ${fmt(aRate / QUOTA_BYTES_PER_S, 3)} | ${mb(bAlone[0])}, ${mb(bAlone[1])} | ${mb(bTogether)} | ${fmt(bTogether / meanAlone, 2)} |`;
 }
 
 try {
