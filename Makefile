@@ -2,7 +2,7 @@
 NPM ?= npm
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: install proto lint-proto python-deps test-deps bench-deps build run test bench clean console browser-deps
+.PHONY: install proto lint-proto python-deps test-deps bench-deps build run test bench clean console browser-deps bench-quota
 PROTO_FILES := $(wildcard proto/strata/v1/*.proto)
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
@@ -94,6 +94,11 @@ bench: build bench-deps
 	node dist/bench/metrics-bench.js
 	node dist/bench/schema-validation-bench.js
 	node dist/bench/security-bench.js
+	node dist/bench/quota-bench.js
+
+# Rate quotas alone (bench/RESULTS.md, "Rate quotas").
+bench-quota: build
+	node dist/bench/quota-bench.js
 
 clean:
 	rm -rf dist src/generated

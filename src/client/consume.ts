@@ -34,6 +34,11 @@ export interface ConsumeOptions {
   shouldReconnect?: boolean;
   /** Told where a partition starts when `from` ('latest' or a time) was resolved to an offset. */
   onStartResolved?: (partition: number, offset: number) => void;
+  /**
+   * Rate quota: a response said the principal is over its consumer_byte_rate; the server holds the
+   * subscription's next response back for `throttleTimeMs` (nothing is skipped).
+   */
+  onThrottled?: (throttleTimeMs: number, partition: number) => void;
 }
 
 const MAX_RECONNECT_ATTEMPTS = 10;
@@ -297,6 +302,7 @@ async function* subscribeResponses(client: ClientChannel, topic: string, options
         // Responses already buffered when the signal fired are not handed out.
         if (signal?.aborted) return;
         failures = 0;
+        if (response.throttleTimeMs > 0) options.onThrottled?.(response.throttleTimeMs, response.partition);
         yield response;
         nextOffsets.set(response.partition, response.nextOffset);
       }

@@ -40,6 +40,11 @@ export interface GroupConsumerOptions {
   fromBeginning?: boolean;
   /** Commit processed offsets this often (and on revocation and close). Default 5000. */
   autoCommitIntervalMs?: number;
+  /**
+   * Rate quota: a partition's subscription said the principal is over its consumer_byte_rate; the
+   * server holds that subscription's next records back for `throttleTimeMs` (nothing is skipped).
+   */
+  onThrottled?: (topic: string, partition: number, throttleTimeMs: number) => void;
   /** Called before the consumer reads newly assigned partitions. */
   onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>;
   /** Called after the consumer stopped reading revoked partitions and committed them. */

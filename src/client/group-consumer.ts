@@ -122,6 +122,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         if (this.partitions.resetPosition(k, offset)) this.readers.processor?.forget((handedKey) => handedKey === k);
       },
       onFailure: (error) => this.fail(error),
+      ...(options.onThrottled ? { onThrottled: options.onThrottled } : {}),
     });
     this.loopWatch = new EventLoopDelayWatch({
       clock: this.clock,

@@ -22,6 +22,8 @@ export interface GroupFetchersHost {
   onStartResolved(topic: string, partition: number, offset: number): void;
   /** A partition's position was outside its log and starts again at `offset` (earliest or latest). */
   onOffsetReset(topic: string, partition: number, offset: number): void;
+  /** A subscription reported a throttle time (rate quota). */
+  onThrottled?(topic: string, partition: number, throttleTimeMs: number): void;
   /** A subscription failed on its own (not stopped). */
   onFailure(error: Error): void;
 }
@@ -77,12 +79,13 @@ export class GroupFetchers {
   private async fetch(topic: string, partition: number, startOffsets: Record<number, number>, controller: AbortController): Promise<void> {
     const from = this.host.fromBeginning ? ('earliest' as const) : ('latest' as const);
     const onStartResolved = (p: number, offset: number) => this.host.onStartResolved(topic, p, offset);
+    const onThrottled = (throttleTimeMs: number, p: number) => this.host.onThrottled?.(topic, p, throttleTimeMs);
     const lane = laneKey(topic, partition);
     const partitions = [partition];
     const maxBytes = this.host.maxBytes;
     for (let resetsInARow = 0; ; ) {
       try {
-        for await (const records of consumeRecordBatches(this.host.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved, ...(maxBytes ? { maxBytes } : {}) })) {
+        for await (const records of consumeRecordBatches(this.host.client, topic, { partitions, startOffsets, from, signal: controller.signal, onStartResolved, onThrottled, ...(maxBytes ? { maxBytes } : {}) })) {
           resetsInARow = 0;
           await this.host.buffer.pushAll(records, controller.signal, lane);
           if (controller.signal.aborted) return;

@@ -53,6 +53,8 @@ export interface PipelineOptions {
    * never fences the producer's own epochs). Called after the batch failed.
    */
   onProducerFenced?: (error: StrataClientError) => void;
+  /** An answer said the principal is over a rate quota: the stream sends nothing more for `throttleTimeMs`. */
+  onThrottled?: (throttleTimeMs: number) => void;
 }
 
 /**
@@ -71,6 +73,12 @@ export interface PipelineOptions {
  * - DUPLICATE_SEQUENCE (a retry older than the producer state the server rebuilt after a restart)
  *   means the batch is in the log at an unknown offset: it succeeds with offset -1, as in Kafka.
  * Each partition's recovery is a ProducePartition (its phases and their reasons); this class sends.
+ *
+ * A quota: an answer with `throttle_time_ms` (the principal is over its producer_byte_rate) stops the
+ * stream sending until that long after the request was sent (KIP-219's client side: the client waits
+ * rather than fill a stream the server no longer reads; Strata's server holds the answer for the
+ * throttle time, so the wait is what remains of it, nothing when the server held it whole). Requests
+ * already in flight wait behind the held answer on the server, so their request timeouts start over.
  */
 export class ProducePipeline {
   private readonly partitions = new Map<string, ProducePartition>();
@@ -83,6 +91,8 @@ export class ProducePipeline {
   private requestTimer: TimerHandle | undefined;
   private stream: grpc.ClientDuplexStream<ProduceRequest, ProduceResponse__Output> | undefined;
   private isStreamBlocked = false;
+  /** Set while the stream waits out a throttle time from the server. */
+  private throttleTimer: TimerHandle | undefined;
   private nextRequestId = 1;
   private idleWaiters: Array<() => void> = [];
   private pendingCount = 0;
@@ -139,6 +149,8 @@ export class ProducePipeline {
     this.stream = undefined;
     this.requestTimer?.cancel();
     this.requestTimer = undefined;
+    this.throttleTimer?.cancel();
+    this.throttleTimer = undefined;
     for (const state of this.partitions.values()) state.close();
   }
 
@@ -240,7 +252,7 @@ export class ProducePipeline {
    * bytes per fsync under flush=always.
    */
   private pump(state: ProducePartition): void {
-    while (state.isSending && !this.isStreamBlocked && state.queue.length > 0 && state.requestsInFlight < this.options.maxInFlightPerPartition) {
+    while (state.isSending && !this.isStreamBlocked && this.throttleTimer === undefined && state.queue.length > 0 && state.requestsInFlight < this.options.maxInFlightPerPartition) {
       const head = state.queue[0]!;
       // A new generation (epoch or producer id, from sequence 0) is asked for once the last one's
       // batches are answered: the server refuses an older epoch once it saw a newer one, and a new
@@ -283,7 +295,9 @@ export class ProducePipeline {
     const group = this.byRequestId.get(response.requestId);
     if (!group) return;
     this.byRequestId.delete(response.requestId);
+    const sentAtMs = this.sentAtMs.get(response.requestId);
     this.sentAtMs.delete(response.requestId);
+    if (response.throttleTimeMs > 0) this.throttle(response.throttleTimeMs, sentAtMs);
     // Answered: the server has the bytes, so grpc-js copied them long ago.
     const request = this.requests.get(response.requestId);
     if (request) {
@@ -304,6 +318,31 @@ export class ProducePipeline {
     // Absent, not empty, from a hand-made answer (test fakes); decoded from the wire it is always a list.
     const duplicates = response.duplicateRecords?.length ? new Map(response.duplicateRecords.map((d) => [d.index, d.originalOffset])) : undefined;
     this.acknowledge(group, response.baseOffset, durability, duplicates);
+  }
+
+  /**
+   * Sends nothing until `throttleTimeMs` after the request was sent. Strata's server already held the
+   * answer that long (its hold is the throttle), so this waits only for what the hold did not cover:
+   * waiting the whole time again after the held answer would pause the stream twice as long as the
+   * quota asks and keep the principal under it (Kafka's clients likewise do not wait again for brokers
+   * that delay their answers). A later throttle time replaces a running one: it is the server's latest word.
+   */
+  private throttle(throttleTimeMs: number, sentAtMs: number | undefined): void {
+    this.options.onThrottled?.(throttleTimeMs);
+    const nowMs = this.options.clock.monotonicMs();
+    // The requests still in flight waited behind this answer on the server: their timeouts start over.
+    for (const requestId of this.sentAtMs.keys()) this.sentAtMs.set(requestId, nowMs);
+    const remainingMs = throttleTimeMs - (sentAtMs === undefined ? 0 : nowMs - sentAtMs);
+    if (remainingMs <= 0) return;
+    this.throttleTimer?.cancel();
+    this.throttleTimer = this.options.clock.setTimeout(
+      () => {
+        this.throttleTimer = undefined;
+        for (const state of this.partitions.values()) this.pump(state);
+      },
+      remainingMs,
+      { keepsProcessAlive: true },
+    );
   }
 
   /**

@@ -118,6 +118,7 @@ export class Producer {
   /** The producer id and epoch, from the server (InitProducer) before the first batch. */
   private readonly identity: ProducerIdentity;
   private readonly clock: Clock;
+  private lastThrottle = { throttleTimeMs: 0, throttledCount: 0 };
 
   constructor(client: ClientChannel, options: ProducerOptions) {
     this.clock = client.clock;
@@ -192,7 +193,16 @@ export class Producer {
       // AlterTopicConfig may have lowered the limit: later batches are built to the new one.
       onBatchTooLarge: (topic) => this.topics.refresh(topic),
       onProducerFenced: (error) => this.identity.noteFenced(error),
+      onThrottled: (throttleTimeMs) => (this.lastThrottle = { throttleTimeMs, throttledCount: this.lastThrottle.throttledCount + 1 }),
     });
+  }
+
+  /**
+   * Rate quota: the last throttle time the server reported (ms; 0 before any) and how many answers
+   * reported one. After each, the producer sent nothing for that long (its records wait in the buffer).
+   */
+  get throttle(): { readonly lastThrottleTimeMs: number; readonly throttledCount: number } {
+    return { lastThrottleTimeMs: this.lastThrottle.throttleTimeMs, throttledCount: this.lastThrottle.throttledCount };
   }
 
   /**

@@ -27,6 +27,11 @@ export interface ProcessOptions {
 export interface QueueConsumerOptions extends QueueOptions {
   /** Where warnings go (a lost session, an answer that failed in process()). */
   logger?: QueueLogger;
+  /**
+   * Rate quota: a delivery said the principal is over its consumer_byte_rate; the server delivers
+   * nothing more to this member for `throttleTimeMs` (nothing is lost: the records wait for it).
+   */
+  onThrottled?: (throttleTimeMs: number) => void;
 }
 
 export type QueueHandler = (message: QueueMessage) => Promise<void> | void;
@@ -58,6 +63,7 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
   private readonly options: ResolvedQueueOptions;
   private readonly stub: QueueServiceClient;
   private readonly logger: QueueLogger;
+  private readonly onThrottledOption: ((throttleTimeMs: number) => void) | undefined;
   private session: QueueSession | undefined;
   private readonly readAhead: QueueMessage[] = [];
   private readonly takers: Array<{ resolve(message: QueueMessage | undefined): void; reject(error: Error): void }> = [];
@@ -81,6 +87,7 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     this.options = resolveQueueOptions(options);
     this.stub = client.stubs.queue;
     this.logger = options.logger ?? defaultLogger;
+    this.onThrottledOption = options.onThrottled;
     if (this.options.signal?.aborted) void this.close();
     else this.options.signal?.addEventListener('abort', () => void this.close().catch(() => undefined), { once: true });
   }
@@ -278,6 +285,11 @@ export class QueueConsumer implements AsyncIterable<QueueMessage>, QueueSessionH
     if (session !== this.session) return;
     this.joined = joined;
     this.reconnectAttempts = 0;
+  }
+
+  /** @internal */
+  onThrottled(throttleTimeMs: number): void {
+    this.onThrottledOption?.(throttleTimeMs);
   }
 
   /** @internal */

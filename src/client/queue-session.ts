@@ -18,6 +18,8 @@ export interface QueueSessionHost {
   onAnswered(session: QueueSession): void;
   /** The stream ended: `error` undefined when the server ended it without an error status. */
   onEnded(session: QueueSession, error: StrataClientError | undefined): void;
+  /** A delivery carried a throttle time (the principal is over its consumer_byte_rate). */
+  onThrottled?(throttleTimeMs: number): void;
 }
 
 type SessionCall = grpc.ClientDuplexStream<QueueSessionRequest, QueueSessionResponse__Output>;
@@ -135,6 +137,7 @@ export class QueueSession implements QueueMessageSession, AnswerStream {
         this.memberId = response.joined.memberId;
         this.host.onJoined(this, response.joined);
       } else if (response.delivery) {
+        if (response.delivery.throttleTimeMs > 0) this.host.onThrottled?.(response.delivery.throttleTimeMs);
         this.host.onMessages(this, messagesOf(response.delivery, this));
       } else if (response.results) {
         this.batcher.onResults(response.results);

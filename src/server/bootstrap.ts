@@ -80,7 +80,7 @@ export interface StartServerOptions {
   fs?: FileSystemPort;
   /** Whether a peer address is this machine, for the rule that tokens travel in plaintext only from it (tests fake a remote peer). */
   isLoopbackPeer?: (remoteAddress: string | undefined) => boolean;
-  /** Where per-principal quotas come from (tests: a StaticQuotaSource); none: nobody has a quota. */
+  /** Where per-principal quotas come from instead of the `__quotas` store (tests: a StaticQuotaSource). */
   quotaSource?: QuotaSource;
 }
 
@@ -259,6 +259,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         clock,
         security: { gate: new AuthGate(authenticator, authorizer, logger), acls },
         quotas,
+        quotaSource: options.quotaSource ?? quotas,
         countQuotas,
       },
       config,

@@ -13,6 +13,9 @@ import { offsetFromProto, startPositionFromProto } from './start-position.js';
 import { unary } from './unary.js';
 import { toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
+import { principalOf } from './auth/auth-gate.js';
+import type { RateThrottle } from './rate-throttle.js';
+import { delay } from '../core/clock.js';
 
 const DEFAULT_SUBSCRIBE_MAX_WAIT_MS = 100;
 
@@ -33,8 +36,13 @@ function boundedInteger(value: number, fallback: number, min: number, max: numbe
  * write() returns false the loop waits for 'drain', and each partition waits while four of its
  * responses are not yet flushed to HTTP/2 (grpc-js alone would queue 16 per stream), so a slow client
  * holds at most four responses (of at most max_bytes) per partition in server memory.
+ *
+ * Rate quota (consumer_byte_rate): the bytes of batches sent are metered for the call's principal,
+ * over all its streams. Past the quota a Fetch answer is held back by the throttle time; a Subscribe
+ * push goes out and the stream's next push waits that long (every partition of it). Both report it in
+ * `throttle_time_ms`. Nothing is skipped: the next read starts where the last one ended.
  */
-export function createConsumeService(broker: Broker, streams: StreamRegistry, subscriptionBufferBytes: number, memory: MemoryBudget, metrics?: FetchMetrics): ConsumeServiceHandlers {
+export function createConsumeService(broker: Broker, streams: StreamRegistry, subscriptionBufferBytes: number, memory: MemoryBudget, metrics?: FetchMetrics, throttle?: RateThrottle): ConsumeServiceHandlers {
   return {
     Subscribe(call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>) {
       const controller = new AbortController();
@@ -56,7 +64,7 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         controller.abort();
         unregister();
       });
-      subscribe(broker, call, controller.signal, subscriptionBufferBytes, memory, metrics).then(
+      subscribe(broker, call, controller.signal, subscriptionBufferBytes, memory, metrics, throttle).then(
         () => finish(),
         (error: unknown) => finish(controller.signal.aborted ? undefined : error),
       );
@@ -86,7 +94,10 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
         });
         if (isShuttingDown) throw new ShuttingDownError('the server is shutting down');
         if (result.batches.length > 0) metrics?.fetched(request.topic, Math.max(0, result.nextOffset - offset), result.batches.length);
-        return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset };
+        const throttleTimeMs = result.batches.length > 0 && throttle ? throttle.rates.consumed(principalOf(call), result.batches.length) : 0;
+        // Held back (a cancelled call or a shutdown ends the wait: the answer is read already).
+        if (throttleTimeMs > 0) await delay(throttle!.clock, throttleTimeMs, { signal: controller.signal });
+        return { records: result.batches, nextOffset: result.nextOffset, highWatermark: result.highWatermark, logStartOffset: result.logStartOffset, throttleTimeMs };
       } finally {
         releaseMemory?.();
         unregister();
@@ -96,9 +107,12 @@ export function createConsumeService(broker: Broker, streams: StreamRegistry, su
 }
 
 
-async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number, memory: MemoryBudget, metrics: FetchMetrics | undefined): Promise<void> {
+async function subscribe(broker: Broker, call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>, signal: AbortSignal, bufferBytes: number, memory: MemoryBudget, metrics: FetchMetrics | undefined, throttle: RateThrottle | undefined): Promise<void> {
   assertDecoded(call.request);
   const request = call.request;
+  const principal = principalOf(call);
+  // The stream's next push waits until then (monotonic ms of the throttle clock): consumer_byte_rate.
+  let throttledUntilMs = 0;
   const partitionCount = broker.partitionCount(request.topic);
   const partitions = request.partitions.length > 0 ? [...new Set(request.partitions)] : Array.from({ length: partitionCount }, (_, p) => p);
   if (partitions.length > MAX_PARTITIONS) throw new InvalidArgumentError(`at most ${MAX_PARTITIONS} partitions per subscription`);
@@ -136,6 +150,10 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
         let unflushedCount = 0;
         let onFlushed: (() => void) | undefined;
         while (!signal.aborted) {
+          if (throttle && throttledUntilMs > throttle.clock.monotonicMs()) {
+            await delay(throttle.clock, throttledUntilMs - throttle.clock.monotonicMs(), { signal });
+            continue;
+          }
           // Wait for data before taking budget: a caught-up partition must not hold any while it waits.
           await broker.waitForData(request.topic, partition, offset, signal);
           if (!(await budget.acquire(heldBytes(maxBytes), signal))) return;
@@ -161,7 +179,9 @@ async function subscribe(broker: Broker, call: grpc.ServerWritableStream<Subscri
             nextOffset: result.nextOffset,
             highWatermark: result.highWatermark,
             logStartOffset: result.logStartOffset,
+            throttleTimeMs: throttle ? throttle.rates.consumed(principal, responseBytes) : 0,
           };
+          if (response.throttleTimeMs! > 0) throttledUntilMs = Math.max(throttledUntilMs, throttle!.clock.monotonicMs() + response.throttleTimeMs!);
           metrics?.fetched(request.topic, result.nextOffset - offset, responseBytes);
           offset = result.nextOffset;
           unflushedCount++;

@@ -37,6 +37,10 @@ import { createQuotaService } from './quota-service.js';
 import type { CountQuotas } from '../quotas/count-quotas.js';
 import { CountQuotaGate } from './count-quota-gate.js';
 import { isAuthenticationEnabled } from './server-config.js';
+import type { QuotaSource } from '../quotas/principal-quotas.js';
+import { RateQuotas } from '../quotas/rate-quotas.js';
+import { createAdminThrottleInterceptor } from './admin-throttle.js';
+import type { RateThrottle } from './rate-throttle.js';
 
 const SERVICE_NAMES = ['strata.v1.AdminService', 'strata.v1.ProduceService', 'strata.v1.ConsumeService', 'strata.v1.GroupService', 'strata.v1.QueueService', 'strata.v1.AclService', 'strata.v1.SchemaService', 'strata.v1.QuotaService'];
 
@@ -69,6 +73,8 @@ export interface ServerDomain {
   quotas: QuotaStore;
   /** max_connections and max_streams per principal (and max_groups, through the coordinators). */
   countQuotas?: CountQuotas | undefined;
+  /** What the rate enforcers read: the store, or a fixed source in tests. */
+  quotaSource: QuotaSource;
 }
 
 export interface GrpcServer {
@@ -80,7 +86,7 @@ export interface GrpcServer {
 }
 
 /** The gRPC server: Strata's services (admin, produce, consume, groups, queue groups, ACLs, schemas), grpc.health.v1 and server reflection. */
-export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security, quotas, countQuotas }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
+export async function startGrpcServer({ broker, topics, groups, queues, schemas, clock, metrics, security, quotas, quotaSource, countQuotas }: ServerDomain, config: ServerConfig, logger: Logger, tls?: TlsCertificates): Promise<GrpcServer> {
   const { packageDefinition, protocol } = loadProtocol();
   const budget = new MemoryBudget(config.memoryBudgetBytes);
   const gate = new AdmissionGate(
@@ -94,13 +100,18 @@ export async function startGrpcServer({ broker, topics, groups, queues, schemas,
     logger,
   );
   const countGate = countQuotas && new CountQuotaGate(countQuotas, { isAuthenticationEnabled: isAuthenticationEnabled(config) }, logger);
-  // After the auth gate in the array: grpc-js hands a call's incoming metadata to the interceptors in
-  // array order (the first wraps the call itself), so this one sees the principal the auth gate put there.
-  const quotaInterceptors = countGate ? [countGate.interceptor] : [];
+  // Rate quotas: answers held back on the server's clock (rate-throttle.ts, admin-throttle.ts).
+  const throttle: RateThrottle = { rates: new RateQuotas(quotaSource, { clock }, metrics?.onThrottled), clock };
+  const adminThrottle = createAdminThrottleInterceptor(throttle);
+  // The quota interceptors come after the auth gate in the array: grpc-js hands a call's incoming
+  // metadata to the interceptors in array order (it reduces them over the transport's call), so only
+  // those after the gate see the principal it established.
+  const quotaInterceptors = [...(countGate ? [countGate.interceptor] : []), adminThrottle];
   const server = new grpc.Server({
     // Every call, health and reflection included, is admitted (per-address caps, memory budget), then
-    // authenticated and authorized (auth/auth-gate.ts: per request message, before any handler). The
-    // last interceptor is the outermost: the metrics count the streams that passed both.
+    // authenticated and authorized (auth/auth-gate.ts: per request message, before any handler), then
+    // held to its principal's quotas. The last interceptor is the outermost: the metrics count the
+    // streams that passed them all.
     interceptors: metrics ? [metrics.streamInterceptor, gate.interceptor, security.gate.interceptor, ...quotaInterceptors] : [gate.interceptor, security.gate.interceptor, ...quotaInterceptors],
     'grpc.max_receive_message_length': config.maxRequestBytes,
     // A read response carries up to max_bytes of batches, or one larger batch whole.
@@ -116,10 +127,10 @@ export async function startGrpcServer({ broker, topics, groups, queues, schemas,
   const v1 = protocol.strata.v1;
   const admin = createAdminService(topics, createGroupAdminHandlers(groups.groupAdmin));
   server.addService(withSafeDeserializers(v1.AdminService.service), withCallLog(admin, logger));
-  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }, metrics), logger));
-  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget, metrics), logger));
+  server.addService(withSafeDeserializers(v1.ProduceService.service), withCallLog(createProduceService(broker, streams, logger, { budget, maxRequestBytes: config.maxRequestBytes }, metrics, throttle), logger));
+  server.addService(withSafeDeserializers(v1.ConsumeService.service), withCallLog(createConsumeService(broker, streams, config.subscriptionBufferBytes, budget, metrics, throttle), logger));
   server.addService(withSafeDeserializers(v1.GroupService.service), withCallLog(createGroupService({ ...groups, streams, logger, budget, clock }), logger));
-  server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget }), logger));
+  server.addService(withSafeDeserializers(v1.QueueService.service), withCallLog(createQueueService({ coordinator: queues, streams, logger, budget, throttle }), logger));
   server.addService(withSafeDeserializers(v1.AclService.service), withCallLog(createAclService(security.acls), logger));
   server.addService(withSafeDeserializers(v1.SchemaService.service), withCallLog(createSchemaService(schemas), logger));
   server.addService(withSafeDeserializers(v1.QuotaService.service), withCallLog(createQuotaService(quotas), logger));

@@ -3,6 +3,7 @@ import type { AckLevel, Broker } from '../broker/broker.js';
 import { MAX_IN_FLIGHT_BYTES_PER_STREAM, MAX_IN_FLIGHT_REQUESTS_PER_STREAM } from '../core/limits.js';
 import { ShuttingDownError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { TimerHandle } from '../core/clock.js';
 import type { AckLevel__Output } from '../generated/strata/v1/AckLevel.js';
 import type { ProduceRequest__Output } from '../generated/strata/v1/ProduceRequest.js';
 import type { ProduceResponse } from '../generated/strata/v1/ProduceResponse.js';
@@ -16,6 +17,8 @@ import type { InitProducerResponse } from '../generated/strata/v1/InitProducerRe
 import type { StreamRegistry } from './stream-registry.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { recordCountOf } from './record-count.js';
+import { principalOf } from './auth/auth-gate.js';
+import type { RateThrottle } from './rate-throttle.js';
 
 /** What the Produce stream reports of each request (the server's metrics). */
 export interface ProduceMetrics {
@@ -44,8 +47,14 @@ type ProduceCall = grpc.ServerDuplexStream<ProduceRequest__Output, ProduceRespon
  * request only while it holds room for one of the largest size (maxRequestBytes): its reservation
  * always gives one, more are borrowed while the budget has room, so under pressure every producer
  * still appends, one request at a time.
+ *
+ * Rate quota (producer_byte_rate, principal-quotas.ts): each appended request's bytes are metered for
+ * the call's principal; past its quota the answer is held back by the throttle time (and reported in
+ * `throttle_time_ms`), answers after it wait behind it (in order), and the stream is not read
+ * meanwhile, so the client is pushed back by HTTP/2 flow control even if it ignores the field. The
+ * records are appended all the same. At shutdown held answers go at once.
  */
-export function createProduceService(broker: Broker, streams: StreamRegistry, logger: Logger, memory: { budget: MemoryBudget; maxRequestBytes: number }, metrics?: ProduceMetrics): ProduceServiceHandlers {
+export function createProduceService(broker: Broker, streams: StreamRegistry, logger: Logger, memory: { budget: MemoryBudget; maxRequestBytes: number }, metrics?: ProduceMetrics, throttle?: RateThrottle): ProduceServiceHandlers {
   const slotBytes = memory.maxRequestBytes;
   return {
     InitProducer: unary(async (request: InitProducerRequest__Output): Promise<InitProducerResponse> => {
@@ -76,10 +85,16 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
       let isFinished = false;
       let isDraining = false;
       let resolveDrained: (() => void) | undefined;
+      const principal = principalOf(call);
+      // Answers held back for the rate quota, in order, and the timer that lets them go.
+      const held: Array<{ response: ProduceResponse; sizeBytes: number }> = [];
+      let throttledUntilMs = 0;
+      let throttleTimer: TimerHandle | undefined;
 
       const finish = (error?: unknown) => {
         if (isFinished) return;
         isFinished = true;
+        throttleTimer?.cancel();
         releaseMemory();
         unregister();
         if (error !== undefined) call.emit('error', toServiceError(error));
@@ -91,6 +106,7 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         if (isFinished) return Promise.resolve();
         isDraining = true;
         const drained = new Promise<void>((resolve) => (resolveDrained = resolve));
+        releaseHeld();
         updateFlow();
         return drained;
       });
@@ -107,11 +123,35 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
           });
         }
         const shouldPause =
-          isDraining || isWriteBlocked || !hasSlot || inFlightCount >= MAX_IN_FLIGHT_REQUESTS_PER_STREAM || inFlightBytes >= MAX_IN_FLIGHT_BYTES_PER_STREAM;
+          isDraining || isWriteBlocked || throttleTimer !== undefined || !hasSlot || inFlightCount >= MAX_IN_FLIGHT_REQUESTS_PER_STREAM || inFlightBytes >= MAX_IN_FLIGHT_BYTES_PER_STREAM;
         if (shouldPause && !call.isPaused()) call.pause();
         else if (!shouldPause && call.isPaused()) call.resume();
       };
-      const respond = (response: ProduceResponse, sizeBytes: number) => {
+      const respond = (response: ProduceResponse, sizeBytes: number, throttleTimeMs = 0) => {
+        if (throttleTimeMs > 0 && throttle && !isDraining) {
+          throttledUntilMs = Math.max(throttledUntilMs, throttle.clock.monotonicMs() + throttleTimeMs);
+          if (throttleTimer === undefined) throttleTimer = throttle.clock.setTimeout(releaseHeld, throttleTimeMs);
+        }
+        if (throttleTimer !== undefined) {
+          held.push({ response, sizeBytes });
+          updateFlow();
+          return;
+        }
+        send(response, sizeBytes);
+      };
+      // Lets the held answers go once the throttle time is over (a later, longer one moves the end on).
+      const releaseHeld = () => {
+        throttleTimer?.cancel();
+        throttleTimer = undefined;
+        const remainingMs = throttle && !isDraining ? throttledUntilMs - throttle.clock.monotonicMs() : 0;
+        if (remainingMs > 0 && !isFinished) {
+          throttleTimer = throttle!.clock.setTimeout(releaseHeld, remainingMs);
+          return;
+        }
+        for (const { response, sizeBytes } of held.splice(0)) send(response, sizeBytes);
+        updateFlow();
+      };
+      const send = (response: ProduceResponse, sizeBytes: number) => {
         inFlightCount--;
         inFlightBytes -= sizeBytes;
         requestMemory.release(sizeBytes);
@@ -151,6 +191,7 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         updateFlow();
         broker.produce(request.topic, request.partition, request.records, ACK_LEVELS[request.ackLevel]).then(
           (result) => {
+            const throttleTimeMs = throttle?.rates.produced(principal, sizeBytes) ?? 0;
             metrics?.produced(request.topic, result.baseOffset >= 0 ? result.lastOffset - result.baseOffset + 1 : recordCountOf(request.records), sizeBytes, result.isDuplicate);
             respond(
               {
@@ -163,8 +204,10 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
                 ...(result.duplicateRecords && result.duplicateRecords.length > 0
                   ? { duplicateRecords: result.duplicateRecords.map((d) => ({ index: d.index, originalOffset: d.originalOffset })) }
                   : {}),
+                throttleTimeMs,
               },
               sizeBytes,
+              throttleTimeMs,
             );
           },
           (error: unknown) => fail(request, error, sizeBytes),
@@ -176,6 +219,7 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
       });
       const onGone = () => {
         isFinished = true;
+        throttleTimer?.cancel();
         releaseMemory();
         unregister();
         resolveDrained?.();

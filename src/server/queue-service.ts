@@ -6,13 +6,14 @@ import { queueConfigFromProto, queueConfigToProto, queueGroupToProto, queueParti
 import { QueueSession, type QueueSessionCall } from './queue-session.js';
 import type { StreamRegistry } from './stream-registry.js';
 import { unary } from './unary.js';
+import type { RateThrottle } from './rate-throttle.js';
 
 /**
  * The QueueService: members' sessions (queue-session.ts) and the operator's calls, mapped onto the
  * queue coordinator (queues/). Every failure is the coordinator's typed error as a gRPC status with
  * its `strata-error-code` (QUEUE_GROUP_NOT_FOUND, QUEUE_GROUP_NOT_EMPTY, INVALID_ARGUMENT, ...).
  */
-export function createQueueService(deps: { coordinator: QueueCoordinatorApi; streams: StreamRegistry; budget: MemoryBudget; logger: Logger }): QueueServiceHandlers {
+export function createQueueService(deps: { coordinator: QueueCoordinatorApi; streams: StreamRegistry; budget: MemoryBudget; logger: Logger; throttle?: RateThrottle | undefined }): QueueServiceHandlers {
   const { coordinator } = deps;
   return {
     QueueSession(call: QueueSessionCall) {

@@ -16,6 +16,8 @@ import { principalOf } from './auth/auth-gate.js';
 import { assertDecoded } from './safe-deserialize.js';
 import { toFailure, toServiceError } from './status.js';
 import type { StreamRegistry } from './stream-registry.js';
+import type { RateThrottle } from './rate-throttle.js';
+import type { TimerHandle } from '../core/clock.js';
 
 export type QueueSessionCall = grpc.ServerDuplexStream<QueueSessionRequest__Output, QueueSessionResponse>;
 
@@ -24,6 +26,8 @@ export interface QueueSessionDependencies {
   streams: StreamRegistry;
   budget: MemoryBudget;
   logger: Logger;
+  /** Rate quotas (consumer_byte_rate on deliveries); none: unlimited. */
+  throttle?: RateThrottle | undefined;
 }
 
 /**
@@ -53,6 +57,10 @@ export interface QueueSessionDependencies {
  *   are released, durably) and the stream ends OK. A cancelled or broken stream is streamLost (the
  *   same release). At shutdown: no more requests are read, those in progress are answered, and the
  *   stream ends with UNAVAILABLE (SHUTTING_DOWN).
+ * - Rate quota (consumer_byte_rate): each delivery's bytes are metered for the stream's principal
+ *   (over all its streams); past the quota the delivery goes with its `throttle_time_ms` and the
+ *   member is told not ready for that long (its records stay its own; their locks run), so the next
+ *   delivery waits.
  */
 export class QueueSession {
   private phase: 'new' | 'joining' | 'joined' | 'ended' = 'new';
@@ -75,7 +83,9 @@ export class QueueSession {
   private isShuttingDown = false;
   private onEnded: (() => void) | undefined;
   /** Deliveries made before the joined answer was written (the coordinator may deliver before join resolves). */
-  private early: Array<{ delivery: QueueDelivery; bytes: number }> = [];
+  private early: Array<{ delivery: QueueDelivery; bytes: number; throttleTimeMs: number }> = [];
+  /** Set while deliveries wait out a consumer_byte_rate throttle time. */
+  private throttleTimer: TimerHandle | undefined;
 
   constructor(
     private readonly call: QueueSessionCall,
@@ -154,7 +164,7 @@ export class QueueSession {
           }
           this.phase = 'joined';
           this.write({ joined: { memberId: member.memberId, config: queueConfigToProto(member.config) } }, 128);
-          for (const { delivery, bytes } of this.early.splice(0)) this.writeDelivery(delivery, bytes);
+          for (const { delivery, bytes, throttleTimeMs } of this.early.splice(0)) this.writeDelivery(delivery, bytes, throttleTimeMs);
           this.updateReady();
           this.updateReading();
           this.finishIfIdle();
@@ -184,15 +194,30 @@ export class QueueSession {
       this.unansweredBytes += bytesPerRecord - (this.unanswered.get(key) ?? 0);
       this.unanswered.set(key, bytesPerRecord);
     }
-    if (this.phase === 'joining') this.early.push({ delivery, bytes });
-    else this.writeDelivery(delivery, bytes);
+    const throttleTimeMs = this.throttleDelivery(delivery.batches.length);
+    if (this.phase === 'joining') this.early.push({ delivery, bytes, throttleTimeMs });
+    else this.writeDelivery(delivery, bytes, throttleTimeMs);
     this.isToldReady = this.isReady();
     return this.isToldReady;
   }
 
-  private writeDelivery(delivery: QueueDelivery, bytes: number): void {
+  private writeDelivery(delivery: QueueDelivery, bytes: number, throttleTimeMs: number): void {
     const records = delivery.records.map((r) => ({ offset: r.offset, deliveryCount: r.deliveryCount, lockDeadlineMs: r.lockDeadlineMs }));
-    this.writeCounted({ delivery: { topic: delivery.topic, partition: delivery.partition, batches: delivery.batches, records } }, bytes);
+    this.writeCounted({ delivery: { topic: delivery.topic, partition: delivery.partition, batches: delivery.batches, records, throttleTimeMs } }, bytes);
+  }
+
+  /** Meters a delivery's bytes; past the quota, no more deliveries until the throttle time is over. */
+  private throttleDelivery(batchBytes: number): number {
+    const throttle = this.deps.throttle;
+    if (!throttle) return 0;
+    const throttleTimeMs = throttle.rates.consumed(principalOf(this.call), batchBytes);
+    if (throttleTimeMs > 0 && this.throttleTimer === undefined) {
+      this.throttleTimer = throttle.clock.setTimeout(() => {
+        this.throttleTimer = undefined;
+        this.updateReady();
+      }, throttleTimeMs);
+    }
+    return throttleTimeMs;
   }
 
   private async answers(requestId: number, answers: QueueAnswer__Output[]): Promise<void> {
@@ -310,7 +335,7 @@ export class QueueSession {
   }
 
   private isReady(): boolean {
-    return !this.isWriteBlocked && !this.isOverBudget && this.unansweredBytes < MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER && this.phase !== 'ended' && !this.isLeaving;
+    return !this.isWriteBlocked && !this.isOverBudget && this.throttleTimer === undefined && this.unansweredBytes < MAX_QUEUE_UNANSWERED_BYTES_PER_MEMBER && this.phase !== 'ended' && !this.isLeaving;
   }
 
   /**
@@ -365,6 +390,8 @@ export class QueueSession {
   }
 
   private release(): void {
+    this.throttleTimer?.cancel();
+    this.throttleTimer = undefined;
     this.unregister();
     this.share?.close();
     this.onEnded?.();

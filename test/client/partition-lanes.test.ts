@@ -12,7 +12,7 @@ function response(partition: number, fromOffset: number, count: number, batchRec
     const size = Math.min(batchRecords, fromOffset + count - offset);
     batches.push(encodeRecordBatch(Array.from({ length: size }, (_, i) => ({ value: `p${partition}-${offset + i}` })), { baseOffset: offset }));
   }
-  return { partition, fetchOffset: fromOffset, nextOffset: fromOffset + count, records: Buffer.concat(batches), highWatermark: 0, logStartOffset: 0 };
+  return { partition, fetchOffset: fromOffset, nextOffset: fromOffset + count, records: Buffer.concat(batches), highWatermark: 0, logStartOffset: 0, throttleTimeMs: 0 };
 }
 
 /** Responses of each partition in turn as listed: `[partition, count]` pairs, offsets running on per partition. */

@@ -14,7 +14,7 @@ const delivered = (offset: number, deliveryCount = 1) => ({ offset, deliveryCoun
 
 describe('messagesOf (a queue delivery into messages)', () => {
   it('hands out the listed offsets only, in the order listed, with their delivery counts and deadlines', () => {
-    const messages = messagesOf({ topic: 't', partition: 2, batches, records: [delivered(14, 3), delivered(11)] }, session);
+    const messages = messagesOf({ topic: 't', partition: 2, batches, records: [delivered(14, 3), delivered(11)], throttleTimeMs: 0 }, session);
     expect(messages.map((m) => [m.offset, m.value!.toString(), m.deliveryCount, m.lockDeadlineMs, m.partition])).toEqual([
       [14, 'e', 3, 1_014, 2],
       [11, 'b', 1, 1_011, 2],
@@ -22,7 +22,7 @@ describe('messagesOf (a queue delivery into messages)', () => {
   });
 
   it('a listed offset that is in none of the batches is DATA_LOSS, not a message short', () => {
-    expect(() => messagesOf({ topic: 't', partition: 0, batches, records: [delivered(11), delivered(16)] }, session)).toThrow(
+    expect(() => messagesOf({ topic: 't', partition: 0, batches, records: [delivered(11), delivered(16)], throttleTimeMs: 0 }, session)).toThrow(
       expect.objectContaining({ code: 'DATA_LOSS', message: expect.stringMatching(/offset 16 was delivered but is in none of its batches/) }),
     );
   });
@@ -30,6 +30,6 @@ describe('messagesOf (a queue delivery into messages)', () => {
   it('a batch that does not decode is DATA_LOSS', () => {
     const damaged = Buffer.from(batches);
     damaged[CRC_POSITION] = damaged[CRC_POSITION]! ^ 0xff;
-    expect(() => messagesOf({ topic: 't', partition: 0, batches: damaged, records: [delivered(10)] }, session)).toThrow(expect.objectContaining({ code: 'DATA_LOSS', retriable: false }));
+    expect(() => messagesOf({ topic: 't', partition: 0, batches: damaged, records: [delivered(10)], throttleTimeMs: 0 }, session)).toThrow(expect.objectContaining({ code: 'DATA_LOSS', retriable: false }));
   });
 });

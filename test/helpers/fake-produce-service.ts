@@ -26,6 +26,8 @@ export interface FakeProduceServiceOptions {
   /** Sees each request as it arrives (before the fake reads it) and again just before its answer. */
   onRequest?: (request: ProduceRequest) => void;
   onAnswer?: (request: ProduceRequest) => void;
+  /** The throttle_time_ms of each answer (a rate quota; default 0). */
+  throttleTimeMs?: (request: ProduceRequest) => number;
 }
 
 /**
@@ -74,7 +76,7 @@ export function fakeProduceService(options: FakeProduceServiceOptions = {}) {
               for (let position = 0; position < records.length; position += readBatchHeader(records, position).sizeBytes) {
                 for (const record of decodeRecordBatch(records, position).records) log.push(record.value!.toString());
               }
-              answer = { requestId: request.requestId, partition, baseOffset, lastOffset: log.length - 1, durability: 'ACK_LEVEL_DURABLE', failure: null, duplicate: false };
+              answer = { requestId: request.requestId, partition, baseOffset, lastOffset: log.length - 1, durability: 'ACK_LEVEL_DURABLE', failure: null, duplicate: false, throttleTimeMs: options.throttleTimeMs?.(request) ?? 0 };
             }
             const send = () => {
               options.onAnswer?.(request);

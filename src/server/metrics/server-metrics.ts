@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Clock } from '../../core/clock.js';
 import { NO_SOURCES, type MetricsSources } from './metrics-sources.js';
 import { ScrapeGauges } from './scrape-gauges.js';
+import { ThrottleMetrics } from './throttle-metrics.js';
 
 /** The label of a failed produce to a topic that does not exist: a client may name any number of those. */
 export const UNKNOWN_TOPIC_LABEL = '(unknown)';
@@ -81,6 +82,8 @@ export class ServerMetrics {
   private readonly streamsActive: Gauge;
   private readonly subscriptionsActive: Gauge;
   private readonly scrapeGauges: ScrapeGauges;
+  /** Rate-quota throttling by principal and quota (throttle-metrics.ts). */
+  private readonly throttleMetrics: ThrottleMetrics;
   private readonly topics = new Map<string, TopicCounts>();
   private readonly openStreams = new Map<string, number>(Object.values(STREAM_KINDS).map((kind) => [kind, 0]));
   private sources: MetricsSources = NO_SOURCES;
@@ -100,6 +103,7 @@ export class ServerMetrics {
     this.streamsActive = new Gauge({ name: 'strata_streams_active', help: 'Open streaming calls by kind: produce, subscribe, group_heartbeat, queue_session, health_watch, other.', labelNames: ['kind'], registers });
     this.subscriptionsActive = new Gauge({ name: 'strata_subscriptions_active', help: 'Open Subscribe streams (each a reader of one topic\'s partitions).', registers });
     this.scrapeGauges = new ScrapeGauges(this.registry, options.maxPartitionSeries);
+    this.throttleMetrics = new ThrottleMetrics(this.registry);
   }
 
   /** The components to read at scrape time, once they exist. */
@@ -143,6 +147,9 @@ export class ServerMetrics {
   onRebalance(groupId: string): void {
     this.rebalances.inc({ group: groupId });
   }
+
+  /** For RateQuotas' observer: an answer held back `throttleTimeMs` for a rate quota. */
+  readonly onThrottled = (principal: string, quota: string, throttleTimeMs: number): void => this.throttleMetrics.record(principal, quota, throttleTimeMs);
 
   onError(code: string): void {
     this.errors.inc({ code });
