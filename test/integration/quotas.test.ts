@@ -136,3 +136,48 @@ describe('QuotaService with authentication: cluster alter to change, cluster des
     expect(lines).toContainEqual(expect.objectContaining({ audit: 'denied', principal: 'alice', method: '/strata.v1.QuotaService/SetQuotas' }));
   });
 });
+
+describe('quotas set through the QuotaService are what the enforcers apply, from the next call on', () => {
+  const fixture = useInProcessServer({});
+
+  it('max_streams set for ANONYMOUS refuses a second stream; removed, it is admitted', async () => {
+    const client = fixture.client;
+    await client.admin.createTopic('store-enforced', { partitions: 1 });
+    const producer = client.producer();
+    await producer.send('store-enforced', { value: 'one' });
+    await producer.close();
+    const subscribe = () =>
+      new Promise<{ cancel(): void }>((resolve, reject) => {
+        const call = client.stubs.consume.subscribe({ topic: 'store-enforced', start: { point: 'START_POINT_EARLIEST' } });
+        call.once('data', () => resolve(call));
+        call.once('error', (error: Error & { metadata?: { get(key: string): unknown[] } }) => reject(error));
+        call.on('error', () => undefined);
+      });
+    await client.quotas.set('ANONYMOUS', { max_streams: 1 });
+    const first = await subscribe();
+    try {
+      const refused = await rejection(subscribe());
+      expect(refused.message).toMatch(/QUOTA_EXCEEDED|holds 1 streaming call/);
+      await client.quotas.remove('ANONYMOUS', 'all');
+      const second = await subscribe();
+      second.cancel();
+    } finally {
+      first.cancel();
+    }
+  });
+
+  it('producer_byte_rate set for ANONYMOUS throttles its produce answers; a raised quota does not', async () => {
+    const client = fixture.client;
+    await client.admin.createTopic('store-throttled', { partitions: 1 });
+    // 110 kB against 10 kB/s over Kafka's 10 s window: about 1 s of throttle.
+    await client.quotas.set('ANONYMOUS', { producer_byte_rate: 10_000 });
+    const producer = client.producer({ lingerMs: 0 });
+    await producer.sendBatch('store-throttled', Array.from({ length: 110 }, () => ({ value: Buffer.alloc(1_000, 1) })));
+    expect(producer.throttle.lastThrottleTimeMs).toBeGreaterThan(0);
+    const throttledBefore = producer.throttle.throttledCount;
+    await client.quotas.set('ANONYMOUS', { producer_byte_rate: 1_000_000_000 });
+    await producer.send('store-throttled', { value: 'after' });
+    expect(producer.throttle.throttledCount, 'an answer under the raised quota is not held').toBe(throttledBefore);
+    await producer.close();
+  }, 30_000);
+});
