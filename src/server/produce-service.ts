@@ -17,7 +17,7 @@ import type { InitProducerResponse } from '../generated/strata/v1/InitProducerRe
 import type { StreamRegistry } from './stream-registry.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { recordCountOf } from './record-count.js';
-import { principalOf } from './auth/auth-gate.js';
+import { principalOf, refusalOf } from './auth/auth-gate.js';
 import type { RateThrottle } from './rate-throttle.js';
 
 /** What the Produce stream reports of each request (the server's metrics). */
@@ -188,6 +188,9 @@ export function createProduceService(broker: Broker, streams: StreamRegistry, lo
         hasSlot = requestMemory.tryAcquire(slotBytes);
         // Requests already buffered when the shutdown began are refused, never dropped unanswered.
         if (isDraining) return fail(request, new ShuttingDownError('the server is shutting down'), sizeBytes);
+        // Denied by the ACLs (auth-gate.ts): this request fails alone, the stream's others go on.
+        const refusal = refusalOf(request);
+        if (refusal) return fail(request, refusal, sizeBytes);
         updateFlow();
         broker.produce(request.topic, request.partition, request.records, ACK_LEVELS[request.ackLevel]).then(
           (result) => {

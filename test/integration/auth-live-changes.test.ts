@@ -32,7 +32,7 @@ describe('the auth gate on a real server', () => {
     await dir?.remove();
   });
 
-  it('applies an ACL change to a produce stream that is already open: a deny added, then the allow removed', async () => {
+  it('applies an ACL change to a produce stream that is already open: a deny added, then the allow removed; a refused request fails alone and at once', async () => {
     dir = await makeTempDir();
     writeFileSync(join(dir.path, 'tokens.json'), JSON.stringify([{ principal: 'root', sha256: hashToken('root-token') }, { principal: 'bob', sha256: hashToken('bob-token') }]));
     server = await startServer(resolveServerConfig({ dataDir: join(dir.path, 'data'), port: 0, httpPort: 0, host: '127.0.0.1', authTokensFile: join(dir.path, 'tokens.json'), superUsers: ['root'] }), capturingLogger([], 'warn'));
@@ -40,24 +40,26 @@ describe('the auth gate on a real server', () => {
     await root.admin.createTopic('orders', { partitions: 1 });
     await root.admin.createTopic('orders-eu', { partitions: 1 });
     await root.acls.add({ principal: 'bob', resourceType: 'topic', patternType: 'prefix', resourceName: 'orders', operation: 'write', permission: 'allow' });
-    // The gate ends a produce stream on a refused request, which the producer takes for a broken
-    // stream and retries until the delivery timeout: kept short here so the refusal surfaces.
-    const producer = client('bob-token').producer({ deliveryTimeoutMs: 3_000 });
+    // A refused request fails alone (the gate's refusal answered as its failure): at once, with the
+    // default 120 s delivery timeout, and the stream's other requests go on.
+    const producer = client('bob-token').producer();
     for (let i = 0; i < 3; i++) await producer.send('orders', { value: `before ${i}` });
     await producer.send('orders-eu', { value: 'before' });
     await root.acls.add({ principal: 'bob', resourceType: 'topic', resourceName: 'orders-eu', operation: 'write', permission: 'deny' });
-    expect((await rejection(producer.send('orders-eu', { value: 'after the deny' }))).code).toBe('PERMISSION_DENIED');
+    const [denied, allowed] = await Promise.allSettled([producer.send('orders-eu', { value: 'after the deny' }), producer.send('orders', { value: 'beside the denied one' })]);
+    expect(denied.status === 'rejected' && (denied.reason as { code: string }).code).toBe('PERMISSION_DENIED');
+    expect(allowed.status).toBe('fulfilled');
     await producer.close().catch(() => undefined);
 
-    const again = client('bob-token').producer({ deliveryTimeoutMs: 3_000 });
+    const again = client('bob-token').producer();
     await again.send('orders', { value: 'still allowed' });
     await root.acls.remove({ principal: 'bob', resourceType: 'topic', patternType: 'prefix', resourceName: 'orders', operation: 'write', permission: 'allow' });
     expect((await rejection(again.send('orders', { value: 'after the removal' }))).code).toBe('PERMISSION_DENIED');
     await again.close().catch(() => undefined);
     const ends = await root.admin.listOffsets('orders', 'latest');
-    expect(ends[0]!.offset).toBe(4);
+    expect(ends[0]!.offset).toBe(5);
     expect((await root.admin.listOffsets('orders-eu', 'latest'))[0]!.offset).toBe(1);
-  });
+  }, 20_000);
 
   it('serves a server without authentication as before: produce and replay work, admin actions are audited as ANONYMOUS', async () => {
     dir = await makeTempDir();

@@ -28,6 +28,14 @@ export function principalOf(call: { metadata: grpc.Metadata }): string {
   return principals.get(call.metadata) ?? ANONYMOUS_PRINCIPAL;
 }
 
+/** Request messages the gate let through only to be refused by their handler (RpcAccess.refusesPerRequest). */
+const refusedMessages = new WeakMap<object, StrataError>();
+
+/** The gate's refusal of this request message, which its handler answers with (a produce request's failure), or undefined. */
+export function refusalOf(message: object): StrataError | undefined {
+  return refusedMessages.get(message);
+}
+
 /** The principal the gate authenticated from these metadata, or undefined (no authentication, or an open call such as health). */
 export function authenticatedPrincipalOf(metadata: grpc.Metadata): string | undefined {
   return principals.get(metadata);
@@ -171,7 +179,14 @@ export class AuthGate {
             for (const access of accesses) {
               if (!authorize(access).isAllowed) {
                 // The same words for a resource that exists and one that does not.
-                refuse(new PermissionDeniedError(`${principal} may not ${access.operation} ${access.resourceType.replace('_', ' ')} '${access.resourceName}'`), access);
+                const error = new PermissionDeniedError(`${principal} may not ${access.operation} ${access.resourceType.replace('_', ' ')} '${access.resourceName}'`);
+                if (entry.refusesPerRequest && typeof message === 'object' && message !== null) {
+                  this.logger.info({ audit: 'denied', callId, principal, method: path, ...access, code: error.code, reason: error.message }, 'request refused');
+                  refusedMessages.set(message, error);
+                  messageNext(message);
+                  return;
+                }
+                refuse(error, access);
                 return;
               }
             }

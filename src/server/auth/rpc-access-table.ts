@@ -20,6 +20,12 @@ export interface RpcAccess {
   listFilter?: { field: string; resourceType: ResourceType; nameOf(item: Request): string };
   audit?: boolean;
   isOpen?: boolean;
+  /**
+   * A denied request message fails alone instead of ending the call (the handler answers it with the
+   * gate's refusal, auth-gate.ts refusalOf): a produce stream carries requests for many topics, and the
+   * ones it may write must go on while a denied one fails at once.
+   */
+  refusesPerRequest?: boolean;
 }
 
 const on = (resourceType: ResourceType, operation: Operation) => (resourceName: string): ResourceAccess => ({ resourceType, resourceName, operation });
@@ -45,7 +51,7 @@ export const RPC_ACCESS_TABLE: Readonly<Record<string, RpcAccess>> = Object.free
   // Moving a group's offsets is an operator's change to the group; the topic must be visible to them.
   '/strata.v1.AdminService/ResetOffsets': { accesses: (r) => [on('group', 'alter')(r.groupId), on('topic', 'describe')(r.topic)], audit: true },
   // Produce and read.
-  '/strata.v1.ProduceService/Produce': { accesses: (r) => [on('topic', 'write')(r.topic)] },
+  '/strata.v1.ProduceService/Produce': { accesses: (r) => [on('topic', 'write')(r.topic)], refusesPerRequest: true },
   // An unnamed producer id names no resource: what it writes is checked per topic on Produce. A name is
   // one (Kafka's transactional id): taking it fences the name's other instances, so it needs write on it.
   '/strata.v1.ProduceService/InitProducer': { accesses: (r) => (typeof r.producerName === 'string' && r.producerName !== '' ? [on('producer', 'write')(r.producerName)] : []) },

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { AclAuthorizer, type AclRule, type AclRuleSource } from '../../../src/acls/acl-rules.js';
-import { AuthGate, PRINCIPAL_METADATA_KEY, principalOf } from '../../../src/server/auth/auth-gate.js';
+import { AuthGate, PRINCIPAL_METADATA_KEY, principalOf, refusalOf } from '../../../src/server/auth/auth-gate.js';
 import { MAX_DECISIONS_PER_CALL } from '../../../src/server/auth/kept-decisions.js';
 import { Authenticator } from '../../../src/server/auth/authenticator.js';
 import { hashToken, StaticTokens } from '../../../src/server/auth/static-tokens.js';
@@ -156,8 +156,11 @@ describe('AuthGate with authentication', () => {
     send({ topic: 'sales-us', requestId: 1_001 });
     expect(call.passedMessages.length).toBe(1_002);
     send({ topic: 'sales-eu', requestId: 1_002 });
-    expect(call.passedMessages.length).toBe(1_002);
-    expect(call.status).toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringMatching(/bob may not write topic 'sales-eu'/) });
+    // A produce request fails alone: passed on marked with the refusal, which the handler answers; the stream goes on.
+    expect(call.passedMessages.length).toBe(1_003);
+    expect(refusalOf(call.passedMessages[1_002] as object)?.message).toMatch(/bob may not write topic 'sales-eu'/);
+    expect(refusalOf(call.passedMessages[1_001] as object)).toBeUndefined();
+    expect(call.status).toBeUndefined();
   });
 
   it('checks again after the allow is removed', async () => {
@@ -169,8 +172,15 @@ describe('AuthGate with authentication', () => {
     send({ topic: 'sales-eu' });
     rules.replace([]);
     send({ topic: 'sales-eu' });
-    expect(call.passedMessages.length).toBe(1);
-    expect(call.status?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(call.passedMessages.length).toBe(2);
+    expect(refusalOf(call.passedMessages[1] as object)?.code).toBe('PERMISSION_DENIED');
+    // Elsewhere a denied request ends the call.
+    const subscribe = new FakeCall();
+    const { send: sendSubscribe } = callThrough(gate, '/strata.v1.ConsumeService/Subscribe', subscribe, withToken('bob-token'));
+    await settled();
+    sendSubscribe({ topic: 'sales-eu' });
+    expect(subscribe.passedMessages.length).toBe(0);
+    expect(subscribe.status?.code).toBe(grpc.status.PERMISSION_DENIED);
   });
 
   it(`keeps at most ${MAX_DECISIONS_PER_CALL} decisions per call: a stream over many topics starts again from none`, async () => {
