@@ -136,12 +136,7 @@ export class AdmissionGate {
 
   /** Counts connections per address and reserves their cost; false if grpc-js's servers are out of reach. */
   watchConnections(server: grpc.Server): boolean {
-    const http2Servers: unknown = (server as unknown as { http2Servers?: unknown }).http2Servers;
-    if (!(http2Servers instanceof Map) || http2Servers.size === 0) return false;
-    for (const http2Server of http2Servers.keys() as IterableIterator<EventEmitter>) {
-      http2Server.on('session', (session: Http2Session) => this.admitConnection(session));
-    }
-    return true;
+    return onEachConnection(server, (session) => this.admitConnection(session));
   }
 
   private admitConnection(session: Http2Session): void {
@@ -209,4 +204,15 @@ function decrement(counts: Map<string, number>, address: string): void {
   const count = (counts.get(address) ?? 0) - 1;
   if (count > 0) counts.set(address, count);
   else counts.delete(address);
+}
+
+/**
+ * Calls `listener` with every HTTP/2 session (connection) the server accepts, through grpc-js's
+ * private `http2Servers` (it has no public hook); false when that is out of reach.
+ */
+export function onEachConnection(server: grpc.Server, listener: (session: Http2Session) => void): boolean {
+  const http2Servers: unknown = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(http2Servers instanceof Map) || http2Servers.size === 0) return false;
+  for (const http2Server of http2Servers.keys() as IterableIterator<EventEmitter>) http2Server.on('session', listener);
+  return true;
 }

@@ -1,10 +1,10 @@
-import type { EventEmitter } from 'node:events';
 import type { Http2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { StrataError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { CountQuotas } from '../quotas/count-quotas.js';
 import { authenticatedPrincipalOf } from './auth/auth-gate.js';
+import { onEachConnection } from './admission-gate.js';
 import { ANONYMOUS_PRINCIPAL } from './auth/authenticator.js';
 import { toServiceError } from './status.js';
 
@@ -104,12 +104,7 @@ export class CountQuotaGate {
 
   /** Tracks connections so each counts for its principal until it closes; false if grpc-js's servers are out of reach. */
   watchConnections(server: grpc.Server): boolean {
-    const http2Servers: unknown = (server as unknown as { http2Servers?: unknown }).http2Servers;
-    if (!(http2Servers instanceof Map) || http2Servers.size === 0) return false;
-    for (const http2Server of http2Servers.keys() as IterableIterator<EventEmitter>) {
-      http2Server.on('session', (session: Http2Session) => this.track(session));
-    }
-    return true;
+    return onEachConnection(server, (session) => this.track(session));
   }
 
   /** Open connections that count for `principal` (for tests). */
