@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { StateLog, type StateLogEntry } from '../storage/state-log.js';
 import type { StateLogPort } from '../storage/state-log-port.js';
 import { ANY_PRINCIPAL, type AclRule, type AclRuleSource, aclRuleKey, MAX_ACL_RULES, validateAclRule } from './acl-rules.js';
+import { jsonObjectOf } from '../storage/json-record.js';
 
 const ACLS_SEGMENT_BYTES = 1024 * 1024;
 
@@ -143,14 +144,9 @@ export class AclStore implements AclRuleSource {
 }
 
 function parseAclRecord(text: string): AclRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  const r = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null || (r.type !== 'add' && r.type !== 'remove') || typeof r.by !== 'string' || !Number.isFinite(r.atMs)) return 'not an ACL record';
+  const r = jsonObjectOf(text);
+  if (typeof r === 'string') return r;
+  if ((r.type !== 'add' && r.type !== 'remove') || typeof r.by !== 'string' || !Number.isFinite(r.atMs)) return 'not an ACL record';
   try {
     return { type: r.type, rule: validateAclRule(r.rule as AclRule), by: r.by, atMs: r.atMs as number };
   } catch (error) {

@@ -4,6 +4,7 @@ import { MAX_NAMED_PRODUCERS, MAX_PRODUCER_EPOCH, MAX_PRODUCER_NAME_LENGTH, MAX_
 import type { Logger } from '../core/logger.js';
 import { StateLog, type StateLogEntry } from '../storage/state-log.js';
 import type { StateLogPort } from '../storage/state-log-port.js';
+import { jsonObjectOf } from '../storage/json-record.js';
 
 export { PRODUCER_IDS_TOPIC };
 const PRODUCER_IDS_SEGMENT_BYTES = 1024 * 1024;
@@ -330,14 +331,8 @@ const isCount = (value: unknown): value is number => Number.isSafeInteger(value)
 
 /** The record, or why it is not one this registry writes. */
 function parseRecord(text: string): ProducerIdRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  const r = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null) return 'not a producer id record';
+  const r = jsonObjectOf(text);
+  if (typeof r === 'string') return r;
   if (r.type === 'block') return isCount(r.endId) ? { type: 'block', endId: r.endId } : 'a block record without endId';
   if (r.type === 'producer' && typeof r.name === 'string' && isCount(r.producerId) && isCount(r.epoch) && isCount(r.fenceEpoch)) {
     return { type: 'producer', name: r.name, producerId: r.producerId, epoch: r.epoch, fenceEpoch: r.fenceEpoch, ...(isCount(r.bumpedFrom) ? { bumpedFrom: r.bumpedFrom } : {}) };

@@ -3,6 +3,7 @@ import { OFFSETS_TOPIC } from '../core/internal-topics.js';
 import type { Logger } from '../core/logger.js';
 import { StateLog, type StateLogEntry } from '../storage/state-log.js';
 import type { OffsetLog } from './offset-log.js';
+import { jsonObjectOf } from '../storage/json-record.js';
 
 export { OFFSETS_TOPIC };
 export const OFFSETS_TOPIC_PARTITIONS = 8;
@@ -199,18 +200,13 @@ const isCount = (value: unknown): value is number => Number.isSafeInteger(value)
 
 /** The record, or why it is not one this store writes. */
 function parseOffsetRecord(text: string): OffsetRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  const r = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null || !isText(r.groupId) || !Number.isFinite(r.atMs)) return 'not an offset record';
-  if (r.type === 'delete') return value as OffsetRecord;
-  if (r.type === 'forget-topic') return isText(r.topic) ? (value as OffsetRecord) : 'not an offset record';
+  const r = jsonObjectOf(text);
+  if (typeof r === 'string') return r;
+  if (!isText(r.groupId) || !Number.isFinite(r.atMs)) return 'not an offset record';
+  if (r.type === 'delete') return r as OffsetRecord;
+  if (r.type === 'forget-topic') return isText(r.topic) ? (r as OffsetRecord) : 'not an offset record';
   if (!isText(r.topic) || !isCount(r.partition) || !isCount(r.offset)) return 'not an offset record';
-  if (r.type === 'commit' && isText(r.memberId)) return value as OffsetRecord;
-  if (r.type === 'reset' && isText(r.by)) return value as OffsetRecord;
+  if (r.type === 'commit' && isText(r.memberId)) return r as OffsetRecord;
+  if (r.type === 'reset' && isText(r.by)) return r as OffsetRecord;
   return `unknown record type ${String(r.type)}`;
 }

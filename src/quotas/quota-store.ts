@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { StateLog, type StateLogEntry } from '../storage/state-log.js';
 import type { StateLogPort } from '../storage/state-log-port.js';
 import { DEFAULT_QUOTA_ENTITY, QUOTA_KEYS, type QuotaKey, type QuotaSource, type QuotaValues, type ResolvedQuotas, resolveQuotas, validateQuotaValues } from './principal-quotas.js';
+import { jsonObjectOf } from '../storage/json-record.js';
 
 const QUOTAS_SEGMENT_BYTES = 1024 * 1024;
 /** The most entities (principals and `*`) with an entry: each costs memory, and a cached resolution per principal. */
@@ -230,14 +231,9 @@ function sameValues(a: QuotaValues, b: QuotaValues): boolean {
 }
 
 function parseQuotaRecord(text: string): QuotaRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  const r = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null || (r.type !== 'set' && r.type !== 'remove') || typeof r.entity !== 'string' || r.entity === '' || typeof r.by !== 'string' || !Number.isFinite(r.atMs)) return 'not a quota record';
+  const r = jsonObjectOf(text);
+  if (typeof r === 'string') return r;
+  if ((r.type !== 'set' && r.type !== 'remove') || typeof r.entity !== 'string' || r.entity === '' || typeof r.by !== 'string' || !Number.isFinite(r.atMs)) return 'not a quota record';
   if (r.type === 'remove') return { type: 'remove', entity: r.entity, by: r.by, atMs: r.atMs as number };
   if (typeof r.values !== 'object' || r.values === null || Array.isArray(r.values)) return 'not a quota record';
   try {

@@ -1,5 +1,6 @@
 import { isSchemaType, type SchemaReference, type SchemaType } from './schema-format.js';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './compatibility-level.js';
+import { jsonObjectOf } from '../storage/json-record.js';
 
 /**
  * A record of `__schemas`, JSON in the value, keyed by subject ('' for the global config):
@@ -28,25 +29,20 @@ function isReference(value: unknown): value is SchemaReference {
 
 /** The record, or why it is not one the registry writes. */
 export function parseSchemaRecord(text: string): SchemaRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  const r = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null || !Number.isFinite(r.atMs)) return 'not a schema record';
+  const r = jsonObjectOf(text);
+  if (typeof r === 'string') return r;
+  if (!Number.isFinite(r.atMs)) return 'not a schema record';
   switch (r.type) {
     case 'version':
-      if (isText(r.subject) && isPositive(r.version) && isPositive(r.id) && isSchemaType(r.schemaType) && isText(r.schema) && Array.isArray(r.references) && r.references.every(isReference) && typeof r.isDeleted === 'boolean') return value as SchemaRecord;
+      if (isText(r.subject) && isPositive(r.version) && isPositive(r.id) && isSchemaType(r.schemaType) && isText(r.schema) && Array.isArray(r.references) && r.references.every(isReference) && typeof r.isDeleted === 'boolean') return r as SchemaRecord;
       return 'not a version record';
     case 'forget':
-      return isText(r.subject) && isPositive(r.version) ? (value as SchemaRecord) : 'not a forget record';
+      return isText(r.subject) && isPositive(r.version) ? (r as SchemaRecord) : 'not a forget record';
     case 'config':
-      if ((r.subject === null || isText(r.subject)) && (r.compatibility === null || (COMPATIBILITY_LEVELS as readonly unknown[]).includes(r.compatibility))) return value as SchemaRecord;
+      if ((r.subject === null || isText(r.subject)) && (r.compatibility === null || (COMPATIBILITY_LEVELS as readonly unknown[]).includes(r.compatibility))) return r as SchemaRecord;
       return 'not a config record';
     case 'next-id':
-      return isPositive(r.nextId) ? (value as SchemaRecord) : 'not a next-id record';
+      return isPositive(r.nextId) ? (r as SchemaRecord) : 'not a next-id record';
     default:
       return `unknown record type ${String(r.type)}`;
   }
