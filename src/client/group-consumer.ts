@@ -14,6 +14,7 @@ import { MemberPartitions, partitionKey as key } from './member-partitions.js';
 import { RecordBuffer } from './record-buffer.js';
 import { resolveFailurePolicy, type RecordHandler } from './group-failure-policy.js';
 import { MemberReaders } from './member-readers.js';
+import { decodeBatches, decodeRecord, decodeRecords, hasDeserializers } from './deserializing-records.js';
 import type { ClientChannel } from './client-channel.js';
 import { checkGroupConsumerOptions, DEFAULT_LEAVE_TIMEOUT_MS, type GroupConsumerLogger, type GroupConsumerOptions, type TopicPartition } from './group-consumer-options.js';
 
@@ -172,7 +173,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
-    return this.readers.records();
+    const records = this.readers.records();
+    return hasDeserializers(this.options) ? (decodeRecords(records, this.options) as AsyncIterableIterator<never>) : records;
   }
 
   /**
@@ -184,7 +186,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * aborted); rejects with what stopped it otherwise (a fence, a failed dead-letter append).
    */
   process(handler: RecordHandler, options: { signal?: AbortSignal } = {}): Promise<void> {
-    return this.readers.process(handler, options.signal);
+    const deserializers = this.options;
+    // The handler gets the record deserialized; a record that does not deserialize fails as its handler would.
+    const decoding: RecordHandler = hasDeserializers(deserializers) ? async (record, context) => handler((await decodeRecord(record, deserializers)) as never, context) : handler;
+    return this.readers.process(decoding, options.signal);
   }
 
   /**
@@ -193,7 +198,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * (break, throw, close()) leaves the whole batch in hand to be read again: commit() first counts it.
    */
   batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
-    return this.readers.batches(maxRecords);
+    const batches = this.readers.batches(maxRecords);
+    return hasDeserializers(this.options) ? (decodeBatches(batches, this.options) as AsyncGenerator<never>) : batches;
   }
 
   /**

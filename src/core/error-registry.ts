@@ -10,6 +10,10 @@ import {
   SchemaNotSoftDeletedError,
   SchemaLimitReachedError,
   SchemaReferencedError,
+  RecordSerializationError,
+  MissingSchemaFramingError,
+  UnknownSchemaIdError,
+  RecordDeserializationError,
   BatchTooLargeError,
   CorruptBatchError,
   DataDirLockedError,
@@ -140,6 +144,10 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new SchemaNotSoftDeletedError(m),
   (m) => new SchemaLimitReachedError(m),
   (m) => new SchemaReferencedError(m),
+  (m) => new RecordSerializationError(m),
+  (m) => new MissingSchemaFramingError(m),
+  (m) => new UnknownSchemaIdError(m),
+  (m) => new RecordDeserializationError(m),
 ];
 
 /**
