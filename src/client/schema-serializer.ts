@@ -1,5 +1,5 @@
 import { RecordSerializationError, StrataError } from '../core/errors.js';
-import type { SchemaReferenceSpec } from './schema-admin.js';
+import type { SchemaReferenceSpec, SchemaType } from './schema-admin.js';
 import { loadCodec, resolveReferences } from './load-codec.js';
 import { SCHEMA_TYPE_OF_FORMAT, isSameSchema, schemaText, type SchemaCodec, type SchemaFormatName, type SchemaRegistryClient } from './schema-codec.js';
 import { frame } from './schema-framing.js';
@@ -37,7 +37,8 @@ export const TopicRecordNameStrategy: SubjectNameStrategy = (context) => `${cont
 export interface SchemaSerializerOptions {
   /** Where schemas are registered and looked up: `client.schemas`. */
   registry: SchemaRegistryClient;
-  format: SchemaFormatName;
+  /** The schema's format; may be left out with schemaId (the registry says it). */
+  format?: SchemaFormatName;
   /** The schema values are written with (text, or an object for Avro and JSON Schema). Optional with useLatestVersion. */
   schema?: string | object;
   /** Schemas this one references, as registered (name, subject, version). */
@@ -51,6 +52,11 @@ export interface SchemaSerializerOptions {
    * nothing is registered, and the latest version is read once per subject for the serializer's life.
    */
   useLatestVersion?: boolean;
+  /**
+   * Write with this registered schema id, whatever the subject (Confluent's use.schema.id): the
+   * schema is fetched by id once, nothing is registered, no subject is named.
+   */
+  schemaId?: number;
   /** Protobuf: the message values are (default the schema's first message). */
   messageName?: string;
   /** Subjects whose id and schema are kept at once. Default 1000. */
@@ -80,29 +86,39 @@ class SchemaSerializer<T> implements Serializer<T> {
   private readonly strategy: SubjectNameStrategy;
   private readonly isAutoRegister: boolean;
   private readonly maxCachedSubjects: number;
-  private readonly schemaType;
+  private readonly schemaType: SchemaType | undefined;
   private readonly text: string | undefined;
   /** The codec of `schema` (its record name is what the strategies need), built on first use. */
   private ownCodec: SchemaCodec | undefined;
   private ownCodecLoading: Promise<SchemaCodec> | undefined;
+  /** With schemaId: its writer, once fetched. */
+  private fixedWriter: SubjectWriter | undefined;
   /** Oldest first: the first entry goes when the cache is full. */
   private readonly writers = new Map<string, SubjectWriter>();
   private readonly loading = new Map<string, Promise<SubjectWriter>>();
 
   constructor(private readonly options: SchemaSerializerOptions) {
     if (!options || typeof options.registry?.register !== 'function') throw new RecordSerializationError('schemaSerializer needs { registry: client.schemas }');
-    if (!Object.hasOwn(SCHEMA_TYPE_OF_FORMAT, options.format)) throw new RecordSerializationError(`format must be one of ${Object.keys(SCHEMA_TYPE_OF_FORMAT).join(', ')}, got '${String(options.format)}'`);
-    if (options.schema === undefined && !options.useLatestVersion) throw new RecordSerializationError('schemaSerializer needs a schema (or useLatestVersion: true)');
+    if ((options.format !== undefined || options.schemaId === undefined) && !Object.hasOwn(SCHEMA_TYPE_OF_FORMAT, options.format ?? '')) throw new RecordSerializationError(`format must be one of ${Object.keys(SCHEMA_TYPE_OF_FORMAT).join(', ')}, got '${String(options.format)}'`);
+    if (options.schemaId !== undefined && (!Number.isInteger(options.schemaId) || options.schemaId < 0 || options.schemaId > 0xffff_ffff || options.schema !== undefined || options.useLatestVersion)) {
+      throw new RecordSerializationError('schemaId is an id of the registry (0 to 2^32 - 1), given without schema and useLatestVersion');
+    }
+    if (options.schema === undefined && !options.useLatestVersion && options.schemaId === undefined) throw new RecordSerializationError('schemaSerializer needs a schema (or useLatestVersion: true, or a schemaId)');
     this.registry = options.registry;
     this.strategy = options.subjectNameStrategy ?? TopicNameStrategy;
     this.isAutoRegister = options.autoRegister ?? true;
     this.maxCachedSubjects = options.maxCachedSubjects ?? DEFAULT_MAX_CACHED_SUBJECTS;
     if (!Number.isInteger(this.maxCachedSubjects) || this.maxCachedSubjects < 1) throw new RecordSerializationError('maxCachedSubjects must be a positive integer');
-    this.schemaType = SCHEMA_TYPE_OF_FORMAT[options.format];
+    this.schemaType = options.format === undefined ? undefined : SCHEMA_TYPE_OF_FORMAT[options.format];
     this.text = options.schema === undefined ? undefined : schemaText(options.schema);
   }
 
   serialize(value: T, context: SerializationContext): Uint8Array | Promise<Uint8Array> {
+    if (this.options.schemaId !== undefined) {
+      const subject = `schema id ${this.options.schemaId}`;
+      if (this.fixedWriter) return this.encode(this.fixedWriter, value, context, subject);
+      return this.loadWriter(subject, context).then((writer) => this.encode((this.fixedWriter = writer), value, context, subject));
+    }
     if (this.text !== undefined && !this.ownCodec) return this.loadOwnCodec().then(() => this.serialize(value, context));
     let subject: string;
     try {
@@ -128,7 +144,7 @@ class SchemaSerializer<T> implements Serializer<T> {
   private loadOwnCodec(): Promise<SchemaCodec> {
     this.ownCodecLoading ??= (async () => {
       const references = await resolveReferences(this.registry, this.options.references ?? []);
-      const codec = await loadCodec(this.schemaType, this.text!, references, this.codecOptions());
+      const codec = await loadCodec(this.schemaType!, this.text!, references, this.codecOptions());
       this.ownCodec = codec;
       return codec;
     })().catch((error: unknown) => {
@@ -161,13 +177,19 @@ class SchemaSerializer<T> implements Serializer<T> {
 
   private async findWriter(subject: string, context: SerializationContext): Promise<SubjectWriter> {
     try {
+      if (this.options.schemaId !== undefined) {
+        const found = await this.registry.getById(this.options.schemaId);
+        if (this.schemaType !== undefined && found.schemaType !== this.schemaType) throw this.failure(context, this.options.schemaId, `schema id ${this.options.schemaId} is ${found.schemaType}, not ${this.schemaType}`);
+        const references = await resolveReferences(this.registry, found.references);
+        return { schemaId: this.options.schemaId, codec: await loadCodec(found.schemaType, found.schema, references, this.codecOptions()) };
+      }
       if (this.options.useLatestVersion) {
         const latest = await this.registry.getVersion(subject, 'latest');
         if (latest.schemaType !== this.schemaType) throw this.failure(context, latest.id, `subject '${subject}' holds a ${latest.schemaType} schema, not ${this.schemaType}`);
         const references = await resolveReferences(this.registry, latest.references);
         return { schemaId: latest.id, codec: await loadCodec(latest.schemaType, latest.schema, references, this.codecOptions()) };
       }
-      const spec = { schemaType: this.schemaType, schema: this.text!, references: this.options.references ?? [] };
+      const spec = { schemaType: this.schemaType!, schema: this.text!, references: this.options.references ?? [] };
       if (this.isAutoRegister) return { schemaId: (await this.registry.register(subject, spec)).id, codec: this.ownCodec! };
       return { schemaId: await this.lookUp(subject, context), codec: this.ownCodec! };
     } catch (error) {
@@ -193,6 +215,7 @@ class SchemaSerializer<T> implements Serializer<T> {
 
   private failure(context: SerializationContext, schemaId: number | undefined, why: string, cause?: unknown): RecordSerializationError {
     const what = context.isKey ? 'key' : 'value';
+    if (cause instanceof StrataError && cause.code === 'SCHEMA_NOT_FOUND' && this.options.schemaId !== undefined) why = `schema id ${this.options.schemaId} is not in the registry`;
     return new RecordSerializationError(`a ${what} for topic '${context.topic}' cannot be serialized: ${why}`, { topic: context.topic, isKey: context.isKey, ...(schemaId !== undefined ? { schemaId } : {}) }, cause === undefined ? undefined : { cause });
   }
 }
