@@ -136,6 +136,16 @@ describe('schemaSerializer and schemaDeserializer', () => {
     expect(schemaIdOf(await latest.serialize({ name: 'b', age: 2 }, at('people')))).toBe(v2.id);
     const wrongType = schemaSerializer({ registry, format: 'json', useLatestVersion: true });
     expect((await rejection(Promise.resolve(wrongType.serialize({}, at('people'))))).message).toMatch(/AVRO schema, not JSON/);
+    // A fixed id: fetched once by id, no subject, nothing registered; its format from the registry.
+    registry.calls.length = 0;
+    const byId = schemaSerializer({ registry, schemaId: v2.id });
+    expect(schemaIdOf(await byId.serialize({ name: 'c', age: 3 }, at('anything')))).toBe(v2.id);
+    expect(schemaIdOf(byId.serialize({ name: 'd', age: 4 }, at('elsewhere')) as Uint8Array)).toBe(v2.id);
+    expect(registry.calls).toEqual([`getById ${v2.id}`]);
+    const missing = await rejection(Promise.resolve(schemaSerializer({ registry, schemaId: 999 }).serialize({}, at('x'))));
+    expect(missing).toBeInstanceOf(RecordSerializationError);
+    expect(missing.message).toMatch(/schema id 999 is not in the registry/);
+    expect(() => schemaSerializer({ registry, schemaId: 1, schema: user })).toThrow(RecordSerializationError);
   });
 
   it('refuse a value that does not fit its schema, typed and non-retriable, in every format', async () => {
