@@ -22,6 +22,7 @@ export interface SchemaCodec {
   readonly schemaType: SchemaType;
   /** The full name RecordNameStrategy uses: Avro's named type, JSON Schema's `title`, Protobuf's message. */
   readonly recordName: string | undefined;
+  /** The payload: valid until the next encode() of this codec (the caller copies it into its framing at once). */
   encode(value: unknown): Uint8Array;
   decode(payload: Uint8Array): unknown;
 }

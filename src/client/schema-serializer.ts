@@ -93,6 +93,9 @@ class SchemaSerializer<T> implements Serializer<T> {
   private ownCodecLoading: Promise<SchemaCodec> | undefined;
   /** With schemaId: its writer, once fetched. */
   private fixedWriter: SubjectWriter | undefined;
+  /** The strategy's answer per topic (it is asked once per topic and side: a strategy must be a function of them). */
+  private readonly keySubjects = new Map<string, string>();
+  private readonly valueSubjects = new Map<string, string>();
   /** Oldest first: the first entry goes when the cache is full. */
   private readonly writers = new Map<string, SubjectWriter>();
   private readonly loading = new Map<string, Promise<SubjectWriter>>();
@@ -120,11 +123,16 @@ class SchemaSerializer<T> implements Serializer<T> {
       return this.loadWriter(subject, context).then((writer) => this.encode((this.fixedWriter = writer), value, context, subject));
     }
     if (this.text !== undefined && !this.ownCodec) return this.loadOwnCodec().then(() => this.serialize(value, context));
-    let subject: string;
-    try {
-      subject = this.strategy({ ...context, recordName: this.ownCodec?.recordName });
-    } catch (error) {
-      throw this.failure(context, undefined, `no subject for it: ${(error as Error).message}`, error);
+    const subjects = context.isKey ? this.keySubjects : this.valueSubjects;
+    let subject = subjects.get(context.topic);
+    if (subject === undefined) {
+      try {
+        subject = this.strategy({ topic: context.topic, isKey: context.isKey, recordName: this.ownCodec?.recordName });
+      } catch (error) {
+        throw this.failure(context, undefined, `no subject for it: ${(error as Error).message}`, error);
+      }
+      if (subjects.size >= this.maxCachedSubjects) subjects.clear();
+      subjects.set(context.topic, subject);
     }
     const writer = this.writers.get(subject);
     if (writer) return this.encode(writer, value, context, subject);
