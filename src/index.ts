@@ -67,7 +67,7 @@ export type { Serializer, SerializationContext, SubjectNameStrategy, SchemaSeria
 export { schemaDeserializer } from './client/schema-deserializer.js';
 export type { Deserializer, DeserializationContext, SchemaDeserializerOptions } from './client/schema-deserializer.js';
 export type { SchemaRegistryClient, SchemaFormatName } from './client/schema-codec.js';
-export { SCHEMA_MAGIC_BYTE, SCHEMA_FRAME_HEADER_BYTES } from './client/schema-framing.js';
+export { SCHEMA_MAGIC_BYTE, SCHEMA_FRAME_HEADER_BYTES } from './format/schema-framing.js';
 export { SerializingProducer, type SerializedProducerRecord, type ProducerSerializers } from './client/serializing-producer.js';
 export type { DeserializedRecord, RecordDeserializers } from './client/deserializing-records.js';
 export { RecordSerializationError, MissingSchemaFramingError, UnknownSchemaIdError, RecordDeserializationError, type SerdeRecordLocation } from './core/errors.js';

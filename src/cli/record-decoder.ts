@@ -1,7 +1,6 @@
 import type { ConsumedRecord } from '../client/consume.js';
 import type { SchemaRegistryClient } from '../client/schema-codec.js';
-import { schemaDeserializer } from '../client/schema-deserializer.js';
-import { schemaIdOf } from '../client/schema-framing.js';
+import { schemaDeserializer, schemaIdOf } from '../client/schema-deserializer.js';
 import { RecordDeserializationError, UnknownSchemaIdError } from '../core/errors.js';
 import { toText, type OutputEncoding } from './record-format.js';
 

@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { encodeMessageIndexes, readMessageIndexes } from './schema-framing.js';
+import { encodeMessageIndexes, readMessageIndexes } from '../format/schema-framing.js';
 import type { CodecOptions, ResolvedReference, SchemaCodec } from './schema-codec.js';
 
 /** How decoded messages become plain objects: int64 as decimal strings (no precision lost), enums by name, every field present. */

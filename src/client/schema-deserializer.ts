@@ -1,7 +1,10 @@
 import { MissingSchemaFramingError, RecordDeserializationError, SchemaNotFoundError, StrataError, UnknownSchemaIdError, type SerdeRecordLocation } from '../core/errors.js';
 import { loadCodec, resolveReferences } from './load-codec.js';
 import type { CodecOptions, SchemaCodec, SchemaRegistryClient } from './schema-codec.js';
-import { SCHEMA_FRAME_HEADER_BYTES, schemaIdOf } from './schema-framing.js';
+import { SCHEMA_FRAME_HEADER_BYTES, schemaIdOf } from '../format/schema-framing.js';
+
+/** The schema id framed bytes name, for callers outside the client that may not reach format/ (the CLI). */
+export { schemaIdOf };
 
 /** Where a consumed key or value came from: what a deserializer is told, and its errors name. */
 export interface DeserializationContext {

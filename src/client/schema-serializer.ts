@@ -2,7 +2,7 @@ import { RecordSerializationError, StrataError } from '../core/errors.js';
 import type { SchemaReferenceSpec, SchemaType } from './schema-admin.js';
 import { loadCodec, resolveReferences } from './load-codec.js';
 import { SCHEMA_TYPE_OF_FORMAT, isSameSchema, schemaText, type SchemaCodec, type SchemaFormatName, type SchemaRegistryClient } from './schema-codec.js';
-import { frame } from './schema-framing.js';
+import { frameWithSchemaId } from '../format/schema-framing.js';
 
 /** Where a key or value is going: what a serializer and a subject name strategy are told. */
 export interface SerializationContext {
@@ -73,7 +73,7 @@ interface SubjectWriter {
 
 /**
  * A producer's serializer for values (or keys) written with a registered schema, in Confluent's
- * framing (schema-framing.ts): Avro, JSON Schema or Protobuf. The first value of each subject costs a
+ * framing (format/schema-framing.ts): Avro, JSON Schema or Protobuf. The first value of each subject costs a
  * registry call (register, or look up, or read the latest version); after that, serialize() encodes
  * synchronously. Values that do not fit the schema fail with RecordSerializationError (non-retriable).
  */
@@ -146,7 +146,7 @@ class SchemaSerializer<T> implements Serializer<T> {
     } catch (error) {
       throw this.failure(context, writer.schemaId, `${(error as Error).message} (schema id ${writer.schemaId}, subject '${subject}')`, error);
     }
-    return frame(writer.schemaId, payload);
+    return frameWithSchemaId(writer.schemaId, payload);
   }
 
   private loadOwnCodec(): Promise<SchemaCodec> {

@@ -3,7 +3,7 @@ import { MissingSchemaFramingError, RecordDeserializationError, RecordSerializat
 import type { SchemaReferenceSpec, SchemaSpec, SchemaType, SchemaVersionInfo, SchemaVersionSpec } from '../../src/client/schema-admin.js';
 import type { SchemaRegistryClient } from '../../src/client/schema-codec.js';
 import { schemaDeserializer } from '../../src/client/schema-deserializer.js';
-import { encodeMessageIndexes, frame, readMessageIndexes, SCHEMA_FRAME_HEADER_BYTES, SCHEMA_MAGIC_BYTE, schemaIdOf } from '../../src/client/schema-framing.js';
+import { frameWithSchemaId, schemaIdOf } from '../../src/format/schema-framing.js';
 import { RecordNameStrategy, schemaSerializer, TopicNameStrategy, TopicRecordNameStrategy } from '../../src/client/schema-serializer.js';
 import { rejection } from '../helpers/rejection.js';
 
@@ -52,27 +52,6 @@ class FakeRegistry implements SchemaRegistryClient {
 const user = { type: 'record', name: 'User', namespace: 'strata.test', fields: [{ name: 'name', type: 'string' }] };
 const userV2 = { ...user, fields: [...user.fields, { name: 'age', type: 'int', default: 0 }] };
 const at = (topic: string, offset = 0) => ({ topic, partition: 0, offset, isKey: false });
-
-describe('Confluent framing', () => {
-  it('is magic byte 0, a 4-byte big-endian id, then the payload; Protobuf message indexes as zig-zag varints, [0] as one byte', () => {
-    expect([SCHEMA_MAGIC_BYTE, SCHEMA_FRAME_HEADER_BYTES]).toEqual([0, 5]);
-    const framed = frame(0x01020304, Buffer.from('hi'));
-    expect([...framed]).toEqual([0, 1, 2, 3, 4, 0x68, 0x69]);
-    expect(schemaIdOf(framed)).toBe(0x01020304);
-    expect(schemaIdOf(frame(0xfffffffe, Buffer.alloc(0)))).toBe(0xfffffffe);
-    expect(schemaIdOf(Buffer.from([1, 0, 0, 0, 1]))).toBeUndefined();
-    expect(schemaIdOf(Buffer.from([0, 0, 0, 1]))).toBeUndefined();
-    expect([...encodeMessageIndexes([0])]).toEqual([0]);
-    expect([...encodeMessageIndexes([1])]).toEqual([2, 2]);
-    expect([...encodeMessageIndexes([1, 0])]).toEqual([4, 2, 0]);
-    expect([...encodeMessageIndexes([70])]).toEqual([2, 0x8c, 0x01]);
-    for (const indexes of [[0], [1], [1, 0], [3, 2, 70]]) expect(readMessageIndexes(encodeMessageIndexes(indexes), 0)).toEqual({ indexes, next: encodeMessageIndexes(indexes).length });
-    // A count that runs off the end, a negative count, a varint that never ends: not indexes.
-    expect(readMessageIndexes(Buffer.from([4, 2]), 0)).toBeUndefined();
-    expect(readMessageIndexes(Buffer.from([1]), 0)).toBeUndefined();
-    expect(readMessageIndexes(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80]), 0)).toBeUndefined();
-  });
-});
 
 describe('schemaSerializer and schemaDeserializer', () => {
   it('register on first use only, encode synchronously after, and round-trip each format', async () => {
@@ -174,11 +153,11 @@ describe('schemaSerializer and schemaDeserializer', () => {
     expect(unframed).toBeInstanceOf(MissingSchemaFramingError);
     expect(unframed).toMatchObject({ code: 'MISSING_SCHEMA_FRAMING', retriable: false, location: where });
     expect(unframed.message).toMatch(/key of the record at orders\/3 offset 41.*first byte is 123/);
-    const unknown = await rejection(Promise.resolve(deserializer.deserialize(frame(999, Buffer.from([1])), where)));
+    const unknown = await rejection(Promise.resolve(deserializer.deserialize(frameWithSchemaId(999, Buffer.from([1])), where)));
     expect(unknown).toBeInstanceOf(UnknownSchemaIdError);
     expect(unknown).toMatchObject({ code: 'UNKNOWN_SCHEMA_ID', retriable: false, location: { ...where, schemaId: 999 } });
     const { id } = await registry.register('orders-value', { schema: JSON.stringify(user) });
-    const garbage = await rejection(Promise.resolve(deserializer.deserialize(frame(id, Buffer.from([0x7f])), where)));
+    const garbage = await rejection(Promise.resolve(deserializer.deserialize(frameWithSchemaId(id, Buffer.from([0x7f])), where)));
     expect(garbage).toBeInstanceOf(RecordDeserializationError);
     expect(garbage).toMatchObject({ code: 'RECORD_DESERIALIZATION_FAILED', retriable: false, location: { ...where, schemaId: id } });
   });

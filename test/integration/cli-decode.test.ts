@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StrataClient } from '../../src/client/strata-client.js';
 import { schemaSerializer } from '../../src/client/schema-serializer.js';
-import { frame } from '../../src/client/schema-framing.js';
+import { frameWithSchemaId } from '../../src/format/schema-framing.js';
 import { useCliServer } from '../helpers/cli-server.js';
 import { STRATA_BIN } from '../helpers/server-process.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -64,7 +64,7 @@ describe('strata consume --decode and produce --value-schema', () => {
     await proto.send('decoded', { value: { id: Number.MAX_SAFE_INTEGER, note: 'big' } });
     await proto.close();
     const raw = client.producer({ lingerMs: 0 });
-    await raw.sendBatch('decoded', [{ value: 'not framed' }, { value: frame(424_242, Buffer.from('x')) }, { value: null }]);
+    await raw.sendBatch('decoded', [{ value: 'not framed' }, { value: frameWithSchemaId(424_242, Buffer.from('x')) }, { value: null }]);
     await raw.close();
     const valueId = (await client.schemas.getVersion('decoded-value', 1)).id;
     const keyId = (await client.schemas.getVersion('decoded-key', 1)).id;

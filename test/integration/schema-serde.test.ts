@@ -4,7 +4,7 @@ import { MissingSchemaFramingError, RecordDeserializationError, RecordSerializat
 import { Producer } from '../../src/client/producer.js';
 import type { SchemaRegistryClient } from '../../src/client/schema-codec.js';
 import { schemaDeserializer } from '../../src/client/schema-deserializer.js';
-import { frame } from '../../src/client/schema-framing.js';
+import { frameWithSchemaId } from '../../src/format/schema-framing.js';
 import { schemaSerializer, type SchemaSerializerOptions } from '../../src/client/schema-serializer.js';
 import { SerializingProducer } from '../../src/client/serializing-producer.js';
 import { useInProcessServer } from '../helpers/in-process-server.js';
@@ -156,7 +156,7 @@ describe('client serializers against a real server', () => {
     await client.admin.createTopic(topic, { partitions: 1 });
     const { id } = await client.schemas.register(`${topic}-value`, { schemaType: 'AVRO', schema: JSON.stringify(user) });
     const producer = client.producer({ lingerMs: 0 });
-    await producer.sendBatch(topic, [{ value: 'plain text' }, { value: frame(987_654, Buffer.from([2, 0x61, 2])) }, { value: frame(id, Buffer.from([0x7f])) }]);
+    await producer.sendBatch(topic, [{ value: 'plain text' }, { value: frameWithSchemaId(987_654, Buffer.from([2, 0x61, 2])) }, { value: frameWithSchemaId(id, Buffer.from([0x7f])) }]);
     await producer.close();
     const cases = [
       [0, MissingSchemaFramingError, /no schema framing/],

@@ -1,4 +1,4 @@
-// The module's Buffer, not the global accessor (see producer-records.ts).
+// The module's Buffer, not the global accessor (see client/producer-records.ts).
 import { Buffer } from 'node:buffer';
 
 /**
@@ -20,7 +20,7 @@ export const SCHEMA_FRAME_HEADER_BYTES = 5;
 export const MAX_MESSAGE_INDEX_DEPTH = 64;
 
 /** The framing's 5-byte header in front of `payload` (`prefix`, the Protobuf message indexes, between them). */
-export function frame(schemaId: number, payload: Uint8Array, prefix?: Uint8Array): Buffer {
+export function frameWithSchemaId(schemaId: number, payload: Uint8Array, prefix?: Uint8Array): Buffer {
   const prefixBytes = prefix?.length ?? 0;
   const out = Buffer.allocUnsafe(SCHEMA_FRAME_HEADER_BYTES + prefixBytes + payload.length);
   out[0] = SCHEMA_MAGIC_BYTE;
