@@ -1,4 +1,7 @@
+import { StrataError } from '../core/errors.js';
 import type { ConsumedRecord } from './consumed-record.js';
+import type { HandlerContext, RecordHandler } from './group-failure-policy.js';
+import { NonRetriableError } from './non-retriable-error.js';
 import type { Deserializer } from './schema-deserializer.js';
 
 /** A consumed record whose key and value went through deserializers (null ones stay null). */
@@ -45,4 +48,23 @@ export async function* decodeBatches<K, V>(batches: AsyncIterable<ConsumedRecord
     }
     yield decoded;
   }
+}
+
+/**
+ * A group member's process() handler that gets records deserialized. A record that does not
+ * deserialize fails as a throwing handler would; under a failure policy (`isDeadLettering`) as a
+ * NonRetriableError, so it goes to the dead-letter topic at once (the same bytes would fail every
+ * retry), its typed error as the cause.
+ */
+export function decodingHandler<K, V>(handler: (record: DeserializedRecord<K, V>, context: HandlerContext) => void | Promise<void>, deserializers: RecordDeserializers<K, V>, isDeadLettering: boolean): RecordHandler {
+  return async (record, context) => {
+    let decoded: DeserializedRecord<K, V>;
+    try {
+      decoded = await decodeRecord(record, deserializers);
+    } catch (error) {
+      if (isDeadLettering && error instanceof StrataError && !error.retriable) throw new NonRetriableError(error.message, { cause: error });
+      throw error;
+    }
+    return handler(decoded, context);
+  };
 }

@@ -14,7 +14,7 @@ import { MemberPartitions, partitionKey as key } from './member-partitions.js';
 import { RecordBuffer } from './record-buffer.js';
 import { resolveFailurePolicy, type RecordHandler } from './group-failure-policy.js';
 import { MemberReaders } from './member-readers.js';
-import { decodeBatches, decodeRecord, decodeRecords, hasDeserializers } from './deserializing-records.js';
+import { decodeBatches, decodeRecords, decodingHandler, hasDeserializers } from './deserializing-records.js';
 import type { ClientChannel } from './client-channel.js';
 import { checkGroupConsumerOptions, DEFAULT_LEAVE_TIMEOUT_MS, type GroupConsumerLogger, type GroupConsumerOptions, type TopicPartition } from './group-consumer-options.js';
 
@@ -186,9 +186,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * aborted); rejects with what stopped it otherwise (a fence, a failed dead-letter append).
    */
   process(handler: RecordHandler, options: { signal?: AbortSignal } = {}): Promise<void> {
-    const deserializers = this.options;
-    // The handler gets the record deserialized; a record that does not deserialize fails as its handler would.
-    const decoding: RecordHandler = hasDeserializers(deserializers) ? async (record, context) => handler((await decodeRecord(record, deserializers)) as never, context) : handler;
+    const decoding = hasDeserializers(this.options) ? decodingHandler(handler as never, this.options, this.options.onFailure !== undefined) : handler;
     return this.readers.process(decoding, options.signal);
   }
 

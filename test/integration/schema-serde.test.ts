@@ -194,4 +194,36 @@ describe('client serializers against a real server', () => {
     await done;
     expect(seen).toEqual([1, 2]);
   });
+
+  it('under a failure policy, a record that does not deserialize goes to the dead-letter topic at once, raw, and the member goes on', async () => {
+    const { client } = strata;
+    const topic = 'poison-serde';
+    await client.admin.createTopic(topic, { partitions: 1 });
+    const serializer = schemaSerializer({ registry: client.schemas, format: 'json', schema: order });
+    const raw = client.producer({ lingerMs: 0 });
+    await raw.sendBatch(topic, [{ value: Buffer.from(await serializer.serialize({ id: 1 }, { topic, isKey: false })) }, { value: 'not framed' }, { value: Buffer.from(await serializer.serialize({ id: 3 }, { topic, isKey: false })) }]);
+    await raw.close();
+    const attempts: number[] = [];
+    const seen: number[] = [];
+    // Retries an hour apart: only a dead letter without retrying lets this test end.
+    const consumer = client.consumer<Buffer, { id: number }>({
+      groupId: 'serde-dlq',
+      topics: [topic],
+      fromBeginning: true,
+      logger: { warn: () => undefined },
+      onFailure: { maxAttempts: 5, backoff: { baseMs: 3_600_000, jitter: 0 } },
+      valueDeserializer: schemaDeserializer<{ id: number }>({ registry: client.schemas }),
+    });
+    const done = consumer.process((record, { attempt }) => {
+      attempts.push(attempt);
+      seen.push(record.value!.id);
+      if (seen.length === 2) void consumer.close();
+    });
+    await done;
+    expect(seen).toEqual([1, 3]);
+    expect(attempts).toEqual([1, 1]);
+    const [letter] = await take(client.consume(`${topic}.dlq`, { from: 'earliest' }), 1);
+    expect(letter!.value!.toString()).toBe('not framed');
+    expect(letter!.headers.map((h) => h.value?.toString()).join(' ')).toMatch(/no schema framing/);
+  });
 });
