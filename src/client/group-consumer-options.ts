@@ -81,7 +81,8 @@ export interface GroupConsumerOptions {
   /**
    * Keys and values handed out deserialized (schemaDeserializer({ registry: client.schemas })); a
    * side without one stays bytes. A record that does not deserialize fails like a throwing handler
-   * in process() (so `onFailure` can dead-letter it, raw) and ends a for-await loop with the error.
+   * in process() (with `onFailure`: dead-lettered, raw, at once, no retries) and ends a for-await
+   * loop with its typed error.
    */
   keyDeserializer?: Deserializer<unknown>;
   valueDeserializer?: Deserializer<unknown>;
