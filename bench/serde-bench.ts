@@ -7,7 +7,9 @@
  *
  *   make build && node dist/bench/serde-bench.js [--records=200000] [--rounds=3]
  */
-import { loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StrataClient } from '../src/client/strata-client.js';
 import type { SchemaRegistryClient } from '../src/client/schema-codec.js';
 import { schemaDeserializer } from '../src/client/schema-deserializer.js';
@@ -15,7 +17,6 @@ import { schemaSerializer, type Serializer } from '../src/client/schema-serializ
 import { silentLogger } from '../src/core/logger.js';
 import { startServer } from '../src/server/bootstrap.js';
 import { resolveServerConfig } from '../src/server/server-config.js';
-import { makeTempDir } from '../test/helpers/temp-dir.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const RECORDS = Number(args.get('records') ?? 200_000);
@@ -82,8 +83,8 @@ for (let round = 0; round < ROUNDS; round++) {
 for (const [name, ser, de] of rows) console.log(`  ${name.padEnd(24)} ${median(ser).toFixed(2)} / ${median(de).toFixed(2)}`);
 
 // Produce: the same records, bytes the caller encoded against objects the producer serializes.
-const dir = await makeTempDir();
-const server = await startServer(resolveServerConfig({ dataDir: dir.path, port: 0, httpPort: 0, host: '127.0.0.1' }), silentLogger);
+const dir = await mkdtemp(join(tmpdir(), 'strata-serde-bench-'));
+const server = await startServer(resolveServerConfig({ dataDir: dir, port: 0, httpPort: 0, host: '127.0.0.1' }), silentLogger);
 const client = new StrataClient({ address: `127.0.0.1:${server.port}` });
 await client.admin.createTopic('raw', { partitions: 4 });
 await client.admin.createTopic('serialized', { partitions: 4 });
@@ -114,7 +115,7 @@ await rawProducer.close();
 await serializingProducer.close();
 client.close();
 await server.close();
-await dir.remove();
+await rm(dir, { recursive: true, force: true });
 console.log(`\nproduce ${RECORDS} Avro records per round through sendBatch(${BATCH}), 4 partitions, in-process server (median of rounds):`);
 const summary = (name: string) => ({ recordsPerS: median(produced[name]!.map((r) => r.recordsPerS)), cpuUs: median(produced[name]!.map((r) => r.cpuUs)) });
 const raw = summary('raw');
