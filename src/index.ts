@@ -55,7 +55,7 @@ export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } fro
 export { validateBatch, validateBatches, readBatchHeader } from './format/record-batch.js';
 export { MESSAGE_ID_HEADER } from './format/message-ids.js';
 export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
-export { StrataClient, DEFAULT_SERVER_ADDRESS, type DecodingGroupConsumer } from './client/strata-client.js';
+export { StrataClient, DEFAULT_SERVER_ADDRESS, type DecodingGroupConsumer, type DeserializerOptions } from './client/strata-client.js';
 export type { StrataClientOptions, StrataTlsOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
 export { AclAdmin, type AclRuleSpec, type AclRule, type AclChangeResult } from './client/acl-admin.js';

@@ -192,7 +192,7 @@ export class StrataClient implements ClientChannel {
 }
 
 /** At least one of keyDeserializer and valueDeserializer (the overloads that hand out DeserializedRecord). */
-type DeserializerOptions<K, V> = RecordDeserializers<K, V> & ({ keyDeserializer: object } | { valueDeserializer: object });
+export type DeserializerOptions<K, V> = RecordDeserializers<K, V> & ({ keyDeserializer: object } | { valueDeserializer: object });
 
 /** A GroupConsumer with deserializers, as its records are typed: each of its ways to read hands out DeserializedRecord. */
 export type DecodingGroupConsumer<K, V> = Omit<GroupConsumer, 'process' | 'batches' | typeof Symbol.asyncIterator> &
