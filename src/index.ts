@@ -56,7 +56,7 @@ export type { RecordInput, DecodedRecord, RecordHeader, EncodeBatchOptions } fro
 export { validateBatch, validateBatches, readBatchHeader } from './format/record-batch.js';
 export { MESSAGE_ID_HEADER } from './format/message-ids.js';
 export type { BatchHeader, ValidateOptions } from './format/record-batch.js';
-export { StrataClient, DEFAULT_SERVER_ADDRESS } from './client/strata-client.js';
+export { StrataClient, DEFAULT_SERVER_ADDRESS, type DecodingGroupConsumer, type DeserializerOptions } from './client/strata-client.js';
 export type { StrataClientOptions, StrataTlsOptions, TopicDescription as TopicDescriptionMessage } from './client/strata-client.js';
 export { Admin } from './client/admin.js';
 export { AclAdmin, type AclRuleSpec, type AclRule, type AclChangeResult } from './client/acl-admin.js';
@@ -64,6 +64,15 @@ export type { BearerTokenSource } from './client/bearer-token.js';
 export { SchemaAdmin } from './client/schema-admin.js';
 export { QuotaAdmin, QUOTA_NAMES, DEFAULT_QUOTA_ENTITY, type QuotaName, type QuotaEntry, type QuotaChangeResult, type ResolvedQuota } from './client/quota-admin.js';
 export type { SchemaCompatibility, SchemaReferenceSpec, SchemaSpec, SchemaType, SchemaVersionInfo, SchemaVersionSpec } from './client/schema-admin.js';
+export { schemaSerializer, TopicNameStrategy, RecordNameStrategy, TopicRecordNameStrategy } from './client/schema-serializer.js';
+export type { Serializer, SerializationContext, SubjectNameStrategy, SchemaSerializerOptions } from './client/schema-serializer.js';
+export { schemaDeserializer } from './client/schema-deserializer.js';
+export type { Deserializer, DeserializationContext, SchemaDeserializerOptions } from './client/schema-deserializer.js';
+export type { SchemaRegistryClient, SchemaFormatName } from './client/schema-codec.js';
+export { SCHEMA_MAGIC_BYTE, SCHEMA_FRAME_HEADER_BYTES } from './format/schema-framing.js';
+export { SerializingProducer, type SerializedProducerRecord, type ProducerSerializers } from './client/serializing-producer.js';
+export type { DeserializedRecord, RecordDeserializers } from './client/deserializing-records.js';
+export { RecordSerializationError, MissingSchemaFramingError, UnknownSchemaIdError, RecordDeserializationError, type SerdeRecordLocation } from './core/errors.js';
 export type {
   OffsetSpec,
   OffsetResetSpec,

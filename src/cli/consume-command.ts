@@ -4,6 +4,8 @@ import type { ConsumedRecord, ConsumeOptions } from '../client/consume.js';
 import { examples, parseInteger, withClient } from './cli-context.js';
 import { compileRecordFormat, FORMAT_TOKENS_HELP, toText, type OutputEncoding } from './record-format.js';
 import { onStopSignals, StdoutLines } from './stdout-lines.js';
+import { RecordDecoder } from './record-decoder.js';
+import type { StrataClient } from '../client/strata-client.js';
 
 export type { OutputEncoding } from './record-format.js';
 
@@ -20,7 +22,11 @@ interface ConsumeCommandOptions {
   group?: string;
   instanceId?: string;
   encoding: OutputEncoding;
+  decode?: boolean;
 }
+
+/** How a record is printed: a line at once, or (--decode) once its schema is fetched. */
+type RecordPrinter = (record: ConsumedRecord) => string | Promise<string>;
 
 function parseEncoding(value: string): OutputEncoding {
   if (!(ENCODINGS as readonly string[]).includes(value)) throw new UsageError(`--encoding must be one of ${ENCODINGS.join(', ')}, got '${value}'`);
@@ -31,6 +37,7 @@ function parseEncoding(value: string): OutputEncoding {
 function recordPrinter(options: ConsumeCommandOptions): (record: ConsumedRecord) => string {
   const chosen = [options.json, options.format !== undefined, options.printKeys].filter(Boolean).length;
   if (chosen > 1) throw new InvalidArgumentError('use only one of --json, --format and --print-keys');
+  if (options.decode && (options.format !== undefined || options.printKeys)) throw new InvalidArgumentError('--decode prints JSON lines: it does not go with --format or --print-keys');
   if (options.json) return (record) => formatRecordJson(record, options.encoding) + '\n';
   // As Kafka's console consumer with print.key=true: key, a tab, value.
   const format = compileRecordFormat(options.format ?? (options.printKeys ? '%k\\t%v\\n' : '%v\\n'));
@@ -65,6 +72,13 @@ export function formatRecordJson(record: ConsumedRecord, encoding: OutputEncodin
   });
 }
 
+/** The printer to use with `client`: --decode's decodes keys and values through the server's schema registry. */
+function printerFor(client: StrataClient, options: ConsumeCommandOptions, print: RecordPrinter): RecordPrinter {
+  if (!options.decode) return print;
+  const decoder = new RecordDecoder(client.schemas, options.encoding, (text) => void process.stderr.write(`${text}\n`));
+  return async (record) => (await decoder.line(record)) + '\n';
+}
+
 export function registerConsumeCommand(program: Command): void {
   program
     .command('consume <topic>')
@@ -79,6 +93,7 @@ export function registerConsumeCommand(program: Command): void {
     .option('--format <fmt>', `print each record as this kcat-style format, as it is (end it in \\n for lines): ${FORMAT_TOKENS_HELP}`, checkFormat)
     .option('--print-keys', "print the key, a tab, then the value (kcat's -f '%k\\t%v\\n')")
     .option('--encoding <utf8|base64|hex>', 'how keys and values print: utf8 (bytes that are not UTF-8 show as U+FFFD), or base64 / hex for binary data', parseEncoding, 'utf8')
+    .option('--decode', 'one JSON line per record, its key and value decoded with the schema their Confluent framing names (fetched from the registry by id; Avro, JSON Schema, Protobuf), plus keySchemaId and valueSchemaId; unframed ones print as text with a null id')
     .option('--group <group>', 'join this consumer group: read the partitions it assigns, committing as it goes (implies --follow)')
     .option('--instance-id <id>', 'static group membership: a restart with the same id keeps its partitions')
     .addHelpText(
@@ -88,6 +103,7 @@ export function registerConsumeCommand(program: Command): void {
         "strata consume orders --from-beginning --format '%p@%o %k=%v [%h]\\n'",
         'strata consume orders --follow --print-keys',
         'strata consume orders --group billing --from-beginning',
+        'strata consume orders --from-beginning --decode',
       ),
     )
     .action(async (topic: string, options: ConsumeCommandOptions, command: Command) => {
@@ -108,6 +124,7 @@ export function registerConsumeCommand(program: Command): void {
       const out = new StdoutLines();
       try {
         await withClient(command, async (client) => {
+          const printRecord = printerFor(client, options, print);
           let partitions = options.partition !== undefined ? [options.partition] : undefined;
           // Without --follow: read up to each partition's end as of now, then stop.
           const remaining = new Map<number, number>();
@@ -123,7 +140,7 @@ export function registerConsumeCommand(program: Command): void {
           let count = 0;
           const signal = AbortSignal.any([controller.signal, out.closed]);
           for await (const record of client.consume(topic, { from, ...(partitions ? { partitions } : {}), signal })) {
-            if (!(await out.writeText(print(record)))) break;
+            if (!(await out.writeText(await printRecord(record)))) break;
             count++;
             if (options.maxMessages !== undefined && count >= options.maxMessages) break;
             if (!options.follow) {
@@ -141,11 +158,12 @@ export function registerConsumeCommand(program: Command): void {
 }
 
 /** `consume --group`: a group member until --max-messages, SIGINT or SIGTERM; then commit and leave. */
-async function consumeInGroup(topic: string, options: ConsumeCommandOptions, print: (record: ConsumedRecord) => string, command: Command): Promise<void> {
+async function consumeInGroup(topic: string, options: ConsumeCommandOptions, print: RecordPrinter, command: Command): Promise<void> {
   if (options.offset !== undefined || options.fromTime !== undefined || options.partition !== undefined) {
     throw new InvalidArgumentError('with --group, the group decides partitions and offsets: --offset, --from-time and --partition do not apply');
   }
   await withClient(command, async (client) => {
+    const printRecord = printerFor(client, options, print);
     // A member of a topic that does not exist yet waits for it (as a Kafka consumer does); say so.
     await client.admin.describeTopic(topic).catch((error: unknown) => {
       if (!(error instanceof TopicNotFoundError)) throw error;
@@ -166,7 +184,7 @@ async function consumeInGroup(topic: string, options: ConsumeCommandOptions, pri
       let count = 0;
       for await (const record of consumer) {
         // stdout gone (`| head`): the record in hand was not printed, so it is not committed.
-        if (!(await out.writeText(print(record)))) break;
+        if (!(await out.writeText(await printRecord(record)))) break;
         if (options.maxMessages !== undefined && ++count >= options.maxMessages) {
           // Printed: count it as processed (leaving the loop alone would leave it to be read again).
           await consumer.commit();

@@ -2,9 +2,10 @@ import { createInterface } from 'node:readline';
 import { InvalidArgumentError as UsageError, type Command } from 'commander';
 import type { ConsumedRecord } from '../client/consume.js';
 import { ServerUnreachableError } from '../client/client-error.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, RecordSerializationError } from '../core/errors.js';
 import { MAX_CLI_UNACKNOWLEDGED_RECORDS } from '../core/limits.js';
 import { examples, parseInteger, withClient } from './cli-context.js';
+import { valueSerializerFor, parseSchemaType, type ValueSchemaOptions } from './value-schema.js';
 
 interface ProduceOptions {
   key?: string;
@@ -18,6 +19,8 @@ interface ProduceOptions {
   header: ConsumedRecord['headers'];
   emptyAsNull?: boolean;
 }
+
+type ProduceCommandOptions = ProduceOptions & ValueSchemaOptions;
 
 /** Repeated `--header k=v` as Kafka's ordered header list: order and repeated keys kept. */
 function collectHeader(value: string, previous: ConsumedRecord['headers'] = []): ConsumedRecord['headers'] {
@@ -39,6 +42,10 @@ export function registerProduceCommand(program: Command): void {
     .option('--message-id-from-key', 'use each record\'s key as its message id (topics with dedupe.window.ms: a record whose id was appended within the window is not written again)')
     .option('--producer-name <name>', "like Kafka's transactional.id: a newer producer with this name fences this one (it stops with PRODUCER_FENCED)")
     .option('--header <key=value>', 'a header on every record (repeatable; order and repeated keys kept)', collectHeader, [])
+    .option('--value-schema-id <id>', 'each value is JSON, encoded with this registered schema (any format) in Confluent framing', parseInteger('--value-schema-id', 0))
+    .option('--value-schema <file>', 'each value is JSON, encoded with the schema in this file (registered under <topic>-value first, if it is not there)')
+    .option('--schema-type <avro|json|protobuf>', "the format of --value-schema's file (default avro)", parseSchemaType)
+    .option('--message-name <name>', 'Protobuf: the message values are (default the first of the schema)')
     .option('-Z, --empty-as-null', "send an empty value as a null value (kcat's -Z): a tombstone for its key on a compacted topic")
     .addHelpText(
       'after',
@@ -46,11 +53,14 @@ export function registerProduceCommand(program: Command): void {
         'strata produce orders --key alice --value "signed up" --header source=web --header trace=abc',
         "printf 'alice:paid\\nbob:refunded\\n' | strata produce orders --key-separator :",
         "strata produce orders --key alice --value '' -Z      # a null value",
+        'echo \'{"id": 7, "total": 12}\' | strata produce orders --value-schema order.avsc',
       ),
     )
-    .action(async (topic: string, options: ProduceOptions, command: Command) => {
+    .action(async (topic: string, options: ProduceCommandOptions, command: Command) => {
+      const valueSchema = valueSerializerFor(options);
       const count = await withClient(command, async (client) => {
-        const producer = client.producer({ acks: options.acks, ...(options.producerName !== undefined ? { producerName: options.producerName, logger: { warn: () => undefined } } : {}) });
+        const producerOptions = { acks: options.acks, ...(options.producerName !== undefined ? { producerName: options.producerName, logger: { warn: () => undefined } } : {}) };
+        const producer = valueSchema ? client.producer({ ...producerOptions, valueSerializer: valueSchema.serializer(client.schemas) }) : client.producer(producerOptions);
         let sentCount = 0;
         let duplicateCount = 0;
         let outstanding = 0;
@@ -73,11 +83,21 @@ export function registerProduceCommand(program: Command): void {
             return;
           }
           if (options.emptyAsNull && value === '') value = null;
+          let encoded: unknown = value;
+          if (valueSchema && value !== null) {
+            try {
+              encoded = valueSchema.parse(value, sentCount + 1);
+            } catch (error) {
+              firstError ??= error;
+              lines?.close();
+              return;
+            }
+          }
           sentCount++;
           outstanding++;
           // Not awaited one by one, so the producer can batch; MAX_CLI_UNACKNOWLEDGED_RECORDS bounds what stdin queues.
           producer
-            .send(topic, { key, value, ...(options.header.length > 0 ? { headers: options.header } : {}), ...(options.partition !== undefined ? { partition: options.partition } : {}), ...(options.messageIdFromKey ? { messageId: key! } : {}) })
+            .send(topic, { key, value: encoded as string | null, ...(options.header.length > 0 ? { headers: options.header } : {}), ...(options.partition !== undefined ? { partition: options.partition } : {}), ...(options.messageIdFromKey ? { messageId: key! } : {}) })
             .then(
               (metadata) => {
                 if (metadata.duplicate) duplicateCount++;
@@ -87,7 +107,8 @@ export function registerProduceCommand(program: Command): void {
                 firstError ??= error;
                 // Nobody to send to (the producer waited as long as it allows), or a newer producer of
                 // the same name took over: reading more would only fail more.
-                if (error instanceof ServerUnreachableError || (error as { code?: unknown }).code === 'PRODUCER_FENCED') lines?.close();
+                // A value that does not fit its schema: the rest would likely not either.
+                if (error instanceof ServerUnreachableError || (error as { code?: unknown }).code === 'PRODUCER_FENCED' || error instanceof RecordSerializationError) lines?.close();
               },
             )
             .finally(() => {

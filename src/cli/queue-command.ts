@@ -7,6 +7,7 @@ import { QUEUE_DEFAULT_IN_FLIGHT } from '../core/limits.js';
 import { collectKeyValue, examples, parseInteger, printJson, printTable, withClient } from './cli-context.js';
 import { formatRecordJson, type OutputEncoding } from './consume-command.js';
 import { onStopSignals, StdoutLines } from './stdout-lines.js';
+import { RecordDecoder } from './record-decoder.js';
 
 type AckMode = 'ack' | 'release' | 'reject' | 'none';
 const ACK_MODES: readonly AckMode[] = ['ack', 'release', 'reject', 'none'];
@@ -19,6 +20,7 @@ interface QueueConsumeOptions {
   timeoutMs?: number;
   json?: boolean;
   encoding: OutputEncoding;
+  decode?: boolean;
 }
 
 /** `--set` keys: the client's names, and Kafka-style dotted ones (max.delivery.attempts). */
@@ -126,6 +128,7 @@ async function consumeQueue(topic: string, options: QueueConsumeOptions, command
     const queue = client.queue({ groupId: options.group, topics: [topic], inFlightLimit, answerLingerMs, clientId: 'strata-cli', signal: controller.signal, logger: { warn: (fields, message) => void process.stderr.write(`${message} ${JSON.stringify(fields)}\n`) } });
     const signals = onStopSignals(() => controller.abort());
     const out = new StdoutLines();
+    const decoder = options.decode ? new RecordDecoder(client.schemas, options.encoding, (text) => void process.stderr.write(`${text}\n`)) : undefined;
     // Answers on their way (at most about the in-flight limit: the server hands out no more).
     const answers = new Set<Promise<void>>();
     let answerCount = 0;
@@ -142,7 +145,8 @@ async function consumeQueue(topic: string, options: QueueConsumeOptions, command
       for await (const message of queue) {
         armIdle();
         // stdout gone (`| head`): the message in hand was not printed, so it is not answered.
-        if (!(await out.write(messageLine(message, options)))) break;
+        const line = decoder ? await decoder.line(message, { deliveryCount: message.deliveryCount, lockDeadlineMs: message.lockDeadlineMs }) : messageLine(message, options);
+        if (!(await out.write(line))) break;
         const answered = answer(message, options.ackMode);
         if (answered) {
           answerCount++;
@@ -193,6 +197,7 @@ export function registerQueueCommand(program: Command): void {
     .option('--timeout-ms <n>', 'stop when no record came for this long', parseInteger('--timeout-ms', 1))
     .option('--json', 'one JSON object per line: topic, partition, offset, timestamp, key, value, headers, deliveryCount, lockDeadlineMs')
     .option('--encoding <utf8|base64|hex>', 'how keys and values print', parseEncoding, 'utf8')
+    .option('--decode', "as --json, with key and value decoded by the schema their Confluent framing names (as consume --decode)")
     .action((topic: string, options: QueueConsumeOptions, command: Command) => consumeQueue(topic, options, command));
 
   queue

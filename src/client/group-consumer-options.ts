@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type StrataError } from '../core/errors.js';
 import { resolveFailurePolicy, type GroupFailurePolicyOptions } from './group-failure-policy.js';
+import type { Deserializer } from './schema-deserializer.js';
 
 export const DEFAULT_LEAVE_TIMEOUT_MS = 5_000;
 
@@ -82,6 +83,14 @@ export interface GroupConsumerOptions {
    * with a policy is read with process() only: a for-await loop cannot say that a record failed.
    */
   onFailure?: GroupFailurePolicyOptions;
+  /**
+   * Keys and values handed out deserialized (schemaDeserializer({ registry: client.schemas })); a
+   * side without one stays bytes. A record that does not deserialize fails like a throwing handler
+   * in process() (with `onFailure`: dead-lettered, raw, at once, no retries) and ends a for-await
+   * loop with its typed error.
+   */
+  keyDeserializer?: Deserializer<unknown>;
+  valueDeserializer?: Deserializer<unknown>;
 }
 
 /** Refuses options a group consumer cannot run with (INVALID_ARGUMENT), before it starts anything. */

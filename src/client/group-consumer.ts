@@ -14,6 +14,7 @@ import { MemberPartitions, partitionKey as key } from './member-partitions.js';
 import { RecordBuffer } from './record-buffer.js';
 import { resolveFailurePolicy, type RecordHandler } from './group-failure-policy.js';
 import { MemberReaders } from './member-readers.js';
+import { decodeBatches, decodeRecords, decodingHandler, hasDeserializers } from './deserializing-records.js';
 import type { ClientChannel } from './client-channel.js';
 import { checkGroupConsumerOptions, DEFAULT_LEAVE_TIMEOUT_MS, type GroupConsumerLogger, type GroupConsumerOptions, type TopicPartition } from './group-consumer-options.js';
 
@@ -173,7 +174,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ConsumedRecord> {
-    return this.readers.records();
+    const records = this.readers.records();
+    return hasDeserializers(this.options) ? (decodeRecords(records, this.options) as AsyncIterableIterator<never>) : records;
   }
 
   /**
@@ -185,7 +187,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * aborted); rejects with what stopped it otherwise (a fence, a failed dead-letter append).
    */
   process(handler: RecordHandler, options: { signal?: AbortSignal } = {}): Promise<void> {
-    return this.readers.process(handler, options.signal);
+    const decoding = hasDeserializers(this.options) ? decodingHandler(handler as never, this.options, this.options.onFailure !== undefined) : handler;
+    return this.readers.process(decoding, options.signal);
   }
 
   /**
@@ -194,7 +197,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * (break, throw, close()) leaves the whole batch in hand to be read again: commit() first counts it.
    */
   batches(maxRecords = 500): AsyncGenerator<ConsumedRecord[]> {
-    return this.readers.batches(maxRecords);
+    const batches = this.readers.batches(maxRecords);
+    return hasDeserializers(this.options) ? (decodeBatches(batches, this.options) as AsyncGenerator<never>) : batches;
   }
 
   /**

@@ -19,6 +19,9 @@ import { QueueConsumer, type QueueConsumerOptions } from './queue-consumer.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ConnectionMonitor } from './connection-monitor.js';
 import type { ClientChannel } from './client-channel.js';
+import { decodeBatches, decodeRecords, hasDeserializers, type DeserializedRecord, type RecordDeserializers } from './deserializing-records.js';
+import { SerializingProducer, type ProducerSerializers } from './serializing-producer.js';
+import type { HandlerContext } from './group-failure-policy.js';
 
 export const DEFAULT_SERVER_ADDRESS = 'localhost:7070';
 
@@ -139,11 +142,24 @@ export class StrataClient implements ClientChannel {
     this.quotas = new QuotaAdmin(this.quotaStub, this.callTimeoutMs);
   }
 
-  producer(options: ProducerOptions = {}): Producer {
-    return new Producer(this, options);
+  /**
+   * With `keySerializer` / `valueSerializer` (schemaSerializer(...)), a SerializingProducer: keys and
+   * values are serialized before the producer takes them; without, the Producer itself, unchanged.
+   */
+  producer<K = Buffer | string, V = Buffer | string>(options: ProducerOptions & ProducerSerializers<K, V> & ({ keySerializer: ProducerSerializers<K, V>['keySerializer'] & object } | { valueSerializer: ProducerSerializers<K, V>['valueSerializer'] & object })): SerializingProducer<K, V>;
+  producer(options?: ProducerOptions): Producer;
+  producer<K, V>(options: ProducerOptions & ProducerSerializers<K, V> = {}): Producer | SerializingProducer<K, V> {
+    const { keySerializer, valueSerializer, ...producerOptions } = options;
+    if (keySerializer === undefined && valueSerializer === undefined) return new Producer(this, producerOptions);
+    return new SerializingProducer(new Producer(this, producerOptions), { ...(keySerializer ? { keySerializer } : {}), ...(valueSerializer ? { valueSerializer } : {}) });
   }
 
-  /** A member of a consumer group: partitions assigned by the server, offsets committed as it goes. */
+  /**
+   * A member of a consumer group: partitions assigned by the server, offsets committed as it goes.
+   * With `keyDeserializer` / `valueDeserializer`, its records come deserialized (DeserializedRecord).
+   */
+  consumer<K = Buffer, V = Buffer>(options: GroupConsumerOptions & DeserializerOptions<K, V>): DecodingGroupConsumer<K, V>;
+  consumer(options: GroupConsumerOptions): GroupConsumer;
   consumer(options: GroupConsumerOptions): GroupConsumer {
     return new GroupConsumer(this, options);
   }
@@ -157,13 +173,18 @@ export class StrataClient implements ClientChannel {
   }
 
   /** Records of a topic, in offset order per partition; see ConsumeOptions. */
-  consume(topic: string, options: ConsumeOptions = {}): AsyncIterable<ConsumedRecord> {
-    return consume(this, topic, options);
+  consume<K = Buffer, V = Buffer>(topic: string, options: ConsumeOptions & DeserializerOptions<K, V>): AsyncIterable<DeserializedRecord<K, V>>;
+  consume(topic: string, options?: ConsumeOptions): AsyncIterable<ConsumedRecord>;
+  consume(topic: string, options: ConsumeOptions & RecordDeserializers<unknown, unknown> = {}): AsyncIterable<ConsumedRecord | DeserializedRecord<unknown, unknown>> {
+    // Without deserializers, the raw iterator as it was: no wrapper, no cost.
+    return hasDeserializers(options) ? decodeRecords(consume(this, topic, options), options) : consume(this, topic, options);
   }
 
   /** The same records as consume(), an array per server response: one await per response, not per record. */
-  consumeBatches(topic: string, options: ConsumeOptions = {}): AsyncIterable<ConsumedRecord[]> {
-    return consumeBatches(this, topic, options);
+  consumeBatches<K = Buffer, V = Buffer>(topic: string, options: ConsumeOptions & DeserializerOptions<K, V>): AsyncIterable<Array<DeserializedRecord<K, V>>>;
+  consumeBatches(topic: string, options?: ConsumeOptions): AsyncIterable<ConsumedRecord[]>;
+  consumeBatches(topic: string, options: ConsumeOptions & RecordDeserializers<unknown, unknown> = {}): AsyncIterable<ConsumedRecord[] | Array<DeserializedRecord<unknown, unknown>>> {
+    return hasDeserializers(options) ? decodeBatches(consumeBatches(this, topic, options), options) : consumeBatches(this, topic, options);
   }
 
   close(): void {
@@ -177,6 +198,16 @@ export class StrataClient implements ClientChannel {
     this.channel.close();
   }
 }
+
+/** At least one of keyDeserializer and valueDeserializer (the overloads that hand out DeserializedRecord). */
+export type DeserializerOptions<K, V> = RecordDeserializers<K, V> & ({ keyDeserializer: object } | { valueDeserializer: object });
+
+/** A GroupConsumer with deserializers, as its records are typed: each of its ways to read hands out DeserializedRecord. */
+export type DecodingGroupConsumer<K, V> = Omit<GroupConsumer, 'process' | 'batches' | typeof Symbol.asyncIterator> &
+  AsyncIterable<DeserializedRecord<K, V>> & {
+    process(handler: (record: DeserializedRecord<K, V>, context: HandlerContext) => void | Promise<void>, options?: { signal?: AbortSignal }): Promise<void>;
+    batches(maxRecords?: number): AsyncGenerator<Array<DeserializedRecord<K, V>>>;
+  };
 
 /**
  * The generated ProduceService client with the Produce method's request serializer replaced by one that

@@ -12,6 +12,10 @@ import {
   SchemaLimitReachedError,
   SchemaReferencedError,
   RecordValidationFailedError,
+  RecordSerializationError,
+  MissingSchemaFramingError,
+  UnknownSchemaIdError,
+  RecordDeserializationError,
   BatchTooLargeError,
   CorruptBatchError,
   DataDirLockedError,
@@ -144,6 +148,10 @@ const FROM_MESSAGE: readonly ErrorFromMessage[] = [
   (m) => new SchemaLimitReachedError(m),
   (m) => new SchemaReferencedError(m),
   (m) => new RecordValidationFailedError(m),
+  (m) => new RecordSerializationError(m),
+  (m) => new MissingSchemaFramingError(m),
+  (m) => new UnknownSchemaIdError(m),
+  (m) => new RecordDeserializationError(m),
 ];
 
 /**

@@ -474,6 +474,55 @@ export class SchemaReferencedError extends StrataError {
   readonly retriable = false;
 }
 
+// h-serde (issue 19, client serializers): raised by the client's serializers and deserializers
+// (src/client/schema-serializer.ts, schema-deserializer.ts), never sent by a server. Each names the
+// record it failed on; none is retriable: the same bytes or value fail the same way again.
+
+/** Where a serializer or deserializer failed: the consumer side knows partition and offset too. */
+export interface SerdeRecordLocation {
+  topic?: string;
+  partition?: number;
+  offset?: number;
+  isKey?: boolean;
+  schemaId?: number;
+}
+
+/** A value the producer's serializer could not encode: it does not fit the schema, or the schema is not usable for it. */
+export class RecordSerializationError extends StrataError {
+  readonly code = 'RECORD_SERIALIZATION_FAILED';
+  readonly retriable = false;
+  constructor(message: string, readonly location: SerdeRecordLocation = {}, options?: StrataErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A consumed key or value without Confluent's framing (magic byte 0 and a 4-byte schema id) where a deserializer expected it. */
+export class MissingSchemaFramingError extends StrataError {
+  readonly code = 'MISSING_SCHEMA_FRAMING';
+  readonly retriable = false;
+  constructor(message: string, readonly location: SerdeRecordLocation = {}, options?: StrataErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A consumed record names a schema id the registry does not have (never registered, or hard-deleted). */
+export class UnknownSchemaIdError extends StrataError {
+  readonly code = 'UNKNOWN_SCHEMA_ID';
+  readonly retriable = false;
+  constructor(message: string, readonly location: SerdeRecordLocation = {}, options?: StrataErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A consumed payload that does not decode with the schema its framing names (or with the reader schema). */
+export class RecordDeserializationError extends StrataError {
+  readonly code = 'RECORD_DESERIALIZATION_FAILED';
+  readonly retriable = false;
+  constructor(message: string, readonly location: SerdeRecordLocation = {}, options?: StrataErrorOptions) {
+    super(message, options);
+  }
+}
+
 // --- quotas (issue 18): per-principal counts (src/quotas/principal-quotas.ts) ---
 
 /**

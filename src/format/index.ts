@@ -34,3 +34,12 @@ export {
   type RecordInput,
   restampProducerState,
 } from './record-batch-codec.js';
+export {
+  encodeMessageIndexes,
+  frameWithSchemaId,
+  MAX_MESSAGE_INDEX_DEPTH,
+  readMessageIndexes,
+  SCHEMA_FRAME_HEADER_BYTES,
+  SCHEMA_MAGIC_BYTE,
+  schemaIdOf,
+} from './schema-framing.js';
