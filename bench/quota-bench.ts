@@ -15,8 +15,13 @@
  *    `--seconds` s: A against Q, B against B alone (ratio).
  * 2. consume: the same with consumeBatches() from the earliest offset of a pre-filled topic of each
  *    (read again from the start when a reader reaches its end).
+ * 3. B beside A, interleaved: B's own rate drifts 2x between readings minutes apart (the page cache,
+ *    the disk as topics grow), so one before/after pair says little. Here B runs alone and beside A in
+ *    alternating phases of `--phase` s (`--pairs` pairs, the order swapped every pair; A's meter keeps
+ *    its window across phases, so A stays throttled), for produce and for consume: B's rate beside A
+ *    over B's rate alone per pair, and their median.
  *
- *   make build && node dist/bench/quota-bench.js [--quota-mb=5] [--seconds=60] [--warmup=25] [--alone=15] [--fill-mb=160] [--quick]
+ *   make build && node dist/bench/quota-bench.js [--quota-mb=5] [--seconds=60] [--warmup=25] [--alone=15] [--fill-mb=160] [--pairs=6] [--phase=10] [--quick]
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -39,6 +44,8 @@ const QUOTA_BYTES_PER_S = option('quota-mb', 5) * 1_000_000;
 const MEASURE_S = option('seconds', isQuick ? 10 : 60);
 const WARMUP_S = option('warmup', isQuick ? 12 : 25);
 const ALONE_S = option('alone', isQuick ? 8 : 15);
+const PAIRS = option('pairs', isQuick ? 2 : 6);
+const PHASE_S = option('phase', isQuick ? 5 : 10);
 const VALUE = Buffer.alloc(1024, 'q');
 const CALL_RECORDS = 100;
 const OUTSTANDING_CALLS = 8;
@@ -136,6 +143,7 @@ async function main(): Promise<void> {
   for (const topic of ['a-produce', 'b-produce', 'a-read', 'b-read']) await b.admin.createTopic(topic, { partitions: 1, config: topic.endsWith('read') ? {} : config });
 
   const rows: string[] = [];
+  const interleavedRows: string[] = [];
   try {
     console.log('\n1. produce');
     const alone = await measure(httpPort, 'token-b', 'strata_produce_bytes_total', [(signal) => produceFlat(b, 'b-produce', signal)], 2, ALONE_S);
@@ -154,6 +162,25 @@ async function main(): Promise<void> {
     const readTogether = await measure(httpPort, 'token-b', 'strata_fetch_bytes_total', [(signal) => consumeFlat(a, 'a-read', fillRecords, signal), (signal) => consumeFlat(b, 'b-read', fillRecords, signal)], WARMUP_S, MEASURE_S, 'a-read');
     const readAloneAfter = await measure(httpPort, 'token-b', 'strata_fetch_bytes_total', [(signal) => consumeFlat(b, 'b-read', fillRecords, signal)], 2, ALONE_S);
     rows.push(row('consume', [readAlone.bytesPerS.get('b-read') ?? 0, readAloneAfter.bytesPerS.get('b-read') ?? 0], readTogether.bytesPerS.get('a-read') ?? 0, readTogether.bytesPerS.get('b-read') ?? 0));
+
+    console.log(`\n3. B beside A against B alone, interleaved: ${PAIRS} pairs of ${PHASE_S} s phases, the order swapped every pair`);
+    const interleaved = async (workload: string, counter: string, bTopic: string, aTopic: string, work: (client: StrataClient, topic: string, signal: AbortSignal) => Promise<void>) => {
+      const ratios: number[] = [];
+      for (let pair = 0; pair < PAIRS; pair++) {
+        const alonePhase = () => measure(httpPort, 'token-b', counter, [(signal) => work(b, bTopic, signal)], 1, PHASE_S);
+        const besidePhase = () => measure(httpPort, 'token-b', counter, [(signal) => work(a, aTopic, signal), (signal) => work(b, bTopic, signal)], 1, PHASE_S);
+        const [first, second] = pair % 2 === 0 ? [await alonePhase(), await besidePhase()] : [await besidePhase(), await alonePhase()].reverse();
+        const aloneRate = first!.bytesPerS.get(bTopic) ?? 0;
+        const besideRate = second!.bytesPerS.get(bTopic) ?? 0;
+        const aRate = second!.bytesPerS.get(aTopic) ?? 0;
+        ratios.push(besideRate / aloneRate);
+        console.log(`    ${workload} pair ${pair + 1}: B alone ${mb(aloneRate)} MB/s, B beside A ${mb(besideRate)} MB/s (A ${mb(aRate)} MB/s): ${fmt(besideRate / aloneRate, 3)}`);
+      }
+      const sorted = [...ratios].sort((x, y) => x - y);
+      interleavedRows.push(`| ${workload} | ${ratios.map((r) => fmt(r, 3)).join(', ')} | ${fmt(sorted[Math.floor(sorted.length / 2)]!, 3)} |`);
+    };
+    await interleaved('produce', 'strata_produce_bytes_total', 'b-produce', 'a-produce', (client, topic, signal) => produceFlat(client, topic, signal));
+    await interleaved('consume', 'strata_fetch_bytes_total', 'b-read', 'a-read', (client, topic, signal) => consumeFlat(client, topic, fillRecords, signal));
   } finally {
     a.close();
     b.close();
@@ -161,6 +188,9 @@ async function main(): Promise<void> {
   console.log('\n| workload | Q MB/s | A MB/s | A / Q | B alone MB/s (before, after) | B with A MB/s | B with A / mean alone |');
   console.log('|---|---|---|---|---|---|---|');
   for (const line of rows) console.log(line);
+  console.log('\n| workload | B beside A / B alone, per pair | median |');
+  console.log('|---|---|---|');
+  for (const line of interleavedRows) console.log(line);
 }
 
 /** B alone is measured before and after the run with A (the shared machine's load drifts): the ratio is to their mean. */
