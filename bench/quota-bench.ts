@@ -177,7 +177,9 @@ async function main(): Promise<void> {
         console.log(`    ${workload} pair ${pair + 1}: B alone ${mb(aloneRate)} MB/s, B beside A ${mb(besideRate)} MB/s (A ${mb(aRate)} MB/s): ${fmt(besideRate / aloneRate, 3)}`);
       }
       const sorted = [...ratios].sort((x, y) => x - y);
-      interleavedRows.push(`| ${workload} | ${ratios.map((r) => fmt(r, 3)).join(', ')} | ${fmt(sorted[Math.floor(sorted.length / 2)]!, 3)} |`);
+      const middle = sorted.length / 2;
+      const median = sorted.length % 2 === 1 ? sorted[Math.floor(middle)]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+      interleavedRows.push(`| ${workload} | ${ratios.map((r) => fmt(r, 3)).join(', ')} | ${fmt(median, 3)} |`);
     };
     await interleaved('produce', 'strata_produce_bytes_total', 'b-produce', 'a-produce', (client, topic, signal) => produceFlat(client, topic, signal));
     await interleaved('consume', 'strata_fetch_bytes_total', 'b-read', 'a-read', (client, topic, signal) => consumeFlat(client, topic, fillRecords, signal));
