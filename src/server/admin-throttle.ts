@@ -4,12 +4,9 @@ import { principalOf } from './auth/auth-gate.js';
 import { RPC_ACCESS_TABLE, type RpcAccess } from './auth/rpc-access-table.js';
 import type { RateThrottle } from './rate-throttle.js';
 
-/** Quota writes are admin calls too; matched by name, whatever their row in the access table says. */
-const QUOTA_WRITE_PATH = /^\/strata\.v1\.QuotaService\/(Set|Remove|Alter|Delete)/;
-
-/** Whether a method counts against admin_request_rate: an admin action (`audit` in the access table) or a quota write. */
+/** Whether a method counts against admin_request_rate: an admin action (`audit` in the access table; quota and ACL writes are). */
 export function isAdminMethod(path: string, table: Readonly<Record<string, RpcAccess>> = RPC_ACCESS_TABLE): boolean {
-  return table[path]?.audit === true || QUOTA_WRITE_PATH.test(path);
+  return table[path]?.audit === true;
 }
 
 /**
@@ -25,7 +22,9 @@ export function isAdminMethod(path: string, table: Readonly<Record<string, RpcAc
  */
 export function createAdminThrottleInterceptor(throttle: RateThrottle, table: Readonly<Record<string, RpcAccess>> = RPC_ACCESS_TABLE): grpc.ServerInterceptor {
   return (methodDescriptor, call) => {
-    if (!isAdminMethod(methodDescriptor.path, table)) return new grpc.ServerInterceptingCall(call);
+    // Every other call goes on as it came: no layer on the produce and read paths (grpc-js chains
+    // interceptors by their interface, as auth-gate.ts relies on too).
+    if (!isAdminMethod(methodDescriptor.path, table)) return call as grpc.ServerInterceptingCall;
     let principal: string | undefined;
     return new grpc.ServerInterceptingCall(call, {
       start: (next) =>
