@@ -2,6 +2,7 @@ import { MissingSchemaFramingError, RecordDeserializationError, SchemaNotFoundEr
 import { loadCodec, resolveReferences } from './load-codec.js';
 import type { CodecOptions, SchemaCodec, SchemaRegistryClient } from './schema-codec.js';
 import { SCHEMA_FRAME_HEADER_BYTES, schemaIdOf } from '../format/schema-framing.js';
+import { LruMap } from '../core/lru-map.js';
 
 /** The schema id framed bytes name, for callers outside the client that may not reach format/ (the CLI). */
 export { schemaIdOf };
@@ -49,17 +50,17 @@ export function schemaDeserializer<T = unknown>(options: SchemaDeserializerOptio
 
 class SchemaDeserializer<T> implements Deserializer<T> {
   private readonly registry: SchemaRegistryClient;
-  private readonly maxCachedSchemas: number;
   private readonly codecOptions: CodecOptions;
   /** Least recently used first. */
-  private readonly codecs = new Map<number, SchemaCodec>();
+  private readonly codecs: LruMap<number, SchemaCodec>;
   private readonly loading = new Map<number, Promise<SchemaCodec>>();
 
   constructor(options: SchemaDeserializerOptions) {
     if (!options || typeof options.registry?.getById !== 'function') throw new RecordDeserializationError('schemaDeserializer needs { registry: client.schemas }');
     this.registry = options.registry;
-    this.maxCachedSchemas = options.maxCachedSchemas ?? DEFAULT_MAX_CACHED_SCHEMAS;
-    if (!Number.isInteger(this.maxCachedSchemas) || this.maxCachedSchemas < 1) throw new RecordDeserializationError('maxCachedSchemas must be a positive integer');
+    const maxCachedSchemas = options.maxCachedSchemas ?? DEFAULT_MAX_CACHED_SCHEMAS;
+    if (!Number.isInteger(maxCachedSchemas) || maxCachedSchemas < 1) throw new RecordDeserializationError('maxCachedSchemas must be a positive integer');
+    this.codecs = new LruMap(maxCachedSchemas);
     this.codecOptions = {
       ...(options.readerSchema !== undefined ? { readerSchema: options.readerSchema } : {}),
       ...(options.validate ? { validateOnDecode: true } : {}),
@@ -74,9 +75,6 @@ class SchemaDeserializer<T> implements Deserializer<T> {
     }
     const codec = this.codecs.get(schemaId);
     if (codec) {
-      // Most recently used goes last.
-      this.codecs.delete(schemaId);
-      this.codecs.set(schemaId, codec);
       return this.decode(codec, schemaId, bytes, context);
     }
     return this.load(schemaId, context).then((loaded) => this.decode(loaded, schemaId, bytes, context));
@@ -97,7 +95,6 @@ class SchemaDeserializer<T> implements Deserializer<T> {
         (codec) => {
           this.loading.delete(schemaId);
           this.codecs.set(schemaId, codec);
-          if (this.codecs.size > this.maxCachedSchemas) this.codecs.delete(this.codecs.keys().next().value!);
           return codec;
         },
         (error: unknown) => {

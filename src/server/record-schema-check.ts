@@ -6,6 +6,7 @@ import { visitRecordFields } from '../format/record-fields.js';
 import { compilePayloadCheck, type PayloadCheck, SCHEMA_FRAMING_BYTES, SCHEMA_FRAMING_MAGIC_BYTE } from '../schemas/payload-check.js';
 import { compileRecordNamer, type RecordNamer } from '../schemas/record-names.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { LruMap } from '../core/lru-map.js';
 
 type Field = 'key' | 'value';
 type Strategy = RecordCheckConfig['schemaSubjectStrategy'];
@@ -16,24 +17,6 @@ interface TopicSubjects {
   key: string;
   /** TopicRecordNameStrategy's `<topic>-<record name>`, made once per name. */
   byRecordName: Map<string, string>;
-}
-
-/** A Map kept to `maxSize` entries, least recently used dropped first (insertion order is recency). */
-class LruMap<K, V> {
-  private readonly entries = new Map<K, V>();
-  constructor(private readonly maxSize: number) {}
-  get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
-    }
-    return value;
-  }
-  set(key: K, value: V): void {
-    if (this.entries.size >= this.maxSize) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, value);
-  }
 }
 
 /**
